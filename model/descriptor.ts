@@ -1,0 +1,118 @@
+/**
+ * What the pipeline needs to know about a segmentation model, read from the ONNX graph alone:
+ * input name, layout, fixed or dynamic size, the output's class count and layout, normalisation,
+ * class names and palette.
+ *
+ *   describeModel(bytes of an .onnx file) → ModelDescriptor  (or throws ModelError)
+ */
+import onnxProto from 'onnx-proto';
+import { ModelError } from '../pipeline/errors.js';
+import { defaultClassNames, vocPalette } from './palette.js';
+import type { Layout, Normalization } from './preprocess.js';
+
+const { onnx } = onnxProto;
+
+export interface ModelDescriptor {
+  readonly inputName: string;
+  readonly outputName: string;
+  readonly inputLayout: Layout;
+  /** Fixed model input size, or null where the graph leaves it dynamic. */
+  readonly inputHeight: number | null;
+  readonly inputWidth: number | null;
+  /** Fixed batch size, or null where dynamic. */
+  readonly batchSize: number | null;
+  readonly outputLayout: Layout;
+  readonly classes: number;
+  readonly normalization: Normalization;
+  readonly classNames: readonly string[];
+  /** classes × RGB. */
+  readonly palette: Uint8Array;
+}
+
+/** ImageNet statistics, used by torchvision's exports. */
+export const IMAGENET_NORMALIZATION: Normalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+
+type DimValue = number | null;
+
+function dimsOf(info: onnxProto.onnx.IValueInfoProto): DimValue[] | null {
+  const dims = info.type?.tensorType?.shape?.dim;
+  if (!dims) return null;
+  return dims.map((d) => {
+    const v = d.dimValue === null || d.dimValue === undefined ? 0 : Number(d.dimValue);
+    return v > 0 ? v : null;
+  });
+}
+
+export function parseOnnx(bytes: Uint8Array, label: string): InstanceType<typeof onnx.ModelProto> {
+  let model: InstanceType<typeof onnx.ModelProto>;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch {
+    throw new ModelError(`${label} is not an ONNX model (it does not parse as ModelProto): pass an .onnx file`);
+  }
+  if (!model.graph?.node?.length || !model.graph.input?.length) {
+    throw new ModelError(`${label} is not an ONNX model (no graph inside): pass an .onnx file`);
+  }
+  return model;
+}
+
+export function describeModel(bytes: Uint8Array, label = 'model'): ModelDescriptor {
+  const model = parseOnnx(bytes, label);
+  const graph = model.graph!;
+  const initializerNames = new Set((graph.initializer ?? []).map((t) => t.name));
+  const inputs = (graph.input ?? []).filter((i) => !initializerNames.has(i.name));
+  if (inputs.length !== 1) {
+    throw new ModelError(`${label} has ${inputs.length} inputs; a segmentation model takes exactly one image input`);
+  }
+  const input = inputs[0]!;
+  const output = graph.output?.[0];
+  if (!output) throw new ModelError(`${label} has no output`);
+  if (input.type?.tensorType?.elemType !== 1) {
+    throw new ModelError(`${label}: input "${input.name}" is not float32; only float32 image inputs are supported`);
+  }
+  const inDims = dimsOf(input);
+  const outDims = dimsOf(output);
+  if (!inDims || inDims.length !== 4) {
+    throw new ModelError(`${label}: input "${input.name}" is not a 4-D image tensor (N×C×H×W or N×H×W×C)`);
+  }
+  const inputLayout: Layout = inDims[1] === 3 ? 'NCHW' : inDims[3] === 3 ? 'NHWC' : fail(`${label}: input "${input.name}" has no 3-channel axis; expected N×3×H×W or N×H×W×3`);
+  const [inH, inW] = inputLayout === 'NCHW' ? [inDims[2]!, inDims[3]!] : [inDims[1]!, inDims[2]!];
+  if (!outDims || outDims.length !== 4) {
+    throw new ModelError(`${label}: output "${output.name}" is not a 4-D score map (N×C×H×W or N×H×W×C)`);
+  }
+  // Class scores sit on the axis the input keeps its channels on.
+  const outputLayout = inputLayout;
+  const classes = outputLayout === 'NCHW' ? outDims[1] : outDims[3];
+  if (classes === null || classes === undefined || classes < 2) {
+    throw new ModelError(`${label}: output "${output.name}" has no class axis with 2 or more classes`);
+  }
+  if (classes > 256) throw new ModelError(`${label}: ${classes} classes do not fit an 8-bit label map (at most 256)`);
+  return {
+    inputName: input.name ?? '',
+    outputName: output.name ?? '',
+    inputLayout,
+    inputHeight: inH,
+    inputWidth: inW,
+    batchSize: inDims[0] ?? null,
+    outputLayout,
+    classes,
+    normalization: IMAGENET_NORMALIZATION,
+    classNames: defaultClassNames(classes),
+    palette: vocPalette(classes),
+  };
+}
+
+function fail(message: string): never {
+  throw new ModelError(message);
+}
+
+/**
+ * The input size to run a frame at: the model's fixed size, else the frame scaled so its longer
+ * side is `longSide` (DeepLab's 513), each side a multiple of 8 plus one as DeepLab crops are.
+ */
+export function modelInputSize(d: ModelDescriptor, frameWidth: number, frameHeight: number, longSide = 513): [width: number, height: number] {
+  if (d.inputWidth !== null && d.inputHeight !== null) return [d.inputWidth, d.inputHeight];
+  const scale = longSide / Math.max(frameWidth, frameHeight);
+  const fit = (v: number) => Math.max(1, Math.round((v * scale - 1) / 8)) * 8 + 1;
+  return [d.inputWidth ?? fit(frameWidth), d.inputHeight ?? fit(frameHeight)];
+}

@@ -1,0 +1,129 @@
+/**
+ * A pool of inference workers, one onnxruntime session each. `run` sends a batch to an idle
+ * worker (or waits for one) and resolves with a label map per frame.
+ *
+ * Thread budget: on a 2-core CPU two workers × one intra-op thread give the most throughput,
+ * one worker × two threads the least latency; the caller chooses.
+ */
+import type { Worker } from 'node:worker_threads';
+import { EnvironmentError, ModelError } from '../pipeline/errors.js';
+import type { BatchRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
+import { startWorker } from './startWorker.js';
+
+export interface InferencePoolOptions extends WorkerInit {
+  readonly workers: number;
+}
+
+export interface BatchResult {
+  readonly frames: readonly FrameLabels[];
+  readonly inferMs: number;
+  readonly postprocessMs: number;
+  readonly outputDims: readonly number[];
+}
+
+export interface BatchInput {
+  readonly inputWidth: number;
+  readonly inputHeight: number;
+  readonly frames: readonly { input: Float32Array; width: number; height: number }[];
+}
+
+interface Pending {
+  resolve: (result: BatchResult) => void;
+  reject: (error: Error) => void;
+}
+
+export class InferencePool {
+  private readonly idle: Worker[] = [];
+  private readonly waiting: ((worker: Worker) => void)[] = [];
+  private readonly pending = new Map<number, Pending & { worker: Worker }>();
+  private nextId = 0;
+  private closed = false;
+  private failure: Error | null = null;
+
+  private constructor(
+    private readonly workers: Worker[],
+    readonly provider: 'cpu' | 'cuda',
+    readonly fallbackReason: string | undefined,
+  ) {
+    for (const worker of workers) {
+      worker.on('message', (reply: WorkerReply) => this.onReply(worker, reply));
+      worker.on('error', (error) => this.fail(new Error(`inference worker crashed: ${error.message}`)));
+      worker.on('exit', (code) => {
+        if (!this.closed) this.fail(new Error(`inference worker exited unexpectedly (code ${code})`));
+      });
+      this.idle.push(worker);
+    }
+  }
+
+  static async start(options: InferencePoolOptions): Promise<InferencePool> {
+    const { workers: count, ...init } = options;
+    const workers = Array.from({ length: count }, () => startWorker(import.meta.url, 'inferenceWorker', init));
+    const readies = await Promise.allSettled(workers.map((w) => waitReady(w)));
+    const failed = readies.find((r) => r.status === 'rejected');
+    if (failed) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw failed.reason;
+    }
+    const first = (readies[0] as PromiseFulfilledResult<Extract<WorkerReply, { type: 'ready' }>>).value;
+    return new InferencePool(workers, first.provider, first.fallbackReason);
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  async run(batch: BatchInput): Promise<BatchResult> {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error('inference pool is closed');
+    const worker = this.idle.pop() ?? (await new Promise<Worker>((resolve) => this.waiting.push(resolve)));
+    const id = this.nextId++;
+    const request: BatchRequest = { type: 'run', id, ...batch };
+    return new Promise<BatchResult>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, worker });
+      worker.postMessage(request, batch.frames.map((f) => f.input.buffer as ArrayBuffer));
+    });
+  }
+
+  private release(worker: Worker): void {
+    const next = this.waiting.shift();
+    if (next) next(worker);
+    else this.idle.push(worker);
+  }
+
+  private onReply(worker: Worker, reply: WorkerReply): void {
+    if (reply.type !== 'result' && reply.type !== 'run-error') return;
+    const pending = this.pending.get(reply.id);
+    if (!pending) return;
+    this.pending.delete(reply.id);
+    this.release(worker);
+    if (reply.type === 'result') pending.resolve(reply);
+    else pending.reject(new ModelError(`inference failed: ${reply.message}`));
+  }
+
+  private fail(error: Error): void {
+    if (this.failure) return;
+    this.failure = error;
+    for (const p of this.pending.values()) p.reject(error);
+    this.pending.clear();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+function waitReady(worker: Worker): Promise<Extract<WorkerReply, { type: 'ready' }>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (reply: WorkerReply) => {
+      worker.off('message', onMessage);
+      if (reply.type === 'ready') resolve(reply);
+      else if (reply.type === 'init-error') {
+        reject(reply.errorName === 'EnvironmentError' ? new EnvironmentError(reply.message) : new ModelError(reply.message));
+      }
+    };
+    worker.on('message', onMessage);
+    worker.once('error', (error) => reject(new Error(`inference worker failed to start: ${error.message}`)));
+  });
+}

@@ -1,0 +1,87 @@
+/**
+ * Frame → model input: bilinear resize (half-pixel centres, as TF and PyTorch resize) and
+ * per-channel normalisation, written straight into the model's layout.
+ *
+ *   rgb24 HWC Uint8Array (W×H)  →  Float32Array [3, h, w] (NCHW) or [h, w, 3] (NHWC)
+ *   value = (pixel / 255 − mean[c]) / std[c]
+ */
+export type Layout = 'NCHW' | 'NHWC';
+
+export interface Normalization {
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+}
+
+/** Source coordinates of a half-pixel bilinear resize along one axis: low index, high index, weight of high. */
+export interface AxisTaps {
+  readonly low: Int32Array;
+  readonly high: Int32Array;
+  readonly weight: Float32Array;
+}
+
+export function bilinearTaps(inSize: number, outSize: number): AxisTaps {
+  const low = new Int32Array(outSize);
+  const high = new Int32Array(outSize);
+  const weight = new Float32Array(outSize);
+  const scale = inSize / outSize;
+  for (let i = 0; i < outSize; i++) {
+    const src = Math.min(Math.max((i + 0.5) * scale - 0.5, 0), inSize - 1);
+    const l = Math.floor(src);
+    low[i] = l;
+    high[i] = Math.min(l + 1, inSize - 1);
+    weight[i] = src - l;
+  }
+  return { low, high, weight };
+}
+
+/** Cache of taps per (in, out) pair: frames of one stream share their geometry. */
+const tapsCache = new Map<string, AxisTaps>();
+export function cachedTaps(inSize: number, outSize: number): AxisTaps {
+  const key = `${inSize}>${outSize}`;
+  let taps = tapsCache.get(key);
+  if (!taps) {
+    if (tapsCache.size > 64) tapsCache.clear();
+    taps = bilinearTaps(inSize, outSize);
+    tapsCache.set(key, taps);
+  }
+  return taps;
+}
+
+export function preprocessRgb(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+  layout: Layout,
+  norm: Normalization,
+  out: Float32Array = new Float32Array(3 * outWidth * outHeight),
+): Float32Array {
+  const xs = cachedTaps(width, outWidth);
+  const ys = cachedTaps(height, outHeight);
+  // Fold /255, −mean and /std into one multiply-add per channel.
+  const scale = [0, 1, 2].map((c) => 1 / (255 * norm.std[c]!));
+  const shift = [0, 1, 2].map((c) => -norm.mean[c]! / norm.std[c]!);
+  const plane = outWidth * outHeight;
+  const rowBytes = width * 3;
+  for (let y = 0; y < outHeight; y++) {
+    const r0 = ys.low[y]! * rowBytes;
+    const r1 = ys.high[y]! * rowBytes;
+    const fy = ys.weight[y]!;
+    for (let x = 0; x < outWidth; x++) {
+      const c0 = xs.low[x]! * 3;
+      const c1 = xs.high[x]! * 3;
+      const fx = xs.weight[x]!;
+      const w00 = (1 - fx) * (1 - fy);
+      const w01 = fx * (1 - fy);
+      const w10 = (1 - fx) * fy;
+      const w11 = fx * fy;
+      const p = y * outWidth + x;
+      for (let c = 0; c < 3; c++) {
+        const v = rgb[r0 + c0 + c]! * w00 + rgb[r0 + c1 + c]! * w01 + rgb[r1 + c0 + c]! * w10 + rgb[r1 + c1 + c]! * w11;
+        out[layout === 'NCHW' ? c * plane + p : p * 3 + c] = v * scale[c]! + shift[c]!;
+      }
+    }
+  }
+  return out;
+}

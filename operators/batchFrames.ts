@@ -1,0 +1,44 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+
+/**
+ * Groups items into batches of up to `maxSize`, emitting a batch when it is full or `maxWaitMs`
+ * after its first item arrived, whichever comes first. A partial batch is flushed on completion;
+ * no empty batch is ever emitted; order is kept.
+ *
+ *   a b c d e | (maxSize 2)  →  [a,b] [c,d] [e] |
+ */
+export function batchFrames<T>(maxSize: number, maxWaitMs: number): OperatorFunction<T, T[]> {
+  if (!Number.isInteger(maxSize) || maxSize < 1) throw new RangeError(`batch size must be a positive integer, got ${maxSize}`);
+  return (source) =>
+    new Observable<T[]>((subscriber) => {
+      let batch: T[] = [];
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      const flush = () => {
+        if (timer) clearTimeout(timer);
+        timer = null;
+        if (batch.length === 0) return;
+        const full = batch;
+        batch = [];
+        subscriber.next(full);
+      };
+      const subscription = source.subscribe({
+        next(item) {
+          batch.push(item);
+          if (batch.length >= maxSize) flush();
+          else if (!timer) timer = setTimeout(flush, maxWaitMs);
+        },
+        error(error) {
+          if (timer) clearTimeout(timer);
+          subscriber.error(error);
+        },
+        complete() {
+          flush();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        if (timer) clearTimeout(timer);
+        subscription.unsubscribe();
+      };
+    });
+}

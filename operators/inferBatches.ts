@@ -1,0 +1,48 @@
+import { from, mergeMap, type OperatorFunction } from 'rxjs';
+import type { BatchInput, BatchResult } from '../model/inferencePool.js';
+import type { PreparedFrame, Segmentation } from '../pipeline/frames.js';
+
+/** What inferBatches needs of an inference back end (the worker pool implements it). */
+export interface BatchRunner {
+  /** How many batches may run at once. */
+  readonly size: number;
+  run(batch: BatchInput): Promise<BatchResult>;
+}
+
+/**
+ * Runs each batch on the inference workers, up to `runner.size` batches at once, and emits one
+ * Segmentation per frame. Batches finish in any order: follow with `reorderByIndex` where order
+ * matters. The frames' input buffers are transferred to the worker (unusable afterwards).
+ *
+ *   [PreparedFrame, ...]  →  Segmentation{ frame, labels H×W, classPixels, timings } per frame
+ */
+export function inferBatches(runner: BatchRunner): OperatorFunction<readonly PreparedFrame[], Segmentation> {
+  return mergeMap((batch) => {
+    const sentAt = performance.now();
+    const first = batch[0]!;
+    if (batch.some((p) => p.inputWidth !== first.inputWidth || p.inputHeight !== first.inputHeight)) {
+      throw new RangeError('a batch must share one model input size');
+    }
+    const request: BatchInput = {
+      inputWidth: first.inputWidth,
+      inputHeight: first.inputHeight,
+      frames: batch.map((p) => ({ input: p.input, width: p.frame.width, height: p.frame.height })),
+    };
+    return from(
+      runner.run(request).then((result) =>
+        batch.map((prepared, i): Segmentation => ({
+          frame: prepared.frame,
+          labels: result.frames[i]!.labels,
+          classPixels: result.frames[i]!.classPixels,
+          timings: {
+            decode: prepared.frame.decodeMs,
+            preprocess: prepared.preprocessMs,
+            queue: sentAt - prepared.preparedAt,
+            infer: result.inferMs / batch.length,
+            postprocess: result.postprocessMs / batch.length,
+          },
+        })),
+      ),
+    ).pipe(mergeMap((segmentations) => segmentations));
+  }, runner.size);
+}

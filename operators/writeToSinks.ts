@@ -1,0 +1,17 @@
+import { concatMap, type OperatorFunction } from 'rxjs';
+import type { Segmentation } from '../pipeline/frames.js';
+import type { SegmentationSink } from '../pipeline/sinks/sink.js';
+
+/**
+ * Hands each segmentation to every sink, one segmentation at a time and in arrival order, and
+ * emits it once all sinks have taken it — so a slow sink (an encoder waiting on `drain`) holds
+ * the pipeline back instead of queueing frames in memory.
+ *
+ *   Segmentation  →  (video, masks, JSON lines ...)  →  the same Segmentation, after it is written
+ */
+export function writeToSinks(sinks: readonly SegmentationSink[]): OperatorFunction<Segmentation, Segmentation> {
+  return concatMap(async (segmentation) => {
+    await Promise.all(sinks.map((sink) => sink.write(segmentation)));
+    return segmentation;
+  });
+}

@@ -1,0 +1,183 @@
+#!/usr/bin/env node
+/**
+ * The command line: parses flags and calls pipeline/. User mistakes print one line,
+ * `error: <what is wrong and what to do>`, and exit non-zero; Ctrl-C stops ffmpeg and the
+ * workers and removes partial output.
+ */
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { defaultModelPath } from '../model/defaultModel.js';
+import { CUDA_HOWTO, parseDevice } from '../model/session.js';
+import { isUserError } from './errors.js';
+import { generateClip } from './generateClip.js';
+import { isSequencePattern } from './ffmpeg.js';
+import { createProgress } from './progress.js';
+import { segmentVideo, type SegmentSummary } from './segmentVideo.js';
+
+function positiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} takes a positive whole number, got "${value}"`);
+    return n;
+  };
+}
+
+function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`takes a number from 0 to 1, got "${value}"`);
+  return n;
+}
+
+function size(value: string): [number, number] {
+  const match = /^(\d+)x(\d+)$/.exec(value);
+  if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) throw new InvalidArgumentError(`takes WIDTHxHEIGHT such as 513x289, got "${value}"`);
+  return [Number(match[1]), Number(match[2])];
+}
+
+function device(value: string) {
+  try {
+    return parseDevice(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+interface SegmentFlags {
+  output?: string;
+  masks?: string;
+  framesJson?: string;
+  model?: string;
+  device: ReturnType<typeof parseDevice>;
+  batch: number;
+  workers?: number;
+  threads?: number;
+  inputSize?: [number, number];
+  opacity: number;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/** Where output goes when no output flag is given: `<name>.seg.mp4` (or .png for a still image) in the working directory. */
+function defaultOutput(input: string): string {
+  const base = path.basename(input).replace(/%0?\d*d/g, '').replace(/\.[^.]+$/, '').replace(/[_-]+$/, '') || 'output';
+  const still = /\.(png|jpe?g|bmp|webp|tiff?|ppm)$/i.test(input) && !isSequencePattern(input);
+  return `${base}.seg.${still ? 'png' : 'mp4'}`;
+}
+
+async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSummary> {
+  const cores = os.availableParallelism();
+  const workers = flags.workers ?? Math.min(2, cores);
+  const threads = flags.threads ?? Math.max(1, Math.floor(cores / workers));
+  const wantsAny = flags.output || flags.masks || flags.framesJson;
+  const outputPath = flags.output ?? (wantsAny ? undefined : defaultOutput(input));
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json);
+  try {
+    return await segmentVideo({
+      input,
+      ...(outputPath ? { outputPath } : {}),
+      ...(flags.masks ? { masksDir: flags.masks } : {}),
+      ...(flags.framesJson ? { framesJsonPath: flags.framesJson } : {}),
+      modelPath: flags.model ?? defaultModelPath(),
+      device: flags.device,
+      batchSize: flags.batch,
+      workers,
+      threadsPerWorker: threads,
+      ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
+      opacity: flags.opacity,
+      signal: controller.signal,
+      onStart: ({ totalFrames, fallbackReason }) => {
+        if (fallbackReason) process.stderr.write(`note: CUDA is not available (${fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
+        progress.start(totalFrames);
+      },
+      onFrame: (done) => progress.update(done),
+    });
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function report(summary: SegmentSummary, json: boolean | undefined): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  const outputs = Object.values(summary.outputs).join(', ');
+  process.stderr.write(`${summary.framesOut} frames in ${(summary.wallMs / 1000).toFixed(1)} s (${summary.fps} fps, ${summary.provider}) → ${outputs}\n`);
+}
+
+function fail(error: unknown, verbose: boolean): never {
+  if (isUserError(error)) {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(error.exitCode);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(verbose && error instanceof Error ? `${error.stack}\n` : `error: ${message} (an internal error; rerun with --verbose and report it)\n`);
+  process.exit(1);
+}
+
+function segmentOptions(command: Command): Command {
+  return command
+    .option('--model <path>', 'ONNX segmentation model (default: the embedded default model)')
+    .option('--device <device>', 'auto | cpu | cuda | cuda:N', device, parseDevice('auto'))
+    .option('--batch <n>', 'frames per inference call', positiveInt('--batch'), 1)
+    .option('--workers <n>', 'inference worker threads (default: 2 on 2+ cores)', positiveInt('--workers'))
+    .option('--threads <n>', 'intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
+    .option('--input-size <WxH>', 'model input size for models with a dynamic size (default: longer side 513)', size)
+    .option('--opacity <alpha>', 'overlay opacity, 0..1', fraction, 0.55)
+    .option('--json', 'print one JSON summary object on stdout at the end')
+    .option('--verbose', 'print stack traces of internal errors');
+}
+
+const program = new Command()
+  .name('deeplab-stream')
+  .description('Streaming DeepLab semantic segmentation for video files, images and live streams')
+  .showHelpAfterError('(run with --help for usage)')
+  .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith('error: ') ? text : `error: ${text}`) })
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 64));
+
+segmentOptions(
+  program
+    .command('segment')
+    .description('segment every frame of a video, an image, or an image sequence (frame_%05d.png)')
+    .argument('<input>', 'video file, image, or printf pattern of an image sequence')
+    .option('-o, --output <file>', 'overlay video (.mp4 .mkv .mov .webm .avi) or image (.png .jpg, or a %d pattern)')
+    .option('--masks <dir>', 'write one 8-bit PNG of class indices per frame into DIR')
+    .option('--frames-json <file>', 'write one JSON line per frame: index, pts, pixel count per class'),
+).action(async (input: string, flags: SegmentFlags) => {
+  try {
+    report(await runSegment(input, flags), flags.json);
+  } catch (error) {
+    fail(error, Boolean(flags.verbose));
+  }
+});
+
+segmentOptions(
+  program
+    .command('demo')
+    .description('generate a short test clip and segment it with the default model')
+    .option('--out-dir <dir>', 'where the clip and results go', 'out'),
+).action(async (flags: SegmentFlags & { outDir: string }) => {
+  try {
+    mkdirSync(flags.outDir, { recursive: true });
+    const clip = await generateClip(path.join(flags.outDir, 'demo-input.mp4'), { width: 640, height: 360, fps: 25, frames: 75 });
+    const summary = await runSegment(clip, { ...flags, output: path.join(flags.outDir, 'demo.seg.mp4'), framesJson: path.join(flags.outDir, 'demo.frames.jsonl') });
+    report(summary, flags.json);
+  } catch (error) {
+    fail(error, Boolean(flags.verbose));
+  }
+});
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,49 @@
+/**
+ * Every error a user can cause, in one place. Each carries a message a user can act on; the CLI
+ * prints `error: <message>` and exits with `exitCode`, with no stack trace. Anything that is not a
+ * `DeeplabStreamError` is a bug and is printed with its stack.
+ */
+export abstract class DeeplabStreamError extends Error {
+  abstract readonly exitCode: number;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The input (video, image, sequence) is missing, unreadable, or not decodable. */
+export class InputError extends DeeplabStreamError {
+  readonly exitCode = 2;
+}
+
+/** The model file is missing, not ONNX, or does not fit what the pipeline needs. */
+export class ModelError extends DeeplabStreamError {
+  readonly exitCode = 3;
+}
+
+/** An output path cannot be written, or the encoder failed. */
+export class OutputError extends DeeplabStreamError {
+  readonly exitCode = 4;
+}
+
+/** A required external tool (ffmpeg) or execution provider is not available. */
+export class EnvironmentError extends DeeplabStreamError {
+  readonly exitCode = 5;
+}
+
+/** Flags that contradict each other or are out of range. */
+export class UsageError extends DeeplabStreamError {
+  readonly exitCode = 64;
+}
+
+/** The run was cancelled (Ctrl-C / SIGTERM). */
+export class CancelledError extends DeeplabStreamError {
+  readonly exitCode = 130;
+  constructor(message = 'interrupted: partial output removed') {
+    super(message);
+  }
+}
+
+export function isUserError(error: unknown): error is DeeplabStreamError {
+  return error instanceof DeeplabStreamError;
+}

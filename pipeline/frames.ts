@@ -1,0 +1,48 @@
+/** The data that flows through a run, source → operators → sinks. */
+
+/** One decoded picture: rgb24, HWC, rows not padded. */
+export interface Frame {
+  readonly streamId: string;
+  /** 0-based position in the source; offline runs emit every index exactly once, in order. */
+  readonly index: number;
+  readonly ptsMs: number;
+  readonly width: number;
+  readonly height: number;
+  readonly rgb: Uint8Array;
+  /** performance.now() when the frame left the decoder. */
+  readonly capturedAt: number;
+  /** Time spent waiting for the decoder to deliver this frame. */
+  readonly decodeMs: number;
+}
+
+/** A frame with its model input already prepared (resized + normalised, the model's layout). */
+export interface PreparedFrame {
+  readonly frame: Frame;
+  /** 3×h×w float32 in the model's layout. */
+  readonly input: Float32Array;
+  readonly inputWidth: number;
+  readonly inputHeight: number;
+  readonly preprocessMs: number;
+  /** performance.now() when preprocessing finished (queue time starts here). */
+  readonly preparedAt: number;
+}
+
+/** Milliseconds spent per stage for one frame (batch stages are divided over the batch). */
+export interface StageTimings {
+  decode: number;
+  preprocess: number;
+  infer: number;
+  postprocess: number;
+  /** Time a frame waited for a free worker / batch to fill. */
+  queue: number;
+}
+
+/** A frame and its label map at frame resolution. */
+export interface Segmentation {
+  readonly frame: Frame;
+  /** H×W class indices. */
+  readonly labels: Uint8Array;
+  /** Pixel count per class, length = class count. */
+  readonly classPixels: Uint32Array;
+  readonly timings: StageTimings;
+}

@@ -1,0 +1,39 @@
+/** A progress bar on a TTY (frames done / total, fps, ETA); silent elsewhere. */
+import cliProgress from 'cli-progress';
+
+export interface Progress {
+  start(total: number | null): void;
+  update(done: number): void;
+  stop(): void;
+}
+
+export function createProgress(enabled: boolean): Progress {
+  if (!enabled) return { start() {}, update() {}, stop() {} };
+  const startedAt = performance.now();
+  let bar: cliProgress.SingleBar | null = null;
+  let known = true;
+  return {
+    start(total) {
+      known = total !== null;
+      bar = new cliProgress.SingleBar(
+        {
+          stream: process.stderr,
+          format: known ? 'segment |{bar}| {value}/{total} frames | {fps} fps | ETA {eta_formatted}' : 'segment {value} frames | {fps} fps',
+          hideCursor: true,
+          clearOnComplete: false,
+          etaBuffer: 30,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      bar.start(total ?? 0, 0, { fps: '0.0' });
+    },
+    update(done) {
+      const fps = (done / Math.max((performance.now() - startedAt) / 1000, 1e-3)).toFixed(1);
+      if (bar && known && done > bar.getTotal()) bar.setTotal(done);
+      bar?.update(done, { fps });
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * The offline run: a video, still image or image sequence in; an overlay video, mask PNGs and
+ * per-frame JSON lines out. Lossless and ordered: every decoded frame reaches every sink exactly
+ * once, in order; at most `credits` frames are in memory at any time.
+ *
+ *   VideoFileSource ─pullFrames(credits)─▶ preprocessFrames ─▶ batchFrames ─▶ inferBatches (workers)
+ *     ─▶ reorderByIndex ─▶ writeToSinks (video, masks, JSON lines) ─▶ credit returned
+ */
+import { readFileSync } from 'node:fs';
+import { type Observable, tap } from 'rxjs';
+import { describeModel, modelInputSize, type ModelDescriptor } from '../model/descriptor.js';
+import { InferencePool } from '../model/inferencePool.js';
+import type { Device } from '../model/session.js';
+import { batchFrames } from '../operators/batchFrames.js';
+import { inferBatches } from '../operators/inferBatches.js';
+import { preprocessFrames } from '../operators/preprocessFrames.js';
+import { reorderByIndex } from '../operators/reorderByIndex.js';
+import { writeToSinks } from '../operators/writeToSinks.js';
+import { CancelledError, ModelError, UsageError } from './errors.js';
+import { probeInput } from './ffmpeg.js';
+import { FrameCredits } from './frameCredits.js';
+import { classAlphas } from './overlay.js';
+import { RunStats, type StageName } from './runStats.js';
+import { FrameStatsSink } from './sinks/frameStatsSink.js';
+import { MaskPngSink } from './sinks/maskPngSink.js';
+import { OverlayVideoSink } from './sinks/overlayVideoSink.js';
+import type { SegmentationSink } from './sinks/sink.js';
+import { pullFrames } from './sources/pullFrames.js';
+import { VideoFileSource } from './sources/videoFileSource.js';
+
+export interface SegmentOptions {
+  readonly input: string;
+  readonly outputPath?: string;
+  readonly masksDir?: string;
+  readonly framesJsonPath?: string;
+  readonly modelPath: string;
+  readonly device: Device;
+  /** Frames per inference call. */
+  readonly batchSize: number;
+  /** How long a partial batch waits for more frames. */
+  readonly batchWaitMs?: number;
+  readonly workers: number;
+  readonly threadsPerWorker: number;
+  /** Model input [width, height] for dynamic-size models; the frame fitted into 513 otherwise. */
+  readonly inputSize?: readonly [number, number];
+  readonly opacity?: number;
+  readonly signal?: AbortSignal;
+  readonly onStart?: (info: { totalFrames: number | null; provider: string; fallbackReason?: string }) => void;
+  readonly onFrame?: (framesOut: number) => void;
+}
+
+export interface SegmentSummary {
+  readonly input: string;
+  readonly framesIn: number;
+  readonly framesOut: number;
+  readonly fps: number;
+  readonly wallMs: number;
+  readonly provider: string;
+  readonly model: { readonly path: string; readonly inputName: string; readonly layout: string; readonly inputShape: readonly number[]; readonly classes: number };
+  readonly msPerStage: Record<StageName, number>;
+  readonly outputs: { readonly video?: string; readonly masks?: string; readonly framesJson?: string };
+}
+
+export function loadModelDescriptor(modelPath: string): ModelDescriptor {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(modelPath);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ModelError(code === 'ENOENT' ? `model not found: ${modelPath}` : `cannot read model ${modelPath} (${code})`);
+  }
+  return describeModel(bytes, modelPath);
+}
+
+export async function segmentVideo(options: SegmentOptions): Promise<SegmentSummary> {
+  const { batchSize, workers, batchWaitMs = 20, opacity = 0.55, signal } = options;
+  if (!options.outputPath && !options.masksDir && !options.framesJsonPath) throw new UsageError('nothing to write: give -o, --masks or --frames-json');
+  const info = await probeInput(options.input);
+  const descriptor = loadModelDescriptor(options.modelPath);
+  const [inputWidth, inputHeight] = options.inputSize ?? modelInputSize(descriptor, info.width, info.height);
+  if (descriptor.batchSize !== null && descriptor.batchSize !== batchSize) {
+    throw new UsageError(`the model takes batches of exactly ${descriptor.batchSize}: use --batch ${descriptor.batchSize}`);
+  }
+
+  const sinks: SegmentationSink[] = [];
+  let pool: InferencePool | null = null;
+  try {
+    if (options.outputPath) {
+      sinks.push(new OverlayVideoSink({
+        outputPath: options.outputPath, width: info.width, height: info.height, fps: info.fps, frameCount: info.frameCount,
+        palette: descriptor.palette, alphas: classAlphas(descriptor.classNames, opacity),
+      }));
+    }
+    if (options.masksDir) sinks.push(new MaskPngSink(options.masksDir));
+    if (options.framesJsonPath) sinks.push(new FrameStatsSink(options.framesJsonPath, descriptor.classNames));
+
+    pool = await InferencePool.start({
+      workers, modelPath: options.modelPath, device: options.device, threads: options.threadsPerWorker,
+      inputName: descriptor.inputName, outputName: descriptor.outputName, inputLayout: descriptor.inputLayout, outputLayout: descriptor.outputLayout,
+    });
+    if (signal?.aborted) throw new CancelledError();
+    options.onStart?.({ totalFrames: info.frameCount, provider: pool.provider, ...(pool.fallbackReason ? { fallbackReason: pool.fallbackReason } : {}) });
+
+    // Enough credits for every worker to hold a batch while the next one fills.
+    const credits = new FrameCredits(batchSize * (workers + 1) + 2);
+    const source = new VideoFileSource(info);
+    const stats = new RunStats();
+    let lastWriteDone = performance.now();
+    const run$ = pullFrames(source, credits).pipe(
+      preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputSizeFor: () => [inputWidth, inputHeight] }),
+      batchFrames(batchSize, batchWaitMs),
+      inferBatches(pool),
+      reorderByIndex((s) => s.frame.index),
+      writeToSinks(sinks),
+      tap((segmentation) => {
+        const now = performance.now();
+        stats.add(segmentation.timings, now - Math.max(lastWriteDone, segmentation.frame.capturedAt));
+        lastWriteDone = now;
+        credits.release();
+        options.onFrame?.(stats.framesOut);
+      }),
+    );
+    await runToCompletion(run$, signal);
+    const framesIn = source.framesDecoded;
+    if (framesIn !== stats.framesOut) throw new Error(`lost frames: decoded ${framesIn}, wrote ${stats.framesOut}`);
+    for (const sink of sinks) await sink.finish();
+    return {
+      input: options.input,
+      framesIn,
+      framesOut: stats.framesOut,
+      fps: Math.round(stats.fps * 100) / 100,
+      wallMs: Math.round(stats.elapsedMs),
+      provider: pool.provider,
+      model: {
+        path: options.modelPath,
+        inputName: descriptor.inputName,
+        layout: descriptor.inputLayout,
+        inputShape: descriptor.inputLayout === 'NCHW' ? [batchSize, 3, inputHeight, inputWidth] : [batchSize, inputHeight, inputWidth, 3],
+        classes: descriptor.classes,
+      },
+      msPerStage: stats.meanMsPerStage(),
+      outputs: { ...(options.outputPath ? { video: options.outputPath } : {}), ...(options.masksDir ? { masks: options.masksDir } : {}), ...(options.framesJsonPath ? { framesJson: options.framesJsonPath } : {}) },
+    };
+  } catch (error) {
+    await Promise.all(sinks.map((sink) => sink.abort()));
+    throw error;
+  } finally {
+    await pool?.close();
+  }
+}
+
+/** Subscribes and resolves at completion; on abort, unsubscribes (which kills the decoder) and rejects. */
+function runToCompletion(run$: Observable<unknown>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.reject(new CancelledError());
+  return new Promise<void>((resolve, reject) => {
+    const onAbort = () => {
+      subscription.unsubscribe();
+      reject(new CancelledError());
+    };
+    const subscription = run$.subscribe({
+      error: (error: unknown) => {
+        signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+      complete: () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * JSON lines, one per frame: `{"index":0,"ptsMs":0,"width":640,"height":360,"pixels":{"person":1234,...}}`
+ * (classes with no pixels are left out). Written to a partial file, renamed when complete.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Segmentation } from '../frames.js';
+import { commitPartial, createPartialFile, discardPartial } from './partialFile.js';
+import type { SegmentationSink } from './sink.js';
+
+export class FrameStatsSink implements SegmentationSink {
+  readonly name = 'frames-json';
+  private readonly partial: string;
+  private readonly stream: WriteStream;
+
+  constructor(
+    private readonly filePath: string,
+    private readonly classNames: readonly string[],
+  ) {
+    this.partial = createPartialFile(filePath, '--frames-json file');
+    this.stream = createWriteStream(this.partial);
+  }
+
+  async write({ frame, classPixels }: Segmentation): Promise<void> {
+    const pixels: Record<string, number> = {};
+    classPixels.forEach((count, c) => {
+      if (count > 0) pixels[this.classNames[c] ?? `class_${c}`] = count;
+    });
+    const line = JSON.stringify({ index: frame.index, ptsMs: Math.round(frame.ptsMs * 1000) / 1000, width: frame.width, height: frame.height, pixels });
+    if (!this.stream.write(`${line}\n`)) await new Promise<void>((resolve) => this.stream.once('drain', () => resolve()));
+  }
+
+  async finish(): Promise<void> {
+    await new Promise<void>((resolve, reject) => this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    commitPartial(this.partial, this.filePath, '--frames-json file');
+  }
+
+  async abort(): Promise<void> {
+    this.stream.destroy();
+    discardPartial(this.partial);
+  }
+}

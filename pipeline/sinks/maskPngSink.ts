@@ -1,0 +1,52 @@
+/**
+ * One 8-bit greyscale PNG per frame whose pixel values are the class indices
+ * (`DIR/frame_000000.png`, ...). Written into a partial directory and moved into DIR when the run
+ * completes. Compression runs on libuv's thread pool (pngjs packs through zlib's async API).
+ */
+import { createWriteStream, existsSync, readdirSync, renameSync, rmdirSync } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { PNG } from 'pngjs';
+import { OutputError } from '../errors.js';
+import type { Segmentation } from '../frames.js';
+import { createPartialDirectory, discardPartial } from './partialFile.js';
+import type { SegmentationSink } from './sink.js';
+
+export function maskFileName(index: number): string {
+  return `frame_${String(index).padStart(6, '0')}.png`;
+}
+
+export class MaskPngSink implements SegmentationSink {
+  readonly name = 'masks';
+  private readonly partialDir: string;
+
+  constructor(private readonly dir: string) {
+    if (existsSync(dir) && readdirSync(dir).some((f) => /^frame_\d+\.png$/.test(f))) {
+      throw new OutputError(`--masks ${dir} already holds frame_*.png files: choose an empty directory or remove them`);
+    }
+    this.partialDir = createPartialDirectory(dir, '--masks directory');
+  }
+
+  async write({ frame, labels }: Segmentation): Promise<void> {
+    const png = new PNG({ width: frame.width, height: frame.height, colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
+    png.data = Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength);
+    await pipeline(png.pack(), createWriteStream(path.join(this.partialDir, maskFileName(frame.index))));
+  }
+
+  async finish(): Promise<void> {
+    try {
+      if (!existsSync(this.dir)) {
+        renameSync(this.partialDir, this.dir);
+        return;
+      }
+      for (const file of readdirSync(this.partialDir)) renameSync(path.join(this.partialDir, file), path.join(this.dir, file));
+      rmdirSync(this.partialDir);
+    } catch (error) {
+      throw new OutputError(`cannot move masks into ${this.dir}: ${(error as Error).message}`);
+    }
+  }
+
+  async abort(): Promise<void> {
+    discardPartial(this.partialDir);
+  }
+}

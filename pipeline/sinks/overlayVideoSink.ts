@@ -1,0 +1,137 @@
+/**
+ * The overlay video: each frame blended with its class colours and fed to an ffmpeg encoder
+ * (H.264 in mp4/mkv/mov, VP9 in webm, or still images for png/jpg outputs). `write` waits for the
+ * encoder's `drain`, so a slow encoder slows the pipeline rather than filling memory.
+ */
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import ffmpeg from 'fluent-ffmpeg';
+import { OutputError, UsageError } from '../errors.js';
+import { ffmpegReason, isSequencePattern } from '../ffmpeg.js';
+import type { Segmentation } from '../frames.js';
+import { overlayLabels } from '../overlay.js';
+import { commitPartial, createPartialFile, discardPartial } from './partialFile.js';
+import type { SegmentationSink } from './sink.js';
+
+const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff']);
+const VIDEO_EXTENSIONS = new Set(['.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi']);
+
+export interface OverlayVideoOptions {
+  readonly outputPath: string;
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  /** Frames the input has, when known: an image output needs exactly one or a %d pattern. */
+  readonly frameCount: number | null;
+  readonly palette: Uint8Array;
+  readonly alphas: Float32Array;
+  /** x264 preset: speed against file size. */
+  readonly preset?: string;
+}
+
+function encoderOptions(ext: string, preset: string): string[] {
+  // libx264 with yuv420p needs even sizes: pad odd frames by one pixel rather than fail.
+  const even = ['-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2'];
+  switch (ext) {
+    case '.webm':
+      return [...even, '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '0', '-crf', '32', '-pix_fmt', 'yuv420p'];
+    case '.avi':
+      return ['-c:v', 'mjpeg', '-q:v', '3'];
+    default:
+      return [...even, '-c:v', 'libx264', '-preset', preset, '-crf', '20', '-pix_fmt', 'yuv420p', ...(ext === '.mkv' ? [] : ['-movflags', '+faststart'])];
+  }
+}
+
+export class OverlayVideoSink implements SegmentationSink {
+  readonly name = 'video';
+  private readonly input = new PassThrough();
+  private readonly command: ffmpeg.FfmpegCommand;
+  private readonly exited: Promise<Error | null>;
+  private readonly partial: string;
+  private failure: Error | null = null;
+  private aborted = false;
+  private encodeMs = 0;
+
+  constructor(private readonly options: OverlayVideoOptions) {
+    const { outputPath, width, height, fps, frameCount, preset = 'veryfast' } = options;
+    const ext = path.extname(outputPath).toLowerCase();
+    const isImage = IMAGE_EXTENSIONS.has(ext);
+    if (!isImage && !VIDEO_EXTENSIONS.has(ext)) {
+      throw new UsageError(`-o ${outputPath}: unknown output type "${ext || '(none)'}"; use .mp4, .mkv, .mov, .webm, .avi, or .png/.jpg for images`);
+    }
+    if (isImage && !isSequencePattern(outputPath) && frameCount !== 1) {
+      throw new UsageError(`-o ${outputPath} is a single image but the input has ${frameCount ?? 'many'} frames: use a video (.mp4) or a pattern such as out_%05d.png`);
+    }
+    this.partial = createPartialFile(isSequencePattern(outputPath) ? path.join(path.dirname(outputPath), '.probe.png') : outputPath, 'output');
+    if (isSequencePattern(outputPath)) {
+      // A pattern writes many files; they are written directly (there is no single file to rename).
+      discardPartial(this.partial);
+      this.partial = outputPath;
+    }
+    const outputOptions = isImage ? (isSequencePattern(outputPath) ? ['-f', 'image2'] : ['-frames:v', '1', '-update', '1', '-f', 'image2']) : encoderOptions(ext, preset);
+    this.command = ffmpeg(this.input)
+      .inputOptions(['-nostdin', '-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-framerate', String(fps)])
+      .outputOptions(['-y', ...outputOptions])
+      .output(this.partial);
+    this.command.on('start', () => {
+      if (this.aborted) this.command.kill('SIGKILL'); // abort() came before the spawn
+    });
+    this.exited = new Promise((resolve) => {
+      this.command.on('end', () => resolve(null));
+      this.command.on('error', (error: Error) => {
+        this.failure = new OutputError(`the encoder for ${outputPath} failed (${ffmpegReason(error)})`);
+        resolve(this.failure);
+      });
+    });
+    this.command.run();
+  }
+
+  /** Milliseconds spent composing the overlay and handing frames to the encoder. */
+  get busyMs(): number {
+    return this.encodeMs;
+  }
+
+  async write(segmentation: Segmentation): Promise<void> {
+    if (this.failure) throw this.failure;
+    const started = performance.now();
+    const { frame, labels } = segmentation;
+    const composed = overlayLabels(frame.rgb, labels, this.options.palette, this.options.alphas);
+    const accepted = this.input.write(composed);
+    this.encodeMs += performance.now() - started;
+    if (!accepted) await this.drained();
+  }
+
+  private drained(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onDrain = () => {
+        this.input.off('close', onClose);
+        resolve();
+      };
+      const onClose = () => {
+        this.input.off('drain', onDrain);
+        reject(this.failure ?? new OutputError(`the encoder for ${this.options.outputPath} stopped`));
+      };
+      this.input.once('drain', onDrain);
+      this.input.once('close', onClose);
+      void this.exited.then((error) => error && onClose());
+    });
+  }
+
+  async finish(): Promise<void> {
+    this.input.end();
+    const error = await this.exited;
+    if (error) {
+      discardPartial(this.partial);
+      throw error;
+    }
+    if (this.partial !== this.options.outputPath) commitPartial(this.partial, this.options.outputPath, 'output');
+  }
+
+  async abort(): Promise<void> {
+    this.aborted = true;
+    this.command.kill('SIGKILL');
+    this.input.destroy();
+    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000))]);
+    if (this.partial !== this.options.outputPath) discardPartial(this.partial);
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * Output written under a temporary name beside its final one and renamed into place only when
+ * complete: a crash or Ctrl-C never leaves a file that looks finished.
+ */
+import { closeSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { OutputError } from '../errors.js';
+
+/** `dir/name.ext` → `dir/.name.partial-PID.ext` (keeps the extension, which ffmpeg's muxer choice reads). */
+export function partialPathFor(finalPath: string): string {
+  const dir = path.dirname(finalPath);
+  const ext = path.extname(finalPath);
+  return path.join(dir, `.${path.basename(finalPath, ext)}.partial-${process.pid}${ext}`);
+}
+
+function reason(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ? `${e.code}${e.code === 'ENOENT' ? ': the directory does not exist' : e.code === 'EACCES' ? ': permission denied' : ''}` : String(e.message);
+}
+
+/** Creates the partial file now, so an unwritable output fails before any work is done. */
+export function createPartialFile(finalPath: string, what: string): string {
+  const partial = partialPathFor(finalPath);
+  try {
+    closeSync(openSync(partial, 'w'));
+  } catch (error) {
+    throw new OutputError(`cannot write ${what} ${finalPath} (${reason(error)}): choose a writable path`);
+  }
+  return partial;
+}
+
+export function createPartialDirectory(finalDir: string, what: string): string {
+  const partial = `${finalDir.replace(/\/+$/, '')}.partial-${process.pid}`;
+  try {
+    mkdirSync(partial, { recursive: true });
+  } catch (error) {
+    throw new OutputError(`cannot write ${what} ${finalDir} (${reason(error)}): choose a writable directory`);
+  }
+  return partial;
+}
+
+export function commitPartial(partial: string, finalPath: string, what: string): void {
+  try {
+    renameSync(partial, finalPath);
+  } catch (error) {
+    throw new OutputError(`cannot move ${what} into place at ${finalPath} (${reason(error)})`);
+  }
+}
+
+export function discardPartial(partial: string): void {
+  rmSync(partial, { recursive: true, force: true });
+}
