@@ -144,7 +144,6 @@ function segmentOptions(command: Command): Command {
 const program = new Command()
   .name('deeplab-stream')
   .description('Streaming DeepLab semantic segmentation for video files, images and live streams')
-  .showHelpAfterError('(run with --help for usage)')
   .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith('error: ') ? text : `error: ${text}`) })
   .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 64));
 

@@ -3,6 +3,7 @@
  * (classes with no pixels are left out). Written to a partial file, renamed when complete.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { OutputError } from '../errors.js';
 import type { Segmentation } from '../frames.js';
 import { commitPartial, createPartialFile, discardPartial } from './partialFile.js';
 import type { SegmentationSink } from './sink.js';
@@ -11,6 +12,7 @@ export class FrameStatsSink implements SegmentationSink {
   readonly name = 'frames-json';
   private readonly partial: string;
   private readonly stream: WriteStream;
+  private failure: OutputError | null = null;
 
   constructor(
     private readonly filePath: string,
@@ -18,9 +20,11 @@ export class FrameStatsSink implements SegmentationSink {
   ) {
     this.partial = createPartialFile(filePath, '--frames-json file');
     this.stream = createWriteStream(this.partial);
+    this.stream.on('error', (error) => (this.failure ??= new OutputError(`cannot write ${filePath}: ${error.message}`)));
   }
 
   async write({ frame, classPixels }: Segmentation): Promise<void> {
+    if (this.failure) throw this.failure;
     const pixels: Record<string, number> = {};
     classPixels.forEach((count, c) => {
       if (count > 0) pixels[this.classNames[c] ?? `class_${c}`] = count;
@@ -30,6 +34,7 @@ export class FrameStatsSink implements SegmentationSink {
   }
 
   async finish(): Promise<void> {
+    if (this.failure) throw this.failure;
     await new Promise<void>((resolve, reject) => this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
     commitPartial(this.partial, this.filePath, '--frames-json file');
   }

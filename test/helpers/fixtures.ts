@@ -1,0 +1,63 @@
+/** Small real inputs for tests: lavfi clips from ffmpeg and generated ONNX models in a temp dir. */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildDeepLab, type DeepLabOptions } from '../../model/deeplabBuilder.js';
+import { generateClip, type ClipOptions } from '../../pipeline/generateClip.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const cliPath = path.join(repoRoot, 'dist/pipeline/cli.js');
+
+export function tempDir(prefix = 'dls-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function writeModel(dir: string, options: DeepLabOptions = {}, name = 'tiny.onnx'): string {
+  const file = path.join(dir, name);
+  writeFileSync(file, buildDeepLab({ variant: 'tiny', ...options }));
+  return file;
+}
+
+export async function writeClip(dir: string, name: string, options: Partial<ClipOptions> = {}): Promise<string> {
+  return generateClip(path.join(dir, name), { width: 160, height: 96, fps: 25, frames: 10, ...options });
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI as a user would; `onSpawn` gets the child (to send it signals). */
+export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; onSpawn?: (child: ReturnType<typeof spawn>) => void } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cliPath, ...args], {
+      cwd: options.cwd ?? repoRoot,
+      env: { ...process.env, DEEPLAB_STREAM_CACHE: path.join(os.tmpdir(), 'dls-test-cache'), ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    options.onSpawn?.(child);
+  });
+}
+
+/** Frames in a video as ffprobe counts them by decoding. */
+export async function countFrames(file: string): Promise<number> {
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]);
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => resolve(text));
+  });
+  return Number(out.trim());
+}

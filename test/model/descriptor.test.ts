@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { buildDeepLab } from '../../model/deeplabBuilder.js';
+import { describeModel, modelInputSize } from '../../model/descriptor.js';
+import { OnnxGraphBuilder } from '../../model/onnxGraph.js';
+import { ModelError } from '../../pipeline/errors.js';
+
+describe('describeModel', () => {
+  it('reads a dynamic-size NCHW DeepLab graph', () => {
+    const d = describeModel(buildDeepLab({ variant: 'tiny', classes: 21 }));
+    expect(d).toMatchObject({ inputName: 'image', outputName: 'logits', inputLayout: 'NCHW', inputHeight: null, inputWidth: null, batchSize: null, classes: 21 });
+    expect(d.classNames[15]).toBe('person');
+    expect(Array.from(d.palette.slice(15 * 3, 15 * 3 + 3))).toEqual([192, 128, 128]);
+  });
+
+  it('reads a fixed input size and picks it as the run size', () => {
+    const d = describeModel(buildDeepLab({ variant: 'tiny', classes: 4, inputSize: [97, 129], upsample: true }));
+    expect([d.inputHeight, d.inputWidth, d.classes]).toEqual([97, 129, 4]);
+    expect(modelInputSize(d, 1280, 720)).toEqual([129, 97]);
+  });
+
+  it('fits dynamic models to a 513 long side, 8k+1 per side', () => {
+    const d = describeModel(buildDeepLab({ variant: 'tiny' }));
+    const [w, h] = modelInputSize(d, 1280, 720);
+    expect(w).toBe(513);
+    expect((h - 1) % 8).toBe(0);
+    expect(Math.abs(h - 289)).toBeLessThanOrEqual(8);
+  });
+
+  it('reads NHWC inputs', () => {
+    const g = new OnnxGraphBuilder();
+    const x = g.input('pixels', [1, 64, 64, 3], 1, 3);
+    g.rename(g.unary('Relu', x), 'scores');
+    g.output('scores', [1, 64, 64, 3]);
+    expect(describeModel(g.toBytes('nhwc'))).toMatchObject({ inputLayout: 'NHWC', inputHeight: 64, inputWidth: 64, batchSize: 1, classes: 3 });
+  });
+
+  it('rejects bytes that are not ONNX with a clear error', () => {
+    expect(() => describeModel(new TextEncoder().encode('this is not a model'), 'notes.txt')).toThrow(ModelError);
+    expect(() => describeModel(new TextEncoder().encode('this is not a model'), 'notes.txt')).toThrow(/notes.txt is not an ONNX model/);
+  });
+
+  it('rejects an output that is not a score map', () => {
+    const g = new OnnxGraphBuilder();
+    const x = g.input('image', [1, 3, 8, 8]);
+    const [flat] = g.node('Flatten', [x]);
+    g.rename(flat!, 'out');
+    g.output('out', [1, 192]);
+    expect(() => describeModel(g.toBytes('flat'))).toThrow(/not a 4-D score map/);
+  });
+});

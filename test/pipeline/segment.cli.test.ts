@@ -1,0 +1,189 @@
+/** The `segment` command end to end: the built CLI, real ffmpeg, real onnxruntime workers. */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countFrames, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
+
+const tmp = tempDir('dls-cli-');
+let model: string;
+let clip: string;
+const dir = (name: string) => {
+  const d = path.join(tmp.dir, name);
+  mkdirSync(d, { recursive: true });
+  return d;
+};
+
+beforeAll(async () => {
+  model = writeModel(tmp.dir, { classes: 21 });
+  clip = await writeClip(tmp.dir, 'clip23.mp4', { width: 160, height: 96, frames: 23 }); // not a multiple of the batch
+});
+afterAll(() => tmp.cleanup());
+
+const fast = ['--device', 'cpu', '--input-size', '81x49'];
+
+describe('deeplab-stream segment', () => {
+  it('is lossless and ordered for any batch size and worker count', async () => {
+    const runs = [
+      { name: 'b1w1', flags: ['--batch', '1', '--workers', '1'] },
+      { name: 'b4w2', flags: ['--batch', '4', '--workers', '2', '--threads', '1'] },
+      { name: 'b5w3', flags: ['--batch', '5', '--workers', '3', '--threads', '1'] },
+    ];
+    const results = [];
+    for (const run of runs) {
+      const out = dir(run.name);
+      const r = await runCli(['segment', clip, '--model', model, ...fast, ...run.flags, '-o', path.join(out, 'seg.mp4'), '--masks', path.join(out, 'masks'), '--frames-json', path.join(out, 'frames.jsonl'), '--json']);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const summary = JSON.parse(r.stdout);
+      expect(summary).toMatchObject({ framesIn: 23, framesOut: 23, model: { inputShape: [Number(run.flags[1]), 3, 49, 81], classes: 21 } });
+      expect(Object.keys(summary.msPerStage)).toEqual(expect.arrayContaining(['decode', 'preprocess', 'infer', 'postprocess', 'write']));
+      const lines = readFileSync(path.join(out, 'frames.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.index)).toEqual(Array.from({ length: 23 }, (_, i) => i));
+      expect(readdirSync(path.join(out, 'masks')).sort()).toEqual(Array.from({ length: 23 }, (_, i) => `frame_${String(i).padStart(6, '0')}.png`));
+      expect(await countFrames(path.join(out, 'seg.mp4'))).toBe(23);
+      results.push({ lines, masks: readdirSync(path.join(out, 'masks')).sort().map((f) => readFileSync(path.join(out, 'masks', f))) });
+    }
+    // The clip moves, so per-frame results differ; identical sequences across runs prove the order.
+    expect(new Set(results[0]!.lines.map((l) => JSON.stringify(l.pixels))).size).toBeGreaterThan(5);
+    for (const other of results.slice(1)) {
+      expect(other.lines).toEqual(results[0]!.lines);
+      other.masks.forEach((m, i) => expect(Buffer.compare(m, results[0]!.masks[i]!)).toBe(0));
+    }
+  });
+
+  it('writes mask PNGs whose pixel values are the class indices', async () => {
+    const out = dir('maskvalues');
+    const r = await runCli(['segment', clip, '--model', model, ...fast, '--masks', out, '--frames-json', path.join(out, 'f.jsonl')]);
+    expect(r.code).toBe(0);
+    const first = JSON.parse(readFileSync(path.join(out, 'f.jsonl'), 'utf8').split('\n')[0]!);
+    const gray = execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(out, 'frame_000000.png'), '-f', 'rawvideo', '-pix_fmt', 'gray', '-']);
+    const counts = new Map<number, number>();
+    for (const v of gray) counts.set(v, (counts.get(v) ?? 0) + 1);
+    const { VOC_CLASSES } = await import('../../model/palette.js');
+    const fromPng = Object.fromEntries([...counts].map(([label, n]) => [VOC_CLASSES[label], n]));
+    expect(fromPng).toEqual(first.pixels);
+  });
+
+  it('handles odd frame sizes (the encoder pads to even)', async () => {
+    const odd = await writeClip(tmp.dir, 'odd.mp4', { width: 161, height: 91, frames: 7, codecArgs: ['-c:v', 'libx264', '-pix_fmt', 'yuv444p'] });
+    const out = path.join(dir('odd'), 'odd.mp4');
+    const r = await runCli(['segment', odd, '--model', model, ...fast, '-o', out]);
+    expect(r.code).toBe(0);
+    expect(await countFrames(out)).toBe(7);
+  });
+
+  it('segments a still image into an image, and an image sequence', async () => {
+    const seqDir = dir('seq');
+    await writeClip(seqDir, 'img_%03d.png', { width: 64, height: 48, frames: 5, codecArgs: [] });
+    const out = dir('stills');
+    const still = await runCli(['segment', path.join(seqDir, 'img_001.png'), '--model', model, ...fast, '-o', path.join(out, 'one.png'), '--json']);
+    expect(still.code).toBe(0);
+    expect(JSON.parse(still.stdout).framesOut).toBe(1);
+    expect(existsSync(path.join(out, 'one.png'))).toBe(true);
+    const seq = await runCli(['segment', path.join(seqDir, 'img_%03d.png'), '--model', model, ...fast, '--frames-json', path.join(out, 'seq.jsonl'), '--json']);
+    expect(seq.code).toBe(0);
+    expect(JSON.parse(seq.stdout).framesOut).toBe(5);
+  });
+});
+
+/** What a user mistake must look like: one line, non-zero, no stack, nothing left behind. */
+async function expectCleanFailure(args: string[], outDir: string, message: RegExp): Promise<void> {
+  const r = await runCli(args);
+  expect(r.code).not.toBe(0);
+  expect(r.code).not.toBeNull();
+  const lines = r.stderr.trim().split('\n');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^error: /);
+  expect(lines[0]).toMatch(message);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(readdirSync(outDir)).toEqual([]);
+}
+
+describe('bad input: one clear line, non-zero exit, no output left', () => {
+  it('missing input file', async () => {
+    const out = dir('err-missing');
+    await expectCleanFailure(['segment', path.join(tmp.dir, 'absent.mp4'), '--model', model, '-o', path.join(out, 'x.mp4')], out, /input not found/);
+  });
+
+  it('a file that is not a video', async () => {
+    const out = dir('err-text');
+    const text = path.join(tmp.dir, 'readme.mp4');
+    writeFileSync(text, 'hello\n');
+    await expectCleanFailure(['segment', text, '--model', model, '-o', path.join(out, 'x.mp4')], out, /not a video or image/);
+  });
+
+  it('a truncated mp4', async () => {
+    const out = dir('err-trunc');
+    const whole = await writeClip(tmp.dir, 'whole.mp4', { width: 160, height: 96, frames: 30 });
+    const cut = path.join(tmp.dir, 'cut.mp4');
+    const bytes = readFileSync(whole);
+    writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
+    await expectCleanFailure(['segment', cut, '--model', model, ...fast, '-o', path.join(out, 'x.mp4'), '--masks', path.join(out, 'm')], out, /cut\.mp4/);
+  });
+
+  it('a truncated mp4 with its index up front fails mid-run and removes what it wrote', async () => {
+    const out = dir('err-trunc-fs');
+    const whole = await writeClip(tmp.dir, 'whole-fs.mp4', { width: 160, height: 96, frames: 40, codecArgs: ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart'] });
+    const cut = path.join(tmp.dir, 'cut-fs.mp4');
+    const bytes = readFileSync(whole);
+    writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
+    await expectCleanFailure(['segment', cut, '--model', model, ...fast, '-o', path.join(out, 'x.mp4'), '--masks', path.join(out, 'm'), '--frames-json', path.join(out, 'f.jsonl')], out, /truncated or damaged/);
+  });
+
+  it('a model path that does not exist', async () => {
+    const out = dir('err-model');
+    await expectCleanFailure(['segment', clip, '--model', path.join(tmp.dir, 'nope.onnx'), '-o', path.join(out, 'x.mp4')], out, /model not found/);
+  });
+
+  it('a model file that is not ONNX', async () => {
+    const out = dir('err-notonnx');
+    const fake = path.join(tmp.dir, 'fake.onnx');
+    writeFileSync(fake, 'definitely not protobuf');
+    await expectCleanFailure(['segment', clip, '--model', fake, '-o', path.join(out, 'x.mp4')], out, /not an ONNX model/);
+  });
+
+  it('an output path that cannot be written', async () => {
+    const out = dir('err-output');
+    await expectCleanFailure(['segment', clip, '--model', model, '-o', path.join(out, 'no', 'such', 'dir', 'x.mp4')], out, /cannot write output/);
+    const locked = dir('err-output-locked');
+    chmodSync(locked, 0o500);
+    const asRoot = process.getuid?.() === 0; // root ignores directory permissions
+    if (!asRoot) await expectCleanFailure(['segment', clip, '--model', model, '-o', path.join(locked, 'x.mp4')], locked, /permission denied/);
+    chmodSync(locked, 0o700);
+  });
+
+  it('an unknown output type and a bad flag value', async () => {
+    const out = dir('err-flags');
+    await expectCleanFailure(['segment', clip, '--model', model, '-o', path.join(out, 'x.xyz')], out, /unknown output type/);
+    await expectCleanFailure(['segment', clip, '--model', model, '--batch', '0', '-o', path.join(out, 'x.mp4')], out, /--batch takes a positive whole number/);
+    await expectCleanFailure(['segment', clip, '--model', model, '--device', 'tpu', '-o', path.join(out, 'x.mp4')], out, /--device tpu/);
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('stops ffmpeg and the workers and removes partial output', async () => {
+    const long = await writeClip(tmp.dir, 'long.mp4', { width: 320, height: 240, frames: 3000, fps: 30 });
+    const out = dir('sigint');
+    let pid = 0;
+    const result = await runCli(['segment', long, '--model', model, '--device', 'cpu', '-o', path.join(out, 'x.mp4'), '--masks', path.join(out, 'm'), '--frames-json', path.join(out, 'f.jsonl')], {
+      onSpawn: (child) => {
+        pid = child.pid!;
+        // Interrupt once masks are being written: the run is well under way.
+        const poll = setInterval(() => {
+          const partial = readdirSync(out).find((f) => f.includes('partial') && !f.endsWith('.mp4') && !f.endsWith('.jsonl'));
+          if (partial && readdirSync(path.join(out, partial)).length > 3) {
+            clearInterval(poll);
+            child.kill('SIGINT');
+          }
+        }, 20);
+      },
+    });
+    expect(result.code).toBe(130);
+    expect(result.stderr.trim()).toMatch(/^error: interrupted/);
+    expect(readdirSync(out)).toEqual([]);
+    const ffmpegLeft = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes('ffmpeg') && l.includes(out));
+    expect(ffmpegLeft).toEqual([]);
+    expect(pid).toBeGreaterThan(0);
+  });
+});

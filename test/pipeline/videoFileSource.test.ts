@@ -1,0 +1,65 @@
+import { writeFileSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError } from '../../pipeline/errors.js';
+import { probeInput } from '../../pipeline/ffmpeg.js';
+import { FrameCredits } from '../../pipeline/frameCredits.js';
+import { pullFrames } from '../../pipeline/sources/pullFrames.js';
+import { VideoFileSource } from '../../pipeline/sources/videoFileSource.js';
+import { tempDir, writeClip } from '../helpers/fixtures.js';
+
+describe('VideoFileSource (real ffmpeg)', () => {
+  const tmp = tempDir();
+  let clip: string;
+  beforeAll(async () => {
+    clip = await writeClip(tmp.dir, 'clip.mp4', { width: 96, height: 64, frames: 17 });
+  });
+  afterAll(() => tmp.cleanup());
+
+  it('decodes every frame as rgb24 with its index, in order', async () => {
+    const info = await probeInput(clip);
+    expect(info).toMatchObject({ width: 96, height: 64, fps: 25, frameCount: 17, frameCountDeclared: true, isStillImage: false });
+    const source = new VideoFileSource(info);
+    const indices: number[] = [];
+    for (let f = await source.next(); f; f = await source.next()) {
+      expect(f.rgb.length).toBe(96 * 64 * 3);
+      indices.push(f.index);
+    }
+    expect(indices).toEqual(Array.from({ length: 17 }, (_, i) => i));
+  });
+
+  it('reads nothing ahead: with 3 credits and none returned, exactly 3 frames are decoded', async () => {
+    const source = new VideoFileSource(await probeInput(clip));
+    const credits = new FrameCredits(3);
+    const seen: number[] = [];
+    const subscription = pullFrames(source, credits).subscribe((f) => seen.push(f.index));
+    await new Promise((r) => setTimeout(r, 800));
+    expect(seen).toEqual([0, 1, 2]);
+    expect(source.framesDecoded).toBe(3);
+    credits.release();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(seen).toEqual([0, 1, 2, 3]);
+    subscription.unsubscribe();
+  });
+
+  it('rejects a truncated mp4 whose index survives: decoded fewer frames than declared', async () => {
+    const faststart = await writeClip(tmp.dir, 'fast.mp4', { width: 96, height: 64, frames: 40, codecArgs: ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart'] });
+    const bytes = readFileSync(faststart);
+    const cut = path.join(tmp.dir, 'cut.mp4');
+    writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.5)));
+    const source = new VideoFileSource(await probeInput(cut));
+    const drain = async () => {
+      while (await source.next());
+    };
+    await expect(drain()).rejects.toThrow(InputError);
+    await expect(drain()).rejects.toThrow(/truncated or damaged: decoded \d+ of 40 frames/);
+  });
+
+  it('probes: missing file, directory and non-video each give an InputError naming the problem', async () => {
+    await expect(probeInput(path.join(tmp.dir, 'nope.mp4'))).rejects.toThrow(/input not found/);
+    await expect(probeInput(tmp.dir)).rejects.toThrow(/is a directory/);
+    const text = path.join(tmp.dir, 'notes.mp4');
+    writeFileSync(text, 'just some text, not a video\n');
+    await expect(probeInput(text)).rejects.toThrow(/not a video or image that ffmpeg can read/);
+  });
+});
