@@ -60,27 +60,32 @@ export function preprocessRgb(
   const xs = cachedTaps(width, outWidth);
   const ys = cachedTaps(height, outHeight);
   // Fold /255, −mean and /std into one multiply-add per channel.
-  const scale = [0, 1, 2].map((c) => 1 / (255 * norm.std[c]!));
-  const shift = [0, 1, 2].map((c) => -norm.mean[c]! / norm.std[c]!);
+  const [s0, s1, s2] = [0, 1, 2].map((c) => 1 / (255 * norm.std[c]!)) as [number, number, number];
+  const [h0, h1, h2] = [0, 1, 2].map((c) => -norm.mean[c]! / norm.std[c]!) as [number, number, number];
   const plane = outWidth * outHeight;
   const rowBytes = width * 3;
+  // Where channel c of output pixel p goes: NCHW planes, or interleaved NHWC.
+  const [o1, o2, step] = layout === 'NCHW' ? [plane, 2 * plane, 1] : [1, 2, 3];
+  const { low: xLow, high: xHigh, weight: xWeight } = xs;
   for (let y = 0; y < outHeight; y++) {
     const r0 = ys.low[y]! * rowBytes;
     const r1 = ys.high[y]! * rowBytes;
     const fy = ys.weight[y]!;
-    for (let x = 0; x < outWidth; x++) {
-      const c0 = xs.low[x]! * 3;
-      const c1 = xs.high[x]! * 3;
-      const fx = xs.weight[x]!;
-      const w00 = (1 - fx) * (1 - fy);
-      const w01 = fx * (1 - fy);
+    const gy = 1 - fy;
+    let q = y * outWidth * step;
+    for (let x = 0; x < outWidth; x++, q += step) {
+      const a = r0 + xLow[x]! * 3;
+      const b = r0 + xHigh[x]! * 3;
+      const c = r1 + xLow[x]! * 3;
+      const d = r1 + xHigh[x]! * 3;
+      const fx = xWeight[x]!;
+      const w00 = (1 - fx) * gy;
+      const w01 = fx * gy;
       const w10 = (1 - fx) * fy;
       const w11 = fx * fy;
-      const p = y * outWidth + x;
-      for (let c = 0; c < 3; c++) {
-        const v = rgb[r0 + c0 + c]! * w00 + rgb[r0 + c1 + c]! * w01 + rgb[r1 + c0 + c]! * w10 + rgb[r1 + c1 + c]! * w11;
-        out[layout === 'NCHW' ? c * plane + p : p * 3 + c] = v * scale[c]! + shift[c]!;
-      }
+      out[q] = (rgb[a]! * w00 + rgb[b]! * w01 + rgb[c]! * w10 + rgb[d]! * w11) * s0 + h0;
+      out[q + o1] = (rgb[a + 1]! * w00 + rgb[b + 1]! * w01 + rgb[c + 1]! * w10 + rgb[d + 1]! * w11) * s1 + h1;
+      out[q + o2] = (rgb[a + 2]! * w00 + rgb[b + 2]! * w01 + rgb[c + 2]! * w10 + rgb[d + 2]! * w11) * s2 + h2;
     }
   }
   return out;

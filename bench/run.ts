@@ -1,0 +1,145 @@
+/**
+ * deeplab-stream benchmarks. Ratios are measured side by side in one run (the machine is shared
+ * and noisy): each pair alternates its two sides and reports medians.
+ *
+ *   npm run bench                        all benchmarks
+ *   npm run bench -- pipeline decode     a selection (pipeline, decode, rss)
+ *   BENCH_QUICK=1 npm run bench          shorter inputs, for a smoke run
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { buildDeepLab } from '../model/deeplabBuilder.js';
+import { IMAGENET_NORMALIZATION } from '../model/descriptor.js';
+import { preprocessRgb } from '../model/preprocess.js';
+import { locateFfmpeg, probeInput } from '../pipeline/ffmpeg.js';
+import { generateClip } from '../pipeline/generateClip.js';
+import { VideoFileSource } from '../pipeline/sources/videoFileSource.js';
+import { median, runMeasured } from './benchUtil.js';
+
+const quick = process.env['BENCH_QUICK'] === '1';
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const cli = path.join(root, 'dist/pipeline/cli.js');
+const work = path.join(os.tmpdir(), 'deeplab-stream-bench');
+mkdirSync(work, { recursive: true });
+const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, quick };
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+async function clip(name: string, width: number, height: number, fps: number, frames: number): Promise<string> {
+  const file = path.join(work, name);
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(file)) {
+    say(`  generating ${name} (${frames} frames ${width}x${height})...`);
+    await generateClip(file, { width, height, fps, frames });
+  }
+  return file;
+}
+
+/** Pipeline throughput vs a bare session.run loop: same model, input size and thread budget. */
+async function benchPipeline(): Promise<void> {
+  say('\n## pipeline vs bare session.run loop');
+  const frames = quick ? 60 : 240;
+  const input = await clip(`clip360-${frames}.mp4`, 640, 360, 30, frames);
+  const modelPath = path.join(work, 'deeplab-mobilenet.onnx');
+  writeFileSync(modelPath, buildDeepLab({ variant: 'mobilenet', classes: 21, seed: 2026 }));
+  const [iw, ih] = [513, 289];
+
+  const bare = async (threads: number): Promise<number> => {
+    const session = await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: 'all', intraOpNumThreads: threads, executionProviders: ['cpu'] });
+    const rgb = new Uint8Array(640 * 360 * 3).map((_, i) => i & 255);
+    const tensor = new ort.Tensor('float32', preprocessRgb(rgb, 640, 360, iw, ih, 'NCHW', IMAGENET_NORMALIZATION), [1, 3, ih, iw]);
+    await session.run({ image: tensor });
+    const n = Math.min(frames, quick ? 30 : 80);
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await session.run({ image: tensor });
+    const fps = n / ((performance.now() - t0) / 1000);
+    await session.release();
+    return fps;
+  };
+  const pipeline = async (workers: number, threads: number): Promise<{ fps: number; stages: unknown }> => {
+    const out = path.join(work, 'pipeline-out.mp4');
+    const run = await runMeasured(process.execPath, [cli, 'segment', input, '--model', modelPath, '--device', 'cpu', '--workers', String(workers), '--threads', String(threads), '--input-size', `${iw}x${ih}`, '-o', out, '--json']);
+    if (run.code !== 0) throw new Error(`pipeline failed: ${run.stderr}`);
+    const summary = JSON.parse(run.stdout) as { framesOut: number; fps: number; msPerStage: unknown };
+    return { fps: summary.fps, stages: summary.msPerStage };
+  };
+
+  const rows: { config: string; bare: number[]; pipe: number[]; stages: unknown }[] = [
+    { config: '1 worker × 2 threads', bare: [], pipe: [], stages: null },
+    { config: '2 workers × 1 thread', bare: [], pipe: [], stages: null },
+  ];
+  const rounds = quick ? 1 : 3;
+  for (let r = 0; r < rounds; r++) {
+    rows[0]!.bare.push(await bare(2));
+    const p1 = await pipeline(1, 2);
+    rows[0]!.pipe.push(p1.fps);
+    rows[0]!.stages = p1.stages;
+    rows[1]!.bare.push(await bare(2));
+    const p2 = await pipeline(2, 1);
+    rows[1]!.pipe.push(p2.fps);
+    rows[1]!.stages = p2.stages;
+  }
+  say(`640x360 clip, ${frames} frames, DeepLabV3-MobileNetV2-sized graph at ${iw}x${ih}, bare loop: 1 session × 2 threads`);
+  say('| pipeline config | bare fps | pipeline fps | ratio |');
+  say('|---|---|---|---|');
+  const table = rows.map((row) => {
+    const b = median(row.bare);
+    const p = median(row.pipe);
+    say(`| ${row.config} | ${b.toFixed(1)} | ${p.toFixed(1)} | ${(p / b).toFixed(2)} |`);
+    return { config: row.config, bareFps: b, pipelineFps: p, ratio: p / b, msPerStage: row.stages };
+  });
+  for (const row of table) say(`  ${row.config} mean ms/frame per stage: ${JSON.stringify(row.msPerStage)}`);
+  results['pipeline'] = table;
+}
+
+/** Decode throughput of VideoFileSource vs ffmpeg writing rgb24 to /dev/null. */
+async function benchDecode(): Promise<void> {
+  say('\n## decode: VideoFileSource vs ffmpeg -f rawvideo -pix_fmt rgb24 /dev/null');
+  const frames = quick ? 150 : 600;
+  const input = await clip(`clip720-${frames}.mp4`, 1280, 720, 30, frames);
+  const { ffmpeg } = locateFfmpeg();
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let r = 0; r < (quick ? 1 : 3); r++) {
+    const raw = await runMeasured(ffmpeg, ['-nostdin', '-v', 'error', '-i', input, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-y', '/dev/null']);
+    theirs.push(frames / (raw.wallMs / 1000));
+    const source = new VideoFileSource(await probeInput(input));
+    const t0 = performance.now();
+    let n = 0;
+    while (await source.next()) n += 1;
+    ours.push(n / ((performance.now() - t0) / 1000));
+  }
+  const [o, t] = [median(ours), median(theirs)];
+  say(`720p H.264, ${frames} frames: ffmpeg alone ${t.toFixed(0)} fps, VideoFileSource ${o.toFixed(0)} fps, ratio ${(o / t).toFixed(2)}`);
+  results['decode'] = { frames, ffmpegFps: t, sourceFps: o, ratio: o / t };
+}
+
+/** Peak RSS of a whole offline run on 1 minute vs 10 minutes of 720p. */
+async function benchRss(): Promise<void> {
+  say('\n## peak RSS: 1 min vs 10 min of 720p (tiny model, overlay video out)');
+  const minutes = quick ? [0.1, 0.5] : [1, 10];
+  const modelPath = path.join(work, 'deeplab-tiny.onnx');
+  writeFileSync(modelPath, buildDeepLab({ variant: 'tiny', classes: 21 }));
+  const rows = [];
+  for (const m of minutes) {
+    const frames = Math.round(m * 60 * 30);
+    const input = await clip(`clip720-${frames}.mp4`, 1280, 720, 30, frames);
+    const run = await runMeasured(process.execPath, [cli, 'segment', input, '--model', modelPath, '--device', 'cpu', '--input-size', '129x73', '-o', path.join(work, 'rss-out.mp4'), '--json']);
+    if (run.code !== 0) throw new Error(`rss run failed: ${run.stderr}`);
+    const summary = JSON.parse(run.stdout) as { framesOut: number; fps: number };
+    rows.push({ minutes: m, frames: summary.framesOut, fps: summary.fps, peakRssMb: run.peakRssMb });
+    say(`  ${m} min (${summary.framesOut} frames): peak RSS ${run.peakRssMb.toFixed(0)} MB at ${summary.fps} fps`);
+  }
+  say(`  ratio long/short: ${(rows[1]!.peakRssMb / rows[0]!.peakRssMb).toFixed(3)}`);
+  results['rss'] = rows;
+}
+
+const all: Record<string, () => Promise<void>> = { pipeline: benchPipeline, decode: benchDecode, rss: benchRss };
+const chosen = process.argv.slice(2).filter((a) => a in all);
+for (const name of chosen.length ? chosen : Object.keys(all)) await all[name]!();
+const outDir = path.join(root, 'bench/results');
+mkdirSync(outDir, { recursive: true });
+writeFileSync(path.join(outDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+say(`\nresults written to bench/results/latest.json`);
