@@ -1,17 +1,17 @@
 /**
- * The model used when no `--model` is given, materialised once into the user's cache directory
- * (nothing is downloaded; nothing binary is committed).
- *
- * For now this is the DeepLab v3 MobileNet-sized graph from `deeplabBuilder` with seeded weights:
- * it has DeepLab's real shapes and costs but has not been trained, so its labels are not
- * meaningful. The pretrained person/background default replaces it when the TFLite importer lands.
+ * The model used when no `--model` is given: MediaPipe's selfie segmentation (person /
+ * background, Apache-2.0), shipped as TFLite in the npm package `@mediapipe/selfie_segmentation`,
+ * imported to ONNX on first use and cached in the user's cache directory. Nothing is downloaded
+ * and no binary model is committed.
  */
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { buildDeepLab } from './deeplabBuilder.js';
+import { EnvironmentError } from '../pipeline/errors.js';
+import { importTflite } from './tflite/importTflite.js';
 
-export const DEFAULT_MODEL_NAME = 'deeplabv3-mobilenet-seeded-v1.onnx';
+const PACKAGE = '@mediapipe/selfie_segmentation';
 
 export function cacheDirectory(): string {
   const explicit = process.env['DEEPLAB_STREAM_CACHE'];
@@ -20,13 +20,26 @@ export function cacheDirectory(): string {
   return path.join(xdg, 'deeplab-stream');
 }
 
+/** The TFLite file inside the npm package, and the package's version (part of the cache key). */
+export function defaultModelSource(): { tflite: string; version: string } {
+  const require = createRequire(import.meta.url);
+  try {
+    const manifest = require.resolve(`${PACKAGE}/package.json`);
+    const version = (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
+    return { tflite: path.join(path.dirname(manifest), 'selfie_segmentation.tflite'), version };
+  } catch {
+    throw new EnvironmentError(`the default model's package ${PACKAGE} is not installed: run \`npm install\`, or pass --model`);
+  }
+}
+
 export function defaultModelPath(): string {
+  const { tflite, version } = defaultModelSource();
   const dir = cacheDirectory();
-  const file = path.join(dir, DEFAULT_MODEL_NAME);
+  const file = path.join(dir, `mediapipe-selfie-segmentation-${version}.onnx`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
   const partial = `${file}.partial-${process.pid}`;
-  writeFileSync(partial, buildDeepLab({ variant: 'mobilenet', classes: 21, seed: 2026 }));
+  writeFileSync(partial, importTflite(readFileSync(tflite), tflite));
   renameSync(partial, file);
   return file;
 }

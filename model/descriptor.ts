@@ -22,7 +22,17 @@ export interface ModelDescriptor {
   /** Fixed batch size, or null where dynamic. */
   readonly batchSize: number | null;
   readonly outputLayout: Layout;
+  /**
+   * `scores`: one channel per class (logits or probabilities; argmax picks the label).
+   * `mask`: one channel, foreground where the value exceeds `maskThreshold` (0.5 after a
+   * Sigmoid, 0 for raw logits); it has two classes, background and foreground.
+   */
+  readonly outputKind: 'scores' | 'mask';
+  readonly maskThreshold: number;
+  /** Label classes (2 for a mask output). */
   readonly classes: number;
+  /** Which common export the graph looks like; it sets the normalisation. */
+  readonly preset: 'torchvision' | 'tensorflow' | 'mediapipe';
   readonly normalization: Normalization;
   readonly classNames: readonly string[];
   /** classes × RGB. */
@@ -31,6 +41,12 @@ export interface ModelDescriptor {
 
 /** ImageNet statistics, used by torchvision's exports. */
 export const IMAGENET_NORMALIZATION: Normalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
+/** TensorFlow DeepLab: x / 127.5 − 1. */
+export const TENSORFLOW_NORMALIZATION: Normalization = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+/** MediaPipe: x / 255. */
+export const UNIT_NORMALIZATION: Normalization = { mean: [0, 0, 0], std: [1, 1, 1] };
+
+const PRESET_NORMALIZATION = { torchvision: IMAGENET_NORMALIZATION, tensorflow: TENSORFLOW_NORMALIZATION, mediapipe: UNIT_NORMALIZATION } as const;
 
 type DimValue = number | null;
 
@@ -82,11 +98,16 @@ export function describeModel(bytes: Uint8Array, label = 'model'): ModelDescript
   }
   // Class scores sit on the axis the input keeps its channels on.
   const outputLayout = inputLayout;
-  const classes = outputLayout === 'NCHW' ? outDims[1] : outDims[3];
-  if (classes === null || classes === undefined || classes < 2) {
-    throw new ModelError(`${label}: output "${output.name}" has no class axis with 2 or more classes`);
+  const channels = outputLayout === 'NCHW' ? outDims[1] : outDims[3];
+  if (channels === null || channels === undefined) {
+    throw new ModelError(`${label}: output "${output.name}" has no fixed class axis (N×C×H×W or N×H×W×C)`);
   }
-  if (classes > 256) throw new ModelError(`${label}: ${classes} classes do not fit an 8-bit label map (at most 256)`);
+  if (channels > 256) throw new ModelError(`${label}: ${channels} classes do not fit an 8-bit label map (at most 256)`);
+  const outputKind = channels === 1 ? 'mask' : 'scores';
+  // A Sigmoid (possibly behind a layout Transpose) means probabilities; otherwise a logit.
+  const sigmoid = isSigmoidChain(graph.node!, output.name ?? '');
+  const classes = outputKind === 'mask' ? 2 : channels;
+  const preset = inputLayout === 'NCHW' ? 'torchvision' : outputKind === 'mask' ? 'mediapipe' : 'tensorflow';
   return {
     inputName: input.name ?? '',
     outputName: output.name ?? '',
@@ -95,11 +116,26 @@ export function describeModel(bytes: Uint8Array, label = 'model'): ModelDescript
     inputWidth: inW,
     batchSize: inDims[0] ?? null,
     outputLayout,
+    outputKind,
+    maskThreshold: sigmoid ? 0.5 : 0,
     classes,
-    normalization: IMAGENET_NORMALIZATION,
-    classNames: defaultClassNames(classes),
-    palette: vocPalette(classes),
+    preset,
+    normalization: PRESET_NORMALIZATION[preset],
+    classNames: outputKind === 'mask' ? ['background', 'person'] : defaultClassNames(classes),
+    palette: outputKind === 'mask' ? Uint8Array.from([0, 0, 0, 192, 128, 128]) : vocPalette(classes),
   };
+}
+
+/** Walks back through shape-only ops (Identity, Transpose, Reshape) looking for a Sigmoid. */
+function isSigmoidChain(nodes: readonly onnxProto.onnx.INodeProto[], tensor: string): boolean {
+  for (let name = tensor, depth = 0; depth < 4; depth++) {
+    const node = nodes.find((n) => n.output?.includes(name));
+    if (!node) return false;
+    if (node.opType === 'Sigmoid') return true;
+    if (!['Identity', 'Transpose', 'Reshape'].includes(node.opType ?? '')) return false;
+    name = node.input?.[0] ?? '';
+  }
+  return false;
 }
 
 function fail(message: string): never {

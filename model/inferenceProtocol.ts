@@ -10,6 +10,8 @@ export interface WorkerInit {
   readonly outputName: string;
   readonly inputLayout: Layout;
   readonly outputLayout: Layout;
+  readonly outputKind: 'scores' | 'mask';
+  readonly maskThreshold: number;
 }
 
 export interface BatchRequest {

@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { isUserError } from '../pipeline/errors.js';
 import type { BatchRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
-import { labelsFromScores } from './postprocess.js';
+import { labelsFromMask, labelsFromScores } from './postprocess.js';
 import { openSession } from './session.js';
 
 const init = workerData as WorkerInit;
@@ -45,7 +45,9 @@ async function main(): Promise<void> {
       const [classes, sh, sw] = init.outputLayout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
       const perFrame = classes * sh * sw;
       const frames: FrameLabels[] = request.frames.map((f, i) =>
-        labelsFromScores({ data, offset: i * perFrame, classes, height: sh, width: sw, layout: init.outputLayout }, f.width, f.height),
+        init.outputKind === 'mask'
+          ? labelsFromMask(data, i * perFrame, sh, sw, init.maskThreshold, f.width, f.height)
+          : labelsFromScores({ data, offset: i * perFrame, classes, height: sh, width: sw, layout: init.outputLayout }, f.width, f.height),
       );
       const postprocessMs = performance.now() - t1;
       post(

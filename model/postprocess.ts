@@ -187,3 +187,32 @@ export function labelsFromScores(scores: ScoreMap, outWidth: number, outHeight: 
   for (let p = 0; p < labels.length; p++) classPixels[labels[p]!]! += 1;
   return { labels, classPixels };
 }
+
+/**
+ * A one-channel mask → labels: bilinear upsampling of the value, then foreground (1) where it
+ * exceeds `threshold`. Same result as two-class argmax with a constant background score.
+ */
+export function labelsFromMask(values: Float32Array, offset: number, height: number, width: number, threshold: number, outWidth: number, outHeight: number): LabelMap {
+  const xs = cachedTaps(width, outWidth);
+  const ys = cachedTaps(height, outHeight);
+  const labels = new Uint8Array(outWidth * outHeight);
+  let foreground = 0;
+  for (let y = 0; y < outHeight; y++) {
+    const r0 = offset + ys.low[y]! * width;
+    const r1 = offset + ys.high[y]! * width;
+    const fy = ys.weight[y]!;
+    const outRow = y * outWidth;
+    for (let x = 0; x < outWidth; x++) {
+      const x0 = xs.low[x]!;
+      const x1 = xs.high[x]!;
+      const fx = xs.weight[x]!;
+      const top = values[r0 + x0]! + (values[r0 + x1]! - values[r0 + x0]!) * fx;
+      const bottom = values[r1 + x0]! + (values[r1 + x1]! - values[r1 + x0]!) * fx;
+      if (top + (bottom - top) * fy > threshold) {
+        labels[outRow + x] = 1;
+        foreground += 1;
+      }
+    }
+  }
+  return { labels, classPixels: Uint32Array.from([labels.length - foreground, foreground]) };
+}

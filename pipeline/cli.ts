@@ -14,6 +14,7 @@ import { isUserError } from './errors.js';
 import { generateClip } from './generateClip.js';
 import { isSequencePattern } from './ffmpeg.js';
 import { createProgress } from './progress.js';
+import { importModelFile } from './importModel.js';
 import { segmentVideo, type SegmentSummary } from './segmentVideo.js';
 
 function positiveInt(flag: string) {
@@ -162,6 +163,22 @@ segmentOptions(
     fail(error, Boolean(flags.verbose));
   }
 });
+
+program
+  .command('import')
+  .description('convert a TFLite segmentation model to ONNX (float32 and float16 weights)')
+  .argument('<model.tflite>', 'TFLite flatbuffer')
+  .requiredOption('-o, --output <model.onnx>', 'where to write the ONNX model')
+  .option('--json', 'print a JSON summary on stdout')
+  .action((input: string, flags: { output: string; json?: boolean }) => {
+    try {
+      const summary = importModelFile(input, flags.output);
+      if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+      else process.stderr.write(`${input} → ${flags.output} (${summary.operators} operators, ${summary.ms} ms)\n`);
+    } catch (error) {
+      fail(error, false);
+    }
+  });
 
 segmentOptions(
   program

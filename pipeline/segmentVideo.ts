@@ -97,6 +97,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     pool = await InferencePool.start({
       workers, modelPath: options.modelPath, device: options.device, threads: options.threadsPerWorker,
       inputName: descriptor.inputName, outputName: descriptor.outputName, inputLayout: descriptor.inputLayout, outputLayout: descriptor.outputLayout,
+      outputKind: descriptor.outputKind, maskThreshold: descriptor.maskThreshold,
     });
     if (signal?.aborted) throw new CancelledError();
     options.onStart?.({ totalFrames: info.frameCount, provider: pool.provider, ...(pool.fallbackReason ? { fallbackReason: pool.fallbackReason } : {}) });

@@ -26,7 +26,7 @@ describe('inferBatches on real onnxruntime workers', () => {
   let pool: InferencePool;
   beforeAll(async () => {
     const modelPath = writeModel(tmp.dir, { classes: 7 });
-    pool = await InferencePool.start({ workers: 2, threads: 1, modelPath, device: { kind: 'cpu' }, inputName: 'image', outputName: 'logits', inputLayout: 'NCHW', outputLayout: 'NCHW' });
+    pool = await InferencePool.start({ workers: 2, threads: 1, modelPath, device: { kind: 'cpu' }, inputName: 'image', outputName: 'logits', inputLayout: 'NCHW', outputLayout: 'NCHW', outputKind: 'scores', maskThreshold: 0 });
   });
   afterAll(async () => {
     await pool.close();

@@ -1,0 +1,36 @@
+/** `deeplab-stream import`: a TFLite file in, an ONNX file out (written atomically). */
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { importTflite } from '../model/tflite/importTflite.js';
+import { readTflite } from '../model/tflite/tfliteSchema.js';
+import { InputError, OutputError } from './errors.js';
+import { partialPathFor } from './sinks/partialFile.js';
+
+export interface ImportSummary {
+  readonly input: string;
+  readonly output: string;
+  readonly operators: number;
+  readonly bytes: number;
+  readonly ms: number;
+}
+
+export function importModelFile(input: string, output: string): ImportSummary {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(input);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new InputError(code === 'ENOENT' ? `model not found: ${input}` : `cannot read ${input} (${code})`);
+  }
+  const started = performance.now();
+  const onnx = importTflite(bytes, input);
+  const ms = Math.round(performance.now() - started);
+  const partial = partialPathFor(output);
+  try {
+    writeFileSync(partial, onnx);
+    renameSync(partial, output);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw new OutputError(`cannot write ${output} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): choose a writable path`);
+  }
+  return { input, output, operators: readTflite(bytes).subgraphs[0]?.operators.length ?? 0, bytes: onnx.length, ms };
+}

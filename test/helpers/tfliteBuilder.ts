@@ -1,0 +1,142 @@
+/**
+ * Writes small TFLite flatbuffers for tests (schema.fbs field order), so every importer mapping
+ * can be checked on a one-op model against a reference computed here.
+ */
+import { Builder } from 'flatbuffers';
+
+export const T = { FLOAT32: 0, FLOAT16: 1, INT32: 2 } as const;
+
+export interface TensorSpec {
+  shape: number[];
+  type?: number;
+  /** Constant data (float32 values, int32 values, or raw fp16 bits as Uint16Array). */
+  data?: Float32Array | Int32Array | Uint16Array;
+}
+
+export interface OpSpec {
+  builtin: number;
+  custom?: string;
+  inputs: number[];
+  outputs: number[];
+  optionsType?: number;
+  /** Writes the options table and returns its offset. */
+  options?: (b: Builder) => number;
+  customOptions?: Uint8Array;
+}
+
+export interface ModelSpec {
+  tensors: TensorSpec[];
+  inputs: number[];
+  outputs: number[];
+  operators: OpSpec[];
+}
+
+function intVector(b: Builder, values: readonly number[]): number {
+  b.startVector(4, values.length, 4);
+  for (let i = values.length - 1; i >= 0; i--) b.addInt32(values[i]!);
+  return b.endVector();
+}
+
+function table(b: Builder, fields: number, fill: (b: Builder) => void): number {
+  b.startObject(fields);
+  fill(b);
+  return b.endObject();
+}
+
+/** Options table from [slot index, kind, value] triples. */
+export function options(fields: number, values: [slot: number, kind: 'i8' | 'i32' | 'bool' | 'f32' | 'ints', value: number | number[]][]): (b: Builder) => number {
+  return (b) => {
+    const vectors = values.map(([, kind, value]) => (kind === 'ints' ? intVector(b, value as number[]) : 0));
+    return table(b, fields, () => {
+      values.forEach(([slot, kind, value], i) => {
+        if (kind === 'i8' || kind === 'bool') b.addFieldInt8(slot, Number(value), null);
+        else if (kind === 'i32') b.addFieldInt32(slot, value as number, null);
+        else if (kind === 'f32') b.addFieldFloat32(slot, value as number, null);
+        else b.addFieldOffset(slot, vectors[i]!, 0);
+      });
+    });
+  };
+}
+
+export function buildTflite(spec: ModelSpec): Uint8Array {
+  const b = new Builder(1 << 16);
+  // Buffer 0 is the empty sentinel; each constant gets its own buffer.
+  const bufferData: (Uint8Array | null)[] = [null];
+  const tensorBuffer = spec.tensors.map((t) => {
+    if (!t.data) return 0;
+    bufferData.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    return bufferData.length - 1;
+  });
+  const buffers = bufferData.map((data) => {
+    const vec = data ? b.createByteVector(data) : 0;
+    return table(b, 1, () => vec && b.addFieldOffset(0, vec, 0));
+  });
+  const tensors = spec.tensors.map((t, i) => {
+    const shape = intVector(b, t.shape);
+    const name = b.createString(`t${i}`);
+    return table(b, 8, () => {
+      b.addFieldOffset(0, shape, 0);
+      b.addFieldInt8(1, t.type ?? T.FLOAT32, null);
+      b.addFieldInt32(2, tensorBuffer[i]!, 0);
+      b.addFieldOffset(3, name, 0);
+    });
+  });
+  const codes: { builtin: number; custom?: string }[] = [];
+  const codeIndex = (op: OpSpec) => {
+    let i = codes.findIndex((c) => c.builtin === op.builtin && c.custom === op.custom);
+    if (i < 0) i = codes.push({ builtin: op.builtin, ...(op.custom ? { custom: op.custom } : {}) }) - 1;
+    return i;
+  };
+  const operators = spec.operators.map((op) => {
+    const inputs = intVector(b, op.inputs);
+    const outputs = intVector(b, op.outputs);
+    const opts = op.options ? op.options(b) : 0;
+    const custom = op.customOptions ? b.createByteVector(op.customOptions) : 0;
+    const index = codeIndex(op);
+    return table(b, 7, () => {
+      b.addFieldInt32(0, index, 0);
+      b.addFieldOffset(1, inputs, 0);
+      b.addFieldOffset(2, outputs, 0);
+      if (opts) {
+        b.addFieldInt8(3, op.optionsType ?? 1, 0);
+        b.addFieldOffset(4, opts, 0);
+      }
+      if (custom) b.addFieldOffset(5, custom, 0);
+    });
+  });
+  const opcodes = codes.map((c) => {
+    const custom = c.custom ? b.createString(c.custom) : 0;
+    return table(b, 4, () => {
+      b.addFieldInt8(0, Math.min(c.builtin, 127), 0);
+      if (custom) b.addFieldOffset(1, custom, 0);
+      b.addFieldInt32(2, 1, 1);
+      b.addFieldInt32(3, c.builtin, 0);
+    });
+  });
+  const offsets = (items: number[]) => {
+    b.startVector(4, items.length, 4);
+    for (let i = items.length - 1; i >= 0; i--) b.addOffset(items[i]!);
+    return b.endVector();
+  };
+  const tensorVec = offsets(tensors);
+  const opVec = offsets(operators);
+  const inVec = intVector(b, spec.inputs);
+  const outVec = intVector(b, spec.outputs);
+  const subgraph = table(b, 5, () => {
+    b.addFieldOffset(0, tensorVec, 0);
+    b.addFieldOffset(1, inVec, 0);
+    b.addFieldOffset(2, outVec, 0);
+    b.addFieldOffset(3, opVec, 0);
+  });
+  const codeVec = offsets(opcodes);
+  const graphVec = offsets([subgraph]);
+  const bufferVec = offsets(buffers);
+  const model = table(b, 5, () => {
+    b.addFieldInt32(0, 3, 0);
+    b.addFieldOffset(1, codeVec, 0);
+    b.addFieldOffset(2, graphVec, 0);
+    b.addFieldOffset(4, bufferVec, 0);
+  });
+  b.finish(model, 'TFL3');
+  return b.asUint8Array();
+}
