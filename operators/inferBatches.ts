@@ -40,6 +40,7 @@ export function inferBatches(runner: BatchRunner): OperatorFunction<readonly Pre
             queue: sentAt - prepared.preparedAt,
             infer: result.inferMs / batch.length,
             postprocess: result.postprocessMs / batch.length,
+            write: 0,
           },
         })),
       ),

@@ -7,11 +7,13 @@ import type { SegmentationSink } from '../pipeline/sinks/sink.js';
  * emits it once all sinks have taken it — so a slow sink (an encoder waiting on `drain`) holds
  * the pipeline back instead of queueing frames in memory.
  *
- *   Segmentation  →  (video, masks, JSON lines ...)  →  the same Segmentation, after it is written
+ *   Segmentation  →  (video, masks, JSON lines ...)  →  the Segmentation, after it is written,
+ *                                                        with `timings.write` filled in
  */
 export function writeToSinks(sinks: readonly SegmentationSink[]): OperatorFunction<Segmentation, Segmentation> {
   return concatMap(async (segmentation) => {
+    const started = performance.now();
     await Promise.all(sinks.map((sink) => sink.write(segmentation)));
-    return segmentation;
+    return { ...segmentation, timings: { ...segmentation.timings, write: performance.now() - started } };
   });
 }

@@ -35,6 +35,8 @@ export interface StageTimings {
   postprocess: number;
   /** Time a frame waited for a free worker / batch to fill. */
   queue: number;
+  /** Time the sinks took to accept the frame (overlay, encoder drain, PNG, JSON). */
+  write: number;
 }
 
 /** A frame and its label map at frame resolution. */

@@ -1,6 +1,6 @@
 import type { StageTimings } from './frames.js';
 
-export type StageName = keyof StageTimings | 'write';
+export type StageName = keyof StageTimings;
 
 /** Sums per-stage milliseconds over a run and reports means per frame. */
 export class RunStats {
@@ -8,9 +8,8 @@ export class RunStats {
   framesOut = 0;
   readonly startedAt = performance.now();
 
-  add(timings: StageTimings, writeMs: number): void {
-    for (const key of Object.keys(timings) as (keyof StageTimings)[]) this.totals[key] += timings[key];
-    this.totals.write += writeMs;
+  add(timings: StageTimings): void {
+    for (const key of Object.keys(timings) as StageName[]) this.totals[key] += timings[key];
     this.framesOut += 1;
   }
 

@@ -106,7 +106,6 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     const credits = new FrameCredits(batchSize * (workers + 1) + 2);
     const source = new VideoFileSource(info);
     const stats = new RunStats();
-    let lastWriteDone = performance.now();
     const run$ = pullFrames(source, credits).pipe(
       preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputSizeFor: () => [inputWidth, inputHeight] }),
       batchFrames(batchSize, batchWaitMs),
@@ -114,9 +113,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
       reorderByIndex((s) => s.frame.index),
       writeToSinks(sinks),
       tap((segmentation) => {
-        const now = performance.now();
-        stats.add(segmentation.timings, now - Math.max(lastWriteDone, segmentation.frame.capturedAt));
-        lastWriteDone = now;
+        stats.add(segmentation.timings);
         credits.release();
         options.onFrame?.(stats.framesOut);
       }),

@@ -3,13 +3,13 @@
  * (`DIR/frame_000000.png`, ...). Written into a partial directory and moved into DIR when the run
  * completes. Compression runs on libuv's thread pool (pngjs packs through zlib's async API).
  */
-import { createWriteStream, existsSync, readdirSync, renameSync, rmdirSync } from 'node:fs';
+import { createWriteStream, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PNG } from 'pngjs';
 import { OutputError } from '../errors.js';
 import type { Segmentation } from '../frames.js';
-import { createPartialDirectory, discardPartial } from './partialFile.js';
+import { commitPartial, commitPartialFiles, createPartialDirectory, discardPartial } from './partialFile.js';
 import type { SegmentationSink } from './sink.js';
 
 export function maskFileName(index: number): string {
@@ -34,16 +34,8 @@ export class MaskPngSink implements SegmentationSink {
   }
 
   async finish(): Promise<void> {
-    try {
-      if (!existsSync(this.dir)) {
-        renameSync(this.partialDir, this.dir);
-        return;
-      }
-      for (const file of readdirSync(this.partialDir)) renameSync(path.join(this.partialDir, file), path.join(this.dir, file));
-      rmdirSync(this.partialDir);
-    } catch (error) {
-      throw new OutputError(`cannot move masks into ${this.dir}: ${(error as Error).message}`);
-    }
+    if (existsSync(this.dir)) commitPartialFiles(this.partialDir, this.dir, 'masks');
+    else commitPartial(this.partialDir, this.dir, 'masks');
   }
 
   async abort(): Promise<void> {

@@ -10,7 +10,7 @@ import { OutputError, UsageError } from '../errors.js';
 import { ffmpegReason, isSequencePattern } from '../ffmpeg.js';
 import type { Segmentation } from '../frames.js';
 import { overlayLabels } from '../overlay.js';
-import { commitPartial, createPartialFile, discardPartial } from './partialFile.js';
+import { commitPartial, commitPartialFiles, createPartialDirectory, createPartialFile, discardPartial } from './partialFile.js';
 import type { SegmentationSink } from './sink.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff']);
@@ -48,9 +48,9 @@ export class OverlayVideoSink implements SegmentationSink {
   private readonly command: ffmpeg.FfmpegCommand;
   private readonly exited: Promise<Error | null>;
   private readonly partial: string;
+  private readonly pattern: boolean;
   private failure: Error | null = null;
   private aborted = false;
-  private encodeMs = 0;
 
   constructor(private readonly options: OverlayVideoOptions) {
     const { outputPath, width, height, fps, frameCount, preset = 'veryfast' } = options;
@@ -62,17 +62,14 @@ export class OverlayVideoSink implements SegmentationSink {
     if (isImage && !isSequencePattern(outputPath) && frameCount !== 1) {
       throw new UsageError(`-o ${outputPath} is a single image but the input has ${frameCount ?? 'many'} frames: use a video (.mp4) or a pattern such as out_%05d.png`);
     }
-    this.partial = createPartialFile(isSequencePattern(outputPath) ? path.join(path.dirname(outputPath), '.probe.png') : outputPath, 'output');
-    if (isSequencePattern(outputPath)) {
-      // A pattern writes many files; they are written directly (there is no single file to rename).
-      discardPartial(this.partial);
-      this.partial = outputPath;
-    }
+    // A pattern writes many images: into a partial directory, moved beside their final names at the end.
+    this.pattern = isSequencePattern(outputPath);
+    this.partial = this.pattern ? createPartialDirectory(path.join(path.dirname(outputPath), `.${path.basename(outputPath).replace(/%/g, '_')}`), 'output') : createPartialFile(outputPath, 'output');
     const outputOptions = isImage ? (isSequencePattern(outputPath) ? ['-f', 'image2'] : ['-frames:v', '1', '-update', '1', '-f', 'image2']) : encoderOptions(ext, preset);
     this.command = ffmpeg(this.input)
       .inputOptions(['-nostdin', '-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-framerate', String(fps)])
       .outputOptions(['-y', ...outputOptions])
-      .output(this.partial);
+      .output(this.pattern ? path.join(this.partial, path.basename(outputPath)) : this.partial);
     this.command.on('start', () => {
       if (this.aborted) this.command.kill('SIGKILL'); // abort() came before the spawn
     });
@@ -86,19 +83,11 @@ export class OverlayVideoSink implements SegmentationSink {
     this.command.run();
   }
 
-  /** Milliseconds spent composing the overlay and handing frames to the encoder. */
-  get busyMs(): number {
-    return this.encodeMs;
-  }
-
   async write(segmentation: Segmentation): Promise<void> {
     if (this.failure) throw this.failure;
-    const started = performance.now();
     const { frame, labels } = segmentation;
     const composed = overlayLabels(frame.rgb, labels, this.options.palette, this.options.alphas);
-    const accepted = this.input.write(composed);
-    this.encodeMs += performance.now() - started;
-    if (!accepted) await this.drained();
+    if (!this.input.write(composed)) await this.drained();
   }
 
   private drained(): Promise<void> {
@@ -124,7 +113,8 @@ export class OverlayVideoSink implements SegmentationSink {
       discardPartial(this.partial);
       throw error;
     }
-    if (this.partial !== this.options.outputPath) commitPartial(this.partial, this.options.outputPath, 'output');
+    if (this.pattern) commitPartialFiles(this.partial, path.dirname(this.options.outputPath), 'output');
+    else commitPartial(this.partial, this.options.outputPath, 'output');
   }
 
   async abort(): Promise<void> {
@@ -132,6 +122,6 @@ export class OverlayVideoSink implements SegmentationSink {
     this.command.kill('SIGKILL');
     this.input.destroy();
     await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000))]);
-    if (this.partial !== this.options.outputPath) discardPartial(this.partial);
+    discardPartial(this.partial);
   }
 }

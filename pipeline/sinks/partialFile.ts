@@ -2,7 +2,7 @@
  * Output written under a temporary name beside its final one and renamed into place only when
  * complete: a crash or Ctrl-C never leaves a file that looks finished.
  */
-import { closeSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { OutputError } from '../errors.js';
 
@@ -49,4 +49,15 @@ export function commitPartial(partial: string, finalPath: string, what: string):
 
 export function discardPartial(partial: string): void {
   rmSync(partial, { recursive: true, force: true });
+}
+
+/** Moves every file of a partial directory into `finalDir` (created if needed), then removes it. */
+export function commitPartialFiles(partialDir: string, finalDir: string, what: string): void {
+  try {
+    mkdirSync(finalDir, { recursive: true });
+    for (const file of readdirSync(partialDir)) renameSync(path.join(partialDir, file), path.join(finalDir, file));
+    rmSync(partialDir, { recursive: true, force: true });
+  } catch (error) {
+    throw new OutputError(`cannot move ${what} into ${finalDir} (${reason(error)})`);
+  }
 }

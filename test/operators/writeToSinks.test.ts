@@ -9,7 +9,7 @@ function segmentation(index: number): Segmentation {
     frame: { streamId: 's', index, ptsMs: 0, width: 1, height: 1, rgb: new Uint8Array(3), capturedAt: 0, decodeMs: 0 },
     labels: new Uint8Array(1),
     classPixels: new Uint32Array(1),
-    timings: { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0 },
+    timings: { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, write: 0 },
   };
 }
 
@@ -36,6 +36,7 @@ describe('writeToSinks', () => {
     const b = { active: 0, maxActive: 0 };
     const out = await firstValueFrom(from([0, 1, 2].map(segmentation)).pipe(writeToSinks([slowSink('a', log, a), slowSink('b', log, b)]), toArray()));
     expect(out.map((s) => s.frame.index)).toEqual([0, 1, 2]);
+    expect(out.every((s) => s.timings.write >= 4)).toBe(true); // two 5 ms sinks, in parallel
     expect(a.maxActive).toBe(1);
     expect(b.maxActive).toBe(1);
     expect(log.filter((l) => l.startsWith('a'))).toEqual(['a:0', 'a:1', 'a:2']);

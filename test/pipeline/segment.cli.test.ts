@@ -84,6 +84,10 @@ describe('deeplab-stream segment', () => {
     const seq = await runCli(['segment', path.join(seqDir, 'img_%03d.png'), '--model', model, ...fast, '--frames-json', path.join(out, 'seq.jsonl'), '--json']);
     expect(seq.code).toBe(0);
     expect(JSON.parse(seq.stdout).framesOut).toBe(5);
+    const pattern = dir('pattern-out');
+    const images = await runCli(['segment', path.join(seqDir, 'img_%03d.png'), '--model', model, ...fast, '-o', path.join(pattern, 'seg_%03d.png')]);
+    expect(images.code).toBe(0);
+    expect(readdirSync(pattern).sort()).toEqual(['seg_001.png', 'seg_002.png', 'seg_003.png', 'seg_004.png', 'seg_005.png']);
   });
 });
 
