@@ -9,7 +9,7 @@ import { EnvironmentError, ModelError, UsageError } from '../pipeline/errors.js'
 export type Device = { kind: 'auto' } | { kind: 'cpu' } | { kind: 'cuda'; deviceId: number };
 
 export const CUDA_HOWTO =
-  'to use an NVIDIA GPU, reinstall onnxruntime-node with its CUDA provider: `npm rebuild onnxruntime-node` with ONNXRUNTIME_NODE_INSTALL unset (needs CUDA 12 and cuDNN 9; see README "CUDA")';
+  'to use an NVIDIA GPU, fetch onnxruntime-node\'s CUDA provider: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (needs CUDA 12 and cuDNN 9; README "CUDA")';
 
 export function parseDevice(text: string): Device {
   if (text === 'auto' || text === 'cpu') return { kind: text };
