@@ -32,7 +32,14 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+/**
+ * Batches queued per worker: while one runs, the next already waits in the worker's port, so a
+ * worker never idles for the round trip through the main thread between two batches.
+ */
+const QUEUE_DEPTH = 2;
+
 export class InferencePool {
+  /** Free slots, QUEUE_DEPTH per worker, interleaved so work spreads over the workers first. */
   private readonly idle: Worker[] = [];
   private readonly waiting: ((worker: Worker) => void)[] = [];
   private readonly pending = new Map<number, Pending & { worker: Worker }>();
@@ -51,8 +58,8 @@ export class InferencePool {
       worker.on('exit', (code) => {
         if (!this.closed) this.fail(new Error(`inference worker exited unexpectedly (code ${code})`));
       });
-      this.idle.push(worker);
     }
+    for (let slot = 0; slot < QUEUE_DEPTH; slot++) this.idle.push(...workers);
   }
 
   static async start(options: InferencePoolOptions): Promise<InferencePool> {
@@ -68,7 +75,12 @@ export class InferencePool {
     return new InferencePool(workers, first.provider, first.fallbackReason);
   }
 
+  /** How many batches may be in flight at once (queued or running). */
   get size(): number {
+    return this.workers.length * QUEUE_DEPTH;
+  }
+
+  get workerCount(): number {
     return this.workers.length;
   }
 

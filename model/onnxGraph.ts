@@ -181,31 +181,30 @@ export class OnnxGraphBuilder {
     return this.unary('GlobalAveragePool', x);
   }
 
+  /** The shape [N, C of x, H, W of like] as an int64 tensor. */
+  private shapeWithSpatialOf(x: string, like: string): string {
+    const [likeShape] = this.node('Shape', [like]);
+    const [hw] = this.node('Slice', [likeShape!, this.constantInt64([2]), this.constantInt64([4])]);
+    const [xShape] = this.node('Shape', [x]);
+    const [nc] = this.node('Slice', [xShape!, this.constantInt64([0]), this.constantInt64([2])]);
+    return this.node('Concat', [nc!, hw!], [OnnxGraphBuilder.int('axis', 0)])[0]!;
+  }
+
   /** Broadcast `x` (e.g. N×C×1×1) to the spatial size of `like`, keeping x's channels. */
   expandSpatialLike(x: string, like: string): string {
-    const [shape] = this.node('Shape', [like]);
-    const [hw] = this.node('Slice', [shape, this.constantInt64([2]), this.constantInt64([4])]);
-    const [nc] = this.node('Shape', [x]);
-    const [ncOnly] = this.node('Slice', [nc, this.constantInt64([0]), this.constantInt64([2])]);
-    const [target] = this.node('Concat', [ncOnly, hw], [OnnxGraphBuilder.int('axis', 0)]);
-    const [y] = this.node('Expand', [x, target]);
-    this.channels.set(y, this.channelsOf(x));
-    return y;
+    const [y] = this.node('Expand', [x, this.shapeWithSpatialOf(x, like)]);
+    this.channels.set(y!, this.channelsOf(x));
+    return y!;
   }
 
   /** Bilinear resize of `x` to the spatial size of `like` (half-pixel, as TF/PyTorch align_corners=false). */
   resizeBilinearLike(x: string, like: string): string {
-    const [shape] = this.node('Shape', [like]);
-    const [hw] = this.node('Slice', [shape, this.constantInt64([2]), this.constantInt64([4])]);
-    const [nc] = this.node('Shape', [x]);
-    const [ncOnly] = this.node('Slice', [nc, this.constantInt64([0]), this.constantInt64([2])]);
-    const [sizes] = this.node('Concat', [ncOnly, hw], [OnnxGraphBuilder.int('axis', 0)]);
-    const [y] = this.node('Resize', [x, '', '', sizes], [
+    const [y] = this.node('Resize', [x, '', '', this.shapeWithSpatialOf(x, like)], [
       OnnxGraphBuilder.string('mode', 'linear'),
       OnnxGraphBuilder.string('coordinate_transformation_mode', 'half_pixel'),
     ]);
-    this.channels.set(y, this.channelsOf(x));
-    return y;
+    this.channels.set(y!, this.channelsOf(x));
+    return y!;
   }
 
   /** Rename a tensor to a graph output name (Identity), so outputs have stable names. */

@@ -31,6 +31,12 @@ function fraction(value: string): number {
   return n;
 }
 
+const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'];
+function x264Preset(value: string): string {
+  if (!X264_PRESETS.includes(value)) throw new InvalidArgumentError(`takes one of ${X264_PRESETS.join(', ')}, got "${value}"`);
+  return value;
+}
+
 function size(value: string): [number, number] {
   const match = /^(\d+)x(\d+)$/.exec(value);
   if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) throw new InvalidArgumentError(`takes WIDTHxHEIGHT such as 513x289, got "${value}"`);
@@ -56,6 +62,7 @@ interface SegmentFlags {
   threads?: number;
   inputSize?: [number, number];
   opacity: number;
+  preset?: string;
   json?: boolean;
   verbose?: boolean;
 }
@@ -96,6 +103,7 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSu
       threadsPerWorker: threads,
       ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
       opacity: flags.opacity,
+      ...(flags.preset ? { encoderPreset: flags.preset } : {}),
       signal: controller.signal,
       onStart: ({ totalFrames, fallbackReason }) => {
         if (fallbackReason) process.stderr.write(`note: CUDA is not available (${fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
@@ -138,6 +146,7 @@ function segmentOptions(command: Command): Command {
     .option('--threads <n>', 'intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
     .option('--input-size <WxH>', 'model input size for models with a dynamic size (default: longer side 513)', size)
     .option('--opacity <alpha>', 'overlay opacity, 0..1', fraction, 0.55)
+    .option('--preset <x264 preset>', 'overlay video encoder speed: ultrafast … veryslow (default veryfast)', x264Preset)
     .option('--json', 'print one JSON summary object on stdout at the end')
     .option('--verbose', 'print stack traces of internal errors');
 }

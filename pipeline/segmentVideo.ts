@@ -44,6 +44,8 @@ export interface SegmentOptions {
   /** Model input [width, height] for dynamic-size models; the frame fitted into 513 otherwise. */
   readonly inputSize?: readonly [number, number];
   readonly opacity?: number;
+  /** x264 preset of the overlay video (speed against file size). */
+  readonly encoderPreset?: string;
   readonly signal?: AbortSignal;
   readonly onStart?: (info: { totalFrames: number | null; provider: string; fallbackReason?: string }) => void;
   readonly onFrame?: (framesOut: number) => void;
@@ -89,6 +91,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
       sinks.push(new OverlayVideoSink({
         outputPath: options.outputPath, width: info.width, height: info.height, fps: info.fps, frameCount: info.frameCount,
         palette: descriptor.palette, alphas: classAlphas(descriptor.classNames, opacity),
+        ...(options.encoderPreset ? { preset: options.encoderPreset } : {}),
       }));
     }
     if (options.masksDir) sinks.push(new MaskPngSink(options.masksDir));
@@ -102,8 +105,8 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     if (signal?.aborted) throw new CancelledError();
     options.onStart?.({ totalFrames: info.frameCount, provider: pool.provider, ...(pool.fallbackReason ? { fallbackReason: pool.fallbackReason } : {}) });
 
-    // Enough credits for every worker to hold a batch while the next one fills.
-    const credits = new FrameCredits(batchSize * (workers + 1) + 2);
+    // Enough credits for every batch slot of the pool to be full while the next batch fills.
+    const credits = new FrameCredits(batchSize * (pool.size + 1) + 2);
     const source = new VideoFileSource(info);
     const stats = new RunStats();
     const run$ = pullFrames(source, credits).pipe(

@@ -44,7 +44,8 @@ function encoderOptions(ext: string, preset: string): string[] {
 
 export class OverlayVideoSink implements SegmentationSink {
   readonly name = 'video';
-  private readonly input = new PassThrough();
+  /** Room for two frames, so a briefly busy encoder does not stall the pipeline behind it. */
+  private readonly input: PassThrough;
   private readonly command: ffmpeg.FfmpegCommand;
   private readonly exited: Promise<Error | null>;
   private readonly partial: string;
@@ -54,6 +55,7 @@ export class OverlayVideoSink implements SegmentationSink {
 
   constructor(private readonly options: OverlayVideoOptions) {
     const { outputPath, width, height, fps, frameCount, preset = 'veryfast' } = options;
+    this.input = new PassThrough({ highWaterMark: width * height * 3 * 2 });
     const ext = path.extname(outputPath).toLowerCase();
     const isImage = IMAGE_EXTENSIONS.has(ext);
     if (!isImage && !VIDEO_EXTENSIONS.has(ext)) {

@@ -51,6 +51,7 @@ describe('inferBatches on real onnxruntime workers', () => {
 
   it('reports the provider it runs on', () => {
     expect(pool.provider).toBe('cpu');
-    expect(pool.size).toBe(2);
+    expect(pool.workerCount).toBe(2);
+    expect(pool.size).toBeGreaterThanOrEqual(2);
   });
 });

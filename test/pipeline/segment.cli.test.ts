@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { countFrames, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
+import { cliPath, countFrames, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
 
 const tmp = tempDir('dls-cli-');
 let model: string;
@@ -92,8 +92,8 @@ describe('deeplab-stream segment', () => {
 });
 
 /** What a user mistake must look like: one line, non-zero, no stack, nothing left behind. */
-async function expectCleanFailure(args: string[], outDir: string, message: RegExp): Promise<void> {
-  const r = await runCli(args);
+async function expectCleanFailure(args: string[], outDir: string, message: RegExp, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const r = await runCli(args, { env });
   expect(r.code).not.toBe(0);
   expect(r.code).not.toBeNull();
   const lines = r.stderr.trim().split('\n');
@@ -157,11 +157,27 @@ describe('bad input: one clear line, non-zero exit, no output left', () => {
     chmodSync(locked, 0o700);
   });
 
+  it('no ffmpeg: says how to install it', async () => {
+    const out = dir('err-ffmpeg');
+    await expectCleanFailure(['segment', clip, '--model', model, '-o', path.join(out, 'x.mp4')], out, /ffmpeg was not found: install it/, { PATH: '/nonexistent' });
+    await expectCleanFailure(['segment', clip, '--model', model, '-o', path.join(out, 'x.mp4')], out, /FFMPEG_PATH=\/no\/ffmpeg does not exist/, { FFMPEG_PATH: '/no/ffmpeg' });
+  });
+
   it('an unknown output type and a bad flag value', async () => {
     const out = dir('err-flags');
     await expectCleanFailure(['segment', clip, '--model', model, '-o', path.join(out, 'x.xyz')], out, /unknown output type/);
     await expectCleanFailure(['segment', clip, '--model', model, '--batch', '0', '-o', path.join(out, 'x.mp4')], out, /--batch takes a positive whole number/);
     await expectCleanFailure(['segment', clip, '--model', model, '--device', 'tpu', '-o', path.join(out, 'x.mp4')], out, /--device tpu/);
+  });
+});
+
+describe('progress', () => {
+  it('draws a progress bar with frames, fps and ETA on a terminal', async () => {
+    const out = dir('tty');
+    // `script` gives the CLI a pseudo-terminal, as a user's shell would.
+    const command = [process.execPath, cliPath, 'segment', clip, '--model', model, ...fast, '--frames-json', path.join(out, 'f.jsonl')].map((a) => `'${a}'`).join(' ');
+    const text = execFileSync('script', ['-qec', command, '/dev/null'], { env: { ...process.env, DEEPLAB_STREAM_CACHE: tmp.dir }, encoding: 'utf8' });
+    expect(text).toMatch(/23\/23 frames \| [\d.]+ fps \| ETA/);
   });
 });
 
