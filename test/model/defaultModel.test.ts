@@ -1,11 +1,14 @@
 /** The embedded default model (MediaPipe selfie, imported from its npm package) on real photos. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot, runCli, tempDir } from '../helpers/fixtures.js';
 
+// The public-domain test photo lives in the team's shared folder beside the repository (CI has it);
+// a checkout without it skips these tests rather than fail them.
 const media = path.resolve(repoRoot, '../shared/media');
+const haveMedia = existsSync(path.join(media, 'astronaut.png'));
 const tmp = tempDir('dls-default-');
 afterAll(() => tmp.cleanup());
 
@@ -19,7 +22,7 @@ async function segment(image: string): Promise<{ width: number; height: number; 
 }
 
 describe('default model', () => {
-  it('finds the person in the astronaut photo and not the sky behind her', async () => {
+  it.skipIf(!haveMedia)('finds the person in the astronaut photo and not the sky behind her', async () => {
     const { width, mask, personShare } = await segment('astronaut.png');
     const label = (x: number, y: number) => mask[y * width + x];
     expect(personShare).toBeGreaterThan(0.3);
