@@ -12,6 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { buildDeepLab } from '../model/deeplabBuilder.js';
+import { defaultModelSource } from '../model/defaultModel.js';
+import { importTflite } from '../model/tflite/importTflite.js';
 import { IMAGENET_NORMALIZATION } from '../model/descriptor.js';
 import { preprocessRgb } from '../model/preprocess.js';
 import { locateFfmpeg, probeInput } from '../pipeline/ffmpeg.js';
@@ -43,7 +45,8 @@ async function benchPipeline(): Promise<void> {
   const input = await clip(`clip360-${frames}.mp4`, 640, 360, 30, frames);
   const modelPath = path.join(work, 'deeplab-mobilenet.onnx');
   writeFileSync(modelPath, buildDeepLab({ variant: 'mobilenet', classes: 21, seed: 2026 }));
-  const [iw, ih] = [513, 289];
+  // BENCH_PIPELINE_SIZE=513x513 runs DeepLab's square crop size instead of the aspect-preserving default.
+  const [iw, ih] = (process.env['BENCH_PIPELINE_SIZE'] ?? '513x289').split('x').map(Number) as [number, number];
 
   const bare = async (threads: number): Promise<number> => {
     const session = await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: 'all', intraOpNumThreads: threads, executionProviders: ['cpu'] });
@@ -90,7 +93,7 @@ async function benchPipeline(): Promise<void> {
     return { config: row.config, bareFps: b, pipelineFps: p, ratio: p / b, msPerStage: row.stages };
   });
   for (const row of table) say(`  ${row.config} mean ms/frame per stage: ${JSON.stringify(row.msPerStage)}`);
-  results['pipeline'] = table;
+  results[iw === 513 && ih === 289 ? 'pipeline' : `pipeline_${iw}x${ih}`] = table;
 }
 
 /** Decode throughput of VideoFileSource vs ffmpeg writing rgb24 to /dev/null. */
@@ -140,7 +143,48 @@ async function benchRss(): Promise<void> {
   results['rss'] = rows;
 }
 
-const all: Record<string, () => Promise<void>> = { pipeline: benchPipeline, decode: benchDecode, rss: benchRss };
+/** Models: the default model through the pipeline, the TFLite import, the builder's DeepLab graphs. */
+async function benchModels(): Promise<void> {
+  say('\n## models');
+  const { tflite } = defaultModelSource();
+  const bytes = readFileSync(tflite);
+  const importMs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const t0 = performance.now();
+    importTflite(bytes);
+    importMs.push(performance.now() - t0);
+  }
+  say(`  import selfie_segmentation.tflite → ONNX: ${median(importMs).toFixed(0)} ms (median of 5)`);
+
+  const input = await clip('clip360-240.mp4', 640, 360, 30, 240);
+  const run = await runMeasured(process.execPath, [cli, 'segment', input, '--device', 'cpu', '--frames-json', path.join(work, 'default.jsonl'), '--json']);
+  if (run.code !== 0) throw new Error(`default model run failed: ${run.stderr}`);
+  const summary = JSON.parse(run.stdout) as { fps: number; msPerStage: Record<string, number> };
+  say(`  default model (MediaPipe selfie 256²) through the pipeline at 640x360: ${summary.fps} fps = ${(1000 / summary.fps).toFixed(1)} ms/frame; infer ${summary.msPerStage['infer']} ms, postprocess ${summary.msPerStage['postprocess']} ms per frame`);
+
+  const graphs = [
+    { variant: 'mobilenet' as const, torchvision: 'DeepLabV3-MobileNetV3-Large 73 ms' },
+    { variant: 'resnet' as const, torchvision: 'DeepLabV3-ResNet50 1384 ms' },
+  ];
+  const rows = [];
+  for (const { variant, torchvision } of graphs) {
+    const session = await ort.InferenceSession.create(buildDeepLab({ variant, classes: 21 }), { graphOptimizationLevel: 'all', intraOpNumThreads: 2, executionProviders: ['cpu'] });
+    const tensor = new ort.Tensor('float32', new Float32Array(3 * 513 * 513).fill(0.1), [1, 3, 513, 513]);
+    await session.run({ image: tensor });
+    const times: number[] = [];
+    for (let i = 0; i < (variant === 'resnet' ? 3 : 10); i++) {
+      const t0 = performance.now();
+      await session.run({ image: tensor });
+      times.push(performance.now() - t0);
+    }
+    await session.release();
+    rows.push({ variant, msPerFrame: median(times), torchvision });
+    say(`  builder ${variant} at 513², 2 threads: ${median(times).toFixed(0)} ms/frame (FACTS, torchvision export: ${torchvision})`);
+  }
+  results['models'] = { importMs: median(importMs), defaultModelFps: summary.fps, defaultModelMsPerStage: summary.msPerStage, builder: rows };
+}
+
+const all: Record<string, () => Promise<void>> = { pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels };
 const chosen = process.argv.slice(2).filter((a) => a in all);
 for (const name of chosen.length ? chosen : Object.keys(all)) await all[name]!();
 const outDir = path.join(root, 'bench/results');

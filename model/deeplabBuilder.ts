@@ -7,7 +7,7 @@
  *
  *   buildDeepLab({ variant: 'mobilenet', classes: 21 }) → Uint8Array (an .onnx file)
  *   input  "image"  float32 [batch, 3, H, W]   (H, W dynamic unless `inputSize` is given)
- *   output "logits" float32 [batch, C, H/16, W/16]  (or [batch, C, H, W] with `upsample`)
+ *   output "logits" float32 [batch, C, H/16, W/16] (resnet: H/8, W/8), or [batch, C, H, W] with `upsample`
  */
 import { type Dim, OnnxGraphBuilder } from './onnxGraph.js';
 
@@ -20,7 +20,7 @@ export interface DeepLabOptions {
   inputSize?: readonly [number, number];
   /** Append the bilinear upsampling to input size (as torchvision's export does). */
   upsample?: boolean;
-  /** ASPP rates (DeepLab v3: 6, 12, 18 at output stride 16). */
+  /** ASPP rates (DeepLab v3: 6, 12, 18 at output stride 16; resnet, at stride 8, defaults to 12, 24, 36). */
   asppRates?: readonly number[];
   seed?: number;
 }
@@ -85,7 +85,7 @@ function backbone(variant: DeepLabVariant): { blocks: Block[]; aspp: number } {
         aspp: 256,
       };
     case 'resnet':
-      // ResNet-50 at output stride 16 (layer4 atrous, rate 2), as DeepLab v3.
+      // ResNet-50 at output stride 8 (layer3 atrous rate 2, layer4 rate 4), as torchvision's DeepLabV3.
       return {
         blocks: [
           (g, x) => g.relu(g.conv(x, { out: 64, kernel: 7, stride: 2 })),
@@ -96,8 +96,8 @@ function backbone(variant: DeepLabVariant): { blocks: Block[]; aspp: number } {
           ]),
           ...repeat(3, bottleneck(64, 1, 1), bottleneck(64, 1, 1)),
           ...repeat(4, bottleneck(128, 2, 1), bottleneck(128, 1, 1)),
-          ...repeat(6, bottleneck(256, 2, 1), bottleneck(256, 1, 1)),
-          ...repeat(3, bottleneck(512, 1, 2), bottleneck(512, 1, 2)),
+          ...repeat(6, bottleneck(256, 1, 2), bottleneck(256, 1, 2)),
+          ...repeat(3, bottleneck(512, 1, 4), bottleneck(512, 1, 4)),
         ],
         aspp: 256,
       };
@@ -105,7 +105,8 @@ function backbone(variant: DeepLabVariant): { blocks: Block[]; aspp: number } {
 }
 
 export function buildDeepLab(options: DeepLabOptions = {}): Uint8Array {
-  const { variant = 'tiny', classes = 21, inputSize, upsample = false, asppRates = [6, 12, 18], seed = 1 } = options;
+  const { variant = 'tiny', classes = 21, inputSize, upsample = false, seed = 1 } = options;
+  const asppRates = options.asppRates ?? (variant === 'resnet' ? [12, 24, 36] : [6, 12, 18]);
   const g = new OnnxGraphBuilder(seed);
   const [h, w]: [Dim, Dim] = inputSize ? [inputSize[0], inputSize[1]] : ['height', 'width'];
   const image = g.input('image', ['batch', 3, h, w]);
