@@ -69,7 +69,7 @@ async function benchPipeline(): Promise<void> {
   const video = path.join(work, 'pipeline-out.mp4');
   const configs = [
     { config: '2 workers × 1 thread, overlay mp4 (default preset veryfast)', workers: 2, threads: 1, output: ['-o', video] },
-    { config: '2 workers × 1 thread, overlay mp4 --preset ultrafast', workers: 2, threads: 1, output: ['-o', video, '--preset', 'ultrafast'] },
+    { config: '2 workers × 1 thread, overlay mp4 --encoder-preset ultrafast', workers: 2, threads: 1, output: ['-o', video, '--encoder-preset', 'ultrafast'] },
     { config: '2 workers × 1 thread, JSON lines only (no encoder)', workers: 2, threads: 1, output: ['--frames-json', path.join(work, 'pipeline-out.jsonl')] },
     { config: '1 worker × 2 threads, overlay mp4 (latency setting)', workers: 1, threads: 2, output: ['-o', video] },
   ];

@@ -7,7 +7,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { ModelError } from '../pipeline/errors.js';
-import { defaultClassNames, vocPalette } from './palette.js';
+import { defaultClassNames, PERSON_CLASSES, PERSON_PALETTE, vocPalette } from './palette.js';
 import type { Layout, Normalization } from './preprocess.js';
 
 const { onnx } = onnxProto;
@@ -46,7 +46,7 @@ export const TENSORFLOW_NORMALIZATION: Normalization = { mean: [0.5, 0.5, 0.5], 
 /** MediaPipe: x / 255. */
 export const UNIT_NORMALIZATION: Normalization = { mean: [0, 0, 0], std: [1, 1, 1] };
 
-const PRESET_NORMALIZATION = { torchvision: IMAGENET_NORMALIZATION, tensorflow: TENSORFLOW_NORMALIZATION, mediapipe: UNIT_NORMALIZATION } as const;
+export const PRESET_NORMALIZATION = { torchvision: IMAGENET_NORMALIZATION, tensorflow: TENSORFLOW_NORMALIZATION, mediapipe: UNIT_NORMALIZATION } as const;
 
 type DimValue = number | null;
 
@@ -121,8 +121,8 @@ export function describeModel(bytes: Uint8Array, label = 'model'): ModelDescript
     classes,
     preset,
     normalization: PRESET_NORMALIZATION[preset],
-    classNames: outputKind === 'mask' ? ['background', 'person'] : defaultClassNames(classes),
-    palette: outputKind === 'mask' ? Uint8Array.from([0, 0, 0, 192, 128, 128]) : vocPalette(classes),
+    classNames: outputKind === 'mask' ? PERSON_CLASSES : defaultClassNames(classes),
+    palette: outputKind === 'mask' ? PERSON_PALETTE : vocPalette(classes),
   };
 }
 

@@ -29,5 +29,66 @@ export function vocPalette(classes: number): Uint8Array {
 
 export function defaultClassNames(classes: number): string[] {
   if (classes === VOC_CLASSES.length) return [...VOC_CLASSES];
+  if (classes === CITYSCAPES_CLASSES.length) return [...CITYSCAPES_CLASSES];
+  if (classes === ADE20K_CLASSES.length) return [...ADE20K_CLASSES];
   return Array.from({ length: classes }, (_, i) => `class_${i}`);
+}
+
+export const CITYSCAPES_CLASSES = [
+  'road', 'sidewalk', 'building', 'wall', 'fence', 'pole', 'traffic light', 'traffic sign', 'vegetation', 'terrain',
+  'sky', 'person', 'rider', 'car', 'truck', 'bus', 'train', 'motorcycle', 'bicycle',
+] as const;
+
+/** The Cityscapes benchmark's colours for its 19 evaluation classes. */
+export const CITYSCAPES_PALETTE = Uint8Array.from([
+  128, 64, 128, 244, 35, 232, 70, 70, 70, 102, 102, 156, 190, 153, 153, 153, 153, 153, 250, 170, 30, 220, 220, 0,
+  107, 142, 35, 152, 251, 152, 70, 130, 180, 220, 20, 60, 255, 0, 0, 0, 0, 142, 0, 0, 70, 0, 60, 100, 0, 80, 100,
+  0, 0, 230, 119, 11, 32,
+]);
+
+/** The 150 classes of the MIT Scene Parsing benchmark (ADE20K), in label order. */
+export const ADE20K_CLASSES = [
+  'wall', 'building', 'sky', 'floor', 'tree', 'ceiling', 'road', 'bed', 'windowpane', 'grass', 'cabinet', 'sidewalk',
+  'person', 'earth', 'door', 'table', 'mountain', 'plant', 'curtain', 'chair', 'car', 'water', 'painting', 'sofa',
+  'shelf', 'house', 'sea', 'mirror', 'rug', 'field', 'armchair', 'seat', 'fence', 'desk', 'rock', 'wardrobe', 'lamp',
+  'bathtub', 'railing', 'cushion', 'base', 'box', 'column', 'signboard', 'chest of drawers', 'counter', 'sand', 'sink',
+  'skyscraper', 'fireplace', 'refrigerator', 'grandstand', 'path', 'stairs', 'runway', 'case', 'pool table', 'pillow',
+  'screen door', 'stairway', 'river', 'bridge', 'bookcase', 'blind', 'coffee table', 'toilet', 'flower', 'book', 'hill',
+  'bench', 'countertop', 'stove', 'palm', 'kitchen island', 'computer', 'swivel chair', 'boat', 'bar', 'arcade machine',
+  'hovel', 'bus', 'towel', 'light', 'truck', 'tower', 'chandelier', 'awning', 'streetlight', 'booth',
+  'television receiver', 'airplane', 'dirt track', 'apparel', 'pole', 'land', 'bannister', 'escalator', 'ottoman',
+  'bottle', 'buffet', 'poster', 'stage', 'van', 'ship', 'fountain', 'conveyer belt', 'canopy', 'washer', 'plaything',
+  'swimming pool', 'stool', 'barrel', 'basket', 'waterfall', 'tent', 'bag', 'minibike', 'cradle', 'oven', 'ball', 'food',
+  'step', 'tank', 'trade name', 'microwave', 'pot', 'animal', 'bicycle', 'lake', 'dishwasher', 'screen', 'blanket',
+  'sculpture', 'hood', 'sconce', 'vase', 'traffic light', 'tray', 'ashcan', 'fan', 'pier', 'crt screen', 'plate',
+  'monitor', 'bulletin board', 'shower', 'radiator', 'glass', 'clock', 'flag',
+] as const;
+
+export const PERSON_CLASSES = ['background', 'person'] as const;
+export const PERSON_PALETTE = Uint8Array.from([0, 0, 0, 192, 128, 128]);
+
+export type ClassSetName = 'voc' | 'cityscapes' | 'ade20k' | 'person';
+
+export interface ClassSet {
+  readonly names: readonly string[];
+  readonly palette: Uint8Array;
+}
+
+export function namedClassSet(name: ClassSetName): ClassSet {
+  switch (name) {
+    case 'voc':
+      return { names: VOC_CLASSES, palette: vocPalette(VOC_CLASSES.length) };
+    case 'cityscapes':
+      return { names: CITYSCAPES_CLASSES, palette: CITYSCAPES_PALETTE };
+    case 'ade20k':
+      // The VOC bit-interleaved colours, extended to 150 (not the benchmark's own colour table).
+      return { names: ADE20K_CLASSES, palette: vocPalette(ADE20K_CLASSES.length) };
+    case 'person':
+      return { names: PERSON_CLASSES, palette: PERSON_PALETTE };
+  }
+}
+
+/** Names from the user (a file or a sidecar) with the VOC colour scheme extended to their count. */
+export function customClassSet(names: readonly string[]): ClassSet {
+  return { names, palette: vocPalette(names.length) };
 }

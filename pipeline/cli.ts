@@ -4,16 +4,18 @@
  * `error: <what is wrong and what to do>`, and exit non-zero; Ctrl-C stops ffmpeg and the
  * workers and removes partial output.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { defaultModelPath } from '../model/defaultModel.js';
+import type { ModelOverrides } from '../model/modelOverrides.js';
 import { CUDA_HOWTO, parseDevice } from '../model/session.js';
 import { isUserError } from './errors.js';
 import { generateClip } from './generateClip.js';
 import { isSequencePattern } from './ffmpeg.js';
 import { createProgress } from './progress.js';
+import { evaluate } from './evaluate.js';
 import { importModelFile } from './importModel.js';
 import { segmentVideo, type SegmentSummary } from './segmentVideo.js';
 
@@ -35,6 +37,32 @@ const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'm
 function x264Preset(value: string): string {
   if (!X264_PRESETS.includes(value)) throw new InvalidArgumentError(`takes one of ${X264_PRESETS.join(', ')}, got "${value}"`);
   return value;
+}
+
+function normalizeFlag(value: string): NonNullable<ModelOverrides['normalize']> {
+  if (value === 'torchvision' || value === 'tensorflow' || value === 'mediapipe') return value;
+  const match = /^([^/]+)\/([^/]+)$/.exec(value);
+  const triple = (text: string) => text.split(',').map(Number);
+  if (match) {
+    const [mean, std] = [triple(match[1]!), triple(match[2]!)];
+    if (mean.length === 3 && std.length === 3 && [...mean, ...std].every(Number.isFinite) && std.every((v) => v > 0)) {
+      return { mean: mean as [number, number, number], std: std as [number, number, number] };
+    }
+  }
+  throw new InvalidArgumentError(`takes torchvision, tensorflow, mediapipe or MEAN/STD such as 0.5,0.5,0.5/0.5,0.5,0.5, got "${value}"`);
+}
+
+function classesFlag(value: string): NonNullable<ModelOverrides['classes']> {
+  if (value === 'voc' || value === 'cityscapes' || value === 'ade20k' || value === 'person') return value;
+  let text: string;
+  try {
+    text = readFileSync(value, 'utf8');
+  } catch {
+    throw new InvalidArgumentError(`takes voc, cityscapes, ade20k, person or a readable text file of class names, got "${value}"`);
+  }
+  const names = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (names.length === 0) throw new InvalidArgumentError(`${value} names no classes`);
+  return names;
 }
 
 function size(value: string): [number, number] {
@@ -62,7 +90,9 @@ interface SegmentFlags {
   threads?: number;
   inputSize?: [number, number];
   opacity: number;
-  preset?: string;
+  encoderPreset?: string;
+  normalize?: ModelOverrides['normalize'];
+  classes?: ModelOverrides['classes'];
   json?: boolean;
   verbose?: boolean;
 }
@@ -103,7 +133,8 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSu
       threadsPerWorker: threads,
       ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
       opacity: flags.opacity,
-      ...(flags.preset ? { encoderPreset: flags.preset } : {}),
+      ...(flags.encoderPreset ? { encoderPreset: flags.encoderPreset } : {}),
+      modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
       signal: controller.signal,
       onStart: ({ totalFrames, fallbackReason }) => {
         if (fallbackReason) process.stderr.write(`note: CUDA is not available (${fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
@@ -146,7 +177,9 @@ function segmentOptions(command: Command): Command {
     .option('--threads <n>', 'intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
     .option('--input-size <WxH>', 'model input size for models with a dynamic size (default: longer side 513)', size)
     .option('--opacity <alpha>', 'overlay opacity, 0..1', fraction, 0.55)
-    .option('--preset <x264 preset>', 'overlay video encoder speed: ultrafast … veryslow (default veryfast)', x264Preset)
+    .option('--encoder-preset <preset>', 'overlay video x264 speed: ultrafast … veryslow (default veryfast)', x264Preset)
+    .option('--normalize <how>', 'input normalisation: torchvision | tensorflow | mediapipe | MEAN/STD as r,g,b/r,g,b (default: from the graph)', normalizeFlag)
+    .option('--classes <set>', 'class names and colours: voc | cityscapes | ade20k | person | a text file with one name per line', classesFlag)
     .option('--json', 'print one JSON summary object on stdout at the end')
     .option('--verbose', 'print stack traces of internal errors');
 }
@@ -184,6 +217,41 @@ program
       const summary = importModelFile(input, flags.output);
       if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
       else process.stderr.write(`${input} → ${flags.output} (${summary.operators} operators, ${summary.ms} ms)\n`);
+    } catch (error) {
+      fail(error, false);
+    }
+  });
+
+program
+  .command('eval')
+  .description('mean IoU of a model on labelled images (PASCAL VOC protocol: label 255 ignored)')
+  .requiredOption('--images <dir>', 'images (png, jpg, ...)')
+  .requiredOption('--labels <dir>', 'label maps with the same base names, .png (palette or greyscale; pixel = class)')
+  .option('--model <path>', 'ONNX segmentation model (default: the embedded default model)')
+  .option('--device <device>', 'auto | cpu | cuda | cuda:N', device, parseDevice('auto'))
+  .option('--threads <n>', 'intra-op threads', positiveInt('--threads'), Math.max(1, os.availableParallelism()))
+  .option('--input-size <WxH>', 'model input size for models with a dynamic size', size)
+  .option('--normalize <how>', 'input normalisation (see segment --help)', normalizeFlag)
+  .option('--classes <set>', 'class names (see segment --help)', classesFlag)
+  .option('--json', 'print the result as one JSON object')
+  .action(async (flags: { images: string; labels: string; model?: string; device: ReturnType<typeof parseDevice>; threads: number; inputSize?: [number, number]; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; json?: boolean }) => {
+    try {
+      const summary = await evaluate({
+        imagesDir: flags.images,
+        labelsDir: flags.labels,
+        modelPath: flags.model ?? defaultModelPath(),
+        device: flags.device,
+        threads: flags.threads,
+        ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
+        modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
+      });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+        return;
+      }
+      const pct = (v: number | null) => (v === null ? '     -' : `${(v * 100).toFixed(2).padStart(6)}`);
+      const rows = summary.perClass.map((c) => `${c.name.padEnd(16)} ${pct(c.iou)}  ${String(c.pixels).padStart(10)}`);
+      process.stdout.write(`class            IoU %  GT pixels\n${rows.join('\n')}\n\nmIoU ${pct(summary.mIoU)} %  pixel accuracy ${pct(summary.pixelAccuracy)} %  (${summary.images} images)\n`);
     } catch (error) {
       fail(error, false);
     }

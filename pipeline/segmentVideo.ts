@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { type Observable, tap } from 'rxjs';
 import { describeModel, modelInputSize, type ModelDescriptor } from '../model/descriptor.js';
 import { InferencePool } from '../model/inferencePool.js';
+import { applyOverrides, type ModelOverrides, readSidecar } from '../model/modelOverrides.js';
 import type { Device } from '../model/session.js';
 import { batchFrames } from '../operators/batchFrames.js';
 import { inferBatches } from '../operators/inferBatches.js';
@@ -34,6 +35,8 @@ export interface SegmentOptions {
   readonly masksDir?: string;
   readonly framesJsonPath?: string;
   readonly modelPath: string;
+  /** Normalisation and class names the graph cannot tell (flags; a sidecar file is read too). */
+  readonly modelOverrides?: ModelOverrides;
   readonly device: Device;
   /** Frames per inference call. */
   readonly batchSize: number;
@@ -63,7 +66,7 @@ export interface SegmentSummary {
   readonly outputs: { readonly video?: string; readonly masks?: string; readonly framesJson?: string };
 }
 
-export function loadModelDescriptor(modelPath: string): ModelDescriptor {
+export function loadModelDescriptor(modelPath: string, overrides: ModelOverrides = {}): ModelDescriptor {
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(modelPath);
@@ -71,14 +74,15 @@ export function loadModelDescriptor(modelPath: string): ModelDescriptor {
     const code = (error as NodeJS.ErrnoException).code;
     throw new ModelError(code === 'ENOENT' ? `model not found: ${modelPath}` : `cannot read model ${modelPath} (${code})`);
   }
-  return describeModel(bytes, modelPath);
+  // The graph first, then the optional sidecar beside the model, then flags.
+  return applyOverrides(applyOverrides(describeModel(bytes, modelPath), readSidecar(modelPath)), overrides);
 }
 
 export async function segmentVideo(options: SegmentOptions): Promise<SegmentSummary> {
   const { batchSize, workers, batchWaitMs = 20, opacity = 0.55, signal } = options;
   if (!options.outputPath && !options.masksDir && !options.framesJsonPath) throw new UsageError('nothing to write: give -o, --masks or --frames-json');
   const info = await probeInput(options.input);
-  const descriptor = loadModelDescriptor(options.modelPath);
+  const descriptor = loadModelDescriptor(options.modelPath, options.modelOverrides);
   const [inputWidth, inputHeight] = options.inputSize ?? modelInputSize(descriptor, info.width, info.height);
   if (descriptor.batchSize !== null && descriptor.batchSize !== batchSize) {
     throw new UsageError(`the model takes batches of exactly ${descriptor.batchSize}: use --batch ${descriptor.batchSize}`);

@@ -1,0 +1,134 @@
+/**
+ * `deeplab-stream eval`: mean intersection-over-union of a model on a labelled image set, with the
+ * PASCAL VOC protocol: one confusion matrix over all pixels of all images, label 255 ignored,
+ * IoU = TP / (TP + FP + FN) per class, mIoU the mean over classes that occur in the ground truth
+ * or the predictions.
+ *
+ *   images/NAME.{png,jpg}  +  labels/NAME.png  →  { mIoU, perClass: [{ name, iou, pixels }], images }
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { modelInputSize } from '../model/descriptor.js';
+import { InferencePool } from '../model/inferencePool.js';
+import type { ModelOverrides } from '../model/modelOverrides.js';
+import { preprocessRgb } from '../model/preprocess.js';
+import type { Device } from '../model/session.js';
+import { InputError } from './errors.js';
+import { probeInput } from './ffmpeg.js';
+import { readLabelPng } from './labelImage.js';
+import { loadModelDescriptor } from './segmentVideo.js';
+import { VideoFileSource } from './sources/videoFileSource.js';
+
+export const IGNORE_LABEL = 255;
+
+export interface EvalOptions {
+  readonly imagesDir: string;
+  readonly labelsDir: string;
+  readonly modelPath: string;
+  readonly modelOverrides?: ModelOverrides;
+  readonly device: Device;
+  readonly threads: number;
+  readonly inputSize?: readonly [number, number];
+  readonly onImage?: (done: number, total: number) => void;
+}
+
+export interface ClassScore {
+  readonly name: string;
+  /** null when the class occurs in neither the ground truth nor the predictions. */
+  readonly iou: number | null;
+  /** Ground-truth pixels of this class. */
+  readonly pixels: number;
+}
+
+export interface EvalSummary {
+  readonly images: number;
+  readonly mIoU: number;
+  readonly pixelAccuracy: number;
+  readonly perClass: readonly ClassScore[];
+}
+
+/** Accumulates a C×C confusion matrix (rows: ground truth, columns: prediction). */
+export class ConfusionMatrix {
+  readonly counts: Float64Array;
+  constructor(readonly classes: number) {
+    this.counts = new Float64Array(classes * classes);
+  }
+
+  add(truth: Uint8Array, predicted: Uint8Array): void {
+    const c = this.classes;
+    for (let p = 0; p < truth.length; p++) {
+      const t = truth[p]!;
+      if (t === IGNORE_LABEL || t >= c) continue; // ignored, or a label the model cannot predict
+      this.counts[t * c + predicted[p]!]! += 1;
+    }
+  }
+
+  scores(names: readonly string[]): { mIoU: number; pixelAccuracy: number; perClass: ClassScore[] } {
+    const c = this.classes;
+    let correct = 0;
+    let total = 0;
+    const perClass = names.map((name, k) => {
+      let row = 0;
+      let column = 0;
+      for (let j = 0; j < c; j++) {
+        row += this.counts[k * c + j]!;
+        column += this.counts[j * c + k]!;
+      }
+      const tp = this.counts[k * c + k]!;
+      correct += tp;
+      total += row;
+      const union = row + column - tp;
+      return { name, iou: union > 0 ? tp / union : null, pixels: row };
+    });
+    const present = perClass.filter((s) => s.iou !== null);
+    const mIoU = present.reduce((sum, s) => sum + s.iou!, 0) / Math.max(present.length, 1);
+    return { mIoU, pixelAccuracy: total > 0 ? correct / total : 0, perClass };
+  }
+}
+
+const IMAGE = /\.(png|jpe?g|bmp|webp|ppm)$/i;
+
+function pairs(imagesDir: string, labelsDir: string): { image: string; label: string }[] {
+  for (const [flag, dir] of [['--images', imagesDir], ['--labels', labelsDir]] as const) {
+    if (!existsSync(dir)) throw new InputError(`${flag} ${dir} does not exist`);
+  }
+  const found = readdirSync(imagesDir)
+    .filter((f) => IMAGE.test(f))
+    .sort()
+    .map((f) => ({ image: path.join(imagesDir, f), label: path.join(labelsDir, `${f.replace(/\.[^.]+$/, '')}.png`) }));
+  if (found.length === 0) throw new InputError(`--images ${imagesDir} holds no images (png, jpg, bmp, webp, ppm)`);
+  const missing = found.find((p) => !existsSync(p.label));
+  if (missing) throw new InputError(`no label map for ${missing.image}: expected ${missing.label}`);
+  return found;
+}
+
+export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
+  const items = pairs(options.imagesDir, options.labelsDir);
+  const d = loadModelDescriptor(options.modelPath, options.modelOverrides);
+  const pool = await InferencePool.start({
+    workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device,
+    inputName: d.inputName, outputName: d.outputName, inputLayout: d.inputLayout, outputLayout: d.outputLayout,
+    outputKind: d.outputKind, maskThreshold: d.maskThreshold,
+  });
+  const confusion = new ConfusionMatrix(d.classes);
+  try {
+    for (const [i, item] of items.entries()) {
+      const source = new VideoFileSource(await probeInput(item.image));
+      const frame = await source.next();
+      source.close();
+      if (!frame) throw new InputError(`${item.image} has no picture`);
+      const truth = readLabelPng(item.label);
+      if (truth.width !== frame.width || truth.height !== frame.height) {
+        throw new InputError(`${item.label} is ${truth.width}x${truth.height} but ${item.image} is ${frame.width}x${frame.height}`);
+      }
+      const [w, h] = options.inputSize ?? modelInputSize(d, frame.width, frame.height);
+      const input = preprocessRgb(frame.rgb, frame.width, frame.height, w, h, d.inputLayout, d.normalization);
+      const result = await pool.run({ inputWidth: w, inputHeight: h, frames: [{ input, width: frame.width, height: frame.height }] });
+      confusion.add(truth.labels, result.frames[0]!.labels);
+      options.onImage?.(i + 1, items.length);
+    }
+  } finally {
+    await pool.close();
+  }
+  return { images: items.length, ...confusion.scores(d.classNames) };
+}

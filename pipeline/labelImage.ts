@@ -1,0 +1,39 @@
+/**
+ * Ground-truth label maps from PNG files: palette PNGs (as PASCAL VOC's SegmentationClass) give
+ * their palette index, greyscale PNGs their value. 255 means "ignore" in the VOC protocol.
+ */
+import { readFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
+import { InputError } from './errors.js';
+
+export interface LabelImage {
+  readonly width: number;
+  readonly height: number;
+  readonly labels: Uint8Array;
+}
+
+export function readLabelPng(file: string): LabelImage {
+  // What pngjs returns at run time (its typings say `palette: boolean` and omit colour type 3).
+  let png: { width: number; height: number; data: Buffer; palette?: number[][] | boolean; colorType?: number };
+  try {
+    png = PNG.sync.read(readFileSync(file)) as unknown as typeof png;
+  } catch (error) {
+    throw new InputError(`${file} is not a readable PNG label map (${(error as Error).message})`);
+  }
+  const { width, height, data } = png;
+  const labels = new Uint8Array(width * height);
+  if (Array.isArray(png.palette) && png.colorType === 3) {
+    // pngjs expands palette entries to RGBA; map each colour back to its first palette index.
+    const index = new Map<number, number>();
+    png.palette.forEach((entry, i) => {
+      const key = (entry[0]! << 16) | (entry[1]! << 8) | entry[2]!;
+      if (!index.has(key)) index.set(key, i);
+    });
+    for (let p = 0; p < labels.length; p++) labels[p] = index.get((data[p * 4]! << 16) | (data[p * 4 + 1]! << 8) | data[p * 4 + 2]!) ?? 255;
+  } else if (png.colorType === 0 || png.colorType === 4) {
+    for (let p = 0; p < labels.length; p++) labels[p] = data[p * 4]!;
+  } else {
+    throw new InputError(`${file} is a colour PNG: label maps must be palette or 8-bit greyscale PNGs (pixel = class index)`);
+  }
+  return { width, height, labels };
+}

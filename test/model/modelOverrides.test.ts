@@ -1,0 +1,54 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { buildDeepLab } from '../../model/deeplabBuilder.js';
+import { describeModel, TENSORFLOW_NORMALIZATION } from '../../model/descriptor.js';
+import { applyOverrides, parseOverrides, readSidecar } from '../../model/modelOverrides.js';
+import { ModelError } from '../../pipeline/errors.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+const voc = describeModel(buildDeepLab({ variant: 'tiny', classes: 21 }));
+const city = describeModel(buildDeepLab({ variant: 'tiny', classes: 19 }));
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+
+describe('model overrides', () => {
+  it('switch the normalisation by preset name or explicit mean/std', () => {
+    expect(applyOverrides(voc, { normalize: 'tensorflow' }).normalization).toEqual(TENSORFLOW_NORMALIZATION);
+    expect(applyOverrides(voc, { normalize: { mean: [0.1, 0.2, 0.3], std: [1, 2, 3] } }).normalization).toEqual({ mean: [0.1, 0.2, 0.3], std: [1, 2, 3] });
+  });
+
+  it('name the classes with a known set, with its colours', () => {
+    const d = applyOverrides(city, { classes: 'cityscapes' });
+    expect(d.classNames[11]).toBe('person');
+    expect(Array.from(d.palette.slice(0, 3))).toEqual([128, 64, 128]); // road
+  });
+
+  it('name 19- and 150-class models after Cityscapes and ADE20K by default', () => {
+    expect(city.classNames[0]).toBe('road');
+    const ade = describeModel(buildDeepLab({ variant: 'tiny', classes: 150 }));
+    expect(ade.classNames).toHaveLength(150);
+    expect([ade.classNames[0], ade.classNames[12], ade.classNames[149]]).toEqual(['wall', 'person', 'flag']);
+    expect(applyOverrides(ade, { classes: 'ade20k' }).palette).toHaveLength(450);
+  });
+
+  it('refuse a class list that does not match the model', () => {
+    expect(() => applyOverrides(voc, { classes: 'cityscapes' })).toThrow(/the model has 21 classes but the class list names 19/);
+  });
+
+  it('validate sidecar contents with errors naming the file', () => {
+    expect(() => parseOverrides({ normalize: 'imagenet' }, 'm.onnx.json')).toThrow(/m.onnx.json: "normalize" must be one of/);
+    expect(() => parseOverrides({ normalize: { mean: [0, 0, 0], std: [1, 0, 1] } }, 'x')).toThrow(ModelError);
+    expect(() => parseOverrides({ colours: [] }, 'x')).toThrow(/unknown key "colours"/);
+    expect(parseOverrides({ classes: ['a', 'b'] }, 'x')).toEqual({ classes: ['a', 'b'] });
+  });
+
+  it('read a sidecar beside the model, and none when there is none', () => {
+    const model = path.join(tmp.dir, 'm.onnx');
+    expect(readSidecar(model)).toEqual({});
+    writeFileSync(`${model}.json`, JSON.stringify({ normalize: 'mediapipe', classes: 'person' }));
+    expect(readSidecar(model)).toEqual({ normalize: 'mediapipe', classes: 'person' });
+    writeFileSync(`${model}.json`, '{ not json');
+    expect(() => readSidecar(model)).toThrow(/m.onnx.json is not valid JSON/);
+  });
+});
