@@ -149,6 +149,24 @@ function fail(message: string): never {
 export function modelInputSize(d: ModelDescriptor, frameWidth: number, frameHeight: number, longSide = 513): [width: number, height: number] {
   if (d.inputWidth !== null && d.inputHeight !== null) return [d.inputWidth, d.inputHeight];
   const scale = longSide / Math.max(frameWidth, frameHeight);
-  const fit = (v: number) => Math.max(1, Math.round((v * scale - 1) / 8)) * 8 + 1;
-  return [d.inputWidth ?? fit(frameWidth), d.inputHeight ?? fit(frameHeight)];
+  return [d.inputWidth ?? eightPlusOne(frameWidth * scale), d.inputHeight ?? eightPlusOne(frameHeight * scale)];
+}
+
+function eightPlusOne(v: number): number {
+  return Math.max(1, Math.round((v - 1) / 8)) * 8 + 1;
+}
+
+export interface InputSpec {
+  readonly width: number;
+  readonly height: number;
+  readonly flipped: boolean;
+}
+
+/**
+ * The inputs to make of each frame: the base size times each scale (8k+1 per side), each also
+ * mirrored with `flip`. Scales need a model whose input size is dynamic.
+ */
+export function planInputs(base: readonly [number, number], scales: readonly number[], flip: boolean): InputSpec[] {
+  const sizes = scales.map((s) => (s === 1 ? base : ([eightPlusOne(base[0] * s), eightPlusOne(base[1] * s)] as const)));
+  return sizes.flatMap(([width, height]) => [{ width, height, flipped: false }, ...(flip ? [{ width, height, flipped: true }] : [])]);
 }

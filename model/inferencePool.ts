@@ -7,7 +7,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { EnvironmentError, ModelError } from '../pipeline/errors.js';
-import type { BatchRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
+import type { BatchRequest, FrameInputs, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import { startWorker } from './startWorker.js';
 
 export interface InferencePoolOptions extends WorkerInit {
@@ -22,9 +22,7 @@ export interface BatchResult {
 }
 
 export interface BatchInput {
-  readonly inputWidth: number;
-  readonly inputHeight: number;
-  readonly frames: readonly { input: Float32Array; width: number; height: number }[];
+  readonly frames: readonly FrameInputs[];
 }
 
 interface Pending {
@@ -92,7 +90,7 @@ export class InferencePool {
     const request: BatchRequest = { type: 'run', id, ...batch };
     return new Promise<BatchResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker });
-      worker.postMessage(request, batch.frames.map((f) => f.input.buffer as ArrayBuffer));
+      worker.postMessage(request, batch.frames.flatMap((f) => f.inputs.map((i) => i.data.buffer as ArrayBuffer)));
     });
   }
 

@@ -14,14 +14,29 @@ export interface WorkerInit {
   readonly maskThreshold: number;
 }
 
+/** One model input made from a frame: 3×h×w float32 in the model's layout, maybe mirrored. */
+export interface ModelInput {
+  readonly data: Float32Array;
+  readonly width: number;
+  readonly height: number;
+  /** Mirrored left-right (test-time flip): its scores are mirrored back before averaging. */
+  readonly flipped: boolean;
+}
+
+/**
+ * A frame to segment: its inputs (one, or one per scale and flip, as DeepLab's multi-scale
+ * inference; every frame of a batch has the same list of sizes) and the size to upsample back to.
+ */
+export interface FrameInputs {
+  readonly inputs: readonly ModelInput[];
+  readonly width: number;
+  readonly height: number;
+}
+
 export interface BatchRequest {
   readonly type: 'run';
   readonly id: number;
-  /** Model input size shared by the batch. */
-  readonly inputWidth: number;
-  readonly inputHeight: number;
-  /** One prepared input per frame, 3×h×w float32 each, and the frame size to upsample back to. */
-  readonly frames: readonly { input: Float32Array; width: number; height: number }[];
+  readonly frames: readonly FrameInputs[];
 }
 
 export interface FrameLabels {

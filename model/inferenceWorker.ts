@@ -7,20 +7,36 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { isUserError } from '../pipeline/errors.js';
 import type { BatchRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
-import { labelsFromMask, labelsFromScores } from './postprocess.js';
+import { averageScores } from './multiScale.js';
+import { labelsFromMask, labelsFromScores, type ScoreMap } from './postprocess.js';
 import { openSession } from './session.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
 
-function batchTensor(request: BatchRequest): ort.Tensor {
-  const { frames, inputWidth: w, inputHeight: h } = request;
-  const per = 3 * w * h;
-  const data = frames.length === 1 ? frames[0]!.input : new Float32Array(per * frames.length);
-  if (frames.length > 1) frames.forEach((f, i) => data.set(f.input, i * per));
-  const dims = init.inputLayout === 'NCHW' ? [frames.length, 3, h, w] : [frames.length, h, w, 3];
+/** One tensor of the k-th input of every frame in the batch (they share a size). */
+function batchTensor(request: BatchRequest, k: number): ort.Tensor {
+  const first = request.frames[0]!.inputs[k]!;
+  const per = 3 * first.width * first.height;
+  const n = request.frames.length;
+  const data = n === 1 ? first.data : new Float32Array(per * n);
+  if (n > 1) request.frames.forEach((f, i) => data.set(f.inputs[k]!.data, i * per));
+  const dims = init.inputLayout === 'NCHW' ? [n, 3, first.height, first.width] : [n, first.height, first.width, 3];
   return new ort.Tensor('float32', data, dims);
+}
+
+/** Frame i's scores in one output tensor. */
+function scoreMap(output: ort.Tensor, i: number): ScoreMap {
+  const dims = output.dims.map(Number);
+  const [classes, height, width] = init.outputLayout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
+  return { data: output.data as Float32Array, offset: i * classes * height * width, classes, height, width, layout: init.outputLayout };
+}
+
+function labels(scores: ScoreMap, width: number, height: number): FrameLabels {
+  return init.outputKind === 'mask'
+    ? labelsFromMask(scores.data, scores.offset, scores.height, scores.width, init.maskThreshold, width, height)
+    : labelsFromScores(scores, width, height);
 }
 
 async function main(): Promise<void> {
@@ -37,21 +53,18 @@ async function main(): Promise<void> {
   port.on('message', async (request: BatchRequest) => {
     try {
       const t0 = performance.now();
-      const outputs = await session.run({ [init.inputName]: batchTensor(request) });
+      const inputsPerFrame = request.frames[0]!.inputs.length;
+      const outputs: ort.Tensor[] = [];
+      for (let k = 0; k < inputsPerFrame; k++) outputs.push((await session.run({ [init.inputName]: batchTensor(request, k) }))[init.outputName]!);
       const t1 = performance.now();
-      const scores = outputs[init.outputName]!;
-      const dims = scores.dims.map(Number);
-      const data = scores.data as Float32Array;
-      const [classes, sh, sw] = init.outputLayout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
-      const perFrame = classes * sh * sw;
-      const frames: FrameLabels[] = request.frames.map((f, i) =>
-        init.outputKind === 'mask'
-          ? labelsFromMask(data, i * perFrame, sh, sw, init.maskThreshold, f.width, f.height)
-          : labelsFromScores({ data, offset: i * perFrame, classes, height: sh, width: sw, layout: init.outputLayout }, f.width, f.height),
-      );
+      const frames: FrameLabels[] = request.frames.map((f, i) => {
+        const maps = outputs.map((output, k) => ({ scores: scoreMap(output, i), flipped: f.inputs[k]!.flipped }));
+        const combined = maps.length === 1 && !maps[0]!.flipped ? maps[0]!.scores : averageScores(maps);
+        return labels(combined, f.width, f.height);
+      });
       const postprocessMs = performance.now() - t1;
       post(
-        { type: 'result', id: request.id, frames, inferMs: t1 - t0, postprocessMs, outputDims: dims },
+        { type: 'result', id: request.id, frames, inferMs: t1 - t0, postprocessMs, outputDims: outputs[0]!.dims.map(Number) },
         frames.flatMap((f) => [f.labels.buffer as ArrayBuffer, f.classPixels.buffer as ArrayBuffer]),
       );
     } catch (error) {

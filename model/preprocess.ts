@@ -90,3 +90,24 @@ export function preprocessRgb(
   }
   return out;
 }
+
+/** Mirrors a prepared input left-right in place (test-time flip). */
+export function mirrorHorizontally(data: Float32Array, width: number, height: number, layout: Layout): Float32Array {
+  const [planes, step] = layout === 'NCHW' ? [3, 1] : [1, 3];
+  const rowLength = width * step;
+  for (let plane = 0; plane < planes; plane++) {
+    for (let y = 0; y < height; y++) {
+      const row = plane * width * height + y * rowLength;
+      for (let left = 0, right = width - 1; left < right; left++, right--) {
+        for (let c = 0; c < step; c++) {
+          const a = row + left * step + c;
+          const b = row + right * step + c;
+          const t = data[a]!;
+          data[a] = data[b]!;
+          data[b] = t;
+        }
+      }
+    }
+  }
+  return data;
+}

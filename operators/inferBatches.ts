@@ -19,15 +19,9 @@ export interface BatchRunner {
 export function inferBatches(runner: BatchRunner): OperatorFunction<readonly PreparedFrame[], Segmentation> {
   return mergeMap((batch) => {
     const sentAt = performance.now();
-    const first = batch[0]!;
-    if (batch.some((p) => p.inputWidth !== first.inputWidth || p.inputHeight !== first.inputHeight)) {
-      throw new RangeError('a batch must share one model input size');
-    }
-    const request: BatchInput = {
-      inputWidth: first.inputWidth,
-      inputHeight: first.inputHeight,
-      frames: batch.map((p) => ({ input: p.input, width: p.frame.width, height: p.frame.height })),
-    };
+    const sizes = (p: PreparedFrame) => p.inputs.map((i) => `${i.width}x${i.height}`).join();
+    if (batch.some((p) => sizes(p) !== sizes(batch[0]!))) throw new RangeError('a batch must share its model input sizes');
+    const request: BatchInput = { frames: batch.map((p) => ({ inputs: p.inputs, width: p.frame.width, height: p.frame.height })) };
     return from(
       runner.run(request).then((result) =>
         batch.map((prepared, i): Segmentation => ({

@@ -27,6 +27,12 @@ function positiveInt(flag: string) {
   };
 }
 
+function scaleList(value: string): number[] {
+  const scales = value.split(',').map(Number);
+  if (scales.length === 0 || scales.some((s) => !(s > 0 && s <= 4))) throw new InvalidArgumentError(`takes scales between 0 and 4 separated by commas, such as 0.5,0.75,1, got "${value}"`);
+  return scales;
+}
+
 function fraction(value: string): number {
   const n = Number(value);
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`takes a number from 0 to 1, got "${value}"`);
@@ -89,6 +95,8 @@ interface SegmentFlags {
   workers?: number;
   threads?: number;
   inputSize?: [number, number];
+  scales?: number[];
+  flip?: boolean;
   opacity: number;
   encoderPreset?: string;
   normalize?: ModelOverrides['normalize'];
@@ -132,6 +140,8 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSu
       workers,
       threadsPerWorker: threads,
       ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
+      ...(flags.scales ? { scales: flags.scales } : {}),
+      ...(flags.flip ? { flip: true } : {}),
       opacity: flags.opacity,
       ...(flags.encoderPreset ? { encoderPreset: flags.encoderPreset } : {}),
       modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
@@ -176,6 +186,8 @@ function segmentOptions(command: Command): Command {
     .option('--workers <n>', 'inference worker threads (default: 2 on 2+ cores)', positiveInt('--workers'))
     .option('--threads <n>', 'intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
     .option('--input-size <WxH>', 'model input size for models with a dynamic size (default: longer side 513)', size)
+    .option('--scales <list>', 'multi-scale inference: average the scores at these input scales, e.g. 0.5,0.75,1', scaleList)
+    .option('--flip', 'also run every scale mirrored left-right and average it in')
     .option('--opacity <alpha>', 'overlay opacity, 0..1', fraction, 0.55)
     .option('--encoder-preset <preset>', 'overlay video x264 speed: ultrafast … veryslow (default veryfast)', x264Preset)
     .option('--normalize <how>', 'input normalisation: torchvision | tensorflow | mediapipe | MEAN/STD as r,g,b/r,g,b (default: from the graph)', normalizeFlag)

@@ -123,7 +123,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
       }
       const [w, h] = options.inputSize ?? modelInputSize(d, frame.width, frame.height);
       const input = preprocessRgb(frame.rgb, frame.width, frame.height, w, h, d.inputLayout, d.normalization);
-      const result = await pool.run({ inputWidth: w, inputHeight: h, frames: [{ input, width: frame.width, height: frame.height }] });
+      const result = await pool.run({ frames: [{ inputs: [{ data: input, width: w, height: h, flipped: false }], width: frame.width, height: frame.height }] });
       confusion.add(truth.labels, result.frames[0]!.labels);
       options.onImage?.(i + 1, items.length);
     }

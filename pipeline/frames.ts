@@ -1,4 +1,5 @@
 /** The data that flows through a run, source → operators → sinks. */
+import type { ModelInput } from '../model/inferenceProtocol.js';
 
 /** One decoded picture: rgb24, HWC, rows not padded. */
 export interface Frame {
@@ -15,13 +16,11 @@ export interface Frame {
   readonly decodeMs: number;
 }
 
-/** A frame with its model input already prepared (resized + normalised, the model's layout). */
+/** A frame with its model input(s) prepared (resized + normalised, the model's layout). */
 export interface PreparedFrame {
   readonly frame: Frame;
-  /** 3×h×w float32 in the model's layout. */
-  readonly input: Float32Array;
-  readonly inputWidth: number;
-  readonly inputHeight: number;
+  /** One input, or one per scale (and its mirror image) for multi-scale inference. */
+  readonly inputs: readonly ModelInput[];
   readonly preprocessMs: number;
   /** performance.now() when preprocessing finished (queue time starts here). */
   readonly preparedAt: number;

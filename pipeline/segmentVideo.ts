@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Observable, tap } from 'rxjs';
-import { describeModel, modelInputSize, type ModelDescriptor } from '../model/descriptor.js';
+import { describeModel, modelInputSize, planInputs, type ModelDescriptor } from '../model/descriptor.js';
 import { InferencePool } from '../model/inferencePool.js';
 import { applyOverrides, type ModelOverrides, readSidecar } from '../model/modelOverrides.js';
 import type { Device } from '../model/session.js';
@@ -46,6 +46,10 @@ export interface SegmentOptions {
   readonly threadsPerWorker: number;
   /** Model input [width, height] for dynamic-size models; the frame fitted into 513 otherwise. */
   readonly inputSize?: readonly [number, number];
+  /** Multi-scale inference: scores of the input at each scale averaged (DeepLab's 0.5, 0.75, 1). */
+  readonly scales?: readonly number[];
+  /** Also run each scale mirrored left-right and average it in. */
+  readonly flip?: boolean;
   readonly opacity?: number;
   /** x264 preset of the overlay video (speed against file size). */
   readonly encoderPreset?: string;
@@ -61,7 +65,15 @@ export interface SegmentSummary {
   readonly fps: number;
   readonly wallMs: number;
   readonly provider: string;
-  readonly model: { readonly path: string; readonly inputName: string; readonly layout: string; readonly inputShape: readonly number[]; readonly classes: number };
+  readonly model: {
+    readonly path: string;
+    readonly inputName: string;
+    readonly layout: string;
+    readonly inputShape: readonly number[];
+    readonly classes: number;
+    readonly scales: readonly number[];
+    readonly flip: boolean;
+  };
   readonly msPerStage: Record<StageName, number>;
   readonly outputs: { readonly video?: string; readonly masks?: string; readonly framesJson?: string };
 }
@@ -84,6 +96,12 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
   const info = await probeInput(options.input);
   const descriptor = loadModelDescriptor(options.modelPath, options.modelOverrides);
   const [inputWidth, inputHeight] = options.inputSize ?? modelInputSize(descriptor, info.width, info.height);
+  const scales = options.scales ?? [1];
+  const multiScale = scales.length > 1 || scales[0] !== 1;
+  if (multiScale && (descriptor.inputWidth !== null || descriptor.inputHeight !== null)) {
+    throw new UsageError(`--scales needs a model with a dynamic input size; ${options.modelPath} takes exactly ${descriptor.inputWidth}x${descriptor.inputHeight} (--flip alone works)`);
+  }
+  const plan = planInputs([inputWidth, inputHeight], scales, options.flip ?? false);
   if (descriptor.batchSize !== null && descriptor.batchSize !== batchSize) {
     throw new UsageError(`the model takes batches of exactly ${descriptor.batchSize}: use --batch ${descriptor.batchSize}`);
   }
@@ -114,7 +132,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     const source = new VideoFileSource(info);
     const stats = new RunStats();
     const run$ = pullFrames(source, credits).pipe(
-      preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputSizeFor: () => [inputWidth, inputHeight] }),
+      preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputsFor: () => plan }),
       batchFrames(batchSize, batchWaitMs),
       inferBatches(pool),
       reorderByIndex((s) => s.frame.index),
@@ -142,6 +160,8 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
         layout: descriptor.inputLayout,
         inputShape: descriptor.inputLayout === 'NCHW' ? [batchSize, 3, inputHeight, inputWidth] : [batchSize, inputHeight, inputWidth, 3],
         classes: descriptor.classes,
+        scales,
+        flip: options.flip ?? false,
       },
       msPerStage: stats.meanMsPerStage(),
       outputs: { ...(options.outputPath ? { video: options.outputPath } : {}), ...(options.masksDir ? { masks: options.masksDir } : {}), ...(options.framesJsonPath ? { framesJson: options.framesJsonPath } : {}) },

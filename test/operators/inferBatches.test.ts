@@ -13,9 +13,7 @@ function prepared(index: number): PreparedFrame {
   const rgb = Uint8Array.from({ length: W * H * 3 }, (_, i) => (i * (index + 3) * 7) & 255);
   return {
     frame: { streamId: 's', index, ptsMs: index * 40, width: W, height: H, rgb, capturedAt: 0, decodeMs: 0 },
-    input: preprocessRgb(rgb, W, H, IW, IH, 'NCHW', IMAGENET_NORMALIZATION),
-    inputWidth: IW,
-    inputHeight: IH,
+    inputs: [{ data: preprocessRgb(rgb, W, H, IW, IH, 'NCHW', IMAGENET_NORMALIZATION), width: IW, height: IH, flipped: false }],
     preprocessMs: 0,
     preparedAt: performance.now(),
   };
