@@ -1,0 +1,202 @@
+/**
+ * The fully connected CRF of Krähenbühl & Koltun (2011), as DeepLab uses it: Potts model,
+ *   E(x) = Σ_i U_i(x_i) + Σ_{i<j} [x_i ≠ x_j] · ( w1·exp(−|p_i−p_j|²/2σα² − |I_i−I_j|²/2σβ²) + w2·exp(−|p_i−p_j|²/2σγ²) )
+ * with U = −log p (the network's softmax), solved by mean-field inference where each message
+ * pass is a Gaussian filter done on a permutohedral lattice:
+ *   Q_i(l) ∝ exp( −U_i(l) + Σ_k w_k · [K̃_k Q(l)]_i )
+ *
+ * Kernel normalisation: `after` (default) divides each filtered value by the filtered constant,
+ * as the authors' original code that DeepLab ships does; `symmetric` uses D^-½ K D^-½ (pydensecrf's
+ * default), under which the mean-field free energy provably does not increase.
+ *
+ * Labels whose probability never exceeds `pruneBelow` anywhere in the image are left out of the
+ * inference (their Q stays 0): most frames use a handful of a model's 21+ classes.
+ */
+import { PermutohedralLattice } from './permutohedralLattice.js';
+
+export interface CrfParams {
+  readonly iterations: number;
+  /** Appearance kernel: weight, spatial σα (pixels), colour σβ (0–255 units). */
+  readonly bilateral: { readonly weight: number; readonly xy: number; readonly rgb: number };
+  /** Smoothness kernel: weight, spatial σγ (pixels). */
+  readonly gaussian: { readonly weight: number; readonly xy: number };
+  readonly normalization: 'after' | 'symmetric';
+  /** Labels whose largest probability in the image is below this are not inferred (0 disables). */
+  readonly pruneBelow: number;
+}
+
+/** DeepLab-LargeFOV's PASCAL VOC setting. */
+export const DEEPLAB_VOC_PARAMS: CrfParams = {
+  iterations: 10,
+  bilateral: { weight: 4, xy: 121, rgb: 5 },
+  gaussian: { weight: 3, xy: 3 },
+  normalization: 'after',
+  pruneBelow: 1e-3,
+};
+
+/** A normalised Gaussian filter over the image's pixels: out = K̃ · values (per channel). */
+export interface PixelFilter {
+  apply(values: Float32Array, channels: number, out: Float32Array): Float32Array;
+}
+
+/** Wraps a raw filter (lattice or exact) with the chosen normalisation. */
+export class NormalizedFilter implements PixelFilter {
+  private readonly scale: Float32Array;
+  private buffer = new Float32Array(0);
+
+  constructor(
+    private readonly raw: { filter(values: Float32Array, channels: number, out: Float32Array): Float32Array },
+    points: number,
+    private readonly mode: 'after' | 'symmetric',
+  ) {
+    const total = raw.filter(new Float32Array(points).fill(1), 1, new Float32Array(points));
+    this.scale = total.map((t) => (mode === 'after' ? 1 / (t + 1e-20) : 1 / Math.sqrt(t + 1e-20)));
+  }
+
+  apply(values: Float32Array, channels: number, out: Float32Array): Float32Array {
+    const n = this.scale.length;
+    let input = values;
+    if (this.mode === 'symmetric') {
+      if (this.buffer.length < n * channels) this.buffer = new Float32Array(n * channels);
+      input = this.buffer;
+      for (let p = 0; p < n; p++) for (let c = 0; c < channels; c++) input[p * channels + c] = values[p * channels + c]! * this.scale[p]!;
+    }
+    this.raw.filter(input, channels, out);
+    for (let p = 0; p < n; p++) for (let c = 0; c < channels; c++) out[p * channels + c]! *= this.scale[p]!;
+    return out;
+  }
+}
+
+/** Per-pixel features: (x/σ, y/σ) and, with colours, (r/σc, g/σc, b/σc). */
+export function pixelFeatures(width: number, height: number, xy: number, rgb?: { image: Uint8Array; sigma: number }): Float32Array {
+  const d = rgb ? 5 : 2;
+  const f = new Float32Array(width * height * d);
+  for (let y = 0, p = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, p++) {
+      f[p * d] = x / xy;
+      f[p * d + 1] = y / xy;
+      if (rgb) for (let c = 0; c < 3; c++) f[p * d + 2 + c] = rgb.image[p * 3 + c]! / rgb.sigma;
+    }
+  }
+  return f;
+}
+
+export interface CrfResult {
+  /** N×C marginals, HWC (pruned labels are 0). */
+  readonly q: Float32Array;
+  readonly labels: Uint8Array;
+  /** Which labels took part. */
+  readonly activeLabels: readonly number[];
+}
+
+export interface InferOptions {
+  readonly iterations?: number;
+  /** Start mean field from this Q (N×C) instead of the unary's softmax (warm start). */
+  readonly initialQ?: Float32Array;
+  /** Called after each iteration with the current active-label Q (tests, energy tracking). */
+  readonly onIteration?: (iteration: number, q: Float32Array, active: readonly number[]) => void;
+}
+
+export class DenseCrf {
+  readonly points: number;
+  /** Milliseconds spent building the lattices. */
+  readonly setupMs: number;
+
+  constructor(
+    readonly width: number,
+    readonly height: number,
+    readonly params: CrfParams,
+    private readonly kernels: readonly { weight: number; filter: PixelFilter }[],
+    setupMs: number,
+  ) {
+    this.points = width * height;
+    this.setupMs = setupMs;
+  }
+
+  /** Builds both kernels' permutohedral lattices for an image (rgb24, HWC). */
+  static forImage(image: Uint8Array, width: number, height: number, params: CrfParams = DEEPLAB_VOC_PARAMS): DenseCrf {
+    const started = performance.now();
+    const n = width * height;
+    const bilateral = PermutohedralLattice.build(pixelFeatures(width, height, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), n, 5);
+    const gaussian = PermutohedralLattice.build(pixelFeatures(width, height, params.gaussian.xy), n, 2);
+    const kernels = [
+      { weight: params.bilateral.weight, filter: new NormalizedFilter(bilateral, n, params.normalization) },
+      { weight: params.gaussian.weight, filter: new NormalizedFilter(gaussian, n, params.normalization) },
+    ].filter((k) => k.weight !== 0);
+    return new DenseCrf(width, height, params, kernels, performance.now() - started);
+  }
+
+  /** Mean-field inference from probabilities (N×C, HWC, each pixel summing to 1). */
+  infer(probabilities: Float32Array, classes: number, options: InferOptions = {}): CrfResult {
+    const n = this.points;
+    const iterations = options.iterations ?? this.params.iterations;
+    const active = activeLabels(probabilities, n, classes, this.params.pruneBelow);
+    const m = active.length;
+    // Unary −log p over the active labels; Q starts at the unary's softmax or the given Q.
+    const unary = new Float32Array(n * m);
+    let q = new Float32Array(n * m);
+    for (let p = 0; p < n; p++) {
+      for (let k = 0; k < m; k++) {
+        const prob = probabilities[p * classes + active[k]!]!;
+        unary[p * m + k] = -Math.log(Math.max(prob, 1e-8));
+        q[p * m + k] = options.initialQ ? options.initialQ[p * classes + active[k]!]! : prob;
+      }
+    }
+    normalizeRows(q, n, m);
+    const message = new Float32Array(n * m);
+    const filtered = new Float32Array(n * m);
+    for (let it = 0; it < iterations; it++) {
+      for (let i = 0; i < n * m; i++) message[i] = -unary[i]!;
+      for (const { weight, filter } of this.kernels) {
+        filter.apply(q, m, filtered);
+        for (let i = 0; i < n * m; i++) message[i]! += weight * filtered[i]!;
+      }
+      const next = new Float32Array(n * m);
+      softmaxRows(message, next, n, m);
+      q = next;
+      options.onIteration?.(it, q, active);
+    }
+    // Back to all labels.
+    const full = new Float32Array(n * classes);
+    const labels = new Uint8Array(n);
+    for (let p = 0; p < n; p++) {
+      let best = 0;
+      for (let k = 0; k < m; k++) {
+        full[p * classes + active[k]!] = q[p * m + k]!;
+        if (q[p * m + k]! > q[p * m + best]!) best = k;
+      }
+      labels[p] = active[best]!;
+    }
+    return { q: full, labels, activeLabels: active };
+  }
+}
+
+export function activeLabels(probabilities: Float32Array, n: number, classes: number, threshold: number): number[] {
+  const peak = new Float32Array(classes);
+  for (let p = 0; p < n; p++) for (let c = 0; c < classes; c++) if (probabilities[p * classes + c]! > peak[c]!) peak[c] = probabilities[p * classes + c]!;
+  const active = [...peak.keys()].filter((c) => peak[c]! >= threshold || threshold <= 0);
+  return active.length > 0 ? active : [...peak.keys()];
+}
+
+function normalizeRows(q: Float32Array, n: number, m: number): void {
+  for (let p = 0; p < n; p++) {
+    let sum = 0;
+    for (let k = 0; k < m; k++) sum += q[p * m + k]!;
+    const inv = sum > 0 ? 1 / sum : 1 / m;
+    for (let k = 0; k < m; k++) q[p * m + k] = sum > 0 ? q[p * m + k]! * inv : inv;
+  }
+}
+
+function softmaxRows(logits: Float32Array, out: Float32Array, n: number, m: number): void {
+  for (let p = 0; p < n; p++) {
+    let max = -Infinity;
+    for (let k = 0; k < m; k++) max = Math.max(max, logits[p * m + k]!);
+    let sum = 0;
+    for (let k = 0; k < m; k++) {
+      const e = Math.exp(logits[p * m + k]! - max);
+      out[p * m + k] = e;
+      sum += e;
+    }
+    for (let k = 0; k < m; k++) out[p * m + k]! /= sum;
+  }
+}
