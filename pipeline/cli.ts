@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
+import { DEEPLAB_VOC_PARAMS } from '../model/crf/denseCrf.js';
 import { defaultModelPath } from '../model/defaultModel.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import { CUDA_HOWTO, parseDevice } from '../model/session.js';
@@ -15,6 +16,7 @@ import { isUserError } from './errors.js';
 import { generateClip } from './generateClip.js';
 import { isSequencePattern } from './ffmpeg.js';
 import { createProgress } from './progress.js';
+import { runCrfCommand } from './crfCommand.js';
 import { evaluate } from './evaluate.js';
 import { importModelFile } from './importModel.js';
 import { segmentVideo, type SegmentSummary } from './segmentVideo.js';
@@ -264,6 +266,51 @@ program
       const pct = (v: number | null) => (v === null ? '     -' : `${(v * 100).toFixed(2).padStart(6)}`);
       const rows = summary.perClass.map((c) => `${c.name.padEnd(16)} ${pct(c.iou)}  ${String(c.pixels).padStart(10)}`);
       process.stdout.write(`class            IoU %  GT pixels\n${rows.join('\n')}\n\nmIoU ${pct(summary.mIoU)} %  pixel accuracy ${pct(summary.pixelAccuracy)} %  (${summary.images} images)\n`);
+    } catch (error) {
+      fail(error, false);
+    }
+  });
+
+const nonNegative = (flag: string) => (value: string): number => {
+  const n = Number(value);
+  if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} takes a number ≥ 0, got "${value}"`);
+  return n;
+};
+const positive = (flag: string) => (value: string): number => {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} takes a number > 0, got "${value}"`);
+  return n;
+};
+
+program
+  .command('crf')
+  .description('refine probabilities with the fully connected CRF (DeepLab VOC defaults: 10 iterations, w1 4, σα 121, σβ 5, w2 3, σγ 3)')
+  .requiredOption('--image <img>', 'PNG or binary PPM (a printf pattern with --frames)')
+  .requiredOption('--probs <p.npy>', 'float32 probabilities H×W×C in C order (C×H×W with --chw)')
+  .requiredOption('--out <labels.png>', '8-bit greyscale label map to write')
+  .option('--q-out <q.npy>', 'also write the marginals Q (float32 H×W×C)')
+  .option('--chw', 'the .npy is C×H×W')
+  .option('--iters <n>', 'mean-field iterations', positiveInt('--iters'), DEEPLAB_VOC_PARAMS.iterations)
+  .option('--pos-w <w>', 'smoothness kernel weight w2', nonNegative('--pos-w'), DEEPLAB_VOC_PARAMS.gaussian.weight)
+  .option('--pos-xy <σ>', 'smoothness kernel σγ (pixels)', positive('--pos-xy'), DEEPLAB_VOC_PARAMS.gaussian.xy)
+  .option('--bi-w <w>', 'appearance kernel weight w1', nonNegative('--bi-w'), DEEPLAB_VOC_PARAMS.bilateral.weight)
+  .option('--bi-xy <σ>', 'appearance kernel σα (pixels)', positive('--bi-xy'), DEEPLAB_VOC_PARAMS.bilateral.xy)
+  .option('--bi-rgb <σ>', 'appearance kernel σβ (colour, 0–255)', positive('--bi-rgb'), DEEPLAB_VOC_PARAMS.bilateral.rgb)
+  .option('--frames <n>', 'frames in a sequence (paths are printf patterns, from 0)', positiveInt('--frames'))
+  .option('--warm-start', 'in a sequence, start each frame from the previous Q blended with its unary')
+  .option('--json', 'print { "ms_setup", "ms_inference", "ms_total" } on stdout')
+  .action(async (flags: { image: string; probs: string; out: string; qOut?: string; chw?: boolean; iters: number; posW: number; posXy: number; biW: number; biXy: number; biRgb: number; frames?: number; warmStart?: boolean; json?: boolean }) => {
+    try {
+      const summary = await runCrfCommand({
+        image: flags.image, probs: flags.probs, out: flags.out,
+        ...(flags.qOut ? { qOut: flags.qOut } : {}),
+        chw: Boolean(flags.chw),
+        params: { ...DEEPLAB_VOC_PARAMS, iterations: flags.iters, gaussian: { weight: flags.posW, xy: flags.posXy }, bilateral: { weight: flags.biW, xy: flags.biXy, rgb: flags.biRgb } },
+        ...(flags.frames ? { frames: flags.frames } : {}),
+        warmStart: Boolean(flags.warmStart),
+      });
+      if (flags.json) process.stdout.write(`${JSON.stringify({ ms_setup: summary.ms_setup, ms_inference: summary.ms_inference, ms_total: summary.ms_total, frames: summary.frames })}\n`);
+      else process.stderr.write(`${summary.frames} frame(s): setup ${summary.ms_setup} ms, inference ${summary.ms_inference} ms, total ${summary.ms_total} ms → ${flags.out}\n`);
     } catch (error) {
       fail(error, false);
     }

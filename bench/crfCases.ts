@@ -1,0 +1,67 @@
+/**
+ * DeepLab-like CRF inputs: an image of textured regions, and scores that look like a stride-8
+ * network's — one-hot ground truth averaged over 8×8 blocks, noised, upsampled bilinearly, softmax.
+ */
+import { seededRandom } from '../model/onnxGraph.js';
+import { cachedTaps } from '../model/preprocess.js';
+
+export interface CrfCase {
+  readonly width: number;
+  readonly height: number;
+  readonly classes: number;
+  readonly image: Uint8Array;
+  readonly truth: Uint8Array;
+  readonly probabilities: Float32Array;
+}
+
+export function deeplabLikeCase(width: number, height: number, classes: number, seed = 1, regions = 12): CrfCase {
+  const random = seededRandom(seed);
+  // Regions: nearest of a few random centres (a Voronoi partition), each a label and a texture.
+  const centres = Array.from({ length: regions }, () => ({ x: random() * width, y: random() * height, label: Math.floor(random() * classes), colour: [random() * 255, random() * 255, random() * 255] }));
+  const image = new Uint8Array(width * height * 3);
+  const truth = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let best = 0;
+      let bestD = Infinity;
+      centres.forEach((c, i) => {
+        const dd = (c.x - x) ** 2 + (c.y - y) ** 2;
+        if (dd < bestD) {
+          bestD = dd;
+          best = i;
+        }
+      });
+      const p = y * width + x;
+      truth[p] = centres[best]!.label;
+      const texture = 18 * Math.sin(x * 0.7 + best) * Math.cos(y * 0.5);
+      for (let c = 0; c < 3; c++) image[p * 3 + c] = Math.max(0, Math.min(255, Math.round(centres[best]!.colour[c]! + texture + (random() - 0.5) * 20)));
+    }
+  }
+  // Stride-8 scores: block averages of the one-hot truth, noised.
+  const [bw, bh] = [Math.ceil(width / 8), Math.ceil(height / 8)];
+  const coarse = new Float32Array(bw * bh * classes);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) coarse[((y >> 3) * bw + (x >> 3)) * classes + truth[y * width + x]!]! += 1 / 64;
+  for (let i = 0; i < coarse.length; i++) coarse[i] = coarse[i]! * 6 + (random() - 0.5) * 3;
+  // Bilinear upsampling to full size, then softmax.
+  const xs = cachedTaps(bw, width);
+  const ys = cachedTaps(bh, height);
+  const probabilities = new Float32Array(width * height * classes);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = (y * width + x) * classes;
+      let max = -Infinity;
+      for (let c = 0; c < classes; c++) {
+        const at = (yy: number, xx: number) => coarse[(yy * bw + xx) * classes + c]!;
+        const fx = xs.weight[x]!;
+        const fy = ys.weight[y]!;
+        const v = (at(ys.low[y]!, xs.low[x]!) * (1 - fx) + at(ys.low[y]!, xs.high[x]!) * fx) * (1 - fy) + (at(ys.high[y]!, xs.low[x]!) * (1 - fx) + at(ys.high[y]!, xs.high[x]!) * fx) * fy;
+        probabilities[p + c] = v;
+        max = Math.max(max, v);
+      }
+      let sum = 0;
+      for (let c = 0; c < classes; c++) sum += probabilities[p + c] = Math.exp(probabilities[p + c]! - max);
+      for (let c = 0; c < classes; c++) probabilities[p + c]! /= sum;
+    }
+  }
+  return { width, height, classes, image, truth, probabilities };
+}

@@ -1,0 +1,17 @@
+/** A CRF worker: builds the lattices for each job's image and runs mean field, off the event loop. */
+import { parentPort } from 'node:worker_threads';
+import type { CrfJob, CrfReply } from './crfProtocol.js';
+import { DenseCrf } from './denseCrf.js';
+
+const port = parentPort!;
+port.on('message', (job: CrfJob) => {
+  try {
+    const crf = DenseCrf.forImage(job.image, job.width, job.height, job.params);
+    const started = performance.now();
+    const result = crf.infer(job.probabilities, job.classes, job.initialQ ? { initialQ: job.initialQ } : {});
+    const reply: CrfReply = { id: job.id, ok: true, q: result.q, labels: result.labels, setupMs: crf.setupMs, inferenceMs: performance.now() - started, activeLabels: result.activeLabels };
+    port.postMessage(reply, [result.q.buffer as ArrayBuffer, result.labels.buffer as ArrayBuffer]);
+  } catch (error) {
+    port.postMessage({ id: job.id, ok: false, message: (error as Error).message } satisfies CrfReply);
+  }
+});

@@ -1,0 +1,119 @@
+/**
+ * `deeplab-stream crf`: the dense CRF on an image and a probability map from anywhere (PyTorch,
+ * TensorFlow …) — the Python-interop entry point. Sequences (printf patterns with --frames) can
+ * carry Q from frame to frame (--warm-start).
+ *
+ *   IMG (PNG / PPM) + P.npy (float32 H×W×C, or C×H×W with --chw) → LABELS.png (8-bit grey), [Q.npy]
+ */
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { format } from 'node:util';
+import { PNG } from 'pngjs';
+import type { CrfParams } from '../model/crf/denseCrf.js';
+import { CrfRunner } from '../model/crf/crfRunner.js';
+import { InputError, OutputError, UsageError } from './errors.js';
+import { readNpyFloat32, writeNpyFloat32 } from './npy.js';
+import { readRgbImage } from './rgbImage.js';
+import { partialPathFor } from './sinks/partialFile.js';
+
+export interface CrfCommandOptions {
+  readonly image: string;
+  readonly probs: string;
+  readonly out: string;
+  readonly qOut?: string;
+  readonly chw?: boolean;
+  readonly params: CrfParams;
+  /** Number of frames when the paths are printf patterns (frame_%05d.png). */
+  readonly frames?: number;
+  readonly warmStart?: boolean;
+}
+
+export interface CrfCommandSummary {
+  readonly frames: number;
+  readonly ms_setup: number;
+  readonly ms_inference: number;
+  readonly ms_total: number;
+}
+
+const PATTERN = /%0?\d*d/;
+
+/** Loads and checks one probability map against its image; returns HWC, each pixel summing to 1. */
+export function loadProbabilities(file: string, width: number, height: number, chw: boolean): { probabilities: Float32Array; classes: number } {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (error) {
+    throw new InputError(`probabilities not found: ${file} (${(error as NodeJS.ErrnoException).code})`);
+  }
+  const { shape, data } = readNpyFloat32(bytes, file);
+  if (shape.length !== 3) throw new InputError(`${file} has shape (${shape.join(', ')}); expected ${chw ? 'C×H×W' : 'H×W×C'} (3 axes)`);
+  const [h, w, classes] = chw ? [shape[1]!, shape[2]!, shape[0]!] : [shape[0]!, shape[1]!, shape[2]!];
+  if (h !== height || w !== width) {
+    throw new InputError(`${file} is ${w}x${h} (${chw ? 'C×H×W' : 'H×W×C'} shape ${shape.join('×')}) but the image is ${width}x${height}${chw ? '' : '; if it is C×H×W, pass --chw'}`);
+  }
+  if (classes < 1) throw new InputError(`${file} has no labels`);
+  if (classes > 256) throw new InputError(`${file} has ${classes} labels; the 8-bit label PNG holds at most 256`);
+  const n = width * height;
+  const probabilities = new Float32Array(n * classes);
+  for (let p = 0; p < n; p++) {
+    let sum = 0;
+    for (let c = 0; c < classes; c++) {
+      const v = chw ? data[c * n + p]! : data[p * classes + c]!;
+      if (!(v >= 0)) throw new InputError(`${file} holds ${Number.isNaN(v) ? 'NaN' : 'a negative value'} at pixel (${p % width}, ${Math.floor(p / width)}), label ${c}: pass probabilities (a softmax), not logits`);
+      probabilities[p * classes + c] = v;
+      sum += v;
+    }
+    if (sum <= 0) throw new InputError(`${file}: pixel (${p % width}, ${Math.floor(p / width)}) has probabilities summing to 0`);
+    for (let c = 0; c < classes; c++) probabilities[p * classes + c]! /= sum;
+  }
+  return { probabilities, classes };
+}
+
+function writeAtomically(file: string, bytes: Uint8Array): void {
+  const partial = partialPathFor(file);
+  try {
+    writeFileSync(partial, bytes);
+    renameSync(partial, file);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw new OutputError(`cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): choose a writable path`);
+  }
+}
+
+function labelPng(labels: Uint8Array, width: number, height: number): Uint8Array {
+  const png = new PNG({ width, height, colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
+  png.data = Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength);
+  return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false });
+}
+
+export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSummary> {
+  const sequence = [o.image, o.probs, o.out].some((p) => PATTERN.test(p));
+  if (sequence && !o.frames) throw new UsageError('the paths are printf patterns: give --frames N');
+  if (!sequence && (o.frames ?? 1) > 1) throw new UsageError('--frames needs printf patterns in --image, --probs and --out (frame_%05d.png)');
+  if (o.warmStart && !sequence) throw new UsageError('--warm-start carries Q across the frames of a sequence: use patterns and --frames');
+  const frames = sequence ? o.frames! : 1;
+  const at = (pattern: string | undefined, i: number) => (pattern && sequence ? format(pattern, i) : pattern);
+  const started = performance.now();
+  const runner = CrfRunner.start();
+  let setup = 0;
+  let inference = 0;
+  let previousQ: Float32Array | null = null;
+  try {
+    for (let i = 0; i < frames; i++) {
+      const image = readRgbImage(at(o.image, i)!);
+      const { probabilities, classes } = loadProbabilities(at(o.probs, i)!, image.width, image.height, o.chw ?? false);
+      // Warm start: begin from the previous frame's Q blended with this frame's unary.
+      const initialQ = o.warmStart && previousQ?.length === probabilities.length ? previousQ.map((q, k) => 0.5 * q + 0.5 * probabilities[k]!) : undefined;
+      const result = await runner.run({ image: image.rgb, width: image.width, height: image.height, probabilities, classes, params: o.params, ...(initialQ ? { initialQ } : {}) });
+      setup += result.setupMs;
+      inference += result.inferenceMs;
+      writeAtomically(at(o.out, i)!, labelPng(result.labels, image.width, image.height));
+      if (o.qOut) writeAtomically(at(o.qOut, i)!, writeNpyFloat32([image.height, image.width, classes], result.q));
+      previousQ = result.q;
+    }
+  } finally {
+    await runner.close();
+  }
+  const round = (v: number) => Math.round(v * 10) / 10;
+  return { frames, ms_setup: round(setup), ms_inference: round(inference), ms_total: round(performance.now() - started) };
+}
+

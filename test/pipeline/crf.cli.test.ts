@@ -1,0 +1,105 @@
+/** `deeplab-stream crf` end to end on generated DeepLab-like data. */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PNG } from 'pngjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deeplabLikeCase } from '../../bench/crfCases.js';
+import { readNpyFloat32, writeNpyFloat32 } from '../../pipeline/npy.js';
+import { runCli, tempDir } from '../helpers/fixtures.js';
+
+const tmp = tempDir('dls-crf-');
+const [W, H, C] = [64, 48, 5];
+const scene = deeplabLikeCase(W, H, C, 3, 6);
+const file = (name: string) => path.join(tmp.dir, name);
+
+function writeRgbPng(name: string, rgb: Uint8Array, width = W, height = H): string {
+  const png = new PNG({ width, height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
+  png.data = Buffer.from(rgb);
+  writeFileSync(file(name), PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false }));
+  return file(name);
+}
+
+function readLabels(name: string): Uint8Array {
+  const png = PNG.sync.read(readFileSync(file(name)));
+  return Uint8Array.from({ length: png.width * png.height }, (_, p) => png.data[p * 4]!);
+}
+
+const accuracy = (labels: Uint8Array) => labels.reduce((n, l, p) => n + (l === scene.truth[p] ? 1 : 0), 0) / labels.length;
+
+beforeAll(() => {
+  writeRgbPng('image.png', scene.image);
+  writeFileSync(file('probs.npy'), writeNpyFloat32([H, W, C], scene.probabilities));
+  // The same image as a binary PPM, and the probabilities as C×H×W.
+  writeFileSync(file('image.ppm'), Buffer.concat([Buffer.from(`P6\n# generated\n${W} ${H}\n255\n`), Buffer.from(scene.image)]));
+  const chw = new Float32Array(W * H * C);
+  for (let p = 0; p < W * H; p++) for (let c = 0; c < C; c++) chw[c * W * H + p] = scene.probabilities[p * C + c]!;
+  writeFileSync(file('probs_chw.npy'), writeNpyFloat32([C, H, W], chw));
+});
+afterAll(() => tmp.cleanup());
+
+describe('deeplab-stream crf', () => {
+  it('refines the labels, writes Q, and reports its timings', async () => {
+    const r = await runCli(['crf', '--image', file('image.png'), '--probs', file('probs.npy'), '--out', file('labels.png'), '--q-out', file('q.npy'), '--json']);
+    expect(r.stderr).toBe('');
+    expect(Object.keys(JSON.parse(r.stdout))).toEqual(['ms_setup', 'ms_inference', 'ms_total', 'frames']);
+    const labels = readLabels('labels.png');
+    const argmax = Uint8Array.from({ length: W * H }, (_, p) => {
+      let best = 0;
+      for (let c = 1; c < C; c++) if (scene.probabilities[p * C + c]! > scene.probabilities[p * C + best]!) best = c;
+      return best;
+    });
+    expect(accuracy(labels)).toBeGreaterThan(accuracy(argmax));
+    const q = readNpyFloat32(readFileSync(file('q.npy')), 'q.npy');
+    expect(q.shape).toEqual([H, W, C]);
+    for (let p = 0; p < W * H; p += 97) expect(q.data.subarray(p * C, p * C + C).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+  });
+
+  it('gives the same labels from a PPM and a C×H×W .npy with --chw', async () => {
+    await runCli(['crf', '--image', file('image.png'), '--probs', file('probs.npy'), '--out', file('a.png')]);
+    const r = await runCli(['crf', '--image', file('image.ppm'), '--probs', file('probs_chw.npy'), '--chw', '--out', file('b.png')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(Buffer.compare(Buffer.from(readLabels('a.png')), Buffer.from(readLabels('b.png')))).toBe(0);
+  });
+
+  it('runs a sequence with --frames and --warm-start', async () => {
+    for (let i = 0; i < 3; i++) {
+      writeRgbPng(`seq_${i}.png`, scene.image);
+      writeFileSync(file(`seq_${i}.npy`), writeNpyFloat32([H, W, C], scene.probabilities));
+    }
+    const r = await runCli(['crf', '--image', file('seq_%d.png'), '--probs', file('seq_%d.npy'), '--out', file('out_%d.png'), '--frames', '3', '--warm-start', '--iters', '3', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).frames).toBe(3);
+    expect(['out_0.png', 'out_1.png', 'out_2.png'].every((f) => existsSync(file(f)))).toBe(true);
+  });
+
+  const bad: [string, () => void, RegExp][] = [
+    ['float64 probabilities', () => {
+      const f64 = writeNpyFloat32([H, W, C], scene.probabilities);
+      const text = Buffer.from(f64).toString('latin1').replace("'<f4'", "'<f8'");
+      writeFileSync(file('bad.npy'), Buffer.from(text, 'latin1'));
+    }, /holds <f8 values; the CRF needs float32/],
+    ['a size that does not match the image', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W - 1, C], new Float32Array(H * (W - 1) * C).fill(0.2))), /is 63x48 .* but the image is 64x48/],
+    ['NaN', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, C], scene.probabilities.map((v, i) => (i === 7 ? NaN : v)))), /holds NaN at pixel \(1, 0\), label 2/],
+    ['negative values (logits)', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, C], scene.probabilities.map((v) => v - 0.5))), /negative value .* pass probabilities \(a softmax\), not logits/],
+    ['more labels than a PNG holds', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, 300], new Float32Array(H * W * 300).fill(1 / 300))), /300 labels; the 8-bit label PNG holds at most 256/],
+    ['a file that is not .npy', () => writeFileSync(file('bad.npy'), 'hello'), /is not a \.npy file/],
+  ];
+  for (const [what, make, message] of bad) {
+    it(`rejects ${what} with one clear line and no output`, async () => {
+      make();
+      const r = await runCli(['crf', '--image', file('image.png'), '--probs', file('bad.npy'), '--out', file('never.png')]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr.trim()).toMatch(message);
+      expect(existsSync(file('never.png'))).toBe(false);
+    });
+  }
+
+  it('rejects an empty image', async () => {
+    writeFileSync(file('empty.ppm'), 'P6\n0 0\n255\n');
+    const r = await runCli(['crf', '--image', file('empty.ppm'), '--probs', file('probs.npy'), '--out', file('never.png')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/^error: .*empty\.ppm is an empty image \(0x0\)$/);
+    expect(readdirSync(tmp.dir).some((f) => f.startsWith('never'))).toBe(false);
+  });
+});
