@@ -7,7 +7,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { ModelError } from '../pipeline/errors.js';
-import { defaultClassNames, PERSON_CLASSES, PERSON_PALETTE, vocPalette } from './palette.js';
+import { defaultClassNames, PERSON_CLASSES, PERSON_PALETTE, VOC_CLASSES, vocPalette } from './palette.js';
 import type { Layout, Normalization } from './preprocess.js';
 
 const { onnx } = onnxProto;
@@ -16,6 +16,8 @@ export interface ModelDescriptor {
   readonly inputName: string;
   readonly outputName: string;
   readonly inputLayout: Layout;
+  /** uint8 inputs take raw pixels (the graph normalises); float32 inputs are normalised here. */
+  readonly inputType: 'float32' | 'uint8';
   /** Fixed model input size, or null where the graph leaves it dynamic. */
   readonly inputHeight: number | null;
   readonly inputWidth: number | null;
@@ -26,8 +28,9 @@ export interface ModelDescriptor {
    * `scores`: one channel per class (logits or probabilities; argmax picks the label).
    * `mask`: one channel, foreground where the value exceeds `maskThreshold` (0.5 after a
    * Sigmoid, 0 for raw logits); it has two classes, background and foreground.
+   * `labels`: integer class indices, already argmaxed in the graph (upsampled nearest).
    */
-  readonly outputKind: 'scores' | 'mask';
+  readonly outputKind: 'scores' | 'mask' | 'labels';
   readonly maskThreshold: number;
   /** Label classes (2 for a mask output). */
   readonly classes: number;
@@ -72,6 +75,9 @@ export function parseOnnx(bytes: Uint8Array, label: string): InstanceType<typeof
   return model;
 }
 
+const ONNX_ELEMENT = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7 } as const;
+const INTEGER_LABEL_TYPES: readonly number[] = [ONNX_ELEMENT.UINT8, ONNX_ELEMENT.INT32, ONNX_ELEMENT.INT64];
+
 export function describeModel(bytes: Uint8Array, label = 'model'): ModelDescriptor {
   const model = parseOnnx(bytes, label);
   const graph = model.graph!;
@@ -83,35 +89,43 @@ export function describeModel(bytes: Uint8Array, label = 'model'): ModelDescript
   const input = inputs[0]!;
   const output = graph.output?.[0];
   if (!output) throw new ModelError(`${label} has no output`);
-  if (input.type?.tensorType?.elemType !== 1) {
-    throw new ModelError(`${label}: input "${input.name}" is not float32; only float32 image inputs are supported`);
+  const inType = input.type?.tensorType?.elemType;
+  if (inType !== ONNX_ELEMENT.FLOAT && inType !== ONNX_ELEMENT.UINT8) {
+    throw new ModelError(`${label}: input "${input.name}" has element type ${inType}; supported image inputs are float32 and uint8`);
   }
   const inDims = dimsOf(input);
-  const outDims = dimsOf(output);
   if (!inDims || inDims.length !== 4) {
     throw new ModelError(`${label}: input "${input.name}" is not a 4-D image tensor (N×C×H×W or N×H×W×C)`);
   }
   const inputLayout: Layout = inDims[1] === 3 ? 'NCHW' : inDims[3] === 3 ? 'NHWC' : fail(`${label}: input "${input.name}" has no 3-channel axis; expected N×3×H×W or N×H×W×3`);
   const [inH, inW] = inputLayout === 'NCHW' ? [inDims[2]!, inDims[3]!] : [inDims[1]!, inDims[2]!];
-  if (!outDims || outDims.length !== 4) {
-    throw new ModelError(`${label}: output "${output.name}" is not a 4-D score map (N×C×H×W or N×H×W×C)`);
+  const outType = output.type?.tensorType?.elemType ?? ONNX_ELEMENT.FLOAT;
+  const outDims = dimsOf(output);
+  const notAMap = () => fail(`${label}: output "${output.name}" is not a segmentation map (expected N×C×H×W or N×H×W×C scores, N×H×W labels or a one-channel mask), it has shape ${outDims ? `[${outDims.map((d) => d ?? '?').join(', ')}]` : 'unknown'}`);
+  if (!outDims || (outDims.length !== 4 && outDims.length !== 3)) notAMap();
+  if (outType !== ONNX_ELEMENT.FLOAT && !INTEGER_LABEL_TYPES.includes(outType)) {
+    throw new ModelError(`${label}: output "${output.name}" has element type ${outType}; supported outputs are float32 scores or integer labels`);
   }
-  // Class scores sit on the axis the input keeps its channels on.
+  // Class scores sit on the axis the input keeps its channels on; 3-D outputs have none.
   const outputLayout = inputLayout;
-  const channels = outputLayout === 'NCHW' ? outDims[1] : outDims[3];
+  const channels = outDims!.length === 3 ? 1 : outputLayout === 'NCHW' ? outDims![1] : outDims![3];
   if (channels === null || channels === undefined) {
     throw new ModelError(`${label}: output "${output.name}" has no fixed class axis (N×C×H×W or N×H×W×C)`);
   }
   if (channels > 256) throw new ModelError(`${label}: ${channels} classes do not fit an 8-bit label map (at most 256)`);
-  const outputKind = channels === 1 ? 'mask' : 'scores';
+  const isLabels = INTEGER_LABEL_TYPES.includes(outType);
+  if (isLabels && channels !== 1) notAMap();
+  const outputKind = isLabels ? 'labels' : channels === 1 ? 'mask' : 'scores';
   // A Sigmoid (possibly behind a layout Transpose) means probabilities; otherwise a logit.
   const sigmoid = isSigmoidChain(graph.node!, output.name ?? '');
-  const classes = outputKind === 'mask' ? 2 : channels;
+  // An argmaxed output does not say how many classes there are: PASCAL VOC's 21 unless told.
+  const classes = outputKind === 'mask' ? 2 : outputKind === 'labels' ? VOC_CLASSES.length : channels;
   const preset = inputLayout === 'NCHW' ? 'torchvision' : outputKind === 'mask' ? 'mediapipe' : 'tensorflow';
   return {
     inputName: input.name ?? '',
     outputName: output.name ?? '',
     inputLayout,
+    inputType: inType === ONNX_ELEMENT.UINT8 ? 'uint8' : 'float32',
     inputHeight: inH,
     inputWidth: inW,
     batchSize: inDims[0] ?? null,

@@ -8,6 +8,8 @@
 import type { Worker } from 'node:worker_threads';
 import { EnvironmentError, ModelError } from '../pipeline/errors.js';
 import type { BatchRequest, FrameInputs, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
+import type { ModelDescriptor } from './descriptor.js';
+import type { Device } from './session.js';
 import { startWorker } from './startWorker.js';
 
 export interface InferencePoolOptions extends WorkerInit {
@@ -74,6 +76,15 @@ export class InferencePool {
   }
 
   /** How many batches may be in flight at once (queued or running). */
+  /** A pool for a described model: the worker settings follow from the descriptor. */
+  static forModel(d: ModelDescriptor, options: { modelPath: string; device: Device; workers: number; threads: number }): Promise<InferencePool> {
+    return InferencePool.start({
+      ...options,
+      inputName: d.inputName, outputName: d.outputName, inputLayout: d.inputLayout, outputLayout: d.outputLayout,
+      outputKind: d.outputKind, maskThreshold: d.maskThreshold, inputType: d.inputType, classes: d.classes,
+    });
+  }
+
   get size(): number {
     return this.workers.length * QUEUE_DEPTH;
   }

@@ -10,13 +10,16 @@ export interface WorkerInit {
   readonly outputName: string;
   readonly inputLayout: Layout;
   readonly outputLayout: Layout;
-  readonly outputKind: 'scores' | 'mask';
+  readonly outputKind: 'scores' | 'mask' | 'labels';
   readonly maskThreshold: number;
+  readonly inputType: 'float32' | 'uint8';
+  /** Label classes (an argmaxed output must stay below this). */
+  readonly classes: number;
 }
 
-/** One model input made from a frame: 3×h×w float32 in the model's layout, maybe mirrored. */
+/** One model input made from a frame: 3×h×w in the model's layout (float32, or uint8 pixels), maybe mirrored. */
 export interface ModelInput {
-  readonly data: Float32Array;
+  readonly data: Float32Array | Uint8Array;
   readonly width: number;
   readonly height: number;
   /** Mirrored left-right (test-time flip): its scores are mirrored back before averaging. */

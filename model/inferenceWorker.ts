@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { isUserError } from '../pipeline/errors.js';
 import type { BatchRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import { averageScores } from './multiScale.js';
-import { labelsFromMask, labelsFromScores, type ScoreMap } from './postprocess.js';
+import { labelsFromIndices, labelsFromMask, labelsFromScores, type ScoreMap } from './postprocess.js';
 import { openSession } from './session.js';
 
 const init = workerData as WorkerInit;
@@ -20,16 +20,29 @@ function batchTensor(request: BatchRequest, k: number): ort.Tensor {
   const first = request.frames[0]!.inputs[k]!;
   const per = 3 * first.width * first.height;
   const n = request.frames.length;
-  const data = n === 1 ? first.data : new Float32Array(per * n);
-  if (n > 1) request.frames.forEach((f, i) => data.set(f.inputs[k]!.data, i * per));
   const dims = init.inputLayout === 'NCHW' ? [n, 3, first.height, first.width] : [n, first.height, first.width, 3];
+  if (init.inputType === 'uint8') {
+    const data = n === 1 ? (first.data as Uint8Array) : new Uint8Array(per * n);
+    if (n > 1) request.frames.forEach((f, i) => data.set(f.inputs[k]!.data as Uint8Array, i * per));
+    return new ort.Tensor('uint8', data, dims);
+  }
+  const data = n === 1 ? (first.data as Float32Array) : new Float32Array(per * n);
+  if (n > 1) request.frames.forEach((f, i) => data.set(f.inputs[k]!.data as Float32Array, i * per));
   return new ort.Tensor('float32', data, dims);
+}
+
+/** Frame i's labels from an argmaxed output ([N,H,W] or with a singleton channel axis). */
+function indexLabels(output: ort.Tensor, i: number, width: number, height: number): FrameLabels {
+  const dims = output.dims.map(Number);
+  const [h, w] = dims.length === 3 ? [dims[1]!, dims[2]!] : init.outputLayout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
+  return labelsFromIndices(output.data as ArrayLike<number | bigint>, i * h * w, h, w, init.classes, width, height);
 }
 
 /** Frame i's scores in one output tensor. */
 function scoreMap(output: ort.Tensor, i: number): ScoreMap {
   const dims = output.dims.map(Number);
-  const [classes, height, width] = init.outputLayout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
+  // A 3-D float output is a one-channel mask without its channel axis.
+  const [classes, height, width] = dims.length === 3 ? [1, dims[1]!, dims[2]!] : init.outputLayout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
   return { data: output.data as Float32Array, offset: i * classes * height * width, classes, height, width, layout: init.outputLayout };
 }
 
@@ -58,6 +71,7 @@ async function main(): Promise<void> {
       for (let k = 0; k < inputsPerFrame; k++) outputs.push((await session.run({ [init.inputName]: batchTensor(request, k) }))[init.outputName]!);
       const t1 = performance.now();
       const frames: FrameLabels[] = request.frames.map((f, i) => {
+        if (init.outputKind === 'labels') return indexLabels(outputs[0]!, i, f.width, f.height);
         const maps = outputs.map((output, k) => ({ scores: scoreMap(output, i), flipped: f.inputs[k]!.flipped }));
         const combined = maps.length === 1 && !maps[0]!.flipped ? maps[0]!.scores : averageScores(maps);
         return labels(combined, f.width, f.height);

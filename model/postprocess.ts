@@ -216,3 +216,20 @@ export function labelsFromMask(values: Float32Array, offset: number, height: num
   }
   return { labels, classPixels: Uint32Array.from([labels.length - foreground, foreground]) };
 }
+
+/** An argmaxed label output (any integer type) → labels at frame size, nearest neighbour. */
+export function labelsFromIndices(values: ArrayLike<number | bigint>, offset: number, height: number, width: number, classes: number, outWidth: number, outHeight: number): LabelMap {
+  const labels = new Uint8Array(outWidth * outHeight);
+  const classPixels = new Uint32Array(classes);
+  for (let y = 0; y < outHeight; y++) {
+    const sy = Math.min(height - 1, Math.floor(((y + 0.5) * height) / outHeight));
+    for (let x = 0; x < outWidth; x++) {
+      const sx = Math.min(width - 1, Math.floor(((x + 0.5) * width) / outWidth));
+      const label = Number(values[offset + sy * width + sx]);
+      if (!(label >= 0 && label < classes)) throw new RangeError(`the model output label ${label}, but only ${classes} classes are named: pass --classes with the model's class list`);
+      labels[y * outWidth + x] = label;
+      classPixels[label]! += 1;
+    }
+  }
+  return { labels, classPixels };
+}

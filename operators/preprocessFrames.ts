@@ -1,11 +1,13 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { Frame, PreparedFrame } from '../pipeline/frames.js';
 import type { InputSpec } from '../model/descriptor.js';
-import { mirrorHorizontally, preprocessRgb, type Layout, type Normalization } from '../model/preprocess.js';
+import { prepareModelInput, type Layout, type Normalization } from '../model/preprocess.js';
 
 export interface PreprocessOptions {
   readonly layout: Layout;
   readonly normalization: Normalization;
+  /** uint8 models get raw resized pixels (no normalisation). */
+  readonly inputType?: 'float32' | 'uint8';
   /** The model inputs to make of a frame of the given size (one, or several scales and flips). */
   readonly inputsFor: (frameWidth: number, frameHeight: number) => readonly InputSpec[];
 }
@@ -19,10 +21,9 @@ export interface PreprocessOptions {
 export function preprocessFrames(options: PreprocessOptions): OperatorFunction<Frame, PreparedFrame> {
   return map((frame) => {
     const started = performance.now();
-    const inputs = options.inputsFor(frame.width, frame.height).map(({ width, height, flipped }) => {
-      const data = preprocessRgb(frame.rgb, frame.width, frame.height, width, height, options.layout, options.normalization);
-      return { data: flipped ? mirrorHorizontally(data, width, height, options.layout) : data, width, height, flipped };
-    });
+    const inputs = options
+      .inputsFor(frame.width, frame.height)
+      .map((spec) => prepareModelInput(frame.rgb, frame.width, frame.height, spec, options.layout, options.normalization, options.inputType ?? 'float32'));
     const preparedAt = performance.now();
     return { frame, inputs, preprocessMs: preparedAt - started, preparedAt };
   });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { modelInputSize } from '../model/descriptor.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
-import { preprocessRgb } from '../model/preprocess.js';
+import { prepareModelInput } from '../model/preprocess.js';
 import type { Device } from '../model/session.js';
 import { InputError } from './errors.js';
 import { probeInput } from './ffmpeg.js';
@@ -105,11 +105,7 @@ function pairs(imagesDir: string, labelsDir: string): { image: string; label: st
 export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
   const items = pairs(options.imagesDir, options.labelsDir);
   const d = loadModelDescriptor(options.modelPath, options.modelOverrides);
-  const pool = await InferencePool.start({
-    workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device,
-    inputName: d.inputName, outputName: d.outputName, inputLayout: d.inputLayout, outputLayout: d.outputLayout,
-    outputKind: d.outputKind, maskThreshold: d.maskThreshold,
-  });
+  const pool = await InferencePool.forModel(d, { workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device });
   const confusion = new ConfusionMatrix(d.classes);
   try {
     for (const [i, item] of items.entries()) {
@@ -122,8 +118,8 @@ export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
         throw new InputError(`${item.label} is ${truth.width}x${truth.height} but ${item.image} is ${frame.width}x${frame.height}`);
       }
       const [w, h] = options.inputSize ?? modelInputSize(d, frame.width, frame.height);
-      const input = preprocessRgb(frame.rgb, frame.width, frame.height, w, h, d.inputLayout, d.normalization);
-      const result = await pool.run({ frames: [{ inputs: [{ data: input, width: w, height: h, flipped: false }], width: frame.width, height: frame.height }] });
+      const input = prepareModelInput(frame.rgb, frame.width, frame.height, { width: w, height: h, flipped: false }, d.inputLayout, d.normalization, d.inputType);
+      const result = await pool.run({ frames: [{ inputs: [input], width: frame.width, height: frame.height }] });
       confusion.add(truth.labels, result.frames[0]!.labels);
       options.onImage?.(i + 1, items.length);
     }

@@ -101,6 +101,9 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
   if (multiScale && (descriptor.inputWidth !== null || descriptor.inputHeight !== null)) {
     throw new UsageError(`--scales needs a model with a dynamic input size; ${options.modelPath} takes exactly ${descriptor.inputWidth}x${descriptor.inputHeight} (--flip alone works)`);
   }
+  if ((multiScale || options.flip) && descriptor.outputKind === 'labels') {
+    throw new UsageError(`--scales and --flip average scores, but ${options.modelPath} outputs labels already argmaxed`);
+  }
   const plan = planInputs([inputWidth, inputHeight], scales, options.flip ?? false);
   if (descriptor.batchSize !== null && descriptor.batchSize !== batchSize) {
     throw new UsageError(`the model takes batches of exactly ${descriptor.batchSize}: use --batch ${descriptor.batchSize}`);
@@ -119,11 +122,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     if (options.masksDir) sinks.push(new MaskPngSink(options.masksDir));
     if (options.framesJsonPath) sinks.push(new FrameStatsSink(options.framesJsonPath, descriptor.classNames));
 
-    pool = await InferencePool.start({
-      workers, modelPath: options.modelPath, device: options.device, threads: options.threadsPerWorker,
-      inputName: descriptor.inputName, outputName: descriptor.outputName, inputLayout: descriptor.inputLayout, outputLayout: descriptor.outputLayout,
-      outputKind: descriptor.outputKind, maskThreshold: descriptor.maskThreshold,
-    });
+    pool = await InferencePool.forModel(descriptor, { workers, modelPath: options.modelPath, device: options.device, threads: options.threadsPerWorker });
     if (signal?.aborted) throw new CancelledError();
     options.onStart?.({ totalFrames: info.frameCount, provider: pool.provider, ...(pool.fallbackReason ? { fallbackReason: pool.fallbackReason } : {}) });
 
@@ -132,7 +131,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     const source = new VideoFileSource(info);
     const stats = new RunStats();
     const run$ = pullFrames(source, credits).pipe(
-      preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputsFor: () => plan }),
+      preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor: () => plan }),
       batchFrames(batchSize, batchWaitMs),
       inferBatches(pool),
       reorderByIndex((s) => s.frame.index),

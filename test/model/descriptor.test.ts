@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildDeepLab } from '../../model/deeplabBuilder.js';
 import { describeModel, modelInputSize } from '../../model/descriptor.js';
-import { OnnxGraphBuilder } from '../../model/onnxGraph.js';
+import { ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../../model/onnxGraph.js';
 import { ModelError } from '../../pipeline/errors.js';
 
 describe('describeModel', () => {
@@ -45,6 +45,48 @@ describe('describeModel', () => {
     const [flat] = g.node('Flatten', [x]);
     g.rename(flat!, 'out');
     g.output('out', [1, 192]);
-    expect(() => describeModel(g.toBytes('flat'))).toThrow(/not a 4-D score map/);
+    expect(() => describeModel(g.toBytes('flat'))).toThrow(/output "out" is not a segmentation map .* it has shape \[1, 192\]/);
+  });
+});
+
+describe('describeModel: inputs and outputs of other exports', () => {
+  const uint8Argmax = () => {
+    const g = new OnnxGraphBuilder();
+    const x = g.input('ImageTensor', [1, 'height', 'width', 3], ONNX_UINT8, 3);
+    const [f] = g.node('Cast', [x], [OnnxGraphBuilder.int('to', 1)]);
+    const [labels] = g.node('ArgMax', [f!], [OnnxGraphBuilder.int('axis', 3), OnnxGraphBuilder.int('keepdims', 0)]);
+    g.rename(labels!, 'SemanticPredictions');
+    g.output('SemanticPredictions', [1, 'height', 'width'], ONNX_INT64);
+    return g.toBytes('tf_deeplab_like');
+  };
+
+  it('reads a uint8 image input and an argmaxed int64 label output (as TF DeepLab exports)', () => {
+    expect(describeModel(uint8Argmax())).toMatchObject({ inputType: 'uint8', inputLayout: 'NHWC', outputKind: 'labels', classes: 21, preset: 'tensorflow' });
+  });
+
+  it('reads a float N×H×W output as a one-channel mask', () => {
+    const g = new OnnxGraphBuilder();
+    const x = g.input('image', [1, 3, 32, 32]);
+    const [m] = g.node('ReduceMean', [x], [OnnxGraphBuilder.ints('axes', [1]), OnnxGraphBuilder.int('keepdims', 0)]);
+    g.rename(m!, 'mask');
+    g.output('mask', [1, 32, 32]);
+    expect(describeModel(g.toBytes('mask3d'))).toMatchObject({ outputKind: 'mask', classes: 2, maskThreshold: 0 });
+  });
+
+  it('rejects an input type it cannot feed', () => {
+    const g = new OnnxGraphBuilder();
+    const x = g.input('image', [1, 3, 8, 8], ONNX_INT64);
+    g.rename(x, 'out');
+    g.output('out', [1, 3, 8, 8], ONNX_INT64);
+    expect(() => describeModel(g.toBytes('int-input'), 'int.onnx')).toThrow(/int\.onnx: input "image" has element type 7; supported image inputs are float32 and uint8/);
+  });
+
+  it('rejects integer outputs with several channels', () => {
+    const g = new OnnxGraphBuilder();
+    const x = g.input('image', [1, 3, 8, 8]);
+    const [i] = g.node('Cast', [x], [OnnxGraphBuilder.int('to', 7)]);
+    g.rename(i!, 'out');
+    g.output('out', [1, 3, 8, 8], ONNX_INT64);
+    expect(() => describeModel(g.toBytes('int-multi'))).toThrow(/is not a segmentation map/);
   });
 });

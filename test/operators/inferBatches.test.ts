@@ -1,6 +1,7 @@
 import { firstValueFrom, from, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IMAGENET_NORMALIZATION } from '../../model/descriptor.js';
+import { readFileSync } from 'node:fs';
+import { describeModel, IMAGENET_NORMALIZATION } from '../../model/descriptor.js';
 import { InferencePool } from '../../model/inferencePool.js';
 import { preprocessRgb } from '../../model/preprocess.js';
 import { inferBatches } from '../../operators/inferBatches.js';
@@ -24,7 +25,7 @@ describe('inferBatches on real onnxruntime workers', () => {
   let pool: InferencePool;
   beforeAll(async () => {
     const modelPath = writeModel(tmp.dir, { classes: 7 });
-    pool = await InferencePool.start({ workers: 2, threads: 1, modelPath, device: { kind: 'cpu' }, inputName: 'image', outputName: 'logits', inputLayout: 'NCHW', outputLayout: 'NCHW', outputKind: 'scores', maskThreshold: 0 });
+    pool = await InferencePool.forModel(describeModel(readFileSync(modelPath)), { workers: 2, threads: 1, modelPath, device: { kind: 'cpu' } });
   });
   afterAll(async () => {
     await pool.close();

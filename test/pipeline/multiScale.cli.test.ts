@@ -1,8 +1,9 @@
 /** `segment --scales/--flip` end to end, with a model whose right answer is known. */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxGraphBuilder } from '../../model/onnxGraph.js';
+import { ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../../model/onnxGraph.js';
 import { runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
 
 // The model passes the normalised RGB through as three class scores (dynamic size): mirroring
@@ -53,5 +54,27 @@ describe('multi-scale and flipped inference', () => {
     const r = await runCli(['segment', clip, '--model', fixed, '--device', 'cpu', '--scales', '0.5,1', '--frames-json', path.join(tmp.dir, 'x.jsonl')]);
     expect(r.code).toBe(64);
     expect(r.stderr.trim()).toMatch(/^error: --scales needs a model with a dynamic input size/);
+  });
+});
+
+describe('models that take uint8 pixels and output argmaxed labels', () => {
+  it('segments with them end to end (nearest-neighbour label upsampling)', async () => {
+    const g = new OnnxGraphBuilder();
+    const x = g.input('ImageTensor', [1, 'height', 'width', 3], ONNX_UINT8, 3);
+    const [f] = g.node('Cast', [x], [OnnxGraphBuilder.int('to', 1)]);
+    const [labels] = g.node('ArgMax', [f!], [OnnxGraphBuilder.int('axis', 3), OnnxGraphBuilder.int('keepdims', 0)]);
+    g.rename(labels!, 'SemanticPredictions');
+    g.output('SemanticPredictions', [1, 'height', 'width'], ONNX_INT64);
+    const model = path.join(tmp.dir, 'argmax.onnx');
+    writeFileSync(model, g.toBytes('tf_deeplab_like'));
+    // Left half red (label 0), right half blue (label 2).
+    const image = path.join(tmp.dir, 'halves.png');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=red:s=16x16,pad=32:16:0:0:blue', '-frames:v', '1', image]);
+    const json = path.join(tmp.dir, 'halves.jsonl');
+    const r = await runCli(['segment', image, '--model', model, '--device', 'cpu', '--input-size', '32x16', '--frames-json', json]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(json, 'utf8')).pixels).toEqual({ background: 256, bicycle: 256 });
+    const refused = await runCli(['segment', image, '--model', model, '--device', 'cpu', '--flip', '--frames-json', json]);
+    expect(refused.stderr.trim()).toMatch(/^error: --scales and --flip average scores/);
   });
 });
