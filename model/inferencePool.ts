@@ -25,6 +25,7 @@ export interface BatchResult {
 
 export interface BatchInput {
   readonly frames: readonly FrameInputs[];
+  readonly withProbabilities?: boolean;
 }
 
 interface Pending {

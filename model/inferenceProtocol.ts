@@ -40,11 +40,15 @@ export interface BatchRequest {
   readonly type: 'run';
   readonly id: number;
   readonly frames: readonly FrameInputs[];
+  /** Also return per-pixel probabilities at frame size (HWC), for the CRF. */
+  readonly withProbabilities?: boolean;
 }
 
 export interface FrameLabels {
   readonly labels: Uint8Array;
   readonly classPixels: Uint32Array;
+  /** N×C probabilities at frame size, when asked for. */
+  readonly probabilities?: Float32Array;
 }
 
 export type WorkerReply =

@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { isUserError } from '../pipeline/errors.js';
 import type { BatchRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import { averageScores } from './multiScale.js';
-import { labelsFromIndices, labelsFromMask, labelsFromScores, type ScoreMap } from './postprocess.js';
+import { labelsFromIndices, labelsFromMask, labelsFromScores, probabilitiesFromScores, type ScoreMap } from './postprocess.js';
 import { openSession } from './session.js';
 
 const init = workerData as WorkerInit;
@@ -74,12 +74,15 @@ async function main(): Promise<void> {
         if (init.outputKind === 'labels') return indexLabels(outputs[0]!, i, f.width, f.height);
         const maps = outputs.map((output, k) => ({ scores: scoreMap(output, i), flipped: f.inputs[k]!.flipped }));
         const combined = maps.length === 1 && !maps[0]!.flipped ? maps[0]!.scores : averageScores(maps);
-        return labels(combined, f.width, f.height);
+        const result = labels(combined, f.width, f.height);
+        if (!request.withProbabilities) return result;
+        const mask = init.outputKind === 'mask' ? { threshold: init.maskThreshold } : undefined;
+        return { ...result, probabilities: probabilitiesFromScores(combined, f.width, f.height, mask) };
       });
       const postprocessMs = performance.now() - t1;
       post(
         { type: 'result', id: request.id, frames, inferMs: t1 - t0, postprocessMs, outputDims: outputs[0]!.dims.map(Number) },
-        frames.flatMap((f) => [f.labels.buffer as ArrayBuffer, f.classPixels.buffer as ArrayBuffer]),
+        frames.flatMap((f) => [f.labels.buffer as ArrayBuffer, f.classPixels.buffer as ArrayBuffer, ...(f.probabilities ? [f.probabilities.buffer as ArrayBuffer] : [])]),
       );
     } catch (error) {
       post({ type: 'run-error', id: request.id, message: error instanceof Error ? error.message.split('\n')[0]! : String(error) });

@@ -233,3 +233,48 @@ export function labelsFromIndices(values: ArrayLike<number | bigint>, offset: nu
   }
   return { labels, classPixels };
 }
+
+/**
+ * Probabilities at frame resolution for the CRF: bilinearly upsampled scores through a softmax
+ * (HWC, N×C). Scores that are already probabilities go through the softmax too, as DeepLab feeds
+ * the CRF from its logits; a one-channel mask becomes [1 − p, p] (p = sigmoid of a logit).
+ */
+export function probabilitiesFromScores(scores: ScoreMap, outWidth: number, outHeight: number, mask?: { threshold: number }): Float32Array {
+  const { data, offset, classes, height, width, layout } = scores;
+  const xs = cachedTaps(width, outWidth);
+  const ys = cachedTaps(height, outHeight);
+  const classStride = layout === 'NCHW' ? height * width : 1;
+  const pixelStride = layout === 'NCHW' ? 1 : classes;
+  const outClasses = mask ? 2 : classes;
+  const out = new Float32Array(outWidth * outHeight * outClasses);
+  const v = new Float64Array(classes);
+  for (let y = 0; y < outHeight; y++) {
+    const r0 = ys.low[y]! * width;
+    const r1 = ys.high[y]! * width;
+    const fy = ys.weight[y]!;
+    for (let x = 0; x < outWidth; x++) {
+      const x0 = xs.low[x]!;
+      const x1 = xs.high[x]!;
+      const fx = xs.weight[x]!;
+      const p = (y * outWidth + x) * outClasses;
+      let max = -Infinity;
+      for (let c = 0; c < classes; c++) {
+        const k = offset + c * classStride;
+        const top = data[k + (r0 + x0) * pixelStride]! * (1 - fx) + data[k + (r0 + x1) * pixelStride]! * fx;
+        const bottom = data[k + (r1 + x0) * pixelStride]! * (1 - fx) + data[k + (r1 + x1) * pixelStride]! * fx;
+        v[c] = top * (1 - fy) + bottom * fy;
+        max = Math.max(max, v[c]!);
+      }
+      if (mask) {
+        const fg = mask.threshold === 0 ? 1 / (1 + Math.exp(-v[0]!)) : Math.min(1, Math.max(0, v[0]!));
+        out[p] = 1 - fg;
+        out[p + 1] = fg;
+        continue;
+      }
+      let sum = 0;
+      for (let c = 0; c < classes; c++) sum += v[c] = Math.exp(v[c]! - max);
+      for (let c = 0; c < classes; c++) out[p + c] = v[c]! / sum;
+    }
+  }
+  return out;
+}

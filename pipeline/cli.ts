@@ -35,6 +35,11 @@ function scaleList(value: string): number[] {
   return scales;
 }
 
+function onOff(value: string): boolean {
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new InvalidArgumentError(`takes on or off, got "${value}"`);
+}
+
 function fraction(value: string): number {
   const n = Number(value);
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`takes a number from 0 to 1, got "${value}"`);
@@ -247,8 +252,9 @@ program
   .option('--input-size <WxH>', 'model input size for models with a dynamic size', size)
   .option('--normalize <how>', 'input normalisation (see segment --help)', normalizeFlag)
   .option('--classes <set>', 'class names (see segment --help)', classesFlag)
+  .option('--crf <on|off>', 'also score the labels after the dense CRF (DeepLab VOC parameters)', onOff, false)
   .option('--json', 'print the result as one JSON object')
-  .action(async (flags: { images: string; labels: string; model?: string; device: ReturnType<typeof parseDevice>; threads: number; inputSize?: [number, number]; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; json?: boolean }) => {
+  .action(async (flags: { images: string; labels: string; model?: string; device: ReturnType<typeof parseDevice>; threads: number; inputSize?: [number, number]; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
     try {
       const summary = await evaluate({
         imagesDir: flags.images,
@@ -258,14 +264,17 @@ program
         threads: flags.threads,
         ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
         modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
+        ...(flags.crf ? { crf: DEEPLAB_VOC_PARAMS } : {}),
       });
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(summary)}\n`);
         return;
       }
       const pct = (v: number | null) => (v === null ? '     -' : `${(v * 100).toFixed(2).padStart(6)}`);
-      const rows = summary.perClass.map((c) => `${c.name.padEnd(16)} ${pct(c.iou)}  ${String(c.pixels).padStart(10)}`);
-      process.stdout.write(`class            IoU %  GT pixels\n${rows.join('\n')}\n\nmIoU ${pct(summary.mIoU)} %  pixel accuracy ${pct(summary.pixelAccuracy)} %  (${summary.images} images)\n`);
+      const crf = summary.crf;
+      const rows = summary.perClass.map((c, i) => `${c.name.padEnd(16)} ${pct(c.iou)}${crf ? `  ${pct(crf.perClass[i]!.iou)}` : ''}  ${String(c.pixels).padStart(10)}`);
+      const tail = crf ? `\nwith CRF: mIoU ${pct(crf.mIoU)} %  pixel accuracy ${pct(crf.pixelAccuracy)} %\n` : '';
+      process.stdout.write(`class            IoU %${crf ? '  +CRF %' : ''}  GT pixels\n${rows.join('\n')}\n\nmIoU ${pct(summary.mIoU)} %  pixel accuracy ${pct(summary.pixelAccuracy)} %  (${summary.images} images)\n${tail}`);
     } catch (error) {
       fail(error, false);
     }

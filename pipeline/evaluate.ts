@@ -9,11 +9,13 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { modelInputSize } from '../model/descriptor.js';
+import { type CrfParams } from '../model/crf/denseCrf.js';
+import { CrfRunner } from '../model/crf/crfRunner.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import { prepareModelInput } from '../model/preprocess.js';
 import type { Device } from '../model/session.js';
-import { InputError } from './errors.js';
+import { InputError, UsageError } from './errors.js';
 import { probeInput } from './ffmpeg.js';
 import { readLabelPng } from './labelImage.js';
 import { loadModelDescriptor } from './segmentVideo.js';
@@ -29,6 +31,8 @@ export interface EvalOptions {
   readonly device: Device;
   readonly threads: number;
   readonly inputSize?: readonly [number, number];
+  /** Also score the labels after the dense CRF with these parameters. */
+  readonly crf?: CrfParams;
   readonly onImage?: (done: number, total: number) => void;
 }
 
@@ -40,11 +44,16 @@ export interface ClassScore {
   readonly pixels: number;
 }
 
-export interface EvalSummary {
-  readonly images: number;
+export interface Scores {
   readonly mIoU: number;
   readonly pixelAccuracy: number;
   readonly perClass: readonly ClassScore[];
+}
+
+export interface EvalSummary extends Scores {
+  readonly images: number;
+  /** The same after the dense CRF, with `--crf on`. */
+  readonly crf?: Scores;
 }
 
 /** Accumulates a C×C confusion matrix (rows: ground truth, columns: prediction). */
@@ -63,7 +72,7 @@ export class ConfusionMatrix {
     }
   }
 
-  scores(names: readonly string[]): { mIoU: number; pixelAccuracy: number; perClass: ClassScore[] } {
+  scores(names: readonly string[]): Scores {
     const c = this.classes;
     let correct = 0;
     let total = 0;
@@ -106,7 +115,10 @@ export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
   const items = pairs(options.imagesDir, options.labelsDir);
   const d = loadModelDescriptor(options.modelPath, options.modelOverrides);
   const pool = await InferencePool.forModel(d, { workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device });
+  if (options.crf && d.outputKind === 'labels') throw new UsageError(`--crf on needs class scores, but ${options.modelPath} outputs labels already argmaxed`);
   const confusion = new ConfusionMatrix(d.classes);
+  const crfConfusion = options.crf ? new ConfusionMatrix(d.classes) : null;
+  const crf = options.crf ? CrfRunner.start() : null;
   try {
     for (const [i, item] of items.entries()) {
       const source = new VideoFileSource(await probeInput(item.image));
@@ -119,12 +131,18 @@ export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
       }
       const [w, h] = options.inputSize ?? modelInputSize(d, frame.width, frame.height);
       const input = prepareModelInput(frame.rgb, frame.width, frame.height, { width: w, height: h, flipped: false }, d.inputLayout, d.normalization, d.inputType);
-      const result = await pool.run({ frames: [{ inputs: [input], width: frame.width, height: frame.height }] });
-      confusion.add(truth.labels, result.frames[0]!.labels);
+      const result = await pool.run({ frames: [{ inputs: [input], width: frame.width, height: frame.height }], withProbabilities: Boolean(crf) });
+      const segmented = result.frames[0]!;
+      confusion.add(truth.labels, segmented.labels);
+      if (crf && crfConfusion && segmented.probabilities) {
+        const refined = await crf.run({ image: frame.rgb, width: frame.width, height: frame.height, probabilities: segmented.probabilities, classes: d.classes, params: options.crf! });
+        crfConfusion.add(truth.labels, refined.labels);
+      }
       options.onImage?.(i + 1, items.length);
     }
   } finally {
     await pool.close();
+    await crf?.close();
   }
-  return { images: items.length, ...confusion.scores(d.classNames) };
+  return { images: items.length, ...confusion.scores(d.classNames), ...(crfConfusion ? { crf: crfConfusion.scores(d.classNames) } : {}) };
 }

@@ -51,3 +51,28 @@ describe('labelsFromScores', () => {
     expect(Array.from(second.labels)).toEqual([0, 1]);
   });
 });
+
+describe('probabilitiesFromScores', () => {
+  it('is the softmax of the bilinearly upsampled scores, and agrees with the labels', async () => {
+    const { probabilitiesFromScores } = await import('../../model/postprocess.js');
+    const random = seededRandom(8);
+    const [classes, h, w, outW, outH] = [4, 5, 6, 23, 17];
+    const data = Float32Array.from({ length: classes * h * w }, () => random() * 4);
+    const map = { data, offset: 0, classes, height: h, width: w, layout: 'NCHW' as const };
+    const probs = probabilitiesFromScores(map, outW, outH);
+    const { labels } = labelsFromScores(map, outW, outH);
+    for (let p = 0; p < outW * outH; p++) {
+      const row = probs.subarray(p * classes, p * classes + classes);
+      expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      expect(row.indexOf(Math.max(...row))).toBe(labels[p]);
+    }
+  });
+
+  it('turns a one-channel mask into [1 − p, p], through a sigmoid for logits', async () => {
+    const { probabilitiesFromScores } = await import('../../model/postprocess.js');
+    const map = { data: Float32Array.from([0.2, 0.9]), offset: 0, classes: 1, height: 1, width: 2, layout: 'NHWC' as const };
+    expect(Array.from(probabilitiesFromScores(map, 2, 1, { threshold: 0.5 }))).toEqual([expect.closeTo(0.8, 6), expect.closeTo(0.2, 6), expect.closeTo(0.1, 6), expect.closeTo(0.9, 6)]);
+    const logits = { ...map, data: Float32Array.from([0, 100]) };
+    expect(Array.from(probabilitiesFromScores(logits, 2, 1, { threshold: 0 }))).toEqual([expect.closeTo(0.5, 6), expect.closeTo(0.5, 6), expect.closeTo(0, 6), expect.closeTo(1, 6)]);
+  });
+});

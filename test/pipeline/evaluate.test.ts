@@ -62,6 +62,17 @@ describe('deeplab-stream eval', () => {
     expect(r.stdout).toMatch(/mIoU\s+76\.67 %/);
   });
 
+  it('with --crf on also scores the CRF-refined labels (confident, edge-aligned labels survive it)', async () => {
+    const r = await runCli(['eval', '--images', images, '--labels', labels, '--model', model, '--device', 'cpu', '--crf', 'on', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.mIoU).toBeCloseTo(2.3 / 3, 9);
+    expect(summary.crf.perClass.map((c: { iou: number }) => c.iou)).toEqual([expect.closeTo(1, 9), expect.closeTo(0.8, 9), expect.closeTo(0.5, 9)]);
+    const table = await runCli(['eval', '--images', images, '--labels', labels, '--model', model, '--device', 'cpu', '--crf', 'on']);
+    expect(table.stdout).toMatch(/IoU %  \+CRF %/);
+    expect(table.stdout).toMatch(/with CRF: mIoU\s+76\.67 %/);
+  });
+
   it('fails clearly when a label map is missing or of another size', async () => {
     writePng(path.join(images, 'c.png'), 2, () => [0, 0, 0]);
     const missing = await runCli(['eval', '--images', images, '--labels', labels, '--model', model, '--device', 'cpu']);
