@@ -157,12 +157,17 @@ function fail(message: string): never {
 }
 
 /**
- * The input size to run a frame at: the model's fixed size, else the frame scaled so its longer
- * side is `longSide` (DeepLab's 513), each side a multiple of 8 plus one as DeepLab crops are.
+ * The input size to run a frame at: the model's fixed size, else what its export expects —
+ * torchvision resizes the shorter side to 520; TensorFlow DeepLab fits the longer side into its
+ * 513 crop, each side a multiple of 8 plus one (its output stride).
  */
-export function modelInputSize(d: ModelDescriptor, frameWidth: number, frameHeight: number, longSide = 513): [width: number, height: number] {
+export function modelInputSize(d: ModelDescriptor, frameWidth: number, frameHeight: number): [width: number, height: number] {
   if (d.inputWidth !== null && d.inputHeight !== null) return [d.inputWidth, d.inputHeight];
-  const scale = longSide / Math.max(frameWidth, frameHeight);
+  if (d.preset === 'torchvision') {
+    const scale = 520 / Math.min(frameWidth, frameHeight);
+    return [d.inputWidth ?? Math.round(frameWidth * scale), d.inputHeight ?? Math.round(frameHeight * scale)];
+  }
+  const scale = 513 / Math.max(frameWidth, frameHeight);
   return [d.inputWidth ?? eightPlusOne(frameWidth * scale), d.inputHeight ?? eightPlusOne(frameHeight * scale)];
 }
 

@@ -7,7 +7,7 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { EnvironmentError, ModelError } from '../pipeline/errors.js';
-import type { BatchRequest, FrameInputs, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
+import type { BatchRequest, CloseRequest, FrameInputs, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import type { ModelDescriptor } from './descriptor.js';
 import type { Device } from './session.js';
 import { startWorker } from './startWorker.js';
@@ -129,10 +129,24 @@ export class InferencePool {
     this.pending.clear();
   }
 
-  async close(): Promise<void> {
+  /**
+   * Asks every worker to exit after the run it is in: terminating a worker inside
+   * onnxruntime's native run aborts the whole process. A worker that does not leave within
+   * `graceMs` is terminated.
+   */
+  async close(graceMs = 10_000): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(
+      this.workers.map(async (worker) => {
+        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        worker.postMessage({ type: 'close' } satisfies CloseRequest);
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+        if ((await Promise.race([exited, late])) === 'late') await worker.terminate();
+        clearTimeout(timer);
+      }),
+    );
   }
 }
 

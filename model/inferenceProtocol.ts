@@ -44,6 +44,11 @@ export interface BatchRequest {
   readonly withProbabilities?: boolean;
 }
 
+/** Finish the current run, release the session, exit. */
+export interface CloseRequest {
+  readonly type: 'close';
+}
+
 export interface FrameLabels {
   readonly labels: Uint8Array;
   readonly classPixels: Uint32Array;

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { isUserError } from '../pipeline/errors.js';
-import type { BatchRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
+import type { BatchRequest, CloseRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import { averageScores } from './multiScale.js';
 import { labelsFromIndices, labelsFromMask, labelsFromScores, probabilitiesFromScores, type ScoreMap } from './postprocess.js';
 import { openSession } from './session.js';
@@ -63,7 +63,13 @@ async function main(): Promise<void> {
   const { session } = opened;
   post({ type: 'ready', provider: opened.provider, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) });
 
-  port.on('message', async (request: BatchRequest) => {
+  port.on('message', async (request: BatchRequest | CloseRequest) => {
+    if (request.type === 'close') {
+      // Runs are synchronous native calls, so this message is only seen between runs.
+      await session.release();
+      port.close();
+      return;
+    }
     try {
       const t0 = performance.now();
       const inputsPerFrame = request.frames[0]!.inputs.length;

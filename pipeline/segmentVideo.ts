@@ -95,6 +95,9 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
   if (!options.outputPath && !options.masksDir && !options.framesJsonPath) throw new UsageError('nothing to write: give -o, --masks or --frames-json');
   const info = await probeInput(options.input);
   const descriptor = loadModelDescriptor(options.modelPath, options.modelOverrides);
+  if (options.inputSize && descriptor.inputWidth !== null && descriptor.inputHeight !== null && (options.inputSize[0] !== descriptor.inputWidth || options.inputSize[1] !== descriptor.inputHeight)) {
+    throw new UsageError(`--input-size ${options.inputSize.join('x')} does not fit ${options.modelPath}, which takes exactly ${descriptor.inputWidth}x${descriptor.inputHeight}`);
+  }
   const [inputWidth, inputHeight] = options.inputSize ?? modelInputSize(descriptor, info.width, info.height);
   const scales = options.scales ?? [1];
   const multiScale = scales.length > 1 || scales[0] !== 1;

@@ -18,9 +18,12 @@ describe('describeModel', () => {
     expect(modelInputSize(d, 1280, 720)).toEqual([129, 97]);
   });
 
-  it('fits dynamic models to a 513 long side, 8k+1 per side', () => {
-    const d = describeModel(buildDeepLab({ variant: 'tiny' }));
-    const [w, h] = modelInputSize(d, 1280, 720);
+  it('sizes dynamic models as their export expects: torchvision shorter side 520, TensorFlow longer side 513 at 8k+1', () => {
+    const torch = describeModel(buildDeepLab({ variant: 'tiny' }));
+    expect(torch.preset).toBe('torchvision');
+    expect(modelInputSize(torch, 1280, 720)).toEqual([924, 520]);
+    const tf = { ...torch, preset: 'tensorflow' as const, inputLayout: 'NHWC' as const };
+    const [w, h] = modelInputSize(tf, 1280, 720);
     expect(w).toBe(513);
     expect((h - 1) % 8).toBe(0);
     expect(Math.abs(h - 289)).toBeLessThanOrEqual(8);

@@ -172,6 +172,61 @@ describe('importTflite: each op against a reference on random data', () => {
     expectClose(await runImported(spec, x), expected);
   });
 
+  it('SUB and DIV with a broadcast constant, TANH and RELU_N1_TO_1', async () => {
+    const x = rand(1 * 2 * 2 * 3, 2);
+    const k = Float32Array.from([0.5, -1, 2]);
+    const expected = Float32Array.from(x, (v, i) => Math.min(1, Math.max(-1, Math.tanh((v - k[i % 3]!) / k[i % 3]!))));
+    const spec: ModelSpec = {
+      tensors: [{ shape: [1, 2, 2, 3] }, { shape: [3], data: k }, { shape: [1, 2, 2, 3] }, { shape: [1, 2, 2, 3] }, { shape: [1, 2, 2, 3] }, { shape: [1, 2, 2, 3] }],
+      inputs: [0], outputs: [5],
+      operators: [
+        { builtin: 41, inputs: [0, 1], outputs: [2], optionsType: 28, options: options(1, [[0, 'i8', 0]]) },
+        { builtin: 42, inputs: [2, 1], outputs: [3], optionsType: 29, options: options(1, [[0, 'i8', 0]]) },
+        { builtin: 28, inputs: [3], outputs: [4] },
+        { builtin: 20, inputs: [4], outputs: [5] },
+      ],
+    };
+    expectClose(await runImported(spec, x), expected);
+  });
+
+  it('SOFTMAX (beta 2) over channels, then ARG_MAX', async () => {
+    const x = rand(1 * 3 * 2 * 4, 2);
+    const softmax = new Float32Array(x.length);
+    const argmax: number[] = [];
+    for (let p = 0; p < 6; p++) {
+      const row = Array.from(x.subarray(p * 4, p * 4 + 4), (v) => Math.exp(2 * v));
+      const sum = row.reduce((a, b) => a + b);
+      row.forEach((v, c) => (softmax[p * 4 + c] = v / sum));
+      argmax.push(row.indexOf(Math.max(...row)));
+    }
+    const softmaxSpec: ModelSpec = {
+      tensors: [{ shape: [1, 3, 2, 4] }, { shape: [1, 3, 2, 4] }],
+      inputs: [0], outputs: [1],
+      operators: [{ builtin: 25, inputs: [0], outputs: [1], optionsType: 9, options: options(1, [[0, 'f32', 2]]) }],
+    };
+    expectClose(await runImported(softmaxSpec, x), softmax);
+    const argmaxSpec: ModelSpec = {
+      tensors: [{ shape: [1, 3, 2, 4] }, { shape: [1], type: T.INT32, data: Int32Array.from([3]) }, { shape: [1, 3, 2], type: T.INT32 }],
+      inputs: [0], outputs: [2],
+      operators: [{ builtin: 56, inputs: [0, 1], outputs: [2] }],
+    };
+    const session = await ort.InferenceSession.create(importTflite(buildTflite(argmaxSpec)));
+    const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', x, [1, 3, 2, 4]) });
+    expect(Array.from(out[session.outputNames[0]!]!.data as BigInt64Array, Number)).toEqual(argmax);
+  });
+
+  it('TRANSPOSE_CONV (stride 2, SAME) matches the reference', async () => {
+    const x: Nhwc = { shape: [1, 3, 4, 2], data: rand(24) };
+    const w = { shape: [3, 3, 3, 2], data: rand(54) };
+    const expected = transposeConv(x, w, null, [2, 2], 6, 8);
+    const spec: ModelSpec = {
+      tensors: [{ shape: [4], type: T.INT32, data: Int32Array.from(expected.shape) }, { shape: w.shape, data: w.data }, { shape: x.shape }, { shape: expected.shape }],
+      inputs: [2], outputs: [3],
+      operators: [{ builtin: 67, inputs: [0, 1, 2], outputs: [3], optionsType: 49, options: options(3, [[0, 'i8', 0], [1, 'i32', 2], [2, 'i32', 2]]) }],
+    };
+    expectClose(await runImported(spec, x.data), expected.data);
+  });
+
   it('the custom Convolution2DTransposeBias (kernel 2, stride 2, 12 raw option bytes)', async () => {
     const x: Nhwc = { shape: [1, 4, 5, 3], data: rand(60) };
     const w = { shape: [2, 2, 2, 3], data: rand(24) };

@@ -199,7 +199,7 @@ describe('Ctrl-C', () => {
         }, 20);
       },
     });
-    expect(result.code).toBe(130);
+    expect(result.code, `signal ${result.signal}, stderr: ${result.stderr}`).toBe(130);
     expect(result.stderr.trim()).toMatch(/^error: interrupted/);
     expect(readdirSync(out)).toEqual([]);
     const ffmpegLeft = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes('ffmpeg') && l.includes(out));
