@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { DEEPLAB_VOC_PARAMS, DenseCrf } from '../model/crf/denseCrf.js';
 import { buildDeepLab } from '../model/deeplabBuilder.js';
 import { defaultModelSource } from '../model/defaultModel.js';
 import { importTflite } from '../model/tflite/importTflite.js';
@@ -20,6 +21,7 @@ import { locateFfmpeg, probeInput } from '../pipeline/ffmpeg.js';
 import { generateClip } from '../pipeline/generateClip.js';
 import { VideoFileSource } from '../pipeline/sources/videoFileSource.js';
 import { median, runMeasured } from './benchUtil.js';
+import { deeplabLikeCase } from './crfCases.js';
 
 const quick = process.env['BENCH_QUICK'] === '1';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -184,7 +186,33 @@ async function benchModels(): Promise<void> {
   results['models'] = { importMs: median(importMs), defaultModelFps: summary.fps, defaultModelMsPerStage: summary.msPerStage, builder: rows };
 }
 
-const all: Record<string, () => Promise<void>> = { pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels };
+/** Dense CRF on DeepLab-like cases (21 labels, 10 iterations) and a live-sized 2-label frame. */
+async function benchCrf(): Promise<void> {
+  say('\n## dense CRF (one thread, typed-array TypeScript)');
+  const reference: Record<string, number> = { '500x375': 560, '1280x720': 3800 }; // FACTS: authors' C++, one core, in all
+  const rows = [];
+  for (const [w, h, classes] of [[500, 375, 21], [1280, 720, 21], [640, 360, 2]] as const) {
+    const scene = deeplabLikeCase(w, h, classes);
+    const runs = [];
+    for (let r = 0; r < (quick ? 1 : 3); r++) {
+      const crf = DenseCrf.forImage(scene.image, w, h);
+      const t0 = performance.now();
+      const result = crf.infer(scene.probabilities, classes);
+      runs.push({ setup: crf.setupMs, inference: performance.now() - t0, active: result.activeLabels.length, labels: result.labels });
+    }
+    const setup = median(runs.map((r) => r.setup));
+    const inference = median(runs.map((r) => r.inference));
+    const correct = runs[0]!.labels.reduce((n, l, p) => n + (l === scene.truth[p] ? 1 : 0), 0) / (w * h);
+    const perMpIteration = inference / ((w * h) / 1e6) / DEEPLAB_VOC_PARAMS.iterations;
+    const key = `${w}x${h}`;
+    const ref = reference[key];
+    say(`  ${key}, ${classes} labels (${runs[0]!.active} active): setup ${setup.toFixed(0)} ms, inference ${inference.toFixed(0)} ms, total ${(setup + inference).toFixed(0)} ms, ${perMpIteration.toFixed(0)} ms per megapixel-iteration, label accuracy ${(correct * 100).toFixed(2)}%${ref ? `; authors' C++ ≈ ${ref} ms → ratio ${(ref / (setup + inference)).toFixed(2)}×` : ''}`);
+    rows.push({ size: key, classes, activeLabels: runs[0]!.active, setupMs: setup, inferenceMs: inference, perMpIterationMs: perMpIteration, accuracy: correct, cppReferenceMs: ref ?? null });
+  }
+  results['crf'] = rows;
+}
+
+const all: Record<string, () => Promise<void>> = { pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf };
 const chosen = process.argv.slice(2).filter((a) => a in all);
 for (const name of chosen.length ? chosen : Object.keys(all)) await all[name]!();
 const outDir = path.join(root, 'bench/results');
