@@ -15,25 +15,31 @@ export interface BatchRunner {
  * matters. The frames' input buffers are transferred to the worker (unusable afterwards).
  *
  *   [PreparedFrame, ...]  →  Segmentation{ frame, labels H×W, classPixels, timings } per frame
+ *   (with `withProbabilities`, also `probabilities` N×C at frame size, for the CRF)
  */
-export function inferBatches(runner: BatchRunner): OperatorFunction<readonly PreparedFrame[], Segmentation> {
+export function inferBatches(runner: BatchRunner, options: { withProbabilities?: boolean } = {}): OperatorFunction<readonly PreparedFrame[], Segmentation> {
   return mergeMap((batch) => {
     const sentAt = performance.now();
     const sizes = (p: PreparedFrame) => p.inputs.map((i) => `${i.width}x${i.height}`).join();
     if (batch.some((p) => sizes(p) !== sizes(batch[0]!))) throw new RangeError('a batch must share its model input sizes');
-    const request: BatchInput = { frames: batch.map((p) => ({ inputs: p.inputs, width: p.frame.width, height: p.frame.height })) };
+    const request: BatchInput = {
+      frames: batch.map((p) => ({ inputs: p.inputs, width: p.frame.width, height: p.frame.height })),
+      ...(options.withProbabilities ? { withProbabilities: true } : {}),
+    };
     return from(
       runner.run(request).then((result) =>
         batch.map((prepared, i): Segmentation => ({
           frame: prepared.frame,
           labels: result.frames[i]!.labels,
           classPixels: result.frames[i]!.classPixels,
+          ...(result.frames[i]!.probabilities ? { probabilities: result.frames[i]!.probabilities } : {}),
           timings: {
             decode: prepared.frame.decodeMs,
             preprocess: prepared.preprocessMs,
             queue: sentAt - prepared.preparedAt,
             infer: result.inferMs / batch.length,
             postprocess: result.postprocessMs / batch.length,
+            crf: 0,
             write: 0,
           },
         })),

@@ -106,6 +106,10 @@ interface SegmentFlags {
   flip?: boolean;
   opacity: number;
   encoderPreset?: string;
+  crf: boolean;
+  crfIters: number;
+  crfWarmStart?: boolean;
+  crfWarmIters: number;
   normalize?: ModelOverrides['normalize'];
   classes?: ModelOverrides['classes'];
   json?: boolean;
@@ -151,6 +155,9 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSu
       ...(flags.flip ? { flip: true } : {}),
       opacity: flags.opacity,
       ...(flags.encoderPreset ? { encoderPreset: flags.encoderPreset } : {}),
+      ...(flags.crf
+        ? { crf: { params: { ...DEEPLAB_VOC_PARAMS, iterations: flags.crfIters }, ...(flags.crfWarmStart ? { warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 } } : {}) } }
+        : {}),
       modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
       signal: controller.signal,
       onStart: ({ totalFrames, fallbackReason }) => {
@@ -195,6 +202,10 @@ function segmentOptions(command: Command): Command {
     .option('--input-size <WxH>', 'model input size for models with a dynamic size (default: longer side 513)', size)
     .option('--scales <list>', 'multi-scale inference: average the scores at these input scales, e.g. 0.5,0.75,1', scaleList)
     .option('--flip', 'also run every scale mirrored left-right and average it in')
+    .option('--crf <on|off>', 'refine the labels with the fully connected CRF (DeepLab VOC parameters)', onOff, false)
+    .option('--crf-iters <n>', 'CRF mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
+    .option('--crf-warm-start', 'video: start each frame\'s CRF from the previous frame\'s Q (reset on scene cuts)')
+    .option('--crf-warm-iters <n>', 'CRF iterations of a warm-started frame', positiveInt('--crf-warm-iters'), 3)
     .option('--opacity <alpha>', 'overlay opacity, 0..1', fraction, 0.55)
     .option('--encoder-preset <preset>', 'overlay video x264 speed: ultrafast … veryslow (default veryfast)', x264Preset)
     .option('--normalize <how>', 'input normalisation: torchvision | tensorflow | mediapipe | MEAN/STD as r,g,b/r,g,b (default: from the graph)', normalizeFlag)

@@ -10,6 +10,7 @@ import { format } from 'node:util';
 import { PNG } from 'pngjs';
 import type { CrfParams } from '../model/crf/denseCrf.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
+import { warmStartQ } from '../operators/refineWithCrf.js';
 import { InputError, OutputError, UsageError } from './errors.js';
 import { readNpyFloat32, writeNpyFloat32 } from './npy.js';
 import { readRgbImage } from './rgbImage.js';
@@ -96,19 +97,19 @@ export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSum
   const runner = CrfRunner.start();
   let setup = 0;
   let inference = 0;
-  let previousQ: Float32Array | null = null;
+  let previous: { q: Float32Array; probabilities: Float32Array } | null = null;
   try {
     for (let i = 0; i < frames; i++) {
       const image = readRgbImage(at(o.image, i)!);
       const { probabilities, classes } = loadProbabilities(at(o.probs, i)!, image.width, image.height, o.chw ?? false);
-      // Warm start: begin from the previous frame's Q blended with this frame's unary.
-      const initialQ = o.warmStart && previousQ?.length === probabilities.length ? previousQ.map((q, k) => 0.5 * q + 0.5 * probabilities[k]!) : undefined;
-      const result = await runner.run({ image: image.rgb, width: image.width, height: image.height, probabilities, classes, params: o.params, ...(initialQ ? { initialQ } : {}) });
+      // Warm start: begin from the previous frame's Q where the probabilities held still.
+      const initialQ = o.warmStart && previous?.q.length === probabilities.length ? warmStartQ(previous.q, previous.probabilities, probabilities, classes) : undefined;
+      const result = await runner.run({ image: image.rgb, width: image.width, height: image.height, probabilities: probabilities.slice(), classes, params: o.params, ...(initialQ ? { initialQ } : {}) });
       setup += result.setupMs;
       inference += result.inferenceMs;
       writeAtomically(at(o.out, i)!, labelPng(result.labels, image.width, image.height));
       if (o.qOut) writeAtomically(at(o.qOut, i)!, writeNpyFloat32([image.height, image.width, classes], result.q));
-      previousQ = result.q;
+      previous = { q: result.q, probabilities };
     }
   } finally {
     await runner.close();

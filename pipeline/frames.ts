@@ -34,6 +34,8 @@ export interface StageTimings {
   postprocess: number;
   /** Time a frame waited for a free worker / batch to fill. */
   queue: number;
+  /** Dense-CRF refinement (0 when the CRF is off). */
+  crf: number;
   /** Time the sinks took to accept the frame (overlay, encoder drain, PNG, JSON). */
   write: number;
 }
@@ -45,5 +47,7 @@ export interface Segmentation {
   readonly labels: Uint8Array;
   /** Pixel count per class, length = class count. */
   readonly classPixels: Uint32Array;
+  /** N×C class probabilities at frame size (HWC), when the CRF needs them. */
+  readonly probabilities?: Float32Array;
   readonly timings: StageTimings;
 }

@@ -4,7 +4,7 @@ export type StageName = keyof StageTimings;
 
 /** Sums per-stage milliseconds over a run and reports means per frame. */
 export class RunStats {
-  private readonly totals: Record<StageName, number> = { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, write: 0 };
+  private readonly totals: Record<StageName, number> = { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, crf: 0, write: 0 };
   framesOut = 0;
   readonly startedAt = performance.now();
 

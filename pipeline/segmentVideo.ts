@@ -4,17 +4,20 @@
  * once, in order; at most `credits` frames are in memory at any time.
  *
  *   VideoFileSource ─pullFrames(credits)─▶ preprocessFrames ─▶ batchFrames ─▶ inferBatches (workers)
- *     ─▶ reorderByIndex ─▶ writeToSinks (video, masks, JSON lines) ─▶ credit returned
+ *     ─▶ reorderByIndex ─▶ [refineWithCrf (CRF worker)] ─▶ writeToSinks (video, masks, JSON lines) ─▶ credit returned
  */
 import { readFileSync } from 'node:fs';
-import { type Observable, tap } from 'rxjs';
+import { identity, type Observable, tap } from 'rxjs';
 import { describeModel, modelInputSize, planInputs, type ModelDescriptor } from '../model/descriptor.js';
+import type { CrfParams } from '../model/crf/denseCrf.js';
+import { CrfRunner } from '../model/crf/crfRunner.js';
 import { InferencePool } from '../model/inferencePool.js';
 import { applyOverrides, type ModelOverrides, readSidecar } from '../model/modelOverrides.js';
 import type { Device } from '../model/session.js';
 import { batchFrames } from '../operators/batchFrames.js';
 import { inferBatches } from '../operators/inferBatches.js';
 import { preprocessFrames } from '../operators/preprocessFrames.js';
+import { refineWithCrf } from '../operators/refineWithCrf.js';
 import { reorderByIndex } from '../operators/reorderByIndex.js';
 import { writeToSinks } from '../operators/writeToSinks.js';
 import { CancelledError, ModelError, UsageError } from './errors.js';
@@ -51,6 +54,8 @@ export interface SegmentOptions {
   /** Also run each scale mirrored left-right and average it in. */
   readonly flip?: boolean;
   readonly opacity?: number;
+  /** Refine the labels with the dense CRF (on a worker thread), optionally warm-started frame to frame. */
+  readonly crf?: { readonly params: CrfParams; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number } };
   /** x264 preset of the overlay video (speed against file size). */
   readonly encoderPreset?: string;
   readonly signal?: AbortSignal;
@@ -74,6 +79,7 @@ export interface SegmentSummary {
     readonly scales: readonly number[];
     readonly flip: boolean;
   };
+  readonly crf: { readonly iterations: number; readonly warmStartIterations: number | null } | null;
   readonly msPerStage: Record<StageName, number>;
   readonly outputs: { readonly video?: string; readonly masks?: string; readonly framesJson?: string };
 }
@@ -104,6 +110,9 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
   if (multiScale && (descriptor.inputWidth !== null || descriptor.inputHeight !== null)) {
     throw new UsageError(`--scales needs a model with a dynamic input size; ${options.modelPath} takes exactly ${descriptor.inputWidth}x${descriptor.inputHeight} (--flip alone works)`);
   }
+  if (options.crf && descriptor.outputKind === 'labels') {
+    throw new UsageError(`--crf on needs class scores, but ${options.modelPath} outputs labels already argmaxed`);
+  }
   if ((multiScale || options.flip) && descriptor.outputKind === 'labels') {
     throw new UsageError(`--scales and --flip average scores, but ${options.modelPath} outputs labels already argmaxed`);
   }
@@ -114,6 +123,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
 
   const sinks: SegmentationSink[] = [];
   let pool: InferencePool | null = null;
+  const crfRunner = options.crf ? CrfRunner.start() : null;
   try {
     if (options.outputPath) {
       sinks.push(new OverlayVideoSink({
@@ -136,8 +146,11 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     const run$ = pullFrames(source, credits).pipe(
       preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor: () => plan }),
       batchFrames(batchSize, batchWaitMs),
-      inferBatches(pool),
+      inferBatches(pool, { withProbabilities: Boolean(crfRunner) }),
       reorderByIndex((s) => s.frame.index),
+      crfRunner && options.crf
+        ? refineWithCrf(crfRunner, { params: options.crf.params, classes: descriptor.classes, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) })
+        : identity,
       writeToSinks(sinks),
       tap((segmentation) => {
         stats.add(segmentation.timings);
@@ -165,6 +178,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
         scales,
         flip: options.flip ?? false,
       },
+      crf: options.crf ? { iterations: options.crf.params.iterations, warmStartIterations: options.crf.warmStart?.iterations ?? null } : null,
       msPerStage: stats.meanMsPerStage(),
       outputs: { ...(options.outputPath ? { video: options.outputPath } : {}), ...(options.masksDir ? { masks: options.masksDir } : {}), ...(options.framesJsonPath ? { framesJson: options.framesJsonPath } : {}) },
     };
@@ -173,6 +187,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     throw error;
   } finally {
     await pool?.close();
+    await crfRunner?.close();
   }
 }
 
