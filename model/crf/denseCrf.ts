@@ -12,6 +12,7 @@
  * Labels whose probability never exceeds `pruneBelow` anywhere in the image are left out of the
  * inference (their Q stays 0): most frames use a handful of a model's 21+ classes.
  */
+import { latticeModule, WasmMeanField } from './latticeWasm.js';
 import { PermutohedralLattice } from './permutohedralLattice.js';
 
 export interface CrfParams {
@@ -108,6 +109,8 @@ export class DenseCrf {
     readonly params: CrfParams,
     private readonly kernels: readonly { weight: number; filter: PixelFilter }[],
     setupMs: number,
+    /** The WebAssembly mean-field loop, when built and the normalisation is `after`. */
+    private readonly engine: WasmMeanField | null = null,
   ) {
     this.points = width * height;
     this.setupMs = setupMs;
@@ -119,6 +122,11 @@ export class DenseCrf {
     const n = width * height;
     const bilateral = PermutohedralLattice.build(pixelFeatures(width, height, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), n, 5);
     const gaussian = PermutohedralLattice.build(pixelFeatures(width, height, params.gaussian.xy), n, 2);
+    // The whole loop in WebAssembly SIMD where it was built (same results as TypeScript).
+    const wasm = latticeModule();
+    if (wasm && params.normalization === 'after') {
+      return new DenseCrf(width, height, params, [], performance.now() - started, new WasmMeanField(wasm, [bilateral, gaussian], n));
+    }
     const kernels = [
       { weight: params.bilateral.weight, filter: new NormalizedFilter(bilateral, n, params.normalization) },
       { weight: params.gaussian.weight, filter: new NormalizedFilter(gaussian, n, params.normalization) },
@@ -134,7 +142,7 @@ export class DenseCrf {
     const m = active.length;
     // Unary −log p over the active labels; Q starts at the unary's softmax or the given Q.
     const unary = new Float32Array(n * m);
-    let q = new Float32Array(n * m);
+    let q: Float32Array = new Float32Array(n * m);
     for (let p = 0; p < n; p++) {
       for (let k = 0; k < m; k++) {
         const prob = probabilities[p * classes + active[k]!]!;
@@ -143,13 +151,18 @@ export class DenseCrf {
       }
     }
     normalizeRows(q, n, m);
+    if (this.engine) {
+      const weights = [this.params.bilateral.weight, this.params.gaussian.weight];
+      q = this.engine.run(unary, q, m, weights, iterations, options.onIteration ? (it, current) => options.onIteration!(it, current, active) : undefined);
+      return this.expand(q, active, classes);
+    }
     // One filtered buffer per kernel; the message and the softmax are one fused pass per pixel
     // (separate passes over N×M floats cost as much as the filtering on this memory bus).
     const filtered = this.kernels.map(() => new Float32Array(n * m));
     const weights = this.kernels.map((k) => k.weight);
     const [f0, f1] = [filtered[0] ?? new Float32Array(n * m), filtered[1] ?? new Float32Array(n * m)];
     const [w0, w1] = [weights[0] ?? 0, weights[1] ?? 0];
-    let next = new Float32Array(n * m);
+    let next: Float32Array = new Float32Array(n * m);
     const row = new Float64Array(m);
     for (let it = 0; it < iterations; it++) {
       this.kernels.forEach(({ filter }, k) => filter.apply(q, m, filtered[k]!));
@@ -169,7 +182,13 @@ export class DenseCrf {
       [q, next] = [next, q];
       options.onIteration?.(it, q, active);
     }
-    // Back to all labels.
+    return this.expand(q, active, classes);
+  }
+
+  /** Active-label Q back to all labels, and the argmax. */
+  private expand(q: Float32Array, active: readonly number[], classes: number): CrfResult {
+    const n = this.points;
+    const m = active.length;
     const full = new Float32Array(n * classes);
     const labels = new Uint8Array(n);
     for (let p = 0; p < n; p++) {

@@ -76,12 +76,12 @@ export class PermutohedralLattice {
     readonly points: number,
     readonly d: number,
     /** Vertex index (+1; 0 is "none") of each point's d+1 simplex corners. */
-    private readonly offsets: Int32Array,
-    private readonly weights: Float32Array,
+    readonly offsets: Int32Array,
+    readonly weights: Float32Array,
     /** Number of lattice vertices. */
     readonly vertices: number,
     /** Per direction j and vertex i: the two neighbours' indices (+1; 0 when absent). */
-    private readonly neighbours: Int32Array,
+    readonly neighbours: Int32Array,
   ) {}
 
   static build(features: Float32Array, points: number, d: number): PermutohedralLattice {

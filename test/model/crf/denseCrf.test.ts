@@ -155,3 +155,23 @@ describe('dense CRF mean field', () => {
     for (let p = 0; p < w * h; p++) expect(result.q[p * 5 + 1]).toBe(0);
   });
 });
+
+describe('WebAssembly SIMD lattice filtering', () => {
+  it('is built, and gives the TypeScript filter\'s results for any channel count', async () => {
+    const { latticeModule, WasmLatticeFilter } = await import('../../../model/crf/latticeWasm.js');
+    const module = latticeModule();
+    expect(module).not.toBeNull(); // `npm run build` compiles it; CI builds before testing
+    const n = 900;
+    const f = Float32Array.from({ length: n * 5 }, () => random() * 4);
+    const lattice = PermutohedralLattice.build(f, n, 5);
+    const wasm = new WasmLatticeFilter(module!, lattice);
+    for (const channels of [1, 3, 4, 21]) {
+      const values = Float32Array.from({ length: n * channels }, () => random());
+      const expected = lattice.filter(values, channels, new Float32Array(n * channels));
+      const actual = wasm.filter(values, channels, new Float32Array(n * channels));
+      let worst = 0;
+      for (let i = 0; i < n * channels; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!) / Math.max(1e-3, Math.abs(expected[i]!)));
+      expect(worst).toBeLessThan(1e-4);
+    }
+  });
+});

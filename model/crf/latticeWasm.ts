@@ -1,0 +1,193 @@
+/**
+ * Permutohedral filtering in WebAssembly with SIMD (`model/crf/wasm/lattice.as.ts`, compiled by
+ * AssemblyScript at build time): the same splat / blur / slice as `PermutohedralLattice.filter`,
+ * four channels per instruction. Each filter owns a small WebAssembly instance whose memory holds
+ * its lattice and buffers; values cross in and out with one copy each.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { PermutohedralLattice } from './permutohedralLattice.js';
+
+interface LatticeExports {
+  memory: WebAssembly.Memory;
+  splat(points: number, d1: number, stride: number, offsets: number, weights: number, values: number, lattice: number, latticeFloats: number): void;
+  blur(vertices: number, d1: number, stride: number, neighbours: number, a: number, b: number): number;
+  slice(points: number, d1: number, stride: number, offsets: number, weights: number, lattice: number, out: number, alpha: number): void;
+}
+
+let compiled: WebAssembly.Module | null | undefined;
+
+/** The module's own static data (Mathf.exp's tables) sits in the first page: allocate after it. */
+const HEAP_BASE = 65536;
+
+/** The compiled module, or null where it was not built (then the TypeScript filter is used). */
+export function latticeModule(): WebAssembly.Module | null {
+  if (compiled !== undefined) return compiled;
+  // Beside this file in dist/; from source (tests) the build's copy in dist/.
+  const candidates = [new URL('./lattice.wasm', import.meta.url), new URL('../../dist/model/crf/lattice.wasm', import.meta.url)].map((u) => fileURLToPath(u));
+  const file = candidates.find((f) => existsSync(f));
+  compiled = file && process.env['DEEPLAB_STREAM_CRF_WASM'] !== '0' ? new WebAssembly.Module(readFileSync(file)) : null;
+  return compiled;
+}
+
+export class WasmLatticeFilter {
+  private readonly exports: LatticeExports;
+  private readonly offsets: number;
+  private readonly weights: number;
+  private readonly neighbours: number;
+  private buffers: { stride: number; values: number; out: number; a: number; b: number } | null = null;
+  private top: number;
+
+  constructor(
+    module: WebAssembly.Module,
+    private readonly lattice: PermutohedralLattice,
+  ) {
+    this.exports = new WebAssembly.Instance(module, {}).exports as unknown as LatticeExports;
+    this.top = HEAP_BASE;
+    this.offsets = this.alloc(lattice.offsets.byteLength);
+    this.weights = this.alloc(lattice.weights.byteLength);
+    this.neighbours = this.alloc(lattice.neighbours.byteLength);
+    const memory = this.exports.memory.buffer;
+    new Int32Array(memory, this.offsets, lattice.offsets.length).set(lattice.offsets);
+    new Float32Array(memory, this.weights, lattice.weights.length).set(lattice.weights);
+    new Int32Array(memory, this.neighbours, lattice.neighbours.length).set(lattice.neighbours);
+  }
+
+  /** Bump allocation, 16-byte aligned, growing the memory as needed. */
+  private alloc(bytes: number): number {
+    const at = this.top;
+    this.top = (at + bytes + 15) & ~15;
+    const memory = this.exports.memory;
+    if (this.top > memory.buffer.byteLength) memory.grow(Math.ceil((this.top - memory.buffer.byteLength) / 65536));
+    return at;
+  }
+
+  private buffersFor(stride: number) {
+    if (this.buffers && this.buffers.stride >= stride) return this.buffers;
+    const { points, vertices } = this.lattice;
+    this.buffers = {
+      stride,
+      values: this.alloc(points * stride * 4),
+      out: this.alloc(points * stride * 4),
+      a: this.alloc((vertices + 1) * stride * 4),
+      b: this.alloc((vertices + 1) * stride * 4),
+    };
+    return this.buffers;
+  }
+
+  filter(values: Float32Array, channels: number, out: Float32Array): Float32Array {
+    const { points, d, vertices } = this.lattice;
+    const stride = (channels + 3) & ~3;
+    const buf = this.buffersFor(stride);
+    const memory = this.exports.memory.buffer;
+    const padded = new Float32Array(memory, buf.values, points * stride);
+    if (stride === channels) padded.set(values.subarray(0, points * channels));
+    else for (let p = 0; p < points; p++) for (let c = 0; c < stride; c++) padded[p * stride + c] = c < channels ? values[p * channels + c]! : 0;
+    const { splat, blur, slice } = this.exports;
+    splat(points, d + 1, stride, this.offsets, this.weights, buf.values, buf.a, (vertices + 1) * stride);
+    const result = blur(vertices, d + 1, stride, this.neighbours, buf.a, buf.b);
+    slice(points, d + 1, stride, this.offsets, this.weights, result, buf.out, 1 / (1 + 2 ** -d));
+    const sliced = new Float32Array(this.exports.memory.buffer, buf.out, points * stride);
+    if (stride === channels) out.set(sliced);
+    else for (let p = 0; p < points; p++) for (let c = 0; c < channels; c++) out[p * channels + c] = sliced[p * stride + c]!;
+    return out;
+  }
+}
+
+interface MeanFieldExports extends LatticeExports {
+  update(points: number, channels: number, stride: number, unary: number, f0: number, s0: number, w0: number, f1: number, s1: number, w1: number, next: number): void;
+}
+
+/**
+ * The whole mean-field loop in one WebAssembly instance: both kernels' lattices, Q, the unary,
+ * the filtered messages and the softmax stay in its memory; JavaScript copies in the unary and
+ * the starting Q and copies out the final Q. Kernel normalisation: `after` (DeepLab's).
+ */
+export class WasmMeanField {
+  private readonly exports: MeanFieldExports;
+  private top = HEAP_BASE;
+  private readonly lattices: { lattice: PermutohedralLattice; offsets: number; weights: number; neighbours: number }[];
+
+  constructor(
+    module: WebAssembly.Module,
+    lattices: readonly PermutohedralLattice[],
+    private readonly points: number,
+  ) {
+    this.exports = new WebAssembly.Instance(module, {}).exports as unknown as MeanFieldExports;
+    this.lattices = lattices.map((lattice) => {
+      const placed = { lattice, offsets: this.alloc(lattice.offsets.byteLength), weights: this.alloc(lattice.weights.byteLength), neighbours: this.alloc(lattice.neighbours.byteLength) };
+      const memory = this.exports.memory.buffer;
+      new Int32Array(memory, placed.offsets, lattice.offsets.length).set(lattice.offsets);
+      new Float32Array(memory, placed.weights, lattice.weights.length).set(lattice.weights);
+      new Int32Array(memory, placed.neighbours, lattice.neighbours.length).set(lattice.neighbours);
+      return placed;
+    });
+  }
+
+  private alloc(bytes: number): number {
+    const at = this.top;
+    this.top = (at + bytes + 15) & ~15;
+    const memory = this.exports.memory;
+    if (this.top > memory.buffer.byteLength) memory.grow(Math.ceil((this.top - memory.buffer.byteLength) / 65536));
+    return at;
+  }
+
+  private f32(at: number, length: number): Float32Array {
+    return new Float32Array(this.exports.memory.buffer, at, length);
+  }
+
+  /** Runs `iterations` updates from q0 (N×channels) with the kernels' weights; returns Q. */
+  run(unary: Float32Array, q0: Float32Array, channels: number, weights: readonly number[], iterations: number, onIteration?: (iteration: number, q: Float32Array) => void): Float32Array {
+    const n = this.points;
+    const stride = (channels + 3) & ~3;
+    const mark = this.top; // buffers of this run are released at its end
+    const maxVertices = Math.max(...this.lattices.map((l) => l.lattice.vertices));
+    const u = this.alloc(n * stride * 4);
+    let q = this.alloc(n * stride * 4);
+    let next = this.alloc(n * stride * 4);
+    const filtered = this.lattices.map(() => this.alloc(n * stride * 4));
+    const scales = this.lattices.map(() => this.alloc(n * 4));
+    const a = this.alloc((maxVertices + 1) * stride * 4);
+    const b = this.alloc((maxVertices + 1) * stride * 4);
+    const pad = (from: Float32Array, at: number) => {
+      const to = this.f32(at, n * stride);
+      if (stride === channels) to.set(from);
+      else for (let p = 0; p < n; p++) for (let c = 0; c < stride; c++) to[p * stride + c] = c < channels ? from[p * channels + c]! : 0;
+    };
+    const unpad = (at: number) => {
+      const from = this.f32(at, n * stride);
+      const out = new Float32Array(n * channels);
+      for (let p = 0; p < n; p++) for (let c = 0; c < channels; c++) out[p * channels + c] = from[p * stride + c]!;
+      return out;
+    };
+    const { splat, blur, slice, update } = this.exports;
+    const filter = (k: number, from: number, width: number, to: number) => {
+      const { lattice, offsets, weights: w, neighbours } = this.lattices[k]!;
+      const d1 = lattice.d + 1;
+      splat(n, d1, width, offsets, w, from, a, (lattice.vertices + 1) * width);
+      const result = blur(lattice.vertices, d1, width, neighbours, a, b);
+      slice(n, d1, width, offsets, w, result, to, 1 / (1 + 2 ** -lattice.d));
+    };
+    // Normalisation: 1 / (K·1) per pixel, from one filtered column of ones (stride 4 of `next`).
+    const ones = this.f32(next, n * 4);
+    for (let p = 0; p < n; p++) ones.set([1, 0, 0, 0], p * 4);
+    this.lattices.forEach((_, k) => {
+      filter(k, next, 4, filtered[k]!);
+      const total = this.f32(filtered[k]!, n * 4);
+      const scale = this.f32(scales[k]!, n);
+      for (let p = 0; p < n; p++) scale[p] = 1 / (total[p * 4]! + 1e-20);
+    });
+    pad(unary, u);
+    pad(q0, q);
+    for (let it = 0; it < iterations; it++) {
+      this.lattices.forEach((_, k) => filter(k, q, stride, filtered[k]!));
+      const [f1, s1, w1] = this.lattices.length > 1 ? [filtered[1]!, scales[1]!, weights[1] ?? 0] : [filtered[0]!, scales[0]!, 0];
+      update(n, channels, stride, u, filtered[0]!, scales[0]!, weights[0] ?? 0, f1, s1, w1, next);
+      [q, next] = [next, q];
+      if (onIteration) onIteration(it, unpad(q));
+    }
+    const result = unpad(q);
+    this.top = mark;
+    return result;
+  }
+}

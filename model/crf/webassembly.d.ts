@@ -1,0 +1,14 @@
+// The part of the WebAssembly JS API this project uses (lib "DOM" would declare it, but this is Node).
+declare namespace WebAssembly {
+  class Module {
+    constructor(bytes: Uint8Array);
+  }
+  class Memory {
+    readonly buffer: ArrayBuffer;
+    grow(pages: number): number;
+  }
+  class Instance {
+    constructor(module: Module, imports: Record<string, unknown>);
+    readonly exports: Record<string, unknown>;
+  }
+}
