@@ -82,6 +82,19 @@ export function pixelFeatures(width: number, height: number, xy: number, rgb?: {
   return f;
 }
 
+/** The smoothness kernel's lattice depends only on the frame size: video frames share it. */
+const positionLattices = new Map<string, PermutohedralLattice>();
+function positionLattice(width: number, height: number, xy: number): PermutohedralLattice {
+  const key = `${width}x${height}/${xy}`;
+  let lattice = positionLattices.get(key);
+  if (!lattice) {
+    if (positionLattices.size >= 4) positionLattices.clear();
+    lattice = PermutohedralLattice.build(pixelFeatures(width, height, xy), width * height, 2);
+    positionLattices.set(key, lattice);
+  }
+  return lattice;
+}
+
 export interface CrfResult {
   /** N×C marginals, HWC (pruned labels are 0). */
   readonly q: Float32Array;
@@ -121,7 +134,7 @@ export class DenseCrf {
     const started = performance.now();
     const n = width * height;
     const bilateral = PermutohedralLattice.build(pixelFeatures(width, height, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), n, 5);
-    const gaussian = PermutohedralLattice.build(pixelFeatures(width, height, params.gaussian.xy), n, 2);
+    const gaussian = positionLattice(width, height, params.gaussian.xy);
     // The whole loop in WebAssembly SIMD where it was built (same results as TypeScript).
     const wasm = latticeModule();
     if (wasm && params.normalization === 'after') {
