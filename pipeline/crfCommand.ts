@@ -5,16 +5,16 @@
  *
  *   IMG (PNG / PPM) + P.npy (float32 H×W×C, or C×H×W with --chw) → LABELS.png (8-bit grey), [Q.npy]
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { format } from 'node:util';
 import { PNG } from 'pngjs';
 import type { CrfParams } from '../model/crf/denseCrf.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { warmStartQ } from '../operators/refineWithCrf.js';
-import { InputError, OutputError, UsageError } from './errors.js';
+import { InputError, UsageError } from './errors.js';
 import { readNpyFloat32, writeNpyFloat32 } from './npy.js';
 import { readRgbImage } from './rgbImage.js';
-import { partialPathFor } from './sinks/partialFile.js';
+import { writeFileAtomically } from './sinks/partialFile.js';
 
 export interface CrfCommandOptions {
   readonly image: string;
@@ -69,17 +69,6 @@ export function loadProbabilities(file: string, width: number, height: number, c
   return { probabilities, classes };
 }
 
-function writeAtomically(file: string, bytes: Uint8Array): void {
-  const partial = partialPathFor(file);
-  try {
-    writeFileSync(partial, bytes);
-    renameSync(partial, file);
-  } catch (error) {
-    rmSync(partial, { force: true });
-    throw new OutputError(`cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): choose a writable path`);
-  }
-}
-
 function labelPng(labels: Uint8Array, width: number, height: number): Uint8Array {
   const png = new PNG({ width, height, colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
   png.data = Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength);
@@ -107,8 +96,8 @@ export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSum
       const result = await runner.run({ image: image.rgb, width: image.width, height: image.height, probabilities: probabilities.slice(), classes, params: o.params, ...(initialQ ? { initialQ } : {}) });
       setup += result.setupMs;
       inference += result.inferenceMs;
-      writeAtomically(at(o.out, i)!, labelPng(result.labels, image.width, image.height));
-      if (o.qOut) writeAtomically(at(o.qOut, i)!, writeNpyFloat32([image.height, image.width, classes], result.q));
+      writeFileAtomically(at(o.out, i)!, labelPng(result.labels, image.width, image.height), 'labels');
+      if (o.qOut) writeFileAtomically(at(o.qOut, i)!, writeNpyFloat32([image.height, image.width, classes], result.q), 'Q');
       previous = { q: result.q, probabilities };
     }
   } finally {

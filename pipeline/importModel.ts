@@ -1,9 +1,9 @@
 /** `deeplab-stream import`: a TFLite file in, an ONNX file out (written atomically). */
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { importTflite } from '../model/tflite/importTflite.js';
 import { readTflite } from '../model/tflite/tfliteSchema.js';
-import { InputError, OutputError } from './errors.js';
-import { partialPathFor } from './sinks/partialFile.js';
+import { InputError } from './errors.js';
+import { writeFileAtomically } from './sinks/partialFile.js';
 
 export interface ImportSummary {
   readonly input: string;
@@ -24,13 +24,6 @@ export function importModelFile(input: string, output: string): ImportSummary {
   const started = performance.now();
   const onnx = importTflite(bytes, input);
   const ms = Math.round(performance.now() - started);
-  const partial = partialPathFor(output);
-  try {
-    writeFileSync(partial, onnx);
-    renameSync(partial, output);
-  } catch (error) {
-    rmSync(partial, { force: true });
-    throw new OutputError(`cannot write ${output} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): choose a writable path`);
-  }
+  writeFileAtomically(output, onnx, 'model');
   return { input, output, operators: readTflite(bytes).subgraphs[0]?.operators.length ?? 0, bytes: onnx.length, ms };
 }

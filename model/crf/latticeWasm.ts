@@ -1,8 +1,8 @@
 /**
- * Permutohedral filtering in WebAssembly with SIMD (`model/crf/wasm/lattice.as.ts`, compiled by
- * AssemblyScript at build time): the same splat / blur / slice as `PermutohedralLattice.filter`,
- * four channels per instruction. Each filter owns a small WebAssembly instance whose memory holds
- * its lattice and buffers; values cross in and out with one copy each.
+ * Mean field in WebAssembly with SIMD (`model/crf/wasm/lattice.as.ts`, compiled by AssemblyScript
+ * at build time): the same splat / blur / slice as `PermutohedralLattice.filter`, four channels
+ * per instruction, and the message + softmax update. Each CRF owns a small instance whose memory
+ * holds its lattices and buffers.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -28,70 +28,6 @@ export function latticeModule(): WebAssembly.Module | null {
   const file = candidates.find((f) => existsSync(f));
   compiled = file && process.env['DEEPLAB_STREAM_CRF_WASM'] !== '0' ? new WebAssembly.Module(readFileSync(file)) : null;
   return compiled;
-}
-
-export class WasmLatticeFilter {
-  private readonly exports: LatticeExports;
-  private readonly offsets: number;
-  private readonly weights: number;
-  private readonly neighbours: number;
-  private buffers: { stride: number; values: number; out: number; a: number; b: number } | null = null;
-  private top: number;
-
-  constructor(
-    module: WebAssembly.Module,
-    private readonly lattice: PermutohedralLattice,
-  ) {
-    this.exports = new WebAssembly.Instance(module, {}).exports as unknown as LatticeExports;
-    this.top = HEAP_BASE;
-    this.offsets = this.alloc(lattice.offsets.byteLength);
-    this.weights = this.alloc(lattice.weights.byteLength);
-    this.neighbours = this.alloc(lattice.neighbours.byteLength);
-    const memory = this.exports.memory.buffer;
-    new Int32Array(memory, this.offsets, lattice.offsets.length).set(lattice.offsets);
-    new Float32Array(memory, this.weights, lattice.weights.length).set(lattice.weights);
-    new Int32Array(memory, this.neighbours, lattice.neighbours.length).set(lattice.neighbours);
-  }
-
-  /** Bump allocation, 16-byte aligned, growing the memory as needed. */
-  private alloc(bytes: number): number {
-    const at = this.top;
-    this.top = (at + bytes + 15) & ~15;
-    const memory = this.exports.memory;
-    if (this.top > memory.buffer.byteLength) memory.grow(Math.ceil((this.top - memory.buffer.byteLength) / 65536));
-    return at;
-  }
-
-  private buffersFor(stride: number) {
-    if (this.buffers && this.buffers.stride >= stride) return this.buffers;
-    const { points, vertices } = this.lattice;
-    this.buffers = {
-      stride,
-      values: this.alloc(points * stride * 4),
-      out: this.alloc(points * stride * 4),
-      a: this.alloc((vertices + 1) * stride * 4),
-      b: this.alloc((vertices + 1) * stride * 4),
-    };
-    return this.buffers;
-  }
-
-  filter(values: Float32Array, channels: number, out: Float32Array): Float32Array {
-    const { points, d, vertices } = this.lattice;
-    const stride = (channels + 3) & ~3;
-    const buf = this.buffersFor(stride);
-    const memory = this.exports.memory.buffer;
-    const padded = new Float32Array(memory, buf.values, points * stride);
-    if (stride === channels) padded.set(values.subarray(0, points * channels));
-    else for (let p = 0; p < points; p++) for (let c = 0; c < stride; c++) padded[p * stride + c] = c < channels ? values[p * channels + c]! : 0;
-    const { splat, blur, slice } = this.exports;
-    splat(points, d + 1, stride, this.offsets, this.weights, buf.values, buf.a, (vertices + 1) * stride);
-    const result = blur(vertices, d + 1, stride, this.neighbours, buf.a, buf.b);
-    slice(points, d + 1, stride, this.offsets, this.weights, result, buf.out, 1 / (1 + 2 ** -d));
-    const sliced = new Float32Array(this.exports.memory.buffer, buf.out, points * stride);
-    if (stride === channels) out.set(sliced);
-    else for (let p = 0; p < points; p++) for (let c = 0; c < channels; c++) out[p * channels + c] = sliced[p * stride + c]!;
-    return out;
-  }
 }
 
 interface MeanFieldExports extends LatticeExports {

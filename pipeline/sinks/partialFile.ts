@@ -2,7 +2,7 @@
  * Output written under a temporary name beside its final one and renamed into place only when
  * complete: a crash or Ctrl-C never leaves a file that looks finished.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { OutputError } from '../errors.js';
 
@@ -59,5 +59,17 @@ export function commitPartialFiles(partialDir: string, finalDir: string, what: s
     rmSync(partialDir, { recursive: true, force: true });
   } catch (error) {
     throw new OutputError(`cannot move ${what} into ${finalDir} (${reason(error)})`);
+  }
+}
+
+/** Writes a whole file under its partial name and renames it into place. */
+export function writeFileAtomically(file: string, bytes: Uint8Array, what: string): void {
+  const partial = partialPathFor(file);
+  try {
+    writeFileSync(partial, bytes);
+    renameSync(partial, file);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw new OutputError(`cannot write ${what} ${file} (${reason(error)}): choose a writable path`);
   }
 }

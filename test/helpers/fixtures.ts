@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDeepLab, type DeepLabOptions } from '../../model/deeplabBuilder.js';
+import { ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../../model/onnxGraph.js';
 import { generateClip, type ClipOptions } from '../../pipeline/generateClip.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -60,4 +61,15 @@ export async function countFrames(file: string): Promise<number> {
     child.on('close', () => resolve(text));
   });
   return Number(out.trim());
+}
+
+/** A TF-DeepLab-like model: uint8 NHWC pixels in, int64 argmax over the colour channels out (red 0, green 1, blue 2). */
+export function argmaxModelBytes(): Uint8Array {
+  const g = new OnnxGraphBuilder();
+  const x = g.input('ImageTensor', [1, 'height', 'width', 3], ONNX_UINT8, 3);
+  const [f] = g.node('Cast', [x], [OnnxGraphBuilder.int('to', 1)]);
+  const [labels] = g.node('ArgMax', [f!], [OnnxGraphBuilder.int('axis', 3), OnnxGraphBuilder.int('keepdims', 0)]);
+  g.rename(labels!, 'SemanticPredictions');
+  g.output('SemanticPredictions', [1, 'height', 'width'], ONNX_INT64);
+  return g.toBytes('tf_deeplab_like');
 }

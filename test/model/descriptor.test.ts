@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildDeepLab } from '../../model/deeplabBuilder.js';
 import { describeModel, modelInputSize } from '../../model/descriptor.js';
-import { ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../../model/onnxGraph.js';
+import { ONNX_INT64, OnnxGraphBuilder } from '../../model/onnxGraph.js';
+import { argmaxModelBytes } from '../helpers/fixtures.js';
 import { ModelError } from '../../pipeline/errors.js';
 
 describe('describeModel', () => {
@@ -53,18 +54,8 @@ describe('describeModel', () => {
 });
 
 describe('describeModel: inputs and outputs of other exports', () => {
-  const uint8Argmax = () => {
-    const g = new OnnxGraphBuilder();
-    const x = g.input('ImageTensor', [1, 'height', 'width', 3], ONNX_UINT8, 3);
-    const [f] = g.node('Cast', [x], [OnnxGraphBuilder.int('to', 1)]);
-    const [labels] = g.node('ArgMax', [f!], [OnnxGraphBuilder.int('axis', 3), OnnxGraphBuilder.int('keepdims', 0)]);
-    g.rename(labels!, 'SemanticPredictions');
-    g.output('SemanticPredictions', [1, 'height', 'width'], ONNX_INT64);
-    return g.toBytes('tf_deeplab_like');
-  };
-
   it('reads a uint8 image input and an argmaxed int64 label output (as TF DeepLab exports)', () => {
-    expect(describeModel(uint8Argmax())).toMatchObject({ inputType: 'uint8', inputLayout: 'NHWC', outputKind: 'labels', classes: 21, preset: 'tensorflow' });
+    expect(describeModel(argmaxModelBytes())).toMatchObject({ inputType: 'uint8', inputLayout: 'NHWC', outputKind: 'labels', classes: 21, preset: 'tensorflow' });
   });
 
   it('reads a float N×H×W output as a one-channel mask', () => {

@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../../model/onnxGraph.js';
-import { runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
+import { OnnxGraphBuilder } from '../../model/onnxGraph.js';
+import { argmaxModelBytes, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
 
 // The model passes the normalised RGB through as three class scores (dynamic size): mirroring
 // its input mirrors its output, so --flip must not change a single label.
@@ -59,14 +59,8 @@ describe('multi-scale and flipped inference', () => {
 
 describe('models that take uint8 pixels and output argmaxed labels', () => {
   it('segments with them end to end (nearest-neighbour label upsampling)', async () => {
-    const g = new OnnxGraphBuilder();
-    const x = g.input('ImageTensor', [1, 'height', 'width', 3], ONNX_UINT8, 3);
-    const [f] = g.node('Cast', [x], [OnnxGraphBuilder.int('to', 1)]);
-    const [labels] = g.node('ArgMax', [f!], [OnnxGraphBuilder.int('axis', 3), OnnxGraphBuilder.int('keepdims', 0)]);
-    g.rename(labels!, 'SemanticPredictions');
-    g.output('SemanticPredictions', [1, 'height', 'width'], ONNX_INT64);
     const model = path.join(tmp.dir, 'argmax.onnx');
-    writeFileSync(model, g.toBytes('tf_deeplab_like'));
+    writeFileSync(model, argmaxModelBytes());
     // Left half red (label 0), right half blue (label 2).
     const image = path.join(tmp.dir, 'halves.png');
     execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=red:s=16x16,pad=32:16:0:0:blue', '-frames:v', '1', image]);
