@@ -37,12 +37,16 @@ export function deeplabLikeCase(width: number, height: number, classes: number, 
       for (let c = 0; c < 3; c++) image[p * 3 + c] = Math.max(0, Math.min(255, Math.round(centres[best]!.colour[c]! + texture + (random() - 0.5) * 20)));
     }
   }
-  // Stride-8 scores: block averages of the one-hot truth, noised.
+  const probabilities = stride8Scores(truth, width, height, classes, random);
+  return { width, height, classes, image, truth, probabilities };
+}
+
+/** What a stride-8 network gives for a truth map: block averages of the one-hot truth, noised, upsampled bilinearly, softmax. */
+export function stride8Scores(truth: Uint8Array, width: number, height: number, classes: number, random: () => number): Float32Array {
   const [bw, bh] = [Math.ceil(width / 8), Math.ceil(height / 8)];
   const coarse = new Float32Array(bw * bh * classes);
   for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) coarse[((y >> 3) * bw + (x >> 3)) * classes + truth[y * width + x]!]! += 1 / 64;
   for (let i = 0; i < coarse.length; i++) coarse[i] = coarse[i]! * 6 + (random() - 0.5) * 3;
-  // Bilinear upsampling to full size, then softmax.
   const xs = cachedTaps(bw, width);
   const ys = cachedTaps(bh, height);
   const probabilities = new Float32Array(width * height * classes);
@@ -63,5 +67,29 @@ export function deeplabLikeCase(width: number, height: number, classes: number, 
       for (let c = 0; c < classes; c++) probabilities[p + c]! /= sum;
     }
   }
-  return { width, height, classes, image, truth, probabilities };
+  return probabilities;
+}
+
+/**
+ * A video of moving shapes: the static textured scene of `deeplabLikeCase`, with a square of
+ * another class moving `speed` pixels per frame; fresh score noise every frame, as a network's.
+ */
+export function movingShapesSequence(width: number, height: number, classes: number, frames: number, speed = 4): CrfCase[] {
+  const base = deeplabLikeCase(width, height, classes, 7, 10);
+  const random = seededRandom(99);
+  const size = Math.round(height / 3);
+  return Array.from({ length: frames }, (_, f) => {
+    const image = base.image.slice();
+    const truth = base.truth.slice();
+    const left = (20 + f * speed) % Math.max(1, width - size);
+    const top = Math.round(height / 3);
+    for (let y = top; y < top + size; y++) {
+      for (let x = left; x < left + size; x++) {
+        const p = y * width + x;
+        truth[p] = classes - 1;
+        image.set([235, 210, 30], p * 3);
+      }
+    }
+    return { width, height, classes, image, truth, probabilities: stride8Scores(truth, width, height, classes, random) };
+  });
 }

@@ -11,7 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { firstValueFrom, from, toArray } from 'rxjs';
+import { CrfRunner } from '../model/crf/crfRunner.js';
 import { DEEPLAB_VOC_PARAMS, DenseCrf } from '../model/crf/denseCrf.js';
+import { refineWithCrf } from '../operators/refineWithCrf.js';
+import type { Segmentation } from '../pipeline/frames.js';
 import { buildDeepLab } from '../model/deeplabBuilder.js';
 import { defaultModelSource } from '../model/defaultModel.js';
 import { importTflite } from '../model/tflite/importTflite.js';
@@ -21,7 +25,7 @@ import { locateFfmpeg, probeInput } from '../pipeline/ffmpeg.js';
 import { generateClip } from '../pipeline/generateClip.js';
 import { VideoFileSource } from '../pipeline/sources/videoFileSource.js';
 import { median, runMeasured } from './benchUtil.js';
-import { deeplabLikeCase } from './crfCases.js';
+import { type CrfCase, deeplabLikeCase, movingShapesSequence } from './crfCases.js';
 
 const quick = process.env['BENCH_QUICK'] === '1';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -210,6 +214,52 @@ async function benchCrf(): Promise<void> {
     rows.push({ size: key, classes, activeLabels: runs[0]!.active, setupMs: setup, inferenceMs: inference, perMpIterationMs: perMpIteration, accuracy: correct, cppReferenceMs: ref ?? null });
   }
   results['crf'] = rows;
+
+  say('\n## CRF warm start on video (moving shapes, 640x360, 8 labels, fresh score noise per frame)');
+  const frames = movingShapesSequence(640, 360, 8, quick ? 6 : 20);
+  const runner = CrfRunner.start();
+  const toSegmentation = (c: CrfCase, index: number): Segmentation => ({
+    frame: { streamId: 'bench', index, ptsMs: index * 40, width: c.width, height: c.height, rgb: c.image, capturedAt: 0, decodeMs: 0 },
+    labels: argmaxLabels(c.probabilities, c.classes),
+    classPixels: new Uint32Array(c.classes),
+    probabilities: c.probabilities.slice(),
+    timings: { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, crf: 0, write: 0 },
+  });
+  const run = (warm: boolean) =>
+    firstValueFrom(from(frames.map(toSegmentation)).pipe(refineWithCrf(runner, { params: DEEPLAB_VOC_PARAMS, classes: 8, ...(warm ? { warmStart: { iterations: 3, sceneCut: 0.3 } } : {}) }), toArray()));
+  const cold = await run(false);
+  const warm = await run(true);
+  await runner.close();
+  const raw = frames.map((c) => argmaxLabels(c.probabilities, c.classes));
+  // Flicker: pixels whose label changes between consecutive frames where the truth does not.
+  const flicker = (labels: readonly Uint8Array[]) => {
+    let changed = 0;
+    let stable = 0;
+    for (let f = 1; f < frames.length; f++) {
+      for (let p = 0; p < labels[f]!.length; p++) {
+        if (frames[f]!.truth[p] !== frames[f - 1]!.truth[p]) continue;
+        stable += 1;
+        if (labels[f]![p] !== labels[f - 1]![p]) changed += 1;
+      }
+    }
+    return changed / stable;
+  };
+  const agreement = warm.reduce((sum, s, f) => sum + s.labels.reduce((n, l, p) => n + (l === cold[f]!.labels[p] ? 1 : 0), 0) / s.labels.length, 0) / frames.length;
+  const ms = (list: Segmentation[]) => median(list.slice(1).map((s) => s.timings.crf));
+  const video = { frames: frames.length, coldMsPerFrame: ms(cold), warmMsPerFrame: ms(warm), warmOverCold: ms(warm) / ms(cold), agreementWithCold: agreement, flickerRaw: flicker(raw), flickerCold: flicker(cold.map((s) => s.labels)), flickerWarm: flicker(warm.map((s) => s.labels)) };
+  say(`  per frame: cold 10 iterations ${video.coldMsPerFrame.toFixed(0)} ms, warm 3 iterations ${video.warmMsPerFrame.toFixed(0)} ms (${(video.warmOverCold * 100).toFixed(0)}% of cold)`);
+  say(`  label agreement warm vs cold ${(agreement * 100).toFixed(2)}%; flicker: raw ${(video.flickerRaw * 100).toFixed(2)}%, cold CRF ${(video.flickerCold * 100).toFixed(2)}%, warm CRF ${(video.flickerWarm * 100).toFixed(2)}%`);
+  results['crfVideo'] = video;
+}
+
+function argmaxLabels(probabilities: Float32Array, classes: number): Uint8Array {
+  const labels = new Uint8Array(probabilities.length / classes);
+  for (let p = 0; p < labels.length; p++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (probabilities[p * classes + c]! > probabilities[p * classes + best]!) best = c;
+    labels[p] = best;
+  }
+  return labels;
 }
 
 const all: Record<string, () => Promise<void>> = { pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf };
