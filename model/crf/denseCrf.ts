@@ -133,13 +133,15 @@ export class DenseCrf {
   static forImage(image: Uint8Array, width: number, height: number, params: CrfParams = DEEPLAB_VOC_PARAMS): DenseCrf {
     const started = performance.now();
     const n = width * height;
-    const bilateral = PermutohedralLattice.build(pixelFeatures(width, height, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), n, 5);
-    const gaussian = positionLattice(width, height, params.gaussian.xy);
-    // The whole loop in WebAssembly SIMD where it was built (same results as TypeScript).
+    const bilateralFeatures = pixelFeatures(width, height, params.bilateral.xy, { image, sigma: params.bilateral.rgb });
+    // Lattices and the whole loop in WebAssembly SIMD where it was built (same results as TypeScript).
     const wasm = latticeModule();
     if (wasm && params.normalization === 'after') {
-      return new DenseCrf(width, height, params, [], performance.now() - started, new WasmMeanField(wasm, [bilateral, gaussian], n));
+      const engine = new WasmMeanField(wasm, [{ features: bilateralFeatures, d: 5 }, { features: pixelFeatures(width, height, params.gaussian.xy), d: 2 }], n);
+      return new DenseCrf(width, height, params, [], performance.now() - started, engine);
     }
+    const bilateral = PermutohedralLattice.build(bilateralFeatures, n, 5);
+    const gaussian = positionLattice(width, height, params.gaussian.xy);
     const kernels = [
       { weight: params.bilateral.weight, filter: new NormalizedFilter(bilateral, n, params.normalization) },
       { weight: params.gaussian.weight, filter: new NormalizedFilter(gaussian, n, params.normalization) },

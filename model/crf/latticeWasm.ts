@@ -31,6 +31,8 @@ export function latticeModule(): WebAssembly.Module | null {
 }
 
 interface MeanFieldExports extends LatticeExports {
+  buildLattice(points: number, d: number, features: number, offsets: number, weights: number, keys: number, capacity: number, table: number, tableCapacity: number, scratch: number): number;
+  buildNeighbours(vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
   update(points: number, channels: number, stride: number, unary: number, f0: number, s0: number, w0: number, f1: number, s1: number, w1: number, next: number): void;
 }
 
@@ -39,25 +41,69 @@ interface MeanFieldExports extends LatticeExports {
  * the filtered messages and the softmax stay in its memory; JavaScript copies in the unary and
  * the starting Q and copies out the final Q. Kernel normalisation: `after` (DeepLab's).
  */
+/** A lattice laid out in the instance's memory. */
+interface PlacedLattice {
+  readonly lattice: { readonly d: number; readonly vertices: number };
+  readonly offsets: number;
+  readonly weights: number;
+  readonly neighbours: number;
+}
+
 export class WasmMeanField {
   private readonly exports: MeanFieldExports;
   private top = HEAP_BASE;
-  private readonly lattices: { lattice: PermutohedralLattice; offsets: number; weights: number; neighbours: number }[];
+  private readonly lattices: PlacedLattice[];
 
+  /** From lattices built in TypeScript (copied in). */
+  constructor(module: WebAssembly.Module, lattices: readonly PermutohedralLattice[], points: number);
+  /** Building each kernel's lattice from its features inside WebAssembly. */
+  constructor(module: WebAssembly.Module, kernels: readonly { features: Float32Array; d: number }[], points: number);
   constructor(
     module: WebAssembly.Module,
-    lattices: readonly PermutohedralLattice[],
+    sources: readonly (PermutohedralLattice | { features: Float32Array; d: number })[],
     private readonly points: number,
   ) {
     this.exports = new WebAssembly.Instance(module, {}).exports as unknown as MeanFieldExports;
-    this.lattices = lattices.map((lattice) => {
-      const placed = { lattice, offsets: this.alloc(lattice.offsets.byteLength), weights: this.alloc(lattice.weights.byteLength), neighbours: this.alloc(lattice.neighbours.byteLength) };
-      const memory = this.exports.memory.buffer;
-      new Int32Array(memory, placed.offsets, lattice.offsets.length).set(lattice.offsets);
-      new Float32Array(memory, placed.weights, lattice.weights.length).set(lattice.weights);
-      new Int32Array(memory, placed.neighbours, lattice.neighbours.length).set(lattice.neighbours);
-      return placed;
-    });
+    this.lattices = sources.map((source) => ('features' in source ? this.build(source.features, source.d) : this.place(source)));
+  }
+
+  private place(lattice: PermutohedralLattice): PlacedLattice {
+    const placed = { lattice, offsets: this.alloc(lattice.offsets.byteLength), weights: this.alloc(lattice.weights.byteLength), neighbours: this.alloc(lattice.neighbours.byteLength) };
+    const memory = this.exports.memory.buffer;
+    new Int32Array(memory, placed.offsets, lattice.offsets.length).set(lattice.offsets);
+    new Float32Array(memory, placed.weights, lattice.weights.length).set(lattice.weights);
+    new Int32Array(memory, placed.neighbours, lattice.neighbours.length).set(lattice.neighbours);
+    return placed;
+  }
+
+  /** Builds a lattice in place; the hash table and keys are scratch, released afterwards. */
+  private build(features: Float32Array, d: number): PlacedLattice {
+    const n = this.points;
+    const d1 = d + 1;
+    const offsets = this.alloc(n * d1 * 4);
+    const weights = this.alloc(n * d1 * 4);
+    const mark = this.top;
+    // Most images need far fewer vertices than points·(d+1): try with one per point first.
+    for (const capacity of [n, n * d1]) {
+      this.top = mark;
+      const input = this.alloc(n * d * 4);
+      new Float32Array(this.exports.memory.buffer, input, n * d).set(features);
+      const keys = this.alloc(capacity * d * 4);
+      let tableCapacity = 1;
+      while (tableCapacity < capacity * 2) tableCapacity <<= 1;
+      const table = this.alloc(tableCapacity * 4);
+      const scratch = this.alloc(1024);
+      const vertices = this.exports.buildLattice(n, d, input, offsets, weights, keys, capacity, table, tableCapacity, scratch);
+      if (vertices < 0) continue;
+      const neighbours = this.alloc(d1 * vertices * 2 * 4);
+      this.exports.buildNeighbours(vertices, d, keys, table, tableCapacity, neighbours, scratch);
+      // Keep the neighbours, drop the scratch: move them down to the mark.
+      const bytes = d1 * vertices * 2 * 4;
+      new Uint8Array(this.exports.memory.buffer).copyWithin(mark, neighbours, neighbours + bytes);
+      this.top = (mark + bytes + 15) & ~15;
+      return { lattice: { d, vertices }, offsets, weights, neighbours: mark };
+    }
+    throw new Error('lattice construction ran out of room');
   }
 
   private alloc(bytes: number): number {
