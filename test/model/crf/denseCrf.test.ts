@@ -176,5 +176,12 @@ describe('WebAssembly SIMD mean field', () => {
     for (let i = 0; i < n * c; i++) worst = Math.max(worst, Math.abs(wasm.q[i]! - typescript.q[i]!));
     expect(worst).toBeLessThan(1e-4);
     expect(Buffer.compare(Buffer.from(wasm.labels), Buffer.from(typescript.labels))).toBe(0);
+    // Lattices built inside WebAssembly give the same answer as the TypeScript-built ones.
+    const kernels = [
+      { features: pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), d: 5 },
+      { features: pixelFeatures(w, h, params.gaussian.xy), d: 2 },
+    ];
+    const built = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, kernels, n)).infer(probs, c);
+    for (let i = 0; i < n * c; i++) expect(built.q[i]).toBeCloseTo(wasm.q[i]!, 5);
   });
 });
