@@ -14,6 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { firstValueFrom, from, toArray } from 'rxjs';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { DEEPLAB_VOC_PARAMS, DenseCrf } from '../model/crf/denseCrf.js';
+import { runCrf } from '../model/crf/reducedResolution.js';
 import { refineWithCrf } from '../operators/refineWithCrf.js';
 import type { Segmentation } from '../pipeline/frames.js';
 import { buildDeepLab } from '../model/deeplabBuilder.js';
@@ -196,6 +197,15 @@ async function benchCrf(): Promise<void> {
   const reference: Record<string, number> = { '500x375': 560, '1280x720': 3800 }; // FACTS: authors' C++, one core, in all
   const rows = [];
   for (const [w, h, classes] of [[500, 375, 21], [1280, 720, 21], [640, 360, 2]] as const) {
+    // Reduced resolution (scale 0.5, Q upsampled): time and agreement with the full-size labels.
+    const scene0 = deeplabLikeCase(w, h, classes);
+    const full = runCrf(scene0.image, w, h, scene0.probabilities, classes, DEEPLAB_VOC_PARAMS);
+    const halfRuns = Array.from({ length: quick ? 1 : 3 }, () => runCrf(scene0.image, w, h, scene0.probabilities, classes, { ...DEEPLAB_VOC_PARAMS, scale: 0.5 }));
+    const half = halfRuns[0]!;
+    const halfMs = median(halfRuns.map((r) => r.setupMs + r.inferenceMs));
+    const agree = half.labels.reduce((n, l, p) => n + (l === full.labels[p] ? 1 : 0), 0) / (w * h);
+    say(`  ${w}x${h}, ${classes} labels at --crf-scale 0.5: total ${halfMs.toFixed(0)} ms, label agreement with full resolution ${(agree * 100).toFixed(2)}%`);
+    rows.push({ size: `${w}x${h}`, classes, scale: 0.5, totalMs: halfMs, agreementWithFull: agree });
     const scene = deeplabLikeCase(w, h, classes);
     const runs = [];
     for (let r = 0; r < (quick ? 1 : 3); r++) {

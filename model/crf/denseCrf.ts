@@ -24,6 +24,8 @@ export interface CrfParams {
   readonly normalization: 'after' | 'symmetric';
   /** Labels whose largest probability in the image is below this are not inferred (0 disables). */
   readonly pruneBelow: number;
+  /** Run at this fraction of the resolution, Q upsampled (1: full resolution). */
+  readonly scale: number;
 }
 
 /** DeepLab-LargeFOV's PASCAL VOC setting. */
@@ -33,6 +35,7 @@ export const DEEPLAB_VOC_PARAMS: CrfParams = {
   gaussian: { weight: 3, xy: 3 },
   normalization: 'after',
   pruneBelow: 1e-3,
+  scale: 1,
 };
 
 /** A normalised Gaussian filter over the image's pixels: out = K̃ · values (per channel). */
