@@ -20,7 +20,6 @@ export interface BatchResult {
   readonly frames: readonly FrameLabels[];
   readonly inferMs: number;
   readonly postprocessMs: number;
-  readonly outputDims: readonly number[];
 }
 
 export interface BatchInput {

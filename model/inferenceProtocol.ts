@@ -59,5 +59,5 @@ export interface FrameLabels {
 export type WorkerReply =
   | { readonly type: 'ready'; readonly provider: 'cpu' | 'cuda'; readonly fallbackReason?: string }
   | { readonly type: 'init-error'; readonly errorName: string; readonly message: string }
-  | { readonly type: 'result'; readonly id: number; readonly frames: readonly FrameLabels[]; readonly inferMs: number; readonly postprocessMs: number; readonly outputDims: readonly number[] }
+  | { readonly type: 'result'; readonly id: number; readonly frames: readonly FrameLabels[]; readonly inferMs: number; readonly postprocessMs: number }
   | { readonly type: 'run-error'; readonly id: number; readonly message: string };

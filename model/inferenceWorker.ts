@@ -87,7 +87,7 @@ async function main(): Promise<void> {
       });
       const postprocessMs = performance.now() - t1;
       post(
-        { type: 'result', id: request.id, frames, inferMs: t1 - t0, postprocessMs, outputDims: outputs[0]!.dims.map(Number) },
+        { type: 'result', id: request.id, frames, inferMs: t1 - t0, postprocessMs },
         frames.flatMap((f) => [f.labels.buffer as ArrayBuffer, f.classPixels.buffer as ArrayBuffer, ...(f.probabilities ? [f.probabilities.buffer as ArrayBuffer] : [])]),
       );
     } catch (error) {

@@ -276,8 +276,13 @@ program
   .option('--crf <on|off>', 'also score the labels after the dense CRF (DeepLab VOC parameters)', onOff, false)
   .option('--json', 'print the result as one JSON object')
   .action(async (flags: { images: string; labels: string; model?: string; device: ReturnType<typeof parseDevice>; threads: number; inputSize?: [number, number]; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
+    const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json, 'eval', 'images');
     try {
       const summary = await evaluate({
+        onImage: (done, total) => {
+          if (done === 1) progress.start(total);
+          progress.update(done);
+        },
         imagesDir: flags.images,
         labelsDir: flags.labels,
         modelPath: flags.model ?? defaultModelPath(),
@@ -287,6 +292,7 @@ program
         modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
         ...(flags.crf ? { crf: DEEPLAB_VOC_PARAMS } : {}),
       });
+      progress.stop();
       if (flags.json) {
         process.stdout.write(`${JSON.stringify(summary)}\n`);
         return;
@@ -297,6 +303,7 @@ program
       const tail = crf ? `\nwith CRF: mIoU ${pct(crf.mIoU)} %  pixel accuracy ${pct(crf.pixelAccuracy)} %\n` : '';
       process.stdout.write(`class            IoU %${crf ? '  +CRF %' : ''}  GT pixels\n${rows.join('\n')}\n\nmIoU ${pct(summary.mIoU)} %  pixel accuracy ${pct(summary.pixelAccuracy)} %  (${summary.images} images)\n${tail}`);
     } catch (error) {
+      progress.stop();
       fail(error, false);
     }
   });

@@ -7,7 +7,7 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(enabled: boolean): Progress {
+export function createProgress(enabled: boolean, label = 'segment', unit = 'frames'): Progress {
   if (!enabled) return { start() {}, update() {}, stop() {} };
   const startedAt = performance.now();
   let bar: cliProgress.SingleBar | null = null;
@@ -18,7 +18,7 @@ export function createProgress(enabled: boolean): Progress {
       bar = new cliProgress.SingleBar(
         {
           stream: process.stderr,
-          format: known ? 'segment |{bar}| {value}/{total} frames | {fps} fps | ETA {eta_formatted}' : 'segment {value} frames | {fps} fps',
+          format: known ? `${label} |{bar}| {value}/{total} ${unit} | {fps} fps | ETA {eta_formatted}` : `${label} {value} ${unit} | {fps} fps`,
           hideCursor: true,
           clearOnComplete: false,
           etaBuffer: 30,
