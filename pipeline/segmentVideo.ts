@@ -28,7 +28,7 @@ import { RunStats, type StageName } from './runStats.js';
 import { FrameStatsSink } from './sinks/frameStatsSink.js';
 import { MaskPngSink } from './sinks/maskPngSink.js';
 import { OverlayVideoSink } from './sinks/overlayVideoSink.js';
-import type { SegmentationSink } from './sinks/sink.js';
+import { finishSinks, type SegmentationSink } from './sinks/sink.js';
 import { pullFrames } from './sources/pullFrames.js';
 import { VideoFileSource } from './sources/videoFileSource.js';
 
@@ -161,7 +161,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     await runToCompletion(run$, signal);
     const framesIn = source.framesDecoded;
     if (framesIn !== stats.framesOut) throw new Error(`lost frames: decoded ${framesIn}, wrote ${stats.framesOut}`);
-    for (const sink of sinks) await sink.finish();
+    await finishSinks(sinks);
     return {
       input: options.input,
       framesIn,

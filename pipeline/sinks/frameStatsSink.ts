@@ -33,9 +33,12 @@ export class FrameStatsSink implements SegmentationSink {
     if (!this.stream.write(`${line}\n`)) await new Promise<void>((resolve) => this.stream.once('drain', () => resolve()));
   }
 
-  async finish(): Promise<void> {
+  async flush(): Promise<void> {
     if (this.failure) throw this.failure;
     await new Promise<void>((resolve, reject) => this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+  }
+
+  commit(): void {
     commitPartial(this.partial, this.filePath, '--frames-json file');
   }
 

@@ -33,7 +33,10 @@ export class MaskPngSink implements SegmentationSink {
     await pipeline(png.pack(), createWriteStream(path.join(this.partialDir, maskFileName(frame.index))));
   }
 
-  async finish(): Promise<void> {
+  /** Every PNG is written by the time its write() resolved. */
+  async flush(): Promise<void> {}
+
+  commit(): void {
     if (existsSync(this.dir)) commitPartialFiles(this.partialDir, this.dir, 'masks');
     else commitPartial(this.partialDir, this.dir, 'masks');
   }

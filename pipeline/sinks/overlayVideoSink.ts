@@ -108,13 +108,13 @@ export class OverlayVideoSink implements SegmentationSink {
     });
   }
 
-  async finish(): Promise<void> {
+  async flush(): Promise<void> {
     this.input.end();
     const error = await this.exited;
-    if (error) {
-      discardPartial(this.partial);
-      throw error;
-    }
+    if (error) throw error;
+  }
+
+  commit(): void {
     if (this.pattern) commitPartialFiles(this.partial, path.dirname(this.options.outputPath), 'output');
     else commitPartial(this.partial, this.options.outputPath, 'output');
   }

@@ -24,7 +24,8 @@ function slowSink(name: string, log: string[], state: { active: number; maxActiv
       log.push(`${name}:${s.frame.index}`);
       state.active -= 1;
     },
-    async finish() {},
+    async flush() {},
+    commit() {},
     async abort() {},
   };
 }
