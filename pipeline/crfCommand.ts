@@ -5,7 +5,6 @@
  *
  *   IMG (PNG / PPM) + P.npy (float32 H×W×C, or C×H×W with --chw) → LABELS.png (8-bit grey), [Q.npy]
  */
-import { readFileSync } from 'node:fs';
 import { format } from 'node:util';
 import { PNG } from 'pngjs';
 import type { CrfParams } from '../model/crf/denseCrf.js';
@@ -13,6 +12,7 @@ import { CrfRunner } from '../model/crf/crfRunner.js';
 import { warmStartQ } from '../operators/refineWithCrf.js';
 import { InputError, UsageError } from './errors.js';
 import { readNpyFloat32, writeNpyFloat32 } from './npy.js';
+import { readInputFile } from './readInputFile.js';
 import { readRgbImage } from './rgbImage.js';
 import { writeFileAtomically } from './sinks/partialFile.js';
 
@@ -39,12 +39,7 @@ const PATTERN = /%0?\d*d/;
 
 /** Loads and checks one probability map against its image; returns HWC, each pixel summing to 1. */
 export function loadProbabilities(file: string, width: number, height: number, chw: boolean): { probabilities: Float32Array; classes: number } {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (error) {
-    throw new InputError(`probabilities not found: ${file} (${(error as NodeJS.ErrnoException).code})`);
-  }
+  const bytes = readInputFile(file, 'probabilities');
   const { shape, data } = readNpyFloat32(bytes, file);
   if (shape.length !== 3) throw new InputError(`${file} has shape (${shape.join(', ')}); expected ${chw ? 'C×H×W' : 'H×W×C'} (3 axes)`);
   const [h, w, classes] = chw ? [shape[1]!, shape[2]!, shape[0]!] : [shape[0]!, shape[1]!, shape[2]!];

@@ -1,8 +1,7 @@
 /** `deeplab-stream import`: a TFLite file in, an ONNX file out (written atomically). */
-import { readFileSync } from 'node:fs';
 import { importTflite } from '../model/tflite/importTflite.js';
 import { readTflite } from '../model/tflite/tfliteSchema.js';
-import { InputError } from './errors.js';
+import { readInputFile } from './readInputFile.js';
 import { writeFileAtomically } from './sinks/partialFile.js';
 
 export interface ImportSummary {
@@ -14,13 +13,7 @@ export interface ImportSummary {
 }
 
 export function importModelFile(input: string, output: string): ImportSummary {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(input);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? `model not found: ${input}` : `cannot read ${input} (${code})`);
-  }
+  const bytes = readInputFile(input, 'model');
   const started = performance.now();
   const onnx = importTflite(bytes, input);
   const ms = Math.round(performance.now() - started);

@@ -1,7 +1,7 @@
 /** RGB images for the `crf` command: PNG (any colour type pngjs reads) or binary PPM (P6, 8-bit). */
-import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { InputError } from './errors.js';
+import { readInputFile } from './readInputFile.js';
 
 export interface RgbImage {
   readonly width: number;
@@ -32,13 +32,7 @@ function readPpm(bytes: Uint8Array, name: string): RgbImage {
 }
 
 export function readRgbImage(file: string): RgbImage {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? `image not found: ${file}` : `cannot read ${file} (${code})`);
-  }
+  const bytes = readInputFile(file, 'image');
   if (bytes[0] === 0x50 && bytes[1] === 0x36) return readPpm(bytes, file);
   let png: PNG;
   try {

@@ -6,7 +6,6 @@
  *   VideoFileSource ─pullFrames(credits)─▶ preprocessFrames ─▶ batchFrames ─▶ inferBatches (workers)
  *     ─▶ reorderByIndex ─▶ [refineWithCrf (CRF worker)] ─▶ writeToSinks (video, masks, JSON lines) ─▶ credit returned
  */
-import { readFileSync } from 'node:fs';
 import { identity, type Observable, tap } from 'rxjs';
 import { describeModel, modelInputSize, planInputs, type ModelDescriptor } from '../model/descriptor.js';
 import type { CrfParams } from '../model/crf/denseCrf.js';
@@ -22,6 +21,7 @@ import { reorderByIndex } from '../operators/reorderByIndex.js';
 import { writeToSinks } from '../operators/writeToSinks.js';
 import { CancelledError, ModelError, UsageError } from './errors.js';
 import { probeInput } from './ffmpeg.js';
+import { readInputFile } from './readInputFile.js';
 import { FrameCredits } from './frameCredits.js';
 import { classAlphas } from './overlay.js';
 import { RunStats, type StageName } from './runStats.js';
@@ -85,13 +85,7 @@ export interface SegmentSummary {
 }
 
 export function loadModelDescriptor(modelPath: string, overrides: ModelOverrides = {}): ModelDescriptor {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(modelPath);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ModelError(code === 'ENOENT' ? `model not found: ${modelPath}` : `cannot read model ${modelPath} (${code})`);
-  }
+  const bytes = readInputFile(modelPath, 'model', (message) => new ModelError(message));
   // The graph first, then the optional sidecar beside the model, then flags.
   return applyOverrides(applyOverrides(describeModel(bytes, modelPath), readSidecar(modelPath)), overrides);
 }
