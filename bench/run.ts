@@ -24,7 +24,7 @@ import { IMAGENET_NORMALIZATION } from '../model/descriptor.js';
 import { preprocessRgb } from '../model/preprocess.js';
 import { locateFfmpeg, probeInput } from '../pipeline/ffmpeg.js';
 import { generateClip } from '../pipeline/generateClip.js';
-import { VideoFileSource } from '../pipeline/sources/videoFileSource.js';
+import { FfmpegFrameSource } from '../pipeline/sources/ffmpegFrameSource.js';
 import { median, runMeasured } from './benchUtil.js';
 import { type CrfCase, deeplabLikeCase, movingShapesSequence } from './crfCases.js';
 
@@ -103,9 +103,9 @@ async function benchPipeline(): Promise<void> {
   results[iw === 513 && ih === 289 ? 'pipeline' : `pipeline_${iw}x${ih}`] = table;
 }
 
-/** Decode throughput of VideoFileSource vs ffmpeg writing rgb24 to /dev/null. */
+/** Decode throughput of FfmpegFrameSource vs ffmpeg writing rgb24 to /dev/null. */
 async function benchDecode(): Promise<void> {
-  say('\n## decode: VideoFileSource vs ffmpeg -f rawvideo -pix_fmt rgb24 /dev/null');
+  say('\n## decode: FfmpegFrameSource vs ffmpeg -f rawvideo -pix_fmt rgb24 /dev/null');
   const frames = quick ? 150 : 600;
   const input = await clip(`clip720-${frames}.mp4`, 1280, 720, 30, frames);
   const { ffmpeg } = locateFfmpeg();
@@ -118,14 +118,14 @@ async function benchDecode(): Promise<void> {
     // The floor any reader of a pipe pays: the same ffmpeg into `cat`.
     const cat = await runMeasured('sh', ['-c', `"${ffmpeg}" -nostdin -v error -i "${input}" -f rawvideo -pix_fmt rgb24 pipe:1 | cat > /dev/null`]);
     piped.push(frames / (cat.wallMs / 1000));
-    const source = new VideoFileSource(await probeInput(input));
+    const source = new FfmpegFrameSource(await probeInput(input));
     const t0 = performance.now();
     let n = 0;
     while (await source.next()) n += 1;
     ours.push(n / ((performance.now() - t0) / 1000));
   }
   const [o, t, c] = [median(ours), median(theirs), median(piped)];
-  say(`720p H.264, ${frames} frames: ffmpeg → /dev/null ${t.toFixed(0)} fps, ffmpeg | cat ${c.toFixed(0)} fps, VideoFileSource ${o.toFixed(0)} fps`);
+  say(`720p H.264, ${frames} frames: ffmpeg → /dev/null ${t.toFixed(0)} fps, ffmpeg | cat ${c.toFixed(0)} fps, FfmpegFrameSource ${o.toFixed(0)} fps`);
   say(`  ratio vs /dev/null ${(o / t).toFixed(2)}, vs | cat ${(o / c).toFixed(2)}`);
   results['decode'] = { frames, ffmpegFps: t, ffmpegPipeToCatFps: c, sourceFps: o, ratio: o / t, ratioVsPipe: o / c };
 }
@@ -233,6 +233,7 @@ async function benchCrf(): Promise<void> {
     labels: argmaxLabels(c.probabilities, c.classes),
     classPixels: new Uint32Array(c.classes),
     probabilities: c.probabilities.slice(),
+    inferredAt: 0,
     timings: { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, crf: 0, write: 0 },
   });
   const run = (warm: boolean) =>

@@ -15,21 +15,28 @@ export interface BatchRunner {
  * matters. The frames' input buffers are transferred to the worker (unusable afterwards).
  *
  *   [PreparedFrame, ...]  →  Segmentation{ frame, labels H×W, classPixels, timings } per frame
- *   (with `withProbabilities`, also `probabilities` N×C at frame size, for the CRF)
+ *   (with `withProbabilities`, also `probabilities` N×C at frame size, for the CRF; a function
+ *   decides per batch, e.g. only for the streams whose CRF is switched on)
  */
-export function inferBatches(runner: BatchRunner, options: { withProbabilities?: boolean } = {}): OperatorFunction<readonly PreparedFrame[], Segmentation> {
+export function inferBatches(
+  runner: BatchRunner,
+  options: { withProbabilities?: boolean | ((batch: readonly PreparedFrame[]) => boolean) } = {},
+): OperatorFunction<readonly PreparedFrame[], Segmentation> {
   return mergeMap((batch) => {
     const sentAt = performance.now();
     const sizes = (p: PreparedFrame) => p.inputs.map((i) => `${i.width}x${i.height}`).join();
     if (batch.some((p) => sizes(p) !== sizes(batch[0]!))) throw new RangeError('a batch must share its model input sizes');
+    const { withProbabilities } = options;
     const request: BatchInput = {
       frames: batch.map((p) => ({ inputs: p.inputs, width: p.frame.width, height: p.frame.height })),
-      ...(options.withProbabilities ? { withProbabilities: true } : {}),
+      ...((typeof withProbabilities === 'function' ? withProbabilities(batch) : withProbabilities) ? { withProbabilities: true } : {}),
     };
     return from(
-      runner.run(request).then((result) =>
-        batch.map((prepared, i): Segmentation => ({
+      runner.run(request).then((result) => {
+        const inferredAt = performance.now();
+        return batch.map((prepared, i): Segmentation => ({
           frame: prepared.frame,
+          inferredAt,
           labels: result.frames[i]!.labels,
           classPixels: result.frames[i]!.classPixels,
           ...(result.frames[i]!.probabilities ? { probabilities: result.frames[i]!.probabilities } : {}),
@@ -42,8 +49,8 @@ export function inferBatches(runner: BatchRunner, options: { withProbabilities?:
             crf: 0,
             write: 0,
           },
-        })),
-      ),
+        }));
+      }),
     ).pipe(mergeMap((segmentations) => segmentations));
   }, runner.size);
 }

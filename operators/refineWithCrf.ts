@@ -18,6 +18,8 @@ export interface RefineOptions {
    * restarted stream (index 0) starts cold again.
    */
   readonly warmStart?: { readonly iterations: number; readonly sceneCut: number };
+  /** Live: whether a stream's CRF is switched on right now (default: always); off passes frames through. */
+  readonly enabledFor?: (streamId: string) => boolean;
 }
 
 /**
@@ -48,12 +50,18 @@ export function meanTotalVariation(a: Float32Array, b: Float32Array, classes: nu
  * start carries Q from frame to frame of a stream). Needs `probabilities` on the segmentations
  * (`inferBatches(pool, { withProbabilities: true })`); drops them once used.
  *
- *   Segmentation{ labels, probabilities }  →  Segmentation{ labels refined, classPixels, timings.crf }
+ *   Segmentation{ labels, probabilities }  →  Segmentation{ labels refined, classPixels, refinedByCrf, timings.crf }
  */
 export function refineWithCrf(backend: CrfBackend, options: RefineOptions): OperatorFunction<Segmentation, Segmentation> {
   const previous = new Map<string, { q: Float32Array; probabilities: Float32Array }>();
   return concatMap(async (segmentation) => {
     const { frame, probabilities } = segmentation;
+    // Switched off, or switched on after this frame was inferred without probabilities: as it came.
+    if (options.enabledFor && (!options.enabledFor(frame.streamId) || !probabilities)) {
+      previous.delete(frame.streamId); // switched back on later, it starts cold
+      const { probabilities: _unused, ...rest } = segmentation;
+      return rest;
+    }
     if (!probabilities) throw new Error('refineWithCrf needs probabilities: run inferBatches with withProbabilities');
     const last = previous.get(frame.streamId);
     const warm =
@@ -74,6 +82,6 @@ export function refineWithCrf(backend: CrfBackend, options: RefineOptions): Oper
     const classPixels = new Uint32Array(options.classes);
     for (const label of result.labels) classPixels[label]! += 1;
     const { probabilities: _used, ...rest } = segmentation;
-    return { ...rest, labels: result.labels, classPixels, timings: { ...segmentation.timings, crf: performance.now() - started } };
+    return { ...rest, labels: result.labels, classPixels, refinedByCrf: true, timings: { ...segmentation.timings, crf: performance.now() - started } };
   });
 }

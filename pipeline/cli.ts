@@ -20,6 +20,7 @@ import { runCrfCommand } from './crfCommand.js';
 import { evaluate } from './evaluate.js';
 import { importModelFile } from './importModel.js';
 import { segmentVideo, type SegmentSummary } from './segmentVideo.js';
+import { startLiveServer } from './serve.js';
 
 function positiveInt(flag: string) {
   return (value: string): number => {
@@ -224,6 +225,62 @@ function segmentOptions(command: Command): Command {
     .option('--verbose', 'print stack traces of internal errors');
 }
 
+interface ServeFlags {
+  port: number;
+  host: string;
+  token?: string;
+  realtime?: boolean;
+  model?: string;
+  device: ReturnType<typeof parseDevice>;
+  batch: number;
+  workers: number;
+  threads?: number;
+  inputSize?: [number, number];
+  crf: boolean;
+  crfIters: number;
+  crfWarmIters: number;
+  crfScale: number;
+  normalize?: ModelOverrides['normalize'];
+  classes?: ModelOverrides['classes'];
+  verbose?: boolean;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`takes a port number 0–65535, got "${value}"`);
+  return n;
+}
+
+/** Serves until Ctrl-C / SIGTERM; one line per stream event on stderr. */
+async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
+  const threads = flags.threads ?? Math.max(1, Math.floor(os.availableParallelism() / flags.workers));
+  const server = await startLiveServer({
+    inputs,
+    realtime: Boolean(flags.realtime),
+    host: flags.host,
+    port: flags.port,
+    ...(flags.token ? { token: flags.token } : {}),
+    modelPath: flags.model ?? defaultModelPath(),
+    modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
+    device: flags.device,
+    workers: flags.workers,
+    threadsPerWorker: threads,
+    batchSize: flags.batch,
+    ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
+    crf: { on: flags.crf, params: { ...DEEPLAB_VOC_PARAMS, iterations: flags.crfIters, scale: flags.crfScale }, warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 } },
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  if (server.fallbackReason) process.stderr.write(`note: CUDA is not available (${server.fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
+  const shown = flags.token ? `${server.url}/?token=${encodeURIComponent(flags.token)}` : `${server.url}/`;
+  process.stderr.write(`serving ${server.streams.map((s) => s.id).join(', ')} on ${shown} (${server.provider})\n`);
+  await new Promise<void>((resolve, reject) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    server.finished.catch(reject);
+  }).finally(() => server.close());
+}
+
 const program = new Command()
   .name('deeplab-stream')
   .description('Streaming DeepLab semantic segmentation for video files, images and live streams')
@@ -351,6 +408,35 @@ program
       else process.stderr.write(`${summary.frames} frame(s): setup ${summary.ms_setup} ms, inference ${summary.ms_inference} ms, total ${summary.ms_total} ms → ${flags.out}\n`);
     } catch (error) {
       fail(error, false);
+    }
+  });
+
+program
+  .command('serve')
+  .description('segment live inputs and show them in a browser: the viewer at /, /healthz, /metrics, WebSocket /ws')
+  .argument('[inputs...]', 'files, testsrc[:WxH[@fps]], rtsp://…, http(s)://…, camera:N or /dev/videoN', ['testsrc'])
+  .option('--port <n>', 'HTTP port (0: any free one)', port, 8080)
+  .option('--host <address>', 'address to listen on (0.0.0.0 opens it to the network)', '127.0.0.1')
+  .option('--token <secret>', 'require ?token=SECRET (or Authorization: Bearer) for /ws and /metrics')
+  .option('--realtime', 'play files at their frame rate, dropping frames when behind (default: every frame)')
+  .option('--model <path>', 'ONNX segmentation model (default: the embedded default model)')
+  .option('--device <device>', 'auto | cpu | cuda | cuda:N', device, parseDevice('auto'))
+  .option('--batch <n>', 'frames per inference call (frames of all streams batch together)', positiveInt('--batch'), 1)
+  .option('--workers <n>', 'inference worker threads shared by all streams (default: 1, for latency)', positiveInt('--workers'), 1)
+  .option('--threads <n>', 'intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
+  .option('--input-size <WxH>', 'model input size for models with a dynamic size', size)
+  .option('--crf <on|off>', 'start every stream with the dense CRF on (viewers can switch it per stream)', onOff, false)
+  .option('--crf-iters <n>', 'CRF mean-field iterations of a cold start', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
+  .option('--crf-warm-iters <n>', 'CRF iterations of a frame warm-started from the previous one', positiveInt('--crf-warm-iters'), 3)
+  .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled', scaleFraction('--crf-scale'), 0.5)
+  .option('--normalize <how>', 'input normalisation (see segment --help)', normalizeFlag)
+  .option('--classes <set>', 'class names (see segment --help)', classesFlag)
+  .option('--verbose', 'print stack traces of internal errors')
+  .action(async (inputs: string[], flags: ServeFlags) => {
+    try {
+      await runServe(inputs, flags);
+    } catch (error) {
+      fail(error, Boolean(flags.verbose));
     }
   });
 

@@ -16,6 +16,9 @@ export class InputError extends DeeplabStreamError {
   readonly exitCode = 2;
 }
 
+/** A live source (camera, rtsp://, http://) cannot be opened or was lost; serve keeps its other streams. */
+export class SourceError extends InputError {}
+
 /** The model file is missing, not ONNX, or does not fit what the pipeline needs. */
 export class ModelError extends DeeplabStreamError {
   readonly exitCode = 3;

@@ -19,7 +19,7 @@ import { InputError, UsageError } from './errors.js';
 import { probeInput } from './ffmpeg.js';
 import { readLabelPng } from './labelImage.js';
 import { loadModelDescriptor } from './segmentVideo.js';
-import { VideoFileSource } from './sources/videoFileSource.js';
+import { FfmpegFrameSource } from './sources/ffmpegFrameSource.js';
 
 export const IGNORE_LABEL = 255;
 
@@ -121,7 +121,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
   const crf = options.crf ? CrfRunner.start() : null;
   try {
     for (const [i, item] of items.entries()) {
-      const source = new VideoFileSource(await probeInput(item.image));
+      const source = new FfmpegFrameSource(await probeInput(item.image));
       const frame = await source.next();
       source.close();
       if (!frame) throw new InputError(`${item.image} has no picture`);

@@ -43,11 +43,15 @@ export interface StageTimings {
 /** A frame and its label map at frame resolution. */
 export interface Segmentation {
   readonly frame: Frame;
+  /** performance.now() when the model's result came back. */
+  readonly inferredAt: number;
   /** H×W class indices. */
   readonly labels: Uint8Array;
   /** Pixel count per class, length = class count. */
   readonly classPixels: Uint32Array;
   /** N×C class probabilities at frame size (HWC), when the CRF needs them. */
   readonly probabilities?: Float32Array;
+  /** True once the dense CRF refined `labels`. */
+  readonly refinedByCrf?: boolean;
   readonly timings: StageTimings;
 }

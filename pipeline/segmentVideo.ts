@@ -3,7 +3,7 @@
  * per-frame JSON lines out. Lossless and ordered: every decoded frame reaches every sink exactly
  * once, in order; at most `credits` frames are in memory at any time.
  *
- *   VideoFileSource ─pullFrames(credits)─▶ preprocessFrames ─▶ batchFrames ─▶ inferBatches (workers)
+ *   FfmpegFrameSource ─pullFrames(credits)─▶ preprocessFrames ─▶ batchFrames ─▶ inferBatches (workers)
  *     ─▶ reorderByIndex ─▶ [refineWithCrf (CRF worker)] ─▶ writeToSinks (video, masks, JSON lines) ─▶ credit returned
  */
 import { identity, type Observable, tap } from 'rxjs';
@@ -30,7 +30,7 @@ import { MaskPngSink } from './sinks/maskPngSink.js';
 import { OverlayVideoSink } from './sinks/overlayVideoSink.js';
 import { finishSinks, type SegmentationSink } from './sinks/sink.js';
 import { pullFrames } from './sources/pullFrames.js';
-import { VideoFileSource } from './sources/videoFileSource.js';
+import { FfmpegFrameSource } from './sources/ffmpegFrameSource.js';
 
 export interface SegmentOptions {
   readonly input: string;
@@ -135,7 +135,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
 
     // Enough credits for every batch slot of the pool to be full while the next batch fills.
     const credits = new FrameCredits(batchSize * (pool.size + 1) + 2);
-    const source = new VideoFileSource(info);
+    const source = new FfmpegFrameSource(info);
     const stats = new RunStats();
     const run$ = pullFrames(source, credits).pipe(
       preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor: () => plan }),

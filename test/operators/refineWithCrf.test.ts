@@ -46,7 +46,8 @@ function movingSquare(index: number, streamId = 's'): { segmentation: Segmentati
       labels: argmax,
       classPixels: new Uint32Array(C),
       probabilities,
-      timings: { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, crf: 0, write: 0 },
+      inferredAt: 0,
+    timings: { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, crf: 0, write: 0 },
     },
   };
 }

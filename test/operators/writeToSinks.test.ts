@@ -9,6 +9,7 @@ function segmentation(index: number): Segmentation {
     frame: { streamId: 's', index, ptsMs: 0, width: 1, height: 1, rgb: new Uint8Array(3), capturedAt: 0, decodeMs: 0 },
     labels: new Uint8Array(1),
     classPixels: new Uint32Array(1),
+    inferredAt: 0,
     timings: { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, crf: 0, write: 0 },
   };
 }

@@ -1,5 +1,6 @@
 /**
- * Frames from a video file, still image or image sequence, decoded by ffmpeg to rgb24 and read
+ * Frames from anything ffmpeg reads — a video file, still image, image sequence, or a live input
+ * (testsrc, rtsp://, http://, a v4l2 camera; see liveInputs.ts) — decoded to rgb24 and read
  * from its stdout. Bytes are copied straight into per-frame buffers (measured 1.5x the fps of
  * reading through a Node stream with `read(n)`), and stdout is paused as soon as one whole frame
  * waits unclaimed: ffmpeg then blocks on the full pipe, so memory stays at about three frames plus
@@ -15,7 +16,7 @@ import type { FrameSource } from './frameSource.js';
 /** Decoded frames allowed to wait unclaimed: two keep ffmpeg busy while one is handed out. */
 const READ_AHEAD_FRAMES = 2;
 
-export class VideoFileSource implements FrameSource {
+export class FfmpegFrameSource implements FrameSource {
   readonly width: number;
   readonly height: number;
   readonly fps: number;
@@ -34,9 +35,14 @@ export class VideoFileSource implements FrameSource {
   private closed = false;
   private wake: (() => void) | null = null;
 
+  /**
+   * `inputArgs` are ffmpeg's input options and `-i`, for inputs that are not a plain path
+   * (default: `-i info.path`).
+   */
   constructor(
     private readonly info: InputInfo,
     readonly streamId = 'file',
+    inputArgs: readonly string[] = ['-i', info.path],
   ) {
     this.width = info.width;
     this.height = info.height;
@@ -44,7 +50,7 @@ export class VideoFileSource implements FrameSource {
     this.frameCount = info.frameCount;
     this.frameBytes = info.width * info.height * 3;
     this.filling = Buffer.allocUnsafe(this.frameBytes);
-    const args = ['-nostdin', '-v', 'error', '-i', info.path, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-fps_mode', 'passthrough', '-an', '-sn', '-dn', 'pipe:1'];
+    const args = ['-nostdin', '-v', 'error', ...inputArgs, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-fps_mode', 'passthrough', '-an', '-sn', '-dn', 'pipe:1'];
     this.child = spawn(locateFfmpeg().ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
     this.child.stdout.on('end', () => {

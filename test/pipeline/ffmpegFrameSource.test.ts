@@ -5,10 +5,10 @@ import { InputError } from '../../pipeline/errors.js';
 import { probeInput } from '../../pipeline/ffmpeg.js';
 import { FrameCredits } from '../../pipeline/frameCredits.js';
 import { pullFrames } from '../../pipeline/sources/pullFrames.js';
-import { VideoFileSource } from '../../pipeline/sources/videoFileSource.js';
+import { FfmpegFrameSource } from '../../pipeline/sources/ffmpegFrameSource.js';
 import { tempDir, writeClip } from '../helpers/fixtures.js';
 
-describe('VideoFileSource (real ffmpeg)', () => {
+describe('FfmpegFrameSource (real ffmpeg)', () => {
   const tmp = tempDir();
   let clip: string;
   beforeAll(async () => {
@@ -19,7 +19,7 @@ describe('VideoFileSource (real ffmpeg)', () => {
   it('decodes every frame as rgb24 with its index, in order', async () => {
     const info = await probeInput(clip);
     expect(info).toMatchObject({ width: 96, height: 64, fps: 25, frameCount: 17, frameCountDeclared: true, isStillImage: false });
-    const source = new VideoFileSource(info);
+    const source = new FfmpegFrameSource(info);
     const indices: number[] = [];
     for (let f = await source.next(); f; f = await source.next()) {
       expect(f.rgb.length).toBe(96 * 64 * 3);
@@ -29,7 +29,7 @@ describe('VideoFileSource (real ffmpeg)', () => {
   });
 
   it('reads nothing ahead: with 3 credits and none returned, exactly 3 frames are decoded', async () => {
-    const source = new VideoFileSource(await probeInput(clip));
+    const source = new FfmpegFrameSource(await probeInput(clip));
     const credits = new FrameCredits(3);
     const seen: number[] = [];
     const subscription = pullFrames(source, credits).subscribe((f) => seen.push(f.index));
@@ -47,7 +47,7 @@ describe('VideoFileSource (real ffmpeg)', () => {
     const bytes = readFileSync(faststart);
     const cut = path.join(tmp.dir, 'cut.mp4');
     writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.5)));
-    const source = new VideoFileSource(await probeInput(cut));
+    const source = new FfmpegFrameSource(await probeInput(cut));
     const drain = async () => {
       while (await source.next());
     };

@@ -1,0 +1,210 @@
+/**
+ * The live run: several inputs segmented at once and pushed to browsers over WebSockets.
+ *
+ *   LiveStream × N (latest-wins slots) ─pullLiveStreams(credits, round robin)─▶ preprocessFrames
+ *     ─▶ batchFrames (across streams) ─▶ inferBatches (shared workers) ─▶ dropStaleFrames
+ *     ─▶ refineWithCrf (per stream, switchable) ─▶ writeToSinks([ViewerSink]) ─▶ ViewerHub ─▶ sockets
+ *
+ * Credits bound the frames in flight to what the workers can run plus one waiting, so a frame is
+ * taken from its stream only when it can be inferred at once: latency stays at about one frame's
+ * processing, and when inference is behind the streams drop their oldest frames (counted).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { identity, type Subscription, tap } from 'rxjs';
+import { CrfRunner } from '../model/crf/crfRunner.js';
+import type { CrfParams } from '../model/crf/denseCrf.js';
+import { modelInputSize, planInputs, type InputSpec } from '../model/descriptor.js';
+import { InferencePool } from '../model/inferencePool.js';
+import type { ModelOverrides } from '../model/modelOverrides.js';
+import type { Device } from '../model/session.js';
+import { batchFrames } from '../operators/batchFrames.js';
+import { dropStaleFrames } from '../operators/dropStaleFrames.js';
+import { inferBatches } from '../operators/inferBatches.js';
+import { preprocessFrames } from '../operators/preprocessFrames.js';
+import { refineWithCrf } from '../operators/refineWithCrf.js';
+import { writeToSinks } from '../operators/writeToSinks.js';
+import { startHttpServer, type RunningHttpServer } from '../server/httpServer.js';
+import { LiveMetrics } from '../server/metrics.js';
+import { ViewerHub } from '../server/viewerHub.js';
+import { ViewerSink } from '../server/viewerSink.js';
+import type { StreamDescription } from '../server/wireFormat.js';
+import { UsageError } from './errors.js';
+import { FrameCredits } from './frameCredits.js';
+import { parseLiveInput, type LiveInput } from './sources/liveInputs.js';
+import { LiveStream, type LiveStreamOptions } from './sources/liveStream.js';
+import { pullLiveStreams } from './sources/pullLiveStreams.js';
+import { loadModelDescriptor } from './segmentVideo.js';
+
+export interface ServeOptions {
+  readonly inputs: readonly string[];
+  /** Pace files at their frame rate and let them drop frames like live inputs. */
+  readonly realtime?: boolean;
+  readonly host: string;
+  readonly port: number;
+  readonly token?: string;
+  readonly modelPath: string;
+  readonly modelOverrides?: ModelOverrides;
+  readonly device: Device;
+  readonly workers: number;
+  readonly threadsPerWorker: number;
+  readonly batchSize: number;
+  readonly batchWaitMs?: number;
+  readonly inputSize?: readonly [number, number];
+  /** CRF parameters for streams whose CRF is on; `on` is the state each stream starts in. */
+  readonly crf: { readonly on: boolean; readonly params: CrfParams; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number } };
+  readonly viewers?: { readonly maxQueuedFrames?: number; readonly maxBufferedBytes?: number; readonly heartbeatMs?: number };
+  readonly reconnect?: LiveStreamOptions;
+  /** One line per event worth telling (stream status changes). */
+  readonly log?: (line: string) => void;
+}
+
+export interface LiveServer {
+  readonly url: string;
+  readonly provider: string;
+  readonly fallbackReason: string | undefined;
+  readonly streams: readonly LiveStream[];
+  readonly hub: ViewerHub;
+  readonly metrics: LiveMetrics;
+  /** Rejects if the pipeline fails (a worker crash); resolves when every input has ended. */
+  readonly finished: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** viewer/ beside pipeline/ in the source tree, or two levels up from dist/pipeline/. */
+function viewerDir(): string {
+  for (const relative of ['../viewer/', '../../viewer/']) {
+    const dir = fileURLToPath(new URL(relative, import.meta.url));
+    if (existsSync(`${dir}index.html`)) return dir;
+  }
+  throw new Error('the viewer files (viewer/index.html) are missing from this installation');
+}
+
+export async function startLiveServer(options: ServeOptions): Promise<LiveServer> {
+  const { batchSize, batchWaitMs = 5, log = () => {} } = options;
+  if (options.inputs.length === 0) throw new UsageError('serve needs at least one input (a file, testsrc, rtsp://…, http(s)://… or camera:N)');
+  const taken = new Set<string>();
+  const inputs: LiveInput[] = options.inputs.map((spec) => {
+    const input = parseLiveInput(spec, { takenIds: taken, ...(options.realtime ? { realtime: true } : {}) });
+    taken.add(input.id);
+    return input;
+  });
+  const descriptor = loadModelDescriptor(options.modelPath, options.modelOverrides);
+  const crfAvailable = descriptor.outputKind !== 'labels';
+  if (options.crf.on && !crfAvailable) throw new UsageError(`--crf on needs class scores, but ${options.modelPath} outputs labels already argmaxed`);
+  if (batchSize > 1 && !options.inputSize && (descriptor.inputWidth === null || descriptor.inputHeight === null)) {
+    throw new UsageError('--batch above 1 batches frames of different streams together: give --input-size WxH so they share one model input size');
+  }
+  if (descriptor.batchSize !== null && descriptor.batchSize !== batchSize) throw new UsageError(`the model takes batches of exactly ${descriptor.batchSize}: use --batch ${descriptor.batchSize}`);
+
+  const plans = new Map<string, InputSpec[]>();
+  const inputsFor = (width: number, height: number): InputSpec[] => {
+    const key = `${width}x${height}`;
+    let plan = plans.get(key);
+    if (!plan) plans.set(key, (plan = planInputs(options.inputSize ?? modelInputSize(descriptor, width, height), [1], false)));
+    return plan;
+  };
+
+  const metrics = new LiveMetrics();
+  const crfOn = new Set<string>(options.crf.on ? inputs.map((i) => i.id) : []);
+  const streams = inputs.map((input) => new LiveStream(input, options.reconnect));
+  const describeStreams = (): StreamDescription[] =>
+    streams.map((s) => ({
+      id: s.id, input: s.input.spec, kind: s.input.kind, status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}),
+      width: s.width, height: s.height, crf: crfOn.has(s.id), dropped: s.dropped,
+    }));
+  const hub = new ViewerHub({
+    ...options.viewers,
+    hello: () => ({
+      type: 'hello',
+      serverTime: Date.now(),
+      classes: descriptor.classNames.map((name, c) => ({ name, color: [descriptor.palette[c * 3]!, descriptor.palette[c * 3 + 1]!, descriptor.palette[c * 3 + 2]!] as const })),
+      crfAvailable,
+      streams: describeStreams(),
+    }),
+  });
+  hub.on('connected', (n) => metrics.viewersConnected(n));
+  hub.on('disconnected', (n) => metrics.viewersConnected(n));
+  hub.on('dropped', (stream, count) => metrics.framesDropped(stream, 'viewer', count));
+  hub.on('control', (message) => {
+    if (message.type !== 'crf' || !crfAvailable || !streams.some((s) => s.id === message.streamId)) return;
+    if (message.on) crfOn.add(message.streamId);
+    else crfOn.delete(message.streamId);
+    log(`stream ${message.streamId}: CRF ${message.on ? 'on' : 'off'} (asked by a viewer)`);
+    hub.broadcast({ type: 'streams', streams: describeStreams() });
+  });
+  for (const stream of streams) {
+    stream.on('status', (status, message) => {
+      if (status === 'outage') metrics.sourceOutage(stream.id);
+      log(`stream ${stream.id}: ${status}${message ? `: ${message}` : ''}`);
+      hub.broadcast({ type: 'streams', streams: describeStreams() });
+    });
+  }
+
+  let pool: InferencePool | null = null;
+  let crfRunner: CrfRunner | null = null;
+  let http: RunningHttpServer | null = null;
+  let subscription: Subscription | null = null;
+  const close = async () => {
+    subscription?.unsubscribe();
+    for (const stream of streams) stream.close();
+    await http?.close();
+    await pool?.close();
+    await crfRunner?.close();
+  };
+  try {
+    pool = await InferencePool.forModel(descriptor, { workers: options.workers, modelPath: options.modelPath, device: options.device, threads: options.threadsPerWorker });
+    crfRunner = crfAvailable ? CrfRunner.start() : null;
+    http = await startHttpServer({
+      host: options.host,
+      port: options.port,
+      ...(options.token ? { token: options.token } : {}),
+      viewerDir: viewerDir(),
+      hub,
+      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+      health: () => ({
+        status: 'ok',
+        viewers: hub.viewerCount,
+        streams: describeStreams().map((s) => ({ ...s, fps: metrics.streamFps(s.id) })),
+      }),
+    }).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE') throw new UsageError(`port ${options.port} on ${options.host} is in use: pick another with --port`);
+      if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') throw new UsageError(`cannot listen on ${options.host}: not an address of this machine (--host)`);
+      if (error.code === 'EACCES') throw new UsageError(`not allowed to listen on port ${options.port}: use one above 1023`);
+      throw error;
+    });
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  // Each worker runs one batch while the next one waits: enough to keep them busy, no more.
+  const credits = new FrameCredits(batchSize * (pool.workerCount + 1));
+  let lastDropped = new Map<string, number>();
+  const sink = new ViewerSink(hub);
+  const run$ = pullLiveStreams(streams, credits).pipe(
+    preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor }),
+    batchFrames(batchSize, batchWaitMs),
+    inferBatches(pool, { withProbabilities: (batch) => crfAvailable && batch.some((p) => crfOn.has(p.frame.streamId)) }),
+    dropStaleFrames((stale) => {
+      metrics.framesDropped(stale.frame.streamId, 'stale');
+      credits.release();
+    }),
+    crfRunner
+      ? refineWithCrf(crfRunner, { params: options.crf.params, classes: descriptor.classes, enabledFor: (id) => crfOn.has(id), ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) })
+      : identity,
+    writeToSinks([sink]),
+    tap((segmentation) => {
+      credits.release();
+      metrics.framePublished(segmentation);
+      const dropped = new Map(streams.map((s) => [s.id, s.dropped]));
+      for (const [id, count] of dropped) metrics.framesDropped(id, 'source', count - (lastDropped.get(id) ?? 0));
+      lastDropped = dropped;
+    }),
+  );
+  const finished = new Promise<void>((resolve, reject) => {
+    subscription = run$.subscribe({ error: reject, complete: resolve });
+  });
+  for (const stream of streams) stream.start();
+  return { url: http.url, provider: pool.provider, fallbackReason: pool.fallbackReason, streams, hub, metrics, finished, close };
+}

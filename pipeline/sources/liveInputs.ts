@@ -1,0 +1,122 @@
+/**
+ * What `serve` accepts as an input, and how ffmpeg opens each kind:
+ *
+ *   path, file:path          a video file — lossless (every frame), or paced and latest-wins with --realtime
+ *   testsrc[:WxH[@fps]]      ffmpeg's moving test pattern, paced in real time (demos, tests)
+ *   rtsp://… rtsps://…       a network camera; reconnects with backoff, each outage reported
+ *   http(s)://…              an HTTP stream (MJPEG, HLS, a file over HTTP); reconnects likewise
+ *   camera:N, /dev/videoN    a V4L2 camera through ffmpeg's v4l2 input; reconnects likewise
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { SourceError, UsageError } from '../errors.js';
+import { ffmpegReason, locateFfmpeg, probeInput, type InputInfo } from '../ffmpeg.js';
+
+export type LiveInputKind = 'file' | 'testsrc' | 'rtsp' | 'http' | 'camera';
+
+export interface LiveInput {
+  /** The stream id shown in the viewer and the metrics: unique within one server. */
+  readonly id: string;
+  /** As the user wrote it. */
+  readonly spec: string;
+  readonly kind: LiveInputKind;
+  /** Drop older frames when inference is behind (live inputs, and files with --realtime). */
+  readonly latestWins: boolean;
+  /** Reopen after errors and at the end (network streams and cameras), with backoff. */
+  readonly reconnects: boolean;
+  /** Probes the input (size, rate): rejects with a SourceError a user can act on. */
+  open(): Promise<{ info: InputInfo; inputArgs: string[] }>;
+}
+
+const TESTSRC = /^testsrc(?::(\d+)x(\d+)(?:@(\d+(?:\.\d+)?))?)?$/;
+const PROBE_TIMEOUT_MS = 10_000;
+
+/** Parses one input of `serve`; an id already in `takenIds` gets a -2, -3 … suffix. */
+export function parseLiveInput(spec: string, options: { realtime?: boolean; takenIds?: ReadonlySet<string> } = {}): LiveInput {
+  const make = (kind: LiveInputKind, baseId: string, open: LiveInput['open'], latestWins = true, reconnects = true): LiveInput => {
+    const base = baseId.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || kind;
+    let id = base;
+    for (let n = 2; options.takenIds?.has(id); n++) id = `${base}-${n}`;
+    return { id, spec, kind, latestWins, reconnects, open };
+  };
+  const testsrc = TESTSRC.exec(spec);
+  if (testsrc) {
+    const width = Number(testsrc[1] ?? 640);
+    const height = Number(testsrc[2] ?? 360);
+    const fps = Number(testsrc[3] ?? 30);
+    if (width < 16 || height < 16 || width > 7680 || height > 4320 || !(fps > 0 && fps <= 240)) {
+      throw new UsageError(`${spec}: testsrc takes WxH between 16x16 and 7680x4320 and a rate up to 240, e.g. testsrc:640x360@30`);
+    }
+    const info: InputInfo = { path: spec, width, height, fps, frameCount: null, frameCountDeclared: false, isStillImage: false };
+    // testsrc2 moves (a rotating sweep, scrolling colours, a counter): every frame differs.
+    const inputArgs = ['-re', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`];
+    return make('testsrc', 'testsrc', () => Promise.resolve({ info, inputArgs }), true, false);
+  }
+  if (/^rtsps?:\/\//i.test(spec)) {
+    const inputArgs = ['-rtsp_transport', 'tcp', '-timeout', String(PROBE_TIMEOUT_MS * 1000), '-i', spec];
+    return make('rtsp', hostId(spec), () => probeLive(spec, inputArgs, spec));
+  }
+  if (/^https?:\/\//i.test(spec)) {
+    return make('http', hostId(spec), () => probeLive(spec, ['-i', spec], spec));
+  }
+  const camera = /^camera:(\d+)$/.exec(spec)?.[1] ?? /^\/dev\/video(\d+)$/.exec(spec)?.[1];
+  if (camera !== undefined) {
+    const device = `/dev/video${camera}`;
+    return make('camera', `camera${camera}`, async () => {
+      if (!existsSync(device)) throw new SourceError(`camera ${spec}: there is no ${device} (connect a camera, or list the ones present with \`ls /dev/video*\`)`);
+      return probeLive(spec, ['-f', 'v4l2', '-i', device], device);
+    });
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw new UsageError(`${spec}: unsupported input; serve takes a file, testsrc, rtsp://, http(s):// or camera:N`);
+  const file = spec.startsWith('file:') ? decodeURIComponent(spec.slice('file:'.length).replace(/^\/\/(?=\/)/, '')) : spec;
+  const name = file.split('/').pop()!.replace(/\.[^.]+$/, '');
+  return make(
+    'file',
+    name,
+    async () => {
+      const info = await probeInput(file);
+      return { info, inputArgs: [...(options.realtime ? ['-re'] : []), '-i', file] };
+    },
+    Boolean(options.realtime),
+    false,
+  );
+}
+
+function hostId(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}${parsed.port ? `-${parsed.port}` : ''}${parsed.pathname}`;
+  } catch {
+    throw new UsageError(`${url} is not a valid URL`);
+  }
+}
+
+/** ffprobe with the same input options ffmpeg will use; a clear SourceError when it fails. */
+async function probeLive(spec: string, inputArgs: readonly string[], shown: string): Promise<{ info: InputInfo; inputArgs: string[] }> {
+  const { ffprobe } = locateFfmpeg();
+  if (!ffprobe) throw new SourceError(`${spec}: ffprobe was not found beside ffmpeg (install ffmpeg's full package)`);
+  const args = ['-v', 'error', ...inputArgs, '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate', '-of', 'json'];
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(ffprobe, args, { timeout: PROBE_TIMEOUT_MS * 1.5 }, (error, out, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(out))),
+  ).catch((error: unknown) => {
+    throw new SourceError(`${spec}: ${describeOpenFailure(ffmpegReason(error), shown)}`);
+  });
+  const stream = (JSON.parse(stdout) as { streams?: { width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string }[] }).streams?.[0];
+  if (!stream?.width || !stream.height) throw new SourceError(`${spec}: has no video stream`);
+  const rate = (r?: string) => {
+    const [n, d] = (r ?? '').split('/').map(Number);
+    return d ? n! / d : 0;
+  };
+  const fps = rate(stream.avg_frame_rate) || rate(stream.r_frame_rate) || 30;
+  return { info: { path: shown, width: stream.width, height: stream.height, fps: fps > 240 ? 30 : fps, frameCount: null, frameCountDeclared: false, isStillImage: false }, inputArgs: [...inputArgs] };
+}
+
+/** ffmpeg's reason, with what to do for the failures users meet most. */
+export function describeOpenFailure(reason: string, shown: string): string {
+  if (/busy/i.test(reason)) return `${shown} is busy: another program is using it (close it, then the stream reconnects)`;
+  if (/refused/i.test(reason)) return `connection refused (${reason}): is the server at ${shown} running?`;
+  if (/401|unauthori[sz]ed/i.test(reason)) return `the server refused the credentials (${reason}): put user:password@ in the URL`;
+  if (/timed? ?out/i.test(reason)) return `no answer (${reason}): check the address and the network`;
+  if (/permission denied/i.test(reason)) return `permission denied (${reason}): add your user to the video group`;
+  return reason;
+}

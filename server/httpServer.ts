@@ -1,0 +1,142 @@
+/**
+ * The HTTP side of `serve`: the viewer's files at `/`, `/healthz`, `/metrics`, and the WebSocket at
+ * `/ws`. With a token, `/ws` and `/metrics` need it (`?token=T`, or `Authorization: Bearer T`):
+ * a WebSocket without it is answered `401` before the upgrade, so no socket is ever opened for it.
+ */
+import { timingSafeEqual } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { ViewerHub } from './viewerHub.js';
+
+export interface HttpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly token?: string;
+  /** The folder served at `/` (viewer/); nothing outside it is ever served. */
+  readonly viewerDir: string;
+  readonly hub: ViewerHub;
+  readonly metrics: () => Promise<{ contentType: string; body: string }>;
+  readonly health: () => object;
+}
+
+export interface RunningHttpServer {
+  readonly server: Server;
+  /** http://host:port, with the port actually bound (port 0 picks a free one). */
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.json': 'application/json',
+};
+
+export function hasToken(request: IncomingMessage, token: string | undefined): boolean {
+  if (!token) return true;
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const given = url.searchParams.get('token') ?? /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * The file under `root` that a URL path names, or null when it names none: `..` segments, encoded
+ * slashes or NUL bytes, and symbolic links pointing outside `root` are all refused.
+ */
+export async function resolveStaticPath(root: string, urlPath: string): Promise<string | null> {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(urlPath);
+  } catch {
+    return null;
+  }
+  if (decoded.includes('\0') || decoded.includes('\\') || decoded.split('/').includes('..')) return null;
+  const realRoot = await fs.realpath(root);
+  const candidate = path.resolve(realRoot, `.${decoded.endsWith('/') ? `${decoded}index.html` : decoded}`);
+  try {
+    const real = await fs.realpath(candidate);
+    if (!real.startsWith(realRoot + path.sep)) return null;
+    return (await fs.stat(real)).isFile() ? real : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const webSockets = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const server = createServer((request, response) => {
+    void handle(request, response).catch(() => {
+      if (!response.headersSent) response.writeHead(500).end('internal error\n');
+      else response.destroy();
+    });
+  });
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD' }).end('only GET and HEAD\n');
+      return;
+    }
+    if (url.pathname === '/healthz') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(options.health()));
+      return;
+    }
+    if (url.pathname === '/metrics') {
+      if (!hasToken(request, options.token)) {
+        response.writeHead(401, { 'www-authenticate': 'Bearer' }).end('missing or wrong token\n');
+        return;
+      }
+      const { contentType, body } = await options.metrics();
+      response.writeHead(200, { 'content-type': contentType }).end(body);
+      return;
+    }
+    const file = await resolveStaticPath(options.viewerDir, url.pathname);
+    if (!file) {
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+      return;
+    }
+    response.writeHead(200, { 'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+    if (request.method === 'HEAD') response.end();
+    else createReadStream(file).pipe(response);
+  }
+
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const refuse = (status: string) => {
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    };
+    if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws') return refuse('404 Not Found');
+    if (!hasToken(request, options.token)) return refuse('401 Unauthorized');
+    webSockets.handleUpgrade(request, socket, head, (ws) => options.hub.add(ws));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    server,
+    url: `http://${shownHost}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        options.hub.close();
+        webSockets.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

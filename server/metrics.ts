@@ -1,0 +1,86 @@
+/**
+ * What `/metrics` reports, in Prometheus' text format (prom-client, a registry of our own so two
+ * servers in one process do not mix): per-stage latency histograms, end-to-end latency up to the
+ * hand-over to the sockets, frames and fps per stream, frames dropped and where, source outages,
+ * connected viewers, and Node's process metrics (memory, event-loop lag).
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Segmentation, StageTimings } from '../pipeline/frames.js';
+
+const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
+
+/** Where a frame can be dropped: at the source (inference behind), out of order, or at a slow viewer. */
+export type DropPlace = 'source' | 'stale' | 'viewer';
+
+export class LiveMetrics {
+  readonly registry = new Registry();
+  private readonly stageSeconds: Histogram<'stage'>;
+  private readonly endToEndSeconds: Histogram<'stream'>;
+  private readonly frames: Counter<'stream'>;
+  private readonly droppedFrames: Counter<'stream' | 'place'>;
+  private readonly outages: Counter<'stream'>;
+  private readonly viewers: Gauge;
+  /** Frame times of the last second, per stream, for the fps gauge. */
+  private readonly recent = new Map<string, number[]>();
+
+  constructor() {
+    const registers = [this.registry];
+    this.stageSeconds = new Histogram({ name: 'deeplab_stage_seconds', help: 'Time per frame in each pipeline stage', labelNames: ['stage'], buckets: LATENCY_BUCKETS_S, registers });
+    this.endToEndSeconds = new Histogram({
+      name: 'deeplab_end_to_end_seconds',
+      help: 'From leaving the decoder to being handed to the viewers\' sockets',
+      labelNames: ['stream'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
+    this.frames = new Counter({ name: 'deeplab_frames_total', help: 'Frames segmented and published', labelNames: ['stream'], registers });
+    this.droppedFrames = new Counter({ name: 'deeplab_frames_dropped_total', help: 'Frames dropped: at the source (inference behind), stale (finished out of order), or at a slow viewer', labelNames: ['stream', 'place'], registers });
+    this.outages = new Counter({ name: 'deeplab_source_outages_total', help: 'Times a live source was lost (and reconnected)', labelNames: ['stream'], registers });
+    this.viewers = new Gauge({ name: 'deeplab_viewers_connected', help: 'Connected WebSocket viewers', registers });
+    const recent = this.recent;
+    new Gauge({
+      name: 'deeplab_stream_fps',
+      help: 'Frames published per second, over the last second',
+      labelNames: ['stream'],
+      registers,
+      collect() {
+        const now = performance.now();
+        for (const [stream, times] of recent) this.set({ stream }, times.filter((t) => now - t <= 1000).length);
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  framePublished(segmentation: Segmentation): void {
+    const now = performance.now();
+    const stream = segmentation.frame.streamId;
+    for (const [stage, ms] of Object.entries(segmentation.timings) as [keyof StageTimings, number][]) {
+      // A live source's "decode" time is the wait for its next frame, not latency: left out.
+      if (stage !== 'decode') this.stageSeconds.observe({ stage }, ms / 1000);
+    }
+    this.endToEndSeconds.observe({ stream }, (now - segmentation.frame.capturedAt) / 1000);
+    this.frames.inc({ stream });
+    const times = this.recent.get(stream) ?? [];
+    times.push(now);
+    while (times.length > 0 && now - times[0]! > 1000) times.shift();
+    this.recent.set(stream, times);
+  }
+
+  framesDropped(stream: string, place: DropPlace, count = 1): void {
+    if (count > 0) this.droppedFrames.inc({ stream, place }, count);
+  }
+
+  sourceOutage(stream: string): void {
+    this.outages.inc({ stream });
+  }
+
+  viewersConnected(count: number): void {
+    this.viewers.set(count);
+  }
+
+  /** Frames per second of a stream over the last second. */
+  streamFps(stream: string): number {
+    const now = performance.now();
+    return (this.recent.get(stream) ?? []).filter((t) => now - t <= 1000).length;
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * The sink of a live run: encodes each segmentation once (server/wireFormat.ts) and hands the bytes
+ * to the ViewerHub, which fans them out. Nothing is written to disk, so flush/commit/abort have
+ * nothing to finish or remove.
+ */
+import type { Segmentation } from '../pipeline/frames.js';
+import type { SegmentationSink } from '../pipeline/sinks/sink.js';
+import type { ViewerHub } from './viewerHub.js';
+import { encodeFrameMessage } from './wireFormat.js';
+
+export class ViewerSink implements SegmentationSink {
+  readonly name = 'viewers';
+
+  constructor(private readonly hub: ViewerHub) {}
+
+  async write(segmentation: Segmentation): Promise<void> {
+    if (this.hub.viewerCount === 0) return; // nobody watching: skip the JPEG
+    const bytes = await encodeFrameMessage(segmentation);
+    this.hub.publish(segmentation.frame.streamId, bytes);
+  }
+
+  async flush(): Promise<void> {}
+  commit(): void {}
+  async abort(): Promise<void> {}
+}
