@@ -89,6 +89,8 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     taken.add(input.id);
     return input;
   });
+  // A file that is missing or undecodable is a mistake on the command line, not an outage.
+  await Promise.all(inputs.filter((i) => i.kind === 'file').map((i) => i.open()));
   const descriptor = loadModelDescriptor(options.modelPath, options.modelOverrides);
   const crfAvailable = descriptor.outputKind !== 'labels';
   if (options.crf.on && !crfAvailable) throw new UsageError(`--crf on needs class scores, but ${options.modelPath} outputs labels already argmaxed`);

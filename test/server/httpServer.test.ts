@@ -1,0 +1,103 @@
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { startHttpServer, type RunningHttpServer } from '../../server/httpServer.js';
+import { ViewerHub } from '../../server/viewerHub.js';
+import { tempDir } from '../helpers/fixtures.js';
+
+/** A GET with the path sent exactly as written (no URL normalisation on the client side). */
+function rawGet(base: string, rawPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, path: rawPath, method: 'GET', headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject).end();
+  });
+}
+
+function upgradeStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url);
+    socket.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode!);
+      socket.terminate();
+    });
+    socket.on('open', () => {
+      resolve(101);
+      socket.close();
+    });
+    socket.on('error', (error) => {
+      if (!/Unexpected server response/.test(error.message)) reject(error);
+    });
+  });
+}
+
+describe('startHttpServer', () => {
+  const { dir, cleanup } = tempDir();
+  const viewerDir = path.join(dir, 'viewer');
+  let server: RunningHttpServer;
+  const hub = new ViewerHub({ hello: () => ({ type: 'streams', streams: [] }) });
+
+  beforeAll(async () => {
+    mkdirSync(path.join(viewerDir, 'sub'), { recursive: true });
+    writeFileSync(path.join(viewerDir, 'index.html'), '<p>viewer</p>');
+    writeFileSync(path.join(viewerDir, 'sub', 'a.js'), 'export {}');
+    writeFileSync(path.join(dir, 'secret.txt'), 'SECRET');
+    symlinkSync(path.join(dir, 'secret.txt'), path.join(viewerDir, 'link.txt'));
+    server = await startHttpServer({
+      host: '127.0.0.1', port: 0, token: 's3cret', viewerDir, hub,
+      metrics: async () => ({ contentType: 'text/plain', body: 'metric 1\n' }),
+      health: () => ({ status: 'ok' }),
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+    cleanup();
+  });
+
+  it('binds where told and serves the viewer with content types', async () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const index = await fetch(`${server.url}/`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await index.text()).toBe('<p>viewer</p>');
+    expect((await fetch(`${server.url}/sub/a.js`)).headers.get('content-type')).toMatch(/javascript/);
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+  });
+
+  it('never serves a file outside the viewer folder', async () => {
+    const attempts = [
+      '/../secret.txt', '/sub/../../secret.txt', '/%2e%2e/secret.txt', '/%2E%2E%2Fsecret.txt', '/sub/..%2f..%2fsecret.txt',
+      '/..%5csecret.txt', '/%2e%2e%5csecret.txt', '/link.txt', '/secret.txt%00.html', '//etc/passwd', '/%c0%ae%c0%ae/secret.txt',
+      `/${'../'.repeat(8)}etc/passwd`,
+    ];
+    for (const attempt of attempts) {
+      const { status, body } = await rawGet(server.url, attempt);
+      expect({ attempt, status }).toEqual({ attempt, status: 404 });
+      expect(body).not.toContain('SECRET');
+      expect(body).not.toContain('root:');
+    }
+  });
+
+  it('refuses a WebSocket without the token with 401 before the upgrade', async () => {
+    expect(await upgradeStatus(`${server.url.replace('http', 'ws')}/ws`)).toBe(401);
+    expect(await upgradeStatus(`${server.url.replace('http', 'ws')}/ws?token=wrong`)).toBe(401);
+    expect(hub.viewerCount).toBe(0);
+    expect(await upgradeStatus(`${server.url.replace('http', 'ws')}/ws?token=s3cret`)).toBe(101);
+    expect(await upgradeStatus(`${server.url.replace('http', 'ws')}/elsewhere?token=s3cret`)).toBe(404);
+  });
+
+  it('guards /metrics with the token too (query or bearer)', async () => {
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${server.url}/metrics?token=s3cret`)).status).toBe(200);
+    expect((await fetch(`${server.url}/metrics`, { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
+  });
+
+  it('answers other methods with 405', async () => {
+    expect((await fetch(`${server.url}/`, { method: 'POST' })).status).toBe(405);
+  });
+});
