@@ -113,7 +113,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   const describeStreams = (): StreamDescription[] =>
     streams.map((s) => ({
       id: s.id, input: s.input.spec, kind: s.input.kind, status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}),
-      width: s.width, height: s.height, crf: crfOn.has(s.id), dropped: s.dropped,
+      width: s.width, height: s.height, crf: crfOn.has(s.id), dropped: s.dropped, fps: metrics.streamFps(s.id),
     }));
   const hub = new ViewerHub({
     ...options.viewers,
@@ -147,7 +147,12 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   let crfRunner: CrfRunner | null = null;
   let http: RunningHttpServer | null = null;
   let subscription: Subscription | null = null;
+  // Drop counts and fps change all the time: viewers get them once a second.
+  const statsTimer = setInterval(() => {
+    if (hub.viewerCount > 0) hub.broadcast({ type: 'streams', streams: describeStreams() });
+  }, 1000).unref();
   const close = async () => {
+    clearInterval(statsTimer);
     subscription?.unsubscribe();
     for (const stream of streams) stream.close();
     await http?.close();
@@ -167,7 +172,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
       health: () => ({
         status: 'ok',
         viewers: hub.viewerCount,
-        streams: describeStreams().map((s) => ({ ...s, fps: metrics.streamFps(s.id) })),
+        streams: describeStreams(),
       }),
     }).catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'EADDRINUSE') throw new UsageError(`port ${options.port} on ${options.host} is in use: pick another with --port`);

@@ -52,6 +52,8 @@ export interface StreamDescription {
   readonly crf: boolean;
   /** Frames dropped at the source because inference was behind. */
   readonly dropped: number;
+  /** Frames published per second, over the last second. */
+  readonly fps: number;
 }
 
 export interface ClassDescription {

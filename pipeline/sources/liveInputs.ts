@@ -63,7 +63,7 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
   if (camera !== undefined) {
     const device = `/dev/video${camera}`;
     return make('camera', `camera${camera}`, async () => {
-      if (!existsSync(device)) throw new SourceError(`camera ${spec}: there is no ${device} (connect a camera, or list the ones present with \`ls /dev/video*\`)`);
+      if (!existsSync(device)) throw new SourceError(`${spec}: there is no ${device} (connect a camera, or list the ones present with \`ls /dev/video*\`)`);
       return probeLive(spec, ['-f', 'v4l2', '-i', device], device);
     });
   }

@@ -122,10 +122,13 @@ describe('deeplab-stream serve, bad input', () => {
     // The server only encodes frames while someone watches: connect first, and the file waits for
     // nobody — so count what the metrics saw instead of what one viewer received.
     try {
-      await serve.waitForLog(/stream clip: ended/);
-      const metrics = await (await fetch(`${serve.url}/metrics`)).text();
-      expect(metrics).toMatch(/deeplab_frames_total\{stream="clip"\} 12\n/);
-      expect(metrics).not.toMatch(/deeplab_frames_dropped_total\{stream="clip"/);
+      await serve.waitForLog(/stream clip: ended/); // decoding ended; the last frames may still be in flight
+      const metrics = () => fetch(`${serve.url}/metrics`).then((r) => r.text());
+      await expect.poll(metrics, { timeout: 20_000 }).toMatch(/deeplab_frames_total\{stream="clip"\} 12\n/);
+      await new Promise((r) => setTimeout(r, 300));
+      const final = await metrics();
+      expect(final).toMatch(/deeplab_frames_total\{stream="clip"\} 12\n/);
+      expect(final).not.toMatch(/deeplab_frames_dropped_total\{stream="clip"/);
     } finally {
       await serve.stop();
       cleanup();
