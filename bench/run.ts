@@ -25,6 +25,7 @@ import { preprocessRgb } from '../model/preprocess.js';
 import { locateFfmpeg, probeInput } from '../pipeline/ffmpeg.js';
 import { generateClip } from '../pipeline/generateClip.js';
 import { FfmpegFrameSource } from '../pipeline/sources/ffmpegFrameSource.js';
+import { benchLive } from './liveBench.js';
 import { median, runMeasured } from './benchUtil.js';
 import { type CrfCase, deeplabLikeCase, movingShapesSequence } from './crfCases.js';
 
@@ -273,7 +274,11 @@ function argmaxLabels(probabilities: Float32Array, classes: number): Uint8Array 
   return labels;
 }
 
-const all: Record<string, () => Promise<void>> = { pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf };
+async function benchLiveServe(): Promise<void> {
+  results['live'] = await benchLive({ cli, seconds: quick ? 5 : 15, say });
+}
+
+const all: Record<string, () => Promise<void>> = { pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, live: benchLiveServe };
 const chosen = process.argv.slice(2).filter((a) => a in all);
 for (const name of chosen.length ? chosen : Object.keys(all)) await all[name]!();
 const outDir = path.join(root, 'bench/results');

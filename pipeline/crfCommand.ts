@@ -9,7 +9,6 @@ import { format } from 'node:util';
 import { PNG } from 'pngjs';
 import type { CrfParams } from '../model/crf/denseCrf.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
-import { warmStartQ } from '../operators/refineWithCrf.js';
 import { InputError, UsageError } from './errors.js';
 import { readNpyFloat32, writeNpyFloat32 } from './npy.js';
 import { readInputFile } from './readInputFile.js';
@@ -26,6 +25,8 @@ export interface CrfCommandOptions {
   /** Number of frames when the paths are printf patterns (frame_%05d.png). */
   readonly frames?: number;
   readonly warmStart?: boolean;
+  /** Iterations of a warm-started frame (default 3). */
+  readonly warmIterations?: number;
 }
 
 export interface CrfCommandSummary {
@@ -81,19 +82,19 @@ export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSum
   const runner = CrfRunner.start();
   let setup = 0;
   let inference = 0;
-  let previous: { q: Float32Array; probabilities: Float32Array } | null = null;
   try {
     for (let i = 0; i < frames; i++) {
       const image = readRgbImage(at(o.image, i)!);
       const { probabilities, classes } = loadProbabilities(at(o.probs, i)!, image.width, image.height, o.chw ?? false);
-      // Warm start: begin from the previous frame's Q where the probabilities held still.
-      const initialQ = o.warmStart && previous?.q.length === probabilities.length ? warmStartQ(previous.q, previous.probabilities, probabilities, classes) : undefined;
-      const result = await runner.run({ image: image.rgb, width: image.width, height: image.height, probabilities: probabilities.slice(), classes, params: o.params, ...(initialQ ? { initialQ } : {}) });
+      // Warm start: the worker begins from the previous frame's Q where the probabilities held still.
+      const result = await runner.run({
+        image: image.rgb, width: image.width, height: image.height, probabilities, classes, params: o.params, wantQ: Boolean(o.qOut),
+        ...(o.warmStart ? { warmStart: { streamId: 'sequence', restart: i === 0, iterations: o.warmIterations ?? 3, sceneCut: 0.3 } } : {}),
+      });
       setup += result.setupMs;
       inference += result.inferenceMs;
       writeFileAtomically(at(o.out, i)!, labelPng(result.labels, image.width, image.height), 'labels');
-      if (o.qOut) writeFileAtomically(at(o.qOut, i)!, writeNpyFloat32([image.height, image.width, classes], result.q), 'Q');
-      previous = { q: result.q, probabilities };
+      if (o.qOut) writeFileAtomically(at(o.qOut, i)!, writeNpyFloat32([image.height, image.width, classes], result.q!), 'Q');
     }
   } finally {
     await runner.close();

@@ -29,8 +29,8 @@ const state = {
   reconnectMs: 500,
 };
 
-/** What the tests (and a curious user in the console) can read. */
-window.viewerStats = { framesDrawn: 0, fps: 0, latencyMs: null, lastIndex: null, connected: false };
+/** What the tests and the benchmark (and a curious user in the console) can read. */
+window.viewerStats = { framesDrawn: 0, fps: 0, latencyMs: null, lastIndex: null, connected: false, recentLatencies: [] };
 
 function connect() {
   const token = new URLSearchParams(location.search).get('token');
@@ -223,6 +223,8 @@ function noteDrawn(header) {
   stats.fps = state.drawnTimes.length;
   stats.latencyMs = Math.round(median);
   stats.lastIndex = header.index;
+  stats.recentLatencies.push(latency);
+  if (stats.recentLatencies.length > 2000) stats.recentLatencies.shift();
   $('fps').textContent = String(stats.fps);
   $('latency').textContent = String(stats.latencyMs);
   $('frame-index').textContent = String(header.index);

@@ -1,5 +1,6 @@
 /** Messages between the main thread and a CRF worker (buffers transferred). */
 import type { CrfParams } from './denseCrf.js';
+import type { WarmStartSettings } from './warmStart.js';
 
 export interface CrfJob {
   readonly id: number;
@@ -11,8 +12,25 @@ export interface CrfJob {
   readonly classes: number;
   readonly params: CrfParams;
   readonly initialQ?: Float32Array;
+  /**
+   * Video: the worker keeps each stream's previous frame and warm-starts from it unless the scene
+   * cut or `restart` (a new stream, the CRF switched back on) says to start cold.
+   */
+  readonly warmStart?: WarmStartSettings & { readonly streamId: string; readonly restart: boolean };
+  /** Send the marginals Q back (N×C at full size); only the labels otherwise. */
+  readonly wantQ?: boolean;
 }
 
 export type CrfReply =
-  | { readonly id: number; readonly ok: true; readonly q: Float32Array; readonly labels: Uint8Array; readonly setupMs: number; readonly inferenceMs: number; readonly activeLabels: readonly number[] }
+  | {
+      readonly id: number;
+      readonly ok: true;
+      readonly q?: Float32Array;
+      readonly labels: Uint8Array;
+      readonly setupMs: number;
+      readonly inferenceMs: number;
+      readonly activeLabels: readonly number[];
+      readonly iterations: number;
+      readonly warm: boolean;
+    }
   | { readonly id: number; readonly ok: false; readonly message: string };

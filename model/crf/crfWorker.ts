@@ -1,14 +1,39 @@
-/** A CRF worker: builds the lattices for each job's image and runs mean field, off the event loop. */
+/**
+ * A CRF worker: builds the lattices for each job's image and runs mean field, off the event loop.
+ * It keeps what carries from frame to frame: the WebAssembly workspace (the position-only lattice,
+ * grown memory) and each stream's previous Q for the warm start.
+ */
 import { parentPort } from 'node:worker_threads';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
-import { runCrf } from './reducedResolution.js';
+import { CrfWorkspace } from './latticeWasm.js';
+import { runCrf, type RunCrfOptions } from './reducedResolution.js';
+import type { WarmStartState } from './warmStart.js';
 
 const port = parentPort!;
+const workspace = new CrfWorkspace();
+const streams = new Map<string, WarmStartState>();
+
 port.on('message', (job: CrfJob) => {
   try {
-    const result = runCrf(job.image, job.width, job.height, job.probabilities, job.classes, job.params, job.initialQ);
-    const reply: CrfReply = { id: job.id, ok: true, q: result.q, labels: result.labels, setupMs: result.setupMs, inferenceMs: result.inferenceMs, activeLabels: result.activeLabels };
-    port.postMessage(reply, [result.q.buffer as ArrayBuffer, result.labels.buffer as ArrayBuffer]);
+    let warmStart: RunCrfOptions['warmStart'];
+    if (job.warmStart) {
+      const { streamId, restart, ...settings } = job.warmStart;
+      const state = streams.get(streamId) ?? { previous: null };
+      if (restart) state.previous = null;
+      streams.set(streamId, state);
+      warmStart = { settings, state };
+    }
+    const result = runCrf(job.image, job.width, job.height, job.probabilities, job.classes, job.params, {
+      workspace,
+      ...(job.initialQ ? { initialQ: job.initialQ } : {}),
+      ...(warmStart ? { warmStart } : {}),
+    });
+    const reply: CrfReply = {
+      id: job.id, ok: true, labels: result.labels, setupMs: result.setupMs, inferenceMs: result.inferenceMs,
+      activeLabels: result.activeLabels, iterations: result.iterations, warm: result.warm,
+      ...(job.wantQ ? { q: result.q } : {}),
+    };
+    port.postMessage(reply, [result.labels.buffer as ArrayBuffer, ...(job.wantQ ? [result.q.buffer as ArrayBuffer] : [])]);
   } catch (error) {
     port.postMessage({ id: job.id, ok: false, message: (error as Error).message } satisfies CrfReply);
   }

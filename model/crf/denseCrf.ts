@@ -12,7 +12,7 @@
  * Labels whose probability never exceeds `pruneBelow` anywhere in the image are left out of the
  * inference (their Q stays 0): most frames use a handful of a model's 21+ classes.
  */
-import { latticeModule, WasmMeanField } from './latticeWasm.js';
+import { type CrfWorkspace, latticeModule, WasmMeanField } from './latticeWasm.js';
 import { PermutohedralLattice } from './permutohedralLattice.js';
 
 export interface CrfParams {
@@ -132,15 +132,22 @@ export class DenseCrf {
     this.setupMs = setupMs;
   }
 
-  /** Builds both kernels' permutohedral lattices for an image (rgb24, HWC). */
-  static forImage(image: Uint8Array, width: number, height: number, params: CrfParams = DEEPLAB_VOC_PARAMS): DenseCrf {
+  /**
+   * Builds both kernels' permutohedral lattices for an image (rgb24, HWC). With a workspace (video),
+   * the position-only lattice and the WebAssembly memory are kept from frame to frame.
+   */
+  static forImage(image: Uint8Array, width: number, height: number, params: CrfParams = DEEPLAB_VOC_PARAMS, workspace?: CrfWorkspace): DenseCrf {
     const started = performance.now();
     const n = width * height;
     const bilateralFeatures = pixelFeatures(width, height, params.bilateral.xy, { image, sigma: params.bilateral.rgb });
     // Lattices and the whole loop in WebAssembly SIMD where it was built (same results as TypeScript).
     const wasm = latticeModule();
-    if (wasm && params.normalization === 'after') {
-      const engine = new WasmMeanField(wasm, [{ features: bilateralFeatures, d: 5 }, { features: pixelFeatures(width, height, params.gaussian.xy), d: 2 }], n);
+    if (wasm && params.normalization === 'after' && (params.bilateral.weight !== 0 || params.gaussian.weight !== 0)) {
+      const gaussianFeatures = () => pixelFeatures(width, height, params.gaussian.xy);
+      const engine = workspace
+        ? workspace.engineFor(wasm, width, height, params.gaussian, gaussianFeatures)
+        : new WasmMeanField(wasm, n, params.gaussian.weight !== 0 ? [{ features: gaussianFeatures(), d: 2, weight: params.gaussian.weight }] : []);
+      if (params.bilateral.weight !== 0) engine.addKernel({ features: bilateralFeatures, d: 5, weight: params.bilateral.weight });
       return new DenseCrf(width, height, params, [], performance.now() - started, engine);
     }
     const bilateral = PermutohedralLattice.build(bilateralFeatures, n, 5);
@@ -170,8 +177,7 @@ export class DenseCrf {
     }
     normalizeRows(q, n, m);
     if (this.engine) {
-      const weights = [this.params.bilateral.weight, this.params.gaussian.weight];
-      q = this.engine.run(unary, q, m, weights, iterations, options.onIteration ? (it, current) => options.onIteration!(it, current, active) : undefined);
+      q = this.engine.run(unary, q, m, iterations, options.onIteration ? (it, current) => options.onIteration!(it, current, active) : undefined);
       return this.expand(q, active, classes);
     }
     // One filtered buffer per kernel; the message and the softmax are one fused pass per pixel

@@ -6,6 +6,8 @@
  */
 import { cachedTaps } from '../preprocess.js';
 import { type CrfParams, DenseCrf } from './denseCrf.js';
+import type { CrfWorkspace } from './latticeWasm.js';
+import { type WarmStartSettings, type WarmStartState, warmStartFor } from './warmStart.js';
 
 /** Bilinear (half-pixel) resize of interleaved values: W×H×C → outW×outH×C. */
 export function resizeInterleaved(values: ArrayLike<number>, channels: number, width: number, height: number, outWidth: number, outHeight: number): Float32Array {
@@ -33,28 +35,58 @@ export function resizeInterleaved(values: ArrayLike<number>, channels: number, w
   return out;
 }
 
+/** Bilinear resize of an rgb24 image, rounded to bytes. */
+export function resizeImage(image: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
+  const resized = resizeInterleaved(image, 3, width, height, outWidth, outHeight);
+  const out = new Uint8Array(resized.length);
+  for (let i = 0; i < resized.length; i++) out[i] = resized[i]! + 0.5; // Uint8Array truncates: +0.5 rounds
+  return out;
+}
+
 export interface CrfRun {
   readonly q: Float32Array;
   readonly labels: Uint8Array;
   readonly activeLabels: readonly number[];
   readonly setupMs: number;
   readonly inferenceMs: number;
+  /** Iterations run (fewer when warm-started). */
+  readonly iterations: number;
+  readonly warm: boolean;
 }
 
-export function runCrf(image: Uint8Array, width: number, height: number, probabilities: Float32Array, classes: number, params: CrfParams, initialQ?: Float32Array): CrfRun {
-  const scale = params.scale;
-  if (!(scale > 0 && scale < 1)) {
-    const crf = DenseCrf.forImage(image, width, height, params);
-    const started = performance.now();
-    const result = crf.infer(probabilities, classes, initialQ ? { initialQ } : {});
-    return { ...result, setupMs: crf.setupMs, inferenceMs: performance.now() - started };
-  }
+export interface RunCrfOptions {
+  /** Start from this Q (N×C at full size) instead of the probabilities. */
+  readonly initialQ?: Float32Array;
+  /** Video: decide warm or cold against the stream's previous frame, and remember this one. */
+  readonly warmStart?: { readonly settings: WarmStartSettings; readonly state: WarmStartState };
+  /** Keep lattices and memory between calls (a worker's frames). */
+  readonly workspace?: CrfWorkspace;
+}
+
+/**
+ * The CRF on one image at `params.scale` of its size: everything but the final Q and labels happens
+ * at that size — including the warm start's blend and scene-cut test.
+ */
+export function runCrf(image: Uint8Array, width: number, height: number, probabilities: Float32Array, classes: number, params: CrfParams, options: RunCrfOptions = {}): CrfRun {
   const started = performance.now();
-  const [sw, sh] = [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
-  const smallImage = Uint8Array.from(resizeInterleaved(image, 3, width, height, sw, sh), Math.round);
-  const smallParams: CrfParams = { ...params, bilateral: { ...params.bilateral, xy: params.bilateral.xy * scale }, gaussian: { ...params.gaussian, xy: params.gaussian.xy * scale } };
-  const crf = DenseCrf.forImage(smallImage, sw, sh, smallParams);
-  const small = crf.infer(resizeInterleaved(probabilities, classes, width, height, sw, sh), classes, initialQ ? { initialQ: resizeInterleaved(initialQ, classes, width, height, sw, sh) } : {});
+  const scale = params.scale > 0 && params.scale < 1 ? params.scale : 1;
+  const [sw, sh] = scale < 1 ? [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))] : [width, height];
+  const resize = (values: Float32Array) => (scale < 1 ? resizeInterleaved(values, classes, width, height, sw, sh) : values);
+  const smallImage = scale < 1 ? resizeImage(image, width, height, sw, sh) : image;
+  const smallP = resize(probabilities);
+  const smallParams: CrfParams = scale < 1 ? { ...params, bilateral: { ...params.bilateral, xy: params.bilateral.xy * scale }, gaussian: { ...params.gaussian, xy: params.gaussian.xy * scale } } : params;
+  let initialQ = options.initialQ ? resize(options.initialQ) : undefined;
+  let iterations = params.iterations;
+  const warm = options.warmStart ? warmStartFor(options.warmStart.state, smallP, classes, options.warmStart.settings) : null;
+  if (warm) {
+    initialQ = warm;
+    iterations = options.warmStart!.settings.iterations;
+  }
+  const crf = DenseCrf.forImage(smallImage, sw, sh, smallParams, options.workspace);
+  const small = crf.infer(smallP, classes, { iterations, ...(initialQ ? { initialQ } : {}) });
+  if (options.warmStart) options.warmStart.state.previous = { q: small.q, probabilities: scale < 1 ? smallP : smallP.slice() };
+  const common = { activeLabels: small.activeLabels, setupMs: crf.setupMs, iterations, warm: Boolean(warm) };
+  if (scale === 1) return { ...common, q: small.q, labels: small.labels, inferenceMs: performance.now() - started - crf.setupMs };
   const q = resizeInterleaved(small.q, classes, sw, sh, width, height);
   const labels = new Uint8Array(width * height);
   for (let p = 0; p < labels.length; p++) {
@@ -62,5 +94,5 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
     for (let c = 1; c < classes; c++) if (q[p * classes + c]! > q[p * classes + best]!) best = c;
     labels[p] = best;
   }
-  return { q, labels, activeLabels: small.activeLabels, setupMs: crf.setupMs, inferenceMs: performance.now() - started - crf.setupMs };
+  return { ...common, q, labels, inferenceMs: performance.now() - started - crf.setupMs };
 }

@@ -9,10 +9,17 @@ import type { Segmentation } from '../../pipeline/frames.js';
 const runner = CrfRunner.start();
 afterAll(() => runner.close());
 
-/** The real worker-thread CRF, recording the iterations each job asked for. */
+/** The real worker-thread CRF, recording the iterations each frame ran. */
 function recording(): CrfBackend & { iterations: number[] } {
   const iterations: number[] = [];
-  return { iterations, run: (job) => (iterations.push(job.params.iterations), runner.run(job)) };
+  return {
+    iterations,
+    run: async (job) => {
+      const reply = await runner.run(job);
+      iterations.push(reply.iterations);
+      return reply;
+    },
+  };
 }
 
 const [W, H, C] = [48, 36, 3];

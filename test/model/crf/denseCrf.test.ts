@@ -171,17 +171,33 @@ describe('WebAssembly SIMD mean field', () => {
       { weight: params.bilateral.weight, filter: new NormalizedFilter(bilateral, n, 'after') },
       { weight: params.gaussian.weight, filter: new NormalizedFilter(gaussian, n, 'after') },
     ], 0).infer(probs, c);
-    const wasm = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, [bilateral, gaussian], n)).infer(probs, c);
+    const wasm = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, n, [{ lattice: bilateral, weight: params.bilateral.weight }, { lattice: gaussian, weight: params.gaussian.weight }])).infer(probs, c);
     let worst = 0;
     for (let i = 0; i < n * c; i++) worst = Math.max(worst, Math.abs(wasm.q[i]! - typescript.q[i]!));
     expect(worst).toBeLessThan(1e-4);
     expect(Buffer.compare(Buffer.from(wasm.labels), Buffer.from(typescript.labels))).toBe(0);
     // Lattices built inside WebAssembly give the same answer as the TypeScript-built ones.
     const kernels = [
-      { features: pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), d: 5 },
-      { features: pixelFeatures(w, h, params.gaussian.xy), d: 2 },
+      { features: pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), d: 5, weight: params.bilateral.weight },
+      { features: pixelFeatures(w, h, params.gaussian.xy), d: 2, weight: params.gaussian.weight },
     ];
-    const built = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, kernels, n)).infer(probs, c);
+    const built = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, n, kernels)).infer(probs, c);
     for (let i = 0; i < n * c; i++) expect(built.q[i]).toBeCloseTo(wasm.q[i]!, 5);
+  });
+});
+
+describe('CrfWorkspace', () => {
+  it('keeps the position kernel across frames and gives the same marginals as a fresh CRF, also after a size change', async () => {
+    const { CrfWorkspace } = await import('../../../model/crf/latticeWasm.js');
+    const workspace = new CrfWorkspace();
+    const frames = [scene(40, 30, 4, 1.1), scene(40, 30, 4, 1.7), scene(24, 20, 4, 1.3), scene(40, 30, 4, 0.9)];
+    for (const [i, { image, probs }] of frames.entries()) {
+      const [w, h] = i === 2 ? [24, 20] : [40, 30];
+      const fresh = DenseCrf.forImage(image, w, h, small).infer(probs, 4);
+      const reused = DenseCrf.forImage(image, w, h, small, workspace).infer(probs, 4);
+      let worst = 0;
+      for (let k = 0; k < fresh.q.length; k++) worst = Math.max(worst, Math.abs(fresh.q[k]! - reused.q[k]!));
+      expect(worst).toBeLessThan(1e-6);
+    }
   });
 });
