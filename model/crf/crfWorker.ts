@@ -25,15 +25,16 @@ port.on('message', (job: CrfJob) => {
     }
     const result = runCrf(job.image, job.width, job.height, job.probabilities, job.classes, job.params, {
       workspace,
+      labelsOnly: !job.wantQ,
       ...(job.initialQ ? { initialQ: job.initialQ } : {}),
       ...(warmStart ? { warmStart } : {}),
     });
     const reply: CrfReply = {
       id: job.id, ok: true, labels: result.labels, setupMs: result.setupMs, inferenceMs: result.inferenceMs,
       activeLabels: result.activeLabels, iterations: result.iterations, warm: result.warm,
-      ...(job.wantQ ? { q: result.q } : {}),
+      ...(job.wantQ && result.q ? { q: result.q } : {}),
     };
-    port.postMessage(reply, [result.labels.buffer as ArrayBuffer, ...(job.wantQ ? [result.q.buffer as ArrayBuffer] : [])]);
+    port.postMessage(reply, [result.labels.buffer as ArrayBuffer, ...(job.wantQ && result.q ? [result.q.buffer as ArrayBuffer] : [])]);
   } catch (error) {
     port.postMessage({ id: job.id, ok: false, message: (error as Error).message } satisfies CrfReply);
   }

@@ -44,7 +44,8 @@ export function resizeImage(image: Uint8Array, width: number, height: number, ou
 }
 
 export interface CrfRun {
-  readonly q: Float32Array;
+  /** Full-size marginals; null with `labelsOnly` at a reduced scale. */
+  readonly q: Float32Array | null;
   readonly labels: Uint8Array;
   readonly activeLabels: readonly number[];
   readonly setupMs: number;
@@ -61,6 +62,8 @@ export interface RunCrfOptions {
   readonly warmStart?: { readonly settings: WarmStartSettings; readonly state: WarmStartState };
   /** Keep lattices and memory between calls (a worker's frames). */
   readonly workspace?: CrfWorkspace;
+  /** Only the labels are wanted: at a reduced scale, skip making the full-size Q. */
+  readonly labelsOnly?: boolean;
 }
 
 /**
@@ -87,6 +90,7 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
   if (options.warmStart) options.warmStart.state.previous = { q: small.q, probabilities: scale < 1 ? smallP : smallP.slice() };
   const common = { activeLabels: small.activeLabels, setupMs: crf.setupMs, iterations, warm: Boolean(warm) };
   if (scale === 1) return { ...common, q: small.q, labels: small.labels, inferenceMs: performance.now() - started - crf.setupMs };
+  if (options.labelsOnly) return { ...common, q: null, labels: upsampledArgmax(small.q, classes, sw, sh, width, height), inferenceMs: performance.now() - started - crf.setupMs };
   const q = resizeInterleaved(small.q, classes, sw, sh, width, height);
   const labels = new Uint8Array(width * height);
   for (let p = 0; p < labels.length; p++) {
@@ -95,4 +99,38 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
     labels[p] = best;
   }
   return { ...common, q, labels, inferenceMs: performance.now() - started - crf.setupMs };
+}
+
+/** argmax of bilinearly upsampled Q, without keeping the full-size Q (labels are all live video needs). */
+function upsampledArgmax(q: Float32Array, classes: number, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
+  const xs = cachedTaps(width, outWidth);
+  const ys = cachedTaps(height, outHeight);
+  const labels = new Uint8Array(outWidth * outHeight);
+  for (let y = 0; y < outHeight; y++) {
+    const r0 = ys.low[y]! * width;
+    const r1 = ys.high[y]! * width;
+    const fy = ys.weight[y]!;
+    for (let x = 0; x < outWidth; x++) {
+      const fx = xs.weight[x]!;
+      const wa = (1 - fx) * (1 - fy);
+      const wb = fx * (1 - fy);
+      const wc = (1 - fx) * fy;
+      const wd = fx * fy;
+      const a = (r0 + xs.low[x]!) * classes;
+      const b = (r0 + xs.high[x]!) * classes;
+      const c = (r1 + xs.low[x]!) * classes;
+      const d = (r1 + xs.high[x]!) * classes;
+      let best = 0;
+      let bestValue = -Infinity;
+      for (let k = 0; k < classes; k++) {
+        const value = wa * q[a + k]! + wb * q[b + k]! + wc * q[c + k]! + wd * q[d + k]!;
+        if (value > bestValue) {
+          bestValue = value;
+          best = k;
+        }
+      }
+      labels[y * outWidth + x] = best;
+    }
+  }
+  return labels;
 }

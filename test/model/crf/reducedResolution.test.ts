@@ -21,4 +21,27 @@ describe('CRF at reduced resolution', () => {
     const agree = half.labels.reduce((n, l, p) => n + (l === full.labels[p] ? 1 : 0), 0) / half.labels.length;
     expect(agree).toBeGreaterThan(0.97);
   });
+
+  it('gives the same labels without the full-size Q (labelsOnly) as the argmax of it', () => {
+    const scene = deeplabLikeCase(120, 90, 5, 8, 6);
+    const params = { ...DEEPLAB_VOC_PARAMS, scale: 0.5 };
+    const withQ = runCrf(scene.image, 120, 90, scene.probabilities, 5, params);
+    const labelsOnly = runCrf(scene.image, 120, 90, scene.probabilities, 5, params, { labelsOnly: true });
+    expect(labelsOnly.q).toBeNull();
+    const differ = labelsOnly.labels.reduce((n, l, p) => n + (l === withQ.labels[p] ? 0 : 1), 0);
+    expect(differ).toBeLessThanOrEqual(2); // float rounding on exact ties only
+  });
+
+  it('warm-starts from the state of the previous frame and starts cold on a scene cut', () => {
+    const a = deeplabLikeCase(96, 64, 4, 11);
+    const cut = deeplabLikeCase(96, 64, 4, 12);
+    const state = { previous: null };
+    const settings = { iterations: 3, sceneCut: 0.3 };
+    const params = { ...DEEPLAB_VOC_PARAMS, scale: 0.5 };
+    const run = (scene: typeof a) => runCrf(scene.image, 96, 64, scene.probabilities, 4, params, { warmStart: { settings, state } });
+    expect(run(a)).toMatchObject({ warm: false, iterations: 10 });
+    expect(state.previous).not.toBeNull();
+    expect(run(a)).toMatchObject({ warm: true, iterations: 3 });
+    expect(run(cut)).toMatchObject({ warm: false, iterations: 10 });
+  });
 });
