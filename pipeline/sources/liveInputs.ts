@@ -5,14 +5,38 @@
  *   testsrc[:WxH[@fps]]      ffmpeg's moving test pattern, paced in real time (demos, tests)
  *   rtsp://… rtsps://…       a network camera; reconnects with backoff, each outage reported
  *   http(s)://…              an HTTP stream (MJPEG, HLS, a file over HTTP); reconnects likewise
- *   camera:N, /dev/videoN    a V4L2 camera through ffmpeg's v4l2 input; reconnects likewise
+ *   camera:N, /dev/videoN    a V4L2 camera: GStreamer's v4l2src in-process when the optional
+ *                            gstreamer-superficial binding is installed, ffmpeg's v4l2 input otherwise
+ *   gst:PIPELINE             any GStreamer launch line producing video (needs the binding)
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { SourceError, UsageError } from '../errors.js';
 import { ffmpegReason, locateFfmpeg, probeInput, type InputInfo } from '../ffmpeg.js';
+import { FfmpegFrameSource } from './ffmpegFrameSource.js';
+import type { FrameSource } from './frameSource.js';
+import { GstFrameSource, gstreamerBinding, GSTREAMER_HOWTO } from './gstreamerFrameSource.js';
 
-export type LiveInputKind = 'file' | 'testsrc' | 'rtsp' | 'http' | 'camera';
+/** An input ffmpeg decodes, once probed. */
+function viaFfmpeg(info: InputInfo, inputArgs: readonly string[]): OpenedInput {
+  return { width: info.width, height: info.height, fps: info.fps, decoder: (streamId) => new FfmpegFrameSource(info, streamId, inputArgs) };
+}
+
+/** A GStreamer pipeline, started to learn its size: the decoder takes over the running pipeline. */
+async function viaGstreamer(description: string, spec: string): Promise<OpenedInput> {
+  const source = await GstFrameSource.open(description, spec, spec);
+  return { width: source.width, height: source.height, fps: source.fps, decoder: () => source };
+}
+
+export type LiveInputKind = 'file' | 'testsrc' | 'rtsp' | 'http' | 'camera' | 'gstreamer';
+
+/** An opened input: what it is, and the decoder to read it (started by the call). */
+export interface OpenedInput {
+  readonly width: number;
+  readonly height: number;
+  readonly fps: number;
+  readonly decoder: (streamId: string) => FrameSource;
+}
 
 export interface LiveInput {
   /** The stream id shown in the viewer and the metrics: unique within one server. */
@@ -25,7 +49,7 @@ export interface LiveInput {
   /** Reopen after errors and at the end (network streams and cameras), with backoff. */
   readonly reconnects: boolean;
   /** Probes the input (size, rate): rejects with a SourceError a user can act on. */
-  open(): Promise<{ info: InputInfo; inputArgs: string[] }>;
+  open(): Promise<OpenedInput>;
 }
 
 const TESTSRC = /^testsrc(?::(\d+)x(\d+)(?:@(\d+(?:\.\d+)?))?)?$/;
@@ -50,7 +74,7 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
     const info: InputInfo = { path: spec, width, height, fps, frameCount: null, frameCountDeclared: false, isStillImage: false };
     // testsrc2 moves (a rotating sweep, scrolling colours, a counter): every frame differs.
     const inputArgs = ['-re', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`];
-    return make('testsrc', 'testsrc', () => Promise.resolve({ info, inputArgs }), true, false);
+    return make('testsrc', 'testsrc', () => Promise.resolve(viaFfmpeg(info, inputArgs)), true, false);
   }
   if (/^rtsps?:\/\//i.test(spec)) {
     const inputArgs = ['-rtsp_transport', 'tcp', '-timeout', String(PROBE_TIMEOUT_MS * 1000), '-i', spec];
@@ -64,8 +88,13 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
     const device = `/dev/video${camera}`;
     return make('camera', `camera${camera}`, async () => {
       if (!existsSync(device)) throw new SourceError(`${spec}: there is no ${device} (connect a camera, or list the ones present with \`ls /dev/video*\`)`);
+      if (gstreamerBinding()) return viaGstreamer(`v4l2src device=${device}`, spec);
       return probeLive(spec, ['-f', 'v4l2', '-i', device], device);
     });
+  }
+  if (spec.startsWith('gst:')) {
+    if (!gstreamerBinding()) throw new UsageError(`${spec}: gst: inputs need the optional gstreamer-superficial binding; ${GSTREAMER_HOWTO}`);
+    return make('gstreamer', 'gst', () => viaGstreamer(spec.slice('gst:'.length), spec));
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw new UsageError(`${spec}: unsupported input; serve takes a file, testsrc, rtsp://, http(s):// or camera:N`);
   const file = spec.startsWith('file:') ? decodeURIComponent(spec.slice('file:'.length).replace(/^\/\/(?=\/)/, '')) : spec;
@@ -74,8 +103,7 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
     'file',
     name,
     async () => {
-      const info = await probeInput(file);
-      return { info, inputArgs: [...(options.realtime ? ['-re'] : []), '-i', file] };
+      return viaFfmpeg(await probeInput(file), [...(options.realtime ? ['-re'] : []), '-i', file]);
     },
     Boolean(options.realtime),
     false,
@@ -92,7 +120,7 @@ function hostId(url: string): string {
 }
 
 /** ffprobe with the same input options ffmpeg will use; a clear SourceError when it fails. */
-async function probeLive(spec: string, inputArgs: readonly string[], shown: string): Promise<{ info: InputInfo; inputArgs: string[] }> {
+async function probeLive(spec: string, inputArgs: readonly string[], shown: string): Promise<OpenedInput> {
   const { ffprobe } = locateFfmpeg();
   if (!ffprobe) throw new SourceError(`${spec}: ffprobe was not found beside ffmpeg (install ffmpeg's full package)`);
   const args = ['-v', 'error', ...inputArgs, '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate', '-of', 'json'];
@@ -108,7 +136,7 @@ async function probeLive(spec: string, inputArgs: readonly string[], shown: stri
     return d ? n! / d : 0;
   };
   const fps = rate(stream.avg_frame_rate) || rate(stream.r_frame_rate) || 30;
-  return { info: { path: shown, width: stream.width, height: stream.height, fps: fps > 240 ? 30 : fps, frameCount: null, frameCountDeclared: false, isStillImage: false }, inputArgs: [...inputArgs] };
+  return viaFfmpeg({ path: shown, width: stream.width, height: stream.height, fps: fps > 240 ? 30 : fps, frameCount: null, frameCountDeclared: false, isStillImage: false }, inputArgs);
 }
 
 /** ffmpeg's reason, with what to do for the failures users meet most. */

@@ -7,13 +7,13 @@
  * the slot was taken. Inputs that reconnect (rtsp, http, cameras) reopen after an error or an end,
  * waiting 0.5 s, 1 s, 2 s … up to `maxBackoffMs`, and report each outage as a status change.
  *
- *   LiveInput ─ffmpeg─▶ [slot: latest Frame] ─take()─▶ pullLiveStreams
+ *   LiveInput ─ffmpeg / GStreamer─▶ [slot: latest Frame] ─take()─▶ pullLiveStreams
  *   events: 'status' (connecting | live | outage | ended | failed, with a message), 'frame'
  */
 import { EventEmitter } from 'node:events';
 import { isUserError } from '../errors.js';
 import type { Frame } from '../frames.js';
-import { FfmpegFrameSource } from './ffmpegFrameSource.js';
+import type { FrameSource } from './frameSource.js';
 import type { LiveInput } from './liveInputs.js';
 
 export type LiveStreamStatus = 'connecting' | 'live' | 'outage' | 'ended' | 'failed';
@@ -32,7 +32,7 @@ export interface LiveStreamOptions {
 export class LiveStream extends EventEmitter<LiveStreamEvents> {
   private slot: Frame | null = null;
   private slotTaken: (() => void) | null = null;
-  private source: FfmpegFrameSource | null = null;
+  private source: FrameSource | null = null;
   private closed = false;
   private wakeBackoff: (() => void) | null = null;
   /** Frames numbered across reconnects, so a stream's indices only grow. */
@@ -101,10 +101,13 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
     while (!this.closed) {
       let problem: string;
       try {
-        const { info, inputArgs } = await this.input.open();
-        if (this.closed) return;
-        Object.assign(this, { width: info.width, height: info.height, fps: info.fps });
-        this.source = new FfmpegFrameSource(info, this.id, inputArgs);
+        const opened = await this.input.open();
+        if (this.closed) {
+          opened.decoder(this.id).close();
+          return;
+        }
+        Object.assign(this, { width: opened.width, height: opened.height, fps: opened.fps });
+        this.source = opened.decoder(this.id);
         for (;;) {
           if (!this.input.latestWins && this.slot) await new Promise<void>((resolve) => (this.slotTaken = resolve));
           const frame = await this.source.next();
@@ -113,7 +116,7 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
           if (this.status !== 'live') this.setStatus('live', undefined);
           backoffMs = initialBackoffMs;
           if (this.slot) this.dropped += 1;
-          this.slot = { ...frame, index: this.nextIndex++ };
+          this.slot = { ...frame, streamId: this.id, index: this.nextIndex++ };
           this.framesIn += 1;
           this.emit('frame');
         }
