@@ -54,6 +54,8 @@ const percentile = (values: readonly number[], p: number) => {
 
 export interface LiveRow {
   readonly crf: boolean;
+  /** --crf-scale of the run (null with the CRF off). */
+  readonly crfScale: number | null;
   readonly deliveredFps: number;
   readonly publishedFps: number;
   readonly droppedPerSecond: number;
@@ -70,8 +72,9 @@ export async function benchLive(options: { cli: string; seconds: number; say: (l
   const browser = await chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-timer-throttling', '--disable-renderer-backgrounding'] });
   const rows: LiveRow[] = [];
   try {
-    for (const crf of [false, true]) {
-      const serve = await startServe(cli, ['testsrc:640x360@30', '--crf', crf ? 'on' : 'off']);
+    for (const crfScale of [null, 0.5, 0.25]) {
+      const crf = crfScale !== null;
+      const serve = await startServe(cli, ['testsrc:640x360@30', '--crf', crf ? 'on' : 'off', ...(crf ? ['--crf-scale', String(crfScale)] : [])]);
       try {
         const page = await browser.newPage();
         await page.goto(`${serve.url}/`);
@@ -90,6 +93,7 @@ export async function benchLive(options: { cli: string; seconds: number; say: (l
         const latencies = after.recentLatencies.slice(-drawn);
         const row: LiveRow = {
           crf,
+          crfScale,
           deliveredFps: Math.round((drawn / elapsed) * 10) / 10,
           publishedFps: Math.round(((published1 - published0) / elapsed) * 10) / 10,
           droppedPerSecond: Math.round(((dropped1 - dropped0) / elapsed) * 10) / 10,
@@ -98,7 +102,7 @@ export async function benchLive(options: { cli: string; seconds: number; say: (l
           samples: latencies.length,
         };
         rows.push(row);
-        say(`  CRF ${crf ? 'on ' : 'off'}: drawn ${row.deliveredFps} fps (published ${row.publishedFps}), dropped ${row.droppedPerSecond}/s, latency p50 ${row.p50Ms} ms, p95 ${row.p95Ms} ms (${row.samples} frames)`);
+        say(`  CRF ${crf ? `on at scale ${crfScale}` : 'off'}: drawn ${row.deliveredFps} fps (published ${row.publishedFps}), dropped ${row.droppedPerSecond}/s, latency p50 ${row.p50Ms} ms, p95 ${row.p95Ms} ms (${row.samples} frames)`);
         await page.close();
       } finally {
         await serve.stop();

@@ -262,6 +262,23 @@ async function benchCrf(): Promise<void> {
   say(`  per frame: cold 10 iterations ${video.coldMsPerFrame.toFixed(0)} ms, warm 3 iterations ${video.warmMsPerFrame.toFixed(0)} ms (${(video.warmOverCold * 100).toFixed(0)}% of cold)`);
   say(`  label agreement warm vs cold ${(agreement * 100).toFixed(2)}%; flicker: raw ${(video.flickerRaw * 100).toFixed(2)}%, cold CRF ${(video.flickerCold * 100).toFixed(2)}%, warm CRF ${(video.flickerWarm * 100).toFixed(2)}%`);
   results['crfVideo'] = video;
+
+  say('\n## live-sized CRF: 640x360, 2 labels, moving shapes, on the CRF worker, warm start (3 iterations)');
+  const liveFrames = movingShapesSequence(640, 360, 2, quick ? 6 : 24);
+  const liveRunner = CrfRunner.start();
+  const refine = (params: typeof DEEPLAB_VOC_PARAMS, warmStart: boolean) =>
+    firstValueFrom(from(liveFrames.map(toSegmentation)).pipe(refineWithCrf(liveRunner, { params, classes: 2, ...(warmStart ? { warmStart: { iterations: 3, sceneCut: 0.3 } } : {}) }), toArray()));
+  const coldFull = await refine(DEEPLAB_VOC_PARAMS, false); // full resolution, cold, 10 iterations
+  const liveRows = [];
+  for (const scale of [1, 0.5, 0.25]) {
+    const out = await refine({ ...DEEPLAB_VOC_PARAMS, scale }, true);
+    const agree = out.reduce((sum, s, f) => sum + s.labels.reduce((n, l, p) => n + (l === coldFull[f]!.labels[p] ? 1 : 0), 0) / s.labels.length, 0) / out.length;
+    const row = { scale, msPerFrame: ms(out), agreementWithFullCold: agree, flicker: flicker(out.map((s) => s.labels)) };
+    liveRows.push(row);
+    say(`  scale ${scale}: ${row.msPerFrame.toFixed(1)} ms per frame (goal ≤ 15), labels agree with full-resolution cold 10-iteration runs on ${(agree * 100).toFixed(2)}% of pixels, flicker ${(row.flicker * 100).toFixed(2)}% (raw ${(flicker(liveFrames.map((c) => argmaxLabels(c.probabilities, c.classes))) * 100).toFixed(2)}%)`);
+  }
+  await liveRunner.close();
+  results['crfLive'] = liveRows;
 }
 
 function argmaxLabels(probabilities: Float32Array, classes: number): Uint8Array {

@@ -129,7 +129,7 @@ function findKey(key: usize, d: i32, keys: usize, table: usize, mask: u32, count
 
 /**
  * Splat geometry of every point: offsets (vertex+1) and barycentric weights of its d+1 simplex
- * corners. `scratch` needs (4·(d+1) + d + 2)·8 + (5·(d+1) + d)·4 bytes. Returns the number of vertices, or −1
+ * corners. `scratch` needs (4·(d+1) + d + 2)·8 bytes. Returns the number of vertices, or −1
  * when more than `capacity` vertices are needed.
  */
 export function buildLattice(points: i32, d: i32, features: usize, offsets: usize, weights: usize, keys: usize, capacity: i32, table: usize, tableCapacity: i32, scratch: usize): i32 {
@@ -142,12 +142,6 @@ export function buildLattice(points: i32, d: i32, features: usize, offsets: usiz
   const rem0 = bary + (<usize>(d + 2) << 3); // i32[d1]
   const rank = rem0 + (<usize>d1 << 2); // i32[d1]
   const key = rank + (<usize>d1 << 2); // i32[d]
-  // The previous point's simplex (rem0, rank) and its d+1 vertices: neighbouring pixels of a smooth
-  // image usually fall in the same simplex, and then all d+1 hash lookups can be skipped.
-  const lastRem0 = key + (<usize>d << 2); // i32[d1]
-  const lastRank = lastRem0 + (<usize>d1 << 2); // i32[d1]
-  const lastVertex = lastRank + (<usize>d1 << 2); // i32[d1]
-  let haveLast = false;
   for (let i = 0; i < d; i++) store<f64>(scale + (<usize>i << 3), (<f64>d1 * Math.sqrt(2.0 / 3.0)) / Math.sqrt(<f64>((i + 1) * (i + 2))));
   const down: f64 = 1.0 / <f64>d1;
   let count = 0;
@@ -204,23 +198,6 @@ export function buildLattice(points: i32, d: i32, features: usize, offsets: usiz
       store<f64>(bary + (<usize>(d1 - r) << 3), load<f64>(bary + (<usize>(d1 - r) << 3)) - v);
     }
     store<f64>(bary, load<f64>(bary) + 1.0 + load<f64>(bary + (<usize>d1 << 3)));
-    let sameSimplex = haveLast;
-    for (let i = 0; i <= d && sameSimplex; i++) {
-      sameSimplex = load<i32>(rem0 + (<usize>i << 2)) == load<i32>(lastRem0 + (<usize>i << 2)) && load<i32>(rank + (<usize>i << 2)) == load<i32>(lastRank + (<usize>i << 2));
-    }
-    if (sameSimplex) {
-      for (let remainder = 0; remainder <= d; remainder++) {
-        const at = <usize>(k * d1 + remainder) << 2;
-        store<i32>(offsets + at, load<i32>(lastVertex + (<usize>remainder << 2)) + 1);
-        store<f32>(weights + at, <f32>load<f64>(bary + (<usize>remainder << 3)));
-      }
-      continue;
-    }
-    for (let i = 0; i <= d; i++) {
-      store<i32>(lastRem0 + (<usize>i << 2), load<i32>(rem0 + (<usize>i << 2)));
-      store<i32>(lastRank + (<usize>i << 2), load<i32>(rank + (<usize>i << 2)));
-    }
-    haveLast = true;
     for (let remainder = 0; remainder <= d; remainder++) {
       for (let i = 0; i < d; i++) {
         const r = load<i32>(rank + (<usize>i << 2));
@@ -231,7 +208,6 @@ export function buildLattice(points: i32, d: i32, features: usize, offsets: usiz
       const vertex = findKey(key, d, keys, table, mask, count, true, capacity);
       if (vertex == -2) return -1;
       if (vertex == count) count++;
-      store<i32>(lastVertex + (<usize>remainder << 2), vertex);
       const at = <usize>(k * d1 + remainder) << 2;
       store<i32>(offsets + at, vertex + 1);
       store<f32>(weights + at, <f32>load<f64>(bary + (<usize>remainder << 3)));
