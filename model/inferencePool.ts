@@ -75,7 +75,6 @@ export class InferencePool {
     return new InferencePool(workers, first.provider, first.fallbackReason);
   }
 
-  /** How many batches may be in flight at once (queued or running). */
   /** A pool for a described model: the worker settings follow from the descriptor. */
   static forModel(d: ModelDescriptor, options: { modelPath: string; device: Device; workers: number; threads: number }): Promise<InferencePool> {
     return InferencePool.start({
@@ -85,6 +84,7 @@ export class InferencePool {
     });
   }
 
+  /** How many batches may be in flight at once (queued or running). */
   get size(): number {
     return this.workers.length * QUEUE_DEPTH;
   }

@@ -136,6 +136,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     hub.broadcast({ type: 'streams', streams: describeStreams() });
   });
   for (const stream of streams) {
+    stream.on('dropped', () => metrics.framesDropped(stream.id, 'source'));
     stream.on('status', (status, message) => {
       if (status === 'outage') metrics.sourceOutage(stream.id);
       log(`stream ${stream.id}: ${status}${message ? `: ${message}` : ''}`);
@@ -187,7 +188,6 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
 
   // Each worker runs one batch while the next one waits: enough to keep them busy, no more.
   const credits = new FrameCredits(batchSize * (pool.workerCount + 1));
-  let lastDropped = new Map<string, number>();
   const sink = new ViewerSink(hub);
   const run$ = pullLiveStreams(streams, credits).pipe(
     preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor }),
@@ -204,9 +204,6 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     tap((segmentation) => {
       credits.release();
       metrics.framePublished(segmentation);
-      const dropped = new Map(streams.map((s) => [s.id, s.dropped]));
-      for (const [id, count] of dropped) metrics.framesDropped(id, 'source', count - (lastDropped.get(id) ?? 0));
-      lastDropped = dropped;
     }),
   );
   const finished = new Promise<void>((resolve, reject) => {

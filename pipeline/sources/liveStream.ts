@@ -8,7 +8,7 @@
  * waiting 0.5 s, 1 s, 2 s … up to `maxBackoffMs`, and report each outage as a status change.
  *
  *   LiveInput ─ffmpeg / GStreamer─▶ [slot: latest Frame] ─take()─▶ pullLiveStreams
- *   events: 'status' (connecting | live | outage | ended | failed, with a message), 'frame'
+ *   events: 'status' (connecting | live | outage | ended | failed, with a message), 'frame', 'dropped'
  */
 import { EventEmitter } from 'node:events';
 import { isUserError } from '../errors.js';
@@ -22,6 +22,8 @@ export interface LiveStreamEvents {
   status: [status: LiveStreamStatus, message: string | undefined];
   /** A frame is waiting in the slot. */
   frame: [];
+  /** A newer frame replaced one the pipeline had not taken. */
+  dropped: [];
 }
 
 export interface LiveStreamOptions {
@@ -115,7 +117,10 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
           if (!frame) break;
           if (this.status !== 'live') this.setStatus('live', undefined);
           backoffMs = initialBackoffMs;
-          if (this.slot) this.dropped += 1;
+          if (this.slot) {
+            this.dropped += 1;
+            this.emit('dropped');
+          }
           this.slot = { ...frame, streamId: this.id, index: this.nextIndex++ };
           this.framesIn += 1;
           this.emit('frame');

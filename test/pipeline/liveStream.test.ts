@@ -1,7 +1,7 @@
 import { firstValueFrom, take, tap, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameCredits } from '../../pipeline/frameCredits.js';
-import { parseLiveInput } from '../../pipeline/sources/liveInputs.js';
+import { describeOpenFailure, parseLiveInput } from '../../pipeline/sources/liveInputs.js';
 import { LiveStream } from '../../pipeline/sources/liveStream.js';
 import { pullLiveStreams } from '../../pipeline/sources/pullLiveStreams.js';
 import { tempDir, writeClip } from '../helpers/fixtures.js';
@@ -39,6 +39,14 @@ describe('parseLiveInput', () => {
   it('refuses a testsrc size out of range and unknown schemes', () => {
     expect(() => parseLiveInput('testsrc:8x8')).toThrow(/testsrc takes WxH between 16x16/);
     expect(() => parseLiveInput('ftp://host/x')).toThrow(/unsupported input/);
+  });
+});
+
+describe('describeOpenFailure', () => {
+  it('turns ffmpeg\'s reasons into what to do', () => {
+    expect(describeOpenFailure('Cannot open video device /dev/video0: Device or resource busy', '/dev/video0')).toBe('/dev/video0 is busy: another program is using it (close it, then the stream reconnects)');
+    expect(describeOpenFailure('Connection to tcp://10.0.0.7:554?timeout=0 failed: Connection refused', 'rtsp://10.0.0.7/live')).toMatch(/^connection refused .*is the server at rtsp:\/\/10.0.0.7\/live running\?$/);
+    expect(describeOpenFailure('method DESCRIBE failed: 401 Unauthorized', 'rtsp://cam/live')).toMatch(/put user:password@ in the URL/);
   });
 });
 

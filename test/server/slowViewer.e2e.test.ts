@@ -1,0 +1,40 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServe, TestViewer, type ServeProcess } from '../helpers/liveServer.js';
+
+const metric = async (url: string, pattern: RegExp) => Number(pattern.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN);
+const rss = (url: string) => metric(url, /^process_resident_memory_bytes (\d+)/m);
+const viewerDrops = (url: string) => metric(url, /^deeplab_frames_dropped_total\{stream="testsrc",place="viewer"\} (\d+)/m);
+
+describe('a viewer that stops reading', () => {
+  let serve: ServeProcess;
+  beforeAll(async () => {
+    // 1080p frames: ~80 KB of JPEG each, 30 a second — an unbounded queue would grow by 2–3 MB a second.
+    serve = await startServe(['testsrc:1920x1080@30']);
+  });
+  afterAll(async () => {
+    await serve.stop();
+  });
+
+  it('leaves the server\'s memory bounded while frames to it are dropped, and the other viewers keep receiving', async () => {
+    const slow = await TestViewer.connect(`${serve.url}/ws`);
+    const healthy = await TestViewer.connect(`${serve.url}/ws`);
+    await healthy.until((v) => v.frames.length >= 3, 60_000, 'first frames');
+    const frameBytes = healthy.frames.at(-1)!.jpeg.length;
+    (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    await new Promise((r) => setTimeout(r, 2000)); // the kernel's socket buffers fill first
+    const before = await rss(serve.url);
+    const seenBefore = healthy.frames.length;
+    await new Promise((r) => setTimeout(r, 12_000));
+    const after = await rss(serve.url);
+    const drops = await viewerDrops(serve.url);
+    // The frames the slow viewer did not read in those 12 s: kept, they would take this much.
+    const published = healthy.frames.length - seenBefore;
+    const unbounded = published * frameBytes;
+    expect(published).toBeGreaterThan(12 * 10); // the healthy viewer kept receiving
+    expect(drops).toBeGreaterThan(published * 0.8);
+    expect(unbounded).toBeGreaterThan(15 << 20); // the test can tell bounded from unbounded
+    expect(after - before).toBeLessThan(unbounded / 3);
+    slow.close();
+    healthy.close();
+  });
+});
