@@ -107,7 +107,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     return plan;
   };
 
-  const metrics = new LiveMetrics();
+  const metrics = new LiveMetrics(() => hub.pendingBytes);
   const crfOn = new Set<string>(options.crf.on ? inputs.map((i) => i.id) : []);
   const streams = inputs.map((input) => new LiveStream(input, options.reconnect));
   const describeStreams = (): StreamDescription[] =>

@@ -2,7 +2,7 @@
  * What `/metrics` reports, in Prometheus' text format (prom-client, a registry of our own so two
  * servers in one process do not mix): per-stage latency histograms, end-to-end latency up to the
  * hand-over to the sockets, frames and fps per stream, frames dropped and where, source outages,
- * connected viewers, and Node's process metrics (memory, event-loop lag).
+ * connected viewers and the bytes held for them, and Node's process metrics (memory, event-loop lag).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Segmentation, StageTimings } from '../pipeline/frames.js';
@@ -23,8 +23,17 @@ export class LiveMetrics {
   /** Frame times of the last second, per stream, for the fps gauge. */
   private readonly recent = new Map<string, number[]>();
 
-  constructor() {
+  /** `pendingBytes`: what the server holds for viewers right now (unsent and queued frames). */
+  constructor(pendingBytes: () => number = () => 0) {
     const registers = [this.registry];
+    new Gauge({
+      name: 'deeplab_viewer_pending_bytes',
+      help: 'Bytes held for viewers: accepted by their sockets but unsent, plus frames in their queues',
+      registers,
+      collect() {
+        this.set(pendingBytes());
+      },
+    });
     this.stageSeconds = new Histogram({ name: 'deeplab_stage_seconds', help: 'Time per frame in each pipeline stage', labelNames: ['stage'], buckets: LATENCY_BUCKETS_S, registers });
     this.endToEndSeconds = new Histogram({
       name: 'deeplab_end_to_end_seconds',

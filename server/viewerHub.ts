@@ -66,6 +66,13 @@ export class ViewerHub extends EventEmitter<ViewerHubEvents> {
     return total;
   }
 
+  /** Everything held for viewers: unsent socket bytes plus the frames in their queues. */
+  get pendingBytes(): number {
+    let total = this.bufferedBytes;
+    for (const viewer of this.viewers) for (const { bytes } of viewer.queue) total += bytes.length;
+    return total;
+  }
+
   add(socket: WebSocket): void {
     const viewer: Viewer = { socket, subscribed: '*', paused: false, alive: true, queue: [], dropped: 0 };
     this.viewers.add(viewer);

@@ -20,6 +20,8 @@ import sharp from 'sharp';
 import type { Segmentation, StageTimings } from '../pipeline/frames.js';
 
 const deflateRawAsync = promisify(deflateRaw);
+// libvips caches recent operations (up to 50 MB by default); no frame is ever encoded twice.
+sharp.cache(false);
 
 export interface FrameHeader {
   readonly type: 'frame';
