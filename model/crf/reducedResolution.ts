@@ -101,32 +101,41 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
   return { ...common, q, labels, inferenceMs: performance.now() - started - crf.setupMs };
 }
 
-/** argmax of bilinearly upsampled Q, without keeping the full-size Q (labels are all live video needs). */
+/**
+ * argmax of bilinearly upsampled Q, without keeping the full-size Q (labels are all live video
+ * needs). Where the four source pixels share their argmax k, the interpolated argmax is k too
+ * (Q(k) − Q(j) is a sum of non-negative terms), so only pixels on a label boundary interpolate.
+ */
 function upsampledArgmax(q: Float32Array, classes: number, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
   const xs = cachedTaps(width, outWidth);
   const ys = cachedTaps(height, outHeight);
+  const smallLabels = new Uint8Array(width * height);
+  for (let p = 0; p < smallLabels.length; p++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (q[p * classes + c]! > q[p * classes + best]!) best = c;
+    smallLabels[p] = best;
+  }
   const labels = new Uint8Array(outWidth * outHeight);
   for (let y = 0; y < outHeight; y++) {
     const r0 = ys.low[y]! * width;
     const r1 = ys.high[y]! * width;
     const fy = ys.weight[y]!;
     for (let x = 0; x < outWidth; x++) {
+      const [a, b, c, d] = [r0 + xs.low[x]!, r0 + xs.high[x]!, r1 + xs.low[x]!, r1 + xs.high[x]!];
+      const k = smallLabels[a]!;
+      if (smallLabels[b] === k && smallLabels[c] === k && smallLabels[d] === k) {
+        labels[y * outWidth + x] = k;
+        continue;
+      }
       const fx = xs.weight[x]!;
-      const wa = (1 - fx) * (1 - fy);
-      const wb = fx * (1 - fy);
-      const wc = (1 - fx) * fy;
-      const wd = fx * fy;
-      const a = (r0 + xs.low[x]!) * classes;
-      const b = (r0 + xs.high[x]!) * classes;
-      const c = (r1 + xs.low[x]!) * classes;
-      const d = (r1 + xs.high[x]!) * classes;
+      const [wa, wb, wc, wd] = [(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy];
       let best = 0;
       let bestValue = -Infinity;
-      for (let k = 0; k < classes; k++) {
-        const value = wa * q[a + k]! + wb * q[b + k]! + wc * q[c + k]! + wd * q[d + k]!;
+      for (let j = 0; j < classes; j++) {
+        const value = wa * q[a * classes + j]! + wb * q[b * classes + j]! + wc * q[c * classes + j]! + wd * q[d * classes + j]!;
         if (value > bestValue) {
           bestValue = value;
-          best = k;
+          best = j;
         }
       }
       labels[y * outWidth + x] = best;
