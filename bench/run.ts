@@ -15,6 +15,8 @@ import { firstValueFrom, from, toArray } from 'rxjs';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { DEEPLAB_VOC_PARAMS, DenseCrf } from '../model/crf/denseCrf.js';
 import { runCrf } from '../model/crf/reducedResolution.js';
+import { CrfWorkspace } from '../model/crf/latticeWasm.js';
+import type { WarmStartState } from '../model/crf/warmStart.js';
 import { refineWithCrf } from '../operators/refineWithCrf.js';
 import type { Segmentation } from '../pipeline/frames.js';
 import { buildDeepLab } from '../model/deeplabBuilder.js';
@@ -277,8 +279,24 @@ async function benchCrf(): Promise<void> {
     liveRows.push(row);
     say(`  scale ${scale}: ${row.msPerFrame.toFixed(1)} ms per frame (goal ≤ 15), labels agree with full-resolution cold 10-iteration runs on ${(agree * 100).toFixed(2)}% of pixels, flicker ${(row.flicker * 100).toFixed(2)}% (raw ${(flicker(liveFrames.map((c) => argmaxLabels(c.probabilities, c.classes))) * 100).toFixed(2)}%)`);
   }
+  // The same frames at 0.25 in this thread and on the worker, alternately: what the worker costs.
+  const workspace = new CrfWorkspace();
+  const state: WarmStartState = { previous: null };
+  const settings = { iterations: 3, sceneCut: 0.3 };
+  const quarter = { ...DEEPLAB_VOC_PARAMS, scale: 0.25 };
+  const inThread: number[] = [];
+  const onWorker: number[] = [];
+  for (const [i, c] of liveFrames.entries()) {
+    let t = performance.now();
+    runCrf(c.image, c.width, c.height, c.probabilities.slice(), 2, quarter, { workspace, labelsOnly: true, warmStart: { settings, state } });
+    inThread.push(performance.now() - t);
+    t = performance.now();
+    await liveRunner.run({ image: c.image, width: c.width, height: c.height, probabilities: c.probabilities.slice(), classes: 2, params: quarter, warmStart: { ...settings, streamId: 'ab', restart: i === 0 } });
+    onWorker.push(performance.now() - t);
+  }
+  say(`  scale 0.25, alternately: ${median(inThread.slice(1)).toFixed(1)} ms in this thread, ${median(onWorker.slice(1)).toFixed(1)} ms on the worker`);
   await liveRunner.close();
-  results['crfLive'] = liveRows;
+  results['crfLive'] = { rows: liveRows, quarterInThreadMs: median(inThread.slice(1)), quarterOnWorkerMs: median(onWorker.slice(1)) };
 }
 
 function argmaxLabels(probabilities: Float32Array, classes: number): Uint8Array {
