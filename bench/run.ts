@@ -279,6 +279,17 @@ async function benchCrf(): Promise<void> {
     liveRows.push(row);
     say(`  scale ${scale}: ${row.msPerFrame.toFixed(1)} ms per frame (goal ≤ 15), labels agree with full-resolution cold 10-iteration runs on ${(agree * 100).toFixed(2)}% of pixels, flicker ${(row.flicker * 100).toFixed(2)}% (raw ${(flicker(liveFrames.map((c) => argmaxLabels(c.probabilities, c.classes))) * 100).toFixed(2)}%)`);
   }
+  // Offline `segment --crf on` (default model, full-resolution cold CRF): one CRF worker vs two.
+  const crfClip = await clip('clip360-crf.mp4', 640, 360, 30, quick ? 8 : 24);
+  const fpsBy: Record<number, number[]> = { 1: [], 2: [] };
+  for (const workers of quick ? [1, 2] : [1, 2, 1, 2]) {
+    const run = await runMeasured(process.execPath, [cli, 'segment', crfClip, '--device', 'cpu', '--crf', 'on', '--crf-workers', String(workers), '--frames-json', path.join(work, 'crf.jsonl'), '--json']);
+    if (run.code !== 0) throw new Error(`segment --crf on failed: ${run.stderr}`);
+    fpsBy[workers]!.push((JSON.parse(run.stdout) as { fps: number }).fps);
+  }
+  say(`  segment --crf on, 640x360 default model: ${median(fpsBy[1]!).toFixed(2)} fps with 1 CRF worker, ${median(fpsBy[2]!).toFixed(2)} with 2 (×${(median(fpsBy[2]!) / median(fpsBy[1]!)).toFixed(2)})`);
+  results['crfWorkers'] = { oneWorkerFps: median(fpsBy[1]!), twoWorkersFps: median(fpsBy[2]!) };
+
   // The same frames at 0.25 in this thread and on the worker, alternately: what the worker costs.
   const workspace = new CrfWorkspace();
   const state: WarmStartState = { previous: null };

@@ -1,4 +1,4 @@
-import { concatMap, type OperatorFunction } from 'rxjs';
+import { concatMap, map, type OperatorFunction } from 'rxjs';
 import type { CrfParams } from '../model/crf/denseCrf.js';
 import type { CrfJob, CrfReply } from '../model/crf/crfProtocol.js';
 import type { WarmStartSettings } from '../model/crf/warmStart.js';
@@ -25,17 +25,18 @@ export interface RefineOptions {
 }
 
 /**
- * Refines each frame's labels with the dense CRF, one frame at a time and in order (the warm
- * start carries Q from frame to frame of a stream). Needs `probabilities` on the segmentations
- * (`inferBatches(pool, { withProbabilities: true })`); drops them once used. The probabilities
- * buffer is transferred to the CRF worker.
+ * Refines each frame's labels with the dense CRF and emits them in arrival order. Frames are handed
+ * to the back end as they arrive, so a back end with several workers refines independent frames side
+ * by side; a stream's warm-started frames reach its worker in order (the warm start carries Q from
+ * frame to frame). Needs `probabilities` on the segmentations (`inferBatches(pool, { withProbabilities:
+ * true })`); drops them once used. The probabilities buffer is transferred to the CRF worker.
  *
  *   Segmentation{ labels, probabilities }  →  Segmentation{ labels refined, classPixels, refinedByCrf, timings.crf }
  */
 export function refineWithCrf(backend: CrfBackend, options: RefineOptions): OperatorFunction<Segmentation, Segmentation> {
   /** Streams whose next refined frame must start cold (the CRF was off in between). */
   const restart = new Set<string>();
-  return concatMap(async (segmentation) => {
+  const refine = async (segmentation: Segmentation): Promise<Segmentation> => {
     const { frame, probabilities, ...rest } = segmentation;
     // Switched off, or switched on after this frame was inferred without probabilities: as it came.
     if (options.enabledFor && (!options.enabledFor(frame.streamId) || !probabilities)) {
@@ -43,7 +44,7 @@ export function refineWithCrf(backend: CrfBackend, options: RefineOptions): Oper
       return { frame, ...rest };
     }
     if (!probabilities) throw new Error('refineWithCrf needs probabilities: run inferBatches with withProbabilities');
-    const started = performance.now();
+    const cold = frame.index === 0 || restart.delete(frame.streamId);
     const result = await backend.run({
       image: frame.rgb,
       width: frame.width,
@@ -51,11 +52,20 @@ export function refineWithCrf(backend: CrfBackend, options: RefineOptions): Oper
       probabilities,
       classes: options.classes,
       params: options.params,
-      ...(options.warmStart ? { warmStart: { ...options.warmStart, streamId: frame.streamId, restart: frame.index === 0 || restart.has(frame.streamId) } } : {}),
+      ...(options.warmStart ? { warmStart: { ...options.warmStart, streamId: frame.streamId, restart: cold } } : {}),
     });
-    restart.delete(frame.streamId);
     const classPixels = new Uint32Array(options.classes);
     for (const label of result.labels) classPixels[label]! += 1;
-    return { frame, ...rest, labels: result.labels, classPixels, refinedByCrf: true, timings: { ...segmentation.timings, crf: performance.now() - started } };
-  });
+    // The CRF's own time; waiting behind other frames shows in the end-to-end latency instead.
+    return { frame, ...rest, labels: result.labels, classPixels, refinedByCrf: true, timings: { ...segmentation.timings, crf: result.setupMs + result.inferenceMs } };
+  };
+  return (source) =>
+    source.pipe(
+      map((segmentation) => {
+        const refined = refine(segmentation);
+        refined.catch(() => {}); // surfaced in order by concatMap; not an unhandled rejection meanwhile
+        return refined;
+      }),
+      concatMap((refined) => refined),
+    );
 }

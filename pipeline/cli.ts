@@ -120,6 +120,7 @@ interface SegmentFlags {
   crfWarmStart?: boolean;
   crfWarmIters: number;
   crfScale: number;
+  crfWorkers: number;
   normalize?: ModelOverrides['normalize'];
   classes?: ModelOverrides['classes'];
   json?: boolean;
@@ -166,7 +167,7 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSu
       opacity: flags.opacity,
       ...(flags.encoderPreset ? { encoderPreset: flags.encoderPreset } : {}),
       ...(flags.crf
-        ? { crf: { params: { ...DEEPLAB_VOC_PARAMS, iterations: flags.crfIters, scale: flags.crfScale }, ...(flags.crfWarmStart ? { warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 } } : {}) } }
+        ? { crf: { params: { ...DEEPLAB_VOC_PARAMS, iterations: flags.crfIters, scale: flags.crfScale }, workers: flags.crfWorkers, ...(flags.crfWarmStart ? { warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 } } : {}) } }
         : {}),
       modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
       signal: controller.signal,
@@ -217,6 +218,7 @@ function segmentOptions(command: Command): Command {
     .option('--crf-warm-start', 'video: start each frame\'s CRF from the previous frame\'s Q (reset on scene cuts)')
     .option('--crf-warm-iters <n>', 'CRF iterations of a warm-started frame', positiveInt('--crf-warm-iters'), 3)
     .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled (0.5: about 4× faster)', scaleFraction('--crf-scale'), 1)
+    .option('--crf-workers <n>', 'CRF worker threads: frames side by side (a warm-started stream stays on one)', positiveInt('--crf-workers'), Math.min(2, os.availableParallelism()))
     .option('--opacity <alpha>', 'overlay opacity, 0..1', fraction, 0.55)
     .option('--encoder-preset <preset>', 'overlay video x264 speed: ultrafast … veryslow (default veryfast)', x264Preset)
     .option('--normalize <how>', 'input normalisation: torchvision | tensorflow | mediapipe | MEAN/STD as r,g,b/r,g,b (default: from the graph)', normalizeFlag)
@@ -240,6 +242,7 @@ interface ServeFlags {
   crfIters: number;
   crfWarmIters: number;
   crfScale: number;
+  crfWorkers: number;
   normalize?: ModelOverrides['normalize'];
   classes?: ModelOverrides['classes'];
   verbose?: boolean;
@@ -267,7 +270,7 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     threadsPerWorker: threads,
     batchSize: flags.batch,
     ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
-    crf: { on: flags.crf, params: { ...DEEPLAB_VOC_PARAMS, iterations: flags.crfIters, scale: flags.crfScale }, warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 } },
+    crf: { on: flags.crf, params: { ...DEEPLAB_VOC_PARAMS, iterations: flags.crfIters, scale: flags.crfScale }, warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 }, workers: flags.crfWorkers },
     log: (line) => process.stderr.write(`${line}\n`),
   });
   if (server.fallbackReason) process.stderr.write(`note: CUDA is not available (${server.fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
@@ -431,6 +434,7 @@ program
   .option('--crf-iters <n>', 'CRF mean-field iterations of a cold start', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
   .option('--crf-warm-iters <n>', 'CRF iterations of a frame warm-started from the previous one', positiveInt('--crf-warm-iters'), 3)
   .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, labels from Q upsampled (live default 0.25: 30 fps at 640x360 on 2 cores)', scaleFraction('--crf-scale'), 0.25)
+  .option('--crf-workers <n>', 'CRF worker threads shared by the streams (each stream stays on one)', positiveInt('--crf-workers'), Math.min(2, os.availableParallelism()))
   .option('--normalize <how>', 'input normalisation (see segment --help)', normalizeFlag)
   .option('--classes <set>', 'class names (see segment --help)', classesFlag)
   .option('--verbose', 'print stack traces of internal errors')

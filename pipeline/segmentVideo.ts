@@ -55,7 +55,7 @@ export interface SegmentOptions {
   readonly flip?: boolean;
   readonly opacity?: number;
   /** Refine the labels with the dense CRF (on a worker thread), optionally warm-started frame to frame. */
-  readonly crf?: { readonly params: CrfParams; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number } };
+  readonly crf?: { readonly params: CrfParams; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
   /** x264 preset of the overlay video (speed against file size). */
   readonly encoderPreset?: string;
   readonly signal?: AbortSignal;
@@ -117,7 +117,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
 
   const sinks: SegmentationSink[] = [];
   let pool: InferencePool | null = null;
-  const crfRunner = options.crf ? CrfRunner.start() : null;
+  const crfRunner = options.crf ? CrfRunner.start(options.crf.workers) : null;
   try {
     if (options.outputPath) {
       sinks.push(new OverlayVideoSink({

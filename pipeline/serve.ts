@@ -52,7 +52,7 @@ export interface ServeOptions {
   readonly batchWaitMs?: number;
   readonly inputSize?: readonly [number, number];
   /** CRF parameters for streams whose CRF is on; `on` is the state each stream starts in. */
-  readonly crf: { readonly on: boolean; readonly params: CrfParams; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number } };
+  readonly crf: { readonly on: boolean; readonly params: CrfParams; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
   readonly viewers?: { readonly maxQueuedFrames?: number; readonly maxBufferedBytes?: number; readonly heartbeatMs?: number };
   readonly reconnect?: LiveStreamOptions;
   /** One line per event worth telling (stream status changes). */
@@ -162,7 +162,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   };
   try {
     pool = await InferencePool.forModel(descriptor, { workers: options.workers, modelPath: options.modelPath, device: options.device, threads: options.threadsPerWorker });
-    crfRunner = crfAvailable ? CrfRunner.start() : null;
+    crfRunner = crfAvailable ? CrfRunner.start(options.crf.workers) : null;
     http = await startHttpServer({
       host: options.host,
       port: options.port,

@@ -96,4 +96,30 @@ describe('refineWithCrf', () => {
     await firstValueFrom(from([a, b, cut, other]).pipe(refineWithCrf(backend, { params: DEEPLAB_VOC_PARAMS, classes: C, warmStart: { iterations: 3, sceneCut: 0.3 } }), toArray()));
     expect(backend.iterations).toEqual([10, 3, 10, 10]);
   });
+
+  it('with two CRF workers: the same labels, in order, and each stream\'s warm start kept on its worker', async () => {
+    const two = CrfRunner.start(2);
+    try {
+      expect(two.size).toBe(2);
+      const frames = [0, 1, 2, 3].flatMap((i) => [movingSquare(i, 'a').segmentation, movingSquare(i, 'b').segmentation]);
+      const copy = () => frames.map((f) => ({ ...f, probabilities: f.probabilities!.slice() }));
+      const iterations: string[] = [];
+      const backend: CrfBackend = {
+        run: async (job) => {
+          const reply = await two.run(job);
+          iterations.push(`${job.warmStart!.streamId}${reply.iterations}`);
+          return reply;
+        },
+      };
+      const options = { params: DEEPLAB_VOC_PARAMS, classes: C, warmStart: { iterations: 3, sceneCut: 0.3 } };
+      const parallel = await firstValueFrom(from(copy()).pipe(refineWithCrf(backend, options), toArray()));
+      const serial = await firstValueFrom(from(copy()).pipe(refineWithCrf(runner, options), toArray()));
+      expect(parallel.map((s) => `${s.frame.streamId}${s.frame.index}`)).toEqual(frames.map((s) => `${s.frame.streamId}${s.frame.index}`));
+      expect(iterations.filter((i) => i.startsWith('a'))).toEqual(['a10', 'a3', 'a3', 'a3']);
+      expect(iterations.filter((i) => i.startsWith('b'))).toEqual(['b10', 'b3', 'b3', 'b3']);
+      parallel.forEach((s, i) => expect(Buffer.compare(Buffer.from(s.labels), Buffer.from(serial[i]!.labels))).toBe(0));
+    } finally {
+      await two.close();
+    }
+  });
 });
