@@ -2,6 +2,7 @@
  * The HTTP side of `serve`: the viewer's files at `/`, `/healthz`, `/metrics`, and the WebSocket at
  * `/ws`. With a token, `/ws` and `/metrics` need it (`?token=T`, or `Authorization: Bearer T`):
  * a WebSocket without it is answered `401` before the upgrade, so no socket is ever opened for it.
+ * A WebSocket opened by a page of another origin is answered `403`.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
@@ -47,6 +48,21 @@ export function hasToken(request: IncomingMessage, token: string | undefined): b
   const a = Buffer.from(given);
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Browsers let any web page open a WebSocket to 127.0.0.1: a page from elsewhere must not read the
+ * streams. A browser always sends Origin; it must name this server. Clients that are not browsers
+ * send none and are let through (the token, when set, still applies).
+ */
+export function sameOrigin(request: IncomingMessage): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -115,6 +131,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     };
     if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws') return refuse('404 Not Found');
+    if (!sameOrigin(request)) return refuse('403 Forbidden');
     if (!hasToken(request, options.token)) return refuse('401 Unauthorized');
     webSockets.handleUpgrade(request, socket, head, (ws) => options.hub.add(ws));
   });

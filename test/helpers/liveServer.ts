@@ -12,7 +12,8 @@ export interface ServeProcess {
   readonly stderr: () => string;
   /** Resolves when stderr has a line matching `pattern`. */
   waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
-  stop(): Promise<void>;
+  /** Sends `signal` (SIGTERM by default) and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
 /** Starts `serve ARGS --port 0` and resolves once it prints where it serves. */
@@ -61,10 +62,11 @@ export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv
     url,
     stderr: () => stderr,
     waitForLog,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      child.kill('SIGTERM');
-      await once(child, 'exit');
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const [code] = (await once(child, 'exit')) as [number | null];
+      return code;
     },
   };
 }

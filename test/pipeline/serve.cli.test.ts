@@ -114,6 +114,15 @@ describe('deeplab-stream serve, bad input', () => {
     }
   });
 
+  it('stops on Ctrl-C with exit 0, closing its viewers', async () => {
+    const serve = await startServe(['testsrc:160x96@15']);
+    const viewer = await TestViewer.connect(`${serve.url}/ws`);
+    const closed = new Promise<number>((resolve) => viewer.socket.once('close', (code: number) => resolve(code)));
+    expect(await serve.stop('SIGINT')).toBe(0);
+    expect(await closed).toBe(1001); // "going away"
+    expect(serve.stderr()).not.toMatch(/error|\n\s+at /);
+  });
+
   it('serves a file losslessly: every frame once, in order, then the stream ends', async () => {
     const { dir, cleanup } = tempDir();
     const clip = await writeClip(dir, 'clip.mp4', { frames: 12 });

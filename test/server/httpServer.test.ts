@@ -19,9 +19,9 @@ function rawGet(base: string, rawPath: string, headers: Record<string, string> =
   });
 }
 
-function upgradeStatus(url: string): Promise<number> {
+function upgradeStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(url, { headers });
     socket.on('unexpected-response', (_req, res) => {
       resolve(res.statusCode!);
       socket.terminate();
@@ -89,6 +89,12 @@ describe('startHttpServer', () => {
     expect(hub.viewerCount).toBe(0);
     expect(await upgradeStatus(`${server.url.replace('http', 'ws')}/ws?token=s3cret`)).toBe(101);
     expect(await upgradeStatus(`${server.url.replace('http', 'ws')}/elsewhere?token=s3cret`)).toBe(404);
+  });
+
+  it('refuses a WebSocket opened by a page of another origin with 403', async () => {
+    const ws = `${server.url.replace('http', 'ws')}/ws?token=s3cret`;
+    expect(await upgradeStatus(ws, { origin: 'https://evil.example' })).toBe(403);
+    expect(await upgradeStatus(ws, { origin: server.url })).toBe(101);
   });
 
   it('guards /metrics with the token too (query or bearer)', async () => {
