@@ -1,11 +1,10 @@
-// The live viewer: connects to /ws, lists the streams, draws the selected one with its label
-// overlay composed here (so opacity and hidden classes need nothing from the server), and shows
-// fps and end-to-end latency (captured on the server → drawn here). Plain ES module, no build step.
+// The live viewer: connects to /ws, lists the streams, draws the selected one — or all of them in a
+// grid — with its label overlay composed here (so opacity and hidden classes need nothing from the
+// server), and shows fps and end-to-end latency (captured on the server → drawn here) of the
+// selected stream. Plain ES module, no build step.
 import { inflateLabels, splitFrameMessage } from './wireFormat.js';
 
 const $ = (id) => document.getElementById(id);
-const canvas = $('view');
-const context = canvas.getContext('2d');
 const overlayCanvas = document.createElement('canvas');
 const overlayContext = overlayCanvas.getContext('2d');
 
@@ -16,14 +15,15 @@ const state = {
   opacity: Number($('opacity').value),
   streams: [],
   selected: null,
+  /** Show every stream at once (each in its own tile) instead of the selected one. */
+  grid: false,
+  /** streamId → { canvas, pending, drawing, last }: `pending` is the newest undrawn frame message
+   *  (older ones are skipped when drawing falls behind), `last` the frame drawn. */
+  tiles: new Map(),
   crfAvailable: false,
   paused: false,
   /** Server clock minus ours (ms), from ping/pong. */
   clockOffset: 0,
-  /** The newest undrawn frame message: older ones are skipped when drawing falls behind. */
-  pending: null,
-  drawing: false,
-  last: null,
   drawnTimes: [],
   latencies: [],
   reconnectMs: 500,
@@ -92,17 +92,47 @@ function onControl(message) {
 
 function onStreams(streams) {
   state.streams = streams;
+  for (const id of state.tiles.keys()) if (!streams.some((s) => s.id === id)) state.tiles.delete(id);
   if (!streams.some((s) => s.id === state.selected)) select(streams[0]?.id ?? null);
   renderStreams();
 }
 
 function select(id) {
   state.selected = id;
-  state.last = null;
   state.drawnTimes = [];
   state.latencies = [];
-  if (id !== null) send({ type: 'subscribe', streams: [id] });
+  subscribe();
   renderStreams();
+}
+
+function setGrid(grid) {
+  state.grid = grid;
+  $('grid').textContent = grid ? 'One stream' : 'All streams';
+  subscribe();
+  renderStreams();
+}
+
+function subscribe() {
+  send({ type: 'subscribe', streams: state.grid ? '*' : state.selected === null ? [] : [state.selected] });
+}
+
+/** The stream's tile, made on first use. */
+function tile(id) {
+  let t = state.tiles.get(id);
+  if (!t) {
+    const canvas = document.createElement('canvas');
+    canvas.width = 640;
+    canvas.height = 360;
+    canvas.dataset.streamId = id;
+    canvas.setAttribute('aria-label', `segmented video of ${id}`);
+    canvas.onclick = () => {
+      select(id);
+      if (state.grid) setGrid(false);
+    };
+    t = { canvas, pending: null, drawing: false, last: null };
+    state.tiles.set(id, t);
+  }
+  return t;
 }
 
 function renderStreams() {
@@ -115,12 +145,21 @@ function renderStreams() {
       item.className = stream.id === state.selected ? 'selected' : '';
       item.textContent = stream.id;
       const detail = document.createElement('small');
-      detail.textContent = `${stream.status}${stream.message ? ` — ${stream.message}` : ''}${stream.width ? ` · ${stream.width}×${stream.height}` : ''}`;
+      detail.textContent = `${stream.status}${stream.message ? ` — ${stream.message}` : ''}${stream.width ? ` · ${stream.width}×${stream.height}` : ''}${stream.fps ? ` · ${stream.fps} fps` : ''}`;
       item.append(detail);
       item.onclick = () => select(stream.id);
       return item;
     }),
   );
+  const shown = state.grid ? state.streams.map((s) => s.id) : state.selected === null ? [] : [state.selected];
+  const view = $('view');
+  view.className = state.grid ? 'grid' : 'single';
+  view.replaceChildren(...shown.map((id) => tile(id).canvas));
+  for (const id of shown) {
+    const t = tile(id);
+    t.canvas.classList.toggle('selected', state.grid && id === state.selected);
+    if (!t.last) drawStatus(t.canvas, state.streams.find((s) => s.id === id));
+  }
   const current = state.streams.find((s) => s.id === state.selected);
   const crf = $('crf');
   crf.disabled = !state.crfAvailable || !current;
@@ -141,7 +180,7 @@ function renderLegend() {
       box.onchange = () => {
         if (box.checked) state.hidden.delete(index);
         else state.hidden.add(index);
-        redraw();
+        redrawAll();
       };
       const swatch = document.createElement('span');
       swatch.className = 'swatch';
@@ -156,36 +195,64 @@ function renderLegend() {
 
 function onFrameMessage(data) {
   if (state.paused) return;
-  state.pending = data;
-  if (!state.drawing) void drawPending();
+  const { header } = splitFrameMessage(data);
+  if (!state.grid && header.streamId !== state.selected) return; // sent before a subscribe took effect
+  const t = tile(header.streamId);
+  t.pending = data;
+  if (!t.drawing) void drawPending(t);
 }
 
-async function drawPending() {
-  state.drawing = true;
+async function drawPending(t) {
+  t.drawing = true;
   try {
-    while (state.pending) {
-      const data = state.pending;
-      state.pending = null;
+    while (t.pending) {
+      const data = t.pending;
+      t.pending = null;
       const { header, jpeg, packedLabels } = splitFrameMessage(data);
-      if (header.streamId !== state.selected) continue;
       const [image, labels] = await Promise.all([createImageBitmap(new Blob([jpeg], { type: 'image/jpeg' })), inflateLabels(packedLabels, header.width, header.height)]);
-      state.last?.image.close();
-      state.last = { header, image, labels };
-      redraw();
-      noteDrawn(header);
+      t.last?.image.close();
+      t.last = { header, image, labels };
+      redraw(t);
+      if (header.streamId === state.selected) noteDrawn(header);
     }
   } catch (error) {
     console.error('could not draw a frame:', error);
   } finally {
-    state.drawing = false;
+    t.drawing = false;
   }
 }
 
-/** Draws the last frame with the overlay as the controls say now (also after a control changes). */
-function redraw() {
-  const last = state.last;
+/** A stream without a picture yet: its state in words (connecting, outage and why, failed). */
+function drawStatus(canvas, stream) {
+  const context = canvas.getContext('2d');
+  context.fillStyle = '#000';
+  context.fillRect(0, 0, canvas.width, canvas.height);
+  context.fillStyle = '#ccc';
+  context.font = '20px system-ui, sans-serif';
+  const words = `${stream?.id ?? ''}: ${stream?.status ?? ''}${stream?.message ? ` — ${stream.message}` : ''}`.split(' ');
+  let line = '';
+  let y = 40;
+  for (const word of words) {
+    if (context.measureText(`${line} ${word}`).width > canvas.width - 40 && line) {
+      context.fillText(line, 20, y);
+      line = word;
+      y += 28;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  context.fillText(line, 20, y);
+}
+
+/** Redraws every tile's last frame with the overlay as the controls say now. */
+function redrawAll() {
+  for (const t of state.tiles.values()) redraw(t);
+}
+
+/** Draws a tile's last frame with the overlay as the controls say now (also after a control changes). */
+function redraw(t) {
+  const last = t.last;
   if (!last) return;
   const { header, image, labels } = last;
+  const { canvas } = t;
   if (canvas.width !== header.width || canvas.height !== header.height) {
     canvas.width = header.width;
     canvas.height = header.height;
@@ -194,6 +261,7 @@ function redraw() {
     overlayCanvas.width = header.width;
     overlayCanvas.height = header.height;
   }
+  const context = canvas.getContext('2d');
   context.drawImage(image, 0, 0);
   const overlay = overlayContext.createImageData(header.width, header.height);
   const rgba = new Uint32Array(overlay.data.buffer);
@@ -235,14 +303,15 @@ function noteDrawn(header) {
 $('opacity').addEventListener('input', (event) => {
   state.opacity = Number(event.target.value);
   $('opacity-value').textContent = state.opacity.toFixed(2);
-  redraw();
+  redrawAll();
 });
 $('crf').addEventListener('change', (event) => {
   if (state.selected) send({ type: 'crf', streamId: state.selected, on: event.target.checked });
 });
+$('grid').addEventListener('click', () => setGrid(!state.grid));
 $('pause').addEventListener('click', () => {
   state.paused = !state.paused;
-  state.pending = null;
+  for (const t of state.tiles.values()) t.pending = null;
   $('pause').textContent = state.paused ? 'Resume' : 'Pause';
   send({ type: 'pause', paused: state.paused });
 });
