@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { DEEPLAB_VOC_PARAMS } from '../model/crf/denseCrf.js';
+import { type CrfParams, DEEPLAB_VOC_PARAMS } from '../model/crf/denseCrf.js';
 import { defaultModelPath } from '../model/defaultModel.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import { CUDA_HOWTO, parseDevice } from '../model/session.js';
@@ -41,6 +41,53 @@ function scaleFraction(flag: string) {
     const n = Number(value);
     if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`${flag} takes a fraction in (0, 1], got "${value}"`);
     return n;
+  };
+}
+
+function nonNegative(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} takes a number ≥ 0, got "${value}"`);
+    return n;
+  };
+}
+
+function positive(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} takes a number > 0, got "${value}"`);
+    return n;
+  };
+}
+
+/** The CRF's kernel flags, shared by segment, serve and eval (the crf command names them without the prefix). */
+interface CrfFlags {
+  crfIters: number;
+  crfScale: number;
+  crfPosW: number;
+  crfPosXy: number;
+  crfBiW: number;
+  crfBiXy: number;
+  crfBiRgb: number;
+}
+
+function crfKernelOptions(command: Command): Command {
+  const { gaussian, bilateral } = DEEPLAB_VOC_PARAMS;
+  return command
+    .option('--crf-pos-w <w>', 'CRF smoothness kernel weight w2', nonNegative('--crf-pos-w'), gaussian.weight)
+    .option('--crf-pos-xy <σ>', 'CRF smoothness kernel σγ (pixels at full size)', positive('--crf-pos-xy'), gaussian.xy)
+    .option('--crf-bi-w <w>', 'CRF appearance kernel weight w1', nonNegative('--crf-bi-w'), bilateral.weight)
+    .option('--crf-bi-xy <σ>', 'CRF appearance kernel σα (pixels at full size)', positive('--crf-bi-xy'), bilateral.xy)
+    .option('--crf-bi-rgb <σ>', 'CRF appearance kernel σβ (colour, 0–255)', positive('--crf-bi-rgb'), bilateral.rgb);
+}
+
+function crfParams(flags: CrfFlags): CrfParams {
+  return {
+    ...DEEPLAB_VOC_PARAMS,
+    iterations: flags.crfIters,
+    scale: flags.crfScale,
+    gaussian: { weight: flags.crfPosW, xy: flags.crfPosXy },
+    bilateral: { weight: flags.crfBiW, xy: flags.crfBiXy, rgb: flags.crfBiRgb },
   };
 }
 
@@ -101,7 +148,7 @@ function device(value: string) {
   }
 }
 
-interface SegmentFlags {
+interface SegmentFlags extends CrfFlags {
   output?: string;
   masks?: string;
   framesJson?: string;
@@ -167,7 +214,7 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSu
       opacity: flags.opacity,
       ...(flags.encoderPreset ? { encoderPreset: flags.encoderPreset } : {}),
       ...(flags.crf
-        ? { crf: { params: { ...DEEPLAB_VOC_PARAMS, iterations: flags.crfIters, scale: flags.crfScale }, workers: flags.crfWorkers, ...(flags.crfWarmStart ? { warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 } } : {}) } }
+        ? { crf: { params: crfParams(flags), workers: flags.crfWorkers, ...(flags.crfWarmStart ? { warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 } } : {}) } }
         : {}),
       modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
       signal: controller.signal,
@@ -204,7 +251,7 @@ function fail(error: unknown, verbose: boolean): never {
 }
 
 function segmentOptions(command: Command): Command {
-  return command
+  return crfKernelOptions(command)
     .option('--model <path>', 'ONNX segmentation model (default: the embedded default model)')
     .option('--device <device>', 'auto | cpu | cuda | cuda:N', device, parseDevice('auto'))
     .option('--batch <n>', 'frames per inference call', positiveInt('--batch'), 1)
@@ -227,7 +274,7 @@ function segmentOptions(command: Command): Command {
     .option('--verbose', 'print stack traces of internal errors');
 }
 
-interface ServeFlags {
+interface ServeFlags extends CrfFlags {
   port: number;
   host: string;
   token?: string;
@@ -270,7 +317,7 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     threadsPerWorker: threads,
     batchSize: flags.batch,
     ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
-    crf: { on: flags.crf, params: { ...DEEPLAB_VOC_PARAMS, iterations: flags.crfIters, scale: flags.crfScale }, warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 }, workers: flags.crfWorkers },
+    crf: { on: flags.crf, params: crfParams(flags), warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 }, workers: flags.crfWorkers },
     log: (line) => process.stderr.write(`${line}\n`),
   });
   if (server.fallbackReason) process.stderr.write(`note: CUDA is not available (${server.fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
@@ -322,8 +369,7 @@ program
     }
   });
 
-program
-  .command('eval')
+crfKernelOptions(program.command('eval'))
   .description('mean IoU of a model on labelled images (PASCAL VOC protocol: label 255 ignored)')
   .requiredOption('--images <dir>', 'images (png, jpg, ...)')
   .requiredOption('--labels <dir>', 'label maps with the same base names, .png (palette or greyscale; pixel = class)')
@@ -334,8 +380,10 @@ program
   .option('--normalize <how>', 'input normalisation (see segment --help)', normalizeFlag)
   .option('--classes <set>', 'class names (see segment --help)', classesFlag)
   .option('--crf <on|off>', 'also score the labels after the dense CRF (DeepLab VOC parameters)', onOff, false)
+  .option('--crf-iters <n>', 'CRF mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
+  .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled', scaleFraction('--crf-scale'), 1)
   .option('--json', 'print the result as one JSON object')
-  .action(async (flags: { images: string; labels: string; model?: string; device: ReturnType<typeof parseDevice>; threads: number; inputSize?: [number, number]; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
+  .action(async (flags: CrfFlags & { images: string; labels: string; model?: string; device: ReturnType<typeof parseDevice>; threads: number; inputSize?: [number, number]; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
     const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json, 'eval', 'images');
     try {
       const summary = await evaluate({
@@ -350,7 +398,7 @@ program
         threads: flags.threads,
         ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
         modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
-        ...(flags.crf ? { crf: DEEPLAB_VOC_PARAMS } : {}),
+        ...(flags.crf ? { crf: crfParams(flags) } : {}),
       });
       progress.stop();
       if (flags.json) {
@@ -367,17 +415,6 @@ program
       fail(error, false);
     }
   });
-
-const nonNegative = (flag: string) => (value: string): number => {
-  const n = Number(value);
-  if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} takes a number ≥ 0, got "${value}"`);
-  return n;
-};
-const positive = (flag: string) => (value: string): number => {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} takes a number > 0, got "${value}"`);
-  return n;
-};
 
 program
   .command('crf')
@@ -416,8 +453,7 @@ program
     }
   });
 
-program
-  .command('serve')
+crfKernelOptions(program.command('serve'))
   .description('segment live inputs and show them in a browser: the viewer at /, /healthz, /metrics, WebSocket /ws')
   .argument('[inputs...]', 'files, testsrc[:WxH[@fps]], rtsp://…, http(s)://…, camera:N or /dev/videoN', ['testsrc'])
   .option('--port <n>', 'HTTP port (0: any free one)', port, 8080)

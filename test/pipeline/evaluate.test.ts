@@ -73,6 +73,14 @@ describe('deeplab-stream eval', () => {
     expect(table.stdout).toMatch(/with CRF: mIoU\s+76\.67 %/);
   });
 
+  it('passes the CRF kernel flags to the CRF: an overwhelming smoothness kernel washes the small class out', async () => {
+    const r = await runCli(['eval', '--images', images, '--labels', labels, '--model', model, '--device', 'cpu', '--crf', 'on', '--crf-pos-w', '1000', '--crf-pos-xy', '200', '--crf-bi-w', '0', '--crf-scale', '0.5', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.mIoU).toBeCloseTo(2.3 / 3, 9); // the network's labels are unchanged
+    expect(summary.crf.mIoU).toBeLessThan(summary.mIoU - 0.1);
+  });
+
   it('fails clearly when a label map is missing or of another size', async () => {
     writePng(path.join(images, 'c.png'), 2, () => [0, 0, 0]);
     const missing = await runCli(['eval', '--images', images, '--labels', labels, '--model', model, '--device', 'cpu']);
