@@ -19,13 +19,13 @@ import { GstFrameSource, gstreamerBinding, GSTREAMER_HOWTO } from './gstreamerFr
 
 /** An input ffmpeg decodes, once probed. */
 function viaFfmpeg(info: InputInfo, inputArgs: readonly string[]): OpenedInput {
-  return { width: info.width, height: info.height, fps: info.fps, decoder: (streamId) => new FfmpegFrameSource(info, streamId, inputArgs) };
+  return { width: info.width, height: info.height, fps: info.fps, decoder: (streamId) => new FfmpegFrameSource(info, streamId, inputArgs), release: () => {} };
 }
 
 /** A GStreamer pipeline, started to learn its size: the decoder takes over the running pipeline. */
 async function viaGstreamer(description: string, spec: string): Promise<OpenedInput> {
   const source = await GstFrameSource.open(description, spec, spec);
-  return { width: source.width, height: source.height, fps: source.fps, decoder: () => source };
+  return { width: source.width, height: source.height, fps: source.fps, decoder: () => source, release: () => source.close() };
 }
 
 export type LiveInputKind = 'file' | 'testsrc' | 'rtsp' | 'http' | 'camera' | 'gstreamer';
@@ -36,6 +36,8 @@ export interface OpenedInput {
   readonly height: number;
   readonly fps: number;
   readonly decoder: (streamId: string) => FrameSource;
+  /** Lets go of what opening holds when no decoder will be asked for (a GStreamer pipeline already playing). */
+  readonly release: () => void;
 }
 
 export interface LiveInput {

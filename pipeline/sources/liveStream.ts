@@ -105,10 +105,12 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
       try {
         const opened = await this.input.open();
         if (this.closed) {
-          opened.decoder(this.id).close();
+          opened.release();
           return;
         }
-        Object.assign(this, { width: opened.width, height: opened.height, fps: opened.fps });
+        this.width = opened.width;
+        this.height = opened.height;
+        this.fps = opened.fps;
         this.source = opened.decoder(this.id);
         for (;;) {
           if (!this.input.latestWins && this.slot) await new Promise<void>((resolve) => (this.slotTaken = resolve));

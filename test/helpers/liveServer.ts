@@ -86,6 +86,7 @@ export class TestViewer {
   readonly frames: DecodedFrame[] = [];
   readonly messages: { type: string; [key: string]: unknown }[] = [];
   private readonly waiters = new Set<() => void>();
+  private decoding: Promise<void> = Promise.resolve();
 
   private constructor(readonly socket: WebSocket) {
     socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -95,7 +96,9 @@ export class TestViewer {
         return;
       }
       const { header, jpeg, packedLabels } = splitFrameMessage(data);
-      void inflateLabels(packedLabels, header.width, header.height).then((labels: Uint8Array) => {
+      // Inflating is asynchronous: chained, so frames are kept in the order they arrived.
+      this.decoding = this.decoding.then(async () => {
+        const labels: Uint8Array = await inflateLabels(packedLabels, header.width, header.height);
         this.frames.push({ header, jpeg, labels });
         this.wake();
       });
