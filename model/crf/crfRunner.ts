@@ -5,6 +5,7 @@
  *
  *   const runner = CrfRunner.start(2); await runner.run({ image, width, height, probabilities, classes, params }); await runner.close();
  */
+import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../startWorker.js';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
@@ -36,8 +37,12 @@ export class CrfRunner {
     }
   }
 
-  static start(workers = 1): CrfRunner {
-    return new CrfRunner(Array.from({ length: Math.max(1, workers) }, () => startWorker(import.meta.url, 'crfWorker', null)));
+  /**
+   * `workers` CRF threads, each running its frames on `threadsPerWorker` cores (default: the cores
+   * shared out, so one worker on two cores runs every frame on both).
+   */
+  static start(workers = 1, threadsPerWorker = Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers)))): CrfRunner {
+    return new CrfRunner(Array.from({ length: Math.max(1, workers) }, () => startWorker(import.meta.url, 'crfWorker', { threads: Math.min(2, threadsPerWorker) })));
   }
 
   get size(): number {

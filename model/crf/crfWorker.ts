@@ -1,16 +1,17 @@
 /**
  * A CRF worker: builds the lattices for each job's image and runs mean field, off the event loop.
  * It keeps what carries from frame to frame: the WebAssembly workspace (the position-only lattice,
- * grown memory) and each stream's previous Q for the warm start.
+ * grown memory, and with `threads: 2` a helper thread that runs half of every step) and each
+ * stream's previous Q for the warm start.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
 import { CrfWorkspace } from './latticeWasm.js';
 import { runCrf, type RunCrfOptions } from './reducedResolution.js';
 import type { WarmStartState } from './warmStart.js';
 
 const port = parentPort!;
-const workspace = new CrfWorkspace();
+const workspace = new CrfWorkspace({ threads: (workerData as { threads?: number } | null)?.threads ?? 1 });
 const streams = new Map<string, WarmStartState>();
 
 port.on('message', (job: CrfJob) => {

@@ -20,30 +20,46 @@ export function splat(points: i32, d1: i32, stride: i32, offsets: usize, weights
   }
 }
 
+/**
+ * One blur step along lattice direction j for vertices [first, last): to[i] = from[i] + ½(from[left] +
+ * from[right]). Vertex slot 0 is the "no neighbour" slot: kept zero, never written. Separate ranges
+ * can run on separate threads over a shared memory.
+ */
+export function blurDirection(j: i32, first: i32, last: i32, vertices: i32, stride: i32, neighbours: usize, from: usize, to: usize): void {
+  const half = f32x4.splat(0.5);
+  for (let i = first; i < last; i++) {
+    const n = neighbours + (<usize>((j * vertices + i) * 2) << 2);
+    const o = <usize>((i + 1) * stride) << 2;
+    const l = <usize>(load<i32>(n) * stride) << 2;
+    const r = <usize>(load<i32>(n + 4) * stride) << 2;
+    for (let c = 0; c < stride; c += 4) {
+      const at = <usize>c << 2;
+      const sum = f32x4.add(v128.load(from + l + at), v128.load(from + r + at));
+      v128.store(to + o + at, f32x4.add(v128.load(from + o + at), f32x4.mul(half, sum)));
+    }
+  }
+}
+
 /** Blurs along every lattice direction; returns the buffer holding the result (a or b). */
 export function blur(vertices: i32, d1: i32, stride: i32, neighbours: usize, a: usize, b: usize): usize {
-  const half = f32x4.splat(0.5);
   let from = a;
   let to = b;
+  memory.fill(to, 0, <usize>stride << 2);
   for (let j = 0; j < d1; j++) {
-    memory.fill(to, 0, <usize>stride << 2);
-    for (let i = 0; i < vertices; i++) {
-      const n = neighbours + (<usize>((j * vertices + i) * 2) << 2);
-      const o = <usize>((i + 1) * stride) << 2;
-      const l = <usize>(load<i32>(n) * stride) << 2;
-      const r = <usize>(load<i32>(n + 4) * stride) << 2;
-      for (let c = 0; c < stride; c += 4) {
-        const at = <usize>c << 2;
-        const sum = f32x4.add(v128.load(from + l + at), v128.load(from + r + at));
-        v128.store(to + o + at, f32x4.add(v128.load(from + o + at), f32x4.mul(half, sum)));
-      }
-    }
+    blurDirection(j, 0, vertices, vertices, stride, neighbours, from, to);
     const t = from;
     from = to;
     to = t;
-    memory.fill(from, 0, <usize>stride << 2);
   }
   return from;
+}
+
+/** dst[i] += src[i] for `floats` floats (a multiple of 4): two threads' splats summed. */
+export function addInto(dst: usize, src: usize, floats: i32): void {
+  for (let i = 0; i < floats; i += 4) {
+    const at = <usize>i << 2;
+    v128.store(dst + at, f32x4.add(v128.load(dst + at), v128.load(src + at)));
+  }
 }
 
 /** out[p] = alpha · Σ_r weight · lattice[offset]. */

@@ -201,3 +201,33 @@ describe('CrfWorkspace', () => {
     }
   });
 });
+
+describe('mean field on two threads', () => {
+  it('gives the one-thread marginals (summation order aside) and the same labels', async () => {
+    const { latticeModule, WasmMeanField } = await import('../../../model/crf/latticeWasm.js');
+    const [w, h, c] = [320, 240, 5]; // 76,800 pixels: above the two-thread threshold
+    const { image, probs } = scene(w, h, c, 1.3);
+    const n = w * h;
+    const kernels = [
+      { features: pixelFeatures(w, h, small.bilateral.xy, { image, sigma: small.bilateral.rgb }), d: 5, weight: small.bilateral.weight },
+      { features: pixelFeatures(w, h, small.gaussian.xy), d: 2, weight: small.gaussian.weight },
+    ];
+    const unary = probs.map((p) => -Math.log(Math.max(p, 1e-8)));
+    const one = new WasmMeanField(latticeModule()!, n, kernels);
+    const two = new WasmMeanField(latticeModule()!, n, kernels, { threads: 2 });
+    try {
+      expect([one.threads, two.threads]).toEqual([1, 2]);
+      const q1 = one.run(unary, probs, c, 10);
+      const q2 = two.run(unary, probs, c, 10);
+      let worst = 0;
+      for (let i = 0; i < q1.length; i++) worst = Math.max(worst, Math.abs(q1[i]! - q2[i]!));
+      expect(worst).toBeLessThan(1e-5);
+      const argmax = (q: Float32Array, p: number) => q.subarray(p * c, p * c + c).indexOf(Math.max(...q.subarray(p * c, p * c + c)));
+      let differ = 0;
+      for (let p = 0; p < n; p++) differ += argmax(q1, p) === argmax(q2, p) ? 0 : 1;
+      expect(differ).toBeLessThanOrEqual(2); // exact ties only
+    } finally {
+      two.dispose();
+    }
+  });
+});

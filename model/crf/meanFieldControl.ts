@@ -1,0 +1,15 @@
+/** The control block shared by a WasmMeanField and its helper thread (see meanFieldHelper.ts). */
+export const CONTROL = { SEQ: 0, DONE: 1, READY: 2, OP: 3, ARGS: 4 } as const;
+
+/** Operations the helper runs: 0 ends it; the others name a WebAssembly export and its f32 arguments. */
+export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5;
+
+export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, { name: string; argc: number; floatArgs: readonly number[] }> = {
+  1: { name: 'splat', argc: 8, floatArgs: [] },
+  2: { name: 'addInto', argc: 3, floatArgs: [] },
+  3: { name: 'blurDirection', argc: 8, floatArgs: [] },
+  4: { name: 'slice', argc: 8, floatArgs: [7] },
+  5: { name: 'update', argc: 11, floatArgs: [6, 9] },
+};
+
+export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, slice: 4, update: 5 } as const;

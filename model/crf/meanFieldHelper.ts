@@ -1,0 +1,32 @@
+/**
+ * A second thread for one mean-field instance: it instantiates the same WebAssembly module over the
+ * same shared memory and runs the half of each step it is told to, so one frame's CRF uses two cores.
+ * The two sides talk through a control block in that memory (Atomics.wait / notify), not messages:
+ * a step costs microseconds of hand-over, and a CRF iteration has about twenty steps.
+ *
+ *   control (Int32 × 16): [SEQ, DONE, READY, OP, args…]  — f32 arguments travel as their bits
+ */
+import { parentPort } from 'node:worker_threads';
+import { type ControlOp, CONTROL, HELPER_EXPORTS } from './meanFieldControl.js';
+
+type Kernel = (...args: number[]) => unknown;
+
+parentPort!.once('message', ({ module, memory, control }: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: number }) => {
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<string, Kernel>;
+  const words = new Int32Array(memory.buffer, control, 16);
+  const floats = new Float32Array(memory.buffer, control, 16);
+  Atomics.store(words, CONTROL.READY, 1);
+  Atomics.notify(words, CONTROL.READY);
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(words, CONTROL.SEQ, seen);
+    seen = Atomics.load(words, CONTROL.SEQ);
+    const op = words[CONTROL.OP] as ControlOp;
+    if (op === 0) return; // exit
+    const { name, floatArgs, argc } = HELPER_EXPORTS[op]!;
+    const args = Array.from({ length: argc }, (_, i) => (floatArgs.includes(i) ? floats[CONTROL.ARGS + i]! : words[CONTROL.ARGS + i]!));
+    exports[name]!(...args);
+    Atomics.store(words, CONTROL.DONE, seen);
+    Atomics.notify(words, CONTROL.DONE);
+  }
+});
