@@ -27,6 +27,8 @@ export interface CrfCommandOptions {
   readonly warmStart?: boolean;
   /** Iterations of a warm-started frame (default 3). */
   readonly warmIterations?: number;
+  /** Cores for each frame's mean field (1, or 2 with a helper thread; frames under 65k pixels use one). */
+  readonly threads?: number;
 }
 
 export interface CrfCommandSummary {
@@ -79,7 +81,7 @@ export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSum
   const frames = sequence ? o.frames! : 1;
   const at = (pattern: string | undefined, i: number) => (pattern && sequence ? format(pattern, i) : pattern);
   const started = performance.now();
-  const runner = CrfRunner.start();
+  const runner = CrfRunner.start(1, o.threads);
   let setup = 0;
   let inference = 0;
   try {

@@ -102,4 +102,19 @@ describe('deeplab-stream crf', () => {
     expect(r.stderr.trim()).toMatch(/^error: .*empty\.ppm is an empty image \(0x0\)$/);
     expect(readdirSync(tmp.dir).some((f) => f.startsWith('never'))).toBe(false);
   });
+
+  it('gives the same labels on one core and on two (--threads) for a frame big enough to split', async () => {
+    const [w, h, c] = [320, 240, 4];
+    const big = deeplabLikeCase(w, h, c, 5, 8);
+    writeRgbPng('big.png', big.image, w, h);
+    writeFileSync(file('big.npy'), writeNpyFloat32([h, w, c], big.probabilities));
+    const run = (threads: number) => runCli(['crf', '--image', file('big.png'), '--probs', file('big.npy'), '--out', file(`big-${threads}.png`), '--threads', String(threads)]);
+    const [one, two] = [await run(1), await run(2)];
+    expect([one.code, two.code]).toEqual([0, 0]);
+    const labels = (name: string) => PNG.sync.read(readFileSync(file(name))).data.filter((_, i) => i % 4 === 0);
+    const [a, b] = [labels('big-1.png'), labels('big-2.png')];
+    expect(a.length).toBe(w * h);
+    const differ = a.reduce((n, l, i) => n + (l === b[i] ? 0 : 1), 0);
+    expect(differ).toBeLessThanOrEqual(2); // float summation order only
+  });
 });
