@@ -90,8 +90,10 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
     const device = `/dev/video${camera}`;
     return make('camera', `camera${camera}`, async () => {
       if (!existsSync(device)) throw new SourceError(`${spec}: there is no ${device} (connect a camera, or list the ones present with \`ls /dev/video*\`)`);
-      if (gstreamerBinding()) return viaGstreamer(`v4l2src device=${device}`, spec);
-      return probeLive(spec, ['-f', 'v4l2', '-i', device], device);
+      const viaFfmpegV4l2 = () => probeLive(spec, ['-f', 'v4l2', '-i', device], device);
+      if (!gstreamerBinding()) return viaFfmpegV4l2();
+      // GStreamer says little when a camera fails: ffmpeg then tries it, and names the reason (busy …).
+      return viaGstreamer(`v4l2src device=${device}`, spec).catch(viaFfmpegV4l2);
     });
   }
   if (spec.startsWith('gst:')) {
