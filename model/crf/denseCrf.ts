@@ -165,6 +165,10 @@ export class DenseCrf {
     const iterations = options.iterations ?? this.params.iterations;
     const active = activeLabels(probabilities, n, classes, this.params.pruneBelow);
     const m = active.length;
+    if (this.engine) {
+      const onIteration = options.onIteration ? (it: number, current: Float32Array) => options.onIteration!(it, current, active) : undefined;
+      return { ...this.engine.infer(probabilities, classes, active, iterations, options.initialQ, onIteration), activeLabels: active };
+    }
     // Unary −log p over the active labels; Q starts at the unary's softmax or the given Q.
     const unary = new Float32Array(n * m);
     let q: Float32Array = new Float32Array(n * m);
@@ -176,10 +180,6 @@ export class DenseCrf {
       }
     }
     normalizeRows(q, n, m);
-    if (this.engine) {
-      q = this.engine.run(unary, q, m, iterations, options.onIteration ? (it, current) => options.onIteration!(it, current, active) : undefined);
-      return this.expand(q, active, classes);
-    }
     // One filtered buffer per kernel; the message and the softmax are one fused pass per pixel
     // (separate passes over N×M floats cost as much as the filtering on this memory bus).
     const filtered = this.kernels.map(() => new Float32Array(n * m));

@@ -47,6 +47,8 @@ interface MeanFieldExports extends LatticeExports {
   buildLattice(points: number, d: number, features: number, offsets: number, weights: number, keys: number, capacity: number, table: number, tableCapacity: number, scratch: number): number;
   buildNeighbours(vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
   update(points: number, channels: number, stride: number, unary: number, f0: number, s0: number, w0: number, f1: number, s1: number, w1: number, next: number): void;
+  prepare(points: number, classes: number, active: number, m: number, stride: number, probabilities: number, initialQ: number, unary: number, q: number): void;
+  expand(points: number, m: number, stride: number, q: number, classes: number, active: number, full: number, labels: number): void;
 }
 
 /** A lattice laid out in the instance's memory, with its kernel weight and normalisation. */
@@ -271,32 +273,86 @@ export class WasmMeanField {
     this.top = mark;
   }
 
-  /** Runs `iterations` updates from q0 (N×channels); returns Q. */
+  /** Runs `iterations` updates from q0 (N×channels, already restricted to the labels in play); returns Q. */
   run(unary: Float32Array, q0: Float32Array, channels: number, iterations: number, onIteration?: (iteration: number, q: Float32Array) => void): Float32Array {
     const n = this.points;
-    const stride = (channels + 3) & ~3;
     const mark = this.top; // buffers of this run are released at its end
-    const maxVertices = Math.max(...this.lattices.map((l) => l.lattice.vertices));
-    const u = this.alloc(n * stride * 4);
-    let q = this.alloc(n * stride * 4);
-    let next = this.alloc(n * stride * 4);
-    const filtered = this.lattices.map(() => this.alloc(n * stride * 4));
-    const a = this.alloc((maxVertices + 1) * stride * 4);
-    const b = this.alloc((maxVertices + 1) * stride * 4);
-    const a2 = this.helper ? this.alloc((maxVertices + 1) * stride * 4) : 0;
+    const buffers = this.runBuffers(channels);
     const pad = (from: Float32Array, at: number) => {
-      const to = this.f32(at, n * stride);
-      if (stride === channels) to.set(from);
-      else for (let p = 0; p < n; p++) for (let c = 0; c < stride; c++) to[p * stride + c] = c < channels ? from[p * channels + c]! : 0;
+      const to = this.f32(at, n * buffers.stride).fill(0);
+      for (let p = 0; p < n; p++) to.set(from.subarray(p * channels, p * channels + channels), p * buffers.stride);
     };
-    const unpad = (at: number) => {
-      const from = this.f32(at, n * stride);
-      const out = new Float32Array(n * channels);
-      for (let p = 0; p < n; p++) for (let c = 0; c < channels; c++) out[p * channels + c] = from[p * stride + c]!;
-      return out;
+    pad(unary, buffers.u);
+    pad(q0, buffers.q);
+    const q = this.iterate(buffers, channels, iterations, onIteration);
+    const result = this.unpad(q, channels, buffers.stride);
+    this.top = mark;
+    return result;
+  }
+
+  /**
+   * Mean field straight from the network's probabilities (N×classes): the unary, the starting Q
+   * (`initialQ`, N×classes, or the probabilities), the iterations over the `active` labels and the
+   * expansion back to all labels with the argmax all happen in WebAssembly.
+   */
+  infer(probabilities: Float32Array, classes: number, active: readonly number[], iterations: number, initialQ?: Float32Array, onIteration?: (iteration: number, q: Float32Array) => void): { q: Float32Array; labels: Uint8Array } {
+    const n = this.points;
+    const m = active.length;
+    const mark = this.top;
+    const buffers = this.runBuffers(m);
+    const { stride } = buffers;
+    const list = this.alloc(m * 4);
+    new Int32Array(this.memory.buffer, list, m).set(active);
+    const pIn = this.alloc(n * classes * 4);
+    this.f32(pIn, n * classes).set(probabilities);
+    const qIn = initialQ ? this.alloc(n * classes * 4) : 0;
+    if (initialQ) this.f32(qIn, n * classes).set(initialQ);
+    const h = n >> 1;
+    const prepare = (from: number, count: number) => [count, classes, list, m, stride, pIn + from * classes * 4, qIn ? qIn + from * classes * 4 : 0, buffers.u + from * stride * 4, buffers.q + from * stride * 4];
+    if (this.helper) this.both(OP.prepare, prepare(h, n - h), () => this.exports.prepare(...(prepare(0, h) as Parameters<MeanFieldExports['prepare']>)));
+    else this.exports.prepare(...(prepare(0, n) as Parameters<MeanFieldExports['prepare']>));
+    const q = this.iterate(buffers, m, iterations, onIteration);
+    const full = this.alloc(n * classes * 4);
+    const labels = this.alloc(n);
+    const expand = (from: number, count: number) => [count, m, stride, q + from * stride * 4, classes, list, full + from * classes * 4, labels + from];
+    if (this.helper) this.both(OP.expand, expand(h, n - h), () => this.exports.expand(...(expand(0, h) as Parameters<MeanFieldExports['expand']>)));
+    else this.exports.expand(...(expand(0, n) as Parameters<MeanFieldExports['expand']>));
+    const result = { q: this.f32(full, n * classes).slice(), labels: new Uint8Array(this.memory.buffer, labels, n).slice() };
+    this.top = mark;
+    return result;
+  }
+
+  /** The buffers of one run, `channels` padded to a multiple of 4. */
+  private runBuffers(channels: number) {
+    const n = this.points;
+    const stride = (channels + 3) & ~3;
+    const maxVertices = Math.max(...this.lattices.map((l) => l.lattice.vertices));
+    const lattice = () => this.alloc((maxVertices + 1) * stride * 4);
+    return {
+      stride,
+      u: this.alloc(n * stride * 4),
+      q: this.alloc(n * stride * 4),
+      next: this.alloc(n * stride * 4),
+      filtered: this.lattices.map(() => this.alloc(n * stride * 4)),
+      a: lattice(),
+      b: lattice(),
+      a2: this.helper ? lattice() : 0,
     };
-    pad(unary, u);
-    pad(q0, q);
+  }
+
+  private unpad(at: number, channels: number, stride: number): Float32Array {
+    const n = this.points;
+    const from = this.f32(at, n * stride);
+    const out = new Float32Array(n * channels);
+    for (let p = 0; p < n; p++) out.set(from.subarray(p * stride, p * stride + channels), p * channels);
+    return out;
+  }
+
+  /** The mean-field iterations over prepared buffers; returns where the final Q is. */
+  private iterate(buffers: ReturnType<WasmMeanField['runBuffers']>, channels: number, iterations: number, onIteration?: (iteration: number, q: Float32Array) => void): number {
+    const n = this.points;
+    const { stride, u, filtered, a, b, a2 } = buffers;
+    let { q, next } = buffers;
     const [k0, k1] = [this.lattices[0]!, this.lattices[1] ?? this.lattices[0]!];
     const [f0, f1, w1] = [filtered[0]!, filtered[1] ?? filtered[0]!, this.lattices[1] ? k1.weight : 0];
     for (let it = 0; it < iterations; it++) {
@@ -309,11 +365,9 @@ export class WasmMeanField {
           this.exports.update(h, channels, stride, u, f0, k0.scale, k0.weight, f1, k1.scale, w1, out), [6, 9]);
       } else this.exports.update(n, channels, stride, u, f0, k0.scale, k0.weight, f1, k1.scale, w1, next);
       [q, next] = [next, q];
-      if (onIteration) onIteration(it, unpad(q));
+      if (onIteration) onIteration(it, this.unpad(q, channels, stride));
     }
-    const result = unpad(q);
-    this.top = mark;
-    return result;
+    return q;
   }
 }
 

@@ -111,6 +111,58 @@ export function update(points: i32, channels: i32, stride: i32, unary: usize, f0
   }
 }
 
+/**
+ * The unary −log p and the starting Q (the probabilities, or `initialQ` when not 0) of the `m`
+ * active labels, padded to `stride` channels (padding 0), Q normalised per pixel (uniform where it
+ * sums to 0). `probabilities` and `initialQ` are N×classes; `active` lists the m label indices.
+ */
+export function prepare(points: i32, classes: i32, active: usize, m: i32, stride: i32, probabilities: usize, initialQ: usize, unary: usize, q: usize): void {
+  for (let p = 0; p < points; p++) {
+    const src = probabilities + (<usize>(p * classes) << 2);
+    const start = initialQ ? initialQ + (<usize>(p * classes) << 2) : src;
+    const u = unary + (<usize>(p * stride) << 2);
+    const o = q + (<usize>(p * stride) << 2);
+    let sum: f32 = 0;
+    for (let k = 0; k < m; k++) {
+      const c = <usize>load<i32>(active + (<usize>k << 2)) << 2;
+      store<f32>(u + (<usize>k << 2), -Mathf.log(Mathf.max(load<f32>(src + c), 1e-8)));
+      const v = load<f32>(start + c);
+      store<f32>(o + (<usize>k << 2), v);
+      sum += v;
+    }
+    for (let k = m; k < stride; k++) {
+      store<f32>(u + (<usize>k << 2), 0);
+      store<f32>(o + (<usize>k << 2), 0);
+    }
+    const inv: f32 = sum > 0 ? 1 / sum : 0;
+    const uniform: f32 = 1 / <f32>m;
+    for (let k = 0; k < m; k++) {
+      const at = o + (<usize>k << 2);
+      store<f32>(at, sum > 0 ? load<f32>(at) * inv : uniform);
+    }
+  }
+}
+
+/** Active-label Q (stride channels) back to all `classes` labels (others 0), and the argmax labels. */
+export function expand(points: i32, m: i32, stride: i32, q: usize, classes: i32, active: usize, full: usize, labels: usize): void {
+  memory.fill(full, 0, <usize>(points * classes) << 2);
+  for (let p = 0; p < points; p++) {
+    const row = q + (<usize>(p * stride) << 2);
+    const out = full + (<usize>(p * classes) << 2);
+    let best = 0;
+    let bestValue = load<f32>(row);
+    for (let k = 0; k < m; k++) {
+      const v = load<f32>(row + (<usize>k << 2));
+      store<f32>(out + (<usize>load<i32>(active + (<usize>k << 2)) << 2), v);
+      if (v > bestValue) {
+        bestValue = v;
+        best = k;
+      }
+    }
+    store<u8>(labels + <usize>p, <u8>load<i32>(active + (<usize>best << 2)));
+  }
+}
+
 // ---- Lattice construction (the same algorithm as PermutohedralLattice.build) ----
 
 /**
