@@ -148,30 +148,32 @@ function device(value: string) {
   }
 }
 
-interface SegmentFlags extends CrfFlags {
-  output?: string;
-  masks?: string;
-  framesJson?: string;
+/** Flags segment and serve share: the model, where it runs, and the CRF. */
+interface RunFlags extends CrfFlags {
   model?: string;
   device: ReturnType<typeof parseDevice>;
   batch: number;
-  workers?: number;
   threads?: number;
   inputSize?: [number, number];
+  crf: boolean;
+  crfWarmIters: number;
+  crfWorkers: number;
+  normalize?: ModelOverrides['normalize'];
+  classes?: ModelOverrides['classes'];
+  verbose?: boolean;
+}
+
+interface SegmentFlags extends RunFlags {
+  output?: string;
+  masks?: string;
+  framesJson?: string;
+  workers?: number;
   scales?: number[];
   flip?: boolean;
   opacity: number;
   encoderPreset?: string;
-  crf: boolean;
-  crfIters: number;
   crfWarmStart?: boolean;
-  crfWarmIters: number;
-  crfScale: number;
-  crfWorkers: number;
-  normalize?: ModelOverrides['normalize'];
-  classes?: ModelOverrides['classes'];
   json?: boolean;
-  verbose?: boolean;
 }
 
 /** Where output goes when no output flag is given: `<name>.seg.mp4` (or .png for a still image) in the working directory. */
@@ -274,25 +276,12 @@ function segmentOptions(command: Command): Command {
     .option('--verbose', 'print stack traces of internal errors');
 }
 
-interface ServeFlags extends CrfFlags {
+interface ServeFlags extends RunFlags {
   port: number;
   host: string;
   token?: string;
   realtime?: boolean;
-  model?: string;
-  device: ReturnType<typeof parseDevice>;
-  batch: number;
   workers: number;
-  threads?: number;
-  inputSize?: [number, number];
-  crf: boolean;
-  crfIters: number;
-  crfWarmIters: number;
-  crfScale: number;
-  crfWorkers: number;
-  normalize?: ModelOverrides['normalize'];
-  classes?: ModelOverrides['classes'];
-  verbose?: boolean;
 }
 
 function port(value: string): number {
