@@ -22,6 +22,8 @@ interface LatticeExports {
 /** 64 KiB pages the shared memory may grow to (2 GiB: a 1280×720, 21-label CRF needs ~600 MB). */
 const MAX_PAGES = 32768;
 const HELPER_READY_TIMEOUT_MS = 10_000;
+/** One step is milliseconds even at 4K: a helper silent this long is gone. */
+const HELPER_STEP_TIMEOUT_MS = 30_000;
 /**
  * Below this many pixels a second thread costs more than it saves (about twenty hand-overs per
  * iteration): 160×90 took 9.8 ms on one thread and 11.7 on two, 320×180 30.9 / 29.0, 640×360 117.7 / 99.2.
@@ -144,7 +146,12 @@ export class WasmMeanField {
     const seq = this.send(op, args, floatArgs);
     own();
     const words = this.helper!.words;
-    for (let done = Atomics.load(words, CONTROL.DONE); done !== seq; done = Atomics.load(words, CONTROL.DONE)) Atomics.wait(words, CONTROL.DONE, done);
+    const deadline = performance.now() + HELPER_STEP_TIMEOUT_MS;
+    for (let done = Atomics.load(words, CONTROL.DONE); done !== seq; done = Atomics.load(words, CONTROL.DONE)) {
+      if (performance.now() > deadline) throw new Error('the CRF helper thread stopped answering');
+      Atomics.wait(words, CONTROL.DONE, done, 1000);
+    }
+    if (Atomics.load(words, CONTROL.FAILED)) throw new Error('the CRF helper thread failed a step');
   }
 
   addKernel(kernel: KernelSource): void {

@@ -1,5 +1,6 @@
 /** The control block shared by a WasmMeanField and its helper thread (see meanFieldHelper.ts). */
-export const CONTROL = { SEQ: 0, DONE: 1, READY: 2, OP: 3, ARGS: 4 } as const;
+/** Word indices; FAILED is set by the helper when a step threw (the main side then throws too). */
+export const CONTROL = { SEQ: 0, DONE: 1, READY: 2, OP: 3, ARGS: 4, FAILED: 15 } as const;
 
 /** Operations the helper runs: 0 ends it; the others name a WebAssembly export and its f32 arguments. */
 export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;

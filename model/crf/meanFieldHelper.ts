@@ -25,7 +25,11 @@ parentPort!.once('message', ({ module, memory, control }: { module: WebAssembly.
     if (op === 0) return; // exit
     const { name, floatArgs, argc } = HELPER_EXPORTS[op]!;
     const args = Array.from({ length: argc }, (_, i) => (floatArgs.includes(i) ? floats[CONTROL.ARGS + i]! : words[CONTROL.ARGS + i]!));
-    exports[name]!(...args);
+    try {
+      exports[name]!(...args);
+    } catch {
+      Atomics.store(words, CONTROL.FAILED, 1);
+    }
     Atomics.store(words, CONTROL.DONE, seen);
     Atomics.notify(words, CONTROL.DONE);
   }
