@@ -48,6 +48,7 @@ export function latticeModule(): WebAssembly.Module | null {
 interface MeanFieldExports extends LatticeExports {
   buildLattice(points: number, d: number, features: number, offsets: number, weights: number, keys: number, capacity: number, table: number, tableCapacity: number, scratch: number): number;
   buildNeighbours(vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
+  neighboursOf(first: number, last: number, vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
   update(points: number, channels: number, stride: number, unary: number, f0: number, s0: number, w0: number, f1: number, s1: number, w1: number, next: number): void;
   prepare(points: number, classes: number, active: number, m: number, stride: number, probabilities: number, initialQ: number, unary: number, q: number): void;
   expand(points: number, m: number, stride: number, q: number, classes: number, active: number, full: number, labels: number): void;
@@ -199,7 +200,12 @@ export class WasmMeanField {
       const vertices = this.exports.buildLattice(n, d, input, offsets, weights, keys, capacity, table, tableCapacity, scratch);
       if (vertices < 0) continue;
       const neighbours = this.alloc(d1 * vertices * 2 * 4);
-      this.exports.buildNeighbours(vertices, d, keys, table, tableCapacity, neighbours, scratch);
+      if (this.helper) {
+        const half = vertices >> 1;
+        const scratch2 = this.alloc(1024);
+        this.both(OP.neighboursOf, [half, vertices, vertices, d, keys, table, tableCapacity, neighbours, scratch2], () =>
+          this.exports.neighboursOf(0, half, vertices, d, keys, table, tableCapacity, neighbours, scratch));
+      } else this.exports.buildNeighbours(vertices, d, keys, table, tableCapacity, neighbours, scratch);
       // Keep the neighbours, drop the scratch: move them down to the mark.
       const bytes = d1 * vertices * 2 * 4;
       new Uint8Array(this.memory.buffer).copyWithin(mark, neighbours, neighbours + bytes);

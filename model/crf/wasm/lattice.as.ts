@@ -286,12 +286,20 @@ export function buildLattice(points: i32, d: i32, features: usize, offsets: usiz
 
 /** Each vertex's two neighbours (+1; 0 when absent) along each of the d+1 directions. */
 export function buildNeighbours(vertices: i32, d: i32, keys: usize, table: usize, tableCapacity: i32, neighbours: usize, scratch: usize): void {
+  neighboursOf(0, vertices, vertices, d, keys, table, tableCapacity, neighbours, scratch);
+}
+
+/**
+ * The neighbours of vertices [first, last) only: the table is only read, so two threads can each
+ * take a range (each with its own `scratch`, 2·d·4 bytes).
+ */
+export function neighboursOf(first: i32, last: i32, vertices: i32, d: i32, keys: usize, table: usize, tableCapacity: i32, neighbours: usize, scratch: usize): void {
   const d1 = d + 1;
   const mask = <u32>tableCapacity - 1;
   const n1 = scratch;
   const n2 = scratch + (<usize>d << 2);
   for (let j = 0; j <= d; j++) {
-    for (let i = 0; i < vertices; i++) {
+    for (let i = first; i < last; i++) {
       for (let k = 0; k < d; k++) {
         const v = load<i32>(keys + (<usize>(i * d + k) << 2));
         store<i32>(n1 + (<usize>k << 2), v - 1);
