@@ -49,6 +49,8 @@ interface MeanFieldExports extends LatticeExports {
   buildLattice(points: number, d: number, features: number, offsets: number, weights: number, keys: number, capacity: number, table: number, tableCapacity: number, scratch: number): number;
   buildNeighbours(vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
   neighboursOf(first: number, last: number, vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
+  mergeKeys(countB: number, d: number, keysB: number, keys: number, table: number, tableCapacity: number, count: number, capacity: number, remap: number): number;
+  remapOffsets(offsets: number, count: number, remap: number): void;
   update(points: number, channels: number, stride: number, unary: number, f0: number, s0: number, w0: number, f1: number, s1: number, w1: number, next: number): void;
   prepare(points: number, classes: number, active: number, m: number, stride: number, probabilities: number, initialQ: number, unary: number, q: number): void;
   expand(points: number, m: number, stride: number, q: number, classes: number, active: number, full: number, labels: number): void;
@@ -197,7 +199,9 @@ export class WasmMeanField {
       while (tableCapacity < capacity * 2) tableCapacity <<= 1;
       const table = this.alloc(tableCapacity * 4);
       const scratch = this.alloc(1024);
-      const vertices = this.exports.buildLattice(n, d, input, offsets, weights, keys, capacity, table, tableCapacity, scratch);
+      const vertices = this.helper
+        ? this.buildInHalves(n, d, input, offsets, weights, { keys, table, tableCapacity, scratch, capacity })
+        : this.exports.buildLattice(n, d, input, offsets, weights, keys, capacity, table, tableCapacity, scratch);
       if (vertices < 0) continue;
       const neighbours = this.alloc(d1 * vertices * 2 * 4);
       if (this.helper) {
@@ -213,6 +217,31 @@ export class WasmMeanField {
       return { lattice: { d, vertices }, offsets, weights, neighbours: mark, scale: 0, weight };
     }
     throw new Error('lattice construction ran out of room');
+  }
+
+  /**
+   * The lattice build on two threads: each half of the points into its own table, then the second
+   * table's vertices inserted into the first and the second half's offsets renumbered. The vertex
+   * numbering differs from a one-thread build; the lattice (and every filtered value) does not.
+   * Returns the vertex count, or −1 when `capacity` is too small.
+   */
+  private buildInHalves(n: number, d: number, input: number, offsets: number, weights: number, a: { keys: number; table: number; tableCapacity: number; scratch: number; capacity: number }): number {
+    const d1 = d + 1;
+    const h = n >> 1;
+    const keysB = this.alloc(a.capacity * d * 4);
+    const tableB = this.alloc(a.tableCapacity * 4);
+    const scratchB = this.alloc(1024);
+    let countA = 0;
+    this.both(OP.buildLattice, [n - h, d, input + h * d * 4, offsets + h * d1 * 4, weights + h * d1 * 4, keysB, a.capacity, tableB, a.tableCapacity, scratchB], () => {
+      countA = this.exports.buildLattice(h, d, input, offsets, weights, a.keys, a.capacity, a.table, a.tableCapacity, a.scratch);
+    });
+    const countB = this.helper!.words[CONTROL.RESULT]!;
+    if (countA < 0 || countB < 0) return -1;
+    const remap = this.alloc(countB * 4);
+    const count = this.exports.mergeKeys(countB, d, keysB, a.keys, a.table, a.tableCapacity, countA, a.capacity, remap);
+    if (count < 0) return -1;
+    this.exports.remapOffsets(offsets + h * d1 * 4, (n - h) * d1, remap);
+    return count;
   }
 
   private alloc(bytes: number): number {

@@ -1,9 +1,9 @@
 /** The control block shared by a WasmMeanField and its helper thread (see meanFieldHelper.ts). */
-/** Word indices; FAILED is set by the helper when a step threw (the main side then throws too). */
-export const CONTROL = { SEQ: 0, DONE: 1, READY: 2, OP: 3, ARGS: 4, FAILED: 15 } as const;
+/** Word indices: RESULT holds a step's integer result; FAILED is set when a step threw (the main side then throws too). */
+export const CONTROL = { SEQ: 0, DONE: 1, READY: 2, OP: 3, ARGS: 4, RESULT: 14, FAILED: 15 } as const;
 
 /** Operations the helper runs: 0 ends it; the others name a WebAssembly export and its f32 arguments. */
-export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
 export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, { name: string; argc: number; floatArgs: readonly number[] }> = {
   1: { name: 'splat', argc: 8, floatArgs: [] },
@@ -14,6 +14,7 @@ export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, { name: string; argc:
   6: { name: 'prepare', argc: 9, floatArgs: [] },
   7: { name: 'expand', argc: 8, floatArgs: [] },
   8: { name: 'neighboursOf', argc: 9, floatArgs: [] },
+  9: { name: 'buildLattice', argc: 10, floatArgs: [] },
 };
 
-export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, slice: 4, update: 5, prepare: 6, expand: 7, neighboursOf: 8 } as const;
+export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, slice: 4, update: 5, prepare: 6, expand: 7, neighboursOf: 8, buildLattice: 9 } as const;

@@ -26,7 +26,8 @@ parentPort!.once('message', ({ module, memory, control }: { module: WebAssembly.
     const { name, floatArgs, argc } = HELPER_EXPORTS[op]!;
     const args = Array.from({ length: argc }, (_, i) => (floatArgs.includes(i) ? floats[CONTROL.ARGS + i]! : words[CONTROL.ARGS + i]!));
     try {
-      exports[name]!(...args);
+      const result = exports[name]!(...args);
+      words[CONTROL.RESULT] = typeof result === 'number' ? result : 0;
     } catch {
       Atomics.store(words, CONTROL.FAILED, 1);
     }

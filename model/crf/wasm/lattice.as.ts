@@ -284,6 +284,30 @@ export function buildLattice(points: i32, d: i32, features: usize, offsets: usiz
   return count;
 }
 
+/**
+ * Merges a lattice built over the second half of the points (keys `keysB`, `countB` vertices) into
+ * the first half's table: each of its vertices is found or inserted there, and `remap[v]` says
+ * where vertex v went. Returns the merged vertex count, or −1 when more than `capacity` are needed.
+ */
+export function mergeKeys(countB: i32, d: i32, keysB: usize, keys: usize, table: usize, tableCapacity: i32, count: i32, capacity: i32, remap: usize): i32 {
+  const mask = <u32>tableCapacity - 1;
+  for (let v = 0; v < countB; v++) {
+    const vertex = findKey(keysB + (<usize>(v * d) << 2), d, keys, table, mask, count, true, capacity);
+    if (vertex == -2) return -1;
+    if (vertex == count) count++;
+    store<i32>(remap + (<usize>v << 2), vertex);
+  }
+  return count;
+}
+
+/** offsets[k] (vertex + 1 in the second half's numbering) → the merged numbering, for k < count. */
+export function remapOffsets(offsets: usize, count: i32, remap: usize): void {
+  for (let k = 0; k < count; k++) {
+    const at = offsets + (<usize>k << 2);
+    store<i32>(at, load<i32>(remap + (<usize>(load<i32>(at) - 1) << 2)) + 1);
+  }
+}
+
 /** Each vertex's two neighbours (+1; 0 when absent) along each of the d+1 directions. */
 export function buildNeighbours(vertices: i32, d: i32, keys: usize, table: usize, tableCapacity: i32, neighbours: usize, scratch: usize): void {
   neighboursOf(0, vertices, vertices, d, keys, table, tableCapacity, neighbours, scratch);
