@@ -32,12 +32,12 @@ describe('a viewer that stops reading', () => {
     }
     const drops = await viewerDrops(serve.url);
     const published = healthy.frames.length - seenBefore;
-    expect(published).toBeGreaterThan(12 * 10); // the healthy viewer kept receiving
+    expect(published).toBeGreaterThan(12 * 5); // the healthy viewer kept receiving (30 fps offered)
     expect(drops).toBeGreaterThan(published * 0.8); // and the slow one lost nearly all of them
     // What the server holds for both viewers: at most 1 MiB unsent + 2 queued frames each, however
     // long the slow one stalls (kept, its frames would be published × frameBytes by now).
     const limit = 2 * ((1 << 20) + 3 * frameBytes);
-    expect(published * frameBytes).toBeGreaterThan(4 * limit);
+    expect(published * frameBytes).toBeGreaterThan(2 * limit); // so the bound below can tell
     for (const sample of samples) expect(sample.pending).toBeLessThanOrEqual(limit);
     // And the process as a whole does not grow with the stall (GC swings of a few tens of MB aside).
     expect(Math.max(...samples.map((s) => s.rss)) - before).toBeLessThan(96 << 20);
