@@ -40,20 +40,6 @@ export function blurDirection(j: i32, first: i32, last: i32, vertices: i32, stri
   }
 }
 
-/** Blurs along every lattice direction; returns the buffer holding the result (a or b). */
-export function blur(vertices: i32, d1: i32, stride: i32, neighbours: usize, a: usize, b: usize): usize {
-  let from = a;
-  let to = b;
-  memory.fill(to, 0, <usize>stride << 2);
-  for (let j = 0; j < d1; j++) {
-    blurDirection(j, 0, vertices, vertices, stride, neighbours, from, to);
-    const t = from;
-    from = to;
-    to = t;
-  }
-  return from;
-}
-
 /** dst[i] += src[i] for `floats` floats (a multiple of 4): two threads' splats summed. */
 export function addInto(dst: usize, src: usize, floats: i32): void {
   for (let i = 0; i < floats; i += 4) {
