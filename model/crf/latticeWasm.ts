@@ -14,8 +14,8 @@ import type { PermutohedralLattice } from './permutohedralLattice.js';
 
 interface LatticeExports {
   splat(points: number, d1: number, stride: number, offsets: number, weights: number, values: number, lattice: number, latticeFloats: number): void;
-  blurDirection(j: number, first: number, last: number, vertices: number, stride: number, neighbours: number, from: number, to: number): void;
   addInto(dst: number, src: number, floats: number): void;
+  blurDirection(j: number, first: number, last: number, vertices: number, stride: number, neighbours: number, from: number, to: number): void;
   slice(points: number, d1: number, stride: number, offsets: number, weights: number, lattice: number, out: number, alpha: number): void;
 }
 
@@ -31,6 +31,9 @@ const HELPER_STEP_TIMEOUT_MS = 30_000;
 const MIN_POINTS_FOR_TWO_THREADS = 65_536;
 
 let compiled: WebAssembly.Module | null | undefined;
+
+/** Bytes of one kernel's description for the module's sliceUpdate (six 32-bit words). */
+const KERNEL_BYTES = 24;
 
 /** The module's own static data (Mathf.exp's tables) sits in the first page: allocate after it. */
 const HEAP_BASE = 65536;
@@ -51,7 +54,7 @@ interface MeanFieldExports extends LatticeExports {
   neighboursOf(first: number, last: number, vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
   mergeKeys(countB: number, d: number, keysB: number, keys: number, table: number, tableCapacity: number, count: number, capacity: number, remap: number): number;
   remapOffsets(offsets: number, count: number, remap: number): void;
-  update(points: number, channels: number, stride: number, unary: number, f0: number, s0: number, w0: number, f1: number, s1: number, w1: number, next: number): void;
+  sliceUpdate(first: number, last: number, channels: number, stride: number, unary: number, next: number, kernels: number, count: number): void;
   prepare(points: number, classes: number, active: number, m: number, stride: number, probabilities: number, initialQ: number, unary: number, q: number): void;
   expand(points: number, m: number, stride: number, q: number, classes: number, active: number, full: number, labels: number): void;
 }
@@ -65,6 +68,13 @@ interface PlacedLattice {
   /** 1 / (K·1) per pixel (DeepLab's NORMALIZE_AFTER), filled when the kernel is added. */
   scale: number;
   readonly weight: number;
+}
+
+/** Splat/blur buffers of one kernel: (vertices + 1) · width floats each; `a2` is the helper's splat (0 without one). */
+interface BlurBuffers {
+  readonly a: number;
+  readonly b: number;
+  readonly a2: number;
 }
 
 /** A kernel for WasmMeanField: a lattice built in TypeScript (copied in), or features to build one from. */
@@ -174,12 +184,14 @@ export class WasmMeanField {
   }
 
   private place(lattice: PermutohedralLattice, weight: number): PlacedLattice {
-    const placed = { lattice, offsets: this.alloc(lattice.offsets.byteLength), weights: this.alloc(lattice.weights.byteLength), neighbours: this.alloc(lattice.neighbours.byteLength), scale: 0, weight };
+    const offsets = this.alloc(lattice.offsets.byteLength);
+    const weights = this.alloc(lattice.weights.byteLength);
+    const neighbours = this.alloc(lattice.neighbours.byteLength);
     const memory = this.memory.buffer;
-    new Int32Array(memory, placed.offsets, lattice.offsets.length).set(lattice.offsets);
-    new Float32Array(memory, placed.weights, lattice.weights.length).set(lattice.weights);
-    new Int32Array(memory, placed.neighbours, lattice.neighbours.length).set(lattice.neighbours);
-    return placed;
+    new Int32Array(memory, offsets, lattice.offsets.length).set(lattice.offsets);
+    new Float32Array(memory, weights, lattice.weights.length).set(lattice.weights);
+    new Int32Array(memory, neighbours, lattice.neighbours.length).set(lattice.neighbours);
+    return { lattice, offsets, weights, neighbours, scale: 0, weight };
   }
 
   /** Builds a lattice in place; the hash table and keys are scratch, released afterwards. */
@@ -257,44 +269,47 @@ export class WasmMeanField {
   }
 
   /**
-   * Splat, blur and slice `width`-channel values at `from` through a kernel's lattice into `to`.
-   * `a`, `b` (and `a2` with the helper) hold (vertices + 1) · width floats each.
+   * Splat and blur `width`-channel values at `from` through a kernel's lattice, in buffers `a` and
+   * `b` ((vertices + 1) · width floats each, vertex slot 0 of `b` zero); returns the one holding the
+   * result. With the helper: it splats the second half of the points into `a2`, which is then added
+   * to `a`, and each blur direction is split by vertex range.
    */
-  private filter(kernel: PlacedLattice, from: number, width: number, to: number, a: number, b: number, a2: number): void {
+  private splatBlur(kernel: PlacedLattice, from: number, width: number, { a, b, a2 }: BlurBuffers): number {
     const { lattice, offsets, weights, neighbours } = kernel;
     const d1 = lattice.d + 1;
     const vertices = lattice.vertices;
     const floats = (vertices + 1) * width;
-    const alpha = 1 / (1 + 2 ** -lattice.d);
-    const { splat, blurDirection, addInto, slice } = this.exports;
-    this.f32(b, width).fill(0); // vertex slot 0 ("no neighbour") stays zero
-    if (!this.helper) {
-      splat(this.points, d1, width, offsets, weights, from, a, floats);
-      let [src, dst] = [a, b];
-      for (let j = 0; j < d1; j++) {
-        blurDirection(j, 0, vertices, vertices, width, neighbours, src, dst);
-        [src, dst] = [dst, src];
-      }
-      slice(this.points, d1, width, offsets, weights, src, to, alpha);
-      return;
-    }
-    // Two halves: points [0, h) here and [h, n) on the helper; their splats summed, then each
-    // blur direction split over the vertices (a barrier between directions), then the slice.
+    const { splat, addInto, blurDirection } = this.exports;
     const n = this.points;
-    const h = n >> 1;
-    const tail = (base: number, perPoint: number) => base + h * perPoint * 4;
-    this.both(OP.splat, [n - h, d1, width, tail(offsets, d1), tail(weights, d1), tail(from, width), a2, floats], () => splat(h, d1, width, offsets, weights, from, a, floats));
-    const m = (floats >> 1) & ~3;
-    this.both(OP.addInto, [a + m * 4, a2 + m * 4, floats - m], () => addInto(a, a2, m));
     const half = vertices >> 1;
+    if (this.helper) {
+      const h = n >> 1;
+      const tail = (base: number, perPoint: number) => base + h * perPoint * 4;
+      this.both(OP.splat, [n - h, d1, width, tail(offsets, d1), tail(weights, d1), tail(from, width), a2, floats], () => splat(h, d1, width, offsets, weights, from, a, floats));
+      const m = (floats >> 1) & ~3;
+      this.both(OP.addInto, [a + m * 4, a2 + m * 4, floats - m], () => addInto(a, a2, m));
+    } else splat(n, d1, width, offsets, weights, from, a, floats);
     let [src, dst] = [a, b];
     for (let j = 0; j < d1; j++) {
       const [s, t] = [src, dst];
-      this.both(OP.blurDirection, [j, half, vertices, vertices, width, neighbours, s, t], () => blurDirection(j, 0, half, vertices, width, neighbours, s, t));
+      if (this.helper) this.both(OP.blurDirection, [j, half, vertices, vertices, width, neighbours, s, t], () => blurDirection(j, 0, half, vertices, width, neighbours, s, t));
+      else blurDirection(j, 0, vertices, vertices, width, neighbours, s, t);
       [src, dst] = [dst, src];
     }
-    const result = src;
-    this.both(OP.slice, [n - h, d1, width, tail(offsets, d1), tail(weights, d1), result, tail(to, width), alpha], () => slice(h, d1, width, offsets, weights, result, to, alpha), [7]);
+    return src;
+  }
+
+  /** A kernel's splat/blur buffers for `width` channels; slot 0 of `b` ("no neighbour") zero. */
+  private blurBuffers(kernel: PlacedLattice, width: number): BlurBuffers {
+    const bytes = (kernel.lattice.vertices + 1) * width * 4;
+    const buffers = { a: this.alloc(bytes), b: this.alloc(bytes), a2: this.helper ? this.alloc(bytes) : 0 };
+    this.f32(buffers.b, width).fill(0);
+    return buffers;
+  }
+
+  /** The slice's factor 1/(1 + 2^−d): the lattice's blur leaves a constant gain. */
+  private static alpha(d: number): number {
+    return 1 / (1 + 2 ** -d);
   }
 
   /** The kernel's normalisation, 1 / (K·1) per pixel, from one filtered column of ones. */
@@ -303,12 +318,11 @@ export class WasmMeanField {
     const mark = this.top;
     const ones = this.alloc(n * 16);
     const filtered = this.alloc(n * 16);
-    const a = this.alloc((kernel.lattice.vertices + 1) * 16);
-    const b = this.alloc((kernel.lattice.vertices + 1) * 16);
-    const a2 = this.helper ? this.alloc((kernel.lattice.vertices + 1) * 16) : 0;
     const column = this.f32(ones, n * 4).fill(0); // memory may hold an earlier frame's data
     for (let p = 0; p < n; p++) column[p * 4] = 1;
-    this.filter(kernel, ones, 4, filtered, a, b, a2);
+    const blurred = this.splatBlur(kernel, ones, 4, this.blurBuffers(kernel, 4));
+    const { d } = kernel.lattice;
+    this.exports.slice(n, d + 1, 4, kernel.offsets, kernel.weights, blurred, filtered, WasmMeanField.alpha(d));
     const total = this.f32(filtered, n * 4);
     const scale = this.f32(kernel.scale, n);
     for (let p = 0; p < n; p++) scale[p] = 1 / (total[p * 4]! + 1e-20);
@@ -368,18 +382,9 @@ export class WasmMeanField {
   private runBuffers(channels: number) {
     const n = this.points;
     const stride = (channels + 3) & ~3;
-    const maxVertices = Math.max(...this.lattices.map((l) => l.lattice.vertices));
-    const lattice = () => this.alloc((maxVertices + 1) * stride * 4);
-    return {
-      stride,
-      u: this.alloc(n * stride * 4),
-      q: this.alloc(n * stride * 4),
-      next: this.alloc(n * stride * 4),
-      filtered: this.lattices.map(() => this.alloc(n * stride * 4)),
-      a: lattice(),
-      b: lattice(),
-      a2: this.helper ? lattice() : 0,
-    };
+    // Each kernel's splat/blur buffers, and the kernels' descriptions for sliceUpdate.
+    const blur = this.lattices.map((kernel) => this.blurBuffers(kernel, stride));
+    return { stride, u: this.alloc(n * stride * 4), q: this.alloc(n * stride * 4), next: this.alloc(n * stride * 4), blur, kernels: this.alloc(2 * KERNEL_BYTES) };
   }
 
   private unpad(at: number, channels: number, stride: number): Float32Array {
@@ -393,19 +398,25 @@ export class WasmMeanField {
   /** The mean-field iterations over prepared buffers; returns where the final Q is. */
   private iterate(buffers: ReturnType<WasmMeanField['runBuffers']>, channels: number, iterations: number, onIteration?: (iteration: number, q: Float32Array) => void): number {
     const n = this.points;
-    const { stride, u, filtered, a, b, a2 } = buffers;
+    const { stride, u, blur, kernels } = buffers;
     let { q, next } = buffers;
-    const [k0, k1] = [this.lattices[0]!, this.lattices[1] ?? this.lattices[0]!];
-    const [f0, f1, w1] = [filtered[0]!, filtered[1] ?? filtered[0]!, this.lattices[1] ? k1.weight : 0];
+    const words = new Int32Array(this.memory.buffer, kernels, (2 * KERNEL_BYTES) / 4);
+    const floats = new Float32Array(this.memory.buffer, kernels, (2 * KERNEL_BYTES) / 4);
+    this.lattices.forEach((kernel, k) => {
+      const at = (k * KERNEL_BYTES) / 4;
+      words.set([kernel.offsets, kernel.weights, kernel.lattice.d + 1, 0, kernel.scale], at);
+      floats[at + 5] = kernel.weight * WasmMeanField.alpha(kernel.lattice.d);
+    });
+    const count = this.lattices.length;
+    const h = n >> 1;
     for (let it = 0; it < iterations; it++) {
-      this.lattices.forEach((kernel, k) => this.filter(kernel, q, stride, filtered[k]!, a, b, a2));
-      if (this.helper) {
-        const h = n >> 1;
-        const at = (base: number) => base + h * stride * 4;
-        const out = next;
-        this.both(OP.update, [n - h, channels, stride, at(u), at(f0), k0.scale + h * 4, k0.weight, at(f1), k1.scale + h * 4, w1, at(out)], () =>
-          this.exports.update(h, channels, stride, u, f0, k0.scale, k0.weight, f1, k1.scale, w1, out), [6, 9]);
-      } else this.exports.update(n, channels, stride, u, f0, k0.scale, k0.weight, f1, k1.scale, w1, next);
+      // Where each kernel's blurred lattice ends up this iteration.
+      this.lattices.forEach((kernel, k) => {
+        words[(k * KERNEL_BYTES) / 4 + 3] = this.splatBlur(kernel, q, stride, blur[k]!);
+      });
+      const out = next;
+      if (this.helper) this.both(OP.sliceUpdate, [h, n, channels, stride, u, out, kernels, count], () => this.exports.sliceUpdate(0, h, channels, stride, u, out, kernels, count));
+      else this.exports.sliceUpdate(0, n, channels, stride, u, out, kernels, count);
       [q, next] = [next, q];
       if (onIteration) onIteration(it, this.unpad(q, channels, stride));
     }

@@ -10,11 +10,11 @@ export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, { name: string; argc:
   2: { name: 'addInto', argc: 3, floatArgs: [] },
   3: { name: 'blurDirection', argc: 8, floatArgs: [] },
   4: { name: 'slice', argc: 8, floatArgs: [7] },
-  5: { name: 'update', argc: 11, floatArgs: [6, 9] },
+  5: { name: 'sliceUpdate', argc: 8, floatArgs: [] },
   6: { name: 'prepare', argc: 9, floatArgs: [] },
   7: { name: 'expand', argc: 8, floatArgs: [] },
   8: { name: 'neighboursOf', argc: 9, floatArgs: [] },
   9: { name: 'buildLattice', argc: 10, floatArgs: [] },
 };
 
-export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, slice: 4, update: 5, prepare: 6, expand: 7, neighboursOf: 8, buildLattice: 9 } as const;
+export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, slice: 4, sliceUpdate: 5, prepare: 6, expand: 7, neighboursOf: 8, buildLattice: 9 } as const;
