@@ -11,12 +11,26 @@
  */
 export function splat(points: i32, d1: i32, stride: i32, offsets: usize, weights: usize, values: usize, lattice: usize, latticeFloats: i32): void {
   memory.fill(lattice, 0, <usize>latticeFloats << 2);
+  // A copy of the loop per row width up to 24 channels: the chunk count folds to a constant (×1.3).
+  const chunks = stride >> 2;
+  if (chunks == 1) splatRows(1, points, d1, stride, offsets, weights, values, lattice);
+  else if (chunks == 2) splatRows(2, points, d1, stride, offsets, weights, values, lattice);
+  else if (chunks == 3) splatRows(3, points, d1, stride, offsets, weights, values, lattice);
+  else if (chunks == 4) splatRows(4, points, d1, stride, offsets, weights, values, lattice);
+  else if (chunks == 5) splatRows(5, points, d1, stride, offsets, weights, values, lattice);
+  else if (chunks == 6) splatRows(6, points, d1, stride, offsets, weights, values, lattice);
+  else splatRows(0, points, d1, stride, offsets, weights, values, lattice);
+}
+
+/** The splat loop; `fixed` is the row's chunk count when it is at most 6 (a constant after inlining), else 0. */
+// @ts-ignore: decorator
+@inline function splatRows(fixed: i32, points: i32, d1: i32, stride: i32, offsets: usize, weights: usize, values: usize, lattice: usize): void {
   const rowBytes = <usize>stride << 2;
   for (let p = 0; p < points; p++) {
     const corners = <usize>(p * d1) << 2;
     // Up to six vectors (24 channels) of the point's values in registers per pass over its corners.
     for (let block: usize = 0; block < rowBytes; block += 96) {
-      const chunks = <i32>Math.min(6, (rowBytes - block) >> 4);
+      const chunks = fixed > 0 ? fixed : <i32>Math.min(6, (rowBytes - block) >> 4);
       const src = values + <usize>p * rowBytes + block;
       const zero = f32x4.splat(0);
       const q0 = v128.load(src);
@@ -134,6 +148,20 @@ const KERNEL_BYTES: usize = 24;
  * coef is the kernel weight times the slice's 1/(1 + 2^−d).
  */
 export function sliceUpdate(first: i32, last: i32, channels: i32, stride: i32, unary: usize, next: usize, kernels: usize, count: i32): void {
+  // A copy of the loop per row width up to 24 channels: the chunk count folds to a constant (×1.3).
+  const chunks = stride >> 2;
+  if (chunks == 1) sliceUpdateRows(1, first, last, channels, stride, unary, next, kernels, count);
+  else if (chunks == 2) sliceUpdateRows(2, first, last, channels, stride, unary, next, kernels, count);
+  else if (chunks == 3) sliceUpdateRows(3, first, last, channels, stride, unary, next, kernels, count);
+  else if (chunks == 4) sliceUpdateRows(4, first, last, channels, stride, unary, next, kernels, count);
+  else if (chunks == 5) sliceUpdateRows(5, first, last, channels, stride, unary, next, kernels, count);
+  else if (chunks == 6) sliceUpdateRows(6, first, last, channels, stride, unary, next, kernels, count);
+  else sliceUpdateRows(0, first, last, channels, stride, unary, next, kernels, count);
+}
+
+/** The sliceUpdate loop; `fixed` is the row's chunk count when it is at most 6 (a constant after inlining), else 0. */
+// @ts-ignore: decorator
+@inline function sliceUpdateRows(fixed: i32, first: i32, last: i32, channels: i32, stride: i32, unary: usize, next: usize, kernels: usize, count: i32): void {
   const rowBytes = <usize>stride << 2;
   const k1 = kernels + KERNEL_BYTES;
   const offsetsA = <usize>load<i32>(kernels), weightsA = <usize>load<i32>(kernels, 4), d1a = count > 0 ? load<i32>(kernels, 8) : 0;
@@ -152,7 +180,7 @@ export function sliceUpdate(first: i32, last: i32, channels: i32, stride: i32, u
     let top = none;
     // The messages, up to six vectors (24 channels) in registers per pass over the corners.
     for (let block: usize = 0; block < rowBytes; block += 96) {
-      const chunks = <i32>Math.min(6, (rowBytes - block) >> 4);
+      const chunks = fixed > 0 ? fixed : <i32>Math.min(6, (rowBytes - block) >> 4);
       const u = unary + row + block;
       let a0 = f32x4.neg(v128.load(u)), a1 = none, a2 = none, a3 = none, a4 = none, a5 = none;
       if (chunks > 1) a1 = f32x4.neg(v128.load(u, 16));
@@ -160,11 +188,21 @@ export function sliceUpdate(first: i32, last: i32, channels: i32, stride: i32, u
       if (chunks > 3) a3 = f32x4.neg(v128.load(u, 48));
       if (chunks > 4) a4 = f32x4.neg(v128.load(u, 64));
       if (chunks > 5) a5 = f32x4.neg(v128.load(u, 80));
-      for (let r = 0; r < d1a + d1b; r++) {
-        const inA = r < d1a;
-        const k = inA ? cornersA + (<usize>r << 2) : cornersB + (<usize>(r - d1a) << 2);
-        const w = f32x4.splat(inA ? load<f32>(weightsA + k) * a : load<f32>(weightsB + k) * b);
-        const src = (inA ? latticeA + <usize>load<i32>(offsetsA + k) * rowBytes : latticeB + <usize>load<i32>(offsetsB + k) * rowBytes) + block;
+      for (let r = 0; r < d1a; r++) {
+        const k = cornersA + (<usize>r << 2);
+        const w = f32x4.splat(load<f32>(weightsA + k) * a);
+        const src = latticeA + <usize>load<i32>(offsetsA + k) * rowBytes + block;
+        a0 = f32x4.add(a0, f32x4.mul(w, v128.load(src)));
+        if (chunks > 1) a1 = f32x4.add(a1, f32x4.mul(w, v128.load(src, 16)));
+        if (chunks > 2) a2 = f32x4.add(a2, f32x4.mul(w, v128.load(src, 32)));
+        if (chunks > 3) a3 = f32x4.add(a3, f32x4.mul(w, v128.load(src, 48)));
+        if (chunks > 4) a4 = f32x4.add(a4, f32x4.mul(w, v128.load(src, 64)));
+        if (chunks > 5) a5 = f32x4.add(a5, f32x4.mul(w, v128.load(src, 80)));
+      }
+      for (let r = 0; r < d1b; r++) {
+        const k = cornersB + (<usize>r << 2);
+        const w = f32x4.splat(load<f32>(weightsB + k) * b);
+        const src = latticeB + <usize>load<i32>(offsetsB + k) * rowBytes + block;
         a0 = f32x4.add(a0, f32x4.mul(w, v128.load(src)));
         if (chunks > 1) a1 = f32x4.add(a1, f32x4.mul(w, v128.load(src, 16)));
         if (chunks > 2) a2 = f32x4.add(a2, f32x4.mul(w, v128.load(src, 32)));
