@@ -14,6 +14,7 @@
  */
 import { type CrfWorkspace, latticeModule, WasmMeanField } from './latticeWasm.js';
 import { PermutohedralLattice } from './permutohedralLattice.js';
+import { activeLabels } from './labelPruning.js';
 
 export interface CrfParams {
   readonly iterations: number;
@@ -163,12 +164,9 @@ export class DenseCrf {
   infer(probabilities: Float32Array, classes: number, options: InferOptions = {}): CrfResult {
     const n = this.points;
     const iterations = options.iterations ?? this.params.iterations;
+    if (this.engine) return this.engine.infer(probabilities, classes, this.params.pruneBelow, iterations, options.initialQ, options.onIteration);
     const active = activeLabels(probabilities, n, classes, this.params.pruneBelow);
     const m = active.length;
-    if (this.engine) {
-      const onIteration = options.onIteration ? (it: number, current: Float32Array) => options.onIteration!(it, current, active) : undefined;
-      return { ...this.engine.infer(probabilities, classes, active, iterations, options.initialQ, onIteration), activeLabels: active };
-    }
     // Unary −log p over the active labels; Q starts at the unary's softmax or the given Q.
     const unary = new Float32Array(n * m);
     let q: Float32Array = new Float32Array(n * m);
@@ -225,13 +223,6 @@ export class DenseCrf {
     }
     return { q: full, labels, activeLabels: active };
   }
-}
-
-export function activeLabels(probabilities: Float32Array, n: number, classes: number, threshold: number): number[] {
-  const peak = new Float32Array(classes);
-  for (let p = 0; p < n; p++) for (let c = 0; c < classes; c++) if (probabilities[p * classes + c]! > peak[c]!) peak[c] = probabilities[p * classes + c]!;
-  const active = [...peak.keys()].filter((c) => peak[c]! >= threshold || threshold <= 0);
-  return active.length > 0 ? active : [...peak.keys()];
 }
 
 function normalizeRows(q: Float32Array, n: number, m: number): void {

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { startWorker } from '../startWorker.js';
+import { activeFromPeaks } from './labelPruning.js';
 import { CONTROL, OP } from './meanFieldControl.js';
 import type { PermutohedralLattice } from './permutohedralLattice.js';
 
@@ -56,6 +57,7 @@ interface MeanFieldExports extends LatticeExports {
   remapOffsets(offsets: number, count: number, remap: number): void;
   sliceUpdate(first: number, last: number, channels: number, stride: number, unary: number, next: number, kernels: number, count: number): void;
   prepare(points: number, classes: number, active: number, m: number, stride: number, probabilities: number, initialQ: number, unary: number, q: number): void;
+  peaks(points: number, classes: number, probabilities: number, peak: number): void;
   expand(points: number, m: number, stride: number, q: number, classes: number, active: number, full: number, labels: number): void;
 }
 
@@ -351,29 +353,32 @@ export class WasmMeanField {
    * (`initialQ`, N×classes, or the probabilities), the iterations over the `active` labels and the
    * expansion back to all labels with the argmax all happen in WebAssembly.
    */
-  infer(probabilities: Float32Array, classes: number, active: readonly number[], iterations: number, initialQ?: Float32Array, onIteration?: (iteration: number, q: Float32Array) => void): { q: Float32Array; labels: Uint8Array } {
+  infer(probabilities: Float32Array, classes: number, pruneBelow: number, iterations: number, initialQ?: Float32Array, onIteration?: (iteration: number, q: Float32Array, active: readonly number[]) => void): { q: Float32Array; labels: Uint8Array; activeLabels: number[] } {
     const n = this.points;
-    const m = active.length;
     const mark = this.top;
+    const pIn = this.alloc(n * classes * 4);
+    this.f32(pIn, n * classes).set(probabilities);
+    const peak = this.alloc(classes * 4);
+    this.exports.peaks(n, classes, pIn, peak);
+    const active = activeFromPeaks(this.f32(peak, classes), pruneBelow);
+    const m = active.length;
     const buffers = this.runBuffers(m);
     const { stride } = buffers;
     const list = this.alloc(m * 4);
     new Int32Array(this.memory.buffer, list, m).set(active);
-    const pIn = this.alloc(n * classes * 4);
-    this.f32(pIn, n * classes).set(probabilities);
     const qIn = initialQ ? this.alloc(n * classes * 4) : 0;
     if (initialQ) this.f32(qIn, n * classes).set(initialQ);
     const h = n >> 1;
     const prepare = (from: number, count: number) => [count, classes, list, m, stride, pIn + from * classes * 4, qIn ? qIn + from * classes * 4 : 0, buffers.u + from * stride * 4, buffers.q + from * stride * 4];
     if (this.helper) this.both(OP.prepare, prepare(h, n - h), () => this.exports.prepare(...(prepare(0, h) as Parameters<MeanFieldExports['prepare']>)));
     else this.exports.prepare(...(prepare(0, n) as Parameters<MeanFieldExports['prepare']>));
-    const q = this.iterate(buffers, m, iterations, onIteration);
+    const q = this.iterate(buffers, m, iterations, onIteration ? (it, current) => onIteration(it, current, active) : undefined);
     const full = this.alloc(n * classes * 4);
     const labels = this.alloc(n);
     const expand = (from: number, count: number) => [count, m, stride, q + from * stride * 4, classes, list, full + from * classes * 4, labels + from];
     if (this.helper) this.both(OP.expand, expand(h, n - h), () => this.exports.expand(...(expand(0, h) as Parameters<MeanFieldExports['expand']>)));
     else this.exports.expand(...(expand(0, n) as Parameters<MeanFieldExports['expand']>));
-    const result = { q: this.f32(full, n * classes).slice(), labels: new Uint8Array(this.memory.buffer, labels, n).slice() };
+    const result = { q: this.f32(full, n * classes).slice(), labels: new Uint8Array(this.memory.buffer, labels, n).slice(), activeLabels: active };
     this.top = mark;
     return result;
   }

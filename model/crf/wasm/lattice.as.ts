@@ -280,28 +280,71 @@ export function sliceUpdate(first: i32, last: i32, channels: i32, stride: i32, u
  * sums to 0). `probabilities` and `initialQ` are N×classes; `active` lists the m label indices.
  */
 export function prepare(points: i32, classes: i32, active: usize, m: i32, stride: i32, probabilities: usize, initialQ: usize, unary: usize, q: usize): void {
+  const rowBytes = <usize>stride << 2;
   for (let p = 0; p < points; p++) {
     const src = probabilities + (<usize>(p * classes) << 2);
     const start = initialQ ? initialQ + (<usize>(p * classes) << 2) : src;
-    const u = unary + (<usize>(p * stride) << 2);
-    const o = q + (<usize>(p * stride) << 2);
+    const u = unary + <usize>p * rowBytes;
+    const o = q + <usize>p * rowBytes;
+    // The active labels' probabilities gathered into the padded row (padding: p = 1, so −log p = 0)…
     let sum: f32 = 0;
     for (let k = 0; k < m; k++) {
       const c = <usize>load<i32>(active + (<usize>k << 2)) << 2;
-      store<f32>(u + (<usize>k << 2), -Mathf.log(Mathf.max(load<f32>(src + c), 1e-8)));
+      store<f32>(u + (<usize>k << 2), load<f32>(src + c));
       const v = load<f32>(start + c);
       store<f32>(o + (<usize>k << 2), v);
       sum += v;
     }
     for (let k = m; k < stride; k++) {
-      store<f32>(u + (<usize>k << 2), 0);
+      store<f32>(u + (<usize>k << 2), 1);
       store<f32>(o + (<usize>k << 2), 0);
     }
+    // …then −log of four at a time.
+    for (let at: usize = 0; at < rowBytes; at += 16) v128.store(u + at, f32x4.neg(log4(f32x4.pmax(v128.load(u + at), f32x4.splat(1e-8)))));
     const inv: f32 = sum > 0 ? 1 / sum : 0;
     const uniform: f32 = 1 / <f32>m;
     for (let k = 0; k < m; k++) {
       const at = o + (<usize>k << 2);
       store<f32>(at, sum > 0 ? load<f32>(at) * inv : uniform);
+    }
+  }
+}
+
+/**
+ * ln x for four lanes of positive, finite x (relative error ~1e-7): x = 2^e · m with m in
+ * [√½, √2), ln m by a degree-9 polynomial in m − 1, e·ln2 added in two parts.
+ */
+// @ts-ignore: decorator
+@inline function log4(x: v128): v128 {
+  const bits = i32x4.sub(x, i32x4.splat(0x3f3504f3)); // x / √½ in the exponent: e rounds so that m ≥ √½
+  const e = f32x4.convert_i32x4_s(i32x4.shr_s(bits, 23));
+  const m = i32x4.add(v128.and(bits, i32x4.splat(0x007fffff)), i32x4.splat(0x3f3504f3));
+  const t = f32x4.sub(m, f32x4.splat(1));
+  const z = f32x4.mul(t, t);
+  let y = f32x4.splat(7.0376836292e-2);
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(-1.1514610310e-1));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(1.1676998740e-1));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(-1.2420140846e-1));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(1.4249322787e-1));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(-1.6668057665e-1));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(2.0000714765e-1));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(-2.4999993993e-1));
+  y = f32x4.add(f32x4.mul(y, t), f32x4.splat(3.3333331174e-1));
+  y = f32x4.mul(f32x4.mul(y, t), z);
+  y = f32x4.add(y, f32x4.mul(e, f32x4.splat(-2.12194440e-4)));
+  y = f32x4.sub(y, f32x4.mul(z, f32x4.splat(0.5)));
+  return f32x4.add(f32x4.add(t, y), f32x4.mul(e, f32x4.splat(0.693359375)));
+}
+
+/** Each label's largest probability over the points: peak[c] = max_p probabilities[p·classes + c]. */
+export function peaks(points: i32, classes: i32, probabilities: usize, peak: usize): void {
+  memory.fill(peak, 0, <usize>classes << 2);
+  for (let p = 0; p < points; p++) {
+    const row = probabilities + (<usize>(p * classes) << 2);
+    for (let c = 0; c < classes; c++) {
+      const v = load<f32>(row + (<usize>c << 2));
+      const at = peak + (<usize>c << 2);
+      if (v > load<f32>(at)) store<f32>(at, v);
     }
   }
 }
