@@ -12,7 +12,8 @@
  * Labels whose probability never exceeds `pruneBelow` anywhere in the image are left out of the
  * inference (their Q stays 0): most frames use a handful of a model's 21+ classes.
  */
-import { type CrfWorkspace, latticeModule, WasmMeanField } from './latticeWasm.js';
+import { type CrfWorkspace, WasmMeanField } from './latticeWasm.js';
+import { latticeModule } from './wasmEngine.js';
 import { PermutohedralLattice } from './permutohedralLattice.js';
 import { activeLabels } from './labelPruning.js';
 

@@ -5,61 +5,13 @@
  * memory that holds its lattices and buffers; with a helper thread (meanFieldHelper.ts) every step
  * is split in two halves that run on two cores.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import type { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
-import { startWorker } from '../startWorker.js';
 import { activeFromPeaks } from './labelPruning.js';
-import { CONTROL, OP } from './meanFieldControl.js';
+import { OP } from './meanFieldControl.js';
 import type { PermutohedralLattice } from './permutohedralLattice.js';
-
-interface LatticeExports {
-  splat(points: number, d1: number, stride: number, offsets: number, weights: number, values: number, lattice: number, latticeFloats: number): void;
-  addInto(dst: number, src: number, floats: number): void;
-  blurDirection(j: number, first: number, last: number, vertices: number, stride: number, neighbours: number, from: number, to: number): void;
-  slice(points: number, d1: number, stride: number, offsets: number, weights: number, lattice: number, out: number, alpha: number): void;
-}
-
-/** 64 KiB pages the shared memory may grow to (2 GiB: a 1280×720, 21-label CRF needs ~600 MB). */
-const MAX_PAGES = 32768;
-const HELPER_READY_TIMEOUT_MS = 10_000;
-/** One step is milliseconds even at 4K: a helper silent this long is gone. */
-const HELPER_STEP_TIMEOUT_MS = 30_000;
-/**
- * Below this many pixels a second thread costs more than it saves (about twenty hand-overs per
- * iteration): 160×90 took 9.8 ms on one thread and 11.7 on two, 320×180 30.9 / 29.0, 640×360 117.7 / 99.2.
- */
-const MIN_POINTS_FOR_TWO_THREADS = 65_536;
-
-let compiled: WebAssembly.Module | null | undefined;
+import { type CrfExports, WasmEngine } from './wasmEngine.js';
 
 /** Bytes of one kernel's description for the module's sliceUpdate (six 32-bit words). */
 const KERNEL_BYTES = 24;
-
-/** The module's own static data (Mathf.exp's tables) sits in the first page: allocate after it. */
-const HEAP_BASE = 65536;
-
-/** The compiled module, or null where it was not built (then the TypeScript filter is used). */
-export function latticeModule(): WebAssembly.Module | null {
-  if (compiled !== undefined) return compiled;
-  // Beside this file in dist/; from source (tests) the build's copy in dist/.
-  const candidates = [new URL('./lattice.wasm', import.meta.url), new URL('../../dist/model/crf/lattice.wasm', import.meta.url)].map((u) => fileURLToPath(u));
-  const file = candidates.find((f) => existsSync(f));
-  compiled = file && process.env['DEEPLAB_STREAM_CRF_WASM'] !== '0' ? new WebAssembly.Module(readFileSync(file)) : null;
-  return compiled;
-}
-
-interface MeanFieldExports extends LatticeExports {
-  buildLattice(points: number, d: number, features: number, offsets: number, weights: number, keys: number, capacity: number, table: number, tableCapacity: number, scratch: number): number;
-  buildNeighbours(vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
-  neighboursOf(first: number, last: number, vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
-  mergeKeys(countB: number, d: number, keysB: number, keys: number, table: number, tableCapacity: number, count: number, capacity: number, remap: number): number;
-  remapOffsets(offsets: number, count: number, remap: number): void;
-  sliceUpdate(first: number, last: number, channels: number, stride: number, unary: number, next: number, kernels: number, count: number): void;
-  prepare(points: number, classes: number, active: number, m: number, stride: number, probabilities: number, initialQ: number, unary: number, q: number): void;
-  peaks(points: number, classes: number, probabilities: number, peak: number): void;
-  expand(points: number, m: number, stride: number, q: number, classes: number, active: number, full: number, labels: number): void;
-}
 
 /** A lattice laid out in the instance's memory, with its kernel weight and normalisation. */
 interface PlacedLattice {
@@ -95,78 +47,12 @@ export interface EngineMark {
  * Kernels can be kept across frames (`mark` / `release`): video reuses the position-only kernel
  * and the instance's grown memory, and rebuilds only the image-dependent one.
  */
-export class WasmMeanField {
-  private readonly exports: MeanFieldExports;
-  private readonly memory: WebAssembly.Memory;
-  private top = HEAP_BASE;
+export class WasmMeanField extends WasmEngine {
   private readonly lattices: PlacedLattice[] = [];
-  /** The second thread and the control block it watches, when running on two cores. */
-  private helper: { readonly worker: Worker; readonly words: Int32Array; readonly floats: Float32Array; seq: number } | null = null;
 
-  constructor(
-    private readonly module: WebAssembly.Module,
-    private readonly points: number,
-    kernels: readonly KernelSource[] = [],
-    options: { readonly threads?: number } = {},
-  ) {
-    this.memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
-    this.exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as MeanFieldExports;
-    if ((options.threads ?? 1) > 1 && points >= MIN_POINTS_FOR_TWO_THREADS) this.startHelper();
+  constructor(module: WebAssembly.Module, points: number, kernels: readonly KernelSource[] = [], options: { readonly threads?: number } = {}) {
+    super(module, points, options);
     for (const kernel of kernels) this.addKernel(kernel);
-  }
-
-  /** Two threads: the helper instantiates the module over this memory and waits for steps. */
-  private startHelper(): void {
-    const control = this.alloc(64);
-    const words = new Int32Array(this.memory.buffer, control, 16).fill(0);
-    const worker = startWorker(import.meta.url, 'meanFieldHelper', null);
-    worker.unref();
-    worker.postMessage({ module: this.module, memory: this.memory, control });
-    if (Atomics.wait(words, CONTROL.READY, 0, HELPER_READY_TIMEOUT_MS) === 'timed-out' && Atomics.load(words, CONTROL.READY) === 0) {
-      void worker.terminate();
-      throw new Error('the CRF helper thread did not start');
-    }
-    this.helper = { worker, words, floats: new Float32Array(this.memory.buffer, control, 16), seq: 0 };
-  }
-
-  /** Threads this instance runs on: 2 with a helper. */
-  get threads(): number {
-    return this.helper ? 2 : 1;
-  }
-
-  /** Stops the helper thread (the memory goes with the last reference). */
-  dispose(): void {
-    if (!this.helper) return;
-    this.send(OP.exit, []);
-    void this.helper.worker.terminate();
-    this.helper = null;
-  }
-
-  /** Hands the helper a step: `args` as 32-bit words, those at `floatArgs` as f32. */
-  private send(op: number, args: readonly number[], floatArgs: readonly number[] = []): number {
-    const h = this.helper!;
-    args.forEach((value, i) => {
-      if (floatArgs.includes(i)) h.floats[CONTROL.ARGS + i] = value;
-      else h.words[CONTROL.ARGS + i] = value;
-    });
-    h.words[CONTROL.OP] = op;
-    h.seq += 1;
-    Atomics.store(h.words, CONTROL.SEQ, h.seq);
-    Atomics.notify(h.words, CONTROL.SEQ);
-    return h.seq;
-  }
-
-  /** Runs a step: the helper's half (`op`, `args`) and ours (`own`) at once, and waits for both. */
-  private both(op: number, args: readonly number[], own: () => void, floatArgs: readonly number[] = []): void {
-    const seq = this.send(op, args, floatArgs);
-    own();
-    const words = this.helper!.words;
-    const deadline = performance.now() + HELPER_STEP_TIMEOUT_MS;
-    for (let done = Atomics.load(words, CONTROL.DONE); done !== seq; done = Atomics.load(words, CONTROL.DONE)) {
-      if (performance.now() > deadline) throw new Error('the CRF helper thread stopped answering');
-      Atomics.wait(words, CONTROL.DONE, done, 1000);
-    }
-    if (Atomics.load(words, CONTROL.FAILED)) throw new Error('the CRF helper thread failed a step');
   }
 
   addKernel(kernel: KernelSource): void {
@@ -249,25 +135,13 @@ export class WasmMeanField {
     this.both(OP.buildLattice, [n - h, d, input + h * d * 4, offsets + h * d1 * 4, weights + h * d1 * 4, keysB, a.capacity, tableB, a.tableCapacity, scratchB], () => {
       countA = this.exports.buildLattice(h, d, input, offsets, weights, a.keys, a.capacity, a.table, a.tableCapacity, a.scratch);
     });
-    const countB = this.helper!.words[CONTROL.RESULT]!;
+    const countB = this.helperResult();
     if (countA < 0 || countB < 0) return -1;
     const remap = this.alloc(countB * 4);
     const count = this.exports.mergeKeys(countB, d, keysB, a.keys, a.table, a.tableCapacity, countA, a.capacity, remap);
     if (count < 0) return -1;
     this.exports.remapOffsets(offsets + h * d1 * 4, (n - h) * d1, remap);
     return count;
-  }
-
-  private alloc(bytes: number): number {
-    const at = this.top;
-    this.top = (at + bytes + 15) & ~15;
-    const memory = this.memory;
-    if (this.top > memory.buffer.byteLength) memory.grow(Math.ceil((this.top - memory.buffer.byteLength) / 65536));
-    return at;
-  }
-
-  private f32(at: number, length: number): Float32Array {
-    return new Float32Array(this.memory.buffer, at, length);
   }
 
   /**
@@ -370,14 +244,14 @@ export class WasmMeanField {
     if (initialQ) this.f32(qIn, n * classes).set(initialQ);
     const h = n >> 1;
     const prepare = (from: number, count: number) => [count, classes, list, m, stride, pIn + from * classes * 4, qIn ? qIn + from * classes * 4 : 0, buffers.u + from * stride * 4, buffers.q + from * stride * 4];
-    if (this.helper) this.both(OP.prepare, prepare(h, n - h), () => this.exports.prepare(...(prepare(0, h) as Parameters<MeanFieldExports['prepare']>)));
-    else this.exports.prepare(...(prepare(0, n) as Parameters<MeanFieldExports['prepare']>));
+    if (this.helper) this.both(OP.prepare, prepare(h, n - h), () => this.exports.prepare(...(prepare(0, h) as Parameters<CrfExports['prepare']>)));
+    else this.exports.prepare(...(prepare(0, n) as Parameters<CrfExports['prepare']>));
     const q = this.iterate(buffers, m, iterations, onIteration ? (it, current) => onIteration(it, current, active) : undefined);
     const full = this.alloc(n * classes * 4);
     const labels = this.alloc(n);
     const expand = (from: number, count: number) => [count, m, stride, q + from * stride * 4, classes, list, full + from * classes * 4, labels + from];
-    if (this.helper) this.both(OP.expand, expand(h, n - h), () => this.exports.expand(...(expand(0, h) as Parameters<MeanFieldExports['expand']>)));
-    else this.exports.expand(...(expand(0, n) as Parameters<MeanFieldExports['expand']>));
+    if (this.helper) this.both(OP.expand, expand(h, n - h), () => this.exports.expand(...(expand(0, h) as Parameters<CrfExports['expand']>)));
+    else this.exports.expand(...(expand(0, n) as Parameters<CrfExports['expand']>));
     const result = { q: this.f32(full, n * classes).slice(), labels: new Uint8Array(this.memory.buffer, labels, n).slice(), activeLabels: active };
     this.top = mark;
     return result;

@@ -159,7 +159,8 @@ describe('dense CRF mean field', () => {
 describe('WebAssembly SIMD mean field', () => {
   // Label counts: padding lanes (1, 5), none (8), a row longer than the 24 channels kept in registers (30).
   it.each([5, 1, 8, 30])('is built, and gives the TypeScript mean field\'s results with %i labels', async (c) => {
-    const { latticeModule, WasmMeanField } = await import('../../../model/crf/latticeWasm.js');
+    const { WasmMeanField } = await import('../../../model/crf/latticeWasm.js');
+    const { latticeModule } = await import('../../../model/crf/wasmEngine.js');
     const module = latticeModule();
     expect(module).not.toBeNull(); // `npm run build` compiles it; CI builds before testing
     const [w, h] = [40, 30];
@@ -205,7 +206,8 @@ describe('CrfWorkspace', () => {
 
 describe('mean field on two threads', () => {
   it('gives the one-thread marginals (summation order aside) and the same labels', async () => {
-    const { latticeModule, WasmMeanField } = await import('../../../model/crf/latticeWasm.js');
+    const { WasmMeanField } = await import('../../../model/crf/latticeWasm.js');
+    const { latticeModule } = await import('../../../model/crf/wasmEngine.js');
     const [w, h, c] = [320, 240, 5]; // 76,800 pixels: above the two-thread threshold
     const { image, probs } = scene(w, h, c, 1.3);
     const n = w * h;

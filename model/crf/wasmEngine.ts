@@ -1,0 +1,148 @@
+/**
+ * The CRF's WebAssembly module (`model/crf/wasm/lattice.as.ts`, compiled by AssemblyScript at build
+ * time) and what every engine over it shares: an instance over its own shared memory, a bump
+ * allocator in that memory, and optionally a helper thread (meanFieldHelper.ts) that instantiates
+ * the module over the same memory and runs half of each step, so one frame uses two cores.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import type { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { startWorker } from '../startWorker.js';
+import { CONTROL, OP } from './meanFieldControl.js';
+
+/** The module's exports (pointers are byte offsets into the engine's memory). */
+export interface CrfExports {
+  splat(points: number, d1: number, stride: number, offsets: number, weights: number, values: number, lattice: number, latticeFloats: number): void;
+  addInto(dst: number, src: number, floats: number): void;
+  blurDirection(j: number, first: number, last: number, vertices: number, stride: number, neighbours: number, from: number, to: number): void;
+  slice(points: number, d1: number, stride: number, offsets: number, weights: number, lattice: number, out: number, alpha: number): void;
+  buildLattice(points: number, d: number, features: number, offsets: number, weights: number, keys: number, capacity: number, table: number, tableCapacity: number, scratch: number): number;
+  buildNeighbours(vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
+  neighboursOf(first: number, last: number, vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
+  mergeKeys(countB: number, d: number, keysB: number, keys: number, table: number, tableCapacity: number, count: number, capacity: number, remap: number): number;
+  remapOffsets(offsets: number, count: number, remap: number): void;
+  sliceUpdate(first: number, last: number, channels: number, stride: number, unary: number, next: number, kernels: number, count: number): void;
+  prepare(points: number, classes: number, active: number, m: number, stride: number, probabilities: number, initialQ: number, unary: number, q: number): void;
+  peaks(points: number, classes: number, probabilities: number, peak: number): void;
+  expand(points: number, m: number, stride: number, q: number, classes: number, active: number, full: number, labels: number): void;
+}
+
+/** 64 KiB pages the shared memory may grow to (2 GiB: a 1280×720, 21-label CRF needs ~600 MB). */
+const MAX_PAGES = 32768;
+const HELPER_READY_TIMEOUT_MS = 10_000;
+/** One step is milliseconds even at 4K: a helper silent this long is gone. */
+const HELPER_STEP_TIMEOUT_MS = 30_000;
+/**
+ * Below this many pixels a second thread costs more than it saves (about twenty hand-overs per
+ * iteration): 160×90 took 9.8 ms on one thread and 11.7 on two, 320×180 30.9 / 29.0, 640×360 117.7 / 99.2.
+ */
+const MIN_POINTS_FOR_TWO_THREADS = 65_536;
+
+let compiled: WebAssembly.Module | null | undefined;
+
+/** The module's own static data (Mathf.exp's tables) sits in the first page: allocate after it. */
+const HEAP_BASE = 65536;
+
+/** The compiled module, or null where it was not built (then the TypeScript filter is used). */
+export function latticeModule(): WebAssembly.Module | null {
+  if (compiled !== undefined) return compiled;
+  // Beside this file in dist/; from source (tests) the build's copy in dist/.
+  const candidates = [new URL('./lattice.wasm', import.meta.url), new URL('../../dist/model/crf/lattice.wasm', import.meta.url)].map((u) => fileURLToPath(u));
+  const file = candidates.find((f) => existsSync(f));
+  compiled = file && process.env['DEEPLAB_STREAM_CRF_WASM'] !== '0' ? new WebAssembly.Module(readFileSync(file)) : null;
+  return compiled;
+}
+
+/**
+ * An instance of the module over its own shared memory, with a bump allocator (`alloc`, released
+ * by resetting `top`) and, with `threads: 2` and enough points, a helper thread: `both` runs a step's
+ * two halves at once, ours here and the helper's there.
+ */
+export class WasmEngine {
+  protected readonly exports: CrfExports;
+  protected readonly memory: WebAssembly.Memory;
+  protected top = HEAP_BASE;
+  /** The second thread and the control block it watches, when running on two cores. */
+  protected helper: { readonly worker: Worker; readonly words: Int32Array; readonly floats: Float32Array; seq: number } | null = null;
+
+  constructor(
+    private readonly module: WebAssembly.Module,
+    protected readonly points: number,
+    options: { readonly threads?: number } = {},
+  ) {
+    this.memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
+    this.exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as CrfExports;
+    if ((options.threads ?? 1) > 1 && points >= MIN_POINTS_FOR_TWO_THREADS) this.startHelper();
+  }
+
+  /** Two threads: the helper instantiates the module over this memory and waits for steps. */
+  private startHelper(): void {
+    const control = this.alloc(64);
+    const words = new Int32Array(this.memory.buffer, control, 16).fill(0);
+    const worker = startWorker(import.meta.url, 'meanFieldHelper', null);
+    worker.unref();
+    worker.postMessage({ module: this.module, memory: this.memory, control });
+    if (Atomics.wait(words, CONTROL.READY, 0, HELPER_READY_TIMEOUT_MS) === 'timed-out' && Atomics.load(words, CONTROL.READY) === 0) {
+      void worker.terminate();
+      throw new Error('the CRF helper thread did not start');
+    }
+    this.helper = { worker, words, floats: new Float32Array(this.memory.buffer, control, 16), seq: 0 };
+  }
+
+  /** Threads this instance runs on: 2 with a helper. */
+  get threads(): number {
+    return this.helper ? 2 : 1;
+  }
+
+  /** Stops the helper thread (the memory goes with the last reference). */
+  dispose(): void {
+    if (!this.helper) return;
+    this.send(OP.exit, []);
+    void this.helper.worker.terminate();
+    this.helper = null;
+  }
+
+  /** Hands the helper a step: `args` as 32-bit words, those at `floatArgs` as f32. */
+  private send(op: number, args: readonly number[], floatArgs: readonly number[] = []): number {
+    const h = this.helper!;
+    args.forEach((value, i) => {
+      if (floatArgs.includes(i)) h.floats[CONTROL.ARGS + i] = value;
+      else h.words[CONTROL.ARGS + i] = value;
+    });
+    h.words[CONTROL.OP] = op;
+    h.seq += 1;
+    Atomics.store(h.words, CONTROL.SEQ, h.seq);
+    Atomics.notify(h.words, CONTROL.SEQ);
+    return h.seq;
+  }
+
+  /** Runs a step: the helper's half (`op`, `args`) and ours (`own`) at once, and waits for both. */
+  protected both(op: number, args: readonly number[], own: () => void, floatArgs: readonly number[] = []): void {
+    const seq = this.send(op, args, floatArgs);
+    own();
+    const words = this.helper!.words;
+    const deadline = performance.now() + HELPER_STEP_TIMEOUT_MS;
+    for (let done = Atomics.load(words, CONTROL.DONE); done !== seq; done = Atomics.load(words, CONTROL.DONE)) {
+      if (performance.now() > deadline) throw new Error('the CRF helper thread stopped answering');
+      Atomics.wait(words, CONTROL.DONE, done, 1000);
+    }
+    if (Atomics.load(words, CONTROL.FAILED)) throw new Error('the CRF helper thread failed a step');
+  }
+
+  /** The integer a helper step returned (buildLattice's vertex count). */
+  protected helperResult(): number {
+    return this.helper!.words[CONTROL.RESULT]!;
+  }
+
+  protected alloc(bytes: number): number {
+    const at = this.top;
+    this.top = (at + bytes + 15) & ~15;
+    const memory = this.memory;
+    if (this.top > memory.buffer.byteLength) memory.grow(Math.ceil((this.top - memory.buffer.byteLength) / 65536));
+    return at;
+  }
+
+  protected f32(at: number, length: number): Float32Array {
+    return new Float32Array(this.memory.buffer, at, length);
+  }
+}
