@@ -294,8 +294,8 @@ export class WasmMeanField extends WasmEngine {
         words[(k * KERNEL_BYTES) / 4 + 3] = this.splatBlur(kernel, q, stride, blur[k]!);
       });
       const out = next;
-      if (this.helper) this.both(OP.sliceUpdate, [h, n, channels, stride, u, out, kernels, count], () => this.exports.sliceUpdate(0, h, channels, stride, u, out, kernels, count));
-      else this.exports.sliceUpdate(0, n, channels, stride, u, out, kernels, count);
+      if (this.helper) this.both(OP.sliceUpdate, [h, n, 0, channels, stride, u, out, kernels, count], () => this.exports.sliceUpdate(0, h, 0, channels, stride, u, out, kernels, count));
+      else this.exports.sliceUpdate(0, n, 0, channels, stride, u, out, kernels, count);
       [q, next] = [next, q];
       if (onIteration) onIteration(it, this.unpad(q, channels, stride));
     }

@@ -4,17 +4,17 @@
  * The two sides talk through a control block in that memory (Atomics.wait / notify), not messages:
  * a step costs microseconds of hand-over, and a CRF iteration has about twenty steps.
  *
- *   control (Int32 × 16): [SEQ, DONE, READY, OP, args…]  — f32 arguments travel as their bits
+ *   control (Int32 × 32): [SEQ, DONE, READY, OP, args…, RESULT, FAILED]  — f32 arguments travel as their bits
  */
 import { parentPort } from 'node:worker_threads';
-import { type ControlOp, CONTROL, HELPER_EXPORTS } from './meanFieldControl.js';
+import { type ControlOp, CONTROL, CONTROL_WORDS, HELPER_EXPORTS } from './meanFieldControl.js';
 
 type Kernel = (...args: number[]) => unknown;
 
 parentPort!.once('message', ({ module, memory, control }: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: number }) => {
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<string, Kernel>;
-  const words = new Int32Array(memory.buffer, control, 16);
-  const floats = new Float32Array(memory.buffer, control, 16);
+  const words = new Int32Array(memory.buffer, control, CONTROL_WORDS);
+  const floats = new Float32Array(memory.buffer, control, CONTROL_WORDS);
   Atomics.store(words, CONTROL.READY, 1);
   Atomics.notify(words, CONTROL.READY);
   let seen = 0;

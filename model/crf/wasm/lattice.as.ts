@@ -142,26 +142,26 @@ const KERNEL_BYTES: usize = 24;
 
 /**
  * The slices of up to two blurred lattices and the mean-field update in one pass over pixels
- * [first, last): next = softmax(−unary + Σ_k coef_k · scale_k[p] · slice_k(p)) over `channels`
+ * [first, last) (or, with `list`, the pixels list[first..last)): next = softmax(−unary + Σ_k coef_k · scale_k[p] · slice_k(p)) over `channels`
  * labels (padding lanes of `stride` come out 0). The messages stay in registers: no filtered
  * buffers are written and read back. `kernels` holds `count` descriptions (KERNEL_BYTES each);
  * coef is the kernel weight times the slice's 1/(1 + 2^−d).
  */
-export function sliceUpdate(first: i32, last: i32, channels: i32, stride: i32, unary: usize, next: usize, kernels: usize, count: i32): void {
+export function sliceUpdate(first: i32, last: i32, list: usize, channels: i32, stride: i32, unary: usize, next: usize, kernels: usize, count: i32): void {
   // A copy of the loop per row width up to 24 channels: the chunk count folds to a constant (×1.3).
   const chunks = stride >> 2;
-  if (chunks == 1) sliceUpdateRows(1, first, last, channels, stride, unary, next, kernels, count);
-  else if (chunks == 2) sliceUpdateRows(2, first, last, channels, stride, unary, next, kernels, count);
-  else if (chunks == 3) sliceUpdateRows(3, first, last, channels, stride, unary, next, kernels, count);
-  else if (chunks == 4) sliceUpdateRows(4, first, last, channels, stride, unary, next, kernels, count);
-  else if (chunks == 5) sliceUpdateRows(5, first, last, channels, stride, unary, next, kernels, count);
-  else if (chunks == 6) sliceUpdateRows(6, first, last, channels, stride, unary, next, kernels, count);
-  else sliceUpdateRows(0, first, last, channels, stride, unary, next, kernels, count);
+  if (chunks == 1) sliceUpdateRows(1, first, last, list, channels, stride, unary, next, kernels, count);
+  else if (chunks == 2) sliceUpdateRows(2, first, last, list, channels, stride, unary, next, kernels, count);
+  else if (chunks == 3) sliceUpdateRows(3, first, last, list, channels, stride, unary, next, kernels, count);
+  else if (chunks == 4) sliceUpdateRows(4, first, last, list, channels, stride, unary, next, kernels, count);
+  else if (chunks == 5) sliceUpdateRows(5, first, last, list, channels, stride, unary, next, kernels, count);
+  else if (chunks == 6) sliceUpdateRows(6, first, last, list, channels, stride, unary, next, kernels, count);
+  else sliceUpdateRows(0, first, last, list, channels, stride, unary, next, kernels, count);
 }
 
 /** The sliceUpdate loop; `fixed` is the row's chunk count when it is at most 6 (a constant after inlining), else 0. */
 // @ts-ignore: decorator
-@inline function sliceUpdateRows(fixed: i32, first: i32, last: i32, channels: i32, stride: i32, unary: usize, next: usize, kernels: usize, count: i32): void {
+@inline function sliceUpdateRows(fixed: i32, first: i32, last: i32, list: usize, channels: i32, stride: i32, unary: usize, next: usize, kernels: usize, count: i32): void {
   const rowBytes = <usize>stride << 2;
   const k1 = kernels + KERNEL_BYTES;
   const offsetsA = <usize>load<i32>(kernels), weightsA = <usize>load<i32>(kernels, 4), d1a = count > 0 ? load<i32>(kernels, 8) : 0;
@@ -171,7 +171,8 @@ export function sliceUpdate(first: i32, last: i32, channels: i32, stride: i32, u
   const tail = rowBytes - 16;
   const valid = i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(channels - (stride - 4)));
   const none = f32x4.splat(-Infinity);
-  for (let p = first; p < last; p++) {
+  for (let i = first; i < last; i++) {
+    const p = list ? load<i32>(list + (<usize>i << 2)) : i;
     const row = <usize>p * rowBytes;
     const a = count > 0 ? coefA * load<f32>(scaleA + (<usize>p << 2)) : 0;
     const b = count > 1 ? coefB * load<f32>(scaleB + (<usize>p << 2)) : 0;
@@ -401,91 +402,116 @@ function findKey(key: usize, d: i32, keys: usize, table: usize, mask: u32, count
   }
 }
 
+/** Scratch layout for embedPoint (d ≤ 5): f64 elevated[d+1], scale[d], bary[d+2]; i32 rem0[d+1], rank[d+1], key[d]. */
+// @ts-ignore: decorator
+@inline function scratchScale(scratch: usize, d: i32): usize {
+  return scratch + (<usize>(d + 1) << 3);
+}
+
+/** Fills the scratch's per-dimension scale of the elevation (once per call of a builder). */
+function prepareScratch(d: i32, scratch: usize): void {
+  const d1 = d + 1;
+  const scale = scratchScale(scratch, d);
+  for (let i = 0; i < d; i++) store<f64>(scale + (<usize>i << 3), (<f64>d1 * Math.sqrt(2.0 / 3.0)) / Math.sqrt(<f64>((i + 1) * (i + 2))));
+}
+
+/**
+ * Point k's simplex in the lattice: its d features (at `feature`) elevated onto the hyperplane,
+ * the enclosing simplex's d+1 vertices found or inserted (`count` vertices so far), their indices
+ * (vertex+1) and barycentric weights written at offsets/weights[k·(d+1)..]. Returns the new vertex
+ * count, or −1 when more than `capacity` are needed.
+ */
+function embedPoint(k: i32, d: i32, feature: usize, offsets: usize, weights: usize, keys: usize, capacity: i32, table: usize, mask: u32, count: i32, scratch: usize): i32 {
+  const d1 = d + 1;
+  const elevated = scratch; // f64[d1]
+  const scale = scratchScale(scratch, d); // f64[d]
+  const bary = scale + (<usize>d << 3); // f64[d+2]
+  const rem0 = bary + (<usize>(d + 2) << 3); // i32[d1]
+  const rank = rem0 + (<usize>d1 << 2); // i32[d1]
+  const key = rank + (<usize>d1 << 2); // i32[d]
+  const down: f64 = 1.0 / <f64>d1;
+  let sm: f64 = 0;
+  for (let j = d; j > 0; j--) {
+    const cf = <f64>load<f32>(feature + (<usize>(j - 1) << 2)) * load<f64>(scale + (<usize>(j - 1) << 3));
+    store<f64>(elevated + (<usize>j << 3), sm - <f64>j * cf);
+    sm += cf;
+  }
+  store<f64>(elevated, sm);
+  let sum = 0;
+  for (let i = 0; i <= d; i++) {
+    const e = load<f64>(elevated + (<usize>i << 3));
+    const v = down * e;
+    const up = <i32>Math.ceil(v) * d1;
+    const lo = <i32>Math.floor(v) * d1;
+    const r = <f64>up - e < e - <f64>lo ? up : lo;
+    store<i32>(rem0 + (<usize>i << 2), r);
+    sum += r;
+  }
+  sum = <i32>Math.round(<f64>sum / <f64>d1);
+  for (let i = 0; i <= d; i++) store<i32>(rank + (<usize>i << 2), 0);
+  for (let i = 0; i < d; i++) {
+    const di = load<f64>(elevated + (<usize>i << 3)) - <f64>load<i32>(rem0 + (<usize>i << 2));
+    for (let j = i + 1; j <= d; j++) {
+      const dj = load<f64>(elevated + (<usize>j << 3)) - <f64>load<i32>(rem0 + (<usize>j << 2));
+      if (di < dj) store<i32>(rank + (<usize>i << 2), load<i32>(rank + (<usize>i << 2)) + 1);
+      else store<i32>(rank + (<usize>j << 2), load<i32>(rank + (<usize>j << 2)) + 1);
+    }
+  }
+  if (sum > 0) {
+    for (let i = 0; i <= d; i++) {
+      const r = load<i32>(rank + (<usize>i << 2));
+      if (r >= d1 - sum) {
+        store<i32>(rank + (<usize>i << 2), r - (d1 - sum));
+        store<i32>(rem0 + (<usize>i << 2), load<i32>(rem0 + (<usize>i << 2)) - d1);
+      } else store<i32>(rank + (<usize>i << 2), r + sum);
+    }
+  } else if (sum < 0) {
+    for (let i = 0; i <= d; i++) {
+      const r = load<i32>(rank + (<usize>i << 2));
+      if (r < -sum) {
+        store<i32>(rank + (<usize>i << 2), r + d1 + sum);
+        store<i32>(rem0 + (<usize>i << 2), load<i32>(rem0 + (<usize>i << 2)) + d1);
+      } else store<i32>(rank + (<usize>i << 2), r + sum);
+    }
+  }
+  for (let i = 0; i < d + 2; i++) store<f64>(bary + (<usize>i << 3), 0);
+  for (let i = 0; i <= d; i++) {
+    const v = (load<f64>(elevated + (<usize>i << 3)) - <f64>load<i32>(rem0 + (<usize>i << 2))) * down;
+    const r = load<i32>(rank + (<usize>i << 2));
+    store<f64>(bary + (<usize>(d - r) << 3), load<f64>(bary + (<usize>(d - r) << 3)) + v);
+    store<f64>(bary + (<usize>(d1 - r) << 3), load<f64>(bary + (<usize>(d1 - r) << 3)) - v);
+  }
+  store<f64>(bary, load<f64>(bary) + 1.0 + load<f64>(bary + (<usize>d1 << 3)));
+  for (let remainder = 0; remainder <= d; remainder++) {
+    for (let i = 0; i < d; i++) {
+      const r = load<i32>(rank + (<usize>i << 2));
+      // The canonical simplex: coordinate j of vertex `remainder` is remainder, or remainder − (d+1).
+      const c = r <= d - remainder ? remainder : remainder - d1;
+      store<i32>(key + (<usize>i << 2), load<i32>(rem0 + (<usize>i << 2)) + c);
+    }
+    const vertex = findKey(key, d, keys, table, mask, count, true, capacity);
+    if (vertex == -2) return -1;
+    if (vertex == count) count++;
+    const at = <usize>(k * d1 + remainder) << 2;
+    store<i32>(offsets + at, vertex + 1);
+    store<f32>(weights + at, <f32>load<f64>(bary + (<usize>remainder << 3)));
+  }
+  return count;
+}
+
 /**
  * Splat geometry of every point: offsets (vertex+1) and barycentric weights of its d+1 simplex
  * corners. `scratch` needs (4·(d+1) + d + 2)·8 bytes. Returns the number of vertices, or −1
  * when more than `capacity` vertices are needed.
  */
 export function buildLattice(points: i32, d: i32, features: usize, offsets: usize, weights: usize, keys: usize, capacity: i32, table: usize, tableCapacity: i32, scratch: usize): i32 {
-  const d1 = d + 1;
   const mask = <u32>tableCapacity - 1;
   memory.fill(table, 0, <usize>tableCapacity << 2);
-  const elevated = scratch; // f64[d1]
-  const scale = elevated + (<usize>d1 << 3); // f64[d]
-  const bary = scale + (<usize>d << 3); // f64[d+2]
-  const rem0 = bary + (<usize>(d + 2) << 3); // i32[d1]
-  const rank = rem0 + (<usize>d1 << 2); // i32[d1]
-  const key = rank + (<usize>d1 << 2); // i32[d]
-  for (let i = 0; i < d; i++) store<f64>(scale + (<usize>i << 3), (<f64>d1 * Math.sqrt(2.0 / 3.0)) / Math.sqrt(<f64>((i + 1) * (i + 2))));
-  const down: f64 = 1.0 / <f64>d1;
+  prepareScratch(d, scratch);
   let count = 0;
   for (let k = 0; k < points; k++) {
-    let sm: f64 = 0;
-    for (let j = d; j > 0; j--) {
-      const cf = <f64>load<f32>(features + (<usize>(k * d + j - 1) << 2)) * load<f64>(scale + (<usize>(j - 1) << 3));
-      store<f64>(elevated + (<usize>j << 3), sm - <f64>j * cf);
-      sm += cf;
-    }
-    store<f64>(elevated, sm);
-    let sum = 0;
-    for (let i = 0; i <= d; i++) {
-      const e = load<f64>(elevated + (<usize>i << 3));
-      const v = down * e;
-      const up = <i32>Math.ceil(v) * d1;
-      const lo = <i32>Math.floor(v) * d1;
-      const r = <f64>up - e < e - <f64>lo ? up : lo;
-      store<i32>(rem0 + (<usize>i << 2), r);
-      sum += r;
-    }
-    sum = <i32>Math.round(<f64>sum / <f64>d1);
-    for (let i = 0; i <= d; i++) store<i32>(rank + (<usize>i << 2), 0);
-    for (let i = 0; i < d; i++) {
-      const di = load<f64>(elevated + (<usize>i << 3)) - <f64>load<i32>(rem0 + (<usize>i << 2));
-      for (let j = i + 1; j <= d; j++) {
-        const dj = load<f64>(elevated + (<usize>j << 3)) - <f64>load<i32>(rem0 + (<usize>j << 2));
-        if (di < dj) store<i32>(rank + (<usize>i << 2), load<i32>(rank + (<usize>i << 2)) + 1);
-        else store<i32>(rank + (<usize>j << 2), load<i32>(rank + (<usize>j << 2)) + 1);
-      }
-    }
-    if (sum > 0) {
-      for (let i = 0; i <= d; i++) {
-        const r = load<i32>(rank + (<usize>i << 2));
-        if (r >= d1 - sum) {
-          store<i32>(rank + (<usize>i << 2), r - (d1 - sum));
-          store<i32>(rem0 + (<usize>i << 2), load<i32>(rem0 + (<usize>i << 2)) - d1);
-        } else store<i32>(rank + (<usize>i << 2), r + sum);
-      }
-    } else if (sum < 0) {
-      for (let i = 0; i <= d; i++) {
-        const r = load<i32>(rank + (<usize>i << 2));
-        if (r < -sum) {
-          store<i32>(rank + (<usize>i << 2), r + d1 + sum);
-          store<i32>(rem0 + (<usize>i << 2), load<i32>(rem0 + (<usize>i << 2)) + d1);
-        } else store<i32>(rank + (<usize>i << 2), r + sum);
-      }
-    }
-    for (let i = 0; i < d + 2; i++) store<f64>(bary + (<usize>i << 3), 0);
-    for (let i = 0; i <= d; i++) {
-      const v = (load<f64>(elevated + (<usize>i << 3)) - <f64>load<i32>(rem0 + (<usize>i << 2))) * down;
-      const r = load<i32>(rank + (<usize>i << 2));
-      store<f64>(bary + (<usize>(d - r) << 3), load<f64>(bary + (<usize>(d - r) << 3)) + v);
-      store<f64>(bary + (<usize>(d1 - r) << 3), load<f64>(bary + (<usize>(d1 - r) << 3)) - v);
-    }
-    store<f64>(bary, load<f64>(bary) + 1.0 + load<f64>(bary + (<usize>d1 << 3)));
-    for (let remainder = 0; remainder <= d; remainder++) {
-      for (let i = 0; i < d; i++) {
-        const r = load<i32>(rank + (<usize>i << 2));
-        // The canonical simplex: coordinate j of vertex `remainder` is remainder, or remainder − (d+1).
-        const c = r <= d - remainder ? remainder : remainder - d1;
-        store<i32>(key + (<usize>i << 2), load<i32>(rem0 + (<usize>i << 2)) + c);
-      }
-      const vertex = findKey(key, d, keys, table, mask, count, true, capacity);
-      if (vertex == -2) return -1;
-      if (vertex == count) count++;
-      const at = <usize>(k * d1 + remainder) << 2;
-      store<i32>(offsets + at, vertex + 1);
-      store<f32>(weights + at, <f32>load<f64>(bary + (<usize>remainder << 3)));
-    }
+    count = embedPoint(k, d, features + (<usize>(k * d) << 2), offsets, weights, keys, capacity, table, mask, count, scratch);
+    if (count < 0) return -1;
   }
   return count;
 }
@@ -543,5 +569,218 @@ export function neighboursOf(first: i32, last: i32, vertices: i32, d: i32, keys:
       store<i32>(neighbours + at, findKey(n1, d, keys, table, mask, 0, false, 0) + 1);
       store<i32>(neighbours + at + 4, findKey(n2, d, keys, table, mask, 0, false, 0) + 1);
     }
+  }
+}
+
+// ---- Video: a lattice and Q kept from frame to frame, updated where the picture changed ----
+
+/**
+ * Re-embeds the listed pixels (whose colour moved) in the bilateral lattice: features (x/σxy,
+ * y/σxy, r/σrgb, g/σrgb, b/σrgb) from `image` (rgb24, `width` wide), as pixelFeatures computes
+ * them; new vertices are appended after the `count` there are. Returns the new vertex count, or −1
+ * when more than `capacity` would be needed (then the caller rebuilds).
+ */
+export function movePoints(list: usize, n: i32, width: i32, image: usize, xy: f64, rgb: f64, offsets: usize, weights: usize, keys: usize, capacity: i32, table: usize, tableCapacity: i32, count: i32, scratch: usize): i32 {
+  const mask = <u32>tableCapacity - 1;
+  prepareScratch(5, scratch);
+  const feature = scratch + 512;
+  for (let i = 0; i < n; i++) {
+    const p = load<i32>(list + (<usize>i << 2));
+    const y = p / width;
+    store<f32>(feature, <f32>(<f64>(p - y * width) / xy));
+    store<f32>(feature, <f32>(<f64>y / xy), 4);
+    for (let c = 0; c < 3; c++) store<f32>(feature + (<usize>(2 + c) << 2), <f32>(<f64>load<u8>(image + <usize>(p * 3 + c)) / rgb));
+    count = embedPoint(p, 5, feature, offsets, weights, keys, capacity, table, mask, count, scratch);
+    if (count < 0) return -1;
+  }
+  return count;
+}
+
+/**
+ * The neighbour links of vertices added since `first` (up to `last`), both ways: their own (as
+ * neighboursOf) and, in each existing neighbour, the link back to them. `vertices` is the row
+ * stride of the neighbour table (its capacity).
+ */
+export function linkVertices(first: i32, last: i32, vertices: i32, d: i32, keys: usize, table: usize, tableCapacity: i32, neighbours: usize, scratch: usize): void {
+  neighboursOf(first, last, vertices, d, keys, table, tableCapacity, neighbours, scratch);
+  for (let j = 0; j <= d; j++) {
+    for (let v = first; v < last; v++) {
+      const at = neighbours + (<usize>((j * vertices + v) * 2) << 2);
+      const minus = load<i32>(at);
+      const plus = load<i32>(at, 4);
+      // v is its minus-neighbour's plus-neighbour, and its plus-neighbour's minus-neighbour.
+      if (minus > 0) store<i32>(neighbours + (<usize>((j * vertices + minus - 1) * 2) << 2), v + 1, 4);
+      if (plus > 0) store<i32>(neighbours + (<usize>((j * vertices + plus - 1) * 2) << 2), v + 1);
+    }
+  }
+}
+
+/**
+ * lattice[corners(p)] += sign · weight · values[p] for the listed points; `valueRowBytes` 0 splats
+ * the same row (a column of ones) for every point. Used to take a moved point out of a kept splat
+ * with its old corners and put it back with its new ones.
+ */
+export function splatListed(list: usize, n: i32, d1: i32, stride: i32, offsets: usize, weights: usize, values: usize, valueRowBytes: i32, lattice: usize, sign: f32): void {
+  const rowBytes = <usize>stride << 2;
+  for (let i = 0; i < n; i++) {
+    const p = load<i32>(list + (<usize>i << 2));
+    const src = values + <usize>p * <usize>valueRowBytes;
+    const corners = <usize>(p * d1) << 2;
+    for (let r = 0; r < d1; r++) {
+      const k = corners + (<usize>r << 2);
+      const w = f32x4.splat(sign * load<f32>(weights + k));
+      const o = lattice + <usize>load<i32>(offsets + k) * rowBytes;
+      for (let at: usize = 0; at < rowBytes; at += 16) v128.store(o + at, f32x4.add(v128.load(o + at), f32x4.mul(w, v128.load(src + at))));
+    }
+  }
+}
+
+/**
+ * A kept splat brought up to date for the listed points whose Q changed from `before` to `after`:
+ * lattice[corners(p)] += weight · (after[p] − before[p]); then before[p] = after[p].
+ */
+export function splatChange(list: usize, n: i32, d1a: i32, offsetsA: usize, weightsA: usize, latticeA: usize, d1b: i32, offsetsB: usize, weightsB: usize, latticeB: usize, stride: i32, before: usize, after: usize): void {
+  const rowBytes = <usize>stride << 2;
+  for (let i = 0; i < n; i++) {
+    const p = load<i32>(list + (<usize>i << 2));
+    const row = <usize>p * rowBytes;
+    for (let r = 0; r < d1a + d1b; r++) {
+      const inA = r < d1a;
+      const k = inA ? <usize>(p * d1a + r) << 2 : <usize>(p * d1b + r - d1a) << 2;
+      const w = f32x4.splat(load<f32>((inA ? weightsA : weightsB) + k));
+      const o = (inA ? latticeA : latticeB) + <usize>load<i32>((inA ? offsetsA : offsetsB) + k) * rowBytes;
+      for (let at: usize = 0; at < rowBytes; at += 16) {
+        const delta = f32x4.sub(v128.load(after + row + at), v128.load(before + row + at));
+        v128.store(o + at, f32x4.add(v128.load(o + at), f32x4.mul(w, delta)));
+      }
+    }
+    for (let at: usize = 0; at < rowBytes; at += 16) v128.store(before + row + at, v128.load(after + row + at));
+  }
+}
+
+/** scale[p] = 1 / (alpha · Σ weight · ones[corner] + 1e-20) for the listed points: NORMALIZE_AFTER's factor from a blurred column of ones (stride 4). */
+export function normaliseListed(list: usize, n: i32, d1: i32, offsets: usize, weights: usize, ones: usize, alpha: f32, scale: usize): void {
+  for (let i = 0; i < n; i++) {
+    const p = load<i32>(list + (<usize>i << 2));
+    let total: f32 = 0;
+    for (let r = 0; r < d1; r++) {
+      const k = <usize>(p * d1 + r) << 2;
+      total += load<f32>(weights + k) * load<f32>(ones + (<usize>load<i32>(offsets + k) << 4));
+    }
+    store<f32>(scale + (<usize>p << 2), 1 / (alpha * total + 1e-20));
+  }
+}
+
+/**
+ * Which pixels a warm frame recomputes. A pixel is active when its probabilities moved from those
+ * it was last computed with (`reference`; total variation over the m active labels above `tv`),
+ * when its colour moved from the one the lattice holds (`colours`; any channel by more than `rgb`:
+ * it is also listed in `moved`), or when its Q is unsure (largest label below `sure`). Writes
+ * the active list and the moved list; returns the active count, the moved count at counts[0],
+ * and at counts[1] the summed total variation (as f32) for the scene-cut test.
+ */
+export function selectActive(points: i32, classes: i32, probabilities: usize, reference: usize, active: usize, m: i32, width: i32, image: usize, colours: usize, q: usize, stride: i32, tv: f32, rgb: i32, sure: f32, activeList: usize, movedList: usize, counts: usize): i32 {
+  let nActive = 0;
+  let nMoved = 0;
+  let totalVariation: f32 = 0;
+  const rowBytes = <usize>stride << 2;
+  for (let p = 0; p < points; p++) {
+    const src = probabilities + (<usize>(p * classes) << 2);
+    const ref = reference + (<usize>(p * classes) << 2);
+    let change: f32 = 0;
+    for (let k = 0; k < m; k++) {
+      const c = <usize>load<i32>(active + (<usize>k << 2)) << 2;
+      change += Mathf.abs(load<f32>(src + c) - load<f32>(ref + c));
+    }
+    change *= 0.5;
+    totalVariation += change;
+    let moved = false;
+    for (let c = 0; c < 3; c++) {
+      const at = <usize>(p * 3 + c);
+      const delta = <i32>load<u8>(image + at) - <i32>load<u8>(colours + at);
+      if (delta > rgb || -delta > rgb) moved = true;
+    }
+    let top: f32 = 0;
+    const row = q + <usize>p * rowBytes;
+    for (let k = 0; k < m; k++) {
+      const v = load<f32>(row + (<usize>k << 2));
+      if (v > top) top = v;
+    }
+    if (moved) {
+      store<i32>(movedList + (<usize>nMoved << 2), p);
+      nMoved++;
+    }
+    if (moved || change > tv || top < sure) {
+      store<i32>(activeList + (<usize>nActive << 2), p);
+      nActive++;
+    }
+  }
+  store<i32>(counts, nMoved);
+  store<f32>(counts, totalVariation, 4);
+  return nActive;
+}
+
+/** reference[p] = probabilities[p] (when `probabilities` is not 0) and colours[p] = image[p] (when `image` is not 0) for the listed pixels. */
+export function remember(list: usize, n: i32, classes: i32, probabilities: usize, reference: usize, image: usize, colours: usize): void {
+  for (let i = 0; i < n; i++) {
+    const p = load<i32>(list + (<usize>i << 2));
+    if (probabilities) memory.copy(reference + (<usize>(p * classes) << 2), probabilities + (<usize>(p * classes) << 2), <usize>classes << 2);
+    if (image) memory.copy(colours + <usize>(p * 3), image + <usize>(p * 3), 3);
+  }
+}
+
+/**
+ * A warm frame's start for the listed pixels: the unary −log p of the m active labels, and Q0 in
+ * `start` blended per pixel between the kept Q (where the probabilities held still) and the new
+ * probabilities (where they moved): w = exp(−TV(p, reference) / 0.2), Q0 = w·Q + (1 − w)·p.
+ */
+export function prepareListed(first: i32, last: i32, list: usize, classes: i32, active: usize, m: i32, stride: i32, probabilities: usize, reference: usize, q: usize, unary: usize, start: usize): void {
+  const rowBytes = <usize>stride << 2;
+  for (let i = first; i < last; i++) {
+    const p = load<i32>(list + (<usize>i << 2));
+    const src = probabilities + (<usize>(p * classes) << 2);
+    const ref = reference + (<usize>(p * classes) << 2);
+    const u = unary + <usize>p * rowBytes;
+    const o = start + <usize>p * rowBytes;
+    const kept = q + <usize>p * rowBytes;
+    let change: f32 = 0;
+    let sum: f32 = 0;
+    for (let k = 0; k < m; k++) {
+      const c = <usize>load<i32>(active + (<usize>k << 2)) << 2;
+      const v = load<f32>(src + c);
+      change += Mathf.abs(v - load<f32>(ref + c));
+      store<f32>(u + (<usize>k << 2), v);
+      sum += v;
+    }
+    const w = Mathf.exp(-change * 0.5 / 0.2);
+    const inv: f32 = sum > 0 ? 1 / sum : 0;
+    for (let k = 0; k < m; k++) {
+      const at = <usize>k << 2;
+      const fresh = sum > 0 ? load<f32>(u + at) * inv : 1 / <f32>m;
+      store<f32>(o + at, w * load<f32>(kept + at) + (1 - w) * fresh);
+    }
+    for (let k = m; k < stride; k++) {
+      store<f32>(u + (<usize>k << 2), 1);
+      store<f32>(o + (<usize>k << 2), 0);
+    }
+    for (let at: usize = 0; at < rowBytes; at += 16) v128.store(u + at, f32x4.neg(log4(f32x4.pmax(v128.load(u + at), f32x4.splat(1e-8)))));
+  }
+}
+
+/** labels[p] = active[argmax_k q[p][k]] for the listed pixels. */
+export function labelsListed(list: usize, n: i32, m: i32, stride: i32, q: usize, active: usize, labels: usize): void {
+  for (let i = 0; i < n; i++) {
+    const p = load<i32>(list + (<usize>i << 2));
+    const row = q + (<usize>(p * stride) << 2);
+    let best = 0;
+    let bestValue = load<f32>(row);
+    for (let k = 1; k < m; k++) {
+      const v = load<f32>(row + (<usize>k << 2));
+      if (v > bestValue) {
+        bestValue = v;
+        best = k;
+      }
+    }
+    store<u8>(labels + <usize>p, <u8>load<i32>(active + (<usize>best << 2)));
   }
 }
