@@ -6,7 +6,7 @@ export const CONTROL = { SEQ: 0, DONE: 1, READY: 2, OP: 3, ARGS: 4, RESULT: 30, 
 export const CONTROL_WORDS = 32;
 
 /** Operations the helper runs: 0 ends it; the others name a WebAssembly export and its f32 arguments. */
-export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
+export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11;
 
 export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, { name: string; argc: number; floatArgs: readonly number[] }> = {
   1: { name: 'splat', argc: 8, floatArgs: [] },
@@ -19,6 +19,7 @@ export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, { name: string; argc:
   8: { name: 'neighboursOf', argc: 9, floatArgs: [] },
   9: { name: 'buildLattice', argc: 10, floatArgs: [] },
   10: { name: 'prepareListed', argc: 12, floatArgs: [] },
+  11: { name: 'selectActive', argc: 16, floatArgs: [10, 12] },
 };
 
-export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, slice: 4, sliceUpdate: 5, prepare: 6, expand: 7, neighboursOf: 8, buildLattice: 9, prepareListed: 10 } as const;
+export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, slice: 4, sliceUpdate: 5, prepare: 6, expand: 7, neighboursOf: 8, buildLattice: 9, prepareListed: 10, selectActive: 11 } as const;

@@ -26,30 +26,34 @@ export function splat(points: i32, d1: i32, stride: i32, offsets: usize, weights
 // @ts-ignore: decorator
 @inline function splatRows(fixed: i32, points: i32, d1: i32, stride: i32, offsets: usize, weights: usize, values: usize, lattice: usize): void {
   const rowBytes = <usize>stride << 2;
-  for (let p = 0; p < points; p++) {
-    const corners = <usize>(p * d1) << 2;
-    // Up to six vectors (24 channels) of the point's values in registers per pass over its corners.
-    for (let block: usize = 0; block < rowBytes; block += 96) {
-      const chunks = fixed > 0 ? fixed : <i32>Math.min(6, (rowBytes - block) >> 4);
-      const src = values + <usize>p * rowBytes + block;
-      const zero = f32x4.splat(0);
-      const q0 = v128.load(src);
-      const q1 = chunks > 1 ? v128.load(src, 16) : zero;
-      const q2 = chunks > 2 ? v128.load(src, 32) : zero;
-      const q3 = chunks > 3 ? v128.load(src, 48) : zero;
-      const q4 = chunks > 4 ? v128.load(src, 64) : zero;
-      const q5 = chunks > 5 ? v128.load(src, 80) : zero;
-      for (let r = 0; r < d1; r++) {
-        const k = corners + (<usize>r << 2);
-        const w = f32x4.splat(load<f32>(weights + k));
-        const o = lattice + <usize>load<i32>(offsets + k) * rowBytes + block;
-        v128.store(o, f32x4.add(v128.load(o), f32x4.mul(w, q0)));
-        if (chunks > 1) v128.store(o, f32x4.add(v128.load(o, 16), f32x4.mul(w, q1)), 16);
-        if (chunks > 2) v128.store(o, f32x4.add(v128.load(o, 32), f32x4.mul(w, q2)), 32);
-        if (chunks > 3) v128.store(o, f32x4.add(v128.load(o, 48), f32x4.mul(w, q3)), 48);
-        if (chunks > 4) v128.store(o, f32x4.add(v128.load(o, 64), f32x4.mul(w, q4)), 64);
-        if (chunks > 5) v128.store(o, f32x4.add(v128.load(o, 80), f32x4.mul(w, q5)), 80);
-      }
+  for (let p = 0; p < points; p++) splatPointRows(fixed, p, d1, rowBytes, offsets, weights, values + <usize>p * rowBytes, lattice);
+}
+
+/** Adds point p's row (at `src`) into the lattice at its d+1 corners. */
+// @ts-ignore: decorator
+@inline function splatPointRows(fixed: i32, p: i32, d1: i32, rowBytes: usize, offsets: usize, weights: usize, src: usize, lattice: usize): void {
+  const corners = <usize>(p * d1) << 2;
+  // Up to six vectors (24 channels) of the point's values in registers per pass over its corners.
+  for (let block: usize = 0; block < rowBytes; block += 96) {
+    const chunks = fixed > 0 ? fixed : <i32>Math.min(6, (rowBytes - block) >> 4);
+    const at = src + block;
+    const zero = f32x4.splat(0);
+    const q0 = v128.load(at);
+    const q1 = chunks > 1 ? v128.load(at, 16) : zero;
+    const q2 = chunks > 2 ? v128.load(at, 32) : zero;
+    const q3 = chunks > 3 ? v128.load(at, 48) : zero;
+    const q4 = chunks > 4 ? v128.load(at, 64) : zero;
+    const q5 = chunks > 5 ? v128.load(at, 80) : zero;
+    for (let r = 0; r < d1; r++) {
+      const k = corners + (<usize>r << 2);
+      const w = f32x4.splat(load<f32>(weights + k));
+      const o = lattice + <usize>load<i32>(offsets + k) * rowBytes + block;
+      v128.store(o, f32x4.add(v128.load(o), f32x4.mul(w, q0)));
+      if (chunks > 1) v128.store(o, f32x4.add(v128.load(o, 16), f32x4.mul(w, q1)), 16);
+      if (chunks > 2) v128.store(o, f32x4.add(v128.load(o, 32), f32x4.mul(w, q2)), 32);
+      if (chunks > 3) v128.store(o, f32x4.add(v128.load(o, 48), f32x4.mul(w, q3)), 48);
+      if (chunks > 4) v128.store(o, f32x4.add(v128.load(o, 64), f32x4.mul(w, q4)), 64);
+      if (chunks > 5) v128.store(o, f32x4.add(v128.load(o, 80), f32x4.mul(w, q5)), 80);
     }
   }
 }
@@ -637,24 +641,35 @@ export function splatListed(list: usize, n: i32, d1: i32, stride: i32, offsets: 
 
 /**
  * A kept splat brought up to date for the listed points whose Q changed from `before` to `after`:
- * lattice[corners(p)] += weight · (after[p] − before[p]); then before[p] = after[p].
+ * lattice[corners(p)] += weight · (after[p] − before[p]) in each of the two kernels (d1b 0: one);
+ * then before[p] = after[p], and after[p] is left holding the change.
  */
 export function splatChange(list: usize, n: i32, d1a: i32, offsetsA: usize, weightsA: usize, latticeA: usize, d1b: i32, offsetsB: usize, weightsB: usize, latticeB: usize, stride: i32, before: usize, after: usize): void {
+  const chunks = stride >> 2;
+  if (chunks == 1) splatChangeRows(1, list, n, d1a, offsetsA, weightsA, latticeA, d1b, offsetsB, weightsB, latticeB, stride, before, after);
+  else if (chunks == 2) splatChangeRows(2, list, n, d1a, offsetsA, weightsA, latticeA, d1b, offsetsB, weightsB, latticeB, stride, before, after);
+  else if (chunks == 3) splatChangeRows(3, list, n, d1a, offsetsA, weightsA, latticeA, d1b, offsetsB, weightsB, latticeB, stride, before, after);
+  else if (chunks == 4) splatChangeRows(4, list, n, d1a, offsetsA, weightsA, latticeA, d1b, offsetsB, weightsB, latticeB, stride, before, after);
+  else if (chunks == 5) splatChangeRows(5, list, n, d1a, offsetsA, weightsA, latticeA, d1b, offsetsB, weightsB, latticeB, stride, before, after);
+  else if (chunks == 6) splatChangeRows(6, list, n, d1a, offsetsA, weightsA, latticeA, d1b, offsetsB, weightsB, latticeB, stride, before, after);
+  else splatChangeRows(0, list, n, d1a, offsetsA, weightsA, latticeA, d1b, offsetsB, weightsB, latticeB, stride, before, after);
+}
+
+// @ts-ignore: decorator
+@inline function splatChangeRows(fixed: i32, list: usize, n: i32, d1a: i32, offsetsA: usize, weightsA: usize, latticeA: usize, d1b: i32, offsetsB: usize, weightsB: usize, latticeB: usize, stride: i32, before: usize, after: usize): void {
   const rowBytes = <usize>stride << 2;
   for (let i = 0; i < n; i++) {
     const p = load<i32>(list + (<usize>i << 2));
     const row = <usize>p * rowBytes;
-    for (let r = 0; r < d1a + d1b; r++) {
-      const inA = r < d1a;
-      const k = inA ? <usize>(p * d1a + r) << 2 : <usize>(p * d1b + r - d1a) << 2;
-      const w = f32x4.splat(load<f32>((inA ? weightsA : weightsB) + k));
-      const o = (inA ? latticeA : latticeB) + <usize>load<i32>((inA ? offsetsA : offsetsB) + k) * rowBytes;
-      for (let at: usize = 0; at < rowBytes; at += 16) {
-        const delta = f32x4.sub(v128.load(after + row + at), v128.load(before + row + at));
-        v128.store(o + at, f32x4.add(v128.load(o + at), f32x4.mul(w, delta)));
-      }
+    // The change of the new row against the old, and the new row made the old one.
+    const delta = after + row;
+    for (let at: usize = 0; at < rowBytes; at += 16) {
+      const change = f32x4.sub(v128.load(after + row + at), v128.load(before + row + at));
+      v128.store(before + row + at, v128.load(after + row + at));
+      v128.store(delta + at, change);
     }
-    for (let at: usize = 0; at < rowBytes; at += 16) v128.store(before + row + at, v128.load(after + row + at));
+    if (d1a > 0) splatPointRows(fixed, p, d1a, rowBytes, offsetsA, weightsA, delta, latticeA);
+    if (d1b > 0) splatPointRows(fixed, p, d1b, rowBytes, offsetsB, weightsB, delta, latticeB);
   }
 }
 
@@ -672,19 +687,18 @@ export function normaliseListed(list: usize, n: i32, d1: i32, offsets: usize, we
 }
 
 /**
- * Which pixels a warm frame recomputes. A pixel is active when its probabilities moved from those
- * it was last computed with (`reference`; total variation over the m active labels above `tv`),
- * when its colour moved from the one the lattice holds (`colours`; any channel by more than `rgb`:
- * it is also listed in `moved`), or when its Q is unsure (largest label below `sure`). Writes
- * the active list and the moved list; returns the active count, the moved count at counts[0],
- * and at counts[1] the summed total variation (as f32) for the scene-cut test.
+ * Which of pixels [first, last) a warm frame recomputes. A pixel is active when its probabilities
+ * moved from those it was last computed with (`reference`; total variation over the m active
+ * labels above `tv`), when its colour moved from the one the lattice holds (`colours`; any channel
+ * by more than `rgb`: it is also listed in `moved`), or when its Q is unsure (`top`, its largest Q,
+ * below `sure`). Writes both lists; returns the active count, with the moved count at counts[0]
+ * and the summed total variation (f32) at counts[1] for the scene-cut test.
  */
-export function selectActive(points: i32, classes: i32, probabilities: usize, reference: usize, active: usize, m: i32, width: i32, image: usize, colours: usize, q: usize, stride: i32, tv: f32, rgb: i32, sure: f32, activeList: usize, movedList: usize, counts: usize): i32 {
+export function selectActive(first: i32, last: i32, classes: i32, probabilities: usize, reference: usize, active: usize, m: i32, image: usize, colours: usize, top: usize, tv: f32, rgb: i32, sure: f32, activeList: usize, movedList: usize, counts: usize): i32 {
   let nActive = 0;
   let nMoved = 0;
   let totalVariation: f32 = 0;
-  const rowBytes = <usize>stride << 2;
-  for (let p = 0; p < points; p++) {
+  for (let p = first; p < last; p++) {
     const src = probabilities + (<usize>(p * classes) << 2);
     const ref = reference + (<usize>(p * classes) << 2);
     let change: f32 = 0;
@@ -694,23 +708,16 @@ export function selectActive(points: i32, classes: i32, probabilities: usize, re
     }
     change *= 0.5;
     totalVariation += change;
-    let moved = false;
-    for (let c = 0; c < 3; c++) {
-      const at = <usize>(p * 3 + c);
-      const delta = <i32>load<u8>(image + at) - <i32>load<u8>(colours + at);
-      if (delta > rgb || -delta > rgb) moved = true;
-    }
-    let top: f32 = 0;
-    const row = q + <usize>p * rowBytes;
-    for (let k = 0; k < m; k++) {
-      const v = load<f32>(row + (<usize>k << 2));
-      if (v > top) top = v;
-    }
+    const at = <usize>(p * 3);
+    const dr = <i32>load<u8>(image + at) - <i32>load<u8>(colours + at);
+    const dg = <i32>load<u8>(image + at, 1) - <i32>load<u8>(colours + at, 1);
+    const db = <i32>load<u8>(image + at, 2) - <i32>load<u8>(colours + at, 2);
+    const moved = dr > rgb || -dr > rgb || dg > rgb || -dg > rgb || db > rgb || -db > rgb;
     if (moved) {
       store<i32>(movedList + (<usize>nMoved << 2), p);
       nMoved++;
     }
-    if (moved || change > tv || top < sure) {
+    if (moved || change > tv || load<f32>(top + (<usize>p << 2)) < sure) {
       store<i32>(activeList + (<usize>nActive << 2), p);
       nActive++;
     }
@@ -767,8 +774,8 @@ export function prepareListed(first: i32, last: i32, list: usize, classes: i32, 
   }
 }
 
-/** labels[p] = active[argmax_k q[p][k]] for the listed pixels. */
-export function labelsListed(list: usize, n: i32, m: i32, stride: i32, q: usize, active: usize, labels: usize): void {
+/** labels[p] = active[argmax_k q[p][k]] and top[p] = max_k q[p][k] for the listed pixels. */
+export function labelsListed(list: usize, n: i32, m: i32, stride: i32, q: usize, active: usize, labels: usize, top: usize): void {
   for (let i = 0; i < n; i++) {
     const p = load<i32>(list + (<usize>i << 2));
     const row = q + (<usize>(p * stride) << 2);
@@ -782,5 +789,6 @@ export function labelsListed(list: usize, n: i32, m: i32, stride: i32, q: usize,
       }
     }
     store<u8>(labels + <usize>p, <u8>load<i32>(active + (<usize>best << 2)));
+    store<f32>(top + (<usize>p << 2), bestValue);
   }
 }

@@ -1,0 +1,425 @@
+/**
+ * The dense CRF for one video stream, incremental: the bilateral lattice, Q, and the splat of Q
+ * through each kernel's lattice are kept from frame to frame, and a warm frame recomputes only the
+ * pixels that need it.
+ *
+ *   cold frame (first, scene cut, new labels, size change): build both lattices, mean field over all
+ *     pixels, keep S_k = splat_k(Q) — the lattice values before the blur;
+ *   warm frame: active pixels A = probabilities moved (total variation > tv since last computed)
+ *     ∪ colour moved (> rgb levels: re-embedded in the lattice, their old splat taken out of S_k and
+ *     put back at the new corners) ∪ Q unsure (< sure); then per iteration: blur S_k, slice + update
+ *     for A only, S_k += splat_k(Q_new − Q_old) over A. Every other pixel keeps its Q and label, and
+ *     its part of S_k stays valid, so it still sends its messages to A.
+ *
+ * The cost of a warm iteration is the blur (proportional to the lattice, not the image) plus |A|
+ * pixels; a cold one is N pixels. Frozen pixels are the approximation: they ignore changes of the
+ * probabilities below `tv` (on purpose: that is the network's frame-to-frame noise) and changes of
+ * their messages caused by what moved elsewhere. Vertices whose points all moved away stay in the
+ * lattice (empty); the lattice is rebuilt when they make up too much of it.
+ */
+import type { CrfParams } from './denseCrf.js';
+import { pixelFeatures } from './denseCrf.js';
+import { activeFromPeaks } from './labelPruning.js';
+import { OP } from './meanFieldControl.js';
+import { type CrfExports, WasmEngine } from './wasmEngine.js';
+
+/** What decides between warm and cold frames, and which pixels a warm frame recomputes. */
+export interface VideoWarmSettings {
+  /** Mean-field iterations of a warm frame (over the active pixels). */
+  readonly iterations: number;
+  /** Mean total variation of the probabilities against the kept ones (0–1) above which a frame starts cold. */
+  readonly sceneCut: number;
+  /** A pixel whose probabilities moved by more than this total variation is recomputed (default 0.1). */
+  readonly tv?: number;
+  /** A pixel whose colour moved by more than this many levels in a channel is re-embedded (default 2). */
+  readonly rgb?: number;
+  /** A pixel whose largest Q is below this is recomputed on every warm frame (default 0.9). */
+  readonly sure?: number;
+}
+
+export interface VideoCrfResult {
+  readonly labels: Uint8Array;
+  /** N×classes marginals when asked for. */
+  readonly q: Float32Array | null;
+  readonly activeLabels: readonly number[];
+  readonly warm: boolean;
+  readonly iterations: number;
+  /** Pixels recomputed (all of them on a cold frame). */
+  readonly activePixels: number;
+  readonly setupMs: number;
+  readonly inferenceMs: number;
+}
+
+/** Frames whose active pixels exceed this share run cold: the dense loop is cheaper per pixel. */
+const MAX_ACTIVE_SHARE = 0.5;
+/** Rebuild when the lattice has grown by this factor since its cold build (vertices left empty). */
+const MAX_GROWTH = 1.5;
+/** Bytes of one kernel's description for sliceUpdate (six 32-bit words, as the module reads them). */
+const KERNEL_BYTES = 24;
+
+/** One kernel's lattice and the buffers kept with it. `capacity`: vertex rows allocated. */
+interface VideoKernel {
+  readonly d: number;
+  readonly weight: number;
+  readonly offsets: number;
+  readonly weights: number;
+  readonly neighbours: number;
+  readonly capacity: number;
+  vertices: number;
+  /** 1/(K·1) per pixel (NORMALIZE_AFTER). */
+  readonly scale: number;
+  /** splat(Q), kept: (capacity + 1) × stride floats. */
+  readonly kept: number;
+  /** Blur buffers, and the helper's splat on cold frames. */
+  readonly a: number;
+  readonly b: number;
+  readonly a2: number;
+  /** Bilateral only: the hash table, keys and the splat of ones (stride 4) with its blur buffers. */
+  readonly table?: { readonly keys: number; readonly table: number; readonly tableCapacity: number; readonly ones: number; readonly onesA: number; readonly onesB: number; readonly coldVertices: number };
+}
+
+interface ColdState {
+  readonly classes: number;
+  readonly active: readonly number[];
+  readonly m: number;
+  readonly stride: number;
+  readonly kernels: VideoKernel[];
+  readonly activeIndex: number;
+  readonly probabilities: number;
+  readonly reference: number;
+  readonly image: number;
+  readonly colours: number;
+  readonly q: number;
+  readonly next: number;
+  readonly unary: number;
+  readonly labels: number;
+  /** Each pixel's largest Q (from its last computation): the `sure` test reads this, not Q. */
+  readonly top: number;
+  readonly activeList: number;
+  readonly movedList: number;
+  readonly counts: number;
+  /** The helper's half of the selection: its lists and counts, appended to ours. */
+  readonly helperLists: { readonly active: number; readonly moved: number; readonly counts: number } | null;
+  readonly describe: number;
+  readonly onesRow: number;
+  readonly scratch: number;
+}
+
+export class VideoMeanField extends WasmEngine {
+  private state: ColdState | null = null;
+  private readonly base: number;
+
+  constructor(
+    module: WebAssembly.Module,
+    private readonly width: number,
+    private readonly height: number,
+    private readonly params: CrfParams,
+    options: { readonly threads?: number } = {},
+  ) {
+    super(module, width * height, options);
+    this.base = this.top;
+  }
+
+  /** The next frame starts cold (a stream restarted, or the CRF was switched back on). */
+  restart(): void {
+    this.state = null;
+  }
+
+  /** One frame: image rgb24 and probabilities N×classes (HWC), at the size this engine was made for. */
+  frame(image: Uint8Array, probabilities: Float32Array, classes: number, settings: VideoWarmSettings, wantQ = false): VideoCrfResult {
+    const started = performance.now();
+    const state = this.state;
+    if (state && state.classes === classes) {
+      const warm = this.warmFrame(state, image, probabilities, settings);
+      if (warm !== null) return this.finish(state, warm, true, settings.iterations, wantQ, 0, started);
+    }
+    const cold = this.coldFrame(image, probabilities, classes);
+    return this.finish(cold.state, this.points, false, this.params.iterations, wantQ, cold.setupMs, started);
+  }
+
+  private finish(state: ColdState, activePixels: number, warm: boolean, iterations: number, wantQ: boolean, setupMs: number, started: number): VideoCrfResult {
+    const n = this.points;
+    const labels = new Uint8Array(this.memory.buffer, state.labels, n).slice();
+    let q: Float32Array | null = null;
+    if (wantQ) {
+      const mark = this.top;
+      const full = this.alloc(n * state.classes * 4);
+      const scratchLabels = this.alloc(n);
+      this.exports.expand(n, state.m, state.stride, state.q, state.classes, state.activeIndex, full, scratchLabels);
+      q = this.f32(full, n * state.classes).slice();
+      this.top = mark;
+    }
+    return { labels, q, activeLabels: state.active, warm, iterations, activePixels, setupMs, inferenceMs: performance.now() - started - setupMs };
+  }
+
+  /** Builds everything from this frame and runs the full mean field over all pixels. */
+  private coldFrame(image: Uint8Array, probabilities: Float32Array, classes: number): { state: ColdState; setupMs: number } {
+    const started = performance.now();
+    const n = this.points;
+    this.top = this.base;
+    this.state = null;
+    const probabilitiesAt = this.alloc(n * classes * 4);
+    this.f32(probabilitiesAt, n * classes).set(probabilities);
+    const peak = this.alloc(classes * 4);
+    this.exports.peaks(n, classes, probabilitiesAt, peak);
+    const active = activeFromPeaks(this.f32(peak, classes), this.params.pruneBelow);
+    const m = active.length;
+    const stride = (m + 3) & ~3;
+    const activeIndex = this.alloc(m * 4);
+    new Int32Array(this.memory.buffer, activeIndex, m).set(active);
+    const imageAt = this.alloc(n * 3);
+    new Uint8Array(this.memory.buffer, imageAt, n * 3).set(image);
+    const colours = this.alloc(n * 3);
+    new Uint8Array(this.memory.buffer, colours, n * 3).set(image);
+    const reference = this.alloc(n * classes * 4);
+    this.f32(reference, n * classes).set(probabilities);
+    const all = this.alloc(n * 4);
+    const allList = new Int32Array(this.memory.buffer, all, n);
+    for (let p = 0; p < n; p++) allList[p] = p;
+    const onesRow = this.alloc(16);
+    this.f32(onesRow, 4).set([1, 0, 0, 0]);
+    const scratch = this.alloc(1024);
+    const { gaussian, bilateral } = this.params;
+    const kernels: VideoKernel[] = [];
+    if (gaussian.weight !== 0) kernels.push(this.buildKernel(pixelFeatures(this.width, this.height, gaussian.xy), 2, gaussian.weight, stride, scratch, false));
+    if (bilateral.weight !== 0) kernels.push(this.buildKernel(pixelFeatures(this.width, this.height, bilateral.xy, { image, sigma: bilateral.rgb }), 5, bilateral.weight, stride, scratch, true));
+    const state: ColdState = {
+      classes, active, m, stride, kernels, activeIndex, probabilities: probabilitiesAt, reference, image: imageAt, colours,
+      q: this.alloc(n * stride * 4), next: this.alloc(n * stride * 4), unary: this.alloc(n * stride * 4), labels: this.alloc(n), top: this.alloc(n * 4),
+      activeList: all, movedList: this.alloc(n * 4), counts: this.alloc(16),
+      helperLists: this.helper ? { active: this.alloc(n * 2), moved: this.alloc(n * 2), counts: this.alloc(16) } : null, describe: this.alloc(2 * KERNEL_BYTES), onesRow, scratch,
+    };
+    for (const kernel of kernels) this.normalise(state, kernel, n, true);
+    const setupMs = performance.now() - started;
+    this.exports.prepare(n, classes, activeIndex, m, stride, probabilitiesAt, 0, state.unary, state.q);
+    for (let it = 0; it < this.params.iterations; it++) {
+      for (const kernel of kernels) this.splatAll(state, kernel);
+      this.update(state, n, 0);
+      // The new Q becomes the current one.
+      new Uint8Array(this.memory.buffer).copyWithin(state.q, state.next, state.next + n * stride * 4);
+    }
+    for (const kernel of kernels) this.splatAll(state, kernel); // kept for the next frame
+    this.exports.labelsListed(all, n, m, stride, state.q, activeIndex, state.labels, state.top);
+    this.state = state;
+    return { state, setupMs };
+  }
+
+  /**
+   * A kernel's lattice from all pixels' features, with buffers for `capacity` vertices (the
+   * bilateral one keeps its hash table and room to grow); its blur buffers' vertex slot 0 is zero.
+   */
+  private buildKernel(features: Float32Array, d: number, weight: number, stride: number, scratch: number, growable: boolean): VideoKernel {
+    const n = this.points;
+    const d1 = d + 1;
+    const offsets = this.alloc(n * d1 * 4);
+    const weights = this.alloc(n * d1 * 4);
+    const mark = this.top;
+    for (const capacity of [n, n * d1]) {
+      this.top = mark;
+      const input = this.alloc(n * d * 4);
+      this.f32(input, n * d).set(features);
+      const keys = this.alloc(capacity * d * 4);
+      let tableCapacity = 1;
+      while (tableCapacity < capacity * 2) tableCapacity <<= 1;
+      const table = this.alloc(tableCapacity * 4);
+      const vertices = this.exports.buildLattice(n, d, input, offsets, weights, keys, capacity, table, tableCapacity, scratch);
+      if (vertices < 0) continue;
+      // A fixed lattice needs rows for its vertices only; a growable one for `capacity`.
+      const rows = growable ? capacity : vertices;
+      const neighbours = this.alloc(d1 * rows * 2 * 4);
+      this.exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, neighbours, scratch);
+      const buffer = (width: number) => {
+        const at = this.alloc((rows + 1) * width * 4);
+        this.f32(at, (rows + 1) * width).fill(0);
+        return at;
+      };
+      const kernel: VideoKernel = {
+        d, weight, offsets, weights, neighbours, capacity: rows, vertices, scale: this.alloc(n * 4),
+        kept: buffer(stride), a: buffer(stride), b: buffer(stride), a2: this.helper ? buffer(stride) : 0,
+        ...(growable ? { table: { keys, table, tableCapacity, ones: buffer(4), onesA: buffer(4), onesB: buffer(4), coldVertices: vertices } } : {}),
+      };
+      return kernel;
+    }
+    throw new Error('lattice construction ran out of room');
+  }
+
+  /**
+   * The kernel's 1/(K·1) for the first `count` listed pixels (all on a cold frame), from its splat
+   * of ones: made `fresh` on a cold frame, kept and moved with the points after that.
+   */
+  private normalise(state: ColdState, kernel: VideoKernel, count: number, fresh: boolean): void {
+    const d1 = kernel.d + 1;
+    let ones = kernel.table?.ones;
+    let [a, b] = kernel.table ? [kernel.table.onesA, kernel.table.onesB] : [0, 0];
+    if (ones === undefined) {
+      // The position kernel never moves: its splat of ones is needed once, in scratch buffers.
+      const mark = this.top;
+      const rows = (kernel.capacity + 1) * 4;
+      [ones, a, b] = [this.alloc(rows * 4), this.alloc(rows * 4), this.alloc(rows * 4)];
+      this.f32(ones, rows).fill(0);
+      this.f32(a, 4).fill(0);
+      this.f32(b, 4).fill(0);
+      this.exports.splatListed(state.activeList, this.points, d1, 4, kernel.offsets, kernel.weights, state.onesRow, 0, ones, 1);
+      const blurred = this.blur(kernel, 4, ones, a, b);
+      this.exports.normaliseListed(state.activeList, count, d1, kernel.offsets, kernel.weights, blurred, alpha(kernel.d), kernel.scale);
+      this.top = mark;
+      return;
+    }
+    if (fresh) this.exports.splatListed(state.activeList, this.points, d1, 4, kernel.offsets, kernel.weights, state.onesRow, 0, ones, 1);
+    const blurred = this.blur(kernel, 4, ones, a, b);
+    this.exports.normaliseListed(state.activeList, count, d1, kernel.offsets, kernel.weights, blurred, alpha(kernel.d), kernel.scale);
+  }
+
+  /**
+   * Blurs lattice values at `from` (left as they are) along the d+1 directions through `a` and `b`;
+   * returns the buffer holding the result. With the helper, each direction is split by vertex range.
+   */
+  private blur(kernel: VideoKernel, width: number, from: number, a: number, b: number): number {
+    const { vertices, capacity, neighbours } = kernel;
+    const half = vertices >> 1;
+    let [src, dst] = [from, a];
+    for (let j = 0; j <= kernel.d; j++) {
+      const [s, t] = [src, dst];
+      if (this.helper) this.both(OP.blurDirection, [j, half, vertices, capacity, width, neighbours, s, t], () => this.exports.blurDirection(j, 0, half, capacity, width, neighbours, s, t));
+      else this.exports.blurDirection(j, 0, vertices, capacity, width, neighbours, s, t);
+      [src, dst] = [t, t === a ? b : a];
+    }
+    return src;
+  }
+
+  /** kept = splat(Q) over all pixels (a cold frame's iteration), the helper splatting half. */
+  private splatAll(state: ColdState, kernel: VideoKernel): void {
+    const n = this.points;
+    const d1 = kernel.d + 1;
+    const floats = (kernel.vertices + 1) * state.stride;
+    const { splat, addInto } = this.exports;
+    if (!this.helper) return splat(n, d1, state.stride, kernel.offsets, kernel.weights, state.q, kernel.kept, floats);
+    const h = n >> 1;
+    const at = (base: number, perPoint: number) => base + h * perPoint * 4;
+    this.both(OP.splat, [n - h, d1, state.stride, at(kernel.offsets, d1), at(kernel.weights, d1), at(state.q, state.stride), kernel.a2, floats], () =>
+      splat(h, d1, state.stride, kernel.offsets, kernel.weights, state.q, kernel.kept, floats));
+    const m = (floats >> 1) & ~3;
+    this.both(OP.addInto, [kernel.kept + m * 4, kernel.a2 + m * 4, floats - m], () => addInto(kernel.kept, kernel.a2, m));
+  }
+
+  /** Blurs each kernel's kept splat and runs slice + update for `count` pixels (the active list, or all when `list` is 0) into `next`. */
+  private update(state: ColdState, count: number, list: number): void {
+    const words = new Int32Array(this.memory.buffer, state.describe, (2 * KERNEL_BYTES) / 4);
+    const floats = new Float32Array(this.memory.buffer, state.describe, (2 * KERNEL_BYTES) / 4);
+    state.kernels.forEach((kernel, k) => {
+      const blurred = this.blur(kernel, state.stride, kernel.kept, kernel.a, kernel.b);
+      const i = (k * KERNEL_BYTES) / 4;
+      words.set([kernel.offsets, kernel.weights, kernel.d + 1, blurred, kernel.scale], i);
+      floats[i + 5] = kernel.weight * alpha(kernel.d);
+    });
+    const { m, stride, unary, next, describe } = state;
+    const kernels = state.kernels.length;
+    const h = count >> 1;
+    if (this.helper && count >= 2048) this.both(OP.sliceUpdate, [h, count, list, m, stride, unary, next, describe, kernels], () => this.exports.sliceUpdate(0, h, list, m, stride, unary, next, describe, kernels));
+    else this.exports.sliceUpdate(0, count, list, m, stride, unary, next, describe, kernels);
+  }
+
+  /** Q_old → Q_new (next) for the listed pixels, and every kept splat brought up to date. */
+  private commit(state: ColdState, count: number): void {
+    const [ka, kb] = [state.kernels[0], state.kernels[1]];
+    const none = { d: -1, offsets: 0, weights: 0, kept: 0 };
+    const [a, b] = [ka ?? none, kb ?? none];
+    this.exports.splatChange(state.activeList, count, a.d + 1, a.offsets, a.weights, a.kept, b.d + 1, b.offsets, b.weights, b.kept, state.stride, state.q, state.next);
+  }
+
+  /** Returns the number of pixels recomputed, or null when this frame must start cold. */
+  private warmFrame(state: ColdState, image: Uint8Array, probabilities: Float32Array, settings: VideoWarmSettings): number | null {
+    const n = this.points;
+    const { classes, m, stride } = state;
+    const memory = this.memory.buffer;
+    this.f32(state.probabilities, n * classes).set(probabilities);
+    new Uint8Array(memory, state.image, n * 3).set(image);
+    // A label newly in play needs a cold frame (Q is laid out over the labels in play).
+    const mark = this.top;
+    const peak = this.alloc(classes * 4);
+    this.exports.peaks(n, classes, state.probabilities, peak);
+    const inPlay = activeFromPeaks(this.f32(peak, classes), this.params.pruneBelow);
+    this.top = mark;
+    if (inPlay.some((c) => !state.active.includes(c))) return null;
+    const { count, moved, meanTv } = this.select(state, settings);
+    if (meanTv > settings.sceneCut || count > n * MAX_ACTIVE_SHARE) return null;
+    if (moved > 0 && !this.movePixels(state, moved)) return null;
+    // The bilateral normalisation where it is needed now (the lattice may have changed).
+    for (const kernel of state.kernels) if (kernel.table) this.normalise(state, kernel, count, false);
+    // Start: unary and blended Q for the active pixels, into the kept splats.
+    const { activeList, activeIndex, reference, q, unary, next } = state;
+    const h = count >> 1;
+    const prepare = (from: number, to: number) => [from, to, activeList, classes, activeIndex, m, stride, state.probabilities, reference, q, unary, next];
+    if (this.helper && count >= 2048) this.both(OP.prepareListed, prepare(h, count), () => this.exports.prepareListed(...(prepare(0, h) as Parameters<CrfExports['prepareListed']>)));
+    else this.exports.prepareListed(0, count, activeList, classes, activeIndex, m, stride, state.probabilities, reference, q, unary, next);
+    this.exports.remember(activeList, count, classes, state.probabilities, reference, 0, 0);
+    this.commit(state, count);
+    for (let it = 0; it < settings.iterations; it++) {
+      this.update(state, count, activeList);
+      this.commit(state, count);
+    }
+    this.exports.labelsListed(activeList, count, m, stride, q, activeIndex, state.labels, state.top);
+    return count;
+  }
+
+  /** The active and moved lists of a warm frame (selectActive over both halves of the image, on two threads). */
+  private select(state: ColdState, settings: VideoWarmSettings): { count: number; moved: number; meanTv: number } {
+    const n = this.points;
+    const { classes, m } = state;
+    const args = (first: number, last: number, lists: { active: number; moved: number; counts: number }) =>
+      [first, last, classes, state.probabilities, state.reference, state.activeIndex, m, state.image, state.colours, state.top, settings.tv ?? 0.1, settings.rgb ?? 2, settings.sure ?? 0.9, lists.active, lists.moved, lists.counts] as Parameters<CrfExports['selectActive']>;
+    const ours = { active: state.activeList, moved: state.movedList, counts: state.counts };
+    const words = (at: number) => ({ moved: new Int32Array(this.memory.buffer, at, 1)[0]!, tv: new Float32Array(this.memory.buffer, at + 4, 1)[0]! });
+    const theirs = state.helperLists;
+    if (!theirs) {
+      const count = this.exports.selectActive(...args(0, n, ours));
+      const { moved, tv } = words(state.counts);
+      return { count, moved, meanTv: tv / n };
+    }
+    const h = n >> 1;
+    let count = 0;
+    this.both(OP.selectActive, args(h, n, theirs), () => {
+      count = this.exports.selectActive(...args(0, h, ours));
+    }, [10, 12]);
+    const [a, b] = [words(state.counts), words(theirs.counts)];
+    const extra = this.helperResult();
+    // The helper's lists follow ours (both in pixel order).
+    const bytes = new Uint8Array(this.memory.buffer);
+    bytes.copyWithin(state.activeList + count * 4, theirs.active, theirs.active + extra * 4);
+    bytes.copyWithin(state.movedList + a.moved * 4, theirs.moved, theirs.moved + b.moved * 4);
+    return { count: count + extra, moved: a.moved + b.moved, meanTv: (a.tv + b.tv) / n };
+  }
+
+  /**
+   * Re-embeds the pixels whose colour moved (the moved list) in the bilateral lattice: their old
+   * splat (of Q and of ones) taken out, new corners found (new vertices linked in), splat put back.
+   * False when the lattice must be rebuilt instead (out of room, or grown too much).
+   */
+  private movePixels(state: ColdState, moved: number): boolean {
+    const kernel = state.kernels.find((k) => k.table);
+    if (!kernel?.table) return true;
+    const { table } = kernel;
+    const d1 = kernel.d + 1;
+    const { movedList, stride, q, onesRow } = state;
+    const { splatListed, movePoints, linkVertices, remember } = this.exports;
+    const takeOut = (sign: number) => {
+      splatListed(movedList, moved, d1, stride, kernel.offsets, kernel.weights, q, stride * 4, kernel.kept, sign);
+      splatListed(movedList, moved, d1, 4, kernel.offsets, kernel.weights, onesRow, 0, table.ones, sign);
+    };
+    takeOut(-1);
+    const { bilateral } = this.params;
+    const before = kernel.vertices;
+    const after = movePoints(movedList, moved, this.width, state.image, bilateral.xy, bilateral.rgb, kernel.offsets, kernel.weights, table.keys, kernel.capacity, table.table, table.tableCapacity, before, state.scratch);
+    if (after < 0 || after > table.coldVertices * MAX_GROWTH) return false;
+    if (after > before) linkVertices(before, after, kernel.capacity, kernel.d, table.keys, table.table, table.tableCapacity, kernel.neighbours, state.scratch);
+    kernel.vertices = after;
+    takeOut(1);
+    remember(movedList, moved, state.classes, 0, 0, state.image, state.colours);
+    return true;
+  }
+}
+
+/** The slice's factor 1/(1 + 2^−d): the lattice's blur leaves a constant gain. */
+function alpha(d: number): number {
+  return 1 / (1 + 2 ** -d);
+}
