@@ -8,7 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
 import { CrfWorkspace } from './latticeWasm.js';
 import { runCrf, type RunCrfOptions } from './reducedResolution.js';
-import type { WarmStartState } from './warmStart.js';
+import { restartStream, type WarmStartState } from './warmStart.js';
 
 const port = parentPort!;
 const workspace = new CrfWorkspace({ threads: (workerData as { threads?: number } | null)?.threads ?? 1 });
@@ -20,7 +20,7 @@ port.on('message', (job: CrfJob) => {
     if (job.warmStart) {
       const { streamId, restart, ...settings } = job.warmStart;
       const state = streams.get(streamId) ?? { previous: null };
-      if (restart) state.previous = null;
+      if (restart) restartStream(state);
       streams.set(streamId, state);
       warmStart = { settings, state };
     }

@@ -317,6 +317,10 @@ export class CrfWorkspace {
   /** `threads`: 2 runs each frame's mean field on two cores (a helper thread per instance). */
   constructor(private readonly options: { readonly threads?: number } = {}) {}
 
+  get threads(): number {
+    return this.options.threads ?? 1;
+  }
+
   engineFor(module: WebAssembly.Module, width: number, height: number, gaussian: { readonly xy: number; readonly weight: number }, features: () => Float32Array): WasmMeanField {
     const key = `${width}x${height}:${gaussian.xy}:${gaussian.weight}`;
     if (!this.engine || key !== this.key) {

@@ -7,6 +7,8 @@
 import { cachedTaps } from '../preprocess.js';
 import { type CrfParams, DenseCrf } from './denseCrf.js';
 import type { CrfWorkspace } from './latticeWasm.js';
+import { VideoMeanField } from './videoMeanField.js';
+import { latticeModule } from './wasmEngine.js';
 import { type WarmStartSettings, type WarmStartState, warmStartFor } from './warmStart.js';
 
 /** Bilinear (half-pixel) resize of interleaved values: W×H×C → outW×outH×C. */
@@ -53,6 +55,8 @@ export interface CrfRun {
   /** Iterations run (fewer when warm-started). */
   readonly iterations: number;
   readonly warm: boolean;
+  /** Pixels the mean field recomputed (at the CRF's scale): all of them unless warm. */
+  readonly activePixels: number;
 }
 
 export interface RunCrfOptions {
@@ -78,6 +82,15 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
   const smallImage = scale < 1 ? resizeImage(image, width, height, sw, sh) : image;
   const smallP = resize(probabilities);
   const smallParams: CrfParams = scale < 1 ? { ...params, bilateral: { ...params.bilateral, xy: params.bilateral.xy * scale }, gaussian: { ...params.gaussian, xy: params.gaussian.xy * scale } } : params;
+  if (options.warmStart && !options.initialQ) {
+    const engine = videoEngineFor(options.warmStart.state, sw, sh, smallParams, options.workspace?.threads ?? 1);
+    if (engine) {
+      // Incremental: the stream's lattice, Q and splats are kept; warm frames recompute what changed.
+      const frame = engine.frame(smallImage, smallP, classes, options.warmStart.settings, scale < 1 || !options.labelsOnly);
+      const iterations = frame.warm ? options.warmStart.settings.iterations : params.iterations;
+      return finish({ q: frame.q!, labels: frame.labels, activeLabels: frame.activeLabels }, { activeLabels: frame.activeLabels, setupMs: frame.setupMs, iterations, warm: frame.warm, activePixels: frame.activePixels });
+    }
+  }
   let initialQ = options.initialQ ? resize(options.initialQ) : undefined;
   let iterations = params.iterations;
   const warm = options.warmStart ? warmStartFor(options.warmStart.state, smallP, classes, options.warmStart.settings) : null;
@@ -88,17 +101,37 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
   const crf = DenseCrf.forImage(smallImage, sw, sh, smallParams, options.workspace);
   const small = crf.infer(smallP, classes, { iterations, ...(initialQ ? { initialQ } : {}) });
   if (options.warmStart) options.warmStart.state.previous = { q: small.q, probabilities: scale < 1 ? smallP : smallP.slice() };
-  const common = { activeLabels: small.activeLabels, setupMs: crf.setupMs, iterations, warm: Boolean(warm) };
-  if (scale === 1) return { ...common, q: small.q, labels: small.labels, inferenceMs: performance.now() - started - crf.setupMs };
-  if (options.labelsOnly) return { ...common, q: null, labels: upsampledArgmax(small.q, classes, sw, sh, width, height), inferenceMs: performance.now() - started - crf.setupMs };
-  const q = resizeInterleaved(small.q, classes, sw, sh, width, height);
-  const labels = new Uint8Array(width * height);
-  for (let p = 0; p < labels.length; p++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (q[p * classes + c]! > q[p * classes + best]!) best = c;
-    labels[p] = best;
+  return finish(small, { activeLabels: small.activeLabels, setupMs: crf.setupMs, iterations, warm: Boolean(warm), activePixels: sw * sh });
+
+  /** The small result brought to full size: as it is at scale 1, else labels (and Q) upsampled. */
+  function finish(small: { readonly q: Float32Array | null; readonly labels: Uint8Array; readonly activeLabels: readonly number[] }, common: Omit<CrfRun, 'q' | 'labels' | 'inferenceMs'>): CrfRun {
+    const inferenceMs = performance.now() - started - common.setupMs;
+    if (scale === 1) return { ...common, q: small.q, labels: small.labels, inferenceMs };
+    if (options.labelsOnly) return { ...common, q: null, labels: upsampledArgmax(small.q!, classes, sw, sh, width, height), inferenceMs };
+    const q = resizeInterleaved(small.q!, classes, sw, sh, width, height);
+    const labels = new Uint8Array(width * height);
+    for (let p = 0; p < labels.length; p++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (q[p * classes + c]! > q[p * classes + best]!) best = c;
+      labels[p] = best;
+    }
+    return { ...common, q, labels, inferenceMs };
   }
-  return { ...common, q, labels, inferenceMs: performance.now() - started - crf.setupMs };
+}
+
+/**
+ * The stream's incremental engine for this size and these parameters (made, or remade when they
+ * change), or null where the WebAssembly module is not built or the normalisation is not DeepLab's.
+ */
+function videoEngineFor(state: WarmStartState, width: number, height: number, params: CrfParams, threads: number): VideoMeanField | null {
+  const module = latticeModule();
+  if (!module || params.normalization !== 'after') return null;
+  const key = `${width}x${height}:${JSON.stringify(params)}:${threads}`;
+  if (state.video?.key !== key) {
+    state.video?.engine.dispose();
+    state.video = { key, engine: new VideoMeanField(module, width, height, params, { threads }) };
+  }
+  return state.video.engine;
 }
 
 /**

@@ -21,21 +21,8 @@ import type { CrfParams } from './denseCrf.js';
 import { pixelFeatures } from './denseCrf.js';
 import { activeFromPeaks } from './labelPruning.js';
 import { OP } from './meanFieldControl.js';
+import type { WarmStartSettings } from './warmStart.js';
 import { type CrfExports, WasmEngine } from './wasmEngine.js';
-
-/** What decides between warm and cold frames, and which pixels a warm frame recomputes. */
-export interface VideoWarmSettings {
-  /** Mean-field iterations of a warm frame (over the active pixels). */
-  readonly iterations: number;
-  /** Mean total variation of the probabilities against the kept ones (0–1) above which a frame starts cold. */
-  readonly sceneCut: number;
-  /** A pixel whose probabilities moved by more than this total variation is recomputed (default 0.1). */
-  readonly tv?: number;
-  /** A pixel whose colour moved by more than this many levels in a channel is re-embedded (default 2). */
-  readonly rgb?: number;
-  /** A pixel whose largest Q is below this is recomputed on every warm frame (default 0.9). */
-  readonly sure?: number;
-}
 
 export interface VideoCrfResult {
   readonly labels: Uint8Array;
@@ -46,6 +33,8 @@ export interface VideoCrfResult {
   readonly iterations: number;
   /** Pixels recomputed (all of them on a cold frame). */
   readonly activePixels: number;
+  /** Pixels whose colour moved and were re-embedded in the lattice (warm frames). */
+  readonly movedPixels: number;
   readonly setupMs: number;
   readonly inferenceMs: number;
 }
@@ -126,18 +115,18 @@ export class VideoMeanField extends WasmEngine {
   }
 
   /** One frame: image rgb24 and probabilities N×classes (HWC), at the size this engine was made for. */
-  frame(image: Uint8Array, probabilities: Float32Array, classes: number, settings: VideoWarmSettings, wantQ = false): VideoCrfResult {
+  frame(image: Uint8Array, probabilities: Float32Array, classes: number, settings: WarmStartSettings, wantQ = false): VideoCrfResult {
     const started = performance.now();
     const state = this.state;
     if (state && state.classes === classes) {
       const warm = this.warmFrame(state, image, probabilities, settings);
-      if (warm !== null) return this.finish(state, warm, true, settings.iterations, wantQ, 0, started);
+      if (warm !== null) return this.finish(state, warm.active, warm.moved, true, settings.iterations, wantQ, 0, started);
     }
     const cold = this.coldFrame(image, probabilities, classes);
-    return this.finish(cold.state, this.points, false, this.params.iterations, wantQ, cold.setupMs, started);
+    return this.finish(cold.state, this.points, 0, false, this.params.iterations, wantQ, cold.setupMs, started);
   }
 
-  private finish(state: ColdState, activePixels: number, warm: boolean, iterations: number, wantQ: boolean, setupMs: number, started: number): VideoCrfResult {
+  private finish(state: ColdState, activePixels: number, movedPixels: number, warm: boolean, iterations: number, wantQ: boolean, setupMs: number, started: number): VideoCrfResult {
     const n = this.points;
     const labels = new Uint8Array(this.memory.buffer, state.labels, n).slice();
     let q: Float32Array | null = null;
@@ -149,7 +138,7 @@ export class VideoMeanField extends WasmEngine {
       q = this.f32(full, n * state.classes).slice();
       this.top = mark;
     }
-    return { labels, q, activeLabels: state.active, warm, iterations, activePixels, setupMs, inferenceMs: performance.now() - started - setupMs };
+    return { labels, q, activeLabels: state.active, warm, iterations, activePixels, movedPixels, setupMs, inferenceMs: performance.now() - started - setupMs };
   }
 
   /** Builds everything from this frame and runs the full mean field over all pixels. */
@@ -327,8 +316,8 @@ export class VideoMeanField extends WasmEngine {
     this.exports.splatChange(state.activeList, count, a.d + 1, a.offsets, a.weights, a.kept, b.d + 1, b.offsets, b.weights, b.kept, state.stride, state.q, state.next);
   }
 
-  /** Returns the number of pixels recomputed, or null when this frame must start cold. */
-  private warmFrame(state: ColdState, image: Uint8Array, probabilities: Float32Array, settings: VideoWarmSettings): number | null {
+  /** Returns the pixels recomputed and re-embedded, or null when this frame must start cold. */
+  private warmFrame(state: ColdState, image: Uint8Array, probabilities: Float32Array, settings: WarmStartSettings): { active: number; moved: number } | null {
     const n = this.points;
     const { classes, m, stride } = state;
     const memory = this.memory.buffer;
@@ -359,11 +348,11 @@ export class VideoMeanField extends WasmEngine {
       this.commit(state, count);
     }
     this.exports.labelsListed(activeList, count, m, stride, q, activeIndex, state.labels, state.top);
-    return count;
+    return { active: count, moved };
   }
 
   /** The active and moved lists of a warm frame (selectActive over both halves of the image, on two threads). */
-  private select(state: ColdState, settings: VideoWarmSettings): { count: number; moved: number; meanTv: number } {
+  private select(state: ColdState, settings: WarmStartSettings): { count: number; moved: number; meanTv: number } {
     const n = this.points;
     const { classes, m } = state;
     const args = (first: number, last: number, lists: { active: number; moved: number; counts: number }) =>

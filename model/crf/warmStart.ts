@@ -4,16 +4,34 @@
  * The state lives where the CRF runs (the CRF worker), per stream, at the CRF's resolution.
  */
 
+import type { VideoMeanField } from './videoMeanField.js';
+
 export interface WarmStartSettings {
   /** Iterations of a warm-started frame (instead of the parameters' cold count). */
   readonly iterations: number;
   /** Mean total variation between consecutive probability maps (0–1) above which a frame starts cold. */
   readonly sceneCut: number;
+  /** Incremental engine: a pixel whose probabilities moved by more than this total variation is recomputed (default 0.1). */
+  readonly tv?: number;
+  /** Incremental engine: a pixel whose colour moved by more than this many levels is re-embedded (default 2). */
+  readonly rgb?: number;
+  /** Incremental engine: a pixel whose largest Q is below this is recomputed on every warm frame (default 0.9). */
+  readonly sure?: number;
 }
 
-/** One stream's memory of its previous frame (Q and probabilities at the CRF's resolution). */
+/**
+ * One stream's memory of its previous frame, at the CRF's resolution: its incremental engine
+ * (videoMeanField.ts) where WebAssembly runs the CRF, else Q and probabilities for a warm start.
+ */
 export interface WarmStartState {
   previous: { readonly q: Float32Array; readonly probabilities: Float32Array } | null;
+  video?: { readonly key: string; readonly engine: VideoMeanField };
+}
+
+/** The next frame of this stream starts cold (a restart, or the CRF switched back on). */
+export function restartStream(state: WarmStartState): void {
+  state.previous = null;
+  state.video?.engine.restart();
 }
 
 /**

@@ -1,0 +1,111 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type CrfCase, deeplabLikeCase, movingShapesSequence } from '../../../bench/crfCases.js';
+import { DEEPLAB_VOC_PARAMS, DenseCrf } from '../../../model/crf/denseCrf.js';
+import { VideoMeanField } from '../../../model/crf/videoMeanField.js';
+import { latticeModule } from '../../../model/crf/wasmEngine.js';
+
+const engines: VideoMeanField[] = [];
+afterEach(() => {
+  for (const engine of engines.splice(0)) engine.dispose();
+});
+
+function engineFor(width: number, height: number, threads = 1): VideoMeanField {
+  const module = latticeModule();
+  expect(module).not.toBeNull(); // `npm run build` compiles it
+  const engine = new VideoMeanField(module!, width, height, DEEPLAB_VOC_PARAMS, { threads });
+  engines.push(engine);
+  return engine;
+}
+
+const settings = { iterations: 2, sceneCut: 0.3 };
+const cold = (c: CrfCase) => DenseCrf.forImage(c.image, c.width, c.height).infer(c.probabilities, c.classes);
+const agreement = (a: Uint8Array, b: Uint8Array, where: (p: number) => boolean = () => true) => {
+  let [same, all] = [0, 0];
+  for (let p = 0; p < a.length; p++) {
+    if (!where(p)) continue;
+    all += 1;
+    if (a[p] === b[p]) same += 1;
+  }
+  return same / all;
+};
+
+describe('VideoMeanField (incremental CRF for a video stream)', () => {
+  it.each([1, 2])('gives the dense CRF\'s labels and marginals on a cold frame (%i threads)', (threads) => {
+    const [w, h] = threads === 1 ? [96, 64] : [320, 240]; // two threads from 65,536 pixels
+    const scene = deeplabLikeCase(w, h, 5, 3);
+    const engine = engineFor(w, h, threads);
+    expect(engine.threads).toBe(threads);
+    const result = engine.frame(scene.image, scene.probabilities, 5, settings, true);
+    const reference = cold(scene);
+    expect(result).toMatchObject({ warm: false, activePixels: w * h, iterations: 10 });
+    expect(agreement(result.labels, reference.labels)).toBeGreaterThan(0.9999);
+    let worst = 0;
+    for (let i = 0; i < reference.q.length; i++) worst = Math.max(worst, Math.abs(result.q![i]! - reference.q[i]!));
+    expect(worst).toBeLessThan(1e-4);
+  });
+
+  it('recomputes only what changed on warm frames, re-embeds moved colours, and agrees with cold runs where the shape moved', () => {
+    const [w, h, classes] = [160, 120, 4];
+    const frames = movingShapesSequence(w, h, classes, 8, 5);
+    const engine = engineFor(w, h);
+    for (const [f, frame] of frames.entries()) {
+      const result = engine.frame(frame.image, frame.probabilities, classes, settings);
+      const reference = cold(frame);
+      if (f === 0) {
+        expect(result.warm).toBe(false);
+        continue;
+      }
+      expect(result.warm).toBe(true);
+      expect(result.iterations).toBe(2);
+      expect(result.activePixels).toBeLessThan(w * h * 0.3);
+      expect(result.movedPixels).toBeGreaterThan(0); // the square's leading and trailing edges
+      expect(agreement(result.labels, reference.labels)).toBeGreaterThan(0.99);
+      // Where the truth changed since the last frame (the edges that moved): the labels follow.
+      const previous = frames[f - 1]!.truth;
+      expect(agreement(result.labels, reference.labels, (p) => frame.truth[p] !== previous[p])).toBeGreaterThan(0.98);
+    }
+  });
+
+  it('keeps labels steadier than cold runs on a still scene with fresh network noise', () => {
+    const [w, h, classes] = [128, 96, 4];
+    const base = deeplabLikeCase(w, h, classes, 5);
+    const noisy = movingShapesSequence(w, h, classes, 6, 0).map((c) => ({ ...c, image: base.image }));
+    const engine = engineFor(w, h);
+    const [warm, colds] = [[] as Uint8Array[], [] as Uint8Array[]];
+    for (const frame of noisy) {
+      warm.push(engine.frame(frame.image, frame.probabilities, classes, settings).labels);
+      colds.push(cold(frame).labels);
+    }
+    const flicker = (labels: Uint8Array[]) => labels.slice(1).reduce((n, l, i) => n + l.reduce((k, v, p) => k + (v === labels[i]![p] ? 0 : 1), 0), 0);
+    expect(flicker(warm)).toBeLessThanOrEqual(flicker(colds));
+    for (let f = 1; f < noisy.length; f++) expect(agreement(warm[f]!, colds[f]!)).toBeGreaterThan(0.99);
+  });
+
+  it('starts cold on a scene cut, on a label newly in play, on a new label count and after restart()', () => {
+    const [w, h] = [96, 64];
+    const a = deeplabLikeCase(w, h, 4, 21);
+    const engine = engineFor(w, h);
+    const run = (c: CrfCase) => engine.frame(c.image, c.probabilities, c.classes, settings).warm;
+    expect(run(a)).toBe(false);
+    expect(run(a)).toBe(true);
+    expect(run(deeplabLikeCase(w, h, 4, 22))).toBe(false); // another scene
+    // A label that was nowhere likely becomes likely somewhere.
+    const b = deeplabLikeCase(w, h, 4, 23);
+    const pruned = b.probabilities.slice();
+    for (let p = 0; p < w * h; p++) {
+      const moved = pruned[p * 4 + 3]!;
+      pruned[p * 4 + 3] = 0;
+      pruned[p * 4] = pruned[p * 4]! + moved;
+    }
+    expect(run({ ...b, probabilities: pruned })).toBe(false);
+    expect(run({ ...b, probabilities: pruned })).toBe(true);
+    const patch = pruned.slice();
+    for (let p = 0; p < 40; p++) patch.set([0, 0, 0, 1], p * 4);
+    expect(run({ ...b, probabilities: patch })).toBe(false);
+    const five = deeplabLikeCase(w, h, 5, 23);
+    expect(run(five)).toBe(false);
+    expect(run(five)).toBe(true);
+    engine.restart();
+    expect(run(five)).toBe(false);
+  });
+});
