@@ -19,7 +19,7 @@ export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, { name: string; argc:
   8: { name: 'neighboursOf', argc: 9, floatArgs: [] },
   9: { name: 'buildLattice', argc: 10, floatArgs: [] },
   10: { name: 'prepareListed', argc: 12, floatArgs: [] },
-  11: { name: 'selectActive', argc: 16, floatArgs: [10, 12] },
+  11: { name: 'selectActive', argc: 15, floatArgs: [9, 11] },
 };
 
 export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, slice: 4, sliceUpdate: 5, prepare: 6, expand: 7, neighboursOf: 8, buildLattice: 9, prepareListed: 10, selectActive: 11 } as const;

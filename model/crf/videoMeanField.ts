@@ -74,6 +74,8 @@ interface ColdState {
   readonly stride: number;
   readonly kernels: VideoKernel[];
   readonly activeIndex: number;
+  /** Per label (rounded up to 4): the probability that brings a label not in play into play; +∞ for those in play. */
+  readonly limits: number;
   readonly probabilities: number;
   readonly reference: number;
   readonly image: number;
@@ -156,6 +158,9 @@ export class VideoMeanField extends WasmEngine {
     const stride = (m + 3) & ~3;
     const activeIndex = this.alloc(m * 4);
     new Int32Array(this.memory.buffer, activeIndex, m).set(active);
+    const limits = this.alloc(((classes + 3) & ~3) * 4);
+    const threshold = this.params.pruneBelow > 0 ? this.params.pruneBelow : Infinity;
+    this.f32(limits, (classes + 3) & ~3).set(Array.from({ length: (classes + 3) & ~3 }, (_, c) => (active.includes(c) || c >= classes ? Infinity : threshold)));
     const imageAt = this.alloc(n * 3);
     new Uint8Array(this.memory.buffer, imageAt, n * 3).set(image);
     const colours = this.alloc(n * 3);
@@ -173,7 +178,7 @@ export class VideoMeanField extends WasmEngine {
     if (gaussian.weight !== 0) kernels.push(this.buildKernel(pixelFeatures(this.width, this.height, gaussian.xy), 2, gaussian.weight, stride, scratch, false));
     if (bilateral.weight !== 0) kernels.push(this.buildKernel(pixelFeatures(this.width, this.height, bilateral.xy, { image, sigma: bilateral.rgb }), 5, bilateral.weight, stride, scratch, true));
     const state: ColdState = {
-      classes, active, m, stride, kernels, activeIndex, probabilities: probabilitiesAt, reference, image: imageAt, colours,
+      classes, active, m, stride, kernels, activeIndex, limits, probabilities: probabilitiesAt, reference, image: imageAt, colours,
       q: this.alloc(n * stride * 4), next: this.alloc(n * stride * 4), unary: this.alloc(n * stride * 4), labels: this.alloc(n), top: this.alloc(n * 4),
       activeList: all, movedList: this.alloc(n * 4), counts: this.alloc(16),
       helperLists: this.helper ? { active: this.alloc(n * 2), moved: this.alloc(n * 2), counts: this.alloc(16) } : null, describe: this.alloc(2 * KERNEL_BYTES), onesRow, scratch,
@@ -323,15 +328,9 @@ export class VideoMeanField extends WasmEngine {
     const memory = this.memory.buffer;
     this.f32(state.probabilities, n * classes).set(probabilities);
     new Uint8Array(memory, state.image, n * 3).set(image);
+    const { count, moved, meanTv, arrived } = this.select(state, settings);
     // A label newly in play needs a cold frame (Q is laid out over the labels in play).
-    const mark = this.top;
-    const peak = this.alloc(classes * 4);
-    this.exports.peaks(n, classes, state.probabilities, peak);
-    const inPlay = activeFromPeaks(this.f32(peak, classes), this.params.pruneBelow);
-    this.top = mark;
-    if (inPlay.some((c) => !state.active.includes(c))) return null;
-    const { count, moved, meanTv } = this.select(state, settings);
-    if (meanTv > settings.sceneCut || count > n * MAX_ACTIVE_SHARE) return null;
+    if (arrived || meanTv > settings.sceneCut || count > n * MAX_ACTIVE_SHARE) return null;
     if (moved > 0 && !this.movePixels(state, moved)) return null;
     // The bilateral normalisation where it is needed now (the lattice may have changed).
     for (const kernel of state.kernels) if (kernel.table) this.normalise(state, kernel, count, false);
@@ -352,31 +351,33 @@ export class VideoMeanField extends WasmEngine {
   }
 
   /** The active and moved lists of a warm frame (selectActive over both halves of the image, on two threads). */
-  private select(state: ColdState, settings: WarmStartSettings): { count: number; moved: number; meanTv: number } {
+  private select(state: ColdState, settings: WarmStartSettings): { count: number; moved: number; meanTv: number; arrived: boolean } {
     const n = this.points;
-    const { classes, m } = state;
     const args = (first: number, last: number, lists: { active: number; moved: number; counts: number }) =>
-      [first, last, classes, state.probabilities, state.reference, state.activeIndex, m, state.image, state.colours, state.top, settings.tv ?? 0.1, settings.rgb ?? 2, settings.sure ?? 0.9, lists.active, lists.moved, lists.counts] as Parameters<CrfExports['selectActive']>;
+      [first, last, state.classes, state.probabilities, state.reference, state.limits, state.image, state.colours, state.top, settings.tv ?? 0.1, settings.rgb ?? 2, settings.sure ?? 0.9, lists.active, lists.moved, lists.counts] as Parameters<CrfExports['selectActive']>;
     const ours = { active: state.activeList, moved: state.movedList, counts: state.counts };
-    const words = (at: number) => ({ moved: new Int32Array(this.memory.buffer, at, 1)[0]!, tv: new Float32Array(this.memory.buffer, at + 4, 1)[0]! });
+    const words = (at: number) => {
+      const [moved, , arrived] = new Int32Array(this.memory.buffer, at, 3);
+      return { moved: moved!, tv: new Float32Array(this.memory.buffer, at + 4, 1)[0]!, arrived: arrived === 1 };
+    };
     const theirs = state.helperLists;
     if (!theirs) {
       const count = this.exports.selectActive(...args(0, n, ours));
-      const { moved, tv } = words(state.counts);
-      return { count, moved, meanTv: tv / n };
+      const { moved, tv, arrived } = words(state.counts);
+      return { count, moved, meanTv: tv / n, arrived };
     }
     const h = n >> 1;
     let count = 0;
     this.both(OP.selectActive, args(h, n, theirs), () => {
       count = this.exports.selectActive(...args(0, h, ours));
-    }, [10, 12]);
+    }, [9, 11]);
     const [a, b] = [words(state.counts), words(theirs.counts)];
     const extra = this.helperResult();
     // The helper's lists follow ours (both in pixel order).
     const bytes = new Uint8Array(this.memory.buffer);
     bytes.copyWithin(state.activeList + count * 4, theirs.active, theirs.active + extra * 4);
     bytes.copyWithin(state.movedList + a.moved * 4, theirs.moved, theirs.moved + b.moved * 4);
-    return { count: count + extra, moved: a.moved + b.moved, meanTv: (a.tv + b.tv) / n };
+    return { count: count + extra, moved: a.moved + b.moved, meanTv: (a.tv + b.tv) / n, arrived: a.arrived || b.arrived };
   }
 
   /**

@@ -30,7 +30,7 @@ export interface CrfExports {
   splatListed(list: number, n: number, d1: number, stride: number, offsets: number, weights: number, values: number, valueRowBytes: number, lattice: number, sign: number): void;
   splatChange(list: number, n: number, d1a: number, offsetsA: number, weightsA: number, latticeA: number, d1b: number, offsetsB: number, weightsB: number, latticeB: number, stride: number, before: number, after: number): void;
   normaliseListed(list: number, n: number, d1: number, offsets: number, weights: number, ones: number, alpha: number, scale: number): void;
-  selectActive(first: number, last: number, classes: number, probabilities: number, reference: number, active: number, m: number, image: number, colours: number, top: number, tv: number, rgb: number, sure: number, activeList: number, movedList: number, counts: number): number;
+  selectActive(first: number, last: number, classes: number, probabilities: number, reference: number, limits: number, image: number, colours: number, top: number, tv: number, rgb: number, sure: number, activeList: number, movedList: number, counts: number): number;
   remember(list: number, n: number, classes: number, probabilities: number, reference: number, image: number, colours: number): void;
   prepareListed(first: number, last: number, list: number, classes: number, active: number, m: number, stride: number, probabilities: number, reference: number, q: number, unary: number, start: number): void;
   labelsListed(list: number, n: number, m: number, stride: number, q: number, active: number, labels: number, top: number): void;

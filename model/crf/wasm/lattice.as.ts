@@ -688,26 +688,41 @@ export function normaliseListed(list: usize, n: i32, d1: i32, offsets: usize, we
 
 /**
  * Which of pixels [first, last) a warm frame recomputes. A pixel is active when its probabilities
- * moved from those it was last computed with (`reference`; total variation over the m active
- * labels above `tv`), when its colour moved from the one the lattice holds (`colours`; any channel
- * by more than `rgb`: it is also listed in `moved`), or when its Q is unsure (`top`, its largest Q,
- * below `sure`). Writes both lists; returns the active count, with the moved count at counts[0]
- * and the summed total variation (f32) at counts[1] for the scene-cut test.
+ * moved from those it was last computed with (`reference`; total variation above `tv`), when its
+ * colour moved from the one the lattice holds (`colours`; any channel by more than `rgb`: it is
+ * also listed in `moved`), or when its Q is unsure (`top`, its largest Q, below `sure`). `limits`
+ * (classes rounded up to 4 floats) holds, per label, the probability above which a label not in
+ * play comes into play (+∞ for those in play). Writes both lists; returns the active count, with
+ * the moved count at counts[0], the summed total variation (f32) at counts[1] for the scene-cut
+ * test, and at counts[2] 1 when a label came into play.
  */
-export function selectActive(first: i32, last: i32, classes: i32, probabilities: usize, reference: usize, active: usize, m: i32, image: usize, colours: usize, top: usize, tv: f32, rgb: i32, sure: f32, activeList: usize, movedList: usize, counts: usize): i32 {
+export function selectActive(first: i32, last: i32, classes: i32, probabilities: usize, reference: usize, limits: usize, image: usize, colours: usize, top: usize, tv: f32, rgb: i32, sure: f32, activeList: usize, movedList: usize, counts: usize): i32 {
   let nActive = 0;
   let nMoved = 0;
   let totalVariation: f32 = 0;
+  let arrived = i32x4.splat(0);
+  const rowBytes = <usize>classes << 2;
+  const tail = ((rowBytes + 15) & ~15) - 16;
+  const valid = i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(classes - (<i32>tail >> 2)));
+  const half = f32x4.splat(0.5);
   for (let p = first; p < last; p++) {
-    const src = probabilities + (<usize>(p * classes) << 2);
-    const ref = reference + (<usize>(p * classes) << 2);
-    let change: f32 = 0;
-    for (let k = 0; k < m; k++) {
-      const c = <usize>load<i32>(active + (<usize>k << 2)) << 2;
-      change += Mathf.abs(load<f32>(src + c) - load<f32>(ref + c));
+    const src = probabilities + <usize>p * rowBytes;
+    const ref = reference + <usize>p * rowBytes;
+    // Four labels at a time; the lanes past the row (the next pixel's) are masked out.
+    let change = f32x4.splat(0);
+    for (let at: usize = 0; at <= tail; at += 16) {
+      const now = v128.load(src + at);
+      let diff = f32x4.abs(f32x4.sub(now, v128.load(ref + at)));
+      let over = f32x4.gt(now, v128.load(limits + at));
+      if (at == tail) {
+        diff = v128.and(diff, valid);
+        over = v128.and(over, valid);
+      }
+      change = f32x4.add(change, diff);
+      arrived = v128.or(arrived, over);
     }
-    change *= 0.5;
-    totalVariation += change;
+    const variation = f32x4.extract_lane(lanesSum(f32x4.mul(change, half)), 0);
+    totalVariation += variation;
     const at = <usize>(p * 3);
     const dr = <i32>load<u8>(image + at) - <i32>load<u8>(colours + at);
     const dg = <i32>load<u8>(image + at, 1) - <i32>load<u8>(colours + at, 1);
@@ -717,13 +732,14 @@ export function selectActive(first: i32, last: i32, classes: i32, probabilities:
       store<i32>(movedList + (<usize>nMoved << 2), p);
       nMoved++;
     }
-    if (moved || change > tv || load<f32>(top + (<usize>p << 2)) < sure) {
+    if (moved || variation > tv || load<f32>(top + (<usize>p << 2)) < sure) {
       store<i32>(activeList + (<usize>nActive << 2), p);
       nActive++;
     }
   }
   store<i32>(counts, nMoved);
   store<f32>(counts, totalVariation, 4);
+  store<i32>(counts, v128.any_true(arrived) ? 1 : 0, 8);
   return nActive;
 }
 
