@@ -6,16 +6,17 @@
  *   cold frame (first, scene cut, new labels, size change): build both lattices, mean field over all
  *     pixels, keep S_k = splat_k(Q) — the lattice values before the blur;
  *   warm frame: active pixels A = probabilities moved (total variation > tv since last computed)
- *     ∪ colour moved (> rgb levels: re-embedded in the lattice, their old splat taken out of S_k and
- *     put back at the new corners) ∪ Q unsure (< sure); then per iteration: blur S_k, slice + update
+ *     ∪ colour moved (by more than σβ from the colour it was embedded with: re-embedded in the
+ *     lattice, its old splat taken out of S_k and put back at the new corners) ∪ Q unsure (< sure); then per iteration: blur S_k, slice + update
  *     for A only, S_k += splat_k(Q_new − Q_old) over A. Every other pixel keeps its Q and label, and
  *     its part of S_k stays valid, so it still sends its messages to A.
  *
  * The cost of a warm iteration is the blur (proportional to the lattice, not the image) plus |A|
  * pixels; a cold one is N pixels. Frozen pixels are the approximation: they ignore changes of the
  * probabilities below `tv` (on purpose: that is the network's frame-to-frame noise) and changes of
- * their messages caused by what moved elsewhere. Vertices whose points all moved away stay in the
- * lattice (empty); the lattice is rebuilt when they make up too much of it.
+ * their messages caused by what moved elsewhere, and colours within σβ of the embedded one keep
+ * their place in the lattice. Vertices whose points all moved away stay in the lattice (empty);
+ * when the lattice has grown by half, it is rebuilt from the current colours (Q is kept: no cold frame).
  */
 import type { CrfParams } from './denseCrf.js';
 import { pixelFeatures } from './denseCrf.js';
@@ -41,8 +42,10 @@ export interface VideoCrfResult {
 
 /** Frames whose active pixels exceed this share run cold: the dense loop is cheaper per pixel. */
 const MAX_ACTIVE_SHARE = 0.5;
-/** Rebuild when the lattice has grown by this factor since its cold build (vertices left empty). */
+/** Rebuild the lattice when it has grown by this factor since it was built (vertices left empty). */
 const MAX_GROWTH = 1.5;
+/** Warm frames between fresh splats of Q (the kept ones are updated by differences in between). */
+const REFRESH_EVERY = 30;
 /** Bytes of one kernel's description for sliceUpdate (six 32-bit words, as the module reads them). */
 const KERNEL_BYTES = 24;
 
@@ -64,7 +67,7 @@ interface VideoKernel {
   readonly b: number;
   readonly a2: number;
   /** Bilateral only: the hash table, keys and the splat of ones (stride 4) with its blur buffers. */
-  readonly table?: { readonly keys: number; readonly table: number; readonly tableCapacity: number; readonly ones: number; readonly onesA: number; readonly onesB: number; readonly coldVertices: number };
+  readonly table?: { readonly keys: number; readonly table: number; readonly tableCapacity: number; readonly ones: number; readonly onesA: number; readonly onesB: number; builtVertices: number };
 }
 
 interface ColdState {
@@ -88,6 +91,8 @@ interface ColdState {
   readonly top: number;
   readonly activeList: number;
   readonly movedList: number;
+  /** Every pixel, in order (a list for the listed kernels). */
+  readonly allList: number;
   readonly counts: number;
   /** The helper's half of the selection: its lists and counts, appended to ours. */
   readonly helperLists: { readonly active: number; readonly moved: number; readonly counts: number } | null;
@@ -98,6 +103,9 @@ interface ColdState {
 
 export class VideoMeanField extends WasmEngine {
   private state: ColdState | null = null;
+  /** Lattices rebuilt on warm frames so far (vertices left empty by moved pixels). */
+  rebuilds = 0;
+  private warmFrames = 0;
   private readonly base: number;
 
   constructor(
@@ -180,7 +188,7 @@ export class VideoMeanField extends WasmEngine {
     const state: ColdState = {
       classes, active, m, stride, kernels, activeIndex, limits, probabilities: probabilitiesAt, reference, image: imageAt, colours,
       q: this.alloc(n * stride * 4), next: this.alloc(n * stride * 4), unary: this.alloc(n * stride * 4), labels: this.alloc(n), top: this.alloc(n * 4),
-      activeList: all, movedList: this.alloc(n * 4), counts: this.alloc(16),
+      activeList: this.alloc(n * 4), allList: all, movedList: this.alloc(n * 4), counts: this.alloc(16),
       helperLists: this.helper ? { active: this.alloc(n * 2), moved: this.alloc(n * 2), counts: this.alloc(16) } : null, describe: this.alloc(2 * KERNEL_BYTES), onesRow, scratch,
     };
     for (const kernel of kernels) this.normalise(state, kernel, n, true);
@@ -193,7 +201,7 @@ export class VideoMeanField extends WasmEngine {
       new Uint8Array(this.memory.buffer).copyWithin(state.q, state.next, state.next + n * stride * 4);
     }
     for (const kernel of kernels) this.splatAll(state, kernel); // kept for the next frame
-    this.exports.labelsListed(all, n, m, stride, state.q, activeIndex, state.labels, state.top);
+    this.exports.labelsListed(state.allList, n, m, stride, state.q, activeIndex, state.labels, state.top);
     this.state = state;
     return { state, setupMs };
   }
@@ -230,7 +238,7 @@ export class VideoMeanField extends WasmEngine {
       const kernel: VideoKernel = {
         d, weight, offsets, weights, neighbours, capacity: rows, vertices, scale: this.alloc(n * 4),
         kept: buffer(stride), a: buffer(stride), b: buffer(stride), a2: this.helper ? buffer(stride) : 0,
-        ...(growable ? { table: { keys, table, tableCapacity, ones: buffer(4), onesA: buffer(4), onesB: buffer(4), coldVertices: vertices } } : {}),
+        ...(growable ? { table: { keys, table, tableCapacity, ones: buffer(4), onesA: buffer(4), onesB: buffer(4), builtVertices: vertices } } : {}),
       };
       return kernel;
     }
@@ -253,15 +261,15 @@ export class VideoMeanField extends WasmEngine {
       this.f32(ones, rows).fill(0);
       this.f32(a, 4).fill(0);
       this.f32(b, 4).fill(0);
-      this.exports.splatListed(state.activeList, this.points, d1, 4, kernel.offsets, kernel.weights, state.onesRow, 0, ones, 1);
+      this.exports.splatListed(state.allList, this.points, d1, 4, kernel.offsets, kernel.weights, state.onesRow, 0, ones, 1);
       const blurred = this.blur(kernel, 4, ones, a, b);
-      this.exports.normaliseListed(state.activeList, count, d1, kernel.offsets, kernel.weights, blurred, alpha(kernel.d), kernel.scale);
+      this.exports.normaliseListed(state.allList, count, d1, kernel.offsets, kernel.weights, blurred, alpha(kernel.d), kernel.scale);
       this.top = mark;
       return;
     }
-    if (fresh) this.exports.splatListed(state.activeList, this.points, d1, 4, kernel.offsets, kernel.weights, state.onesRow, 0, ones, 1);
+    if (fresh) this.exports.splatListed(state.allList, this.points, d1, 4, kernel.offsets, kernel.weights, state.onesRow, 0, ones, 1);
     const blurred = this.blur(kernel, 4, ones, a, b);
-    this.exports.normaliseListed(state.activeList, count, d1, kernel.offsets, kernel.weights, blurred, alpha(kernel.d), kernel.scale);
+    this.exports.normaliseListed(fresh ? state.allList : state.activeList, count, d1, kernel.offsets, kernel.weights, blurred, alpha(kernel.d), kernel.scale);
   }
 
   /**
@@ -331,9 +339,11 @@ export class VideoMeanField extends WasmEngine {
     const { count, moved, meanTv, arrived } = this.select(state, settings);
     // A label newly in play needs a cold frame (Q is laid out over the labels in play).
     if (arrived || meanTv > settings.sceneCut || count > n * MAX_ACTIVE_SHARE) return null;
-    if (moved > 0 && !this.movePixels(state, moved)) return null;
-    // The bilateral normalisation where it is needed now (the lattice may have changed).
-    for (const kernel of state.kernels) if (kernel.table) this.normalise(state, kernel, count, false);
+    const lattice = state.kernels.find((k) => k.table);
+    if (lattice && moved > 0 && !this.movePixels(state, lattice, moved)) {
+      // Too many vertices left empty by moved pixels: the lattice is rebuilt from this image (not a cold frame: Q is kept).
+      if (!this.rebuildLattice(state, lattice)) return null;
+    } else if (lattice) this.normalise(state, lattice, count, false); // where it is needed now (the lattice may have changed)
     // Start: unary and blended Q for the active pixels, into the kept splats.
     const { activeList, activeIndex, reference, q, unary, next } = state;
     const h = count >> 1;
@@ -346,6 +356,8 @@ export class VideoMeanField extends WasmEngine {
       this.update(state, count, activeList);
       this.commit(state, count);
     }
+    // The kept splats gather float rounding frame after frame: made afresh now and then (a few ms).
+    if (++this.warmFrames % REFRESH_EVERY === 0) for (const kernel of state.kernels) this.splatAll(state, kernel);
     this.exports.labelsListed(activeList, count, m, stride, q, activeIndex, state.labels, state.top);
     return { active: count, moved };
   }
@@ -354,7 +366,7 @@ export class VideoMeanField extends WasmEngine {
   private select(state: ColdState, settings: WarmStartSettings): { count: number; moved: number; meanTv: number; arrived: boolean } {
     const n = this.points;
     const args = (first: number, last: number, lists: { active: number; moved: number; counts: number }) =>
-      [first, last, state.classes, state.probabilities, state.reference, state.limits, state.image, state.colours, state.top, settings.tv ?? 0.1, settings.rgb ?? 2, settings.sure ?? 0.9, lists.active, lists.moved, lists.counts] as Parameters<CrfExports['selectActive']>;
+      [first, last, state.classes, state.probabilities, state.reference, state.limits, state.image, state.colours, state.top, settings.tv ?? 0.1, settings.rgb ?? Math.round(this.params.bilateral.rgb), settings.sure ?? 0.9, lists.active, lists.moved, lists.counts] as Parameters<CrfExports['selectActive']>;
     const ours = { active: state.activeList, moved: state.movedList, counts: state.counts };
     const words = (at: number) => {
       const [moved, , arrived] = new Int32Array(this.memory.buffer, at, 3);
@@ -381,14 +393,63 @@ export class VideoMeanField extends WasmEngine {
   }
 
   /**
+   * The invariant warm frames rely on, for tests: each kept splat equals a fresh splat of the
+   * current Q through the current lattice. Returns the largest difference relative to the largest
+   * value (0 before any frame); float rounding of the frame-to-frame updates leaves ~1e-6.
+   */
+  keptSplatError(): number {
+    const state = this.state;
+    if (!state) return 0;
+    let worst = 0;
+    for (const kernel of state.kernels) {
+      const floats = (kernel.vertices + 1) * state.stride;
+      const mark = this.top;
+      const fresh = this.alloc(floats * 4);
+      this.exports.splat(this.points, kernel.d + 1, state.stride, kernel.offsets, kernel.weights, state.q, fresh, floats);
+      const [a, b] = [this.f32(kernel.kept, floats), this.f32(fresh, floats)];
+      let [largest, difference] = [0, 0];
+      for (let i = 0; i < floats; i++) {
+        largest = Math.max(largest, Math.abs(b[i]!));
+        difference = Math.max(difference, Math.abs(a[i]! - b[i]!));
+      }
+      worst = Math.max(worst, difference / Math.max(largest, 1e-30));
+      this.top = mark;
+    }
+    return worst;
+  }
+
+  /**
+   * The bilateral lattice built again from this frame's colours (all pixels), the kept splats of Q
+   * and of ones redone over it and every pixel's normalisation: what a cold frame does to the
+   * lattice, without its iterations. False when it does not fit (then the frame starts cold).
+   */
+  private rebuildLattice(state: ColdState, kernel: VideoKernel): boolean {
+    const table = kernel.table!;
+    const n = this.points;
+    const { bilateral } = this.params;
+    const used = (kernel.vertices + 1) * 4;
+    for (const at of [kernel.kept, kernel.a, kernel.b, kernel.a2]) if (at) this.f32(at, used * (state.stride / 4)).fill(0);
+    for (const at of [table.ones, table.onesA, table.onesB]) this.f32(at, used).fill(0);
+    this.f32(table.table, table.tableCapacity).fill(0);
+    const vertices = this.exports.movePoints(state.allList, n, this.width, state.image, bilateral.xy, bilateral.rgb, kernel.offsets, kernel.weights, table.keys, kernel.capacity, table.table, table.tableCapacity, 0, state.scratch);
+    if (vertices < 0) return false;
+    this.exports.neighboursOf(0, vertices, kernel.capacity, kernel.d, table.keys, table.table, table.tableCapacity, kernel.neighbours, state.scratch);
+    kernel.vertices = vertices;
+    table.builtVertices = vertices;
+    new Uint8Array(this.memory.buffer, state.colours, n * 3).set(new Uint8Array(this.memory.buffer, state.image, n * 3));
+    this.splatAll(state, kernel);
+    this.normalise(state, kernel, n, true);
+    this.rebuilds += 1;
+    return true;
+  }
+
+  /**
    * Re-embeds the pixels whose colour moved (the moved list) in the bilateral lattice: their old
    * splat (of Q and of ones) taken out, new corners found (new vertices linked in), splat put back.
    * False when the lattice must be rebuilt instead (out of room, or grown too much).
    */
-  private movePixels(state: ColdState, moved: number): boolean {
-    const kernel = state.kernels.find((k) => k.table);
-    if (!kernel?.table) return true;
-    const { table } = kernel;
+  private movePixels(state: ColdState, kernel: VideoKernel, moved: number): boolean {
+    const table = kernel.table!;
     const d1 = kernel.d + 1;
     const { movedList, stride, q, onesRow } = state;
     const { splatListed, movePoints, linkVertices, remember } = this.exports;
@@ -400,7 +461,7 @@ export class VideoMeanField extends WasmEngine {
     const { bilateral } = this.params;
     const before = kernel.vertices;
     const after = movePoints(movedList, moved, this.width, state.image, bilateral.xy, bilateral.rgb, kernel.offsets, kernel.weights, table.keys, kernel.capacity, table.table, table.tableCapacity, before, state.scratch);
-    if (after < 0 || after > table.coldVertices * MAX_GROWTH) return false;
+    if (after < 0 || after > table.builtVertices * MAX_GROWTH) return false; // the moved points' splat is rebuilt with the lattice
     if (after > before) linkVertices(before, after, kernel.capacity, kernel.d, table.keys, table.table, table.tableCapacity, kernel.neighbours, state.scratch);
     kernel.vertices = after;
     takeOut(1);

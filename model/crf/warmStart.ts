@@ -13,7 +13,11 @@ export interface WarmStartSettings {
   readonly sceneCut: number;
   /** Incremental engine: a pixel whose probabilities moved by more than this total variation is recomputed (default 0.1). */
   readonly tv?: number;
-  /** Incremental engine: a pixel whose colour moved by more than this many levels is re-embedded (default 2). */
+  /**
+   * Incremental engine: a pixel whose colour moved by more than this many levels (in a channel) from
+   * the colour it was embedded with is re-embedded in the lattice (default: σβ, the appearance
+   * kernel's colour σ, rounded; within it a pixel keeps its lattice position).
+   */
   readonly rgb?: number;
   /** Incremental engine: a pixel whose largest Q is below this is recomputed on every warm frame (default 0.9). */
   readonly sure?: number;

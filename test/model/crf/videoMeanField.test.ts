@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type CrfCase, deeplabLikeCase, movingShapesSequence } from '../../../bench/crfCases.js';
 import { DEEPLAB_VOC_PARAMS, DenseCrf } from '../../../model/crf/denseCrf.js';
 import { VideoMeanField } from '../../../model/crf/videoMeanField.js';
+import { seededRandom } from '../../../model/onnxGraph.js';
 import { latticeModule } from '../../../model/crf/wasmEngine.js';
 
 const engines: VideoMeanField[] = [];
@@ -59,11 +60,30 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
       expect(result.iterations).toBe(2);
       expect(result.activePixels).toBeLessThan(w * h * 0.3);
       expect(result.movedPixels).toBeGreaterThan(0); // the square's leading and trailing edges
+      expect(engine.keptSplatError()).toBeLessThan(1e-4);
       expect(agreement(result.labels, reference.labels)).toBeGreaterThan(0.99);
       // Where the truth changed since the last frame (the edges that moved): the labels follow.
       const previous = frames[f - 1]!.truth;
       expect(agreement(result.labels, reference.labels, (p) => frame.truth[p] !== previous[p])).toBeGreaterThan(0.98);
     }
+  });
+
+  it('rebuilds the lattice (keeping Q, no cold frame) when moved colours have grown it by half, and still agrees with cold runs', () => {
+    const [w, h, classes] = [160, 120, 4];
+    const frames = movingShapesSequence(w, h, classes, 10, 5);
+    const random = seededRandom(5);
+    // The square gets new random colours every frame: its pixels keep creating lattice vertices.
+    for (const frame of frames) {
+      for (let p = 0; p < w * h; p++) if (frame.truth[p] === classes - 1) frame.image.set([random() * 256, random() * 256, random() * 256], p * 3);
+    }
+    const engine = engineFor(w, h);
+    for (const [f, frame] of frames.entries()) {
+      const result = engine.frame(frame.image, frame.probabilities, classes, settings);
+      expect(result.warm).toBe(f > 0);
+      expect(agreement(result.labels, cold(frame).labels)).toBeGreaterThan(0.99);
+      expect(engine.keptSplatError()).toBeLessThan(1e-4); // the splats kept across frames stay exact
+    }
+    expect(engine.rebuilds).toBeGreaterThan(0);
   });
 
   it('keeps labels steadier than cold runs on a still scene with fresh network noise', () => {
