@@ -11,7 +11,6 @@ export interface CrfJob {
   readonly probabilities: Float32Array;
   readonly classes: number;
   readonly params: CrfParams;
-  readonly initialQ?: Float32Array;
   /**
    * Video: the worker keeps each stream's previous frame and warm-starts from it unless the scene
    * cut or `restart` (a new stream, the CRF switched back on) says to start cold.

@@ -52,7 +52,7 @@ export class CrfRunner {
   run(job: Omit<CrfJob, 'id'>): Promise<CrfOutcome> {
     const id = this.nextId++;
     const worker = this.workerFor(job);
-    const transfer = [job.probabilities.buffer as ArrayBuffer, ...(job.initialQ ? [job.initialQ.buffer as ArrayBuffer] : [])];
+    const transfer = [job.probabilities.buffer as ArrayBuffer];
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker });
       worker.postMessage({ ...job, id }, transfer);

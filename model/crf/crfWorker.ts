@@ -27,7 +27,6 @@ port.on('message', (job: CrfJob) => {
     const result = runCrf(job.image, job.width, job.height, job.probabilities, job.classes, job.params, {
       workspace,
       labelsOnly: !job.wantQ,
-      ...(job.initialQ ? { initialQ: job.initialQ } : {}),
       ...(warmStart ? { warmStart } : {}),
     });
     const reply: CrfReply = {

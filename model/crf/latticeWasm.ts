@@ -230,7 +230,7 @@ export class WasmMeanField extends WasmEngine {
   infer(probabilities: Float32Array, classes: number, pruneBelow: number, iterations: number, initialQ?: Float32Array, onIteration?: (iteration: number, q: Float32Array, active: readonly number[]) => void): { q: Float32Array; labels: Uint8Array; activeLabels: number[] } {
     const n = this.points;
     const mark = this.top;
-    const pIn = this.alloc(n * classes * 4);
+    const pIn = this.alloc(n * classes * 4 + 16); // + 16: prepare reads whole vectors
     this.f32(pIn, n * classes).set(probabilities);
     const peak = this.alloc(classes * 4);
     this.exports.peaks(n, classes, pIn, peak);
@@ -240,7 +240,7 @@ export class WasmMeanField extends WasmEngine {
     const { stride } = buffers;
     const list = this.alloc(m * 4);
     new Int32Array(this.memory.buffer, list, m).set(active);
-    const qIn = initialQ ? this.alloc(n * classes * 4) : 0;
+    const qIn = initialQ ? this.alloc(n * classes * 4 + 16) : 0;
     if (initialQ) this.f32(qIn, n * classes).set(initialQ);
     const h = n >> 1;
     const prepare = (from: number, count: number) => [count, classes, list, m, stride, pIn + from * classes * 4, qIn ? qIn + from * classes * 4 : 0, buffers.u + from * stride * 4, buffers.q + from * stride * 4];

@@ -60,8 +60,6 @@ export interface CrfRun {
 }
 
 export interface RunCrfOptions {
-  /** Start from this Q (N×C at full size) instead of the probabilities. */
-  readonly initialQ?: Float32Array;
   /** Video: decide warm or cold against the stream's previous frame, and remember this one. */
   readonly warmStart?: { readonly settings: WarmStartSettings; readonly state: WarmStartState };
   /** Keep lattices and memory between calls (a worker's frames). */
@@ -82,7 +80,7 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
   const smallImage = scale < 1 ? resizeImage(image, width, height, sw, sh) : image;
   const smallP = resize(probabilities);
   const smallParams: CrfParams = scale < 1 ? { ...params, bilateral: { ...params.bilateral, xy: params.bilateral.xy * scale }, gaussian: { ...params.gaussian, xy: params.gaussian.xy * scale } } : params;
-  if (options.warmStart && !options.initialQ) {
+  if (options.warmStart) {
     const engine = videoEngineFor(options.warmStart.state, sw, sh, smallParams, options.workspace?.threads ?? 1);
     if (engine) {
       // Incremental: the stream's lattice, Q and splats are kept; warm frames recompute what changed.
@@ -91,15 +89,11 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
       return finish({ q: frame.q!, labels: frame.labels, activeLabels: frame.activeLabels }, { activeLabels: frame.activeLabels, setupMs: frame.setupMs, iterations, warm: frame.warm, activePixels: frame.activePixels });
     }
   }
-  let initialQ = options.initialQ ? resize(options.initialQ) : undefined;
-  let iterations = params.iterations;
+  // Without the WebAssembly engine: a warm start from the previous frame's blended Q.
   const warm = options.warmStart ? warmStartFor(options.warmStart.state, smallP, classes, options.warmStart.settings) : null;
-  if (warm) {
-    initialQ = warm;
-    iterations = options.warmStart!.settings.iterations;
-  }
+  const iterations = warm ? options.warmStart!.settings.iterations : params.iterations;
   const crf = DenseCrf.forImage(smallImage, sw, sh, smallParams, options.workspace);
-  const small = crf.infer(smallP, classes, { iterations, ...(initialQ ? { initialQ } : {}) });
+  const small = crf.infer(smallP, classes, { iterations, ...(warm ? { initialQ: warm } : {}) });
   if (options.warmStart) options.warmStart.state.previous = { q: small.q, probabilities: scale < 1 ? smallP : smallP.slice() };
   return finish(small, { activeLabels: small.activeLabels, setupMs: crf.setupMs, iterations, warm: Boolean(warm), activePixels: sw * sh });
 

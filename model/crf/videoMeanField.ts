@@ -157,7 +157,7 @@ export class VideoMeanField extends WasmEngine {
     const n = this.points;
     this.top = this.base;
     this.state = null;
-    const probabilitiesAt = this.alloc(n * classes * 4);
+    const probabilitiesAt = this.alloc(n * classes * 4 + 16); // + 16: prepare reads whole vectors
     this.f32(probabilitiesAt, n * classes).set(probabilities);
     const peak = this.alloc(classes * 4);
     this.exports.peaks(n, classes, probabilitiesAt, peak);

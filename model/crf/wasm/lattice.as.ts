@@ -285,6 +285,8 @@ export function sliceUpdate(first: i32, last: i32, list: usize, channels: i32, s
  * sums to 0). `probabilities` and `initialQ` are N×classes; `active` lists the m label indices.
  */
 export function prepare(points: i32, classes: i32, active: usize, m: i32, stride: i32, probabilities: usize, initialQ: usize, unary: usize, q: usize): void {
+  // All labels in play (the list is sorted, so it is 0…classes−1): rows are copied four at a time.
+  if (m == classes) return prepareAll(points, classes, stride, probabilities, initialQ, unary, q);
   const rowBytes = <usize>stride << 2;
   for (let p = 0; p < points; p++) {
     const src = probabilities + (<usize>(p * classes) << 2);
@@ -311,6 +313,40 @@ export function prepare(points: i32, classes: i32, active: usize, m: i32, stride
     for (let k = 0; k < m; k++) {
       const at = o + (<usize>k << 2);
       store<f32>(at, sum > 0 ? load<f32>(at) * inv : uniform);
+    }
+  }
+}
+
+/** `prepare` when every label is in play; reads up to 12 bytes past the last row (masked). */
+function prepareAll(points: i32, classes: i32, stride: i32, probabilities: usize, initialQ: usize, unary: usize, q: usize): void {
+  const rowBytes = <usize>stride << 2;
+  const tail = rowBytes - 16;
+  const valid = i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(classes - (stride - 4)));
+  const one = f32x4.splat(1);
+  const tiny = f32x4.splat(1e-8);
+  for (let p = 0; p < points; p++) {
+    const src = probabilities + (<usize>(p * classes) << 2);
+    const start = initialQ ? initialQ + (<usize>(p * classes) << 2) : src;
+    const u = unary + <usize>p * rowBytes;
+    const o = q + <usize>p * rowBytes;
+    let sum = f32x4.splat(0);
+    for (let at: usize = 0; at < rowBytes; at += 16) {
+      let probability = v128.load(src + at);
+      let begin = v128.load(start + at);
+      if (at == tail) {
+        probability = v128.bitselect(probability, one, valid);
+        begin = v128.and(begin, valid);
+      }
+      v128.store(u + at, f32x4.neg(log4(f32x4.pmax(probability, tiny))));
+      v128.store(o + at, begin);
+      sum = f32x4.add(sum, begin);
+    }
+    const total = f32x4.extract_lane(lanesSum(sum), 0);
+    if (total > 0) {
+      const inv = f32x4.splat(1 / total);
+      for (let at: usize = 0; at < rowBytes; at += 16) v128.store(o + at, f32x4.mul(v128.load(o + at), inv));
+    } else {
+      for (let k = 0; k < classes; k++) store<f32>(o + (<usize>k << 2), 1 / <f32>classes);
     }
   }
 }

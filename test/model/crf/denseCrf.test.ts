@@ -169,10 +169,11 @@ describe('WebAssembly SIMD mean field', () => {
     const params: CrfParams = { ...small, pruneBelow: 0 };
     const bilateral = PermutohedralLattice.build(pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), n, 5);
     const gaussian = PermutohedralLattice.build(pixelFeatures(w, h, params.gaussian.xy), n, 2);
-    const typescript = new DenseCrf(w, h, params, [
+    const typescriptCrf = () => new DenseCrf(w, h, params, [
       { weight: params.bilateral.weight, filter: new NormalizedFilter(bilateral, n, 'after') },
       { weight: params.gaussian.weight, filter: new NormalizedFilter(gaussian, n, 'after') },
-    ], 0).infer(probs, c);
+    ], 0);
+    const typescript = typescriptCrf().infer(probs, c);
     const wasm = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, n, [{ lattice: bilateral, weight: params.bilateral.weight }, { lattice: gaussian, weight: params.gaussian.weight }])).infer(probs, c);
     let worst = 0;
     for (let i = 0; i < n * c; i++) worst = Math.max(worst, Math.abs(wasm.q[i]! - typescript.q[i]!));
@@ -185,6 +186,13 @@ describe('WebAssembly SIMD mean field', () => {
     ];
     const built = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, n, kernels)).infer(probs, c);
     for (let i = 0; i < n * c; i++) expect(built.q[i]).toBeCloseTo(wasm.q[i]!, 5);
+    // Started from a given Q (a warm start) instead of the probabilities: the same on both.
+    const initialQ = probs.map((_, i) => ((i * 7) % 11) + 1);
+    const fromTs = typescriptCrf().infer(probs, c, { iterations: 2, initialQ });
+    const fromWasm = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, n, kernels)).infer(probs, c, { iterations: 2, initialQ });
+    let worstStart = 0;
+    for (let i = 0; i < n * c; i++) worstStart = Math.max(worstStart, Math.abs(fromWasm.q[i]! - fromTs.q[i]!));
+    expect(worstStart).toBeLessThan(1e-4);
   });
 });
 
