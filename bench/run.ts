@@ -6,11 +6,12 @@
  *   npm run bench -- pipeline decode     a selection (pipeline, decode, rss)
  *   BENCH_QUICK=1 npm run bench          shorter inputs, for a smoke run
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { PNG } from 'pngjs';
 import { firstValueFrom, from, toArray } from 'rxjs';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { DEEPLAB_VOC_PARAMS, DenseCrf } from '../model/crf/denseCrf.js';
@@ -278,6 +279,8 @@ async function benchCrf(): Promise<void> {
   say(`  label agreement warm vs cold ${(agreement * 100).toFixed(2)}%; flicker: raw ${(video.flickerRaw * 100).toFixed(2)}%, cold CRF ${(video.flickerCold * 100).toFixed(2)}%, warm CRF ${(video.flickerWarm * 100).toFixed(2)}%`);
   results['crfVideo'] = video;
 
+  await benchCrfOnFootage();
+
   say('\n## live-sized CRF: 640x360, 2 labels, moving shapes, on the CRF worker, warm start (3 iterations)');
   const liveFrames = movingShapesSequence(640, 360, 2, quick ? 6 : 24);
   const liveRunner = CrfRunner.start();
@@ -321,6 +324,50 @@ async function benchCrf(): Promise<void> {
   say(`  scale 0.25, alternately: ${median(inThread.slice(1)).toFixed(1)} ms in this thread, ${median(onWorker.slice(1)).toFixed(1)} ms on the worker`);
   await liveRunner.close();
   results['crfLive'] = { rows: liveRows, quarterInThreadMs: median(inThread.slice(1)), quarterOnWorkerMs: median(onWorker.slice(1)) };
+}
+
+/**
+ * The warm-started (incremental) CRF on real footage: the first 60 frames of vtest.avi (street
+ * scene, 768×576) through `segment --crf on` with the default model, cold on every frame vs
+ * `--crf-warm-start`, alternated; CRF ms per frame, label agreement and label changes between frames.
+ * The footage is the team's sample media beside the repository; without it this part is skipped.
+ */
+async function benchCrfOnFootage(): Promise<void> {
+  const source = path.join(root, '../shared/media/vtest.avi');
+  say('\n## CRF warm start on real footage (vtest.avi, 768x576, 60 frames, default model, 2 labels)');
+  if (!existsSync(source)) {
+    say(`  skipped: ${source} is not here`);
+    return;
+  }
+  const input = path.join(work, 'vtest60.mkv');
+  if (!existsSync(input)) {
+    const cut = await runMeasured(locateFfmpeg().ffmpeg, ['-loglevel', 'error', '-y', '-i', source, '-frames:v', '60', '-c:v', 'ffv1', input]);
+    if (cut.code !== 0) throw new Error(`cutting vtest.avi failed: ${cut.stderr}`);
+  }
+  const crfMs: Record<'cold' | 'warm', number[]> = { cold: [], warm: [] };
+  for (const mode of quick ? (['cold', 'warm'] as const) : (['cold', 'warm', 'cold', 'warm'] as const)) {
+    const masks = path.join(work, `vtest-${mode}`);
+    rmSync(masks, { recursive: true, force: true });
+    const run = await runMeasured(process.execPath, [cli, 'segment', input, '--device', 'cpu', '--crf', 'on', '--crf-workers', '1', ...(mode === 'warm' ? ['--crf-warm-start'] : []), '--masks', masks, '--json']);
+    if (run.code !== 0) throw new Error(`segment --crf on failed: ${run.stderr}`);
+    crfMs[mode].push((JSON.parse(run.stdout) as { msPerStage: { crf: number } }).msPerStage.crf);
+  }
+  const read = (mode: string) => readdirSync(path.join(work, `vtest-${mode}`)).sort().map((f) => PNG.sync.read(readFileSync(path.join(work, `vtest-${mode}`, f))).data);
+  const [cold, warm] = [read('cold'), read('warm')];
+  let [same, all] = [0, 0];
+  const changes = { cold: 0, warm: 0 };
+  for (let f = 0; f < cold.length; f++) {
+    for (let i = 0; i < cold[f]!.length; i += 4) {
+      all += 1;
+      if (cold[f]![i] === warm[f]![i]) same += 1;
+      if (f > 0 && cold[f]![i] !== cold[f - 1]![i]) changes.cold += 1;
+      if (f > 0 && warm[f]![i] !== warm[f - 1]![i]) changes.warm += 1;
+    }
+  }
+  const row = { coldMsPerFrame: median(crfMs.cold), warmMsPerFrame: median(crfMs.warm), agreement: same / all, labelChanges: changes };
+  say(`  CRF per frame (mean over the clip): cold ${row.coldMsPerFrame.toFixed(0)} ms, warm-started ${row.warmMsPerFrame.toFixed(0)} ms (${((row.warmMsPerFrame / row.coldMsPerFrame) * 100).toFixed(0)}% of cold)`);
+  say(`  labels equal to the cold runs' on ${((same / all) * 100).toFixed(2)}% of pixels; label changes between consecutive frames: cold ${changes.cold}, warm ${changes.warm}`);
+  results['crfFootage'] = row;
 }
 
 function argmaxLabels(probabilities: Float32Array, classes: number): Uint8Array {
