@@ -141,17 +141,17 @@ export class DenseCrf {
   static forImage(image: Uint8Array, width: number, height: number, params: CrfParams = DEEPLAB_VOC_PARAMS, workspace?: CrfWorkspace): DenseCrf {
     const started = performance.now();
     const n = width * height;
-    const bilateralFeatures = pixelFeatures(width, height, params.bilateral.xy, { image, sigma: params.bilateral.rgb });
     // Lattices and the whole loop in WebAssembly SIMD where it was built (same results as TypeScript).
     const wasm = latticeModule();
     if (wasm && params.normalization === 'after' && (params.bilateral.weight !== 0 || params.gaussian.weight !== 0)) {
-      const gaussianFeatures = () => pixelFeatures(width, height, params.gaussian.xy);
+      const { gaussian, bilateral } = params;
       const engine = workspace
-        ? workspace.engineFor(wasm, width, height, params.gaussian, gaussianFeatures)
-        : new WasmMeanField(wasm, n, params.gaussian.weight !== 0 ? [{ features: gaussianFeatures(), d: 2, weight: params.gaussian.weight }] : []);
-      if (params.bilateral.weight !== 0) engine.addKernel({ features: bilateralFeatures, d: 5, weight: params.bilateral.weight });
+        ? workspace.engineFor(wasm, width, height, gaussian)
+        : new WasmMeanField(wasm, n, gaussian.weight !== 0 ? [{ pixels: { width, xy: gaussian.xy }, weight: gaussian.weight }] : []);
+      if (bilateral.weight !== 0) engine.addKernel({ pixels: { width, xy: bilateral.xy, image, rgb: bilateral.rgb }, weight: bilateral.weight });
       return new DenseCrf(width, height, params, [], performance.now() - started, engine);
     }
+    const bilateralFeatures = pixelFeatures(width, height, params.bilateral.xy, { image, sigma: params.bilateral.rgb });
     const bilateral = PermutohedralLattice.build(bilateralFeatures, n, 5);
     const gaussian = positionLattice(width, height, params.gaussian.xy);
     const kernels = [

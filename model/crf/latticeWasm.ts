@@ -31,8 +31,15 @@ interface BlurBuffers {
   readonly a2: number;
 }
 
-/** A kernel for WasmMeanField: a lattice built in TypeScript (copied in), or features to build one from. */
-export type KernelSource = { readonly lattice: PermutohedralLattice; readonly weight: number } | { readonly features: Float32Array; readonly d: number; readonly weight: number };
+/**
+ * A kernel for WasmMeanField: a lattice built in TypeScript (copied in), features to build one
+ * from, or an image's pixels (position over σxy, and colour over σrgb when `image` is given; the
+ * features are then computed in WebAssembly, as `pixelFeatures` computes them).
+ */
+export type KernelSource =
+  | { readonly lattice: PermutohedralLattice; readonly weight: number }
+  | { readonly features: Float32Array; readonly d: number; readonly weight: number }
+  | { readonly pixels: { readonly width: number; readonly xy: number; readonly image?: Uint8Array; readonly rgb?: number }; readonly weight: number };
 
 /** Where the kernels added so far end: `release` drops everything added after it. */
 export interface EngineMark {
@@ -56,7 +63,7 @@ export class WasmMeanField extends WasmEngine {
   }
 
   addKernel(kernel: KernelSource): void {
-    const placed = 'features' in kernel ? this.build(kernel.features, kernel.d, kernel.weight) : this.place(kernel.lattice, kernel.weight);
+    const placed = 'lattice' in kernel ? this.place(kernel.lattice, kernel.weight) : this.build(kernel);
     placed.scale = this.alloc(this.points * 4);
     this.lattices.push(placed);
     this.normalise(placed);
@@ -83,9 +90,14 @@ export class WasmMeanField extends WasmEngine {
   }
 
   /** Builds a lattice in place; the hash table and keys are scratch, released afterwards. */
-  private build(features: Float32Array, d: number, weight: number): PlacedLattice {
+  private build(kernel: Exclude<KernelSource, { lattice: PermutohedralLattice }>): PlacedLattice {
     const n = this.points;
+    const { weight } = kernel;
+    const { pixels, features, d } = 'pixels' in kernel ? { pixels: kernel.pixels, features: null, d: kernel.pixels.image ? 5 : 2 } : { pixels: null, features: kernel.features, d: kernel.d };
     const d1 = d + 1;
+    // An image's pixels are copied in once, their features computed here.
+    const image = pixels?.image ? this.alloc(n * 3) : 0;
+    if (pixels?.image) new Uint8Array(this.memory.buffer, image, n * 3).set(pixels.image);
     const offsets = this.alloc(n * d1 * 4);
     const weights = this.alloc(n * d1 * 4);
     const mark = this.top;
@@ -93,7 +105,8 @@ export class WasmMeanField extends WasmEngine {
     for (const capacity of [n, n * d1]) {
       this.top = mark;
       const input = this.alloc(n * d * 4);
-      new Float32Array(this.memory.buffer, input, n * d).set(features);
+      if (pixels) this.exports.pixelFeatures(0, n, pixels.width, image, pixels.xy, pixels.rgb ?? 1, input);
+      else this.f32(input, n * d).set(features!);
       const keys = this.alloc(capacity * d * 4);
       let tableCapacity = 1;
       while (tableCapacity < capacity * 2) tableCapacity <<= 1;
@@ -321,11 +334,11 @@ export class CrfWorkspace {
     return this.options.threads ?? 1;
   }
 
-  engineFor(module: WebAssembly.Module, width: number, height: number, gaussian: { readonly xy: number; readonly weight: number }, features: () => Float32Array): WasmMeanField {
+  engineFor(module: WebAssembly.Module, width: number, height: number, gaussian: { readonly xy: number; readonly weight: number }): WasmMeanField {
     const key = `${width}x${height}:${gaussian.xy}:${gaussian.weight}`;
     if (!this.engine || key !== this.key) {
       this.engine?.dispose();
-      this.engine = new WasmMeanField(module, width * height, gaussian.weight !== 0 ? [{ features: features(), d: 2, weight: gaussian.weight }] : [], this.options);
+      this.engine = new WasmMeanField(module, width * height, gaussian.weight !== 0 ? [{ pixels: { width, xy: gaussian.xy }, weight: gaussian.weight }] : [], this.options);
       this.key = key;
       this.base = this.engine.mark();
     } else this.engine.release(this.base!);

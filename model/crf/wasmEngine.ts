@@ -25,6 +25,7 @@ export interface CrfExports {
   prepare(points: number, classes: number, active: number, m: number, stride: number, probabilities: number, initialQ: number, unary: number, q: number): void;
   peaks(points: number, classes: number, probabilities: number, peak: number): void;
   expand(points: number, m: number, stride: number, q: number, classes: number, active: number, full: number, labels: number): void;
+  pixelFeatures(first: number, last: number, width: number, image: number, xy: number, rgb: number, out: number): void;
   movePoints(list: number, n: number, width: number, image: number, xy: number, rgb: number, offsets: number, weights: number, keys: number, capacity: number, table: number, tableCapacity: number, count: number, scratch: number): number;
   linkVertices(first: number, last: number, vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
   splatListed(list: number, n: number, d1: number, stride: number, offsets: number, weights: number, values: number, valueRowBytes: number, lattice: number, sign: number): void;

@@ -540,6 +540,22 @@ function embedPoint(k: i32, d: i32, feature: usize, offsets: usize, weights: usi
 }
 
 /**
+ * The lattice features of pixels [first, last) of an image `width` wide, as pixelFeatures
+ * (denseCrf.ts) computes them: (x/σxy, y/σxy) and, when `image` (rgb24) is not 0, (r, g, b)/σrgb;
+ * written from out[first·d].
+ */
+export function pixelFeatures(first: i32, last: i32, width: i32, image: usize, xy: f64, rgb: f64, out: usize): void {
+  const d = image ? 5 : 2;
+  for (let p = first; p < last; p++) {
+    const y = p / width;
+    const at = out + (<usize>(p * d) << 2);
+    store<f32>(at, <f32>(<f64>(p - y * width) / xy));
+    store<f32>(at, <f32>(<f64>y / xy), 4);
+    if (image) for (let c = 0; c < 3; c++) store<f32>(at + (<usize>(2 + c) << 2), <f32>(<f64>load<u8>(image + <usize>(p * 3 + c)) / rgb));
+  }
+}
+
+/**
  * Splat geometry of every point: offsets (vertex+1) and barycentric weights of its d+1 simplex
  * corners. `scratch` needs (4·(d+1) + d + 2)·8 bytes. Returns the number of vertices, or −1
  * when more than `capacity` vertices are needed.
