@@ -19,7 +19,6 @@
  * when the lattice has grown by half, it is rebuilt from the current colours (Q is kept: no cold frame).
  */
 import type { CrfParams } from './denseCrf.js';
-import { pixelFeatures } from './denseCrf.js';
 import { activeFromPeaks } from './labelPruning.js';
 import { OP } from './meanFieldControl.js';
 import type { WarmStartSettings } from './warmStart.js';
@@ -111,7 +110,7 @@ export class VideoMeanField extends WasmEngine {
   constructor(
     module: WebAssembly.Module,
     private readonly width: number,
-    private readonly height: number,
+    height: number,
     private readonly params: CrfParams,
     options: { readonly threads?: number } = {},
   ) {
@@ -183,8 +182,8 @@ export class VideoMeanField extends WasmEngine {
     const scratch = this.alloc(1024);
     const { gaussian, bilateral } = this.params;
     const kernels: VideoKernel[] = [];
-    if (gaussian.weight !== 0) kernels.push(this.buildKernel(pixelFeatures(this.width, this.height, gaussian.xy), 2, gaussian.weight, stride, scratch, false));
-    if (bilateral.weight !== 0) kernels.push(this.buildKernel(pixelFeatures(this.width, this.height, bilateral.xy, { image, sigma: bilateral.rgb }), 5, bilateral.weight, stride, scratch, true));
+    if (gaussian.weight !== 0) kernels.push(this.buildKernel({ xy: gaussian.xy, image: 0, rgb: 1 }, gaussian.weight, stride, scratch));
+    if (bilateral.weight !== 0) kernels.push(this.buildKernel({ xy: bilateral.xy, image: imageAt, rgb: bilateral.rgb }, bilateral.weight, stride, scratch));
     const state: ColdState = {
       classes, active, m, stride, kernels, activeIndex, limits, probabilities: probabilitiesAt, reference, image: imageAt, colours,
       q: this.alloc(n * stride * 4), next: this.alloc(n * stride * 4), unary: this.alloc(n * stride * 4), labels: this.alloc(n), top: this.alloc(n * 4),
@@ -210,7 +209,9 @@ export class VideoMeanField extends WasmEngine {
    * A kernel's lattice from all pixels' features, with buffers for `capacity` vertices (the
    * bilateral one keeps its hash table and room to grow); its blur buffers' vertex slot 0 is zero.
    */
-  private buildKernel(features: Float32Array, d: number, weight: number, stride: number, scratch: number, growable: boolean): VideoKernel {
+  private buildKernel(pixels: { readonly xy: number; readonly image: number; readonly rgb: number }, weight: number, stride: number, scratch: number): VideoKernel {
+    const d = pixels.image ? 5 : 2;
+    const growable = pixels.image !== 0; // the position lattice never changes
     const n = this.points;
     const d1 = d + 1;
     const offsets = this.alloc(n * d1 * 4);
@@ -219,7 +220,7 @@ export class VideoMeanField extends WasmEngine {
     for (const capacity of [n, n * d1]) {
       this.top = mark;
       const input = this.alloc(n * d * 4);
-      this.f32(input, n * d).set(features);
+      this.exports.pixelFeatures(0, n, this.width, pixels.image, pixels.xy, pixels.rgb, input);
       const keys = this.alloc(capacity * d * 4);
       let tableCapacity = 1;
       while (tableCapacity < capacity * 2) tableCapacity <<= 1;
