@@ -72,7 +72,7 @@ export async function benchLive(options: { cli: string; seconds: number; say: (l
   const browser = await chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-timer-throttling', '--disable-renderer-backgrounding'] });
   const rows: LiveRow[] = [];
   try {
-    for (const crfScale of [null, 0.5, 0.25]) {
+    for (const crfScale of [null, 1, 0.5, 0.25]) {
       const crf = crfScale !== null;
       const serve = await startServe(cli, ['testsrc:640x360@30', '--crf', crf ? 'on' : 'off', ...(crf ? ['--crf-scale', String(crfScale)] : [])]);
       try {
