@@ -229,7 +229,7 @@ async function benchCrf(): Promise<void> {
     const workspace = new CrfWorkspace({ threads: 2 });
     const twoThreads: number[] = [];
     let agreeTwo = 0;
-    for (let r = 0; r < (quick ? 2 : 4); r++) {
+    for (let r = 0; r < (quick ? 2 : 8); r++) {
       const t0 = performance.now();
       const labels = DenseCrf.forImage(scene.image, w, h, DEEPLAB_VOC_PARAMS, workspace).infer(scene.probabilities, classes).labels;
       if (r > 0) twoThreads.push(performance.now() - t0);
@@ -237,7 +237,8 @@ async function benchCrf(): Promise<void> {
     }
     workspace.dispose();
     const twoMs = median(twoThreads);
-    say(`  ${key}, ${classes} labels on two threads: total ${twoMs.toFixed(0)} ms (×${((setup + inference) / twoMs).toFixed(2)} of one thread), labels equal to one thread's on ${(agreeTwo * 100).toFixed(3)}%${ref ? `; authors' C++ ≈ ${ref} ms → ratio ${(ref / twoMs).toFixed(2)}×` : ''}`);
+    const [fastest, slowest] = [Math.min(...twoThreads), Math.max(...twoThreads)];
+    say(`  ${key}, ${classes} labels on two threads: total ${twoMs.toFixed(0)} ms (median of ${twoThreads.length}, ${fastest.toFixed(0)}–${slowest.toFixed(0)}; ×${((setup + inference) / twoMs).toFixed(2)} of one thread), labels equal to one thread's on ${(agreeTwo * 100).toFixed(3)}%${ref ? `; authors' C++ ≈ ${ref} ms → ratio ${(ref / twoMs).toFixed(2)}× (${(ref / slowest).toFixed(2)}–${(ref / fastest).toFixed(2)}×)` : ''}`);
     rows.push({ size: key, classes, activeLabels: runs[0]!.active, setupMs: setup, inferenceMs: inference, perMpIterationMs: perMpIteration, accuracy: correct, cppReferenceMs: ref ?? null, twoThreadsMs: twoMs, twoThreadsAgreement: agreeTwo });
   }
   results['crf'] = rows;
