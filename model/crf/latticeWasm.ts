@@ -98,63 +98,23 @@ export class WasmMeanField extends WasmEngine {
     // An image's pixels are copied in once, their features computed here.
     const image = pixels?.image ? this.alloc(n * 3) : 0;
     if (pixels?.image) new Uint8Array(this.memory.buffer, image, n * 3).set(pixels.image);
-    const offsets = this.alloc(n * d1 * 4);
-    const weights = this.alloc(n * d1 * 4);
-    const mark = this.top;
-    // Most images need far fewer vertices than points·(d+1): try with one per point first.
-    for (const capacity of [n, n * d1]) {
-      this.top = mark;
-      const input = this.alloc(n * d * 4);
+    const tables = this.buildLattice(d, (input) => {
       if (pixels) this.exports.pixelFeatures(0, n, pixels.width, image, pixels.xy, pixels.rgb ?? 1, input);
       else this.f32(input, n * d).set(features!);
-      const keys = this.alloc(capacity * d * 4);
-      let tableCapacity = 1;
-      while (tableCapacity < capacity * 2) tableCapacity <<= 1;
-      const table = this.alloc(tableCapacity * 4);
-      const scratch = this.alloc(1024);
-      const vertices = this.helper
-        ? this.buildInHalves(n, d, input, offsets, weights, { keys, table, tableCapacity, scratch, capacity })
-        : this.exports.buildLattice(n, d, input, offsets, weights, keys, capacity, table, tableCapacity, scratch);
-      if (vertices < 0) continue;
-      const neighbours = this.alloc(d1 * vertices * 2 * 4);
-      if (this.helper) {
-        const half = vertices >> 1;
-        const scratch2 = this.alloc(1024);
-        this.both(OP.neighboursOf, [half, vertices, vertices, d, keys, table, tableCapacity, neighbours, scratch2], () =>
-          this.exports.neighboursOf(0, half, vertices, d, keys, table, tableCapacity, neighbours, scratch));
-      } else this.exports.buildNeighbours(vertices, d, keys, table, tableCapacity, neighbours, scratch);
-      // Keep the neighbours, drop the scratch: move them down to the mark.
-      const bytes = d1 * vertices * 2 * 4;
-      new Uint8Array(this.memory.buffer).copyWithin(mark, neighbours, neighbours + bytes);
-      this.top = (mark + bytes + 15) & ~15;
-      return { lattice: { d, vertices }, offsets, weights, neighbours: mark, scale: 0, weight };
-    }
-    throw new Error('lattice construction ran out of room');
-  }
-
-  /**
-   * The lattice build on two threads: each half of the points into its own table, then the second
-   * table's vertices inserted into the first and the second half's offsets renumbered. The vertex
-   * numbering differs from a one-thread build; the lattice (and every filtered value) does not.
-   * Returns the vertex count, or −1 when `capacity` is too small.
-   */
-  private buildInHalves(n: number, d: number, input: number, offsets: number, weights: number, a: { keys: number; table: number; tableCapacity: number; scratch: number; capacity: number }): number {
-    const d1 = d + 1;
-    const h = n >> 1;
-    const keysB = this.alloc(a.capacity * d * 4);
-    const tableB = this.alloc(a.tableCapacity * 4);
-    const scratchB = this.alloc(1024);
-    let countA = 0;
-    this.both(OP.buildLattice, [n - h, d, input + h * d * 4, offsets + h * d1 * 4, weights + h * d1 * 4, keysB, a.capacity, tableB, a.tableCapacity, scratchB], () => {
-      countA = this.exports.buildLattice(h, d, input, offsets, weights, a.keys, a.capacity, a.table, a.tableCapacity, a.scratch);
     });
-    const countB = this.helperResult();
-    if (countA < 0 || countB < 0) return -1;
-    const remap = this.alloc(countB * 4);
-    const count = this.exports.mergeKeys(countB, d, keysB, a.keys, a.table, a.tableCapacity, countA, a.capacity, remap);
-    if (count < 0) return -1;
-    this.exports.remapOffsets(offsets + h * d1 * 4, (n - h) * d1, remap);
-    return count;
+    const { vertices, keys, table, tableCapacity, scratch } = tables;
+    const neighbours = this.alloc(d1 * vertices * 2 * 4);
+    if (this.helper) {
+      const half = vertices >> 1;
+      const scratch2 = this.alloc(1024);
+      this.both(OP.neighboursOf, [half, vertices, vertices, d, keys, table, tableCapacity, neighbours, scratch2], () =>
+        this.exports.neighboursOf(0, half, vertices, d, keys, table, tableCapacity, neighbours, scratch));
+    } else this.exports.buildNeighbours(vertices, d, keys, table, tableCapacity, neighbours, scratch);
+    // Keep the neighbours, drop the hash table, keys and scratch: move them down over the keys.
+    const bytes = d1 * vertices * 2 * 4;
+    new Uint8Array(this.memory.buffer).copyWithin(keys, neighbours, neighbours + bytes);
+    this.top = (keys + bytes + 15) & ~15;
+    return { lattice: { d, vertices }, offsets: tables.offsets, weights: tables.weights, neighbours: keys, scale: 0, weight };
   }
 
   /**

@@ -182,8 +182,8 @@ export class VideoMeanField extends WasmEngine {
     const scratch = this.alloc(1024);
     const { gaussian, bilateral } = this.params;
     const kernels: VideoKernel[] = [];
-    if (gaussian.weight !== 0) kernels.push(this.buildKernel({ xy: gaussian.xy, image: 0, rgb: 1 }, gaussian.weight, stride, scratch));
-    if (bilateral.weight !== 0) kernels.push(this.buildKernel({ xy: bilateral.xy, image: imageAt, rgb: bilateral.rgb }, bilateral.weight, stride, scratch));
+    if (gaussian.weight !== 0) kernels.push(this.buildKernel({ xy: gaussian.xy, image: 0, rgb: 1 }, gaussian.weight, stride));
+    if (bilateral.weight !== 0) kernels.push(this.buildKernel({ xy: bilateral.xy, image: imageAt, rgb: bilateral.rgb }, bilateral.weight, stride));
     const state: ColdState = {
       classes, active, m, stride, kernels, activeIndex, limits, probabilities: probabilitiesAt, reference, image: imageAt, colours,
       q: this.alloc(n * stride * 4), next: this.alloc(n * stride * 4), unary: this.alloc(n * stride * 4), labels: this.alloc(n), top: this.alloc(n * 4),
@@ -209,41 +209,27 @@ export class VideoMeanField extends WasmEngine {
    * A kernel's lattice from all pixels' features, with buffers for `capacity` vertices (the
    * bilateral one keeps its hash table and room to grow); its blur buffers' vertex slot 0 is zero.
    */
-  private buildKernel(pixels: { readonly xy: number; readonly image: number; readonly rgb: number }, weight: number, stride: number, scratch: number): VideoKernel {
+  private buildKernel(pixels: { readonly xy: number; readonly image: number; readonly rgb: number }, weight: number, stride: number): VideoKernel {
     const d = pixels.image ? 5 : 2;
     const growable = pixels.image !== 0; // the position lattice never changes
-    const n = this.points;
-    const d1 = d + 1;
-    const offsets = this.alloc(n * d1 * 4);
-    const weights = this.alloc(n * d1 * 4);
-    const mark = this.top;
-    for (const capacity of [n, n * d1]) {
-      this.top = mark;
-      const input = this.alloc(n * d * 4);
-      this.exports.pixelFeatures(0, n, this.width, pixels.image, pixels.xy, pixels.rgb, input);
-      const keys = this.alloc(capacity * d * 4);
-      let tableCapacity = 1;
-      while (tableCapacity < capacity * 2) tableCapacity <<= 1;
-      const table = this.alloc(tableCapacity * 4);
-      const vertices = this.exports.buildLattice(n, d, input, offsets, weights, keys, capacity, table, tableCapacity, scratch);
-      if (vertices < 0) continue;
-      // A fixed lattice needs rows for its vertices only; a growable one for `capacity`.
-      const rows = growable ? capacity : vertices;
-      const neighbours = this.alloc(d1 * rows * 2 * 4);
-      this.exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, neighbours, scratch);
-      const buffer = (width: number) => {
-        const at = this.alloc((rows + 1) * width * 4);
-        this.f32(at, (rows + 1) * width).fill(0);
-        return at;
-      };
-      const kernel: VideoKernel = {
-        d, weight, offsets, weights, neighbours, capacity: rows, vertices, scale: this.alloc(n * 4),
-        kept: buffer(stride), a: buffer(stride), b: buffer(stride), a2: this.helper ? buffer(stride) : 0,
-        ...(growable ? { table: { keys, table, tableCapacity, ones: buffer(4), onesA: buffer(4), onesB: buffer(4), builtVertices: vertices } } : {}),
-      };
-      return kernel;
-    }
-    throw new Error('lattice construction ran out of room');
+    const { offsets, weights, keys, table, tableCapacity, capacity, vertices, scratchStart } = this.buildLattice(d, (input) =>
+      this.exports.pixelFeatures(0, this.points, this.width, pixels.image, pixels.xy, pixels.rgb, input));
+    this.top = scratchStart;
+    const scratch = this.alloc(1024);
+    // A fixed lattice needs rows for its vertices only; a growable one for `capacity`.
+    const rows = growable ? capacity : vertices;
+    const neighbours = this.alloc((d + 1) * rows * 2 * 4);
+    this.exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, neighbours, scratch);
+    const buffer = (width: number) => {
+      const at = this.alloc((rows + 1) * width * 4);
+      this.f32(at, (rows + 1) * width).fill(0);
+      return at;
+    };
+    return {
+      d, weight, offsets, weights, neighbours, capacity: rows, vertices, scale: this.alloc(this.points * 4),
+      kept: buffer(stride), a: buffer(stride), b: buffer(stride), a2: this.helper ? buffer(stride) : 0,
+      ...(growable ? { table: { keys, table, tableCapacity, ones: buffer(4), onesA: buffer(4), onesB: buffer(4), builtVertices: vertices } } : {}),
+    };
   }
 
   /**

@@ -63,6 +63,22 @@ export function latticeModule(): WebAssembly.Module | null {
   return compiled;
 }
 
+/** A lattice built by `WasmEngine.buildLattice`: byte offsets in the engine's memory. */
+export interface LatticeTables {
+  readonly offsets: number;
+  readonly weights: number;
+  readonly keys: number;
+  readonly table: number;
+  readonly tableCapacity: number;
+  /** Vertices the keys and table have room for. */
+  readonly capacity: number;
+  readonly vertices: number;
+  /** 1 KiB the module's builders use. */
+  readonly scratch: number;
+  /** Where the scratch begins (the caller may release from here). */
+  readonly scratchStart: number;
+}
+
 /**
  * An instance of the module over its own shared memory, with a bump allocator (`alloc`, released
  * by resetting `top`) and, with `threads: 2` and enough points, a helper thread: `both` runs a step's
@@ -142,6 +158,62 @@ export class WasmEngine {
   /** The integer a helper step returned (buildLattice's vertex count). */
   protected helperResult(): number {
     return this.helper!.words[CONTROL.RESULT]!;
+  }
+
+  /**
+   * A lattice over all points, built in this memory: offsets and weights (points·(d+1) each), then
+   * the hash table and keys (kept: `keys` is where they start), then scratch from `scratchStart`
+   * (the features `fill` writes, and the helper's half) that the caller may release. With the helper,
+   * each half of the points is built on its own thread and the halves merged. Most images need far
+   * fewer vertices than points·(d+1): it tries with room for one per point first.
+   */
+  protected buildLattice(d: number, fill: (input: number) => void): LatticeTables {
+    const n = this.points;
+    const d1 = d + 1;
+    const offsets = this.alloc(n * d1 * 4);
+    const weights = this.alloc(n * d1 * 4);
+    const mark = this.top;
+    for (const capacity of [n, n * d1]) {
+      this.top = mark;
+      const keys = this.alloc(capacity * d * 4);
+      let tableCapacity = 1;
+      while (tableCapacity < capacity * 2) tableCapacity <<= 1;
+      const table = this.alloc(tableCapacity * 4);
+      const scratchStart = this.top;
+      const scratch = this.alloc(1024);
+      const input = this.alloc(n * d * 4);
+      fill(input);
+      const tables = { offsets, weights, keys, table, tableCapacity, capacity, scratch, scratchStart };
+      const vertices = this.helper ? this.buildInHalves(d, input, tables) : this.exports.buildLattice(n, d, input, offsets, weights, keys, capacity, table, tableCapacity, scratch);
+      if (vertices >= 0) return { ...tables, vertices };
+    }
+    throw new Error('lattice construction ran out of room');
+  }
+
+  /**
+   * The lattice build on two threads: each half of the points into its own table, then the second
+   * table's vertices inserted into the first and the second half's offsets renumbered. The vertex
+   * numbering differs from a one-thread build; the lattice (and every filtered value) does not.
+   * Returns the vertex count, or −1 when `capacity` is too small.
+   */
+  private buildInHalves(d: number, input: number, a: Omit<LatticeTables, 'vertices'>): number {
+    const n = this.points;
+    const d1 = d + 1;
+    const h = n >> 1;
+    const keysB = this.alloc(a.capacity * d * 4);
+    const tableB = this.alloc(a.tableCapacity * 4);
+    const scratchB = this.alloc(1024);
+    let countA = 0;
+    this.both(OP.buildLattice, [n - h, d, input + h * d * 4, a.offsets + h * d1 * 4, a.weights + h * d1 * 4, keysB, a.capacity, tableB, a.tableCapacity, scratchB], () => {
+      countA = this.exports.buildLattice(h, d, input, a.offsets, a.weights, a.keys, a.capacity, a.table, a.tableCapacity, a.scratch);
+    });
+    const countB = this.helperResult();
+    if (countA < 0 || countB < 0) return -1;
+    const remap = this.alloc(countB * 4);
+    const count = this.exports.mergeKeys(countB, d, keysB, a.keys, a.table, a.tableCapacity, countA, a.capacity, remap);
+    if (count < 0) return -1;
+    this.exports.remapOffsets(a.offsets + h * d1 * 4, (n - h) * d1, remap);
+    return count;
   }
 
   protected alloc(bytes: number): number {
