@@ -193,29 +193,25 @@ export function sliceUpdate(first: i32, last: i32, list: usize, channels: i32, s
       if (chunks > 3) a3 = f32x4.neg(v128.load(u, 48));
       if (chunks > 4) a4 = f32x4.neg(v128.load(u, 64));
       if (chunks > 5) a5 = f32x4.neg(v128.load(u, 80));
-      // The two kernels' corners in two copies of one loop: one loop choosing the kernel's pointers
-      // per pass took 15% longer (the six accumulators then live across a loop V8 handles worse).
-      for (let r = 0; r < d1a; r++) {
-        const k = cornersA + (<usize>r << 2);
-        const w = f32x4.splat(load<f32>(weightsA + k) * a);
-        const src = latticeA + <usize>load<i32>(offsetsA + k) * rowBytes + block;
-        a0 = f32x4.add(a0, f32x4.mul(w, v128.load(src)));
-        if (chunks > 1) a1 = f32x4.add(a1, f32x4.mul(w, v128.load(src, 16)));
-        if (chunks > 2) a2 = f32x4.add(a2, f32x4.mul(w, v128.load(src, 32)));
-        if (chunks > 3) a3 = f32x4.add(a3, f32x4.mul(w, v128.load(src, 48)));
-        if (chunks > 4) a4 = f32x4.add(a4, f32x4.mul(w, v128.load(src, 64)));
-        if (chunks > 5) a5 = f32x4.add(a5, f32x4.mul(w, v128.load(src, 80)));
-      }
-      for (let r = 0; r < d1b; r++) {
-        const k = cornersB + (<usize>r << 2);
-        const w = f32x4.splat(load<f32>(weightsB + k) * b);
-        const src = latticeB + <usize>load<i32>(offsetsB + k) * rowBytes + block;
-        a0 = f32x4.add(a0, f32x4.mul(w, v128.load(src)));
-        if (chunks > 1) a1 = f32x4.add(a1, f32x4.mul(w, v128.load(src, 16)));
-        if (chunks > 2) a2 = f32x4.add(a2, f32x4.mul(w, v128.load(src, 32)));
-        if (chunks > 3) a3 = f32x4.add(a3, f32x4.mul(w, v128.load(src, 48)));
-        if (chunks > 4) a4 = f32x4.add(a4, f32x4.mul(w, v128.load(src, 64)));
-        if (chunks > 5) a5 = f32x4.add(a5, f32x4.mul(w, v128.load(src, 80)));
+      // Each kernel's corners (the kernel chosen once per pass, not per corner).
+      for (let kernel = 0; kernel < 2; kernel++) {
+        const d1 = kernel == 0 ? d1a : d1b;
+        const corners = kernel == 0 ? cornersA : cornersB;
+        const offsets = kernel == 0 ? offsetsA : offsetsB;
+        const weights = kernel == 0 ? weightsA : weightsB;
+        const lattice = kernel == 0 ? latticeA : latticeB;
+        const factor = kernel == 0 ? a : b;
+        for (let r = 0; r < d1; r++) {
+          const k = corners + (<usize>r << 2);
+          const w = f32x4.splat(load<f32>(weights + k) * factor);
+          const src = lattice + <usize>load<i32>(offsets + k) * rowBytes + block;
+          a0 = f32x4.add(a0, f32x4.mul(w, v128.load(src)));
+          if (chunks > 1) a1 = f32x4.add(a1, f32x4.mul(w, v128.load(src, 16)));
+          if (chunks > 2) a2 = f32x4.add(a2, f32x4.mul(w, v128.load(src, 32)));
+          if (chunks > 3) a3 = f32x4.add(a3, f32x4.mul(w, v128.load(src, 48)));
+          if (chunks > 4) a4 = f32x4.add(a4, f32x4.mul(w, v128.load(src, 64)));
+          if (chunks > 5) a5 = f32x4.add(a5, f32x4.mul(w, v128.load(src, 80)));
+        }
       }
       const out = next + row + block;
       // The last vector of the row holds the padding lanes: −∞ there, so they come out 0.
