@@ -197,7 +197,7 @@ async function benchModels(): Promise<void> {
 
 /** Dense CRF on DeepLab-like cases (21 labels, 10 iterations) and a live-sized 2-label frame. */
 async function benchCrf(): Promise<void> {
-  say('\n## dense CRF (WebAssembly SIMD; one thread, then two)');
+  say('\n## dense CRF (WebAssembly SIMD; labels out, the marginals left in WebAssembly memory; one thread, then two)');
   const reference: Record<string, number> = { '500x375': 560, '1280x720': 3800 }; // FACTS: authors' C++, one core, in all
   const rows = [];
   for (const [w, h, classes] of [[500, 375, 21], [1280, 720, 21], [640, 360, 2]] as const) {
@@ -215,7 +215,7 @@ async function benchCrf(): Promise<void> {
     for (let r = 0; r < (quick ? 1 : 3); r++) {
       const crf = DenseCrf.forImage(scene.image, w, h);
       const t0 = performance.now();
-      const result = crf.infer(scene.probabilities, classes);
+      const result = crf.labels(scene.probabilities, classes);
       runs.push({ setup: crf.setupMs, inference: performance.now() - t0, active: result.activeLabels.length, labels: result.labels });
     }
     const setup = median(runs.map((r) => r.setup));
@@ -231,7 +231,7 @@ async function benchCrf(): Promise<void> {
     let agreeTwo = 0;
     for (let r = 0; r < (quick ? 2 : 8); r++) {
       const t0 = performance.now();
-      const labels = DenseCrf.forImage(scene.image, w, h, DEEPLAB_VOC_PARAMS, workspace).infer(scene.probabilities, classes).labels;
+      const labels = DenseCrf.forImage(scene.image, w, h, DEEPLAB_VOC_PARAMS, workspace).labels(scene.probabilities, classes).labels;
       if (r > 0) twoThreads.push(performance.now() - t0);
       agreeTwo = labels.reduce((n, l, p) => n + (l === runs[0]!.labels[p] ? 1 : 0), 0) / (w * h);
     }

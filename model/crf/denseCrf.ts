@@ -165,7 +165,7 @@ export class DenseCrf {
   infer(probabilities: Float32Array, classes: number, options: InferOptions = {}): CrfResult {
     const n = this.points;
     const iterations = options.iterations ?? this.params.iterations;
-    if (this.engine) return this.engine.infer(probabilities, classes, this.params.pruneBelow, iterations, options.initialQ, options.onIteration);
+    if (this.engine) return this.engine.infer(probabilities, classes, this.params.pruneBelow, iterations, { initialQ: options.initialQ, onIteration: options.onIteration });
     const active = activeLabels(probabilities, n, classes, this.params.pruneBelow);
     const m = active.length;
     // Unary −log p over the active labels; Q starts at the unary's softmax or the given Q.
@@ -206,6 +206,17 @@ export class DenseCrf {
       options.onIteration?.(it, q, active);
     }
     return this.expand(q, active, classes);
+  }
+
+  /**
+   * The labels only: the same mean field as `infer`, without handing the N×C marginals out of
+   * WebAssembly memory (what video and `segment --crf on` need).
+   */
+  labels(probabilities: Float32Array, classes: number, options: Pick<InferOptions, 'iterations'> = {}): Omit<CrfResult, 'q'> {
+    const iterations = options.iterations ?? this.params.iterations;
+    if (this.engine) return this.engine.infer(probabilities, classes, this.params.pruneBelow, iterations, { withQ: false });
+    const { labels, activeLabels } = this.infer(probabilities, classes, options);
+    return { labels, activeLabels };
   }
 
   /** Active-label Q back to all labels, and the argmax. */

@@ -200,7 +200,15 @@ export class WasmMeanField extends WasmEngine {
    * (`initialQ`, N×classes, or the probabilities), the iterations over the `active` labels and the
    * expansion back to all labels with the argmax all happen in WebAssembly.
    */
-  infer(probabilities: Float32Array, classes: number, pruneBelow: number, iterations: number, initialQ?: Float32Array, onIteration?: (iteration: number, q: Float32Array, active: readonly number[]) => void): { q: Float32Array; labels: Uint8Array; activeLabels: number[] } {
+  infer<WithQ extends boolean = true>(
+    probabilities: Float32Array,
+    classes: number,
+    pruneBelow: number,
+    iterations: number,
+    options: { readonly initialQ?: Float32Array | undefined; readonly onIteration?: ((iteration: number, q: Float32Array, active: readonly number[]) => void) | undefined; readonly withQ?: WithQ } = {},
+  ): { q: WithQ extends false ? null : Float32Array; labels: Uint8Array; activeLabels: number[] } {
+    const { initialQ, onIteration } = options;
+    const withQ = options.withQ !== false;
     const n = this.points;
     const mark = this.top;
     const pIn = this.alloc(n * classes * 4 + 16); // + 16: prepare reads whole vectors
@@ -220,12 +228,14 @@ export class WasmMeanField extends WasmEngine {
     if (this.helper) this.both(OP.prepare, prepare(h, n - h), () => this.exports.prepare(...(prepare(0, h) as Parameters<CrfExports['prepare']>)));
     else this.exports.prepare(...(prepare(0, n) as Parameters<CrfExports['prepare']>));
     const q = this.iterate(buffers, m, iterations, onIteration ? (it, current) => onIteration(it, current, active) : undefined);
-    const full = this.alloc(n * classes * 4);
+    const full = withQ ? this.alloc(n * classes * 4) : 0;
     const labels = this.alloc(n);
-    const expand = (from: number, count: number) => [count, m, stride, q + from * stride * 4, classes, list, full + from * classes * 4, labels + from];
+    const expand = (from: number, count: number) => [count, m, stride, q + from * stride * 4, classes, list, full ? full + from * classes * 4 : 0, labels + from];
     if (this.helper) this.both(OP.expand, expand(h, n - h), () => this.exports.expand(...(expand(0, h) as Parameters<CrfExports['expand']>)));
     else this.exports.expand(...(expand(0, n) as Parameters<CrfExports['expand']>));
-    const result = { q: this.f32(full, n * classes).slice(), labels: new Uint8Array(this.memory.buffer, labels, n).slice(), activeLabels: active };
+    // The marginals leave WebAssembly memory only when asked for (a copy of N×classes floats).
+    const marginals = (withQ ? this.f32(full, n * classes).slice() : null) as WithQ extends false ? null : Float32Array;
+    const result = { q: marginals, labels: new Uint8Array(this.memory.buffer, labels, n).slice(), activeLabels: active };
     this.top = mark;
     return result;
   }

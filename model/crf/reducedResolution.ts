@@ -93,8 +93,10 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
   const warm = options.warmStart ? warmStartFor(options.warmStart.state, smallP, classes, options.warmStart.settings) : null;
   const iterations = warm ? options.warmStart!.settings.iterations : params.iterations;
   const crf = DenseCrf.forImage(smallImage, sw, sh, smallParams, options.workspace);
-  const small = crf.infer(smallP, classes, { iterations, ...(warm ? { initialQ: warm } : {}) });
-  if (options.warmStart) options.warmStart.state.previous = { q: small.q, probabilities: scale < 1 ? smallP : smallP.slice() };
+  // Labels alone at full size need no marginals out of the engine (the warm start keeps them).
+  const wantQ = scale < 1 || !options.labelsOnly || options.warmStart !== undefined;
+  const small = wantQ ? crf.infer(smallP, classes, { iterations, ...(warm ? { initialQ: warm } : {}) }) : { ...crf.labels(smallP, classes, { iterations }), q: null };
+  if (options.warmStart && small.q) options.warmStart.state.previous = { q: small.q, probabilities: scale < 1 ? smallP : smallP.slice() };
   return finish(small, { activeLabels: small.activeLabels, setupMs: crf.setupMs, iterations, warm: Boolean(warm), activePixels: sw * sh });
 
   /** The small result brought to full size: as it is at scale 1, else labels (and Q) upsampled. */

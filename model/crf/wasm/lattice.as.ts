@@ -388,8 +388,9 @@ export function peaks(points: i32, classes: i32, probabilities: usize, peak: usi
   }
 }
 
-/** Active-label Q (stride channels) back to all `classes` labels (others 0), and the argmax labels. */
+/** Active-label Q (stride channels) back to all `classes` labels (others 0), and the argmax labels; only the labels when `full` is 0. */
 export function expand(points: i32, m: i32, stride: i32, q: usize, classes: i32, active: usize, full: usize, labels: usize): void {
+  if (full == 0) return labelsListed(0, points, m, stride, q, active, labels, 0);
   memory.fill(full, 0, <usize>(points * classes) << 2);
   for (let p = 0; p < points; p++) {
     const row = q + (<usize>(p * stride) << 2);
@@ -840,10 +841,10 @@ export function prepareListed(first: i32, last: i32, list: usize, classes: i32, 
   }
 }
 
-/** labels[p] = active[argmax_k q[p][k]] and top[p] = max_k q[p][k] for the listed pixels. */
+/** labels[p] = active[argmax_k q[p][k]] and (when `top` is not 0) top[p] = max_k q[p][k] for the listed pixels, or all n when `list` is 0. */
 export function labelsListed(list: usize, n: i32, m: i32, stride: i32, q: usize, active: usize, labels: usize, top: usize): void {
   for (let i = 0; i < n; i++) {
-    const p = load<i32>(list + (<usize>i << 2));
+    const p = list ? load<i32>(list + (<usize>i << 2)) : i;
     const row = q + (<usize>(p * stride) << 2);
     let best = 0;
     let bestValue = load<f32>(row);
@@ -855,6 +856,6 @@ export function labelsListed(list: usize, n: i32, m: i32, stride: i32, q: usize,
       }
     }
     store<u8>(labels + <usize>p, <u8>load<i32>(active + (<usize>best << 2)));
-    store<f32>(top + (<usize>p << 2), bestValue);
+    if (top) store<f32>(top + (<usize>p << 2), bestValue);
   }
 }

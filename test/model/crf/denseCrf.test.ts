@@ -179,6 +179,9 @@ describe('WebAssembly SIMD mean field', () => {
     for (let i = 0; i < n * c; i++) worst = Math.max(worst, Math.abs(wasm.q[i]! - typescript.q[i]!));
     expect(worst).toBeLessThan(1e-4);
     expect(Buffer.compare(Buffer.from(wasm.labels), Buffer.from(typescript.labels))).toBe(0);
+    // Labels without the marginals: the same labels.
+    const labelsOnly = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, n, [{ lattice: bilateral, weight: params.bilateral.weight }, { lattice: gaussian, weight: params.gaussian.weight }])).labels(probs, c);
+    expect(Buffer.compare(Buffer.from(labelsOnly.labels), Buffer.from(wasm.labels))).toBe(0);
     // Lattices built inside WebAssembly give the same answer as the TypeScript-built ones.
     const kernels = [
       { features: pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), d: 5, weight: params.bilateral.weight },
