@@ -226,7 +226,8 @@ async function benchCrf(): Promise<void> {
     const ref = reference[key];
     say(`  ${key}, ${classes} labels (${runs[0]!.active} active): setup ${setup.toFixed(0)} ms, inference ${inference.toFixed(0)} ms, total ${(setup + inference).toFixed(0)} ms, ${perMpIteration.toFixed(0)} ms per megapixel-iteration, label accuracy ${(correct * 100).toFixed(2)}%${ref ? `; authors' C++ ≈ ${ref} ms → ratio ${(ref / (setup + inference)).toFixed(2)}×` : ''}`);
     // The same on two cores (a helper thread runs half of every step); the first frame starts it.
-    const workspace = new CrfWorkspace({ threads: 2 });
+    // Both lattices are built for every image, as for unrelated images (a video keeps the position one).
+    const workspace = new CrfWorkspace({ threads: 2, keepPositionLattice: false });
     const twoThreads: number[] = [];
     let agreeTwo = 0;
     for (let r = 0; r < (quick ? 2 : 8); r++) {

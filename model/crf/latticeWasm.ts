@@ -295,10 +295,16 @@ export class WasmMeanField extends WasmEngine {
 export class CrfWorkspace {
   private engine: WasmMeanField | null = null;
   private key = '';
+  /** Where the instance's kernels begin, and where the position kernel (kept) ends. */
+  private empty: EngineMark | null = null;
   private base: EngineMark | null = null;
 
-  /** `threads`: 2 runs each frame's mean field on two cores (a helper thread per instance). */
-  constructor(private readonly options: { readonly threads?: number } = {}) {}
+  /**
+   * `threads`: 2 runs each frame's mean field on two cores (a helper thread per instance).
+   * `keepPositionLattice: false` builds the position kernel again for every image, as a CRF for
+   * unrelated images must (the benchmark's comparison with single-image implementations).
+   */
+  constructor(private readonly options: { readonly threads?: number; readonly keepPositionLattice?: boolean } = {}) {}
 
   get threads(): number {
     return this.options.threads ?? 1;
@@ -306,11 +312,19 @@ export class CrfWorkspace {
 
   engineFor(module: WebAssembly.Module, width: number, height: number, gaussian: { readonly xy: number; readonly weight: number }): WasmMeanField {
     const key = `${width}x${height}:${gaussian.xy}:${gaussian.weight}`;
+    const position = () => {
+      if (gaussian.weight !== 0) this.engine!.addKernel({ pixels: { width, xy: gaussian.xy }, weight: gaussian.weight });
+      this.base = this.engine!.mark();
+    };
     if (!this.engine || key !== this.key) {
       this.engine?.dispose();
-      this.engine = new WasmMeanField(module, width * height, gaussian.weight !== 0 ? [{ pixels: { width, xy: gaussian.xy }, weight: gaussian.weight }] : [], this.options);
+      this.engine = new WasmMeanField(module, width * height, [], { threads: this.threads });
       this.key = key;
-      this.base = this.engine.mark();
+      this.empty = this.engine.mark();
+      position();
+    } else if (this.options.keepPositionLattice === false) {
+      this.engine.release(this.empty!);
+      position();
     } else this.engine.release(this.base!);
     return this.engine;
   }
