@@ -488,13 +488,17 @@ function embedPoint(k: i32, d: i32, feature: usize, offsets: usize, weights: usi
   }
   sum = <i32>Math.round(<f64>sum / <f64>d1);
   for (let i = 0; i <= d; i++) store<i32>(rank + (<usize>i << 2), 0);
+  // Without branches: the comparisons are data-dependent and mispredict on noisy colours.
   for (let i = 0; i < d; i++) {
     const di = load<f64>(elevated + (<usize>i << 3)) - <f64>load<i32>(rem0 + (<usize>i << 2));
+    let rankI = load<i32>(rank + (<usize>i << 2));
     for (let j = i + 1; j <= d; j++) {
       const dj = load<f64>(elevated + (<usize>j << 3)) - <f64>load<i32>(rem0 + (<usize>j << 2));
-      if (di < dj) store<i32>(rank + (<usize>i << 2), load<i32>(rank + (<usize>i << 2)) + 1);
-      else store<i32>(rank + (<usize>j << 2), load<i32>(rank + (<usize>j << 2)) + 1);
+      const below = <i32>(di < dj);
+      rankI += below;
+      store<i32>(rank + (<usize>j << 2), load<i32>(rank + (<usize>j << 2)) + 1 - below);
     }
+    store<i32>(rank + (<usize>i << 2), rankI);
   }
   if (sum > 0) {
     for (let i = 0; i <= d; i++) {
