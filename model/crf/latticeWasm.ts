@@ -102,14 +102,9 @@ export class WasmMeanField extends WasmEngine {
       if (pixels) this.exports.pixelFeatures(0, n, pixels.width, image, pixels.xy, pixels.rgb ?? 1, input);
       else this.f32(input, n * d).set(features!);
     });
-    const { vertices, keys, table, tableCapacity, scratch } = tables;
+    const { vertices, keys } = tables;
     const neighbours = this.alloc(d1 * vertices * 2 * 4);
-    if (this.helper) {
-      const half = vertices >> 1;
-      const scratch2 = this.alloc(1024);
-      this.both(OP.neighboursOf, [half, vertices, vertices, d, keys, table, tableCapacity, neighbours, scratch2], () =>
-        this.exports.neighboursOf(0, half, vertices, d, keys, table, tableCapacity, neighbours, scratch));
-    } else this.exports.buildNeighbours(vertices, d, keys, table, tableCapacity, neighbours, scratch);
+    this.linkLattice(d, vertices, vertices, tables, neighbours);
     // Keep the neighbours, drop the hash table, keys and scratch: move them down over the keys.
     const bytes = d1 * vertices * 2 * 4;
     new Uint8Array(this.memory.buffer).copyWithin(keys, neighbours, neighbours + bytes);

@@ -219,7 +219,7 @@ export class VideoMeanField extends WasmEngine {
     // A fixed lattice needs rows for its vertices only; a growable one for `capacity`.
     const rows = growable ? capacity : vertices;
     const neighbours = this.alloc((d + 1) * rows * 2 * 4);
-    this.exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, neighbours, scratch);
+    this.linkLattice(d, vertices, rows, { keys, table, tableCapacity, scratch }, neighbours);
     const buffer = (width: number) => {
       const at = this.alloc((rows + 1) * width * 4);
       this.f32(at, (rows + 1) * width).fill(0);
@@ -417,10 +417,15 @@ export class VideoMeanField extends WasmEngine {
     const used = (kernel.vertices + 1) * 4;
     for (const at of [kernel.kept, kernel.a, kernel.b, kernel.a2]) if (at) this.f32(at, used * (state.stride / 4)).fill(0);
     for (const at of [table.ones, table.onesA, table.onesB]) this.f32(at, used).fill(0);
-    this.f32(table.table, table.tableCapacity).fill(0);
-    const vertices = this.exports.movePoints(state.allList, n, this.width, state.image, bilateral.xy, bilateral.rgb, kernel.offsets, kernel.weights, table.keys, kernel.capacity, table.table, table.tableCapacity, 0, state.scratch);
+    // Built as a cold frame builds it (on both cores with the helper), into the lattice's own tables.
+    const mark = this.top;
+    const input = this.alloc(n * 5 * 4);
+    this.exports.pixelFeatures(0, n, this.width, state.image, bilateral.xy, bilateral.rgb, input);
+    const tables = { offsets: kernel.offsets, weights: kernel.weights, keys: table.keys, table: table.table, tableCapacity: table.tableCapacity, capacity: kernel.capacity, scratch: state.scratch };
+    const vertices = this.buildLatticeInto(5, input, tables);
+    this.top = mark;
     if (vertices < 0) return false;
-    this.exports.neighboursOf(0, vertices, kernel.capacity, kernel.d, table.keys, table.table, table.tableCapacity, kernel.neighbours, state.scratch);
+    this.linkLattice(5, vertices, kernel.capacity, tables, kernel.neighbours);
     kernel.vertices = vertices;
     table.builtVertices = vertices;
     new Uint8Array(this.memory.buffer, state.colours, n * 3).set(new Uint8Array(this.memory.buffer, state.image, n * 3));

@@ -17,7 +17,6 @@ export interface CrfExports {
   blurDirection(j: number, first: number, last: number, vertices: number, stride: number, neighbours: number, from: number, to: number): void;
   slice(points: number, d1: number, stride: number, offsets: number, weights: number, lattice: number, out: number, alpha: number): void;
   buildLattice(points: number, d: number, features: number, offsets: number, weights: number, keys: number, capacity: number, table: number, tableCapacity: number, scratch: number): number;
-  buildNeighbours(vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
   neighboursOf(first: number, last: number, vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
   mergeKeys(countB: number, d: number, keysB: number, keys: number, table: number, tableCapacity: number, count: number, capacity: number, remap: number): number;
   remapOffsets(offsets: number, count: number, remap: number): void;
@@ -184,10 +183,31 @@ export class WasmEngine {
       const input = this.alloc(n * d * 4);
       fill(input);
       const tables = { offsets, weights, keys, table, tableCapacity, capacity, scratch, scratchStart };
-      const vertices = this.helper ? this.buildInHalves(d, input, tables) : this.exports.buildLattice(n, d, input, offsets, weights, keys, capacity, table, tableCapacity, scratch);
+      const vertices = this.buildLatticeInto(d, input, tables);
       if (vertices >= 0) return { ...tables, vertices };
     }
     throw new Error('lattice construction ran out of room');
+  }
+
+  /**
+   * Builds a lattice over all points from their features at `input` into existing offsets,
+   * weights, keys and table (on two threads with the helper; its scratch is allocated above `top`).
+   * Returns the vertex count, or −1 when more than `capacity` are needed.
+   */
+  protected buildLatticeInto(d: number, input: number, t: Omit<LatticeTables, 'vertices' | 'scratchStart'>): number {
+    if (this.helper) return this.buildInHalves(d, input, t);
+    return this.exports.buildLattice(this.points, d, input, t.offsets, t.weights, t.keys, t.capacity, t.table, t.tableCapacity, t.scratch);
+  }
+
+  /** Each vertex's neighbours along each direction, `rows` the table's row stride (two threads with the helper). */
+  protected linkLattice(d: number, vertices: number, rows: number, t: Pick<LatticeTables, 'keys' | 'table' | 'tableCapacity' | 'scratch'>, neighbours: number): void {
+    const { keys, table, tableCapacity, scratch } = t;
+    if (!this.helper) return this.exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, neighbours, scratch);
+    const half = vertices >> 1;
+    const mark = this.top;
+    const scratch2 = this.alloc(1024);
+    this.both(OP.neighboursOf, [half, vertices, rows, d, keys, table, tableCapacity, neighbours, scratch2], () => this.exports.neighboursOf(0, half, rows, d, keys, table, tableCapacity, neighbours, scratch));
+    this.top = mark;
   }
 
   /**
@@ -196,7 +216,7 @@ export class WasmEngine {
    * numbering differs from a one-thread build; the lattice (and every filtered value) does not.
    * Returns the vertex count, or −1 when `capacity` is too small.
    */
-  private buildInHalves(d: number, input: number, a: Omit<LatticeTables, 'vertices'>): number {
+  private buildInHalves(d: number, input: number, a: Omit<LatticeTables, 'vertices' | 'scratchStart'>): number {
     const n = this.points;
     const d1 = d + 1;
     const h = n >> 1;

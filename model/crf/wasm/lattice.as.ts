@@ -599,14 +599,10 @@ export function remapOffsets(offsets: usize, count: i32, remap: usize): void {
   }
 }
 
-/** Each vertex's two neighbours (+1; 0 when absent) along each of the d+1 directions. */
-export function buildNeighbours(vertices: i32, d: i32, keys: usize, table: usize, tableCapacity: i32, neighbours: usize, scratch: usize): void {
-  neighboursOf(0, vertices, vertices, d, keys, table, tableCapacity, neighbours, scratch);
-}
-
 /**
- * The neighbours of vertices [first, last) only: the table is only read, so two threads can each
- * take a range (each with its own `scratch`, 2·d·4 bytes).
+ * Each vertex's two neighbours (+1; 0 when absent) along each of the d+1 directions, for vertices
+ * [first, last) (`vertices` is the table's row stride): the hash table is only read, so two threads
+ * can each take a range (each with its own `scratch`, 2·d·4 bytes).
  */
 export function neighboursOf(first: i32, last: i32, vertices: i32, d: i32, keys: usize, table: usize, tableCapacity: i32, neighbours: usize, scratch: usize): void {
   const d1 = d + 1;

@@ -68,15 +68,16 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     }
   });
 
-  it('rebuilds the lattice (keeping Q, no cold frame) when moved colours have grown it by half, and still agrees with cold runs', () => {
-    const [w, h, classes] = [160, 120, 4];
+  it.each([1, 2])('rebuilds the lattice (keeping Q, no cold frame) when moved colours have grown it by half, and still agrees with cold runs (%i threads)', (threads) => {
+    const [w, h, classes] = threads === 1 ? [160, 120, 4] : [320, 240, 4];
     const frames = movingShapesSequence(w, h, classes, 10, 5);
     const random = seededRandom(5);
     // The square gets new random colours every frame: its pixels keep creating lattice vertices.
     for (const frame of frames) {
       for (let p = 0; p < w * h; p++) if (frame.truth[p] === classes - 1) frame.image.set([random() * 256, random() * 256, random() * 256], p * 3);
     }
-    const engine = engineFor(w, h);
+    const engine = engineFor(w, h, threads);
+    expect(engine.threads).toBe(threads);
     for (const [f, frame] of frames.entries()) {
       const result = engine.frame(frame.image, frame.probabilities, classes, settings);
       expect(result.warm).toBe(f > 0);
