@@ -31,7 +31,7 @@ export interface RefineOptions {
  * frame to frame). Needs `probabilities` on the segmentations (`inferBatches(pool, { withProbabilities:
  * true })`); drops them once used. The probabilities buffer is transferred to the CRF worker.
  *
- *   Segmentation{ labels, probabilities }  →  Segmentation{ labels refined, classPixels, refinedByCrf, timings.crf }
+ *   Segmentation{ labels, probabilities }  →  Segmentation{ labels refined, classPixels, crf: { warm, activeShare }, timings.crf }
  */
 export function refineWithCrf(backend: CrfBackend, options: RefineOptions): OperatorFunction<Segmentation, Segmentation> {
   /** Streams whose next refined frame must start cold (the CRF was off in between). */
@@ -57,7 +57,8 @@ export function refineWithCrf(backend: CrfBackend, options: RefineOptions): Oper
     const classPixels = new Uint32Array(options.classes);
     for (const label of result.labels) classPixels[label]! += 1;
     // The CRF's own time; waiting behind other frames shows in the end-to-end latency instead.
-    return { frame, ...rest, labels: result.labels, classPixels, refinedByCrf: true, timings: { ...segmentation.timings, crf: result.setupMs + result.inferenceMs } };
+    const crf = { warm: result.warm, activeShare: result.activePixels / result.points };
+    return { frame, ...rest, labels: result.labels, classPixels, crf, timings: { ...segmentation.timings, crf: result.setupMs + result.inferenceMs } };
   };
   return (source) =>
     source.pipe(

@@ -51,7 +51,10 @@ export interface Segmentation {
   readonly classPixels: Uint32Array;
   /** N×C class probabilities at frame size (HWC), when the CRF needs them. */
   readonly probabilities?: Float32Array;
-  /** True once the dense CRF refined `labels`. */
-  readonly refinedByCrf?: boolean;
+  /**
+   * Set once the dense CRF refined `labels`: whether it started from the stream's previous frame
+   * (incremental) or cold, and the share of the pixels it recomputed (1 when cold).
+   */
+  readonly crf?: { readonly warm: boolean; readonly activeShare: number };
   readonly timings: StageTimings;
 }

@@ -2,6 +2,7 @@
  * What `/metrics` reports, in Prometheus' text format (prom-client, a registry of our own so two
  * servers in one process do not mix): per-stage latency histograms, end-to-end latency up to the
  * hand-over to the sockets, frames and fps per stream, frames dropped and where, source outages,
+ * CRF frames started warm or cold and the share of pixels a warm one recomputed,
  * connected viewers and the bytes held for them, and Node's process metrics (memory, event-loop lag).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -20,6 +21,8 @@ export class LiveMetrics {
   private readonly droppedFrames: Counter<'stream' | 'place'>;
   private readonly outages: Counter<'stream'>;
   private readonly viewers: Gauge;
+  private readonly crfFrames: Counter<'stream' | 'start'>;
+  private readonly crfActiveShare: Histogram;
   /** Frame times of the last second, per stream, for the fps gauge. */
   private readonly recent = new Map<string, number[]>();
 
@@ -46,6 +49,13 @@ export class LiveMetrics {
     this.droppedFrames = new Counter({ name: 'deeplab_frames_dropped_total', help: 'Frames dropped: at the source (inference behind), stale (finished out of order), or at a slow viewer', labelNames: ['stream', 'place'], registers });
     this.outages = new Counter({ name: 'deeplab_source_outages_total', help: 'Times a live source was lost (and reconnected)', labelNames: ['stream'], registers });
     this.viewers = new Gauge({ name: 'deeplab_viewers_connected', help: 'Connected WebSocket viewers', registers });
+    this.crfFrames = new Counter({ name: 'deeplab_crf_frames_total', help: 'Frames refined by the dense CRF: started cold, or warm (incremental, from the stream\'s previous frame)', labelNames: ['stream', 'start'], registers });
+    this.crfActiveShare = new Histogram({
+      name: 'deeplab_crf_active_share',
+      help: 'Share of the pixels a warm CRF frame recomputed (the others kept their labels)',
+      buckets: [0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1],
+      registers,
+    });
     const recent = this.recent;
     new Gauge({
       name: 'deeplab_stream_fps',
@@ -68,6 +78,10 @@ export class LiveMetrics {
       if (stage !== 'decode') this.stageSeconds.observe({ stage }, ms / 1000);
     }
     this.endToEndSeconds.observe({ stream }, (now - segmentation.frame.capturedAt) / 1000);
+    if (segmentation.crf) {
+      this.crfFrames.inc({ stream, start: segmentation.crf.warm ? 'warm' : 'cold' });
+      if (segmentation.crf.warm) this.crfActiveShare.observe(segmentation.crf.activeShare);
+    }
     this.frames.inc({ stream });
     const times = this.recent.get(stream) ?? [];
     times.push(now);

@@ -103,7 +103,7 @@ export async function encodeFrameMessage(segmentation: Segmentation, options: { 
     capturedAt: epochMs(frame.capturedAt),
     inferredAt: epochMs(segmentation.inferredAt),
     sentAt: epochMs(performance.now()),
-    crf: segmentation.refinedByCrf ?? false,
+    crf: segmentation.crf !== undefined,
     classesPresent,
     stageMs: roundTimings(timings),
     jpegBytes: jpeg.length,

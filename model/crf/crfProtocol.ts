@@ -31,5 +31,8 @@ export type CrfReply =
       readonly activeLabels: readonly number[];
       readonly iterations: number;
       readonly warm: boolean;
+      /** Pixels the mean field recomputed, of `points` (the pixels at the CRF's scale). */
+      readonly activePixels: number;
+      readonly points: number;
     }
   | { readonly id: number; readonly ok: false; readonly message: string };

@@ -31,7 +31,7 @@ port.on('message', (job: CrfJob) => {
     });
     const reply: CrfReply = {
       id: job.id, ok: true, labels: result.labels, setupMs: result.setupMs, inferenceMs: result.inferenceMs,
-      activeLabels: result.activeLabels, iterations: result.iterations, warm: result.warm,
+      activeLabels: result.activeLabels, iterations: result.iterations, warm: result.warm, activePixels: result.activePixels, points: result.points,
       ...(job.wantQ && result.q ? { q: result.q } : {}),
     };
     port.postMessage(reply, [result.labels.buffer as ArrayBuffer, ...(job.wantQ && result.q ? [result.q.buffer as ArrayBuffer] : [])]);

@@ -55,8 +55,9 @@ export interface CrfRun {
   /** Iterations run (fewer when warm-started). */
   readonly iterations: number;
   readonly warm: boolean;
-  /** Pixels the mean field recomputed (at the CRF's scale): all of them unless warm. */
+  /** Pixels the mean field recomputed, of `points` (the pixels at the CRF's scale): all of them unless warm. */
   readonly activePixels: number;
+  readonly points: number;
 }
 
 export interface RunCrfOptions {
@@ -86,7 +87,7 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
       // Incremental: the stream's lattice, Q and splats are kept; warm frames recompute what changed.
       const frame = engine.frame(smallImage, smallP, classes, options.warmStart.settings, scale < 1 || !options.labelsOnly);
       const iterations = frame.warm ? options.warmStart.settings.iterations : params.iterations;
-      return finish({ q: frame.q!, labels: frame.labels, activeLabels: frame.activeLabels }, { activeLabels: frame.activeLabels, setupMs: frame.setupMs, iterations, warm: frame.warm, activePixels: frame.activePixels });
+      return finish({ q: frame.q!, labels: frame.labels, activeLabels: frame.activeLabels }, { activeLabels: frame.activeLabels, setupMs: frame.setupMs, iterations, warm: frame.warm, activePixels: frame.activePixels, points: sw * sh });
     }
   }
   // Without the WebAssembly engine: a warm start from the previous frame's blended Q.
@@ -97,7 +98,7 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
   const wantQ = scale < 1 || !options.labelsOnly || options.warmStart !== undefined;
   const small = wantQ ? crf.infer(smallP, classes, { iterations, ...(warm ? { initialQ: warm } : {}) }) : { ...crf.labels(smallP, classes, { iterations }), q: null };
   if (options.warmStart && small.q) options.warmStart.state.previous = { q: small.q, probabilities: scale < 1 ? smallP : smallP.slice() };
-  return finish(small, { activeLabels: small.activeLabels, setupMs: crf.setupMs, iterations, warm: Boolean(warm), activePixels: sw * sh });
+  return finish(small, { activeLabels: small.activeLabels, setupMs: crf.setupMs, iterations, warm: Boolean(warm), activePixels: sw * sh, points: sw * sh });
 
   /** The small result brought to full size: as it is at scale 1, else labels (and Q) upsampled. */
   function finish(small: { readonly q: Float32Array | null; readonly labels: Uint8Array; readonly activeLabels: readonly number[] }, common: Omit<CrfRun, 'q' | 'labels' | 'inferenceMs'>): CrfRun {

@@ -81,6 +81,14 @@ describe('refineWithCrf', () => {
     );
     const cold = await firstValueFrom(from(frames.map((f) => f.segmentation)).pipe(refineWithCrf(recording(), { params: DEEPLAB_VOC_PARAMS, classes: C }), toArray()));
     expect(warmBackend.iterations).toEqual([10, 3, 3, 3, 3]);
+    // Each refined frame says how it started and how much of it was recomputed.
+    expect(warm[0]!.crf).toEqual({ warm: false, activeShare: 1 });
+    for (const s of warm.slice(1)) {
+      expect(s.crf!.warm).toBe(true);
+      expect(s.crf!.activeShare).toBeGreaterThan(0);
+      expect(s.crf!.activeShare).toBeLessThan(0.5);
+    }
+    expect(cold.every((s) => s.crf!.warm === false && s.crf!.activeShare === 1)).toBe(true);
     for (let i = 0; i < frames.length; i++) {
       const agree = warm[i]!.labels.reduce((n, l, p) => n + (l === cold[i]!.labels[p] ? 1 : 0), 0);
       expect(agree / (W * H)).toBeGreaterThanOrEqual(0.99);
