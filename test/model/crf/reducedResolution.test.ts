@@ -45,4 +45,20 @@ describe('CRF at reduced resolution', () => {
     expect(run(a)).toMatchObject({ warm: true, iterations: 3 });
     expect(run(cut)).toMatchObject({ warm: false, iterations: 10 });
   });
+
+  it('warm-starts from the previous Q without the incremental engine (symmetric normalisation: TypeScript)', () => {
+    const a = deeplabLikeCase(48, 32, 4, 11);
+    const cut = deeplabLikeCase(48, 32, 4, 12);
+    const state: WarmStartState = { previous: null };
+    const params = { ...DEEPLAB_VOC_PARAMS, normalization: 'symmetric' as const };
+    const run = (scene: typeof a) => runCrf(scene.image, 48, 32, scene.probabilities, 4, params, { warmStart: { settings: { iterations: 3, sceneCut: 0.3 }, state } });
+    const first = run(a);
+    expect(first).toMatchObject({ warm: false, iterations: 10 });
+    expect(state.video).toBeUndefined();
+    expect(state.previous!.q).toEqual(first.q);
+    const second = run(a);
+    expect(second).toMatchObject({ warm: true, iterations: 3 });
+    expect(second.labels.reduce((n, l, p) => n + (l === first.labels[p] ? 1 : 0), 0) / (48 * 32)).toBeGreaterThan(0.99);
+    expect(run(cut)).toMatchObject({ warm: false, iterations: 10 });
+  });
 });
