@@ -216,8 +216,10 @@ export class VideoMeanField extends WasmEngine {
       this.exports.pixelFeatures(0, this.points, this.width, pixels.image, pixels.xy, pixels.rgb, input));
     this.top = scratchStart;
     const scratch = this.alloc(1024);
-    // A fixed lattice needs rows for its vertices only; a growable one for `capacity`.
-    const rows = growable ? capacity : vertices;
+    // A fixed lattice needs rows for its vertices only; a growable one room to grow (twice its
+    // vertices: it is rebuilt at 1.5×, and a frame that outgrows it starts cold and sizes it again).
+    // Rows for every point would cost ~350 MB per stream at 1280×720 with 21 labels.
+    const rows = growable ? Math.min(capacity, 2 * vertices + 4096) : vertices;
     const neighbours = this.alloc((d + 1) * rows * 2 * 4);
     this.linkLattice(d, vertices, rows, { keys, table, tableCapacity, scratch }, neighbours);
     const buffer = (width: number) => {

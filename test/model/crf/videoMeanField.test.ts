@@ -87,6 +87,26 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     expect(engine.rebuilds).toBeGreaterThan(0);
   });
 
+  it('starts cold, with a bigger lattice, when one frame\'s new colours outgrow the room the lattice kept', () => {
+    const [w, h, classes] = [160, 120, 4];
+    const base = deeplabLikeCase(w, h, classes, 9);
+    const flat = new Uint8Array(w * h * 3);
+    for (let p = 0; p < w * h; p++) flat.set(p % w < w / 2 ? [40, 60, 150] : [60, 150, 70], p * 3);
+    // Then 40% of the picture in random colours: far more vertices than a two-colour lattice keeps room for.
+    const random = seededRandom(3);
+    const speckled = flat.slice();
+    for (let p = 0; p < w * h * 0.4; p++) speckled.set([random() * 256, random() * 256, random() * 256], p * 3);
+    const engine = engineFor(w, h);
+    const frames = [flat, speckled, speckled].map((image) => ({ ...base, image }));
+    const starts = frames.map((frame) => {
+      const result = engine.frame(frame.image, frame.probabilities, classes, settings);
+      expect(agreement(result.labels, cold(frame).labels)).toBeGreaterThan(0.99);
+      expect(engine.keptSplatError()).toBeLessThan(1e-4);
+      return result.warm;
+    });
+    expect(starts).toEqual([false, false, true]);
+  });
+
   it('keeps labels steadier than cold runs on a still scene with fresh network noise', () => {
     const [w, h, classes] = [128, 96, 4];
     const base = deeplabLikeCase(w, h, classes, 5);
