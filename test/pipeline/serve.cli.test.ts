@@ -54,10 +54,11 @@ describe('deeplab-stream serve', () => {
       await viewer.until((v) => v.frames.some((f) => f.header.crf), 30_000, 'a CRF-refined frame');
       const refined = viewer.frames.find((f) => f.header.crf)!;
       expect(refined.header.stageMs['crf']).toBeGreaterThan(0);
-      // The first refined frame starts cold, the next ones from the frame before (incremental).
+      // The first refined frame starts cold, the next ones from the frame before (incremental)
+      // unless most of the picture changed.
       await viewer.until((v) => v.frames.filter((f) => f.header.crf).length >= 4, 30_000, 'more CRF-refined frames');
       const metrics = await (await fetch(`${serve.url}/metrics`)).text();
-      expect(metrics).toMatch(/deeplab_crf_frames_total\{stream="testsrc",start="cold"\} 1\n/);
+      expect(metrics).toMatch(/deeplab_crf_frames_total\{stream="testsrc",start="cold"\} [1-9]/);
       expect(metrics).toMatch(/deeplab_crf_frames_total\{stream="testsrc",start="warm"\} [1-9]/);
       expect(metrics).toMatch(/deeplab_crf_active_share_count [1-9]/);
       viewer.send({ type: 'crf', streamId: 'testsrc', on: false });
