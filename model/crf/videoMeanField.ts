@@ -7,9 +7,10 @@
  *     pixels, keep S_k = splat_k(Q) — the lattice values before the blur;
  *   warm frame: active pixels A = probabilities moved (total variation > tv since last computed)
  *     ∪ colour moved (by more than σβ from the colour it was embedded with: re-embedded in the
- *     lattice, its old splat taken out of S_k and put back at the new corners) ∪ Q unsure (< sure); then per iteration: blur S_k, slice + update
- *     for A only, S_k += splat_k(Q_new − Q_old) over A. Every other pixel keeps its Q and label, and
- *     its part of S_k stays valid, so it still sends its messages to A.
+ *     lattice, its old splat taken out of S_k and put back at the new corners) ∪ Q unsure (< sure);
+ *     then per iteration: blur S_k, slice + update for A only, S_k += splat_k(Q_new − Q_old) over
+ *     A. Every other pixel keeps its Q and label, and its part of S_k stays valid, so it still sends
+ *     its messages to A.
  *
  * The cost of a warm iteration is the blur (proportional to the lattice, not the image) plus |A|
  * pixels; a cold one is N pixels. Frozen pixels are the approximation: they ignore changes of the
@@ -69,7 +70,8 @@ interface VideoKernel {
   readonly table?: { readonly keys: number; readonly table: number; readonly tableCapacity: number; readonly ones: number; readonly onesA: number; readonly onesB: number; builtVertices: number };
 }
 
-interface ColdState {
+/** What a cold frame builds and warm frames update: byte offsets in the engine's memory. */
+interface KeptState {
   readonly classes: number;
   readonly active: readonly number[];
   readonly m: number;
@@ -101,7 +103,7 @@ interface ColdState {
 }
 
 export class VideoMeanField extends WasmEngine {
-  private state: ColdState | null = null;
+  private state: KeptState | null = null;
   /** Lattices rebuilt on warm frames so far (vertices left empty by moved pixels). */
   rebuilds = 0;
   private warmFrames = 0;
@@ -135,7 +137,7 @@ export class VideoMeanField extends WasmEngine {
     return this.finish(cold.state, this.points, 0, false, this.params.iterations, wantQ, cold.setupMs, started);
   }
 
-  private finish(state: ColdState, activePixels: number, movedPixels: number, warm: boolean, iterations: number, wantQ: boolean, setupMs: number, started: number): VideoCrfResult {
+  private finish(state: KeptState, activePixels: number, movedPixels: number, warm: boolean, iterations: number, wantQ: boolean, setupMs: number, started: number): VideoCrfResult {
     const n = this.points;
     const labels = new Uint8Array(this.memory.buffer, state.labels, n).slice();
     let q: Float32Array | null = null;
@@ -151,7 +153,7 @@ export class VideoMeanField extends WasmEngine {
   }
 
   /** Builds everything from this frame and runs the full mean field over all pixels. */
-  private coldFrame(image: Uint8Array, probabilities: Float32Array, classes: number): { state: ColdState; setupMs: number } {
+  private coldFrame(image: Uint8Array, probabilities: Float32Array, classes: number): { state: KeptState; setupMs: number } {
     const started = performance.now();
     const n = this.points;
     this.top = this.base;
@@ -184,11 +186,11 @@ export class VideoMeanField extends WasmEngine {
     const kernels: VideoKernel[] = [];
     if (gaussian.weight !== 0) kernels.push(this.buildKernel({ xy: gaussian.xy, image: 0, rgb: 1 }, gaussian.weight, stride));
     if (bilateral.weight !== 0) kernels.push(this.buildKernel({ xy: bilateral.xy, image: imageAt, rgb: bilateral.rgb }, bilateral.weight, stride));
-    const state: ColdState = {
+    const state: KeptState = {
       classes, active, m, stride, kernels, activeIndex, limits, probabilities: probabilitiesAt, reference, image: imageAt, colours,
       q: this.alloc(n * stride * 4), next: this.alloc(n * stride * 4), unary: this.alloc(n * stride * 4), labels: this.alloc(n), top: this.alloc(n * 4),
       activeList: this.alloc(n * 4), allList: all, movedList: this.alloc(n * 4), counts: this.alloc(16),
-      helperLists: this.helper ? { active: this.alloc(n * 2), moved: this.alloc(n * 2), counts: this.alloc(16) } : null, describe: this.alloc(2 * KERNEL_BYTES), onesRow, scratch,
+      helperLists: this.helper ? { active: this.alloc((n - (n >> 1)) * 4), moved: this.alloc((n - (n >> 1)) * 4), counts: this.alloc(16) } : null, describe: this.alloc(2 * KERNEL_BYTES), onesRow, scratch,
     };
     for (const kernel of kernels) this.normalise(state, kernel, n, true);
     const setupMs = performance.now() - started;
@@ -238,7 +240,7 @@ export class VideoMeanField extends WasmEngine {
    * The kernel's 1/(K·1) for the first `count` listed pixels (all on a cold frame), from its splat
    * of ones: made `fresh` on a cold frame, kept and moved with the points after that.
    */
-  private normalise(state: ColdState, kernel: VideoKernel, count: number, fresh: boolean): void {
+  private normalise(state: KeptState, kernel: VideoKernel, count: number, fresh: boolean): void {
     const d1 = kernel.d + 1;
     let ones = kernel.table?.ones;
     let [a, b] = kernel.table ? [kernel.table.onesA, kernel.table.onesB] : [0, 0];
@@ -279,7 +281,7 @@ export class VideoMeanField extends WasmEngine {
   }
 
   /** kept = splat(Q) over all pixels (a cold frame's iteration), the helper splatting half. */
-  private splatAll(state: ColdState, kernel: VideoKernel): void {
+  private splatAll(state: KeptState, kernel: VideoKernel): void {
     const n = this.points;
     const d1 = kernel.d + 1;
     const floats = (kernel.vertices + 1) * state.stride;
@@ -294,7 +296,7 @@ export class VideoMeanField extends WasmEngine {
   }
 
   /** Blurs each kernel's kept splat and runs slice + update for `count` pixels (the active list, or all when `list` is 0) into `next`. */
-  private update(state: ColdState, count: number, list: number): void {
+  private update(state: KeptState, count: number, list: number): void {
     const words = new Int32Array(this.memory.buffer, state.describe, (2 * KERNEL_BYTES) / 4);
     const floats = new Float32Array(this.memory.buffer, state.describe, (2 * KERNEL_BYTES) / 4);
     state.kernels.forEach((kernel, k) => {
@@ -311,7 +313,7 @@ export class VideoMeanField extends WasmEngine {
   }
 
   /** Q_old → Q_new (next) for the listed pixels, and every kept splat brought up to date. */
-  private commit(state: ColdState, count: number): void {
+  private commit(state: KeptState, count: number): void {
     const [ka, kb] = [state.kernels[0], state.kernels[1]];
     const none = { d: -1, offsets: 0, weights: 0, kept: 0 };
     const [a, b] = [ka ?? none, kb ?? none];
@@ -319,7 +321,7 @@ export class VideoMeanField extends WasmEngine {
   }
 
   /** Returns the pixels recomputed and re-embedded, or null when this frame must start cold. */
-  private warmFrame(state: ColdState, image: Uint8Array, probabilities: Float32Array, settings: WarmStartSettings): { active: number; moved: number } | null {
+  private warmFrame(state: KeptState, image: Uint8Array, probabilities: Float32Array, settings: WarmStartSettings): { active: number; moved: number } | null {
     const n = this.points;
     const { classes, m, stride } = state;
     const memory = this.memory.buffer;
@@ -352,7 +354,7 @@ export class VideoMeanField extends WasmEngine {
   }
 
   /** The active and moved lists of a warm frame (selectActive over both halves of the image, on two threads). */
-  private select(state: ColdState, settings: WarmStartSettings): { count: number; moved: number; meanTv: number; arrived: boolean } {
+  private select(state: KeptState, settings: WarmStartSettings): { count: number; moved: number; meanTv: number; arrived: boolean } {
     const n = this.points;
     const args = (first: number, last: number, lists: { active: number; moved: number; counts: number }) =>
       [first, last, state.classes, state.probabilities, state.reference, state.limits, state.image, state.colours, state.top, settings.tv ?? 0.1, settings.rgb ?? Math.round(this.params.bilateral.rgb), settings.sure ?? 0.9, lists.active, lists.moved, lists.counts] as Parameters<CrfExports['selectActive']>;
@@ -412,7 +414,7 @@ export class VideoMeanField extends WasmEngine {
    * and of ones redone over it and every pixel's normalisation: what a cold frame does to the
    * lattice, without its iterations. False when it does not fit (then the frame starts cold).
    */
-  private rebuildLattice(state: ColdState, kernel: VideoKernel): boolean {
+  private rebuildLattice(state: KeptState, kernel: VideoKernel): boolean {
     const table = kernel.table!;
     const n = this.points;
     const { bilateral } = this.params;
@@ -442,7 +444,7 @@ export class VideoMeanField extends WasmEngine {
    * splat (of Q and of ones) taken out, new corners found (new vertices linked in), splat put back.
    * False when the lattice must be rebuilt instead (out of room, or grown too much).
    */
-  private movePixels(state: ColdState, kernel: VideoKernel, moved: number): boolean {
+  private movePixels(state: KeptState, kernel: VideoKernel, moved: number): boolean {
     const table = kernel.table!;
     const d1 = kernel.d + 1;
     const { movedList, stride, q, onesRow } = state;
