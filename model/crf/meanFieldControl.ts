@@ -1,4 +1,4 @@
-/** The control block shared by a WasmMeanField and its helper thread (see meanFieldHelper.ts). */
+/** The control block shared by a CRF engine (wasmEngine.ts) and its helper thread (see meanFieldHelper.ts). */
 /** Word indices: RESULT holds a step's integer result; FAILED is set when a step threw (the main side then throws too). */
 export const CONTROL = { SEQ: 0, DONE: 1, READY: 2, OP: 3, ARGS: 4, RESULT: 30, FAILED: 31 } as const;
 
@@ -6,20 +6,19 @@ export const CONTROL = { SEQ: 0, DONE: 1, READY: 2, OP: 3, ARGS: 4, RESULT: 30, 
 export const CONTROL_WORDS = 32;
 
 /** Operations the helper runs: 0 ends it; the others name a WebAssembly export and its f32 arguments. */
-export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11;
+export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
 
 export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, { name: string; argc: number; floatArgs: readonly number[] }> = {
   1: { name: 'splat', argc: 8, floatArgs: [] },
   2: { name: 'addInto', argc: 3, floatArgs: [] },
   3: { name: 'blurDirection', argc: 8, floatArgs: [] },
-  4: { name: 'slice', argc: 8, floatArgs: [7] },
-  5: { name: 'sliceUpdate', argc: 9, floatArgs: [] },
-  6: { name: 'prepare', argc: 9, floatArgs: [] },
-  7: { name: 'expand', argc: 8, floatArgs: [] },
-  8: { name: 'neighboursOf', argc: 9, floatArgs: [] },
-  9: { name: 'buildLattice', argc: 10, floatArgs: [] },
-  10: { name: 'prepareListed', argc: 12, floatArgs: [] },
-  11: { name: 'selectActive', argc: 15, floatArgs: [9, 11] },
+  4: { name: 'sliceUpdate', argc: 9, floatArgs: [] },
+  5: { name: 'prepare', argc: 9, floatArgs: [] },
+  6: { name: 'expand', argc: 8, floatArgs: [] },
+  7: { name: 'neighboursOf', argc: 9, floatArgs: [] },
+  8: { name: 'buildLattice', argc: 10, floatArgs: [] },
+  9: { name: 'prepareListed', argc: 12, floatArgs: [] },
+  10: { name: 'selectActive', argc: 15, floatArgs: [9, 11] },
 };
 
-export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, slice: 4, sliceUpdate: 5, prepare: 6, expand: 7, neighboursOf: 8, buildLattice: 9, prepareListed: 10, selectActive: 11 } as const;
+export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, sliceUpdate: 4, prepare: 5, expand: 6, neighboursOf: 7, buildLattice: 8, prepareListed: 9, selectActive: 10 } as const;
