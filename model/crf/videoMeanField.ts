@@ -44,6 +44,8 @@ export interface VideoCrfResult {
 const MAX_ACTIVE_SHARE = 0.5;
 /** Rebuild the lattice when it has grown by this factor since it was built (vertices left empty). */
 const MAX_GROWTH = 1.5;
+/** A cold frame keeps labels whose peak reaches this fraction of the pruning threshold. */
+const NEARLY_IN_PLAY = 0.1;
 /** Warm frames between fresh splats of Q (the kept ones are updated by differences in between). */
 const REFRESH_EVERY = 30;
 /** Bytes of one kernel's description for sliceUpdate (six 32-bit words, as the module reads them). */
@@ -162,7 +164,9 @@ export class VideoMeanField extends WasmEngine {
     this.f32(probabilitiesAt, n * classes).set(probabilities);
     const peak = this.alloc(classes * 4);
     this.exports.peaks(n, classes, probabilitiesAt, peak);
-    const active = activeFromPeaks(this.f32(peak, classes), this.params.pruneBelow);
+    // Labels nearly in play are taken in too, so one hovering around the threshold does not make
+    // every other frame cold (a label coming into play changes Q's layout: a cold frame).
+    const active = activeFromPeaks(this.f32(peak, classes), this.params.pruneBelow * NEARLY_IN_PLAY);
     const m = active.length;
     const stride = (m + 3) & ~3;
     const activeIndex = this.alloc(m * 4);

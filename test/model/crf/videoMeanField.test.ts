@@ -107,6 +107,26 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     expect(starts).toEqual([false, false, true]);
   });
 
+  // 30 noisy labels leave few pixels sure or still at the default thresholds: looser ones there.
+  it.each([
+    ['30 labels (rows longer than the 24 channels kept in registers)', 30, DEEPLAB_VOC_PARAMS, { tv: 0.3, sure: 0.5 }],
+    ['the smoothness kernel alone', 3, { ...DEEPLAB_VOC_PARAMS, bilateral: { ...DEEPLAB_VOC_PARAMS.bilateral, weight: 0 } }, {}],
+    ['the appearance kernel alone', 3, { ...DEEPLAB_VOC_PARAMS, gaussian: { ...DEEPLAB_VOC_PARAMS.gaussian, weight: 0 } }, {}],
+  ] as const)('runs warm frames with %s and agrees with cold runs', (_, classes, params, thresholds) => {
+    const [w, h] = [96, 64];
+    const frames = movingShapesSequence(w, h, classes, 4, 4);
+    const module = latticeModule()!;
+    const engine = new VideoMeanField(module, w, h, params);
+    engines.push(engine);
+    for (const [f, frame] of frames.entries()) {
+      const result = engine.frame(frame.image, frame.probabilities, classes, { ...settings, ...thresholds });
+      expect(result.warm).toBe(f > 0);
+      const reference = DenseCrf.forImage(frame.image, w, h, params).infer(frame.probabilities, classes);
+      expect(agreement(result.labels, reference.labels)).toBeGreaterThan(0.99);
+      expect(engine.keptSplatError()).toBeLessThan(1e-4);
+    }
+  });
+
   it('keeps labels steadier than cold runs on a still scene with fresh network noise', () => {
     const [w, h, classes] = [128, 96, 4];
     const base = deeplabLikeCase(w, h, classes, 5);
@@ -143,6 +163,17 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     const patch = pruned.slice();
     for (let p = 0; p < 40; p++) patch.set([0, 0, 0, 1], p * 4);
     expect(run({ ...b, probabilities: patch })).toBe(false);
+    // A label hovering around the pruning threshold (0.001) is kept from the cold frame on: warm.
+    const hovering = (peak: number) => {
+      const p = pruned.slice();
+      p[3] = peak;
+      p[0] = p[0]! - peak;
+      return { ...b, probabilities: p };
+    };
+    engine.restart();
+    expect(run(hovering(0.0008))).toBe(false);
+    expect(run(hovering(0.0015))).toBe(true); // it was kept in play, though under 0.001 then
+    expect(run(hovering(0.0009))).toBe(true);
     const five = deeplabLikeCase(w, h, 5, 23);
     expect(run(five)).toBe(false);
     expect(run(five)).toBe(true);
