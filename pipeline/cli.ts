@@ -157,7 +157,7 @@ interface RunFlags extends CrfFlags {
   inputSize?: [number, number];
   crf: boolean;
   crfWarmIters: number;
-  crfWorkers: number;
+  crfWorkers?: number;
   normalize?: ModelOverrides['normalize'];
   classes?: ModelOverrides['classes'];
   verbose?: boolean;
@@ -216,7 +216,14 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSu
       opacity: flags.opacity,
       ...(flags.encoderPreset ? { encoderPreset: flags.encoderPreset } : {}),
       ...(flags.crf
-        ? { crf: { params: crfParams(flags), workers: flags.crfWorkers, ...(flags.crfWarmStart ? { warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 } } : {}) } }
+        ? {
+            crf: {
+              params: crfParams(flags),
+              // A warm-started stream stays on one worker: one worker on all cores, unless told.
+              workers: flags.crfWorkers ?? (flags.crfWarmStart ? 1 : Math.min(2, os.availableParallelism())),
+              ...(flags.crfWarmStart ? { warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 } } : {}),
+            },
+          }
         : {}),
       modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
       signal: controller.signal,
@@ -264,10 +271,10 @@ function segmentOptions(command: Command): Command {
     .option('--flip', 'also run every scale mirrored left-right and average it in')
     .option('--crf <on|off>', 'refine the labels with the fully connected CRF (DeepLab VOC parameters)', onOff, false)
     .option('--crf-iters <n>', 'CRF mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
-    .option('--crf-warm-start', 'video: start each frame\'s CRF from the previous frame\'s Q (reset on scene cuts)')
+    .option('--crf-warm-start', 'video: run the CRF incrementally, each frame from the previous one (cold again on scene cuts)')
     .option('--crf-warm-iters <n>', 'CRF iterations of a warm-started frame', positiveInt('--crf-warm-iters'), 3)
     .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled (0.5: about 4× faster)', scaleFraction('--crf-scale'), 1)
-    .option('--crf-workers <n>', 'CRF worker threads: frames side by side (a warm-started stream stays on one)', positiveInt('--crf-workers'), Math.min(2, os.availableParallelism()))
+    .option('--crf-workers <n>', 'CRF worker threads: frames side by side (default: 2 on 2+ cores; 1 with --crf-warm-start, whose stream stays on one worker, which then runs each frame on all cores)', positiveInt('--crf-workers'))
     .option('--opacity <alpha>', 'overlay opacity, 0..1', fraction, 0.55)
     .option('--encoder-preset <preset>', 'overlay video x264 speed: ultrafast … veryslow (default veryfast)', x264Preset)
     .option('--normalize <how>', 'input normalisation: torchvision | tensorflow | mediapipe | MEAN/STD as r,g,b/r,g,b (default: from the graph)', normalizeFlag)
