@@ -8,17 +8,11 @@
 import { activeFromPeaks } from './labelPruning.js';
 import { OP } from './meanFieldControl.js';
 import type { PermutohedralLattice } from './permutohedralLattice.js';
-import { type CrfExports, WasmEngine } from './wasmEngine.js';
-
-/** Bytes of one kernel's description for the module's sliceUpdate (six 32-bit words). */
-const KERNEL_BYTES = 24;
+import { type CrfExports, KERNEL_BYTES, type LatticeView, sliceGain, WasmEngine } from './wasmEngine.js';
 
 /** A lattice laid out in the instance's memory, with its kernel weight and normalisation. */
 interface PlacedLattice {
-  readonly lattice: { readonly d: number; readonly vertices: number };
-  readonly offsets: number;
-  readonly weights: number;
-  readonly neighbours: number;
+  readonly lattice: LatticeView;
   /** 1 / (K·1) per pixel (DeepLab's NORMALIZE_AFTER), filled when the kernel is added. */
   scale: number;
   readonly weight: number;
@@ -86,7 +80,7 @@ export class WasmMeanField extends WasmEngine {
     new Int32Array(memory, offsets, lattice.offsets.length).set(lattice.offsets);
     new Float32Array(memory, weights, lattice.weights.length).set(lattice.weights);
     new Int32Array(memory, neighbours, lattice.neighbours.length).set(lattice.neighbours);
-    return { lattice, offsets, weights, neighbours, scale: 0, weight };
+    return { lattice: { d: lattice.d, vertices: lattice.vertices, rows: lattice.vertices, offsets, weights, neighbours }, scale: 0, weight };
   }
 
   /** Builds a lattice in place; the hash table and keys are scratch, released afterwards. */
@@ -109,38 +103,13 @@ export class WasmMeanField extends WasmEngine {
     const bytes = d1 * vertices * 2 * 4;
     new Uint8Array(this.memory.buffer).copyWithin(keys, neighbours, neighbours + bytes);
     this.top = (keys + bytes + 15) & ~15;
-    return { lattice: { d, vertices }, offsets: tables.offsets, weights: tables.weights, neighbours: keys, scale: 0, weight };
+    return { lattice: { d, vertices, rows: vertices, offsets: tables.offsets, weights: tables.weights, neighbours: keys }, scale: 0, weight };
   }
 
-  /**
-   * Splat and blur `width`-channel values at `from` through a kernel's lattice, in buffers `a` and
-   * `b` ((vertices + 1) · width floats each, vertex slot 0 of `b` zero); returns the one holding the
-   * result. With the helper: it splats the second half of the points into `a2`, which is then added
-   * to `a`, and each blur direction is split by vertex range.
-   */
+  /** Splat and blur `width`-channel values at `from` through a kernel's lattice; returns where the result is. */
   private splatBlur(kernel: PlacedLattice, from: number, width: number, { a, b, a2 }: BlurBuffers): number {
-    const { lattice, offsets, weights, neighbours } = kernel;
-    const d1 = lattice.d + 1;
-    const vertices = lattice.vertices;
-    const floats = (vertices + 1) * width;
-    const { splat, addInto, blurDirection } = this.exports;
-    const n = this.points;
-    const half = vertices >> 1;
-    if (this.helper) {
-      const h = n >> 1;
-      const tail = (base: number, perPoint: number) => base + h * perPoint * 4;
-      this.both(OP.splat, [n - h, d1, width, tail(offsets, d1), tail(weights, d1), tail(from, width), a2, floats], () => splat(h, d1, width, offsets, weights, from, a, floats));
-      const m = (floats >> 1) & ~3;
-      this.both(OP.addInto, [a + m * 4, a2 + m * 4, floats - m], () => addInto(a, a2, m));
-    } else splat(n, d1, width, offsets, weights, from, a, floats);
-    let [src, dst] = [a, b];
-    for (let j = 0; j < d1; j++) {
-      const [s, t] = [src, dst];
-      if (this.helper) this.both(OP.blurDirection, [j, half, vertices, vertices, width, neighbours, s, t], () => blurDirection(j, 0, half, vertices, width, neighbours, s, t));
-      else blurDirection(j, 0, vertices, vertices, width, neighbours, s, t);
-      [src, dst] = [dst, src];
-    }
-    return src;
+    this.splatPoints(kernel.lattice, from, width, a, a2);
+    return this.blurLattice(kernel.lattice, width, a, b, a);
   }
 
   /** A kernel's splat/blur buffers for `width` channels; slot 0 of `b` ("no neighbour") zero. */
@@ -149,11 +118,6 @@ export class WasmMeanField extends WasmEngine {
     const buffers = { a: this.alloc(bytes), b: this.alloc(bytes), a2: this.helper ? this.alloc(bytes) : 0 };
     this.f32(buffers.b, width).fill(0);
     return buffers;
-  }
-
-  /** The slice's factor 1/(1 + 2^−d): the lattice's blur leaves a constant gain. */
-  private static alpha(d: number): number {
-    return 1 / (1 + 2 ** -d);
   }
 
   /** The kernel's normalisation, 1 / (K·1) per pixel, from one filtered column of ones. */
@@ -165,8 +129,8 @@ export class WasmMeanField extends WasmEngine {
     const column = this.f32(ones, n * 4).fill(0); // memory may hold an earlier frame's data
     for (let p = 0; p < n; p++) column[p * 4] = 1;
     const blurred = this.splatBlur(kernel, ones, 4, this.blurBuffers(kernel, 4));
-    const { d } = kernel.lattice;
-    this.exports.slice(n, d + 1, 4, kernel.offsets, kernel.weights, blurred, filtered, WasmMeanField.alpha(d));
+    const { d, offsets, weights } = kernel.lattice;
+    this.exports.slice(n, d + 1, 4, offsets, weights, blurred, filtered, sliceGain(d));
     const total = this.f32(filtered, n * 4);
     const scale = this.f32(kernel.scale, n);
     for (let p = 0; p < n; p++) scale[p] = 1 / (total[p * 4]! + 1e-20);
@@ -257,23 +221,9 @@ export class WasmMeanField extends WasmEngine {
     const n = this.points;
     const { stride, u, blur, kernels } = buffers;
     let { q, next } = buffers;
-    const words = new Int32Array(this.memory.buffer, kernels, (2 * KERNEL_BYTES) / 4);
-    const floats = new Float32Array(this.memory.buffer, kernels, (2 * KERNEL_BYTES) / 4);
-    this.lattices.forEach((kernel, k) => {
-      const at = (k * KERNEL_BYTES) / 4;
-      words.set([kernel.offsets, kernel.weights, kernel.lattice.d + 1, 0, kernel.scale], at);
-      floats[at + 5] = kernel.weight * WasmMeanField.alpha(kernel.lattice.d);
-    });
-    const count = this.lattices.length;
-    const h = n >> 1;
     for (let it = 0; it < iterations; it++) {
-      // Where each kernel's blurred lattice ends up this iteration.
-      this.lattices.forEach((kernel, k) => {
-        words[(k * KERNEL_BYTES) / 4 + 3] = this.splatBlur(kernel, q, stride, blur[k]!);
-      });
-      const out = next;
-      if (this.helper) this.both(OP.sliceUpdate, [h, n, 0, channels, stride, u, out, kernels, count], () => this.exports.sliceUpdate(0, h, 0, channels, stride, u, out, kernels, count));
-      else this.exports.sliceUpdate(0, n, 0, channels, stride, u, out, kernels, count);
+      const sliced = this.lattices.map((kernel, k) => ({ ...kernel, blurred: this.splatBlur(kernel, q, stride, blur[k]!) }));
+      this.sliceUpdate(sliced, kernels, n, 0, channels, stride, u, next);
       [q, next] = [next, q];
       if (onIteration) onIteration(it, this.unpad(q, channels, stride));
     }

@@ -23,7 +23,7 @@ import type { CrfParams } from './denseCrf.js';
 import { activeFromPeaks } from './labelPruning.js';
 import { OP } from './meanFieldControl.js';
 import type { WarmStartSettings } from './warmStart.js';
-import { type CrfExports, WasmEngine } from './wasmEngine.js';
+import { type CrfExports, KERNEL_BYTES, type LatticeView, sliceGain, WasmEngine } from './wasmEngine.js';
 
 export interface VideoCrfResult {
   readonly labels: Uint8Array;
@@ -46,23 +46,18 @@ const MAX_ACTIVE_SHARE = 0.5;
 const MAX_GROWTH = 1.5;
 /** A cold frame keeps labels whose peak reaches this fraction of the pruning threshold. */
 const NEARLY_IN_PLAY = 0.1;
+/** Fewer active pixels than this stay on one thread (a hand-over costs more than half of them). */
+const MIN_SPLIT = 2048;
 /** Warm frames between fresh splats of Q (the kept ones are updated by differences in between). */
 const REFRESH_EVERY = 30;
-/** Bytes of one kernel's description for sliceUpdate (six 32-bit words, as the module reads them). */
-const KERNEL_BYTES = 24;
 
-/** One kernel's lattice and the buffers kept with it. `capacity`: vertex rows allocated. */
-interface VideoKernel {
-  readonly d: number;
+/** One kernel's lattice and the buffers kept with it (`rows`: vertex rows allocated). */
+interface VideoKernel extends LatticeView {
   readonly weight: number;
-  readonly offsets: number;
-  readonly weights: number;
-  readonly neighbours: number;
-  readonly capacity: number;
   vertices: number;
   /** 1/(K·1) per pixel (NORMALIZE_AFTER). */
   readonly scale: number;
-  /** splat(Q), kept: (capacity + 1) × stride floats. */
+  /** splat(Q), kept: (rows + 1) × stride floats. */
   readonly kept: number;
   /** Blur buffers, and the helper's splat on cold frames. */
   readonly a: number;
@@ -86,8 +81,8 @@ interface KeptState {
   readonly reference: number;
   readonly image: number;
   readonly colours: number;
-  readonly q: number;
-  readonly next: number;
+  q: number;
+  next: number;
   readonly unary: number;
   readonly labels: number;
   /** Each pixel's largest Q (from its last computation): the `sure` test reads this, not Q. */
@@ -202,8 +197,7 @@ export class VideoMeanField extends WasmEngine {
     for (let it = 0; it < this.params.iterations; it++) {
       for (const kernel of kernels) this.splatAll(state, kernel);
       this.update(state, n, 0);
-      // The new Q becomes the current one.
-      new Uint8Array(this.memory.buffer).copyWithin(state.q, state.next, state.next + n * stride * 4);
+      [state.q, state.next] = [state.next, state.q]; // the new Q becomes the current one
     }
     for (const kernel of kernels) this.splatAll(state, kernel); // kept for the next frame
     this.exports.labelsListed(state.allList, n, m, stride, state.q, activeIndex, state.labels, state.top);
@@ -212,7 +206,7 @@ export class VideoMeanField extends WasmEngine {
   }
 
   /**
-   * A kernel's lattice from all pixels' features, with buffers for `capacity` vertices (the
+   * A kernel's lattice from all pixels' features, with buffers for `rows` vertices (the
    * bilateral one keeps its hash table and room to grow); its blur buffers' vertex slot 0 is zero.
    */
   private buildKernel(pixels: { readonly xy: number; readonly image: number; readonly rgb: number }, weight: number, stride: number): VideoKernel {
@@ -234,7 +228,7 @@ export class VideoMeanField extends WasmEngine {
       return at;
     };
     return {
-      d, weight, offsets, weights, neighbours, capacity: rows, vertices, scale: this.alloc(this.points * 4),
+      d, weight, offsets, weights, neighbours, rows, vertices, scale: this.alloc(this.points * 4),
       kept: buffer(stride), a: buffer(stride), b: buffer(stride), a2: this.helper ? buffer(stride) : 0,
       ...(growable ? { table: { keys, table, tableCapacity, ones: buffer(4), onesA: buffer(4), onesB: buffer(4), builtVertices: vertices } } : {}),
     };
@@ -246,74 +240,26 @@ export class VideoMeanField extends WasmEngine {
    */
   private normalise(state: KeptState, kernel: VideoKernel, count: number, fresh: boolean): void {
     const d1 = kernel.d + 1;
-    let ones = kernel.table?.ones;
-    let [a, b] = kernel.table ? [kernel.table.onesA, kernel.table.onesB] : [0, 0];
-    if (ones === undefined) {
-      // The position kernel never moves: its splat of ones is needed once, in scratch buffers.
-      const mark = this.top;
-      const rows = (kernel.capacity + 1) * 4;
-      [ones, a, b] = [this.alloc(rows * 4), this.alloc(rows * 4), this.alloc(rows * 4)];
-      this.f32(ones, rows).fill(0);
-      this.f32(a, 4).fill(0);
-      this.f32(b, 4).fill(0);
-      this.exports.splatListed(state.allList, this.points, d1, 4, kernel.offsets, kernel.weights, state.onesRow, 0, ones, 1);
-      const blurred = this.blur(kernel, 4, ones, a, b);
-      this.exports.normaliseListed(state.allList, count, d1, kernel.offsets, kernel.weights, blurred, alpha(kernel.d), kernel.scale);
-      this.top = mark;
-      return;
-    }
+    const mark = this.top;
+    // The position kernel never moves: its splat of ones is needed once, in scratch buffers.
+    const width = (kernel.rows + 1) * 4;
+    const [ones, a, b] = kernel.table ? [kernel.table.ones, kernel.table.onesA, kernel.table.onesB] : [this.alloc(width * 4), this.alloc(width * 4), this.alloc(width * 4)];
+    if (!kernel.table) for (const at of [ones, a, b]) this.f32(at, width).fill(0);
     if (fresh) this.exports.splatListed(state.allList, this.points, d1, 4, kernel.offsets, kernel.weights, state.onesRow, 0, ones, 1);
-    const blurred = this.blur(kernel, 4, ones, a, b);
-    this.exports.normaliseListed(fresh ? state.allList : state.activeList, count, d1, kernel.offsets, kernel.weights, blurred, alpha(kernel.d), kernel.scale);
-  }
-
-  /**
-   * Blurs lattice values at `from` (left as they are) along the d+1 directions through `a` and `b`;
-   * returns the buffer holding the result. With the helper, each direction is split by vertex range.
-   */
-  private blur(kernel: VideoKernel, width: number, from: number, a: number, b: number): number {
-    const { vertices, capacity, neighbours } = kernel;
-    const half = vertices >> 1;
-    let [src, dst] = [from, a];
-    for (let j = 0; j <= kernel.d; j++) {
-      const [s, t] = [src, dst];
-      if (this.helper) this.both(OP.blurDirection, [j, half, vertices, capacity, width, neighbours, s, t], () => this.exports.blurDirection(j, 0, half, capacity, width, neighbours, s, t));
-      else this.exports.blurDirection(j, 0, vertices, capacity, width, neighbours, s, t);
-      [src, dst] = [t, t === a ? b : a];
-    }
-    return src;
+    const blurred = this.blurLattice(kernel, 4, ones, a, b);
+    this.exports.normaliseListed(fresh ? state.allList : state.activeList, count, d1, kernel.offsets, kernel.weights, blurred, sliceGain(kernel.d), kernel.scale);
+    this.top = mark;
   }
 
   /** kept = splat(Q) over all pixels (a cold frame's iteration), the helper splatting half. */
   private splatAll(state: KeptState, kernel: VideoKernel): void {
-    const n = this.points;
-    const d1 = kernel.d + 1;
-    const floats = (kernel.vertices + 1) * state.stride;
-    const { splat, addInto } = this.exports;
-    if (!this.helper) return splat(n, d1, state.stride, kernel.offsets, kernel.weights, state.q, kernel.kept, floats);
-    const h = n >> 1;
-    const at = (base: number, perPoint: number) => base + h * perPoint * 4;
-    this.both(OP.splat, [n - h, d1, state.stride, at(kernel.offsets, d1), at(kernel.weights, d1), at(state.q, state.stride), kernel.a2, floats], () =>
-      splat(h, d1, state.stride, kernel.offsets, kernel.weights, state.q, kernel.kept, floats));
-    const m = (floats >> 1) & ~3;
-    this.both(OP.addInto, [kernel.kept + m * 4, kernel.a2 + m * 4, floats - m], () => addInto(kernel.kept, kernel.a2, m));
+    this.splatPoints(kernel, state.q, state.stride, kernel.kept, kernel.a2);
   }
 
   /** Blurs each kernel's kept splat and runs slice + update for `count` pixels (the active list, or all when `list` is 0) into `next`. */
   private update(state: KeptState, count: number, list: number): void {
-    const words = new Int32Array(this.memory.buffer, state.describe, (2 * KERNEL_BYTES) / 4);
-    const floats = new Float32Array(this.memory.buffer, state.describe, (2 * KERNEL_BYTES) / 4);
-    state.kernels.forEach((kernel, k) => {
-      const blurred = this.blur(kernel, state.stride, kernel.kept, kernel.a, kernel.b);
-      const i = (k * KERNEL_BYTES) / 4;
-      words.set([kernel.offsets, kernel.weights, kernel.d + 1, blurred, kernel.scale], i);
-      floats[i + 5] = kernel.weight * alpha(kernel.d);
-    });
-    const { m, stride, unary, next, describe } = state;
-    const kernels = state.kernels.length;
-    const h = count >> 1;
-    if (this.helper && count >= 2048) this.both(OP.sliceUpdate, [h, count, list, m, stride, unary, next, describe, kernels], () => this.exports.sliceUpdate(0, h, list, m, stride, unary, next, describe, kernels));
-    else this.exports.sliceUpdate(0, count, list, m, stride, unary, next, describe, kernels);
+    const kernels = state.kernels.map((kernel) => ({ lattice: kernel, blurred: this.blurLattice(kernel, state.stride, kernel.kept, kernel.a, kernel.b), scale: kernel.scale, weight: kernel.weight }));
+    this.sliceUpdate(kernels, state.describe, count, list, state.m, state.stride, state.unary, state.next, MIN_SPLIT);
   }
 
   /** Q_old → Q_new (next) for the listed pixels, and every kept splat brought up to date. */
@@ -343,7 +289,7 @@ export class VideoMeanField extends WasmEngine {
     const { activeList, activeIndex, reference, q, unary, next } = state;
     const h = count >> 1;
     const prepare = (from: number, to: number) => [from, to, activeList, classes, activeIndex, m, stride, state.probabilities, reference, q, unary, next];
-    if (this.helper && count >= 2048) this.both(OP.prepareListed, prepare(h, count), () => this.exports.prepareListed(...(prepare(0, h) as Parameters<CrfExports['prepareListed']>)));
+    if (this.helper && count >= MIN_SPLIT) this.both(OP.prepareListed, prepare(h, count), () => this.exports.prepareListed(...(prepare(0, h) as Parameters<CrfExports['prepareListed']>)));
     else this.exports.prepareListed(0, count, activeList, classes, activeIndex, m, stride, state.probabilities, reference, q, unary, next);
     this.exports.remember(activeList, count, classes, state.probabilities, reference, 0, 0);
     this.commit(state, count);
@@ -429,11 +375,11 @@ export class VideoMeanField extends WasmEngine {
     const mark = this.top;
     const input = this.alloc(n * 5 * 4);
     this.exports.pixelFeatures(0, n, this.width, state.image, bilateral.xy, bilateral.rgb, input);
-    const tables = { offsets: kernel.offsets, weights: kernel.weights, keys: table.keys, table: table.table, tableCapacity: table.tableCapacity, capacity: kernel.capacity, scratch: state.scratch };
+    const tables = { offsets: kernel.offsets, weights: kernel.weights, keys: table.keys, table: table.table, tableCapacity: table.tableCapacity, capacity: kernel.rows, scratch: state.scratch };
     const vertices = this.buildLatticeInto(5, input, tables);
     this.top = mark;
     if (vertices < 0) return false;
-    this.linkLattice(5, vertices, kernel.capacity, tables, kernel.neighbours);
+    this.linkLattice(5, vertices, kernel.rows, tables, kernel.neighbours);
     kernel.vertices = vertices;
     table.builtVertices = vertices;
     new Uint8Array(this.memory.buffer, state.colours, n * 3).set(new Uint8Array(this.memory.buffer, state.image, n * 3));
@@ -460,17 +406,12 @@ export class VideoMeanField extends WasmEngine {
     takeOut(-1);
     const { bilateral } = this.params;
     const before = kernel.vertices;
-    const after = movePoints(movedList, moved, this.width, state.image, bilateral.xy, bilateral.rgb, kernel.offsets, kernel.weights, table.keys, kernel.capacity, table.table, table.tableCapacity, before, state.scratch);
+    const after = movePoints(movedList, moved, this.width, state.image, bilateral.xy, bilateral.rgb, kernel.offsets, kernel.weights, table.keys, kernel.rows, table.table, table.tableCapacity, before, state.scratch);
     if (after < 0 || after > table.builtVertices * MAX_GROWTH) return false; // the moved points' splat is rebuilt with the lattice
-    if (after > before) linkVertices(before, after, kernel.capacity, kernel.d, table.keys, table.table, table.tableCapacity, kernel.neighbours, state.scratch);
+    if (after > before) linkVertices(before, after, kernel.rows, kernel.d, table.keys, table.table, table.tableCapacity, kernel.neighbours, state.scratch);
     kernel.vertices = after;
     takeOut(1);
     remember(movedList, moved, state.classes, 0, 0, state.image, state.colours);
     return true;
   }
-}
-
-/** The slice's factor 1/(1 + 2^−d): the lattice's blur leaves a constant gain. */
-function alpha(d: number): number {
-  return 1 / (1 + 2 ** -d);
 }

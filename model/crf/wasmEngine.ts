@@ -62,6 +62,36 @@ export function latticeModule(): WebAssembly.Module | null {
   return compiled;
 }
 
+/**
+ * A lattice laid out in an engine's memory: per point d+1 offsets (vertex+1) and weights, and each
+ * vertex's neighbours along each direction in a table `rows` vertices wide (its vertices, or more
+ * where it grows).
+ */
+export interface LatticeView {
+  readonly d: number;
+  readonly vertices: number;
+  readonly rows: number;
+  readonly offsets: number;
+  readonly weights: number;
+  readonly neighbours: number;
+}
+
+/** A kernel for `sliceUpdate`: its lattice, blurred values, per-pixel normalisation and weight. */
+export interface SlicedKernel {
+  readonly lattice: LatticeView;
+  readonly blurred: number;
+  readonly scale: number;
+  readonly weight: number;
+}
+
+/** Bytes of one kernel's description for the module's sliceUpdate (six 32-bit words). */
+export const KERNEL_BYTES = 24;
+
+/** The slice's factor 1/(1 + 2^−d): the lattice's blur leaves a constant gain. */
+export function sliceGain(d: number): number {
+  return 1 / (1 + 2 ** -d);
+}
+
 /** A lattice built by `WasmEngine.buildLattice`: byte offsets in the engine's memory. */
 export interface LatticeTables {
   readonly offsets: number;
@@ -234,6 +264,62 @@ export class WasmEngine {
     if (count < 0) return -1;
     this.exports.remapOffsets(a.offsets + h * d1 * 4, (n - h) * d1, remap);
     return count;
+  }
+
+  /**
+   * Splats `width`-channel point values at `values` into `into` ((vertices + 1) · width floats,
+   * zeroed first). With the helper: it splats the second half of the points into `helperInto`,
+   * which is then added to `into`, the two halves of the sum on the two threads.
+   */
+  protected splatPoints(lattice: LatticeView, values: number, width: number, into: number, helperInto: number): void {
+    const { offsets, weights } = lattice;
+    const d1 = lattice.d + 1;
+    const floats = (lattice.vertices + 1) * width;
+    const { splat, addInto } = this.exports;
+    if (!this.helper) return splat(this.points, d1, width, offsets, weights, values, into, floats);
+    const h = this.points >> 1;
+    const tail = (base: number, perPoint: number) => base + h * perPoint * 4;
+    this.both(OP.splat, [this.points - h, d1, width, tail(offsets, d1), tail(weights, d1), tail(values, width), helperInto, floats], () => splat(h, d1, width, offsets, weights, values, into, floats));
+    const m = (floats >> 1) & ~3;
+    this.both(OP.addInto, [into + m * 4, helperInto + m * 4, floats - m], () => addInto(into, helperInto, m));
+  }
+
+  /**
+   * Blurs lattice values at `from` along the d+1 directions, writing `first`, then `second`, then
+   * `first`… (`second` may be `from`: it is free once read); returns the buffer holding the result.
+   * Vertex slot 0 ("no neighbour") of every buffer read must be zero. With the helper, each
+   * direction is split by vertex range.
+   */
+  protected blurLattice(lattice: LatticeView, width: number, from: number, first: number, second: number): number {
+    const { vertices, rows, neighbours } = lattice;
+    const half = vertices >> 1;
+    const { blurDirection } = this.exports;
+    let [src, dst] = [from, first];
+    for (let j = 0; j <= lattice.d; j++) {
+      const [s, t] = [src, dst];
+      if (this.helper) this.both(OP.blurDirection, [j, half, vertices, rows, width, neighbours, s, t], () => blurDirection(j, 0, half, rows, width, neighbours, s, t));
+      else blurDirection(j, 0, vertices, rows, width, neighbours, s, t);
+      [src, dst] = [t, t === first ? second : first];
+    }
+    return src;
+  }
+
+  /**
+   * Slice + update for `count` pixels (list[0..count), or all when `list` is 0) into `next`, the
+   * kernels described at `describe` (2 · KERNEL_BYTES); the helper takes half from `minPoints` up.
+   */
+  protected sliceUpdate(kernels: readonly SlicedKernel[], describe: number, count: number, list: number, channels: number, stride: number, unary: number, next: number, minPoints = 0): void {
+    const words = new Int32Array(this.memory.buffer, describe, (2 * KERNEL_BYTES) / 4);
+    const floats = new Float32Array(this.memory.buffer, describe, (2 * KERNEL_BYTES) / 4);
+    kernels.forEach(({ lattice, blurred, scale, weight }, k) => {
+      const at = (k * KERNEL_BYTES) / 4;
+      words.set([lattice.offsets, lattice.weights, lattice.d + 1, blurred, scale], at);
+      floats[at + 5] = weight * sliceGain(lattice.d);
+    });
+    const n = kernels.length;
+    const h = count >> 1;
+    if (this.helper && count >= minPoints) this.both(OP.sliceUpdate, [h, count, list, channels, stride, unary, next, describe, n], () => this.exports.sliceUpdate(0, h, list, channels, stride, unary, next, describe, n));
+    else this.exports.sliceUpdate(0, count, list, channels, stride, unary, next, describe, n);
   }
 
   protected alloc(bytes: number): number {
