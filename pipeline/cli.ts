@@ -287,8 +287,18 @@ interface ServeFlags extends RunFlags {
   port: number;
   host: string;
   token?: string;
+  allowedHosts?: string[];
+  maxViewers: number;
   realtime?: boolean;
   workers: number;
+}
+
+function hostList(value: string): string[] {
+  const hosts = value.split(',').map((h) => h.trim()).filter(Boolean);
+  if (hosts.length === 0 || hosts.some((h) => !/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(h))) {
+    throw new InvalidArgumentError(`takes host names separated by commas (a leading dot allows subdomains: .example.com), got "${value}"`);
+  }
+  return hosts;
 }
 
 function port(value: string): number {
@@ -306,6 +316,8 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     host: flags.host,
     port: flags.port,
     ...(flags.token ? { token: flags.token } : {}),
+    ...(flags.allowedHosts ? { allowedHosts: flags.allowedHosts } : {}),
+    maxViewers: flags.maxViewers,
     modelPath: flags.model ?? defaultModelPath(),
     modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
     device: flags.device,
@@ -457,6 +469,8 @@ crfKernelOptions(program.command('serve'))
   .option('--port <n>', 'HTTP port (0: any free one)', port, 8080)
   .option('--host <address>', 'address to listen on (0.0.0.0 opens it to the network)', '127.0.0.1')
   .option('--token <secret>', 'require ?token=SECRET (or Authorization: Bearer) for /ws and /metrics')
+  .option('--allowed-hosts <names>', 'host names the server answers to besides IP addresses, localhost and --host (comma-separated; .example.com allows subdomains)', hostList)
+  .option('--max-viewers <n>', 'WebSocket viewers at most; more are refused with 503', positiveInt('--max-viewers'), 64)
   .option('--realtime', 'play files at their frame rate, dropping frames when behind (default: every frame)')
   .option('--model <path>', 'ONNX segmentation model (default: the embedded default model)')
   .option('--device <device>', 'auto | cpu | cuda | cuda:N', device, parseDevice('auto'))

@@ -43,6 +43,10 @@ export interface ServeOptions {
   readonly host: string;
   readonly port: number;
   readonly token?: string;
+  /** Host names the server answers to besides IP addresses, localhost and `host` (DNS rebinding). */
+  readonly allowedHosts?: readonly string[];
+  /** WebSocket viewers at most (default 64). */
+  readonly maxViewers?: number;
   readonly modelPath: string;
   readonly modelOverrides?: ModelOverrides;
   readonly device: Device;
@@ -112,7 +116,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   const streams = inputs.map((input) => new LiveStream(input, options.reconnect));
   const describeStreams = (): StreamDescription[] =>
     streams.map((s) => ({
-      id: s.id, input: s.input.spec, kind: s.input.kind, status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}),
+      id: s.id, input: s.input.shown, kind: s.input.kind, status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}),
       width: s.width, height: s.height, crf: crfOn.has(s.id), dropped: s.dropped, fps: metrics.streamFps(s.id),
     }));
   const hub = new ViewerHub({
@@ -128,6 +132,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   hub.on('connected', (n) => metrics.viewersConnected(n));
   hub.on('disconnected', (n) => metrics.viewersConnected(n));
   hub.on('dropped', (stream, count) => metrics.framesDropped(stream, 'viewer', count));
+  hub.on('rejected', () => metrics.controlMessageRejected());
   hub.on('control', (message) => {
     if (message.type !== 'crf' || !crfAvailable || !streams.some((s) => s.id === message.streamId)) return;
     if (message.on) crfOn.add(message.streamId);
@@ -167,6 +172,8 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
       host: options.host,
       port: options.port,
       ...(options.token ? { token: options.token } : {}),
+      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+      ...(options.maxViewers ? { maxViewers: options.maxViewers } : {}),
       viewerDir: viewerDir(),
       hub,
       metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),

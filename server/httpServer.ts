@@ -3,6 +3,11 @@
  * `/ws`. With a token, `/ws` and `/metrics` need it (`?token=T`, or `Authorization: Bearer T`):
  * a WebSocket without it is answered `401` before the upgrade, so no socket is ever opened for it.
  * A WebSocket opened by a page of another origin is answered `403`.
+ *
+ * DNS rebinding: a page on a domain the attacker controls can re-point that domain at 127.0.0.1 and
+ * then talk to this server as its own origin. Every request whose `Host` is not this server's
+ * (an IP address, `localhost`, the `--host` name, or one of `allowedHosts`) is answered `403`, as
+ * webpack's and Vite's dev servers do since their rebinding advisories.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
@@ -10,13 +15,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
+import { isIP } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { ViewerHub } from './viewerHub.js';
+import { MAX_CONTROL_MESSAGE_BYTES } from './viewerProtocol.js';
 
 export interface HttpServerOptions {
   readonly host: string;
   readonly port: number;
   readonly token?: string;
+  /** Host names (besides IP addresses, localhost and `host`) this server answers to; `.example.com` allows its subdomains too. */
+  readonly allowedHosts?: readonly string[];
+  /** WebSocket viewers at most; more are answered `503` before the upgrade. */
+  readonly maxViewers?: number;
   /** The folder served at `/` (viewer/); nothing outside it is ever served. */
   readonly viewerDir: string;
   readonly hub: ViewerHub;
@@ -65,6 +76,31 @@ export function sameOrigin(request: IncomingMessage): boolean {
   }
 }
 
+/** The host name of a `Host` header (`name:port`, `[v6]:port`), lower-cased; null when malformed. */
+function hostName(header: string | undefined): string | null {
+  if (!header) return null;
+  try {
+    const { hostname } = new URL(`http://${header}`);
+    return hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a request's `Host` names this server: any IP address (rebinding needs a domain name),
+ * `localhost` and `*.localhost`, the address it listens on, and the allowed names.
+ */
+export function allowedHost(header: string | undefined, listenHost: string, allowed: readonly string[] = []): boolean {
+  const name = hostName(header);
+  if (name === null) return false;
+  if (isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || name === listenHost.toLowerCase()) return true;
+  return allowed.some((entry) => {
+    const a = entry.toLowerCase();
+    return a.startsWith('.') ? name === a.slice(1) || name.endsWith(a) : name === a;
+  });
+}
+
 /**
  * The file under `root` that a URL path names, or null when it names none: `..` segments, encoded
  * slashes or NUL bytes, and symbolic links pointing outside `root` are all refused.
@@ -89,7 +125,12 @@ export async function resolveStaticPath(root: string, urlPath: string): Promise<
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
-  const webSockets = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const webSockets = new WebSocketServer({ noServer: true, maxPayload: MAX_CONTROL_MESSAGE_BYTES });
+  const maxViewers = options.maxViewers ?? 64;
+  /** Upgrades accepted but not yet handed to the hub: they count against maxViewers too. */
+  let upgrading = 0;
+  const hostRefusal = (request: IncomingMessage) =>
+    `host ${JSON.stringify(request.headers.host ?? '')} is not this server's: open it by its IP address or localhost, or start serve with --allowed-hosts NAME\n`;
   const server = createServer((request, response) => {
     void handle(request, response).catch(() => {
       if (!response.headersSent) response.writeHead(500).end('internal error\n');
@@ -98,6 +139,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   });
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    if (!allowedHost(request.headers.host, options.host, options.allowedHosts)) {
+      response.writeHead(403, { 'content-type': 'text/plain' }).end(hostRefusal(request));
+      return;
+    }
     const url = new URL(request.url ?? '/', 'http://localhost');
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end('only GET and HEAD\n');
@@ -127,13 +172,29 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   }
 
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const refuse = (status: string) => {
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    socket.on('error', () => socket.destroy());
+    const refuse = (status: string, body = '') => {
+      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     };
+    if (!allowedHost(request.headers.host, options.host, options.allowedHosts)) return refuse('403 Forbidden', hostRefusal(request));
     if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws') return refuse('404 Not Found');
-    if (!sameOrigin(request)) return refuse('403 Forbidden');
-    if (!hasToken(request, options.token)) return refuse('401 Unauthorized');
-    webSockets.handleUpgrade(request, socket, head, (ws) => options.hub.add(ws));
+    if (!sameOrigin(request)) return refuse('403 Forbidden', 'a page of another origin may not open this WebSocket\n');
+    if (!hasToken(request, options.token)) return refuse('401 Unauthorized', 'missing or wrong token\n');
+    if (options.hub.viewerCount + upgrading >= maxViewers) {
+      return refuse('503 Service Unavailable', `too many viewers (${maxViewers}): close one, or start serve with a higher --max-viewers\n`);
+    }
+    // ws answers a malformed handshake itself and never calls back: the socket's close settles it.
+    let counted = true;
+    const settle = () => {
+      if (counted) upgrading -= 1;
+      counted = false;
+    };
+    upgrading += 1;
+    socket.once('close', settle);
+    webSockets.handleUpgrade(request, socket, head, (ws) => {
+      settle();
+      options.hub.add(ws);
+    });
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -21,6 +21,7 @@ export class LiveMetrics {
   private readonly droppedFrames: Counter<'stream' | 'place'>;
   private readonly outages: Counter<'stream'>;
   private readonly viewers: Gauge;
+  private readonly rejectedMessages: Counter;
   private readonly crfFrames: Counter<'stream' | 'start'>;
   private readonly crfActiveShare: Histogram;
   /** Frame times of the last second, per stream, for the fps gauge. */
@@ -49,6 +50,7 @@ export class LiveMetrics {
     this.droppedFrames = new Counter({ name: 'deeplab_frames_dropped_total', help: 'Frames dropped: at the source (inference behind), stale (finished out of order), or at a slow viewer', labelNames: ['stream', 'place'], registers });
     this.outages = new Counter({ name: 'deeplab_source_outages_total', help: 'Times a live source was lost (and reconnected)', labelNames: ['stream'], registers });
     this.viewers = new Gauge({ name: 'deeplab_viewers_connected', help: 'Connected WebSocket viewers', registers });
+    this.rejectedMessages = new Counter({ name: 'deeplab_viewer_messages_rejected_total', help: 'Control messages from viewers refused as malformed (not JSON, binary, or not the declared shape)', registers });
     this.crfFrames = new Counter({ name: 'deeplab_crf_frames_total', help: 'Frames refined by the dense CRF: started cold, or warm (incremental, from the stream\'s previous frame)', labelNames: ['stream', 'start'], registers });
     this.crfActiveShare = new Histogram({
       name: 'deeplab_crf_active_share',
@@ -95,6 +97,10 @@ export class LiveMetrics {
 
   sourceOutage(stream: string): void {
     this.outages.inc({ stream });
+  }
+
+  controlMessageRejected(): void {
+    this.rejectedMessages.inc();
   }
 
   viewersConnected(count: number): void {

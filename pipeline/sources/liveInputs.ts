@@ -45,6 +45,8 @@ export interface LiveInput {
   readonly id: string;
   /** As the user wrote it. */
   readonly spec: string;
+  /** As it may be shown (viewer, /healthz, logs): the URL's user:password replaced by ***. */
+  readonly shown: string;
   readonly kind: LiveInputKind;
   /** Drop older frames when inference is behind (live inputs, and files with --realtime). */
   readonly latestWins: boolean;
@@ -63,8 +65,9 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
     const base = baseId.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^-+|-+$/g, '') || kind;
     let id = base;
     for (let n = 2; options.takenIds?.has(id); n++) id = `${base}-${n}`;
-    return { id, spec, kind, latestWins, reconnects, open };
+    return { id, spec, shown, kind, latestWins, reconnects, open };
   };
+  const shown = redactCredentials(spec);
   const testsrc = TESTSRC.exec(spec);
   if (testsrc) {
     const width = Number(testsrc[1] ?? 640);
@@ -80,10 +83,10 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
   }
   if (/^rtsps?:\/\//i.test(spec)) {
     const inputArgs = ['-rtsp_transport', 'tcp', '-timeout', String(PROBE_TIMEOUT_MS * 1000), '-i', spec];
-    return make('rtsp', hostId(spec), () => probeLive(spec, inputArgs, spec));
+    return make('rtsp', hostId(spec), () => probeLive(shown, inputArgs, shown));
   }
   if (/^https?:\/\//i.test(spec)) {
-    return make('http', hostId(spec), () => probeLive(spec, ['-i', spec], spec));
+    return make('http', hostId(spec), () => probeLive(shown, ['-i', spec], shown));
   }
   const camera = /^camera:(\d+)$/.exec(spec)?.[1] ?? /^\/dev\/video(\d+)$/.exec(spec)?.[1];
   if (camera !== undefined) {
@@ -100,7 +103,7 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
     if (!gstreamerBinding()) throw new UsageError(`${spec}: gst: inputs need the optional gstreamer-superficial binding; ${GSTREAMER_HOWTO}`);
     return make('gstreamer', 'gst', () => viaGstreamer(spec.slice('gst:'.length), spec));
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw new UsageError(`${spec}: unsupported input; serve takes a file, testsrc, rtsp://, http(s):// or camera:N`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw new UsageError(`${shown}: unsupported input; serve takes a file, testsrc, rtsp://, http(s):// or camera:N`);
   const file = spec.startsWith('file:') ? decodeURIComponent(spec.slice('file:'.length).replace(/^\/\/(?=\/)/, '')) : spec;
   const name = file.split('/').pop()!.replace(/\.[^.]+$/, '');
   return make(
@@ -119,8 +122,13 @@ function hostId(url: string): string {
     const parsed = new URL(url);
     return `${parsed.hostname}${parsed.port ? `-${parsed.port}` : ''}${parsed.pathname}`;
   } catch {
-    throw new UsageError(`${url} is not a valid URL`);
+    throw new UsageError(`${redactCredentials(url)} is not a valid URL`);
   }
+}
+
+/** Text with every URL's `user:password@` replaced by `***@`, for anything shown to people or logs. */
+export function redactCredentials(text: string): string {
+  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1***@');
 }
 
 /** ffprobe with the same input options ffmpeg will use; a clear SourceError when it fails. */
@@ -129,9 +137,13 @@ async function probeLive(spec: string, inputArgs: readonly string[], shown: stri
   if (!ffprobe) throw new SourceError(`${spec}: ffprobe was not found beside ffmpeg (install ffmpeg's full package)`);
   const args = ['-v', 'error', ...inputArgs, '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate', '-of', 'json'];
   const stdout = await new Promise<string>((resolve, reject) =>
-    execFile(ffprobe, args, { timeout: PROBE_TIMEOUT_MS * 1.5 }, (error, out, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(out))),
+    execFile(ffprobe, args, { timeout: PROBE_TIMEOUT_MS * 1.5 }, (error, out, stderr) => {
+      if (!error) resolve(out);
+      // Killed by the timeout: ffprobe said nothing, and its command line is no reason to show.
+      else reject(new Error(stderr.trim() || (error.killed ? `timed out: no video within ${(PROBE_TIMEOUT_MS * 1.5) / 1000} s` : `ffprobe failed (exit code ${error.code})`)));
+    }),
   ).catch((error: unknown) => {
-    throw new SourceError(`${spec}: ${describeOpenFailure(ffmpegReason(error), shown)}`);
+    throw new SourceError(`${spec}: ${describeOpenFailure(redactCredentials(ffmpegReason(error)), shown)}`);
   });
   const stream = (JSON.parse(stdout) as { streams?: { width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string }[] }).streams?.[0];
   if (!stream?.width || !stream.height) throw new SourceError(`${spec}: has no video stream`);

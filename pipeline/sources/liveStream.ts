@@ -5,16 +5,18 @@
  * pipeline does: a new frame replaces an untaken one, which is counted in `dropped` — memory stays at
  * one frame and latency never builds up. Lossless inputs (files) decode the next frame only after
  * the slot was taken. Inputs that reconnect (rtsp, http, cameras) reopen after an error or an end,
- * waiting 0.5 s, 1 s, 2 s … up to `maxBackoffMs`, and report each outage as a status change.
+ * waiting 0.5 s, 1 s, 2 s … up to `maxBackoffMs`, and report each outage as a status change; one
+ * that stays connected but sends no frame for `stallMs` (a hung server, a frozen camera) is an
+ * outage too.
  *
  *   LiveInput ─ffmpeg / GStreamer─▶ [slot: latest Frame] ─take()─▶ pullLiveStreams
  *   events: 'status' (connecting | live | outage | ended | failed, with a message), 'frame', 'dropped'
  */
 import { EventEmitter } from 'node:events';
-import { isUserError } from '../errors.js';
+import { isUserError, SourceError } from '../errors.js';
 import type { Frame } from '../frames.js';
 import type { FrameSource } from './frameSource.js';
-import type { LiveInput } from './liveInputs.js';
+import { redactCredentials, type LiveInput } from './liveInputs.js';
 
 export type LiveStreamStatus = 'connecting' | 'live' | 'outage' | 'ended' | 'failed';
 
@@ -29,6 +31,11 @@ export interface LiveStreamEvents {
 export interface LiveStreamOptions {
   readonly initialBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /**
+   * Reconnecting inputs: a source that is connected but sends no frame for this long (at least five
+   * frame intervals) is an outage, and is reopened. Default 5 s.
+   */
+  readonly stallMs?: number;
 }
 
 export class LiveStream extends EventEmitter<LiveStreamEvents> {
@@ -90,7 +97,26 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
     this.emit('frame');
   }
 
-  private setStatus(status: LiveStreamStatus, message?: string): void {
+  /** The source's next frame; for reconnecting inputs, a SourceError when it stalls. */
+  private async nextFrame(source: FrameSource): Promise<Frame | null> {
+    const next = source.next();
+    if (!this.input.reconnects) return next;
+    next.catch(() => {}); // when it stalled, the source is closed and this outcome is not wanted
+    const stallMs = Math.max(this.options.stallMs ?? 5000, this.fps > 0 ? 5000 / this.fps : 0);
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SourceError(`no frame for ${(stallMs / 1000).toFixed(1)} s: the source stalled (connected, but sending nothing)`)), stallMs);
+    });
+    try {
+      return await Promise.race([next, stalled]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private setStatus(status: LiveStreamStatus, rawMessage?: string): void {
+    // ffmpeg's reasons may quote the URL, password and all: shown in the viewer, /healthz and logs.
+    const message = rawMessage === undefined ? undefined : redactCredentials(rawMessage);
     if (status === this.status && message === this.statusMessage) return;
     this.status = status;
     this.statusMessage = message;
@@ -114,7 +140,7 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
         this.source = opened.decoder(this.id);
         for (;;) {
           if (!this.input.latestWins && this.slot) await new Promise<void>((resolve) => (this.slotTaken = resolve));
-          const frame = await this.source.next();
+          const frame = await this.nextFrame(this.source);
           if (this.closed) return;
           if (!frame) break;
           if (this.status !== 'live') this.setStatus('live', undefined);

@@ -1,4 +1,4 @@
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,40 @@ describe('serve http://', () => {
       expect(requests).toBeGreaterThanOrEqual(3); // the probe, the first play, the replay
     } finally {
       viewer.close();
+    }
+  });
+
+  it('reports a server that stops sending with the connection open as an outage, reopens it, and never shows the password', async () => {
+    // MPEG-TS sent up to its middle, then nothing: the connection stays open, as a hung server's does.
+    const clip = await writeClip(dir, 'stall.ts', { width: 160, height: 96, frames: 400, codecArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-f', 'mpegts'] });
+    const bytes = readFileSync(clip);
+    const hung: import('node:http').ServerResponse[] = [];
+    let requests = 0;
+    const silent = createServer((request, response) => {
+      requests += 1;
+      response.writeHead(200, { 'content-type': 'video/mp2t' });
+      response.write(bytes.subarray(0, bytes.length >> 1));
+      hung.push(response);
+    }).listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const { port } = silent.address() as { port: number };
+    const stalling = await startServe([`http://admin:hunter2@127.0.0.1:${port}/live.ts`]);
+    const viewer = await TestViewer.connect(`${stalling.url}/ws`);
+    try {
+      await viewer.until((v) => v.frames.length >= 1, 30_000, 'frames before the stall');
+      const outage = await stalling.waitForLog(/: outage: no frame for [\d.]+ s: the source stalled/, 30_000);
+      expect(outage).toContain('127.0.0.1');
+      await expect.poll(() => stalling.stderr().match(/: live\n/g)?.length ?? 0, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+      expect(requests).toBeGreaterThanOrEqual(3); // the probe, the first play, the reopening
+      const health = await (await fetch(`${stalling.url}/healthz`)).text();
+      expect(health).toContain('127.0.0.1');
+      expect(health).toContain('***@');
+      for (const text of [health, stalling.stderr(), JSON.stringify(viewer.messages)]) expect(text).not.toContain('hunter2');
+    } finally {
+      viewer.close();
+      await stalling.stop();
+      for (const response of hung) response.destroy();
+      silent.close();
     }
   });
 });
