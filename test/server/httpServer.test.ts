@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
@@ -105,5 +106,67 @@ describe('startHttpServer', () => {
 
   it('answers other methods with 405', async () => {
     expect((await fetch(`${server.url}/`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('refuses requests whose Host is not this server (DNS rebinding), for pages and WebSockets alike', async () => {
+    const { port } = new URL(server.url);
+    const rebound = { host: `evil.example:${port}` };
+    const page = await rawGet(server.url, '/', rebound);
+    expect(page.status).toBe(403);
+    expect(page.body).toMatch(/--allowed-hosts/);
+    expect((await rawGet(server.url, '/healthz', rebound)).status).toBe(403);
+    const ws = `${server.url.replace('http', 'ws')}/ws?token=s3cret`;
+    expect(await upgradeStatus(ws, { ...rebound, origin: `http://evil.example:${port}` })).toBe(403);
+    for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `[::1]:${port}`, `app.localhost:${port}`]) {
+      expect({ host, status: (await rawGet(server.url, '/', { host })).status }).toEqual({ host, status: 200 });
+    }
+    expect(await upgradeStatus(ws, { host: `localhost:${port}`, origin: `http://localhost:${port}` })).toBe(101);
+  });
+});
+
+describe('startHttpServer limits', () => {
+  const { dir, cleanup } = tempDir();
+  const hub = new ViewerHub({ hello: () => ({ type: 'streams', streams: [] }) });
+  let server: RunningHttpServer;
+  beforeAll(async () => {
+    writeFileSync(path.join(dir, 'index.html'), '<p>viewer</p>');
+    server = await startHttpServer({
+      host: '127.0.0.1', port: 0, viewerDir: dir, hub, maxViewers: 2, allowedHosts: ['cams.example.org', '.lan.example'],
+      metrics: async () => ({ contentType: 'text/plain', body: '' }),
+      health: () => ({ status: 'ok' }),
+    });
+  });
+  afterAll(async () => {
+    await server.close();
+    cleanup();
+  });
+
+  it('answers host names given in allowedHosts, and their subdomains for a leading dot', async () => {
+    const { port } = new URL(server.url);
+    for (const [host, status] of [['cams.example.org', 200], ['x.cams.example.org', 403], ['lan.example', 200], ['a.b.lan.example', 200], ['evil-lan.example', 403]] as const) {
+      expect({ host, status: (await rawGet(server.url, '/', { host: `${host}:${port}` })).status }).toEqual({ host, status });
+    }
+  });
+
+  it('refuses viewers beyond maxViewers with 503 and a reason, and takes one again when a viewer leaves', async () => {
+    const ws = `${server.url.replace('http', 'ws')}/ws`;
+    const first = new WebSocket(ws);
+    const second = new WebSocket(ws);
+    await Promise.all([once(first, 'open'), once(second, 'open')]);
+    const refused = await new Promise<{ status: number; body: string }>((resolve) => {
+      const third = new WebSocket(ws);
+      third.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body }));
+      });
+      third.on('error', () => {});
+    });
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatch(/too many viewers \(2\).*--max-viewers/);
+    first.close();
+    await once(first, 'close');
+    await expect.poll(() => hub.viewerCount).toBe(1);
+    expect(await upgradeStatus(ws)).toBe(101);
+    second.close();
   });
 });

@@ -1,47 +1,19 @@
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { startHttpServer, type RunningHttpServer } from '../../server/httpServer.js';
-import { ViewerHub, type ViewerHubOptions } from '../../server/viewerHub.js';
-import { tempDir } from '../helpers/fixtures.js';
+import type { ViewerHubOptions } from '../../server/viewerHub.js';
+import { connect, hubOnServer as startHub, until, type HubServer } from '../helpers/hubServer.js';
 
-const started: { server: RunningHttpServer; cleanup: () => void }[] = [];
+const started: HubServer[] = [];
 
-async function hubOnServer(options: Omit<ViewerHubOptions, 'hello'> = {}): Promise<{ hub: ViewerHub; wsUrl: string }> {
-  const { dir, cleanup } = tempDir();
-  mkdirSync(path.join(dir, 'viewer'));
-  writeFileSync(path.join(dir, 'viewer', 'index.html'), '');
-  const hub = new ViewerHub({ ...options, hello: () => ({ type: 'streams', streams: [] }) });
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, viewerDir: path.join(dir, 'viewer'), hub, metrics: async () => ({ contentType: 'text/plain', body: '' }), health: () => ({}) });
-  started.push({ server, cleanup });
-  return { hub, wsUrl: `${server.url.replace('http', 'ws')}/ws` };
+async function hubOnServer(options: Omit<ViewerHubOptions, 'hello'> = {}): Promise<HubServer> {
+  const running = await startHub(options);
+  started.push(running);
+  return running;
 }
-
-/** A viewer; with `keepFrames: false` it keeps only each frame's first byte (for big-message tests). */
-async function connect(url: string, options: WebSocket.ClientOptions = {}, keepFrames = true): Promise<{ socket: WebSocket; frames: Buffer[]; texts: { type: string }[] }> {
-  const socket = new WebSocket(url, options);
-  const frames: Buffer[] = [];
-  const texts: { type: string }[] = [];
-  socket.on('message', (data: Buffer, isBinary) => (isBinary ? frames.push(keepFrames ? data : Buffer.from(data.subarray(0, 1))) : texts.push(JSON.parse(data.toString()) as { type: string })));
-  await once(socket, 'open');
-  return { socket, frames, texts };
-}
-
-const until = async (predicate: () => boolean, timeoutMs = 5000) => {
-  const end = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 afterEach(async () => {
-  for (const { server, cleanup } of started.splice(0)) {
-    await server.close();
-    cleanup();
-  }
+  for (const running of started.splice(0)) await running.close();
 });
 
 describe('ViewerHub', () => {
