@@ -5,11 +5,11 @@
  *
  *   IMG (PNG / PPM) + P.npy (float32 H×W×C, or C×H×W with --chw) → LABELS.png (8-bit grey), [Q.npy]
  */
-import { format } from 'node:util';
 import { PNG } from 'pngjs';
 import type { CrfParams } from '../model/crf/denseCrf.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { InputError, UsageError } from './errors.js';
+import { formatSequencePath } from './ffmpeg.js';
 import { readNpyFloat32, writeNpyFloat32 } from './npy.js';
 import { readInputFile } from './readInputFile.js';
 import { readRgbImage } from './rgbImage.js';
@@ -57,7 +57,7 @@ export function loadProbabilities(file: string, width: number, height: number, c
     let sum = 0;
     for (let c = 0; c < classes; c++) {
       const v = chw ? data[c * n + p]! : data[p * classes + c]!;
-      if (!(v >= 0)) throw new InputError(`${file} holds ${Number.isNaN(v) ? 'NaN' : 'a negative value'} at pixel (${p % width}, ${Math.floor(p / width)}), label ${c}: pass probabilities (a softmax), not logits`);
+      if (!(v >= 0 && v < Infinity)) throw new InputError(`${file} holds ${Number.isNaN(v) ? 'NaN' : v === Infinity ? 'infinity' : 'a negative value'} at pixel (${p % width}, ${Math.floor(p / width)}), label ${c}: pass probabilities (a softmax), not logits`);
       probabilities[p * classes + c] = v;
       sum += v;
     }
@@ -79,7 +79,7 @@ export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSum
   if (!sequence && (o.frames ?? 1) > 1) throw new UsageError('--frames needs printf patterns in --image, --probs and --out (frame_%05d.png)');
   if (o.warmStart && !sequence) throw new UsageError('--warm-start carries Q across the frames of a sequence: use patterns and --frames');
   const frames = sequence ? o.frames! : 1;
-  const at = (pattern: string | undefined, i: number) => (pattern && sequence ? format(pattern, i) : pattern);
+  const at = (pattern: string | undefined, i: number) => (pattern && sequence ? formatSequencePath(pattern, i) : pattern);
   const started = performance.now();
   const runner = CrfRunner.start(1, o.threads);
   let setup = 0;

@@ -27,6 +27,7 @@ export function readNpyFloat32(bytes: Uint8Array, name: string): NpyArray {
   if (descr !== '<f4' && descr !== '|f4') throw new InputError(`${name} holds ${descr} values; the CRF needs float32 ('<f4'): save it with .astype(np.float32)`);
   if (fortran === 'True') throw new InputError(`${name} is in Fortran order; save it with np.ascontiguousarray(...)`);
   const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new InputError(`${name} has a malformed .npy header: shape (${shapeText.trim()}) is not a list of sizes ≥ 0`);
   const count = shape.reduce((a, b) => a * b, 1);
   const start = headerStart + headerLength;
   if (bytes.length - start < count * 4) throw new InputError(`${name} is truncated: its header promises ${count} values`);

@@ -72,6 +72,16 @@ describe('deeplab-stream crf', () => {
     expect(['out_0.png', 'out_1.png', 'out_2.png'].every((f) => existsSync(file(f)))).toBe(true);
   });
 
+  it('reads and writes zero- and space-padded printf patterns (%05d, %3d) as C does', async () => {
+    for (let i = 0; i < 2; i++) {
+      writeRgbPng(`frame_${String(i).padStart(5, '0')}.png`, scene.image);
+      writeFileSync(file(`p_${String(i).padStart(3, ' ')}.npy`), writeNpyFloat32([H, W, C], scene.probabilities));
+    }
+    const r = await runCli(['crf', '--image', file('frame_%05d.png'), '--probs', file('p_%3d.npy'), '--out', file('labels_%05d.png'), '--frames', '2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(['labels_00000.png', 'labels_00001.png'].every((f) => existsSync(file(f)))).toBe(true);
+  });
+
   const bad: [string, () => void, RegExp][] = [
     ['float64 probabilities', () => {
       const f64 = writeNpyFloat32([H, W, C], scene.probabilities);
@@ -82,6 +92,8 @@ describe('deeplab-stream crf', () => {
     ['NaN', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, C], scene.probabilities.map((v, i) => (i === 7 ? NaN : v)))), /holds NaN at pixel \(1, 0\), label 2/],
     ['negative values (logits)', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, C], scene.probabilities.map((v) => v - 0.5))), /negative value .* pass probabilities \(a softmax\), not logits/],
     ['more labels than a PNG holds', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, 300], new Float32Array(H * W * 300).fill(1 / 300))), /300 labels; the 8-bit label PNG holds at most 256/],
+    ['infinite probabilities', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, C], scene.probabilities.map((v, i) => (i === C ? Infinity : v)))), /holds infinity at pixel \(1, 0\), label 0/],
+    ['a negative shape', () => writeFileSync(file('bad.npy'), Buffer.from(Buffer.from(writeNpyFloat32([H, W, C], scene.probabilities)).toString('latin1').replace(`(${H}, ${W}, ${C})`, `(${H}, -${W}, ${C})`), 'latin1')), /malformed \.npy header: shape \(48, -64, 5\)/],
     ['a file that is not .npy', () => writeFileSync(file('bad.npy'), 'hello'), /is not a \.npy file/],
   ];
   for (const [what, make, message] of bad) {
