@@ -1,4 +1,4 @@
-import { concatMap, map, type OperatorFunction } from 'rxjs';
+import { concatMap, defer, map, type OperatorFunction } from 'rxjs';
 import type { CrfParams } from '../model/crf/denseCrf.js';
 import type { CrfJob, CrfReply } from '../model/crf/crfProtocol.js';
 import type { WarmStartSettings } from '../model/crf/warmStart.js';
@@ -32,11 +32,37 @@ export interface RefineOptions {
  * true })`); drops them once used. The probabilities buffer is transferred to the CRF worker.
  *
  *   Segmentation{ labels, probabilities }  →  Segmentation{ labels refined, classPixels, crf: { warm, activeShare }, timings.crf }
+ *
+ * What it remembers of each stream belongs to one subscription: a resubscription (retry, restart)
+ * starts every stream cold.
+ *
+ * @example
+ * const runner = CrfRunner.start();
+ * segmentations$.pipe(refineWithCrf(runner, { params: DEEPLAB_VOC_PARAMS, classes: 21, warmStart: { iterations: 3, sceneCut: 0.3 } }))
  */
 export function refineWithCrf(backend: CrfBackend, options: RefineOptions): OperatorFunction<Segmentation, Segmentation> {
-  /** Streams whose next refined frame must start cold (the CRF was off in between). */
-  const restart = new Set<string>();
-  const refine = async (segmentation: Segmentation): Promise<Segmentation> => {
+  return (source) =>
+    defer(() => {
+      // Per subscription: a resubscribed pipeline starts every stream cold.
+      const refine = refineFrame(backend, options, new Set<string>(), new Set<string>());
+      return source.pipe(
+        map((segmentation) => {
+          const refined = refine(segmentation);
+          refined.catch(() => {}); // surfaced in order by concatMap; not an unhandled rejection meanwhile
+          return refined;
+        }),
+        concatMap((refined) => refined),
+      );
+    });
+}
+
+/**
+ * One frame through the back end. `restart`: streams whose next refined frame must start cold (the
+ * CRF was off in between); `seen`: streams this subscription has refined (a stream's first frame
+ * here starts cold, whatever its index).
+ */
+function refineFrame(backend: CrfBackend, options: RefineOptions, restart: Set<string>, seen: Set<string>) {
+  return async (segmentation: Segmentation): Promise<Segmentation> => {
     const { frame, probabilities, ...rest } = segmentation;
     // Switched off, or switched on after this frame was inferred without probabilities: as it came.
     if (options.enabledFor && (!options.enabledFor(frame.streamId) || !probabilities)) {
@@ -44,7 +70,8 @@ export function refineWithCrf(backend: CrfBackend, options: RefineOptions): Oper
       return { frame, ...rest };
     }
     if (!probabilities) throw new Error('refineWithCrf needs probabilities: run inferBatches with withProbabilities');
-    const cold = frame.index === 0 || restart.delete(frame.streamId);
+    const cold = frame.index === 0 || restart.delete(frame.streamId) || !seen.has(frame.streamId);
+    seen.add(frame.streamId);
     const result = await backend.run({
       image: frame.rgb,
       width: frame.width,
@@ -60,13 +87,4 @@ export function refineWithCrf(backend: CrfBackend, options: RefineOptions): Oper
     const crf = { warm: result.warm, activeShare: result.activePixels / result.points };
     return { frame, ...rest, labels: result.labels, classPixels, crf, timings: { ...segmentation.timings, crf: result.setupMs + result.inferenceMs } };
   };
-  return (source) =>
-    source.pipe(
-      map((segmentation) => {
-        const refined = refine(segmentation);
-        refined.catch(() => {}); // surfaced in order by concatMap; not an unhandled rejection meanwhile
-        return refined;
-      }),
-      concatMap((refined) => refined),
-    );
 }

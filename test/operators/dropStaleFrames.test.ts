@@ -1,4 +1,4 @@
-import { from, lastValueFrom, toArray } from 'rxjs';
+import { from, lastValueFrom, Subject, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { dropStaleFrames } from '../../operators/dropStaleFrames.js';
 import type { Segmentation } from '../../pipeline/frames.js';
@@ -12,5 +12,22 @@ describe('dropStaleFrames', () => {
     const out = await lastValueFrom(from(input).pipe(dropStaleFrames((s) => stale.push(`${s.frame.streamId}:${s.frame.index}`)), toArray()));
     expect(out.map((s) => `${s.frame.streamId}:${s.frame.index}`)).toEqual(['a:4', 'b:1', 'a:6', 'a:7']);
     expect(stale).toEqual(['a:5', 'b:0', 'a:7']);
+  });
+
+  it('keeps the newest index per subscription: a resubscription (a restarted stream) starts afresh', async () => {
+    const stale: string[] = [];
+    const restarted = from([seg('a', 0), seg('a', 1)]).pipe(dropStaleFrames((s) => stale.push(`${s.frame.streamId}:${s.frame.index}`)), toArray());
+    expect((await lastValueFrom(restarted)).length).toBe(2);
+    expect((await lastValueFrom(restarted)).length).toBe(2);
+    expect(stale).toEqual([]);
+    // Two subscriptions at once do not share state either.
+    const subject = new Subject<Segmentation>();
+    const piped = subject.pipe(dropStaleFrames(() => {}));
+    const seen: number[][] = [[], []];
+    piped.subscribe((s) => seen[0]!.push(s.frame.index));
+    subject.next(seg('a', 5));
+    piped.subscribe((s) => seen[1]!.push(s.frame.index));
+    subject.next(seg('a', 3));
+    expect(seen).toEqual([[5], [3]]);
   });
 });

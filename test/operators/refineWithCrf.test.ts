@@ -1,4 +1,4 @@
-import { firstValueFrom, from, toArray } from 'rxjs';
+import { defer, finalize, firstValueFrom, from, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deeplabLikeCase } from '../../bench/crfCases.js';
 import { CrfRunner } from '../../model/crf/crfRunner.js';
@@ -103,6 +103,21 @@ describe('refineWithCrf', () => {
     const other = movingSquare(3, 'other').segmentation;
     await firstValueFrom(from([a, b, cut, other]).pipe(refineWithCrf(backend, { params: DEEPLAB_VOC_PARAMS, classes: C, warmStart: { iterations: 3, sceneCut: 0.3 } }), toArray()));
     expect(backend.iterations).toEqual([10, 3, 10, 10]);
+  });
+
+  it('keeps what it knows of a stream per subscription: a resubscribed pipeline starts cold', async () => {
+    const backend = recording();
+    const restarts: boolean[] = [];
+    const tracking: CrfBackend = { run: (job) => (restarts.push(job.warmStart!.restart), backend.run(job)) };
+    let next = 0;
+    // A live source that goes on numbering across restarts, as LiveStream does.
+    const frames$ = defer(() => from([next, next + 1].map((i) => movingSquare(i).segmentation)).pipe(finalize(() => (next += 2))));
+    const refined$ = frames$.pipe(refineWithCrf(tracking, { params: DEEPLAB_VOC_PARAMS, classes: C, warmStart: { iterations: 3, sceneCut: 0.3 } }));
+    const first = await firstValueFrom(refined$.pipe(toArray()));
+    const second = await firstValueFrom(refined$.pipe(toArray()));
+    expect(second.map((s) => s.frame.index)).toEqual([2, 3]);
+    expect(restarts).toEqual([true, false, true, false]);
+    expect([...first, ...second].map((s) => s.crf!.warm)).toEqual([false, true, false, true]);
   });
 
   it('with two CRF workers: the same labels, in order, and each stream\'s warm start kept on its worker', async () => {
