@@ -173,6 +173,7 @@ interface SegmentFlags extends RunFlags {
   opacity: number;
   encoderPreset?: string;
   crfWarmStart?: boolean;
+  strict?: boolean;
   json?: boolean;
 }
 
@@ -226,7 +227,9 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSu
           }
         : {}),
       modelOverrides: { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) },
+      ...(flags.strict ? { strict: true } : {}),
       signal: controller.signal,
+      onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
       onStart: ({ totalFrames, fallbackReason }) => {
         if (fallbackReason) process.stderr.write(`note: CUDA is not available (${fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
         progress.start(totalFrames);
@@ -352,7 +355,8 @@ segmentOptions(
     .argument('<input>', 'video file, image, or printf pattern of an image sequence')
     .option('-o, --output <file>', 'overlay video (.mp4 .mkv .mov .webm .avi) or image (.png .jpg, or a %d pattern)')
     .option('--masks <dir>', 'write one 8-bit PNG of class indices per frame into DIR')
-    .option('--frames-json <file>', 'write one JSON line per frame: index, pts, pixel count per class'),
+    .option('--frames-json <file>', 'write one JSON line per frame: index, pts, pixel count per class')
+    .option('--strict', 'refuse an input with any decode error (default: a file missing at most 1% of its frames is processed with a warning)'),
 ).action(async (input: string, flags: SegmentFlags) => {
   try {
     report(await runSegment(input, flags), flags.json);

@@ -58,7 +58,11 @@ export interface SegmentOptions {
   readonly crf?: { readonly params: CrfParams; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
   /** x264 preset of the overlay video (speed against file size). */
   readonly encoderPreset?: string;
+  /** Refuse an input with any decode error (default: a few broken frames are skipped, with a warning). */
+  readonly strict?: boolean;
   readonly signal?: AbortSignal;
+  /** One line each: what the run tolerated (a slightly damaged input). */
+  readonly onWarning?: (message: string) => void;
   readonly onStart?: (info: { totalFrames: number | null; provider: string; fallbackReason?: string }) => void;
   readonly onFrame?: (framesOut: number) => void;
 }
@@ -135,7 +139,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
 
     // Enough credits for every batch slot of the pool to be full while the next batch fills.
     const credits = new FrameCredits(batchSize * (pool.size + 1) + 2);
-    const source = new FfmpegFrameSource(info);
+    const source = new FfmpegFrameSource(info, 'file', { ...(options.strict ? { strict: true } : {}), ...(options.onWarning ? { onWarning: options.onWarning } : {}) });
     const stats = new RunStats();
     const run$ = pullFrames(source, credits).pipe(
       preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor: () => plan }),

@@ -16,6 +16,22 @@ import type { FrameSource } from './frameSource.js';
 /** Decoded frames allowed to wait unclaimed: two keep ffmpeg busy while one is handed out. */
 const READ_AHEAD_FRAMES = 2;
 
+/**
+ * A file that decodes short of the frames its container declares is slightly damaged — played on,
+ * with one warning — when at most this share of them (and at least one frame) is missing; beyond
+ * that it is truncated or broken, and refused. (`strict` refuses any decode error.)
+ */
+export const DAMAGED_FRAMES_TOLERATED = 0.01;
+
+export interface FfmpegFrameSourceOptions {
+  /** ffmpeg's input options and `-i`, for inputs that are not a plain path (default: `-i info.path`). */
+  readonly inputArgs?: readonly string[];
+  /** Refuse the input on any decode error, however few frames it costs. */
+  readonly strict?: boolean;
+  /** Told once, at the end, when a slightly damaged input lost frames or had decode errors. */
+  readonly onWarning?: (message: string) => void;
+}
+
 export class FfmpegFrameSource implements FrameSource {
   readonly width: number;
   readonly height: number;
@@ -23,8 +39,8 @@ export class FfmpegFrameSource implements FrameSource {
   readonly frameCount: number | null;
   private readonly frameBytes: number;
   private readonly child: ChildProcessByStdio<null, Readable, Readable>;
-  /** Settles when ffmpeg exits: its exit code, or null when killed. */
-  private readonly exited: Promise<number | null>;
+  /** Settles when ffmpeg exits: its exit code, or the signal that killed it. */
+  private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly stderrLines: string[] = [];
   /** Whole frames decoded but not yet handed out (stdout pauses at READ_AHEAD_FRAMES). */
   private readonly ready: Buffer[] = [];
@@ -35,15 +51,12 @@ export class FfmpegFrameSource implements FrameSource {
   private closed = false;
   private wake: (() => void) | null = null;
 
-  /**
-   * `inputArgs` are ffmpeg's input options and `-i`, for inputs that are not a plain path
-   * (default: `-i info.path`).
-   */
   constructor(
     private readonly info: InputInfo,
     readonly streamId = 'file',
-    inputArgs: readonly string[] = ['-i', info.path],
+    private readonly options: FfmpegFrameSourceOptions = {},
   ) {
+    const inputArgs = options.inputArgs ?? ['-i', info.path];
     this.width = info.width;
     this.height = info.height;
     this.fps = info.fps;
@@ -61,8 +74,8 @@ export class FfmpegFrameSource implements FrameSource {
       for (const line of text.split('\n')) if (line.trim() && this.stderrLines.length < 20) this.stderrLines.push(line.trim());
     });
     this.exited = new Promise((resolve) => {
-      this.child.on('close', (code) => resolve(code));
-      this.child.on('error', () => resolve(-1));
+      this.child.on('close', (code, signal) => resolve({ code, signal }));
+      this.child.on('error', () => resolve({ code: -1, signal: null }));
     });
   }
 
@@ -120,18 +133,28 @@ export class FfmpegFrameSource implements FrameSource {
     return frame;
   }
 
-  /** At the end of the data: did ffmpeg fail, or stop short of the frames the container declares? */
+  /**
+   * At the end of the data: did ffmpeg fail, or stop short of the frames the container declares?
+   * A few frames short with decode errors (broken slices) is a warning; more is refused.
+   */
   private async checkEnd(): Promise<void> {
-    const code = await this.exited;
+    const { code, signal } = await this.exited;
     const name = this.info.path;
-    if (code !== 0) throw new InputError(`${name} could not be decoded (${ffmpegReason(this.stderrLines.join('\n') || `ffmpeg exited with code ${code}`)})`);
-    const expected = this.info.frameCount;
-    if (this.info.frameCountDeclared && expected !== null && this.index < expected && this.stderrLines.length > 0) {
-      throw new InputError(
-        `${name} is truncated or damaged: decoded ${this.index} of ${expected} frames (${ffmpegReason(this.stderrLines.at(-1))}); re-download or re-encode it`,
-      );
-    }
+    if (signal !== null) throw new InputError(`${name}: the decoder (ffmpeg) was killed by ${signal} before the end; run again (is the machine out of memory?)`);
+    if (code !== 0) throw new InputError(`${name} could not be decoded (${ffmpegReason(this.stderrLines.join('\n') || `ffmpeg failed with exit code ${code}`)})`);
     if (this.index === 0) throw new InputError(`${name} contains no decodable video frames`);
+    const expected = this.info.frameCountDeclared ? this.info.frameCount : null;
+    const missing = expected !== null ? Math.max(0, expected - this.index) : 0;
+    if (this.stderrLines.length === 0 && (missing === 0 || !this.options.strict)) return;
+    // The decoder's first complaint names the damage; later lines are its consequences (dts, muxer).
+    const reason = ffmpegReason(this.stderrLines.find((l) => !/monotonic/i.test(l)) ?? this.stderrLines[0] ?? 'no error reported');
+    const tolerated = expected !== null && missing <= Math.max(1, Math.floor(expected * DAMAGED_FRAMES_TOLERATED));
+    if (missing > 0 && !tolerated) {
+      throw new InputError(`${name} is truncated or damaged: decoded ${this.index} of ${expected} frames (${reason}); re-download or re-encode it`);
+    }
+    if (this.options.strict) throw new InputError(`${name} has decode errors (${reason}${missing > 0 ? `; decoded ${this.index} of ${expected} frames` : ''}) and --strict refuses them`);
+    const decoded = expected !== null ? `decoded ${this.index} of ${expected} frames` : `decoded ${this.index} frames`;
+    this.options.onWarning?.(`${name} is slightly damaged: ${decoded} (${reason}); the rest were processed — --strict refuses such files`);
   }
 
   close(): void {

@@ -19,7 +19,7 @@ import { GstFrameSource, gstreamerBinding, GSTREAMER_HOWTO } from './gstreamerFr
 
 /** An input ffmpeg decodes, once probed. */
 function viaFfmpeg(info: InputInfo, inputArgs: readonly string[]): OpenedInput {
-  return { width: info.width, height: info.height, fps: info.fps, decoder: (streamId) => new FfmpegFrameSource(info, streamId, inputArgs), release: () => {} };
+  return { width: info.width, height: info.height, fps: info.fps, decoder: (streamId) => new FfmpegFrameSource(info, streamId, { inputArgs }), release: () => {} };
 }
 
 /** A GStreamer pipeline, started to learn its size: the decoder takes over the running pipeline. */

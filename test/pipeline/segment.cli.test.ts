@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliPath, countFrames, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
+import { cliPath, countFrames, repoRoot, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
 
 const tmp = tempDir('dls-cli-');
 let model: string;
@@ -152,6 +152,20 @@ describe('bad input: one clear line, non-zero exit, no output left', () => {
     const bytes = readFileSync(whole);
     writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
     await expectCleanFailure(['segment', cut, '--model', model, ...fast, '-o', path.join(out, 'x.mp4'), '--masks', path.join(out, 'm'), '--frames-json', path.join(out, 'f.jsonl')], out, /truncated or damaged/);
+  });
+
+  it('a real, slightly damaged H.264 file (box.mp4: one broken frame): processed with one warning; refused with --strict', async (context) => {
+    const box = path.resolve(repoRoot, '../shared/media/box.mp4');
+    if (!existsSync(box)) return context.skip(`${box} is absent: the real damaged clip lives in the team's shared folder`);
+    const out = dir('box');
+    const r = await runCli(['segment', box, '--model', model, ...fast, '--frames-json', path.join(out, 'f.jsonl')]);
+    expect(r.code, r.stderr).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/box\.mp4 is slightly damaged: decoded 455 of 456 frames \(.+\).*--strict/);
+    expect(readFileSync(path.join(out, 'f.jsonl'), 'utf8').trim().split('\n')).toHaveLength(455);
+    const strict = dir('box-strict');
+    await expectCleanFailure(['segment', box, '--model', model, ...fast, '--strict', '--frames-json', path.join(strict, 'f.jsonl')], strict, /box\.mp4 has decode errors .* --strict refuses them/);
   });
 
   it('a model path that does not exist', async () => {
