@@ -1,7 +1,9 @@
 /**
  * The overlay video: each frame blended with its class colours and fed to an ffmpeg encoder
  * (H.264 in mp4/mkv/mov, VP9 in webm, or still images for png/jpg outputs). `write` waits for the
- * encoder's `drain`, so a slow encoder slows the pipeline rather than filling memory.
+ * encoder's `drain`, so a slow encoder slows the pipeline rather than filling memory. Videos keep
+ * each frame's own timestamp (fed to ffmpeg as Matroska, `matroskaRawVideo.ts`), so a
+ * variable-frame-rate input keeps its timing; AVI (fixed rate) and images take plain raw frames.
  */
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -10,6 +12,7 @@ import { OutputError, UsageError } from '../errors.js';
 import { ffmpegReason, isSequencePattern } from '../ffmpeg.js';
 import type { Segmentation } from '../frames.js';
 import { overlayLabels } from '../overlay.js';
+import { matroskaFrame, matroskaHeader } from './matroskaRawVideo.js';
 import { commitPartial, commitPartialFiles, createPartialDirectory, createPartialFile, discardPartial } from './partialFile.js';
 import type { SegmentationSink } from './sink.js';
 
@@ -52,6 +55,9 @@ export class OverlayVideoSink implements SegmentationSink {
   private readonly pattern: boolean;
   private failure: Error | null = null;
   private aborted = false;
+  /** Frames go with their timestamps (Matroska) rather than at a fixed rate. */
+  private readonly timed: boolean;
+  private lastPtsMicros = -Infinity;
 
   constructor(private readonly options: OverlayVideoOptions) {
     const { outputPath, width, height, fps, frameCount, preset = 'veryfast' } = options;
@@ -68,9 +74,12 @@ export class OverlayVideoSink implements SegmentationSink {
     this.pattern = isSequencePattern(outputPath);
     this.partial = this.pattern ? createPartialDirectory(path.join(path.dirname(outputPath), `.${path.basename(outputPath).replace(/%/g, '_')}`), 'output') : createPartialFile(outputPath, 'output');
     const outputOptions = isImage ? (isSequencePattern(outputPath) ? ['-f', 'image2'] : ['-frames:v', '1', '-update', '1', '-f', 'image2']) : encoderOptions(ext, preset);
+    this.timed = !isImage && ext !== '.avi';
+    const inputOptions = this.timed ? ['-f', 'matroska'] : ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-framerate', String(fps)];
+    if (this.timed) this.input.write(matroskaHeader(width, height));
     this.command = ffmpeg(this.input)
-      .inputOptions(['-nostdin', '-v', 'error', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-framerate', String(fps)])
-      .outputOptions(['-y', ...outputOptions])
+      .inputOptions(['-nostdin', '-v', 'error', ...inputOptions])
+      .outputOptions(['-y', ...(this.timed ? ['-fps_mode', 'passthrough'] : []), ...outputOptions])
       .output(this.pattern ? path.join(this.partial, path.basename(outputPath)) : this.partial);
     this.command.on('start', () => {
       if (this.aborted) this.command.kill('SIGKILL'); // abort() came before the spawn
@@ -89,7 +98,16 @@ export class OverlayVideoSink implements SegmentationSink {
     if (this.failure) throw this.failure;
     const { frame, labels } = segmentation;
     const composed = overlayLabels(frame.rgb, labels, this.options.palette, this.options.alphas);
-    if (!this.input.write(composed)) await this.drained();
+    let room: boolean;
+    if (this.timed) {
+      // Timestamps must grow for the muxer; a damaged stream's may repeat or step back.
+      const pts = Math.max(frame.ptsMs * 1000, this.lastPtsMicros + 1000);
+      this.lastPtsMicros = pts;
+      room = matroskaFrame(pts, composed).map((part) => this.input.write(part)).at(-1)!;
+    } else {
+      room = this.input.write(composed);
+    }
+    if (!room) await this.drained();
   }
 
   private drained(): Promise<void> {

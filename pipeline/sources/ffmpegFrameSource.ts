@@ -5,6 +5,10 @@
  * reading through a Node stream with `read(n)`), and stdout is paused as soon as one whole frame
  * waits unclaimed: ffmpeg then blocks on the full pipe, so memory stays at about three frames plus
  * the pipe buffer however long the input is.
+ *
+ * Timestamps are the stream's own: ffmpeg's `showinfo` filter reports each frame's pts on stderr
+ * (free: no checksums), so variable-frame-rate input keeps its real timing (`ptsMs`, time since the
+ * first frame). Of the rest of stderr only errors are kept, for the reasons shown to users.
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
@@ -22,6 +26,11 @@ const READ_AHEAD_FRAMES = 2;
  * that it is truncated or broken, and refused. (`strict` refuses any decode error.)
  */
 export const DAMAGED_FRAMES_TOLERATED = 0.01;
+
+/** `[Parsed_showinfo_0 @ 0x…] [info] n:  12 pts:  12288 pts_time:0.48 …` */
+const SHOWINFO_PTS = /\[Parsed_showinfo_\d+ @ [^\]]*\] \[info\] n:\s*\d+ pts:\s*\S+ pts_time:(\S+)/;
+/** An error line at `-loglevel level+info`: `[h264 @ 0x…] [error] reason` (the level tag removed). */
+const ERROR_LINE = /^(.*?)\[(?:error|fatal|panic)\] (.*)$/;
 
 export interface FfmpegFrameSourceOptions {
   /** ffmpeg's input options and `-i`, for inputs that are not a plain path (default: `-i info.path`). */
@@ -42,6 +51,11 @@ export class FfmpegFrameSource implements FrameSource {
   /** Settles when ffmpeg exits: its exit code, or the signal that killed it. */
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private readonly stderrLines: string[] = [];
+  private stderrTail = '';
+  private stderrEnded = false;
+  /** Seconds of each decoded frame not yet handed out, in order (NaN when the stream has none). */
+  private readonly ptsQueue: number[] = [];
+  private firstPts: number | null = null;
   /** Whole frames decoded but not yet handed out (stdout pauses at READ_AHEAD_FRAMES). */
   private readonly ready: Buffer[] = [];
   private filling: Buffer;
@@ -63,7 +77,10 @@ export class FfmpegFrameSource implements FrameSource {
     this.frameCount = info.frameCount;
     this.frameBytes = info.width * info.height * 3;
     this.filling = Buffer.allocUnsafe(this.frameBytes);
-    const args = ['-nostdin', '-v', 'error', ...inputArgs, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-fps_mode', 'passthrough', '-an', '-sn', '-dn', 'pipe:1'];
+    const args = [
+      '-nostdin', '-hide_banner', '-nostats', '-loglevel', 'level+info', ...inputArgs,
+      '-vf', 'showinfo=checksum=0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-fps_mode', 'passthrough', '-an', '-sn', '-dn', 'pipe:1',
+    ];
     this.child = spawn(locateFfmpeg().ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
     this.child.stdout.on('end', () => {
@@ -71,7 +88,14 @@ export class FfmpegFrameSource implements FrameSource {
       this.notify();
     });
     this.child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      for (const line of text.split('\n')) if (line.trim() && this.stderrLines.length < 20) this.stderrLines.push(line.trim());
+      const lines = (this.stderrTail + text).split('\n');
+      this.stderrTail = lines.pop()!;
+      for (const line of lines) this.onStderrLine(line);
+    });
+    this.child.stderr.on('end', () => {
+      this.onStderrLine(this.stderrTail);
+      this.stderrEnded = true;
+      this.notify();
     });
     this.exited = new Promise((resolve) => {
       this.child.on('close', (code, signal) => resolve({ code, signal }));
@@ -100,6 +124,17 @@ export class FfmpegFrameSource implements FrameSource {
     if (this.ready.length >= READ_AHEAD_FRAMES) this.child.stdout.pause();
   }
 
+  private onStderrLine(line: string): void {
+    const pts = SHOWINFO_PTS.exec(line);
+    if (pts) {
+      this.ptsQueue.push(Number(pts[1]));
+      this.notify();
+      return;
+    }
+    const error = ERROR_LINE.exec(line);
+    if (error && this.stderrLines.length < 20) this.stderrLines.push(`${error[1]}${error[2]}`.trim());
+  }
+
   private notify(): void {
     const wake = this.wake;
     this.wake = null;
@@ -118,11 +153,15 @@ export class FfmpegFrameSource implements FrameSource {
       return null;
     }
     if (this.ready.length < READ_AHEAD_FRAMES) this.child.stdout.resume();
+    // The pts line is written before the frame, but the two pipes may be read in either order.
+    while (this.ptsQueue.length === 0 && !this.stderrEnded && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
+    const pts = this.ptsQueue.shift() ?? Number.NaN;
+    if (this.firstPts === null && Number.isFinite(pts)) this.firstPts = pts;
     const now = performance.now();
     const frame: Frame = {
       streamId: this.streamId,
       index: this.index,
-      ptsMs: (this.index * 1000) / this.fps,
+      ptsMs: Number.isFinite(pts) && this.firstPts !== null ? Math.round((pts - this.firstPts) * 1e6) / 1e3 : (this.index * 1000) / this.fps,
       width: this.width,
       height: this.height,
       rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),

@@ -52,6 +52,21 @@ describe('deeplab-stream segment', () => {
     }
   });
 
+  it('keeps the real timing of variable-frame-rate input: ptsMs from the stream, and an output video with the same frame times', async () => {
+    const out = dir('vfr');
+    const vfr = path.join(tmp.dir, 'vfr.mp4');
+    // 10 frames 40 ms apart, then 10 frames 200 ms apart: a nominal rate fits neither.
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=160x96:rate=25', '-vf', "setpts='if(lt(N,10),N*0.04,0.4+(N-10)*0.2)/TB'", '-fps_mode', 'vfr', '-frames:v', '20', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', vfr]);
+    const frameTimes = (file: string) => execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', file], { encoding: 'utf8' }).split('\n').filter((t) => t.trim() !== '').map((t) => Math.round(Number(t.replace(/,.*$/, '')) * 1000));
+    const expected = [...Array.from({ length: 10 }, (_, i) => i * 40), ...Array.from({ length: 10 }, (_, i) => 400 + i * 200)];
+    expect(frameTimes(vfr)).toEqual(expected);
+    const r = await runCli(['segment', vfr, '--model', model, ...fast, '-o', path.join(out, 'vfr.seg.mp4'), '--frames-json', path.join(out, 'f.jsonl')]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = readFileSync(path.join(out, 'f.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ptsMs: number });
+    expect(lines.map((l) => l.ptsMs)).toEqual(expected);
+    expect(frameTimes(path.join(out, 'vfr.seg.mp4'))).toEqual(expected);
+  });
+
   it('writes mask PNGs whose pixel values are the class indices', async () => {
     const out = dir('maskvalues');
     const r = await runCli(['segment', clip, '--model', model, ...fast, '--masks', out, '--frames-json', path.join(out, 'f.jsonl')]);
