@@ -80,8 +80,13 @@ export function ffmpegReason(error: unknown): string {
     .split('\n')
     .map((l) => l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, '').trim())
     .filter((l) => l && !/^ffmpeg exited with code|^ffprobe exited with code|^Error while opening|^Conversion failed/.test(l));
+  // An OS error (a full disk, permissions) is the reason even when ffmpeg's last words are vaguer.
+  const osError = lines.find((l) => OS_ERROR.test(l));
+  if (osError) return OS_ERROR.exec(osError)![0]!;
   return lines.at(-1) ?? text.split('\n')[0]!;
 }
+
+const OS_ERROR = /No space left on device|Disk quota exceeded|Read-only file system|Permission denied|File too large|Input\/output error/;
 
 export function isSequencePattern(input: string): boolean {
   return /%0?\d*d/.test(path.basename(input));

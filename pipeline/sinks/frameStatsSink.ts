@@ -5,7 +5,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { OutputError } from '../errors.js';
 import type { Segmentation } from '../frames.js';
-import { commitPartial, createPartialFile, discardPartial } from './partialFile.js';
+import { commitPartial, createPartialFile, discardPartial, ioReason } from './partialFile.js';
 import type { SegmentationSink } from './sink.js';
 
 export class FrameStatsSink implements SegmentationSink {
@@ -20,7 +20,7 @@ export class FrameStatsSink implements SegmentationSink {
   ) {
     this.partial = createPartialFile(filePath, '--frames-json file');
     this.stream = createWriteStream(this.partial);
-    this.stream.on('error', (error) => (this.failure ??= new OutputError(`cannot write ${filePath}: ${error.message}`)));
+    this.stream.on('error', (error) => (this.failure ??= new OutputError(`cannot write --frames-json ${filePath} (${ioReason(error)})`)));
   }
 
   async write({ frame, classPixels }: Segmentation): Promise<void> {
@@ -30,12 +30,30 @@ export class FrameStatsSink implements SegmentationSink {
       if (count > 0) pixels[this.classNames[c] ?? `class_${c}`] = count;
     });
     const line = JSON.stringify({ index: frame.index, ptsMs: Math.round(frame.ptsMs * 1000) / 1000, width: frame.width, height: frame.height, pixels });
-    if (!this.stream.write(`${line}\n`)) await new Promise<void>((resolve) => this.stream.once('drain', () => resolve()));
+    if (!this.stream.write(`${line}\n`)) await this.drained();
+  }
+
+  /** Resolves on 'drain'; rejects when the stream fails instead (a full disk never drains). */
+  private drained(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        this.stream.off('close', onClose);
+        resolve();
+      };
+      const onClose = () => {
+        this.stream.off('drain', onDrain);
+        reject(this.failure ?? new OutputError(`cannot write --frames-json ${this.filePath}: the file was closed`));
+      };
+      this.stream.once('drain', onDrain);
+      this.stream.once('close', onClose);
+    });
   }
 
   async flush(): Promise<void> {
     if (this.failure) throw this.failure;
-    await new Promise<void>((resolve, reject) => this.stream.end((error?: Error | null) => (error ? reject(error) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      this.stream.end((error?: Error | null) => (error ? reject(this.failure ?? new OutputError(`cannot write --frames-json ${this.filePath} (${ioReason(error)})`)) : resolve())),
+    );
   }
 
   commit(): void {

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { PNG } from 'pngjs';
 import { OutputError } from '../errors.js';
 import type { Segmentation } from '../frames.js';
-import { commitPartial, commitPartialFiles, createPartialDirectory, discardPartial } from './partialFile.js';
+import { commitPartial, commitPartialFiles, createPartialDirectory, discardPartial, ioReason } from './partialFile.js';
 import type { SegmentationSink } from './sink.js';
 
 export function maskFileName(index: number): string {
@@ -30,7 +30,9 @@ export class MaskPngSink implements SegmentationSink {
   async write({ frame, labels }: Segmentation): Promise<void> {
     const png = new PNG({ width: frame.width, height: frame.height, colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
     png.data = Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength);
-    await pipeline(png.pack(), createWriteStream(path.join(this.partialDir, maskFileName(frame.index))));
+    await pipeline(png.pack(), createWriteStream(path.join(this.partialDir, maskFileName(frame.index)))).catch((error: unknown) => {
+      throw new OutputError(`cannot write --masks ${this.dir} (${ioReason(error)})`);
+    });
   }
 
   /** Every PNG is written by the time its write() resolved. */

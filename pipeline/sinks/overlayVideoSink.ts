@@ -72,7 +72,7 @@ export class OverlayVideoSink implements SegmentationSink {
     }
     // A pattern writes many images: into a partial directory, moved beside their final names at the end.
     this.pattern = isSequencePattern(outputPath);
-    this.partial = this.pattern ? createPartialDirectory(path.join(path.dirname(outputPath), `.${path.basename(outputPath).replace(/%/g, '_')}`), 'output') : createPartialFile(outputPath, 'output');
+    this.partial = this.pattern ? createPartialDirectory(path.join(path.dirname(outputPath), path.basename(outputPath).replace(/%/g, '_')), 'output') : createPartialFile(outputPath, 'output');
     const outputOptions = isImage ? (isSequencePattern(outputPath) ? ['-f', 'image2'] : ['-frames:v', '1', '-update', '1', '-f', 'image2']) : encoderOptions(ext, preset);
     this.timed = !isImage && ext !== '.avi';
     const inputOptions = this.timed ? ['-f', 'matroska'] : ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-framerate', String(fps)];
@@ -86,8 +86,8 @@ export class OverlayVideoSink implements SegmentationSink {
     });
     this.exited = new Promise((resolve) => {
       this.command.on('end', () => resolve(null));
-      this.command.on('error', (error: Error) => {
-        this.failure = new OutputError(`the encoder for ${outputPath} failed (${ffmpegReason(error)})`);
+      this.command.on('error', (error: Error, _stdout: string | null, stderr: string | null) => {
+        this.failure = new OutputError(`the encoder for ${outputPath} failed (${ffmpegReason(stderr?.trim() ? stderr : error)})`);
         resolve(this.failure);
       });
     });

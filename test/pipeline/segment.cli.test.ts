@@ -183,6 +183,48 @@ describe('bad input: one clear line, non-zero exit, no output left', () => {
     await expectCleanFailure(['segment', box, '--model', model, ...fast, '--strict', '--frames-json', path.join(strict, 'f.jsonl')], strict, /box\.mp4 has decode errors .* --strict refuses them/);
   });
 
+  it('outputs onto a full disk: the documented output error (4), never a hang, nothing left behind', async (context) => {
+    const full = dir('full-disk');
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=512k', 'tmpfs', full], { stdio: 'ignore' });
+    } catch {
+      return context.skip('needs a small tmpfs to fill (mount, as root): not available here');
+    }
+    try {
+      // Fill it to the last block, so every output write meets ENOSPC.
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${path.join(full, '.filler')}`, 'bs=4k'], { stdio: 'ignore' });
+      } catch {
+        // dd stops with "No space left on device": the disk is full, as wanted.
+      }
+      const hidden = () => readdirSync(full).filter((f) => f !== '.filler');
+      for (const [flag, target] of [['--frames-json', 'f.jsonl'], ['--masks', 'm'], ['-o', 'x.mp4']] as const) {
+        const started = Date.now();
+        const r = await runCli(['segment', clip, '--model', model, ...fast, flag, path.join(full, target)]);
+        expect({ flag, code: r.code }).toEqual({ flag, code: 4 });
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(r.stderr).toMatch(/^error: .*(ENOSPC|No space left)/);
+        expect(Date.now() - started).toBeLessThan(60_000);
+        expect(hidden()).toEqual([]);
+      }
+    } finally {
+      execFileSync('umount', [full]);
+    }
+  });
+
+  it('removes what a killed run left (hidden partial names) on the next run into the same place', async () => {
+    const out = dir('killed');
+    // What `kill -9` of a run leaves: a hidden partial file and a hidden partial mask directory of a dead PID.
+    const deadPid = 999_999;
+    writeFileSync(path.join(out, `.f.partial-${deadPid}.jsonl`), '{"index":0}\n');
+    mkdirSync(path.join(out, `.m.partial-${deadPid}`));
+    writeFileSync(path.join(out, `.m.partial-${deadPid}`, 'frame_000000.png'), 'x');
+    writeFileSync(path.join(out, `.other.partial-${deadPid}.jsonl`), 'not ours to remove\n');
+    const r = await runCli(['segment', clip, '--model', model, ...fast, '--frames-json', path.join(out, 'f.jsonl'), '--masks', path.join(out, 'm')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(out).sort()).toEqual([`.other.partial-${deadPid}.jsonl`, 'f.jsonl', 'm']);
+  });
+
   it('a model path that does not exist', async () => {
     const out = dir('err-model');
     await expectCleanFailure(['segment', clip, '--model', path.join(tmp.dir, 'nope.onnx'), '-o', path.join(out, 'x.mp4')], out, /model not found/);
