@@ -35,4 +35,5 @@ export type CrfReply =
       readonly activePixels: number;
       readonly points: number;
     }
-  | { readonly id: number; readonly ok: false; readonly message: string };
+  /** `kind`: 'input' when the job itself cannot run (the caller's mistake: one line), else a bug with its stack. */
+  | { readonly id: number; readonly ok: false; readonly kind: 'input' | 'internal'; readonly message: string; readonly stack?: string };

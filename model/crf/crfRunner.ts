@@ -8,6 +8,7 @@
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../startWorker.js';
+import { UsageError } from '../../pipeline/errors.js';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
 
 export type CrfOutcome = Extract<CrfReply, { ok: true }>;
@@ -25,7 +26,8 @@ export class CrfRunner {
         if (!waiter) return;
         this.pending.delete(reply.id);
         if (reply.ok) waiter.resolve(reply);
-        else waiter.reject(new Error(`CRF failed: ${reply.message}`));
+        else if (reply.kind === 'input') waiter.reject(new UsageError(reply.message));
+        else waiter.reject(Object.assign(new Error(`CRF failed: ${reply.message}`), reply.stack ? { stack: `Error: CRF failed: ${reply.stack}` } : {}));
       });
       worker.on('error', (error) => {
         for (const [id, w] of this.pending) {

@@ -38,6 +38,13 @@ export interface CrfExports {
 
 /** 64 KiB pages the shared memory may grow to (2 GiB: a 1280×720, 21-label CRF needs ~600 MB). */
 const MAX_PAGES = 32768;
+
+/** A frame whose CRF needs more than the WebAssembly memory can hold (2 GiB, 32-bit addresses). */
+export class CrfMemoryLimitError extends Error {
+  constructor(bytes: number) {
+    super(`the CRF would need ${(bytes / 2 ** 30).toFixed(1)} GiB of its 2 GiB of memory`);
+  }
+}
 const HELPER_READY_TIMEOUT_MS = 10_000;
 /** One step is milliseconds even at 4K: a helper silent this long is gone. */
 const HELPER_STEP_TIMEOUT_MS = 30_000;
@@ -324,9 +331,18 @@ export class WasmEngine {
 
   protected alloc(bytes: number): number {
     const at = this.top;
-    this.top = (at + bytes + 15) & ~15;
+    // Computed in doubles: `| 0`-style masks would wrap past 2 GiB into negative addresses.
+    const top = Math.ceil((at + bytes) / 16) * 16;
+    if (top > MAX_PAGES * 65536) throw new CrfMemoryLimitError(top);
     const memory = this.memory;
-    if (this.top > memory.buffer.byteLength) memory.grow(Math.ceil((this.top - memory.buffer.byteLength) / 65536));
+    if (top > memory.buffer.byteLength) {
+      try {
+        memory.grow(Math.ceil((top - memory.buffer.byteLength) / 65536));
+      } catch {
+        throw new CrfMemoryLimitError(top); // the system could not give that much
+      }
+    }
+    this.top = top;
     return at;
   }
 
