@@ -29,6 +29,7 @@ import { locateFfmpeg, probeInput } from '../pipeline/ffmpeg.js';
 import { generateClip } from '../pipeline/generateClip.js';
 import { FfmpegFrameSource } from '../pipeline/sources/ffmpegFrameSource.js';
 import { benchLive } from './liveBench.js';
+import { benchSoak } from './soakBench.js';
 import { median, runMeasured } from './benchUtil.js';
 import { type CrfCase, deeplabLikeCase, movingShapesSequence } from './crfCases.js';
 
@@ -396,9 +397,18 @@ async function benchLiveServe(): Promise<void> {
   results['live'] = await benchLive({ cli, seconds: quick ? 5 : 15, say });
 }
 
-const all: Record<string, () => Promise<void>> = { pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, live: benchLiveServe };
+/** Not in the default run (it takes SOAK_MINUTES, 10 by default): `npm run bench -- soak`. */
+async function benchSoakServe(): Promise<void> {
+  const ending = path.join(work, 'ending-160x96.ts');
+  if (!existsSync(ending)) await generateClip(ending, { width: 160, height: 96, fps: 25, frames: 50, codecArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-f', 'mpegts'] });
+  const minutes = Number(process.env['SOAK_MINUTES'] ?? (quick ? 2 : 10));
+  results['soak'] = await benchSoak({ cli, clip: ending, minutes, viewerCycles: quick ? 200 : 1000, say });
+}
+
+const all: Record<string, () => Promise<void>> = { pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, live: benchLiveServe, soak: benchSoakServe };
+const byDefault = Object.keys(all).filter((name) => name !== 'soak');
 const chosen = process.argv.slice(2).filter((a) => a in all);
-for (const name of chosen.length ? chosen : Object.keys(all)) await all[name]!();
+for (const name of chosen.length ? chosen : byDefault) await all[name]!();
 const outDir = path.join(root, 'bench/results');
 mkdirSync(outDir, { recursive: true });
 // Merge into earlier results, so running one benchmark keeps the others' numbers.

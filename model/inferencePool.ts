@@ -6,7 +6,7 @@
  * one worker × two threads the least latency; the caller chooses.
  */
 import type { Worker } from 'node:worker_threads';
-import { EnvironmentError, ModelError } from '../pipeline/errors.js';
+import { EnvironmentError, ModelError, WorkerLostError } from '../pipeline/errors.js';
 import type { BatchRequest, CloseRequest, FrameInputs, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import type { ModelDescriptor } from './descriptor.js';
 import type { Device } from './session.js';
@@ -38,31 +38,40 @@ interface Pending {
  */
 const QUEUE_DEPTH = 2;
 
+export interface InferencePoolEvents {
+  /** A worker stopped (crashed, ran out of memory, exited): its batches were rejected and a replacement is starting. */
+  readonly onWorkerLost?: (reason: string) => void;
+}
+
+/** Workers the pool replaces in its lifetime before it gives up (a crash that repeats is a bug). */
+const MAX_REPLACEMENTS = 5;
+
 export class InferencePool {
   /** Free slots, QUEUE_DEPTH per worker, interleaved so work spreads over the workers first. */
   private readonly idle: Worker[] = [];
-  private readonly waiting: ((worker: Worker) => void)[] = [];
-  private readonly pending = new Map<number, Pending & { worker: Worker }>();
+  /** Runs waiting for a slot; woken with null when the pool failed. */
+  private readonly waiting: ((worker: Worker | null) => void)[] = [];
+  private readonly pending = new Map<number, Pending & { worker: Worker; frames: number }>();
+  /** Why each worker failed, from its 'error' event, for the 'exit' that follows. */
+  private readonly errors = new Map<Worker, string>();
   private nextId = 0;
   private closed = false;
   private failure: Error | null = null;
+  /** Workers replaced so far. */
+  replacements = 0;
 
   private constructor(
     private readonly workers: Worker[],
+    private readonly init: WorkerInit,
     readonly provider: 'cpu' | 'cuda',
     readonly fallbackReason: string | undefined,
+    private readonly events: InferencePoolEvents,
   ) {
-    for (const worker of workers) {
-      worker.on('message', (reply: WorkerReply) => this.onReply(worker, reply));
-      worker.on('error', (error) => this.fail(new Error(`inference worker crashed: ${error.message}`)));
-      worker.on('exit', (code) => {
-        if (!this.closed) this.fail(new Error(`inference worker exited unexpectedly (code ${code})`));
-      });
-    }
-    for (let slot = 0; slot < QUEUE_DEPTH; slot++) this.idle.push(...workers);
+    for (const worker of workers) this.attach(worker);
+    for (let slot = 0; slot < QUEUE_DEPTH; slot++) for (const worker of workers) this.release(worker);
   }
 
-  static async start(options: InferencePoolOptions): Promise<InferencePool> {
+  static async start(options: InferencePoolOptions, events: InferencePoolEvents = {}): Promise<InferencePool> {
     const { workers: count, ...init } = options;
     const workers = Array.from({ length: count }, () => startWorker(import.meta.url, 'inferenceWorker', init));
     const readies = await Promise.allSettled(workers.map((w) => waitReady(w)));
@@ -72,16 +81,24 @@ export class InferencePool {
       throw failed.reason;
     }
     const first = (readies[0] as PromiseFulfilledResult<Extract<WorkerReply, { type: 'ready' }>>).value;
-    return new InferencePool(workers, first.provider, first.fallbackReason);
+    return new InferencePool(workers, init, first.provider, first.fallbackReason, events);
   }
 
   /** A pool for a described model: the worker settings follow from the descriptor. */
-  static forModel(d: ModelDescriptor, options: { modelPath: string; device: Device; workers: number; threads: number }): Promise<InferencePool> {
-    return InferencePool.start({
-      ...options,
-      inputName: d.inputName, outputName: d.outputName, inputLayout: d.inputLayout, outputLayout: d.outputLayout,
-      outputKind: d.outputKind, maskThreshold: d.maskThreshold, inputType: d.inputType, classes: d.classes,
-    });
+  static forModel(d: ModelDescriptor, options: { modelPath: string; device: Device; workers: number; threads: number }, events: InferencePoolEvents = {}): Promise<InferencePool> {
+    return InferencePool.start(
+      {
+        ...options,
+        inputName: d.inputName, outputName: d.outputName, inputLayout: d.inputLayout, outputLayout: d.outputLayout,
+        outputKind: d.outputKind, maskThreshold: d.maskThreshold, inputType: d.inputType, classes: d.classes,
+      },
+      events,
+    );
+  }
+
+  /** Why the pool gave up (workers kept stopping), or null while it works. */
+  get failed(): Error | null {
+    return this.failure;
   }
 
   /** How many batches may be in flight at once (queued or running). */
@@ -96,13 +113,52 @@ export class InferencePool {
   async run(batch: BatchInput): Promise<BatchResult> {
     if (this.failure) throw this.failure;
     if (this.closed) throw new Error('inference pool is closed');
-    const worker = this.idle.pop() ?? (await new Promise<Worker>((resolve) => this.waiting.push(resolve)));
+    const worker = this.idle.pop() ?? (await new Promise<Worker | null>((resolve) => this.waiting.push(resolve)));
+    if (!worker) throw this.failure ?? new Error('inference pool is closed');
     const id = this.nextId++;
     const request: BatchRequest = { type: 'run', id, ...batch };
     return new Promise<BatchResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, worker });
+      this.pending.set(id, { resolve, reject, worker, frames: batch.frames.length });
       worker.postMessage(request, batch.frames.flatMap((f) => f.inputs.map((i) => i.data.buffer as ArrayBuffer)));
     });
+  }
+
+  private attach(worker: Worker): void {
+    worker.on('message', (reply: WorkerReply) => this.onReply(worker, reply));
+    worker.on('error', (error) => this.errors.set(worker, error.message));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.lost(worker, this.errors.get(worker) ?? `exited with code ${code}`);
+      this.errors.delete(worker);
+    });
+  }
+
+  /** A worker died: its batches fail alone, and a new worker takes its place. */
+  private lost(worker: Worker, reason: string): void {
+    const index = this.workers.indexOf(worker);
+    if (index < 0) return;
+    this.workers.splice(index, 1);
+    for (let i = this.idle.length - 1; i >= 0; i--) if (this.idle[i] === worker) this.idle.splice(i, 1);
+    for (const [id, p] of this.pending) {
+      if (p.worker !== worker) continue;
+      this.pending.delete(id);
+      p.reject(new WorkerLostError(`an inference worker stopped (${reason}); the ${p.frames} frame${p.frames === 1 ? ' it held was' : 's it held were'} lost`));
+    }
+    this.events.onWorkerLost?.(reason);
+    if (this.replacements >= MAX_REPLACEMENTS) {
+      this.fail(new WorkerLostError(`inference workers keep stopping (${this.replacements} replaced; the last: ${reason}); giving up`));
+      return;
+    }
+    this.replacements += 1;
+    const replacement = startWorker(import.meta.url, 'inferenceWorker', this.init);
+    waitReady(replacement).then(
+      () => {
+        if (this.closed) return void replacement.terminate();
+        this.workers.push(replacement);
+        this.attach(replacement);
+        for (let slot = 0; slot < QUEUE_DEPTH; slot++) this.release(replacement);
+      },
+      (error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))),
+    );
   }
 
   private release(worker: Worker): void {
@@ -126,6 +182,7 @@ export class InferencePool {
     this.failure = error;
     for (const p of this.pending.values()) p.reject(error);
     this.pending.clear();
+    for (const wake of this.waiting.splice(0)) wake(null);
   }
 
   /**

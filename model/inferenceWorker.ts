@@ -65,7 +65,8 @@ async function main(): Promise<void> {
 
   port.on('message', async (request: BatchRequest | CloseRequest) => {
     if (request.type === 'close') {
-      // Runs are synchronous native calls, so this message is only seen between runs.
+      // session.run is a synchronous native call, so this is never seen inside one (terminating a
+      // worker there would abort the process); a batch still being post-processed is dropped.
       await session.release();
       port.close();
       return;

@@ -1,4 +1,4 @@
-import { from, mergeMap, type OperatorFunction } from 'rxjs';
+import { EMPTY, catchError, from, mergeMap, type OperatorFunction } from 'rxjs';
 import type { BatchInput, BatchResult } from '../model/inferencePool.js';
 import type { PreparedFrame, Segmentation } from '../pipeline/frames.js';
 
@@ -17,10 +17,19 @@ export interface BatchRunner {
  *   [PreparedFrame, ...]  →  Segmentation{ frame, labels H×W, classPixels, timings } per frame
  *   (with `withProbabilities`, also `probabilities` N×C at frame size, for the CRF; a function
  *   decides per batch, e.g. only for the streams whose CRF is switched on)
+ *
+ * A batch that fails (a worker lost) errors the whole stream — offline nothing may go missing —
+ * unless `onBatchError` is given: then it is told, and that batch's frames are skipped (live).
+ *
+ * @example
+ * frames$.pipe(preprocessFrames(plan), batchFrames(4, 20), inferBatches(pool), reorderByIndex((s) => s.frame.index))
  */
 export function inferBatches(
   runner: BatchRunner,
-  options: { withProbabilities?: boolean | ((batch: readonly PreparedFrame[]) => boolean) } = {},
+  options: {
+    withProbabilities?: boolean | ((batch: readonly PreparedFrame[]) => boolean);
+    onBatchError?: (error: unknown, batch: readonly PreparedFrame[]) => void;
+  } = {},
 ): OperatorFunction<readonly PreparedFrame[], Segmentation> {
   return mergeMap((batch) => {
     const sentAt = performance.now();
@@ -51,6 +60,13 @@ export function inferBatches(
           },
         }));
       }),
-    ).pipe(mergeMap((segmentations) => segmentations));
+    ).pipe(
+      mergeMap((segmentations) => segmentations),
+      catchError((error: unknown) => {
+        if (!options.onBatchError) throw error;
+        options.onBatchError(error, batch);
+        return EMPTY;
+      }),
+    );
   }, runner.size);
 }

@@ -22,6 +22,11 @@ export interface RefineOptions {
   readonly warmStart?: WarmStartSettings;
   /** Live: whether a stream's CRF is switched on right now (default: always); off passes frames through. */
   readonly enabledFor?: (streamId: string) => boolean;
+  /**
+   * Live: a frame the back end failed on (a worker lost) is told here and passes on unrefined, and
+   * its stream starts cold; without it the error ends the stream (offline: nothing may be skipped).
+   */
+  readonly onError?: (error: unknown, segmentation: Segmentation) => void;
 }
 
 /**
@@ -72,7 +77,7 @@ function refineFrame(backend: CrfBackend, options: RefineOptions, restart: Set<s
     if (!probabilities) throw new Error('refineWithCrf needs probabilities: run inferBatches with withProbabilities');
     const cold = frame.index === 0 || restart.delete(frame.streamId) || !seen.has(frame.streamId);
     seen.add(frame.streamId);
-    const result = await backend.run({
+    const job = {
       image: frame.rgb,
       width: frame.width,
       height: frame.height,
@@ -80,7 +85,17 @@ function refineFrame(backend: CrfBackend, options: RefineOptions, restart: Set<s
       classes: options.classes,
       params: options.params,
       ...(options.warmStart ? { warmStart: { ...options.warmStart, streamId: frame.streamId, restart: cold } } : {}),
-    });
+    };
+    let result: Awaited<ReturnType<CrfBackend['run']>>;
+    try {
+      // The probabilities go to the worker (transferred); the labels stay for a fallback.
+      result = await backend.run(job);
+    } catch (error) {
+      if (!options.onError) throw error;
+      options.onError(error, segmentation);
+      restart.add(frame.streamId);
+      return { frame, ...rest };
+    }
     const classPixels = new Uint32Array(options.classes);
     for (const label of result.labels) classPixels[label]! += 1;
     // The CRF's own time; waiting behind other frames shows in the end-to-end latency instead.

@@ -39,6 +39,15 @@ export class UsageError extends DeeplabStreamError {
   readonly exitCode = 64;
 }
 
+/**
+ * A worker thread stopped in the middle of work (it crashed or ran out of memory): what it held is
+ * lost. Live runs report it and go on with a replacement; offline runs stop (nothing half-written
+ * is kept) rather than write a video with frames missing.
+ */
+export class WorkerLostError extends DeeplabStreamError {
+  readonly exitCode = 70;
+}
+
 /** The run was cancelled (Ctrl-C / SIGTERM). */
 export class CancelledError extends DeeplabStreamError {
   readonly exitCode = 130;

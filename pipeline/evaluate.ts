@@ -114,16 +114,16 @@ function pairs(imagesDir: string, labelsDir: string): { image: string; label: st
 export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
   const items = pairs(options.imagesDir, options.labelsDir);
   const d = loadModelDescriptor(options.modelPath, options.modelOverrides);
-  const pool = await InferencePool.forModel(d, { workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device });
   if (options.crf && d.outputKind === 'labels') throw new UsageError(`--crf on needs class scores, but ${options.modelPath} outputs labels already argmaxed`);
   const confusion = new ConfusionMatrix(d.classes);
   const crfConfusion = options.crf ? new ConfusionMatrix(d.classes) : null;
+  // Everything checked before the workers start; from here every path closes them.
+  const pool = await InferencePool.forModel(d, { workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device });
   const crf = options.crf ? CrfRunner.start() : null;
   try {
     for (const [i, item] of items.entries()) {
       const source = new FfmpegFrameSource(await probeInput(item.image));
-      const frame = await source.next();
-      source.close();
+      const frame = await source.next().finally(() => source.close());
       if (!frame) throw new InputError(`${item.image} has no picture`);
       const truth = readLabelPng(item.label);
       if (truth.width !== frame.width || truth.height !== frame.height) {

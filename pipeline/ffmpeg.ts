@@ -114,6 +114,8 @@ export async function probeInput(input: string): Promise<InputInfo> {
     if (!existsSync(input)) throw new InputError(`input not found: ${input}`);
     const stat = statSync(input);
     if (stat.isDirectory()) throw new InputError(`input ${input} is a directory: pass a video, an image, or an image sequence pattern such as ${path.join(input, 'frame_%05d.png')}`);
+    if (stat.isFIFO()) throw new InputError(`input ${input} is a named pipe (FIFO): segment probes its input before reading it, so save the video to a file first`);
+    if (!stat.isFile()) throw new InputError(`input ${input} is a device or socket, not a video file: pass a file (cameras go to \`deeplab-stream serve camera:N\`)`);
     if (stat.size === 0) throw new InputError(`input ${input} is empty (0 bytes)`);
   }
   const data = await new Promise<ffmpeg.FfprobeData>((resolve, reject) =>

@@ -166,8 +166,13 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     await crfRunner?.close();
   };
   try {
-    pool = await InferencePool.forModel(descriptor, { workers: options.workers, modelPath: options.modelPath, device: options.device, threads: options.threadsPerWorker });
-    crfRunner = crfAvailable ? CrfRunner.start(options.crf.workers) : null;
+    // A worker that stops is replaced: the frames it held are dropped (counted), the streams go on.
+    pool = await InferencePool.forModel(
+      descriptor,
+      { workers: options.workers, modelPath: options.modelPath, device: options.device, threads: options.threadsPerWorker },
+      { onWorkerLost: (reason) => log(`an inference worker stopped (${reason}); starting a new one`) },
+    );
+    crfRunner = crfAvailable ? CrfRunner.start(options.crf.workers, undefined, (reason) => log(`a CRF worker stopped (${reason}); starting a new one, its streams start cold`)) : null;
     http = await startHttpServer({
       host: options.host,
       port: options.port,
@@ -193,19 +198,43 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     throw error;
   }
 
+  const livePool = pool;
   // Each worker runs one batch while the next one waits: enough to keep them busy, no more.
   const credits = new FrameCredits(batchSize * (pool.workerCount + 1));
-  const sink = new ViewerSink(hub);
+  /** The same trouble of a stream is told once, not once per frame. */
+  const told = new Set<string>();
+  const logOnce = (line: string) => {
+    if (told.has(line)) return;
+    told.add(line);
+    log(line);
+  };
+  const sink = new ViewerSink(hub, (error, segmentation) => {
+    metrics.framesDropped(segmentation.frame.streamId, 'error');
+    logOnce(`stream ${segmentation.frame.streamId}: a frame could not be encoded for the viewers (${error instanceof Error ? error.message : String(error)})`);
+  });
   const run$ = pullLiveStreams(streams, credits).pipe(
     preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor }),
     batchFrames(batchSize, batchWaitMs),
-    inferBatches(pool, { withProbabilities: (batch) => crfAvailable && batch.some((p) => crfOn.has(p.frame.streamId)) }),
+    inferBatches(pool, {
+      withProbabilities: (batch) => crfAvailable && batch.some((p) => crfOn.has(p.frame.streamId)),
+      onBatchError: (error, batch) => {
+        if (livePool.failed) throw livePool.failed; // no workers left: the server cannot go on
+        for (const { frame } of batch) {
+          metrics.framesDropped(frame.streamId, 'error');
+          credits.release();
+        }
+        log(`dropped ${batch.length} frame${batch.length === 1 ? '' : 's'}: ${error instanceof Error ? error.message : String(error)}`);
+      },
+    }),
     dropStaleFrames((stale) => {
       metrics.framesDropped(stale.frame.streamId, 'stale');
       credits.release();
     }),
     crfRunner
-      ? refineWithCrf(crfRunner, { params: options.crf.params, classes: descriptor.classes, enabledFor: (id) => crfOn.has(id), ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) })
+      ? refineWithCrf(crfRunner, {
+          params: options.crf.params, classes: descriptor.classes, enabledFor: (id) => crfOn.has(id), ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}),
+          onError: (error, { frame }) => logOnce(`stream ${frame.streamId}: frames shown without the CRF (${error instanceof Error ? error.message : String(error)})`),
+        })
       : identity,
     writeToSinks([sink]),
     tap((segmentation) => {

@@ -10,8 +10,8 @@ import type { Segmentation, StageTimings } from '../pipeline/frames.js';
 
 const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
 
-/** Where a frame can be dropped: at the source (inference behind), out of order, or at a slow viewer. */
-export type DropPlace = 'source' | 'stale' | 'viewer';
+/** Where a frame can be dropped: at the source (inference behind), out of order, at a slow viewer, or lost with a worker. */
+export type DropPlace = 'source' | 'stale' | 'viewer' | 'error';
 
 export class LiveMetrics {
   readonly registry = new Registry();
@@ -47,7 +47,7 @@ export class LiveMetrics {
       registers,
     });
     this.frames = new Counter({ name: 'deeplab_frames_total', help: 'Frames segmented and published', labelNames: ['stream'], registers });
-    this.droppedFrames = new Counter({ name: 'deeplab_frames_dropped_total', help: 'Frames dropped: at the source (inference behind), stale (finished out of order), or at a slow viewer', labelNames: ['stream', 'place'], registers });
+    this.droppedFrames = new Counter({ name: 'deeplab_frames_dropped_total', help: 'Frames dropped: at the source (inference behind), stale (finished out of order), at a slow viewer, or error (lost with a worker that stopped)', labelNames: ['stream', 'place'], registers });
     this.outages = new Counter({ name: 'deeplab_source_outages_total', help: 'Times a live source was lost (and reconnected)', labelNames: ['stream'], registers });
     this.viewers = new Gauge({ name: 'deeplab_viewers_connected', help: 'Connected WebSocket viewers', registers });
     this.rejectedMessages = new Counter({ name: 'deeplab_viewer_messages_rejected_total', help: 'Control messages from viewers refused as malformed (not JSON, binary, or not the declared shape)', registers });

@@ -11,11 +11,21 @@ import { encodeFrameMessage } from './wireFormat.js';
 export class ViewerSink implements SegmentationSink {
   readonly name = 'viewers';
 
-  constructor(private readonly hub: ViewerHub) {}
+  /** `onError`: a frame that could not be encoded is told there and skipped; the stream goes on. */
+  constructor(
+    private readonly hub: ViewerHub,
+    private readonly onError: (error: unknown, segmentation: Segmentation) => void = () => {},
+  ) {}
 
   async write(segmentation: Segmentation): Promise<void> {
     if (this.hub.viewerCount === 0) return; // nobody watching: skip the JPEG
-    const bytes = await encodeFrameMessage(segmentation);
+    let bytes: Buffer;
+    try {
+      bytes = await encodeFrameMessage(segmentation);
+    } catch (error) {
+      this.onError(error, segmentation);
+      return;
+    }
     this.hub.publish(segmentation.frame.streamId, bytes);
   }
 

@@ -162,5 +162,6 @@ export function describeOpenFailure(reason: string, shown: string): string {
   if (/401|unauthori[sz]ed/i.test(reason)) return `the server refused the credentials (${reason}): put user:password@ in the URL`;
   if (/timed? ?out/i.test(reason)) return `no answer (${reason}): check the address and the network`;
   if (/permission denied/i.test(reason)) return `permission denied (${reason}): add your user to the video group`;
+  if (/invalid data found/i.test(reason)) return `${shown} sent nothing ffmpeg could read as video (${reason}): is the server there silent, or not a video server? check the address`;
   return reason;
 }

@@ -1,4 +1,4 @@
-import { firstValueFrom, from, toArray } from 'rxjs';
+import { firstValueFrom, from, Subject, tap, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { describeModel, IMAGENET_NORMALIZATION } from '../../model/descriptor.js';
@@ -52,5 +52,36 @@ describe('inferBatches on real onnxruntime workers', () => {
     expect(pool.provider).toBe('cpu');
     expect(pool.workerCount).toBe(2);
     expect(pool.size).toBeGreaterThanOrEqual(2);
+  });
+
+  it('with onBatchError: the frames of a batch whose worker stopped are reported and skipped, the rest go on', async () => {
+    const modelPath = writeModel(tmp.dir, { classes: 7 }, 'crash.onnx');
+    const crashing = await InferencePool.forModel(describeModel(readFileSync(modelPath)), { workers: 1, threads: 1, modelPath, device: { kind: 'cpu' } });
+    try {
+      const batches = new Subject<PreparedFrame[]>();
+      const skipped: number[] = [];
+      const emitted: number[] = [];
+      const done = firstValueFrom(batches.pipe(inferBatches(crashing, { onBatchError: (_error, batch) => skipped.push(...batch.map((p) => p.frame.index)) }), tap((s) => emitted.push(s.frame.index)), toArray()));
+      // The worker exits after batch 0 (its own close message) with batch 1 waiting in its queue.
+      const worker = () => (crashing as unknown as { workers: import('node:worker_threads').Worker[] }).workers[0]!;
+      batches.next([prepared(0)]);
+      await expect.poll(() => emitted).toEqual([0]);
+      worker().postMessage({ type: 'close' });
+      batches.next([prepared(1)]);
+      await new Promise((r) => setTimeout(r, 200));
+      batches.next([prepared(2)]);
+      batches.complete();
+      const out = await done;
+      expect(out.map((s) => s.frame.index)).toEqual([0, 2]); // 2 on the replacement
+      expect(skipped).toEqual([1]);
+      // Without onBatchError the same loss ends the stream with the error (offline: nothing may go missing).
+      const strict = new Subject<PreparedFrame[]>();
+      const failed = firstValueFrom(strict.pipe(inferBatches(crashing), toArray()));
+      worker().postMessage({ type: 'close' });
+      strict.next([prepared(3)]);
+      await expect(failed).rejects.toThrow(/an inference worker stopped/);
+    } finally {
+      await crashing.close();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +59,10 @@ describe('FfmpegFrameSource (real ffmpeg)', () => {
   it('probes: missing file, directory and non-video each give an InputError naming the problem', async () => {
     await expect(probeInput(path.join(tmp.dir, 'nope.mp4'))).rejects.toThrow(/input not found/);
     await expect(probeInput(tmp.dir)).rejects.toThrow(/is a directory/);
+    const fifo = path.join(tmp.dir, 'pipe.mp4');
+    execFileSync('mkfifo', [fifo]);
+    await expect(probeInput(fifo)).rejects.toThrow(/is a named pipe \(FIFO\)/);
+    await expect(probeInput('/dev/zero')).rejects.toThrow(/is a device or socket, not a video file/);
     const text = path.join(tmp.dir, 'notes.mp4');
     writeFileSync(text, 'just some text, not a video\n');
     await expect(probeInput(text)).rejects.toThrow(/not a video or image that ffmpeg can read/);
