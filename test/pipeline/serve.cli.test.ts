@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
@@ -68,6 +69,21 @@ describe('deeplab-stream serve', () => {
     }
   });
 
+  it('answers only to its own host names (DNS rebinding)', async () => {
+    const { port } = new URL(serve.url);
+    const get = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        request({ hostname: '127.0.0.1', port, path: '/healthz', headers: { host } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body }));
+        }).on('error', reject).end();
+      });
+    const rebound = await get(`evil.example:${port}`);
+    expect(rebound.status).toBe(403);
+    expect(rebound.body).toMatch(/not this server's.*--allowed-hosts/);
+    expect((await get(`localhost:${port}`)).status).toBe(200);
+  });
+
   it('exposes Prometheus metrics: stage histograms, frames, drops, viewers', async () => {
     const text = await (await fetch(`${serve.url}/metrics`)).text();
     expect(text).toMatch(/deeplab_stage_seconds_bucket\{le="0.01",stage="infer"\} \d+/);
@@ -106,6 +122,18 @@ describe('deeplab-stream serve, bad input', () => {
     const result = await runCli(['serve', 'ftp://example.com/x.mp4', '--port', '0']);
     expect(result.code).toBe(64);
     expect(result.stderr).toMatch(/^error: ftp:\/\/example.com\/x.mp4: unsupported input/);
+  });
+
+  it('refuses malformed --allowed-hosts and --max-viewers in one line, exit 64, and never echoes a password', async () => {
+    for (const args of [['--allowed-hosts', 'a b'], ['--allowed-hosts', ','], ['--max-viewers', '0']]) {
+      const result = await runCli(['serve', 'testsrc', '--port', '0', ...args]);
+      expect({ args, code: result.code }).toEqual({ args, code: 64 });
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    const secret = await runCli(['serve', 'rtsp://admin:hunter2@[bad', '--port', '0']);
+    expect(secret.code).toBe(64);
+    expect(secret.stderr).toMatch(/rtsp:\/\/\*\*\*@\[bad is not a valid URL/);
+    expect(secret.stderr).not.toContain('hunter2');
   });
 
   it('says when the port is taken, exit 64', async () => {
