@@ -19,7 +19,7 @@ import { runCrf } from '../model/crf/reducedResolution.js';
 import { CrfWorkspace } from '../model/crf/latticeWasm.js';
 import type { WarmStartState } from '../model/crf/warmStart.js';
 import { refineWithCrf } from '../operators/refineWithCrf.js';
-import type { Segmentation } from '../pipeline/frames.js';
+import type { Segmentation } from '../core/frames.js';
 import { buildDeepLab } from '../model/deeplabBuilder.js';
 import { defaultModelSource } from '../model/defaultModel.js';
 import { importTflite } from '../model/tflite/importTflite.js';

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { EnvironmentError } from '../pipeline/errors.js';
+import { EnvironmentError } from '../core/errors.js';
 import { importTflite } from './tflite/importTflite.js';
 
 const PACKAGE = '@mediapipe/selfie_segmentation';

@@ -6,7 +6,7 @@
  *   describeModel(bytes of an .onnx file) → ModelDescriptor  (or throws ModelError)
  */
 import onnxProto from 'onnx-proto';
-import { ModelError } from '../pipeline/errors.js';
+import { ModelError } from '../core/errors.js';
 import { defaultClassNames, PERSON_CLASSES, PERSON_PALETTE, VOC_CLASSES, vocPalette } from './palette.js';
 import type { Layout, Normalization } from './preprocess.js';
 

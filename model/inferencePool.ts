@@ -6,7 +6,7 @@
  * one worker × two threads the least latency; the caller chooses.
  */
 import type { Worker } from 'node:worker_threads';
-import { EnvironmentError, ModelError, WorkerLostError } from '../pipeline/errors.js';
+import { EnvironmentError, ModelError, WorkerLostError } from '../core/errors.js';
 import type { BatchRequest, CloseRequest, FrameInputs, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import type { ModelDescriptor } from './descriptor.js';
 import type { Device } from './session.js';

@@ -1,4 +1,5 @@
 /** Messages between the main thread and an inference worker (structured clone; buffers transferred). */
+import type { ModelInput } from '../core/frames.js';
 import type { Device } from './session.js';
 import type { Layout } from './preprocess.js';
 
@@ -15,15 +16,6 @@ export interface WorkerInit {
   readonly inputType: 'float32' | 'uint8';
   /** Label classes (an argmaxed output must stay below this). */
   readonly classes: number;
-}
-
-/** One model input made from a frame: 3×h×w in the model's layout (float32, or uint8 pixels), maybe mirrored. */
-export interface ModelInput {
-  readonly data: Float32Array | Uint8Array;
-  readonly width: number;
-  readonly height: number;
-  /** Mirrored left-right (test-time flip): its scores are mirrored back before averaging. */
-  readonly flipped: boolean;
 }
 
 /**

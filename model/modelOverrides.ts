@@ -6,7 +6,7 @@
  *     "classes": "voc" | "cityscapes" | "ade20k" | "person" | ["name", ...] }
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { ModelError } from '../pipeline/errors.js';
+import { ModelError } from '../core/errors.js';
 import { PRESET_NORMALIZATION, type ModelDescriptor } from './descriptor.js';
 import { type ClassSet, type ClassSetName, customClassSet, namedClassSet } from './palette.js';
 import type { Normalization } from './preprocess.js';

@@ -4,7 +4,7 @@
  * missing instead of falling back, so `auto` catches that and retries on CPU, saying why.
  */
 import * as ort from 'onnxruntime-node';
-import { EnvironmentError, ModelError, UsageError } from '../pipeline/errors.js';
+import { EnvironmentError, ModelError, UsageError } from '../core/errors.js';
 
 export type Device = { kind: 'auto' } | { kind: 'cpu' } | { kind: 'cuda'; deviceId: number };
 

@@ -1,5 +1,5 @@
 import { defer, filter, type MonoTypeOperatorFunction } from 'rxjs';
-import type { Segmentation } from '../pipeline/frames.js';
+import type { Segmentation } from '../core/frames.js';
 
 /**
  * Live: several workers finish frames out of order, and a frame older than one already shown would

@@ -1,6 +1,6 @@
 import { EMPTY, catchError, from, mergeMap, type OperatorFunction } from 'rxjs';
 import type { BatchInput, BatchResult } from '../model/inferencePool.js';
-import type { PreparedFrame, Segmentation } from '../pipeline/frames.js';
+import type { PreparedFrame, Segmentation } from '../core/frames.js';
 
 /** What inferBatches needs of an inference back end (the worker pool implements it). */
 export interface BatchRunner {

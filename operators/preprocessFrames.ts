@@ -1,5 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import type { Frame, PreparedFrame } from '../pipeline/frames.js';
+import type { Frame, PreparedFrame } from '../core/frames.js';
 import type { InputSpec } from '../model/descriptor.js';
 import { prepareModelInput, type Layout, type Normalization } from '../model/preprocess.js';
 

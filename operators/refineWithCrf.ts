@@ -1,8 +1,8 @@
 import { concatMap, defer, map, type OperatorFunction } from 'rxjs';
 import type { CrfParams } from '../model/crf/denseCrf.js';
 import type { CrfJob, CrfReply } from '../model/crf/crfProtocol.js';
-import type { WarmStartSettings } from '../model/crf/warmStart.js';
-import type { Segmentation } from '../pipeline/frames.js';
+import type { WarmStartSettings } from '../model/crf/crfProtocol.js';
+import type { Segmentation } from '../core/frames.js';
 
 /** What refineWithCrf needs of a CRF back end (CrfRunner implements it on a worker thread). */
 export interface CrfBackend {

@@ -1,6 +1,6 @@
 import { concatMap, type OperatorFunction } from 'rxjs';
-import type { Segmentation } from '../pipeline/frames.js';
-import type { SegmentationSink } from '../pipeline/sinks/sink.js';
+import type { Segmentation } from '../core/frames.js';
+import type { SegmentationSink } from '../core/sink.js';
 
 /**
  * Hands each segmentation to every sink, one segmentation at a time and in arrival order, and

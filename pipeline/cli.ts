@@ -12,7 +12,7 @@ import { type CrfParams, DEEPLAB_VOC_PARAMS } from '../model/crf/denseCrf.js';
 import { defaultModelPath } from '../model/defaultModel.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import { CUDA_HOWTO, parseDevice } from '../model/session.js';
-import { isUserError } from './errors.js';
+import { isUserError } from '../core/errors.js';
 import { generateClip } from './generateClip.js';
 import { isSequencePattern } from './ffmpeg.js';
 import { createProgress } from './progress.js';

@@ -8,7 +8,7 @@
 import { PNG } from 'pngjs';
 import type { CrfParams } from '../model/crf/denseCrf.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
-import { InputError, UsageError } from './errors.js';
+import { InputError, UsageError } from '../core/errors.js';
 import { formatSequencePath } from './ffmpeg.js';
 import { readNpyFloat32, writeNpyFloat32 } from './npy.js';
 import { readInputFile } from './readInputFile.js';

@@ -15,7 +15,7 @@ import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import { prepareModelInput } from '../model/preprocess.js';
 import type { Device } from '../model/session.js';
-import { InputError, UsageError } from './errors.js';
+import { InputError, UsageError } from '../core/errors.js';
 import { probeInput } from './ffmpeg.js';
 import { readLabelPng } from './labelImage.js';
 import { loadModelDescriptor } from './segmentVideo.js';

@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import ffmpeg from 'fluent-ffmpeg';
-import { EnvironmentError, InputError } from './errors.js';
+import { EnvironmentError, InputError } from '../core/errors.js';
 
 const INSTALL_HINT = 'install it (Debian/Ubuntu: `sudo apt-get install ffmpeg`; macOS: `brew install ffmpeg`) or set FFMPEG_PATH to an ffmpeg binary';
 

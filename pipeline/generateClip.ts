@@ -1,7 +1,7 @@
 /** Test and demo clips from ffmpeg's lavfi sources: nothing downloaded, the same bytes everywhere. */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { InputError } from './errors.js';
+import { InputError } from '../core/errors.js';
 import { locateFfmpeg } from './ffmpeg.js';
 
 const run = promisify(execFile);

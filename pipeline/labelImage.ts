@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
-import { InputError } from './errors.js';
+import { InputError } from '../core/errors.js';
 
 export interface LabelImage {
   readonly width: number;

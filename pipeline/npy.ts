@@ -4,7 +4,7 @@
  *
  *   readNpyFloat32(bytes) → { shape, data: Float32Array }     writeNpyFloat32(shape, data) → bytes
  */
-import { InputError } from './errors.js';
+import { InputError } from '../core/errors.js';
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 

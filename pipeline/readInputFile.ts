@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type DeeplabStreamError, InputError } from './errors.js';
+import { type DeeplabStreamError, InputError } from '../core/errors.js';
 
 /** Reads a file the user named; a missing or unreadable one becomes one clear error naming `what`. */
 export function readInputFile(file: string, what: string, toError: (message: string) => DeeplabStreamError = (m) => new InputError(m)): Buffer {

@@ -1,6 +1,6 @@
 /** RGB images for the `crf` command: PNG (any colour type pngjs reads) or binary PPM (P6, 8-bit). */
 import { PNG } from 'pngjs';
-import { InputError } from './errors.js';
+import { InputError } from '../core/errors.js';
 import { readInputFile } from './readInputFile.js';
 
 export interface RgbImage {

@@ -1,4 +1,4 @@
-import type { StageTimings } from './frames.js';
+import type { StageTimings } from '../core/frames.js';
 
 export type StageName = keyof StageTimings;
 

@@ -19,7 +19,7 @@ import { preprocessFrames } from '../operators/preprocessFrames.js';
 import { refineWithCrf } from '../operators/refineWithCrf.js';
 import { reorderByIndex } from '../operators/reorderByIndex.js';
 import { writeToSinks } from '../operators/writeToSinks.js';
-import { CancelledError, ModelError, UsageError } from './errors.js';
+import { CancelledError, ModelError, UsageError } from '../core/errors.js';
 import { probeInput } from './ffmpeg.js';
 import { readInputFile } from './readInputFile.js';
 import { FrameCredits } from './frameCredits.js';
@@ -28,7 +28,7 @@ import { RunStats, type StageName } from './runStats.js';
 import { FrameStatsSink } from './sinks/frameStatsSink.js';
 import { MaskPngSink } from './sinks/maskPngSink.js';
 import { OverlayVideoSink } from './sinks/overlayVideoSink.js';
-import { finishSinks, type SegmentationSink } from './sinks/sink.js';
+import { finishSinks, type SegmentationSink } from '../core/sink.js';
 import { pullFrames } from './sources/pullFrames.js';
 import { FfmpegFrameSource } from './sources/ffmpegFrameSource.js';
 

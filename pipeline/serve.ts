@@ -29,7 +29,7 @@ import { LiveMetrics } from '../server/metrics.js';
 import { ViewerHub } from '../server/viewerHub.js';
 import { ViewerSink } from '../server/viewerSink.js';
 import type { StreamDescription } from '../server/wireFormat.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../core/errors.js';
 import { FrameCredits } from './frameCredits.js';
 import { parseLiveInput, type LiveInput } from './sources/liveInputs.js';
 import { LiveStream, type LiveStreamOptions } from './sources/liveStream.js';

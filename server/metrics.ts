@@ -6,7 +6,7 @@
  * connected viewers and the bytes held for them, and Node's process metrics (memory, event-loop lag).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Segmentation, StageTimings } from '../pipeline/frames.js';
+import type { Segmentation, StageTimings } from '../core/frames.js';
 
 const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
 

@@ -3,8 +3,8 @@
  * to the ViewerHub, which fans them out. Nothing is written to disk, so flush/commit/abort have
  * nothing to finish or remove.
  */
-import type { Segmentation } from '../pipeline/frames.js';
-import type { SegmentationSink } from '../pipeline/sinks/sink.js';
+import type { Segmentation } from '../core/frames.js';
+import type { SegmentationSink } from '../core/sink.js';
 import type { ViewerHub } from './viewerHub.js';
 import { encodeFrameMessage } from './wireFormat.js';
 

@@ -17,7 +17,7 @@
 import { promisify } from 'node:util';
 import { deflateRaw } from 'node:zlib';
 import sharp from 'sharp';
-import type { Segmentation, StageTimings } from '../pipeline/frames.js';
+import type { Segmentation, StageTimings } from '../core/frames.js';
 
 const deflateRawAsync = promisify(deflateRaw);
 // libvips caches recent operations (up to 50 MB by default); no frame is ever encoded twice.

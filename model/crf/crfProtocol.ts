@@ -1,6 +1,5 @@
 /** Messages between the main thread and a CRF worker (buffers transferred). */
 import type { CrfParams } from './denseCrf.js';
-import type { WarmStartSettings } from './warmStart.js';
 
 export interface CrfJob {
   readonly id: number;
@@ -37,3 +36,20 @@ export type CrfReply =
     }
   /** `kind`: 'input' when the job itself cannot run (the caller's mistake: one line), else a bug with its stack. */
   | { readonly id: number; readonly ok: false; readonly kind: 'input' | 'internal'; readonly message: string; readonly stack?: string };
+
+export interface WarmStartSettings {
+  /** Iterations of a warm-started frame (instead of the parameters' cold count). */
+  readonly iterations: number;
+  /** Mean total variation between consecutive probability maps (0–1) above which a frame starts cold. */
+  readonly sceneCut: number;
+  /** Incremental engine: a pixel whose probabilities moved by more than this total variation is recomputed (default 0.1). */
+  readonly tv?: number;
+  /**
+   * Incremental engine: a pixel whose colour moved by more than this many levels (in a channel) from
+   * the colour it was embedded with is re-embedded in the lattice (default: σβ, the appearance
+   * kernel's colour σ, rounded; within it a pixel keeps its lattice position).
+   */
+  readonly rgb?: number;
+  /** Incremental engine: a pixel whose largest Q is below this is recomputed on every warm frame (default 0.9). */
+  readonly sure?: number;
+}

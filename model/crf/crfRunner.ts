@@ -8,7 +8,7 @@
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../startWorker.js';
-import { UsageError, WorkerLostError } from '../../pipeline/errors.js';
+import { UsageError, WorkerLostError } from '../../core/errors.js';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
 
 export type CrfOutcome = Extract<CrfReply, { ok: true }>;

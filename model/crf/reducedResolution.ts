@@ -9,7 +9,8 @@ import { type CrfParams, DenseCrf } from './denseCrf.js';
 import type { CrfWorkspace } from './latticeWasm.js';
 import { VideoMeanField } from './videoMeanField.js';
 import { latticeModule } from './wasmEngine.js';
-import { type WarmStartSettings, type WarmStartState, warmStartFor } from './warmStart.js';
+import type { WarmStartSettings } from './crfProtocol.js';
+import { type WarmStartState, warmStartFor } from './warmStart.js';
 
 /** Bilinear (half-pixel) resize of interleaved values: W×H×C → outW×outH×C. */
 export function resizeInterleaved(values: ArrayLike<number>, channels: number, width: number, height: number, outWidth: number, outHeight: number): Float32Array {

@@ -22,7 +22,7 @@
 import type { CrfParams } from './denseCrf.js';
 import { activeFromPeaks } from './labelPruning.js';
 import { OP } from './meanFieldControl.js';
-import type { WarmStartSettings } from './warmStart.js';
+import type { WarmStartSettings } from './crfProtocol.js';
 import { type CrfExports, KERNEL_BYTES, type LatticeView, sliceGain, WasmEngine } from './wasmEngine.js';
 
 export interface VideoCrfResult {

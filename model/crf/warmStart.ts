@@ -4,24 +4,8 @@
  * The state lives where the CRF runs (the CRF worker), per stream, at the CRF's resolution.
  */
 
+import type { WarmStartSettings } from './crfProtocol.js';
 import type { VideoMeanField } from './videoMeanField.js';
-
-export interface WarmStartSettings {
-  /** Iterations of a warm-started frame (instead of the parameters' cold count). */
-  readonly iterations: number;
-  /** Mean total variation between consecutive probability maps (0–1) above which a frame starts cold. */
-  readonly sceneCut: number;
-  /** Incremental engine: a pixel whose probabilities moved by more than this total variation is recomputed (default 0.1). */
-  readonly tv?: number;
-  /**
-   * Incremental engine: a pixel whose colour moved by more than this many levels (in a channel) from
-   * the colour it was embedded with is re-embedded in the lattice (default: σβ, the appearance
-   * kernel's colour σ, rounded; within it a pixel keeps its lattice position).
-   */
-  readonly rgb?: number;
-  /** Incremental engine: a pixel whose largest Q is below this is recomputed on every warm frame (default 0.9). */
-  readonly sure?: number;
-}
 
 /**
  * One stream's memory of its previous frame, at the CRF's resolution: its incremental engine

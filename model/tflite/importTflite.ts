@@ -6,7 +6,7 @@
  *
  *   importTflite(bytes of a .tflite) → Uint8Array (an .onnx file)   or throws ModelError naming the op
  */
-import { ModelError } from '../../pipeline/errors.js';
+import { ModelError } from '../../core/errors.js';
 import { ONNX_FLOAT, ONNX_INT64, OnnxGraphBuilder } from '../onnxGraph.js';
 import { type FlatTable, isTflite, readTflite, TensorType, type TfliteModel, type TfliteOperator, type TfliteTensor } from './tfliteSchema.js';
 

@@ -8,13 +8,13 @@
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
-import { OutputError, UsageError } from '../errors.js';
+import { OutputError, UsageError } from '../../core/errors.js';
 import { ffmpegReason, isSequencePattern } from '../ffmpeg.js';
-import type { Segmentation } from '../frames.js';
+import type { Segmentation } from '../../core/frames.js';
 import { overlayLabels } from '../overlay.js';
 import { matroskaFrame, matroskaHeader } from './matroskaRawVideo.js';
 import { commitPartial, commitPartialFiles, createPartialDirectory, createPartialFile, discardPartial } from './partialFile.js';
-import type { SegmentationSink } from './sink.js';
+import type { SegmentationSink } from '../../core/sink.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff']);
 const VIDEO_EXTENSIONS = new Set(['.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi']);

@@ -11,7 +11,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { SourceError, UsageError } from '../errors.js';
+import { SourceError, UsageError } from '../../core/errors.js';
 import { ffmpegReason, locateFfmpeg, probeInput, type InputInfo } from '../ffmpeg.js';
 import { FfmpegFrameSource } from './ffmpegFrameSource.js';
 import type { FrameSource } from './frameSource.js';

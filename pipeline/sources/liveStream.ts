@@ -13,8 +13,8 @@
  *   events: 'status' (connecting | live | outage | ended | failed, with a message), 'frame', 'dropped'
  */
 import { EventEmitter } from 'node:events';
-import { isUserError, SourceError } from '../errors.js';
-import type { Frame } from '../frames.js';
+import { isUserError, SourceError } from '../../core/errors.js';
+import type { Frame } from '../../core/frames.js';
 import type { FrameSource } from './frameSource.js';
 import { redactCredentials, type LiveInput } from './liveInputs.js';
 

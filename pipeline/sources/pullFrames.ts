@@ -7,7 +7,7 @@
  */
 import { Observable } from 'rxjs';
 import type { FrameCredits } from '../frameCredits.js';
-import type { Frame } from '../frames.js';
+import type { Frame } from '../../core/frames.js';
 import type { FrameSource } from './frameSource.js';
 
 export function pullFrames(source: FrameSource, credits: FrameCredits): Observable<Frame> {

@@ -8,7 +8,7 @@
  */
 import { Observable } from 'rxjs';
 import type { FrameCredits } from '../frameCredits.js';
-import type { Frame } from '../frames.js';
+import type { Frame } from '../../core/frames.js';
 import type { LiveStream } from './liveStream.js';
 
 export function pullLiveStreams(streams: readonly LiveStream[], credits: FrameCredits): Observable<Frame> {

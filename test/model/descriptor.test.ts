@@ -3,7 +3,7 @@ import { buildDeepLab } from '../../model/deeplabBuilder.js';
 import { describeModel, modelInputSize } from '../../model/descriptor.js';
 import { ONNX_INT64, OnnxGraphBuilder } from '../../model/onnxGraph.js';
 import { argmaxModelBytes } from '../helpers/fixtures.js';
-import { ModelError } from '../../pipeline/errors.js';
+import { ModelError } from '../../core/errors.js';
 
 describe('describeModel', () => {
   it('reads a dynamic-size NCHW DeepLab graph', () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { describeModel } from '../../model/descriptor.js';
 import { seededRandom } from '../../model/onnxGraph.js';
 import { importTflite } from '../../model/tflite/importTflite.js';
-import { ModelError } from '../../pipeline/errors.js';
+import { ModelError } from '../../core/errors.js';
 import { conv2d, type Nhwc, pool, resizeBilinear, toHalf, transposeConv } from '../helpers/nhwcReference.js';
 import { buildTflite, type ModelSpec, options, T } from '../helpers/tfliteBuilder.js';
 

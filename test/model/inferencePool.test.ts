@@ -7,7 +7,7 @@ import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
 import { describeModel, IMAGENET_NORMALIZATION } from '../../model/descriptor.js';
 import { InferencePool } from '../../model/inferencePool.js';
 import { preprocessRgb } from '../../model/preprocess.js';
-import { WorkerLostError } from '../../pipeline/errors.js';
+import { WorkerLostError } from '../../core/errors.js';
 import { tempDir, writeModel } from '../helpers/fixtures.js';
 
 const tmp = tempDir();

@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildDeepLab } from '../../model/deeplabBuilder.js';
 import { describeModel, TENSORFLOW_NORMALIZATION } from '../../model/descriptor.js';
 import { applyOverrides, parseOverrides, readSidecar } from '../../model/modelOverrides.js';
-import { ModelError } from '../../pipeline/errors.js';
+import { ModelError } from '../../core/errors.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const voc = describeModel(buildDeepLab({ variant: 'tiny', classes: 21 }));

@@ -1,7 +1,7 @@
 import { from, lastValueFrom, Subject, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { dropStaleFrames } from '../../operators/dropStaleFrames.js';
-import type { Segmentation } from '../../pipeline/frames.js';
+import type { Segmentation } from '../../core/frames.js';
 
 const seg = (streamId: string, index: number) => ({ frame: { streamId, index } }) as unknown as Segmentation;
 

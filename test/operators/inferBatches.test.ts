@@ -5,7 +5,7 @@ import { describeModel, IMAGENET_NORMALIZATION } from '../../model/descriptor.js
 import { InferencePool } from '../../model/inferencePool.js';
 import { preprocessRgb } from '../../model/preprocess.js';
 import { inferBatches } from '../../operators/inferBatches.js';
-import type { PreparedFrame } from '../../pipeline/frames.js';
+import type { PreparedFrame } from '../../core/frames.js';
 import { tempDir, writeModel } from '../helpers/fixtures.js';
 
 const [W, H, IW, IH] = [48, 32, 65, 49];

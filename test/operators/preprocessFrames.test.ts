@@ -2,7 +2,7 @@ import { firstValueFrom, of } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { planInputs } from '../../model/descriptor.js';
 import { preprocessFrames } from '../../operators/preprocessFrames.js';
-import type { Frame } from '../../pipeline/frames.js';
+import type { Frame } from '../../core/frames.js';
 
 function frame(width: number, height: number, pixel: (x: number, y: number) => number): Frame {
   const rgb = new Uint8Array(width * height * 3);
@@ -33,7 +33,7 @@ describe('preprocessFrames', () => {
     // A left-to-right ramp: the mirrored input reads right to left.
     const prepared = await firstValueFrom(of(frame(17, 9, (x) => x * 15)).pipe(preprocessFrames({ layout: 'NHWC', normalization: half, inputsFor: () => plan })));
     const [, , straight, mirrored] = prepared.inputs;
-    const red = (d: Float32Array, x: number) => d[x * 3]!;
+    const red = (d: Float32Array | Uint8Array, x: number) => d[x * 3]!;
     expect(red(mirrored!.data, 0)).toBeCloseTo(red(straight!.data, 16), 6);
     expect(red(mirrored!.data, 16)).toBeCloseTo(red(straight!.data, 0), 6);
     expect(red(straight!.data, 16)).toBeGreaterThan(red(straight!.data, 0));

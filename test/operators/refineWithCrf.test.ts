@@ -4,7 +4,7 @@ import { deeplabLikeCase } from '../../bench/crfCases.js';
 import { CrfRunner } from '../../model/crf/crfRunner.js';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
 import { type CrfBackend, refineWithCrf } from '../../operators/refineWithCrf.js';
-import type { Segmentation } from '../../pipeline/frames.js';
+import type { Segmentation } from '../../core/frames.js';
 
 const runner = CrfRunner.start();
 afterAll(() => runner.close());

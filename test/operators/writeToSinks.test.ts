@@ -1,8 +1,8 @@
 import { firstValueFrom, from, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { writeToSinks } from '../../operators/writeToSinks.js';
-import type { Segmentation } from '../../pipeline/frames.js';
-import type { SegmentationSink } from '../../pipeline/sinks/sink.js';
+import type { Segmentation } from '../../core/frames.js';
+import type { SegmentationSink } from '../../core/sink.js';
 
 function segmentation(index: number): Segmentation {
   return {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../pipeline/errors.js';
+import { InputError } from '../../core/errors.js';
 import { probeInput } from '../../pipeline/ffmpeg.js';
 import { FrameCredits } from '../../pipeline/frameCredits.js';
 import { pullFrames } from '../../pipeline/sources/pullFrames.js';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Frame } from '../../core/frames.js';
 import { GstFrameSource, gstreamerBinding } from '../../pipeline/sources/gstreamerFrameSource.js';
 import { startServe, TestViewer } from '../helpers/liveServer.js';
 
@@ -11,7 +12,7 @@ describe('GstFrameSource (gstreamer-superficial, installed by .ci/install)', () 
     const source = await GstFrameSource.open('videotestsrc is-live=true pattern=solid-color foreground-color=0xff336699 num-buffers=5 ! video/x-raw,width=322,height=240,framerate=25/1', 'solid', 'gst:solid');
     try {
       expect([source.width, source.height, source.fps]).toEqual([322, 240, 25]);
-      const frames = [];
+      const frames: Frame[] = [];
       for (let frame = await source.next(); frame; frame = await source.next()) frames.push(frame);
       expect(frames.length).toBeGreaterThanOrEqual(4); // live at 25 fps: the reader keeps up (the appsink would drop otherwise)
       expect(frames.map((f) => f.index)).toEqual([...frames.keys()].map((i) => frames[0]!.index + i));

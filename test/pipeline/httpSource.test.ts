@@ -18,7 +18,7 @@ describe('serve http://', () => {
   it('plays a video over HTTP, and opens it again when it ends (an outage, then live)', async () => {
     const clip = await writeClip(dir, 'clip.mp4', { width: 160, height: 96, frames: 20 });
     let requests = 0;
-    http = createServer((request, response) => {
+    http = createServer((_request, response) => {
       requests += 1;
       response.writeHead(200, { 'content-type': 'video/mp4', 'content-length': statSync(clip).size });
       createReadStream(clip).pipe(response);
@@ -47,7 +47,7 @@ describe('serve http://', () => {
     const bytes = readFileSync(clip);
     const hung: import('node:http').ServerResponse[] = [];
     let requests = 0;
-    const silent = createServer((request, response) => {
+    const silent = createServer((_request, response) => {
       requests += 1;
       response.writeHead(200, { 'content-type': 'video/mp2t' });
       response.write(bytes.subarray(0, bytes.length >> 1));

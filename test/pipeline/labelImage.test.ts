@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { InputError } from '../../pipeline/errors.js';
+import { InputError } from '../../core/errors.js';
 import { readLabelPng } from '../../pipeline/labelImage.js';
 import { tempDir } from '../helpers/fixtures.js';
 

@@ -29,7 +29,7 @@ describe('deeplab-stream segment', () => {
       { name: 'b4w2', flags: ['--batch', '4', '--workers', '2', '--threads', '1'] },
       { name: 'b5w3', flags: ['--batch', '5', '--workers', '3', '--threads', '1'] },
     ];
-    const results = [];
+    const results: { lines: { index: number; pixels: Record<string, number> }[]; masks: Buffer[] }[] = [];
     for (const run of runs) {
       const out = dir(run.name);
       const r = await runCli(['segment', clip, '--model', model, ...fast, ...run.flags, '-o', path.join(out, 'seg.mp4'), '--masks', path.join(out, 'masks'), '--frames-json', path.join(out, 'frames.jsonl'), '--json']);

@@ -59,7 +59,7 @@ function exactCrf(image: Uint8Array, width: number, height: number, params: CrfP
   return new DenseCrf(width, height, params, kernels, 0);
 }
 
-const small: CrfParams = { iterations: 10, bilateral: { weight: 4, xy: 8, rgb: 13 }, gaussian: { weight: 3, xy: 2 }, normalization: 'after', pruneBelow: 0 };
+const small: CrfParams = { iterations: 10, bilateral: { weight: 4, xy: 8, rgb: 13 }, gaussian: { weight: 3, xy: 2 }, normalization: 'after', pruneBelow: 0, scale: 1 };
 
 describe('permutohedral lattice', () => {
   for (const d of [2, 5]) {

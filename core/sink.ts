@@ -1,4 +1,4 @@
-import type { Segmentation } from '../frames.js';
+import type { Segmentation } from './frames.js';
 
 /**
  * Where segmentations go. `write` resolves when the sink can take the next one (backpressure);

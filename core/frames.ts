@@ -1,5 +1,13 @@
 /** The data that flows through a run, source → operators → sinks. */
-import type { ModelInput } from '../model/inferenceProtocol.js';
+
+/** One model input made from a frame: 3×h×w in the model's layout (float32, or uint8 pixels), maybe mirrored. */
+export interface ModelInput {
+  readonly data: Float32Array | Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  /** Mirrored left-right (test-time flip): its scores are mirrored back before averaging. */
+  readonly flipped: boolean;
+}
 
 /** One decoded picture: rgb24, HWC, rows not padded. */
 export interface Frame {
