@@ -59,3 +59,30 @@ export class CancelledError extends DeeplabStreamError {
 export function isUserError(error: unknown): error is DeeplabStreamError {
   return error instanceof DeeplabStreamError;
 }
+
+/**
+ * An error as it crosses a worker boundary (structured clone keeps neither the class nor, reliably,
+ * the stack): a user error keeps its kind and stays one line; anything else keeps its message and
+ * stack for `--verbose`.
+ */
+export interface ErrorEnvelope {
+  readonly kind: 'InputError' | 'SourceError' | 'ModelError' | 'OutputError' | 'EnvironmentError' | 'UsageError' | 'WorkerLostError' | 'CancelledError' | 'internal';
+  readonly message: string;
+  readonly stack?: string;
+}
+
+const USER_ERRORS = { InputError, SourceError, ModelError, OutputError, EnvironmentError, UsageError, WorkerLostError, CancelledError } as const;
+
+export function toErrorEnvelope(error: unknown): ErrorEnvelope {
+  if (isUserError(error) && error.name in USER_ERRORS) return { kind: error.name as keyof typeof USER_ERRORS, message: error.message };
+  const { message, stack } = error instanceof Error ? error : new Error(String(error));
+  return { kind: 'internal', message, ...(stack ? { stack } : {}) };
+}
+
+/** The error again, on this side: the same user-error class, or an Error with the worker's stack. `context` prefixes a bug's message. */
+export function fromErrorEnvelope(envelope: ErrorEnvelope, context: string): Error {
+  if (envelope.kind !== 'internal') return new USER_ERRORS[envelope.kind](envelope.message);
+  const error = new Error(`${context}: ${envelope.message}`);
+  if (envelope.stack) error.stack = `Error: ${context}: ${envelope.stack.replace(/^[^\n]*\n?/, `${envelope.message}\n`)}`;
+  return error;
+}

@@ -6,7 +6,7 @@
  * one worker × two threads the least latency; the caller chooses.
  */
 import type { Worker } from 'node:worker_threads';
-import { EnvironmentError, ModelError, WorkerLostError } from '../core/errors.js';
+import { fromErrorEnvelope, WorkerLostError } from '../core/errors.js';
 import type { BatchRequest, CloseRequest, FrameInputs, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import type { ModelDescriptor } from './descriptor.js';
 import type { Device } from './session.js';
@@ -174,7 +174,7 @@ export class InferencePool {
     this.pending.delete(reply.id);
     this.release(worker);
     if (reply.type === 'result') pending.resolve(reply);
-    else pending.reject(new ModelError(`inference failed: ${reply.message}`));
+    else pending.reject(fromErrorEnvelope(reply.error, 'inference failed'));
   }
 
   private fail(error: Error): void {
@@ -212,7 +212,7 @@ function waitReady(worker: Worker): Promise<Extract<WorkerReply, { type: 'ready'
       worker.off('message', onMessage);
       if (reply.type === 'ready') resolve(reply);
       else if (reply.type === 'init-error') {
-        reject(reply.errorName === 'EnvironmentError' ? new EnvironmentError(reply.message) : new ModelError(reply.message));
+        reject(fromErrorEnvelope(reply.error, 'the inference worker failed to start'));
       }
     };
     worker.on('message', onMessage);

@@ -1,4 +1,5 @@
 /** Messages between the main thread and an inference worker (structured clone; buffers transferred). */
+import type { ErrorEnvelope } from '../core/errors.js';
 import type { ModelInput } from '../core/frames.js';
 import type { Device } from './session.js';
 import type { Layout } from './preprocess.js';
@@ -50,6 +51,6 @@ export interface FrameLabels {
 
 export type WorkerReply =
   | { readonly type: 'ready'; readonly provider: 'cpu' | 'cuda'; readonly fallbackReason?: string }
-  | { readonly type: 'init-error'; readonly errorName: string; readonly message: string }
+  | { readonly type: 'init-error'; readonly error: ErrorEnvelope }
   | { readonly type: 'result'; readonly id: number; readonly frames: readonly FrameLabels[]; readonly inferMs: number; readonly postprocessMs: number }
-  | { readonly type: 'run-error'; readonly id: number; readonly message: string };
+  | { readonly type: 'run-error'; readonly id: number; readonly error: ErrorEnvelope };

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import { isUserError } from '../core/errors.js';
+import { isUserError, ModelError, toErrorEnvelope } from '../core/errors.js';
 import type { BatchRequest, CloseRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import { averageScores } from './multiScale.js';
 import { labelsFromIndices, labelsFromMask, labelsFromScores, probabilitiesFromScores, type ScoreMap } from './postprocess.js';
@@ -57,7 +57,8 @@ async function main(): Promise<void> {
   try {
     opened = await openSession(init.modelPath, { device: init.device, threads: init.threads }, init.modelPath);
   } catch (error) {
-    post({ type: 'init-error', errorName: isUserError(error) ? error.name : 'Error', message: error instanceof Error ? error.message : String(error) });
+    // A model that cannot load is the user's to fix (a ModelError, unless it says otherwise).
+    post({ type: 'init-error', error: toErrorEnvelope(isUserError(error) ? error : new ModelError(error instanceof Error ? error.message : String(error))) });
     return;
   }
   const { session } = opened;
@@ -75,7 +76,13 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const inputsPerFrame = request.frames[0]!.inputs.length;
       const outputs: ort.Tensor[] = [];
-      for (let k = 0; k < inputsPerFrame; k++) outputs.push((await session.run({ [init.inputName]: batchTensor(request, k) }))[init.outputName]!);
+      for (let k = 0; k < inputsPerFrame; k++) {
+        // onnxruntime's own errors (shapes, types, kernels) are the model's; ours below are bugs.
+        const result = await session.run({ [init.inputName]: batchTensor(request, k) }).catch((error: unknown) => {
+          throw new ModelError(`inference failed: ${error instanceof Error ? error.message.split('\n')[0]! : String(error)}`);
+        });
+        outputs.push(result[init.outputName]!);
+      }
       const t1 = performance.now();
       const frames: FrameLabels[] = request.frames.map((f, i) => {
         if (init.outputKind === 'labels') return indexLabels(outputs[0]!, i, f.width, f.height);
@@ -92,7 +99,7 @@ async function main(): Promise<void> {
         frames.flatMap((f) => [f.labels.buffer as ArrayBuffer, f.classPixels.buffer as ArrayBuffer, ...(f.probabilities ? [f.probabilities.buffer as ArrayBuffer] : [])]),
       );
     } catch (error) {
-      post({ type: 'run-error', id: request.id, message: error instanceof Error ? error.message.split('\n')[0]! : String(error) });
+      post({ type: 'run-error', id: request.id, error: toErrorEnvelope(error) });
     }
   });
 }

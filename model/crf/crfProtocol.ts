@@ -1,4 +1,5 @@
 /** Messages between the main thread and a CRF worker (buffers transferred). */
+import type { ErrorEnvelope } from '../../core/errors.js';
 import type { CrfParams } from './denseCrf.js';
 
 export interface CrfJob {
@@ -35,7 +36,7 @@ export type CrfReply =
       readonly points: number;
     }
   /** `kind`: 'input' when the job itself cannot run (the caller's mistake: one line), else a bug with its stack. */
-  | { readonly id: number; readonly ok: false; readonly kind: 'input' | 'internal'; readonly message: string; readonly stack?: string };
+  | { readonly id: number; readonly ok: false; readonly error: ErrorEnvelope };
 
 export interface WarmStartSettings {
   /** Iterations of a warm-started frame (instead of the parameters' cold count). */

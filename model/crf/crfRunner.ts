@@ -8,7 +8,7 @@
 import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../startWorker.js';
-import { UsageError, WorkerLostError } from '../../core/errors.js';
+import { fromErrorEnvelope, WorkerLostError } from '../../core/errors.js';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
 
 export type CrfOutcome = Extract<CrfReply, { ok: true }>;
@@ -65,8 +65,7 @@ export class CrfRunner {
       if (!waiter) return;
       this.pending.delete(reply.id);
       if (reply.ok) waiter.resolve(reply);
-      else if (reply.kind === 'input') waiter.reject(new UsageError(reply.message));
-      else waiter.reject(Object.assign(new Error(`CRF failed: ${reply.message}`), reply.stack ? { stack: `Error: CRF failed: ${reply.stack}` } : {}));
+      else waiter.reject(fromErrorEnvelope(reply.error, 'CRF failed'));
     });
     worker.on('error', (error) => this.errors.set(worker, error.message));
     worker.on('exit', (code) => {

@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
+import { toErrorEnvelope, UsageError } from '../../core/errors.js';
 import { CrfWorkspace } from './latticeWasm.js';
 import { CrfMemoryLimitError } from './wasmEngine.js';
 import { runCrf, type RunCrfOptions } from './reducedResolution.js';
@@ -37,12 +38,9 @@ port.on('message', (job: CrfJob) => {
     };
     port.postMessage(reply, [result.labels.buffer as ArrayBuffer, ...(job.wantQ && result.q ? [result.q.buffer as ArrayBuffer] : [])]);
   } catch (error) {
-    if (error instanceof CrfMemoryLimitError) {
-      const message = `a ${job.width}x${job.height} frame with ${job.classes} labels is too large for the CRF (${error.message}): run it at reduced resolution (--crf-scale 0.5 or lower)`;
-      port.postMessage({ id: job.id, ok: false, kind: 'input', message } satisfies CrfReply);
-    } else {
-      const { message, stack } = error instanceof Error ? error : new Error(String(error));
-      port.postMessage({ id: job.id, ok: false, kind: 'internal', message, ...(stack ? { stack } : {}) } satisfies CrfReply);
-    }
+    const tooLarge = error instanceof CrfMemoryLimitError
+      ? new UsageError(`a ${job.width}x${job.height} frame with ${job.classes} labels is too large for the CRF (${error.message}): run it at reduced resolution (--crf-scale 0.5 or lower)`)
+      : null;
+    port.postMessage({ id: job.id, ok: false, error: toErrorEnvelope(tooLarge ?? error) } satisfies CrfReply);
   }
 });
