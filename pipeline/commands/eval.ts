@@ -1,0 +1,55 @@
+/** `eval`: the mean IoU of a model on labelled images (VOC protocol), with and without the CRF. */
+import os from 'node:os';
+import type { Command } from 'commander';
+import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
+import { defaultModelPath } from '../../model/defaultModel.js';
+import type { ModelOverrides } from '../../model/modelOverrides.js';
+import { parseDevice } from '../../model/session.js';
+import { evaluate } from '../evaluate.js';
+import { createProgress } from '../progress.js';
+import { reportFailure, type SetExitCode } from './failure.js';
+import { type CrfFlags, crfKernelOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, scaleFraction } from './flags.js';
+
+export function registerEval(program: Command, setExitCode: SetExitCode): void {
+  modelOptions(crfKernelOptions(program.command('eval')))
+    .description('mean IoU of a model on labelled images (PASCAL VOC protocol: label 255 ignored)')
+    .requiredOption('--images <dir>', 'images (png, jpg, ...)')
+    .requiredOption('--labels <dir>', 'label maps with the same base names, .png (palette or greyscale; pixel = class)')
+    .option('--threads <n>', 'intra-op threads', positiveInt('--threads'), Math.max(1, os.availableParallelism()))
+    .option('--crf <on|off>', 'also score the labels after the dense CRF (DeepLab VOC parameters)', onOff, false)
+    .option('--crf-iters <n>', 'CRF mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
+    .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled', scaleFraction('--crf-scale'), 1)
+    .option('--json', 'print the result as one JSON object')
+    .action(async (flags: CrfFlags & { images: string; labels: string; model?: string; device: ReturnType<typeof parseDevice>; threads: number; inputSize?: [number, number]; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
+      const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json, 'eval', 'images');
+      try {
+        const summary = await evaluate({
+          onImage: (done, total) => {
+            if (done === 1) progress.start(total);
+            progress.update(done);
+          },
+          imagesDir: flags.images,
+          labelsDir: flags.labels,
+          modelPath: flags.model ?? defaultModelPath(),
+          device: flags.device,
+          threads: flags.threads,
+          ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
+          modelOverrides: modelOverridesFrom(flags),
+          ...(flags.crf ? { crf: crfParams(flags) } : {}),
+        });
+        progress.stop();
+        if (flags.json) {
+          process.stdout.write(`${JSON.stringify(summary)}\n`);
+          return;
+        }
+        const pct = (v: number | null) => (v === null ? '     -' : `${(v * 100).toFixed(2).padStart(6)}`);
+        const crf = summary.crf;
+        const rows = summary.perClass.map((c, i) => `${c.name.padEnd(16)} ${pct(c.iou)}${crf ? `  ${pct(crf.perClass[i]!.iou)}` : ''}  ${String(c.pixels).padStart(10)}`);
+        const tail = crf ? `\nwith CRF: mIoU ${pct(crf.mIoU)} %  pixel accuracy ${pct(crf.pixelAccuracy)} %\n` : '';
+        process.stdout.write(`class            IoU %${crf ? '  +CRF %' : ''}  GT pixels\n${rows.join('\n')}\n\nmIoU ${pct(summary.mIoU)} %  pixel accuracy ${pct(summary.pixelAccuracy)} %  (${summary.images} images)\n${tail}`);
+      } catch (error) {
+        progress.stop();
+        setExitCode(reportFailure(error, false));
+      }
+    });
+}

@@ -1,0 +1,180 @@
+/**
+ * The flags the commands share: validators that turn a flag's text into a value or one clear
+ * error (commander prints it as `error: …` and the command exits 64), the option groups (CRF
+ * kernels), and the flag shapes commands read.
+ */
+import { readFileSync } from 'node:fs';
+import { type Command, InvalidArgumentError } from 'commander';
+import { type CrfParams, DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
+import type { ModelOverrides } from '../../model/modelOverrides.js';
+import { parseDevice } from '../../model/session.js';
+
+export function positiveInt(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} takes a positive whole number, got "${value}"`);
+    return n;
+  };
+}
+
+export function scaleList(value: string): number[] {
+  const scales = value.split(',').map(Number);
+  if (scales.length === 0 || scales.some((s) => !(s > 0 && s <= 4))) throw new InvalidArgumentError(`takes scales between 0 and 4 separated by commas, such as 0.5,0.75,1, got "${value}"`);
+  return scales;
+}
+
+export function scaleFraction(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`${flag} takes a fraction in (0, 1], got "${value}"`);
+    return n;
+  };
+}
+
+export function nonNegative(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} takes a number ≥ 0, got "${value}"`);
+    return n;
+  };
+}
+
+export function positive(flag: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${flag} takes a number > 0, got "${value}"`);
+    return n;
+  };
+}
+
+/** The CRF's kernel flags, shared by segment, serve and eval (the crf command names them without the prefix). */
+export interface CrfFlags {
+  crfIters: number;
+  crfScale: number;
+  crfPosW: number;
+  crfPosXy: number;
+  crfBiW: number;
+  crfBiXy: number;
+  crfBiRgb: number;
+}
+
+export function crfKernelOptions(command: Command): Command {
+  const { gaussian, bilateral } = DEEPLAB_VOC_PARAMS;
+  return command
+    .option('--crf-pos-w <w>', 'CRF smoothness kernel weight w2', nonNegative('--crf-pos-w'), gaussian.weight)
+    .option('--crf-pos-xy <σ>', 'CRF smoothness kernel σγ (pixels at full size)', positive('--crf-pos-xy'), gaussian.xy)
+    .option('--crf-bi-w <w>', 'CRF appearance kernel weight w1', nonNegative('--crf-bi-w'), bilateral.weight)
+    .option('--crf-bi-xy <σ>', 'CRF appearance kernel σα (pixels at full size)', positive('--crf-bi-xy'), bilateral.xy)
+    .option('--crf-bi-rgb <σ>', 'CRF appearance kernel σβ (colour, 0–255)', positive('--crf-bi-rgb'), bilateral.rgb);
+}
+
+export function crfParams(flags: CrfFlags): CrfParams {
+  return {
+    ...DEEPLAB_VOC_PARAMS,
+    iterations: flags.crfIters,
+    scale: flags.crfScale,
+    gaussian: { weight: flags.crfPosW, xy: flags.crfPosXy },
+    bilateral: { weight: flags.crfBiW, xy: flags.crfBiXy, rgb: flags.crfBiRgb },
+  };
+}
+
+export function onOff(value: string): boolean {
+  if (value === 'on' || value === 'off') return value === 'on';
+  throw new InvalidArgumentError(`takes on or off, got "${value}"`);
+}
+
+export function fraction(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`takes a number from 0 to 1, got "${value}"`);
+  return n;
+}
+
+export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'];
+export function x264Preset(value: string): string {
+  if (!X264_PRESETS.includes(value)) throw new InvalidArgumentError(`takes one of ${X264_PRESETS.join(', ')}, got "${value}"`);
+  return value;
+}
+
+export function normalizeFlag(value: string): NonNullable<ModelOverrides['normalize']> {
+  if (value === 'torchvision' || value === 'tensorflow' || value === 'mediapipe') return value;
+  const match = /^([^/]+)\/([^/]+)$/.exec(value);
+  const triple = (text: string) => text.split(',').map(Number);
+  if (match) {
+    const [mean, std] = [triple(match[1]!), triple(match[2]!)];
+    if (mean.length === 3 && std.length === 3 && [...mean, ...std].every(Number.isFinite) && std.every((v) => v > 0)) {
+      return { mean: mean as [number, number, number], std: std as [number, number, number] };
+    }
+  }
+  throw new InvalidArgumentError(`takes torchvision, tensorflow, mediapipe or MEAN/STD such as 0.5,0.5,0.5/0.5,0.5,0.5, got "${value}"`);
+}
+
+export function classesFlag(value: string): NonNullable<ModelOverrides['classes']> {
+  if (value === 'voc' || value === 'cityscapes' || value === 'ade20k' || value === 'person') return value;
+  let text: string;
+  try {
+    text = readFileSync(value, 'utf8');
+  } catch {
+    throw new InvalidArgumentError(`takes voc, cityscapes, ade20k, person or a readable text file of class names, got "${value}"`);
+  }
+  const names = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  if (names.length === 0) throw new InvalidArgumentError(`${value} names no classes`);
+  return names;
+}
+
+export function size(value: string): [number, number] {
+  const match = /^(\d+)x(\d+)$/.exec(value);
+  if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) throw new InvalidArgumentError(`takes WIDTHxHEIGHT such as 513x289, got "${value}"`);
+  return [Number(match[1]), Number(match[2])];
+}
+
+export function device(value: string) {
+  try {
+    return parseDevice(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
+/** Flags segment and serve share: the model, where it runs, and the CRF. */
+export interface RunFlags extends CrfFlags {
+  model?: string;
+  device: ReturnType<typeof parseDevice>;
+  batch: number;
+  threads?: number;
+  inputSize?: [number, number];
+  crf: boolean;
+  crfWarmIters: number;
+  crfWorkers?: number;
+  normalize?: ModelOverrides['normalize'];
+  classes?: ModelOverrides['classes'];
+  verbose?: boolean;
+}
+
+export interface SegmentFlags extends RunFlags {
+  output?: string;
+  masks?: string;
+  framesJson?: string;
+  workers?: number;
+  scales?: number[];
+  flip?: boolean;
+  opacity: number;
+  encoderPreset?: string;
+  crfWarmStart?: boolean;
+  strict?: boolean;
+  json?: boolean;
+}
+
+/** What the model flags say the graph could not (normalisation, class names). */
+export function modelOverridesFrom(flags: { normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes'] }): ModelOverrides {
+  return { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) };
+}
+
+/** The model group, the same for segment, serve and eval: which model, where it runs, and what its graph cannot say. */
+export function modelOptions(command: Command): Command {
+  return command
+    .option('--model <path>', 'ONNX segmentation model (default: the embedded default model)')
+    .option('--device <device>', 'auto | cpu | cuda | cuda:N', device, parseDevice('auto'))
+    .option('--input-size <WxH>', 'model input size for models with a dynamic size (default: longer side 513)', size)
+    .option('--normalize <how>', 'input normalisation: torchvision | tensorflow | mediapipe | MEAN/STD as r,g,b/r,g,b (default: from the graph)', normalizeFlag)
+    .option('--classes <set>', 'class names and colours: voc | cityscapes | ade20k | person | a text file with one name per line', classesFlag);
+}

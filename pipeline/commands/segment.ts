@@ -1,0 +1,145 @@
+/** `segment` (a video, image or sequence → overlay video, masks, JSON lines) and `demo`. */
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
+import { defaultModelPath } from '../../model/defaultModel.js';
+import { CUDA_HOWTO } from '../../model/session.js';
+import { isSequencePattern } from '../ffmpeg.js';
+import { generateClip } from '../generateClip.js';
+import { createProgress } from '../progress.js';
+import { segmentVideo, type SegmentSummary } from '../segmentVideo.js';
+import { reportFailure, type SetExitCode } from './failure.js';
+import { crfKernelOptions, crfParams, fraction, modelOptions, modelOverridesFrom, onOff, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
+
+/** Where output goes when no output flag is given: `<name>.seg.mp4` (or .png for a still image) in the working directory. */
+function defaultOutput(input: string): string {
+  const base = path.basename(input).replace(/%0?\d*d/g, '').replace(/\.[^.]+$/, '').replace(/[_-]+$/, '') || 'output';
+  const still = /\.(png|jpe?g|bmp|webp|tiff?|ppm)$/i.test(input) && !isSequencePattern(input);
+  return `${base}.seg.${still ? 'png' : 'mp4'}`;
+}
+
+async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSummary> {
+  const cores = os.availableParallelism();
+  const workers = flags.workers ?? Math.min(2, cores);
+  const threads = flags.threads ?? Math.max(1, Math.floor(cores / workers));
+  const wantsAny = flags.output || flags.masks || flags.framesJson;
+  const outputPath = flags.output ?? (wantsAny ? undefined : defaultOutput(input));
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = () => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json);
+  try {
+    return await segmentVideo({
+      input,
+      ...(outputPath ? { outputPath } : {}),
+      ...(flags.masks ? { masksDir: flags.masks } : {}),
+      ...(flags.framesJson ? { framesJsonPath: flags.framesJson } : {}),
+      modelPath: flags.model ?? defaultModelPath(),
+      device: flags.device,
+      batchSize: flags.batch,
+      workers,
+      threadsPerWorker: threads,
+      ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
+      ...(flags.scales ? { scales: flags.scales } : {}),
+      ...(flags.flip ? { flip: true } : {}),
+      opacity: flags.opacity,
+      ...(flags.encoderPreset ? { encoderPreset: flags.encoderPreset } : {}),
+      ...(flags.crf
+        ? {
+            crf: {
+              params: crfParams(flags),
+              // A warm-started stream stays on one worker: one worker on all cores, unless told.
+              workers: flags.crfWorkers ?? (flags.crfWarmStart ? 1 : Math.min(2, os.availableParallelism())),
+              ...(flags.crfWarmStart ? { warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 } } : {}),
+            },
+          }
+        : {}),
+      modelOverrides: modelOverridesFrom(flags),
+      ...(flags.strict ? { strict: true } : {}),
+      signal: controller.signal,
+      onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+      onStart: ({ totalFrames, fallbackReason }) => {
+        if (fallbackReason) process.stderr.write(`note: CUDA is not available (${fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
+        progress.start(totalFrames);
+      },
+      onFrame: (done) => progress.update(done),
+    });
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function report(summary: SegmentSummary, json: boolean | undefined): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  const outputs = Object.values(summary.outputs).join(', ');
+  process.stderr.write(`${summary.framesOut} frames in ${(summary.wallMs / 1000).toFixed(1)} s (${summary.fps} fps, ${summary.provider}) → ${outputs}\n`);
+}
+
+function segmentOptions(command: Command): Command {
+  return modelOptions(crfKernelOptions(command))
+    .option('--batch <n>', 'frames per inference call', positiveInt('--batch'), 1)
+    .option('--workers <n>', 'inference worker threads (default: 2 on 2+ cores)', positiveInt('--workers'))
+    .option('--threads <n>', 'intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
+    .option('--scales <list>', 'multi-scale inference: average the scores at these input scales, e.g. 0.5,0.75,1', scaleList)
+    .option('--flip', 'also run every scale mirrored left-right and average it in')
+    .option('--crf <on|off>', 'refine the labels with the fully connected CRF (DeepLab VOC parameters)', onOff, false)
+    .option('--crf-iters <n>', 'CRF mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
+    .option('--crf-warm-start', 'video: run the CRF incrementally, each frame from the previous one (cold again on scene cuts)')
+    .option('--crf-warm-iters <n>', 'CRF iterations of a warm-started frame', positiveInt('--crf-warm-iters'), 3)
+    .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled (0.5: about 4× faster)', scaleFraction('--crf-scale'), 1)
+    .option('--crf-workers <n>', 'CRF worker threads: frames side by side (default: 2 on 2+ cores; 1 with --crf-warm-start, whose stream stays on one worker, which then runs each frame on all cores)', positiveInt('--crf-workers'))
+    .option('--opacity <alpha>', 'overlay opacity, 0..1', fraction, 0.55)
+    .option('--encoder-preset <preset>', 'overlay video x264 speed: ultrafast … veryslow (default veryfast)', x264Preset)
+    .option('--json', 'print one JSON summary object on stdout at the end')
+    .option('--verbose', 'print stack traces of internal errors');
+}
+
+export function registerSegment(program: Command, setExitCode: SetExitCode): void {
+  segmentOptions(
+    program
+      .command('segment')
+      .description('segment every frame of a video, an image, or an image sequence (frame_%05d.png)')
+      .argument('<input>', 'video file, image, or printf pattern of an image sequence')
+      .option('-o, --output <file>', 'overlay video (.mp4 .mkv .mov .webm .avi) or image (.png .jpg, or a %d pattern)')
+      .option('--masks <dir>', 'write one 8-bit PNG of class indices per frame into DIR')
+      .option('--frames-json <file>', 'write one JSON line per frame: index, pts, pixel count per class')
+      .option('--strict', 'refuse an input with any decode error (default: a file missing at most 1% of its frames is processed with a warning)'),
+  ).action(async (input: string, flags: SegmentFlags) => {
+    try {
+      report(await runSegment(input, flags), flags.json);
+    } catch (error) {
+      setExitCode(reportFailure(error, Boolean(flags.verbose)));
+    }
+  });
+}
+
+export function registerDemo(program: Command, setExitCode: SetExitCode): void {
+  segmentOptions(
+    program
+      .command('demo')
+      .description('generate a short test clip and segment it with the default model')
+      .option('--out-dir <dir>', 'where the clip and results go', 'out'),
+  ).action(async (flags: SegmentFlags & { outDir: string }) => {
+    try {
+      mkdirSync(flags.outDir, { recursive: true });
+      const clip = await generateClip(path.join(flags.outDir, 'demo-input.mp4'), { width: 640, height: 360, fps: 25, frames: 75 });
+      const summary = await runSegment(clip, { ...flags, output: path.join(flags.outDir, 'demo.seg.mp4'), framesJson: path.join(flags.outDir, 'demo.frames.jsonl') });
+      report(summary, flags.json);
+    } catch (error) {
+      setExitCode(reportFailure(error, Boolean(flags.verbose)));
+    }
+  });
+}

@@ -1,0 +1,94 @@
+/** `serve`: live inputs segmented and shown in browsers, until Ctrl-C. */
+import os from 'node:os';
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
+import { defaultModelPath } from '../../model/defaultModel.js';
+import { CUDA_HOWTO } from '../../model/session.js';
+import { startLiveServer } from '../serve.js';
+import { reportFailure, type SetExitCode } from './failure.js';
+import { crfKernelOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, type RunFlags, scaleFraction } from './flags.js';
+
+interface ServeFlags extends RunFlags {
+  port: number;
+  host: string;
+  token?: string;
+  allowedHosts?: string[];
+  maxViewers: number;
+  realtime?: boolean;
+  workers: number;
+}
+
+function hostList(value: string): string[] {
+  const hosts = value.split(',').map((h) => h.trim()).filter(Boolean);
+  if (hosts.length === 0 || hosts.some((h) => !/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(h))) {
+    throw new InvalidArgumentError(`takes host names separated by commas (a leading dot allows subdomains: .example.com), got "${value}"`);
+  }
+  return hosts;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`takes a port number 0–65535, got "${value}"`);
+  return n;
+}
+
+/** Serves until Ctrl-C / SIGTERM; one line per stream event on stderr. */
+async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
+  const threads = flags.threads ?? Math.max(1, Math.floor(os.availableParallelism() / flags.workers));
+  const server = await startLiveServer({
+    inputs,
+    realtime: Boolean(flags.realtime),
+    host: flags.host,
+    port: flags.port,
+    ...(flags.token ? { token: flags.token } : {}),
+    ...(flags.allowedHosts ? { allowedHosts: flags.allowedHosts } : {}),
+    maxViewers: flags.maxViewers,
+    modelPath: flags.model ?? defaultModelPath(),
+    modelOverrides: modelOverridesFrom(flags),
+    device: flags.device,
+    workers: flags.workers,
+    threadsPerWorker: threads,
+    batchSize: flags.batch,
+    ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
+    crf: { on: flags.crf, params: crfParams(flags), warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 }, workers: flags.crfWorkers },
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  if (server.fallbackReason) process.stderr.write(`note: CUDA is not available (${server.fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
+  const shown = flags.token ? `${server.url}/?token=${encodeURIComponent(flags.token)}` : `${server.url}/`;
+  process.stderr.write(`serving ${server.streams.map((s) => s.id).join(', ')} on ${shown} (${server.provider})\n`);
+  await new Promise<void>((resolve, reject) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    server.finished.catch(reject);
+  }).finally(() => server.close());
+}
+
+export function registerServe(program: Command, setExitCode: SetExitCode): void {
+  modelOptions(crfKernelOptions(program.command('serve')))
+    .description('segment live inputs and show them in a browser: the viewer at /, /healthz, /metrics, WebSocket /ws')
+    .argument('[inputs...]', 'files, testsrc[:WxH[@fps]], rtsp://…, http(s)://…, camera:N or /dev/videoN', ['testsrc'])
+    .option('--port <n>', 'HTTP port (0: any free one)', port, 8080)
+    .option('--host <address>', 'address to listen on (0.0.0.0 opens it to the network)', '127.0.0.1')
+    .option('--token <secret>', 'require ?token=SECRET (or Authorization: Bearer) for /ws and /metrics')
+    .option('--allowed-hosts <names>', 'host names the server answers to besides IP addresses, localhost and --host (comma-separated; .example.com allows subdomains)', hostList)
+    .option('--max-viewers <n>', 'WebSocket viewers at most; more are refused with 503', positiveInt('--max-viewers'), 64)
+    .option('--realtime', 'play files at their frame rate, dropping frames when behind (default: every frame)')
+    .option('--batch <n>', 'frames per inference call (frames of all streams batch together)', positiveInt('--batch'), 1)
+    .option('--workers <n>', 'inference worker threads shared by all streams (default: 1, for latency)', positiveInt('--workers'), 1)
+    .option('--threads <n>', 'intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
+    .option('--crf <on|off>', 'start every stream with the dense CRF on (viewers can switch it per stream)', onOff, false)
+    .option('--crf-iters <n>', 'CRF mean-field iterations of a cold start', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
+    .option('--crf-warm-iters <n>', 'CRF iterations of a frame warm-started from the previous one', positiveInt('--crf-warm-iters'), 3)
+    .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, labels from Q upsampled (live default 0.5: 30 fps at 640x360 on 2 cores)', scaleFraction('--crf-scale'), 0.5)
+    .option('--crf-workers <n>', 'CRF workers shared by the streams (each stream stays on one; one worker runs each frame on two cores)', positiveInt('--crf-workers'), 1)
+    .option('--verbose', 'print stack traces of internal errors')
+    .action(async (inputs: string[], flags: ServeFlags) => {
+      try {
+        await runServe(inputs, flags);
+      } catch (error) {
+        setExitCode(reportFailure(error, Boolean(flags.verbose)));
+      }
+    });
+}
