@@ -22,7 +22,7 @@ async function startServe(cli: string, args: readonly string[]): Promise<Serve> 
   const child = spawn(process.execPath, [cli, 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
-    child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
       stderr += text;
       const match = /^serving .* on (http:\/\/[^/\s]+)/m.exec(stderr);
       if (match) resolve(match[1]!);

@@ -72,10 +72,10 @@ async function benchPipeline(): Promise<void> {
     await session.release();
     return fps;
   };
-  const pipeline = async (workers: number, threads: number, output: string[]): Promise<{ fps: number; stages: unknown }> => {
+  const pipeline = async (workers: number, threads: number, output: string[]): Promise<{ fps: number; stages: Record<string, number> | null }> => {
     const run = await runMeasured(process.execPath, [cli, 'segment', input, '--model', modelPath, '--device', 'cpu', '--workers', String(workers), '--threads', String(threads), '--input-size', `${iw}x${ih}`, ...output, '--json']);
     if (run.code !== 0) throw new Error(`pipeline failed: ${run.stderr}`);
-    const summary = JSON.parse(run.stdout) as { framesOut: number; fps: number; msPerStage: unknown };
+    const summary = JSON.parse(run.stdout) as { framesOut: number; fps: number; msPerStage: Record<string, number> };
     return { fps: summary.fps, stages: summary.msPerStage };
   };
   const video = path.join(work, 'pipeline-out.mp4');
@@ -85,7 +85,7 @@ async function benchPipeline(): Promise<void> {
     { config: '2 workers × 1 thread, JSON lines only (no encoder)', workers: 2, threads: 1, output: ['--frames-json', path.join(work, 'pipeline-out.jsonl')] },
     { config: '1 worker × 2 threads, overlay mp4 (latency setting)', workers: 1, threads: 2, output: ['-o', video] },
   ];
-  const rows = configs.map((c) => ({ ...c, bare: [] as number[], pipe: [] as number[], stages: null as unknown }));
+  const rows = configs.map((c) => ({ ...c, bare: [] as number[], pipe: [] as number[], stages: null as Record<string, number> | null }));
   const rounds = quick ? 1 : 3;
   for (let r = 0; r < rounds; r++) {
     for (const row of rows) {

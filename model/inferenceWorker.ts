@@ -23,11 +23,11 @@ function batchTensor(request: BatchRequest, k: number): ort.Tensor {
   const dims = init.inputLayout === 'NCHW' ? [n, 3, first.height, first.width] : [n, first.height, first.width, 3];
   if (init.inputType === 'uint8') {
     const data = n === 1 ? (first.data as Uint8Array) : new Uint8Array(per * n);
-    if (n > 1) request.frames.forEach((f, i) => data.set(f.inputs[k]!.data as Uint8Array, i * per));
+    if (n > 1) request.frames.forEach((f, i) => data.set(f.inputs[k]!.data, i * per));
     return new ort.Tensor('uint8', data, dims);
   }
   const data = n === 1 ? (first.data as Float32Array) : new Float32Array(per * n);
-  if (n > 1) request.frames.forEach((f, i) => data.set(f.inputs[k]!.data as Float32Array, i * per));
+  if (n > 1) request.frames.forEach((f, i) => data.set(f.inputs[k]!.data, i * per));
   return new ort.Tensor('float32', data, dims);
 }
 

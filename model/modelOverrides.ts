@@ -45,7 +45,7 @@ export function parseOverrides(value: unknown, where: string): ModelOverrides {
   if (raw['classes'] !== undefined) {
     const c = raw['classes'];
     if (typeof c === 'string' && (CLASS_SETS as string[]).includes(c)) classes = c as ClassSetName;
-    else if (Array.isArray(c) && c.length > 0 && c.every((x) => typeof x === 'string')) classes = c as string[];
+    else if (Array.isArray(c) && c.length > 0 && c.every((x) => typeof x === 'string')) classes = c;
     else throw new ModelError(`${where}: "classes" must be one of ${CLASS_SETS.join(', ')} or a list of names`);
   }
   return { ...(normalize ? { normalize } : {}), ...(classes ? { classes } : {}) };

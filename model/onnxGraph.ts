@@ -115,6 +115,13 @@ export class OnnxGraphBuilder {
     return outputs;
   }
 
+  /** A node with one output: its name. */
+  node1(opType: string, inputs: readonly string[], attributes: Record<string, unknown>[] = []): string {
+    const y = this.fresh(opType.toLowerCase());
+    this.nodes.push({ opType, input: [...inputs], output: [y], attribute: attributes, name: this.fresh(`${opType}_node`), domain: '' });
+    return y;
+  }
+
   static ints(name: string, values: readonly number[]) {
     return { name, type: onnx.AttributeProto.AttributeType.INTS, ints: [...values] };
   }
@@ -136,7 +143,7 @@ export class OnnxGraphBuilder {
     const inputs = [x, weights];
     if (bias) inputs.push(this.constantFloat(new Float32Array(out).map(() => (this.random() - 0.5) * 0.2), [out], 'b'));
     const pad = (dilation * (kernel - 1)) >> 1;
-    const [y] = this.node('Conv', inputs, [
+    const y = this.node1('Conv', inputs, [
       OnnxGraphBuilder.ints('kernel_shape', [kernel, kernel]),
       OnnxGraphBuilder.ints('strides', [stride, stride]),
       OnnxGraphBuilder.ints('dilations', [dilation, dilation]),
@@ -149,7 +156,7 @@ export class OnnxGraphBuilder {
 
   /** Unary op that keeps the channel count (Relu, Sigmoid, ...). */
   unary(opType: string, x: string, attributes: Record<string, unknown>[] = []): string {
-    const [y] = this.node(opType, [x], attributes);
+    const y = this.node1(opType, [x], attributes);
     if (this.channels.has(x)) this.channels.set(y, this.channelsOf(x));
     return y;
   }
@@ -160,19 +167,19 @@ export class OnnxGraphBuilder {
 
   /** Clip(0, 6), MobileNet's activation. */
   relu6(x: string): string {
-    const [y] = this.node('Clip', [x, this.constantFloat(new Float32Array([0]), []), this.constantFloat(new Float32Array([6]), [])]);
+    const y = this.node1('Clip', [x, this.constantFloat(new Float32Array([0]), []), this.constantFloat(new Float32Array([6]), [])]);
     this.channels.set(y, this.channelsOf(x));
     return y;
   }
 
   add(a: string, b: string): string {
-    const [y] = this.node('Add', [a, b]);
+    const y = this.node1('Add', [a, b]);
     if (this.channels.has(a)) this.channels.set(y, this.channelsOf(a));
     return y;
   }
 
   concat(xs: readonly string[], axis = 1): string {
-    const [y] = this.node('Concat', xs, [OnnxGraphBuilder.int('axis', axis)]);
+    const y = this.node1('Concat', xs, [OnnxGraphBuilder.int('axis', axis)]);
     this.channels.set(y, xs.reduce((sum, x) => sum + this.channelsOf(x), 0));
     return y;
   }
@@ -192,19 +199,19 @@ export class OnnxGraphBuilder {
 
   /** Broadcast `x` (e.g. N×C×1×1) to the spatial size of `like`, keeping x's channels. */
   expandSpatialLike(x: string, like: string): string {
-    const [y] = this.node('Expand', [x, this.shapeWithSpatialOf(x, like)]);
-    this.channels.set(y!, this.channelsOf(x));
-    return y!;
+    const y = this.node1('Expand', [x, this.shapeWithSpatialOf(x, like)]);
+    this.channels.set(y, this.channelsOf(x));
+    return y;
   }
 
   /** Bilinear resize of `x` to the spatial size of `like` (half-pixel, as TF/PyTorch align_corners=false). */
   resizeBilinearLike(x: string, like: string): string {
-    const [y] = this.node('Resize', [x, '', '', this.shapeWithSpatialOf(x, like)], [
+    const y = this.node1('Resize', [x, '', '', this.shapeWithSpatialOf(x, like)], [
       OnnxGraphBuilder.string('mode', 'linear'),
       OnnxGraphBuilder.string('coordinate_transformation_mode', 'half_pixel'),
     ]);
-    this.channels.set(y!, this.channelsOf(x));
-    return y!;
+    this.channels.set(y, this.channelsOf(x));
+    return y;
   }
 
   /** Rename a tensor to a graph output name (Identity), so outputs have stable names. */

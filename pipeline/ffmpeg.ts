@@ -82,7 +82,7 @@ export function ffmpegReason(error: unknown): string {
     .filter((l) => l && !/^ffmpeg exited with code|^ffprobe exited with code|^Error while opening|^Conversion failed/.test(l));
   // An OS error (a full disk, permissions) is the reason even when ffmpeg's last words are vaguer.
   const osError = lines.find((l) => OS_ERROR.test(l));
-  if (osError) return OS_ERROR.exec(osError)![0]!;
+  if (osError) return OS_ERROR.exec(osError)![0];
   return lines.at(-1) ?? text.split('\n')[0]!;
 }
 

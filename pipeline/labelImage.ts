@@ -19,7 +19,7 @@ export function readLabelPng(file: string): LabelImage {
   let png: { width: number; height: number; data: Buffer | Uint16Array; palette?: number[][] | boolean; colorType?: number };
   try {
     // skipRescale: a 1-bit mask's 1 stays 1 (not 255 = ignored), a 16-bit map's 7 stays 7 (not 0).
-    png = PNG.sync.read(readFileSync(file), { skipRescale: true }) as unknown as typeof png;
+    png = PNG.sync.read(readFileSync(file), { skipRescale: true });
   } catch (error) {
     throw new InputError(`${file} is not a readable PNG label map (${(error as Error).message})`);
   }

@@ -94,7 +94,7 @@ export class WasmMeanField extends WasmEngine {
     if (pixels?.image) new Uint8Array(this.memory.buffer, image, n * 3).set(pixels.image);
     const tables = this.buildLattice(d, (input) => {
       if (pixels) this.exports.pixelFeatures(0, n, pixels.width, image, pixels.xy, pixels.rgb ?? 1, input);
-      else this.f32(input, n * d).set(features!);
+      else this.f32(input, n * d).set(features);
     });
     const { vertices, keys } = tables;
     const neighbours = this.alloc(d1 * vertices * 2 * 4);

@@ -23,7 +23,7 @@ parentPort!.once('message', ({ module, memory, control }: { module: WebAssembly.
     seen = Atomics.load(words, CONTROL.SEQ);
     const op = words[CONTROL.OP] as ControlOp;
     if (op === 0) return; // exit
-    const { name, floatArgs, argc } = HELPER_EXPORTS[op]!;
+    const { name, floatArgs, argc } = HELPER_EXPORTS[op];
     const args = Array.from({ length: argc }, (_, i) => (floatArgs.includes(i) ? floats[CONTROL.ARGS + i]! : words[CONTROL.ARGS + i]!));
     try {
       const result = exports[name]!(...args);

@@ -17,7 +17,7 @@ describe('error envelopes across a worker boundary', () => {
   it('keeps a bug a bug: not a user error, its message with the context, and the stack from the worker', () => {
     let original: Error;
     try {
-      (null as unknown as { x: number }).x;
+      JSON.parse('{ not json');
       throw new Error('unreachable');
     } catch (error) {
       original = error as Error;

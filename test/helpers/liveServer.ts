@@ -25,7 +25,7 @@ export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv
   });
   let stderr = '';
   const waiters = new Set<() => void>();
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
     stderr += text;
     for (const wake of waiters) wake();
   });

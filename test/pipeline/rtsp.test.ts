@@ -18,9 +18,9 @@ async function freePort(): Promise<number> {
 async function startRtspServer(port: number): Promise<ChildProcess> {
   const child = spawn('/usr/bin/python3', [path.join(repoRoot, 'test/helpers/rtspServer.py'), String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => (String(d).includes('ready') ? resolve() : undefined));
+    child.stdout.on('data', (d: Buffer) => (String(d).includes('ready') ? resolve() : undefined));
     child.once('exit', (code) => reject(new Error(`RTSP server exited (${code}): ${output}`)));
   });
   return child;
