@@ -6,6 +6,9 @@ import { Observable, type OperatorFunction } from 'rxjs';
  * no empty batch is ever emitted; order is kept.
  *
  *   a b c d e | (maxSize 2)  →  [a,b] [c,d] [e] |
+ *
+ * @example
+ * prepared$.pipe(batchFrames(4, 20), inferBatches(model.pool)) // up to 4 frames per run, none waits over 20 ms
  */
 export function batchFrames<T>(maxSize: number, maxWaitMs: number): OperatorFunction<T, T[]> {
   if (!Number.isInteger(maxSize) || maxSize < 1) throw new RangeError(`batch size must be a positive integer, got ${maxSize}`);

@@ -17,6 +17,9 @@ export interface PreprocessOptions {
  * model's layout and mirrors the flipped ones. The frame itself is kept for the sinks.
  *
  *   Frame{ rgb: W×H×3 uint8 }  →  PreparedFrame{ frame, inputs: [{ data: Float32Array 3×h×w, width, height, flipped }] }
+ *
+ * @example
+ * frames$.pipe(preprocessFrames(model.preprocess)) // model from openModel(…)
  */
 export function preprocessFrames(options: PreprocessOptions): OperatorFunction<Frame, PreparedFrame> {
   return map((frame) => {

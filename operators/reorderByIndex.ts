@@ -6,6 +6,9 @@ import { Observable, type OperatorFunction } from 'rxjs';
  * with items still held (a gap) is an error, never a silent loss.
  *
  *   2 0 1 4 3  →  0 1 2 3 4
+ *
+ * @example
+ * batches$.pipe(inferBatches(model.pool), reorderByIndex((s) => s.frame.index))
  */
 export function reorderByIndex<T>(indexOf: (item: T) => number, firstIndex = 0): OperatorFunction<T, T> {
   return (source) =>

@@ -9,6 +9,11 @@ import type { SegmentationSink } from '../core/sink.js';
  *
  *   Segmentation  →  (video, masks, JSON lines ...)  →  the Segmentation, after it is written,
  *                                                        with `timings.write` filled in
+ *
+ * @example
+ * const sinks = [new MaskPngSink('masks'), new FrameStatsSink('frames.jsonl', model.descriptor.classNames)];
+ * await lastValueFrom(segmentations$.pipe(writeToSinks(sinks), tap(() => credits.release())));
+ * await finishSinks(sinks); // complete names only now
  */
 export function writeToSinks(sinks: readonly SegmentationSink[]): OperatorFunction<Segmentation, Segmentation> {
   return concatMap(async (segmentation) => {

@@ -1,0 +1,62 @@
+/**
+ * A segmentation model ready to run: its descriptor (read from the graph, the sidecar and the
+ * overrides), a pool of inference workers, and how to prepare frames for it — what a custom
+ * pipeline needs to put `preprocessFrames` and `inferBatches` to work.
+ *
+ * @example
+ * const model = await openModel(defaultModelPath());
+ * frames$.pipe(preprocessFrames(model.preprocess), batchFrames(1, 20), inferBatches(model.pool));
+ * await model.close();
+ */
+import { modelInputSize, planInputs, type InputSpec, type ModelDescriptor } from '../model/descriptor.js';
+import { InferencePool, type InferencePoolEvents } from '../model/inferencePool.js';
+import type { ModelOverrides } from '../model/modelOverrides.js';
+import { parseDevice, type Device } from '../model/session.js';
+import type { PreprocessOptions } from '../operators/preprocessFrames.js';
+import { loadModelDescriptor } from './segmentVideo.js';
+
+export interface OpenModelOptions {
+  /** `auto` (CUDA when present, else CPU), `cpu`, `cuda` or `cuda:N`. */
+  readonly device?: string;
+  /** Inference worker threads (default 1) and intra-op threads in each (default 1). */
+  readonly workers?: number;
+  readonly threads?: number;
+  /** Model input [width, height] for models with a dynamic size (default: the frame's longer side at 513). */
+  readonly inputSize?: readonly [number, number];
+  /** What the graph cannot say: normalisation, class names. */
+  readonly overrides?: ModelOverrides;
+  readonly events?: InferencePoolEvents;
+}
+
+export interface SegmentationModel {
+  readonly path: string;
+  readonly descriptor: ModelDescriptor;
+  /** Where it runs: 'cpu' or 'cuda'. */
+  readonly provider: string;
+  readonly pool: InferencePool;
+  /** The options for `preprocessFrames`: the model's layout, normalisation and input size per frame size. */
+  readonly preprocess: PreprocessOptions;
+  /** Stops the workers. */
+  close(): Promise<void>;
+}
+
+export async function openModel(path: string, options: OpenModelOptions = {}): Promise<SegmentationModel> {
+  const descriptor = loadModelDescriptor(path, options.overrides);
+  const device: Device = parseDevice(options.device ?? 'auto');
+  const pool = await InferencePool.forModel(descriptor, { modelPath: path, device, workers: options.workers ?? 1, threads: options.threads ?? 1 }, options.events);
+  const plans = new Map<string, InputSpec[]>();
+  const inputsFor = (width: number, height: number): InputSpec[] => {
+    const key = `${width}x${height}`;
+    let plan = plans.get(key);
+    if (!plan) plans.set(key, (plan = planInputs(options.inputSize ?? modelInputSize(descriptor, width, height), [1], false)));
+    return plan;
+  };
+  return {
+    path,
+    descriptor,
+    provider: pool.provider,
+    pool,
+    preprocess: { layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor },
+    close: () => pool.close(),
+  };
+}
