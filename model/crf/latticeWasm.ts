@@ -8,7 +8,8 @@
 import { activeFromPeaks } from './labelPruning.js';
 import { OP } from './meanFieldControl.js';
 import type { PermutohedralLattice } from './permutohedralLattice.js';
-import { type CrfExports, KERNEL_BYTES, type LatticeView, sliceGain, WasmEngine } from './wasmEngine.js';
+import type { CrfExports } from './latticeExports.js';
+import { KERNEL_BYTES, type LatticeView, sliceGain, WasmEngine } from './wasmEngine.js';
 
 /** A lattice laid out in the instance's memory, with its kernel weight and normalisation. */
 interface PlacedLattice {

@@ -1,4 +1,6 @@
 /** The control block shared by a CRF engine (wasmEngine.ts) and its helper thread (see meanFieldHelper.ts). */
+import type { CrfExports } from './latticeExports.js';
+
 /** Word indices: RESULT holds a step's integer result; FAILED is set when a step threw (the main side then throws too). */
 export const CONTROL = { SEQ: 0, DONE: 1, READY: 2, OP: 3, ARGS: 4, RESULT: 30, FAILED: 31 } as const;
 
@@ -8,7 +10,11 @@ export const CONTROL_WORDS = 32;
 /** Operations the helper runs: 0 ends it; the others name a WebAssembly export and its f32 arguments. */
 export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
 
-export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, { name: string; argc: number; floatArgs: readonly number[] }> = {
+/** An export the helper may run, with its argument count checked against the module's own declaration. */
+type HelperExport = { [Name in keyof CrfExports]: { readonly name: Name; readonly argc: Parameters<CrfExports[Name]>['length']; readonly floatArgs: readonly number[] } }[keyof CrfExports];
+
+/** `floatArgs`: the arguments that are f32 in the kernel (they travel as their bits). */
+export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, HelperExport> = {
   1: { name: 'splat', argc: 8, floatArgs: [] },
   2: { name: 'addInto', argc: 3, floatArgs: [] },
   3: { name: 'blurDirection', argc: 8, floatArgs: [] },

@@ -7,12 +7,14 @@
  *   control (Int32 × 32): [SEQ, DONE, READY, OP, args…, RESULT, FAILED]  — f32 arguments travel as their bits
  */
 import { parentPort } from 'node:worker_threads';
+import type { CrfExports } from './latticeExports.js';
 import { type ControlOp, CONTROL, CONTROL_WORDS, HELPER_EXPORTS } from './meanFieldControl.js';
 
 type Kernel = (...args: number[]) => unknown;
 
 parentPort!.once('message', ({ module, memory, control }: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: number }) => {
-  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<string, Kernel>;
+  // Names and argument counts are checked against the module's declarations in HELPER_EXPORTS.
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<keyof CrfExports, Kernel>;
   const words = new Int32Array(memory.buffer, control, CONTROL_WORDS);
   const floats = new Float32Array(memory.buffer, control, CONTROL_WORDS);
   Atomics.store(words, CONTROL.READY, 1);
@@ -26,7 +28,7 @@ parentPort!.once('message', ({ module, memory, control }: { module: WebAssembly.
     const { name, floatArgs, argc } = HELPER_EXPORTS[op];
     const args = Array.from({ length: argc }, (_, i) => (floatArgs.includes(i) ? floats[CONTROL.ARGS + i]! : words[CONTROL.ARGS + i]!));
     try {
-      const result = exports[name]!(...args);
+      const result = exports[name](...args);
       words[CONTROL.RESULT] = typeof result === 'number' ? result : 0;
     } catch {
       Atomics.store(words, CONTROL.FAILED, 1);

@@ -23,7 +23,8 @@ import type { CrfParams } from './denseCrf.js';
 import { activeFromPeaks } from './labelPruning.js';
 import { OP } from './meanFieldControl.js';
 import type { WarmStartSettings } from './crfProtocol.js';
-import { type CrfExports, KERNEL_BYTES, type LatticeView, sliceGain, WasmEngine } from './wasmEngine.js';
+import type { CrfExports } from './latticeExports.js';
+import { KERNEL_BYTES, type LatticeView, sliceGain, WasmEngine } from './wasmEngine.js';
 
 export interface VideoCrfResult {
   readonly labels: Uint8Array;

@@ -8,34 +8,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { startWorker } from '../startWorker.js';
+import type { CrfExports } from './latticeExports.js';
 import { CONTROL, CONTROL_WORDS, OP } from './meanFieldControl.js';
 
 /** The module's exports (pointers are byte offsets into the engine's memory). */
-export interface CrfExports {
-  splat(points: number, d1: number, stride: number, offsets: number, weights: number, values: number, lattice: number, latticeFloats: number): void;
-  addInto(dst: number, src: number, floats: number): void;
-  blurDirection(j: number, first: number, last: number, vertices: number, stride: number, neighbours: number, from: number, to: number): void;
-  slice(points: number, d1: number, stride: number, offsets: number, weights: number, lattice: number, out: number, alpha: number): void;
-  buildLattice(points: number, d: number, features: number, offsets: number, weights: number, keys: number, capacity: number, table: number, tableCapacity: number, scratch: number): number;
-  neighboursOf(first: number, last: number, vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
-  mergeKeys(countB: number, d: number, keysB: number, keys: number, table: number, tableCapacity: number, count: number, capacity: number, remap: number): number;
-  remapOffsets(offsets: number, count: number, remap: number): void;
-  sliceUpdate(first: number, last: number, list: number, channels: number, stride: number, unary: number, next: number, kernels: number, count: number): void;
-  prepare(points: number, classes: number, active: number, m: number, stride: number, probabilities: number, initialQ: number, unary: number, q: number): void;
-  peaks(points: number, classes: number, probabilities: number, peak: number): void;
-  expand(points: number, m: number, stride: number, q: number, classes: number, active: number, full: number, labels: number): void;
-  pixelFeatures(first: number, last: number, width: number, image: number, xy: number, rgb: number, out: number): void;
-  movePoints(list: number, n: number, width: number, image: number, xy: number, rgb: number, offsets: number, weights: number, keys: number, capacity: number, table: number, tableCapacity: number, count: number, scratch: number): number;
-  linkVertices(first: number, last: number, vertices: number, d: number, keys: number, table: number, tableCapacity: number, neighbours: number, scratch: number): void;
-  splatListed(list: number, n: number, d1: number, stride: number, offsets: number, weights: number, values: number, valueRowBytes: number, lattice: number, sign: number): void;
-  splatChange(list: number, n: number, d1a: number, offsetsA: number, weightsA: number, latticeA: number, d1b: number, offsetsB: number, weightsB: number, latticeB: number, stride: number, before: number, after: number): void;
-  normaliseListed(list: number, n: number, d1: number, offsets: number, weights: number, ones: number, alpha: number, scale: number): void;
-  selectActive(first: number, last: number, classes: number, probabilities: number, reference: number, limits: number, image: number, colours: number, top: number, tv: number, rgb: number, sure: number, activeList: number, movedList: number, counts: number): number;
-  remember(list: number, n: number, classes: number, probabilities: number, reference: number, image: number, colours: number): void;
-  prepareListed(first: number, last: number, list: number, classes: number, active: number, m: number, stride: number, probabilities: number, reference: number, q: number, unary: number, start: number): void;
-  labelsListed(list: number, n: number, m: number, stride: number, q: number, active: number, labels: number, top: number): void;
-}
-
 /** 64 KiB pages the shared memory may grow to (2 GiB: a 1280×720, 21-label CRF needs ~600 MB). */
 const MAX_PAGES = 32768;
 
