@@ -6,11 +6,12 @@
  * one worker × two threads the least latency; the caller chooses.
  */
 import type { Worker } from 'node:worker_threads';
-import { fromErrorEnvelope, WorkerLostError } from '../core/errors.js';
+import { fromErrorEnvelope } from '../core/errors.js';
 import type { BatchRequest, CloseRequest, FrameInputs, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import type { ModelDescriptor } from './descriptor.js';
 import type { Device } from './session.js';
 import { startWorker } from './startWorker.js';
+import { WorkerPool } from './workerPool.js';
 
 export interface InferencePoolOptions extends WorkerInit {
   readonly workers: number;
@@ -27,11 +28,6 @@ export interface BatchInput {
   readonly withProbabilities?: boolean;
 }
 
-interface Pending {
-  resolve: (result: BatchResult) => void;
-  reject: (error: Error) => void;
-}
-
 /**
  * Batches queued per worker: while one runs, the next already waits in the worker's port, so a
  * worker never idles for the round trip through the main thread between two batches.
@@ -43,31 +39,37 @@ export interface InferencePoolEvents {
   readonly onWorkerLost?: (reason: string) => void;
 }
 
-/** Workers the pool replaces in its lifetime before it gives up (a crash that repeats is a bug). */
-const MAX_REPLACEMENTS = 5;
-
 export class InferencePool {
   /** Free slots, QUEUE_DEPTH per worker, interleaved so work spreads over the workers first. */
   private readonly idle: Worker[] = [];
   /** Runs waiting for a slot; woken with null when the pool failed. */
   private readonly waiting: ((worker: Worker | null) => void)[] = [];
-  private readonly pending = new Map<number, Pending & { worker: Worker; frames: number }>();
-  /** Why each worker failed, from its 'error' event, for the 'exit' that follows. */
-  private readonly errors = new Map<Worker, string>();
-  private nextId = 0;
-  private closed = false;
-  private failure: Error | null = null;
-  /** Workers replaced so far. */
-  replacements = 0;
+  private readonly workers: WorkerPool;
 
   private constructor(
-    private readonly workers: Worker[],
-    private readonly init: WorkerInit,
+    workers: Worker[],
+    init: WorkerInit,
     readonly provider: 'cpu' | 'cuda',
     readonly fallbackReason: string | undefined,
-    private readonly events: InferencePoolEvents,
+    events: InferencePoolEvents,
   ) {
-    for (const worker of workers) this.attach(worker);
+    this.workers = new WorkerPool(workers, {
+      label: 'inference',
+      start: async () => {
+        const worker = startWorker(import.meta.url, 'inferenceWorker', init);
+        await waitReady(worker);
+        return worker;
+      },
+      onWorkerLost: (reason, lost) => {
+        for (let i = this.idle.length - 1; i >= 0; i--) if (this.idle[i] === lost) this.idle.splice(i, 1);
+        events.onWorkerLost?.(reason);
+      },
+      onReplaced: (_old, replacement) => {
+        if (replacement) for (let slot = 0; slot < QUEUE_DEPTH; slot++) this.release(replacement);
+        // No workers left: runs waiting for a slot fail (run checks the pool's failure).
+        else if (this.workers.workers.length === 0) for (const wake of this.waiting.splice(0)) wake(null);
+      },
+    });
     for (let slot = 0; slot < QUEUE_DEPTH; slot++) for (const worker of workers) this.release(worker);
   }
 
@@ -98,67 +100,35 @@ export class InferencePool {
 
   /** Why the pool gave up (workers kept stopping), or null while it works. */
   get failed(): Error | null {
-    return this.failure;
+    return this.workers.failed;
+  }
+
+  /** Workers replaced after they stopped. */
+  get replacements(): number {
+    return this.workers.replacements;
   }
 
   /** How many batches may be in flight at once (queued or running). */
   get size(): number {
-    return this.workers.length * QUEUE_DEPTH;
+    return this.workers.workers.length * QUEUE_DEPTH;
   }
 
   get workerCount(): number {
-    return this.workers.length;
+    return this.workers.workers.length;
   }
 
   async run(batch: BatchInput): Promise<BatchResult> {
-    if (this.failure) throw this.failure;
-    if (this.closed) throw new Error('inference pool is closed');
+    if (this.workers.failed) throw this.workers.failed;
     const worker = this.idle.pop() ?? (await new Promise<Worker | null>((resolve) => this.waiting.push(resolve)));
-    if (!worker) throw this.failure ?? new Error('inference pool is closed');
-    const id = this.nextId++;
-    const request: BatchRequest = { type: 'run', id, ...batch };
-    return new Promise<BatchResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, worker, frames: batch.frames.length });
-      worker.postMessage(request, batch.frames.flatMap((f) => f.inputs.map((i) => i.data.buffer as ArrayBuffer)));
-    });
-  }
-
-  private attach(worker: Worker): void {
-    worker.on('message', (reply: WorkerReply) => this.onReply(worker, reply));
-    worker.on('error', (error) => this.errors.set(worker, error.message));
-    worker.on('exit', (code) => {
-      if (!this.closed) this.lost(worker, this.errors.get(worker) ?? `exited with code ${code}`);
-      this.errors.delete(worker);
-    });
-  }
-
-  /** A worker died: its batches fail alone, and a new worker takes its place. */
-  private lost(worker: Worker, reason: string): void {
-    const index = this.workers.indexOf(worker);
-    if (index < 0) return;
-    this.workers.splice(index, 1);
-    for (let i = this.idle.length - 1; i >= 0; i--) if (this.idle[i] === worker) this.idle.splice(i, 1);
-    for (const [id, p] of this.pending) {
-      if (p.worker !== worker) continue;
-      this.pending.delete(id);
-      p.reject(new WorkerLostError(`an inference worker stopped (${reason}); the ${p.frames} frame${p.frames === 1 ? ' it held was' : 's it held were'} lost`));
+    if (!worker) throw this.workers.failed ?? new Error('inference pool is closed');
+    const n = batch.frames.length;
+    const transfer = batch.frames.flatMap((f) => f.inputs.map((i) => i.data.buffer as ArrayBuffer));
+    try {
+      return await this.workers.send<BatchResult>(worker, { type: 'run', ...batch } satisfies Omit<BatchRequest, 'id'>, transfer, `the ${n} frame${n === 1 ? ' it held was' : 's it held were'}`);
+    } finally {
+      // The slot is free again, unless its worker is gone (its slots went with it).
+      if (this.workers.workers.includes(worker)) this.release(worker);
     }
-    this.events.onWorkerLost?.(reason);
-    if (this.replacements >= MAX_REPLACEMENTS) {
-      this.fail(new WorkerLostError(`inference workers keep stopping (${this.replacements} replaced; the last: ${reason}); giving up`));
-      return;
-    }
-    this.replacements += 1;
-    const replacement = startWorker(import.meta.url, 'inferenceWorker', this.init);
-    waitReady(replacement).then(
-      () => {
-        if (this.closed) return void replacement.terminate();
-        this.workers.push(replacement);
-        this.attach(replacement);
-        for (let slot = 0; slot < QUEUE_DEPTH; slot++) this.release(replacement);
-      },
-      (error: unknown) => this.fail(error instanceof Error ? error : new Error(String(error))),
-    );
   }
 
   private release(worker: Worker): void {
@@ -167,42 +137,20 @@ export class InferencePool {
     else this.idle.push(worker);
   }
 
-  private onReply(worker: Worker, reply: WorkerReply): void {
-    if (reply.type !== 'result' && reply.type !== 'run-error') return;
-    const pending = this.pending.get(reply.id);
-    if (!pending) return;
-    this.pending.delete(reply.id);
-    this.release(worker);
-    if (reply.type === 'result') pending.resolve(reply);
-    else pending.reject(fromErrorEnvelope(reply.error, 'inference failed'));
-  }
-
-  private fail(error: Error): void {
-    if (this.failure) return;
-    this.failure = error;
-    for (const p of this.pending.values()) p.reject(error);
-    this.pending.clear();
-    for (const wake of this.waiting.splice(0)) wake(null);
-  }
-
   /**
    * Asks every worker to exit after the run it is in: terminating a worker inside
    * onnxruntime's native run aborts the whole process. A worker that does not leave within
    * `graceMs` is terminated.
    */
   async close(graceMs = 10_000): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await Promise.all(
-      this.workers.map(async (worker) => {
-        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-        worker.postMessage({ type: 'close' } satisfies CloseRequest);
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
-        if ((await Promise.race([exited, late])) === 'late') await worker.terminate();
-        clearTimeout(timer);
-      }),
-    );
+    await this.workers.close(async (worker) => {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage({ type: 'close' } satisfies CloseRequest);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+      if ((await Promise.race([exited, late])) === 'late') await worker.terminate();
+      clearTimeout(timer);
+    });
   }
 }
 

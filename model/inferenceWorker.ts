@@ -95,11 +95,11 @@ async function main(): Promise<void> {
       });
       const postprocessMs = performance.now() - t1;
       post(
-        { type: 'result', id: request.id, frames, inferMs: t1 - t0, postprocessMs },
+        { type: 'result', id: request.id, ok: true, frames, inferMs: t1 - t0, postprocessMs },
         frames.flatMap((f) => [f.labels.buffer as ArrayBuffer, f.classPixels.buffer as ArrayBuffer, ...(f.probabilities ? [f.probabilities.buffer as ArrayBuffer] : [])]),
       );
     } catch (error) {
-      post({ type: 'run-error', id: request.id, error: toErrorEnvelope(error) });
+      post({ type: 'run-error', id: request.id, ok: false, error: toErrorEnvelope(error) });
     }
   });
 }

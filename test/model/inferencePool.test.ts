@@ -18,7 +18,7 @@ afterAll(() => tmp.cleanup());
  * own close message, sent behind the pool's back): terminating one inside onnxruntime's native run
  * would abort the whole process, test runner and all.
  */
-const threadsOf = (owner: InferencePool | CrfRunner) => (owner as unknown as { workers: Worker[] }).workers;
+const threadsOf = (owner: InferencePool | CrfRunner) => (owner as unknown as { workers: { workers: Worker[] } }).workers.workers;
 
 const [W, H, IW, IH] = [320, 240, 321, 241];
 const batch = () => {

@@ -63,7 +63,7 @@ describe('inferBatches on real onnxruntime workers', () => {
       const emitted: number[] = [];
       const done = firstValueFrom(batches.pipe(inferBatches(crashing, { onBatchError: (_error, batch) => skipped.push(...batch.map((p) => p.frame.index)) }), tap((s) => emitted.push(s.frame.index)), toArray()));
       // The worker exits after batch 0 (its own close message) with batch 1 waiting in its queue.
-      const worker = () => (crashing as unknown as { workers: import('node:worker_threads').Worker[] }).workers[0]!;
+      const worker = () => (crashing as unknown as { workers: { workers: import('node:worker_threads').Worker[] } }).workers.workers[0]!;
       batches.next([prepared(0)]);
       await expect.poll(() => emitted).toEqual([0]);
       worker().postMessage({ type: 'close' });
