@@ -8,18 +8,19 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { modelInputSize } from '../model/descriptor.js';
-import { type CrfParams } from '../model/crf/denseCrf.js';
+import { concatMap, lastValueFrom } from 'rxjs';
+import { InputError } from '../core/errors.js';
+import type { CrfParams } from '../model/crf/denseCrf.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
-import { prepareModelInput } from '../model/preprocess.js';
 import type { Device } from '../model/session.js';
-import { InputError, UsageError } from '../core/errors.js';
-import { probeInput } from './ffmpeg.js';
+import { FrameCredits } from './frameCredits.js';
 import { readLabelPng } from './labelImage.js';
-import { loadModelDescriptor } from './segmentVideo.js';
-import { FfmpegFrameSource } from './sources/ffmpegFrameSource.js';
+import { planRun } from './runPlan.js';
+import { segmentFrames } from './segmentFrames.js';
+import { pullFrames } from './sources/pullFrames.js';
+import { StillImageSource } from './sources/stillImages.js';
 
 export const IGNORE_LABEL = 255;
 
@@ -113,33 +114,38 @@ function pairs(imagesDir: string, labelsDir: string): { image: string; label: st
 
 export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
   const items = pairs(options.imagesDir, options.labelsDir);
-  const d = loadModelDescriptor(options.modelPath, options.modelOverrides);
-  if (options.crf && d.outputKind === 'labels') throw new UsageError(`--crf on needs class scores, but ${options.modelPath} outputs labels already argmaxed`);
+  // Every check of flags against the model before the workers start; from here every path closes them.
+  const plan = planRun({
+    modelPath: options.modelPath, crf: Boolean(options.crf),
+    ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
+    ...(options.inputSize ? { inputSize: options.inputSize } : {}),
+  });
+  const d = plan.descriptor;
   const confusion = new ConfusionMatrix(d.classes);
   const crfConfusion = options.crf ? new ConfusionMatrix(d.classes) : null;
-  // Everything checked before the workers start; from here every path closes them.
   const pool = await InferencePool.forModel(d, { workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device });
   const crf = options.crf ? CrfRunner.start() : null;
+  // The photos are a source of still frames through the same chain as a video, a few at a time.
+  const credits = new FrameCredits(pool.size + 1);
   try {
-    for (const [i, item] of items.entries()) {
-      const source = new FfmpegFrameSource(await probeInput(item.image));
-      const frame = await source.next().finally(() => source.close());
-      if (!frame) throw new InputError(`${item.image} has no picture`);
-      const truth = readLabelPng(item.label);
-      if (truth.width !== frame.width || truth.height !== frame.height) {
-        throw new InputError(`${item.label} is ${truth.width}x${truth.height} but ${item.image} is ${frame.width}x${frame.height}`);
-      }
-      const [w, h] = options.inputSize ?? modelInputSize(d, frame.width, frame.height);
-      const input = prepareModelInput(frame.rgb, frame.width, frame.height, { width: w, height: h, flipped: false }, d.inputLayout, d.normalization, d.inputType);
-      const result = await pool.run({ frames: [{ inputs: [input], width: frame.width, height: frame.height }], withProbabilities: Boolean(crf) });
-      const segmented = result.frames[0]!;
-      confusion.add(truth.labels, segmented.labels);
-      if (crf && crfConfusion && segmented.probabilities) {
-        const refined = await crf.run({ image: frame.rgb, width: frame.width, height: frame.height, probabilities: segmented.probabilities, classes: d.classes, params: options.crf! });
-        crfConfusion.add(truth.labels, refined.labels);
-      }
-      options.onImage?.(i + 1, items.length);
-    }
+    const scored$ = pullFrames(new StillImageSource(items.map((i) => i.image)), credits).pipe(
+      segmentFrames(plan, pool, { batchWaitMs: 0, order: { kind: 'lossless' }, withProbabilities: Boolean(crf) }),
+      concatMap(async ({ frame, labels, probabilities }) => {
+        const item = items[frame.index]!;
+        const truth = readLabelPng(item.label);
+        if (truth.width !== frame.width || truth.height !== frame.height) {
+          throw new InputError(`${item.label} is ${truth.width}x${truth.height} but ${item.image} is ${frame.width}x${frame.height}`);
+        }
+        confusion.add(truth.labels, labels);
+        if (crf && crfConfusion && probabilities) {
+          const refined = await crf.run({ image: frame.rgb, width: frame.width, height: frame.height, probabilities, classes: d.classes, params: options.crf! });
+          crfConfusion.add(truth.labels, refined.labels);
+        }
+        options.onImage?.(frame.index + 1, items.length);
+        credits.release();
+      }),
+    );
+    await lastValueFrom(scored$, { defaultValue: undefined });
   } finally {
     await pool.close();
     await crf?.close();

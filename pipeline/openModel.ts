@@ -8,12 +8,12 @@
  * frames$.pipe(preprocessFrames(model.preprocess), batchFrames(1, 20), inferBatches(model.pool));
  * await model.close();
  */
-import { modelInputSize, planInputs, type InputSpec, type ModelDescriptor } from '../model/descriptor.js';
+import type { ModelDescriptor } from '../model/descriptor.js';
 import { InferencePool, type InferencePoolEvents } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import { parseDevice, type Device } from '../model/session.js';
 import type { PreprocessOptions } from '../operators/preprocessFrames.js';
-import { loadModelDescriptor } from './segmentVideo.js';
+import { planRun } from './runPlan.js';
 
 export interface OpenModelOptions {
   /** `auto` (CUDA when present, else CPU), `cpu`, `cuda` or `cuda:N`. */
@@ -41,22 +41,8 @@ export interface SegmentationModel {
 }
 
 export async function openModel(path: string, options: OpenModelOptions = {}): Promise<SegmentationModel> {
-  const descriptor = loadModelDescriptor(path, options.overrides);
+  const plan = planRun({ modelPath: path, ...(options.overrides ? { modelOverrides: options.overrides } : {}), ...(options.inputSize ? { inputSize: options.inputSize } : {}) });
   const device: Device = parseDevice(options.device ?? 'auto');
-  const pool = await InferencePool.forModel(descriptor, { modelPath: path, device, workers: options.workers ?? 1, threads: options.threads ?? 1 }, options.events);
-  const plans = new Map<string, InputSpec[]>();
-  const inputsFor = (width: number, height: number): InputSpec[] => {
-    const key = `${width}x${height}`;
-    let plan = plans.get(key);
-    if (!plan) plans.set(key, (plan = planInputs(options.inputSize ?? modelInputSize(descriptor, width, height), [1], false)));
-    return plan;
-  };
-  return {
-    path,
-    descriptor,
-    provider: pool.provider,
-    pool,
-    preprocess: { layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor },
-    close: () => pool.close(),
-  };
+  const pool = await InferencePool.forModel(plan.descriptor, { modelPath: path, device, workers: options.workers ?? 1, threads: options.threads ?? 1 }, options.events);
+  return { path, descriptor: plan.descriptor, provider: pool.provider, pool, preprocess: plan.preprocess, close: () => pool.close() };
 }

@@ -6,22 +6,15 @@
  *   FfmpegFrameSource ─pullFrames(credits)─▶ preprocessFrames ─▶ batchFrames ─▶ inferBatches (workers)
  *     ─▶ reorderByIndex ─▶ [refineWithCrf (CRF worker)] ─▶ writeToSinks (video, masks, JSON lines) ─▶ credit returned
  */
-import { identity, type Observable, tap } from 'rxjs';
-import { describeModel, modelInputSize, planInputs, type ModelDescriptor } from '../model/descriptor.js';
+import { type Observable, tap } from 'rxjs';
 import type { CrfParams } from '../model/crf/denseCrf.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { InferencePool } from '../model/inferencePool.js';
-import { applyOverrides, type ModelOverrides, readSidecar } from '../model/modelOverrides.js';
+import type { ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/session.js';
-import { batchFrames } from '../operators/batchFrames.js';
-import { inferBatches } from '../operators/inferBatches.js';
-import { preprocessFrames } from '../operators/preprocessFrames.js';
-import { refineWithCrf } from '../operators/refineWithCrf.js';
-import { reorderByIndex } from '../operators/reorderByIndex.js';
 import { writeToSinks } from '../operators/writeToSinks.js';
-import { CancelledError, ModelError, UsageError } from '../core/errors.js';
+import { CancelledError, UsageError } from '../core/errors.js';
 import { probeInput } from './ffmpeg.js';
-import { readInputFile } from './readInputFile.js';
 import { FrameCredits } from './frameCredits.js';
 import { classAlphas } from './overlay.js';
 import { RunStats, type StageName } from './runStats.js';
@@ -29,6 +22,8 @@ import { FrameStatsSink } from './sinks/frameStatsSink.js';
 import { MaskPngSink } from './sinks/maskPngSink.js';
 import { OverlayVideoSink } from './sinks/overlayVideoSink.js';
 import { finishSinks, type SegmentationSink } from '../core/sink.js';
+import { planRun } from './runPlan.js';
+import { segmentFrames } from './segmentFrames.js';
 import { pullFrames } from './sources/pullFrames.js';
 import { FfmpegFrameSource } from './sources/ffmpegFrameSource.js';
 
@@ -88,36 +83,21 @@ export interface SegmentSummary {
   readonly outputs: { readonly video?: string; readonly masks?: string; readonly framesJson?: string };
 }
 
-export function loadModelDescriptor(modelPath: string, overrides: ModelOverrides = {}): ModelDescriptor {
-  const bytes = readInputFile(modelPath, 'model', (message) => new ModelError(message));
-  // The graph first, then the optional sidecar beside the model, then flags.
-  return applyOverrides(applyOverrides(describeModel(bytes, modelPath), readSidecar(modelPath)), overrides);
-}
-
 export async function segmentVideo(options: SegmentOptions): Promise<SegmentSummary> {
   const { batchSize, workers, batchWaitMs = 20, opacity = 0.55, signal } = options;
   if (!options.outputPath && !options.masksDir && !options.framesJsonPath) throw new UsageError('nothing to write: give -o, --masks or --frames-json');
   const info = await probeInput(options.input);
-  const descriptor = loadModelDescriptor(options.modelPath, options.modelOverrides);
-  if (options.inputSize && descriptor.inputWidth !== null && descriptor.inputHeight !== null && (options.inputSize[0] !== descriptor.inputWidth || options.inputSize[1] !== descriptor.inputHeight)) {
-    throw new UsageError(`--input-size ${options.inputSize.join('x')} does not fit ${options.modelPath}, which takes exactly ${descriptor.inputWidth}x${descriptor.inputHeight}`);
-  }
-  const [inputWidth, inputHeight] = options.inputSize ?? modelInputSize(descriptor, info.width, info.height);
-  const scales = options.scales ?? [1];
-  const multiScale = scales.length > 1 || scales[0] !== 1;
-  if (multiScale && (descriptor.inputWidth !== null || descriptor.inputHeight !== null)) {
-    throw new UsageError(`--scales needs a model with a dynamic input size; ${options.modelPath} takes exactly ${descriptor.inputWidth}x${descriptor.inputHeight} (--flip alone works)`);
-  }
-  if (options.crf && descriptor.outputKind === 'labels') {
-    throw new UsageError(`--crf on needs class scores, but ${options.modelPath} outputs labels already argmaxed`);
-  }
-  if ((multiScale || options.flip) && descriptor.outputKind === 'labels') {
-    throw new UsageError(`--scales and --flip average scores, but ${options.modelPath} outputs labels already argmaxed`);
-  }
-  const plan = planInputs([inputWidth, inputHeight], scales, options.flip ?? false);
-  if (descriptor.batchSize !== null && descriptor.batchSize !== batchSize) {
-    throw new UsageError(`the model takes batches of exactly ${descriptor.batchSize}: use --batch ${descriptor.batchSize}`);
-  }
+  // Every check of flags against the model before any worker starts.
+  const plan = planRun({
+    modelPath: options.modelPath, batchSize,
+    ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
+    ...(options.inputSize ? { inputSize: options.inputSize } : {}),
+    ...(options.scales ? { scales: options.scales } : {}),
+    ...(options.flip ? { flip: true } : {}),
+    ...(options.crf ? { crf: true } : {}),
+  });
+  const { descriptor, scales } = plan;
+  const [inputWidth, inputHeight] = plan.inputSizeFor(info.width, info.height);
 
   const sinks: SegmentationSink[] = [];
   let pool: InferencePool | null = null;
@@ -142,13 +122,14 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     const source = new FfmpegFrameSource(info, 'file', { ...(options.strict ? { strict: true } : {}), ...(options.onWarning ? { onWarning: options.onWarning } : {}) });
     const stats = new RunStats();
     const run$ = pullFrames(source, credits).pipe(
-      preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor: () => plan }),
-      batchFrames(batchSize, batchWaitMs),
-      inferBatches(pool, { withProbabilities: Boolean(crfRunner) }),
-      reorderByIndex((s) => s.frame.index),
-      crfRunner && options.crf
-        ? refineWithCrf(crfRunner, { params: options.crf.params, classes: descriptor.classes, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) })
-        : identity,
+      segmentFrames(plan, pool, {
+        batchWaitMs,
+        order: { kind: 'lossless' },
+        withProbabilities: Boolean(crfRunner),
+        ...(crfRunner && options.crf
+          ? { crf: { backend: crfRunner, options: { params: options.crf.params, classes: descriptor.classes, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) } } }
+          : {}),
+      }),
       writeToSinks(sinks),
       tap((segmentation) => {
         stats.add(segmentation.timings);

@@ -11,18 +11,12 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { identity, type Subscription, tap } from 'rxjs';
+import { type Subscription, tap } from 'rxjs';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import type { CrfParams } from '../model/crf/denseCrf.js';
-import { modelInputSize, planInputs, type InputSpec } from '../model/descriptor.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/session.js';
-import { batchFrames } from '../operators/batchFrames.js';
-import { dropStaleFrames } from '../operators/dropStaleFrames.js';
-import { inferBatches } from '../operators/inferBatches.js';
-import { preprocessFrames } from '../operators/preprocessFrames.js';
-import { refineWithCrf } from '../operators/refineWithCrf.js';
 import { writeToSinks } from '../operators/writeToSinks.js';
 import { startHttpServer, type RunningHttpServer } from '../server/httpServer.js';
 import { LiveMetrics } from '../server/metrics.js';
@@ -30,11 +24,13 @@ import { ViewerHub } from '../server/viewerHub.js';
 import { ViewerSink } from '../server/viewerSink.js';
 import type { StreamDescription } from '../server/wireFormat.js';
 import { UsageError } from '../core/errors.js';
+import type { Segmentation } from '../core/frames.js';
 import { FrameCredits } from './frameCredits.js';
 import { parseLiveInput, type LiveInput } from './sources/liveInputs.js';
 import { LiveStream, type LiveStreamOptions } from './sources/liveStream.js';
 import { pullLiveStreams } from './sources/pullLiveStreams.js';
-import { loadModelDescriptor } from './segmentVideo.js';
+import { planRun } from './runPlan.js';
+import { segmentFrames } from './segmentFrames.js';
 
 export interface ServeOptions {
   readonly inputs: readonly string[];
@@ -95,21 +91,13 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   });
   // A file that is missing or undecodable is a mistake on the command line, not an outage.
   await Promise.all(inputs.filter((i) => i.kind === 'file').map((i) => i.open()));
-  const descriptor = loadModelDescriptor(options.modelPath, options.modelOverrides);
-  const crfAvailable = descriptor.outputKind !== 'labels';
-  if (options.crf.on && !crfAvailable) throw new UsageError(`--crf on needs class scores, but ${options.modelPath} outputs labels already argmaxed`);
-  if (batchSize > 1 && !options.inputSize && (descriptor.inputWidth === null || descriptor.inputHeight === null)) {
-    throw new UsageError('--batch above 1 batches frames of different streams together: give --input-size WxH so they share one model input size');
-  }
-  if (descriptor.batchSize !== null && descriptor.batchSize !== batchSize) throw new UsageError(`the model takes batches of exactly ${descriptor.batchSize}: use --batch ${descriptor.batchSize}`);
-
-  const plans = new Map<string, InputSpec[]>();
-  const inputsFor = (width: number, height: number): InputSpec[] => {
-    const key = `${width}x${height}`;
-    let plan = plans.get(key);
-    if (!plan) plans.set(key, (plan = planInputs(options.inputSize ?? modelInputSize(descriptor, width, height), [1], false)));
-    return plan;
-  };
+  // Every check of flags against the model before any worker starts; streams batch together.
+  const plan = planRun({
+    modelPath: options.modelPath, batchSize, mixedSizes: true, crf: options.crf.on,
+    ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
+    ...(options.inputSize ? { inputSize: options.inputSize } : {}),
+  });
+  const { descriptor, crfAvailable } = plan;
 
   const metrics = new LiveMetrics(() => hub.pendingBytes);
   const crfOn = new Set<string>(options.crf.on ? inputs.map((i) => i.id) : []);
@@ -213,9 +201,8 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     logOnce(`stream ${segmentation.frame.streamId}: a frame could not be encoded for the viewers (${error instanceof Error ? error.message : String(error)})`);
   });
   const run$ = pullLiveStreams(streams, credits).pipe(
-    preprocessFrames({ layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor }),
-    batchFrames(batchSize, batchWaitMs),
-    inferBatches(pool, {
+    segmentFrames(plan, pool, {
+      batchWaitMs,
       withProbabilities: (batch) => crfAvailable && batch.some((p) => crfOn.has(p.frame.streamId)),
       onBatchError: (error, batch) => {
         if (livePool.failed) throw livePool.failed; // no workers left: the server cannot go on
@@ -225,17 +212,25 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
         }
         log(`dropped ${batch.length} frame${batch.length === 1 ? '' : 's'}: ${error instanceof Error ? error.message : String(error)}`);
       },
+      order: {
+        kind: 'latest',
+        onStale: (stale) => {
+          metrics.framesDropped(stale.frame.streamId, 'stale');
+          credits.release();
+        },
+      },
+      ...(crfRunner
+        ? {
+            crf: {
+              backend: crfRunner,
+              options: {
+                params: options.crf.params, classes: descriptor.classes, enabledFor: (id: string) => crfOn.has(id), ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}),
+                onError: (error: unknown, { frame }: Segmentation) => logOnce(`stream ${frame.streamId}: frames shown without the CRF (${error instanceof Error ? error.message : String(error)})`),
+              },
+            },
+          }
+        : {}),
     }),
-    dropStaleFrames((stale) => {
-      metrics.framesDropped(stale.frame.streamId, 'stale');
-      credits.release();
-    }),
-    crfRunner
-      ? refineWithCrf(crfRunner, {
-          params: options.crf.params, classes: descriptor.classes, enabledFor: (id) => crfOn.has(id), ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}),
-          onError: (error, { frame }) => logOnce(`stream ${frame.streamId}: frames shown without the CRF (${error instanceof Error ? error.message : String(error)})`),
-        })
-      : identity,
     writeToSinks([sink]),
     tap((segmentation) => {
       credits.release();

@@ -1,0 +1,83 @@
+/**
+ * One validated plan for a run — segment, serve, eval, the library — made before any worker
+ * starts: the model's descriptor (graph, sidecar, overrides), which model inputs each frame size
+ * gets (size, scales, flips), and every check that flags and model agree. A mistake is one
+ * UsageError (or ModelError) here, never a failure halfway through a run.
+ *
+ *   planRun({ modelPath, inputSize?, scales?, flip?, batchSize?, crf?, mixedSizes? })
+ *     → { descriptor, inputSizeFor(w, h), inputsFor(w, h), preprocess, crfAvailable, … }
+ */
+import { ModelError, UsageError } from '../core/errors.js';
+import { describeModel, type InputSpec, type ModelDescriptor, modelInputSize, planInputs } from '../model/descriptor.js';
+import { applyOverrides, type ModelOverrides, readSidecar } from '../model/modelOverrides.js';
+import type { PreprocessOptions } from '../operators/preprocessFrames.js';
+import { readInputFile } from './readInputFile.js';
+
+export interface RunPlanOptions {
+  readonly modelPath: string;
+  /** What the graph cannot say (flags); a sidecar file beside the model is read too. */
+  readonly modelOverrides?: ModelOverrides;
+  /** Model input [width, height] for dynamic-size models (default: the frame's longer side at 513). */
+  readonly inputSize?: readonly [number, number];
+  /** Multi-scale inference (DeepLab's 0.5, 0.75, 1): needs a dynamic input size and scores. */
+  readonly scales?: readonly number[];
+  readonly flip?: boolean;
+  readonly batchSize?: number;
+  /** The dense CRF will refine the labels: needs class scores. */
+  readonly crf?: boolean;
+  /** Frames of different sizes may meet in one batch (live streams batch together). */
+  readonly mixedSizes?: boolean;
+}
+
+export interface RunPlan {
+  readonly modelPath: string;
+  readonly descriptor: ModelDescriptor;
+  /** Whether the model gives class scores the CRF can refine (not labels already argmaxed). */
+  readonly crfAvailable: boolean;
+  readonly scales: readonly number[];
+  readonly flip: boolean;
+  readonly batchSize: number;
+  /** The model input size for frames of this size. */
+  inputSizeFor(width: number, height: number): readonly [number, number];
+  /** The model inputs a frame of this size becomes (one per scale and flip). */
+  inputsFor(width: number, height: number): readonly InputSpec[];
+  /** `preprocessFrames`' options for this model and plan. */
+  readonly preprocess: PreprocessOptions;
+}
+
+export function loadModelDescriptor(modelPath: string, overrides: ModelOverrides = {}): ModelDescriptor {
+  const bytes = readInputFile(modelPath, 'model', (message) => new ModelError(message));
+  // The graph first, then the optional sidecar beside the model, then flags.
+  return applyOverrides(applyOverrides(describeModel(bytes, modelPath), readSidecar(modelPath)), overrides);
+}
+
+export function planRun(options: RunPlanOptions): RunPlan {
+  const { modelPath, inputSize, batchSize = 1, flip = false } = options;
+  const scales = options.scales ?? [1];
+  const descriptor = loadModelDescriptor(modelPath, options.modelOverrides);
+  const fixed = descriptor.inputWidth !== null && descriptor.inputHeight !== null ? `${descriptor.inputWidth}x${descriptor.inputHeight}` : null;
+  if (inputSize && fixed && inputSize.join('x') !== fixed) throw new UsageError(`--input-size ${inputSize.join('x')} does not fit ${modelPath}, which takes exactly ${fixed}`);
+  const multiScale = scales.length > 1 || scales[0] !== 1;
+  if (multiScale && (descriptor.inputWidth !== null || descriptor.inputHeight !== null)) {
+    throw new UsageError(`--scales needs a model with a dynamic input size; ${modelPath} takes exactly ${descriptor.inputWidth}x${descriptor.inputHeight} (--flip alone works)`);
+  }
+  const crfAvailable = descriptor.outputKind !== 'labels';
+  if (options.crf && !crfAvailable) throw new UsageError(`--crf on needs class scores, but ${modelPath} outputs labels already argmaxed`);
+  if ((multiScale || flip) && !crfAvailable) throw new UsageError(`--scales and --flip average scores, but ${modelPath} outputs labels already argmaxed`);
+  if (descriptor.batchSize !== null && descriptor.batchSize !== batchSize) throw new UsageError(`the model takes batches of exactly ${descriptor.batchSize}: use --batch ${descriptor.batchSize}`);
+  if (options.mixedSizes && batchSize > 1 && !inputSize && !fixed) {
+    throw new UsageError('--batch above 1 batches frames of different streams together: give --input-size WxH so they share one model input size');
+  }
+  const inputSizeFor = (width: number, height: number) => inputSize ?? modelInputSize(descriptor, width, height);
+  const plans = new Map<string, InputSpec[]>();
+  const inputsFor = (width: number, height: number): InputSpec[] => {
+    const key = `${width}x${height}`;
+    let plan = plans.get(key);
+    if (!plan) plans.set(key, (plan = planInputs(inputSizeFor(width, height), scales, flip)));
+    return plan;
+  };
+  return {
+    modelPath, descriptor, crfAvailable, scales, flip, batchSize, inputSizeFor, inputsFor,
+    preprocess: { layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor },
+  };
+}

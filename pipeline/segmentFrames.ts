@@ -1,0 +1,47 @@
+/**
+ * The one operator chain every run shares — segment, serve, and the scale-out worker next:
+ *
+ *   Frame ─▶ preprocessFrames ─▶ batchFrames ─▶ inferBatches ─▶ reorderByIndex (offline: every frame, in order)
+ *                                                            └▶ dropStaleFrames (live: never an older frame after a newer one)
+ *         ─▶ [refineWithCrf] ─▶ Segmentation
+ *
+ * @example
+ * const plan = planRun({ modelPath, batchSize: 2 });
+ * frames$.pipe(segmentFrames(plan, pool, { batchWaitMs: 20, order: { kind: 'lossless' } }), writeToSinks(sinks))
+ */
+import { identity, type OperatorFunction, pipe } from 'rxjs';
+import type { Frame, PreparedFrame, Segmentation } from '../core/frames.js';
+import { batchFrames } from '../operators/batchFrames.js';
+import { dropStaleFrames } from '../operators/dropStaleFrames.js';
+import { type BatchRunner, inferBatches } from '../operators/inferBatches.js';
+import { preprocessFrames } from '../operators/preprocessFrames.js';
+import { type CrfBackend, refineWithCrf, type RefineOptions } from '../operators/refineWithCrf.js';
+import { reorderByIndex } from '../operators/reorderByIndex.js';
+import type { RunPlan } from './runPlan.js';
+
+export interface SegmentFramesOptions {
+  /** How long a partial batch waits for more frames. */
+  readonly batchWaitMs: number;
+  /** Offline: lossless, in index order. Live: the newest of each stream; older ones go to `onStale`. */
+  readonly order: { readonly kind: 'lossless' } | { readonly kind: 'latest'; readonly onStale: (segmentation: Segmentation) => void };
+  /** Keep per-pixel probabilities for the CRF: always, or per batch (the streams whose CRF is on). */
+  readonly withProbabilities?: boolean | ((batch: readonly PreparedFrame[]) => boolean);
+  /** Live: a batch whose worker was lost is told here and skipped (offline it ends the run). */
+  readonly onBatchError?: (error: unknown, batch: readonly PreparedFrame[]) => void;
+  /** Refine with the dense CRF on this back end. */
+  readonly crf?: { readonly backend: CrfBackend; readonly options: RefineOptions };
+}
+
+export function segmentFrames(plan: RunPlan, runner: BatchRunner, options: SegmentFramesOptions): OperatorFunction<Frame, Segmentation> {
+  const { order } = options;
+  return pipe(
+    preprocessFrames(plan.preprocess),
+    batchFrames(plan.batchSize, options.batchWaitMs),
+    inferBatches(runner, {
+      ...(options.withProbabilities !== undefined ? { withProbabilities: options.withProbabilities } : {}),
+      ...(options.onBatchError ? { onBatchError: options.onBatchError } : {}),
+    }),
+    order.kind === 'lossless' ? reorderByIndex((s: Segmentation) => s.frame.index) : dropStaleFrames(order.onStale),
+    options.crf ? refineWithCrf(options.crf.backend, options.crf.options) : identity,
+  );
+}
