@@ -78,7 +78,21 @@ export function parseOnnx(bytes: Uint8Array, label: string): InstanceType<typeof
 const ONNX_ELEMENT = { FLOAT: 1, UINT8: 2, INT32: 6, INT64: 7 } as const;
 const INTEGER_LABEL_TYPES: readonly number[] = [ONNX_ELEMENT.UINT8, ONNX_ELEMENT.INT32, ONNX_ELEMENT.INT64];
 
-export function describeModel(bytes: Uint8Array, label = 'model'): ModelDescriptor {
+/**
+ * The graph leaves its output's class axis symbolic (torchvision exports with dynamic sizes do):
+ * one run of the model tells it. Carries what that run needs.
+ */
+export class UnknownClassAxisError extends ModelError {
+  constructor(
+    label: string,
+    readonly probe: { readonly inputName: string; readonly outputName: string; readonly inputLayout: Layout; readonly inputType: 'float32' | 'uint8'; readonly inputWidth: number | null; readonly inputHeight: number | null },
+  ) {
+    super(`${label}: output "${probe.outputName}" has no fixed class axis (N×C×H×W or N×H×W×C)`);
+  }
+}
+
+/** `classAxis`: the class count when the graph leaves it symbolic (measured by one run, `probeClassAxis`). */
+export function describeModel(bytes: Uint8Array, label = 'model', options: { readonly classAxis?: number } = {}): ModelDescriptor {
   const model = parseOnnx(bytes, label);
   const graph = model.graph!;
   const initializerNames = new Set((graph.initializer ?? []).map((t) => t.name));
@@ -108,9 +122,11 @@ export function describeModel(bytes: Uint8Array, label = 'model'): ModelDescript
   }
   // Class scores sit on the axis the input keeps its channels on; 3-D outputs have none.
   const outputLayout = inputLayout;
-  const channels = outDims!.length === 3 ? 1 : outputLayout === 'NCHW' ? outDims![1] : outDims![3];
+  const channels = outDims!.length === 3 ? 1 : (outputLayout === 'NCHW' ? outDims![1] : outDims![3]) ?? options.classAxis;
   if (channels === null || channels === undefined) {
-    throw new ModelError(`${label}: output "${output.name}" has no fixed class axis (N×C×H×W or N×H×W×C)`);
+    throw new UnknownClassAxisError(label, {
+      inputName: input.name ?? '', outputName: output.name ?? '', inputLayout, inputType: inType === ONNX_ELEMENT.UINT8 ? 'uint8' : 'float32', inputWidth: inW, inputHeight: inH,
+    });
   }
   if (channels > 256) throw new ModelError(`${label}: ${channels} classes do not fit an 8-bit label map (at most 256)`);
   const isLabels = INTEGER_LABEL_TYPES.includes(outType);

@@ -35,6 +35,8 @@ export interface EvalOptions {
   /** Also score the labels after the dense CRF with these parameters. */
   readonly crf?: CrfParams;
   readonly onImage?: (done: number, total: number) => void;
+  /** One line each: what was worked out rather than read (a class axis measured by one run). */
+  readonly onNote?: (message: string) => void;
 }
 
 export interface ClassScore {
@@ -115,12 +117,13 @@ function pairs(imagesDir: string, labelsDir: string): { image: string; label: st
 export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
   const items = pairs(options.imagesDir, options.labelsDir);
   // Every check of flags against the model before the workers start; from here every path closes them.
-  const plan = planRun({
+  const plan = await planRun({
     modelPath: options.modelPath, crf: Boolean(options.crf),
     ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
     ...(options.inputSize ? { inputSize: options.inputSize } : {}),
   });
   const d = plan.descriptor;
+  for (const note of plan.notes) options.onNote?.(note);
   const confusion = new ConfusionMatrix(d.classes);
   const crfConfusion = options.crf ? new ConfusionMatrix(d.classes) : null;
   const pool = await InferencePool.forModel(d, { workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device });

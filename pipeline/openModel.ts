@@ -31,6 +31,8 @@ export interface OpenModelOptions {
 export interface SegmentationModel {
   readonly path: string;
   readonly descriptor: ModelDescriptor;
+  /** What was worked out rather than read from the graph (a class axis measured by one run). */
+  readonly notes: readonly string[];
   /** Where it runs: 'cpu' or 'cuda'. */
   readonly provider: string;
   readonly pool: InferencePool;
@@ -41,8 +43,8 @@ export interface SegmentationModel {
 }
 
 export async function openModel(path: string, options: OpenModelOptions = {}): Promise<SegmentationModel> {
-  const plan = planRun({ modelPath: path, ...(options.overrides ? { modelOverrides: options.overrides } : {}), ...(options.inputSize ? { inputSize: options.inputSize } : {}) });
+  const plan = await planRun({ modelPath: path, ...(options.overrides ? { modelOverrides: options.overrides } : {}), ...(options.inputSize ? { inputSize: options.inputSize } : {}) });
   const device: Device = parseDevice(options.device ?? 'auto');
   const pool = await InferencePool.forModel(plan.descriptor, { modelPath: path, device, workers: options.workers ?? 1, threads: options.threads ?? 1 }, options.events);
-  return { path, descriptor: plan.descriptor, provider: pool.provider, pool, preprocess: plan.preprocess, close: () => pool.close() };
+  return { path, descriptor: plan.descriptor, notes: plan.notes, provider: pool.provider, pool, preprocess: plan.preprocess, close: () => pool.close() };
 }

@@ -8,8 +8,9 @@
  *     → { descriptor, inputSizeFor(w, h), inputsFor(w, h), preprocess, crfAvailable, … }
  */
 import { ModelError, UsageError } from '../core/errors.js';
-import { describeModel, type InputSpec, type ModelDescriptor, modelInputSize, planInputs } from '../model/descriptor.js';
+import { describeModel, type InputSpec, type ModelDescriptor, modelInputSize, planInputs, UnknownClassAxisError } from '../model/descriptor.js';
 import { applyOverrides, type ModelOverrides, readSidecar } from '../model/modelOverrides.js';
+import { probeClassAxis } from '../model/probeClassAxis.js';
 import type { PreprocessOptions } from '../operators/preprocessFrames.js';
 import { readInputFile } from './readInputFile.js';
 
@@ -32,6 +33,8 @@ export interface RunPlanOptions {
 export interface RunPlan {
   readonly modelPath: string;
   readonly descriptor: ModelDescriptor;
+  /** What was worked out rather than read (a class axis measured by one run): one line each, to tell the user. */
+  readonly notes: readonly string[];
   /** Whether the model gives class scores the CRF can refine (not labels already argmaxed). */
   readonly crfAvailable: boolean;
   readonly scales: readonly number[];
@@ -45,16 +48,29 @@ export interface RunPlan {
   readonly preprocess: PreprocessOptions;
 }
 
-export function loadModelDescriptor(modelPath: string, overrides: ModelOverrides = {}): ModelDescriptor {
+/**
+ * The model's descriptor: the graph first, then the optional sidecar beside the model, then flags.
+ * A class axis the graph leaves open is measured by one run (`notes` says so).
+ */
+export async function loadModelDescriptor(modelPath: string, overrides: ModelOverrides = {}, notes: string[] = []): Promise<ModelDescriptor> {
   const bytes = readInputFile(modelPath, 'model', (message) => new ModelError(message));
-  // The graph first, then the optional sidecar beside the model, then flags.
-  return applyOverrides(applyOverrides(describeModel(bytes, modelPath), readSidecar(modelPath)), overrides);
+  let described: ModelDescriptor;
+  try {
+    described = describeModel(bytes, modelPath);
+  } catch (error) {
+    if (!(error instanceof UnknownClassAxisError)) throw error;
+    const { classes, input } = await probeClassAxis(bytes, error.probe, modelPath);
+    notes.push(`${modelPath}: the graph leaves the class axis open; one run on a ${input.join('x')} input gives ${classes} classes`);
+    described = describeModel(bytes, modelPath, { classAxis: classes });
+  }
+  return applyOverrides(applyOverrides(described, readSidecar(modelPath)), overrides);
 }
 
-export function planRun(options: RunPlanOptions): RunPlan {
+export async function planRun(options: RunPlanOptions): Promise<RunPlan> {
   const { modelPath, inputSize, batchSize = 1, flip = false } = options;
   const scales = options.scales ?? [1];
-  const descriptor = loadModelDescriptor(modelPath, options.modelOverrides);
+  const notes: string[] = [];
+  const descriptor = await loadModelDescriptor(modelPath, options.modelOverrides, notes);
   const fixed = descriptor.inputWidth !== null && descriptor.inputHeight !== null ? `${descriptor.inputWidth}x${descriptor.inputHeight}` : null;
   if (inputSize && fixed && inputSize.join('x') !== fixed) throw new UsageError(`--input-size ${inputSize.join('x')} does not fit ${modelPath}, which takes exactly ${fixed}`);
   const multiScale = scales.length > 1 || scales[0] !== 1;
@@ -77,7 +93,7 @@ export function planRun(options: RunPlanOptions): RunPlan {
     return plan;
   };
   return {
-    modelPath, descriptor, crfAvailable, scales, flip, batchSize, inputSizeFor, inputsFor,
+    modelPath, descriptor, notes, crfAvailable, scales, flip, batchSize, inputSizeFor, inputsFor,
     preprocess: { layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor },
   };
 }

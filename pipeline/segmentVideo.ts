@@ -58,6 +58,8 @@ export interface SegmentOptions {
   readonly signal?: AbortSignal;
   /** One line each: what the run tolerated (a slightly damaged input). */
   readonly onWarning?: (message: string) => void;
+  /** One line each: what was worked out rather than read (a class axis measured by one run). */
+  readonly onNote?: (message: string) => void;
   readonly onStart?: (info: { totalFrames: number | null; provider: string; fallbackReason?: string }) => void;
   readonly onFrame?: (framesOut: number) => void;
 }
@@ -88,7 +90,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
   if (!options.outputPath && !options.masksDir && !options.framesJsonPath) throw new UsageError('nothing to write: give -o, --masks or --frames-json');
   const info = await probeInput(options.input);
   // Every check of flags against the model before any worker starts.
-  const plan = planRun({
+  const plan = await planRun({
     modelPath: options.modelPath, batchSize,
     ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
     ...(options.inputSize ? { inputSize: options.inputSize } : {}),
@@ -97,6 +99,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     ...(options.crf ? { crf: true } : {}),
   });
   const { descriptor, scales } = plan;
+  for (const note of plan.notes) options.onNote?.(note);
   const [inputWidth, inputHeight] = plan.inputSizeFor(info.width, info.height);
 
   const sinks: SegmentationSink[] = [];

@@ -92,12 +92,13 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   // A file that is missing or undecodable is a mistake on the command line, not an outage.
   await Promise.all(inputs.filter((i) => i.kind === 'file').map((i) => i.open()));
   // Every check of flags against the model before any worker starts; streams batch together.
-  const plan = planRun({
+  const plan = await planRun({
     modelPath: options.modelPath, batchSize, mixedSizes: true, crf: options.crf.on,
     ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
     ...(options.inputSize ? { inputSize: options.inputSize } : {}),
   });
   const { descriptor, crfAvailable } = plan;
+  for (const note of plan.notes) log(`note: ${note}`);
 
   const metrics = new LiveMetrics(() => hub.pendingBytes);
   const crfOn = new Set<string>(options.crf.on ? inputs.map((i) => i.id) : []);

@@ -28,7 +28,8 @@ export function registerEval(program: Command, setExitCode: SetExitCode): void {
             if (done === 1) progress.start(total);
             progress.update(done);
           },
-          imagesDir: flags.images,
+          onNote: (message) => process.stderr.write(`note: ${message}\n`),
+        imagesDir: flags.images,
           labelsDir: flags.labels,
           modelPath: flags.model ?? defaultModelPath(),
           device: flags.device,

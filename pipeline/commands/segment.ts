@@ -66,6 +66,7 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSu
       ...(flags.strict ? { strict: true } : {}),
       signal: controller.signal,
       onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+      onNote: (message) => process.stderr.write(`note: ${message}\n`),
       onStart: ({ totalFrames, fallbackReason }) => {
         if (fallbackReason) process.stderr.write(`note: CUDA is not available (${fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
         progress.start(totalFrames);
