@@ -57,7 +57,12 @@ export function loadProbabilities(file: string, width: number, height: number, c
     let sum = 0;
     for (let c = 0; c < classes; c++) {
       const v = chw ? data[c * n + p]! : data[p * classes + c]!;
-      if (!(v >= 0 && v < Infinity)) throw new InputError(`${file} holds ${Number.isNaN(v) ? 'NaN' : v === Infinity ? 'infinity' : 'a negative value'} at pixel (${p % width}, ${Math.floor(p / width)}), label ${c}: pass probabilities (a softmax), not logits`);
+      if (!(v >= 0 && v < Infinity)) {
+        const what = Number.isNaN(v) ? 'NaN' : v === Infinity ? 'infinity' : 'a negative value';
+        // A negative value is most likely a logit; NaN and infinity, a softmax that overflowed.
+        const hint = v < 0 ? 'pass probabilities (a softmax), not logits' : 'pass finite probabilities (a softmax of the logits, computed stably)';
+        throw new InputError(`${file} holds ${what} at pixel (${p % width}, ${Math.floor(p / width)}), label ${c}: ${hint}`);
+      }
       probabilities[p * classes + c] = v;
       sum += v;
     }

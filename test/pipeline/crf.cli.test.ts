@@ -92,7 +92,7 @@ describe('deeplab-stream crf', () => {
     ['NaN', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, C], scene.probabilities.map((v, i) => (i === 7 ? NaN : v)))), /holds NaN at pixel \(1, 0\), label 2/],
     ['negative values (logits)', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, C], scene.probabilities.map((v) => v - 0.5))), /negative value .* pass probabilities \(a softmax\), not logits/],
     ['more labels than a PNG holds', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, 300], new Float32Array(H * W * 300).fill(1 / 300))), /300 labels; the 8-bit label PNG holds at most 256/],
-    ['infinite probabilities', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, C], scene.probabilities.map((v, i) => (i === C ? Infinity : v)))), /holds infinity at pixel \(1, 0\), label 0/],
+    ['infinite probabilities', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, C], scene.probabilities.map((v, i) => (i === C ? Infinity : v)))), /holds infinity at pixel \(1, 0\), label 0: pass finite probabilities/],
     ['a negative shape', () => writeFileSync(file('bad.npy'), Buffer.from(Buffer.from(writeNpyFloat32([H, W, C], scene.probabilities)).toString('latin1').replace(`(${H}, ${W}, ${C})`, `(${H}, -${W}, ${C})`), 'latin1')), /malformed \.npy header: shape \(48, -64, 5\)/],
     ['a file that is not .npy', () => writeFileSync(file('bad.npy'), 'hello'), /is not a \.npy file/],
   ];
