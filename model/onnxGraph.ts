@@ -117,9 +117,7 @@ export class OnnxGraphBuilder {
 
   /** A node with one output: its name. */
   node1(opType: string, inputs: readonly string[], attributes: Record<string, unknown>[] = []): string {
-    const y = this.fresh(opType.toLowerCase());
-    this.nodes.push({ opType, input: [...inputs], output: [y], attribute: attributes, name: this.fresh(`${opType}_node`), domain: '' });
-    return y;
+    return this.node(opType, inputs, attributes)[0]!;
   }
 
   static ints(name: string, values: readonly number[]) {
