@@ -12,10 +12,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, isIP } from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { isIP } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { ViewerHub } from './viewerHub.js';
 import { MAX_CONTROL_MESSAGE_BYTES } from './viewerProtocol.js';

@@ -30,7 +30,6 @@ export function ioReason(error: unknown): string {
   const e = error as NodeJS.ErrnoException;
   return e.code ? `${e.code}${REASONS[e.code] ? `: ${REASONS[e.code]}` : ''}` : String(e.message);
 }
-const reason = ioReason;
 
 function isRunning(pid: number): boolean {
   try {
@@ -69,7 +68,7 @@ export function createPartialFile(finalPath: string, what: string): string {
   try {
     closeSync(openSync(partial, 'w'));
   } catch (error) {
-    throw new OutputError(`cannot write ${what} ${finalPath} (${reason(error)}): choose a writable path`);
+    throw new OutputError(`cannot write ${what} ${finalPath} (${ioReason(error)}): choose a writable path`);
   }
   return partial;
 }
@@ -82,7 +81,7 @@ export function createPartialDirectory(finalDir: string, what: string): string {
   try {
     mkdirSync(partial, { recursive: true });
   } catch (error) {
-    throw new OutputError(`cannot write ${what} ${finalDir} (${reason(error)}): choose a writable directory`);
+    throw new OutputError(`cannot write ${what} ${finalDir} (${ioReason(error)}): choose a writable directory`);
   }
   return partial;
 }
@@ -91,7 +90,7 @@ export function commitPartial(partial: string, finalPath: string, what: string):
   try {
     renameSync(partial, finalPath);
   } catch (error) {
-    throw new OutputError(`cannot move ${what} into place at ${finalPath} (${reason(error)})`);
+    throw new OutputError(`cannot move ${what} into place at ${finalPath} (${ioReason(error)})`);
   }
 }
 
@@ -106,7 +105,7 @@ export function commitPartialFiles(partialDir: string, finalDir: string, what: s
     for (const file of readdirSync(partialDir)) renameSync(path.join(partialDir, file), path.join(finalDir, file));
     rmSync(partialDir, { recursive: true, force: true });
   } catch (error) {
-    throw new OutputError(`cannot move ${what} into ${finalDir} (${reason(error)})`);
+    throw new OutputError(`cannot move ${what} into ${finalDir} (${ioReason(error)})`);
   }
 }
 
@@ -119,6 +118,6 @@ export function writeFileAtomically(file: string, bytes: Uint8Array, what: strin
     renameSync(partial, file);
   } catch (error) {
     rmSync(partial, { force: true });
-    throw new OutputError(`cannot write ${what} ${file} (${reason(error)}): choose a writable path`);
+    throw new OutputError(`cannot write ${what} ${file} (${ioReason(error)}): choose a writable path`);
   }
 }
