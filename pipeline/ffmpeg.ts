@@ -63,6 +63,8 @@ export interface InputInfo {
   /** True when the container declares the count, so fewer decoded frames mean a damaged file. */
   readonly frameCountDeclared: boolean;
   readonly isStillImage: boolean;
+  /** The container's average rate differs from its nominal one: frames are not evenly spaced. */
+  readonly variableFrameRate?: boolean;
 }
 
 const IMAGE_FORMATS = /(^|,)(image2|png_pipe|jpeg_pipe|bmp_pipe|webp_pipe|tiff_pipe|ppm_pipe|pgm_pipe|gif)(,|$)/;
@@ -132,5 +134,7 @@ export async function probeInput(input: string): Promise<InputInfo> {
   const duration = Number(video.duration ?? data.format.duration);
   const frameCount = isImage ? 1 : Number.isFinite(declared) && declared > 0 ? declared : Number.isFinite(duration) && duration > 0 ? Math.round(duration * fps) : null;
   const frameCountDeclared = !isImage && Number.isFinite(declared) && declared > 0;
-  return { path: input, width: video.width!, height: video.height!, fps, frameCount, frameCountDeclared, isStillImage: isImage };
+  const [average, nominal] = [parseRate(video.avg_frame_rate), parseRate(video.r_frame_rate)];
+  const variableFrameRate = !isImage && average > 0 && nominal > 0 && Math.abs(average - nominal) / nominal > 0.01;
+  return { path: input, width: video.width!, height: video.height!, fps, frameCount, frameCountDeclared, isStillImage: isImage, variableFrameRate };
 }

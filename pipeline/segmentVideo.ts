@@ -111,6 +111,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
         outputPath: options.outputPath, width: info.width, height: info.height, fps: info.fps, frameCount: info.frameCount,
         palette: descriptor.palette, alphas: classAlphas(descriptor.classNames, opacity),
         ...(options.encoderPreset ? { preset: options.encoderPreset } : {}),
+        ...(info.variableFrameRate ? { variableFrameRate: true } : {}),
       }));
     }
     if (options.masksDir) sinks.push(new MaskPngSink(options.masksDir));

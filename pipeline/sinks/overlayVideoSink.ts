@@ -1,9 +1,10 @@
 /**
  * The overlay video: each frame blended with its class colours and fed to an ffmpeg encoder
  * (H.264 in mp4/mkv/mov, VP9 in webm, or still images for png/jpg outputs). `write` waits for the
- * encoder's `drain`, so a slow encoder slows the pipeline rather than filling memory. Videos keep
- * each frame's own timestamp (fed to ffmpeg as Matroska, `matroskaRawVideo.ts`), so a
- * variable-frame-rate input keeps its timing; AVI (fixed rate) and images take plain raw frames.
+ * encoder's `drain`, so a slow encoder slows the pipeline rather than filling memory. A
+ * variable-frame-rate input's frames go with their own timestamps (fed to ffmpeg as Matroska,
+ * `matroskaRawVideo.ts`), so the output keeps its timing; evenly spaced ones go as plain raw frames
+ * at the rate (Matroska's demuxer costs ~1 ms a frame); AVI (fixed rate only) and images likewise.
  */
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -30,6 +31,8 @@ export interface OverlayVideoOptions {
   readonly alphas: Float32Array;
   /** x264 preset: speed against file size. */
   readonly preset?: string;
+  /** Frames are not evenly spaced: feed each with its timestamp (costs ~1 ms a frame at 768x576). */
+  readonly variableFrameRate?: boolean;
 }
 
 function encoderOptions(ext: string, preset: string): string[] {
@@ -74,7 +77,7 @@ export class OverlayVideoSink implements SegmentationSink {
     this.pattern = isSequencePattern(outputPath);
     this.partial = this.pattern ? createPartialDirectory(path.join(path.dirname(outputPath), path.basename(outputPath).replace(/%/g, '_')), 'output') : createPartialFile(outputPath, 'output');
     const outputOptions = isImage ? (isSequencePattern(outputPath) ? ['-f', 'image2'] : ['-frames:v', '1', '-update', '1', '-f', 'image2']) : encoderOptions(ext, preset);
-    this.timed = !isImage && ext !== '.avi';
+    this.timed = Boolean(options.variableFrameRate) && !isImage && ext !== '.avi';
     const inputOptions = this.timed ? ['-f', 'matroska'] : ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-framerate', String(fps)];
     if (this.timed) this.input.write(matroskaHeader(width, height));
     this.command = ffmpeg(this.input)
