@@ -7,6 +7,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { ModelError } from '../core/errors.js';
+import type { CrfKernels } from './crf/denseCrf.js';
 import { defaultClassNames, PERSON_CLASSES, PERSON_PALETTE, VOC_CLASSES, vocPalette } from './palette.js';
 import type { Layout, Normalization } from './preprocess.js';
 
@@ -40,6 +41,8 @@ export interface ModelDescriptor {
   readonly classNames: readonly string[];
   /** classes × RGB. */
   readonly palette: Uint8Array;
+  /** CRF kernels tuned for this model (from its sidecar or catalogue entry); absent: DeepLab's VOC set. */
+  readonly crf?: CrfKernels;
 }
 
 /** ImageNet statistics, used by torchvision's exports. */

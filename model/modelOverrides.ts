@@ -1,12 +1,16 @@
 /**
- * What the graph cannot tell, said by the user: normalisation and class names. From an optional
- * sidecar file beside the model (`model.onnx.json`) and from flags (flags win). Never required.
+ * What the graph cannot tell, said by the user: normalisation, class names, the CRF's kernels tuned
+ * for the model. From an optional sidecar file beside the model (`model.onnx.json`) and from flags
+ * (flags win). Never required.
  *
  *   { "normalize": "tensorflow" | { "mean": [r,g,b], "std": [r,g,b] },
- *     "classes": "voc" | "cityscapes" | "ade20k" | "person" | ["name", ...] }
+ *     "classes": "voc" | "cityscapes" | "ade20k" | "person" | ["name", ...],
+ *     "crf": { "bilateral": { "weight": w1, "xy": σα, "rgb": σβ }, "gaussian": { "weight": w2, "xy": σγ } } }
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
 import { ModelError } from '../core/errors.js';
+import type { CrfKernels } from './crf/denseCrf.js';
 import { PRESET_NORMALIZATION, type ModelDescriptor } from './descriptor.js';
 import { type ClassSet, type ClassSetName, customClassSet, namedClassSet } from './palette.js';
 import type { Normalization } from './preprocess.js';
@@ -16,7 +20,15 @@ export type PresetName = keyof typeof PRESET_NORMALIZATION;
 export interface ModelOverrides {
   readonly normalize?: PresetName | Normalization;
   readonly classes?: ClassSetName | readonly string[];
+  readonly crf?: CrfKernels;
 }
+
+const finite = z.number().finite();
+const CRF_KERNELS = z.strictObject({
+  bilateral: z.strictObject({ weight: finite.min(0), xy: finite.positive(), rgb: finite.positive() }),
+  gaussian: z.strictObject({ weight: finite.min(0), xy: finite.positive() }),
+});
+const KNOWN_KEYS = ['normalize', 'classes', 'crf'];
 
 const PRESETS = Object.keys(PRESET_NORMALIZATION) as PresetName[];
 const CLASS_SETS: ClassSetName[] = ['voc', 'cityscapes', 'ade20k', 'person'];
@@ -29,8 +41,8 @@ function isTriple(v: unknown): v is [number, number, number] {
 export function parseOverrides(value: unknown, where: string): ModelOverrides {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ModelError(`${where} must be a JSON object`);
   const raw = value as Record<string, unknown>;
-  const unknownKeys = Object.keys(raw).filter((k) => k !== 'normalize' && k !== 'classes');
-  if (unknownKeys.length) throw new ModelError(`${where}: unknown key "${unknownKeys[0]}" (known: normalize, classes)`);
+  const unknownKeys = Object.keys(raw).filter((k) => !KNOWN_KEYS.includes(k));
+  if (unknownKeys.length) throw new ModelError(`${where}: unknown key "${unknownKeys[0]}" (known: ${KNOWN_KEYS.join(', ')})`);
   let normalize: ModelOverrides['normalize'];
   if (raw['normalize'] !== undefined) {
     const n = raw['normalize'];
@@ -48,7 +60,15 @@ export function parseOverrides(value: unknown, where: string): ModelOverrides {
     else if (Array.isArray(c) && c.length > 0 && c.every((x) => typeof x === 'string')) classes = c;
     else throw new ModelError(`${where}: "classes" must be one of ${CLASS_SETS.join(', ')} or a list of names`);
   }
-  return { ...(normalize ? { normalize } : {}), ...(classes ? { classes } : {}) };
+  let crf: CrfKernels | undefined;
+  if (raw['crf'] !== undefined) {
+    const parsed = CRF_KERNELS.safeParse(raw['crf']);
+    if (!parsed.success) {
+      throw new ModelError(`${where}: "crf" must be { "bilateral": { "weight": w ≥ 0, "xy": σ > 0, "rgb": σ > 0 }, "gaussian": { "weight": w ≥ 0, "xy": σ > 0 } } (${parsed.error.issues[0]?.path.join('.') || 'crf'}: ${parsed.error.issues[0]?.message})`);
+    }
+    crf = parsed.data;
+  }
+  return { ...(normalize ? { normalize } : {}), ...(classes ? { classes } : {}), ...(crf ? { crf } : {}) };
 }
 
 /** The sidecar `<model>.json` when there is one. */
@@ -74,5 +94,6 @@ export function applyOverrides(d: ModelDescriptor, o: ModelOverrides): ModelDesc
     }
     out = { ...out, classNames: set.names, palette: set.palette };
   }
+  if (o.crf) out = { ...out, crf: o.crf };
   return out;
 }

@@ -11,6 +11,7 @@ import { Command, CommanderError } from 'commander';
 import { registerCrf } from './commands/crf.js';
 import { registerEval } from './commands/eval.js';
 import { registerImport } from './commands/import.js';
+import { registerModels } from './commands/models.js';
 import { registerServe } from './commands/serve.js';
 import { registerDemo, registerSegment } from './commands/segment.js';
 
@@ -29,6 +30,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerCrf(program, setExitCode);
   registerServe(program, setExitCode);
   registerDemo(program, setExitCode);
+  registerModels(program, setExitCode);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {

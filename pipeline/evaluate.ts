@@ -10,7 +10,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { concatMap, lastValueFrom } from 'rxjs';
 import { InputError } from '../core/errors.js';
-import type { CrfParams } from '../model/crf/denseCrf.js';
+import { type CrfSettings, crfParamsFor } from '../model/crf/denseCrf.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
@@ -33,7 +33,7 @@ export interface EvalOptions {
   readonly threads: number;
   readonly inputSize?: readonly [number, number];
   /** Also score the labels after the dense CRF with these parameters. */
-  readonly crf?: CrfParams;
+  readonly crf?: CrfSettings;
   readonly onImage?: (done: number, total: number) => void;
   /** One line each: what was worked out rather than read (a class axis measured by one run). */
   readonly onNote?: (message: string) => void;
@@ -124,6 +124,9 @@ export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
   });
   const d = plan.descriptor;
   for (const note of plan.notes) options.onNote?.(note);
+  const crfChoice = options.crf ? crfParamsFor(options.crf, d.crf) : null;
+  if (crfChoice) options.onNote?.(crfChoice.description);
+  const crfParams = crfChoice?.params;
   const confusion = new ConfusionMatrix(d.classes);
   const crfConfusion = options.crf ? new ConfusionMatrix(d.classes) : null;
   const pool = await InferencePool.forModel(d, { workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device });
@@ -141,7 +144,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
         }
         confusion.add(truth.labels, labels);
         if (crf && crfConfusion && probabilities) {
-          const refined = await crf.run({ image: frame.rgb, width: frame.width, height: frame.height, probabilities, classes: d.classes, params: options.crf! });
+          const refined = await crf.run({ image: frame.rgb, width: frame.width, height: frame.height, probabilities, classes: d.classes, params: crfParams! });
           crfConfusion.add(truth.labels, refined.labels);
         }
         options.onImage?.(frame.index + 1, items.length);

@@ -20,6 +20,7 @@ export { finishSinks, type SegmentationSink } from '../core/sink.js';
 
 export { CrfRunner } from '../model/crf/crfRunner.js';
 export { type CrfParams, DEEPLAB_VOC_PARAMS } from '../model/crf/denseCrf.js';
+export { type CatalogEntry, DEFAULT_MODEL_NAME, MODEL_CATALOG } from '../model/catalog.js';
 export { defaultModelPath } from '../model/defaultModel.js';
 export type { ModelDescriptor } from '../model/descriptor.js';
 export { InferencePool } from '../model/inferencePool.js';
@@ -36,6 +37,7 @@ export { writeToSinks } from '../operators/writeToSinks.js';
 export { evaluate } from './evaluate.js';
 export { FrameCredits } from './frameCredits.js';
 export { openModel, type OpenModelOptions, type SegmentationModel } from './openModel.js';
+export { resolveModel, type ResolveModelOptions } from './resolveModel.js';
 export { loadModelDescriptor, planRun, type RunPlan, type RunPlanOptions } from './runPlan.js';
 export { segmentFrames, type SegmentFramesOptions } from './segmentFrames.js';
 export { segmentVideo, type SegmentOptions, type SegmentSummary } from './segmentVideo.js';

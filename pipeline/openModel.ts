@@ -4,7 +4,7 @@
  * pipeline needs to put `preprocessFrames` and `inferBatches` to work.
  *
  * @example
- * const model = await openModel(defaultModelPath());
+ * const model = await openModel('deeplabv3-voc'); // a catalogue name (fetched once), a file, or defaultModelPath()
  * frames$.pipe(preprocessFrames(model.preprocess), batchFrames(1, 20), inferBatches(model.pool));
  * await model.close();
  */
@@ -13,6 +13,7 @@ import { InferencePool, type InferencePoolEvents } from '../model/inferencePool.
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import { parseDevice, type Device } from '../model/session.js';
 import type { PreprocessOptions } from '../operators/preprocessFrames.js';
+import { type ResolveModelOptions, resolveModel } from './resolveModel.js';
 import { planRun } from './runPlan.js';
 
 export interface OpenModelOptions {
@@ -26,6 +27,8 @@ export interface OpenModelOptions {
   /** What the graph cannot say: normalisation, class names. */
   readonly overrides?: ModelOverrides;
   readonly events?: InferencePoolEvents;
+  /** How a catalogue model is fetched the first time (progress, mirror, cancellation). */
+  readonly fetch?: ResolveModelOptions;
 }
 
 export interface SegmentationModel {
@@ -42,7 +45,8 @@ export interface SegmentationModel {
   close(): Promise<void>;
 }
 
-export async function openModel(path: string, options: OpenModelOptions = {}): Promise<SegmentationModel> {
+export async function openModel(model: string, options: OpenModelOptions = {}): Promise<SegmentationModel> {
+  const path = await resolveModel(model, options.fetch);
   const plan = await planRun({ modelPath: path, ...(options.overrides ? { modelOverrides: options.overrides } : {}), ...(options.inputSize ? { inputSize: options.inputSize } : {}) });
   const device: Device = parseDevice(options.device ?? 'auto');
   const pool = await InferencePool.forModel(plan.descriptor, { modelPath: path, device, workers: options.workers ?? 1, threads: options.threads ?? 1 }, options.events);

@@ -37,3 +37,22 @@ export function createProgress(enabled: boolean, label = 'segment', unit = 'fram
     },
   };
 }
+
+/** A download's bar on a TTY (MB received / total); silent elsewhere. Returns the progress callback and a stop. */
+export function createByteProgress(enabled: boolean, label: string): { onProgress: (received: number, total: number) => void; stop(): void } {
+  if (!enabled) return { onProgress() {}, stop() {} };
+  let bar: cliProgress.SingleBar | null = null;
+  const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+  return {
+    onProgress(received, total) {
+      if (!bar) {
+        bar = new cliProgress.SingleBar({ stream: process.stderr, format: `${label} |{bar}| {got}/{size} MB | ETA {eta_formatted}`, hideCursor: true }, cliProgress.Presets.shades_classic);
+        bar.start(total, 0, { got: mb(0), size: mb(total) });
+      }
+      bar.update(received, { got: mb(received), size: mb(total) });
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}

@@ -7,7 +7,7 @@
  *     ─▶ reorderByIndex ─▶ [refineWithCrf (CRF worker)] ─▶ writeToSinks (video, masks, JSON lines) ─▶ credit returned
  */
 import { type Observable, tap } from 'rxjs';
-import type { CrfParams } from '../model/crf/denseCrf.js';
+import { type CrfSettings, crfParamsFor } from '../model/crf/denseCrf.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
@@ -50,7 +50,7 @@ export interface SegmentOptions {
   readonly flip?: boolean;
   readonly opacity?: number;
   /** Refine the labels with the dense CRF (on a worker thread), optionally warm-started frame to frame. */
-  readonly crf?: { readonly params: CrfParams; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
+  readonly crf?: { readonly params: CrfSettings; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
   /** x264 preset of the overlay video (speed against file size). */
   readonly encoderPreset?: string;
   /** Refuse an input with any decode error (default: a few broken frames are skipped, with a warning). */
@@ -100,6 +100,9 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
   });
   const { descriptor, scales } = plan;
   for (const note of plan.notes) options.onNote?.(note);
+  const crfChoice = options.crf ? crfParamsFor(options.crf.params, descriptor.crf) : null;
+  if (crfChoice) options.onNote?.(crfChoice.description);
+  const crfParams = crfChoice?.params;
   const [inputWidth, inputHeight] = plan.inputSizeFor(info.width, info.height);
 
   const sinks: SegmentationSink[] = [];
@@ -131,7 +134,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
         order: { kind: 'lossless' },
         withProbabilities: Boolean(crfRunner),
         ...(crfRunner && options.crf
-          ? { crf: { backend: crfRunner, options: { params: options.crf.params, classes: descriptor.classes, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) } } }
+          ? { crf: { backend: crfRunner, options: { params: crfParams!, classes: descriptor.classes, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) } } }
           : {}),
       }),
       writeToSinks(sinks),
@@ -161,7 +164,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
         scales,
         flip: options.flip ?? false,
       },
-      crf: options.crf ? { iterations: options.crf.params.iterations, warmStartIterations: options.crf.warmStart?.iterations ?? null } : null,
+      crf: crfParams ? { iterations: crfParams.iterations, warmStartIterations: options.crf?.warmStart?.iterations ?? null } : null,
       msPerStage: stats.meanMsPerStage(),
       outputs: { ...(options.outputPath ? { video: options.outputPath } : {}), ...(options.masksDir ? { masks: options.masksDir } : {}), ...(options.framesJsonPath ? { framesJson: options.framesJsonPath } : {}) },
     };

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Subscription, tap } from 'rxjs';
 import { CrfRunner } from '../model/crf/crfRunner.js';
-import type { CrfParams } from '../model/crf/denseCrf.js';
+import { type CrfSettings, crfParamsFor } from '../model/crf/denseCrf.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/session.js';
@@ -52,7 +52,7 @@ export interface ServeOptions {
   readonly batchWaitMs?: number;
   readonly inputSize?: readonly [number, number];
   /** CRF parameters for streams whose CRF is on; `on` is the state each stream starts in. */
-  readonly crf: { readonly on: boolean; readonly params: CrfParams; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
+  readonly crf: { readonly on: boolean; readonly params: CrfSettings; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
   readonly viewers?: { readonly maxQueuedFrames?: number; readonly maxBufferedBytes?: number; readonly heartbeatMs?: number };
   readonly reconnect?: LiveStreamOptions;
   /** One line per event worth telling (stream status changes). */
@@ -99,6 +99,8 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   });
   const { descriptor, crfAvailable } = plan;
   for (const note of plan.notes) log(`note: ${note}`);
+  const { params: crfParams, description: crfDescription } = crfParamsFor(options.crf.params, descriptor.crf);
+  if (crfAvailable) log(`note: ${crfDescription}`);
 
   const metrics = new LiveMetrics(() => hub.pendingBytes);
   const crfOn = new Set<string>(options.crf.on ? inputs.map((i) => i.id) : []);
@@ -225,7 +227,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
             crf: {
               backend: crfRunner,
               options: {
-                params: options.crf.params, classes: descriptor.classes, enabledFor: (id: string) => crfOn.has(id), ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}),
+                params: crfParams, classes: descriptor.classes, enabledFor: (id: string) => crfOn.has(id), ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}),
                 onError: (error: unknown, { frame }: Segmentation) => logOnce(`stream ${frame.streamId}: frames shown without the CRF (${error instanceof Error ? error.message : String(error)})`),
               },
             },

@@ -30,6 +30,30 @@ export interface CrfParams {
   readonly scale: number;
 }
 
+/** The two kernels alone: what is tuned for a model and kept in its sidecar. */
+export type CrfKernels = Pick<CrfParams, 'bilateral' | 'gaussian'>;
+
+/** What a run asks of the CRF: anything left out comes from the model's tuned kernels, then DeepLab's VOC set. */
+export type CrfSettings = Partial<Omit<CrfParams, 'bilateral' | 'gaussian'>> & {
+  readonly bilateral?: Partial<CrfParams['bilateral']>;
+  readonly gaussian?: Partial<CrfParams['gaussian']>;
+};
+
+/** The parameters a run uses, and a line saying which and from where. */
+export function crfParamsFor(settings: CrfSettings, tuned?: CrfKernels): { params: CrfParams; description: string } {
+  const base = tuned ?? DEEPLAB_VOC_PARAMS;
+  const params: CrfParams = {
+    ...DEEPLAB_VOC_PARAMS,
+    ...settings,
+    bilateral: { ...base.bilateral, ...settings.bilateral },
+    gaussian: { ...base.gaussian, ...settings.gaussian },
+  };
+  const flagged = Object.keys(settings.bilateral ?? {}).length + Object.keys(settings.gaussian ?? {}).length > 0;
+  const origin = `${tuned ? "the model's tuned kernels" : "DeepLab's VOC kernels"}${flagged ? ', changed by flags' : ''}`;
+  const { bilateral: b, gaussian: g } = params;
+  return { params, description: `CRF w1 ${b.weight} σα ${b.xy} σβ ${b.rgb}, w2 ${g.weight} σγ ${g.xy}, ${params.iterations} iterations at scale ${params.scale} (${origin})` };
+}
+
 /** DeepLab-LargeFOV's PASCAL VOC setting. */
 export const DEEPLAB_VOC_PARAMS: CrfParams = {
   iterations: 10,

@@ -2,12 +2,12 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
-import { defaultModelPath } from '../../model/defaultModel.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
 import { parseDevice } from '../../model/session.js';
 import { evaluate } from '../evaluate.js';
 import { createProgress } from '../progress.js';
 import { reportFailure, type SetExitCode } from './failure.js';
+import { resolveModelFlag } from './modelFlag.js';
 import { type CrfFlags, crfKernelOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, scaleFraction } from './flags.js';
 
 export function registerEval(program: Command, setExitCode: SetExitCode): void {
@@ -31,7 +31,7 @@ export function registerEval(program: Command, setExitCode: SetExitCode): void {
           onNote: (message) => process.stderr.write(`note: ${message}\n`),
         imagesDir: flags.images,
           labelsDir: flags.labels,
-          modelPath: flags.model ?? defaultModelPath(),
+          modelPath: await resolveModelFlag(flags.model, flags.json),
           device: flags.device,
           threads: flags.threads,
           ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { type CrfParams, DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
+import { type CrfSettings, DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
 import { parseDevice } from '../../model/session.js';
 
@@ -51,30 +51,32 @@ export function positive(flag: string) {
 export interface CrfFlags {
   crfIters: number;
   crfScale: number;
-  crfPosW: number;
-  crfPosXy: number;
-  crfBiW: number;
-  crfBiXy: number;
-  crfBiRgb: number;
+  crfPosW?: number;
+  crfPosXy?: number;
+  crfBiW?: number;
+  crfBiXy?: number;
+  crfBiRgb?: number;
 }
 
+/** The kernel flags have no defaults: what is not given comes from the model's tuned kernels (its sidecar), else DeepLab's VOC set. */
 export function crfKernelOptions(command: Command): Command {
   const { gaussian, bilateral } = DEEPLAB_VOC_PARAMS;
+  const fallback = (v: number) => `(default: the model's tuned value, else ${v})`;
   return command
-    .option('--crf-pos-w <w>', 'CRF smoothness kernel weight w2', nonNegative('--crf-pos-w'), gaussian.weight)
-    .option('--crf-pos-xy <σ>', 'CRF smoothness kernel σγ (pixels at full size)', positive('--crf-pos-xy'), gaussian.xy)
-    .option('--crf-bi-w <w>', 'CRF appearance kernel weight w1', nonNegative('--crf-bi-w'), bilateral.weight)
-    .option('--crf-bi-xy <σ>', 'CRF appearance kernel σα (pixels at full size)', positive('--crf-bi-xy'), bilateral.xy)
-    .option('--crf-bi-rgb <σ>', 'CRF appearance kernel σβ (colour, 0–255)', positive('--crf-bi-rgb'), bilateral.rgb);
+    .option('--crf-pos-w <w>', `CRF smoothness kernel weight w2 ${fallback(gaussian.weight)}`, nonNegative('--crf-pos-w'))
+    .option('--crf-pos-xy <σ>', `CRF smoothness kernel σγ, pixels at full size ${fallback(gaussian.xy)}`, positive('--crf-pos-xy'))
+    .option('--crf-bi-w <w>', `CRF appearance kernel weight w1 ${fallback(bilateral.weight)}`, nonNegative('--crf-bi-w'))
+    .option('--crf-bi-xy <σ>', `CRF appearance kernel σα, pixels at full size ${fallback(bilateral.xy)}`, positive('--crf-bi-xy'))
+    .option('--crf-bi-rgb <σ>', `CRF appearance kernel σβ, colour 0–255 ${fallback(bilateral.rgb)}`, positive('--crf-bi-rgb'));
 }
 
-export function crfParams(flags: CrfFlags): CrfParams {
+export function crfParams(flags: CrfFlags): CrfSettings {
+  const given = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
   return {
-    ...DEEPLAB_VOC_PARAMS,
     iterations: flags.crfIters,
     scale: flags.crfScale,
-    gaussian: { weight: flags.crfPosW, xy: flags.crfPosXy },
-    bilateral: { weight: flags.crfBiW, xy: flags.crfBiXy, rgb: flags.crfBiRgb },
+    gaussian: given({ weight: flags.crfPosW, xy: flags.crfPosXy }),
+    bilateral: given({ weight: flags.crfBiW, xy: flags.crfBiXy, rgb: flags.crfBiRgb }),
   };
 }
 
@@ -172,7 +174,7 @@ export function modelOverridesFrom(flags: { normalize?: ModelOverrides['normaliz
 /** The model group, the same for segment, serve and eval: which model, where it runs, and what its graph cannot say. */
 export function modelOptions(command: Command): Command {
   return command
-    .option('--model <path>', 'ONNX segmentation model (default: the embedded default model)')
+    .option('--model <name|path>', 'a catalogue model by name (deeplab-stream models lists them; fetched once, then cached) or an ONNX file (default: mediapipe-selfie, embedded)')
     .option('--device <device>', 'auto | cpu | cuda | cuda:N', device, parseDevice('auto'))
     .option('--input-size <WxH>', 'model input size for models with a dynamic size (default: longer side 513)', size)
     .option('--normalize <how>', 'input normalisation: torchvision | tensorflow | mediapipe | MEAN/STD as r,g,b/r,g,b (default: from the graph)', normalizeFlag)

@@ -4,13 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
-import { defaultModelPath } from '../../model/defaultModel.js';
 import { CUDA_HOWTO } from '../../model/session.js';
 import { isSequencePattern } from '../ffmpeg.js';
 import { generateClip } from '../generateClip.js';
 import { createProgress } from '../progress.js';
 import { segmentVideo, type SegmentSummary } from '../segmentVideo.js';
 import { reportFailure, type SetExitCode } from './failure.js';
+import { resolveModelFlag } from './modelFlag.js';
 import { crfKernelOptions, crfParams, fraction, modelOptions, modelOverridesFrom, onOff, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
 
 /** Where output goes when no output flag is given: `<name>.seg.mp4` (or .png for a still image) in the working directory. */
@@ -42,7 +42,7 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSu
       ...(outputPath ? { outputPath } : {}),
       ...(flags.masks ? { masksDir: flags.masks } : {}),
       ...(flags.framesJson ? { framesJsonPath: flags.framesJson } : {}),
-      modelPath: flags.model ?? defaultModelPath(),
+      modelPath: await resolveModelFlag(flags.model, flags.json),
       device: flags.device,
       batchSize: flags.batch,
       workers,

@@ -3,10 +3,10 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
-import { defaultModelPath } from '../../model/defaultModel.js';
 import { CUDA_HOWTO } from '../../model/session.js';
 import { startLiveServer } from '../serve.js';
 import { reportFailure, type SetExitCode } from './failure.js';
+import { resolveModelFlag } from './modelFlag.js';
 import { crfKernelOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, type RunFlags, scaleFraction } from './flags.js';
 
 interface ServeFlags extends RunFlags {
@@ -44,7 +44,7 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     ...(flags.token ? { token: flags.token } : {}),
     ...(flags.allowedHosts ? { allowedHosts: flags.allowedHosts } : {}),
     maxViewers: flags.maxViewers,
-    modelPath: flags.model ?? defaultModelPath(),
+    modelPath: await resolveModelFlag(flags.model),
     modelOverrides: modelOverridesFrom(flags),
     device: flags.device,
     workers: flags.workers,

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { crfParamsFor, DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
 import { buildDeepLab } from '../../model/deeplabBuilder.js';
 import { describeModel, TENSORFLOW_NORMALIZATION } from '../../model/descriptor.js';
 import { applyOverrides, parseOverrides, readSidecar } from '../../model/modelOverrides.js';
@@ -41,6 +42,23 @@ describe('model overrides', () => {
     expect(() => parseOverrides({ normalize: { mean: [0, 0, 0], std: [1, 0, 1] } }, 'x')).toThrow(ModelError);
     expect(() => parseOverrides({ colours: [] }, 'x')).toThrow(/unknown key "colours"/);
     expect(parseOverrides({ classes: ['a', 'b'] }, 'x')).toEqual({ classes: ['a', 'b'] });
+    expect(() => parseOverrides({ crf: { bilateral: { weight: 4, xy: 0, rgb: 3 }, gaussian: { weight: 3, xy: 1 } } }, 'm.json')).toThrow(/^m.json: "crf" must be .*\(bilateral.xy: /);
+    expect(() => parseOverrides({ crf: { bilateral: { weight: 4, xy: 60, rgb: 3 } } }, 'm.json')).toThrow(/\(gaussian: /);
+    expect(() => parseOverrides({ crf: { bilateral: { weight: 4, xy: 60, rgb: 3, extra: 1 }, gaussian: { weight: 3, xy: 1 } } }, 'm.json')).toThrow(ModelError);
+  });
+
+  it('fill the CRF parameters a run does not give from the model\'s tuned kernels, then DeepLab\'s VOC set, and say which', () => {
+    const tuned = { bilateral: { weight: 5, xy: 50, rgb: 4 }, gaussian: { weight: 2, xy: 1 } };
+    const fromModel = crfParamsFor({ iterations: 10, scale: 1 }, tuned);
+    expect(fromModel.params.bilateral).toEqual(tuned.bilateral);
+    expect(fromModel.description).toBe("CRF w1 5 σα 50 σβ 4, w2 2 σγ 1, 10 iterations at scale 1 (the model's tuned kernels)");
+    const flagged = crfParamsFor({ iterations: 5, scale: 0.5, bilateral: { rgb: 6 } }, tuned);
+    expect(flagged.params.bilateral).toEqual({ weight: 5, xy: 50, rgb: 6 });
+    expect(flagged.params.gaussian).toEqual(tuned.gaussian);
+    expect(flagged.description).toMatch(/5 iterations at scale 0.5 \(the model's tuned kernels, changed by flags\)$/);
+    const untuned = crfParamsFor({});
+    expect(untuned.params).toEqual(DEEPLAB_VOC_PARAMS);
+    expect(untuned.description).toMatch(/\(DeepLab's VOC kernels\)$/);
   });
 
   it('read a sidecar beside the model, and none when there is none', () => {
@@ -48,6 +66,9 @@ describe('model overrides', () => {
     expect(readSidecar(model)).toEqual({});
     writeFileSync(`${model}.json`, JSON.stringify({ normalize: 'mediapipe', classes: 'person' }));
     expect(readSidecar(model)).toEqual({ normalize: 'mediapipe', classes: 'person' });
+    const crf = { bilateral: { weight: 5, xy: 50, rgb: 4 }, gaussian: { weight: 3, xy: 1 } };
+    writeFileSync(`${model}.json`, JSON.stringify({ classes: 'voc', crf }));
+    expect(applyOverrides(voc, readSidecar(model)).crf).toEqual(crf);
     writeFileSync(`${model}.json`, '{ not json');
     expect(() => readSidecar(model)).toThrow(/m.onnx.json is not valid JSON/);
   });

@@ -1,0 +1,69 @@
+/** `models`: the catalogue — what each model is, where it comes from, whether it is cached here. */
+import { statSync } from 'node:fs';
+import type { Command } from 'commander';
+import { DEFAULT_MODEL_NAME, MODEL_CATALOG, type CatalogEntry } from '../../model/catalog.js';
+import { defaultModelSource } from '../../model/defaultModel.js';
+import { cachedFiles, isCached, MIRROR_VARIABLE } from '../resolveModel.js';
+import { reportFailure, type SetExitCode } from './failure.js';
+
+interface ModelRow {
+  readonly name: string;
+  readonly default: boolean;
+  readonly description: string;
+  readonly classes: number;
+  readonly classNames: string;
+  readonly inputSize: string;
+  readonly bytes: number;
+  readonly licence: string;
+  readonly source: string;
+  readonly sha256: string | null;
+  readonly cached: boolean;
+  readonly path: string | null;
+}
+
+function row(entry: CatalogEntry): ModelRow {
+  const { source } = entry;
+  const cached = isCached(entry);
+  const packaged = source.kind === 'package' ? defaultModelSource() : null;
+  return {
+    name: entry.name,
+    default: entry.name === DEFAULT_MODEL_NAME,
+    description: entry.description,
+    classes: entry.classCount,
+    classNames: entry.classes,
+    inputSize: entry.inputSize.join('x'),
+    bytes: source.kind === 'download' ? source.bytes : statSync(packaged!.tflite).size,
+    licence: entry.licence,
+    source: source.kind === 'download' ? source.url : `npm ${source.packageName}@${packaged!.version}`,
+    sha256: source.kind === 'download' ? source.sha256 : null,
+    cached,
+    path: source.kind === 'download' && cached ? cachedFiles(entry).onnx : null,
+  };
+}
+
+export function registerModels(program: Command, setExitCode: SetExitCode): void {
+  program
+    .command('models')
+    .description('list the models known by name (use one with --model NAME)')
+    .option('--json', 'print one JSON object per model')
+    .action((flags: { json?: boolean }) => {
+      try {
+        const rows = MODEL_CATALOG.map(row);
+        if (flags.json) {
+          process.stdout.write(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+          return;
+        }
+        const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+        const table = [['name', 'classes', 'input', 'size', 'licence', 'cached', 'source'], ...rows.map((r) => [
+          `${r.name}${r.default ? ' (default)' : ''}`, `${r.classes} ${r.classNames}`, r.inputSize, mb(r.bytes), r.licence, r.cached ? 'yes' : 'no', r.source,
+        ])];
+        const widths = table[0]!.map((_, i) => Math.max(...table.map((cells) => cells[i]!.length)));
+        const lines = table.map((cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+        process.stdout.write(`${lines.join('\n')}\n\n`);
+        process.stdout.write(`${rows.map((r) => `${r.name}: ${r.description}`).join('\n')}\n\n`);
+        process.stdout.write(`--model NAME fetches a model once (sha256 checked) and caches it; ${MIRROR_VARIABLE}=<base URL> fetches <base URL><file name> instead.\n`);
+      } catch (error) {
+        setExitCode(reportFailure(error, false));
+      }
+    });
+}

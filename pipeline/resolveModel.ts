@@ -1,0 +1,102 @@
+/**
+ * What `--model` names, as a file to open: nothing → the embedded default; an existing file → itself;
+ * a catalogue name → the cached import of its published file, fetched once (from
+ * `DEEPLAB_STREAM_MODEL_MIRROR` when set), checked against its sha256, imported to ONNX with a sidecar
+ * carrying what the graph cannot say. Later runs use the cache and never touch the network.
+ *
+ *   await resolveModel('deeplabv3-voc', { onProgress }) → '~/.cache/deeplab-stream/deeplabv3-voc-68a53978.onnx'
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { CancelledError, ModelError } from '../core/errors.js';
+import { type CatalogEntry, catalogEntry, type DownloadSource, looksLikeModelName, MODEL_CATALOG } from '../model/catalog.js';
+import { cacheDirectory, defaultModelPath } from '../model/defaultModel.js';
+import { importTflite } from '../model/tflite/importTflite.js';
+import { DownloadError, downloadFile } from './downloadFile.js';
+import { writeFileAtomically } from './sinks/partialFile.js';
+
+export const MIRROR_VARIABLE = 'DEEPLAB_STREAM_MODEL_MIRROR';
+
+export interface ResolveModelOptions {
+  /** Bytes received of a download in progress (for a progress bar). */
+  readonly onProgress?: (received: number, total: number) => void;
+  /** One line per thing done that the user should know of (a download). */
+  readonly onNote?: (message: string) => void;
+  readonly signal?: AbortSignal;
+  /** Overrides `DEEPLAB_STREAM_MODEL_MIRROR`. */
+  readonly mirror?: string;
+  readonly stallMs?: number;
+}
+
+/** Where a catalogue model's files live in the cache. */
+export function cachedFiles(entry: CatalogEntry): { onnx: string; source: string | null } {
+  if (entry.source.kind === 'package') return { onnx: '', source: null };
+  const dir = cacheDirectory();
+  return { onnx: path.join(dir, `${entry.name}-${entry.source.sha256.slice(0, 8)}.onnx`), source: path.join(dir, entry.source.file) };
+}
+
+export function isCached(entry: CatalogEntry): boolean {
+  return entry.source.kind === 'package' || existsSync(cachedFiles(entry).onnx);
+}
+
+export async function resolveModel(value: string | undefined, options: ResolveModelOptions = {}): Promise<string> {
+  if (value === undefined) return defaultModelPath();
+  if (existsSync(value)) return value;
+  const entry = catalogEntry(value);
+  if (entry) return entry.source.kind === 'package' ? defaultModelPath() : fetchCatalogModel(entry, entry.source, options);
+  if (looksLikeModelName(value)) {
+    throw new ModelError(`there is no model file "${value}" and no model of that name: known names are ${MODEL_CATALOG.map((e) => e.name).join(', ')} (deeplab-stream models lists them)`);
+  }
+  return value; // a path that is not there: opening it says so
+}
+
+function mirrorUrl(mirror: string, file: string): string {
+  let base: URL;
+  try {
+    base = new URL(mirror);
+  } catch {
+    throw new ModelError(`${MIRROR_VARIABLE}="${mirror}" is not a URL: give a base such as http://mirror.example/models/`);
+  }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new ModelError(`${MIRROR_VARIABLE}="${mirror}" is not an http(s) URL`);
+  return `${mirror}${file}`;
+}
+
+async function fetchCatalogModel(entry: CatalogEntry, source: DownloadSource, options: ResolveModelOptions): Promise<string> {
+  const { onnx, source: sourceFile } = cachedFiles(entry);
+  if (existsSync(onnx)) return onnx;
+  const file = sourceFile!;
+  const byHand = `put ${source.file} (sha256 ${source.sha256}, from ${source.url}) at ${file} by hand, or set ${MIRROR_VARIABLE} to a server that has it`;
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+  } catch (error) {
+    throw new ModelError(`cannot create the model cache ${path.dirname(file)} (${(error as Error).message}): set DEEPLAB_STREAM_CACHE to a writable directory`);
+  }
+  if (existsSync(file)) {
+    const actual = createHash('sha256').update(readFileSync(file)).digest('hex');
+    if (actual !== source.sha256) throw new ModelError(`${file} is not ${entry.name}'s published file (sha256 ${actual}, expected ${source.sha256}): delete it, or ${byHand}`);
+  } else {
+    const mirror = options.mirror ?? process.env[MIRROR_VARIABLE];
+    const url = mirror ? mirrorUrl(mirror, source.file) : source.url;
+    const started = performance.now();
+    try {
+      await downloadFile({
+        url, destination: file, sha256: source.sha256, bytes: source.bytes,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.stallMs ? { stallMs: options.stallMs } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof DownloadError)) throw error;
+      if (options.signal?.aborted) throw new CancelledError('interrupted: the partial download was removed');
+      throw new ModelError(`could not fetch ${entry.name} from ${url} (${error.reason}): ${byHand}`);
+    }
+    options.onNote?.(`fetched ${entry.name} (${(source.bytes / 1e6).toFixed(1)} MB, sha256 checked) from ${url} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+  const sidecar = { normalize: entry.normalize, classes: entry.classes, ...(entry.crf ? { crf: entry.crf } : {}) };
+  // The sidecar lands first: a cached model is never seen without what its graph cannot say.
+  writeFileAtomically(`${onnx}.json`, Buffer.from(`${JSON.stringify(sidecar, null, 2)}\n`), 'the model sidecar');
+  writeFileAtomically(onnx, importTflite(readFileSync(file), file), 'the imported model');
+  options.onNote?.(`${entry.name} imported and cached at ${onnx}`);
+  return onnx;
+}
