@@ -57,7 +57,7 @@ export interface Segmentation {
   readonly labels: Uint8Array;
   /** Pixel count per class, length = class count. */
   readonly classPixels: Uint32Array;
-  /** N×C class probabilities at frame size (HWC), when the CRF needs them. */
+  /** N×C class probabilities (HWC), when the CRF needs them: at the CRF's size (`crfSize`), or the frame's. */
   readonly probabilities?: Float32Array;
   /**
    * Set once the dense CRF refined `labels`: whether it started from the stream's previous frame

@@ -26,6 +26,8 @@ export interface BatchResult {
 export interface BatchInput {
   readonly frames: readonly FrameInputs[];
   readonly withProbabilities?: boolean;
+  /** The probabilities at this fraction of the frame size: the CRF's (default 1). */
+  readonly probabilitiesScale?: number;
 }
 
 /**

@@ -33,8 +33,9 @@ export interface BatchRequest {
   readonly type: 'run';
   readonly id: number;
   readonly frames: readonly FrameInputs[];
-  /** Also return per-pixel probabilities at frame size (HWC), for the CRF. */
+  /** Also return per-pixel probabilities (HWC) for the CRF, at `probabilitiesScale` of the frame size (`crfSize`; default 1). */
   readonly withProbabilities?: boolean;
+  readonly probabilitiesScale?: number;
 }
 
 /** Finish the current run, release the session, exit. */

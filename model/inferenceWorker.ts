@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { isUserError, ModelError, toErrorEnvelope } from '../core/errors.js';
 import type { BatchRequest, CloseRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
+import { crfSize } from './crf/reducedResolution.js';
 import { averageScores } from './multiScale.js';
 import { labelsFromIndices, labelsFromMask, labelsFromScores, probabilitiesFromScores, type ScoreMap } from './postprocess.js';
 import { openSession } from './session.js';
@@ -91,7 +92,8 @@ async function main(): Promise<void> {
         const result = labels(combined, f.width, f.height);
         if (!request.withProbabilities) return result;
         const mask = init.outputKind === 'mask' ? { threshold: init.maskThreshold } : undefined;
-        return { ...result, probabilities: probabilitiesFromScores(combined, f.width, f.height, mask) };
+        const [pw, ph] = crfSize(f.width, f.height, request.probabilitiesScale ?? 1);
+        return { ...result, probabilities: probabilitiesFromScores(combined, pw, ph, mask) };
       });
       const postprocessMs = performance.now() - t1;
       post(

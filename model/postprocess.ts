@@ -29,69 +29,116 @@ export interface LabelMap {
   readonly classPixels: Uint32Array;
 }
 
-/** Argmax over classes at every low-resolution position. */
-function lowResArgmax(scores: ScoreMap): Uint8Array {
+/**
+ * Argmax over classes at every low-resolution position, and whether the runner-up there trails by
+ * more than `margin` logits (`clear`: no other label within reach at that point).
+ */
+function lowResArgmax(scores: ScoreMap, margin = 0): { best: Uint8Array; clear: Uint8Array } {
   const { data, offset, classes, height, width, layout } = scores;
   const plane = height * width;
   const classStride = layout === 'NCHW' ? plane : 1;
   const pixelStride = layout === 'NCHW' ? 1 : classes;
   const best = new Uint8Array(plane);
+  const clear = new Uint8Array(plane);
   for (let p = 0; p < plane; p++) {
     const base = offset + p * pixelStride;
     let bestC = 0;
     let bestV = data[base]!;
+    let second = -Infinity;
     for (let c = 1; c < classes; c++) {
       const v = data[base + c * classStride]!;
       if (v > bestV) {
+        second = bestV;
         bestV = v;
         bestC = c;
-      }
+      } else if (v > second) second = v;
     }
     best[p] = bestC;
+    clear[p] = second - bestV < margin ? 1 : 0;
   }
-  return best;
+  return { best, clear };
 }
 
 /**
- * For every low-resolution cell (corner rows y, y+1 and columns x, x+1, clamped), the classes that
- * can still be the argmax somewhere inside it. Returns a flat list, `classes` slots per cell.
+ * The classes that can still be the argmax somewhere inside one low-resolution cell (corner rows
+ * y, y+1 and columns x, x+1, clamped), computed the first time a boundary run meets the cell: a
+ * class whose largest corner is below another's smallest corner never wins. Interior cells (all four
+ * corners agree) never ask, so real frames pay for their boundaries only. With a negative `margin`,
+ * the classes whose score can come within `margin` of the best anywhere in the cell.
  */
-function cellCandidates(scores: ScoreMap): { list: Uint8Array; count: Uint8Array } {
-  const { data, offset, classes, height, width, layout } = scores;
-  const classStride = layout === 'NCHW' ? height * width : 1;
-  const pixelStride = layout === 'NCHW' ? 1 : classes;
-  const cells = height * width;
-  const list = new Uint8Array(cells * classes);
-  const count = new Uint8Array(cells);
-  const lo = new Float32Array(classes);
-  const hi = new Float32Array(classes);
-  for (let y = 0; y < height; y++) {
-    const y1 = Math.min(y + 1, height - 1);
-    for (let x = 0; x < width; x++) {
-      const x1 = Math.min(x + 1, width - 1);
-      const b00 = offset + (y * width + x) * pixelStride;
-      const b01 = offset + (y * width + x1) * pixelStride;
-      const b10 = offset + (y1 * width + x) * pixelStride;
-      const b11 = offset + (y1 * width + x1) * pixelStride;
-      let floor = -Infinity;
-      for (let c = 0; c < classes; c++) {
-        const k = c * classStride;
-        const a = data[b00 + k]!;
-        const b = data[b01 + k]!;
-        const d = data[b10 + k]!;
-        const e = data[b11 + k]!;
-        const min = Math.min(a, b, d, e);
-        lo[c] = min;
-        hi[c] = Math.max(a, b, d, e);
-        if (min > floor) floor = min;
-      }
-      const cell = y * width + x;
-      let n = 0;
-      for (let c = 0; c < classes; c++) if (hi[c]! >= floor) list[cell * classes + n++] = c;
-      count[cell] = n;
-    }
+class CellCandidates {
+  private readonly list: Uint8Array;
+  /** Candidates per cell; 255: not computed yet. */
+  private readonly count: Uint8Array;
+  private readonly lo: Float32Array;
+  private readonly hi: Float32Array;
+
+  constructor(private readonly scores: ScoreMap, private readonly margin = 0, private readonly summary?: { best: Uint8Array; clear: Uint8Array }) {
+    const cells = scores.height * scores.width;
+    this.list = new Uint8Array(cells * scores.classes);
+    this.count = new Uint8Array(cells).fill(255);
+    this.lo = new Float32Array(scores.classes);
+    this.hi = new Float32Array(scores.classes);
   }
-  return { list, count };
+
+  /** Fills `list` from `cell * classes` and returns how many there are. */
+  of(y: number, x: number): { start: number; n: number } {
+    const { data, offset, classes, height, width, layout } = this.scores;
+    const cell = y * width + x;
+    const start = cell * classes;
+    const known = this.count[cell]!;
+    if (known !== 255) return { start, n: known };
+    const x1 = Math.min(x + 1, width - 1);
+    const y1 = Math.min(y + 1, height - 1);
+    const summary = this.summary;
+    if (summary) {
+      // Four corners with one best label l and every other label more than `margin` behind it:
+      // anywhere between them s_c − max ≤ s_c − s_l < margin, so l alone is in play.
+      const c00 = cell;
+      const c01 = y * width + x1;
+      const c10 = y1 * width + x;
+      const c11 = y1 * width + x1;
+      const l = summary.best[c00]!;
+      if (summary.clear[c00]! & summary.clear[c01]! & summary.clear[c10]! & summary.clear[c11]! && summary.best[c01] === l && summary.best[c10] === l && summary.best[c11] === l) {
+        this.list[start] = l;
+        this.count[cell] = 1;
+        return { start, n: 1 };
+      }
+    }
+    const classStride = layout === 'NCHW' ? height * width : 1;
+    const pixelStride = layout === 'NCHW' ? 1 : classes;
+    const b00 = offset + cell * pixelStride;
+    const b01 = offset + (y * width + x1) * pixelStride;
+    const b10 = offset + (y1 * width + x) * pixelStride;
+    const b11 = offset + (y1 * width + x1) * pixelStride;
+    const { lo, hi, list } = this;
+    let floor = -Infinity;
+    for (let c = 0; c < classes; c++) {
+      const k = c * classStride;
+      const a = data[b00 + k]!;
+      const b = data[b01 + k]!;
+      const d = data[b10 + k]!;
+      const e = data[b11 + k]!;
+      // Comparisons, not Math.min/max of four: this loop runs for every cell of a soft score map.
+      const minAB = a < b ? a : b;
+      const minDE = d < e ? d : e;
+      const maxAB = a < b ? b : a;
+      const maxDE = d < e ? e : d;
+      const min = minAB < minDE ? minAB : minDE;
+      lo[c] = min;
+      hi[c] = maxAB < maxDE ? maxDE : maxAB;
+      if (min > floor) floor = min;
+    }
+    let n = 0;
+    const bar = floor + this.margin;
+    for (let c = 0; c < classes; c++) if (hi[c]! >= bar) list[start + n++] = c;
+    this.count[cell] = n;
+    return { start, n };
+  }
+
+  at(index: number): number {
+    return this.list[index]!;
+  }
 }
 
 /** Runs of output columns that share their low-resolution left neighbour: [start, end) per run. */
@@ -105,27 +152,98 @@ function columnRuns(low: Int32Array): Int32Array {
 export function labelsFromScores(scores: ScoreMap, outWidth: number, outHeight: number): LabelMap {
   const { data, offset, classes, height, width, layout } = scores;
   if (classes > 256) throw new RangeError(`${classes} classes do not fit an 8-bit label map`);
-  const low = lowResArgmax(scores);
-  let candidates: { list: Uint8Array; count: Uint8Array } | null = null; // built on the first boundary cell
+  const low = lowResArgmax(scores).best;
+  let candidates: CellCandidates | null = null; // made on the first boundary cell
   const xs = cachedTaps(width, outWidth);
   const ys = cachedTaps(height, outHeight);
   const runs = columnRuns(xs.low);
   const classStride = layout === 'NCHW' ? height * width : 1;
   const pixelStride = layout === 'NCHW' ? 1 : classes;
   const labels = new Uint8Array(outWidth * outHeight);
+  const classPixels = new Uint32Array(classes);
   // Per candidate of a cell: its score at the run's left (a) and right (b) neighbour column.
   const a = new Float64Array(classes);
   const slope = new Float64Array(classes);
   const ids = new Uint8Array(classes);
+  // Output rows between the same two source rows differ only in their boundary runs: the first
+  // such row is worked out run by run (interior runs filled, boundary runs remembered); the
+  // next ones copy it and redo the boundary runs alone.
+  const boundaryRuns = new Int32Array(runs.length);
+  let boundaryCount = 0;
+  const interiorPixels = new Float64Array(classes);
+  let lastY0 = -1;
+  let lastY1 = -1;
+
+  /** Along a boundary run y is fixed, so each candidate's score is a line in fx: the label is their upper envelope, walked left to right. */
+  const boundaryRun = (r: number, y0: number, y1: number, fy: number, outRow: number) => {
+    const start = runs[r]!;
+    const end = runs[r + 1]!;
+    const x0 = xs.low[start]!;
+    const x1 = xs.high[start]!;
+    const gy = 1 - fy;
+    candidates ??= new CellCandidates(scores);
+    const { start: first, n } = candidates.of(y0, x0);
+    const b00 = offset + (y0 * width + x0) * pixelStride;
+    const b01 = offset + (y0 * width + x1) * pixelStride;
+    const b10 = offset + (y1 * width + x0) * pixelStride;
+    const b11 = offset + (y1 * width + x1) * pixelStride;
+    for (let i = 0; i < n; i++) {
+      const c = candidates.at(first + i);
+      const k = c * classStride;
+      const left = gy * data[b00 + k]! + fy * data[b10 + k]!;
+      const right = gy * data[b01 + k]! + fy * data[b11 + k]!;
+      ids[i] = c;
+      a[i] = left;
+      slope[i] = right - left;
+    }
+    let fx = xs.weight[start]!;
+    let best = 0;
+    for (let i = 1; i < n; i++) if (a[i]! + slope[i]! * fx > a[best]! + slope[best]! * fx) best = i;
+    let switchAt = Infinity;
+    let next = -1;
+    const findSwitch = (from: number) => {
+      switchAt = Infinity;
+      next = -1;
+      for (let i = 0; i < n; i++) {
+        const ds = slope[i]! - slope[best]!;
+        if (ds <= 0) continue;
+        const t = (a[best]! - a[i]!) / ds;
+        if (t >= from && (t < switchAt || (t === switchAt && slope[i]! > slope[next]!))) {
+          switchAt = t;
+          next = i;
+        }
+      }
+    };
+    findSwitch(fx);
+    for (let x = start; x < end; x++) {
+      fx = xs.weight[x]!;
+      while (fx > switchAt) {
+        best = next;
+        findSwitch(switchAt);
+      }
+      const label = ids[best]!;
+      labels[outRow + x] = label;
+      classPixels[label]! += 1;
+    }
+  };
 
   for (let y = 0; y < outHeight; y++) {
     const y0 = ys.low[y]!;
     const y1 = ys.high[y]!;
     const fy = ys.weight[y]!;
-    const gy = 1 - fy;
+    const outRow = y * outWidth;
+    if (y0 === lastY0 && y1 === lastY1) {
+      labels.copyWithin(outRow, outRow - outWidth, outRow);
+      for (let c = 0; c < classes; c++) classPixels[c]! += interiorPixels[c]!;
+      for (let i = 0; i < boundaryCount; i++) boundaryRun(boundaryRuns[i]!, y0, y1, fy, outRow);
+      continue;
+    }
+    lastY0 = y0;
+    lastY1 = y1;
+    boundaryCount = 0;
+    interiorPixels.fill(0);
     const row0 = y0 * width;
     const row1 = y1 * width;
-    const outRow = y * outWidth;
     for (let r = 0; r + 1 < runs.length; r++) {
       const start = runs[r]!;
       const end = runs[r + 1]!;
@@ -133,58 +251,16 @@ export function labelsFromScores(scores: ScoreMap, outWidth: number, outHeight: 
       const x1 = xs.high[start]!;
       const l = low[row0 + x0]!;
       if (low[row0 + x1] === l && low[row1 + x0] === l && low[row1 + x1] === l) {
-        labels.fill(l, outRow + start, outRow + end);
+        // Runs are a few pixels long: a loop beats a call into TypedArray.prototype.fill.
+        for (let x = outRow + start, stop = outRow + end; x < stop; x++) labels[x] = l;
+        interiorPixels[l]! += end - start;
         continue;
       }
-      // Along this run y is fixed, so each class's score is a line in fx: a + slope·fx. The
-      // label is the upper envelope of those lines, walked from left to right.
-      candidates ??= cellCandidates(scores);
-      const cell = row0 + x0;
-      const n = candidates.count[cell]!;
-      const b00 = offset + (row0 + x0) * pixelStride;
-      const b01 = offset + (row0 + x1) * pixelStride;
-      const b10 = offset + (row1 + x0) * pixelStride;
-      const b11 = offset + (row1 + x1) * pixelStride;
-      for (let i = 0; i < n; i++) {
-        const c = candidates.list[cell * classes + i]!;
-        const k = c * classStride;
-        const left = gy * data[b00 + k]! + fy * data[b10 + k]!;
-        const right = gy * data[b01 + k]! + fy * data[b11 + k]!;
-        ids[i] = c;
-        a[i] = left;
-        slope[i] = right - left;
-      }
-      let fx = xs.weight[start]!;
-      let best = 0;
-      for (let i = 1; i < n; i++) if (a[i]! + slope[i]! * fx > a[best]! + slope[best]! * fx) best = i;
-      let switchAt = Infinity;
-      let next = -1;
-      const findSwitch = (from: number) => {
-        switchAt = Infinity;
-        next = -1;
-        for (let i = 0; i < n; i++) {
-          const ds = slope[i]! - slope[best]!;
-          if (ds <= 0) continue;
-          const t = (a[best]! - a[i]!) / ds;
-          if (t >= from && (t < switchAt || (t === switchAt && slope[i]! > slope[next]!))) {
-            switchAt = t;
-            next = i;
-          }
-        }
-      };
-      findSwitch(fx);
-      for (let x = start; x < end; x++) {
-        fx = xs.weight[x]!;
-        while (fx > switchAt) {
-          best = next;
-          findSwitch(switchAt);
-        }
-        labels[outRow + x] = ids[best]!;
-      }
+      boundaryRuns[boundaryCount++] = r;
+      boundaryRun(r, y0, y1, fy, outRow);
     }
+    for (let c = 0; c < classes; c++) classPixels[c]! += interiorPixels[c]!;
   }
-  const classPixels = new Uint32Array(classes);
-  for (let p = 0; p < labels.length; p++) classPixels[labels[p]!]! += 1;
   return { labels, classPixels };
 }
 
@@ -234,46 +310,84 @@ export function labelsFromIndices(values: ArrayLike<number | bigint>, offset: nu
   return { labels, classPixels };
 }
 
+/** A label whose score is this far (in logits) below the best has probability under 1e-4 there: 0, not computed. */
+const OUT_OF_PLAY = Math.log(1e-4);
+
 /**
- * Probabilities at frame resolution for the CRF: bilinearly upsampled scores through a softmax
- * (HWC, N×C). Scores that are already probabilities go through the softmax too, as DeepLab feeds
- * the CRF from its logits; a one-channel mask becomes [1 − p, p] (p = sigmoid of a logit).
+ * Probabilities for the CRF at the size asked (its own: the frame's times its scale): bilinearly
+ * upsampled scores through a softmax (HWC, N×C). Per low-resolution cell only the labels in play are
+ * computed — those whose score can come within OUT_OF_PLAY of the best there; softmax_c ≤ exp(s_c −
+ * max s), and an interpolated score lies between its corners, so every label left out is below 1e-4
+ * and is 0. Scores that are already probabilities go through the softmax too, as DeepLab feeds the CRF
+ * from its logits; a one-channel mask becomes [1 − p, p] (p = sigmoid of a logit).
  */
 export function probabilitiesFromScores(scores: ScoreMap, outWidth: number, outHeight: number, mask?: { threshold: number }): Float32Array {
   const { data, offset, classes, height, width, layout } = scores;
   const xs = cachedTaps(width, outWidth);
   const ys = cachedTaps(height, outHeight);
+  const runs = columnRuns(xs.low);
   const classStride = layout === 'NCHW' ? height * width : 1;
   const pixelStride = layout === 'NCHW' ? 1 : classes;
   const outClasses = mask ? 2 : classes;
   const out = new Float32Array(outWidth * outHeight * outClasses);
+  const inPlay = new CellCandidates(scores, OUT_OF_PLAY, mask ? undefined : lowResArgmax(scores, OUT_OF_PLAY));
+  // Per label in play of the current cell: its scores at the four corners.
+  const k00 = new Float64Array(classes);
+  const k01 = new Float64Array(classes);
+  const k10 = new Float64Array(classes);
+  const k11 = new Float64Array(classes);
+  const ids = new Int32Array(classes);
   const v = new Float64Array(classes);
   for (let y = 0; y < outHeight; y++) {
-    const r0 = ys.low[y]! * width;
+    const y0 = ys.low[y]!;
+    const r0 = y0 * width;
     const r1 = ys.high[y]! * width;
     const fy = ys.weight[y]!;
-    for (let x = 0; x < outWidth; x++) {
-      const x0 = xs.low[x]!;
-      const x1 = xs.high[x]!;
-      const fx = xs.weight[x]!;
-      const p = (y * outWidth + x) * outClasses;
-      let max = -Infinity;
-      for (let c = 0; c < classes; c++) {
-        const k = offset + c * classStride;
-        const top = data[k + (r0 + x0) * pixelStride]! * (1 - fx) + data[k + (r0 + x1) * pixelStride]! * fx;
-        const bottom = data[k + (r1 + x0) * pixelStride]! * (1 - fx) + data[k + (r1 + x1) * pixelStride]! * fx;
-        v[c] = top * (1 - fy) + bottom * fy;
-        max = Math.max(max, v[c]!);
+    for (let r = 0; r + 1 < runs.length; r++) {
+      const runStart = runs[r]!;
+      const runEnd = runs[r + 1]!;
+      const x0 = xs.low[runStart]!;
+      const x1 = xs.high[runStart]!;
+      const b00 = offset + (r0 + x0) * pixelStride;
+      const b01 = offset + (r0 + x1) * pixelStride;
+      const b10 = offset + (r1 + x0) * pixelStride;
+      const b11 = offset + (r1 + x1) * pixelStride;
+      let n = 1;
+      if (mask) ids[0] = 0;
+      else {
+        const { start, n: count } = inPlay.of(y0, x0);
+        n = count;
+        for (let i = 0; i < n; i++) ids[i] = inPlay.at(start + i);
       }
-      if (mask) {
-        const fg = mask.threshold === 0 ? 1 / (1 + Math.exp(-v[0]!)) : Math.min(1, Math.max(0, v[0]!));
-        out[p] = 1 - fg;
-        out[p + 1] = fg;
-        continue;
+      for (let i = 0; i < n; i++) {
+        const k = ids[i]! * classStride;
+        k00[i] = data[b00 + k]!;
+        k01[i] = data[b01 + k]!;
+        k10[i] = data[b10 + k]!;
+        k11[i] = data[b11 + k]!;
       }
-      let sum = 0;
-      for (let c = 0; c < classes; c++) sum += v[c] = Math.exp(v[c]! - max);
-      for (let c = 0; c < classes; c++) out[p + c] = v[c]! / sum;
+      for (let x = runStart; x < runEnd; x++) {
+        const fx = xs.weight[x]!;
+        const p = (y * outWidth + x) * outClasses;
+        let max = -Infinity;
+        for (let i = 0; i < n; i++) {
+          const top = k00[i]! + (k01[i]! - k00[i]!) * fx;
+          const bottom = k10[i]! + (k11[i]! - k10[i]!) * fx;
+          const value = top + (bottom - top) * fy;
+          v[i] = value;
+          if (value > max) max = value;
+        }
+        if (mask) {
+          const fg = mask.threshold === 0 ? 1 / (1 + Math.exp(-v[0]!)) : Math.min(1, Math.max(0, v[0]!));
+          out[p] = 1 - fg;
+          out[p + 1] = fg;
+          continue;
+        }
+        let sum = 0;
+        for (let i = 0; i < n; i++) sum += v[i] = Math.exp(v[i]! - max);
+        const inverse = 1 / sum;
+        for (let i = 0; i < n; i++) out[p + ids[i]!] = v[i]! * inverse;
+      }
     }
   }
   return out;

@@ -15,8 +15,9 @@ export interface BatchRunner {
  * matters. The frames' input buffers are transferred to the worker (unusable afterwards).
  *
  *   [PreparedFrame, ...]  →  Segmentation{ frame, labels H×W, classPixels, timings } per frame
- *   (with `withProbabilities`, also `probabilities` N×C at frame size, for the CRF; a function
- *   decides per batch, e.g. only for the streams whose CRF is switched on)
+ *   (with `withProbabilities`, also `probabilities` N×C for the CRF, at `probabilitiesScale` of the
+ *   frame size — the CRF's own, so no full-size volume is made; a function decides per batch,
+ *   e.g. only for the streams whose CRF is switched on)
  *
  * A batch that fails (a worker lost) errors the whole stream — offline nothing may go missing —
  * unless `onBatchError` is given: then it is told, and that batch's frames are skipped (live).
@@ -28,6 +29,7 @@ export function inferBatches(
   runner: BatchRunner,
   options: {
     withProbabilities?: boolean | ((batch: readonly PreparedFrame[]) => boolean);
+    probabilitiesScale?: number;
     onBatchError?: (error: unknown, batch: readonly PreparedFrame[]) => void;
   } = {},
 ): OperatorFunction<readonly PreparedFrame[], Segmentation> {
@@ -38,7 +40,7 @@ export function inferBatches(
     const { withProbabilities } = options;
     const request: BatchInput = {
       frames: batch.map((p) => ({ inputs: p.inputs, width: p.frame.width, height: p.frame.height })),
-      ...((typeof withProbabilities === 'function' ? withProbabilities(batch) : withProbabilities) ? { withProbabilities: true } : {}),
+      ...((typeof withProbabilities === 'function' ? withProbabilities(batch) : withProbabilities) ? { withProbabilities: true, probabilitiesScale: options.probabilitiesScale ?? 1 } : {}),
     };
     return from(
       runner.run(request).then((result) => {

@@ -39,6 +39,8 @@ export function segmentFrames(plan: RunPlan, runner: BatchRunner, options: Segme
     batchFrames(plan.batchSize, options.batchWaitMs),
     inferBatches(runner, {
       ...(options.withProbabilities !== undefined ? { withProbabilities: options.withProbabilities } : {}),
+      // The CRF's resolution: the probabilities are made at its size, never at the frame's.
+      ...(options.crf ? { probabilitiesScale: options.crf.options.params.scale } : {}),
       ...(options.onBatchError ? { onBatchError: options.onBatchError } : {}),
     }),
     order.kind === 'lossless' ? reorderByIndex((s: Segmentation) => s.frame.index) : dropStaleFrames(order.onStale),

@@ -70,6 +70,11 @@ export interface RunCrfOptions {
   readonly labelsOnly?: boolean;
 }
 
+/** The size the CRF runs at for a frame of this size at this scale (the probabilities it wants). */
+export function crfSize(width: number, height: number, scale: number): [width: number, height: number] {
+  return scale > 0 && scale < 1 ? [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))] : [width, height];
+}
+
 /**
  * The CRF on one image at `params.scale` of its size: everything but the final Q and labels happens
  * at that size — including the warm start's blend and scene-cut test.
@@ -77,10 +82,12 @@ export interface RunCrfOptions {
 export function runCrf(image: Uint8Array, width: number, height: number, probabilities: Float32Array, classes: number, params: CrfParams, options: RunCrfOptions = {}): CrfRun {
   const started = performance.now();
   const scale = params.scale > 0 && params.scale < 1 ? params.scale : 1;
-  const [sw, sh] = scale < 1 ? [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))] : [width, height];
-  const resize = (values: Float32Array) => (scale < 1 ? resizeInterleaved(values, classes, width, height, sw, sh) : values);
+  const [sw, sh] = crfSize(width, height, scale);
   const smallImage = scale < 1 ? resizeImage(image, width, height, sw, sh) : image;
-  const smallP = resize(probabilities);
+  // Probabilities come at the CRF's size (inferBatches makes them so) or at the frame's.
+  const atCrfSize = probabilities.length === sw * sh * classes;
+  if (!atCrfSize && probabilities.length !== width * height * classes) throw new RangeError(`probabilities of ${probabilities.length} values fit neither ${width}x${height} nor ${sw}x${sh} with ${classes} classes`);
+  const smallP = atCrfSize ? probabilities : resizeInterleaved(probabilities, classes, width, height, sw, sh);
   const smallParams: CrfParams = scale < 1 ? { ...params, bilateral: { ...params.bilateral, xy: params.bilateral.xy * scale }, gaussian: { ...params.gaussian, xy: params.gaussian.xy * scale } } : params;
   if (options.warmStart) {
     const engine = videoEngineFor(options.warmStart.state, sw, sh, smallParams, options.workspace?.threads ?? 1);
@@ -98,7 +105,7 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
   // Labels alone at full size need no marginals out of the engine (the warm start keeps them).
   const wantQ = scale < 1 || !options.labelsOnly || options.warmStart !== undefined;
   const small = wantQ ? crf.infer(smallP, classes, { iterations, ...(warm ? { initialQ: warm } : {}) }) : { ...crf.labels(smallP, classes, { iterations }), q: null };
-  if (options.warmStart && small.q) options.warmStart.state.previous = { q: small.q, probabilities: scale < 1 ? smallP : smallP.slice() };
+  if (options.warmStart && small.q) options.warmStart.state.previous = { q: small.q, probabilities: smallP === probabilities ? smallP.slice() : smallP };
   return finish(small, { activeLabels: small.activeLabels, setupMs: crf.setupMs, iterations, warm: Boolean(warm), activePixels: sw * sh, points: sw * sh });
 
   /** The small result brought to full size: as it is at scale 1, else labels (and Q) upsampled. */

@@ -29,6 +29,12 @@ function bruteForce(data: Float32Array, classes: number, h: number, w: number, l
   return labels;
 }
 
+function countLabels(labels: Uint8Array, classes: number): number[] {
+  const counts = new Array<number>(classes).fill(0);
+  for (const l of labels) counts[l]! += 1;
+  return counts;
+}
+
 describe('labelsFromScores', () => {
   for (const layout of ['NCHW', 'NHWC'] as const) {
     it(`matches upsample-then-argmax exactly (${layout}, smooth and noisy scores)`, () => {
@@ -38,8 +44,18 @@ describe('labelsFromScores', () => {
       const data = new Float32Array(classes * h * w).map((_, i) => Math.sin(i * 0.37) * 2 + random());
       const { labels, classPixels } = labelsFromScores({ data, offset: 0, classes, height: h, width: w, layout }, outW, outH);
       expect(Array.from(labels)).toEqual(Array.from(bruteForce(data, classes, h, w, layout, outW, outH)));
-      expect(classPixels.reduce((a, b) => a + b, 0)).toBe(outW * outH);
+      expect(Array.from(classPixels)).toEqual(countLabels(labels, classes));
       expect(classPixels.filter((n) => n > 0).length).toBeGreaterThan(1);
+    });
+
+    it(`matches it at a large upscale, where output rows share their source rows (${layout})`, () => {
+      const random = seededRandom(11);
+      // As DeepLab's 257² scores to 768×576: ~3 output rows per source row, boundaries here and there.
+      const [classes, h, w, outW, outH] = [6, 17, 17, 97, 83];
+      const data = new Float32Array(classes * h * w).map((_, i) => Math.sin(i * 0.05) * 3 + 0.3 * random());
+      const { labels, classPixels } = labelsFromScores({ data, offset: 0, classes, height: h, width: w, layout }, outW, outH);
+      expect(Array.from(labels)).toEqual(Array.from(bruteForce(data, classes, h, w, layout, outW, outH)));
+      expect(Array.from(classPixels)).toEqual(countLabels(labels, classes));
     });
   }
 
@@ -65,6 +81,21 @@ describe('probabilitiesFromScores', () => {
       const row = probs.subarray(p * classes, p * classes + classes);
       expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
       expect(row.indexOf(Math.max(...row))).toBe(labels[p]);
+    }
+  });
+
+  it('computes the labels in play only: one far below everywhere is 0, the rest within 1e-5 of the exact softmax', async () => {
+    const { probabilitiesFromScores } = await import('../../model/postprocess.js');
+    const random = seededRandom(5);
+    const [classes, h, w] = [4, 5, 6];
+    // Class 2 stays 12 logits below the others everywhere (its softmax < 1e-5); the others mix.
+    const data = Float32Array.from({ length: classes * h * w }, (_, i) => (Math.floor(i / (h * w)) === 2 ? -12 : random() * 3));
+    const probs = probabilitiesFromScores({ data, offset: 0, classes, height: h, width: w, layout: 'NCHW' }, w, h);
+    for (let p = 0; p < w * h; p++) {
+      const exps = Array.from({ length: classes }, (_, c) => Math.exp(data[c * h * w + p]!));
+      const sum = exps.reduce((a, b) => a + b, 0);
+      expect(probs[p * classes + 2]).toBe(0);
+      for (const c of [0, 1, 3]) expect(Math.abs(probs[p * classes + c]! - exps[c]! / sum)).toBeLessThan(1e-5);
     }
   });
 
