@@ -1,12 +1,22 @@
 /** The data that flows through a run, source → operators → sinks. */
 
-/** One model input made from a frame: 3×h×w in the model's layout (float32, or uint8 pixels), maybe mirrored. */
+/** A rectangle of a frame, in pixels: one window of sliding-window (tiled) inference. */
+export interface FrameWindow {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** One model input made from a frame (or a window of it): 3×h×w in the model's layout (float32, or uint8 pixels), maybe mirrored. */
 export interface ModelInput {
   readonly data: Float32Array | Uint8Array;
   readonly width: number;
   readonly height: number;
   /** Mirrored left-right (test-time flip): its scores are mirrored back before averaging. */
   readonly flipped: boolean;
+  /** Tiled inference: the part of the frame this input shows (its scores are blended with the other windows'). */
+  readonly window?: FrameWindow;
 }
 
 /** One decoded picture: rgb24, HWC, rows not padded. */

@@ -7,6 +7,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { ModelError } from '../core/errors.js';
+import type { FrameWindow } from '../core/frames.js';
 import type { CrfKernels } from './crf/denseCrf.js';
 import { defaultClassNames, PERSON_CLASSES, PERSON_PALETTE, VOC_CLASSES, vocPalette } from './palette.js';
 import type { Layout, Normalization } from './preprocess.js';
@@ -198,6 +199,8 @@ export interface InputSpec {
   readonly width: number;
   readonly height: number;
   readonly flipped: boolean;
+  /** Tiled inference: the window of the frame this input is made of (absent: the whole frame). */
+  readonly window?: FrameWindow;
 }
 
 /**

@@ -17,6 +17,8 @@ export interface WorkerInit {
   readonly inputType: 'float32' | 'uint8';
   /** Label classes (an argmaxed output must stay below this). */
   readonly classes: number;
+  /** The graph takes any batch size: inputs of one size (a frame's windows, a batch's frames) go in one run. */
+  readonly dynamicBatch: boolean;
 }
 
 /**

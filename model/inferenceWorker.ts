@@ -6,29 +6,60 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { isUserError, ModelError, toErrorEnvelope } from '../core/errors.js';
+import type { ModelInput } from '../core/frames.js';
 import type { BatchRequest, CloseRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import { crfSize } from './crf/reducedResolution.js';
 import { averageScores } from './multiScale.js';
+import { blendWindows } from './tiles.js';
 import { labelsFromIndices, labelsFromMask, labelsFromScores, probabilitiesFromScores, type ScoreMap } from './postprocess.js';
 import { openSession } from './session.js';
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
+/** The last frame's blended windows: its buffer is written over by the next (it never leaves the worker). */
+let blended: ScoreMap | undefined;
 
-/** One tensor of the k-th input of every frame in the batch (they share a size). */
-function batchTensor(request: BatchRequest, k: number): ort.Tensor {
-  const first = request.frames[0]!.inputs[k]!;
+/** Where one frame's k-th input went: which run's output, and its place in that run's batch. */
+interface Placed {
+  readonly output: number;
+  readonly index: number;
+}
+
+/**
+ * The runs a batch needs: inputs of one size share a run — every window of every frame at once
+ * where the graph takes any batch size; otherwise one run per input position, all frames together.
+ */
+function planRuns(request: BatchRequest): { runs: ModelInput[][]; placed: Placed[][] } {
+  const runs: ModelInput[][] = [];
+  const placed: Placed[][] = request.frames.map(() => []);
+  const bySize = new Map<string, number>();
+  const perInput = request.frames[0]!.inputs.length;
+  for (let k = 0; k < perInput; k++) {
+    request.frames.forEach((frame, i) => {
+      const input = frame.inputs[k]!;
+      const key = init.dynamicBatch ? `${input.width}x${input.height}` : `k${k}`;
+      let run = bySize.get(key);
+      if (run === undefined) bySize.set(key, (run = runs.push([]) - 1));
+      placed[i]![k] = { output: run, index: runs[run]!.push(input) - 1 };
+    });
+  }
+  return { runs, placed };
+}
+
+/** One tensor of inputs that share a size. */
+function batchTensor(inputs: readonly ModelInput[]): ort.Tensor {
+  const first = inputs[0]!;
   const per = 3 * first.width * first.height;
-  const n = request.frames.length;
+  const n = inputs.length;
   const dims = init.inputLayout === 'NCHW' ? [n, 3, first.height, first.width] : [n, first.height, first.width, 3];
   if (init.inputType === 'uint8') {
     const data = n === 1 ? (first.data as Uint8Array) : new Uint8Array(per * n);
-    if (n > 1) request.frames.forEach((f, i) => data.set(f.inputs[k]!.data, i * per));
+    if (n > 1) inputs.forEach((input, i) => data.set(input.data, i * per));
     return new ort.Tensor('uint8', data, dims);
   }
   const data = n === 1 ? (first.data as Float32Array) : new Float32Array(per * n);
-  if (n > 1) request.frames.forEach((f, i) => data.set(f.inputs[k]!.data, i * per));
+  if (n > 1) inputs.forEach((input, i) => data.set(input.data, i * per));
   return new ort.Tensor('float32', data, dims);
 }
 
@@ -75,20 +106,22 @@ async function main(): Promise<void> {
     }
     try {
       const t0 = performance.now();
-      const inputsPerFrame = request.frames[0]!.inputs.length;
+      const { runs, placed } = planRuns(request);
       const outputs: ort.Tensor[] = [];
-      for (let k = 0; k < inputsPerFrame; k++) {
+      for (const run of runs) {
         // onnxruntime's own errors (shapes, types, kernels) are the model's; ours below are bugs.
-        const result = await session.run({ [init.inputName]: batchTensor(request, k) }).catch((error: unknown) => {
+        const result = await session.run({ [init.inputName]: batchTensor(run) }).catch((error: unknown) => {
           throw new ModelError(`inference failed: ${error instanceof Error ? error.message.split('\n')[0]! : String(error)}`);
         });
         outputs.push(result[init.outputName]!);
       }
       const t1 = performance.now();
       const frames: FrameLabels[] = request.frames.map((f, i) => {
-        if (init.outputKind === 'labels') return indexLabels(outputs[0]!, i, f.width, f.height);
-        const maps = outputs.map((output, k) => ({ scores: scoreMap(output, i), flipped: f.inputs[k]!.flipped }));
-        const combined = maps.length === 1 && !maps[0]!.flipped ? maps[0]!.scores : averageScores(maps);
+        const at = placed[i]!;
+        if (init.outputKind === 'labels') return indexLabels(outputs[at[0]!.output]!, at[0]!.index, f.width, f.height);
+        const maps = f.inputs.map((input, k) => ({ scores: scoreMap(outputs[at[k]!.output]!, at[k]!.index), flipped: input.flipped, window: input.window }));
+        const windows = maps.every((m) => m.window) ? maps.map((m) => ({ scores: m.scores, window: m.window! })) : null;
+        const combined = windows ? (blended = blendWindows(windows, blended?.data)) : maps.length === 1 && !maps[0]!.flipped ? maps[0]!.scores : averageScores(maps);
         const result = labels(combined, f.width, f.height);
         if (!request.withProbabilities) return result;
         const mask = init.outputKind === 'mask' ? { threshold: init.maskThreshold } : undefined;

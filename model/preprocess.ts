@@ -5,6 +5,8 @@
  *   rgb24 HWC Uint8Array (W×H)  →  Float32Array [3, h, w] (NCHW) or [h, w, 3] (NHWC)
  *   value = (pixel / 255 − mean[c]) / std[c]
  */
+import type { FrameWindow, ModelInput } from '../core/frames.js';
+
 export type Layout = 'NCHW' | 'NHWC';
 
 export interface Normalization {
@@ -120,19 +122,32 @@ export function resizeRgbUint8(rgb: Uint8Array, width: number, height: number, o
   return out;
 }
 
-/** One model input for a frame: resized, normalised (float32) or raw (uint8), mirrored when asked. */
+/** The pixels of one window of a frame (rgb24, rows not padded). */
+export function cropRgb(rgb: Uint8Array, width: number, window: FrameWindow): Uint8Array {
+  const out = new Uint8Array(window.width * window.height * 3);
+  for (let y = 0; y < window.height; y++) {
+    const from = ((window.y + y) * width + window.x) * 3;
+    out.set(rgb.subarray(from, from + window.width * 3), y * window.width * 3);
+  }
+  return out;
+}
+
+/** One model input for a frame (or its `spec.window`): resized, normalised (float32) or raw (uint8), mirrored when asked. */
 export function prepareModelInput(
-  rgb: Uint8Array,
-  width: number,
-  height: number,
-  spec: { readonly width: number; readonly height: number; readonly flipped: boolean },
+  frameRgb: Uint8Array,
+  frameWidth: number,
+  frameHeight: number,
+  spec: { readonly width: number; readonly height: number; readonly flipped: boolean; readonly window?: FrameWindow },
   layout: Layout,
   normalization: Normalization,
   inputType: 'float32' | 'uint8',
-): { data: Float32Array | Uint8Array; width: number; height: number; flipped: boolean } {
+): ModelInput {
+  const { window } = spec;
+  const rgb = window ? cropRgb(frameRgb, frameWidth, window) : frameRgb;
+  const [width, height] = window ? [window.width, window.height] : [frameWidth, frameHeight];
   const data =
     inputType === 'uint8'
       ? resizeRgbUint8(rgb, width, height, spec.width, spec.height, layout)
       : preprocessRgb(rgb, width, height, spec.width, spec.height, layout, normalization);
-  return { data: spec.flipped ? mirrorHorizontally(data, spec.width, spec.height, layout) : data, width: spec.width, height: spec.height, flipped: spec.flipped };
+  return { data: spec.flipped ? mirrorHorizontally(data, spec.width, spec.height, layout) : data, width: spec.width, height: spec.height, flipped: spec.flipped, ...(window ? { window } : {}) };
 }

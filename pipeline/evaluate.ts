@@ -6,6 +6,7 @@
  *
  *   images/NAME.{png,jpg}  +  labels/NAME.png  →  { mIoU, perClass: [{ name, iou, pixels }], images }
  */
+import type { TileGrid } from '../model/tiles.js';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { concatMap, lastValueFrom } from 'rxjs';
@@ -32,6 +33,9 @@ export interface EvalOptions {
   readonly device: Device;
   readonly threads: number;
   readonly inputSize?: readonly [number, number];
+  /** Sliding-window inference (`--tiles`) and the windows' overlap. */
+  readonly tiles?: TileGrid;
+  readonly tileOverlap?: number;
   /** Also score the labels after the dense CRF with these parameters. */
   readonly crf?: CrfSettings;
   readonly onImage?: (done: number, total: number) => void;
@@ -121,6 +125,8 @@ export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
     modelPath: options.modelPath, crf: Boolean(options.crf),
     ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
     ...(options.inputSize ? { inputSize: options.inputSize } : {}),
+    ...(options.tiles ? { tiles: options.tiles } : {}),
+    ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
   });
   const d = plan.descriptor;
   for (const note of plan.notes) options.onNote?.(note);

@@ -11,6 +11,7 @@ import { ModelError, UsageError } from '../core/errors.js';
 import { describeModel, type InputSpec, type ModelDescriptor, modelInputSize, planInputs, UnknownClassAxisError } from '../model/descriptor.js';
 import { applyOverrides, type ModelOverrides, readSidecar } from '../model/modelOverrides.js';
 import { probeClassAxis } from '../model/probeClassAxis.js';
+import { autoGrid, type TileGrid, tileWindows } from '../model/tiles.js';
 import type { PreprocessOptions } from '../operators/preprocessFrames.js';
 import { readInputFile } from './readInputFile.js';
 
@@ -28,6 +29,10 @@ export interface RunPlanOptions {
   readonly crf?: boolean;
   /** Frames of different sizes may meet in one batch (live streams batch together). */
   readonly mixedSizes?: boolean;
+  /** Sliding-window inference: `auto` (windows about the model's input size) or a grid; absent: the whole frame at once. */
+  readonly tiles?: TileGrid;
+  /** Share of a window its neighbours overlap (default 0.25). */
+  readonly tileOverlap?: number;
 }
 
 export interface RunPlan {
@@ -42,8 +47,10 @@ export interface RunPlan {
   readonly batchSize: number;
   /** The model input size for frames of this size. */
   inputSizeFor(width: number, height: number): readonly [number, number];
-  /** The model inputs a frame of this size becomes (one per scale and flip). */
+  /** The model inputs a frame of this size becomes (one per scale and flip, or one per window). */
   inputsFor(width: number, height: number): readonly InputSpec[];
+  /** The window grid for frames of this size (1×1 without tiles). */
+  tilesFor(width: number, height: number): { readonly cols: number; readonly rows: number };
   /** `preprocessFrames`' options for this model and plan. */
   readonly preprocess: PreprocessOptions;
 }
@@ -84,16 +91,39 @@ export async function planRun(options: RunPlanOptions): Promise<RunPlan> {
   if (options.mixedSizes && batchSize > 1 && !inputSize && !fixed) {
     throw new UsageError('--batch above 1 batches frames of different streams together: give --input-size WxH so they share one model input size');
   }
+  const { tiles, tileOverlap = 0.25 } = options;
+  if (tiles) {
+    if (multiScale || flip) throw new UsageError('--tiles cannot be combined with --scales or --flip: choose one');
+    if (!crfAvailable) throw new UsageError(`--tiles blends scores, but ${modelPath} outputs labels already argmaxed`);
+    if (!(tileOverlap >= 0 && tileOverlap < 1)) throw new UsageError(`--tile-overlap takes a share of a window from 0 to below 1, got ${tileOverlap}`);
+  }
   const inputSizeFor = (width: number, height: number) => inputSize ?? modelInputSize(descriptor, width, height);
+  const tilesFor = (width: number, height: number) => {
+    if (!tiles) return { cols: 1, rows: 1 };
+    if (tiles !== 'auto') return tiles;
+    // Windows at about the model's native size: its fixed input, else what it would run a window at.
+    const [mw, mh] = inputSize ?? (fixed ? [descriptor.inputWidth!, descriptor.inputHeight!] : modelInputSize(descriptor, Math.min(width, height), Math.min(width, height)));
+    return autoGrid(width, height, mw, mh, tileOverlap);
+  };
   const plans = new Map<string, InputSpec[]>();
   const inputsFor = (width: number, height: number): InputSpec[] => {
     const key = `${width}x${height}`;
     let plan = plans.get(key);
-    if (!plan) plans.set(key, (plan = planInputs(inputSizeFor(width, height), scales, flip)));
+    if (!plan) {
+      const grid = tilesFor(width, height);
+      if (grid.cols > width || grid.rows > height) throw new UsageError(`--tiles ${grid.cols}x${grid.rows} cuts a ${width}x${height} frame into windows under a pixel: choose fewer`);
+      plan = grid.cols * grid.rows === 1
+        ? planInputs(inputSizeFor(width, height), scales, flip)
+        : tileWindows(width, height, grid, tileOverlap).map((window) => {
+            const [w, h] = inputSizeFor(window.width, window.height);
+            return { width: w, height: h, flipped: false, window };
+          });
+      plans.set(key, plan);
+    }
     return plan;
   };
   return {
-    modelPath, descriptor, notes, crfAvailable, scales, flip, batchSize, inputSizeFor, inputsFor,
+    modelPath, descriptor, notes, crfAvailable, scales, flip, batchSize, inputSizeFor, inputsFor, tilesFor,
     preprocess: { layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor },
   };
 }

@@ -6,6 +6,7 @@
  *   FfmpegFrameSource ─pullFrames(credits)─▶ preprocessFrames ─▶ batchFrames ─▶ inferBatches (workers)
  *     ─▶ reorderByIndex ─▶ [refineWithCrf (CRF worker)] ─▶ writeToSinks (video, masks, JSON lines) ─▶ credit returned
  */
+import type { TileGrid } from '../model/tiles.js';
 import { type Observable, tap } from 'rxjs';
 import { type CrfSettings, crfParamsFor } from '../model/crf/denseCrf.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
@@ -44,6 +45,9 @@ export interface SegmentOptions {
   readonly threadsPerWorker: number;
   /** Model input [width, height] for dynamic-size models; the frame fitted into 513 otherwise. */
   readonly inputSize?: readonly [number, number];
+  /** Sliding-window inference (`--tiles`) and the windows' overlap. */
+  readonly tiles?: TileGrid;
+  readonly tileOverlap?: number;
   /** Multi-scale inference: scores of the input at each scale averaged (DeepLab's 0.5, 0.75, 1). */
   readonly scales?: readonly number[];
   /** Also run each scale mirrored left-right and average it in. */
@@ -94,6 +98,8 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     modelPath: options.modelPath, batchSize,
     ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
     ...(options.inputSize ? { inputSize: options.inputSize } : {}),
+    ...(options.tiles ? { tiles: options.tiles } : {}),
+    ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
     ...(options.scales ? { scales: options.scales } : {}),
     ...(options.flip ? { flip: true } : {}),
     ...(options.crf ? { crf: true } : {}),

@@ -9,6 +9,7 @@
  * taken from its stream only when it can be inferred at once: latency stays at about one frame's
  * processing, and when inference is behind the streams drop their oldest frames (counted).
  */
+import type { TileGrid } from '../model/tiles.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type Subscription, tap } from 'rxjs';
@@ -51,6 +52,9 @@ export interface ServeOptions {
   readonly batchSize: number;
   readonly batchWaitMs?: number;
   readonly inputSize?: readonly [number, number];
+  /** Sliding-window inference (`--tiles`) and the windows' overlap. */
+  readonly tiles?: TileGrid;
+  readonly tileOverlap?: number;
   /** CRF parameters for streams whose CRF is on; `on` is the state each stream starts in. */
   readonly crf: { readonly on: boolean; readonly params: CrfSettings; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
   readonly viewers?: { readonly maxQueuedFrames?: number; readonly maxBufferedBytes?: number; readonly heartbeatMs?: number };
@@ -96,6 +100,8 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     modelPath: options.modelPath, batchSize, mixedSizes: true, crf: options.crf.on,
     ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
     ...(options.inputSize ? { inputSize: options.inputSize } : {}),
+    ...(options.tiles ? { tiles: options.tiles } : {}),
+    ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
   });
   const { descriptor, crfAvailable } = plan;
   for (const note of plan.notes) log(`note: ${note}`);

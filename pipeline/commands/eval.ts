@@ -8,7 +8,8 @@ import { evaluate } from '../evaluate.js';
 import { createProgress } from '../progress.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
-import { type CrfFlags, crfKernelOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, scaleFraction } from './flags.js';
+import type { TileGrid } from '../../model/tiles.js';
+import { tileOptions, type CrfFlags, crfKernelOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, scaleFraction } from './flags.js';
 
 export function registerEval(program: Command, setExitCode: SetExitCode): void {
   modelOptions(crfKernelOptions(program.command('eval')))
@@ -20,7 +21,7 @@ export function registerEval(program: Command, setExitCode: SetExitCode): void {
     .option('--crf-iters <n>', 'CRF mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
     .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled', scaleFraction('--crf-scale'), 1)
     .option('--json', 'print the result as one JSON object')
-    .action(async (flags: CrfFlags & { images: string; labels: string; model?: string; device: ReturnType<typeof parseDevice>; threads: number; inputSize?: [number, number]; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
+    .action(async (flags: CrfFlags & { images: string; labels: string; model?: string; device: ReturnType<typeof parseDevice>; threads: number; inputSize?: [number, number]; tiles?: TileGrid; tileOverlap?: number; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
       const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json, 'eval', 'images');
       try {
         const summary = await evaluate({
@@ -35,6 +36,7 @@ export function registerEval(program: Command, setExitCode: SetExitCode): void {
           device: flags.device,
           threads: flags.threads,
           ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
+          ...tileOptions(flags),
           modelOverrides: modelOverridesFrom(flags),
           ...(flags.crf ? { crf: crfParams(flags) } : {}),
         });

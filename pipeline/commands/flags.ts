@@ -8,6 +8,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { type CrfSettings, DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
 import { parseDevice } from '../../model/session.js';
+import type { TileGrid } from '../../model/tiles.js';
 
 export function positiveInt(flag: string) {
   return (value: string): number => {
@@ -149,6 +150,8 @@ export interface RunFlags extends CrfFlags {
   crfWorkers?: number;
   normalize?: ModelOverrides['normalize'];
   classes?: ModelOverrides['classes'];
+  tiles?: TileGrid;
+  tileOverlap?: number;
   verbose?: boolean;
 }
 
@@ -178,5 +181,26 @@ export function modelOptions(command: Command): Command {
     .option('--device <device>', 'auto | cpu | cuda | cuda:N', device, parseDevice('auto'))
     .option('--input-size <WxH>', 'model input size for models with a dynamic size (default: longer side 513)', size)
     .option('--normalize <how>', 'input normalisation: torchvision | tensorflow | mediapipe | MEAN/STD as r,g,b/r,g,b (default: from the graph)', normalizeFlag)
-    .option('--classes <set>', 'class names and colours: voc | cityscapes | ade20k | person | a text file with one name per line', classesFlag);
+    .option('--classes <set>', 'class names and colours: voc | cityscapes | ade20k | person | a text file with one name per line', classesFlag)
+    .option('--tiles <grid>', 'sliding-window inference: auto (windows about the model\'s input size; 1x1 when the frame is no larger) or COLSxROWS', tilesFlag)
+    .option('--tile-overlap <f>', 'share of a window its neighbours overlap, 0 to 0.9 (default 0.25)', tileOverlap);
+}
+
+export function tilesFlag(value: string): TileGrid {
+  if (value === 'auto') return 'auto';
+  const match = /^(\d+)x(\d+)$/.exec(value);
+  const [cols, rows] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  if (!(cols >= 1 && rows >= 1 && cols <= 16 && rows <= 16)) throw new InvalidArgumentError(`takes auto or COLSxROWS from 1x1 to 16x16, such as 3x2, got "${value}"`);
+  return { cols, rows };
+}
+
+export function tileOverlap(value: string): number {
+  const n = Number(value);
+  if (!(n >= 0 && n <= 0.9) || value.trim() === '') throw new InvalidArgumentError(`takes a share of a window from 0 to 0.9, such as 0.25, got "${value}"`);
+  return n;
+}
+
+/** What the tile flags ask of planRun. */
+export function tileOptions(flags: { tiles?: TileGrid; tileOverlap?: number }): { tiles?: TileGrid; tileOverlap?: number } {
+  return { ...(flags.tiles ? { tiles: flags.tiles } : {}), ...(flags.tileOverlap !== undefined ? { tileOverlap: flags.tileOverlap } : {}) };
 }

@@ -11,7 +11,7 @@ import { createProgress } from '../progress.js';
 import { segmentVideo, type SegmentSummary } from '../segmentVideo.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
-import { crfKernelOptions, crfParams, fraction, modelOptions, modelOverridesFrom, onOff, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
+import { crfKernelOptions, tileOptions, crfParams, fraction, modelOptions, modelOverridesFrom, onOff, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
 
 /** Where output goes when no output flag is given: `<name>.seg.mp4` (or .png for a still image) in the working directory. */
 function defaultOutput(input: string): string {
@@ -48,6 +48,7 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSu
       workers,
       threadsPerWorker: threads,
       ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
+      ...tileOptions(flags),
       ...(flags.scales ? { scales: flags.scales } : {}),
       ...(flags.flip ? { flip: true } : {}),
       opacity: flags.opacity,

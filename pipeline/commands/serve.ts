@@ -7,7 +7,7 @@ import { CUDA_HOWTO } from '../../model/session.js';
 import { startLiveServer } from '../serve.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
-import { crfKernelOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, type RunFlags, scaleFraction } from './flags.js';
+import { crfKernelOptions, tileOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, type RunFlags, scaleFraction } from './flags.js';
 
 interface ServeFlags extends RunFlags {
   port: number;
@@ -51,6 +51,7 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     threadsPerWorker: threads,
     batchSize: flags.batch,
     ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
+    ...tileOptions(flags),
     crf: { on: flags.crf, params: crfParams(flags), warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 }, workers: flags.crfWorkers },
     log: (line) => process.stderr.write(`${line}\n`),
   });
