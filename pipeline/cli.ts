@@ -13,7 +13,8 @@ import { registerEval } from './commands/eval.js';
 import { registerImport } from './commands/import.js';
 import { registerModels } from './commands/models.js';
 import { registerServe } from './commands/serve.js';
-import { registerDemo, registerSegment } from './commands/segment.js';
+import { registerDemo } from './commands/demo.js';
+import { registerSegment } from './commands/segment.js';
 
 /** Runs one command line (`argv` without node and the script) and resolves with its exit code. */
 export async function main(argv: readonly string[]): Promise<number> {

@@ -106,7 +106,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   const { descriptor, crfAvailable } = plan;
   for (const note of plan.notes) log(`note: ${note}`);
   const { params: crfParams, description: crfDescription } = crfParamsFor(options.crf.params, descriptor.crf);
-  if (crfAvailable) log(`note: ${crfDescription}`);
+  if (crfAvailable && options.crf.on) log(`note: ${crfDescription}`);
 
   const metrics = new LiveMetrics(() => hub.pendingBytes);
   const crfOn = new Set<string>(options.crf.on ? inputs.map((i) => i.id) : []);

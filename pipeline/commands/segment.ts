@@ -1,12 +1,10 @@
-/** `segment` (a video, image or sequence → overlay video, masks, JSON lines) and `demo`. */
-import { mkdirSync } from 'node:fs';
+/** `segment`: a video, image or sequence → overlay video, masks, JSON lines. */
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
 import { CUDA_HOWTO } from '../../model/session.js';
 import { isSequencePattern } from '../ffmpeg.js';
-import { generateClip } from '../generateClip.js';
 import { createProgress } from '../progress.js';
 import { segmentVideo, type SegmentSummary } from '../segmentVideo.js';
 import { reportFailure, type SetExitCode } from './failure.js';
@@ -20,7 +18,7 @@ function defaultOutput(input: string): string {
   return `${base}.seg.${still ? 'png' : 'mp4'}`;
 }
 
-async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSummary> {
+export async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSummary> {
   const cores = os.availableParallelism();
   const workers = flags.workers ?? Math.min(2, cores);
   const threads = flags.threads ?? Math.max(1, Math.floor(cores / workers));
@@ -81,7 +79,7 @@ async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSu
   }
 }
 
-function report(summary: SegmentSummary, json: boolean | undefined): void {
+export function report(summary: SegmentSummary, json: boolean | undefined): void {
   if (json) {
     process.stdout.write(`${JSON.stringify(summary)}\n`);
     return;
@@ -90,7 +88,7 @@ function report(summary: SegmentSummary, json: boolean | undefined): void {
   process.stderr.write(`${summary.framesOut} frames in ${(summary.wallMs / 1000).toFixed(1)} s (${summary.fps} fps, ${summary.provider}) → ${outputs}\n`);
 }
 
-function segmentOptions(command: Command): Command {
+export function segmentOptions(command: Command): Command {
   return modelOptions(crfKernelOptions(command))
     .option('--batch <n>', 'frames per inference call', positiveInt('--batch'), 1)
     .option('--workers <n>', 'inference worker threads (default: 2 on 2+ cores)', positiveInt('--workers'))
@@ -122,24 +120,6 @@ export function registerSegment(program: Command, setExitCode: SetExitCode): voi
   ).action(async (input: string, flags: SegmentFlags) => {
     try {
       report(await runSegment(input, flags), flags.json);
-    } catch (error) {
-      setExitCode(reportFailure(error, Boolean(flags.verbose)));
-    }
-  });
-}
-
-export function registerDemo(program: Command, setExitCode: SetExitCode): void {
-  segmentOptions(
-    program
-      .command('demo')
-      .description('generate a short test clip and segment it with the default model')
-      .option('--out-dir <dir>', 'where the clip and results go', 'out'),
-  ).action(async (flags: SegmentFlags & { outDir: string }) => {
-    try {
-      mkdirSync(flags.outDir, { recursive: true });
-      const clip = await generateClip(path.join(flags.outDir, 'demo-input.mp4'), { width: 640, height: 360, fps: 25, frames: 75 });
-      const summary = await runSegment(clip, { ...flags, output: path.join(flags.outDir, 'demo.seg.mp4'), framesJson: path.join(flags.outDir, 'demo.frames.jsonl') });
-      report(summary, flags.json);
     } catch (error) {
       setExitCode(reportFailure(error, Boolean(flags.verbose)));
     }
