@@ -3,7 +3,7 @@
  * and noisy): each pair alternates its two sides and reports medians.
  *
  *   npm run bench                        all benchmarks
- *   npm run bench -- pipeline decode     a selection (pipeline, decode, rss)
+ *   npm run bench -- pipeline decode     a selection (real, pipeline, decode, rss, models, crf, live; soak)
  *   BENCH_QUICK=1 npm run bench          shorter inputs, for a smoke run
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,7 @@ import { locateFfmpeg, probeInput } from '../pipeline/ffmpeg.js';
 import { generateClip } from '../pipeline/generateClip.js';
 import { FfmpegFrameSource } from '../pipeline/sources/ffmpegFrameSource.js';
 import { benchLive } from './liveBench.js';
+import { benchRealModel } from './realModelBench.js';
 import { benchSoak } from './soakBench.js';
 import { median, runMeasured } from './benchUtil.js';
 import { type CrfCase, deeplabLikeCase, movingShapesSequence } from './crfCases.js';
@@ -393,6 +394,11 @@ function argmaxLabels(probabilities: Float32Array, classes: number): Uint8Array 
   return labels;
 }
 
+async function benchRealDeepLab(): Promise<void> {
+  const measured = await benchRealModel({ root, cli, work, rounds: quick ? 1 : 3, say });
+  if (measured) results['realModel'] = measured;
+}
+
 async function benchLiveServe(): Promise<void> {
   results['live'] = await benchLive({ cli, seconds: quick ? 5 : 15, say });
 }
@@ -405,7 +411,7 @@ async function benchSoakServe(): Promise<void> {
   results['soak'] = await benchSoak({ cli, clip: ending, minutes, viewerCycles: quick ? 200 : 1000, say });
 }
 
-const all: Record<string, () => Promise<void>> = { pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, live: benchLiveServe, soak: benchSoakServe };
+const all: Record<string, () => Promise<void>> = { real: benchRealDeepLab, pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, live: benchLiveServe, soak: benchSoakServe };
 const byDefault = Object.keys(all).filter((name) => name !== 'soak');
 const chosen = process.argv.slice(2).filter((a) => a in all);
 for (const name of chosen.length ? chosen : byDefault) await all[name]!();

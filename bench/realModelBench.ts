@@ -1,0 +1,105 @@
+/**
+ * The real DeepLab v3 (../shared/models, imported by the project's importer) on real footage
+ * (../shared/media/vtest.avi, 768×576, 795 frames):
+ * - `segment … --frames-json` (the whole process, as a user runs it) vs a bare `session.run` loop
+ *   of the same model (one session, 2 intra-op threads, the same 1×257×257×3 input), alternating;
+ * - sliding windows: frame 300 with and without `--tiles auto` (person pixels), and the tiled
+ *   pipeline's throughput on the first 40 frames.
+ * Skipped, with a message, where the shared folder is absent.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { TENSORFLOW_NORMALIZATION } from '../model/descriptor.js';
+import { preprocessRgb } from '../model/preprocess.js';
+import { importTflite } from '../model/tflite/importTflite.js';
+import { median, runMeasured } from './benchUtil.js';
+
+export interface RealModelBenchOptions {
+  readonly root: string;
+  readonly cli: string;
+  readonly work: string;
+  readonly rounds: number;
+  readonly say: (line: string) => void;
+}
+
+interface SegmentJson {
+  readonly framesOut: number;
+  readonly fps: number;
+  readonly msPerStage: Record<string, number>;
+}
+
+export async function benchRealModel(options: RealModelBenchOptions): Promise<Record<string, unknown> | null> {
+  const { root, cli, work, rounds, say } = options;
+  say('\n## the real DeepLab v3 on vtest.avi: pipeline vs bare session.run, and tiles');
+  const tflite = path.resolve(root, '../shared/models/deeplabv3_257_mv_gpu.tflite');
+  const video = path.resolve(root, '../shared/media/vtest.avi');
+  if (!existsSync(tflite) || !existsSync(video)) {
+    say(`skipped: ${existsSync(tflite) ? video : tflite} is absent (the team's shared folder beside the repository)`);
+    return null;
+  }
+  const model = path.join(work, 'deeplabv3-voc.onnx');
+  if (!existsSync(model)) writeFileSync(model, importTflite(readFileSync(tflite), tflite));
+  const frame300 = path.join(work, 'vtest-300.png');
+  if (!existsSync(frame300)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-vf', 'select=eq(n\\,300)', '-frames:v', '1', frame300]);
+
+  const bare = async (): Promise<number> => {
+    const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', intraOpNumThreads: 2, executionProviders: ['cpu'] });
+    const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', frame300, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 24 });
+    const tensor = new ort.Tensor('float32', preprocessRgb(rgb, 768, 576, 257, 257, 'NHWC', TENSORFLOW_NORMALIZATION), [1, 257, 257, 3]);
+    const feeds = { [session.inputNames[0]!]: tensor };
+    for (let i = 0; i < 5; i++) await session.run(feeds);
+    const n = 150;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await session.run(feeds);
+    const fps = n / ((performance.now() - t0) / 1000);
+    await session.release();
+    return fps;
+  };
+  const segment = async (input: string, extra: string[], json = path.join(work, 'real.jsonl')): Promise<SegmentJson & { processFps: number }> => {
+    const run = await runMeasured(process.execPath, [cli, 'segment', input, '--model', model, '--device', 'cpu', '--frames-json', json, '--json', ...extra]);
+    if (run.code !== 0) throw new Error(`segment failed: ${run.stderr}`);
+    const summary = JSON.parse(run.stdout) as SegmentJson;
+    return { ...summary, processFps: summary.framesOut / (run.wallMs / 1000) };
+  };
+
+  const bareFps: number[] = [];
+  const pipelineFps: number[] = [];
+  const processFps: number[] = [];
+  let stages: Record<string, number> = {};
+  for (let r = 0; r < rounds; r++) {
+    bareFps.push(await bare());
+    const p = await segment(video, []);
+    pipelineFps.push(p.fps);
+    processFps.push(p.processFps);
+    stages = p.msPerStage;
+    say(`  round ${r + 1}: bare ${bareFps.at(-1)!.toFixed(1)} fps, segment ${p.fps.toFixed(1)} fps (whole process ${p.processFps.toFixed(1)})`);
+  }
+  const b = median(bareFps);
+  const p = median(pipelineFps);
+  const w = median(processFps);
+  say(`vtest.avi 768×576, 795 frames, --frames-json, default 2 workers × 1 thread; bare: 1 session × 2 threads at 1×257×257×3; ${rounds} alternating rounds, medians`);
+  say('| bare fps | segment fps (run) | ratio | segment fps (whole process) | ratio |');
+  say('|---|---|---|---|---|');
+  say(`| ${b.toFixed(1)} | ${p.toFixed(1)} | ${(p / b).toFixed(2)} | ${w.toFixed(1)} | ${(w / b).toFixed(2)} |`);
+  say(`  mean ms/frame per stage: ${JSON.stringify(stages)}`);
+
+  const persons = async (extra: string[]) => {
+    const json = path.join(work, 'frame300.jsonl');
+    await segment(frame300, extra, json);
+    return (JSON.parse(readFileSync(json, 'utf8')) as { pixels: Record<string, number> }).pixels;
+  };
+  const whole = await persons([]);
+  const tiled = await persons(['--tiles', 'auto']);
+  const clip40 = path.join(work, 'vtest-40.mkv');
+  if (!existsSync(clip40)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-frames:v', '40', '-c', 'copy', clip40]);
+  const plain40 = await segment(clip40, []);
+  const tiled40 = await segment(clip40, ['--tiles', 'auto']);
+  say(`frame 300: person pixels ${whole['person'] ?? 0} without tiles, ${tiled['person'] ?? 0} with --tiles auto (4×3 windows); classes without: ${JSON.stringify(whole)}, with: ${JSON.stringify(tiled)}`);
+  say(`first 40 frames: ${plain40.fps.toFixed(1)} fps without tiles, ${tiled40.fps.toFixed(1)} fps with --tiles auto (ms/frame ${JSON.stringify(tiled40.msPerStage)})`);
+  return {
+    bareFps: b, segmentFps: p, ratio: p / b, processFps: w, processRatio: w / b, msPerStage: stages, rounds: { bareFps, pipelineFps, processFps },
+    frame300: { withoutTiles: whole, withTiles: tiled }, first40: { fps: plain40.fps, tiledFps: tiled40.fps, tiledMsPerStage: tiled40.msPerStage },
+  };
+}
