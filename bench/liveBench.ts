@@ -53,9 +53,9 @@ const percentile = (values: readonly number[], p: number) => {
 };
 
 export interface LiveRow {
-  readonly crf: boolean;
-  /** --crf-scale of the run (null with the CRF off). */
-  readonly crfScale: number | null;
+  /** What ran: `serve` with these arguments. */
+  readonly label: string;
+  readonly args: readonly string[];
   readonly deliveredFps: number;
   readonly publishedFps: number;
   readonly droppedPerSecond: number;
@@ -64,22 +64,20 @@ export interface LiveRow {
   readonly samples: number;
 }
 
-export async function benchLive(options: { cli: string; seconds: number; say: (line: string) => void }): Promise<{ rows: LiveRow[]; fanOut: { oneViewerFps: number; tenViewersFps: number; ratio: number } }> {
-  const { cli, seconds, say } = options;
+/** Each case: `serve ARGS` watched by one Chromium page (the first stream) for `seconds` after a warm-up. */
+export async function measureLiveCases(cli: string, cases: readonly { label: string; args: readonly string[] }[], seconds: number, say: (line: string) => void): Promise<LiveRow[]> {
   const executablePath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
   if (!executablePath) throw new Error('the live benchmark needs Chromium (bash .ci/install installs it)');
-  say(`\n## live: serve testsrc 640x360@30, default model, ${seconds} s per case, viewer in Chromium`);
   const browser = await chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-timer-throttling', '--disable-renderer-backgrounding'] });
   const rows: LiveRow[] = [];
   try {
-    for (const crfScale of [null, 1, 0.5, 0.25]) {
-      const crf = crfScale !== null;
-      const serve = await startServe(cli, ['testsrc:640x360@30', '--crf', crf ? 'on' : 'off', ...(crf ? ['--crf-scale', String(crfScale)] : [])]);
+    for (const { label, args } of cases) {
+      const serve = await startServe(cli, args);
       try {
         const page = await browser.newPage();
         await page.goto(`${serve.url}/`);
-        await page.waitForFunction(() => (globalThis as unknown as { viewerStats: { framesDrawn: number } }).viewerStats.framesDrawn > 10, undefined, { timeout: 60_000 });
-        await sleep(2000); // warm-up: JIT, CRF warm start
+        await page.waitForFunction(() => (globalThis as unknown as { viewerStats: { framesDrawn: number } }).viewerStats.framesDrawn > 10, undefined, { timeout: 90_000 });
+        await sleep(3000); // warm-up: JIT, CRF warm start
         type Stats = { framesDrawn: number; recentLatencies: number[] };
         const read = () => page.evaluate(() => (globalThis as unknown as { viewerStats: Stats }).viewerStats);
         const before = await read();
@@ -92,8 +90,8 @@ export async function benchLive(options: { cli: string; seconds: number; say: (l
         const drawn = after.framesDrawn - before.framesDrawn;
         const latencies = after.recentLatencies.slice(-drawn);
         const row: LiveRow = {
-          crf,
-          crfScale,
+          label,
+          args,
           deliveredFps: Math.round((drawn / elapsed) * 10) / 10,
           publishedFps: Math.round(((published1 - published0) / elapsed) * 10) / 10,
           droppedPerSecond: Math.round(((dropped1 - dropped0) / elapsed) * 10) / 10,
@@ -102,7 +100,7 @@ export async function benchLive(options: { cli: string; seconds: number; say: (l
           samples: latencies.length,
         };
         rows.push(row);
-        say(`  CRF ${crf ? `on at scale ${crfScale}` : 'off'}: drawn ${row.deliveredFps} fps (published ${row.publishedFps}), dropped ${row.droppedPerSecond}/s, latency p50 ${row.p50Ms} ms, p95 ${row.p95Ms} ms (${row.samples} frames)`);
+        say(`  ${label}: drawn ${row.deliveredFps} fps (published ${row.publishedFps}, all streams), dropped ${row.droppedPerSecond}/s, latency p50 ${row.p50Ms} ms, p95 ${row.p95Ms} ms (${row.samples} frames)`);
         await page.close();
       } finally {
         await serve.stop();
@@ -111,6 +109,17 @@ export async function benchLive(options: { cli: string; seconds: number; say: (l
   } finally {
     await browser.close();
   }
+  return rows;
+}
+
+export async function benchLive(options: { cli: string; seconds: number; say: (line: string) => void }): Promise<{ rows: LiveRow[]; fanOut: { oneViewerFps: number; tenViewersFps: number; ratio: number } }> {
+  const { cli, seconds, say } = options;
+  say(`\n## live: serve testsrc 640x360@30, default model, ${seconds} s per case, viewer in Chromium`);
+  const cases = [null, 1, 0.5, 0.25].map((crfScale) => ({
+    label: crfScale === null ? 'CRF off' : `CRF on at scale ${crfScale}`,
+    args: ['testsrc:640x360@30', '--crf', crfScale === null ? 'off' : 'on', ...(crfScale === null ? [] : ['--crf-scale', String(crfScale)])],
+  }));
+  const rows = await measureLiveCases(cli, cases, seconds, say);
 
   const serve = await startServe(cli, ['testsrc:640x360@30']);
   const fps: Record<1 | 10, number[]> = { 1: [], 10: [] };

@@ -15,6 +15,7 @@ import { TENSORFLOW_NORMALIZATION } from '../model/descriptor.js';
 import { preprocessRgb } from '../model/preprocess.js';
 import { importTflite } from '../model/tflite/importTflite.js';
 import { median, runMeasured } from './benchUtil.js';
+import { type LiveRow, measureLiveCases } from './liveBench.js';
 
 export interface RealModelBenchOptions {
   readonly root: string;
@@ -30,9 +31,8 @@ interface SegmentJson {
   readonly msPerStage: Record<string, number>;
 }
 
-export async function benchRealModel(options: RealModelBenchOptions): Promise<Record<string, unknown> | null> {
-  const { root, cli, work, rounds, say } = options;
-  say('\n## the real DeepLab v3 on vtest.avi: pipeline vs bare session.run, and tiles');
+/** The real model (imported once into `work`) and vtest.avi from the shared folder, or null (said) where it is absent. */
+function realMaterial(root: string, work: string, say: (line: string) => void): { model: string; video: string } | null {
   const tflite = path.resolve(root, '../shared/models/deeplabv3_257_mv_gpu.tflite');
   const video = path.resolve(root, '../shared/media/vtest.avi');
   if (!existsSync(tflite) || !existsSync(video)) {
@@ -41,6 +41,15 @@ export async function benchRealModel(options: RealModelBenchOptions): Promise<Re
   }
   const model = path.join(work, 'deeplabv3-voc.onnx');
   if (!existsSync(model)) writeFileSync(model, importTflite(readFileSync(tflite), tflite));
+  return { model, video };
+}
+
+export async function benchRealModel(options: RealModelBenchOptions): Promise<Record<string, unknown> | null> {
+  const { root, cli, work, rounds, say } = options;
+  say('\n## the real DeepLab v3 on vtest.avi: pipeline vs bare session.run, and tiles');
+  const material = realMaterial(root, work, say);
+  if (!material) return null;
+  const { model, video } = material;
   const frame300 = path.join(work, 'vtest-300.png');
   if (!existsSync(frame300)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-vf', 'select=eq(n\\,300)', '-frames:v', '1', frame300]);
 
@@ -102,4 +111,26 @@ export async function benchRealModel(options: RealModelBenchOptions): Promise<Re
     bareFps: b, segmentFps: p, ratio: p / b, processFps: w, processRatio: w / b, msPerStage: stages, rounds: { bareFps, pipelineFps, processFps },
     frame300: { withoutTiles: whole, withTiles: tiled }, first40: { fps: plain40.fps, tiledFps: tiled40.fps, tiledMsPerStage: tiled40.msPerStage },
   };
+}
+
+/**
+ * `serve` with the real DeepLab, watched in Chromium: one 640×360 stream with the CRF off and on
+ * (live defaults), two streams, and vtest.avi `--realtime --tiles auto`.
+ */
+export async function benchLiveRealModel(options: RealModelBenchOptions & { seconds: number }): Promise<LiveRow[] | null> {
+  const { root, cli, work, seconds, say } = options;
+  say(`\n## live with the real DeepLab v3: serve, viewer in Chromium, ${seconds} s per case`);
+  const material = realMaterial(root, work, say);
+  if (!material) return null;
+  const { model, video } = material;
+  const m = ['--model', model, '--device', 'cpu'];
+  const cases = [
+    { label: 'testsrc 640x360@30, CRF off', args: ['testsrc:640x360@30', ...m] },
+    { label: 'testsrc 640x360@30, CRF on (live defaults)', args: ['testsrc:640x360@30', ...m, '--crf', 'on'] },
+    { label: 'testsrc 640x360@30, CRF on --crf-scale 0.25', args: ['testsrc:640x360@30', ...m, '--crf', 'on', '--crf-scale', '0.25'] },
+    { label: 'two testsrc 640x360@30 streams, CRF on', args: ['testsrc:640x360@30', 'testsrc:640x360@30', ...m, '--crf', 'on'] },
+    { label: 'vtest.avi --realtime (10 fps), CRF on', args: [video, '--realtime', ...m, '--crf', 'on'] },
+    { label: 'vtest.avi --realtime (10 fps) --tiles auto, CRF on', args: [video, '--realtime', ...m, '--tiles', 'auto', '--crf', 'on'] },
+  ];
+  return measureLiveCases(cli, cases, seconds, say);
 }

@@ -29,7 +29,7 @@ import { locateFfmpeg, probeInput } from '../pipeline/ffmpeg.js';
 import { generateClip } from '../pipeline/generateClip.js';
 import { FfmpegFrameSource } from '../pipeline/sources/ffmpegFrameSource.js';
 import { benchLive } from './liveBench.js';
-import { benchRealModel } from './realModelBench.js';
+import { benchLiveRealModel, benchRealModel } from './realModelBench.js';
 import { benchSoak } from './soakBench.js';
 import { median, runMeasured } from './benchUtil.js';
 import { type CrfCase, deeplabLikeCase, movingShapesSequence } from './crfCases.js';
@@ -399,6 +399,11 @@ async function benchRealDeepLab(): Promise<void> {
   if (measured) results['realModel'] = measured;
 }
 
+async function benchLiveReal(): Promise<void> {
+  const rows = await benchLiveRealModel({ root, cli, work, rounds: 1, seconds: quick ? 5 : 15, say });
+  if (rows) results['liveRealModel'] = rows;
+}
+
 async function benchLiveServe(): Promise<void> {
   results['live'] = await benchLive({ cli, seconds: quick ? 5 : 15, say });
 }
@@ -411,7 +416,7 @@ async function benchSoakServe(): Promise<void> {
   results['soak'] = await benchSoak({ cli, clip: ending, minutes, viewerCycles: quick ? 200 : 1000, say });
 }
 
-const all: Record<string, () => Promise<void>> = { real: benchRealDeepLab, pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, live: benchLiveServe, soak: benchSoakServe };
+const all: Record<string, () => Promise<void>> = { real: benchRealDeepLab, pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, live: benchLiveServe, 'live-real': benchLiveReal, soak: benchSoakServe };
 const byDefault = Object.keys(all).filter((name) => name !== 'soak');
 const chosen = process.argv.slice(2).filter((a) => a in all);
 for (const name of chosen.length ? chosen : byDefault) await all[name]!();

@@ -28,6 +28,8 @@ export interface BatchInput {
   readonly withProbabilities?: boolean;
   /** The probabilities at this fraction of the frame size: the CRF's (default 1). */
   readonly probabilitiesScale?: number;
+  /** The CRF's pruning threshold: labels that never come near it are left at 0. */
+  readonly probabilitiesPrune?: number;
 }
 
 /**

@@ -38,6 +38,8 @@ export interface BatchRequest {
   /** Also return per-pixel probabilities (HWC) for the CRF, at `probabilitiesScale` of the frame size (`crfSize`; default 1). */
   readonly withProbabilities?: boolean;
   readonly probabilitiesScale?: number;
+  /** The CRF's pruning threshold: labels that never come near it are left at 0 (not computed). */
+  readonly probabilitiesPrune?: number;
 }
 
 /** Finish the current run, release the session, exit. */

@@ -126,7 +126,7 @@ async function main(): Promise<void> {
         if (!request.withProbabilities) return result;
         const mask = init.outputKind === 'mask' ? { threshold: init.maskThreshold } : undefined;
         const [pw, ph] = crfSize(f.width, f.height, request.probabilitiesScale ?? 1);
-        return { ...result, probabilities: probabilitiesFromScores(combined, pw, ph, mask) };
+        return { ...result, probabilities: probabilitiesFromScores(combined, pw, ph, mask, { pruneBelow: request.probabilitiesPrune ?? 0 }) };
       });
       const postprocessMs = performance.now() - t1;
       post(

@@ -29,34 +29,51 @@ export interface LabelMap {
   readonly classPixels: Uint32Array;
 }
 
-/**
- * Argmax over classes at every low-resolution position, and whether the runner-up there trails by
- * more than `margin` logits (`clear`: no other label within reach at that point).
- */
-function lowResArgmax(scores: ScoreMap, margin = 0): { best: Uint8Array; clear: Uint8Array } {
+/** Argmax over classes at every low-resolution position. */
+function lowResArgmax(scores: ScoreMap): Uint8Array {
   const { data, offset, classes, height, width, layout } = scores;
   const plane = height * width;
   const classStride = layout === 'NCHW' ? plane : 1;
   const pixelStride = layout === 'NCHW' ? 1 : classes;
   const best = new Uint8Array(plane);
-  const clear = new Uint8Array(plane);
   for (let p = 0; p < plane; p++) {
     const base = offset + p * pixelStride;
     let bestC = 0;
     let bestV = data[base]!;
-    let second = -Infinity;
     for (let c = 1; c < classes; c++) {
       const v = data[base + c * classStride]!;
       if (v > bestV) {
-        second = bestV;
         bestV = v;
         bestC = c;
-      } else if (v > second) second = v;
+      }
     }
     best[p] = bestC;
-    clear[p] = second - bestV < margin ? 1 : 0;
   }
-  return { best, clear };
+  return best;
+}
+
+/**
+ * The labels whose score comes within `gap` of the best at some low-resolution position: the
+ * others never reach a softmax of exp(gap) there (softmax_c ≤ exp(s_c − max s)).
+ */
+function labelsWithin(scores: ScoreMap, gap: number): Int32Array {
+  const { data, offset, classes, height, width, layout } = scores;
+  const classStride = layout === 'NCHW' ? height * width : 1;
+  const pixelStride = layout === 'NCHW' ? 1 : classes;
+  const closest = new Float64Array(classes).fill(-Infinity);
+  for (let p = 0; p < height * width; p++) {
+    const base = offset + p * pixelStride;
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) {
+      const v = data[base + c * classStride]!;
+      if (v > max) max = v;
+    }
+    for (let c = 0; c < classes; c++) {
+      const d = data[base + c * classStride]! - max;
+      if (d > closest[c]!) closest[c] = d;
+    }
+  }
+  return Int32Array.from({ length: classes }, (_, c) => c).filter((c) => closest[c]! >= gap);
 }
 
 /**
@@ -73,8 +90,12 @@ class CellCandidates {
   private readonly lo: Float32Array;
   private readonly hi: Float32Array;
 
-  constructor(private readonly scores: ScoreMap, private readonly margin = 0, private readonly summary?: { best: Uint8Array; clear: Uint8Array }) {
+  /** The labels considered at all (default: every one). */
+  private readonly labels: Int32Array;
+
+  constructor(private readonly scores: ScoreMap, private readonly margin = 0, labels?: Int32Array) {
     const cells = scores.height * scores.width;
+    this.labels = labels ?? Int32Array.from({ length: scores.classes }, (_, c) => c);
     this.list = new Uint8Array(cells * scores.classes);
     this.count = new Uint8Array(cells).fill(255);
     this.lo = new Float32Array(scores.classes);
@@ -90,31 +111,17 @@ class CellCandidates {
     if (known !== 255) return { start, n: known };
     const x1 = Math.min(x + 1, width - 1);
     const y1 = Math.min(y + 1, height - 1);
-    const summary = this.summary;
-    if (summary) {
-      // Four corners with one best label l and every other label more than `margin` behind it:
-      // anywhere between them s_c − max ≤ s_c − s_l < margin, so l alone is in play.
-      const c00 = cell;
-      const c01 = y * width + x1;
-      const c10 = y1 * width + x;
-      const c11 = y1 * width + x1;
-      const l = summary.best[c00]!;
-      if (summary.clear[c00]! & summary.clear[c01]! & summary.clear[c10]! & summary.clear[c11]! && summary.best[c01] === l && summary.best[c10] === l && summary.best[c11] === l) {
-        this.list[start] = l;
-        this.count[cell] = 1;
-        return { start, n: 1 };
-      }
-    }
     const classStride = layout === 'NCHW' ? height * width : 1;
     const pixelStride = layout === 'NCHW' ? 1 : classes;
     const b00 = offset + cell * pixelStride;
     const b01 = offset + (y * width + x1) * pixelStride;
     const b10 = offset + (y1 * width + x) * pixelStride;
     const b11 = offset + (y1 * width + x1) * pixelStride;
-    const { lo, hi, list } = this;
+    const { lo, hi, list, labels } = this;
+    const considered = labels.length;
     let floor = -Infinity;
-    for (let c = 0; c < classes; c++) {
-      const k = c * classStride;
+    for (let i = 0; i < considered; i++) {
+      const k = labels[i]! * classStride;
       const a = data[b00 + k]!;
       const b = data[b01 + k]!;
       const d = data[b10 + k]!;
@@ -125,13 +132,13 @@ class CellCandidates {
       const maxAB = a < b ? b : a;
       const maxDE = d < e ? e : d;
       const min = minAB < minDE ? minAB : minDE;
-      lo[c] = min;
-      hi[c] = maxAB < maxDE ? maxDE : maxAB;
+      lo[i] = min;
+      hi[i] = maxAB < maxDE ? maxDE : maxAB;
       if (min > floor) floor = min;
     }
     let n = 0;
     const bar = floor + this.margin;
-    for (let c = 0; c < classes; c++) if (hi[c]! >= bar) list[start + n++] = c;
+    for (let i = 0; i < considered; i++) if (hi[i]! >= bar) list[start + n++] = labels[i]!;
     this.count[cell] = n;
     return { start, n };
   }
@@ -152,7 +159,7 @@ function columnRuns(low: Int32Array): Int32Array {
 export function labelsFromScores(scores: ScoreMap, outWidth: number, outHeight: number): LabelMap {
   const { data, offset, classes, height, width, layout } = scores;
   if (classes > 256) throw new RangeError(`${classes} classes do not fit an 8-bit label map`);
-  const low = lowResArgmax(scores).best;
+  const low = lowResArgmax(scores);
   let candidates: CellCandidates | null = null; // made on the first boundary cell
   const xs = cachedTaps(width, outWidth);
   const ys = cachedTaps(height, outHeight);
@@ -318,10 +325,10 @@ const OUT_OF_PLAY = Math.log(1e-4);
  * upsampled scores through a softmax (HWC, N×C). Per low-resolution cell only the labels in play are
  * computed — those whose score can come within OUT_OF_PLAY of the best there; softmax_c ≤ exp(s_c −
  * max s), and an interpolated score lies between its corners, so every label left out is below 1e-4
- * and is 0. Scores that are already probabilities go through the softmax too, as DeepLab feeds the CRF
+ * and is 0; with `pruneBelow` (the CRF's), so is every label that never comes near it anywhere. Scores that are already probabilities go through the softmax too, as DeepLab feeds the CRF
  * from its logits; a one-channel mask becomes [1 − p, p] (p = sigmoid of a logit).
  */
-export function probabilitiesFromScores(scores: ScoreMap, outWidth: number, outHeight: number, mask?: { threshold: number }): Float32Array {
+export function probabilitiesFromScores(scores: ScoreMap, outWidth: number, outHeight: number, mask?: { threshold: number }, options: { readonly pruneBelow?: number } = {}): Float32Array {
   const { data, offset, classes, height, width, layout } = scores;
   const xs = cachedTaps(width, outWidth);
   const ys = cachedTaps(height, outHeight);
@@ -330,7 +337,10 @@ export function probabilitiesFromScores(scores: ScoreMap, outWidth: number, outH
   const pixelStride = layout === 'NCHW' ? 1 : classes;
   const outClasses = mask ? 2 : classes;
   const out = new Float32Array(outWidth * outHeight * outClasses);
-  const inPlay = new CellCandidates(scores, OUT_OF_PLAY, mask ? undefined : lowResArgmax(scores, OUT_OF_PLAY));
+  // Labels the CRF will prune anyway (never reaching `pruneBelow`) are left at 0: a margin of e²
+  // keeps those that approach it between the low-resolution points.
+  const pruneBelow = options.pruneBelow ?? 0;
+  const inPlay = new CellCandidates(scores, OUT_OF_PLAY, !mask && pruneBelow > 0 ? labelsWithin(scores, Math.log(pruneBelow) - 2) : undefined);
   // Per label in play of the current cell: its scores at the four corners.
   const k00 = new Float64Array(classes);
   const k01 = new Float64Array(classes);

@@ -30,6 +30,7 @@ export function inferBatches(
   options: {
     withProbabilities?: boolean | ((batch: readonly PreparedFrame[]) => boolean);
     probabilitiesScale?: number;
+    probabilitiesPrune?: number;
     onBatchError?: (error: unknown, batch: readonly PreparedFrame[]) => void;
   } = {},
 ): OperatorFunction<readonly PreparedFrame[], Segmentation> {
@@ -40,7 +41,7 @@ export function inferBatches(
     const { withProbabilities } = options;
     const request: BatchInput = {
       frames: batch.map((p) => ({ inputs: p.inputs, width: p.frame.width, height: p.frame.height })),
-      ...((typeof withProbabilities === 'function' ? withProbabilities(batch) : withProbabilities) ? { withProbabilities: true, probabilitiesScale: options.probabilitiesScale ?? 1 } : {}),
+      ...((typeof withProbabilities === 'function' ? withProbabilities(batch) : withProbabilities) ? { withProbabilities: true, probabilitiesScale: options.probabilitiesScale ?? 1, probabilitiesPrune: options.probabilitiesPrune ?? 0 } : {}),
     };
     return from(
       runner.run(request).then((result) => {

@@ -40,7 +40,7 @@ export function segmentFrames(plan: RunPlan, runner: BatchRunner, options: Segme
     inferBatches(runner, {
       ...(options.withProbabilities !== undefined ? { withProbabilities: options.withProbabilities } : {}),
       // The CRF's resolution: the probabilities are made at its size, never at the frame's.
-      ...(options.crf ? { probabilitiesScale: options.crf.options.params.scale } : {}),
+      ...(options.crf ? { probabilitiesScale: options.crf.options.params.scale, probabilitiesPrune: options.crf.options.params.pruneBelow } : {}),
       ...(options.onBatchError ? { onBatchError: options.onBatchError } : {}),
     }),
     order.kind === 'lossless' ? reorderByIndex((s: Segmentation) => s.frame.index) : dropStaleFrames(order.onStale),

@@ -84,6 +84,15 @@ function viewerDir(): string {
   throw new Error('the viewer files (viewer/index.html) are missing from this installation');
 }
 
+/**
+ * The live CRF's resolution when not given: half for a two-label model (640×360 at 30 fps on 2
+ * cores), a quarter above — the CRF's cost grows with the labels in play (the real DeepLab on
+ * 640×360: 11 fps drawn at 0.5, 15 at 0.25; BENCHMARKS.md).
+ */
+export function liveCrfScale(classes: number): number {
+  return classes <= 2 ? 0.5 : 0.25;
+}
+
 export async function startLiveServer(options: ServeOptions): Promise<LiveServer> {
   const { batchSize, batchWaitMs = 5, log = () => {} } = options;
   if (options.inputs.length === 0) throw new UsageError('serve needs at least one input (a file, testsrc, rtsp://…, http(s)://… or camera:N)');
@@ -105,7 +114,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   });
   const { descriptor, crfAvailable } = plan;
   for (const note of plan.notes) log(`note: ${note}`);
-  const { params: crfParams, description: crfDescription } = crfParamsFor(options.crf.params, descriptor.crf);
+  const { params: crfParams, description: crfDescription } = crfParamsFor({ scale: liveCrfScale(descriptor.classes), ...options.crf.params }, descriptor.crf);
   if (crfAvailable && options.crf.on) log(`note: ${crfDescription}`);
 
   const metrics = new LiveMetrics(() => hub.pendingBytes);

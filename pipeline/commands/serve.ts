@@ -7,7 +7,7 @@ import { CUDA_HOWTO } from '../../model/session.js';
 import { startLiveServer } from '../serve.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
-import { crfKernelOptions, tileOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, type RunFlags, scaleFraction } from './flags.js';
+import { LIVE_CRF_PRUNE, crfKernelOptions, tileOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, type RunFlags, scaleFraction } from './flags.js';
 
 interface ServeFlags extends RunFlags {
   port: number;
@@ -52,7 +52,7 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     batchSize: flags.batch,
     ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
     ...tileOptions(flags),
-    crf: { on: flags.crf, params: crfParams(flags), warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 }, workers: flags.crfWorkers },
+    crf: { on: flags.crf, params: { pruneBelow: LIVE_CRF_PRUNE, ...crfParams(flags) }, warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 }, workers: flags.crfWorkers },
     log: (line) => process.stderr.write(`${line}\n`),
   });
   if (server.fallbackReason) process.stderr.write(`note: CUDA is not available (${server.fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
@@ -82,7 +82,7 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
     .option('--crf <on|off>', 'start every stream with the dense CRF on (viewers can switch it per stream)', onOff, false)
     .option('--crf-iters <n>', 'CRF mean-field iterations of a cold start', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
     .option('--crf-warm-iters <n>', 'CRF iterations of a frame warm-started from the previous one', positiveInt('--crf-warm-iters'), 3)
-    .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, labels from Q upsampled (live default 0.5: 30 fps at 640x360 on 2 cores)', scaleFraction('--crf-scale'), 0.5)
+    .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, labels from Q upsampled (default: 0.5 for a two-label model, 0.25 above: the CRF costs more per label)', scaleFraction('--crf-scale'))
     .option('--crf-workers <n>', 'CRF workers shared by the streams (each stream stays on one; one worker runs each frame on two cores)', positiveInt('--crf-workers'), 1)
     .option('--verbose', 'print stack traces of internal errors')
     .action(async (inputs: string[], flags: ServeFlags) => {

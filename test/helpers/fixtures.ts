@@ -73,3 +73,15 @@ export function argmaxModelBytes(): Uint8Array {
   g.output('SemanticPredictions', [1, 'height', 'width'], ONNX_INT64);
   return g.toBytes('tf_deeplab_like');
 }
+
+/** Runs `run` with DEEPLAB_STREAM_CACHE pointing at `cache` (in-process), then puts it back. */
+export async function withCacheDirectory<T>(cache: string, run: () => Promise<T>): Promise<T> {
+  const previous = process.env['DEEPLAB_STREAM_CACHE'];
+  process.env['DEEPLAB_STREAM_CACHE'] = cache;
+  try {
+    return await run();
+  } finally {
+    if (previous === undefined) delete process.env['DEEPLAB_STREAM_CACHE'];
+    else process.env['DEEPLAB_STREAM_CACHE'] = previous;
+  }
+}

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EnvironmentError } from '../../core/errors.js';
 import { demoFootage, type Footage } from '../../pipeline/demoFootage.js';
-import { runCli, tempDir, writeClip } from '../helpers/fixtures.js';
+import { runCli, tempDir, writeClip, withCacheDirectory } from '../helpers/fixtures.js';
 
 const tmp = tempDir('dls-demo-');
 afterAll(() => tmp.cleanup());
@@ -26,16 +26,6 @@ function buildDeb(member: string, content: Buffer): string {
   return deb;
 }
 
-async function withCache<T>(cache: string, run: () => Promise<T>): Promise<T> {
-  const previous = process.env['DEEPLAB_STREAM_CACHE'];
-  process.env['DEEPLAB_STREAM_CACHE'] = cache;
-  try {
-    return await run();
-  } finally {
-    if (previous === undefined) delete process.env['DEEPLAB_STREAM_CACHE'];
-    else process.env['DEEPLAB_STREAM_CACHE'] = previous;
-  }
-}
 
 describe('demo footage', () => {
   const content = Buffer.from('not really a video, but bytes with a known sha256');
@@ -44,19 +34,19 @@ describe('demo footage', () => {
 
   it('takes the one file out of the package, checks it and caches it', async () => {
     const cache = path.join(tmp.dir, 'cache-ok');
-    const file = await withCache(cache, () => demoFootage(footage, { debFile: deb }));
+    const file = await withCacheDirectory(cache, () => demoFootage(footage, { debFile: deb }));
     expect(file).toBe(path.join(cache, 'media', 'clip.avi'));
     expect(readFileSync(file)).toEqual(content);
     // Cached: no package needed any more.
-    expect(await withCache(cache, () => demoFootage(footage, { debFile: '/nonexistent.deb' }))).toBe(file);
+    expect(await withCacheDirectory(cache, () => demoFootage(footage, { debFile: '/nonexistent.deb' }))).toBe(file);
   });
 
   it('a wrong checksum or a missing member: a clear error, and nothing cached', async () => {
     const cache = path.join(tmp.dir, 'cache-bad');
-    const wrong = withCache(cache, () => demoFootage({ ...footage, sha256: '0'.repeat(64) }, { debFile: deb }));
+    const wrong = withCacheDirectory(cache, () => demoFootage({ ...footage, sha256: '0'.repeat(64) }, { debFile: deb }));
     await expect(wrong).rejects.toThrow(EnvironmentError);
     await expect(wrong).rejects.toThrow(/clip.avi from footage-test.deb is not the expected file \(sha256 [0-9a-f]{64}\), or give a video of your own: deeplab-stream demo --input VIDEO/);
-    const missing = withCache(cache, () => demoFootage({ ...footage, member: './usr/share/doc/footage-test/other.avi' }, { debFile: deb }));
+    const missing = withCacheDirectory(cache, () => demoFootage({ ...footage, member: './usr/share/doc/footage-test/other.avi' }, { debFile: deb }));
     await expect(missing).rejects.toThrow(/could not take \.\/usr\/share\/doc\/footage-test\/other\.avi out of footage-test\.deb/);
     expect(existsSync(path.join(cache, 'media')) ? readdirSync(path.join(cache, 'media')) : []).toEqual([]);
   });

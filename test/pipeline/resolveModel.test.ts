@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../../core/errors.js';
 import { catalogEntry, type DownloadSource } from '../../model/catalog.js';
 import { resolveModel } from '../../pipeline/resolveModel.js';
-import { repoRoot, runCli, tempDir } from '../helpers/fixtures.js';
+import { repoRoot, runCli, tempDir, withCacheDirectory } from '../helpers/fixtures.js';
 
 const entry = catalogEntry('deeplabv3-voc')!;
 const source = entry.source as DownloadSource;
@@ -100,7 +100,7 @@ describe('--model NAME', () => {
   it.skipIf(!haveReal)('uses a file put in the cache by hand, without the network', async () => {
     const cache = freshCache('by-hand');
     copyFileSync(realFile, path.join(cache, source.file));
-    const model = await withCache(cache, () => resolveModel('deeplabv3-voc', { mirror: deadMirror }));
+    const model = await withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: deadMirror }));
     expect(model).toBe(path.join(cache, 'deeplabv3-voc-68a53978.onnx'));
     expect(existsSync(`${model}.json`)).toBe(true);
   });
@@ -129,7 +129,7 @@ describe('--model NAME', () => {
   it('a stalled download fails after its stall time and leaves nothing', async () => {
     const cache = freshCache('stall');
     const started = performance.now();
-    const error = await withCache(cache, () => resolveModel('deeplabv3-voc', { mirror: `${base}/stall/`, stallMs: 400 })).catch((e: unknown) => e);
+    const error = await withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: `${base}/stall/`, stallMs: 400 })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelError);
     expect((error as Error).message).toMatch(/stalled: no data for 0.4 s after 100000 of 2779264 bytes/);
     expect(performance.now() - started).toBeLessThan(10_000);
@@ -139,7 +139,7 @@ describe('--model NAME', () => {
   it('Ctrl-C during a download removes the partial file', async () => {
     const cache = freshCache('abort');
     const controller = new AbortController();
-    const pending = withCache(cache, () => resolveModel('deeplabv3-voc', { mirror: `${base}/stall/`, signal: controller.signal }));
+    const pending = withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: `${base}/stall/`, signal: controller.signal }));
     await new Promise((resolve) => setTimeout(resolve, 300));
     controller.abort();
     await expect(pending).rejects.toThrow(/interrupted: the partial download was removed/);
@@ -161,19 +161,9 @@ describe('--model NAME', () => {
     const cache = freshCache('wrong-by-hand');
     const wrong = path.join(cache, source.file);
     writeFileSync(wrong, 'not a model');
-    const error = await withCache(cache, () => resolveModel('deeplabv3-voc', { mirror: deadMirror })).catch((e: unknown) => e);
+    const error = await withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: deadMirror })).catch((e: unknown) => e);
     expect((error as Error).message).toMatch(new RegExp(`^${wrong.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not deeplabv3-voc's published file \\(sha256 [0-9a-f]{64}, expected 68a5`));
     expect(visibleFiles(cache)).toEqual([source.file]);
   });
 });
 
-async function withCache<T>(cache: string, run: () => Promise<T>): Promise<T> {
-  const previous = process.env['DEEPLAB_STREAM_CACHE'];
-  process.env['DEEPLAB_STREAM_CACHE'] = cache;
-  try {
-    return await run();
-  } finally {
-    if (previous === undefined) delete process.env['DEEPLAB_STREAM_CACHE'];
-    else process.env['DEEPLAB_STREAM_CACHE'] = previous;
-  }
-}
