@@ -9,6 +9,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerCrf } from './commands/crf.js';
+import { registerCrfTune } from './commands/crfTune.js';
 import { registerEval } from './commands/eval.js';
 import { registerImport } from './commands/import.js';
 import { registerModels } from './commands/models.js';
@@ -29,6 +30,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerImport(program, setExitCode);
   registerEval(program, setExitCode);
   registerCrf(program, setExitCode);
+  registerCrfTune(program, setExitCode);
   registerServe(program, setExitCode);
   registerDemo(program, setExitCode);
   registerModels(program, setExitCode);

@@ -11,6 +11,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { concatMap, lastValueFrom } from 'rxjs';
 import { InputError } from '../core/errors.js';
+import type { Frame } from '../core/frames.js';
 import { type CrfSettings, crfParamsFor } from '../model/crf/denseCrf.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { InferencePool } from '../model/inferencePool.js';
@@ -18,7 +19,7 @@ import type { ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/session.js';
 import { FrameCredits } from './frameCredits.js';
 import { readLabelPng } from './labelImage.js';
-import { planRun } from './runPlan.js';
+import { planRun, type RunPlan } from './runPlan.js';
 import { segmentFrames } from './segmentFrames.js';
 import { pullFrames } from './sources/pullFrames.js';
 import { StillImageSource } from './sources/stillImages.js';
@@ -104,7 +105,43 @@ export class ConfusionMatrix {
 
 const IMAGE = /\.(png|jpe?g|bmp|webp|ppm)$/i;
 
-function pairs(imagesDir: string, labelsDir: string): { image: string; label: string }[] {
+export interface LabelledImage {
+  readonly image: string;
+  readonly label: string;
+}
+
+/** One labelled image after the model: the picture, its ground truth, the model's labels (and probabilities when asked). */
+export interface InferredImage {
+  readonly frame: Frame;
+  readonly truth: Uint8Array;
+  readonly labels: Uint8Array;
+  readonly probabilities?: Float32Array;
+}
+
+/**
+ * The model over every labelled image once, in order, through the same chain as a video; each
+ * result is handed to `onImage` (awaited) and the next image is pulled only then, a few in flight.
+ * A label map whose size differs from its image is an input error.
+ */
+export async function inferLabelledImages(plan: RunPlan, pool: InferencePool, items: readonly LabelledImage[], withProbabilities: boolean, onImage: (result: InferredImage, index: number) => Promise<void>): Promise<void> {
+  const credits = new FrameCredits(pool.size + 1);
+  const scored$ = pullFrames(new StillImageSource(items.map((i) => i.image)), credits).pipe(
+    segmentFrames(plan, pool, { batchWaitMs: 0, order: { kind: 'lossless' }, withProbabilities }),
+    concatMap(async ({ frame, labels, probabilities }) => {
+      const item = items[frame.index]!;
+      const truth = readLabelPng(item.label);
+      if (truth.width !== frame.width || truth.height !== frame.height) {
+        throw new InputError(`${item.label} is ${truth.width}x${truth.height} but ${item.image} is ${frame.width}x${frame.height}`);
+      }
+      await onImage({ frame, truth: truth.labels, labels, ...(probabilities ? { probabilities } : {}) }, frame.index);
+      credits.release();
+    }),
+  );
+  await lastValueFrom(scored$, { defaultValue: undefined });
+}
+
+/** The images of a labelled set with their label maps (same base name, .png); every one checked to exist. */
+export function labelledImages(imagesDir: string, labelsDir: string): LabelledImage[] {
   for (const [flag, dir] of [['--images', imagesDir], ['--labels', labelsDir]] as const) {
     if (!existsSync(dir)) throw new InputError(`${flag} ${dir} does not exist`);
   }
@@ -119,7 +156,7 @@ function pairs(imagesDir: string, labelsDir: string): { image: string; label: st
 }
 
 export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
-  const items = pairs(options.imagesDir, options.labelsDir);
+  const items = labelledImages(options.imagesDir, options.labelsDir);
   // Every check of flags against the model before the workers start; from here every path closes them.
   const plan = await planRun({
     modelPath: options.modelPath, crf: Boolean(options.crf),
@@ -137,27 +174,15 @@ export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
   const crfConfusion = options.crf ? new ConfusionMatrix(d.classes) : null;
   const pool = await InferencePool.forModel(d, { workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device });
   const crf = options.crf ? CrfRunner.start() : null;
-  // The photos are a source of still frames through the same chain as a video, a few at a time.
-  const credits = new FrameCredits(pool.size + 1);
   try {
-    const scored$ = pullFrames(new StillImageSource(items.map((i) => i.image)), credits).pipe(
-      segmentFrames(plan, pool, { batchWaitMs: 0, order: { kind: 'lossless' }, withProbabilities: Boolean(crf) }),
-      concatMap(async ({ frame, labels, probabilities }) => {
-        const item = items[frame.index]!;
-        const truth = readLabelPng(item.label);
-        if (truth.width !== frame.width || truth.height !== frame.height) {
-          throw new InputError(`${item.label} is ${truth.width}x${truth.height} but ${item.image} is ${frame.width}x${frame.height}`);
-        }
-        confusion.add(truth.labels, labels);
-        if (crf && crfConfusion && probabilities) {
-          const refined = await crf.run({ image: frame.rgb, width: frame.width, height: frame.height, probabilities, classes: d.classes, params: crfParams! });
-          crfConfusion.add(truth.labels, refined.labels);
-        }
-        options.onImage?.(frame.index + 1, items.length);
-        credits.release();
-      }),
-    );
-    await lastValueFrom(scored$, { defaultValue: undefined });
+    await inferLabelledImages(plan, pool, items, Boolean(crf), async ({ frame, truth, labels, probabilities }, index) => {
+      confusion.add(truth, labels);
+      if (crf && crfConfusion && probabilities) {
+        const refined = await crf.run({ image: frame.rgb, width: frame.width, height: frame.height, probabilities, classes: d.classes, params: crfParams! });
+        crfConfusion.add(truth, refined.labels);
+      }
+      options.onImage?.(index + 1, items.length);
+    });
   } finally {
     await pool.close();
     await crf?.close();
