@@ -68,6 +68,13 @@ export class WasmMeanField extends WasmEngine {
     return { top: this.top, kernels: this.lattices.length };
   }
 
+  /** Empty again, for an image of `points` pixels, in the same memory; false where a new engine is needed. */
+  restart(points: number): boolean {
+    if (!this.reuseFor(points)) return false;
+    this.lattices.length = 0;
+    return true;
+  }
+
   release(mark: EngineMark): void {
     this.top = mark.top;
     this.lattices.length = mark.kernels;
@@ -263,8 +270,11 @@ export class CrfWorkspace {
       this.base = this.engine!.mark();
     };
     if (!this.engine || key !== this.key) {
-      this.engine?.dispose();
-      this.engine = new WasmMeanField(module, width * height, [], { threads: this.threads });
+      // Another size or smoothness kernel: the same memory, started over, where it can be.
+      if (!this.engine?.restart(width * height)) {
+        this.engine?.dispose();
+        this.engine = new WasmMeanField(module, width * height, [], { threads: this.threads });
+      }
       this.key = key;
       this.empty = this.engine.mark();
       position();

@@ -103,14 +103,35 @@ export class WasmEngine {
   /** The second thread and the control block it watches, when running on two cores. */
   protected helper: { readonly worker: Worker; readonly words: Int32Array; readonly floats: Float32Array; seq: number } | null = null;
 
+  /** Where allocations start: after the module's data and the helper's control block. */
+  private readonly floor: number;
+
   constructor(
     private readonly module: WebAssembly.Module,
-    protected readonly points: number,
-    options: { readonly threads?: number } = {},
+    protected points: number,
+    private readonly options: { readonly threads?: number } = {},
   ) {
     this.memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
     this.exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as CrfExports;
-    if ((options.threads ?? 1) > 1 && points >= MIN_POINTS_FOR_TWO_THREADS) this.startHelper();
+    if (this.wantsHelper(points)) this.startHelper();
+    this.floor = this.top;
+  }
+
+  private wantsHelper(points: number): boolean {
+    return (this.options.threads ?? 1) > 1 && points >= MIN_POINTS_FOR_TWO_THREADS;
+  }
+
+  /**
+   * Starts over for an image of `points` pixels in the same memory (and helper), everything
+   * allocated so far dropped: true, or false where the helper would have to come or go (make a new
+   * engine then). A shared memory is freed only by the garbage collector, which does not see it
+   * grow: one engine per image size ran a tuning search out of 24 GiB.
+   */
+  reuseFor(points: number): boolean {
+    if (this.wantsHelper(points) !== Boolean(this.helper)) return false;
+    this.points = points;
+    this.top = this.floor;
+    return true;
   }
 
   /** Two threads: the helper instantiates the module over this memory and waits for steps. */
