@@ -2,6 +2,7 @@
  * Models by name: fetched from a local HTTP server standing in for the published address
  * (DEEPLAB_STREAM_MODEL_MIRROR), checked, imported, cached; every fetch fault leaves the cache empty.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../../core/errors.js';
 import { catalogEntry, type DownloadSource } from '../../model/catalog.js';
 import { resolveModel } from '../../pipeline/resolveModel.js';
-import { repoRoot, runCli, tempDir, withCacheDirectory } from '../helpers/fixtures.js';
+import { cliPath, repoRoot, runCli, tempDir, withCacheDirectory } from '../helpers/fixtures.js';
 
 const entry = catalogEntry('deeplabv3-voc')!;
 const source = entry.source as DownloadSource;
@@ -125,6 +126,20 @@ describe('--model NAME', () => {
       expect(visibleFiles(cache)).toEqual([]);
     });
   }
+
+  it('draws a download bar on a terminal', async () => {
+    const cache = freshCache('tty');
+    // `script` gives the CLI a pseudo-terminal; the corrupt mirror sends all 2.8 MB, then the sha256 fails.
+    const command = [process.execPath, cliPath, 'segment', 'x.mp4', '--model', 'deeplabv3-voc'].map((a) => `'${a}'`).join(' ');
+    // Not spawnSync: this process serves the download.
+    const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: `${base}/corrupt/` } });
+    let text = '';
+    child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(text).toMatch(/fetch deeplabv3-voc \|.*\| 2\.8\/2\.8 MB/);
+    expect(text).toMatch(/error: could not fetch deeplabv3-voc/);
+    expect(visibleFiles(cache)).toEqual([]);
+  });
 
   it('a stalled download fails after its stall time and leaves nothing', async () => {
     const cache = freshCache('stall');
