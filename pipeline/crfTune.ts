@@ -17,6 +17,7 @@ import { type KernelTrial, searchKernels } from '../model/crf/tuneSearch.js';
 import { InferencePool } from '../model/inferencePool.js';
 import { parseOverrides, type ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/session.js';
+import type { TileGrid } from '../model/tiles.js';
 import { ConfusionMatrix, inferLabelledImages, labelledImages } from './evaluate.js';
 import { planRun } from './runPlan.js';
 import { writeFileAtomically } from './sinks/partialFile.js';
@@ -29,6 +30,9 @@ export interface CrfTuneOptions {
   readonly device: Device;
   readonly threads: number;
   readonly iterations: number;
+  /** Sliding-window inference, as the model will be run (`--tiles`). */
+  readonly tiles?: TileGrid;
+  readonly tileOverlap?: number;
   /** Write the best kernels into the model's sidecar (default true). */
   readonly write?: boolean;
   readonly signal?: AbortSignal;
@@ -75,7 +79,12 @@ export function writeSidecarKernels(modelPath: string, kernels: CrfKernels): str
 export async function crfTune(options: CrfTuneOptions): Promise<CrfTuneSummary> {
   const started = performance.now();
   const items = labelledImages(options.imagesDir, options.labelsDir);
-  const plan = await planRun({ modelPath: options.modelPath, crf: true, ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}) });
+  const plan = await planRun({
+    modelPath: options.modelPath, crf: true,
+    ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
+    ...(options.tiles ? { tiles: options.tiles } : {}),
+    ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
+  });
   const d = plan.descriptor;
   for (const note of plan.notes) options.onNote?.(note);
   const kept: Kept[] = [];

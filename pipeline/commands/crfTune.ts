@@ -4,10 +4,11 @@ import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
 import { parseDevice } from '../../model/session.js';
+import type { TileGrid } from '../../model/tiles.js';
 import { crfTune, type CrfTuneSummary } from '../crfTune.js';
 import { createProgress, type Progress } from '../progress.js';
 import { reportFailure, type SetExitCode } from './failure.js';
-import { classesFlag, device, modelOverridesFrom, normalizeFlag, positiveInt } from './flags.js';
+import { classesFlag, device, modelOverridesFrom, normalizeFlag, positiveInt, tileOptions, tileOverlap, tilesFlag } from './flags.js';
 import { resolveModelFlag } from './modelFlag.js';
 
 interface CrfTuneFlags {
@@ -19,6 +20,8 @@ interface CrfTuneFlags {
   crfIters: number;
   normalize?: ModelOverrides['normalize'];
   classes?: ModelOverrides['classes'];
+  tiles?: TileGrid;
+  tileOverlap?: number;
   write: boolean;
   json?: boolean;
 }
@@ -48,6 +51,8 @@ export function registerCrfTune(program: Command, setExitCode: SetExitCode): voi
     .option('--crf-iters <n>', 'mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
     .option('--normalize <how>', 'input normalisation (default: from the graph)', normalizeFlag)
     .option('--classes <set>', 'class names: voc | cityscapes | ade20k | person | names.txt', classesFlag)
+    .option('--tiles <grid>', 'sliding-window inference, as the model will run: auto or COLSxROWS', tilesFlag)
+    .option('--tile-overlap <f>', 'share of a window its neighbours overlap (default 0.25)', tileOverlap)
     .option('--no-write', 'only report; leave the sidecar alone')
     .option('--json', 'print the result (every set tried) as one JSON object')
     .action(async (flags: CrfTuneFlags) => {
@@ -67,6 +72,7 @@ export function registerCrfTune(program: Command, setExitCode: SetExitCode): voi
           device: flags.device,
           threads: flags.threads,
           iterations: flags.crfIters,
+          ...tileOptions(flags),
           write: flags.write,
           signal: controller.signal,
           onNote: (message) => process.stderr.write(`note: ${message}\n`),
