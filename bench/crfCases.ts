@@ -74,9 +74,15 @@ export function stride8Scores(truth: Uint8Array, width: number, height: number, 
  * A video of moving shapes: the static textured scene of `deeplabLikeCase`, with a square of
  * another class moving `speed` pixels per frame; fresh score noise every frame, as a network's.
  */
-export function movingShapesSequence(width: number, height: number, classes: number, frames: number, speed = 4): CrfCase[] {
+/**
+ * A square moving over a still textured scene; fresh score noise every frame, and with
+ * `pixelNoise` fresh Gaussian camera noise of that σ (levels) on every pixel of every frame.
+ */
+export function movingShapesSequence(width: number, height: number, classes: number, frames: number, speed = 4, pixelNoise = 0): CrfCase[] {
   const base = deeplabLikeCase(width, height, classes, 7, 10);
   const random = seededRandom(99);
+  const noise = seededRandom(5);
+  const gaussian = () => Math.sqrt(-2 * Math.log(1 - noise())) * Math.cos(2 * Math.PI * noise());
   const size = Math.round(height / 3);
   return Array.from({ length: frames }, (_, f) => {
     const image = base.image.slice();
@@ -90,6 +96,7 @@ export function movingShapesSequence(width: number, height: number, classes: num
         image.set([235, 210, 30], p * 3);
       }
     }
+    if (pixelNoise > 0) for (let i = 0; i < image.length; i++) image[i] = Math.min(255, Math.max(0, Math.round(image[i]! + pixelNoise * gaussian())));
     return { width, height, classes, image, truth, probabilities: stride8Scores(truth, width, height, classes, random) };
   });
 }

@@ -197,6 +197,61 @@ async function benchModels(): Promise<void> {
   results['models'] = { importMs: median(importMs), defaultModelFps: summary.fps, defaultModelMsPerStage: summary.msPerStage, builder: rows };
 }
 
+function toSegmentation(c: CrfCase, index: number): Segmentation {
+  return {
+    frame: { streamId: 'bench', index, ptsMs: index * 40, width: c.width, height: c.height, rgb: c.image, capturedAt: 0, decodeMs: 0 },
+    labels: argmaxLabels(c.probabilities, c.classes),
+    classPixels: new Uint32Array(c.classes),
+    probabilities: c.probabilities.slice(),
+    inferredAt: 0,
+    timings: { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, crf: 0, write: 0 },
+  };
+}
+
+/** Flicker: the share of pixels whose label changes between consecutive frames where the truth does not. */
+function flickerOf(frames: readonly CrfCase[], labels: readonly Uint8Array[]): number {
+  let changed = 0;
+  let stable = 0;
+  for (let f = 1; f < frames.length; f++) {
+    for (let p = 0; p < labels[f]!.length; p++) {
+      if (frames[f]!.truth[p] !== frames[f - 1]!.truth[p]) continue;
+      stable += 1;
+      if (labels[f]![p] !== labels[f - 1]![p]) changed += 1;
+    }
+  }
+  return changed / stable;
+}
+
+/** Median CRF milliseconds per frame, the first (cold either way) left out. */
+const crfMs = (list: Segmentation[]) => median(list.slice(1).map((s) => s.timings.crf));
+
+/** Warm-started vs cold CRF over the moving-shapes clip: time per frame, agreement, flicker. */
+async function crfWarmStartOnShapes(pixelNoise: number): Promise<Record<string, number>> {
+  say(`\n## CRF warm start on video (moving shapes, 640x360, 8 labels, fresh score noise per frame${pixelNoise ? `, fresh pixel noise σ ${pixelNoise}` : ''})`);
+  const frames = movingShapesSequence(640, 360, 8, quick ? 6 : 20, 4, pixelNoise);
+  const runner = CrfRunner.start();
+  const run = (warm: boolean) =>
+    firstValueFrom(from(frames.map(toSegmentation)).pipe(refineWithCrf(runner, { params: DEEPLAB_VOC_PARAMS, classes: 8, ...(warm ? { warmStart: { iterations: 3, sceneCut: 0.3 } } : {}) }), toArray()));
+  const cold = await run(false);
+  const warm = await run(true);
+  await runner.close();
+  const raw = frames.map((c) => argmaxLabels(c.probabilities, c.classes));
+  const flicker = (labels: readonly Uint8Array[]) => flickerOf(frames, labels);
+  const agreement = warm.reduce((sum, s, f) => sum + s.labels.reduce((n, l, p) => n + (l === cold[f]!.labels[p] ? 1 : 0), 0) / s.labels.length, 0) / frames.length;
+  const ms = crfMs;
+  const video = { frames: frames.length, coldMsPerFrame: ms(cold), warmMsPerFrame: ms(warm), warmOverCold: ms(warm) / ms(cold), agreementWithCold: agreement, flickerRaw: flicker(raw), flickerCold: flicker(cold.map((s) => s.labels)), flickerWarm: flicker(warm.map((s) => s.labels)) };
+  say(`  per frame: cold 10 iterations ${video.coldMsPerFrame.toFixed(0)} ms, warm 3 iterations ${video.warmMsPerFrame.toFixed(0)} ms (${(video.warmOverCold * 100).toFixed(0)}% of cold)`);
+  say(`  label agreement warm vs cold ${(agreement * 100).toFixed(2)}%; flicker: raw ${(video.flickerRaw * 100).toFixed(2)}%, cold CRF ${(video.flickerCold * 100).toFixed(2)}%, warm CRF ${(video.flickerWarm * 100).toFixed(2)}%`);
+  return video;
+
+}
+
+/** The warm start where camera noise moves every pixel's colour a little: `npm run bench -- crf-video`. */
+async function benchCrfVideo(): Promise<void> {
+  results['crfVideo'] = await crfWarmStartOnShapes(0);
+  results['crfVideoNoisy'] = await crfWarmStartOnShapes(6);
+}
+
 /** Dense CRF on DeepLab-like cases (21 labels, 10 iterations) and a live-sized 2-label frame. */
 async function benchCrf(): Promise<void> {
   say('\n## dense CRF (WebAssembly SIMD; labels out, the marginals left in WebAssembly memory; one thread, then two)');
@@ -256,48 +311,15 @@ async function benchCrf(): Promise<void> {
   }
   results['crf'] = rows;
 
-  say('\n## CRF warm start on video (moving shapes, 640x360, 8 labels, fresh score noise per frame)');
-  const frames = movingShapesSequence(640, 360, 8, quick ? 6 : 20);
-  const runner = CrfRunner.start();
-  const toSegmentation = (c: CrfCase, index: number): Segmentation => ({
-    frame: { streamId: 'bench', index, ptsMs: index * 40, width: c.width, height: c.height, rgb: c.image, capturedAt: 0, decodeMs: 0 },
-    labels: argmaxLabels(c.probabilities, c.classes),
-    classPixels: new Uint32Array(c.classes),
-    probabilities: c.probabilities.slice(),
-    inferredAt: 0,
-    timings: { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, crf: 0, write: 0 },
-  });
-  const run = (warm: boolean) =>
-    firstValueFrom(from(frames.map(toSegmentation)).pipe(refineWithCrf(runner, { params: DEEPLAB_VOC_PARAMS, classes: 8, ...(warm ? { warmStart: { iterations: 3, sceneCut: 0.3 } } : {}) }), toArray()));
-  const cold = await run(false);
-  const warm = await run(true);
-  await runner.close();
-  const raw = frames.map((c) => argmaxLabels(c.probabilities, c.classes));
-  // Flicker: pixels whose label changes between consecutive frames where the truth does not.
-  const flicker = (labels: readonly Uint8Array[]) => {
-    let changed = 0;
-    let stable = 0;
-    for (let f = 1; f < frames.length; f++) {
-      for (let p = 0; p < labels[f]!.length; p++) {
-        if (frames[f]!.truth[p] !== frames[f - 1]!.truth[p]) continue;
-        stable += 1;
-        if (labels[f]![p] !== labels[f - 1]![p]) changed += 1;
-      }
-    }
-    return changed / stable;
-  };
-  const agreement = warm.reduce((sum, s, f) => sum + s.labels.reduce((n, l, p) => n + (l === cold[f]!.labels[p] ? 1 : 0), 0) / s.labels.length, 0) / frames.length;
-  const ms = (list: Segmentation[]) => median(list.slice(1).map((s) => s.timings.crf));
-  const video = { frames: frames.length, coldMsPerFrame: ms(cold), warmMsPerFrame: ms(warm), warmOverCold: ms(warm) / ms(cold), agreementWithCold: agreement, flickerRaw: flicker(raw), flickerCold: flicker(cold.map((s) => s.labels)), flickerWarm: flicker(warm.map((s) => s.labels)) };
-  say(`  per frame: cold 10 iterations ${video.coldMsPerFrame.toFixed(0)} ms, warm 3 iterations ${video.warmMsPerFrame.toFixed(0)} ms (${(video.warmOverCold * 100).toFixed(0)}% of cold)`);
-  say(`  label agreement warm vs cold ${(agreement * 100).toFixed(2)}%; flicker: raw ${(video.flickerRaw * 100).toFixed(2)}%, cold CRF ${(video.flickerCold * 100).toFixed(2)}%, warm CRF ${(video.flickerWarm * 100).toFixed(2)}%`);
-  results['crfVideo'] = video;
+  results['crfVideo'] = await crfWarmStartOnShapes(0);
 
   await benchCrfOnFootage();
 
   say('\n## live-sized CRF: 640x360, 2 labels, moving shapes, on the CRF worker, warm start (3 iterations)');
   const liveFrames = movingShapesSequence(640, 360, 2, quick ? 6 : 24);
   const liveRunner = CrfRunner.start();
+  const flicker = (labels: readonly Uint8Array[]) => flickerOf(liveFrames, labels);
+  const ms = crfMs;
   const refine = (params: typeof DEEPLAB_VOC_PARAMS, warmStart: boolean) =>
     firstValueFrom(from(liveFrames.map(toSegmentation)).pipe(refineWithCrf(liveRunner, { params, classes: 2, ...(warmStart ? { warmStart: { iterations: 3, sceneCut: 0.3 } } : {}) }), toArray()));
   const coldFull = await refine(DEEPLAB_VOC_PARAMS, false); // full resolution, cold, 10 iterations
@@ -416,7 +438,7 @@ async function benchSoakServe(): Promise<void> {
   results['soak'] = await benchSoak({ cli, clip: ending, minutes, viewerCycles: quick ? 200 : 1000, say });
 }
 
-const all: Record<string, () => Promise<void>> = { real: benchRealDeepLab, pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, live: benchLiveServe, 'live-real': benchLiveReal, soak: benchSoakServe };
+const all: Record<string, () => Promise<void>> = { real: benchRealDeepLab, pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, 'crf-video': benchCrfVideo, live: benchLiveServe, 'live-real': benchLiveReal, soak: benchSoakServe };
 const byDefault = Object.keys(all).filter((name) => name !== 'soak');
 const chosen = process.argv.slice(2).filter((a) => a in all);
 for (const name of chosen.length ? chosen : byDefault) await all[name]!();

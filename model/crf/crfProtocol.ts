@@ -48,7 +48,8 @@ export interface WarmStartSettings {
   /**
    * Incremental engine: a pixel whose colour moved by more than this many levels (in a channel) from
    * the colour it was embedded with is re-embedded in the lattice (default: σβ, the appearance
-   * kernel's colour σ, rounded; within it a pixel keeps its lattice position).
+   * kernel's colour σ, rounded, or 3× the frame-to-frame camera noise where that is larger — a still
+   * pixel of a noisy camera then keeps its lattice position; within it a pixel keeps its place).
    */
   readonly rgb?: number;
   /** Incremental engine: a pixel whose largest Q is below this is recomputed on every warm frame (default 0.9). */

@@ -277,8 +277,10 @@ export class VideoMeanField extends WasmEngine {
     const { classes, m, stride } = state;
     const memory = this.memory.buffer;
     this.f32(state.probabilities, n * classes).set(probabilities);
-    new Uint8Array(memory, state.image, n * 3).set(image);
-    const { count, moved, meanTv, arrived } = this.select(state, settings);
+    const previous = new Uint8Array(memory, state.image, n * 3);
+    const rgb = settings.rgb ?? Math.max(Math.round(this.params.bilateral.rgb), Math.ceil(3 * frameDifferenceSigma(previous, image)));
+    previous.set(image);
+    const { count, moved, meanTv, arrived } = this.select(state, { ...settings, rgb });
     // A label newly in play needs a cold frame (Q is laid out over the labels in play).
     if (arrived || meanTv > settings.sceneCut || count > n * MAX_ACTIVE_SHARE) return null;
     const lattice = state.kernels.find((k) => k.table);
@@ -415,4 +417,25 @@ export class VideoMeanField extends WasmEngine {
     remember(movedList, moved, state.classes, 0, 0, state.image, state.colours);
     return true;
   }
+}
+
+/**
+ * The spread of a frame-to-frame difference that is camera noise, not motion: 1.4826 × the median
+ * absolute difference (a Gaussian's σ from its median; moving pixels are a minority and do not move
+ * the median), over every 7th channel value. A still pixel's colour differs from the one it was
+ * embedded with by a difference of two noisy samples, within 3 of these nearly always.
+ */
+export function frameDifferenceSigma(previous: Uint8Array, next: Uint8Array): number {
+  const histogram = new Uint32Array(256);
+  let samples = 0;
+  for (let i = 0; i < next.length; i += 7) {
+    histogram[Math.abs(next[i]! - previous[i]!)]! += 1;
+    samples += 1;
+  }
+  let seen = 0;
+  for (let d = 0; d < 256; d++) {
+    seen += histogram[d]!;
+    if (seen * 2 >= samples) return 1.4826 * d;
+  }
+  return 0;
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CrfCase, deeplabLikeCase, movingShapesSequence } from '../../../bench/crfCases.js';
 import { DEEPLAB_VOC_PARAMS, DenseCrf } from '../../../model/crf/denseCrf.js';
-import { VideoMeanField } from '../../../model/crf/videoMeanField.js';
+import { frameDifferenceSigma, VideoMeanField } from '../../../model/crf/videoMeanField.js';
 import { seededRandom } from '../../../model/onnxGraph.js';
 import { latticeModule } from '../../../model/crf/wasmEngine.js';
 
@@ -140,6 +140,41 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     const flicker = (labels: Uint8Array[]) => labels.slice(1).reduce((n, l, i) => n + l.reduce((k, v, p) => k + (v === labels[i]![p] ? 0 : 1), 0), 0);
     expect(flicker(warm)).toBeLessThanOrEqual(flicker(colds));
     for (let f = 1; f < noisy.length; f++) expect(agreement(warm[f]!, colds[f]!)).toBeGreaterThan(0.99);
+  });
+
+  it('tells camera noise from motion: a noisy still scene keeps its lattice, a moving square is re-embedded', () => {
+    const [w, h, classes] = [128, 96, 4];
+    // Fresh pixel noise σ 6 and fresh score noise on every frame; a square moving 4 px a frame.
+    const frames = movingShapesSequence(w, h, classes, 6, 4, 6);
+    const engine = engineFor(w, h);
+    const runs = frames.map((frame) => engine.frame(frame.image, frame.probabilities, classes, settings));
+    const square = Math.round(h / 3) ** 2;
+    for (const [f, run] of runs.entries()) {
+      if (f === 0) continue;
+      expect(run.warm).toBe(true);
+      // What moved is about the square's leading and trailing edges, not the whole noisy frame.
+      expect(run.movedPixels).toBeGreaterThan(0);
+      expect(run.movedPixels).toBeLessThan(square);
+      expect(agreement(run.labels, cold(frames[f]!).labels)).toBeGreaterThan(0.99);
+    }
+    // The old rule (re-embed beyond σβ) on the same clip finds nearly every pixel moved: cold frames.
+    const strict = engineFor(w, h);
+    const warmth = frames.map((frame) => strict.frame(frame.image, frame.probabilities, classes, { ...settings, rgb: 5 }).warm);
+    expect(warmth.slice(1).filter(Boolean).length).toBeLessThanOrEqual(1);
+  });
+
+  it('measures frame-to-frame camera noise, not motion', () => {
+    const random = seededRandom(3);
+    const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const base = Uint8Array.from({ length: 90_000 }, () => 60 + Math.floor(random() * 120));
+    const noisy = (σ: number) => base.map((v) => Math.round(v + σ * gaussian()));
+    // Two frames each with noise σ: their difference spreads by σ·√2.
+    expect(frameDifferenceSigma(noisy(6), noisy(6))).toBeGreaterThan(6 * Math.SQRT2 * 0.8);
+    expect(frameDifferenceSigma(noisy(6), noisy(6))).toBeLessThan(6 * Math.SQRT2 * 1.25);
+    expect(frameDifferenceSigma(base, base)).toBe(0);
+    // A third of the picture changing wholesale (motion) leaves the estimate with the noise.
+    const moving = noisy(6).map((v, i) => (i < 30_000 ? 255 - v : v));
+    expect(frameDifferenceSigma(noisy(6), moving)).toBeLessThan(6 * Math.SQRT2 * 1.6);
   });
 
   it('starts cold on a scene cut, on a label newly in play, on a new label count and after restart()', () => {
