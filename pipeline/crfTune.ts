@@ -15,24 +15,14 @@ import { CrfRunner } from '../model/crf/crfRunner.js';
 import { type CrfKernels, type CrfParams, DEEPLAB_VOC_PARAMS } from '../model/crf/denseCrf.js';
 import { type KernelTrial, searchKernels } from '../model/crf/tuneSearch.js';
 import { InferencePool } from '../model/inferencePool.js';
-import { parseOverrides, type ModelOverrides } from '../model/modelOverrides.js';
-import type { Device } from '../model/session.js';
-import type { TileGrid } from '../model/tiles.js';
-import { ConfusionMatrix, inferLabelledImages, labelledImages } from './evaluate.js';
+import { parseOverrides } from '../model/modelOverrides.js';
+import { ConfusionMatrix, inferLabelledImages, labelledImages, type LabelledRunOptions } from './evaluate.js';
 import { planRun } from './runPlan.js';
 import { writeFileAtomically } from './sinks/partialFile.js';
 
-export interface CrfTuneOptions {
-  readonly imagesDir: string;
-  readonly labelsDir: string;
-  readonly modelPath: string;
-  readonly modelOverrides?: ModelOverrides;
-  readonly device: Device;
-  readonly threads: number;
+/** `tiles`: tune as the model will be run. */
+export interface CrfTuneOptions extends LabelledRunOptions {
   readonly iterations: number;
-  /** Sliding-window inference, as the model will be run (`--tiles`). */
-  readonly tiles?: TileGrid;
-  readonly tileOverlap?: number;
   /** Write the best kernels into the model's sidecar (default true). */
   readonly write?: boolean;
   readonly signal?: AbortSignal;

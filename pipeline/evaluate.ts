@@ -26,17 +26,21 @@ import { StillImageSource } from './sources/stillImages.js';
 
 export const IGNORE_LABEL = 255;
 
-export interface EvalOptions {
+/** A model over a labelled image set: what `eval` and `crf-tune` share. */
+export interface LabelledRunOptions {
   readonly imagesDir: string;
   readonly labelsDir: string;
   readonly modelPath: string;
   readonly modelOverrides?: ModelOverrides;
   readonly device: Device;
   readonly threads: number;
-  readonly inputSize?: readonly [number, number];
   /** Sliding-window inference (`--tiles`) and the windows' overlap. */
   readonly tiles?: TileGrid;
   readonly tileOverlap?: number;
+}
+
+export interface EvalOptions extends LabelledRunOptions {
+  readonly inputSize?: readonly [number, number];
   /** Also score the labels after the dense CRF with these parameters. */
   readonly crf?: CrfSettings;
   readonly onImage?: (done: number, total: number) => void;
