@@ -11,6 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { catalogEntry } from '../model/catalog.js';
 import { TENSORFLOW_NORMALIZATION } from '../model/descriptor.js';
 import { preprocessRgb } from '../model/preprocess.js';
 import { importTflite } from '../model/tflite/importTflite.js';
@@ -32,7 +33,7 @@ interface SegmentJson {
 }
 
 /** The real model (imported once into `work`) and vtest.avi from the shared folder, or null (said) where it is absent. */
-function realMaterial(root: string, work: string, say: (line: string) => void): { model: string; video: string } | null {
+export function realMaterial(root: string, work: string, say: (line: string) => void): { model: string; video: string } | null {
   const tflite = path.resolve(root, '../shared/models/deeplabv3_257_mv_gpu.tflite');
   const video = path.resolve(root, '../shared/media/vtest.avi');
   if (!existsSync(tflite) || !existsSync(video)) {
@@ -41,6 +42,9 @@ function realMaterial(root: string, work: string, say: (line: string) => void): 
   }
   const model = path.join(work, 'deeplabv3-voc.onnx');
   if (!existsSync(model)) writeFileSync(model, importTflite(readFileSync(tflite), tflite));
+  // The sidecar `--model deeplabv3-voc` caches with it: classes, normalisation, tuned CRF kernels.
+  const entry = catalogEntry('deeplabv3-voc')!;
+  writeFileSync(`${model}.json`, JSON.stringify({ normalize: entry.normalize, classes: entry.classes, crf: entry.crf }));
   return { model, video };
 }
 
