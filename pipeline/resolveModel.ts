@@ -29,15 +29,17 @@ export interface ResolveModelOptions {
   readonly stallMs?: number;
 }
 
-/** Where a catalogue model's files live in the cache. */
-export function cachedFiles(entry: CatalogEntry): { onnx: string; source: string | null } {
-  if (entry.source.kind === 'package') return { onnx: '', source: null };
+/** Where a downloaded catalogue model's files live in the cache: the imported ONNX and the published file. */
+export function cachedFiles(name: string, source: DownloadSource): { onnx: string; source: string } {
   const dir = cacheDirectory();
-  return { onnx: path.join(dir, `${entry.name}-${entry.source.sha256.slice(0, 8)}.onnx`), source: path.join(dir, entry.source.file) };
+  return { onnx: path.join(dir, `${name}-${source.sha256.slice(0, 8)}.onnx`), source: path.join(dir, source.file) };
 }
 
-export function isCached(entry: CatalogEntry): boolean {
-  return entry.source.kind === 'package' || existsSync(cachedFiles(entry).onnx);
+/** A downloaded model's cached import, or null (not fetched yet, or a packaged model: nothing to fetch). */
+export function cachedDownload(entry: CatalogEntry): string | null {
+  if (entry.source.kind === 'package') return null;
+  const { onnx } = cachedFiles(entry.name, entry.source);
+  return existsSync(onnx) ? onnx : null;
 }
 
 export async function resolveModel(value: string | undefined, options: ResolveModelOptions = {}): Promise<string> {
@@ -63,9 +65,8 @@ function mirrorUrl(mirror: string, file: string): string {
 }
 
 async function fetchCatalogModel(entry: CatalogEntry, source: DownloadSource, options: ResolveModelOptions): Promise<string> {
-  const { onnx, source: sourceFile } = cachedFiles(entry);
+  const { onnx, source: file } = cachedFiles(entry.name, source);
   if (existsSync(onnx)) return onnx;
-  const file = sourceFile!;
   const byHand = `put ${source.file} (sha256 ${source.sha256}, from ${source.url}) at ${file} by hand, or set ${MIRROR_VARIABLE} to a server that has it`;
   try {
     mkdirSync(path.dirname(file), { recursive: true });

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_MODEL_NAME, MODEL_CATALOG, type CatalogEntry } from '../../model/catalog.js';
 import { defaultModelSource } from '../../model/defaultModel.js';
-import { cachedFiles, isCached, MIRROR_VARIABLE } from '../resolveModel.js';
+import { cachedDownload, MIRROR_VARIABLE } from '../resolveModel.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 
 interface ModelRow {
@@ -23,7 +23,7 @@ interface ModelRow {
 
 function row(entry: CatalogEntry): ModelRow {
   const { source } = entry;
-  const cached = isCached(entry);
+  const cachedPath = cachedDownload(entry);
   const packaged = source.kind === 'package' ? defaultModelSource() : null;
   return {
     name: entry.name,
@@ -36,8 +36,8 @@ function row(entry: CatalogEntry): ModelRow {
     licence: entry.licence,
     source: source.kind === 'download' ? source.url : `npm ${source.packageName}@${packaged!.version}`,
     sha256: source.kind === 'download' ? source.sha256 : null,
-    cached,
-    path: source.kind === 'download' && cached ? cachedFiles(entry).onnx : null,
+    cached: source.kind === 'package' || cachedPath !== null,
+    path: cachedPath,
   };
 }
 
