@@ -32,6 +32,7 @@ import { benchLive } from './liveBench.js';
 import { benchLiveRealModel, benchRealModel, realMaterial } from './realModelBench.js';
 import { benchSoak } from './soakBench.js';
 import { median, runMeasured } from './benchUtil.js';
+import { writeNpyFloat32 } from '../pipeline/npy.js';
 import { type CrfCase, deeplabLikeCase, movingShapesSequence } from './crfCases.js';
 
 const quick = process.env['BENCH_QUICK'] === '1';
@@ -252,6 +253,36 @@ async function benchCrfVideo(): Promise<void> {
   results['crfVideoNoisy'] = await crfWarmStartOnShapes(6);
 }
 
+/**
+ * One image per process, as a Python user calls `crf`: a fresh `deeplab-stream crf` on each case,
+ * its own ms_total (files read, workers started, CRF, labels written) and the process's wall time.
+ */
+async function crfOneShot(): Promise<Record<string, unknown>[]> {
+  say('\n## dense CRF, one image per process (`deeplab-stream crf`, fresh process each run)');
+  // The authors' C++ side by side with this CLI when issue 13 was filed (one core, -O3).
+  const reference: Record<string, readonly [number, number]> = { '500x375': [748, 848], '1280x720': [4300, 4700] };
+  const rows = [];
+  for (const [w, h] of [[500, 375], [1280, 720]] as const) {
+    const scene = deeplabLikeCase(w, h, 21);
+    const [image, probs, out] = ['ppm', 'npy', 'png'].map((ext) => path.join(work, `oneshot-${w}x${h}.${ext}`)) as [string, string, string];
+    writeFileSync(image, Buffer.concat([Buffer.from(`P6\n${w} ${h}\n255\n`), scene.image]));
+    writeFileSync(probs, writeNpyFloat32([h, w, 21], scene.probabilities));
+    const totals: number[] = [];
+    const walls: number[] = [];
+    for (let r = 0; r < (quick ? 2 : 7); r++) {
+      const run = await runMeasured(process.execPath, [cli, 'crf', '--image', image, '--probs', probs, '--out', out, '--json']);
+      if (run.code !== 0) throw new Error(`crf failed: ${run.stderr}`);
+      totals.push((JSON.parse(run.stdout) as { ms_total: number }).ms_total);
+      walls.push(run.wallMs);
+    }
+    const [cppFast, cppSlow] = reference[`${w}x${h}`]!;
+    const total = median(totals);
+    say(`  ${w}x${h}, 21 labels: ms_total ${total.toFixed(0)} (median of ${totals.length}, ${Math.min(...totals).toFixed(0)}–${Math.max(...totals).toFixed(0)}), whole process ${median(walls).toFixed(0)} ms; authors' C++ ${cppFast}–${cppSlow} ms → ${(cppFast / total).toFixed(2)}–${(cppSlow / total).toFixed(2)}×`);
+    rows.push({ size: `${w}x${h}`, classes: 21, msTotal: total, msTotalRange: [Math.min(...totals), Math.max(...totals)], processWallMs: median(walls), cppMs: [cppFast, cppSlow] });
+  }
+  return rows;
+}
+
 /** Dense CRF on DeepLab-like cases (21 labels, 10 iterations) and a live-sized 2-label frame. */
 async function benchCrf(): Promise<void> {
   say('\n## dense CRF (WebAssembly SIMD; labels out, the marginals left in WebAssembly memory; one thread, then two)');
@@ -310,6 +341,7 @@ async function benchCrf(): Promise<void> {
     rows.push({ size: key, classes, activeLabels: runs[0]!.active, setupMs: setup, inferenceMs: inference, perMpIterationMs: perMpIteration, accuracy: correct, cppReferenceMs: ref ?? null, twoThreadsMs: rebuilt.ms, twoThreadsKeptPositionMs: kept.ms, twoThreadsAgreement: agreeTwo });
   }
   results['crf'] = rows;
+  results['crfOneShot'] = await crfOneShot();
 
   results['crfVideo'] = await crfWarmStartOnShapes(0);
 
@@ -455,7 +487,7 @@ async function benchSoakServe(): Promise<void> {
   results['soak'] = await benchSoak({ cli, clip: ending, minutes, viewerCycles: quick ? 200 : 1000, say });
 }
 
-const all: Record<string, () => Promise<void>> = { real: benchRealDeepLab, pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, 'crf-video': benchCrfVideo, 'crf-footage': benchCrfFootage, live: benchLiveServe, 'live-real': benchLiveReal, soak: benchSoakServe };
+const all: Record<string, () => Promise<void>> = { 'crf-one-shot': async () => void (results['crfOneShot'] = await crfOneShot()), real: benchRealDeepLab, pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, 'crf-video': benchCrfVideo, 'crf-footage': benchCrfFootage, live: benchLiveServe, 'live-real': benchLiveReal, soak: benchSoakServe };
 const byDefault = Object.keys(all).filter((name) => name !== 'soak');
 const chosen = process.argv.slice(2).filter((a) => a in all);
 for (const name of chosen.length ? chosen : byDefault) await all[name]!();

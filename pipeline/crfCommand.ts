@@ -52,24 +52,32 @@ export function loadProbabilities(file: string, width: number, height: number, c
   if (classes < 1) throw new InputError(`${file} has no labels`);
   if (classes > 256) throw new InputError(`${file} has ${classes} labels; the 8-bit label PNG holds at most 256`);
   const n = width * height;
-  const probabilities = new Float32Array(n * classes);
-  for (let p = 0; p < n; p++) {
+  // H×W×C is normalised where it lies (the file's own buffer); C×H×W is transposed into a new one.
+  const probabilities = chw ? new Float32Array(n * classes) : data;
+  if (chw) for (let c = 0; c < classes; c++) for (let p = 0, from = c * n; p < n; p++) probabilities[p * classes + c] = data[from + p]!;
+  for (let p = 0, row = 0; p < n; p++, row += classes) {
     let sum = 0;
-    for (let c = 0; c < classes; c++) {
-      const v = chw ? data[c * n + p]! : data[p * classes + c]!;
-      if (!(v >= 0 && v < Infinity)) {
-        const what = Number.isNaN(v) ? 'NaN' : v === Infinity ? 'infinity' : 'a negative value';
-        // A negative value is most likely a logit; NaN and infinity, a softmax that overflowed.
-        const hint = v < 0 ? 'pass probabilities (a softmax), not logits' : 'pass finite probabilities (a softmax of the logits, computed stably)';
-        throw new InputError(`${file} holds ${what} at pixel (${p % width}, ${Math.floor(p / width)}), label ${c}: ${hint}`);
-      }
-      probabilities[p * classes + c] = v;
+    let finite = true;
+    for (let c = row; c < row + classes; c++) {
+      const v = probabilities[c]!;
+      finite &&= v >= 0 && v < Infinity;
       sum += v;
     }
+    if (!finite) throw badProbability(file, probabilities, row, classes, p % width, Math.floor(p / width));
     if (sum <= 0) throw new InputError(`${file}: pixel (${p % width}, ${Math.floor(p / width)}) has probabilities summing to 0`);
-    for (let c = 0; c < classes; c++) probabilities[p * classes + c]! /= sum;
+    for (let c = row; c < row + classes; c++) probabilities[c]! /= sum;
   }
   return { probabilities, classes };
+}
+
+/** The first value at one pixel that is not a probability, and what to do about it. */
+function badProbability(file: string, probabilities: Float32Array, row: number, classes: number, x: number, y: number): InputError {
+  const c = probabilities.subarray(row, row + classes).findIndex((v) => !(v >= 0 && v < Infinity));
+  const v = probabilities[row + c]!;
+  const what = Number.isNaN(v) ? 'NaN' : v === Infinity ? 'infinity' : 'a negative value';
+  // A negative value is most likely a logit; NaN and infinity, a softmax that overflowed.
+  const hint = v < 0 ? 'pass probabilities (a softmax), not logits' : 'pass finite probabilities (a softmax of the logits, computed stably)';
+  return new InputError(`${file} holds ${what} at pixel (${x}, ${y}), label ${c}: ${hint}`);
 }
 
 function labelPng(labels: Uint8Array, width: number, height: number): Uint8Array {

@@ -13,6 +13,7 @@ export interface NpyArray {
   readonly data: Float32Array;
 }
 
+/** `data` may be a view of `bytes`: writing to it writes there. */
 export function readNpyFloat32(bytes: Uint8Array, name: string): NpyArray {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new InputError(`${name} is not a .npy file (no \\x93NUMPY header)`);
   const major = bytes[6]!;
@@ -31,6 +32,10 @@ export function readNpyFloat32(bytes: Uint8Array, name: string): NpyArray {
   const count = shape.reduce((a, b) => a * b, 1);
   const start = headerStart + headerLength;
   if (bytes.length - start < count * 4) throw new InputError(`${name} is truncated: its header promises ${count} values`);
+  // A view where the bytes own their whole buffer and the data is aligned (NumPy pads the header to
+  // 64 bytes); a copy otherwise (a pooled Buffer's memory is shared with others).
+  const at = bytes.byteOffset + start;
+  if (bytes.byteLength === bytes.buffer.byteLength && at % 4 === 0) return { shape, data: new Float32Array(bytes.buffer, at, count) };
   const data = new Float32Array(count);
   new Uint8Array(data.buffer).set(bytes.subarray(start, start + count * 4));
   return { shape, data };

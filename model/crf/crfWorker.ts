@@ -8,13 +8,19 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
 import { toErrorEnvelope, UsageError } from '../../core/errors.js';
 import { CrfWorkspace } from './latticeWasm.js';
-import { CrfMemoryLimitError } from './wasmEngine.js';
+import { CrfMemoryLimitError, latticeModule } from './wasmEngine.js';
 import { runCrf, type RunCrfOptions } from './reducedResolution.js';
 import { restartStream, type WarmStartState } from './warmStart.js';
 
 const port = parentPort!;
 const workspace = new CrfWorkspace({ threads: (workerData as { threads?: number } | null)?.threads ?? 1 });
 const streams = new Map<string, WarmStartState>();
+try {
+  const module = latticeModule();
+  if (module) workspace.startThreads(module);
+} catch {
+  // The first frame starts the threads again and reports what fails.
+}
 
 port.on('message', (job: CrfJob) => {
   try {

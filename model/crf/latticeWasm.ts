@@ -9,7 +9,7 @@ import { activeFromPeaks } from './labelPruning.js';
 import { OP } from './meanFieldControl.js';
 import type { PermutohedralLattice } from './permutohedralLattice.js';
 import type { CrfExports } from './latticeExports.js';
-import { KERNEL_BYTES, type LatticeView, sliceGain, WasmEngine } from './wasmEngine.js';
+import { KERNEL_BYTES, type LatticeView, MIN_POINTS_FOR_TWO_THREADS, sliceGain, WasmEngine } from './wasmEngine.js';
 
 /** A lattice laid out in the instance's memory, with its kernel weight and normalisation. */
 interface PlacedLattice {
@@ -120,12 +120,15 @@ export class WasmMeanField extends WasmEngine {
     return this.blurLattice(kernel.lattice, width, a, b, a);
   }
 
-  /** A kernel's splat/blur buffers for `width` channels; slot 0 of `b` ("no neighbour") zero. */
+  /**
+   * A kernel's splat/blur buffers for `width` channels. The helper splats into `b`, free until the
+   * blur: the splat zeroes it whole and never writes slot 0 ("no neighbour"), which the blur reads as 0.
+   */
   private blurBuffers(kernel: PlacedLattice, width: number): BlurBuffers {
     const bytes = (kernel.lattice.vertices + 1) * width * 4;
-    const buffers = { a: this.alloc(bytes), b: this.alloc(bytes), a2: this.helper ? this.alloc(bytes) : 0 };
+    const buffers = { a: this.alloc(bytes), b: this.alloc(bytes) };
     this.f32(buffers.b, width).fill(0);
-    return buffers;
+    return { ...buffers, a2: this.helper ? buffers.b : 0 };
   }
 
   /** The kernel's normalisation, 1 / (K·1) per pixel, from one filtered column of ones. */
@@ -207,13 +210,16 @@ export class WasmMeanField extends WasmEngine {
     return result;
   }
 
-  /** The buffers of one run, `channels` padded to a multiple of 4. */
+  /**
+   * The buffers of one run, `channels` padded to a multiple of 4. Q is updated in place: the update
+   * reads only the unary and the blurred messages, which were made from all of Q before it.
+   */
   private runBuffers(channels: number) {
     const n = this.points;
     const stride = (channels + 3) & ~3;
     // Each kernel's splat/blur buffers, and the kernels' descriptions for sliceUpdate.
     const blur = this.lattices.map((kernel) => this.blurBuffers(kernel, stride));
-    return { stride, u: this.alloc(n * stride * 4), q: this.alloc(n * stride * 4), next: this.alloc(n * stride * 4), blur, kernels: this.alloc(2 * KERNEL_BYTES) };
+    return { stride, u: this.alloc(n * stride * 4), q: this.alloc(n * stride * 4), blur, kernels: this.alloc(2 * KERNEL_BYTES) };
   }
 
   private unpad(at: number, channels: number, stride: number): Float32Array {
@@ -227,12 +233,10 @@ export class WasmMeanField extends WasmEngine {
   /** The mean-field iterations over prepared buffers; returns where the final Q is. */
   private iterate(buffers: ReturnType<WasmMeanField['runBuffers']>, channels: number, iterations: number, onIteration?: (iteration: number, q: Float32Array) => void): number {
     const n = this.points;
-    const { stride, u, blur, kernels } = buffers;
-    let { q, next } = buffers;
+    const { stride, u, q, blur, kernels } = buffers;
     for (let it = 0; it < iterations; it++) {
       const sliced = this.lattices.map((kernel, k) => ({ ...kernel, blurred: this.splatBlur(kernel, q, stride, blur[k]!) }));
-      this.sliceUpdate(sliced, kernels, n, 0, channels, stride, u, next);
-      [q, next] = [next, q];
+      this.sliceUpdate(sliced, kernels, n, 0, channels, stride, u, q);
       if (onIteration) onIteration(it, this.unpad(q, channels, stride));
     }
     return q;
@@ -261,6 +265,14 @@ export class CrfWorkspace {
 
   get threads(): number {
     return this.options.threads ?? 1;
+  }
+
+  /**
+   * With two threads: starts the helper thread now (tens of milliseconds), before the first frame
+   * arrives — a worker does it while its caller is still reading that frame.
+   */
+  startThreads(module: WebAssembly.Module): void {
+    if (this.threads > 1 && !this.engine) this.engine = new WasmMeanField(module, MIN_POINTS_FOR_TWO_THREADS, [], { threads: this.threads });
   }
 
   engineFor(module: WebAssembly.Module, width: number, height: number, gaussian: { readonly xy: number; readonly weight: number }): WasmMeanField {

@@ -28,7 +28,7 @@ const HELPER_STEP_TIMEOUT_MS = 30_000;
  * Below this many pixels a second thread costs more than it saves (about twenty hand-overs per
  * iteration): 160×90 took 9.8 ms on one thread and 11.7 on two, 320×180 30.9 / 29.0, 640×360 117.7 / 99.2.
  */
-const MIN_POINTS_FOR_TWO_THREADS = 65_536;
+export const MIN_POINTS_FOR_TWO_THREADS = 65_536;
 
 let compiled: WebAssembly.Module | null | undefined;
 
