@@ -39,6 +39,11 @@ export class UsageError extends DeeplabStreamError {
   readonly exitCode = 64;
 }
 
+/** The NATS server (`--nats`) cannot be reached, was lost, or refused what was asked of it. */
+export class ClusterError extends DeeplabStreamError {
+  readonly exitCode = 69;
+}
+
 /**
  * A worker thread stopped in the middle of work (it crashed or ran out of memory): what it held is
  * lost. Live runs report it and go on with a replacement; offline runs stop (nothing half-written
@@ -66,12 +71,12 @@ export function isUserError(error: unknown): error is DeeplabStreamError {
  * stack for `--verbose`.
  */
 export interface ErrorEnvelope {
-  readonly kind: 'InputError' | 'SourceError' | 'ModelError' | 'OutputError' | 'EnvironmentError' | 'UsageError' | 'WorkerLostError' | 'CancelledError' | 'internal';
+  readonly kind: 'InputError' | 'SourceError' | 'ModelError' | 'OutputError' | 'EnvironmentError' | 'UsageError' | 'WorkerLostError' | 'CancelledError' | 'ClusterError' | 'internal';
   readonly message: string;
   readonly stack?: string;
 }
 
-const USER_ERRORS = { InputError, SourceError, ModelError, OutputError, EnvironmentError, UsageError, WorkerLostError, CancelledError } as const;
+const USER_ERRORS = { InputError, SourceError, ModelError, OutputError, EnvironmentError, UsageError, WorkerLostError, CancelledError, ClusterError } as const;
 
 export function toErrorEnvelope(error: unknown): ErrorEnvelope {
   if (isUserError(error) && error.name in USER_ERRORS) return { kind: error.name as keyof typeof USER_ERRORS, message: error.message };

@@ -16,6 +16,7 @@ import { registerModels } from './commands/models.js';
 import { registerServe } from './commands/serve.js';
 import { registerDemo } from './commands/demo.js';
 import { registerSegment } from './commands/segment.js';
+import { registerWorker } from './commands/worker.js';
 
 /** Runs one command line (`argv` without node and the script) and resolves with its exit code. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -34,6 +35,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerServe(program, setExitCode);
   registerDemo(program, setExitCode);
   registerModels(program, setExitCode);
+  registerWorker(program, setExitCode);
   try {
     await program.parseAsync([...argv], { from: 'user' });
   } catch (error) {

@@ -7,9 +7,10 @@ import { CUDA_HOWTO } from '../../model/session.js';
 import { isSequencePattern } from '../ffmpeg.js';
 import { createProgress } from '../progress.js';
 import { segmentVideo, type SegmentSummary } from '../segmentVideo.js';
+import { type ClusterSegmentSummary, segmentOnCluster } from '../cluster/segmentOnCluster.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
-import { crfKernelOptions, tileOptions, crfParams, fraction, modelOptions, modelOverridesFrom, onOff, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
+import { crfKernelOptions, tileOptions, crfParams, fraction, modelOptions, modelOverridesFrom, onOff, positive, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
 
 /** Where output goes when no output flag is given: `<name>.seg.mp4` (or .png for a still image) in the working directory. */
 function defaultOutput(input: string): string {
@@ -18,12 +19,32 @@ function defaultOutput(input: string): string {
   return `${base}.seg.${still ? 'png' : 'mp4'}`;
 }
 
-export async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSummary> {
-  const cores = os.availableParallelism();
-  const workers = flags.workers ?? Math.min(2, cores);
-  const threads = flags.threads ?? Math.max(1, Math.floor(cores / workers));
+/** What a run takes from the flags, on this machine or the cluster's. */
+async function runOptions(input: string, flags: SegmentFlags) {
   const wantsAny = flags.output || flags.masks || flags.framesJson;
   const outputPath = flags.output ?? (wantsAny ? undefined : defaultOutput(input));
+  return {
+    input,
+    ...(outputPath ? { outputPath } : {}),
+    ...(flags.masks ? { masksDir: flags.masks } : {}),
+    ...(flags.framesJson ? { framesJsonPath: flags.framesJson } : {}),
+    modelPath: await resolveModelFlag(flags.model, flags.json),
+    batchSize: flags.batch,
+    ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
+    ...tileOptions(flags),
+    ...(flags.scales ? { scales: flags.scales } : {}),
+    ...(flags.flip ? { flip: true } : {}),
+    opacity: flags.opacity,
+    ...(flags.encoderPreset ? { encoderPreset: flags.encoderPreset } : {}),
+    modelOverrides: modelOverridesFrom(flags),
+    ...(flags.strict ? { strict: true } : {}),
+    onWarning: (message: string) => process.stderr.write(`warning: ${message}\n`),
+    onNote: (message: string) => process.stderr.write(`note: ${message}\n`),
+  };
+}
+
+/** Ctrl-C (or SIGTERM) aborts the run once; a second one exits at once. */
+async function withInterrupts<T>(run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = () => {
@@ -33,24 +54,26 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<Se
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  try {
+    return await run(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export async function runSegment(input: string, flags: SegmentFlags): Promise<SegmentSummary> {
+  const cores = os.availableParallelism();
+  const workers = flags.workers ?? Math.min(2, cores);
+  const threads = flags.threads ?? Math.max(1, Math.floor(cores / workers));
   const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json);
   try {
-    return await segmentVideo({
-      input,
-      ...(outputPath ? { outputPath } : {}),
-      ...(flags.masks ? { masksDir: flags.masks } : {}),
-      ...(flags.framesJson ? { framesJsonPath: flags.framesJson } : {}),
-      modelPath: await resolveModelFlag(flags.model, flags.json),
+    const options = await runOptions(input, flags);
+    return await withInterrupts((signal) => segmentVideo({
+      ...options,
       device: flags.device,
-      batchSize: flags.batch,
       workers,
       threadsPerWorker: threads,
-      ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
-      ...tileOptions(flags),
-      ...(flags.scales ? { scales: flags.scales } : {}),
-      ...(flags.flip ? { flip: true } : {}),
-      opacity: flags.opacity,
-      ...(flags.encoderPreset ? { encoderPreset: flags.encoderPreset } : {}),
       ...(flags.crf
         ? {
             crf: {
@@ -61,21 +84,34 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<Se
             },
           }
         : {}),
-      modelOverrides: modelOverridesFrom(flags),
-      ...(flags.strict ? { strict: true } : {}),
-      signal: controller.signal,
-      onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
-      onNote: (message) => process.stderr.write(`note: ${message}\n`),
+      signal,
       onStart: ({ totalFrames, fallbackReason }) => {
         if (fallbackReason) process.stderr.write(`note: CUDA is not available (${fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
         progress.start(totalFrames);
       },
       onFrame: (done) => progress.update(done),
-    });
+    }));
   } finally {
     progress.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** `segment IN --nats URL`: the same run, its chunks on the cluster's workers. */
+export async function runSegmentOnCluster(input: string, flags: SegmentFlags & { nats: string; chunkSeconds: number }): Promise<ClusterSegmentSummary> {
+  const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json, 'segment', 'chunks');
+  try {
+    const options = await runOptions(input, flags);
+    return await withInterrupts((signal) => segmentOnCluster({
+      ...options,
+      natsUrl: flags.nats,
+      chunkSeconds: flags.chunkSeconds,
+      ...(flags.crf ? { crf: { params: crfParams(flags), ...(flags.crfWarmStart ? { warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 } } : {}) } } : {}),
+      signal,
+      onChunks: (total) => progress.start(total),
+      onChunkDone: (done) => progress.update(done),
+    }));
+  } finally {
+    progress.stop();
   }
 }
 
@@ -86,6 +122,11 @@ export function report(summary: SegmentSummary, json: boolean | undefined): void
   }
   const outputs = Object.values(summary.outputs).join(', ');
   process.stderr.write(`${summary.framesOut} frames in ${(summary.wallMs / 1000).toFixed(1)} s (${summary.fps} fps, ${summary.provider}) → ${outputs}\n`);
+}
+
+function reportCluster(summary: ClusterSegmentSummary, json: boolean | undefined): void {
+  if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else process.stderr.write(`${summary.framesOut} frames in ${summary.chunks} chunks on ${summary.workers.length} worker(s), ${(summary.wallMs / 1000).toFixed(1)} s → ${Object.values(summary.outputs).join(', ')}\n`);
 }
 
 export function segmentOptions(command: Command): Command {
@@ -116,10 +157,13 @@ export function registerSegment(program: Command, setExitCode: SetExitCode): voi
       .option('-o, --output <file>', 'overlay video (.mp4 .mkv .mov .webm .avi) or image (.png .jpg, or a %d pattern)')
       .option('--masks <dir>', 'write one 8-bit PNG of class indices per frame into DIR')
       .option('--frames-json <file>', 'write one JSON line per frame: index, pts, pixel count per class')
-      .option('--strict', 'refuse an input with any decode error (default: a file missing at most 1% of its frames is processed with a warning)'),
-  ).action(async (input: string, flags: SegmentFlags) => {
+      .option('--strict', 'refuse an input with any decode error (default: a file missing at most 1% of its frames is processed with a warning)')
+      .option('--nats <url>', 'spread the video over the workers of a NATS JetStream cluster (deeplab-stream worker --nats URL), in chunks')
+      .option('--chunk-seconds <s>', 'with --nats: about how long each chunk is (cut at keyframes)', positive('--chunk-seconds'), 10),
+  ).action(async (input: string, flags: SegmentFlags & { nats?: string; chunkSeconds: number }) => {
     try {
-      report(await runSegment(input, flags), flags.json);
+      if (flags.nats) reportCluster(await runSegmentOnCluster(input, { ...flags, nats: flags.nats }), flags.json);
+      else report(await runSegment(input, flags), flags.json);
     } catch (error) {
       setExitCode(reportFailure(error, Boolean(flags.verbose)));
     }

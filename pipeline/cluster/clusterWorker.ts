@@ -1,0 +1,200 @@
+/**
+ * `deeplab-stream worker --nats URL`: takes chunks from the cluster's work queue until stopped,
+ * segments each with the same offline run as `segment` (its own decoder, model workers and CRF),
+ * puts the chunk's outputs in the object store, announces them on the job's results subject, and
+ * only then acknowledges the chunk. While it works it tells the server so (every third of the
+ * acknowledgement deadline); a worker that dies stops telling, and the chunk goes to another.
+ *
+ *   ChunkTask ─▶ fetch chunk + model (cached by content) ─▶ segmentVideo ─▶ put outputs ─▶ ChunkDone ─▶ ack
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { JsMsg } from '@nats-io/jetstream';
+import { CancelledError, ClusterError, isUserError, toErrorEnvelope } from '../../core/errors.js';
+import { cacheDirectory } from '../../model/defaultModel.js';
+import { parseOverrides } from '../../model/modelOverrides.js';
+import type { Device } from '../../model/session.js';
+import { segmentVideo } from '../segmentVideo.js';
+import { bundleFiles } from './maskBundle.js';
+import { type Cluster, openCluster } from './natsCluster.js';
+import { ackWaitMs, CHUNK_STREAM, type ChunkDone, type ChunkTask, doneSubject, encode, MAX_DELIVERIES, parseChunkTask, WORKER_CONSUMER } from './protocol.js';
+
+export interface ClusterWorkerOptions {
+  readonly url: string;
+  readonly device: Device;
+  /** Cores for the model (and the CRF) of each chunk. */
+  readonly threads: number;
+  /** Aborted: the chunk in hand is handed back to the queue (another worker takes it) and the worker stops. */
+  readonly signal: AbortSignal;
+  readonly onLog?: (line: string) => void;
+}
+
+export interface ClusterWorkerSummary {
+  readonly chunks: number;
+  readonly frames: number;
+}
+
+export async function runClusterWorker(options: ClusterWorkerOptions): Promise<ClusterWorkerSummary> {
+  const { signal } = options;
+  const log = (line: string) => options.onLog?.(line);
+  const id = `${os.hostname()}:${process.pid}`;
+  const cluster = await openCluster(options.url, { persistent: true, name: `deeplab-stream worker ${id}` });
+  let chunks = 0;
+  let frames = 0;
+  try {
+    const consumer = await cluster.js.consumers.get(CHUNK_STREAM, WORKER_CONSUMER);
+    log(`worker ${id} waiting for chunks on ${options.url}`);
+    while (!signal.aborted) {
+      let msg: JsMsg | null;
+      try {
+        msg = await consumer.next({ expires: 2000 });
+      } catch (error) {
+        if (cluster.connection.isClosed()) throw new ClusterError(`lost the NATS server at ${options.url} (${(error as Error).message})`);
+        await new Promise((resolve) => setTimeout(resolve, 500)); // reconnecting: ask again shortly
+        continue;
+      }
+      if (!msg) continue;
+      if (signal.aborted) {
+        msg.nak();
+        break;
+      }
+      let task: ChunkTask;
+      try {
+        task = parseChunkTask(msg.data);
+      } catch (error) {
+        log(`dropped a message on ${msg.subject}: ${(error as Error).message}`);
+        msg.term((error as Error).message);
+        continue;
+      }
+      const done = await workOn(cluster, msg, task, id, options);
+      if (done === 'handed back') break;
+      chunks += 1;
+      if (done.ok) frames += done.frames;
+    }
+  } finally {
+    await cluster.close();
+  }
+  return { chunks, frames };
+}
+
+/** One chunk, start to acknowledgement; 'handed back' when the worker was stopped in the middle. */
+async function workOn(cluster: Cluster, msg: JsMsg, task: ChunkTask, id: string, options: ClusterWorkerOptions): Promise<ChunkDone | 'handed back'> {
+  const log = (line: string) => options.onLog?.(line);
+  const what = `job ${task.job} chunk ${task.chunk + 1}/${task.chunks}`;
+  log(`${what}: started (delivery ${msg.info.deliveryCount})`);
+  const heartbeat = setInterval(() => msg.working(), Math.max(200, ackWaitMs() / 3));
+  try {
+    const done = await segmentChunk(cluster, task, id, options);
+    await cluster.js.publish(doneSubject(task.job), encode(done));
+    await msg.ackAck();
+    log(`${what}: done, ${done.ok ? `${done.frames} frames` : done.error.message}`);
+    return done;
+  } catch (error) {
+    if (error instanceof CancelledError || options.signal.aborted) {
+      msg.nak();
+      log(`${what}: handed back`);
+      return 'handed back';
+    }
+    const last = msg.info.deliveryCount >= MAX_DELIVERIES;
+    log(`${what}: failed (${(error as Error).message})${last ? '; giving it up' : '; it will be tried again'}`);
+    if (!last) {
+      msg.nak(1000);
+      return { ok: false, job: task.job, chunk: task.chunk, worker: id, error: { kind: 'internal', message: (error as Error).message } };
+    }
+    const failed: ChunkDone = { ok: false, job: task.job, chunk: task.chunk, worker: id, error: { kind: 'internal', message: `chunk ${task.chunk + 1} failed ${MAX_DELIVERIES} times: ${(error as Error).message}` } };
+    await cluster.js.publish(doneSubject(task.job), encode(failed)).catch(() => undefined);
+    msg.term();
+    return failed;
+  } finally {
+    clearInterval(heartbeat);
+  }
+}
+
+/**
+ * Segments one chunk; a user error (a chunk that does not decode, a model that does not fit) is
+ * the job's answer, not a reason to try again elsewhere.
+ */
+async function segmentChunk(cluster: Cluster, task: ChunkTask, id: string, options: ClusterWorkerOptions): Promise<ChunkDone> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'deeplab-stream-chunk-'));
+  try {
+    const input = path.join(dir, 'chunk.mkv');
+    await cluster.getFile(task.input, input);
+    const modelPath = await cachedModel(cluster, task.model);
+    const { run } = task;
+    const out = { frames: path.join(dir, 'frames.jsonl'), masks: path.join(dir, 'masks'), video: path.join(dir, 'overlay.mp4') };
+    let framesOut: number;
+    try {
+      const summary = await segmentVideo({
+        input, modelPath, device: options.device,
+        framesJsonPath: out.frames,
+        ...(task.outputs.masks ? { masksDir: out.masks } : {}),
+        ...(task.outputs.video ? { outputPath: out.video } : {}),
+        batchSize: run.batchSize, workers: 1, threadsPerWorker: options.threads,
+        ...(run.inputSize ? { inputSize: run.inputSize } : {}),
+        ...(run.tiles ? { tiles: run.tiles } : {}),
+        ...(run.tileOverlap !== undefined ? { tileOverlap: run.tileOverlap } : {}),
+        ...(run.scales ? { scales: run.scales } : {}),
+        ...(run.flip ? { flip: true } : {}),
+        ...(run.opacity !== undefined ? { opacity: run.opacity } : {}),
+        ...(run.encoderPreset ? { encoderPreset: run.encoderPreset } : {}),
+        ...(run.crf ? { crf: { params: run.crf.params, ...(run.crf.warmStart ? { warmStart: run.crf.warmStart } : {}), workers: run.crf.warmStart ? 1 : Math.min(2, options.threads) } } : {}),
+        ...(run.modelOverrides !== undefined ? { modelOverrides: parseOverrides(run.modelOverrides, "the job's model settings") } : {}),
+        ...(run.strict ? { strict: true } : {}),
+        signal: options.signal,
+        onWarning: (message) => options.onLog?.(`warning: job ${task.job} chunk ${task.chunk + 1}: ${message}`),
+      });
+      framesOut = summary.framesOut;
+    } catch (error) {
+      if (!isUserError(error) || error instanceof CancelledError) throw error;
+      const { kind, message } = toErrorEnvelope(error);
+      return { ok: false, job: task.job, chunk: task.chunk, worker: id, error: { kind, message } };
+    }
+    const base = `${task.job}/out-${String(task.chunk).padStart(5, '0')}`;
+    await cluster.putFile(`${base}.jsonl`, out.frames);
+    if (task.outputs.masks) {
+      const masks = readdirSync(out.masks).filter((f) => /^frame_\d+\.png$/.test(f)).sort();
+      await cluster.putBytes(`${base}.masks`, bundleFiles(masks.map((f) => path.join(out.masks, f))));
+    }
+    if (task.outputs.video) await cluster.putFile(`${base}.mp4`, out.video);
+    return {
+      ok: true, job: task.job, chunk: task.chunk, worker: id, frames: framesOut,
+      objects: { frames: `${base}.jsonl`, ...(task.outputs.masks ? { masks: `${base}.masks` } : {}), ...(task.outputs.video ? { video: `${base}.mp4` } : {}) },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A model file of this machine copied into the cache where jobs that use it will look (`worker --model`). */
+export async function seedModelCache(modelPath: string): Promise<void> {
+  const dir = path.join(cacheDirectory(), 'cluster');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${createHash('sha256').update(readFileSync(modelPath)).digest('hex')}.onnx`);
+  if (!existsSync(file)) {
+    copyFileSync(modelPath, `${file}.partial-${process.pid}`);
+    renameSync(`${file}.partial-${process.pid}`, file);
+  }
+}
+
+/**
+ * The job's model, fetched once per machine into the cache under its content's name (sha256
+ * checked). Its sidecar's settings travel in the task (`run.modelOverrides`), never beside it here.
+ */
+async function cachedModel(cluster: Cluster, model: ChunkTask['model']): Promise<string> {
+  const dir = path.join(cacheDirectory(), 'cluster');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, path.basename(model.object));
+  if (!existsSync(file)) {
+    const partial = `${file}.partial-${process.pid}`;
+    await cluster.getFile(model.object, partial);
+    const sha = createHash('sha256').update(readFileSync(partial)).digest('hex');
+    if (!path.basename(model.object).startsWith(sha)) {
+      rmSync(partial, { force: true });
+      throw new ClusterError(`${model.object} in the object store does not match its name (sha256 ${sha})`);
+    }
+    renameSync(partial, file);
+  }
+  return file;
+}

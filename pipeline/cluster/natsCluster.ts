@@ -1,0 +1,111 @@
+/**
+ * A connection to the cluster's NATS server with JetStream, and what client and workers share on
+ * it: the work-queue stream of chunks, the stream of results, the workers' consumer and the object
+ * store. Each is made on first use (the same settings from every process) and found afterwards.
+ *
+ *   const cluster = await openCluster('nats://127.0.0.1:4222'); await cluster.putFile(name, file); await cluster.close();
+ */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, RetentionPolicy } from '@nats-io/jetstream';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ClusterError } from '../../core/errors.js';
+import { ackWaitMs, CHUNK_STREAM, DONE_STREAM, jobTtlMs, MAX_DELIVERIES, OBJECT_BUCKET, WORKER_CONSUMER } from './protocol.js';
+
+const nanos = (ms: number) => Math.round(ms * 1e6);
+
+export interface Cluster {
+  readonly url: string;
+  readonly connection: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly objects: ObjectStore;
+  putFile(name: string, file: string): Promise<void>;
+  getFile(name: string, file: string): Promise<void>;
+  putBytes(name: string, bytes: Uint8Array): Promise<void>;
+  getBytes(name: string): Promise<Uint8Array>;
+  has(name: string): Promise<boolean>;
+  /** Resolves when the connection is gone for good (closed, or the server lost past reconnecting). */
+  readonly lost: Promise<Error | undefined>;
+  close(): Promise<void>;
+}
+
+function reason(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  return e.message || e.code || String(error);
+}
+
+/**
+ * Connects and makes sure the streams, consumer and bucket are there. `persistent`: a worker keeps
+ * trying to reconnect for ever; a client gives up after about five seconds (its run then fails).
+ */
+export async function openCluster(url: string, options: { readonly persistent?: boolean; readonly name?: string } = {}): Promise<Cluster> {
+  let connection: NatsConnection;
+  try {
+    connection = await connect({
+      servers: url, name: options.name ?? 'deeplab-stream', timeout: 5000,
+      reconnectTimeWait: 500, maxReconnectAttempts: options.persistent ? -1 : 10,
+    });
+  } catch (error) {
+    throw new ClusterError(`cannot reach the NATS server at ${url} (${reason(error)}): start one with JetStream (nats-server -js) or correct --nats`);
+  }
+  try {
+    const jsm = await jetstreamManager(connection, { timeout: 10_000 }).catch((error: unknown) => {
+      throw new ClusterError(`the NATS server at ${url} has no JetStream (${reason(error)}): start it with -js`);
+    });
+    const js = jetstream(connection, { timeout: 30_000 });
+    await ensureStreams(jsm);
+    const objects = await new Objm(js).create(OBJECT_BUCKET, { ttl: nanos(jobTtlMs()) });
+    let closing = false;
+    const lost = connection.closed().then((error) => (closing ? undefined : new ClusterError(`lost the NATS server at ${url}${error ? ` (${reason(error)})` : ''}: is it running? the run stopped and wrote nothing`)));
+    const cluster: Cluster = {
+      url, connection, js, jsm, objects, lost,
+      putFile: async (name, file) => {
+        await objects.put({ name }, Readable.toWeb(createReadStream(file)) as unknown as ReadableStream<Uint8Array>);
+      },
+      getFile: async (name, file) => {
+        const result = await objects.get(name);
+        if (!result) throw new ClusterError(`${name} is not in the cluster's object store (expired, or removed by its client)`);
+        await pipeline(Readable.fromWeb(result.data as unknown as NodeReadableStream<Uint8Array>), createWriteStream(file));
+        const failure = await result.error;
+        if (failure) throw new ClusterError(`reading ${name} from the object store failed (${reason(failure)})`);
+      },
+      putBytes: async (name, bytes) => void (await objects.putBlob({ name }, bytes)),
+      getBytes: async (name) => {
+        const bytes = await objects.getBlob(name);
+        if (!bytes) throw new ClusterError(`${name} is not in the cluster's object store (expired, or removed by its client)`);
+        return bytes;
+      },
+      has: async (name) => Boolean(await objects.info(name)),
+      close: async () => {
+        closing = true;
+        if (!connection.isClosed()) await connection.drain().catch(() => connection.close());
+      },
+    };
+    return cluster;
+  } catch (error) {
+    await connection.close();
+    if (error instanceof ClusterError) throw error;
+    throw new ClusterError(`the NATS server at ${url} refused the cluster's streams (${reason(error)})`);
+  }
+}
+
+async function ensureStreams(jsm: JetStreamManager): Promise<void> {
+  const ttl = nanos(jobTtlMs());
+  // Another process may make the same thing at the same moment: then it is there, which is all we need.
+  const made = async (make: () => Promise<unknown>, found: () => Promise<unknown>) => {
+    if (await found().then(() => true, () => false)) return;
+    await make().catch(async (error: unknown) => {
+      if (!(await found().then(() => true, () => false))) throw error;
+    });
+  };
+  await made(() => jsm.streams.add({ name: CHUNK_STREAM, subjects: ['deeplab.chunks.>'], retention: RetentionPolicy.Workqueue, max_age: ttl }), () => jsm.streams.info(CHUNK_STREAM));
+  await made(() => jsm.streams.add({ name: DONE_STREAM, subjects: ['deeplab.done.>'], max_age: ttl }), () => jsm.streams.info(DONE_STREAM));
+  await made(
+    () => jsm.consumers.add(CHUNK_STREAM, { durable_name: WORKER_CONSUMER, ack_policy: AckPolicy.Explicit, ack_wait: nanos(ackWaitMs()), max_deliver: MAX_DELIVERIES, max_ack_pending: -1 }),
+    () => jsm.consumers.info(CHUNK_STREAM, WORKER_CONSUMER),
+  );
+}

@@ -1,0 +1,118 @@
+/**
+ * What the client (`segment --nats`) and the workers (`worker --nats`) say to each other through
+ * NATS JetStream, and the names of the streams and buckets they share. Every message is checked
+ * (zod) on arrival: they come from other machines.
+ *
+ *   client ──ChunkTask──▶ deeplab.chunks.<job>   (work-queue stream, one worker acknowledges each)
+ *   worker ──ChunkDone──▶ deeplab.done.<job>     (stream, the client reads it in order)
+ *   objects: <job>/in-<n>.mkv (chunks), <job>/out-<n>.{jsonl,masks,mp4} (results), models/<sha256>.onnx
+ */
+import { z } from 'zod';
+import type { ErrorEnvelope } from '../../core/errors.js';
+
+export const CHUNK_STREAM = 'DEEPLAB_CHUNKS';
+export const DONE_STREAM = 'DEEPLAB_DONE';
+export const OBJECT_BUCKET = 'deeplab-objects';
+export const WORKER_CONSUMER = 'deeplab-workers';
+export const chunkSubject = (job: string) => `deeplab.chunks.${job}`;
+export const doneSubject = (job: string) => `deeplab.done.${job}`;
+
+/**
+ * How long a job's messages and objects live when nobody removes them (a client that died): six
+ * hours, or DEEPLAB_STREAM_JOB_TTL seconds. Set where the streams are first made.
+ */
+export function jobTtlMs(): number {
+  const seconds = Number(process.env['DEEPLAB_STREAM_JOB_TTL'] ?? 6 * 3600);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 6 * 3600) * 1000;
+}
+
+/**
+ * How long a worker may hold a chunk without a sign of life before it goes to another: 30 s, or
+ * DEEPLAB_STREAM_ACK_WAIT seconds. A working worker says so every third of it.
+ */
+export function ackWaitMs(): number {
+  const seconds = Number(process.env['DEEPLAB_STREAM_ACK_WAIT'] ?? 30);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 30) * 1000;
+}
+
+/** Deliveries of one chunk before it is given up (each one a worker that died or failed on it). */
+export const MAX_DELIVERIES = 5;
+
+const name = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+const objectName = z.string().regex(/^[A-Za-z0-9_./-]{1,200}$/).refine((s) => !s.split('/').includes('..'));
+const positive = z.number().finite().positive();
+const fraction = z.number().finite().min(0).max(1);
+
+const CRF_SETTINGS = z.strictObject({
+  iterations: z.number().int().min(1).max(100).optional(),
+  bilateral: z.strictObject({ weight: z.number().finite().min(0).optional(), xy: positive.optional(), rgb: positive.optional() }).optional(),
+  gaussian: z.strictObject({ weight: z.number().finite().min(0).optional(), xy: positive.optional() }).optional(),
+  normalization: z.enum(['after', 'symmetric']).optional(),
+  pruneBelow: fraction.optional(),
+  scale: positive.max(1).optional(),
+});
+
+/** The run's settings a worker applies to its chunk: `segment`'s flags less its outputs and cores. */
+const RUN_SETTINGS = z.strictObject({
+  batchSize: z.number().int().min(1).max(64),
+  inputSize: z.tuple([z.number().int().min(16).max(8192), z.number().int().min(16).max(8192)]).optional(),
+  tiles: z.union([z.literal('auto'), z.strictObject({ cols: z.number().int().min(1).max(16), rows: z.number().int().min(1).max(16) })]).optional(),
+  tileOverlap: fraction.max(0.9).optional(),
+  scales: z.array(positive.max(4)).min(1).max(8).optional(),
+  flip: z.boolean().optional(),
+  opacity: fraction.optional(),
+  encoderPreset: z.string().regex(/^[a-z]{1,12}$/).optional(),
+  crf: z.strictObject({ params: CRF_SETTINGS, warmStart: z.strictObject({ iterations: z.number().int().min(1).max(100), sceneCut: fraction }).optional() }).optional(),
+  modelOverrides: z.unknown().optional(),
+  strict: z.boolean().optional(),
+});
+export type RunSettings = z.infer<typeof RUN_SETTINGS>;
+
+const CHUNK_TASK = z.strictObject({
+  job: name,
+  chunk: z.number().int().min(0),
+  chunks: z.number().int().min(1),
+  input: objectName,
+  /** The model's ONNX file in the object store, named by its content (models/<sha256>.onnx). */
+  model: z.strictObject({ object: objectName }),
+  outputs: z.strictObject({ video: z.boolean(), masks: z.boolean() }),
+  run: RUN_SETTINGS,
+});
+export type ChunkTask = z.infer<typeof CHUNK_TASK>;
+
+const ERROR_ENVELOPE = z.strictObject({
+  kind: z.enum(['InputError', 'SourceError', 'ModelError', 'OutputError', 'EnvironmentError', 'UsageError', 'WorkerLostError', 'CancelledError', 'ClusterError', 'internal']),
+  message: z.string().max(2000),
+});
+
+const CHUNK_DONE = z.discriminatedUnion('ok', [
+  z.strictObject({
+    ok: z.literal(true),
+    job: name,
+    chunk: z.number().int().min(0),
+    worker: z.string().max(200),
+    frames: z.number().int().min(0),
+    objects: z.strictObject({ frames: objectName, masks: objectName.optional(), video: objectName.optional() }),
+  }),
+  z.strictObject({ ok: z.literal(false), job: name, chunk: z.number().int().min(0), worker: z.string().max(200), error: ERROR_ENVELOPE }),
+]);
+export type ChunkDone = z.infer<typeof CHUNK_DONE>;
+
+/** A failed chunk's error as the client reports it. */
+export type ChunkFailure = Pick<ErrorEnvelope, 'message'> & { readonly kind: z.infer<typeof ERROR_ENVELOPE>['kind'] };
+
+function parse<T>(schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new Error(`${what} is not JSON`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new Error(`${what} is malformed (${parsed.error.issues[0]?.path.join('.') || 'message'}: ${parsed.error.issues[0]?.message})`);
+  return parsed.data;
+}
+
+export const parseChunkTask = (bytes: Uint8Array): ChunkTask => parse(CHUNK_TASK, bytes, 'a chunk task');
+export const parseChunkDone = (bytes: Uint8Array): ChunkDone => parse(CHUNK_DONE, bytes, 'a chunk result');
+export const encode = (message: ChunkTask | ChunkDone): Uint8Array => new TextEncoder().encode(JSON.stringify(message));

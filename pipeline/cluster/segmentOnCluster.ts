@@ -1,0 +1,279 @@
+/**
+ * `segment IN --nats URL`: the offline run spread over the cluster's workers. The input is cut at
+ * keyframes into chunks (no re-encoding), each chunk and the model go to the object store, one task
+ * per chunk goes on the work queue; the results come back in any order and are written in order,
+ * as each next chunk arrives: frames JSON renumbered and re-timed, masks renamed, chunk videos
+ * joined by stream copy at the end. What a local run writes, every frame once, in order; nothing
+ * is presented as complete until all of it is (partial files, as everywhere). A chunk delivered
+ * twice (its first worker was presumed dead) is taken once. The CRF's warm start begins anew at
+ * each chunk.
+ *
+ *   input ─split─▶ chunks ─put─▶ object store ◀─get─ workers ─put─▶ outputs ─▶ ChunkDone (any order)
+ *     ─▶ in order: frames JSON, masks, chunk videos ─▶ concat ─▶ committed
+ */
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ConsumerMessages } from '@nats-io/jetstream';
+import { CancelledError, ClusterError, fromErrorEnvelope, OutputError, UsageError } from '../../core/errors.js';
+import { readSidecar } from '../../model/modelOverrides.js';
+import { locateFfmpeg, probeInput } from '../ffmpeg.js';
+import { planRun } from '../runPlan.js';
+import type { SegmentOptions } from '../segmentVideo.js';
+import { maskFileName } from '../sinks/maskPngSink.js';
+import { commitPartial, commitPartialFiles, createPartialDirectory, createPartialFile, discardPartial, ioReason } from '../sinks/partialFile.js';
+import { unbundle } from './maskBundle.js';
+import { type Cluster, openCluster } from './natsCluster.js';
+import { CHUNK_STREAM, type ChunkDone, chunkSubject, type ChunkTask, DONE_STREAM, doneSubject, encode, parseChunkDone, type RunSettings } from './protocol.js';
+import { splitAtKeyframes, type VideoChunk } from './splitVideo.js';
+
+export interface ClusterSegmentOptions extends Omit<SegmentOptions, 'workers' | 'threadsPerWorker' | 'batchWaitMs' | 'device' | 'onStart' | 'onFrame'> {
+  readonly natsUrl: string;
+  /** About how long each chunk is (cut at the first keyframe after). */
+  readonly chunkSeconds: number;
+  readonly onChunks?: (total: number) => void;
+  readonly onChunkDone?: (done: number, total: number) => void;
+}
+
+export interface ClusterSegmentSummary {
+  readonly input: string;
+  readonly framesOut: number;
+  readonly chunks: number;
+  /** Processes that delivered chunks (host:pid). */
+  readonly workers: readonly string[];
+  /** Results that came twice (a chunk given to a second worker while the first still finished it). */
+  readonly duplicates: number;
+  readonly wallMs: number;
+  readonly outputs: { readonly video?: string; readonly masks?: string; readonly framesJson?: string };
+}
+
+export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<ClusterSegmentSummary> {
+  const started = performance.now();
+  const { signal } = options;
+  if (!options.outputPath && !options.masksDir && !options.framesJsonPath) throw new UsageError('nothing to write: give -o, --masks or --frames-json');
+  const info = await probeInput(options.input);
+  if (info.isStillImage || !existsSync(options.input)) throw new UsageError(`--nats cuts a video file into chunks; ${options.input} is ${info.isStillImage ? 'a still image' : 'an image sequence'}: run it without --nats`);
+  // Every check of flags against the model here, before anything is sent.
+  const plan = await planRun({
+    modelPath: options.modelPath, batchSize: options.batchSize,
+    ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
+    ...(options.inputSize ? { inputSize: options.inputSize } : {}),
+    ...(options.tiles ? { tiles: options.tiles } : {}),
+    ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
+    ...(options.scales ? { scales: options.scales } : {}),
+    ...(options.flip ? { flip: true } : {}),
+    ...(options.crf ? { crf: true } : {}),
+  });
+  for (const note of plan.notes) options.onNote?.(note);
+  if (options.crf?.warmStart) options.onNote?.('the CRF warm start begins anew at each chunk');
+
+  const outputs = new ClusterOutputs(options);
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'deeplab-stream-job-'));
+  const job = `j${Date.now().toString(36)}${process.pid.toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  let cluster: Cluster | null = null;
+  let subscription: ConsumerMessages | null = null;
+  try {
+    cluster = await openCluster(options.natsUrl, { name: `deeplab-stream segment ${path.basename(options.input)}` });
+    const chunks = await splitAtKeyframes(options.input, scratch, options.chunkSeconds);
+    options.onChunks?.(chunks.length);
+    const model = await putModel(cluster, options.modelPath);
+    // Results are read from the start of the job's subject: nothing a worker says is missed.
+    const results = await cluster.js.consumers.get(DONE_STREAM, { filter_subjects: doneSubject(job) });
+    subscription = await results.consume();
+    const run = runSettings(options);
+    for (const [i, chunk] of chunks.entries()) {
+      if (signal?.aborted) throw new CancelledError();
+      const input = `${job}/in-${String(i).padStart(5, '0')}.mkv`;
+      await cluster.putFile(input, chunk.file);
+      rmSync(chunk.file, { force: true });
+      const task: ChunkTask = { job, chunk: i, chunks: chunks.length, input, model, outputs: { video: Boolean(options.outputPath), masks: Boolean(options.masksDir) }, run };
+      await cluster.js.publish(chunkSubject(job), encode(task));
+    }
+    const collected = await collect(cluster, subscription, chunks, outputs, options);
+    await outputs.commit(scratch);
+    return { input: options.input, framesOut: collected.frames, chunks: chunks.length, workers: [...collected.workers], duplicates: collected.duplicates, wallMs: Math.round(performance.now() - started), outputs: outputs.paths };
+  } catch (error) {
+    outputs.discard();
+    throw error;
+  } finally {
+    subscription?.stop();
+    if (cluster) await forgetJob(cluster, job);
+    await cluster?.close();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/** The flags a worker applies, in the task: the sidecar's settings too (the worker's copy of the model has none). */
+function runSettings(o: ClusterSegmentOptions): RunSettings {
+  const overrides = { ...readSidecar(o.modelPath), ...o.modelOverrides };
+  return {
+    batchSize: o.batchSize,
+    ...(o.inputSize ? { inputSize: [o.inputSize[0], o.inputSize[1]] as [number, number] } : {}),
+    ...(o.tiles ? { tiles: o.tiles === 'auto' ? 'auto' : { cols: o.tiles.cols, rows: o.tiles.rows } } : {}),
+    ...(o.tileOverlap !== undefined ? { tileOverlap: o.tileOverlap } : {}),
+    ...(o.scales ? { scales: [...o.scales] } : {}),
+    ...(o.flip ? { flip: true } : {}),
+    ...(o.opacity !== undefined ? { opacity: o.opacity } : {}),
+    ...(o.encoderPreset ? { encoderPreset: o.encoderPreset } : {}),
+    ...(o.crf ? { crf: { params: o.crf.params, ...(o.crf.warmStart ? { warmStart: o.crf.warmStart } : {}) } } : {}),
+    ...(Object.keys(overrides).length ? { modelOverrides: overrides } : {}),
+    ...(o.strict ? { strict: true } : {}),
+  };
+}
+
+/** The model in the object store under its content's name (put once for the whole cluster). */
+async function putModel(cluster: Cluster, modelPath: string): Promise<ChunkTask['model']> {
+  const sha = createHash('sha256').update(readFileSync(modelPath)).digest('hex');
+  const object = `models/${sha}.onnx`;
+  if (!(await cluster.has(object))) await cluster.putFile(object, modelPath);
+  return { object };
+}
+
+/**
+ * Results as workers send them; outputs written as soon as the next chunk in order is there.
+ * Stops at the first failed chunk (its worker's one line), at Ctrl-C, or when the server is lost.
+ */
+async function collect(cluster: Cluster, messages: ConsumerMessages, chunks: readonly VideoChunk[], outputs: ClusterOutputs, o: ClusterSegmentOptions) {
+  const arrived = new Map<number, Extract<ChunkDone, { ok: true }>>();
+  const workers = new Set<string>();
+  let next = 0;
+  let frames = 0;
+  let duplicates = 0;
+  const stop = new Promise<never>((_, reject) => {
+    o.signal?.addEventListener('abort', () => reject(new CancelledError()), { once: true });
+    void cluster.lost.then((error) => error && reject(error));
+  });
+  stop.catch(() => undefined);
+  const iterator = messages[Symbol.asyncIterator]();
+  while (next < chunks.length) {
+    const step = await Promise.race([iterator.next(), stop]);
+    if (step.done) throw new ClusterError(`the results of the job stopped coming from the NATS server at ${cluster.url}`);
+    let done: ChunkDone;
+    try {
+      done = parseChunkDone(step.value.data);
+    } catch (error) {
+      throw new ClusterError(`a worker sent ${(error as Error).message}: are all workers the same version as this client?`);
+    }
+    if (!done.ok) {
+      // A user error (a chunk that does not decode, a model that does not fit) is the job's answer.
+      if (done.error.kind !== 'internal') throw fromErrorEnvelope(done.error, `chunk ${done.chunk + 1}`);
+      throw new ClusterError(`chunk ${done.chunk + 1} of ${chunks.length} failed on worker ${done.worker}: ${done.error.message}`);
+    }
+    if (done.chunk >= chunks.length) throw new ClusterError(`worker ${done.worker} answered for chunk ${done.chunk + 1} of a ${chunks.length}-chunk job`);
+    if (done.chunk < next || arrived.has(done.chunk)) {
+      duplicates += 1;
+      continue;
+    }
+    arrived.set(done.chunk, done);
+    workers.add(done.worker);
+    for (let ready = arrived.get(next); ready; ready = arrived.get(next)) {
+      arrived.delete(next);
+      frames += await outputs.append(cluster, ready, frames, chunks[next]!.startSeconds - chunks[0]!.startSeconds);
+      next += 1;
+      o.onChunkDone?.(next, chunks.length);
+    }
+  }
+  return { frames, workers, duplicates };
+}
+
+/** The job's objects and messages removed (expiry removes them too, if this process dies first). */
+async function forgetJob(cluster: Cluster, job: string): Promise<void> {
+  try {
+    await cluster.jsm.streams.purge(CHUNK_STREAM, { filter: chunkSubject(job) });
+    await cluster.jsm.streams.purge(DONE_STREAM, { filter: doneSubject(job) });
+    const names: string[] = [];
+    for (const entry of await cluster.objects.list()) if (entry.name.startsWith(`${job}/`)) names.push(entry.name);
+    for (const name of names) await cluster.objects.delete(name);
+  } catch {
+    // The server is gone: the job's expiry removes what is left.
+  }
+}
+
+/** The run's outputs under their partial names, filled chunk by chunk in order. */
+class ClusterOutputs {
+  readonly paths: ClusterSegmentSummary['outputs'];
+  private readonly framesPartial: string | null;
+  private readonly masksPartial: string | null;
+  private readonly videoPartial: string | null;
+  private readonly videoChunks: string[] = [];
+
+  constructor(private readonly o: ClusterSegmentOptions) {
+    this.paths = { ...(o.outputPath ? { video: o.outputPath } : {}), ...(o.masksDir ? { masks: o.masksDir } : {}), ...(o.framesJsonPath ? { framesJson: o.framesJsonPath } : {}) };
+    this.framesPartial = o.framesJsonPath ? createPartialFile(o.framesJsonPath, '--frames-json file') : null;
+    if (o.masksDir && existsSync(o.masksDir) && readdirSync(o.masksDir).some((f) => /^frame_\d+\.png$/.test(f))) {
+      throw new OutputError(`--masks ${o.masksDir} already holds frame_*.png files: choose an empty directory or remove them`);
+    }
+    this.masksPartial = o.masksDir ? createPartialDirectory(o.masksDir, '--masks directory') : null;
+    this.videoPartial = o.outputPath ? createPartialFile(o.outputPath, 'output video') : null;
+  }
+
+  /** One chunk's results at frame `offset` and `offsetSeconds` into the input; returns its frame count. */
+  async append(cluster: Cluster, done: Extract<ChunkDone, { ok: true }>, offset: number, offsetSeconds: number): Promise<number> {
+    const lines = new TextDecoder().decode(await cluster.getBytes(done.objects.frames)).split('\n').filter(Boolean);
+    if (lines.length !== done.frames) throw new ClusterError(`worker ${done.worker} sent ${lines.length} frame lines for chunk ${done.chunk + 1} but said ${done.frames}`);
+    if (this.framesPartial) {
+      const renumbered = lines.map((line, i) => {
+        const frame = JSON.parse(line) as { index: number; ptsMs: number };
+        if (frame.index !== i) throw new ClusterError(`worker ${done.worker} sent chunk ${done.chunk + 1}'s frames out of order`);
+        return JSON.stringify({ ...frame, index: offset + i, ptsMs: Math.round((offsetSeconds * 1000 + frame.ptsMs) * 1000) / 1000 });
+      });
+      this.write(() => appendFileSync(this.framesPartial!, renumbered.map((l) => `${l}\n`).join('')), '--frames-json file', this.o.framesJsonPath!);
+    }
+    if (this.masksPartial) {
+      if (!done.objects.masks) throw new ClusterError(`worker ${done.worker} sent no masks for chunk ${done.chunk + 1}`);
+      const masks = unbundle(await cluster.getBytes(done.objects.masks));
+      if (masks.length !== done.frames) throw new ClusterError(`worker ${done.worker} sent ${masks.length} masks for chunk ${done.chunk + 1}'s ${done.frames} frames`);
+      this.write(() => masks.forEach((png, i) => writeFileSync(path.join(this.masksPartial!, maskFileName(offset + i)), png)), '--masks', this.o.masksDir!);
+    }
+    if (this.videoPartial) {
+      if (!done.objects.video) throw new ClusterError(`worker ${done.worker} sent no video for chunk ${done.chunk + 1}`);
+      const file = path.join(path.dirname(this.videoPartial), `.${path.basename(this.videoPartial)}.chunk-${done.chunk}.mp4`);
+      this.videoChunks.push(file);
+      await cluster.getFile(done.objects.video, file);
+    }
+    return done.frames;
+  }
+
+  private write(action: () => void, what: string, where: string): void {
+    try {
+      action();
+    } catch (error) {
+      throw new OutputError(`cannot write ${what} ${where} (${ioReason(error)})`);
+    }
+  }
+
+  /** The chunk videos joined without re-encoding, then everything renamed into place. */
+  async commit(scratch: string): Promise<void> {
+    if (this.videoPartial) {
+      const list = path.join(scratch, 'videos.txt');
+      writeFileSync(list, this.videoChunks.map((f) => `file '${f.replace(/'/g, "'\\''")}'\n`).join(''));
+      await joinVideos(list, this.videoPartial);
+      for (const f of this.videoChunks) rmSync(f, { force: true });
+      commitPartial(this.videoPartial, this.o.outputPath!, 'output video');
+    }
+    if (this.masksPartial) {
+      if (existsSync(this.o.masksDir!)) commitPartialFiles(this.masksPartial, this.o.masksDir!, 'masks');
+      else commitPartial(this.masksPartial, this.o.masksDir!, 'masks');
+    }
+    if (this.framesPartial) commitPartial(this.framesPartial, this.o.framesJsonPath!, '--frames-json file');
+  }
+
+  discard(): void {
+    for (const f of this.videoChunks) rmSync(f, { force: true });
+    for (const partial of [this.framesPartial, this.masksPartial, this.videoPartial]) if (partial) discardPartial(partial);
+  }
+}
+
+function joinVideos(list: string, out: string): Promise<void> {
+  const { ffmpeg } = locateFfmpeg();
+  return new Promise((resolve, reject) => {
+    const child = spawn(ffmpeg, ['-v', 'error', '-nostdin', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', '-movflags', '+faststart', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let text = '';
+    child.stderr.on('data', (d: Buffer) => (text = (text + d.toString()).slice(-2000)));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new OutputError(`cannot join the chunks' videos into ${out}: ${text.trim().split('\n').pop() ?? code}`))));
+  });
+}
+

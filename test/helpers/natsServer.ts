@@ -1,0 +1,107 @@
+/** A real NATS server with JetStream on 127.0.0.1 (a free port, a temporary store), and worker processes of the built CLI. */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { cliPath, repoRoot } from './fixtures.js';
+
+export const NATS_SERVER = (() => {
+  try {
+    return execFileSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' }).trim() || null;
+  } catch {
+    return null;
+  }
+})();
+
+export interface NatsServer {
+  readonly url: string;
+  readonly port: number;
+  /** Stops the server (SIGTERM) and waits for it. */
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startNatsServer(): Promise<NatsServer> {
+  if (!NATS_SERVER) throw new Error('nats-server is not installed (bash .ci/install installs it)');
+  const port = await freePort();
+  const store = mkdtempSync(path.join(os.tmpdir(), 'dls-nats-'));
+  const child = spawn(NATS_SERVER, ['-js', '-sd', store, '-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`nats-server did not start: ${log}`)), 10_000);
+    child.stderr.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (log.includes('Server is ready')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', () => reject(new Error(`nats-server exited: ${log}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(store, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface WorkerProcess {
+  readonly child: ChildProcess;
+  /** Everything it printed so far. */
+  log(): string;
+  /** Resolves when its output matches `pattern` (rejects after `timeoutMs`). */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  readonly exited: Promise<number | null>;
+}
+
+/** `deeplab-stream worker --nats URL` as a child process. */
+export function startWorker(url: string, env: NodeJS.ProcessEnv = {}, args: readonly string[] = []): WorkerProcess {
+  const child = spawn(process.execPath, [cliPath, 'worker', '--nats', url, '--threads', '1', ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, DEEPLAB_STREAM_CACHE: path.join(os.tmpdir(), 'dls-test-cache'), ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let text = '';
+  const listeners = new Set<() => void>();
+  child.stderr.on('data', (d: Buffer) => {
+    text += d.toString();
+    for (const listener of listeners) listener();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    log: () => text,
+    exited,
+    waitFor: (pattern, timeoutMs = 20_000) =>
+      new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!pattern.test(text)) return;
+          listeners.delete(check);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          listeners.delete(check);
+          reject(new Error(`worker output never matched ${pattern}:\n${text}`));
+        }, timeoutMs);
+        listeners.add(check);
+        check();
+      }),
+  };
+}
