@@ -26,7 +26,7 @@ import { maskFileName } from '../sinks/maskPngSink.js';
 import { commitPartial, commitPartialFiles, createPartialDirectory, createPartialFile, discardPartial, ioReason } from '../sinks/partialFile.js';
 import { unbundle } from './maskBundle.js';
 import { type Cluster, openCluster } from './natsCluster.js';
-import { CHUNK_STREAM, type ChunkDone, chunkSubject, type ChunkTask, DONE_STREAM, doneSubject, encode, parseChunkDone, type RunSettings } from './protocol.js';
+import { CHUNK_STREAM, type ChunkDone, chunkSubject, type ChunkTask, DONE_STREAM, doneSubject, encode, MAX_DELIVERIES, parseChunkDone, type RunSettings, WORKER_CONSUMER } from './protocol.js';
 import { splitAtKeyframes, type VideoChunk } from './splitVideo.js';
 
 export interface ClusterSegmentOptions extends Omit<SegmentOptions, 'workers' | 'threadsPerWorker' | 'batchWaitMs' | 'device' | 'onStart' | 'onFrame'> {
@@ -83,15 +83,27 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
     const results = await cluster.js.consumers.get(DONE_STREAM, { filter_subjects: doneSubject(job) });
     subscription = await results.consume();
     const run = runSettings(options);
+    // A chunk whose every delivery died with its worker (killed, out of memory) is given up by the server.
+    const givenUp = new Map<number, number>();
+    const deadLetters = cluster.connection.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${CHUNK_STREAM}.${WORKER_CONSUMER}`);
+    const abandoned = (async () => {
+      for await (const advisory of deadLetters) {
+        const seq = (advisory.json() as { stream_seq?: unknown }).stream_seq;
+        const chunk = typeof seq === 'number' ? givenUp.get(seq) : undefined;
+        if (chunk !== undefined) return new ClusterError(`chunk ${chunk + 1} of ${chunks.length} was given to ${MAX_DELIVERIES} workers and each stopped before finishing it (killed, or out of memory?): see the workers' logs`);
+      }
+      return null;
+    })();
     for (const [i, chunk] of chunks.entries()) {
       if (signal?.aborted) throw new CancelledError();
       const input = `${job}/in-${String(i).padStart(5, '0')}.mkv`;
       await cluster.putFile(input, chunk.file);
       rmSync(chunk.file, { force: true });
       const task: ChunkTask = { job, chunk: i, chunks: chunks.length, input, model, outputs: { video: Boolean(options.outputPath), masks: Boolean(options.masksDir) }, run };
-      await cluster.js.publish(chunkSubject(job), encode(task));
+      givenUp.set((await cluster.js.publish(chunkSubject(job), encode(task))).seq, i);
     }
-    const collected = await collect(cluster, subscription, chunks, outputs, options);
+    const collected = await collect(cluster, subscription, chunks, outputs, options, abandoned);
+    deadLetters.unsubscribe();
     await outputs.commit(scratch);
     return { input: options.input, framesOut: collected.frames, chunks: chunks.length, workers: [...collected.workers], duplicates: collected.duplicates, wallMs: Math.round(performance.now() - started), outputs: outputs.paths };
   } catch (error) {
@@ -135,7 +147,7 @@ async function putModel(cluster: Cluster, modelPath: string): Promise<ChunkTask[
  * Results as workers send them; outputs written as soon as the next chunk in order is there.
  * Stops at the first failed chunk (its worker's one line), at Ctrl-C, or when the server is lost.
  */
-async function collect(cluster: Cluster, messages: ConsumerMessages, chunks: readonly VideoChunk[], outputs: ClusterOutputs, o: ClusterSegmentOptions) {
+async function collect(cluster: Cluster, messages: ConsumerMessages, chunks: readonly VideoChunk[], outputs: ClusterOutputs, o: ClusterSegmentOptions, abandoned: Promise<ClusterError | null>) {
   const arrived = new Map<number, Extract<ChunkDone, { ok: true }>>();
   const workers = new Set<string>();
   let next = 0;
@@ -144,6 +156,7 @@ async function collect(cluster: Cluster, messages: ConsumerMessages, chunks: rea
   const stop = new Promise<never>((_, reject) => {
     o.signal?.addEventListener('abort', () => reject(new CancelledError()), { once: true });
     void cluster.lost.then((error) => error && reject(error));
+    void abandoned.then((error) => error && reject(error));
   });
   stop.catch(() => undefined);
   const iterator = messages[Symbol.asyncIterator]();

@@ -85,6 +85,24 @@ describe.skipIf(!NATS_SERVER)('segment --nats with worker processes on a real NA
     await expectLocalOutputs(out);
   }, 90_000);
 
+  it('fails in one line when every delivery of a chunk dies with its worker', async () => {
+    server = await startNatsServer();
+    const out = path.join(dir, 'cursed');
+    const run = runCli(segmentArgs(out, server.url), { env });
+    for (let delivery = 1; delivery <= 5; delivery++) {
+      const doomed = startWorker(server.url, env);
+      await doomed.waitFor(new RegExp(`started \\(delivery ${delivery}\\)`));
+      doomed.child.kill('SIGKILL');
+      await doomed.exited;
+    }
+    // The server gives the chunk up when it would deliver it a sixth time: to a worker asking for work.
+    workers.push(startWorker(server.url, env));
+    const r = await run;
+    expect(r.code).toBe(69);
+    expect(r.stderr).toMatch(/error: chunk 1 of 4 was given to 5 workers and each stopped before finishing it/);
+    expect(readdirSync(dir).filter((f) => f.includes('cursed'))).toEqual([]);
+  }, 90_000);
+
   it('has a worker stopped with Ctrl-C hand its chunk back at once', async () => {
     server = await startNatsServer();
     const stopping = startWorker(server.url, { DEEPLAB_STREAM_ACK_WAIT: '60' });
