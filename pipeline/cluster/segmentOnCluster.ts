@@ -88,7 +88,7 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
     const deadLetters = cluster.connection.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${CHUNK_STREAM}.${WORKER_CONSUMER}`);
     const abandoned = (async () => {
       for await (const advisory of deadLetters) {
-        const seq = (advisory.json() as { stream_seq?: unknown }).stream_seq;
+        const seq = advisory.json<{ stream_seq?: unknown }>().stream_seq;
         const chunk = typeof seq === 'number' ? givenUp.get(seq) : undefined;
         if (chunk !== undefined) return new ClusterError(`chunk ${chunk + 1} of ${chunks.length} was given to ${MAX_DELIVERIES} workers and each stopped before finishing it (killed, or out of memory?): see the workers' logs`);
       }
