@@ -31,6 +31,7 @@ import { FfmpegFrameSource } from '../pipeline/sources/ffmpegFrameSource.js';
 import { benchLive } from './liveBench.js';
 import { benchLiveRealModel, benchRealModel, realMaterial } from './realModelBench.js';
 import { benchSoak } from './soakBench.js';
+import { benchCluster } from './clusterBench.js';
 import { median, runMeasured } from './benchUtil.js';
 import { writeNpyFloat32 } from '../pipeline/npy.js';
 import { type CrfCase, deeplabLikeCase, movingShapesSequence } from './crfCases.js';
@@ -487,7 +488,12 @@ async function benchSoakServe(): Promise<void> {
   results['soak'] = await benchSoak({ cli, clip: ending, minutes, viewerCycles: quick ? 200 : 1000, say });
 }
 
-const all: Record<string, () => Promise<void>> = { 'crf-one-shot': async () => void (results['crfOneShot'] = await crfOneShot()), real: benchRealDeepLab, pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, 'crf-video': benchCrfVideo, 'crf-footage': benchCrfFootage, live: benchLiveServe, 'live-real': benchLiveReal, soak: benchSoakServe };
+/** `npm run bench -- cluster`: segment --nats with worker processes vs segment alone; the broker's throughput. */
+async function benchClusterRuns(): Promise<void> {
+  results['cluster'] = await benchCluster({ root, cli, work, rounds: quick ? 1 : 2, say, fallbackClip: () => clip('clip360-240-g25.mp4', 640, 360, 30, quick ? 60 : 240) });
+}
+
+const all: Record<string, () => Promise<void>> = { 'crf-one-shot': async () => void (results['crfOneShot'] = await crfOneShot()), real: benchRealDeepLab, pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, 'crf-video': benchCrfVideo, 'crf-footage': benchCrfFootage, live: benchLiveServe, 'live-real': benchLiveReal, soak: benchSoakServe, cluster: benchClusterRuns };
 const byDefault = Object.keys(all).filter((name) => name !== 'soak');
 const chosen = process.argv.slice(2).filter((a) => a in all);
 for (const name of chosen.length ? chosen : byDefault) await all[name]!();

@@ -131,7 +131,8 @@ async function segmentChunk(cluster: Cluster, task: ChunkTask, id: string, optio
         framesJsonPath: out.frames,
         ...(task.outputs.masks ? { masksDir: out.masks } : {}),
         ...(task.outputs.video ? { outputPath: out.video } : {}),
-        batchSize: run.batchSize, workers: 1, threadsPerWorker: options.threads,
+        // The cores split as `segment` splits them: inference workers side by side, one thread each on two cores.
+        batchSize: run.batchSize, workers: Math.min(2, options.threads), threadsPerWorker: Math.max(1, Math.floor(options.threads / Math.min(2, options.threads))),
         ...(run.inputSize ? { inputSize: run.inputSize } : {}),
         ...(run.tiles ? { tiles: run.tiles } : {}),
         ...(run.tileOverlap !== undefined ? { tileOverlap: run.tileOverlap } : {}),
