@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { connect } from '@nats-io/transport-node';
 import { median, runMeasured } from './benchUtil.js';
@@ -77,7 +77,7 @@ async function brokerThroughput(url: string, say: (line: string) => void): Promi
   t0 = performance.now();
   for (let i = 0; i < count; i++) await objects.getBlob(`o${i}`);
   const getMBps = (count * blob.length) / 2 ** 20 / ((performance.now() - t0) / 1000);
-  await jsm.streams.add({ name: 'BENCH_TASKS', subjects: ['bench.tasks'], retention: 'workqueue' as never });
+  await jsm.streams.add({ name: 'BENCH_TASKS', subjects: ['bench.tasks'], retention: RetentionPolicy.Workqueue });
   await jsm.consumers.add('BENCH_TASKS', { durable_name: 'w', ack_policy: AckPolicy.Explicit });
   const task = new TextEncoder().encode(JSON.stringify({ payload: 'x'.repeat(1000) }));
   const tasks = 2000;
