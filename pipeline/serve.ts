@@ -1,37 +1,25 @@
 /**
  * The live run: several inputs segmented at once and pushed to browsers over WebSockets.
  *
- *   LiveStream × N (latest-wins slots) ─pullLiveStreams(credits, round robin)─▶ preprocessFrames
- *     ─▶ batchFrames (across streams) ─▶ inferBatches (shared workers) ─▶ dropStaleFrames
- *     ─▶ refineWithCrf (per stream, switchable) ─▶ writeToSinks([ViewerSink]) ─▶ ViewerHub ─▶ sockets
- *
- * Credits bound the frames in flight to what the workers can run plus one waiting, so a frame is
- * taken from its stream only when it can be inferred at once: latency stays at about one frame's
- * processing, and when inference is behind the streams drop their oldest frames (counted).
+ *   LiveStream × N ─▶ startLivePipeline (livePipeline.ts: credits, batches across streams, shared
+ *     workers, latest wins, CRF per stream) ─▶ ViewerSink ─▶ ViewerHub ─▶ sockets
  */
 import type { TileGrid } from '../model/tiles.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type Subscription, tap } from 'rxjs';
-import { CrfRunner } from '../model/crf/crfRunner.js';
 import { type CrfSettings, crfParamsFor } from '../model/crf/denseCrf.js';
-import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/session.js';
-import { writeToSinks } from '../operators/writeToSinks.js';
 import { startHttpServer, type RunningHttpServer } from '../server/httpServer.js';
 import { LiveMetrics } from '../server/metrics.js';
 import { ViewerHub } from '../server/viewerHub.js';
 import { ViewerSink } from '../server/viewerSink.js';
 import type { StreamDescription } from '../server/wireFormat.js';
 import { UsageError } from '../core/errors.js';
-import type { Segmentation } from '../core/frames.js';
-import { FrameCredits } from './frameCredits.js';
 import { parseLiveInput, type LiveInput } from './sources/liveInputs.js';
 import { LiveStream, type LiveStreamOptions } from './sources/liveStream.js';
-import { pullLiveStreams } from './sources/pullLiveStreams.js';
+import { type LivePipeline, startLivePipeline } from './livePipeline.js';
 import { planRun } from './runPlan.js';
-import { segmentFrames } from './segmentFrames.js';
 
 export interface ServeOptions {
   readonly inputs: readonly string[];
@@ -155,58 +143,6 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     });
   }
 
-  let pool: InferencePool | null = null;
-  let crfRunner: CrfRunner | null = null;
-  let http: RunningHttpServer | null = null;
-  let subscription: Subscription | null = null;
-  // Drop counts and fps change all the time: viewers get them once a second.
-  const statsTimer = setInterval(() => {
-    if (hub.viewerCount > 0) hub.broadcast({ type: 'streams', streams: describeStreams() });
-  }, 1000).unref();
-  const close = async () => {
-    clearInterval(statsTimer);
-    subscription?.unsubscribe();
-    for (const stream of streams) stream.close();
-    await http?.close();
-    await pool?.close();
-    await crfRunner?.close();
-  };
-  try {
-    // A worker that stops is replaced: the frames it held are dropped (counted), the streams go on.
-    pool = await InferencePool.forModel(
-      descriptor,
-      { workers: options.workers, modelPath: options.modelPath, device: options.device, threads: options.threadsPerWorker },
-      { onWorkerLost: (reason) => log(`an inference worker stopped (${reason}); starting a new one`) },
-    );
-    crfRunner = crfAvailable ? CrfRunner.start(options.crf.workers, undefined, (reason) => log(`a CRF worker stopped (${reason}); starting a new one, its streams start cold`)) : null;
-    http = await startHttpServer({
-      host: options.host,
-      port: options.port,
-      ...(options.token ? { token: options.token } : {}),
-      ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
-      ...(options.maxViewers ? { maxViewers: options.maxViewers } : {}),
-      viewerDir: viewerDir(),
-      hub,
-      metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
-      health: () => ({
-        status: 'ok',
-        viewers: hub.viewerCount,
-        streams: describeStreams(),
-      }),
-    }).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'EADDRINUSE') throw new UsageError(`port ${options.port} on ${options.host} is in use: pick another with --port`);
-      if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') throw new UsageError(`cannot listen on ${options.host}: not an address of this machine (--host)`);
-      if (error.code === 'EACCES') throw new UsageError(`not allowed to listen on port ${options.port}: use one above 1023`);
-      throw error;
-    });
-  } catch (error) {
-    await close();
-    throw error;
-  }
-
-  const livePool = pool;
-  // Each worker runs one batch while the next one waits: enough to keep them busy, no more.
-  const credits = new FrameCredits(batchSize * (pool.workerCount + 1));
   /** The same trouble of a stream is told once, not once per frame. */
   const told = new Set<string>();
   const logOnce = (line: string) => {
@@ -214,50 +150,54 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     told.add(line);
     log(line);
   };
-  const sink = new ViewerSink(hub, (error, segmentation) => {
-    metrics.framesDropped(segmentation.frame.streamId, 'error');
-    logOnce(`stream ${segmentation.frame.streamId}: a frame could not be encoded for the viewers (${error instanceof Error ? error.message : String(error)})`);
+  let pipeline: LivePipeline | null = null;
+  let http: RunningHttpServer | null = null;
+  // Drop counts and fps change all the time: viewers get them once a second.
+  const statsTimer = setInterval(() => {
+    if (hub.viewerCount > 0) hub.broadcast({ type: 'streams', streams: describeStreams() });
+  }, 1000).unref();
+  const close = async () => {
+    clearInterval(statsTimer);
+    await pipeline?.close();
+    for (const stream of streams) stream.close();
+    await http?.close();
+  };
+  try {
+    pipeline = await startLivePipeline(streams, {
+      plan, device: options.device, workers: options.workers, threadsPerWorker: options.threadsPerWorker, batchSize, batchWaitMs,
+      crf: { params: crfParams, enabledFor: (id) => crfOn.has(id), ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}), ...(options.crf.workers ? { workers: options.crf.workers } : {}) },
+      sink: new ViewerSink(hub, (error, segmentation) => {
+        metrics.framesDropped(segmentation.frame.streamId, 'error');
+        logOnce(`stream ${segmentation.frame.streamId}: a frame could not be encoded for the viewers (${error instanceof Error ? error.message : String(error)})`);
+      }),
+      onPublished: (segmentation) => metrics.framePublished(segmentation),
+      onDropped: (stream, place, count) => metrics.framesDropped(stream, place, count),
+      log,
+    });
+    http = await listen(options, hub, metrics, () => ({ status: 'ok', viewers: hub.viewerCount, streams: describeStreams() }));
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { url: http.url, provider: pipeline.provider, fallbackReason: pipeline.fallbackReason, streams, hub, metrics, finished: pipeline.finished, close };
+}
+
+/** The HTTP server: viewer page, WebSocket, /metrics, /healthz; a port or host that cannot be had is a usage error. */
+async function listen(options: ServeOptions, hub: ViewerHub, metrics: LiveMetrics, health: () => Record<string, unknown>): Promise<RunningHttpServer> {
+  return startHttpServer({
+    host: options.host,
+    port: options.port,
+    ...(options.token ? { token: options.token } : {}),
+    ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+    ...(options.maxViewers ? { maxViewers: options.maxViewers } : {}),
+    viewerDir: viewerDir(),
+    hub,
+    metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    health,
+  }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'EADDRINUSE') throw new UsageError(`port ${options.port} on ${options.host} is in use: pick another with --port`);
+    if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') throw new UsageError(`cannot listen on ${options.host}: not an address of this machine (--host)`);
+    if (error.code === 'EACCES') throw new UsageError(`not allowed to listen on port ${options.port}: use one above 1023`);
+    throw error;
   });
-  const run$ = pullLiveStreams(streams, credits).pipe(
-    segmentFrames(plan, pool, {
-      batchWaitMs,
-      withProbabilities: (batch) => crfAvailable && batch.some((p) => crfOn.has(p.frame.streamId)),
-      onBatchError: (error, batch) => {
-        if (livePool.failed) throw livePool.failed; // no workers left: the server cannot go on
-        for (const { frame } of batch) {
-          metrics.framesDropped(frame.streamId, 'error');
-          credits.release();
-        }
-        log(`dropped ${batch.length} frame${batch.length === 1 ? '' : 's'}: ${error instanceof Error ? error.message : String(error)}`);
-      },
-      order: {
-        kind: 'latest',
-        onStale: (stale) => {
-          metrics.framesDropped(stale.frame.streamId, 'stale');
-          credits.release();
-        },
-      },
-      ...(crfRunner
-        ? {
-            crf: {
-              backend: crfRunner,
-              options: {
-                params: crfParams, classes: descriptor.classes, enabledFor: (id: string) => crfOn.has(id), ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}),
-                onError: (error: unknown, { frame }: Segmentation) => logOnce(`stream ${frame.streamId}: frames shown without the CRF (${error instanceof Error ? error.message : String(error)})`),
-              },
-            },
-          }
-        : {}),
-    }),
-    writeToSinks([sink]),
-    tap((segmentation) => {
-      credits.release();
-      metrics.framePublished(segmentation);
-    }),
-  );
-  const finished = new Promise<void>((resolve, reject) => {
-    subscription = run$.subscribe({ error: reject, complete: resolve });
-  });
-  for (const stream of streams) stream.start();
-  return { url: http.url, provider: pool.provider, fallbackReason: pool.fallbackReason, streams, hub, metrics, finished, close };
 }

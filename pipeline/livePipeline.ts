@@ -1,0 +1,124 @@
+/**
+ * The segmenting half of a live run, wherever its frames go: live streams in, segmentations out to
+ * one sink — the viewers of this server (`serve`), or the cluster's subjects (`worker --nats`).
+ *
+ *   LiveStream × N (latest-wins slots) ─pullLiveStreams(credits, round robin)─▶ preprocessFrames
+ *     ─▶ batchFrames (across streams) ─▶ inferBatches (shared workers) ─▶ dropStaleFrames
+ *     ─▶ refineWithCrf (per stream, switchable) ─▶ writeToSinks([sink]) ─▶ onPublished
+ *
+ * Credits bound the frames in flight to what the workers can run plus one waiting, so a frame is
+ * taken from its stream only when it can be inferred at once: latency stays at about one frame's
+ * processing, and when inference is behind the streams drop their oldest frames (counted).
+ */
+import { type Subscription, tap } from 'rxjs';
+import type { Segmentation } from '../core/frames.js';
+import type { SegmentationSink } from '../core/sink.js';
+import { CrfRunner } from '../model/crf/crfRunner.js';
+import type { CrfParams } from '../model/crf/denseCrf.js';
+import { InferencePool } from '../model/inferencePool.js';
+import type { Device } from '../model/session.js';
+import { writeToSinks } from '../operators/writeToSinks.js';
+import type { DropPlace } from '../server/metrics.js';
+import { FrameCredits } from './frameCredits.js';
+import type { RunPlan } from './runPlan.js';
+import { segmentFrames } from './segmentFrames.js';
+import type { LiveStream } from './sources/liveStream.js';
+import { pullLiveStreams } from './sources/pullLiveStreams.js';
+
+export interface LivePipelineOptions {
+  readonly plan: RunPlan;
+  readonly device: Device;
+  readonly workers: number;
+  readonly threadsPerWorker: number;
+  readonly batchSize: number;
+  readonly batchWaitMs: number;
+  /** The CRF for the streams `enabledFor` says (switchable per stream); none where the model has no scores. */
+  readonly crf: { readonly params: CrfParams; readonly enabledFor: (streamId: string) => boolean; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
+  readonly sink: SegmentationSink;
+  readonly onPublished: (segmentation: Segmentation) => void;
+  readonly onDropped: (streamId: string, place: DropPlace, count: number) => void;
+  readonly log: (line: string) => void;
+}
+
+export interface LivePipeline {
+  readonly provider: string;
+  readonly fallbackReason: string | undefined;
+  /** Rejects if the pipeline fails (no workers left); resolves when every stream has ended. */
+  readonly finished: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Starts the workers, then the streams. */
+export async function startLivePipeline(streams: readonly LiveStream[], o: LivePipelineOptions): Promise<LivePipeline> {
+  const { plan, batchSize, log } = o;
+  const { descriptor, crfAvailable } = plan;
+  // A worker that stops is replaced: the frames it held are dropped (counted), the streams go on.
+  const pool = await InferencePool.forModel(
+    descriptor,
+    { workers: o.workers, modelPath: plan.modelPath, device: o.device, threads: o.threadsPerWorker },
+    { onWorkerLost: (reason) => log(`an inference worker stopped (${reason}); starting a new one`) },
+  );
+  const crfRunner = crfAvailable ? CrfRunner.start(o.crf.workers, undefined, (reason) => log(`a CRF worker stopped (${reason}); starting a new one, its streams start cold`)) : null;
+  // Each worker runs one batch while the next one waits: enough to keep them busy, no more.
+  const credits = new FrameCredits(batchSize * (pool.workerCount + 1));
+  /** The same trouble of a stream is told once, not once per frame. */
+  const told = new Set<string>();
+  const logOnce = (line: string) => {
+    if (told.has(line)) return;
+    told.add(line);
+    log(line);
+  };
+  const run$ = pullLiveStreams(streams, credits).pipe(
+    segmentFrames(plan, pool, {
+      batchWaitMs: o.batchWaitMs,
+      withProbabilities: (batch) => crfAvailable && batch.some((p) => o.crf.enabledFor(p.frame.streamId)),
+      onBatchError: (error, batch) => {
+        if (pool.failed) throw pool.failed; // no workers left: the run cannot go on
+        for (const { frame } of batch) {
+          o.onDropped(frame.streamId, 'error', 1);
+          credits.release();
+        }
+        log(`dropped ${batch.length} frame${batch.length === 1 ? '' : 's'}: ${error instanceof Error ? error.message : String(error)}`);
+      },
+      order: {
+        kind: 'latest',
+        onStale: (stale) => {
+          o.onDropped(stale.frame.streamId, 'stale', 1);
+          credits.release();
+        },
+      },
+      ...(crfRunner
+        ? {
+            crf: {
+              backend: crfRunner,
+              options: {
+                params: o.crf.params, classes: descriptor.classes, enabledFor: o.crf.enabledFor, ...(o.crf.warmStart ? { warmStart: o.crf.warmStart } : {}),
+                onError: (error: unknown, { frame }: Segmentation) => logOnce(`stream ${frame.streamId}: frames shown without the CRF (${error instanceof Error ? error.message : String(error)})`),
+              },
+            },
+          }
+        : {}),
+    }),
+    writeToSinks([o.sink]),
+    tap((segmentation) => {
+      credits.release();
+      o.onPublished(segmentation);
+    }),
+  );
+  let subscription: Subscription | null = null;
+  const finished = new Promise<void>((resolve, reject) => {
+    subscription = run$.subscribe({ error: reject, complete: resolve });
+  });
+  for (const stream of streams) stream.start();
+  return {
+    provider: pool.provider,
+    fallbackReason: pool.fallbackReason,
+    finished,
+    close: async () => {
+      (subscription as Subscription | null)?.unsubscribe();
+      for (const stream of streams) stream.close();
+      await pool.close();
+      await crfRunner?.close();
+    },
+  };
+}
