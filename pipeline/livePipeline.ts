@@ -10,7 +10,7 @@
  * taken from its stream only when it can be inferred at once: latency stays at about one frame's
  * processing, and when inference is behind the streams drop their oldest frames (counted).
  */
-import { type Subscription, tap } from 'rxjs';
+import { tap } from 'rxjs';
 import type { Segmentation } from '../core/frames.js';
 import type { SegmentationSink } from '../core/sink.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
@@ -105,17 +105,16 @@ export async function startLivePipeline(streams: readonly LiveStream[], o: LiveP
       o.onPublished(segmentation);
     }),
   );
-  let subscription: Subscription | null = null;
-  const finished = new Promise<void>((resolve, reject) => {
-    subscription = run$.subscribe({ error: reject, complete: resolve });
-  });
+  const ending: { resolve?: () => void; reject?: (error: unknown) => void } = {};
+  const finished = new Promise<void>((resolve, reject) => Object.assign(ending, { resolve, reject }));
+  const subscription = run$.subscribe({ error: (error: unknown) => ending.reject!(error), complete: () => ending.resolve!() });
   for (const stream of streams) stream.start();
   return {
     provider: pool.provider,
     fallbackReason: pool.fallbackReason,
     finished,
     close: async () => {
-      (subscription as Subscription | null)?.unsubscribe();
+      subscription.unsubscribe();
       for (const stream of streams) stream.close();
       await pool.close();
       await crfRunner?.close();
