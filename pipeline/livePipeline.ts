@@ -48,6 +48,15 @@ export interface LivePipeline {
   close(): Promise<void>;
 }
 
+/**
+ * The live CRF's resolution when not given: half for a two-label model (640×360 at 30 fps on 2
+ * cores), a quarter above — the CRF's cost grows with the labels in play (the real DeepLab on
+ * 640×360: 11 fps drawn at 0.5, 15 at 0.25; BENCHMARKS.md).
+ */
+export function liveCrfScale(classes: number): number {
+  return classes <= 2 ? 0.5 : 0.25;
+}
+
 /** Starts the workers, then the streams. */
 export async function startLivePipeline(streams: readonly LiveStream[], o: LivePipelineOptions): Promise<LivePipeline> {
   const { plan, batchSize, log } = o;

@@ -18,7 +18,9 @@ import type { StreamDescription } from '../server/wireFormat.js';
 import { UsageError } from '../core/errors.js';
 import { parseLiveInput, type LiveInput } from './sources/liveInputs.js';
 import { LiveStream, type LiveStreamOptions } from './sources/liveStream.js';
-import { type LivePipeline, startLivePipeline } from './livePipeline.js';
+import { liveCrfScale, type LivePipeline, startLivePipeline } from './livePipeline.js';
+import { type LiveRelay, startLiveRelay } from './cluster/liveRelay.js';
+import { readSidecar } from '../model/modelOverrides.js';
 import { planRun } from './runPlan.js';
 
 export interface ServeOptions {
@@ -49,13 +51,17 @@ export interface ServeOptions {
   readonly reconnect?: LiveStreamOptions;
   /** One line per event worth telling (stream status changes). */
   readonly log?: (line: string) => void;
+  /** Run the streams on the workers of this NATS cluster (`worker --nats`) instead of here. */
+  readonly natsUrl?: string;
 }
 
 export interface LiveServer {
   readonly url: string;
   readonly provider: string;
   readonly fallbackReason: string | undefined;
+  /** The streams segmented in this process (none with `natsUrl`: the workers run them). */
   readonly streams: readonly LiveStream[];
+  readonly streamIds: readonly string[];
   readonly hub: ViewerHub;
   readonly metrics: LiveMetrics;
   /** Rejects if the pipeline fails (a worker crash); resolves when every input has ended. */
@@ -72,15 +78,6 @@ function viewerDir(): string {
   throw new Error('the viewer files (viewer/index.html) are missing from this installation');
 }
 
-/**
- * The live CRF's resolution when not given: half for a two-label model (640×360 at 30 fps on 2
- * cores), a quarter above — the CRF's cost grows with the labels in play (the real DeepLab on
- * 640×360: 11 fps drawn at 0.5, 15 at 0.25; BENCHMARKS.md).
- */
-export function liveCrfScale(classes: number): number {
-  return classes <= 2 ? 0.5 : 0.25;
-}
-
 export async function startLiveServer(options: ServeOptions): Promise<LiveServer> {
   const { batchSize, batchWaitMs = 5, log = () => {} } = options;
   if (options.inputs.length === 0) throw new UsageError('serve needs at least one input (a file, testsrc, rtsp://…, http(s)://… or camera:N)');
@@ -90,8 +87,9 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     taken.add(input.id);
     return input;
   });
-  // A file that is missing or undecodable is a mistake on the command line, not an outage.
-  await Promise.all(inputs.filter((i) => i.kind === 'file').map((i) => i.open()));
+  // A file that is missing or undecodable is a mistake on the command line, not an outage (a
+  // cluster's workers open their inputs themselves, on their machines).
+  if (!options.natsUrl) await Promise.all(inputs.filter((i) => i.kind === 'file').map((i) => i.open()));
   // Every check of flags against the model before any worker starts; streams batch together.
   const plan = await planRun({
     modelPath: options.modelPath, batchSize, mixedSizes: true, crf: options.crf.on,
@@ -107,12 +105,23 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
 
   const metrics = new LiveMetrics(() => hub.pendingBytes);
   const crfOn = new Set<string>(options.crf.on ? inputs.map((i) => i.id) : []);
-  const streams = inputs.map((input) => new LiveStream(input, options.reconnect));
+  const streams = options.natsUrl ? [] : inputs.map((input) => new LiveStream(input, options.reconnect));
+  let relay: LiveRelay | null = null;
+  const remoteDescription = (input: LiveInput): StreamDescription => {
+    const status = relay?.status(input.id);
+    const message = status?.stale ? `its worker ${status.worker} stopped; waiting for another` : status?.message;
+    return {
+      id: input.id, input: input.shown, kind: input.kind, status: !status ? 'waiting for a worker' : status.stale ? 'outage' : status.status, ...(message ? { message } : {}),
+      width: status?.width ?? 0, height: status?.height ?? 0, crf: crfOn.has(input.id), dropped: status?.dropped ?? 0, fps: metrics.streamFps(input.id),
+    };
+  };
   const describeStreams = (): StreamDescription[] =>
-    streams.map((s) => ({
-      id: s.id, input: s.input.shown, kind: s.input.kind, status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}),
-      width: s.width, height: s.height, crf: crfOn.has(s.id), dropped: s.dropped, fps: metrics.streamFps(s.id),
-    }));
+    options.natsUrl
+      ? inputs.map(remoteDescription)
+      : streams.map((s) => ({
+          id: s.id, input: s.input.shown, kind: s.input.kind, status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}),
+          width: s.width, height: s.height, crf: crfOn.has(s.id), dropped: s.dropped, fps: metrics.streamFps(s.id),
+        }));
   const hub = new ViewerHub({
     ...options.viewers,
     hello: () => ({
@@ -128,9 +137,10 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   hub.on('dropped', (stream, count) => metrics.framesDropped(stream, 'viewer', count));
   hub.on('rejected', () => metrics.controlMessageRejected());
   hub.on('control', (message) => {
-    if (message.type !== 'crf' || !crfAvailable || !streams.some((s) => s.id === message.streamId)) return;
+    if (message.type !== 'crf' || !crfAvailable || !inputs.some((i) => i.id === message.streamId)) return;
     if (message.on) crfOn.add(message.streamId);
     else crfOn.delete(message.streamId);
+    relay?.setCrf(message.streamId).catch((error: unknown) => log(`stream ${message.streamId}: the CRF switch did not reach the cluster (${(error as Error).message})`));
     log(`stream ${message.streamId}: CRF ${message.on ? 'on' : 'off'} (asked by a viewer)`);
     hub.broadcast({ type: 'streams', streams: describeStreams() });
   });
@@ -159,11 +169,26 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   const close = async () => {
     clearInterval(statsTimer);
     await pipeline?.close();
+    await relay?.close();
     for (const stream of streams) stream.close();
     await http?.close();
   };
   try {
-    pipeline = await startLivePipeline(streams, {
+    if (options.natsUrl) {
+      relay = await startLiveRelay({
+        url: options.natsUrl, inputs, realtime: Boolean(options.realtime), modelPath: options.modelPath,
+        run: {
+          batchSize,
+          ...(options.inputSize ? { inputSize: [options.inputSize[0], options.inputSize[1]] as [number, number] } : {}),
+          ...(options.tiles ? { tiles: options.tiles === 'auto' ? 'auto' : { cols: options.tiles.cols, rows: options.tiles.rows } } : {}),
+          ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
+          crf: { params: options.crf.params, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) },
+          modelOverrides: { ...readSidecar(options.modelPath), ...options.modelOverrides },
+        },
+        crfOn: (id) => crfOn.has(id), hub, metrics, log,
+        onStatus: () => hub.broadcast({ type: 'streams', streams: describeStreams() }),
+      });
+    } else pipeline = await startLivePipeline(streams, {
       plan, device: options.device, workers: options.workers, threadsPerWorker: options.threadsPerWorker, batchSize, batchWaitMs,
       crf: { params: crfParams, enabledFor: (id) => crfOn.has(id), ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}), ...(options.crf.workers ? { workers: options.crf.workers } : {}) },
       sink: new ViewerSink(hub, (error, segmentation) => {
@@ -179,7 +204,12 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     await close();
     throw error;
   }
-  return { url: http.url, provider: pipeline.provider, fallbackReason: pipeline.fallbackReason, streams, hub, metrics, finished: pipeline.finished, close };
+  return {
+    url: http.url, provider: pipeline?.provider ?? `workers of ${options.natsUrl}`, fallbackReason: pipeline?.fallbackReason, streams, streamIds: inputs.map((i) => i.id), hub, metrics,
+    // A cluster's streams never end here: their workers come and go.
+    finished: pipeline?.finished ?? new Promise<void>(() => {}),
+    close,
+  };
 }
 
 /** The HTTP server: viewer page, WebSocket, /metrics, /healthz; a port or host that cannot be had is a usage error. */

@@ -84,6 +84,24 @@ export class LiveMetrics {
       this.crfFrames.inc({ stream, start: segmentation.crf.warm ? 'warm' : 'cold' });
       if (segmentation.crf.warm) this.crfActiveShare.observe(segmentation.crf.activeShare);
     }
+    this.counted(stream, now);
+  }
+
+  /**
+   * A frame segmented elsewhere (a cluster worker) and relayed here: its header's stage times, and
+   * its age from capture (epoch milliseconds, the worker's clock) to now.
+   */
+  frameRelayed(stream: string, header: { readonly capturedAt: number; readonly stageMs: Partial<Record<keyof StageTimings, number>> }): void {
+    const now = performance.now();
+    for (const [stage, ms] of Object.entries(header.stageMs) as [keyof StageTimings, number][]) {
+      if (stage !== 'decode' && Number.isFinite(ms)) this.stageSeconds.observe({ stage }, ms / 1000);
+    }
+    this.endToEndSeconds.observe({ stream }, Math.max(0, Date.now() - header.capturedAt) / 1000);
+    this.counted(stream, now);
+  }
+
+  /** One more frame of `stream`, for the counter and the fps gauge. */
+  private counted(stream: string, now: number): void {
     this.frames.inc({ stream });
     const times = this.recent.get(stream) ?? [];
     times.push(now);

@@ -1,5 +1,6 @@
 /**
- * `deeplab-stream worker --nats URL`: takes chunks from the cluster's work queue until stopped,
+ * `deeplab-stream worker --nats URL`: takes chunks from the cluster's work queue until stopped (and
+ * runs live streams the cluster's `serve --nats` asks for: liveClaims.ts),
  * segments each with the same offline run as `segment` (its own decoder, model workers and CRF),
  * puts the chunk's outputs in the object store, announces them on the job's results subject, and
  * only then acknowledges the chunk. While it works it tells the server so (every third of the
@@ -18,14 +19,17 @@ import { parseOverrides } from '../../model/modelOverrides.js';
 import type { Device } from '../../model/session.js';
 import { segmentVideo } from '../segmentVideo.js';
 import { bundleFiles } from './maskBundle.js';
+import { LiveClaims } from './liveClaims.js';
 import { type Cluster, openCluster } from './natsCluster.js';
 import { ackWaitMs, CHUNK_STREAM, type ChunkDone, type ChunkTask, doneSubject, encode, MAX_DELIVERIES, parseChunkTask, WORKER_CONSUMER } from './protocol.js';
 
 export interface ClusterWorkerOptions {
   readonly url: string;
   readonly device: Device;
-  /** Cores for the model (and the CRF) of each chunk. */
+  /** Cores for the model (and the CRF) of each chunk, and of each live stream. */
   readonly threads: number;
+  /** Live streams (serve --nats) this worker runs at most, besides chunks (default 4). */
+  readonly maxStreams?: number;
   /** Aborted: the chunk in hand is handed back to the queue (another worker takes it) and the worker stops. */
   readonly signal: AbortSignal;
   readonly onLog?: (line: string) => void;
@@ -43,6 +47,8 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
   const cluster = await openCluster(options.url, { persistent: true, name: `deeplab-stream worker ${id}` });
   let chunks = 0;
   let frames = 0;
+  const live = new LiveClaims(cluster, { id, device: options.device, threads: options.threads, maxStreams: options.maxStreams ?? 4, modelFile: (model) => cachedModel(cluster, model), log });
+  live.start();
   try {
     const consumer = await cluster.js.consumers.get(CHUNK_STREAM, WORKER_CONSUMER);
     log(`worker ${id} waiting for chunks on ${options.url}`);
@@ -74,6 +80,7 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
       if (done.ok) frames += done.frames;
     }
   } finally {
+    await live.stop().catch((error: unknown) => log(`live streams: ${(error as Error).message}`));
     await cluster.close();
   }
   return { chunks, frames };
@@ -183,7 +190,7 @@ export async function seedModelCache(modelPath: string): Promise<void> {
  * The job's model, fetched once per machine into the cache under its content's name (sha256
  * checked). Its sidecar's settings travel in the task (`run.modelOverrides`), never beside it here.
  */
-async function cachedModel(cluster: Cluster, model: ChunkTask['model']): Promise<string> {
+async function cachedModel(cluster: Cluster, model: { readonly object: string }): Promise<string> {
   const dir = path.join(cacheDirectory(), 'cluster');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, path.basename(model.object));

@@ -5,15 +5,17 @@
  *
  *   const cluster = await openCluster('nats://127.0.0.1:4222'); await cluster.putFile(name, file); await cluster.close();
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, RetentionPolicy } from '@nats-io/jetstream';
+import { type KV, Kvm } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ClusterError } from '../../core/errors.js';
-import { ackWaitMs, CHUNK_STREAM, DONE_STREAM, jobTtlMs, MAX_DELIVERIES, OBJECT_BUCKET, WORKER_CONSUMER } from './protocol.js';
+import { ackWaitMs, CHUNK_STREAM, DONE_STREAM, jobTtlMs, LEASE_BUCKET, leaseTtlMs, LIVE_BUCKET, MAX_DELIVERIES, OBJECT_BUCKET, RESULTS_STREAM, WORKER_CONSUMER } from './protocol.js';
 
 const nanos = (ms: number) => Math.round(ms * 1e6);
 
@@ -28,6 +30,10 @@ export interface Cluster {
   putBytes(name: string, bytes: Uint8Array): Promise<void>;
   getBytes(name: string): Promise<Uint8Array>;
   has(name: string): Promise<boolean>;
+  /** A model file in the object store under its content's name (put once for the whole cluster). */
+  putModel(modelPath: string): Promise<{ object: string }>;
+  /** The live side: streams asked for (key: stream token), and the workers' leases on them. */
+  liveStores(): Promise<{ readonly tasks: KV; readonly leases: KV }>;
   /** Resolves when the connection is gone for good (closed, or the server lost past reconnecting). */
   readonly lost: Promise<Error | undefined>;
   close(): Promise<void>;
@@ -60,6 +66,7 @@ export async function openCluster(url: string, options: { readonly persistent?: 
     await ensureStreams(jsm);
     const objects = await new Objm(js).create(OBJECT_BUCKET, { ttl: nanos(jobTtlMs()) });
     let closing = false;
+    let live: Promise<{ tasks: KV; leases: KV }> | undefined;
     const lost = connection.closed().then((error) => (closing ? undefined : new ClusterError(`lost the NATS server at ${url}${error ? ` (${reason(error)})` : ''}: is it running? the run stopped and wrote nothing`)));
     const cluster: Cluster = {
       url, connection, js, jsm, objects, lost,
@@ -80,6 +87,23 @@ export async function openCluster(url: string, options: { readonly persistent?: 
         return bytes;
       },
       has: async (name) => Boolean(await objects.info(name)),
+      putModel: async (modelPath) => {
+        const object = `models/${createHash('sha256').update(readFileSync(modelPath)).digest('hex')}.onnx`;
+        if (!(await objects.info(object))) await cluster.putFile(object, modelPath);
+        return { object };
+      },
+      liveStores: async () => {
+        live ??= (async () => {
+          const kvm = new Kvm(js);
+          const tasks = await kvm.create(LIVE_BUCKET, { history: 1 });
+          const leases = await kvm.create(LEASE_BUCKET, { history: 1, ttl: leaseTtlMs() });
+          if (!(await jsm.streams.info(RESULTS_STREAM).then(() => true, () => false))) {
+            await jsm.streams.add({ name: RESULTS_STREAM, subjects: ['deeplab.results.>'], max_age: nanos(3600_000), max_msgs_per_subject: 100_000 }).catch(() => undefined);
+          }
+          return { tasks, leases };
+        })();
+        return live;
+      },
       close: async () => {
         closing = true;
         if (!connection.isClosed()) await connection.drain().catch(() => connection.close());

@@ -6,6 +6,13 @@
  *   client ──ChunkTask──▶ deeplab.chunks.<job>   (work-queue stream, one worker acknowledges each)
  *   worker ──ChunkDone──▶ deeplab.done.<job>     (stream, the client reads it in order)
  *   objects: <job>/in-<n>.mkv (chunks), <job>/out-<n>.{jsonl,masks,mp4} (results), models/<sha256>.onnx
+ *
+ * Live (`serve --nats`): the server puts each stream's LiveTask in the key-value bucket
+ * `deeplab-live`; a worker owns a stream while it holds its lease in `deeplab-leases` (created
+ * atomically, renewed every third of its time to live); it publishes
+ *   deeplab.live.<stream>     the viewer's binary frame message (core NATS: latest wins, nothing kept)
+ *   deeplab.status.<stream>   StreamStatus once a second (core NATS)
+ *   deeplab.results.<stream>  FrameResult per frame (JetStream stream DEEPLAB_RESULTS, kept an hour)
  */
 import { z } from 'zod';
 import type { ErrorEnvelope } from '../../core/errors.js';
@@ -34,6 +41,24 @@ export function ackWaitMs(): number {
   const seconds = Number(process.env['DEEPLAB_STREAM_ACK_WAIT'] ?? 30);
   return (Number.isFinite(seconds) && seconds > 0 ? seconds : 30) * 1000;
 }
+
+/**
+ * How long a live stream's lease outlives its worker: 3 s, or DEEPLAB_STREAM_LEASE_TTL seconds.
+ * Another worker takes the stream within about that long of its owner's death.
+ */
+export function leaseTtlMs(): number {
+  const seconds = Number(process.env['DEEPLAB_STREAM_LEASE_TTL'] ?? 3);
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 3) * 1000;
+}
+
+export const LIVE_BUCKET = 'deeplab-live';
+export const LEASE_BUCKET = 'deeplab-leases';
+export const RESULTS_STREAM = 'DEEPLAB_RESULTS';
+/** A stream id as one subject token and key (ids may hold dots, which separate tokens). */
+export const streamToken = (id: string) => id.replace(/[^A-Za-z0-9_-]/g, '_');
+export const liveSubject = (id: string) => `deeplab.live.${streamToken(id)}`;
+export const statusSubject = (id: string) => `deeplab.status.${streamToken(id)}`;
+export const resultsSubject = (id: string) => `deeplab.results.${streamToken(id)}`;
 
 /** Deliveries of one chunk before it is given up (each one a worker that died or failed on it). */
 export const MAX_DELIVERIES = 5;
@@ -113,6 +138,48 @@ function parse<T>(schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
   return parsed.data;
 }
 
+const LIVE_TASK = z.strictObject({
+  stream: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
+  /** The input as given to serve (the worker opens it: a camera URL, testsrc, a path it can read). */
+  input: z.string().min(1).max(2000),
+  realtime: z.boolean(),
+  model: z.strictObject({ object: objectName }),
+  run: RUN_SETTINGS,
+  crfOn: z.boolean(),
+  /** The serve process that asked (host:pid). */
+  server: z.string().max(200),
+});
+export type LiveTask = z.infer<typeof LIVE_TASK>;
+
+const STREAM_STATUS = z.strictObject({
+  stream: z.string().max(100),
+  worker: z.string().max(200),
+  status: z.string().max(40),
+  message: z.string().max(1000).optional(),
+  width: z.number().int().min(0),
+  height: z.number().int().min(0),
+  dropped: z.number().int().min(0),
+});
+export type StreamStatus = z.infer<typeof STREAM_STATUS>;
+
+/** What dashboards read on deeplab.results.<stream>: one per segmented frame. */
+export interface FrameResult {
+  readonly stream: string;
+  readonly index: number;
+  /** Epoch milliseconds when the frame left the decoder, and when its labels were ready (the worker's clock). */
+  readonly capturedAt: number;
+  readonly inferredAt: number;
+  readonly width: number;
+  readonly height: number;
+  readonly crf: boolean;
+  /** Pixels per class name (classes with none left out). */
+  readonly pixels: Record<string, number>;
+  readonly worker: string;
+}
+
+export const parseLiveTask = (bytes: Uint8Array): LiveTask => parse(LIVE_TASK, bytes, 'a live stream task');
+export const parseStreamStatus = (bytes: Uint8Array): StreamStatus => parse(STREAM_STATUS, bytes, 'a stream status');
+
 export const parseChunkTask = (bytes: Uint8Array): ChunkTask => parse(CHUNK_TASK, bytes, 'a chunk task');
 export const parseChunkDone = (bytes: Uint8Array): ChunkDone => parse(CHUNK_DONE, bytes, 'a chunk result');
-export const encode = (message: ChunkTask | ChunkDone): Uint8Array => new TextEncoder().encode(JSON.stringify(message));
+export const encode = (message: ChunkTask | ChunkDone | LiveTask | StreamStatus | FrameResult): Uint8Array => new TextEncoder().encode(JSON.stringify(message));

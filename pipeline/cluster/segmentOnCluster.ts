@@ -12,8 +12,7 @@
  *     ─▶ in order: frames JSON, masks, chunk videos ─▶ concat ─▶ committed
  */
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ConsumerMessages } from '@nats-io/jetstream';
@@ -78,7 +77,7 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
     cluster = await openCluster(options.natsUrl, { name: `deeplab-stream segment ${path.basename(options.input)}` });
     const chunks = await splitAtKeyframes(options.input, scratch, options.chunkSeconds);
     options.onChunks?.(chunks.length);
-    const model = await putModel(cluster, options.modelPath);
+    const model = await cluster.putModel(options.modelPath);
     // Results are read from the start of the job's subject: nothing a worker says is missed.
     const results = await cluster.js.consumers.get(DONE_STREAM, { filter_subjects: doneSubject(job) });
     subscription = await results.consume();
@@ -133,14 +132,6 @@ function runSettings(o: ClusterSegmentOptions): RunSettings {
     ...(Object.keys(overrides).length ? { modelOverrides: overrides } : {}),
     ...(o.strict ? { strict: true } : {}),
   };
-}
-
-/** The model in the object store under its content's name (put once for the whole cluster). */
-async function putModel(cluster: Cluster, modelPath: string): Promise<ChunkTask['model']> {
-  const sha = createHash('sha256').update(readFileSync(modelPath)).digest('hex');
-  const object = `models/${sha}.onnx`;
-  if (!(await cluster.has(object))) await cluster.putFile(object, modelPath);
-  return { object };
 }
 
 /**

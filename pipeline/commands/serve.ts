@@ -17,6 +17,7 @@ interface ServeFlags extends RunFlags {
   maxViewers: number;
   realtime?: boolean;
   workers: number;
+  nats?: string;
 }
 
 function hostList(value: string): string[] {
@@ -54,10 +55,11 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     ...tileOptions(flags),
     crf: { on: flags.crf, params: { pruneBelow: LIVE_CRF_PRUNE, ...crfParams(flags) }, warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 }, workers: flags.crfWorkers },
     log: (line) => process.stderr.write(`${line}\n`),
+    ...(flags.nats ? { natsUrl: flags.nats } : {}),
   });
   if (server.fallbackReason) process.stderr.write(`note: CUDA is not available (${server.fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
   const shown = flags.token ? `${server.url}/?token=${encodeURIComponent(flags.token)}` : `${server.url}/`;
-  process.stderr.write(`serving ${server.streams.map((s) => s.id).join(', ')} on ${shown} (${server.provider})\n`);
+  process.stderr.write(`serving ${server.streamIds.join(', ')} on ${shown} (${server.provider})\n`);
   await new Promise<void>((resolve, reject) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
@@ -84,6 +86,7 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
     .option('--crf-warm-iters <n>', 'CRF iterations of a frame warm-started from the previous one', positiveInt('--crf-warm-iters'), 3)
     .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, labels from Q upsampled (default: 0.5 for a two-label model, 0.25 above: the CRF costs more per label)', scaleFraction('--crf-scale'))
     .option('--crf-workers <n>', 'CRF workers shared by the streams (each stream stays on one; one worker runs each frame on two cores)', positiveInt('--crf-workers'), 1)
+    .option('--nats <url>', 'run the streams on the workers of a NATS JetStream cluster (deeplab-stream worker --nats URL); this server shows them')
     .option('--verbose', 'print stack traces of internal errors')
     .action(async (inputs: string[], flags: ServeFlags) => {
       try {

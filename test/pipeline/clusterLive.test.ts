@@ -1,0 +1,88 @@
+/**
+ * `serve --nats` with `worker --nats` processes on a real NATS JetStream server: a live stream is
+ * run by one worker, its frames reach the server's viewers and /metrics, its per-frame results go
+ * to deeplab.results.<stream>; when its worker is killed it moves to another within seconds.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { jetstream } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { RESULTS_STREAM, type FrameResult } from '../../pipeline/cluster/protocol.js';
+import { tempDir, writeModel } from '../helpers/fixtures.js';
+import { type ServeProcess, startServe, TestViewer } from '../helpers/liveServer.js';
+import { NATS_SERVER, type NatsServer, startNatsServer, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
+
+if (!NATS_SERVER) console.warn('skipping the live cluster tests: nats-server is not installed (bash .ci/install installs it from Debian)');
+
+describe.skipIf(!NATS_SERVER)('serve --nats: live streams on worker processes', () => {
+  const { dir, cleanup } = tempDir('dls-cluster-live-');
+  let model: string;
+  let server: NatsServer | null = null;
+  let serve: ServeProcess | null = null;
+  let viewer: TestViewer | null = null;
+  const workers: WorkerProcess[] = [];
+  /** Leases of a second and a half: a dead worker's stream is free again within about that. */
+  const env = { DEEPLAB_STREAM_LEASE_TTL: '1.5' };
+
+  beforeAll(() => {
+    model = writeModel(dir, { classes: 3, seed: 9 });
+  });
+
+  afterEach(async () => {
+    viewer?.close();
+    await serve?.stop();
+    for (const w of workers.splice(0)) {
+      w.child.kill('SIGKILL');
+      await w.exited;
+    }
+    await server?.stop();
+    [server, serve, viewer] = [null, null, null];
+  });
+  afterAll(cleanup);
+
+  it('runs a stream on one worker: frames reach the viewer and /metrics, results reach deeplab.results.<stream>', async () => {
+    server = await startNatsServer();
+    workers.push(startWorker(server.url, env), startWorker(server.url, env));
+    serve = await startServe(['testsrc:160x96@10', '--model', model, '--nats', server.url], env);
+    viewer = await TestViewer.connect(`${serve.url}/ws`);
+    await viewer.until((v) => v.frames.length >= 5, 30_000, 'five frames from the cluster');
+    const frame = viewer.frames.at(-1)!;
+    expect(frame.header.streamId).toBe('testsrc');
+    expect([frame.header.width, frame.header.height]).toEqual([160, 96]);
+    expect(frame.labels.length).toBe(160 * 96);
+    // Exactly one worker took it.
+    expect(workers.filter((w) => /stream testsrc: taken/.test(w.log()))).toHaveLength(1);
+    const metrics = await (await fetch(`${serve.url}/metrics`)).text();
+    expect(Number(/deeplab_frames_total\{stream="testsrc"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(5);
+    const health = (await (await fetch(`${serve.url}/healthz`)).json()) as { streams: { id: string; status: string; width: number }[] };
+    expect(health.streams[0]).toMatchObject({ id: 'testsrc', status: 'live', width: 160 });
+
+    const nc = await connect({ servers: server.url });
+    try {
+      const results = await jetstream(nc).consumers.get(RESULTS_STREAM, { filter_subjects: 'deeplab.results.testsrc' });
+      const first = (await results.next({ expires: 5000 }))!.json<FrameResult>();
+      expect(first).toMatchObject({ stream: 'testsrc', width: 160, height: 96, crf: false });
+      expect(Object.values(first.pixels).reduce((a, b) => a + b, 0)).toBe(160 * 96);
+    } finally {
+      await nc.close();
+    }
+  }, 60_000);
+
+  it('moves a stream whose worker was killed with SIGKILL to another worker within a few seconds', async () => {
+    server = await startNatsServer();
+    workers.push(startWorker(server.url, env), startWorker(server.url, env));
+    serve = await startServe(['testsrc:160x96@10', '--model', model, '--nats', server.url], env);
+    viewer = await TestViewer.connect(`${serve.url}/ws`);
+    await viewer.until((v) => v.frames.length >= 3, 30_000, 'frames before the failover');
+    const owner = workers.find((w) => /stream testsrc: taken/.test(w.log()))!;
+    const other = workers.find((w) => w !== owner)!;
+    owner.child.kill('SIGKILL');
+    await owner.exited;
+    const killedAt = Date.now();
+    const before = viewer.frames.length;
+    await other.waitFor(/stream testsrc: taken/, 10_000);
+    await viewer.until((v) => v.frames.length >= before + 5, 10_000, 'frames from the second worker');
+    const gapMs = Date.now() - killedAt;
+    expect(gapMs).toBeLessThan(8000);
+    await serve.waitForLog(/stream testsrc: live on worker/);
+  }, 60_000);
+});
