@@ -44,7 +44,7 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
   const { signal } = options;
   const log = (line: string) => options.onLog?.(line);
   const id = `${os.hostname()}:${process.pid}`;
-  const cluster = await openCluster(options.url, { persistent: true, name: `deeplab-stream worker ${id}` });
+  const cluster = await openCluster(options.url, { persistent: true, name: `deeplab-stream worker ${id}`, log });
   let chunks = 0;
   let frames = 0;
   const live = new LiveClaims(cluster, { id, device: options.device, threads: options.threads, maxStreams: options.maxStreams ?? 4, modelFile: (model) => cachedModel(cluster, model), log });

@@ -57,7 +57,7 @@ function frameHeader(bytes: Uint8Array): { streamId: string; capturedAt: number;
 }
 
 export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
-  const cluster: Cluster = await openCluster(o.url, { persistent: true, name: `deeplab-stream serve ${os.hostname()}:${process.pid}` });
+  const cluster: Cluster = await openCluster(o.url, { persistent: true, name: `deeplab-stream serve ${os.hostname()}:${process.pid}`, log: o.log });
   const subscriptions: Subscription[] = [];
   const statuses = new Map<string, { status: StreamStatus; at: number }>();
   const byToken = new Map(o.inputs.map((i) => [streamToken(i.id), i.id]));

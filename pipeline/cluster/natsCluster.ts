@@ -48,7 +48,7 @@ function reason(error: unknown): string {
  * Connects and makes sure the streams, consumer and bucket are there. `persistent`: a worker keeps
  * trying to reconnect for ever; a client gives up after about five seconds (its run then fails).
  */
-export async function openCluster(url: string, options: { readonly persistent?: boolean; readonly name?: string } = {}): Promise<Cluster> {
+export async function openCluster(url: string, options: { readonly persistent?: boolean; readonly name?: string; readonly log?: (line: string) => void } = {}): Promise<Cluster> {
   let connection: NatsConnection;
   try {
     connection = await connect({
@@ -65,6 +65,15 @@ export async function openCluster(url: string, options: { readonly persistent?: 
     const js = jetstream(connection, { timeout: 30_000 });
     await ensureStreams(jsm);
     const objects = await new Objm(js).create(OBJECT_BUCKET, { ttl: nanos(jobTtlMs()) });
+    if (options.log) {
+      const log = options.log;
+      void (async () => {
+        for await (const status of connection.status()) {
+          if (status.type === 'disconnect') log(`lost the NATS server at ${url}; reconnecting (what it holds goes back to the queue if it does not come back in time)`);
+          if (status.type === 'reconnect') log(`reconnected to the NATS server at ${url}`);
+        }
+      })();
+    }
     let closing = false;
     let live: Promise<{ tasks: KV; leases: KV }> | undefined;
     const lost = connection.closed().then((error) => (closing ? undefined : new ClusterError(`lost the NATS server at ${url}${error ? ` (${reason(error)})` : ''}: is it running? the run stopped and wrote nothing`)));
