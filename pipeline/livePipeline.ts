@@ -6,9 +6,10 @@
  *     ─▶ batchFrames (across streams) ─▶ inferBatches (shared workers) ─▶ dropStaleFrames
  *     ─▶ refineWithCrf (per stream, switchable) ─▶ writeToSinks([sink]) ─▶ onPublished
  *
- * Credits bound the frames in flight to what the workers can run plus one waiting, so a frame is
- * taken from its stream only when it can be inferred at once: latency stays at about one frame's
- * processing, and when inference is behind the streams drop their oldest frames (counted).
+ * Credits bound the frames in flight to what the workers can run at once (plus one waiting for a
+ * single worker), so a frame is taken from its stream only when it can be inferred at once: latency
+ * stays at about one frame's processing, and when inference is behind the streams drop their
+ * oldest frames (counted).
  */
 import { tap } from 'rxjs';
 import type { Segmentation } from '../core/frames.js';
@@ -68,8 +69,10 @@ export async function startLivePipeline(streams: readonly LiveStream[], o: LiveP
     { onWorkerLost: (reason) => log(`an inference worker stopped (${reason}); starting a new one`) },
   );
   const crfRunner = crfAvailable ? CrfRunner.start(o.crf.workers, undefined, (reason) => log(`a CRF worker stopped (${reason}); starting a new one, its streams start cold`)) : null;
-  // Each worker runs one batch while the next one waits: enough to keep them busy, no more.
-  const credits = new FrameCredits(batchSize * (pool.workerCount + 1));
+  // One worker gets one batch waiting (or it would idle while the next is prepared); with two or
+  // more, one batch each: a worker's idle moment is covered by the others, and a waiting frame
+  // only ages (the real DeepLab, 2 workers: p95 147 → 123–141 ms at the same 26 fps; BENCHMARKS.md).
+  const credits = new FrameCredits(batchSize * (pool.workerCount > 1 ? pool.workerCount : 2));
   /** The same trouble of a stream is told once, not once per frame. */
   const told = new Set<string>();
   const logOnce = (line: string) => {
