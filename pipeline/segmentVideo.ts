@@ -23,7 +23,7 @@ import { FrameStatsSink } from './sinks/frameStatsSink.js';
 import { MaskPngSink } from './sinks/maskPngSink.js';
 import { OverlayVideoSink } from './sinks/overlayVideoSink.js';
 import { finishSinks, type SegmentationSink } from '../core/sink.js';
-import { planRun } from './runPlan.js';
+import { planRun, type RunPlan } from './runPlan.js';
 import { segmentFrames } from './segmentFrames.js';
 import { pullFrames } from './sources/pullFrames.js';
 import { FfmpegFrameSource } from './sources/ffmpegFrameSource.js';
@@ -89,13 +89,10 @@ export interface SegmentSummary {
   readonly outputs: { readonly video?: string; readonly masks?: string; readonly framesJson?: string };
 }
 
-export async function segmentVideo(options: SegmentOptions): Promise<SegmentSummary> {
-  const { batchSize, workers, batchWaitMs = 20, opacity = 0.55, signal } = options;
-  if (!options.outputPath && !options.masksDir && !options.framesJsonPath) throw new UsageError('nothing to write: give -o, --masks or --frames-json');
-  const info = await probeInput(options.input);
-  // Every check of flags against the model before any worker starts.
-  const plan = await planRun({
-    modelPath: options.modelPath, batchSize,
+/** The run's plan from its options: every check of the flags against the model. */
+export function planSegmentRun(options: Pick<SegmentOptions, 'modelPath' | 'batchSize' | 'modelOverrides' | 'inputSize' | 'tiles' | 'tileOverlap' | 'scales' | 'flip' | 'crf'>): Promise<RunPlan> {
+  return planRun({
+    modelPath: options.modelPath, batchSize: options.batchSize,
     ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
     ...(options.inputSize ? { inputSize: options.inputSize } : {}),
     ...(options.tiles ? { tiles: options.tiles } : {}),
@@ -104,6 +101,14 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     ...(options.flip ? { flip: true } : {}),
     ...(options.crf ? { crf: true } : {}),
   });
+}
+
+export async function segmentVideo(options: SegmentOptions): Promise<SegmentSummary> {
+  const { batchSize, workers, batchWaitMs = 20, opacity = 0.55, signal } = options;
+  if (!options.outputPath && !options.masksDir && !options.framesJsonPath) throw new UsageError('nothing to write: give -o, --masks or --frames-json');
+  const info = await probeInput(options.input);
+  // Every check of flags against the model before any worker starts.
+  const plan = await planSegmentRun(options);
   const { descriptor, scales } = plan;
   for (const note of plan.notes) options.onNote?.(note);
   const crfChoice = options.crf ? crfParamsFor(options.crf.params, descriptor.crf) : null;

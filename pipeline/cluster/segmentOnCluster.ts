@@ -19,8 +19,7 @@ import type { ConsumerMessages } from '@nats-io/jetstream';
 import { CancelledError, ClusterError, fromErrorEnvelope, OutputError, UsageError } from '../../core/errors.js';
 import { readSidecar } from '../../model/modelOverrides.js';
 import { locateFfmpeg, probeInput } from '../ffmpeg.js';
-import { planRun } from '../runPlan.js';
-import type { SegmentOptions } from '../segmentVideo.js';
+import { planSegmentRun, type SegmentOptions } from '../segmentVideo.js';
 import { maskFileName } from '../sinks/maskPngSink.js';
 import { commitPartial, commitPartialFiles, createPartialDirectory, createPartialFile, discardPartial, ioReason } from '../sinks/partialFile.js';
 import { unbundle } from './maskBundle.js';
@@ -55,16 +54,7 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
   const info = await probeInput(options.input);
   if (info.isStillImage || !existsSync(options.input)) throw new UsageError(`--nats cuts a video file into chunks; ${options.input} is ${info.isStillImage ? 'a still image' : 'an image sequence'}: run it without --nats`);
   // Every check of flags against the model here, before anything is sent.
-  const plan = await planRun({
-    modelPath: options.modelPath, batchSize: options.batchSize,
-    ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
-    ...(options.inputSize ? { inputSize: options.inputSize } : {}),
-    ...(options.tiles ? { tiles: options.tiles } : {}),
-    ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
-    ...(options.scales ? { scales: options.scales } : {}),
-    ...(options.flip ? { flip: true } : {}),
-    ...(options.crf ? { crf: true } : {}),
-  });
+  const plan = await planSegmentRun(options);
   for (const note of plan.notes) options.onNote?.(note);
   if (options.crf?.warmStart) options.onNote?.('the CRF warm start begins anew at each chunk');
 

@@ -23,6 +23,14 @@ describe.skipIf(!NATS_SERVER)('serve --nats: live streams on worker processes', 
   /** Leases of a second and a half: a dead worker's stream is free again within about that. */
   const env = { DEEPLAB_STREAM_LEASE_TTL: '1.5' };
 
+  /** A NATS server, two workers, `serve testsrc --nats` and a viewer of it. */
+  const streamOnTwoWorkers = async () => {
+    const nats = (server = await startNatsServer());
+    workers.push(startWorker(nats.url, env), startWorker(nats.url, env));
+    const served = (serve = await startServe(['testsrc:160x96@10', '--model', model, '--nats', nats.url], env));
+    return { server: nats, serve: served, viewer: await TestViewer.connect(`${served.url}/ws`) };
+  };
+
   beforeAll(() => {
     model = writeModel(dir, { classes: 3, seed: 9 });
   });
@@ -40,10 +48,7 @@ describe.skipIf(!NATS_SERVER)('serve --nats: live streams on worker processes', 
   afterAll(cleanup);
 
   it('runs a stream on one worker: frames reach the viewer and /metrics, results reach deeplab.results.<stream>', async () => {
-    server = await startNatsServer();
-    workers.push(startWorker(server.url, env), startWorker(server.url, env));
-    serve = await startServe(['testsrc:160x96@10', '--model', model, '--nats', server.url], env);
-    viewer = await TestViewer.connect(`${serve.url}/ws`);
+    ({ server, serve, viewer } = await streamOnTwoWorkers());
     await viewer.until((v) => v.frames.length >= 5, 30_000, 'five frames from the cluster');
     const frame = viewer.frames.at(-1)!;
     expect(frame.header.streamId).toBe('testsrc');
@@ -68,10 +73,7 @@ describe.skipIf(!NATS_SERVER)('serve --nats: live streams on worker processes', 
   }, 60_000);
 
   it('moves a stream whose worker was killed with SIGKILL to another worker within a few seconds', async () => {
-    server = await startNatsServer();
-    workers.push(startWorker(server.url, env), startWorker(server.url, env));
-    serve = await startServe(['testsrc:160x96@10', '--model', model, '--nats', server.url], env);
-    viewer = await TestViewer.connect(`${serve.url}/ws`);
+    ({ server, serve, viewer } = await streamOnTwoWorkers());
     await viewer.until((v) => v.frames.length >= 3, 30_000, 'frames before the failover');
     const owner = workers.find((w) => /stream testsrc: taken/.test(w.log()))!;
     const other = workers.find((w) => w !== owner)!;
