@@ -16,7 +16,8 @@ import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFile
 import os from 'node:os';
 import path from 'node:path';
 import type { ConsumerMessages } from '@nats-io/jetstream';
-import { CancelledError, ClusterError, fromErrorEnvelope, OutputError, UsageError } from '../../core/errors.js';
+import { CancelledError, ClusterError, fromErrorEnvelope, InputError, OutputError, UsageError } from '../../core/errors.js';
+import { DAMAGED_FRAMES_TOLERATED } from '../sources/ffmpegFrameSource.js';
 import { readSidecar } from '../../model/modelOverrides.js';
 import { locateFfmpeg, probeInput } from '../ffmpeg.js';
 import { planSegmentRun, type SegmentOptions } from '../segmentVideo.js';
@@ -93,6 +94,13 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
     }
     const collected = await collect(cluster, subscription, chunks, outputs, options, abandoned);
     deadLetters.unsubscribe();
+    // Each chunk's decoder cannot tell a damaged input (a chunk declares no frame count): the whole can.
+    const missing = info.frameCountDeclared && info.frameCount !== null ? info.frameCount - collected.frames : 0;
+    if (missing > 0) {
+      const held = `the chunks held ${collected.frames} of the ${info.frameCount} frames its container declares`;
+      if (options.strict || missing > Math.max(1, Math.floor(info.frameCount! * DAMAGED_FRAMES_TOLERATED))) throw new InputError(`${options.input} is truncated or damaged: ${held}; re-download or re-encode it${options.strict ? ' (--strict)' : ''}`);
+      options.onWarning?.(`${options.input} is slightly damaged: ${held}; the rest were processed — --strict refuses such files`);
+    }
     await outputs.commit(scratch);
     return { input: options.input, framesOut: collected.frames, chunks: chunks.length, workers: [...collected.workers], duplicates: collected.duplicates, wallMs: Math.round(performance.now() - started), outputs: outputs.paths };
   } catch (error) {
