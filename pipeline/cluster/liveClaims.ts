@@ -157,6 +157,8 @@ export class LiveClaims {
         ...(run.tileOverlap !== undefined ? { tileOverlap: run.tileOverlap } : {}),
       });
       const input = { ...parseLiveInput(task.input, { realtime: task.realtime }), id: task.stream };
+      // A GStreamer launch line can do anything on this machine (write files, open ports): not from the network.
+      if (input.kind === 'gstreamer') throw new Error('gst: pipelines are not taken from the cluster; run that input with a serve of its own on this machine');
       if (input.kind === 'file') await input.open();
       const stream = new LiveStream(input);
       const { descriptor } = plan;

@@ -95,6 +95,10 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         }
         const previous = statuses.get(id)?.status;
         statuses.set(id, { status: parsed, at: Date.now() });
+        // The worker's drop count (source and stale, since it took the stream) into this server's counters.
+        const sameOwner = previous?.worker === parsed.worker;
+        o.metrics.framesDropped(id, 'source', Math.max(0, parsed.dropped - (sameOwner ? previous.dropped : 0)));
+        if (parsed.status === 'outage' && !(sameOwner && previous.status === 'outage')) o.metrics.sourceOutage(id);
         if (previous?.status !== parsed.status || previous.worker !== parsed.worker) {
           o.log(`stream ${id}: ${parsed.status} on worker ${parsed.worker}${parsed.message ? `: ${parsed.message}` : ''}`);
           o.onStatus();

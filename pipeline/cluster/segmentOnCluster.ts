@@ -217,15 +217,26 @@ class ClusterOutputs {
     if (lines.length !== done.frames) throw new ClusterError(`worker ${done.worker} sent ${lines.length} frame lines for chunk ${done.chunk + 1} but said ${done.frames}`);
     if (this.framesPartial) {
       const renumbered = lines.map((line, i) => {
-        const frame = JSON.parse(line) as { index: number; ptsMs: number };
-        if (frame.index !== i) throw new ClusterError(`worker ${done.worker} sent chunk ${done.chunk + 1}'s frames out of order`);
-        return JSON.stringify({ ...frame, index: offset + i, ptsMs: Math.round((offsetSeconds * 1000 + frame.ptsMs) * 1000) / 1000 });
+        let frame: { index?: unknown; ptsMs?: unknown };
+        try {
+          frame = JSON.parse(line) as typeof frame;
+        } catch {
+          throw new ClusterError(`worker ${done.worker} sent chunk ${done.chunk + 1}'s frame lines malformed (not JSON)`);
+        }
+        if (frame.index !== i || typeof frame.ptsMs !== 'number') throw new ClusterError(`worker ${done.worker} sent chunk ${done.chunk + 1}'s frames out of order or without times`);
+        return JSON.stringify({ ...frame, index: offset + i, ptsMs: Math.round((offsetSeconds * 1000 + (frame.ptsMs)) * 1000) / 1000 });
       });
       this.write(() => appendFileSync(this.framesPartial!, renumbered.map((l) => `${l}\n`).join('')), '--frames-json file', this.o.framesJsonPath!);
     }
     if (this.masksPartial) {
       if (!done.objects.masks) throw new ClusterError(`worker ${done.worker} sent no masks for chunk ${done.chunk + 1}`);
-      const masks = unbundle(await cluster.getBytes(done.objects.masks));
+      let masks: Uint8Array[];
+      try {
+        masks = unbundle(await cluster.getBytes(done.objects.masks));
+      } catch (error) {
+        if (error instanceof ClusterError) throw error;
+        throw new ClusterError(`worker ${done.worker} sent chunk ${done.chunk + 1}'s masks malformed (${(error as Error).message})`);
+      }
       if (masks.length !== done.frames) throw new ClusterError(`worker ${done.worker} sent ${masks.length} masks for chunk ${done.chunk + 1}'s ${done.frames} frames`);
       this.write(() => masks.forEach((png, i) => writeFileSync(path.join(this.masksPartial!, maskFileName(offset + i)), png)), '--masks', this.o.masksDir!);
     }
