@@ -1,6 +1,7 @@
 /**
  * deeplab-stream as a library: the RxJS operators of the pipeline, its sources and sinks, the
- * models and the dense CRF, and the whole runs (`segmentVideo`, `startLiveServer`, `evaluate`).
+ * models and the dense CRF, and the whole runs (`segmentVideo`, `startLiveServer`, `evaluate`;
+ * on a NATS cluster `segmentOnCluster`, `runClusterWorker`, and `startLiveServer({ natsUrl })`).
  *
  * @example
  * import { lastValueFrom, tap } from 'rxjs';
@@ -34,6 +35,9 @@ export { type CrfBackend, refineWithCrf, type RefineOptions } from '../operators
 export { reorderByIndex } from '../operators/reorderByIndex.js';
 export { writeToSinks } from '../operators/writeToSinks.js';
 
+export { runClusterWorker, type ClusterWorkerOptions, type ClusterWorkerSummary } from './cluster/clusterWorker.js';
+export { type FrameResult, resultsSubject } from './cluster/protocol.js';
+export { type ClusterSegmentOptions, type ClusterSegmentSummary, segmentOnCluster } from './cluster/segmentOnCluster.js';
 export { evaluate } from './evaluate.js';
 export { FrameCredits } from './frameCredits.js';
 export { openModel, type OpenModelOptions, type SegmentationModel } from './openModel.js';
