@@ -160,6 +160,14 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     told.add(line);
     log(line);
   };
+  // A file served without --realtime keeps every frame, in order: with several inference workers a
+  // frame finishing after a newer one would be dropped as stale, so such a run uses one.
+  const lossless = inputs.filter((i) => !i.latestWins);
+  const workers = lossless.length > 0 ? 1 : options.workers;
+  const threadsPerWorker = lossless.length > 0 ? options.workers * options.threadsPerWorker : options.threadsPerWorker;
+  if (lossless.length > 0 && options.workers > 1 && !options.natsUrl) {
+    log(`note: ${lossless.map((i) => i.id).join(', ')} keep${lossless.length === 1 ? 's' : ''} every frame (no --realtime): one inference worker, on ${threadsPerWorker} threads`);
+  }
   let pipeline: LivePipeline | null = null;
   let http: RunningHttpServer | null = null;
   // Drop counts and fps change all the time: viewers get them once a second.
@@ -189,7 +197,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
         onStatus: () => hub.broadcast({ type: 'streams', streams: describeStreams() }),
       });
     } else pipeline = await startLivePipeline(streams, {
-      plan, device: options.device, workers: options.workers, threadsPerWorker: options.threadsPerWorker, batchSize, batchWaitMs,
+      plan, device: options.device, workers, threadsPerWorker, batchSize, batchWaitMs,
       crf: { params: crfParams, enabledFor: (id) => crfOn.has(id), ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}), ...(options.crf.workers ? { workers: options.crf.workers } : {}) },
       sink: new ViewerSink(hub, (error, segmentation) => {
         metrics.framesDropped(segmentation.frame.streamId, 'error');

@@ -173,6 +173,8 @@ describe('deeplab-stream serve, bad input', () => {
       const final = await metrics();
       expect(final).toMatch(/deeplab_frames_total\{stream="clip"\} 12\n/);
       expect(final).not.toMatch(/deeplab_frames_dropped_total\{stream="clip"/);
+      // Out-of-order completion would drop frames as stale: a lossless file runs on one inference worker.
+      expect(serve.stderr()).toMatch(/note: clip keeps every frame \(no --realtime\): one inference worker, on \d+ threads/);
     } finally {
       await serve.stop();
       cleanup();
