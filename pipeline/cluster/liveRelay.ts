@@ -3,7 +3,9 @@
  * each stream (a LiveTask in the `deeplab-live` bucket, the model in the object store), relays the
  * frames workers publish on deeplab.live.<stream> to its viewers unchanged, and keeps each stream's
  * last status (deeplab.status.<stream>) for the viewers and /healthz. A status older than two
- * lease lifetimes means the owner died and the stream waits for the next worker.
+ * lease lifetimes means the owner died and the stream waits for the next worker. The tasks are put
+ * again every lease lifetime and expire after three: a server killed outright leaves no stream
+ * running on the workers for long.
  *
  *   serve ─LiveTask─▶ KV ◀─lease─ worker ─frames─▶ deeplab.live.<stream> ─▶ relay ─▶ ViewerHub ─▶ sockets
  */
@@ -70,6 +72,10 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
       if (existing?.operation === 'PUT') o.log(`note: stream ${input.id} was already asked for on the cluster; this server takes it over`);
       await tasks.put(streamToken(input.id), encode(taskFor(input)));
     }
+    // The tasks expire unless put again: renewed every lease lifetime while this server runs.
+    const renewal = setInterval(() => {
+      void Promise.all(o.inputs.map((input) => tasks.put(streamToken(input.id), encode(taskFor(input))))).catch((error: unknown) => o.log(`the cluster did not take the streams' renewal (${(error as Error).message})`));
+    }, leaseTtlMs());
     const frames = cluster.connection.subscribe('deeplab.live.*');
     const status = cluster.connection.subscribe('deeplab.status.*');
     subscriptions.push(frames, status);
@@ -115,6 +121,7 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         if (input) await tasks.put(streamToken(id), encode(taskFor(input)));
       },
       close: async () => {
+        clearInterval(renewal);
         for (const s of subscriptions) s.unsubscribe();
         // Streams no longer asked for: their workers stop them at their next lease tick.
         for (const input of o.inputs) await tasks.delete(streamToken(input.id)).catch(() => undefined);

@@ -104,7 +104,8 @@ export async function openCluster(url: string, options: { readonly persistent?: 
       liveStores: async () => {
         live ??= (async () => {
           const kvm = new Kvm(js);
-          const tasks = await kvm.create(LIVE_BUCKET, { history: 1 });
+          // A task lives three lease lifetimes unless its server puts it again: a server that died leaves none behind.
+          const tasks = await kvm.create(LIVE_BUCKET, { history: 1, ttl: 3 * leaseTtlMs() });
           const leases = await kvm.create(LEASE_BUCKET, { history: 1, ttl: leaseTtlMs() });
           if (!(await jsm.streams.info(RESULTS_STREAM).then(() => true, () => false))) {
             await jsm.streams.add({ name: RESULTS_STREAM, subjects: ['deeplab.results.>'], max_age: nanos(3600_000), max_msgs_per_subject: 100_000 }).catch(() => undefined);

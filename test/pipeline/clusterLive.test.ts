@@ -72,6 +72,15 @@ describe.skipIf(!NATS_SERVER)('serve --nats: live streams on worker processes', 
     }
   }, 60_000);
 
+  it('stops the streams of a server killed with SIGKILL once their tasks expire', async () => {
+    ({ server, serve, viewer } = await streamOnTwoWorkers());
+    await viewer.until((v) => v.frames.length >= 2, 30_000, 'frames');
+    const owner = workers.find((w) => /stream testsrc: taken/.test(w.log()))!;
+    await serve.stop('SIGKILL');
+    // Tasks live three lease lifetimes (4.5 s here) unless their server puts them again.
+    await owner.waitFor(/stream testsrc: no longer asked for; stopped/, 15_000);
+  }, 60_000);
+
   it('moves a stream whose worker was killed with SIGKILL to another worker within a few seconds', async () => {
     ({ server, serve, viewer } = await streamOnTwoWorkers());
     await viewer.until((v) => v.frames.length >= 3, 30_000, 'frames before the failover');
