@@ -116,7 +116,12 @@ export class LiveClaims {
         await this.release(key, leases, false);
         continue;
       }
-      owned.crfOn = parseLiveTask(entry.value).crfOn;
+      try {
+        owned.crfOn = parseLiveTask(entry.value).crfOn;
+      } catch (error) {
+        this.o.log(`stream ${owned.stream.id}: its task is malformed now (${(error as Error).message}); stopped`);
+        await this.release(key, leases);
+      }
     }
     if (this.owned.size >= this.o.maxStreams) return;
     const keys: string[] = [];
