@@ -29,7 +29,6 @@ export interface Cluster {
   getFile(name: string, file: string): Promise<void>;
   putBytes(name: string, bytes: Uint8Array): Promise<void>;
   getBytes(name: string): Promise<Uint8Array>;
-  has(name: string): Promise<boolean>;
   /** A model file in the object store under its content's name (put once for the whole cluster). */
   putModel(modelPath: string): Promise<{ object: string }>;
   /** The live side: streams asked for (key: stream token), and the workers' leases on them. */
@@ -95,7 +94,6 @@ export async function openCluster(url: string, options: { readonly persistent?: 
         if (!bytes) throw new ClusterError(`${name} is not in the cluster's object store (expired, or removed by its client)`);
         return bytes;
       },
-      has: async (name) => Boolean(await objects.info(name)),
       putModel: async (modelPath) => {
         const object = `models/${createHash('sha256').update(readFileSync(modelPath)).digest('hex')}.onnx`;
         if (!(await objects.info(object))) await cluster.putFile(object, modelPath);

@@ -15,7 +15,6 @@
  *   deeplab.results.<stream>  FrameResult per frame (JetStream stream DEEPLAB_RESULTS, kept an hour)
  */
 import { z } from 'zod';
-import type { ErrorEnvelope } from '../../core/errors.js';
 
 export const CHUNK_STREAM = 'DEEPLAB_CHUNKS';
 export const DONE_STREAM = 'DEEPLAB_DONE';
@@ -122,9 +121,6 @@ const CHUNK_DONE = z.discriminatedUnion('ok', [
   z.strictObject({ ok: z.literal(false), job: name, chunk: z.number().int().min(0), worker: z.string().max(200), error: ERROR_ENVELOPE }),
 ]);
 export type ChunkDone = z.infer<typeof CHUNK_DONE>;
-
-/** A failed chunk's error as the client reports it. */
-export type ChunkFailure = Pick<ErrorEnvelope, 'message'> & { readonly kind: z.infer<typeof ERROR_ENVELOPE>['kind'] };
 
 function parse<T>(schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
   let value: unknown;
