@@ -59,6 +59,11 @@ export interface SegmentOptions {
   readonly encoderPreset?: string;
   /** Refuse an input with any decode error (default: a few broken frames are skipped, with a warning). */
   readonly strict?: boolean;
+  /**
+   * Inference workers to use instead of starting them (a cluster worker's, kept from chunk to chunk):
+   * given the run's plan, they are made by `poolFor` once and not closed by the run.
+   */
+  readonly poolFor?: (plan: RunPlan) => Promise<InferencePool>;
   readonly signal?: AbortSignal;
   /** One line each: what the run tolerated (a slightly damaged input). */
   readonly onWarning?: (message: string) => void;
@@ -131,7 +136,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     if (options.masksDir) sinks.push(new MaskPngSink(options.masksDir));
     if (options.framesJsonPath) sinks.push(new FrameStatsSink(options.framesJsonPath, descriptor.classNames));
 
-    pool = await InferencePool.forModel(descriptor, { workers, modelPath: options.modelPath, device: options.device, threads: options.threadsPerWorker });
+    pool = options.poolFor ? await options.poolFor(plan) : await InferencePool.forModel(descriptor, { workers, modelPath: options.modelPath, device: options.device, threads: options.threadsPerWorker });
     if (signal?.aborted) throw new CancelledError();
     options.onStart?.({ totalFrames: info.frameCount, provider: pool.provider, ...(pool.fallbackReason ? { fallbackReason: pool.fallbackReason } : {}) });
 
@@ -183,7 +188,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     await Promise.all(sinks.map((sink) => sink.abort()));
     throw error;
   } finally {
-    await pool?.close();
+    if (!options.poolFor) await pool?.close();
     await crfRunner?.close();
   }
 }

@@ -17,6 +17,8 @@ import { CancelledError, ClusterError, isUserError, toErrorEnvelope } from '../.
 import { cacheDirectory } from '../../model/defaultModel.js';
 import { parseOverrides } from '../../model/modelOverrides.js';
 import type { Device } from '../../model/session.js';
+import { InferencePool } from '../../model/inferencePool.js';
+import type { RunPlan } from '../runPlan.js';
 import { segmentVideo } from '../segmentVideo.js';
 import { bundleFiles } from './maskBundle.js';
 import { LiveClaims } from './liveClaims.js';
@@ -40,6 +42,34 @@ export interface ClusterWorkerSummary {
   readonly frames: number;
 }
 
+/**
+ * The inference workers of the last job, kept for its next chunk: starting them (loading the model)
+ * is the one cost per chunk that does not depend on its length. A chunk of another job, or a pool
+ * that lost its workers, starts anew.
+ */
+class ChunkPools {
+  private kept: { readonly key: string; readonly pool: InferencePool } | null = null;
+
+  constructor(private readonly options: ClusterWorkerOptions) {}
+
+  async poolFor(task: ChunkTask, plan: RunPlan): Promise<InferencePool> {
+    const key = `${task.job}:${task.model.object}`;
+    if (this.kept && (this.kept.key !== key || this.kept.pool.failed)) await this.close();
+    if (!this.kept) {
+      const workers = Math.min(2, this.options.threads);
+      const pool = await InferencePool.forModel(plan.descriptor, { workers, modelPath: plan.modelPath, device: this.options.device, threads: Math.max(1, Math.floor(this.options.threads / workers)) });
+      this.kept = { key, pool };
+    }
+    return this.kept.pool;
+  }
+
+  async close(): Promise<void> {
+    const kept = this.kept;
+    this.kept = null;
+    await kept?.pool.close();
+  }
+}
+
 export async function runClusterWorker(options: ClusterWorkerOptions): Promise<ClusterWorkerSummary> {
   const { signal } = options;
   const log = (line: string) => options.onLog?.(line);
@@ -47,6 +77,7 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
   const cluster = await openCluster(options.url, { persistent: true, name: `deeplab-stream worker ${id}`, log });
   let chunks = 0;
   let frames = 0;
+  const pools = new ChunkPools(options);
   const live = new LiveClaims(cluster, { id, device: options.device, threads: options.threads, maxStreams: options.maxStreams ?? 4, modelFile: (model) => cachedModel(cluster, model), log });
   live.start();
   try {
@@ -74,26 +105,27 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
         msg.term((error as Error).message);
         continue;
       }
-      const done = await workOn(cluster, msg, task, id, options);
+      const done = await workOn(cluster, msg, task, id, options, pools);
       if (done === 'handed back') break;
       chunks += 1;
       if (done.ok) frames += done.frames;
     }
   } finally {
     await live.stop().catch((error: unknown) => log(`live streams: ${(error as Error).message}`));
+    await pools.close();
     await cluster.close();
   }
   return { chunks, frames };
 }
 
 /** One chunk, start to acknowledgement; 'handed back' when the worker was stopped in the middle. */
-async function workOn(cluster: Cluster, msg: JsMsg, task: ChunkTask, id: string, options: ClusterWorkerOptions): Promise<ChunkDone | 'handed back'> {
+async function workOn(cluster: Cluster, msg: JsMsg, task: ChunkTask, id: string, options: ClusterWorkerOptions, pools: ChunkPools): Promise<ChunkDone | 'handed back'> {
   const log = (line: string) => options.onLog?.(line);
   const what = `job ${task.job} chunk ${task.chunk + 1}/${task.chunks}`;
   log(`${what}: started (delivery ${msg.info.deliveryCount})`);
   const heartbeat = setInterval(() => msg.working(), Math.max(200, ackWaitMs() / 3));
   try {
-    const done = await segmentChunk(cluster, task, id, options);
+    const done = await segmentChunk(cluster, task, id, options, pools);
     await cluster.js.publish(doneSubject(task.job), encode(done));
     await msg.ackAck();
     log(`${what}: done, ${done.ok ? `${done.frames} frames` : done.error.message}`);
@@ -123,7 +155,7 @@ async function workOn(cluster: Cluster, msg: JsMsg, task: ChunkTask, id: string,
  * Segments one chunk; a user error (a chunk that does not decode, a model that does not fit) is
  * the job's answer, not a reason to try again elsewhere.
  */
-async function segmentChunk(cluster: Cluster, task: ChunkTask, id: string, options: ClusterWorkerOptions): Promise<ChunkDone> {
+async function segmentChunk(cluster: Cluster, task: ChunkTask, id: string, options: ClusterWorkerOptions, pools: ChunkPools): Promise<ChunkDone> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'deeplab-stream-chunk-'));
   try {
     const input = path.join(dir, 'chunk.mkv');
@@ -151,6 +183,7 @@ async function segmentChunk(cluster: Cluster, task: ChunkTask, id: string, optio
         ...(run.modelOverrides !== undefined ? { modelOverrides: parseOverrides(run.modelOverrides, "the job's model settings") } : {}),
         ...(run.strict ? { strict: true } : {}),
         signal: options.signal,
+        poolFor: (plan) => pools.poolFor(task, plan),
         onWarning: (message) => options.onLog?.(`warning: job ${task.job} chunk ${task.chunk + 1}: ${message}`),
       });
       framesOut = summary.framesOut;
