@@ -132,8 +132,13 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
       streams: describeStreams(),
     }),
   });
-  hub.on('connected', (n) => metrics.viewersConnected(n));
-  hub.on('disconnected', (n) => metrics.viewersConnected(n));
+  // A cluster's workers encode frames only while someone watches: told when that changes.
+  const viewersNow = (n: number, changed: boolean) => {
+    metrics.viewersConnected(n);
+    if (changed) relay?.viewersChanged().catch((error: unknown) => log(`the cluster did not hear that viewers came or went (${(error as Error).message})`));
+  };
+  hub.on('connected', (n) => viewersNow(n, n === 1));
+  hub.on('disconnected', (n) => viewersNow(n, n === 0));
   hub.on('dropped', (stream, count) => metrics.framesDropped(stream, 'viewer', count));
   hub.on('rejected', () => metrics.controlMessageRejected());
   hub.on('control', (message) => {

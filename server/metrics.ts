@@ -88,7 +88,7 @@ export class LiveMetrics {
   }
 
   /**
-   * A frame segmented elsewhere (a cluster worker) and relayed here: its header's stage times, and
+   * A frame segmented elsewhere (a cluster worker), told here by its result: its stage times, and
    * its age from capture (epoch milliseconds, the worker's clock) to now.
    */
   frameRelayed(stream: string, header: { readonly capturedAt: number; readonly stageMs: Partial<Record<keyof StageTimings, number>> }): void {

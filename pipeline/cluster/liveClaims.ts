@@ -39,9 +39,10 @@ interface OwnedStream {
   readonly statusTimer: NodeJS.Timeout;
   revision: number;
   crfOn: boolean;
+  watched: boolean;
 }
 
-/** Publishes each segmented frame for the server's viewers, and its class counts for dashboards. */
+/** Publishes each segmented frame for the server's viewers (while it has any), and its class counts for dashboards. */
 class ClusterFrameSink implements SegmentationSink {
   readonly name = 'cluster';
 
@@ -49,18 +50,21 @@ class ClusterFrameSink implements SegmentationSink {
     private readonly cluster: Cluster,
     private readonly worker: string,
     private readonly classNames: readonly string[],
+    /** Whether the server has viewers: the JPEG and the frame message are skipped otherwise. */
+    private readonly watched: () => boolean,
   ) {}
 
   async write(segmentation: Segmentation): Promise<void> {
     const { frame } = segmentation;
-    this.cluster.connection.publish(liveSubject(frame.streamId), await encodeFrameMessage(segmentation));
+    if (this.watched()) this.cluster.connection.publish(liveSubject(frame.streamId), await encodeFrameMessage(segmentation));
     const pixels: Record<string, number> = {};
     segmentation.classPixels.forEach((count, c) => {
       if (count > 0) pixels[this.classNames[c] ?? `class_${c}`] = count;
     });
     const result: FrameResult = {
       stream: frame.streamId, index: frame.index, capturedAt: epochMs(frame.capturedAt), inferredAt: epochMs(segmentation.inferredAt),
-      width: frame.width, height: frame.height, crf: segmentation.crf !== undefined, pixels, worker: this.worker,
+      width: frame.width, height: frame.height, crf: segmentation.crf !== undefined, pixels,
+      stageMs: Object.fromEntries(Object.entries(segmentation.timings).map(([stage, ms]) => [stage, Math.round(ms * 100) / 100])), worker: this.worker,
     };
     await this.cluster.js.publish(resultsSubject(frame.streamId), encode(result));
   }
@@ -117,7 +121,9 @@ export class LiveClaims {
         continue;
       }
       try {
-        owned.crfOn = parseLiveTask(entry.value).crfOn;
+        const current = parseLiveTask(entry.value);
+        owned.crfOn = current.crfOn;
+        owned.watched = current.watched;
       } catch (error) {
         this.o.log(`stream ${owned.stream.id}: its task is malformed now (${(error as Error).message}); stopped`);
         await this.release(key, leases);
@@ -169,11 +175,11 @@ export class LiveClaims {
       const { descriptor } = plan;
       const { params } = crfParamsFor({ scale: liveCrfScale(descriptor.classes), ...run.crf?.params }, descriptor.crf);
       let dropped = 0;
-      const owned: Partial<OwnedStream> & { crfOn: boolean; revision: number } = { revision, crfOn: task.crfOn };
+      const owned: Partial<OwnedStream> & Pick<OwnedStream, 'crfOn' | 'revision' | 'watched'> = { revision, crfOn: task.crfOn, watched: task.watched };
       const pipeline = await startLivePipeline([stream], {
         plan, device: this.o.device, workers: 1, threadsPerWorker: this.o.threads, batchSize: run.batchSize, batchWaitMs: 5,
         crf: { params, enabledFor: () => owned.crfOn, ...(run.crf?.warmStart ? { warmStart: run.crf.warmStart } : {}), workers: 1 },
-        sink: new ClusterFrameSink(this.cluster, this.o.id, descriptor.classNames),
+        sink: new ClusterFrameSink(this.cluster, this.o.id, descriptor.classNames, () => owned.watched),
         onPublished: () => {},
         onDropped: (_stream, _place, count) => (dropped += count),
         log: (line) => this.o.log(`stream ${task.stream}: ${line}`),
@@ -187,7 +193,7 @@ export class LiveClaims {
         this.o.log(`stream ${task.stream}: ${status}${message ? `: ${message}` : ''}`);
         publishStatus();
       });
-      this.owned.set(key, Object.assign<typeof owned, Omit<OwnedStream, 'revision' | 'crfOn'>>(owned, { stream, pipeline, statusTimer: setInterval(publishStatus, 1000) }));
+      this.owned.set(key, Object.assign<typeof owned, Omit<OwnedStream, 'revision' | 'crfOn' | 'watched'>>(owned, { stream, pipeline, statusTimer: setInterval(publishStatus, 1000) }));
       this.o.log(`stream ${task.stream}: taken (${task.input})`);
       void pipeline.finished.catch((error: unknown) => this.o.log(`stream ${task.stream}: stopped (${(error as Error).message})`));
     } catch (error) {

@@ -1,7 +1,8 @@
 /**
  * `serve --nats URL`: the server side of live streams run by the cluster's workers. It asks for
  * each stream (a LiveTask in the `deeplab-live` bucket, the model in the object store), relays the
- * frames workers publish on deeplab.live.<stream> to its viewers unchanged, and keeps each stream's
+ * frames workers publish on deeplab.live.<stream> to its viewers unchanged (workers send them only
+ * while it has viewers), counts every frame's result (deeplab.results.<stream>) in /metrics, and keeps each stream's
  * last status (deeplab.status.<stream>) for the viewers and /healthz. A status older than two
  * lease lifetimes means the owner died and the stream waits for the next worker. The tasks are put
  * again every lease lifetime and expire after three: a server killed outright leaves no stream
@@ -41,18 +42,30 @@ export interface LiveRelay {
   status(streamId: string): RemoteStatus | undefined;
   /** A viewer switched the stream's CRF: its worker reads the task again within a lease tick. */
   setCrf(streamId: string): Promise<void>;
+  /** The first viewer came or the last one left: the workers start or stop sending frames. */
+  viewersChanged(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** The frame message's JSON header (u32 LE length, then UTF-8 JSON), as much as the relay needs. */
-function frameHeader(bytes: Uint8Array): { streamId: string; capturedAt: number; stageMs: Record<string, number> } | null {
+/** The frame message's JSON header (u32 LE length, then UTF-8 JSON): its stream, or null when malformed. */
+function frameHeader(bytes: Uint8Array): { streamId: string } | null {
   if (bytes.length < 4) return null;
   const length = Buffer.from(bytes.buffer, bytes.byteOffset, 4).readUInt32LE(0);
   if (length > 65536 || 4 + length > bytes.length) return null;
   try {
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length))) as { streamId?: unknown; capturedAt?: unknown; stageMs?: unknown };
-    if (typeof header.streamId !== 'string' || typeof header.capturedAt !== 'number' || typeof header.stageMs !== 'object' || header.stageMs === null) return null;
-    return { streamId: header.streamId, capturedAt: header.capturedAt, stageMs: header.stageMs as Record<string, number> };
+    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length))) as { streamId?: unknown };
+    return typeof header.streamId === 'string' ? { streamId: header.streamId } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A FrameResult's times, as much as /metrics needs (a malformed one is skipped). */
+function frameResult(bytes: Uint8Array): { capturedAt: number; stageMs: Record<string, number> } | null {
+  try {
+    const result = JSON.parse(new TextDecoder().decode(bytes)) as { capturedAt?: unknown; stageMs?: unknown };
+    if (typeof result.capturedAt !== 'number' || typeof result.stageMs !== 'object' || result.stageMs === null) return null;
+    return { capturedAt: result.capturedAt, stageMs: result.stageMs as Record<string, number> };
   } catch {
     return null;
   }
@@ -66,7 +79,7 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
   try {
     const model = await cluster.putModel(o.modelPath);
     const { tasks } = await cluster.liveStores();
-    const taskFor = (input: LiveInput): LiveTask => ({ stream: input.id, input: input.spec, realtime: o.realtime, model, run: o.run, crfOn: o.crfOn(input.id), server: `${os.hostname()}:${process.pid}` });
+    const taskFor = (input: LiveInput): LiveTask => ({ stream: input.id, input: input.spec, realtime: o.realtime, model, run: o.run, crfOn: o.crfOn(input.id), watched: o.hub.viewerCount > 0, server: `${os.hostname()}:${process.pid}` });
     for (const input of o.inputs) {
       const existing = await tasks.get(streamToken(input.id));
       if (existing?.operation === 'PUT') o.log(`note: stream ${input.id} was already asked for on the cluster; this server takes it over`);
@@ -78,7 +91,9 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
     }, leaseTtlMs());
     const frames = cluster.connection.subscribe('deeplab.live.*');
     const status = cluster.connection.subscribe('deeplab.status.*');
-    subscriptions.push(frames, status);
+    // Every segmented frame's result, watched or not: what /metrics counts, as for local streams.
+    const results = cluster.connection.subscribe('deeplab.results.*');
+    subscriptions.push(frames, status, results);
     void (async () => {
       for await (const message of frames) {
         const id = byToken.get(message.subject.slice('deeplab.live.'.length));
@@ -86,7 +101,13 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         // Workers are trusted no further than their frame's header: a stream of ours, well formed.
         if (id === undefined || !header || header.streamId !== id) continue;
         o.hub.publish(id, Buffer.from(message.data));
-        o.metrics.frameRelayed(id, header);
+      }
+    })();
+    void (async () => {
+      for await (const message of results) {
+        const id = byToken.get(message.subject.slice('deeplab.results.'.length));
+        const result = id === undefined ? null : frameResult(message.data);
+        if (id !== undefined && result) o.metrics.frameRelayed(id, result);
       }
     })();
     void (async () => {
@@ -119,6 +140,9 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
       setCrf: async (id) => {
         const input = o.inputs.find((i) => i.id === id);
         if (input) await tasks.put(streamToken(id), encode(taskFor(input)));
+      },
+      viewersChanged: async () => {
+        await Promise.all(o.inputs.map((input) => tasks.put(streamToken(input.id), encode(taskFor(input)))));
       },
       close: async () => {
         clearInterval(renewal);

@@ -142,6 +142,8 @@ const LIVE_TASK = z.strictObject({
   model: z.strictObject({ object: objectName }),
   run: RUN_SETTINGS,
   crfOn: z.boolean(),
+  /** Someone watches the server's viewer: frames are encoded and published only then (results always). */
+  watched: z.boolean(),
   /** The serve process that asked (host:pid). */
   server: z.string().max(200),
 });
@@ -170,6 +172,8 @@ export interface FrameResult {
   readonly crf: boolean;
   /** Pixels per class name (classes with none left out). */
   readonly pixels: Record<string, number>;
+  /** Milliseconds per pipeline stage for this frame. */
+  readonly stageMs: Record<string, number>;
   readonly worker: string;
 }
 

@@ -67,6 +67,26 @@ describe.skipIf(!NATS_SERVER)('serve --nats: live streams on worker processes', 
       const first = (await results.next({ expires: 5000 }))!.json<FrameResult>();
       expect(first).toMatchObject({ stream: 'testsrc', width: 160, height: 96, crf: false });
       expect(Object.values(first.pixels).reduce((a, b) => a + b, 0)).toBe(160 * 96);
+      expect(first.stageMs['infer']).toBeGreaterThan(0);
+
+      // Nobody watching: the worker stops making and sending frames; results go on.
+      viewer.close();
+      viewer = null;
+      await new Promise((resolve) => setTimeout(resolve, 2000)); // the server tells; the worker reads it within a tick
+      const count = async (subject: string) => {
+        const sub = nc.subscribe(subject);
+        let n = 0;
+        const counting = (async () => {
+          for await (const _ of sub) n += 1;
+        })();
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        sub.unsubscribe();
+        await counting;
+        return n;
+      };
+      const [frames, resultsSeen] = await Promise.all([count('deeplab.live.testsrc'), count('deeplab.results.testsrc')]);
+      expect(frames).toBe(0);
+      expect(resultsSeen).toBeGreaterThan(5);
     } finally {
       await nc.close();
     }
