@@ -13,6 +13,9 @@ const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075,
 /** Where a frame can be dropped: at the source (inference behind), out of order, at a slow viewer, or lost with a worker. */
 export type DropPlace = 'source' | 'stale' | 'viewer' | 'error';
 
+/** The stages a relayed frame's times are kept for (a live source's decode time is its wait, not latency). */
+const RELAYED_STAGES = ['preprocess', 'queue', 'infer', 'postprocess', 'crf', 'write'] as const satisfies readonly (keyof StageTimings)[];
+
 export class LiveMetrics {
   readonly registry = new Registry();
   private readonly stageSeconds: Histogram<'stage'>;
@@ -93,8 +96,10 @@ export class LiveMetrics {
    */
   frameRelayed(stream: string, header: { readonly capturedAt: number; readonly stageMs: Partial<Record<keyof StageTimings, number>> }): void {
     const now = performance.now();
-    for (const [stage, ms] of Object.entries(header.stageMs) as [keyof StageTimings, number][]) {
-      if (stage !== 'decode' && Number.isFinite(ms)) this.stageSeconds.observe({ stage }, ms / 1000);
+    // Only the stages there are: a label per name another machine makes up would grow without end.
+    for (const stage of RELAYED_STAGES) {
+      const ms = header.stageMs[stage];
+      if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) this.stageSeconds.observe({ stage }, ms / 1000);
     }
     this.endToEndSeconds.observe({ stream }, Math.max(0, Date.now() - header.capturedAt) / 1000);
     this.counted(stream, now);

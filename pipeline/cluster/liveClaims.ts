@@ -52,6 +52,7 @@ class ClusterFrameSink implements SegmentationSink {
     private readonly classNames: readonly string[],
     /** Whether the server has viewers: the JPEG and the frame message are skipped otherwise. */
     private readonly watched: () => boolean,
+    private readonly onLost: (error: unknown) => void,
   ) {}
 
   async write(segmentation: Segmentation): Promise<void> {
@@ -66,7 +67,8 @@ class ClusterFrameSink implements SegmentationSink {
       width: frame.width, height: frame.height, crf: segmentation.crf !== undefined, pixels,
       stageMs: Object.fromEntries(Object.entries(segmentation.timings).map(([stage, ms]) => [stage, Math.round(ms * 100) / 100])), worker: this.worker,
     };
-    await this.cluster.js.publish(resultsSubject(frame.streamId), encode(result));
+    // A result the broker did not take (it is away for a moment) is lost, not the stream.
+    await this.cluster.js.publish(resultsSubject(frame.streamId), encode(result)).catch((error: unknown) => this.onLost(error));
   }
 
   async flush(): Promise<void> {}
@@ -175,11 +177,16 @@ export class LiveClaims {
       const { descriptor } = plan;
       const { params } = crfParamsFor({ scale: liveCrfScale(descriptor.classes), ...run.crf?.params }, descriptor.crf);
       let dropped = 0;
+      let toldLost = false;
+      const lostResults = (error: unknown) => {
+        if (!toldLost) this.o.log(`stream ${task.stream}: results not taken by the broker (${(error as Error).message}); the stream goes on, its results are lost until the broker is back`);
+        toldLost = true;
+      };
       const owned: Partial<OwnedStream> & Pick<OwnedStream, 'crfOn' | 'revision' | 'watched'> = { revision, crfOn: task.crfOn, watched: task.watched };
       const pipeline = await startLivePipeline([stream], {
         plan, device: this.o.device, workers: 1, threadsPerWorker: this.o.threads, batchSize: run.batchSize, batchWaitMs: 5,
         crf: { params, enabledFor: () => owned.crfOn, ...(run.crf?.warmStart ? { warmStart: run.crf.warmStart } : {}), workers: 1 },
-        sink: new ClusterFrameSink(this.cluster, this.o.id, descriptor.classNames, () => owned.watched),
+        sink: new ClusterFrameSink(this.cluster, this.o.id, descriptor.classNames, () => owned.watched, (error) => lostResults(error)),
         onPublished: () => {},
         onDropped: (_stream, _place, count) => (dropped += count),
         log: (line) => this.o.log(`stream ${task.stream}: ${line}`),
