@@ -20,7 +20,7 @@ import { parseLiveInput, type LiveInput } from './sources/liveInputs.js';
 import { LiveStream, type LiveStreamOptions } from './sources/liveStream.js';
 import { liveCrfScale, type LivePipeline, startLivePipeline } from './livePipeline.js';
 import { type LiveRelay, startLiveRelay } from './cluster/liveRelay.js';
-import { readSidecar } from '../model/modelOverrides.js';
+import { runSettingsFor } from './cluster/runSettings.js';
 import { planRun } from './runPlan.js';
 
 export interface ServeOptions {
@@ -190,14 +190,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     if (options.natsUrl) {
       relay = await startLiveRelay({
         url: options.natsUrl, inputs, realtime: Boolean(options.realtime), modelPath: options.modelPath,
-        run: {
-          batchSize,
-          ...(options.inputSize ? { inputSize: [options.inputSize[0], options.inputSize[1]] as [number, number] } : {}),
-          ...(options.tiles ? { tiles: options.tiles === 'auto' ? 'auto' : { cols: options.tiles.cols, rows: options.tiles.rows } } : {}),
-          ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
-          crf: { params: options.crf.params, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) },
-          modelOverrides: { ...readSidecar(options.modelPath), ...options.modelOverrides },
-        },
+        run: runSettingsFor({ ...options, batchSize, crf: { params: options.crf.params, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) } }),
         crfOn: (id) => crfOn.has(id), hub, metrics, log,
         onStatus: () => hub.broadcast({ type: 'streams', streams: describeStreams() }),
       });

@@ -12,20 +12,20 @@
  *     ─▶ in order: frames JSON, masks, chunk videos ─▶ concat ─▶ committed
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ConsumerMessages } from '@nats-io/jetstream';
 import { CancelledError, ClusterError, fromErrorEnvelope, InputError, OutputError, UsageError } from '../../core/errors.js';
 import { DAMAGED_FRAMES_TOLERATED } from '../sources/ffmpegFrameSource.js';
-import { readSidecar } from '../../model/modelOverrides.js';
 import { locateFfmpeg, probeInput } from '../ffmpeg.js';
 import { planSegmentRun, type SegmentOptions } from '../segmentVideo.js';
-import { maskFileName } from '../sinks/maskPngSink.js';
-import { commitPartial, commitPartialFiles, createPartialDirectory, createPartialFile, discardPartial, ioReason } from '../sinks/partialFile.js';
+import { commitMasks, maskFileName, openMasksDirectory } from '../sinks/maskPngSink.js';
+import { commitPartial, createPartialFile, discardPartial, ioReason } from '../sinks/partialFile.js';
 import { unbundle } from './maskBundle.js';
 import { type Cluster, openCluster } from './natsCluster.js';
-import { CHUNK_STREAM, type ChunkDone, chunkSubject, type ChunkTask, DONE_STREAM, doneSubject, encode, MAX_DELIVERIES, parseChunkDone, type RunSettings, WORKER_CONSUMER } from './protocol.js';
+import { CHUNK_STREAM, type ChunkDone, chunkSubject, type ChunkTask, DONE_STREAM, doneSubject, encode, MAX_DELIVERIES, parseChunkDone, WORKER_CONSUMER } from './protocol.js';
+import { runSettingsFor } from './runSettings.js';
 import { splitAtKeyframes, type VideoChunk } from './splitVideo.js';
 
 export interface ClusterSegmentOptions extends Omit<SegmentOptions, 'workers' | 'threadsPerWorker' | 'batchWaitMs' | 'device' | 'onStart' | 'onFrame'> {
@@ -72,7 +72,7 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
     // Results are read from the start of the job's subject: nothing a worker says is missed.
     const results = await cluster.js.consumers.get(DONE_STREAM, { filter_subjects: doneSubject(job) });
     subscription = await results.consume();
-    const run = runSettings(options);
+    const run = runSettingsFor(options);
     // A chunk whose every delivery died with its worker (killed, out of memory) is given up by the server.
     const givenUp = new Map<number, number>();
     const deadLetters = cluster.connection.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${CHUNK_STREAM}.${WORKER_CONSUMER}`);
@@ -112,24 +112,6 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
     await cluster?.close();
     rmSync(scratch, { recursive: true, force: true });
   }
-}
-
-/** The flags a worker applies, in the task: the sidecar's settings too (the worker's copy of the model has none). */
-function runSettings(o: ClusterSegmentOptions): RunSettings {
-  const overrides = { ...readSidecar(o.modelPath), ...o.modelOverrides };
-  return {
-    batchSize: o.batchSize,
-    ...(o.inputSize ? { inputSize: [o.inputSize[0], o.inputSize[1]] as [number, number] } : {}),
-    ...(o.tiles ? { tiles: o.tiles === 'auto' ? 'auto' : { cols: o.tiles.cols, rows: o.tiles.rows } } : {}),
-    ...(o.tileOverlap !== undefined ? { tileOverlap: o.tileOverlap } : {}),
-    ...(o.scales ? { scales: [...o.scales] } : {}),
-    ...(o.flip ? { flip: true } : {}),
-    ...(o.opacity !== undefined ? { opacity: o.opacity } : {}),
-    ...(o.encoderPreset ? { encoderPreset: o.encoderPreset } : {}),
-    ...(o.crf ? { crf: { params: o.crf.params, ...(o.crf.warmStart ? { warmStart: o.crf.warmStart } : {}) } } : {}),
-    ...(Object.keys(overrides).length ? { modelOverrides: overrides } : {}),
-    ...(o.strict ? { strict: true } : {}),
-  };
 }
 
 /**
@@ -204,10 +186,7 @@ class ClusterOutputs {
   constructor(private readonly o: ClusterSegmentOptions) {
     this.paths = { ...(o.outputPath ? { video: o.outputPath } : {}), ...(o.masksDir ? { masks: o.masksDir } : {}), ...(o.framesJsonPath ? { framesJson: o.framesJsonPath } : {}) };
     this.framesPartial = o.framesJsonPath ? createPartialFile(o.framesJsonPath, '--frames-json file') : null;
-    if (o.masksDir && existsSync(o.masksDir) && readdirSync(o.masksDir).some((f) => /^frame_\d+\.png$/.test(f))) {
-      throw new OutputError(`--masks ${o.masksDir} already holds frame_*.png files: choose an empty directory or remove them`);
-    }
-    this.masksPartial = o.masksDir ? createPartialDirectory(o.masksDir, '--masks directory') : null;
+    this.masksPartial = o.masksDir ? openMasksDirectory(o.masksDir) : null;
     this.videoPartial = o.outputPath ? createPartialFile(o.outputPath, 'output video') : null;
   }
 
@@ -266,10 +245,7 @@ class ClusterOutputs {
       for (const f of this.videoChunks) rmSync(f, { force: true });
       commitPartial(this.videoPartial, this.o.outputPath!, 'output video');
     }
-    if (this.masksPartial) {
-      if (existsSync(this.o.masksDir!)) commitPartialFiles(this.masksPartial, this.o.masksDir!, 'masks');
-      else commitPartial(this.masksPartial, this.o.masksDir!, 'masks');
-    }
+    if (this.masksPartial) commitMasks(this.masksPartial, this.o.masksDir!);
     if (this.framesPartial) commitPartial(this.framesPartial, this.o.framesJsonPath!, '--frames-json file');
   }
 

@@ -16,15 +16,26 @@ export function maskFileName(index: number): string {
   return `frame_${String(index).padStart(6, '0')}.png`;
 }
 
+/** The partial directory for `--masks DIR`; refused where DIR already holds masks (they would mix). */
+export function openMasksDirectory(dir: string): string {
+  if (existsSync(dir) && readdirSync(dir).some((f) => /^frame_\d+\.png$/.test(f))) {
+    throw new OutputError(`--masks ${dir} already holds frame_*.png files: choose an empty directory or remove them`);
+  }
+  return createPartialDirectory(dir, '--masks directory');
+}
+
+/** The partial directory's masks into DIR (made, or added to where it exists). */
+export function commitMasks(partialDir: string, dir: string): void {
+  if (existsSync(dir)) commitPartialFiles(partialDir, dir, 'masks');
+  else commitPartial(partialDir, dir, 'masks');
+}
+
 export class MaskPngSink implements SegmentationSink {
   readonly name = 'masks';
   private readonly partialDir: string;
 
   constructor(private readonly dir: string) {
-    if (existsSync(dir) && readdirSync(dir).some((f) => /^frame_\d+\.png$/.test(f))) {
-      throw new OutputError(`--masks ${dir} already holds frame_*.png files: choose an empty directory or remove them`);
-    }
-    this.partialDir = createPartialDirectory(dir, '--masks directory');
+    this.partialDir = openMasksDirectory(dir);
   }
 
   async write({ frame, labels }: Segmentation): Promise<void> {
@@ -40,8 +51,7 @@ export class MaskPngSink implements SegmentationSink {
   async flush(): Promise<void> {}
 
   commit(): void {
-    if (existsSync(this.dir)) commitPartialFiles(this.partialDir, this.dir, 'masks');
-    else commitPartial(this.partialDir, this.dir, 'masks');
+    commitMasks(this.partialDir, this.dir);
   }
 
   async abort(): Promise<void> {

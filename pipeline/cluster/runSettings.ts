@@ -1,0 +1,30 @@
+/**
+ * A run's settings as a task carries them to a worker (`segment --nats`, `serve --nats`): the
+ * flags, and the model sidecar's settings too — the worker's copy of the model has no sidecar.
+ */
+import { type ModelOverrides, readSidecar } from '../../model/modelOverrides.js';
+import type { SegmentOptions } from '../segmentVideo.js';
+import type { RunSettings } from './protocol.js';
+
+export type RunSettingsSource = Pick<SegmentOptions, 'batchSize' | 'inputSize' | 'tiles' | 'tileOverlap' | 'scales' | 'flip' | 'opacity' | 'encoderPreset' | 'strict'> & {
+  readonly modelPath: string;
+  readonly modelOverrides?: ModelOverrides | undefined;
+  readonly crf?: Pick<NonNullable<SegmentOptions['crf']>, 'params' | 'warmStart'> | undefined;
+};
+
+export function runSettingsFor(o: RunSettingsSource): RunSettings {
+  const overrides = { ...readSidecar(o.modelPath), ...o.modelOverrides };
+  return {
+    batchSize: o.batchSize,
+    ...(o.inputSize ? { inputSize: [o.inputSize[0], o.inputSize[1]] as [number, number] } : {}),
+    ...(o.tiles ? { tiles: o.tiles === 'auto' ? 'auto' : { cols: o.tiles.cols, rows: o.tiles.rows } } : {}),
+    ...(o.tileOverlap !== undefined ? { tileOverlap: o.tileOverlap } : {}),
+    ...(o.scales ? { scales: [...o.scales] } : {}),
+    ...(o.flip ? { flip: true } : {}),
+    ...(o.opacity !== undefined ? { opacity: o.opacity } : {}),
+    ...(o.encoderPreset ? { encoderPreset: o.encoderPreset } : {}),
+    ...(o.crf ? { crf: { params: o.crf.params, ...(o.crf.warmStart ? { warmStart: o.crf.warmStart } : {}) } } : {}),
+    ...(Object.keys(overrides).length ? { modelOverrides: overrides } : {}),
+    ...(o.strict ? { strict: true } : {}),
+  };
+}
