@@ -9,7 +9,7 @@ import type { Worker } from 'node:worker_threads';
 import { fromErrorEnvelope } from '../core/errors.js';
 import type { BatchRequest, CloseRequest, FrameInputs, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import type { ModelDescriptor } from './descriptor.js';
-import type { Device } from './session.js';
+import type { Device } from './device.js';
 import { startWorker } from './startWorker.js';
 import { WorkerPool } from './workerPool.js';
 

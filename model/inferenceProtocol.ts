@@ -1,7 +1,7 @@
 /** Messages between the main thread and an inference worker (structured clone; buffers transferred). */
 import type { ErrorEnvelope } from '../core/errors.js';
 import type { ModelInput } from '../core/frames.js';
-import type { Device } from './session.js';
+import type { Device } from './device.js';
 import type { Layout } from './preprocess.js';
 
 export interface WorkerInit {

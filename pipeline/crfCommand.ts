@@ -6,7 +6,7 @@
  *   IMG (PNG / PPM) + P.npy (float32 H×W×C, or C×H×W with --chw) → LABELS.png (8-bit grey), [Q.npy]
  */
 import { PNG } from 'pngjs';
-import type { CrfParams } from '../model/crf/denseCrf.js';
+import type { CrfParams } from '../model/crf/crfParams.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { formatSequencePath } from './ffmpeg.js';

@@ -12,7 +12,7 @@ import os from 'node:os';
 import { CancelledError, ModelError } from '../core/errors.js';
 import type { Frame } from '../core/frames.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
-import { type CrfKernels, type CrfParams, DEEPLAB_VOC_PARAMS } from '../model/crf/denseCrf.js';
+import { type CrfKernels, type CrfParams, DEEPLAB_VOC_PARAMS } from '../model/crf/crfParams.js';
 import { type KernelTrial, searchKernels } from '../model/crf/tuneSearch.js';
 import { InferencePool } from '../model/inferencePool.js';
 import { parseOverrides } from '../model/modelOverrides.js';

@@ -20,7 +20,7 @@ export type { Frame, ModelInput, PreparedFrame, Segmentation, StageTimings } fro
 export { finishSinks, type SegmentationSink } from '../core/sink.js';
 
 export { CrfRunner } from '../model/crf/crfRunner.js';
-export { type CrfParams, DEEPLAB_VOC_PARAMS } from '../model/crf/denseCrf.js';
+export { type CrfParams, DEEPLAB_VOC_PARAMS } from '../model/crf/crfParams.js';
 export { type CatalogEntry, DEFAULT_MODEL_NAME, MODEL_CATALOG } from '../model/catalog.js';
 export { defaultModelPath } from '../model/defaultModel.js';
 export type { ModelDescriptor } from '../model/descriptor.js';

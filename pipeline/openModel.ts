@@ -11,7 +11,7 @@
 import type { ModelDescriptor } from '../model/descriptor.js';
 import { InferencePool, type InferencePoolEvents } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
-import { parseDevice, type Device } from '../model/session.js';
+import { parseDevice, type Device } from '../model/device.js';
 import type { PreprocessOptions } from '../operators/preprocessFrames.js';
 import { type ResolveModelOptions, resolveModel } from './resolveModel.js';
 import { planRun } from './runPlan.js';

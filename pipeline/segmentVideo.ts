@@ -8,11 +8,11 @@
  */
 import type { TileGrid } from '../model/tiles.js';
 import { type Observable, tap } from 'rxjs';
-import { type CrfSettings, crfParamsFor } from '../model/crf/denseCrf.js';
+import { type CrfSettings, crfParamsFor } from '../model/crf/crfParams.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
-import type { Device } from '../model/session.js';
+import type { Device } from '../model/device.js';
 import { writeToSinks } from '../operators/writeToSinks.js';
 import { CancelledError, UsageError } from '../core/errors.js';
 import { probeInput } from './ffmpeg.js';

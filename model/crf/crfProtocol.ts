@@ -1,6 +1,6 @@
 /** Messages between the main thread and a CRF worker (buffers transferred). */
 import type { ErrorEnvelope } from '../../core/errors.js';
-import type { CrfParams } from './denseCrf.js';
+import type { CrfParams } from './crfParams.js';
 
 export interface CrfJob {
   readonly id: number;

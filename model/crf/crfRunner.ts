@@ -6,7 +6,7 @@
  *   const runner = CrfRunner.start(2); await runner.run({ image, width, height, probabilities, classes, params }); await runner.close();
  */
 import os from 'node:os';
-import type { Worker } from 'node:worker_threads';
+import { MessageChannel, type Worker } from 'node:worker_threads';
 import { startWorker } from '../startWorker.js';
 import { WorkerPool } from '../workerPool.js';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
@@ -18,7 +18,7 @@ export class CrfRunner {
   private readonly streamWorker = new Map<string, Worker>();
   private readonly workers: WorkerPool;
 
-  private constructor(workers: Worker[], threads: number, onWorkerLost: ((reason: string) => void) | undefined) {
+  private constructor(workers: Worker[], private readonly helpers: Worker[], threads: number, onWorkerLost: ((reason: string) => void) | undefined) {
     this.workers = new WorkerPool(workers, {
       label: 'CRF',
       start: () => Promise.resolve(startWorker(import.meta.url, 'crfWorker', { threads })),
@@ -37,7 +37,17 @@ export class CrfRunner {
    */
   static start(workers = 1, threadsPerWorker = Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers))), onWorkerLost?: (reason: string) => void): CrfRunner {
     const threads = Math.min(2, threadsPerWorker);
-    return new CrfRunner(Array.from({ length: Math.max(1, workers) }, () => startWorker(import.meta.url, 'crfWorker', { threads })), threads, onWorkerLost);
+    const helpers: Worker[] = [];
+    const started = Array.from({ length: Math.max(1, workers) }, () => {
+      if (threads < 2) return startWorker(import.meta.url, 'crfWorker', { threads });
+      // Its helper thread boots beside it, not after it: a one-image process waits for both.
+      const { port1, port2 } = new MessageChannel();
+      const helper = startWorker(import.meta.url, 'meanFieldHelper', { port: port2 }, [port2]);
+      helper.unref();
+      helpers.push(helper);
+      return startWorker(import.meta.url, 'crfWorker', { threads, helper: port1 }, [port1]);
+    });
+    return new CrfRunner(started, helpers, threads, onWorkerLost);
   }
 
   get size(): number {
@@ -69,5 +79,6 @@ export class CrfRunner {
 
   async close(): Promise<void> {
     await this.workers.close(async (worker) => void (await worker.terminate()));
+    await Promise.all(this.helpers.map((helper) => helper.terminate()));
   }
 }

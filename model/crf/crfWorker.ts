@@ -4,16 +4,19 @@
  * grown memory, and with `threads: 2` a helper thread that runs half of every step) and each
  * stream's previous Q for the warm start.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
 import { toErrorEnvelope, UsageError } from '../../core/errors.js';
 import { CrfWorkspace } from './latticeWasm.js';
-import { CrfMemoryLimitError, latticeModule } from './wasmEngine.js';
+import { CrfMemoryLimitError, latticeModule, offerHelper } from './wasmEngine.js';
 import { runCrf, type RunCrfOptions } from './reducedResolution.js';
 import { restartStream, type WarmStartState } from './warmStart.js';
 
 const port = parentPort!;
-const workspace = new CrfWorkspace({ threads: (workerData as { threads?: number } | null)?.threads ?? 1 });
+const { threads = 1, helper } = (workerData as { threads?: number; helper?: MessagePort } | null) ?? {};
+// A helper thread the runner booted alongside this one: the first two-core engine takes it.
+if (helper) offerHelper(helper);
+const workspace = new CrfWorkspace({ threads });
 const streams = new Map<string, WarmStartState>();
 try {
   const module = latticeModule();

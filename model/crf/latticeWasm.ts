@@ -131,20 +131,26 @@ export class WasmMeanField extends WasmEngine {
     return { ...buffers, a2: this.helper ? buffers.b : 0 };
   }
 
-  /** The kernel's normalisation, 1 / (K·1) per pixel, from one filtered column of ones. */
+  /** The kernel's normalisation, 1 / (K·1) per pixel, from one filtered column of ones (in halves with the helper). */
   private normalise(kernel: PlacedLattice): void {
     const n = this.points;
     const mark = this.top;
-    const ones = this.alloc(n * 16);
-    const filtered = this.alloc(n * 16);
-    const column = this.f32(ones, n * 4).fill(0); // memory may hold an earlier frame's data
-    for (let p = 0; p < n; p++) column[p * 4] = 1;
-    const blurred = this.splatBlur(kernel, ones, 4, this.blurBuffers(kernel, 4));
-    const { d, offsets, weights } = kernel.lattice;
-    this.exports.slice(n, d + 1, 4, offsets, weights, blurred, filtered, sliceGain(d));
-    const total = this.f32(filtered, n * 4);
-    const scale = this.f32(kernel.scale, n);
-    for (let p = 0; p < n; p++) scale[p] = 1 / (total[p * 4]! + 1e-20);
+    const { lattice } = kernel;
+    const { d, offsets, weights } = lattice;
+    const d1 = d + 1;
+    const { a, b, a2 } = this.blurBuffers(kernel, 4);
+    const floats = (lattice.vertices + 1) * 4;
+    const { splatOnes, addInto, normaliseAll } = this.exports;
+    const h = n >> 1;
+    const gain = sliceGain(d);
+    if (this.helper) {
+      this.both(OP.splatOnes, [n - h, d1, offsets + h * d1 * 4, weights + h * d1 * 4, a2, floats], () => splatOnes(h, d1, offsets, weights, a, floats));
+      const m = (floats >> 1) & ~3;
+      this.both(OP.addInto, [a + m * 4, a2 + m * 4, floats - m], () => addInto(a, a2, m));
+    } else splatOnes(n, d1, offsets, weights, a, floats);
+    const blurred = this.blurLattice(lattice, 4, a, b, a);
+    if (this.helper) this.both(OP.normaliseAll, [h, n, d1, offsets, weights, blurred, gain, kernel.scale], () => normaliseAll(0, h, d1, offsets, weights, blurred, gain, kernel.scale), [6]);
+    else normaliseAll(0, n, d1, offsets, weights, blurred, gain, kernel.scale);
     this.top = mark;
   }
 

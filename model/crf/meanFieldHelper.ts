@@ -5,14 +5,18 @@
  * a step costs microseconds of hand-over, and a CRF iteration has about twenty steps.
  *
  *   control (Int32 × 32): [SEQ, DONE, READY, OP, args…, RESULT, FAILED]  — f32 arguments travel as their bits
+ *
+ * Started by its engine, or ahead of time by a CRF runner (booting a thread takes tens of
+ * milliseconds): then its instructions come through `workerData.port`, from the engine that adopts it.
  */
-import { parentPort } from 'node:worker_threads';
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { CrfExports } from './latticeExports.js';
 import { type ControlOp, CONTROL, CONTROL_WORDS, HELPER_EXPORTS } from './meanFieldControl.js';
 
 type Kernel = (...args: number[]) => unknown;
 
-parentPort!.once('message', ({ module, memory, control }: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: number }) => {
+const instructions = (workerData as { port?: MessagePort } | null)?.port ?? parentPort!;
+instructions.once('message', ({ module, memory, control }: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: number }) => {
   // Names and argument counts are checked against the module's declarations in HELPER_EXPORTS.
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<keyof CrfExports, Kernel>;
   const words = new Int32Array(memory.buffer, control, CONTROL_WORDS);
@@ -24,7 +28,11 @@ parentPort!.once('message', ({ module, memory, control }: { module: WebAssembly.
     Atomics.wait(words, CONTROL.SEQ, seen);
     seen = Atomics.load(words, CONTROL.SEQ);
     const op = words[CONTROL.OP] as ControlOp;
-    if (op === 0) return; // exit
+    if (op === 0) {
+      // Exit: a port left open would keep this thread alive.
+      if (instructions !== parentPort) instructions.close();
+      return;
+    }
     const { name, floatArgs, argc } = HELPER_EXPORTS[op];
     const args = Array.from({ length: argc }, (_, i) => (floatArgs.includes(i) ? floats[CONTROL.ARGS + i]! : words[CONTROL.ARGS + i]!));
     try {

@@ -5,7 +5,8 @@
  * scale 0.5; the labels follow the full-size edges only as far as bilinear Q allows.
  */
 import { cachedTaps } from '../preprocess.js';
-import { type CrfParams, DenseCrf } from './denseCrf.js';
+import { DenseCrf } from './denseCrf.js';
+import { type CrfParams } from './crfParams.js';
 import type { CrfWorkspace } from './latticeWasm.js';
 import { VideoMeanField } from './videoMeanField.js';
 import { latticeModule } from './wasmEngine.js';

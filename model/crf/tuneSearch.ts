@@ -5,7 +5,7 @@
  *
  *   await searchKernels(async (kernels) => mIoU(kernels)) → { best: { kernels, score }, tried: [...] }
  */
-import type { CrfKernels } from './denseCrf.js';
+import type { CrfKernels } from './crfParams.js';
 
 export interface KernelTrial {
   readonly kernels: CrfKernels;

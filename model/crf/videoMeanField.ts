@@ -19,7 +19,7 @@
  * their place in the lattice. Vertices whose points all moved away stay in the lattice (empty);
  * when the lattice has grown by half, it is rebuilt from the current colours (Q is kept: no cold frame).
  */
-import type { CrfParams } from './denseCrf.js';
+import type { CrfParams } from './crfParams.js';
 import { activeFromPeaks } from './labelPruning.js';
 import { OP } from './meanFieldControl.js';
 import type { WarmStartSettings } from './crfProtocol.js';

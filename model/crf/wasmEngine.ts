@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import v8 from 'node:v8';
-import type { Worker } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { startWorker } from '../startWorker.js';
 import type { CrfExports } from './latticeExports.js';
@@ -32,6 +32,18 @@ const HELPER_STEP_TIMEOUT_MS = 30_000;
 export const MIN_POINTS_FOR_TWO_THREADS = 65_536;
 
 let compiled: WebAssembly.Module | null | undefined;
+
+/** A helper thread started ahead of time (by a CRF runner), waiting for the first engine that wants one. */
+let spareHelper: MessagePort | null = null;
+
+/**
+ * Hands this thread a helper thread already booted elsewhere, reached through `port`: the first
+ * engine that runs on two cores takes it instead of starting one (a thread takes ~50 ms to boot).
+ */
+export function offerHelper(port: MessagePort): void {
+  spareHelper?.close();
+  spareHelper = port;
+}
 
 /** The module's own static data (Mathf.exp's tables) sits in the first page: allocate after it. */
 const HEAP_BASE = 65536;
@@ -108,7 +120,7 @@ export class WasmEngine {
   protected readonly memory: WebAssembly.Memory;
   protected top = HEAP_BASE;
   /** The second thread and the control block it watches, when running on two cores. */
-  protected helper: { readonly worker: Worker; readonly words: Int32Array; readonly floats: Float32Array; seq: number } | null = null;
+  protected helper: { readonly thread: Worker | MessagePort; readonly words: Int32Array; readonly floats: Float32Array; seq: number } | null = null;
 
   /** Where allocations start: after the module's data and the helper's control block. */
   private readonly floor: number;
@@ -145,14 +157,16 @@ export class WasmEngine {
   private startHelper(): void {
     const control = this.alloc(CONTROL_WORDS * 4);
     const words = new Int32Array(this.memory.buffer, control, CONTROL_WORDS).fill(0);
-    const worker = startWorker(import.meta.url, 'meanFieldHelper', null);
-    worker.unref();
-    worker.postMessage({ module: this.module, memory: this.memory, control });
+    // The spare helper if there is one (its owner ends the thread), else one of our own.
+    const thread = spareHelper ?? startWorker(import.meta.url, 'meanFieldHelper', null);
+    spareHelper = null;
+    thread.unref();
+    thread.postMessage({ module: this.module, memory: this.memory, control });
+    this.helper = { thread, words, floats: new Float32Array(this.memory.buffer, control, CONTROL_WORDS), seq: 0 };
     if (Atomics.wait(words, CONTROL.READY, 0, HELPER_READY_TIMEOUT_MS) === 'timed-out' && Atomics.load(words, CONTROL.READY) === 0) {
-      void worker.terminate();
+      this.dispose();
       throw new Error('the CRF helper thread did not start');
     }
-    this.helper = { worker, words, floats: new Float32Array(this.memory.buffer, control, CONTROL_WORDS), seq: 0 };
   }
 
   /** Threads this instance runs on: 2 with a helper. */
@@ -164,7 +178,9 @@ export class WasmEngine {
   dispose(): void {
     if (!this.helper) return;
     this.send(OP.exit, []);
-    void this.helper.worker.terminate();
+    const { thread } = this.helper;
+    if ('terminate' in thread) void thread.terminate();
+    else thread.close();
     this.helper = null;
   }
 

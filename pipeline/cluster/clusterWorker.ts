@@ -16,7 +16,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { CancelledError, ClusterError, isUserError, toErrorEnvelope } from '../../core/errors.js';
 import { cacheDirectory } from '../../model/defaultModel.js';
 import { parseOverrides } from '../../model/modelOverrides.js';
-import type { Device } from '../../model/session.js';
+import type { Device } from '../../model/device.js';
 import { InferencePool } from '../../model/inferencePool.js';
 import type { RunPlan } from '../runPlan.js';
 import { segmentVideo } from '../segmentVideo.js';

@@ -10,9 +10,9 @@
 import type { KV } from '@nats-io/kv';
 import type { Segmentation } from '../../core/frames.js';
 import type { SegmentationSink } from '../../core/sink.js';
-import { crfParamsFor } from '../../model/crf/denseCrf.js';
+import { crfParamsFor } from '../../model/crf/crfParams.js';
 import { parseOverrides } from '../../model/modelOverrides.js';
-import type { Device } from '../../model/session.js';
+import type { Device } from '../../model/device.js';
 import { encodeFrameMessage, epochMs } from '../../server/wireFormat.js';
 import { liveCrfScale, type LivePipeline, startLivePipeline } from '../livePipeline.js';
 import { planRun } from '../runPlan.js';

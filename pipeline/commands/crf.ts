@@ -1,8 +1,7 @@
 /** `crf`: the dense CRF on saved probabilities (.npy) and an image, from Python or the shell. */
 import os from 'node:os';
 import type { Command } from 'commander';
-import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
-import { runCrfCommand } from '../crfCommand.js';
+import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { nonNegative, positive, positiveInt, scaleFraction } from './flags.js';
 
@@ -29,6 +28,7 @@ export function registerCrf(program: Command, setExitCode: SetExitCode): void {
     .option('--json', 'print { "ms_setup", "ms_inference", "ms_total" } on stdout')
     .action(async (flags: { image: string; probs: string; out: string; qOut?: string; chw?: boolean; iters: number; posW: number; posXy: number; biW: number; biXy: number; biRgb: number; scale: number; frames?: number; warmStart?: boolean; warmIters: number; threads: number; json?: boolean }) => {
       try {
+        const { runCrfCommand } = await import('../crfCommand.js');
         const summary = await runCrfCommand({
           image: flags.image, probs: flags.probs, out: flags.out,
           ...(flags.qOut ? { qOut: flags.qOut } : {}),

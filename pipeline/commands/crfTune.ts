@@ -1,12 +1,12 @@
 /** `crf-tune`: search the CRF kernels that suit a model on labelled images; the best into its sidecar. */
 import os from 'node:os';
 import type { Command } from 'commander';
-import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
+import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
-import { parseDevice } from '../../model/session.js';
+import { parseDevice } from '../../model/device.js';
 import type { TileGrid } from '../../model/tiles.js';
-import { crfTune, type CrfTuneSummary } from '../crfTune.js';
-import { createProgress, type Progress } from '../progress.js';
+import type { CrfTuneSummary } from '../crfTune.js';
+import type { Progress } from '../progress.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { classesFlag, device, modelOverridesFrom, normalizeFlag, positiveInt, tileOptions, tileOverlap, tilesFlag } from './flags.js';
 import { resolveModelFlag } from './modelFlag.js';
@@ -61,6 +61,7 @@ export function registerCrfTune(program: Command, setExitCode: SetExitCode): voi
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       const tty = Boolean(process.stderr.isTTY) && !flags.json;
+      const [{ crfTune }, { createProgress }] = await Promise.all([import('../crfTune.js'), import('../progress.js')]);
       let progress: Progress = createProgress(tty, 'infer', 'images');
       try {
         const modelPath = await resolveModelFlag(flags.model, flags.json);

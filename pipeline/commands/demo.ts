@@ -9,8 +9,6 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { InputError } from '../../core/errors.js';
-import { demoFootage } from '../demoFootage.js';
-import { locateFfmpeg } from '../ffmpeg.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { positive, type SegmentFlags } from './flags.js';
 import { report, runSegment, segmentOptions } from './segment.js';
@@ -24,6 +22,7 @@ interface DemoFlags extends SegmentFlags {
 /** The first `seconds` of a video, without re-encoding. */
 async function cut(input: string, seconds: number, output: string): Promise<string> {
   try {
+    const { locateFfmpeg } = await import('../ffmpeg.js');
     await promisify(execFile)(locateFfmpeg().ffmpeg, ['-nostdin', '-v', 'error', '-y', '-i', input, '-t', String(seconds), '-map', '0:v:0', '-c', 'copy', output]);
   } catch (error) {
     throw new InputError(`could not read ${input} (${(error as Error).message.trim().split('\n').at(-1)}): give a video ffmpeg can decode`);
@@ -57,6 +56,7 @@ export function registerDemo(program: Command, setExitCode: SetExitCode): void {
   ).action(async (flags: DemoFlags) => {
     try {
       mkdirSync(flags.outDir, { recursive: true });
+      const { demoFootage } = await import('../demoFootage.js');
       const source = flags.input ?? (await demoFootage(undefined, { onNote: (m) => process.stderr.write(`note: ${m}\n`) }));
       const clip = await cut(source, flags.seconds, path.join(flags.outDir, `demo-input${path.extname(source) || '.mkv'}`));
       const framesJson = path.join(flags.outDir, 'demo.frames.jsonl');

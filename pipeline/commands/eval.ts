@@ -1,11 +1,9 @@
 /** `eval`: the mean IoU of a model on labelled images (VOC protocol), with and without the CRF. */
 import os from 'node:os';
 import type { Command } from 'commander';
-import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
+import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
-import { parseDevice } from '../../model/session.js';
-import { evaluate } from '../evaluate.js';
-import { createProgress } from '../progress.js';
+import { parseDevice } from '../../model/device.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
 import type { TileGrid } from '../../model/tiles.js';
@@ -22,6 +20,7 @@ export function registerEval(program: Command, setExitCode: SetExitCode): void {
     .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled', scaleFraction('--crf-scale'), 1)
     .option('--json', 'print the result as one JSON object')
     .action(async (flags: CrfFlags & { images: string; labels: string; model?: string; device: ReturnType<typeof parseDevice>; threads: number; inputSize?: [number, number]; tiles?: TileGrid; tileOverlap?: number; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
+      const [{ evaluate }, { createProgress }] = await Promise.all([import('../evaluate.js'), import('../progress.js')]);
       const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json, 'eval', 'images');
       try {
         const summary = await evaluate({

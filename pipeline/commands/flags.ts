@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { type CrfSettings, DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
+import { type CrfSettings, DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
-import { parseDevice } from '../../model/session.js';
+import { parseDevice } from '../../model/device.js';
 import type { TileGrid } from '../../model/tiles.js';
 
 export function positiveInt(flag: string) {

@@ -1,6 +1,5 @@
 /** `import`: a TFLite segmentation model converted to ONNX. */
 import type { Command } from 'commander';
-import { importModelFile } from '../importModel.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 
 export function registerImport(program: Command, setExitCode: SetExitCode): void {
@@ -10,8 +9,9 @@ export function registerImport(program: Command, setExitCode: SetExitCode): void
     .argument('<model.tflite>', 'TFLite flatbuffer')
     .requiredOption('-o, --output <model.onnx>', 'where to write the ONNX model')
     .option('--json', 'print a JSON summary on stdout')
-    .action((input: string, flags: { output: string; json?: boolean }) => {
+    .action(async (input: string, flags: { output: string; json?: boolean }) => {
       try {
+        const { importModelFile } = await import('../importModel.js');
         const summary = importModelFile(input, flags.output);
         if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         else process.stderr.write(`${input} → ${flags.output} (${summary.operators} operators, ${summary.ms} ms)\n`);

@@ -3,10 +3,9 @@
  * on a terminal), or nothing (the embedded default). Ctrl-C during a download removes the partial
  * file and ends the command with 130.
  */
-import { createByteProgress } from '../progress.js';
-import { resolveModel } from '../resolveModel.js';
 
 export async function resolveModelFlag(value: string | undefined, quiet = false): Promise<string> {
+  const [{ createByteProgress }, { resolveModel }] = await Promise.all([import('../progress.js'), import('../resolveModel.js')]);
   const bar = createByteProgress(Boolean(process.stderr.isTTY) && !quiet, `fetch ${value}`);
   const controller = new AbortController();
   const onSignal = () => controller.abort();

@@ -2,8 +2,6 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_MODEL_NAME, MODEL_CATALOG, type CatalogEntry } from '../../model/catalog.js';
-import { defaultModelSource } from '../../model/defaultModel.js';
-import { cachedDownload, MIRROR_VARIABLE } from '../resolveModel.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 
 interface ModelRow {
@@ -21,7 +19,13 @@ interface ModelRow {
   readonly path: string | null;
 }
 
-function row(entry: CatalogEntry): ModelRow {
+/** The download cache and the packaged default, loaded when the command runs. */
+interface ModelSources {
+  readonly cachedDownload: (entry: CatalogEntry) => string | null;
+  readonly defaultModelSource: () => { readonly tflite: string; readonly version: string };
+}
+
+function row(entry: CatalogEntry, { cachedDownload, defaultModelSource }: ModelSources): ModelRow {
   const { source } = entry;
   const cachedPath = cachedDownload(entry);
   const packaged = source.kind === 'package' ? defaultModelSource() : null;
@@ -46,9 +50,10 @@ export function registerModels(program: Command, setExitCode: SetExitCode): void
     .command('models')
     .description('list the models known by name (use one with --model NAME)')
     .option('--json', 'print one JSON object per model')
-    .action((flags: { json?: boolean }) => {
+    .action(async (flags: { json?: boolean }) => {
       try {
-        const rows = MODEL_CATALOG.map(row);
+        const [{ defaultModelSource }, { cachedDownload, MIRROR_VARIABLE }] = await Promise.all([import('../../model/defaultModel.js'), import('../resolveModel.js')]);
+        const rows = MODEL_CATALOG.map((entry) => row(entry, { cachedDownload, defaultModelSource }));
         if (flags.json) {
           process.stdout.write(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
           return;

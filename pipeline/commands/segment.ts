@@ -2,18 +2,17 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
-import { CUDA_HOWTO } from '../../model/session.js';
-import { isSequencePattern } from '../ffmpeg.js';
-import { createProgress } from '../progress.js';
-import { segmentVideo, type SegmentSummary } from '../segmentVideo.js';
-import { type ClusterSegmentSummary, segmentOnCluster } from '../cluster/segmentOnCluster.js';
+import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
+import { CUDA_HOWTO } from '../../model/device.js';
+import type { SegmentSummary } from '../segmentVideo.js';
+import type { ClusterSegmentSummary } from '../cluster/segmentOnCluster.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
 import { crfKernelOptions, tileOptions, crfParams, fraction, modelOptions, modelOverridesFrom, onOff, positive, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
 
 /** Where output goes when no output flag is given: `<name>.seg.mp4` (or .png for a still image) in the working directory. */
-function defaultOutput(input: string): string {
+async function defaultOutput(input: string): Promise<string> {
+  const { isSequencePattern } = await import('../ffmpeg.js');
   const base = path.basename(input).replace(/%0?\d*d/g, '').replace(/\.[^.]+$/, '').replace(/[_-]+$/, '') || 'output';
   const still = /\.(png|jpe?g|bmp|webp|tiff?|ppm)$/i.test(input) && !isSequencePattern(input);
   return `${base}.seg.${still ? 'png' : 'mp4'}`;
@@ -22,7 +21,7 @@ function defaultOutput(input: string): string {
 /** What a run takes from the flags, on this machine or the cluster's. */
 async function runOptions(input: string, flags: SegmentFlags) {
   const wantsAny = flags.output || flags.masks || flags.framesJson;
-  const outputPath = flags.output ?? (wantsAny ? undefined : defaultOutput(input));
+  const outputPath = flags.output ?? (wantsAny ? undefined : await defaultOutput(input));
   return {
     input,
     ...(outputPath ? { outputPath } : {}),
@@ -66,6 +65,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<Se
   const cores = os.availableParallelism();
   const workers = flags.workers ?? Math.min(2, cores);
   const threads = flags.threads ?? Math.max(1, Math.floor(cores / workers));
+  const [{ segmentVideo }, { createProgress }] = await Promise.all([import('../segmentVideo.js'), import('../progress.js')]);
   const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json);
   try {
     const options = await runOptions(input, flags);
@@ -98,6 +98,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<Se
 
 /** `segment IN --nats URL`: the same run, its chunks on the cluster's workers. */
 export async function runSegmentOnCluster(input: string, flags: SegmentFlags & { nats: string; chunkSeconds: number }): Promise<ClusterSegmentSummary> {
+  const [{ segmentOnCluster }, { createProgress }] = await Promise.all([import('../cluster/segmentOnCluster.js'), import('../progress.js')]);
   const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json, 'segment', 'chunks');
   try {
     const options = await runOptions(input, flags);

@@ -2,9 +2,8 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
-import { CUDA_HOWTO } from '../../model/session.js';
-import { startLiveServer } from '../serve.js';
+import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
+import { CUDA_HOWTO } from '../../model/device.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
 import { LIVE_CRF_PRUNE, crfKernelOptions, tileOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, type RunFlags, scaleFraction } from './flags.js';
@@ -37,6 +36,7 @@ function port(value: string): number {
 /** Serves until Ctrl-C / SIGTERM; one line per stream event on stderr. */
 async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
   const threads = flags.threads ?? Math.max(1, Math.floor(os.availableParallelism() / flags.workers));
+  const { startLiveServer } = await import('../serve.js');
   const server = await startLiveServer({
     inputs,
     realtime: Boolean(flags.realtime),

@@ -1,11 +1,10 @@
 /** `worker`: a process that segments chunks for `segment --nats` until stopped. */
 import os from 'node:os';
 import type { Command } from 'commander';
-import { runClusterWorker, seedModelCache } from '../cluster/clusterWorker.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { device, positiveInt } from './flags.js';
 import { resolveModelFlag } from './modelFlag.js';
-import { type Device, parseDevice } from '../../model/session.js';
+import { type Device, parseDevice } from '../../model/device.js';
 
 export function registerWorker(program: Command, setExitCode: SetExitCode): void {
   program
@@ -27,6 +26,7 @@ export function registerWorker(program: Command, setExitCode: SetExitCode): void
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
+        const { runClusterWorker, seedModelCache } = await import('../cluster/clusterWorker.js');
         if (flags.model) await seedModelCache(await resolveModelFlag(flags.model));
         const summary = await runClusterWorker({
           url: flags.nats, device: flags.device, threads: flags.threads ?? os.availableParallelism(), maxStreams: flags.maxStreams, signal: controller.signal,

@@ -3,7 +3,7 @@ import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deeplabLikeCase } from '../../bench/crfCases.js';
 import { CrfRunner } from '../../model/crf/crfRunner.js';
-import { DEEPLAB_VOC_PARAMS } from '../../model/crf/denseCrf.js';
+import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import { describeModel, IMAGENET_NORMALIZATION } from '../../model/descriptor.js';
 import { InferencePool } from '../../model/inferencePool.js';
 import { preprocessRgb } from '../../model/preprocess.js';

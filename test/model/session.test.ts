@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildDeepLab } from '../../model/deeplabBuilder.js';
-import { openSession, parseDevice } from '../../model/session.js';
+import { openSession } from '../../model/session.js';
+import { parseDevice } from '../../model/device.js';
 import { EnvironmentError, ModelError, UsageError } from '../../core/errors.js';
 
 const model = buildDeepLab({ variant: 'tiny', classes: 3 });

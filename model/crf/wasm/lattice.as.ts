@@ -58,6 +58,36 @@ export function splat(points: i32, d1: i32, stride: i32, offsets: usize, weights
   }
 }
 
+/**
+ * The splat of a column of ones (rows of 4 floats, lane 0): the lattice zeroed, then each point's
+ * barycentric weights added at its corners — a kernel's normalisation, without a values buffer.
+ */
+export function splatOnes(points: i32, d1: i32, offsets: usize, weights: usize, lattice: usize, latticeFloats: i32): void {
+  memory.fill(lattice, 0, <usize>latticeFloats << 2);
+  const corners = points * d1;
+  for (let k = 0; k < corners; k++) {
+    const at = <usize>k << 2;
+    const o = lattice + (<usize>load<i32>(offsets + at) << 4);
+    store<f32>(o, load<f32>(o) + load<f32>(weights + at));
+  }
+}
+
+/**
+ * scale[p] = 1 / (Σ alpha·weight · ones[corner] + 1e-20) for points [first, last): NORMALIZE_AFTER's
+ * factor from a blurred column of ones (rows of 4 floats), the sum in f32 as `slice` makes it and
+ * the reciprocal in f64.
+ */
+export function normaliseAll(first: i32, last: i32, d1: i32, offsets: usize, weights: usize, ones: usize, alpha: f32, scale: usize): void {
+  for (let p = first; p < last; p++) {
+    let total: f32 = 0;
+    for (let r = 0; r < d1; r++) {
+      const k = <usize>(p * d1 + r) << 2;
+      total += (load<f32>(weights + k) * alpha) * load<f32>(ones + (<usize>load<i32>(offsets + k) << 4));
+    }
+    store<f32>(scale + (<usize>p << 2), <f32>(1.0 / (<f64>total + 1e-20)));
+  }
+}
+
 /** dst[i] += src[i] for `floats` floats (a multiple of 4): two threads' splats summed. */
 export function addInto(dst: usize, src: usize, floats: i32): void {
   for (let i = 0; i < floats; i += 4) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DenseCrf, NormalizedFilter, pixelFeatures, type CrfParams } from '../../../model/crf/denseCrf.js';
+import { DenseCrf, NormalizedFilter, pixelFeatures } from '../../../model/crf/denseCrf.js';
+import { type CrfParams } from '../../../model/crf/crfParams.js';
 import { PermutohedralLattice } from '../../../model/crf/permutohedralLattice.js';
 import { seededRandom } from '../../../model/onnxGraph.js';
 

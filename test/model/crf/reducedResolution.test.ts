@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { WarmStartState } from '../../../model/crf/warmStart.js';
 import { deeplabLikeCase } from '../../../bench/crfCases.js';
-import { DEEPLAB_VOC_PARAMS } from '../../../model/crf/denseCrf.js';
+import { DEEPLAB_VOC_PARAMS } from '../../../model/crf/crfParams.js';
 import { resizeInterleaved, runCrf } from '../../../model/crf/reducedResolution.js';
 
 describe('CRF at reduced resolution', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CrfKernels } from '../../../model/crf/denseCrf.js';
+import type { CrfKernels } from '../../../model/crf/crfParams.js';
 import { PAPER_GRID, searchKernels } from '../../../model/crf/tuneSearch.js';
 
 /** A smooth score with its peak at (w1, σα, σβ) = peak. */
