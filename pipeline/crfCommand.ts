@@ -10,8 +10,9 @@ import type { CrfParams } from '../model/crf/crfParams.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { formatSequencePath } from './ffmpeg.js';
-import { readNpyFloat32, writeNpyFloat32 } from './npy.js';
-import { readInputFile } from './readInputFile.js';
+import { readNpyFloat32, readNpyHeader, writeNpyFloat32 } from './npy.js';
+import { readInputFile, readInputFileStart } from './readInputFile.js';
+import { normaliseProbabilities, type ProbabilitySource } from '../model/crf/probabilities.js';
 import { readRgbImage } from './rgbImage.js';
 import { writeFileAtomically } from './sinks/partialFile.js';
 
@@ -40,10 +41,13 @@ export interface CrfCommandSummary {
 
 const PATTERN = /%0?\d*d/;
 
-/** Loads and checks one probability map against its image; returns HWC, each pixel summing to 1. */
-export function loadProbabilities(file: string, width: number, height: number, chw: boolean): { probabilities: Float32Array; classes: number } {
-  const bytes = readInputFile(file, 'probabilities');
-  const { shape, data } = readNpyFloat32(bytes, file);
+/**
+ * One probability map against its image: H×W×C goes to the CRF worker as the file's data (read
+ * there, checked and normalised there); C×H×W is read, transposed and normalised here.
+ */
+export function probabilitiesFor(file: string, width: number, height: number, chw: boolean): { probabilities: ProbabilitySource; classes: number } {
+  const { start, size } = readInputFileStart(file, 'probabilities', 65536);
+  const { shape, dataOffset } = readNpyHeader(start, file, size);
   if (shape.length !== 3) throw new InputError(`${file} has shape (${shape.join(', ')}); expected ${chw ? 'C×H×W' : 'H×W×C'} (3 axes)`);
   const [h, w, classes] = chw ? [shape[1]!, shape[2]!, shape[0]!] : [shape[0]!, shape[1]!, shape[2]!];
   if (h !== height || w !== width) {
@@ -51,33 +55,13 @@ export function loadProbabilities(file: string, width: number, height: number, c
   }
   if (classes < 1) throw new InputError(`${file} has no labels`);
   if (classes > 256) throw new InputError(`${file} has ${classes} labels; the 8-bit label PNG holds at most 256`);
+  if (!chw) return { probabilities: { path: file, offset: dataOffset, name: file, width }, classes };
+  const { data } = readNpyFloat32(readInputFile(file, 'probabilities'), file);
   const n = width * height;
-  // H×W×C is normalised where it lies (the file's own buffer); C×H×W is transposed into a new one.
-  const probabilities = chw ? new Float32Array(n * classes) : data;
-  if (chw) for (let c = 0; c < classes; c++) for (let p = 0, from = c * n; p < n; p++) probabilities[p * classes + c] = data[from + p]!;
-  for (let p = 0, row = 0; p < n; p++, row += classes) {
-    let sum = 0;
-    let finite = true;
-    for (let c = row; c < row + classes; c++) {
-      const v = probabilities[c]!;
-      finite &&= v >= 0 && v < Infinity;
-      sum += v;
-    }
-    if (!finite) throw badProbability(file, probabilities, row, classes, p % width, Math.floor(p / width));
-    if (sum <= 0) throw new InputError(`${file}: pixel (${p % width}, ${Math.floor(p / width)}) has probabilities summing to 0`);
-    for (let c = row; c < row + classes; c++) probabilities[c]! /= sum;
-  }
+  const probabilities = new Float32Array(n * classes);
+  for (let c = 0; c < classes; c++) for (let p = 0, from = c * n; p < n; p++) probabilities[p * classes + c] = data[from + p]!;
+  normaliseProbabilities(probabilities, width, classes, file);
   return { probabilities, classes };
-}
-
-/** The first value at one pixel that is not a probability, and what to do about it. */
-function badProbability(file: string, probabilities: Float32Array, row: number, classes: number, x: number, y: number): InputError {
-  const c = probabilities.subarray(row, row + classes).findIndex((v) => !(v >= 0 && v < Infinity));
-  const v = probabilities[row + c]!;
-  const what = Number.isNaN(v) ? 'NaN' : v === Infinity ? 'infinity' : 'a negative value';
-  // A negative value is most likely a logit; NaN and infinity, a softmax that overflowed.
-  const hint = v < 0 ? 'pass probabilities (a softmax), not logits' : 'pass finite probabilities (a softmax of the logits, computed stably)';
-  return new InputError(`${file} holds ${what} at pixel (${x}, ${y}), label ${c}: ${hint}`);
 }
 
 function labelPng(labels: Uint8Array, width: number, height: number): Uint8Array {
@@ -101,7 +85,7 @@ export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSum
   try {
     for (let i = 0; i < frames; i++) {
       const image = readRgbImage(at(o.image, i)!);
-      const { probabilities, classes } = loadProbabilities(at(o.probs, i)!, image.width, image.height, o.chw ?? false);
+      const { probabilities, classes } = probabilitiesFor(at(o.probs, i)!, image.width, image.height, o.chw ?? false);
       // Warm start: the worker begins from the previous frame's Q where the probabilities held still.
       const result = await runner.run({
         image: image.rgb, width: image.width, height: image.height, probabilities, classes, params: o.params, wantQ: Boolean(o.qOut),

@@ -13,8 +13,17 @@ export interface NpyArray {
   readonly data: Float32Array;
 }
 
-/** `data` may be a view of `bytes`: writing to it writes there. */
-export function readNpyFloat32(bytes: Uint8Array, name: string): NpyArray {
+/** Where a float32 .npy's values are: its shape and the byte offset of its data. */
+export interface NpyLayout {
+  readonly shape: readonly number[];
+  readonly dataOffset: number;
+}
+
+/**
+ * The header of a float32 .npy: `bytes` from its start (the whole header; 64 KiB hold any NumPy
+ * writes), `fileBytes` the file's size — checked to hold every value the header promises.
+ */
+export function readNpyHeader(bytes: Uint8Array, name: string, fileBytes: number): NpyLayout {
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new InputError(`${name} is not a .npy file (no \\x93NUMPY header)`);
   const major = bytes[6]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -30,8 +39,15 @@ export function readNpyFloat32(bytes: Uint8Array, name: string): NpyArray {
   const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
   if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new InputError(`${name} has a malformed .npy header: shape (${shapeText.trim()}) is not a list of sizes ≥ 0`);
   const count = shape.reduce((a, b) => a * b, 1);
-  const start = headerStart + headerLength;
-  if (bytes.length - start < count * 4) throw new InputError(`${name} is truncated: its header promises ${count} values`);
+  const dataOffset = headerStart + headerLength;
+  if (fileBytes - dataOffset < count * 4) throw new InputError(`${name} is truncated: its header promises ${count} values`);
+  return { shape, dataOffset };
+}
+
+/** `data` may be a view of `bytes`: writing to it writes there. */
+export function readNpyFloat32(bytes: Uint8Array, name: string): NpyArray {
+  const { shape, dataOffset: start } = readNpyHeader(bytes, name, bytes.length);
+  const count = shape.reduce((a, b) => a * b, 1);
   // A view where the bytes own their whole buffer and the data is aligned (NumPy pads the header to
   // 64 bytes); a copy otherwise (a pooled Buffer's memory is shared with others).
   const at = bytes.byteOffset + start;

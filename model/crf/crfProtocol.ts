@@ -1,14 +1,15 @@
 /** Messages between the main thread and a CRF worker (buffers transferred). */
 import type { ErrorEnvelope } from '../../core/errors.js';
 import type { CrfParams } from './crfParams.js';
+import type { ProbabilitySource } from './probabilities.js';
 
 export interface CrfJob {
   readonly id: number;
   readonly image: Uint8Array;
   readonly width: number;
   readonly height: number;
-  /** N×C probabilities, HWC. */
-  readonly probabilities: Float32Array;
+  /** N×C probabilities, HWC; or a file of them the worker reads itself (checked and normalised there). */
+  readonly probabilities: ProbabilitySource;
   readonly classes: number;
   readonly params: CrfParams;
   /**

@@ -63,7 +63,8 @@ export class CrfRunner {
     if (this.workers.failed) return Promise.reject(this.workers.failed);
     const worker = this.workerFor(job);
     if (!worker) return Promise.reject(new Error('the CRF runner has no worker'));
-    return this.workers.send<CrfOutcome>(worker, job, [job.probabilities.buffer as ArrayBuffer], 'the frame it was refining was');
+    const transfer = job.probabilities instanceof Float32Array ? [job.probabilities.buffer as ArrayBuffer] : [];
+    return this.workers.send<CrfOutcome>(worker, job, transfer, 'the frame it was refining was');
   }
 
   /** A warm-started stream's own worker; otherwise the worker with the fewest jobs waiting. */

@@ -17,6 +17,7 @@ import { latticeModule } from './wasmEngine.js';
 import { PermutohedralLattice } from './permutohedralLattice.js';
 import { activeLabels } from './labelPruning.js';
 import { type CrfParams, DEEPLAB_VOC_PARAMS } from './crfParams.js';
+import { probabilityArray, type ProbabilitySource } from './probabilities.js';
 
 /** A normalised Gaussian filter over the image's pixels: out = K̃ · values (per channel). */
 export interface PixelFilter {
@@ -139,11 +140,12 @@ export class DenseCrf {
     return new DenseCrf(width, height, params, kernels, performance.now() - started);
   }
 
-  /** Mean-field inference from probabilities (N×C, HWC, each pixel summing to 1). */
-  infer(probabilities: Float32Array, classes: number, options: InferOptions = {}): CrfResult {
+  /** Mean-field inference from probabilities (N×C, HWC, each pixel summing to 1; or a file of them, checked and normalised). */
+  infer(source: ProbabilitySource, classes: number, options: InferOptions = {}): CrfResult {
     const n = this.points;
     const iterations = options.iterations ?? this.params.iterations;
-    if (this.engine) return this.engine.infer(probabilities, classes, this.params.pruneBelow, iterations, { initialQ: options.initialQ, onIteration: options.onIteration });
+    if (this.engine) return this.engine.infer(source, classes, this.params.pruneBelow, iterations, { initialQ: options.initialQ, onIteration: options.onIteration });
+    const probabilities = probabilityArray(source, n, classes);
     const active = activeLabels(probabilities, n, classes, this.params.pruneBelow);
     const m = active.length;
     // Unary −log p over the active labels; Q starts at the unary's softmax or the given Q.
@@ -190,10 +192,10 @@ export class DenseCrf {
    * The labels only: the same mean field as `infer`, without handing the N×C marginals out of
    * WebAssembly memory (what video and `segment --crf on` need).
    */
-  labels(probabilities: Float32Array, classes: number, options: Pick<InferOptions, 'iterations'> = {}): Omit<CrfResult, 'q'> {
+  labels(source: ProbabilitySource, classes: number, options: Pick<InferOptions, 'iterations'> = {}): Omit<CrfResult, 'q'> {
     const iterations = options.iterations ?? this.params.iterations;
-    if (this.engine) return this.engine.infer(probabilities, classes, this.params.pruneBelow, iterations, { withQ: false });
-    const { labels, activeLabels } = this.infer(probabilities, classes, options);
+    if (this.engine) return this.engine.infer(source, classes, this.params.pruneBelow, iterations, { withQ: false });
+    const { labels, activeLabels } = this.infer(source, classes, options);
     return { labels, activeLabels };
   }
 

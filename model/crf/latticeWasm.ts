@@ -9,6 +9,7 @@ import { activeFromPeaks } from './labelPruning.js';
 import { OP } from './meanFieldControl.js';
 import type { PermutohedralLattice } from './permutohedralLattice.js';
 import type { CrfExports } from './latticeExports.js';
+import { type ProbabilitySource, probabilityProblem, readProbabilityFile } from './probabilities.js';
 import { KERNEL_BYTES, type LatticeView, MIN_POINTS_FOR_TWO_THREADS, sliceGain, WasmEngine } from './wasmEngine.js';
 
 /** A lattice laid out in the instance's memory, with its kernel weight and normalisation. */
@@ -172,12 +173,13 @@ export class WasmMeanField extends WasmEngine {
   }
 
   /**
-   * Mean field straight from the network's probabilities (N×classes): the unary, the starting Q
-   * (`initialQ`, N×classes, or the probabilities), the iterations over the `active` labels and the
-   * expansion back to all labels with the argmax all happen in WebAssembly.
+   * Mean field straight from the network's probabilities (N×classes, or a file of them, read here
+   * and checked): the unary, the starting Q (`initialQ`, N×classes, or the probabilities), the
+   * iterations over the `active` labels and the expansion back to all labels with the argmax all
+   * happen in WebAssembly.
    */
   infer<WithQ extends boolean = true>(
-    probabilities: Float32Array,
+    probabilities: ProbabilitySource,
     classes: number,
     pruneBelow: number,
     iterations: number,
@@ -187,22 +189,35 @@ export class WasmMeanField extends WasmEngine {
     const withQ = options.withQ !== false;
     const n = this.points;
     const mark = this.top;
-    const pIn = this.alloc(n * classes * 4 + 16); // + 16: prepare reads whole vectors
-    this.f32(pIn, n * classes).set(probabilities);
+    // The unary's rows (up to `widest` bytes) are made where the probabilities (`row` bytes) lie,
+    // pixel by pixel: they sit one unary row plus n·(widest − row) bytes in, so each unary row is
+    // written after the probabilities under it were read. Fresh pages cost more than the copy.
+    const row = classes * 4;
+    const widest = ((classes + 3) & ~3) * 4;
+    const unary = this.alloc(n * widest + widest + 16); // + 16: prepare reads whole vectors
+    const pIn = unary + n * (widest - row) + widest;
+    if (probabilities instanceof Float32Array) this.f32(pIn, n * classes).set(probabilities);
+    else {
+      readProbabilityFile(probabilities, new Uint8Array(this.memory.buffer, pIn, n * row));
+      const problem = this.exports.normaliseProbabilities(n, classes, pIn);
+      if (problem !== -1) throw probabilityProblem(problem, this.f32(pIn, n * classes), classes, probabilities);
+    }
     const peak = this.alloc(classes * 4);
     this.exports.peaks(n, classes, pIn, peak);
     const active = activeFromPeaks(this.f32(peak, classes), pruneBelow);
     const m = active.length;
-    const buffers = this.runBuffers(m);
+    const buffers = this.runBuffers(m, unary);
     const { stride } = buffers;
     const list = this.alloc(m * 4);
     new Int32Array(this.memory.buffer, list, m).set(active);
     const qIn = initialQ ? this.alloc(n * classes * 4 + 16) : 0;
     if (initialQ) this.f32(qIn, n * classes).set(initialQ);
     const h = n >> 1;
-    const prepare = (from: number, count: number) => [count, classes, list, m, stride, pIn + from * classes * 4, qIn ? qIn + from * classes * 4 : 0, buffers.u + from * stride * 4, buffers.q + from * stride * 4];
-    if (this.helper) this.both(OP.prepare, prepare(h, n - h), () => this.exports.prepare(...(prepare(0, h) as Parameters<CrfExports['prepare']>)));
-    else this.exports.prepare(...(prepare(0, n) as Parameters<CrfExports['prepare']>));
+    // In place, so on one thread (the halves would overwrite each other's input); the helper
+    // meanwhile takes Q's first-touch page faults.
+    const prepare = () => this.exports.prepare(n, classes, list, m, stride, pIn, qIn, buffers.u, buffers.q);
+    if (this.helper) this.both(OP.touchPages, [buffers.q, n * stride * 4], prepare);
+    else prepare();
     const q = this.iterate(buffers, m, iterations, onIteration ? (it, current) => onIteration(it, current, active) : undefined);
     const full = withQ ? this.alloc(n * classes * 4) : 0;
     const labels = this.alloc(n);
@@ -220,12 +235,12 @@ export class WasmMeanField extends WasmEngine {
    * The buffers of one run, `channels` padded to a multiple of 4. Q is updated in place: the update
    * reads only the unary and the blurred messages, which were made from all of Q before it.
    */
-  private runBuffers(channels: number) {
+  private runBuffers(channels: number, unary?: number) {
     const n = this.points;
     const stride = (channels + 3) & ~3;
     // Each kernel's splat/blur buffers, and the kernels' descriptions for sliceUpdate.
     const blur = this.lattices.map((kernel) => this.blurBuffers(kernel, stride));
-    return { stride, u: this.alloc(n * stride * 4), q: this.alloc(n * stride * 4), blur, kernels: this.alloc(2 * KERNEL_BYTES) };
+    return { stride, u: unary ?? this.alloc(n * stride * 4), q: this.alloc(n * stride * 4), blur, kernels: this.alloc(2 * KERNEL_BYTES) };
   }
 
   private unpad(at: number, channels: number, stride: number): Float32Array {

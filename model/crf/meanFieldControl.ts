@@ -8,7 +8,7 @@ export const CONTROL = { SEQ: 0, DONE: 1, READY: 2, OP: 3, ARGS: 4, RESULT: 30, 
 export const CONTROL_WORDS = 32;
 
 /** Operations the helper runs: 0 ends it; the others name a WebAssembly export and its f32 arguments. */
-export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12;
+export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13;
 
 /** An export the helper may run, with its argument count checked against the module's own declaration. */
 type HelperExport = { [Name in keyof CrfExports]: { readonly name: Name; readonly argc: Parameters<CrfExports[Name]>['length']; readonly floatArgs: readonly number[] } }[keyof CrfExports];
@@ -27,6 +27,7 @@ export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, HelperExport> = {
   10: { name: 'selectActive', argc: 15, floatArgs: [9, 11] },
   11: { name: 'splatOnes', argc: 6, floatArgs: [] },
   12: { name: 'normaliseAll', argc: 8, floatArgs: [6] },
+  13: { name: 'touchPages', argc: 2, floatArgs: [] },
 };
 
-export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, sliceUpdate: 4, prepare: 5, expand: 6, neighboursOf: 7, buildLattice: 8, prepareListed: 9, selectActive: 10, splatOnes: 11, normaliseAll: 12 } as const;
+export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, sliceUpdate: 4, prepare: 5, expand: 6, neighboursOf: 7, buildLattice: 8, prepareListed: 9, selectActive: 10, splatOnes: 11, normaliseAll: 12, touchPages: 13 } as const;

@@ -9,6 +9,7 @@ import { DenseCrf } from './denseCrf.js';
 import { type CrfParams } from './crfParams.js';
 import type { CrfWorkspace } from './latticeWasm.js';
 import { VideoMeanField } from './videoMeanField.js';
+import { probabilityArray, type ProbabilitySource } from './probabilities.js';
 import { latticeModule } from './wasmEngine.js';
 import type { WarmStartSettings } from './crfProtocol.js';
 import { type WarmStartState, warmStartFor } from './warmStart.js';
@@ -80,10 +81,14 @@ export function crfSize(width: number, height: number, scale: number): [width: n
  * The CRF on one image at `params.scale` of its size: everything but the final Q and labels happens
  * at that size — including the warm start's blend and scene-cut test.
  */
-export function runCrf(image: Uint8Array, width: number, height: number, probabilities: Float32Array, classes: number, params: CrfParams, options: RunCrfOptions = {}): CrfRun {
+export function runCrf(image: Uint8Array, width: number, height: number, source: ProbabilitySource, classes: number, params: CrfParams, options: RunCrfOptions = {}): CrfRun {
   const started = performance.now();
   const scale = params.scale > 0 && params.scale < 1 ? params.scale : 1;
   const [sw, sh] = crfSize(width, height, scale);
+  // A file of probabilities goes to the engine as it is where that is all the engine needs (one
+  // image at full size): the worker reads it straight into the CRF's memory.
+  if (!(source instanceof Float32Array) && scale === 1 && !options.warmStart) return oneImage(image, source, params);
+  const probabilities = probabilityArray(source, width * height, classes);
   const smallImage = scale < 1 ? resizeImage(image, width, height, sw, sh) : image;
   // Probabilities come at the CRF's size (inferBatches makes them so) or at the frame's.
   const atCrfSize = probabilities.length === sw * sh * classes;
@@ -99,15 +104,23 @@ export function runCrf(image: Uint8Array, width: number, height: number, probabi
       return finish({ q: frame.q!, labels: frame.labels, activeLabels: frame.activeLabels }, { activeLabels: frame.activeLabels, setupMs: frame.setupMs, iterations, warm: frame.warm, activePixels: frame.activePixels, points: sw * sh });
     }
   }
-  // Without the WebAssembly engine: a warm start from the previous frame's blended Q.
-  const warm = options.warmStart ? warmStartFor(options.warmStart.state, smallP, classes, options.warmStart.settings) : null;
-  const iterations = warm ? options.warmStart!.settings.iterations : params.iterations;
-  const crf = DenseCrf.forImage(smallImage, sw, sh, smallParams, options.workspace);
-  // Labels alone at full size need no marginals out of the engine (the warm start keeps them).
-  const wantQ = scale < 1 || !options.labelsOnly || options.warmStart !== undefined;
-  const small = wantQ ? crf.infer(smallP, classes, { iterations, ...(warm ? { initialQ: warm } : {}) }) : { ...crf.labels(smallP, classes, { iterations }), q: null };
-  if (options.warmStart && small.q) options.warmStart.state.previous = { q: small.q, probabilities: smallP === probabilities ? smallP.slice() : smallP };
-  return finish(small, { activeLabels: small.activeLabels, setupMs: crf.setupMs, iterations, warm: Boolean(warm), activePixels: sw * sh, points: sw * sh });
+  return oneImage(smallImage, smallP, smallParams);
+
+  /**
+   * The CRF at its size: cold, or without the incremental engine from the previous frame's
+   * blended Q (arrays only: a warm start never gets a file).
+   */
+  function oneImage(smallImage: Uint8Array, smallP: ProbabilitySource, smallParams: CrfParams): CrfRun {
+    const previous = options.warmStart && smallP instanceof Float32Array ? options.warmStart : null;
+    const warm = previous ? warmStartFor(previous.state, smallP as Float32Array, classes, previous.settings) : null;
+    const iterations = warm ? previous!.settings.iterations : params.iterations;
+    const crf = DenseCrf.forImage(smallImage, sw, sh, smallParams, options.workspace);
+    // Labels alone at full size need no marginals out of the engine (the warm start keeps them).
+    const wantQ = scale < 1 || !options.labelsOnly || options.warmStart !== undefined;
+    const small = wantQ ? crf.infer(smallP, classes, { iterations, ...(warm ? { initialQ: warm } : {}) }) : { ...crf.labels(smallP, classes, { iterations }), q: null };
+    if (previous && small.q) previous.state.previous = { q: small.q, probabilities: smallP === source ? (smallP as Float32Array).slice() : (smallP as Float32Array) };
+    return finish(small, { activeLabels: small.activeLabels, setupMs: crf.setupMs, iterations, warm: Boolean(warm), activePixels: sw * sh, points: sw * sh });
+  }
 
   /** The small result brought to full size: as it is at scale 1, else labels (and Q) upsampled. */
   function finish(small: { readonly q: Float32Array | null; readonly labels: Uint8Array; readonly activeLabels: readonly number[] }, common: Omit<CrfRun, 'q' | 'labels' | 'inferenceMs'>): CrfRun {

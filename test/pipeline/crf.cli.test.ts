@@ -95,6 +95,8 @@ describe('deeplab-stream crf', () => {
     ['infinite probabilities', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, C], scene.probabilities.map((v, i) => (i === C ? Infinity : v)))), /holds infinity at pixel \(1, 0\), label 0: pass finite probabilities/],
     ['a negative shape', () => writeFileSync(file('bad.npy'), Buffer.from(Buffer.from(writeNpyFloat32([H, W, C], scene.probabilities)).toString('latin1').replace(`(${H}, ${W}, ${C})`, `(${H}, -${W}, ${C})`), 'latin1')), /malformed \.npy header: shape \(48, -64, 5\)/],
     ['a file that is not .npy', () => writeFileSync(file('bad.npy'), 'hello'), /is not a \.npy file/],
+    ['a pixel whose probabilities are all 0', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, C], scene.probabilities.map((v, i) => (Math.floor(i / C) === W + 2 ? 0 : v)))), /pixel \(2, 1\) has probabilities summing to 0/],
+    ['a file shorter than its header says', () => writeFileSync(file('bad.npy'), writeNpyFloat32([H, W, C], scene.probabilities).subarray(0, 1000)), /is truncated: its header promises 15360 values/],
   ];
   for (const [what, make, message] of bad) {
     it(`rejects ${what} with one clear line and no output`, async () => {
@@ -106,6 +108,16 @@ describe('deeplab-stream crf', () => {
       expect(existsSync(file('never.png'))).toBe(false);
     });
   }
+
+  it('checks C×H×W probabilities (read and transposed on the main thread) as it checks H×W×C', async () => {
+    const chw = new Float32Array(W * H * C);
+    for (let p = 0; p < W * H; p++) for (let c = 0; c < C; c++) chw[c * W * H + p] = p === W + 1 && c === 3 ? NaN : scene.probabilities[p * C + c]!;
+    writeFileSync(file('bad_chw.npy'), writeNpyFloat32([C, H, W], chw));
+    const r = await runCli(['crf', '--image', file('image.png'), '--probs', file('bad_chw.npy'), '--chw', '--out', file('never.png')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toMatch(/holds NaN at pixel \(1, 1\), label 3/);
+    expect(existsSync(file('never.png'))).toBe(false);
+  });
 
   it('rejects an empty image', async () => {
     writeFileSync(file('empty.ppm'), 'P6\n0 0\n255\n');

@@ -405,6 +405,34 @@ function prepareAll(points: i32, classes: i32, stride: i32, probabilities: usize
   return f32x4.add(f32x4.add(t, y), f32x4.mul(e, f32x4.splat(0.693359375)));
 }
 
+/**
+ * Checks N×classes probabilities and makes each pixel's sum 1, in place, as TypeScript would (sum
+ * and quotient in f64): −1 when all is well; else the first problem in pixel order — the index
+ * p·classes + c of a value that is negative, NaN or infinite, or −2 − p for a pixel summing to 0.
+ */
+export function normaliseProbabilities(points: i32, classes: i32, probabilities: usize): i32 {
+  for (let p = 0; p < points; p++) {
+    const row = probabilities + (<usize>(p * classes) << 2);
+    let sum: f64 = 0;
+    for (let c = 0; c < classes; c++) {
+      const v = load<f32>(row + (<usize>c << 2));
+      if (!(v >= 0 && v < Infinity)) return p * classes + c;
+      sum += <f64>v;
+    }
+    if (sum <= 0) return -2 - p;
+    for (let c = 0; c < classes; c++) {
+      const at = row + (<usize>c << 2);
+      store<f32>(at, <f32>(<f64>load<f32>(at) / sum));
+    }
+  }
+  return -1;
+}
+
+/** Writes one byte in every 4 KiB page of [at, at + bytes): the pages' first-touch faults taken here, on this thread. */
+export function touchPages(at: usize, bytes: usize): void {
+  for (let i: usize = 0; i < bytes; i += 4096) store<u8>(at + i, 0);
+}
+
 /** Each label's largest probability over the points: peak[c] = max_p probabilities[p·classes + c]. */
 export function peaks(points: i32, classes: i32, probabilities: usize, peak: usize): void {
   memory.fill(peak, 0, <usize>classes << 2);
