@@ -1,5 +1,5 @@
 import { concatMap, defer, map, type OperatorFunction } from 'rxjs';
-import type { CrfParams } from '../model/crf/denseCrf.js';
+import type { CrfParams } from '../model/crf/crfParams.js';
 import type { CrfJob, CrfReply } from '../model/crf/crfProtocol.js';
 import type { WarmStartSettings } from '../model/crf/crfProtocol.js';
 import type { Segmentation } from '../core/frames.js';
