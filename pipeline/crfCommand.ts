@@ -80,6 +80,7 @@ export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSum
   const at = (pattern: string | undefined, i: number) => (pattern && sequence ? formatSequencePath(pattern, i) : pattern);
   const started = performance.now();
   const runner = CrfRunner.start(1, o.threads);
+  let closing: Promise<void> | null = null;
   let setup = 0;
   let inference = 0;
   try {
@@ -93,11 +94,13 @@ export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSum
       });
       setup += result.setupMs;
       inference += result.inferenceMs;
+      // Nothing more to refine after the last frame: the threads wind down while its files are written.
+      if (i === frames - 1) closing = runner.close();
       writeFileAtomically(at(o.out, i)!, labelPng(result.labels, image.width, image.height), 'labels');
       if (o.qOut) writeFileAtomically(at(o.qOut, i)!, writeNpyFloat32([image.height, image.width, classes], result.q!), 'Q');
     }
   } finally {
-    await runner.close();
+    await (closing ?? runner.close());
   }
   const round = (v: number) => Math.round(v * 10) / 10;
   return { frames, ms_setup: round(setup), ms_inference: round(inference), ms_total: round(performance.now() - started) };
