@@ -53,8 +53,13 @@ export function leaseTtlMs(): number {
 export const LIVE_BUCKET = 'deeplab-live';
 export const LEASE_BUCKET = 'deeplab-leases';
 export const RESULTS_STREAM = 'DEEPLAB_RESULTS';
-/** A stream id as one subject token and key (ids may hold dots, which separate tokens). */
-export const streamToken = (id: string) => id.replace(/[^A-Za-z0-9_-]/g, '_');
+/**
+ * A stream id as one subject token and key (ids may hold dots, which separate tokens): letters,
+ * digits and `-` as they are, any other character as `_` and its UTF-8 bytes in hex (`.` → `_2e`,
+ * `_` → `_5f`), so that two ids never share a token.
+ */
+export const streamToken = (id: string) =>
+  id.replace(/[^A-Za-z0-9-]/gu, (c) => [...Buffer.from(c, 'utf8')].map((b) => `_${b.toString(16).padStart(2, '0')}`).join(''));
 export const liveSubject = (id: string) => `deeplab.live.${streamToken(id)}`;
 export const statusSubject = (id: string) => `deeplab.status.${streamToken(id)}`;
 export const resultsSubject = (id: string) => `deeplab.results.${streamToken(id)}`;

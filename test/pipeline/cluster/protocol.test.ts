@@ -36,9 +36,13 @@ describe('cluster messages', () => {
     expect(() => parseStreamStatus(bytes({ stream: 's', worker: 'w', status: 'live', width: -1, height: 0, dropped: 0 }))).toThrow(/malformed \(width/);
   });
 
-  it('makes one subject token of any stream id', () => {
-    expect(streamToken('cam.1:main')).toBe('cam_1_main');
+  it('makes one subject token of any stream id, a different one for each', () => {
+    expect(streamToken('cam.1:main')).toBe('cam_2e1_3amain');
     expect(streamToken('testsrc-2')).toBe('testsrc-2');
+    expect(streamToken('cam_1')).toBe('cam_5f1');
+    expect(streamToken('hall é')).toBe('hall_20_c3_a9');
+    const ids = ['cam.1', 'cam_1', 'cam_2e1', 'cam-1', 'cam:1'];
+    expect(new Set(ids.map(streamToken)).size).toBe(ids.length);
   });
 });
 
