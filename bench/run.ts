@@ -261,6 +261,10 @@ async function benchCrfVideo(): Promise<void> {
  */
 async function crfOneShot(): Promise<Record<string, unknown>[]> {
   say('\n## dense CRF, one image per process (`deeplab-stream crf`, fresh process each run)');
+  // What a page touched for the first time costs this minute: a one-image process touches tens of
+  // megabytes, and on a VM that cost moves the figure (11–14 µs a page measured on 2026-12-01).
+  const pageUs = firstTouchMicroseconds();
+  say(`  (a 4 KiB page touched for the first time costs ${pageUs.toFixed(1)} µs on this machine now)`);
   // The authors' C++ side by side with this CLI when issue 13 was filed (one core, -O3).
   const reference: Record<string, readonly [number, number]> = { '500x375': [748, 848], '1280x720': [4300, 4700] };
   const rows = [];
@@ -280,9 +284,23 @@ async function crfOneShot(): Promise<Record<string, unknown>[]> {
     const [cppFast, cppSlow] = reference[`${w}x${h}`]!;
     const total = median(totals);
     say(`  ${w}x${h}, 21 labels: ms_total ${total.toFixed(0)} (median of ${totals.length}, ${Math.min(...totals).toFixed(0)}–${Math.max(...totals).toFixed(0)}), whole process ${median(walls).toFixed(0)} ms; authors' C++ ${cppFast}–${cppSlow} ms → ${(cppFast / total).toFixed(2)}–${(cppSlow / total).toFixed(2)}×`);
-    rows.push({ size: `${w}x${h}`, classes: 21, msTotal: total, msTotalRange: [Math.min(...totals), Math.max(...totals)], processWallMs: median(walls), cppMs: [cppFast, cppSlow] });
+    rows.push({ size: `${w}x${h}`, classes: 21, msTotal: total, msTotalRange: [Math.min(...totals), Math.max(...totals)], processWallMs: median(walls), cppMs: [cppFast, cppSlow], firstTouchPageUs: pageUs });
   }
   return rows;
+}
+
+/** Microseconds per 4 KiB page of fresh memory touched once (64 MiB of a new WebAssembly memory, the median of three). */
+function firstTouchMicroseconds(): number {
+  const pages = 16384;
+  const runs = [0, 1, 2].map(() => {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 + pages / 16, shared: true });
+    memory.grow(pages / 16);
+    const bytes = new Uint8Array(memory.buffer);
+    const started = performance.now();
+    for (let at = 65536; at < bytes.length; at += 4096) bytes[at] = 1;
+    return ((performance.now() - started) * 1000) / pages;
+  });
+  return median(runs);
 }
 
 /** Dense CRF on DeepLab-like cases (21 labels, 10 iterations) and a live-sized 2-label frame. */
