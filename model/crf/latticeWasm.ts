@@ -102,8 +102,13 @@ export class WasmMeanField extends WasmEngine {
     const image = pixels?.image ? this.alloc(n * 3) : 0;
     if (pixels?.image) new Uint8Array(this.memory.buffer, image, n * 3).set(pixels.image);
     const tables = this.buildLattice(d, (input) => {
-      if (pixels) this.exports.pixelFeatures(0, n, pixels.width, image, pixels.xy, pixels.rgb ?? 1, input);
-      else this.f32(input, n * d).set(features);
+      if (!pixels) return void this.f32(input, n * d).set(features);
+      const compute = () => this.exports.pixelFeatures(0, n, pixels.width, image, pixels.xy, pixels.rgb ?? 1, input);
+      // The helper takes the second half's first-touch page faults while this thread computes.
+      const bytes = n * d * 4;
+      const mine = (bytes >> 13) << 12;
+      if (this.helper) this.both(OP.touchPages, [input + mine, bytes - mine], compute);
+      else compute();
     });
     const { vertices, keys } = tables;
     const neighbours = this.alloc(d1 * vertices * 2 * 4);
@@ -198,13 +203,16 @@ export class WasmMeanField extends WasmEngine {
     const pIn = unary + n * (widest - row) + widest;
     if (probabilities instanceof Float32Array) this.f32(pIn, n * classes).set(probabilities);
     else {
-      readProbabilityFile(probabilities, new Uint8Array(this.memory.buffer, pIn, n * row));
-      const problem = this.exports.normaliseProbabilities(n, classes, pIn);
+      // With the helper, each thread reads half (and takes its pages' first-touch faults).
+      const split = (fd: number, half: number, first: () => void) => {
+        this.both(OP.readFile, [fd, pIn + half, n * row - half, probabilities.offset + half], first);
+        return this.helperResult();
+      };
+      readProbabilityFile(probabilities, new Uint8Array(this.memory.buffer, pIn, n * row), this.helper ? split : undefined);
+      const problem = this.normaliseProbabilities(classes, pIn);
       if (problem !== -1) throw probabilityProblem(problem, this.f32(pIn, n * classes), classes, probabilities);
     }
-    const peak = this.alloc(classes * 4);
-    this.exports.peaks(n, classes, pIn, peak);
-    const active = activeFromPeaks(this.f32(peak, classes), pruneBelow);
+    const active = activeFromPeaks(this.peaks(classes, pIn), pruneBelow);
     const m = active.length;
     const buffers = this.runBuffers(m, unary);
     const { stride } = buffers;
@@ -214,9 +222,11 @@ export class WasmMeanField extends WasmEngine {
     if (initialQ) this.f32(qIn, n * classes).set(initialQ);
     const h = n >> 1;
     // In place, so on one thread (the halves would overwrite each other's input); the helper
-    // meanwhile takes Q's first-touch page faults.
+    // meanwhile takes the first-touch page faults of Q's last 60% (this thread, computing, the rest).
     const prepare = () => this.exports.prepare(n, classes, list, m, stride, pIn, qIn, buffers.u, buffers.q);
-    if (this.helper) this.both(OP.touchPages, [buffers.q, n * stride * 4], prepare);
+    const qBytes = n * stride * 4;
+    const mine = Math.floor((qBytes * 0.4) / 4096) * 4096;
+    if (this.helper) this.both(OP.touchPages, [buffers.q + mine, qBytes - mine], prepare);
     else prepare();
     const q = this.iterate(buffers, m, iterations, onIteration ? (it, current) => onIteration(it, current, active) : undefined);
     const full = withQ ? this.alloc(n * classes * 4) : 0;
@@ -229,6 +239,34 @@ export class WasmMeanField extends WasmEngine {
     const result = { q: marginals, labels: new Uint8Array(this.memory.buffer, labels, n).slice(), activeLabels: active };
     this.top = mark;
     return result;
+  }
+
+  /** Checks and normalises the probabilities at `at` (two halves with the helper): −1, or the first problem in pixel order (see the module's normaliseProbabilities). */
+  private normaliseProbabilities(classes: number, at: number): number {
+    const n = this.points;
+    const { normaliseProbabilities } = this.exports;
+    if (!this.helper) return normaliseProbabilities(n, classes, at);
+    const h = n >> 1;
+    let first = -1;
+    this.both(OP.normaliseProbabilities, [n - h, classes, at + h * classes * 4], () => void (first = normaliseProbabilities(h, classes, at)));
+    const second = this.helperResult();
+    // The second half's finding, in whole-image numbering: a value's index, or −2 − its pixel.
+    return first !== -1 || second === -1 ? first : second >= 0 ? second + h * classes : second - h;
+  }
+
+  /** Each label's largest probability over all pixels (two halves with the helper). */
+  private peaks(classes: number, at: number): Float32Array {
+    const n = this.points;
+    const peak = this.alloc(classes * 4);
+    if (!this.helper) {
+      this.exports.peaks(n, classes, at, peak);
+      return this.f32(peak, classes);
+    }
+    const h = n >> 1;
+    const other = this.alloc(classes * 4);
+    this.both(OP.peaks, [n - h, classes, at + h * classes * 4, other], () => this.exports.peaks(h, classes, at, peak));
+    const [mine, theirs] = [this.f32(peak, classes), this.f32(other, classes)];
+    return mine.map((v, c) => Math.max(v, theirs[c]!));
   }
 
   /**

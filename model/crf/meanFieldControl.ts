@@ -7,14 +7,20 @@ export const CONTROL = { SEQ: 0, DONE: 1, READY: 2, OP: 3, ARGS: 4, RESULT: 30, 
 /** 32-bit words in the control block. */
 export const CONTROL_WORDS = 32;
 
-/** Operations the helper runs: 0 ends it; the others name a WebAssembly export and its f32 arguments. */
-export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13;
+/**
+ * Operations the helper runs: 0 ends it; `READ_FILE` reads part of a file into the memory (args: fd,
+ * at, bytes, file position; RESULT: bytes read, −1 on an error); the others name a WebAssembly
+ * export and its f32 arguments.
+ */
+export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 | 16;
+
+export const READ_FILE = 14;
 
 /** An export the helper may run, with its argument count checked against the module's own declaration. */
 type HelperExport = { [Name in keyof CrfExports]: { readonly name: Name; readonly argc: Parameters<CrfExports[Name]>['length']; readonly floatArgs: readonly number[] } }[keyof CrfExports];
 
 /** `floatArgs`: the arguments that are f32 in the kernel (they travel as their bits). */
-export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, HelperExport> = {
+export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0 | typeof READ_FILE>, HelperExport> = {
   1: { name: 'splat', argc: 8, floatArgs: [] },
   2: { name: 'addInto', argc: 3, floatArgs: [] },
   3: { name: 'blurDirection', argc: 8, floatArgs: [] },
@@ -28,6 +34,8 @@ export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0>, HelperExport> = {
   11: { name: 'splatOnes', argc: 6, floatArgs: [] },
   12: { name: 'normaliseAll', argc: 8, floatArgs: [6] },
   13: { name: 'touchPages', argc: 2, floatArgs: [] },
+  15: { name: 'normaliseProbabilities', argc: 3, floatArgs: [] },
+  16: { name: 'peaks', argc: 4, floatArgs: [] },
 };
 
-export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, sliceUpdate: 4, prepare: 5, expand: 6, neighboursOf: 7, buildLattice: 8, prepareListed: 9, selectActive: 10, splatOnes: 11, normaliseAll: 12, touchPages: 13 } as const;
+export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, sliceUpdate: 4, prepare: 5, expand: 6, neighboursOf: 7, buildLattice: 8, prepareListed: 9, selectActive: 10, splatOnes: 11, normaliseAll: 12, touchPages: 13, readFile: READ_FILE, normaliseProbabilities: 15, peaks: 16 } as const;

@@ -11,7 +11,8 @@
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { CrfExports } from './latticeExports.js';
-import { type ControlOp, CONTROL, CONTROL_WORDS, HELPER_EXPORTS } from './meanFieldControl.js';
+import { type ControlOp, CONTROL, CONTROL_WORDS, HELPER_EXPORTS, READ_FILE } from './meanFieldControl.js';
+import { readIntoMemory } from './probabilities.js';
 
 type Kernel = (...args: number[]) => unknown;
 
@@ -33,13 +34,19 @@ instructions.once('message', ({ module, memory, control }: { module: WebAssembly
       if (instructions !== parentPort) instructions.close();
       return;
     }
-    const { name, floatArgs, argc } = HELPER_EXPORTS[op];
-    const args = Array.from({ length: argc }, (_, i) => (floatArgs.includes(i) ? floats[CONTROL.ARGS + i]! : words[CONTROL.ARGS + i]!));
-    try {
-      const result = exports[name](...args);
-      words[CONTROL.RESULT] = typeof result === 'number' ? result : 0;
-    } catch {
-      Atomics.store(words, CONTROL.FAILED, 1);
+    if (op === READ_FILE) {
+      // Half of a file read on this thread: its pages' first-touch faults taken here too.
+      const [fd, at, bytes, position] = words.subarray(CONTROL.ARGS, CONTROL.ARGS + 4);
+      words[CONTROL.RESULT] = readIntoMemory(fd!, new Uint8Array(memory.buffer, at, bytes), position!);
+    } else {
+      const { name, floatArgs, argc } = HELPER_EXPORTS[op];
+      const args = Array.from({ length: argc }, (_, i) => (floatArgs.includes(i) ? floats[CONTROL.ARGS + i]! : words[CONTROL.ARGS + i]!));
+      try {
+        const result = exports[name](...args);
+        words[CONTROL.RESULT] = typeof result === 'number' ? result : 0;
+      } catch {
+        Atomics.store(words, CONTROL.FAILED, 1);
+      }
     }
     Atomics.store(words, CONTROL.DONE, seen);
     Atomics.notify(words, CONTROL.DONE);

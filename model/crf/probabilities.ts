@@ -17,8 +17,12 @@ export interface ProbabilityFile {
 
 export type ProbabilitySource = Float32Array | ProbabilityFile;
 
-/** Reads a probability file's `into.byteLength` bytes of data into `into` (any memory, shared included). */
-export function readProbabilityFile(file: ProbabilityFile, into: Uint8Array): void {
+/**
+ * Reads a probability file's `into.byteLength` bytes of data into `into` (any memory, shared
+ * included). `split`, given: runs `first` (this thread's read of the first `half` bytes) while
+ * another thread reads the rest from the same descriptor, and returns the bytes that one got.
+ */
+export function readProbabilityFile(file: ProbabilityFile, into: Uint8Array, split?: (fd: number, half: number, first: () => void) => number): void {
   let fd: number;
   try {
     fd = openSync(file.path, 'r');
@@ -26,13 +30,30 @@ export function readProbabilityFile(file: ProbabilityFile, into: Uint8Array): vo
     throw new InputError(`cannot read ${file.name}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
   }
   try {
-    for (let done = 0; done < into.byteLength; ) {
-      const got = readSync(fd, into, done, into.byteLength - done, file.offset + done);
-      if (got === 0) throw new InputError(`${file.name} is truncated: it ended ${into.byteLength - done} bytes early (did it change while being read?)`);
-      done += got;
-    }
+    const half = split ? (into.byteLength >> 13) << 12 : into.byteLength; // about half, on a page boundary
+    let first = 0;
+    const read = () => void (first = readIntoMemory(fd, into.subarray(0, half), file.offset));
+    const second = split ? split(fd, half, read) : (read(), 0);
+    if (first < 0 || second < 0) throw new InputError(`cannot read ${file.name}: a read failed`);
+    const missing = into.byteLength - first - second;
+    if (missing > 0) throw new InputError(`${file.name} is truncated: it ended ${missing} bytes early (did it change while being read?)`);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Reads from `position` of an open file until `into` is full or the file ends: the bytes read, or −1 on an error. */
+export function readIntoMemory(fd: number, into: Uint8Array, position: number): number {
+  try {
+    let done = 0;
+    while (done < into.byteLength) {
+      const got = readSync(fd, into, done, into.byteLength - done, position + done);
+      if (got === 0) break;
+      done += got;
+    }
+    return done;
+  } catch {
+    return -1;
   }
 }
 

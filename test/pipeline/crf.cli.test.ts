@@ -141,4 +141,26 @@ describe('deeplab-stream crf', () => {
     const differ = a.reduce((n, l, i) => n + (l === b[i] ? 0 : 1), 0);
     expect(differ).toBeLessThanOrEqual(2); // float summation order only
   });
+
+  it('on two cores (a file read and checked in two halves) names the first bad pixel and refuses a short file', async () => {
+    const [w, h, c] = [320, 240, 4];
+    const big = deeplabLikeCase(w, h, c, 5, 8);
+    writeRgbPng('big2.png', big.image, w, h);
+    const run = (probs: string) => runCli(['crf', '--image', file('big2.png'), '--probs', probs, '--out', file('never-big.png'), '--threads', '2']);
+    const at = (x: number, y: number, label: number) => (y * w + x) * c + label;
+    // Only in the second half; then in both halves (the first half's is the one named).
+    const late = big.probabilities.slice();
+    late[at(10, 200, 1)] = NaN;
+    writeFileSync(file('late.npy'), writeNpyFloat32([h, w, c], late));
+    const both = late.slice();
+    for (let k = 0; k < c; k++) both[at(7, 30, k)] = 0;
+    writeFileSync(file('both.npy'), writeNpyFloat32([h, w, c], both));
+    writeFileSync(file('short.npy'), writeNpyFloat32([h, w, c], big.probabilities).subarray(0, 300_000));
+    const [lateRun, bothRun, shortRun] = [await run(file('late.npy')), await run(file('both.npy')), await run(file('short.npy'))];
+    expect([lateRun.code, bothRun.code, shortRun.code]).toEqual([2, 2, 2]);
+    expect(lateRun.stderr.trim()).toMatch(/holds NaN at pixel \(10, 200\), label 1/);
+    expect(bothRun.stderr.trim()).toMatch(/pixel \(7, 30\) has probabilities summing to 0/);
+    expect(shortRun.stderr.trim()).toMatch(/is truncated/);
+    expect(existsSync(file('never-big.png'))).toBe(false);
+  });
 });
