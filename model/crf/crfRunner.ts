@@ -9,7 +9,8 @@ import os from 'node:os';
 import { MessageChannel, type Worker } from 'node:worker_threads';
 import { startWorker } from '../startWorker.js';
 import { WorkerPool } from '../workerPool.js';
-import type { CrfJob, CrfReply } from './crfProtocol.js';
+import type { CrfJob, CrfReply, CrfWorkerMessage } from './crfProtocol.js';
+import { latticeModule } from './wasmEngine.js';
 
 export type CrfOutcome = Extract<CrfReply, { ok: true }>;
 
@@ -39,14 +40,17 @@ export class CrfRunner {
     const threads = Math.min(2, threadsPerWorker);
     const helpers: Worker[] = [];
     const started = Array.from({ length: Math.max(1, workers) }, () => {
-      if (threads < 2) return startWorker(import.meta.url, 'crfWorker', { threads });
+      if (threads < 2) return startWorker(import.meta.url, 'crfWorker', { threads, moduleFollows: true });
       // Its helper thread boots beside it, not after it: a one-image process waits for both.
       const { port1, port2 } = new MessageChannel();
       const helper = startWorker(import.meta.url, 'meanFieldHelper', { port: port2 }, [port2]);
       helper.unref();
       helpers.push(helper);
-      return startWorker(import.meta.url, 'crfWorker', { threads, helper: port1 }, [port1]);
+      return startWorker(import.meta.url, 'crfWorker', { threads, helper: port1, moduleFollows: true }, [port1]);
     });
+    // Compiled whole here while the threads boot: not function by function on a frame's first call.
+    const module = latticeModule({ eager: true });
+    for (const worker of started) worker.postMessage({ module } satisfies CrfWorkerMessage);
     return new CrfRunner(started, helpers, threads, onWorkerLost);
   }
 
