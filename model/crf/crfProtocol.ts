@@ -21,12 +21,6 @@ export interface CrfJob {
   readonly wantQ?: boolean;
 }
 
-/**
- * What a worker receives: jobs, and first — from a runner that compiled the CRF's module on its own
- * thread while the worker booted — that module (null where WebAssembly is off).
- */
-export type CrfWorkerMessage = CrfJob | { readonly module: WebAssembly.Module | null };
-
 export type CrfReply =
   | {
       readonly id: number;

@@ -9,8 +9,7 @@ import os from 'node:os';
 import { MessageChannel, type Worker } from 'node:worker_threads';
 import { startWorker } from '../startWorker.js';
 import { WorkerPool } from '../workerPool.js';
-import type { CrfJob, CrfReply, CrfWorkerMessage } from './crfProtocol.js';
-import { latticeModule } from './wasmEngine.js';
+import type { CrfJob, CrfReply } from './crfProtocol.js';
 
 export type CrfOutcome = Extract<CrfReply, { ok: true }>;
 
@@ -40,17 +39,14 @@ export class CrfRunner {
     const threads = Math.min(2, threadsPerWorker);
     const helpers: Worker[] = [];
     const started = Array.from({ length: Math.max(1, workers) }, () => {
-      if (threads < 2) return startWorker(import.meta.url, 'crfWorker', { threads, moduleFollows: true });
+      if (threads < 2) return startWorker(import.meta.url, 'crfWorker', { threads });
       // Its helper thread boots beside it, not after it: a one-image process waits for both.
       const { port1, port2 } = new MessageChannel();
       const helper = startWorker(import.meta.url, 'meanFieldHelper', { port: port2 }, [port2]);
       helper.unref();
       helpers.push(helper);
-      return startWorker(import.meta.url, 'crfWorker', { threads, helper: port1, moduleFollows: true }, [port1]);
+      return startWorker(import.meta.url, 'crfWorker', { threads, helper: port1 }, [port1]);
     });
-    // Compiled whole here while the threads boot: not function by function on a frame's first call.
-    const module = latticeModule({ eager: true });
-    for (const worker of started) worker.postMessage({ module } satisfies CrfWorkerMessage);
     return new CrfRunner(started, helpers, threads, onWorkerLost);
   }
 

@@ -5,36 +5,27 @@
  * stream's previous Q for the warm start.
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import type { CrfReply, CrfWorkerMessage } from './crfProtocol.js';
+import type { CrfJob, CrfReply } from './crfProtocol.js';
 import { toErrorEnvelope, UsageError } from '../../core/errors.js';
 import { CrfWorkspace } from './latticeWasm.js';
-import { adoptLatticeModule, CrfMemoryLimitError, latticeModule, offerHelper } from './wasmEngine.js';
+import { CrfMemoryLimitError, latticeModule, offerHelper } from './wasmEngine.js';
 import { runCrf, type RunCrfOptions } from './reducedResolution.js';
 import { restartStream, type WarmStartState } from './warmStart.js';
 
 const port = parentPort!;
-const { threads = 1, helper, moduleFollows = false } = (workerData as { threads?: number; helper?: MessagePort; moduleFollows?: boolean } | null) ?? {};
+const { threads = 1, helper } = (workerData as { threads?: number; helper?: MessagePort } | null) ?? {};
 // A helper thread the runner booted alongside this one: the first two-core engine takes it.
 if (helper) offerHelper(helper);
 const workspace = new CrfWorkspace({ threads });
 const streams = new Map<string, WarmStartState>();
-/** Starts the helper thread before the first frame comes (where the frames are big enough to use it). */
-function startThreads(module: WebAssembly.Module | null): void {
-  try {
-    if (module) workspace.startThreads(module);
-  } catch {
-    // The first frame starts the threads again and reports what fails.
-  }
+try {
+  const module = latticeModule();
+  if (module) workspace.startThreads(module);
+} catch {
+  // The first frame starts the threads again and reports what fails.
 }
-// The runner compiles the module while this thread boots and sends it first; else compile it here.
-if (!moduleFollows) startThreads(latticeModule());
 
-port.on('message', (message: CrfWorkerMessage) => {
-  if ('module' in message) {
-    if (message.module) adoptLatticeModule(message.module);
-    return startThreads(latticeModule());
-  }
-  const job = message;
+port.on('message', (job: CrfJob) => {
   try {
     let warmStart: RunCrfOptions['warmStart'];
     if (job.warmStart) {

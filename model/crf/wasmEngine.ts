@@ -33,11 +33,6 @@ export const MIN_POINTS_FOR_TWO_THREADS = 65_536;
 
 let compiled: WebAssembly.Module | null | undefined;
 
-/** This thread's module is `module`, compiled elsewhere (compiled code is shared between threads). */
-export function adoptLatticeModule(module: WebAssembly.Module): void {
-  compiled ??= module;
-}
-
 /** A helper thread started ahead of time (by a CRF runner), waiting for the first engine that wants one. */
 let spareHelper: MessagePort | null = null;
 
@@ -53,12 +48,8 @@ export function offerHelper(port: MessagePort): void {
 /** The module's own static data (Mathf.exp's tables) sits in the first page: allocate after it. */
 const HEAP_BASE = 65536;
 
-/**
- * The compiled module, or null where it was not built (then the TypeScript filter is used).
- * `eager`: every function compiled now (a CRF runner does it on the main thread while its workers
- * boot, and hands them the module), not each on its first call in the middle of a frame.
- */
-export function latticeModule(options: { readonly eager?: boolean } = {}): WebAssembly.Module | null {
+/** The compiled module, or null where it was not built (then the TypeScript filter is used). */
+export function latticeModule(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
   // Beside this file in dist/; from source (tests) the build's copy in dist/.
   const candidates = [new URL('./lattice.wasm', import.meta.url), new URL('../../dist/model/crf/lattice.wasm', import.meta.url)].map((u) => fileURLToPath(u));
@@ -68,7 +59,6 @@ export function latticeModule(options: { readonly eager?: boolean } = {}): WebAs
     // call, over a whole image, at a fraction of the speed — +0.3 s on a one-shot 1280×720 CRF.
     // Process-wide, and this is the process's only WebAssembly.
     v8.setFlagsFromString('--no-liftoff');
-    if (options.eager) v8.setFlagsFromString('--no-wasm-lazy-compilation');
   }
   compiled = file && process.env['DEEPLAB_STREAM_CRF_WASM'] !== '0' ? new WebAssembly.Module(readFileSync(file)) : null;
   return compiled;
