@@ -54,6 +54,11 @@ export class CrfRunner {
     return this.workers.workers.length;
   }
 
+  /** Why the runner gave up (its workers kept stopping), or null while it runs. */
+  get failed(): Error | null {
+    return this.workers.failed;
+  }
+
   /** Workers replaced after they stopped. */
   get replacements(): number {
     return this.workers.replacements;

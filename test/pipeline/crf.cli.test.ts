@@ -1,5 +1,7 @@
 /** `deeplab-stream crf` end to end on generated DeepLab-like data. */
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,6 +142,43 @@ describe('deeplab-stream crf', () => {
     expect(a.length).toBe(w * h);
     const differ = a.reduce((n, l, i) => n + (l === b[i] ? 0 : 1), 0);
     expect(differ).toBeLessThanOrEqual(2); // float summation order only
+  });
+
+  it('with --stdin answers one JSON line per request, as it comes, keeps serving after a bad one, and gives the one-shot labels', async () => {
+    const oneShot = await runCli(['crf', '--image', file('image.png'), '--probs', file('probs.npy'), '--out', file('one-shot.png')]);
+    expect(oneShot.code).toBe(0);
+    let child: ChildProcess | undefined;
+    const done = runCli(['crf', '--stdin'], { stdin: true, onSpawn: (c) => (child = c) });
+    const lines = createInterface({ input: child!.stdout! })[Symbol.asyncIterator]();
+    const ask = async (request: unknown) => {
+      child!.stdin!.write(`${typeof request === 'string' ? request : JSON.stringify(request)}\n`);
+      return JSON.parse((await lines.next()).value as string) as Record<string, unknown>;
+    };
+    // Each answer comes before the next request is sent: a caller can go image by image.
+    const first = await ask({ image: file('image.png'), probs: file('probs.npy'), out: file('served-1.png') });
+    expect(first).toMatchObject({ ok: true, out: file('served-1.png') });
+    expect(typeof first['ms']).toBe('number');
+    expect(await ask('{"image": ')).toMatchObject({ ok: false, error: expect.stringMatching(/^not a JSON object/) });
+    expect(await ask({ image: file('absent.png'), probs: file('probs.npy'), out: file('never-served.png') })).toEqual({ ok: false, error: `image not found: ${file('absent.png')}` });
+    expect(await ask({ image: file('image.png'), probs: file('probs.npy') })).toMatchObject({ ok: false, error: expect.stringMatching(/needs "image", "probs" and "out".*out/) });
+    expect(await ask({ image: file('image.ppm'), probs: file('probs_chw.npy'), chw: true, out: file('served-2.png'), q_out: file('served-2-q.npy') })).toMatchObject({ ok: true });
+    child!.stdin!.end();
+    const end = await done;
+    expect(end.code).toBe(2); // some requests failed
+    expect(end.stderr).toBe('');
+    expect(readLabels('served-1.png')).toEqual(readLabels('one-shot.png'));
+    expect(readLabels('served-2.png')).toEqual(readLabels('one-shot.png'));
+    expect(readNpyFloat32(readFileSync(file('served-2-q.npy')), 'q').shape).toEqual([H, W, C]);
+    expect(existsSync(file('never-served.png'))).toBe(false);
+  });
+
+  it('refuses --stdin with an image of its own, and no image without it', async () => {
+    const both = await runCli(['crf', '--stdin', '--image', file('image.png')]);
+    expect(both.code).toBe(64);
+    expect(both.stderr.trim()).toMatch(/^error: --stdin takes the images from its requests/);
+    const neither = await runCli(['crf', '--probs', file('probs.npy')]);
+    expect(neither.code).toBe(64);
+    expect(neither.stderr.trim()).toBe('error: crf needs --image, --probs and --out (or --stdin, to take them one request per line)');
   });
 
   it('on two cores (a file read and checked in two halves) names the first bad pixel and refuses a short file', async () => {
