@@ -8,9 +8,8 @@
 import { PNG } from 'pngjs';
 import type { CrfParams } from '../model/crf/crfParams.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
-import { z } from 'zod';
-import { InputError, isUserError, UsageError } from '../core/errors.js';
-import { formatSequencePath } from './ffmpeg.js';
+import { InputError, UsageError } from '../core/errors.js';
+import { formatSequencePath } from './sequencePath.js';
 import { readNpyFloat32, readNpyHeader, writeNpyFloat32 } from './npy.js';
 import { readInputFile, readInputFileStart } from './readInputFile.js';
 import { normaliseProbabilities, type ProbabilitySource } from '../model/crf/probabilities.js';
@@ -65,86 +64,14 @@ export function probabilitiesFor(file: string, width: number, height: number, ch
   return { probabilities, classes };
 }
 
-function labelPng(labels: Uint8Array, width: number, height: number): Uint8Array {
+export function labelPng(labels: Uint8Array, width: number, height: number): Uint8Array {
   const png = new PNG({ width, height, colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
   png.data = Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength);
   // One filter for every row (Sub: label runs become zeros): pngjs's default tries all five per row, 10× slower.
   return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false, filterType: 1 });
 }
 
-/** One line of `crf --stdin`: an image, its probabilities and where the labels go (paths as on the command line). */
-const CRF_REQUEST = z.strictObject({
-  image: z.string().min(1),
-  probs: z.string().min(1),
-  out: z.string().min(1),
-  q_out: z.string().min(1).optional(),
-  chw: z.boolean().optional(),
-});
-
-/** The answer to one `crf --stdin` line, in the order the lines came. */
-export type CrfServiceReply =
-  | { readonly ok: true; readonly out: string; readonly ms: number; readonly ms_setup: number; readonly ms_inference: number }
-  | { readonly ok: false; readonly error: string };
-
-export interface CrfServiceOptions {
-  readonly params: CrfParams;
-  readonly threads?: number;
-  readonly requests: AsyncIterable<string>;
-  readonly reply: (answer: CrfServiceReply) => void;
-}
-
-/**
- * `crf --stdin`: one CRF worker kept for a stream of requests, one JSON object per line
- * (`{"image", "probs", "out", "q_out"?, "chw"?}`), answered one line each, in order. A bad line or
- * bad files get `{"ok": false, "error"}` and the next line is served; the first image pays for
- * starting the threads, every later one runs at the warm speed. Resolves with the number served.
- */
-export async function runCrfService(o: CrfServiceOptions): Promise<{ served: number; failed: number }> {
-  const runner = CrfRunner.start(1, o.threads);
-  let served = 0;
-  let failed = 0;
-  try {
-    for await (const line of o.requests) {
-      if (line.trim() === '') continue;
-      const started = performance.now();
-      try {
-        const request = parseCrfRequest(line);
-        const image = readRgbImage(request.image);
-        const { probabilities, classes } = probabilitiesFor(request.probs, image.width, image.height, request.chw ?? false);
-        const result = await runner.run({ image: image.rgb, width: image.width, height: image.height, probabilities, classes, params: o.params, wantQ: Boolean(request.q_out) });
-        writeFileAtomically(request.out, labelPng(result.labels, image.width, image.height), 'labels');
-        if (request.q_out) writeFileAtomically(request.q_out, writeNpyFloat32([image.height, image.width, classes], result.q!), 'Q');
-        served += 1;
-        o.reply({ ok: true, out: request.out, ms: round(performance.now() - started), ms_setup: round(result.setupMs), ms_inference: round(result.inferenceMs) });
-      } catch (error) {
-        // Workers that keep failing end the service; anything else is this line's alone.
-        if (runner.failed) throw runner.failed;
-        failed += 1;
-        o.reply({ ok: false, error: isUserError(error) ? error.message : `${error instanceof Error ? error.message : String(error)} (an internal error)` });
-      }
-    }
-  } finally {
-    await runner.close();
-  }
-  return { served, failed };
-}
-
-function parseCrfRequest(line: string): z.infer<typeof CRF_REQUEST> {
-  let json: unknown;
-  try {
-    json = JSON.parse(line);
-  } catch {
-    throw new InputError(`not a JSON object: ${line.length > 80 ? `${line.slice(0, 80)}…` : line}; send one {"image", "probs", "out"} per line`);
-  }
-  const parsed = CRF_REQUEST.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new InputError(`a request needs "image", "probs" and "out" (strings; "q_out" and "chw" optional): ${issue.path.join('.') || 'the line'}: ${issue.message}`);
-  }
-  return parsed.data;
-}
-
-const round = (v: number) => Math.round(v * 10) / 10;
+export const round = (v: number) => Math.round(v * 10) / 10;
 
 export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSummary> {
   const sequence = [o.image, o.probs, o.out].some((p) => PATTERN.test(p));

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import ffmpeg from 'fluent-ffmpeg';
 import { EnvironmentError, InputError } from '../core/errors.js';
+import { isSequencePattern } from './sequencePath.js';
 
 const INSTALL_HINT = 'install it (Debian/Ubuntu: `sudo apt-get install ffmpeg`; macOS: `brew install ffmpeg`) or set FFMPEG_PATH to an ffmpeg binary';
 
@@ -89,26 +90,6 @@ export function ffmpegReason(error: unknown): string {
 }
 
 const OS_ERROR = /No space left on device|Disk quota exceeded|Read-only file system|Permission denied|File too large|Input\/output error/;
-
-export function isSequencePattern(input: string): boolean {
-  return /%0?\d*d/.test(path.basename(input));
-}
-
-/**
- * One path of a printf-style sequence, as C and ffmpeg read it: `%d`, `%5d` (space-padded),
- * `%05d` (zero-padded) and `%%`. (Node's util.format ignores widths.)
- *
- *   formatSequencePath('frame_%05d.png', 42) → 'frame_00042.png'
- */
-export function formatSequencePath(pattern: string, index: number): string {
-  return pattern.replace(/%(%|(0?)(\d*)d)/g, (_, spec: string, zero: string, width: string) => {
-    if (spec === '%') return '%';
-    const digits = String(Math.abs(index));
-    const sign = index < 0 ? '-' : '';
-    const padded = zero ? sign + digits.padStart(Number(width || 0) - sign.length, '0') : (sign + digits).padStart(Number(width || 0), ' ');
-    return padded;
-  });
-}
 
 export async function probeInput(input: string): Promise<InputInfo> {
   locateFfmpeg();

@@ -6,13 +6,13 @@ import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import { CUDA_HOWTO } from '../../model/device.js';
 import type { SegmentSummary } from '../segmentVideo.js';
 import type { ClusterSegmentSummary } from '../cluster/segmentOnCluster.js';
+import { isSequencePattern } from '../sequencePath.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
 import { crfKernelOptions, tileOptions, crfParams, fraction, modelOptions, modelOverridesFrom, onOff, positive, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
 
 /** Where output goes when no output flag is given: `<name>.seg.mp4` (or .png for a still image) in the working directory. */
-async function defaultOutput(input: string): Promise<string> {
-  const { isSequencePattern } = await import('../ffmpeg.js');
+function defaultOutput(input: string): string {
   const base = path.basename(input).replace(/%0?\d*d/g, '').replace(/\.[^.]+$/, '').replace(/[_-]+$/, '') || 'output';
   const still = /\.(png|jpe?g|bmp|webp|tiff?|ppm)$/i.test(input) && !isSequencePattern(input);
   return `${base}.seg.${still ? 'png' : 'mp4'}`;
@@ -21,7 +21,7 @@ async function defaultOutput(input: string): Promise<string> {
 /** What a run takes from the flags, on this machine or the cluster's. */
 async function runOptions(input: string, flags: SegmentFlags) {
   const wantsAny = flags.output || flags.masks || flags.framesJson;
-  const outputPath = flags.output ?? (wantsAny ? undefined : await defaultOutput(input));
+  const outputPath = flags.output ?? (wantsAny ? undefined : defaultOutput(input));
   return {
     input,
     ...(outputPath ? { outputPath } : {}),
