@@ -27,10 +27,44 @@ export type CrfServiceReply =
   | { readonly ok: true; readonly out: string; readonly ms: number; readonly ms_setup: number; readonly ms_inference: number }
   | { readonly ok: false; readonly error: string };
 
+/** The longest request line served (a path pair is far shorter); a longer one is answered and skipped. */
+export const MAX_REQUEST_BYTES = 1 << 20;
+
+/** A line longer than MAX_REQUEST_BYTES, skipped to its end unread. */
+export interface TooLongLine {
+  readonly tooLong: number;
+}
+
+/**
+ * The lines of a byte stream (\n or \r\n), none held longer than `maxBytes`: a longer one is
+ * skipped to its newline and reported by its length, so a caller cannot make the service buffer
+ * without bound.
+ */
+export async function* requestLines(input: AsyncIterable<Buffer | string>, maxBytes = MAX_REQUEST_BYTES): AsyncGenerator<string | TooLongLine> {
+  let pending: Buffer[] = [];
+  let size = 0;
+  let skipped = 0; // bytes of an over-long line so far (0: not skipping)
+  for await (const chunk of input) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    let start = 0;
+    for (let newline = bytes.indexOf(10); newline !== -1; newline = bytes.indexOf(10, start)) {
+      const piece = bytes.subarray(start, newline);
+      if (skipped > 0 || size + piece.length > maxBytes) yield { tooLong: skipped + size + piece.length };
+      else yield Buffer.concat([...pending, piece]).toString('utf8').replace(/\r$/, '');
+      [pending, size, skipped, start] = [[], 0, 0, newline + 1];
+    }
+    const rest = bytes.subarray(start);
+    if (skipped > 0 || size + rest.length > maxBytes) [pending, size, skipped] = [[], 0, skipped + size + rest.length];
+    else [pending, size] = [[...pending, rest], size + rest.length];
+  }
+  if (skipped > 0) yield { tooLong: skipped };
+  else if (size > 0) yield Buffer.concat(pending).toString('utf8');
+}
+
 export interface CrfServiceOptions {
   readonly params: CrfParams;
   readonly threads?: number;
-  readonly requests: AsyncIterable<string>;
+  readonly requests: AsyncIterable<string | TooLongLine>;
   readonly reply: (answer: CrfServiceReply) => void;
 }
 
@@ -46,9 +80,10 @@ export async function runCrfService(o: CrfServiceOptions): Promise<{ served: num
   let failed = 0;
   try {
     for await (const line of o.requests) {
-      if (line.trim() === '') continue;
+      if (typeof line === 'string' && line.trim() === '') continue;
       const started = performance.now();
       try {
+        if (typeof line !== 'string') throw new InputError(`a request line of ${line.tooLong} bytes is longer than the ${MAX_REQUEST_BYTES} bytes a request may have: send one {"image", "probs", "out"} per line`);
         const request = parseCrfRequest(line);
         const image = readRgbImage(request.image);
         const { probabilities, classes } = probabilitiesFor(request.probs, image.width, image.height, request.chw ?? false);

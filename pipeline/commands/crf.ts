@@ -33,10 +33,10 @@ export function registerCrf(program: Command, setExitCode: SetExitCode): void {
         const params = { ...DEEPLAB_VOC_PARAMS, iterations: flags.iters, scale: flags.scale, gaussian: { weight: flags.posW, xy: flags.posXy }, bilateral: { weight: flags.biW, xy: flags.biXy, rgb: flags.biRgb } };
         if (flags.stdin) {
           if (flags.image || flags.probs || flags.out || flags.qOut || flags.frames || flags.warmStart) throw new UsageError('--stdin takes the images from its requests: leave out --image, --probs, --out, --q-out, --frames and --warm-start');
-          const [{ runCrfService }, { createInterface }] = await Promise.all([import('../crfService.js'), import('node:readline')]);
+          const { requestLines, runCrfService } = await import('../crfService.js');
           const { failed } = await runCrfService({
             params, threads: flags.threads,
-            requests: createInterface({ input: process.stdin, crlfDelay: Infinity }),
+            requests: requestLines(process.stdin),
             reply: (answer) => process.stdout.write(`${JSON.stringify(answer)}\n`),
           });
           if (failed > 0) setExitCode(2);

@@ -161,6 +161,7 @@ describe('deeplab-stream crf', () => {
     expect(await ask('{"image": ')).toMatchObject({ ok: false, error: expect.stringMatching(/^not a JSON object/) });
     expect(await ask({ image: file('absent.png'), probs: file('probs.npy'), out: file('never-served.png') })).toEqual({ ok: false, error: `image not found: ${file('absent.png')}` });
     expect(await ask({ image: file('image.png'), probs: file('probs.npy') })).toMatchObject({ ok: false, error: expect.stringMatching(/needs "image", "probs" and "out".*out/) });
+    expect(await ask('x'.repeat(1_500_000))).toMatchObject({ ok: false, error: expect.stringMatching(/^a request line of 1500000 bytes is longer than/) });
     expect(await ask({ image: file('image.ppm'), probs: file('probs_chw.npy'), chw: true, out: file('served-2.png'), q_out: file('served-2-q.npy') })).toMatchObject({ ok: true });
     child!.stdin!.end();
     const end = await done;
