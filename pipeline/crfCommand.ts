@@ -7,7 +7,8 @@
  */
 import { PNG } from 'pngjs';
 import type { CrfParams } from '../model/crf/crfParams.js';
-import { CrfRunner } from '../model/crf/crfRunner.js';
+import { CrfRunner, type CrfOutcome } from '../model/crf/crfRunner.js';
+import type { CrfJob } from '../model/crf/crfProtocol.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { formatSequencePath } from './sequencePath.js';
 import { readNpyFloat32, readNpyHeader, writeNpyFloat32 } from './npy.js';
@@ -64,7 +65,7 @@ export function probabilitiesFor(file: string, width: number, height: number, ch
   return { probabilities, classes };
 }
 
-export function labelPng(labels: Uint8Array, width: number, height: number): Uint8Array {
+function labelPng(labels: Uint8Array, width: number, height: number): Uint8Array {
   const png = new PNG({ width, height, colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
   png.data = Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength);
   // One filter for every row (Sub: label runs become zeros): pngjs's default tries all five per row, 10× slower.
@@ -72,6 +73,29 @@ export function labelPng(labels: Uint8Array, width: number, height: number): Uin
 }
 
 export const round = (v: number) => Math.round(v * 10) / 10;
+
+/** The files of one image: the image, its probabilities, where its labels (and Q) go. */
+export interface CrfFiles {
+  readonly image: string;
+  readonly probs: string;
+  readonly out: string;
+  readonly qOut?: string;
+  readonly chw: boolean;
+}
+
+/**
+ * One image through the runner: read and checked, refined, its label PNG (and Q) written atomically.
+ * `onRefined` runs between the CRF and the writing.
+ */
+export async function refineFiles(runner: CrfRunner, files: CrfFiles, params: CrfParams, options: { readonly warmStart?: CrfJob['warmStart']; readonly onRefined?: () => void } = {}): Promise<CrfOutcome> {
+  const image = readRgbImage(files.image);
+  const { probabilities, classes } = probabilitiesFor(files.probs, image.width, image.height, files.chw);
+  const result = await runner.run({ image: image.rgb, width: image.width, height: image.height, probabilities, classes, params, wantQ: Boolean(files.qOut), ...(options.warmStart ? { warmStart: options.warmStart } : {}) });
+  options.onRefined?.();
+  writeFileAtomically(files.out, labelPng(result.labels, image.width, image.height), 'labels');
+  if (files.qOut) writeFileAtomically(files.qOut, writeNpyFloat32([image.height, image.width, classes], result.q!), 'Q');
+  return result;
+}
 
 export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSummary> {
   const sequence = [o.image, o.probs, o.out].some((p) => PATTERN.test(p));
@@ -87,19 +111,14 @@ export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSum
   let inference = 0;
   try {
     for (let i = 0; i < frames; i++) {
-      const image = readRgbImage(at(o.image, i)!);
-      const { probabilities, classes } = probabilitiesFor(at(o.probs, i)!, image.width, image.height, o.chw ?? false);
-      // Warm start: the worker begins from the previous frame's Q where the probabilities held still.
-      const result = await runner.run({
-        image: image.rgb, width: image.width, height: image.height, probabilities, classes, params: o.params, wantQ: Boolean(o.qOut),
+      const result = await refineFiles(runner, { image: at(o.image, i)!, probs: at(o.probs, i)!, out: at(o.out, i)!, ...(o.qOut ? { qOut: at(o.qOut, i)! } : {}), chw: o.chw ?? false }, o.params, {
+        // Warm start: the worker begins from the previous frame's Q where the probabilities held still.
         ...(o.warmStart ? { warmStart: { streamId: 'sequence', restart: i === 0, iterations: o.warmIterations ?? 3, sceneCut: 0.3 } } : {}),
+        // Nothing more to refine after the last frame: the threads wind down while its files are written.
+        ...(i === frames - 1 ? { onRefined: () => void (closing = runner.close()) } : {}),
       });
       setup += result.setupMs;
       inference += result.inferenceMs;
-      // Nothing more to refine after the last frame: the threads wind down while its files are written.
-      if (i === frames - 1) closing = runner.close();
-      writeFileAtomically(at(o.out, i)!, labelPng(result.labels, image.width, image.height), 'labels');
-      if (o.qOut) writeFileAtomically(at(o.qOut, i)!, writeNpyFloat32([image.height, image.width, classes], result.q!), 'Q');
     }
   } finally {
     await (closing ?? runner.close());

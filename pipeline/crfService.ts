@@ -8,10 +8,7 @@ import { z } from 'zod';
 import { InputError, isUserError } from '../core/errors.js';
 import type { CrfParams } from '../model/crf/crfParams.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
-import { labelPng, probabilitiesFor, round } from './crfCommand.js';
-import { writeNpyFloat32 } from './npy.js';
-import { readRgbImage } from './rgbImage.js';
-import { writeFileAtomically } from './sinks/partialFile.js';
+import { refineFiles, round } from './crfCommand.js';
 
 /** One line of `crf --stdin`: an image, its probabilities and where the labels go (paths as on the command line). */
 const CRF_REQUEST = z.strictObject({
@@ -85,11 +82,7 @@ export async function runCrfService(o: CrfServiceOptions): Promise<{ served: num
       try {
         if (typeof line !== 'string') throw new InputError(`a request line of ${line.tooLong} bytes is longer than the ${MAX_REQUEST_BYTES} bytes a request may have: send one {"image", "probs", "out"} per line`);
         const request = parseCrfRequest(line);
-        const image = readRgbImage(request.image);
-        const { probabilities, classes } = probabilitiesFor(request.probs, image.width, image.height, request.chw ?? false);
-        const result = await runner.run({ image: image.rgb, width: image.width, height: image.height, probabilities, classes, params: o.params, wantQ: Boolean(request.q_out) });
-        writeFileAtomically(request.out, labelPng(result.labels, image.width, image.height), 'labels');
-        if (request.q_out) writeFileAtomically(request.q_out, writeNpyFloat32([image.height, image.width, classes], result.q!), 'Q');
+        const result = await refineFiles(runner, { image: request.image, probs: request.probs, out: request.out, ...(request.q_out ? { qOut: request.q_out } : {}), chw: request.chw ?? false }, o.params);
         served += 1;
         o.reply({ ok: true, out: request.out, ms: round(performance.now() - started), ms_setup: round(result.setupMs), ms_inference: round(result.inferenceMs) });
       } catch (error) {
