@@ -10,6 +10,7 @@ import type { MessagePort, Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { startWorker } from '../startWorker.js';
 import type { CrfExports } from './latticeExports.js';
+import { adviseHugePages, hugePageAlignedEnd } from './hugePages.js';
 import { CONTROL, CONTROL_WORDS, OP } from './meanFieldControl.js';
 
 /** The module's exports (pointers are byte offsets into the engine's memory). */
@@ -124,6 +125,8 @@ export class WasmEngine {
 
   /** Where allocations start: after the module's data and the helper's control block. */
   private readonly floor: number;
+  /** The memory's first 2 MiB-aligned byte when it has huge pages (it then grows to such boundaries). */
+  private readonly hugePageBoundary: number | null;
 
   constructor(
     private readonly module: WebAssembly.Module,
@@ -131,6 +134,7 @@ export class WasmEngine {
     private readonly options: { readonly threads?: number } = {},
   ) {
     this.memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
+    this.hugePageBoundary = adviseHugePages(this.memory, MAX_PAGES * 65536);
     this.exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as CrfExports;
     if (this.wantsHelper(points)) this.startHelper();
     this.floor = this.top;
@@ -356,8 +360,9 @@ export class WasmEngine {
     if (top > MAX_PAGES * 65536) throw new CrfMemoryLimitError(top);
     const memory = this.memory;
     if (top > memory.buffer.byteLength) {
+      const end = this.hugePageBoundary === null ? top : hugePageAlignedEnd(top, this.hugePageBoundary, MAX_PAGES * 65536);
       try {
-        memory.grow(Math.ceil((top - memory.buffer.byteLength) / 65536));
+        memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
       } catch {
         throw new CrfMemoryLimitError(top); // the system could not give that much
       }

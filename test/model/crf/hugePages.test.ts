@@ -1,0 +1,65 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HUGE_PAGE_BYTES, hugePageAlignedEnd } from '../../../model/crf/hugePages.js';
+import { repoRoot, tempDir } from '../../helpers/fixtures.js';
+
+const MiB = 2 ** 20;
+const addon = path.join(repoRoot, 'dist/model/crf/hugePages.node');
+const thpMode = (() => {
+  try {
+    return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? 'none';
+  } catch {
+    return 'none';
+  }
+})();
+const skipWhy = !existsSync(addon) ? 'hugePages.node was not built (no C compiler at build time)' : thpMode === 'never' || thpMode === 'none' ? `transparent huge pages are ${thpMode} on this system` : '';
+if (skipWhy) console.warn(`hugePages: the huge-page checks skip: ${skipWhy}`);
+
+/**
+ * A fresh process that runs one CRF (256×256, 21 labels, two threads) and prints how many KiB of its
+ * anonymous memory are huge pages: a process of its own, so no other test's memory is counted.
+ */
+function hugeKiBAfterCrf(env: Record<string, string>): number {
+  const script = `
+    const { DenseCrf } = await import(${JSON.stringify(path.join(repoRoot, 'dist/model/crf/denseCrf.js'))});
+    const { CrfWorkspace } = await import(${JSON.stringify(path.join(repoRoot, 'dist/model/crf/latticeWasm.js'))});
+    const { latticeModule } = await import(${JSON.stringify(path.join(repoRoot, 'dist/model/crf/wasmEngine.js'))});
+    const { deeplabLikeCase } = await import(${JSON.stringify(path.join(repoRoot, 'dist/bench/crfCases.js'))});
+    const { DEEPLAB_VOC_PARAMS } = await import(${JSON.stringify(path.join(repoRoot, 'dist/model/crf/crfParams.js'))});
+    const c = deeplabLikeCase(256, 256, 21);
+    const workspace = new CrfWorkspace({ threads: 2 });
+    workspace.startThreads(latticeModule());
+    DenseCrf.forImage(c.image, 256, 256, DEEPLAB_VOC_PARAMS, workspace).labels(c.probabilities, 21, { iterations: 2 });
+    const rollup = (await import('node:fs')).readFileSync('/proc/self/smaps_rollup', 'utf8');
+    console.log(/AnonHugePages:\\s+(\\d+)/.exec(rollup)[1]);
+    workspace.dispose();`;
+  // A file, not `-e`: worker threads inherit `--input-type`, and the helper thread then never starts.
+  const { dir, cleanup } = tempDir('dls-huge-');
+  try {
+    const file = path.join(dir, 'crf.mjs');
+    writeFileSync(file, script);
+    return Number(execFileSync(process.execPath, [file], { env: { ...process.env, ...env }, encoding: 'utf8' }).trim());
+  } finally {
+    cleanup();
+  }
+}
+
+describe('hugePages', () => {
+  it('grows to the next 2 MiB boundary past the top, never past the limit', () => {
+    expect(hugePageAlignedEnd(100, 327680, 2 ** 31)).toBe(327680);
+    expect(hugePageAlignedEnd(327680, 327680, 2 ** 31)).toBe(327680);
+    expect(hugePageAlignedEnd(327681, 327680, 2 ** 31)).toBe(327680 + HUGE_PAGE_BYTES);
+    expect(hugePageAlignedEnd(327680 + 5 * HUGE_PAGE_BYTES - 1, 327680, 2 ** 31)).toBe(327680 + 5 * HUGE_PAGE_BYTES);
+    expect(hugePageAlignedEnd(2 ** 31 - 10, 327680, 2 ** 31)).toBe(2 ** 31);
+  });
+
+  it.skipIf(Boolean(skipWhy))('backs the CRF memory of a fresh process with huge pages, and not with DEEPLAB_STREAM_HUGE_PAGES=0', () => {
+    // ~25 MB of lattice, unary and Q at 256×256×21.
+    const on = hugeKiBAfterCrf({});
+    const off = hugeKiBAfterCrf({ DEEPLAB_STREAM_HUGE_PAGES: '0' });
+    expect(on * 1024).toBeGreaterThanOrEqual(16 * MiB);
+    expect(off * 1024).toBeLessThan(4 * MiB);
+  }, 60_000);
+});
