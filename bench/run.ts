@@ -275,23 +275,32 @@ async function crfOneShot(): Promise<Record<string, unknown>[]> {
     const [image, probs, out] = ['ppm', 'npy', 'png'].map((ext) => path.join(work, `oneshot-${w}x${h}.${ext}`)) as [string, string, string];
     writeFileSync(image, Buffer.concat([Buffer.from(`P6\n${w} ${h}\n255\n`), scene.image]));
     writeFileSync(probs, writeNpyFloat32([h, w, 21], scene.probabilities));
+    // Alternating with huge pages off (DEEPLAB_STREAM_HUGE_PAGES=0): the same build, side by side.
     const totals: number[] = [];
     const walls: number[] = [];
+    const smallPages: number[] = [];
     for (let r = 0; r < (quick ? 2 : 7); r++) {
-      const run = await runMeasured(process.execPath, [cli, 'crf', '--image', image, '--probs', probs, '--out', out, '--json']);
-      if (run.code !== 0) throw new Error(`crf failed: ${run.stderr}`);
-      totals.push((JSON.parse(run.stdout) as { ms_total: number }).ms_total);
-      walls.push(run.wallMs);
+      for (const huge of [false, true]) {
+        const run = await runMeasured(process.execPath, [cli, 'crf', '--image', image, '--probs', probs, '--out', out, '--json'], huge ? process.env : { ...process.env, DEEPLAB_STREAM_HUGE_PAGES: '0' });
+        if (run.code !== 0) throw new Error(`crf failed: ${run.stderr}`);
+        const msTotal = (JSON.parse(run.stdout) as { ms_total: number }).ms_total;
+        if (!huge) smallPages.push(msTotal);
+        else {
+          totals.push(msTotal);
+          walls.push(run.wallMs);
+        }
+      }
     }
     const [cppFast, cppSlow] = reference[`${w}x${h}`]!;
     const total = median(totals);
     say(`  ${w}x${h}, 21 labels: ms_total ${total.toFixed(0)} (median of ${totals.length}, ${Math.min(...totals).toFixed(0)}–${Math.max(...totals).toFixed(0)}), whole process ${median(walls).toFixed(0)} ms; authors' C++ ${cppFast}–${cppSlow} ms → ${(cppFast / total).toFixed(2)}–${(cppSlow / total).toFixed(2)}×`);
+    say(`    on 4 KiB pages (DEEPLAB_STREAM_HUGE_PAGES=0, alternating): ms_total ${median(smallPages).toFixed(0)} (${Math.min(...smallPages).toFixed(0)}–${Math.max(...smallPages).toFixed(0)})`);
     // The same images to one `crf --stdin` process, one request at a time, timed as the caller sees
     // each answer: the first pays for the start, the others run warm.
     const served = await crfServiceRoundTrips(image, probs, out, quick ? 3 : 8);
     const warm = median(served.slice(1));
     say(`  ${w}x${h} to one \`crf --stdin\` process: first answer ${served[0]!.toFixed(0)} ms, then ${warm.toFixed(0)} ms per image (median of ${served.length - 1}) → ${(cppFast / warm).toFixed(2)}–${(cppSlow / warm).toFixed(2)}× the C++`);
-    rows.push({ size: `${w}x${h}`, classes: 21, msTotal: total, msTotalRange: [Math.min(...totals), Math.max(...totals)], processWallMs: median(walls), cppMs: [cppFast, cppSlow], firstTouchPageUs: pageUs, stdinFirstMs: served[0], stdinWarmMs: warm });
+    rows.push({ size: `${w}x${h}`, classes: 21, msTotal: total, msTotalRange: [Math.min(...totals), Math.max(...totals)], msTotalSmallPages: median(smallPages), processWallMs: median(walls), cppMs: [cppFast, cppSlow], firstTouchPageUs: pageUs, stdinFirstMs: served[0], stdinWarmMs: warm });
   }
   return rows;
 }
