@@ -13,13 +13,15 @@ import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { CrfExports } from './latticeExports.js';
 import { type ControlOp, CONTROL, CONTROL_WORDS, HELPER_EXPORTS, READ_FILE } from './meanFieldControl.js';
 import { readIntoMemory } from './probabilities.js';
+import { withNativeKernels } from './crfNative.js';
 
 type Kernel = (...args: number[]) => unknown;
 
 const instructions = (workerData as { port?: MessagePort } | null)?.port ?? parentPort!;
 instructions.once('message', ({ module, memory, control }: { module: WebAssembly.Module; memory: WebAssembly.Memory; control: number }) => {
   // Names and argument counts are checked against the module's declarations in HELPER_EXPORTS.
-  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Record<keyof CrfExports, Kernel>;
+  // The native kernels too where the engine has them (the same addon, over the same memory).
+  const exports = withNativeKernels(new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as CrfExports, memory) as unknown as Record<keyof CrfExports, Kernel>;
   const words = new Int32Array(memory.buffer, control, CONTROL_WORDS);
   const floats = new Float32Array(memory.buffer, control, CONTROL_WORDS);
   Atomics.store(words, CONTROL.READY, 1);

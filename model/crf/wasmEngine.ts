@@ -10,7 +10,7 @@ import type { MessagePort, Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { startWorker } from '../startWorker.js';
 import type { CrfExports } from './latticeExports.js';
-import { adviseHugePages, hugePageAlignedEnd } from './hugePages.js';
+import { adviseHugePages, hugePageAlignedEnd, withNativeKernels } from './crfNative.js';
 import { CONTROL, CONTROL_WORDS, OP } from './meanFieldControl.js';
 
 /** The module's exports (pointers are byte offsets into the engine's memory). */
@@ -135,7 +135,7 @@ export class WasmEngine {
   ) {
     this.memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
     this.hugePageBoundary = adviseHugePages(this.memory, MAX_PAGES * 65536);
-    this.exports = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as CrfExports;
+    this.exports = withNativeKernels(new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as CrfExports, this.memory);
     if (this.wantsHelper(points)) this.startHelper();
     this.floor = this.top;
   }

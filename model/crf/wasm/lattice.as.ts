@@ -428,9 +428,13 @@ export function normaliseProbabilities(points: i32, classes: i32, probabilities:
   return -1;
 }
 
-/** Writes one byte in every 4 KiB page of [at, at + bytes): the pages' first-touch faults taken here, on this thread. */
+/**
+ * Writes to every 4 KiB page of [at, at + bytes) (`at` 4-byte aligned): the pages' first-touch faults
+ * taken here, on this thread. An atomic add of 0, not a store: the other thread may already be
+ * writing results into these pages (a plain store of 0 there corrupted a float now and then).
+ */
 export function touchPages(at: usize, bytes: usize): void {
-  for (let i: usize = 0; i < bytes; i += 4096) store<u8>(at + i, 0);
+  for (let i: usize = 0; i < bytes; i += 4096) atomic.add<u32>(at + i, 0);
 }
 
 /** Each label's largest probability over the points: peak[c] = max_p probabilities[p·classes + c]. */

@@ -2,11 +2,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HUGE_PAGE_BYTES, hugePageAlignedEnd } from '../../../model/crf/hugePages.js';
+import { deeplabLikeCase } from '../../../bench/crfCases.js';
+import { DEEPLAB_VOC_PARAMS } from '../../../model/crf/crfParams.js';
+import { HUGE_PAGE_BYTES, hugePageAlignedEnd, nativeKernelsAvailable } from '../../../model/crf/crfNative.js';
+import { DenseCrf } from '../../../model/crf/denseCrf.js';
+import { CrfWorkspace } from '../../../model/crf/latticeWasm.js';
+import { latticeModule } from '../../../model/crf/wasmEngine.js';
 import { repoRoot, tempDir } from '../../helpers/fixtures.js';
 
 const MiB = 2 ** 20;
-const addon = path.join(repoRoot, 'dist/model/crf/hugePages.node');
+const addon = path.join(repoRoot, 'dist/model/crf/crfNative.node');
 const thpMode = (() => {
   try {
     return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? 'none';
@@ -14,7 +19,7 @@ const thpMode = (() => {
     return 'none';
   }
 })();
-const skipWhy = !existsSync(addon) ? 'hugePages.node was not built (no C compiler at build time)' : thpMode === 'never' || thpMode === 'none' ? `transparent huge pages are ${thpMode} on this system` : '';
+const skipWhy = !existsSync(addon) ? 'crfNative.node was not built (no C compiler at build time)' : thpMode === 'never' || thpMode === 'none' ? `transparent huge pages are ${thpMode} on this system` : '';
 if (skipWhy) console.warn(`hugePages: the huge-page checks skip: ${skipWhy}`);
 
 /**
@@ -45,6 +50,43 @@ function hugeKiBAfterCrf(env: Record<string, string>): number {
     cleanup();
   }
 }
+
+/** Q and labels of one CRF in WebAssembly alone (`native` false) or with the native kernels. */
+function crfWith(native: boolean, width: number, height: number, classes: number, threads: number) {
+  const saved = process.env['DEEPLAB_STREAM_CRF_NATIVE'];
+  // Read when an engine (and its helper thread, which copies the environment) starts.
+  if (native) delete process.env['DEEPLAB_STREAM_CRF_NATIVE'];
+  else process.env['DEEPLAB_STREAM_CRF_NATIVE'] = '0';
+  const workspace = new CrfWorkspace({ threads });
+  try {
+    workspace.startThreads(latticeModule()!);
+    const scene = deeplabLikeCase(width, height, classes, classes);
+    return DenseCrf.forImage(scene.image, width, height, DEEPLAB_VOC_PARAMS, workspace).infer(scene.probabilities, classes, { iterations: 4 });
+  } finally {
+    workspace.dispose();
+    if (saved === undefined) delete process.env['DEEPLAB_STREAM_CRF_NATIVE'];
+    else process.env['DEEPLAB_STREAM_CRF_NATIVE'] = saved;
+  }
+}
+
+const noKernels = !nativeKernelsAvailable() ? 'the native kernels are not available here (addon not built, or no AVX2)' : '';
+if (noKernels) console.warn(`crfNative: the kernel checks skip: ${noKernels}`);
+
+describe('native kernels', () => {
+  // Rows of 4 (a four-lane tail alone), 8, 12 (8 + 4), 20, 24 and 32 floats (wider: sliceUpdate
+  // stays in WebAssembly, the splat runs four lanes at a time); one thread and two.
+  it.skipIf(Boolean(noKernels)).each([
+    [2, 1], [6, 1], [11, 2], [19, 1], [21, 2], [30, 2],
+  ])('give bit-identical marginals to WebAssembly: %i labels, %i thread(s)', (classes, threads) => {
+    const [width, height] = threads === 2 ? [320, 240] : [96, 64];
+    const wasm = crfWith(false, width, height, classes, threads);
+    const native = crfWith(true, width, height, classes, threads);
+    expect(native.activeLabels).toEqual(wasm.activeLabels);
+    expect(Buffer.from(native.labels).equals(Buffer.from(wasm.labels))).toBe(true);
+    const differing = new Uint32Array(native.q.buffer, native.q.byteOffset, native.q.length).filter((bits, i) => bits !== new Uint32Array(wasm.q.buffer, wasm.q.byteOffset, wasm.q.length)[i]).length;
+    expect(differing).toBe(0);
+  }, 60_000);
+});
 
 describe('hugePages', () => {
   it('grows to the next 2 MiB boundary past the top, never past the limit', () => {

@@ -1,0 +1,366 @@
+/*
+ * The CRF's native helpers (an N-API addon, `npm run build:native`; everything works without it):
+ *
+ * - adviseHugePages(view, bytes): transparent huge pages for the WebAssembly memory (madvise
+ *   MADV_HUGEPAGE where THP is in "madvise" mode, Ubuntu's default and this project's VMs). A
+ *   first-touched 4 KiB page costs 11-14 us on a Firecracker VM; a 2 MiB one about as much as a few
+ *   4 KiB ones. Returns the offset from `view` of the first 2 MiB-aligned address (grow the memory to
+ *   such boundaries: a huge page is used only where all of it is mapped when first touched), or -1.
+ *
+ * - bindKernels(view): the mean field's four hot loops of model/crf/wasm/lattice.as.ts (splat,
+ *   addInto, blurDirection, sliceUpdate), over the same shared memory (pointers are byte offsets from
+ *   `view`'s first byte) and with the same arguments, in AVX2: eight lanes where WebAssembly has
+ *   four. Every lane sees the same IEEE operations in the same order as there (no FMA: -ffp-contract
+ *   is off and only AVX2 is enabled; sums across lanes grouped as there), so the results are
+ *   bit-identical. null where the CPU has no AVX2 or this is not x86-64.
+ */
+#include <node_api.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define HUGE_PAGE ((uintptr_t)2 << 20)
+
+static int typed_array_data(napi_env env, napi_value value, uint8_t **data) {
+  napi_typedarray_type type;
+  size_t length, offset;
+  napi_value buffer;
+  void *at = NULL;
+  if (napi_get_typedarray_info(env, value, &type, &length, &at, &buffer, &offset) != napi_ok || type != napi_uint8_array) return 0;
+  *data = (uint8_t *)at;
+  return 1;
+}
+
+static napi_value advise_huge_pages(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  uint8_t *data = NULL;
+  double bytes = 0, answer = -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 || !typed_array_data(env, argv[0], &data) ||
+      napi_get_value_double(env, argv[1], &bytes) != napi_ok || !(bytes > 0)) {
+    napi_throw_type_error(env, NULL, "adviseHugePages(view: Uint8Array, bytes: number)");
+    return NULL;
+  }
+#ifdef MADV_HUGEPAGE
+  {
+    uintptr_t start = (uintptr_t)data & ~(uintptr_t)4095;
+    uintptr_t end = (uintptr_t)data + (uintptr_t)bytes;
+    if (madvise((void *)start, end - start, MADV_HUGEPAGE) == 0)
+      answer = (double)((((uintptr_t)data + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1)) - (uintptr_t)data);
+  }
+#endif
+  napi_create_double(env, answer, &result);
+  return result;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define KERNEL __attribute__((target("avx2")))
+#define INLINE KERNEL static inline __attribute__((always_inline))
+
+/* A row of up to 24 floats: `full` eight-lane vectors and, when `tail`, four lanes after them. */
+typedef struct { __m256 v[3]; __m128 t; } Row;
+
+INLINE Row row_load(const float *at, const int full, const int tail) {
+  Row r;
+  for (int k = 0; k < full; k++) r.v[k] = _mm256_loadu_ps(at + 8 * k);
+  if (tail) r.t = _mm_loadu_ps(at + 8 * full);
+  return r;
+}
+
+INLINE void row_store(float *at, const Row *r, const int full, const int tail) {
+  for (int k = 0; k < full; k++) _mm256_storeu_ps(at + 8 * k, r->v[k]);
+  if (tail) _mm_storeu_ps(at + 8 * full, r->t);
+}
+
+/* o += w * q, lane by lane (a multiply, then an add: as f32x4.add(o, f32x4.mul(w, q))). */
+INLINE void row_add_scaled(float *o, float w, const Row *q, const int full, const int tail) {
+  const __m256 w8 = _mm256_set1_ps(w);
+  for (int k = 0; k < full; k++) _mm256_storeu_ps(o + 8 * k, _mm256_add_ps(_mm256_loadu_ps(o + 8 * k), _mm256_mul_ps(w8, q->v[k])));
+  if (tail) _mm_storeu_ps(o + 8 * full, _mm_add_ps(_mm_loadu_ps(o + 8 * full), _mm_mul_ps(_mm256_castps256_ps128(w8), q->t)));
+}
+
+/* acc += w * src, lane by lane. */
+INLINE void row_accumulate(Row *acc, float w, const float *src, const int full, const int tail) {
+  const __m256 w8 = _mm256_set1_ps(w);
+  for (int k = 0; k < full; k++) acc->v[k] = _mm256_add_ps(acc->v[k], _mm256_mul_ps(w8, _mm256_loadu_ps(src + 8 * k)));
+  if (tail) acc->t = _mm_add_ps(acc->t, _mm_mul_ps(_mm256_castps256_ps128(w8), _mm_loadu_ps(src + 8 * full)));
+}
+
+/* lattice.as.ts's exp4, eight lanes (the same constants and operations, lane by lane). */
+INLINE __m256 exp8(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+  const __m256 shifted = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _mm256_set1_ps(12582912.0f));
+  const __m256 n = _mm256_sub_ps(shifted, _mm256_set1_ps(12582912.0f));
+  const __m256 r = _mm256_sub_ps(_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(0.693359375f))), _mm256_mul_ps(n, _mm256_set1_ps(-2.12194440e-4f)));
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(p, r), r), r), _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(0x4b400000 - 127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+INLINE __m128 exp4(__m128 x) {
+  return _mm256_castps256_ps128(exp8(_mm256_castps128_ps256(x)));
+}
+
+static float *at_f32(uint8_t *base, int32_t offset) { return (float *)(base + (uint32_t)offset); }
+static const int32_t *at_i32(uint8_t *base, int32_t offset) { return (const int32_t *)(base + (uint32_t)offset); }
+
+INLINE void splat_rows(const int full, const int tail, uint8_t *base, int points, int d1, int stride, int32_t offsets, int32_t weights, int32_t values, int32_t lattice) {
+  const int32_t *off = at_i32(base, offsets);
+  const float *w = at_f32(base, weights);
+  const float *q = at_f32(base, values);
+  float *l = at_f32(base, lattice);
+  for (int p = 0; p < points; p++) {
+    const Row row = row_load(q + (size_t)p * stride, full, tail);
+    for (int r = 0; r < d1; r++) {
+      const size_t k = (size_t)p * d1 + r;
+      row_add_scaled(l + (size_t)off[k] * stride, w[k], &row, full, tail);
+    }
+  }
+}
+
+/* Rows wider than 24 floats: four lanes at a time. */
+KERNEL static void splat_wide(uint8_t *base, int points, int d1, int stride, int32_t offsets, int32_t weights, int32_t values, int32_t lattice) {
+  const int32_t *off = at_i32(base, offsets);
+  const float *w = at_f32(base, weights);
+  const float *q = at_f32(base, values);
+  float *l = at_f32(base, lattice);
+  for (int p = 0; p < points; p++)
+    for (int r = 0; r < d1; r++) {
+      const size_t k = (size_t)p * d1 + r;
+      const __m128 w4 = _mm_set1_ps(w[k]);
+      float *o = l + (size_t)off[k] * stride;
+      const float *s = q + (size_t)p * stride;
+      for (int c = 0; c < stride; c += 4) _mm_storeu_ps(o + c, _mm_add_ps(_mm_loadu_ps(o + c), _mm_mul_ps(w4, _mm_loadu_ps(s + c))));
+    }
+}
+
+KERNEL static void splat(uint8_t *base, int points, int d1, int stride, int32_t offsets, int32_t weights, int32_t values, int32_t lattice, int32_t lattice_floats) {
+  memset(base + (uint32_t)lattice, 0, (size_t)lattice_floats * 4);
+  switch (stride >> 2) {
+    case 1: splat_rows(0, 1, base, points, d1, stride, offsets, weights, values, lattice); break;
+    case 2: splat_rows(1, 0, base, points, d1, stride, offsets, weights, values, lattice); break;
+    case 3: splat_rows(1, 1, base, points, d1, stride, offsets, weights, values, lattice); break;
+    case 4: splat_rows(2, 0, base, points, d1, stride, offsets, weights, values, lattice); break;
+    case 5: splat_rows(2, 1, base, points, d1, stride, offsets, weights, values, lattice); break;
+    case 6: splat_rows(3, 0, base, points, d1, stride, offsets, weights, values, lattice); break;
+    default: splat_wide(base, points, d1, stride, offsets, weights, values, lattice);
+  }
+}
+
+KERNEL static void add_into(uint8_t *base, int32_t dst, int32_t src, int floats) {
+  float *d = at_f32(base, dst);
+  const float *s = at_f32(base, src);
+  int i = 0;
+  for (; i + 8 <= floats; i += 8) _mm256_storeu_ps(d + i, _mm256_add_ps(_mm256_loadu_ps(d + i), _mm256_loadu_ps(s + i)));
+  for (; i < floats; i += 4) _mm_storeu_ps(d + i, _mm_add_ps(_mm_loadu_ps(d + i), _mm_loadu_ps(s + i)));
+}
+
+KERNEL static void blur_direction(uint8_t *base, int j, int first, int last, int vertices, int stride, int32_t neighbours, int32_t from, int32_t to) {
+  const int32_t *n = at_i32(base, neighbours);
+  const float *f = at_f32(base, from);
+  float *t = at_f32(base, to);
+  const __m256 half8 = _mm256_set1_ps(0.5f);
+  const __m128 half4 = _mm_set1_ps(0.5f);
+  for (int i = first; i < last; i++) {
+    const size_t at = ((size_t)j * vertices + i) * 2;
+    const float *o = f + (size_t)(i + 1) * stride, *l = f + (size_t)n[at] * stride, *r = f + (size_t)n[at + 1] * stride;
+    float *out = t + (size_t)(i + 1) * stride;
+    int c = 0;
+    for (; c + 8 <= stride; c += 8) _mm256_storeu_ps(out + c, _mm256_add_ps(_mm256_loadu_ps(o + c), _mm256_mul_ps(half8, _mm256_add_ps(_mm256_loadu_ps(l + c), _mm256_loadu_ps(r + c)))));
+    for (; c < stride; c += 4) _mm_storeu_ps(out + c, _mm_add_ps(_mm_loadu_ps(o + c), _mm_mul_ps(half4, _mm_add_ps(_mm_loadu_ps(l + c), _mm_loadu_ps(r + c)))));
+  }
+}
+
+/* lanesMax: the largest lane, in every lane. */
+INLINE __m128 lanes_max(__m128 v) {
+  const __m128 pairs = _mm_max_ps(v, _mm_shuffle_ps(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm_max_ps(pairs, _mm_shuffle_ps(pairs, pairs, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+/* lanesSum: (v0 + v2) + (v1 + v3), in every lane, as lattice.as.ts pairs them. */
+INLINE __m128 lanes_sum(__m128 v) {
+  const __m128 pairs = _mm_add_ps(v, _mm_shuffle_ps(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm_add_ps(pairs, _mm_shuffle_ps(pairs, pairs, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+#define KERNEL_BYTES 24
+
+/*
+ * sliceUpdate for rows of 4·chunks ≤ 24 floats (lattice.as.ts's one-block path): the message from
+ * up to two kernels' corners, then the softmax in registers. The four-lane groups g0..g5 of the row
+ * live in eight-lane vectors [g0|g1] [g2|g3] [g4|g5] (and a four-lane tail); the normaliser's sum is
+ * grouped ((g0 + g1) + (g2 + g3)) + (g4 + g5) lane-wise, then lanesSum — as there.
+ */
+INLINE void slice_update_rows(const int full, const int tail, uint8_t *base, int first, int last, int32_t list, int channels, int stride, int32_t unary, int32_t next, int32_t kernels, int count) {
+  const int32_t *kd = at_i32(base, kernels);
+  const int32_t *offsetsA = at_i32(base, kd[0]), *offsetsB = at_i32(base, kd[6]);
+  const float *weightsA = at_f32(base, kd[1]), *weightsB = at_f32(base, kd[7]);
+  const int d1a = count > 0 ? kd[2] : 0, d1b = count > 1 ? kd[8] : 0;
+  const float *latticeA = at_f32(base, kd[3]), *latticeB = at_f32(base, kd[9]);
+  const float *scaleA = at_f32(base, kd[4]), *scaleB = at_f32(base, kd[10]);
+  float coefA, coefB;
+  memcpy(&coefA, kd + 5, 4);
+  memcpy(&coefB, kd + 11, 4);
+  const int32_t *pixels = list ? at_i32(base, list) : NULL;
+  const float *u = at_f32(base, unary);
+  float *out = at_f32(base, next);
+  /* The last four-lane group's lanes past `channels` are padding: −∞ there, 0 out. */
+  const int lastValid = channels - (stride - 4);
+  const __m128i lanes = _mm_setr_epi32(0, 1, 2, 3);
+  const __m128 valid4 = _mm_castsi128_ps(_mm_cmplt_epi32(lanes, _mm_set1_epi32(lastValid)));
+  const __m128 none4 = _mm_set1_ps(-__builtin_inff());
+  const __m128 sign4 = _mm_set1_ps(-0.0f);
+  const __m256 sign8 = _mm256_set1_ps(-0.0f);
+  for (int i = first; i < last; i++) {
+    const int p = pixels ? pixels[i] : i;
+    const size_t row = (size_t)p * stride;
+    const float a = count > 0 ? coefA * scaleA[p] : 0;
+    const float b = count > 1 ? coefB * scaleB[p] : 0;
+    Row acc;
+    for (int k = 0; k < full; k++) acc.v[k] = _mm256_xor_ps(_mm256_loadu_ps(u + row + 8 * k), sign8);
+    if (tail) acc.t = _mm_xor_ps(_mm_loadu_ps(u + row + 8 * full), sign4);
+    for (int r = 0; r < d1a; r++) {
+      const size_t k = (size_t)p * d1a + r;
+      row_accumulate(&acc, weightsA[k] * a, latticeA + (size_t)offsetsA[k] * stride, full, tail);
+    }
+    for (int r = 0; r < d1b; r++) {
+      const size_t k = (size_t)p * d1b + r;
+      row_accumulate(&acc, weightsB[k] * b, latticeB + (size_t)offsetsB[k] * stride, full, tail);
+    }
+    /* Padding lanes of the last group to −∞. */
+    if (tail) acc.t = _mm_blendv_ps(none4, acc.t, valid4);
+    else acc.v[full - 1] = _mm256_insertf128_ps(acc.v[full - 1], _mm_blendv_ps(none4, _mm256_extractf128_ps(acc.v[full - 1], 1), valid4), 1);
+    /* The largest lane. */
+    __m128 top = none4;
+    for (int k = 0; k < full; k++) top = _mm_max_ps(top, _mm_max_ps(_mm256_castps256_ps128(acc.v[k]), _mm256_extractf128_ps(acc.v[k], 1)));
+    if (tail) top = _mm_max_ps(top, acc.t);
+    const __m128 max4 = lanes_max(top);
+    const __m256 max8 = _mm256_set_m128(max4, max4);
+    for (int k = 0; k < full; k++) acc.v[k] = exp8(_mm256_sub_ps(acc.v[k], max8));
+    if (tail) acc.t = exp4(_mm_sub_ps(acc.t, max4));
+    if (tail) acc.t = _mm_and_ps(acc.t, valid4);
+    else acc.v[full - 1] = _mm256_insertf128_ps(acc.v[full - 1], _mm_and_ps(_mm256_extractf128_ps(acc.v[full - 1], 1), valid4), 1);
+    /* ((g0 + g1) + (g2 + g3)) + (g4 + g5), the groups that exist. */
+    __m128 pair[3];
+    int pairs = 0;
+    for (int k = 0; k < full; k++) pair[pairs++] = _mm_add_ps(_mm256_castps256_ps128(acc.v[k]), _mm256_extractf128_ps(acc.v[k], 1));
+    if (tail) pair[pairs++] = acc.t;
+    __m128 sum = pair[0];
+    if (pairs > 1) sum = _mm_add_ps(sum, pair[1]);
+    if (pairs > 2) sum = _mm_add_ps(sum, pair[2]);
+    const __m128 inv4 = _mm_div_ps(_mm_set1_ps(1.0f), lanes_sum(sum));
+    const __m256 inv8 = _mm256_set_m128(inv4, inv4);
+    for (int k = 0; k < full; k++) acc.v[k] = _mm256_mul_ps(acc.v[k], inv8);
+    if (tail) acc.t = _mm_mul_ps(acc.t, inv4);
+    row_store(out + row, &acc, full, tail);
+  }
+}
+
+KERNEL static void slice_update(uint8_t *base, int first, int last, int32_t list, int channels, int stride, int32_t unary, int32_t next, int32_t kernels, int count) {
+  switch (stride >> 2) {
+    case 1: slice_update_rows(0, 1, base, first, last, list, channels, stride, unary, next, kernels, count); break;
+    case 2: slice_update_rows(1, 0, base, first, last, list, channels, stride, unary, next, kernels, count); break;
+    case 3: slice_update_rows(1, 1, base, first, last, list, channels, stride, unary, next, kernels, count); break;
+    case 4: slice_update_rows(2, 0, base, first, last, list, channels, stride, unary, next, kernels, count); break;
+    case 5: slice_update_rows(2, 1, base, first, last, list, channels, stride, unary, next, kernels, count); break;
+    case 6: slice_update_rows(3, 0, base, first, last, list, channels, stride, unary, next, kernels, count); break;
+  }
+}
+
+/* Arguments as the WebAssembly exports take them (i32 each); the memory's base is the function's data. */
+static int int_args(napi_env env, napi_callback_info info, int32_t *args, size_t want, uint8_t **base) {
+  napi_value argv[12];
+  size_t argc = 12;
+  void *data;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok || argc < want) goto bad;
+  for (size_t i = 0; i < want; i++)
+    if (napi_get_value_int32(env, argv[i], &args[i]) != napi_ok) goto bad;
+  *base = (uint8_t *)data;
+  return 1;
+bad:
+  napi_throw_type_error(env, NULL, "a CRF kernel called with the wrong arguments");
+  return 0;
+}
+
+static napi_value js_splat(napi_env env, napi_callback_info info) {
+  int32_t a[8];
+  uint8_t *base;
+  if (int_args(env, info, a, 8, &base)) splat(base, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+  return NULL;
+}
+
+static napi_value js_add_into(napi_env env, napi_callback_info info) {
+  int32_t a[3];
+  uint8_t *base;
+  if (int_args(env, info, a, 3, &base)) add_into(base, a[0], a[1], a[2]);
+  return NULL;
+}
+
+static napi_value js_blur_direction(napi_env env, napi_callback_info info) {
+  int32_t a[8];
+  uint8_t *base;
+  if (int_args(env, info, a, 8, &base)) blur_direction(base, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
+  return NULL;
+}
+
+static napi_value js_slice_update(napi_env env, napi_callback_info info) {
+  int32_t a[9];
+  uint8_t *base;
+  if (!int_args(env, info, a, 9, &base)) return NULL;
+  if (a[4] > 24 || a[4] < 4 || (a[4] & 3)) {
+    napi_throw_range_error(env, NULL, "the native sliceUpdate takes rows of 4 to 24 floats");
+    return NULL;
+  }
+  slice_update(base, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
+  return NULL;
+}
+
+static napi_value bind_kernels(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, fn;
+  uint8_t *data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || !typed_array_data(env, argv[0], &data)) {
+    napi_throw_type_error(env, NULL, "bindKernels(view: Uint8Array)");
+    return NULL;
+  }
+  __builtin_cpu_init();
+  if (!__builtin_cpu_supports("avx2")) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  napi_create_object(env, &result);
+  napi_create_function(env, "splat", NAPI_AUTO_LENGTH, js_splat, data, &fn);
+  napi_set_named_property(env, result, "splat", fn);
+  napi_create_function(env, "addInto", NAPI_AUTO_LENGTH, js_add_into, data, &fn);
+  napi_set_named_property(env, result, "addInto", fn);
+  napi_create_function(env, "blurDirection", NAPI_AUTO_LENGTH, js_blur_direction, data, &fn);
+  napi_set_named_property(env, result, "blurDirection", fn);
+  napi_create_function(env, "sliceUpdate", NAPI_AUTO_LENGTH, js_slice_update, data, &fn);
+  napi_set_named_property(env, result, "sliceUpdate", fn);
+  return result;
+}
+#else
+static napi_value bind_kernels(napi_env env, napi_callback_info info) {
+  napi_value result;
+  (void)info;
+  napi_get_null(env, &result);
+  return result;
+}
+#endif
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "adviseHugePages", NAPI_AUTO_LENGTH, advise_huge_pages, NULL, &fn);
+  napi_set_named_property(env, exports, "adviseHugePages", fn);
+  napi_create_function(env, "bindKernels", NAPI_AUTO_LENGTH, bind_kernels, NULL, &fn);
+  napi_set_named_property(env, exports, "bindKernels", fn);
+  return exports;
+}
