@@ -112,18 +112,26 @@ INLINE __m128 exp4(__m128 x) {
 static float *at_f32(uint8_t *base, int32_t offset) { return (float *)(base + (uint32_t)offset); }
 static const int32_t *at_i32(uint8_t *base, int32_t offset) { return (const int32_t *)(base + (uint32_t)offset); }
 
-INLINE void splat_rows(const int full, const int tail, uint8_t *base, int points, int d1, int stride, int32_t offsets, int32_t weights, int32_t values, int32_t lattice) {
-  const int32_t *off = at_i32(base, offsets);
-  const float *w = at_f32(base, weights);
-  const float *q = at_f32(base, values);
-  float *l = at_f32(base, lattice);
+/* Each point's row added at its d1 corners (d1 a constant for DeepLab's 6 and 3: unrolled). */
+INLINE void splat_corners(const int d1, const int full, const int tail, int points, int stride, const int32_t *off, const float *w, const float *q, float *l) {
   for (int p = 0; p < points; p++) {
     const Row row = row_load(q + (size_t)p * stride, full, tail);
+#pragma GCC unroll 6
     for (int r = 0; r < d1; r++) {
       const size_t k = (size_t)p * d1 + r;
       row_add_scaled(l + (size_t)off[k] * stride, w[k], &row, full, tail);
     }
   }
+}
+
+INLINE void splat_rows(const int full, const int tail, uint8_t *base, int points, int d1, int stride, int32_t offsets, int32_t weights, int32_t values, int32_t lattice) {
+  const int32_t *off = at_i32(base, offsets);
+  const float *w = at_f32(base, weights);
+  const float *q = at_f32(base, values);
+  float *l = at_f32(base, lattice);
+  if (d1 == 6) splat_corners(6, full, tail, points, stride, off, w, q, l);
+  else if (d1 == 3) splat_corners(3, full, tail, points, stride, off, w, q, l);
+  else splat_corners(d1, full, tail, points, stride, off, w, q, l);
 }
 
 /* Rows wider than 24 floats: four lanes at a time. */
@@ -227,13 +235,22 @@ INLINE void slice_update_rows(const int full, const int tail, uint8_t *base, int
     Row acc;
     for (int k = 0; k < full; k++) acc.v[k] = _mm256_xor_ps(_mm256_loadu_ps(u + row + 8 * k), sign8);
     if (tail) acc.t = _mm_xor_ps(_mm_loadu_ps(u + row + 8 * full), sign4);
-    for (int r = 0; r < d1a; r++) {
-      const size_t k = (size_t)p * d1a + r;
-      row_accumulate(&acc, weightsA[k] * a, latticeA + (size_t)offsetsA[k] * stride, full, tail);
-    }
-    for (int r = 0; r < d1b; r++) {
-      const size_t k = (size_t)p * d1b + r;
-      row_accumulate(&acc, weightsB[k] * b, latticeB + (size_t)offsetsB[k] * stride, full, tail);
+    if (d1a == 6 && d1b == 3) {
+      /* DeepLab's kernels (5-D bilateral, 2-D Gaussian): the corner loops unrolled. */
+      const size_t ka = (size_t)p * 6, kb = (size_t)p * 3;
+#pragma GCC unroll 6
+      for (int r = 0; r < 6; r++) row_accumulate(&acc, weightsA[ka + r] * a, latticeA + (size_t)offsetsA[ka + r] * stride, full, tail);
+#pragma GCC unroll 3
+      for (int r = 0; r < 3; r++) row_accumulate(&acc, weightsB[kb + r] * b, latticeB + (size_t)offsetsB[kb + r] * stride, full, tail);
+    } else {
+      for (int r = 0; r < d1a; r++) {
+        const size_t k = (size_t)p * d1a + r;
+        row_accumulate(&acc, weightsA[k] * a, latticeA + (size_t)offsetsA[k] * stride, full, tail);
+      }
+      for (int r = 0; r < d1b; r++) {
+        const size_t k = (size_t)p * d1b + r;
+        row_accumulate(&acc, weightsB[k] * b, latticeB + (size_t)offsetsB[k] * stride, full, tail);
+      }
     }
     /* Padding lanes of the last group to −∞. */
     if (tail) acc.t = _mm_blendv_ps(none4, acc.t, valid4);
