@@ -112,30 +112,47 @@ INLINE __m128 exp4(__m128 x) {
 static float *at_f32(uint8_t *base, int32_t offset) { return (float *)(base + (uint32_t)offset); }
 static const int32_t *at_i32(uint8_t *base, int32_t offset) { return (const int32_t *)(base + (uint32_t)offset); }
 
+/*
+ * Bounds: WebAssembly traps on an access outside its memory; these kernels check instead, against
+ * `limit` (the memory's byte length): each array's extent before a loop, each index read from memory
+ * (lattice corners, neighbours, listed pixels) where it is used. A kernel that finds one returns -1
+ * and touches nothing past it; the caller throws (the frame fails, as on a trap).
+ */
+static int inside(uint64_t limit, int32_t offset, uint64_t bytes) {
+  return offset >= 0 && (uint64_t)(uint32_t)offset + bytes <= limit;
+}
+
+/* Rows of `stride` floats that fit between `offset` and `limit`. */
+static uint64_t rows_inside(uint64_t limit, int32_t offset, int stride) {
+  return offset < 0 || (uint64_t)(uint32_t)offset > limit ? 0 : (limit - (uint32_t)offset) / ((uint64_t)stride * 4);
+}
+
 /* Each point's row added at its d1 corners (d1 a constant for DeepLab's 6 and 3: unrolled). */
-INLINE void splat_corners(const int d1, const int full, const int tail, int points, int stride, const int32_t *off, const float *w, const float *q, float *l) {
+INLINE int splat_corners(const int d1, const int full, const int tail, int points, int stride, const int32_t *off, const float *w, const float *q, float *l, uint64_t rows) {
   for (int p = 0; p < points; p++) {
     const Row row = row_load(q + (size_t)p * stride, full, tail);
 #pragma GCC unroll 6
     for (int r = 0; r < d1; r++) {
       const size_t k = (size_t)p * d1 + r;
+      if ((uint64_t)(uint32_t)off[k] >= rows) return -1;
       row_add_scaled(l + (size_t)off[k] * stride, w[k], &row, full, tail);
     }
   }
+  return 0;
 }
 
-INLINE void splat_rows(const int full, const int tail, uint8_t *base, int points, int d1, int stride, int32_t offsets, int32_t weights, int32_t values, int32_t lattice) {
+INLINE int splat_rows(const int full, const int tail, uint8_t *base, int points, int d1, int stride, int32_t offsets, int32_t weights, int32_t values, int32_t lattice, uint64_t rows) {
   const int32_t *off = at_i32(base, offsets);
   const float *w = at_f32(base, weights);
   const float *q = at_f32(base, values);
   float *l = at_f32(base, lattice);
-  if (d1 == 6) splat_corners(6, full, tail, points, stride, off, w, q, l);
-  else if (d1 == 3) splat_corners(3, full, tail, points, stride, off, w, q, l);
-  else splat_corners(d1, full, tail, points, stride, off, w, q, l);
+  if (d1 == 6) return splat_corners(6, full, tail, points, stride, off, w, q, l, rows);
+  if (d1 == 3) return splat_corners(3, full, tail, points, stride, off, w, q, l, rows);
+  return splat_corners(d1, full, tail, points, stride, off, w, q, l, rows);
 }
 
 /* Rows wider than 24 floats: four lanes at a time. */
-KERNEL static void splat_wide(uint8_t *base, int points, int d1, int stride, int32_t offsets, int32_t weights, int32_t values, int32_t lattice) {
+KERNEL static int splat_wide(uint8_t *base, int points, int d1, int stride, int32_t offsets, int32_t weights, int32_t values, int32_t lattice, uint64_t rows) {
   const int32_t *off = at_i32(base, offsets);
   const float *w = at_f32(base, weights);
   const float *q = at_f32(base, values);
@@ -143,35 +160,47 @@ KERNEL static void splat_wide(uint8_t *base, int points, int d1, int stride, int
   for (int p = 0; p < points; p++)
     for (int r = 0; r < d1; r++) {
       const size_t k = (size_t)p * d1 + r;
+      if ((uint64_t)(uint32_t)off[k] >= rows) return -1;
       const __m128 w4 = _mm_set1_ps(w[k]);
       float *o = l + (size_t)off[k] * stride;
       const float *s = q + (size_t)p * stride;
       for (int c = 0; c < stride; c += 4) _mm_storeu_ps(o + c, _mm_add_ps(_mm_loadu_ps(o + c), _mm_mul_ps(w4, _mm_loadu_ps(s + c))));
     }
+  return 0;
 }
 
-KERNEL static void splat(uint8_t *base, int points, int d1, int stride, int32_t offsets, int32_t weights, int32_t values, int32_t lattice, int32_t lattice_floats) {
+KERNEL static int splat(uint8_t *base, uint64_t limit, int points, int d1, int stride, int32_t offsets, int32_t weights, int32_t values, int32_t lattice, int32_t lattice_floats) {
+  if (points < 0 || d1 < 1 || stride < 4 || (stride & 3) || lattice_floats < 0 || !inside(limit, offsets, (uint64_t)points * d1 * 4) ||
+      !inside(limit, weights, (uint64_t)points * d1 * 4) || !inside(limit, values, (uint64_t)points * stride * 4) || !inside(limit, lattice, (uint64_t)lattice_floats * 4))
+    return -1;
+  const uint64_t rows = (uint64_t)lattice_floats / stride;
   memset(base + (uint32_t)lattice, 0, (size_t)lattice_floats * 4);
   switch (stride >> 2) {
-    case 1: splat_rows(0, 1, base, points, d1, stride, offsets, weights, values, lattice); break;
-    case 2: splat_rows(1, 0, base, points, d1, stride, offsets, weights, values, lattice); break;
-    case 3: splat_rows(1, 1, base, points, d1, stride, offsets, weights, values, lattice); break;
-    case 4: splat_rows(2, 0, base, points, d1, stride, offsets, weights, values, lattice); break;
-    case 5: splat_rows(2, 1, base, points, d1, stride, offsets, weights, values, lattice); break;
-    case 6: splat_rows(3, 0, base, points, d1, stride, offsets, weights, values, lattice); break;
-    default: splat_wide(base, points, d1, stride, offsets, weights, values, lattice);
+    case 1: return splat_rows(0, 1, base, points, d1, stride, offsets, weights, values, lattice, rows);
+    case 2: return splat_rows(1, 0, base, points, d1, stride, offsets, weights, values, lattice, rows);
+    case 3: return splat_rows(1, 1, base, points, d1, stride, offsets, weights, values, lattice, rows);
+    case 4: return splat_rows(2, 0, base, points, d1, stride, offsets, weights, values, lattice, rows);
+    case 5: return splat_rows(2, 1, base, points, d1, stride, offsets, weights, values, lattice, rows);
+    case 6: return splat_rows(3, 0, base, points, d1, stride, offsets, weights, values, lattice, rows);
+    default: return splat_wide(base, points, d1, stride, offsets, weights, values, lattice, rows);
   }
 }
 
-KERNEL static void add_into(uint8_t *base, int32_t dst, int32_t src, int floats) {
+KERNEL static int add_into(uint8_t *base, uint64_t limit, int32_t dst, int32_t src, int floats) {
+  if (floats < 0 || (floats & 3) || !inside(limit, dst, (uint64_t)floats * 4) || !inside(limit, src, (uint64_t)floats * 4)) return -1;
   float *d = at_f32(base, dst);
   const float *s = at_f32(base, src);
   int i = 0;
   for (; i + 8 <= floats; i += 8) _mm256_storeu_ps(d + i, _mm256_add_ps(_mm256_loadu_ps(d + i), _mm256_loadu_ps(s + i)));
   for (; i < floats; i += 4) _mm_storeu_ps(d + i, _mm_add_ps(_mm_loadu_ps(d + i), _mm_loadu_ps(s + i)));
+  return 0;
 }
 
-KERNEL static void blur_direction(uint8_t *base, int j, int first, int last, int vertices, int stride, int32_t neighbours, int32_t from, int32_t to) {
+KERNEL static int blur_direction(uint8_t *base, uint64_t limit, int j, int first, int last, int vertices, int stride, int32_t neighbours, int32_t from, int32_t to) {
+  if (j < 0 || first < 0 || last < first || vertices < last || stride < 4 || (stride & 3) || !inside(limit, neighbours, ((uint64_t)j * vertices + last) * 8)) return -1;
+  /* Rows read (neighbours, and i + 1 ≤ last) and written (i + 1 ≤ last) must lie in the memory. */
+  const uint64_t rows = rows_inside(limit, from, stride);
+  if ((uint64_t)last + 1 > rows || (uint64_t)last + 1 > rows_inside(limit, to, stride)) return -1;
   const int32_t *n = at_i32(base, neighbours);
   const float *f = at_f32(base, from);
   float *t = at_f32(base, to);
@@ -179,12 +208,14 @@ KERNEL static void blur_direction(uint8_t *base, int j, int first, int last, int
   const __m128 half4 = _mm_set1_ps(0.5f);
   for (int i = first; i < last; i++) {
     const size_t at = ((size_t)j * vertices + i) * 2;
+    if ((uint64_t)(uint32_t)n[at] >= rows || (uint64_t)(uint32_t)n[at + 1] >= rows) return -1;
     const float *o = f + (size_t)(i + 1) * stride, *l = f + (size_t)n[at] * stride, *r = f + (size_t)n[at + 1] * stride;
     float *out = t + (size_t)(i + 1) * stride;
     int c = 0;
     for (; c + 8 <= stride; c += 8) _mm256_storeu_ps(out + c, _mm256_add_ps(_mm256_loadu_ps(o + c), _mm256_mul_ps(half8, _mm256_add_ps(_mm256_loadu_ps(l + c), _mm256_loadu_ps(r + c)))));
     for (; c < stride; c += 4) _mm_storeu_ps(out + c, _mm_add_ps(_mm_loadu_ps(o + c), _mm_mul_ps(half4, _mm_add_ps(_mm_loadu_ps(l + c), _mm_loadu_ps(r + c)))));
   }
+  return 0;
 }
 
 /* lanesMax: the largest lane, in every lane. */
@@ -207,7 +238,7 @@ INLINE __m128 lanes_sum(__m128 v) {
  * live in eight-lane vectors [g0|g1] [g2|g3] [g4|g5] (and a four-lane tail); the normaliser's sum is
  * grouped ((g0 + g1) + (g2 + g3)) + (g4 + g5) lane-wise, then lanesSum — as there.
  */
-INLINE void slice_update_rows(const int full, const int tail, uint8_t *base, int first, int last, int32_t list, int channels, int stride, int32_t unary, int32_t next, int32_t kernels, int count) {
+INLINE int slice_update_rows(const int full, const int tail, uint8_t *base, uint64_t limit, int first, int last, int32_t list, int channels, int stride, int32_t unary, int32_t next, int32_t kernels, int count) {
   const int32_t *kd = at_i32(base, kernels);
   const int32_t *offsetsA = at_i32(base, kd[0]), *offsetsB = at_i32(base, kd[6]);
   const float *weightsA = at_f32(base, kd[1]), *weightsB = at_f32(base, kd[7]);
@@ -217,6 +248,19 @@ INLINE void slice_update_rows(const int full, const int tail, uint8_t *base, int
   float coefA, coefB;
   memcpy(&coefA, kd + 5, 4);
   memcpy(&coefB, kd + 11, 4);
+  if (first < 0 || last < first || count < 0 || count > 2 || d1a < 0 || d1a > 16 || d1b < 0 || d1b > 16 || (list && !inside(limit, list, (uint64_t)last * 4))) return -1;
+  /* Pixels whose rows (unary, next, scales, corners) all lie in the memory; corners' lattice rows likewise. */
+  uint64_t pixelsInside = rows_inside(limit, unary, stride);
+  if (rows_inside(limit, next, stride) < pixelsInside) pixelsInside = rows_inside(limit, next, stride);
+  if (count > 0) {
+    const uint64_t a[3] = {rows_inside(limit, kd[4], 1) * 4, d1a ? rows_inside(limit, kd[0], d1a) * 4 : 0, d1a ? rows_inside(limit, kd[1], d1a) * 4 : 0};
+    for (int k = 0; k < 3; k++) if (a[k] / 4 < pixelsInside) pixelsInside = a[k] / 4;
+  }
+  if (count > 1) {
+    const uint64_t b[3] = {rows_inside(limit, kd[10], 1) * 4, d1b ? rows_inside(limit, kd[6], d1b) * 4 : 0, d1b ? rows_inside(limit, kd[7], d1b) * 4 : 0};
+    for (int k = 0; k < 3; k++) if (b[k] / 4 < pixelsInside) pixelsInside = b[k] / 4;
+  }
+  const uint64_t rowsA = count > 0 ? rows_inside(limit, kd[3], stride) : 0, rowsB = count > 1 ? rows_inside(limit, kd[9], stride) : 0;
   const int32_t *pixels = list ? at_i32(base, list) : NULL;
   const float *u = at_f32(base, unary);
   float *out = at_f32(base, next);
@@ -229,6 +273,7 @@ INLINE void slice_update_rows(const int full, const int tail, uint8_t *base, int
   const __m256 sign8 = _mm256_set1_ps(-0.0f);
   for (int i = first; i < last; i++) {
     const int p = pixels ? pixels[i] : i;
+    if ((uint64_t)(uint32_t)p >= pixelsInside) return -1;
     const size_t row = (size_t)p * stride;
     const float a = count > 0 ? coefA * scaleA[p] : 0;
     const float b = count > 1 ? coefB * scaleB[p] : 0;
@@ -239,16 +284,24 @@ INLINE void slice_update_rows(const int full, const int tail, uint8_t *base, int
       /* DeepLab's kernels (5-D bilateral, 2-D Gaussian): the corner loops unrolled. */
       const size_t ka = (size_t)p * 6, kb = (size_t)p * 3;
 #pragma GCC unroll 6
-      for (int r = 0; r < 6; r++) row_accumulate(&acc, weightsA[ka + r] * a, latticeA + (size_t)offsetsA[ka + r] * stride, full, tail);
+      for (int r = 0; r < 6; r++) {
+        if ((uint64_t)(uint32_t)offsetsA[ka + r] >= rowsA) return -1;
+        row_accumulate(&acc, weightsA[ka + r] * a, latticeA + (size_t)offsetsA[ka + r] * stride, full, tail);
+      }
 #pragma GCC unroll 3
-      for (int r = 0; r < 3; r++) row_accumulate(&acc, weightsB[kb + r] * b, latticeB + (size_t)offsetsB[kb + r] * stride, full, tail);
+      for (int r = 0; r < 3; r++) {
+        if ((uint64_t)(uint32_t)offsetsB[kb + r] >= rowsB) return -1;
+        row_accumulate(&acc, weightsB[kb + r] * b, latticeB + (size_t)offsetsB[kb + r] * stride, full, tail);
+      }
     } else {
       for (int r = 0; r < d1a; r++) {
         const size_t k = (size_t)p * d1a + r;
+        if ((uint64_t)(uint32_t)offsetsA[k] >= rowsA) return -1;
         row_accumulate(&acc, weightsA[k] * a, latticeA + (size_t)offsetsA[k] * stride, full, tail);
       }
       for (int r = 0; r < d1b; r++) {
         const size_t k = (size_t)p * d1b + r;
+        if ((uint64_t)(uint32_t)offsetsB[k] >= rowsB) return -1;
         row_accumulate(&acc, weightsB[k] * b, latticeB + (size_t)offsetsB[k] * stride, full, tail);
       }
     }
@@ -279,65 +332,74 @@ INLINE void slice_update_rows(const int full, const int tail, uint8_t *base, int
     if (tail) acc.t = _mm_mul_ps(acc.t, inv4);
     row_store(out + row, &acc, full, tail);
   }
+  return 0;
 }
 
-KERNEL static void slice_update(uint8_t *base, int first, int last, int32_t list, int channels, int stride, int32_t unary, int32_t next, int32_t kernels, int count) {
+KERNEL static int slice_update(uint8_t *base, uint64_t limit, int first, int last, int32_t list, int channels, int stride, int32_t unary, int32_t next, int32_t kernels, int count) {
+  if (!inside(limit, kernels, 2 * KERNEL_BYTES) || channels < 1 || channels > stride || channels <= stride - 4) return -1;
   switch (stride >> 2) {
-    case 1: slice_update_rows(0, 1, base, first, last, list, channels, stride, unary, next, kernels, count); break;
-    case 2: slice_update_rows(1, 0, base, first, last, list, channels, stride, unary, next, kernels, count); break;
-    case 3: slice_update_rows(1, 1, base, first, last, list, channels, stride, unary, next, kernels, count); break;
-    case 4: slice_update_rows(2, 0, base, first, last, list, channels, stride, unary, next, kernels, count); break;
-    case 5: slice_update_rows(2, 1, base, first, last, list, channels, stride, unary, next, kernels, count); break;
-    case 6: slice_update_rows(3, 0, base, first, last, list, channels, stride, unary, next, kernels, count); break;
+    case 1: return slice_update_rows(0, 1, base, limit, first, last, list, channels, stride, unary, next, kernels, count);
+    case 2: return slice_update_rows(1, 0, base, limit, first, last, list, channels, stride, unary, next, kernels, count);
+    case 3: return slice_update_rows(1, 1, base, limit, first, last, list, channels, stride, unary, next, kernels, count);
+    case 4: return slice_update_rows(2, 0, base, limit, first, last, list, channels, stride, unary, next, kernels, count);
+    case 5: return slice_update_rows(2, 1, base, limit, first, last, list, channels, stride, unary, next, kernels, count);
+    case 6: return slice_update_rows(3, 0, base, limit, first, last, list, channels, stride, unary, next, kernels, count);
+    default: return -1;
   }
 }
 
-/* Arguments as the WebAssembly exports take them (i32 each); the memory's base is the function's data. */
-static int int_args(napi_env env, napi_callback_info info, int32_t *args, size_t want, uint8_t **base) {
+/*
+ * Arguments as the WebAssembly exports take them (i32 each), then the memory's byte length (the
+ * bounds every access is checked against); the memory's base is the function's data.
+ */
+static int int_args(napi_env env, napi_callback_info info, int32_t *args, size_t want, uint8_t **base, uint64_t *limit) {
   napi_value argv[12];
   size_t argc = 12;
   void *data;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok || argc < want) goto bad;
+  double bytes;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok || argc < want + 1) goto bad;
   for (size_t i = 0; i < want; i++)
     if (napi_get_value_int32(env, argv[i], &args[i]) != napi_ok) goto bad;
+  if (napi_get_value_double(env, argv[want], &bytes) != napi_ok || !(bytes >= 0) || bytes > 4294967296.0) goto bad;
   *base = (uint8_t *)data;
+  *limit = (uint64_t)bytes;
   return 1;
 bad:
   napi_throw_type_error(env, NULL, "a CRF kernel called with the wrong arguments");
   return 0;
 }
 
+static napi_value outcome(napi_env env, int rc) {
+  if (rc != 0) napi_throw_range_error(env, NULL, "a CRF kernel was given an index outside its memory");
+  return NULL;
+}
+
 static napi_value js_splat(napi_env env, napi_callback_info info) {
   int32_t a[8];
   uint8_t *base;
-  if (int_args(env, info, a, 8, &base)) splat(base, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
-  return NULL;
+  uint64_t limit;
+  return int_args(env, info, a, 8, &base, &limit) ? outcome(env, splat(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])) : NULL;
 }
 
 static napi_value js_add_into(napi_env env, napi_callback_info info) {
   int32_t a[3];
   uint8_t *base;
-  if (int_args(env, info, a, 3, &base)) add_into(base, a[0], a[1], a[2]);
-  return NULL;
+  uint64_t limit;
+  return int_args(env, info, a, 3, &base, &limit) ? outcome(env, add_into(base, limit, a[0], a[1], a[2])) : NULL;
 }
 
 static napi_value js_blur_direction(napi_env env, napi_callback_info info) {
   int32_t a[8];
   uint8_t *base;
-  if (int_args(env, info, a, 8, &base)) blur_direction(base, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]);
-  return NULL;
+  uint64_t limit;
+  return int_args(env, info, a, 8, &base, &limit) ? outcome(env, blur_direction(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])) : NULL;
 }
 
 static napi_value js_slice_update(napi_env env, napi_callback_info info) {
   int32_t a[9];
   uint8_t *base;
-  if (!int_args(env, info, a, 9, &base)) return NULL;
-  if (a[4] > 24 || a[4] < 4 || (a[4] & 3)) {
-    napi_throw_range_error(env, NULL, "the native sliceUpdate takes rows of 4 to 24 floats");
-    return NULL;
-  }
-  slice_update(base, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]);
-  return NULL;
+  uint64_t limit;
+  return int_args(env, info, a, 9, &base, &limit) ? outcome(env, slice_update(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])) : NULL;
 }
 
 static napi_value bind_kernels(napi_env env, napi_callback_info info) {

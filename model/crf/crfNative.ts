@@ -16,8 +16,18 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { CrfExports } from './latticeExports.js';
 
-/** The kernels the addon has, with the WebAssembly exports' signatures (byte offsets into the memory). */
-type NativeKernels = Pick<CrfExports, 'splat' | 'addInto' | 'blurDirection' | 'sliceUpdate'>;
+/**
+ * The kernels the addon has: the WebAssembly exports' arguments (byte offsets into the memory), then
+ * the memory's byte length, which every access is checked against (a RangeError where one is outside:
+ * the frame fails, as on a WebAssembly trap).
+ */
+type WithLimit<K extends (...args: never[]) => unknown> = (...args: [...Parameters<K>, memoryBytes: number]) => void;
+interface NativeKernels {
+  splat: WithLimit<CrfExports['splat']>;
+  addInto: WithLimit<CrfExports['addInto']>;
+  blurDirection: WithLimit<CrfExports['blurDirection']>;
+  sliceUpdate: WithLimit<CrfExports['sliceUpdate']>;
+}
 
 interface CrfNativeAddon {
   adviseHugePages(view: Uint8Array, bytes: number): number;
@@ -85,13 +95,13 @@ export function withNativeKernels(exports: CrfExports, memory: WebAssembly.Memor
   const native = process.env['DEEPLAB_STREAM_CRF_NATIVE'] === '0' ? null : loadAddon()?.bindKernels(new Uint8Array(memory.buffer, 0, 1));
   if (!native) return exports;
   const wasmSliceUpdate = exports.sliceUpdate;
+  const bytes = () => memory.buffer.byteLength;
   return {
     ...exports,
-    splat: native.splat,
-    addInto: native.addInto,
-    blurDirection: native.blurDirection,
-    sliceUpdate: (first, last, list, channels, stride, unary, next, kernels, count) =>
-      (stride <= NATIVE_SLICE_UPDATE_FLOATS ? native.sliceUpdate : wasmSliceUpdate)(first, last, list, channels, stride, unary, next, kernels, count),
+    splat: (...args) => native.splat(...args, bytes()),
+    addInto: (...args) => native.addInto(...args, bytes()),
+    blurDirection: (...args) => native.blurDirection(...args, bytes()),
+    sliceUpdate: (...args) => (args[4] <= NATIVE_SLICE_UPDATE_FLOATS ? native.sliceUpdate(...args, bytes()) : wasmSliceUpdate(...args)),
   };
 }
 

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deeplabLikeCase } from '../../../bench/crfCases.js';
 import { DEEPLAB_VOC_PARAMS } from '../../../model/crf/crfParams.js';
-import { HUGE_PAGE_BYTES, hugePageAlignedEnd, nativeKernelsAvailable } from '../../../model/crf/crfNative.js';
+import { HUGE_PAGE_BYTES, hugePageAlignedEnd, nativeKernelsAvailable, withNativeKernels } from '../../../model/crf/crfNative.js';
+import type { CrfExports } from '../../../model/crf/latticeExports.js';
 import { DenseCrf } from '../../../model/crf/denseCrf.js';
 import { CrfWorkspace } from '../../../model/crf/latticeWasm.js';
 import { latticeModule } from '../../../model/crf/wasmEngine.js';
@@ -86,6 +87,49 @@ describe('native kernels', () => {
     const differing = new Uint32Array(native.q.buffer, native.q.byteOffset, native.q.length).filter((bits, i) => bits !== new Uint32Array(wasm.q.buffer, wasm.q.byteOffset, wasm.q.length)[i]).length;
     expect(differing).toBe(0);
   }, 60_000);
+});
+
+describe('native kernels, bounds', () => {
+  /** The native kernels over a fresh 4-page (256 KiB) memory, as an engine gets them. */
+  function kernels(): { exports: CrfExports; memory: WebAssembly.Memory; i32: Int32Array; f32: Float32Array } {
+    const memory = new WebAssembly.Memory({ initial: 4, maximum: 4, shared: true });
+    const wasm = new WebAssembly.Instance(latticeModule()!, { env: { memory } }).exports as unknown as CrfExports;
+    return { exports: withNativeKernels(wasm, memory), memory, i32: new Int32Array(memory.buffer), f32: new Float32Array(memory.buffer) };
+  }
+  const MEMORY = 4 * 65536;
+
+  it.skipIf(Boolean(noKernels))('refuse a corner, neighbour or listed pixel outside the memory, as WebAssembly traps, and write nothing past it', () => {
+    const { exports, i32, f32 } = kernels();
+    // One point with one corner at vertex 1: offsets at 64 KiB, weights after, values after, lattice after.
+    const [offsets, weights, values, lattice] = [65536, 65540, 65544, 65664];
+    i32[offsets / 4] = 1;
+    f32[weights / 4] = 1;
+    f32.fill(2, values / 4, values / 4 + 4);
+    exports.splat(1, 1, 4, offsets, weights, values, lattice, 8);
+    expect(Array.from(f32.subarray(lattice / 4 + 4, lattice / 4 + 8))).toEqual([2, 2, 2, 2]);
+    // A corner past the lattice it was given, and one far past the memory.
+    i32[offsets / 4] = 5;
+    expect(() => exports.splat(1, 1, 4, offsets, weights, values, lattice, 8)).toThrow(RangeError);
+    i32[offsets / 4] = 2 ** 30;
+    expect(() => exports.splat(1, 1, 4, offsets, weights, values, lattice, 8)).toThrow(RangeError);
+    // Arrays that run past the memory.
+    expect(() => exports.splat(10_000, 6, 24, offsets, weights, values, lattice, 8)).toThrow(RangeError);
+    expect(() => exports.addInto(MEMORY - 16, 0, 8)).toThrow(RangeError);
+    // A neighbour index past the memory.
+    const neighbours = 70_000;
+    i32[neighbours / 4] = 2 ** 29;
+    expect(() => exports.blurDirection(0, 0, 1, 1, 4, neighbours, lattice, lattice + 64)).toThrow(RangeError);
+    // A listed pixel past the memory (kernel descriptions zeroed: no kernels).
+    const [list, describe] = [80_000, 80_016];
+    i32.fill(0, describe / 4, describe / 4 + 12);
+    i32[list / 4] = 1 << 24;
+    expect(() => exports.sliceUpdate(0, 1, list, 4, 4, 96_000, 100_000, describe, 0)).toThrow(RangeError);
+    i32[list / 4] = 0;
+    f32.fill(0, 96_000 / 4, 96_000 / 4 + 4);
+    exports.sliceUpdate(0, 1, list, 4, 4, 96_000, 100_000, describe, 0);
+    expect(Array.from(f32.subarray(100_000 / 4, 100_000 / 4 + 4))).toEqual([0.25, 0.25, 0.25, 0.25]);
+    expect(f32[MEMORY / 4 - 1]).toBe(0);
+  });
 });
 
 describe('hugePages', () => {
