@@ -5,7 +5,7 @@
  *
  *   IMG (PNG / PPM) + P.npy (float32 H×W×C, or C×H×W with --chw) → LABELS.png (8-bit grey), [Q.npy]
  */
-import { PNG } from 'pngjs';
+import { encodeGreyPng } from './greyPng.js';
 import type { CrfParams } from '../model/crf/crfParams.js';
 import { CrfRunner, type CrfOutcome } from '../model/crf/crfRunner.js';
 import type { CrfJob } from '../model/crf/crfProtocol.js';
@@ -65,12 +65,6 @@ export function probabilitiesFor(file: string, width: number, height: number, ch
   return { probabilities, classes };
 }
 
-function labelPng(labels: Uint8Array, width: number, height: number): Uint8Array {
-  const png = new PNG({ width, height, colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8 });
-  png.data = Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength);
-  // One filter for every row (Sub: label runs become zeros): pngjs's default tries all five per row, 10× slower.
-  return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false, filterType: 1 });
-}
 
 export const round = (v: number) => Math.round(v * 10) / 10;
 
@@ -92,7 +86,7 @@ export async function refineFiles(runner: CrfRunner, files: CrfFiles, params: Cr
   const { probabilities, classes } = probabilitiesFor(files.probs, image.width, image.height, files.chw);
   const result = await runner.run({ image: image.rgb, width: image.width, height: image.height, probabilities, classes, params, wantQ: Boolean(files.qOut), ...(options.warmStart ? { warmStart: options.warmStart } : {}) });
   options.onRefined?.();
-  writeFileAtomically(files.out, labelPng(result.labels, image.width, image.height), 'labels');
+  writeFileAtomically(files.out, encodeGreyPng(result.labels, image.width, image.height), 'labels');
   if (files.qOut) writeFileAtomically(files.qOut, writeNpyFloat32([image.height, image.width, classes], result.q!), 'Q');
   return result;
 }
