@@ -374,33 +374,19 @@ static napi_value outcome(napi_env env, int rc) {
   return NULL;
 }
 
-static napi_value js_splat(napi_env env, napi_callback_info info) {
-  int32_t a[8];
-  uint8_t *base;
-  uint64_t limit;
-  return int_args(env, info, a, 8, &base, &limit) ? outcome(env, splat(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])) : NULL;
-}
+/* One N-API function per kernel: `count` i32 arguments, then the memory's length; `call` uses `a`, `base` and `limit`. */
+#define NAPI_KERNEL(name, count, call)                                                     \
+  static napi_value name(napi_env env, napi_callback_info info) {                          \
+    int32_t a[count];                                                                      \
+    uint8_t *base;                                                                         \
+    uint64_t limit;                                                                        \
+    return int_args(env, info, a, count, &base, &limit) ? outcome(env, call) : NULL;       \
+  }
 
-static napi_value js_add_into(napi_env env, napi_callback_info info) {
-  int32_t a[3];
-  uint8_t *base;
-  uint64_t limit;
-  return int_args(env, info, a, 3, &base, &limit) ? outcome(env, add_into(base, limit, a[0], a[1], a[2])) : NULL;
-}
-
-static napi_value js_blur_direction(napi_env env, napi_callback_info info) {
-  int32_t a[8];
-  uint8_t *base;
-  uint64_t limit;
-  return int_args(env, info, a, 8, &base, &limit) ? outcome(env, blur_direction(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])) : NULL;
-}
-
-static napi_value js_slice_update(napi_env env, napi_callback_info info) {
-  int32_t a[9];
-  uint8_t *base;
-  uint64_t limit;
-  return int_args(env, info, a, 9, &base, &limit) ? outcome(env, slice_update(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8])) : NULL;
-}
+NAPI_KERNEL(js_splat, 8, splat(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
+NAPI_KERNEL(js_add_into, 3, add_into(base, limit, a[0], a[1], a[2]))
+NAPI_KERNEL(js_blur_direction, 8, blur_direction(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
+NAPI_KERNEL(js_slice_update, 9, slice_update(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]))
 
 static napi_value bind_kernels(napi_env env, napi_callback_info info) {
   size_t argc = 1;
