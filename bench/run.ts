@@ -20,6 +20,7 @@ import { DenseCrf } from '../model/crf/denseCrf.js';
 import { DEEPLAB_VOC_PARAMS } from '../model/crf/crfParams.js';
 import { runCrf } from '../model/crf/reducedResolution.js';
 import { CrfWorkspace } from '../model/crf/latticeWasm.js';
+import { nativeKernelsAvailable } from '../model/crf/crfNative.js';
 import type { WarmStartState } from '../model/crf/warmStart.js';
 import { refineWithCrf } from '../operators/refineWithCrf.js';
 import type { Segmentation } from '../core/frames.js';
@@ -266,7 +267,7 @@ async function crfOneShot(): Promise<Record<string, unknown>[]> {
   // What a page touched for the first time costs this minute: a one-image process touches tens of
   // megabytes, and on a VM that cost moves the figure (11–14 µs a page measured on 2026-12-01).
   const pageUs = firstTouchMicroseconds();
-  say(`  (a 4 KiB page touched for the first time costs ${pageUs.toFixed(1)} µs on this machine now)`);
+  say(`  (a 4 KiB page touched for the first time costs ${pageUs.toFixed(1)} µs on this machine now; the native AVX2 kernels are ${nativeKernelsAvailable() ? 'on' : 'off: WebAssembly alone'})`);
   // The authors' C++ side by side with this CLI when issue 13 was filed (one core, -O3).
   const reference: Record<string, readonly [number, number]> = { '500x375': [748, 848], '1280x720': [4300, 4700] };
   const rows = [];

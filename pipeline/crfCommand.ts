@@ -65,7 +65,6 @@ export function probabilitiesFor(file: string, width: number, height: number, ch
   return { probabilities, classes };
 }
 
-
 export const round = (v: number) => Math.round(v * 10) / 10;
 
 /** The files of one image: the image, its probabilities, where its labels (and Q) go. */

@@ -105,7 +105,7 @@ export function withNativeKernels(exports: CrfExports, memory: WebAssembly.Memor
   };
 }
 
-/** Whether this process's CRF runs the native kernels (for reports). */
+/** Whether this process's CRF runs the native kernels (the benchmark says so beside its figures). */
 export function nativeKernelsAvailable(): boolean {
   if (process.env['DEEPLAB_STREAM_CRF_NATIVE'] === '0') return false;
   const probe = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
