@@ -12,7 +12,7 @@ export const CONTROL_WORDS = 32;
  * at, bytes, file position; RESULT: bytes read, −1 on an error); the others name a WebAssembly
  * export and its f32 arguments.
  */
-export type ControlOp = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 | 16;
+export type ControlOp = 0 | 1 | 2 | 3 | 4 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 14 | 15 | 16;
 
 export const READ_FILE = 14;
 
@@ -25,7 +25,6 @@ export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0 | typeof READ_FILE>, He
   2: { name: 'addInto', argc: 3, floatArgs: [] },
   3: { name: 'blurDirection', argc: 8, floatArgs: [] },
   4: { name: 'sliceUpdate', argc: 9, floatArgs: [] },
-  5: { name: 'prepare', argc: 9, floatArgs: [] },
   6: { name: 'expand', argc: 8, floatArgs: [] },
   7: { name: 'neighboursOf', argc: 9, floatArgs: [] },
   8: { name: 'buildLattice', argc: 10, floatArgs: [] },
@@ -38,4 +37,4 @@ export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0 | typeof READ_FILE>, He
   16: { name: 'peaks', argc: 4, floatArgs: [] },
 };
 
-export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, sliceUpdate: 4, prepare: 5, expand: 6, neighboursOf: 7, buildLattice: 8, prepareListed: 9, selectActive: 10, splatOnes: 11, normaliseAll: 12, touchPages: 13, readFile: READ_FILE, normaliseProbabilities: 15, peaks: 16 } as const;
+export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, sliceUpdate: 4, expand: 6, neighboursOf: 7, buildLattice: 8, prepareListed: 9, selectActive: 10, splatOnes: 11, normaliseAll: 12, touchPages: 13, readFile: READ_FILE, normaliseProbabilities: 15, peaks: 16 } as const;

@@ -116,23 +116,6 @@ export function blurDirection(j: i32, first: i32, last: i32, vertices: i32, stri
   }
 }
 
-/** out[p] = alpha · Σ_r weight · lattice[offset]. */
-export function slice(points: i32, d1: i32, stride: i32, offsets: usize, weights: usize, lattice: usize, out: usize, alpha: f32): void {
-  for (let p = 0; p < points; p++) {
-    const dst = out + (<usize>(p * stride) << 2);
-    for (let c = 0; c < stride; c += 4) v128.store(dst + (<usize>c << 2), f32x4.splat(0));
-    for (let r = 0; r < d1; r++) {
-      const k = <usize>(p * d1 + r) << 2;
-      const o = lattice + (<usize>(load<i32>(offsets + k) * stride) << 2);
-      const w = f32x4.splat(load<f32>(weights + k) * alpha);
-      for (let c = 0; c < stride; c += 4) {
-        const at = <usize>c << 2;
-        v128.store(dst + at, f32x4.add(v128.load(dst + at), f32x4.mul(w, v128.load(o + at))));
-      }
-    }
-  }
-}
-
 /**
  * e^x for four lanes (x ≤ 88; relative error < 1e-7): x = n·ln2 + r, |r| ≤ ln2/2, a degree-6
  * polynomial for e^r and 2^n written into the exponent bits. n is rounded by adding 1.5·2^23 (its
