@@ -38,3 +38,20 @@ export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0 | typeof READ_FILE>, He
 };
 
 export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, sliceUpdate: 4, expand: 6, neighboursOf: 7, buildLattice: 8, prepareListed: 9, selectActive: 10, splatOnes: 11, normaliseAll: 12, touchPages: 13, readFile: READ_FILE, normaliseProbabilities: 15, peaks: 16 } as const;
+
+/** How long each side of a hand-over spins before it sleeps (`DEEPLAB_STREAM_CRF_SPIN_US`, 0: never). */
+export const SPIN_MICROS = Number(process.env['DEEPLAB_STREAM_CRF_SPIN_US'] ?? 200);
+
+/**
+ * Spins until words[index] is no longer `value`, for at most `micros` µs; true when it changed.
+ * The two threads of a mean-field step hand over dozens of times per frame, microseconds apart: a
+ * sleeping thread takes tens of µs to wake on these VMs (a futex wake and a halted vCPU), so each side
+ * watches the word briefly before it sleeps in Atomics.wait.
+ */
+export function spinWhile(words: Int32Array, index: number, value: number, micros: number): boolean {
+  const until = performance.now() + micros / 1000;
+  for (;;) {
+    for (let i = 0; i < 256; i++) if (Atomics.load(words, index) !== value) return true;
+    if (performance.now() > until) return false;
+  }
+}

@@ -11,7 +11,7 @@
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { CrfExports } from './latticeExports.js';
-import { type ControlOp, CONTROL, CONTROL_WORDS, HELPER_EXPORTS, READ_FILE } from './meanFieldControl.js';
+import { type ControlOp, CONTROL, CONTROL_WORDS, HELPER_EXPORTS, READ_FILE, spinWhile, SPIN_MICROS } from './meanFieldControl.js';
 import { readIntoMemory } from './probabilities.js';
 import { withNativeKernels } from './crfNative.js';
 
@@ -28,7 +28,7 @@ instructions.once('message', ({ module, memory, control }: { module: WebAssembly
   Atomics.notify(words, CONTROL.READY);
   let seen = 0;
   for (;;) {
-    Atomics.wait(words, CONTROL.SEQ, seen);
+    if (!spinWhile(words, CONTROL.SEQ, seen, SPIN_MICROS)) Atomics.wait(words, CONTROL.SEQ, seen);
     seen = Atomics.load(words, CONTROL.SEQ);
     const op = words[CONTROL.OP] as ControlOp;
     if (op === 0) {

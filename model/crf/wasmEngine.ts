@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startWorker } from '../startWorker.js';
 import type { CrfExports } from './latticeExports.js';
 import { adviseHugePages, hugePageAlignedEnd, withNativeKernels } from './crfNative.js';
-import { CONTROL, CONTROL_WORDS, OP } from './meanFieldControl.js';
+import { CONTROL, CONTROL_WORDS, OP, spinWhile, SPIN_MICROS } from './meanFieldControl.js';
 
 /** The module's exports (pointers are byte offsets into the engine's memory). */
 /** 64 KiB pages the shared memory may grow to (2 GiB: a 1280×720, 21-label CRF needs ~600 MB). */
@@ -207,6 +207,7 @@ export class WasmEngine {
     const seq = this.send(op, args, floatArgs);
     own();
     const words = this.helper!.words;
+    if (Atomics.load(words, CONTROL.DONE) !== seq) spinWhile(words, CONTROL.DONE, seq - 1, SPIN_MICROS);
     const deadline = performance.now() + HELPER_STEP_TIMEOUT_MS;
     for (let done = Atomics.load(words, CONTROL.DONE); done !== seq; done = Atomics.load(words, CONTROL.DONE)) {
       if (performance.now() > deadline) throw new Error('the CRF helper thread stopped answering');
