@@ -228,6 +228,101 @@ KERNEL static int blur_direction(uint8_t *base, uint64_t limit, int j, int first
   return 0;
 }
 
+/*
+ * Lattice neighbours (lattice.as.ts's neighboursOf and linkVertices, the same results: integers,
+ * found in the same hash table). A lookup is two cache misses — the table slot, then the key it
+ * points at — so vertices go through in batches: every slot of a batch prefetched, then every key
+ * those slots name, then compared (~3× faster on DeepLab's fine colour grid, σβ 3: 400k vertices).
+ */
+#define LOOKUP_BATCH 16
+#define MAX_D 8
+
+/* The polynomial hash lattice.as.ts's findKey uses (u32, wrapping). */
+INLINE uint32_t key_hash(const int32_t *key, int d) {
+  uint32_t h = 0;
+  for (int i = 0; i < d; i++) h = h * 2531011u + (uint32_t)key[i];
+  return h;
+}
+
+typedef struct {
+  const int32_t *keys;
+  const int32_t *table;
+  uint32_t mask;
+  uint64_t key_rows; /* keys that lie in the memory */
+} HashTable;
+
+/* The vertex whose key is `key` from slot h & mask on, or -1; -2 for an index outside the memory. */
+INLINE int find_vertex(const HashTable *t, const int32_t *key, int d, uint32_t h) {
+  for (uint32_t slot = h & t->mask, probes = 0; probes <= t->mask; slot = (slot + 1) & t->mask, probes++) {
+    const int32_t entry = t->table[slot];
+    if (entry == 0) return -1;
+    if (entry < 0 || (uint64_t)entry > t->key_rows) return -2;
+    const int32_t *other = t->keys + (size_t)(entry - 1) * d;
+    int same = 1;
+    for (int i = 0; i < d; i++) same &= other[i] == key[i];
+    if (same) return entry - 1;
+  }
+  return -1;
+}
+
+KERNEL static int neighbours_of(uint8_t *base, uint64_t limit, int first, int last, int vertices, int d, int32_t keys, int32_t table, int table_capacity, int32_t neighbours) {
+  if (first < 0 || last < first || vertices < last || d < 1 || d > MAX_D || table_capacity < 1 || (table_capacity & (table_capacity - 1)) ||
+      !inside(limit, keys, (uint64_t)last * d * 4) || !inside(limit, table, (uint64_t)table_capacity * 4) || !inside(limit, neighbours, (uint64_t)(d + 1) * vertices * 8))
+    return -1;
+  const HashTable t = { at_i32(base, keys), at_i32(base, table), (uint32_t)table_capacity - 1, ((limit - (uint32_t)keys) / 4) / (uint64_t)d };
+  int32_t *out = (int32_t *)at_i32(base, neighbours);
+  const int d1 = d + 1;
+  int32_t wanted[LOOKUP_BATCH * 2][MAX_D];
+  uint32_t hashes[LOOKUP_BATCH * 2];
+  for (int j = 0; j <= d; j++) {
+    for (int start = first; start < last; start += LOOKUP_BATCH) {
+      const int count = last - start < LOOKUP_BATCH ? last - start : LOOKUP_BATCH;
+      /* The two neighbours' keys along j: every coordinate -1 (+1), coordinate j +d+1 (-d-1). */
+      for (int b = 0; b < count; b++) {
+        const int32_t *key = t.keys + (size_t)(start + b) * d;
+        for (int k = 0; k < d; k++) {
+          wanted[2 * b][k] = key[k] - 1;
+          wanted[2 * b + 1][k] = key[k] + 1;
+        }
+        if (j < d) {
+          wanted[2 * b][j] += d1;
+          wanted[2 * b + 1][j] -= d1;
+        }
+        for (int side = 0; side < 2; side++) {
+          hashes[2 * b + side] = key_hash(wanted[2 * b + side], d);
+          __builtin_prefetch(t.table + (hashes[2 * b + side] & t.mask));
+        }
+      }
+      for (int q = 0; q < 2 * count; q++) {
+        const int32_t entry = t.table[hashes[q] & t.mask];
+        if (entry > 0 && (uint64_t)entry <= t.key_rows) __builtin_prefetch(t.keys + (size_t)(entry - 1) * d);
+      }
+      for (int q = 0; q < 2 * count; q++) {
+        const int vertex = find_vertex(&t, wanted[q], d, hashes[q]);
+        if (vertex == -2) return -1;
+        out[((size_t)j * vertices + start + (q >> 1)) * 2 + (q & 1)] = vertex + 1;
+      }
+    }
+  }
+  return 0;
+}
+
+KERNEL static int link_vertices(uint8_t *base, uint64_t limit, int first, int last, int vertices, int d, int32_t keys, int32_t table, int table_capacity, int32_t neighbours) {
+  if (neighbours_of(base, limit, first, last, vertices, d, keys, table, table_capacity, neighbours) != 0) return -1;
+  int32_t *links = (int32_t *)at_i32(base, neighbours);
+  for (int j = 0; j <= d; j++) {
+    int32_t *row = links + (size_t)j * vertices * 2;
+    for (int v = first; v < last; v++) {
+      /* v is its minus-neighbour's plus-neighbour, and its plus-neighbour's minus-neighbour. */
+      const int32_t minus = row[(size_t)v * 2], plus = row[(size_t)v * 2 + 1];
+      if (minus < 0 || plus < 0 || minus > vertices || plus > vertices) return -1;
+      if (minus > 0) row[(size_t)(minus - 1) * 2 + 1] = v + 1;
+      if (plus > 0) row[(size_t)(plus - 1) * 2] = v + 1;
+    }
+  }
+  return 0;
+}
+
 /* lanesMax: the largest lane, in every lane. */
 INLINE __m128 lanes_max(__m128 v) {
   const __m128 pairs = _mm_max_ps(v, _mm_shuffle_ps(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
@@ -396,6 +491,8 @@ static napi_value outcome(napi_env env, int rc) {
 NAPI_KERNEL(js_splat, 8, splat(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
 NAPI_KERNEL(js_add_into, 3, add_into(base, limit, a[0], a[1], a[2]))
 NAPI_KERNEL(js_blur_direction, 8, blur_direction(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
+NAPI_KERNEL(js_neighbours_of, 9, neighbours_of(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
+NAPI_KERNEL(js_link_vertices, 9, link_vertices(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
 NAPI_KERNEL(js_slice_update, 9, slice_update(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]))
 
 static napi_value bind_kernels(napi_env env, napi_callback_info info) {
@@ -418,6 +515,10 @@ static napi_value bind_kernels(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, result, "addInto", fn);
   napi_create_function(env, "blurDirection", NAPI_AUTO_LENGTH, js_blur_direction, data, &fn);
   napi_set_named_property(env, result, "blurDirection", fn);
+  napi_create_function(env, "neighboursOf", NAPI_AUTO_LENGTH, js_neighbours_of, data, &fn);
+  napi_set_named_property(env, result, "neighboursOf", fn);
+  napi_create_function(env, "linkVertices", NAPI_AUTO_LENGTH, js_link_vertices, data, &fn);
+  napi_set_named_property(env, result, "linkVertices", fn);
   napi_create_function(env, "sliceUpdate", NAPI_AUTO_LENGTH, js_slice_update, data, &fn);
   napi_set_named_property(env, result, "sliceUpdate", fn);
   return result;

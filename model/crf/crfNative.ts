@@ -26,6 +26,8 @@ interface NativeKernels {
   splat: WithLimit<CrfExports['splat']>;
   addInto: WithLimit<CrfExports['addInto']>;
   blurDirection: WithLimit<CrfExports['blurDirection']>;
+  neighboursOf: WithLimit<CrfExports['neighboursOf']>;
+  linkVertices: WithLimit<CrfExports['linkVertices']>;
   sliceUpdate: WithLimit<CrfExports['sliceUpdate']>;
 }
 
@@ -101,6 +103,9 @@ export function withNativeKernels(exports: CrfExports, memory: WebAssembly.Memor
     splat: (...args) => native.splat(...args, bytes()),
     addInto: (...args) => native.addInto(...args, bytes()),
     blurDirection: (...args) => native.blurDirection(...args, bytes()),
+    // The wasm exports' last argument (scratch) is not needed here.
+    neighboursOf: (...args) => native.neighboursOf(...args, bytes()),
+    linkVertices: (...args) => native.linkVertices(...args, bytes()),
     sliceUpdate: (...args) => (args[4] <= NATIVE_SLICE_UPDATE_FLOATS ? native.sliceUpdate(...args, bytes()) : wasmSliceUpdate(...args)),
   };
 }

@@ -45,8 +45,15 @@ export interface VideoCrfResult {
 const MAX_ACTIVE_SHARE = 0.5;
 /** Rebuild the lattice when it has grown by this factor since it was built (vertices left empty). */
 const MAX_GROWTH = 1.5;
-/** A cold frame keeps labels whose peak reaches this fraction of the pruning threshold. */
-const NEARLY_IN_PLAY = 0.1;
+/**
+ * A label left out on a cold frame (its peak below the pruning threshold, as a one-image CRF prunes)
+ * comes into play — a cold frame — only when it passes this multiple of the threshold: one hovering
+ * around the threshold does not make every other frame cold. (Taking labels within 10× below the
+ * threshold in instead kept all 21 of the real DeepLab's in play on vtest.avi, where a one-image CRF
+ * runs 11–14: warm frames paid for rows half as wide again.) A label below 10× the threshold
+ * everywhere is nowhere near winning a pixel.
+ */
+const ARRIVAL_MARGIN = 10;
 /** Fewer active pixels than this stay on one thread (a hand-over costs more than half of them). */
 const MIN_SPLIT = 2048;
 /** Warm frames between fresh splats of Q (the kept ones are updated by differences in between). */
@@ -160,15 +167,14 @@ export class VideoMeanField extends WasmEngine {
     this.f32(probabilitiesAt, n * classes).set(probabilities);
     const peak = this.alloc(classes * 4);
     this.exports.peaks(n, classes, probabilitiesAt, peak);
-    // Labels nearly in play are taken in too, so one hovering around the threshold does not make
-    // every other frame cold (a label coming into play changes Q's layout: a cold frame).
-    const active = activeFromPeaks(this.f32(peak, classes), this.params.pruneBelow * NEARLY_IN_PLAY);
+    // The labels a one-image CRF runs (for those that come into play later, see ARRIVAL_MARGIN).
+    const active = activeFromPeaks(this.f32(peak, classes), this.params.pruneBelow);
     const m = active.length;
     const stride = (m + 3) & ~3;
     const activeIndex = this.alloc(m * 4);
     new Int32Array(this.memory.buffer, activeIndex, m).set(active);
     const limits = this.alloc(((classes + 3) & ~3) * 4);
-    const threshold = this.params.pruneBelow > 0 ? this.params.pruneBelow : Infinity;
+    const threshold = this.params.pruneBelow > 0 ? this.params.pruneBelow * ARRIVAL_MARGIN : Infinity;
     this.f32(limits, (classes + 3) & ~3).set(Array.from({ length: (classes + 3) & ~3 }, (_, c) => (active.includes(c) || c >= classes ? Infinity : threshold)));
     const imageAt = this.alloc(n * 3);
     new Uint8Array(this.memory.buffer, imageAt, n * 3).set(image);
@@ -214,13 +220,14 @@ export class VideoMeanField extends WasmEngine {
     const d = pixels.image ? 5 : 2;
     const growable = pixels.image !== 0; // the position lattice never changes
     const { offsets, weights, keys, table, tableCapacity, capacity, vertices, scratchStart } = this.buildLattice(d, (input) =>
-      this.exports.pixelFeatures(0, this.points, this.width, pixels.image, pixels.xy, pixels.rgb, input));
+      this.exports.pixelFeatures(0, this.points, this.width, pixels.image, pixels.xy, pixels.rgb, input), growable ? MAX_GROWTH : 1);
     this.top = scratchStart;
     const scratch = this.alloc(1024);
-    // A fixed lattice needs rows for its vertices only; a growable one room to grow (twice its
-    // vertices: it is rebuilt at 1.5×, and a frame that outgrows it starts cold and sizes it again).
-    // Rows for every point would cost ~350 MB per stream at 1280×720 with 21 labels.
-    const rows = growable ? Math.min(capacity, 2 * vertices + 4096) : vertices;
+    // A fixed lattice needs rows for its vertices only; a growable one room to grow to the size at
+    // which it is rebuilt (its keys have room for MAX_GROWTH per point: a fine colour grid, σβ 3,
+    // has nearly a vertex per pixel, and with room for one per point it was rebuilt every other
+    // frame of vtest.avi). A frame that outgrows it starts cold and sizes it again.
+    const rows = growable ? Math.min(capacity, Math.ceil(MAX_GROWTH * vertices) + 4096) : vertices;
     const neighbours = this.alloc((d + 1) * rows * 2 * 4);
     this.linkLattice(d, vertices, rows, { keys, table, tableCapacity, scratch }, neighbours);
     const buffer = (width: number) => {

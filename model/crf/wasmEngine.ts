@@ -226,15 +226,15 @@ export class WasmEngine {
    * the hash table and keys (kept: `keys` is where they start), then scratch from `scratchStart`
    * (the features `fill` writes, and the helper's half) that the caller may release. With the helper,
    * each half of the points is built on its own thread and the halves merged. Most images need far
-   * fewer vertices than points·(d+1): it tries with room for one per point first.
+   * fewer vertices than points·(d+1): it tries with room for `room` per point first.
    */
-  protected buildLattice(d: number, fill: (input: number) => void): LatticeTables {
+  protected buildLattice(d: number, fill: (input: number) => void, room = 1): LatticeTables {
     const n = this.points;
     const d1 = d + 1;
     const offsets = this.alloc(n * d1 * 4);
     const weights = this.alloc(n * d1 * 4);
     const mark = this.top;
-    for (const capacity of [n, n * d1]) {
+    for (const capacity of [Math.ceil(n * Math.min(room, d1)), n * d1]) {
       this.top = mark;
       const keys = this.alloc(capacity * d * 4);
       let tableCapacity = 1;

@@ -91,10 +91,10 @@ describe('native kernels', () => {
 
 describe('native kernels, bounds', () => {
   /** The native kernels over a fresh 4-page (256 KiB) memory, as an engine gets them. */
-  function kernels(): { exports: CrfExports; memory: WebAssembly.Memory; i32: Int32Array; f32: Float32Array } {
-    const memory = new WebAssembly.Memory({ initial: 4, maximum: 4, shared: true });
+  function kernels(pages = 4): { exports: CrfExports; wasm: CrfExports; memory: WebAssembly.Memory; i32: Int32Array; f32: Float32Array } {
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const wasm = new WebAssembly.Instance(latticeModule()!, { env: { memory } }).exports as unknown as CrfExports;
-    return { exports: withNativeKernels(wasm, memory), memory, i32: new Int32Array(memory.buffer), f32: new Float32Array(memory.buffer) };
+    return { exports: withNativeKernels(wasm, memory), wasm, memory, i32: new Int32Array(memory.buffer), f32: new Float32Array(memory.buffer) };
   }
   const MEMORY = 4 * 65536;
 
@@ -129,6 +129,36 @@ describe('native kernels, bounds', () => {
     exports.sliceUpdate(0, 1, list, 4, 4, 96_000, 100_000, describe, 0);
     expect(Array.from(f32.subarray(100_000 / 4, 100_000 / 4 + 4))).toEqual([0.25, 0.25, 0.25, 0.25]);
     expect(f32[MEMORY / 4 - 1]).toBe(0);
+  });
+
+  it.skipIf(Boolean(noKernels))('find the same lattice neighbours as WebAssembly, and refuse a hash table that points outside the memory', () => {
+    // A 5-d lattice over 3000 random points (16 MiB memory): offsets, weights, keys, table, features.
+    const { exports, wasm, i32, f32 } = kernels(256);
+    const [points, d, capacity, tableCapacity] = [3000, 5, 3000 * 6, 65536];
+    const [offsets, weights, keys, table, features, scratch] = [1 << 20, 2 << 20, 3 << 20, 4 << 20, 5 << 20, 6 << 20];
+    const random = (() => { let x = 7; return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32); })();
+    for (let i = 0; i < points * d; i++) f32[features / 4 + i] = random() * 4;
+    const vertices = wasm.buildLattice(points, d, features, offsets, weights, keys, capacity, table, tableCapacity, scratch);
+    expect(vertices).toBeGreaterThan(1000);
+    const rows = vertices + 100;
+    const tableOf = (at: number) => Array.from(i32.subarray(at / 4, at / 4 + (d + 1) * rows * 2));
+    const [fromWasm, fromNative] = [8 << 20, 10 << 20];
+    wasm.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, fromWasm, scratch);
+    exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, fromNative, scratch);
+    expect(tableOf(fromNative)).toEqual(tableOf(fromWasm));
+    expect(tableOf(fromNative).filter((v) => v > 0).length).toBeGreaterThan(vertices); // some vertices do have neighbours
+    // Vertices added later linked both ways (a warm frame's moved points): the first half linked, then the rest.
+    const half = vertices >> 1;
+    for (const [link, at] of [[wasm, fromWasm], [exports, fromNative]] as const) {
+      i32.fill(0, at / 4, at / 4 + (d + 1) * rows * 2);
+      link.neighboursOf(0, half, rows, d, keys, table, tableCapacity, at, scratch);
+      link.linkVertices(half, vertices, rows, d, keys, table, tableCapacity, at, scratch);
+    }
+    expect(tableOf(fromNative)).toEqual(tableOf(fromWasm));
+    // A table slot naming a vertex whose key lies past the memory.
+    const slot = i32.subarray(table / 4, table / 4 + tableCapacity).findIndex((entry) => entry > 0);
+    i32[table / 4 + slot] = 2 ** 30;
+    expect(() => exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, fromNative, scratch)).toThrow(RangeError);
   });
 });
 
