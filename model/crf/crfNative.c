@@ -453,6 +453,12 @@ KERNEL static int slice_update(uint8_t *base, uint64_t limit, int first, int las
   }
 }
 
+/* The one-image path runs only where the kernels do (AVX2): compiled for it, like them. */
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#include "crfOneImage.c"
+#pragma GCC pop_options
+
 /*
  * Arguments as the WebAssembly exports take them (i32 each), then the memory's byte length (the
  * bounds every access is checked against); the memory's base is the function's data.
@@ -538,5 +544,12 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "adviseHugePages", fn);
   napi_create_function(env, "bindKernels", NAPI_AUTO_LENGTH, bind_kernels, NULL, &fn);
   napi_set_named_property(env, exports, "bindKernels", fn);
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) {
+    napi_create_function(env, "crfImage", NAPI_AUTO_LENGTH, crf_image, NULL, &fn);
+    napi_set_named_property(env, exports, "crfImage", fn);
+  }
+#endif
   return exports;
 }

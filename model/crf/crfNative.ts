@@ -14,7 +14,10 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { InputError } from '../../core/errors.js';
 import type { CrfExports } from './latticeExports.js';
+import type { CrfParams } from './crfParams.js';
+import { type ProbabilityFile, probabilityProblem, readProbabilityFile } from './probabilities.js';
 
 /**
  * The kernels the addon has: the WebAssembly exports' arguments (byte offsets into the memory), then
@@ -31,9 +34,25 @@ interface NativeKernels {
   sliceUpdate: WithLimit<CrfExports['sliceUpdate']>;
 }
 
+/** What the addon's one-image CRF answers (`status`: see crfOneImage.c). */
+interface NativeImageResult {
+  readonly status: number;
+  readonly problem: number;
+  readonly msSetup: number;
+  readonly msInference: number;
+  readonly activeLabels: number[];
+  readonly labels?: Uint8Array;
+  readonly q?: Float32Array;
+}
+
 interface CrfNativeAddon {
   adviseHugePages(view: Uint8Array, bytes: number): number;
   bindKernels(view: Uint8Array): NativeKernels | null;
+  /** Only where the CPU has AVX2. */
+  crfImage?(
+    rgb: Uint8Array, width: number, height: number, classes: number, path: string, dataOffset: number, iterations: number, prune: number,
+    positionWeight: number, positionXy: number, bilateralWeight: number, bilateralXy: number, bilateralRgb: number, wantQ: boolean, threads: number,
+  ): Promise<NativeImageResult>;
 }
 
 /** Linux's transparent huge page size. */
@@ -115,4 +134,50 @@ export function nativeKernelsAvailable(): boolean {
   if (process.env['DEEPLAB_STREAM_CRF_NATIVE'] === '0') return false;
   const probe = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
   return Boolean(loadAddon()?.bindKernels(new Uint8Array(probe.buffer, 0, 1)));
+}
+
+/** A one-image CRF's labels, as the CRF worker gives them. */
+export interface NativeImageCrf {
+  readonly labels: Uint8Array;
+  readonly q: Float32Array | null;
+  readonly activeLabels: readonly number[];
+  readonly setupMs: number;
+  readonly inferenceMs: number;
+}
+
+/** The widest the native one-image CRF takes: 24 labels (rows of 24 floats, as its sliceUpdate). */
+const NATIVE_IMAGE_CLASSES = 24;
+
+/** Statuses from crfOneImage.c. */
+const IMAGE_STATUS = { done: 0, badProbability: 1, readFailed: 3 } as const;
+
+/**
+ * The CRF of one image from its .npy probabilities, whole in the addon: on a libuv pool thread and
+ * one more, with no worker thread to boot (a one-image `crf` process starts ~100 ms sooner). The same
+ * labels and Q as the worker's engine. Null where it does not apply — no addon or AVX2, more than 24
+ * labels, another normalisation or a reduced scale, out of room, `DEEPLAB_STREAM_CRF_NATIVE=0`, or
+ * `DEEPLAB_STREAM_CRF_NATIVE_IMAGE=0` (the worker with the native kernels) — and the caller runs the
+ * worker instead. Bad probabilities throw the worker's InputError.
+ *
+ * @example
+ * const refined = await nativeImageCrf(image.rgb, 500, 375, { path: 'p.npy', offset: 128, name: 'p.npy', width: 500 }, 21, params, false, 2);
+ * if (refined) writeFileSync('labels.png', encodeGreyPng(refined.labels, 500, 375));
+ */
+export async function nativeImageCrf(rgb: Uint8Array, width: number, height: number, probabilities: ProbabilityFile, classes: number, params: CrfParams, wantQ: boolean, threads = 2): Promise<NativeImageCrf | null> {
+  const off = process.env['DEEPLAB_STREAM_CRF_NATIVE'] === '0' || process.env['DEEPLAB_STREAM_CRF_NATIVE_IMAGE'] === '0';
+  const crfImage = off ? undefined : loadAddon()?.crfImage;
+  const { gaussian, bilateral } = params;
+  if (!crfImage || classes > NATIVE_IMAGE_CLASSES || params.normalization !== 'after' || params.scale !== 1 || (gaussian.weight === 0 && bilateral.weight === 0)) return null;
+  const result = await crfImage(rgb, width, height, classes, probabilities.path, probabilities.offset, params.iterations, params.pruneBelow, gaussian.weight, gaussian.xy, bilateral.weight, bilateral.xy, bilateral.rgb, wantQ, threads);
+  if (result.status === IMAGE_STATUS.done && result.labels) {
+    return { labels: result.labels, q: result.q ?? null, activeLabels: result.activeLabels, setupMs: result.msSetup, inferenceMs: result.msInference };
+  }
+  if (result.status === IMAGE_STATUS.badProbability) {
+    const values = new Uint8Array(width * height * classes * 4);
+    readProbabilityFile(probabilities, values);
+    throw probabilityProblem(result.problem, new Float32Array(values.buffer), classes, probabilities);
+  }
+  if (result.status === IMAGE_STATUS.readFailed) throw new InputError(`cannot read ${probabilities.name}: a read failed`);
+  // Truncated: the worker's read says by how much.
+  return null;
 }
