@@ -260,14 +260,15 @@ async function benchCrfVideo(): Promise<void> {
 
 /**
  * One image per process, as a Python user calls `crf`: a fresh `deeplab-stream crf` on each case,
- * its own ms_total (files read, workers started, CRF, labels written) and the process's wall time.
+ * its own ms_total (files read, the CRF — whole in the native addon where it has one, else in a
+ * worker —, labels written) and the process's wall time.
  */
 async function crfOneShot(): Promise<Record<string, unknown>[]> {
   say('\n## dense CRF, one image per process (`deeplab-stream crf`, fresh process each run)');
   // What a page touched for the first time costs this minute: a one-image process touches tens of
   // megabytes, and on a VM that cost moves the figure (11–14 µs a page measured on 2026-12-01).
   const pageUs = firstTouchMicroseconds();
-  say(`  (a 4 KiB page touched for the first time costs ${pageUs.toFixed(1)} µs on this machine now; the native AVX2 kernels are ${nativeKernelsAvailable() ? 'on' : 'off: WebAssembly alone'})`);
+  say(`  (a 4 KiB page touched for the first time costs ${pageUs.toFixed(1)} µs on this machine now; the native AVX2 kernels are ${nativeKernelsAvailable() ? 'on, and the one-image CRF runs whole in the addon' : 'off: WebAssembly alone, in a worker'})`);
   // The authors' C++ side by side with this CLI when issue 13 was filed (one core, -O3).
   const reference: Record<string, readonly [number, number]> = { '500x375': [748, 848], '1280x720': [4300, 4700] };
   const rows = [];
@@ -276,32 +277,31 @@ async function crfOneShot(): Promise<Record<string, unknown>[]> {
     const [image, probs, out] = ['ppm', 'npy', 'png'].map((ext) => path.join(work, `oneshot-${w}x${h}.${ext}`)) as [string, string, string];
     writeFileSync(image, Buffer.concat([Buffer.from(`P6\n${w} ${h}\n255\n`), scene.image]));
     writeFileSync(probs, writeNpyFloat32([h, w, 21], scene.probabilities));
-    // Alternating with huge pages off (DEEPLAB_STREAM_HUGE_PAGES=0): the same build, side by side.
+    // Alternating with the CRF in a worker (DEEPLAB_STREAM_CRF_NATIVE_IMAGE=0: what a one-image
+    // process did before its CRF ran whole in the addon), the same build, side by side.
     const totals: number[] = [];
     const walls: number[] = [];
-    const smallPages: number[] = [];
+    const inWorker: number[] = [];
+    const inWorkerWalls: number[] = [];
     for (let r = 0; r < (quick ? 2 : 7); r++) {
-      for (const huge of [false, true]) {
-        const run = await runMeasured(process.execPath, [cli, 'crf', '--image', image, '--probs', probs, '--out', out, '--json'], huge ? process.env : { ...process.env, DEEPLAB_STREAM_HUGE_PAGES: '0' });
+      for (const whole of [false, true]) {
+        const run = await runMeasured(process.execPath, [cli, 'crf', '--image', image, '--probs', probs, '--out', out, '--json'], whole ? process.env : { ...process.env, DEEPLAB_STREAM_CRF_NATIVE_IMAGE: '0' });
         if (run.code !== 0) throw new Error(`crf failed: ${run.stderr}`);
         const msTotal = (JSON.parse(run.stdout) as { ms_total: number }).ms_total;
-        if (!huge) smallPages.push(msTotal);
-        else {
-          totals.push(msTotal);
-          walls.push(run.wallMs);
-        }
+        (whole ? totals : inWorker).push(msTotal);
+        (whole ? walls : inWorkerWalls).push(run.wallMs);
       }
     }
     const [cppFast, cppSlow] = reference[`${w}x${h}`]!;
     const total = median(totals);
     say(`  ${w}x${h}, 21 labels: ms_total ${total.toFixed(0)} (median of ${totals.length}, ${Math.min(...totals).toFixed(0)}–${Math.max(...totals).toFixed(0)}), whole process ${median(walls).toFixed(0)} ms; authors' C++ ${cppFast}–${cppSlow} ms → ${(cppFast / total).toFixed(2)}–${(cppSlow / total).toFixed(2)}×`);
-    say(`    on 4 KiB pages (DEEPLAB_STREAM_HUGE_PAGES=0, alternating): ms_total ${median(smallPages).toFixed(0)} (${Math.min(...smallPages).toFixed(0)}–${Math.max(...smallPages).toFixed(0)})`);
+    say(`    in a CRF worker (DEEPLAB_STREAM_CRF_NATIVE_IMAGE=0, alternating): ms_total ${median(inWorker).toFixed(0)} (${Math.min(...inWorker).toFixed(0)}–${Math.max(...inWorker).toFixed(0)}), whole process ${median(inWorkerWalls).toFixed(0)} ms`);
     // The same images to one `crf --stdin` process, one request at a time, timed as the caller sees
     // each answer: the first pays for the start, the others run warm.
     const served = await crfServiceRoundTrips(image, probs, out, quick ? 3 : 8);
     const warm = median(served.slice(1));
     say(`  ${w}x${h} to one \`crf --stdin\` process: first answer ${served[0]!.toFixed(0)} ms, then ${warm.toFixed(0)} ms per image (median of ${served.length - 1}) → ${(cppFast / warm).toFixed(2)}–${(cppSlow / warm).toFixed(2)}× the C++`);
-    rows.push({ size: `${w}x${h}`, classes: 21, msTotal: total, msTotalRange: [Math.min(...totals), Math.max(...totals)], msTotalSmallPages: median(smallPages), processWallMs: median(walls), cppMs: [cppFast, cppSlow], firstTouchPageUs: pageUs, stdinFirstMs: served[0], stdinWarmMs: warm });
+    rows.push({ size: `${w}x${h}`, classes: 21, msTotal: total, msTotalRange: [Math.min(...totals), Math.max(...totals)], msTotalInWorker: median(inWorker), processWallMs: median(walls), processWallMsInWorker: median(inWorkerWalls), cppMs: [cppFast, cppSlow], firstTouchPageUs: pageUs, stdinFirstMs: served[0], stdinWarmMs: warm });
   }
   return rows;
 }

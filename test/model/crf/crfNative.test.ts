@@ -4,8 +4,11 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deeplabLikeCase } from '../../../bench/crfCases.js';
 import { DEEPLAB_VOC_PARAMS } from '../../../model/crf/crfParams.js';
-import { HUGE_PAGE_BYTES, hugePageAlignedEnd, nativeKernelsAvailable, withNativeKernels } from '../../../model/crf/crfNative.js';
+import { HUGE_PAGE_BYTES, hugePageAlignedEnd, nativeImageCrf, nativeKernelsAvailable, withNativeKernels } from '../../../model/crf/crfNative.js';
+import { probabilitiesFor } from '../../../pipeline/crfCommand.js';
+import { writeNpyFloat32 } from '../../../pipeline/npy.js';
 import type { CrfExports } from '../../../model/crf/latticeExports.js';
+import type { ProbabilitySource } from '../../../model/crf/probabilities.js';
 import { DenseCrf } from '../../../model/crf/denseCrf.js';
 import { CrfWorkspace } from '../../../model/crf/latticeWasm.js';
 import { latticeModule } from '../../../model/crf/wasmEngine.js';
@@ -52,8 +55,8 @@ function hugeKiBAfterCrf(env: Record<string, string>): number {
   }
 }
 
-/** Q and labels of one CRF in WebAssembly alone (`native` false) or with the native kernels. */
-function crfWith(native: boolean, width: number, height: number, classes: number, threads: number) {
+/** Q and labels of one CRF in WebAssembly alone (`native` false) or with the native kernels (from `source` when given, else the case's probabilities). */
+function crfWith(native: boolean, width: number, height: number, classes: number, threads: number, source?: ProbabilitySource) {
   const saved = process.env['DEEPLAB_STREAM_CRF_NATIVE'];
   // Read when an engine (and its helper thread, which copies the environment) starts.
   if (native) delete process.env['DEEPLAB_STREAM_CRF_NATIVE'];
@@ -62,7 +65,7 @@ function crfWith(native: boolean, width: number, height: number, classes: number
   try {
     workspace.startThreads(latticeModule()!);
     const scene = deeplabLikeCase(width, height, classes, classes);
-    return DenseCrf.forImage(scene.image, width, height, DEEPLAB_VOC_PARAMS, workspace).infer(scene.probabilities, classes, { iterations: 4 });
+    return DenseCrf.forImage(scene.image, width, height, DEEPLAB_VOC_PARAMS, workspace).infer(source ?? scene.probabilities, classes, { iterations: 4 });
   } finally {
     workspace.dispose();
     if (saved === undefined) delete process.env['DEEPLAB_STREAM_CRF_NATIVE'];
@@ -87,6 +90,53 @@ describe('native kernels', () => {
     const differing = new Uint32Array(native.q.buffer, native.q.byteOffset, native.q.length).filter((bits, i) => bits !== new Uint32Array(wasm.q.buffer, wasm.q.byteOffset, wasm.q.length)[i]).length;
     expect(differing).toBe(0);
   }, 60_000);
+});
+
+describe('one image whole in the addon', () => {
+  /** The case's probabilities in a .npy, as `crf` gets them, and the file source the CRF reads. */
+  function npyCase(width: number, height: number, classes: number, edit?: (p: Float32Array) => void) {
+    const scene = deeplabLikeCase(width, height, classes, classes);
+    edit?.(scene.probabilities);
+    const { dir, cleanup } = tempDir('dls-native-image-');
+    const file = path.join(dir, 'p.npy');
+    writeFileSync(file, writeNpyFloat32([height, width, classes], scene.probabilities));
+    const { probabilities } = probabilitiesFor(file, width, height, false);
+    if (probabilities instanceof Float32Array) throw new Error('expected a file source');
+    return { scene, source: probabilities, cleanup };
+  }
+
+  // 96×64 runs on one thread, 320×240 on two (from 65,536 pixels, as the worker's engine).
+  it.skipIf(Boolean(noKernels)).each([
+    [96, 64, 6, 1], [320, 240, 21, 2], [320, 240, 3, 2],
+  ])('gives the worker engine\'s labels and Q, byte for byte: %ix%i, %i labels, %i thread(s)', async (width, height, classes, threads) => {
+    const { scene, source, cleanup } = npyCase(width, height, classes);
+    try {
+      const native = await nativeImageCrf(scene.image, width, height, source, classes, { ...DEEPLAB_VOC_PARAMS, iterations: 4 }, true, threads);
+      const engine = crfWith(true, width, height, classes, threads, source);
+      expect(native).not.toBeNull();
+      expect(native!.activeLabels).toEqual(engine.activeLabels);
+      expect(Buffer.from(native!.labels).equals(Buffer.from(engine.labels))).toBe(true);
+      expect(Buffer.from(native!.q!.buffer).equals(Buffer.from(engine.q.buffer, engine.q.byteOffset, engine.q.byteLength))).toBe(true);
+      expect(native!.setupMs).toBeGreaterThan(0);
+    } finally {
+      cleanup();
+    }
+  }, 60_000);
+
+  it.skipIf(Boolean(noKernels))('says which value is not a probability, as the worker does, and leaves more than 24 labels to the worker', async () => {
+    const bad = npyCase(96, 64, 4, (p) => void (p[(5 * 96 + 7) * 4 + 1] = Number.NaN));
+    try {
+      await expect(nativeImageCrf(bad.scene.image, 96, 64, bad.source, 4, DEEPLAB_VOC_PARAMS, false)).rejects.toThrow(/NaN at pixel \(7, 5\), label 1/);
+    } finally {
+      bad.cleanup();
+    }
+    const wide = npyCase(96, 64, 30);
+    try {
+      expect(await nativeImageCrf(wide.scene.image, 96, 64, wide.source, 30, DEEPLAB_VOC_PARAMS, false)).toBeNull();
+    } finally {
+      wide.cleanup();
+    }
+  });
 });
 
 describe('native kernels, bounds', () => {
