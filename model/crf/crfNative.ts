@@ -31,6 +31,7 @@ interface NativeKernels {
   blurDirection: WithLimit<CrfExports['blurDirection']>;
   neighboursOf: WithLimit<CrfExports['neighboursOf']>;
   linkVertices: WithLimit<CrfExports['linkVertices']>;
+  splatChange: WithLimit<CrfExports['splatChange']>;
   sliceUpdate: WithLimit<CrfExports['sliceUpdate']>;
 }
 
@@ -58,8 +59,8 @@ interface CrfNativeAddon {
 /** Linux's transparent huge page size. */
 export const HUGE_PAGE_BYTES = 2 ** 21;
 
-/** The widest row (floats) the native sliceUpdate takes: 24 labels; wider rows stay in WebAssembly. */
-const NATIVE_SLICE_UPDATE_FLOATS = 24;
+/** The widest row (floats) the native sliceUpdate and splatChange take: 24 labels; wider rows stay in WebAssembly. */
+const NATIVE_ROW_FLOATS = 24;
 
 let addon: CrfNativeAddon | null | undefined;
 
@@ -115,7 +116,7 @@ export function hugePageAlignedEnd(top: number, boundary: number, limit: number)
 export function withNativeKernels(exports: CrfExports, memory: WebAssembly.Memory): CrfExports {
   const native = process.env['DEEPLAB_STREAM_CRF_NATIVE'] === '0' ? null : loadAddon()?.bindKernels(new Uint8Array(memory.buffer, 0, 1));
   if (!native) return exports;
-  const wasmSliceUpdate = exports.sliceUpdate;
+  const { sliceUpdate: wasmSliceUpdate, splatChange: wasmSplatChange } = exports;
   const bytes = () => memory.buffer.byteLength;
   return {
     ...exports,
@@ -125,7 +126,8 @@ export function withNativeKernels(exports: CrfExports, memory: WebAssembly.Memor
     // The wasm exports' last argument (scratch) is not needed here.
     neighboursOf: (...args) => native.neighboursOf(...args, bytes()),
     linkVertices: (...args) => native.linkVertices(...args, bytes()),
-    sliceUpdate: (...args) => (args[4] <= NATIVE_SLICE_UPDATE_FLOATS ? native.sliceUpdate(...args, bytes()) : wasmSliceUpdate(...args)),
+    splatChange: (...args) => (args[10] <= NATIVE_ROW_FLOATS ? native.splatChange(...args, bytes()) : wasmSplatChange(...args)),
+    sliceUpdate: (...args) => (args[4] <= NATIVE_ROW_FLOATS ? native.sliceUpdate(...args, bytes()) : wasmSliceUpdate(...args)),
   };
 }
 

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { deeplabLikeCase } from '../../../bench/crfCases.js';
+import { deeplabLikeCase, movingShapesSequence } from '../../../bench/crfCases.js';
 import { DEEPLAB_VOC_PARAMS } from '../../../model/crf/crfParams.js';
 import { HUGE_PAGE_BYTES, hugePageAlignedEnd, nativeImageCrf, nativeKernelsAvailable, withNativeKernels } from '../../../model/crf/crfNative.js';
 import { probabilitiesFor } from '../../../pipeline/crfCommand.js';
@@ -12,6 +12,7 @@ import type { ProbabilitySource } from '../../../model/crf/probabilities.js';
 import { DenseCrf } from '../../../model/crf/denseCrf.js';
 import { CrfWorkspace } from '../../../model/crf/latticeWasm.js';
 import { latticeModule } from '../../../model/crf/wasmEngine.js';
+import { VideoMeanField } from '../../../model/crf/videoMeanField.js';
 import { repoRoot, tempDir } from '../../helpers/fixtures.js';
 
 const MiB = 2 ** 20;
@@ -89,6 +90,37 @@ describe('native kernels', () => {
     expect(Buffer.from(native.labels).equals(Buffer.from(wasm.labels))).toBe(true);
     const differing = new Uint32Array(native.q.buffer, native.q.byteOffset, native.q.length).filter((bits, i) => bits !== new Uint32Array(wasm.q.buffer, wasm.q.byteOffset, wasm.q.length)[i]).length;
     expect(differing).toBe(0);
+  }, 60_000);
+});
+
+describe('native kernels on a warm-started video', () => {
+  /** Labels and Q of each frame of a noisy moving-shapes clip, warm-started on two threads. */
+  function videoWith(native: boolean): { labels: Uint8Array; q: Float32Array; warm: boolean }[] {
+    const saved = process.env['DEEPLAB_STREAM_CRF_NATIVE'];
+    if (native) delete process.env['DEEPLAB_STREAM_CRF_NATIVE'];
+    else process.env['DEEPLAB_STREAM_CRF_NATIVE'] = '0';
+    const [width, height] = [320, 240];
+    const engine = new VideoMeanField(latticeModule()!, width, height, DEEPLAB_VOC_PARAMS, { threads: 2 });
+    try {
+      return movingShapesSequence(width, height, 6, 5, 4, 6).map((frame) => {
+        const result = engine.frame(frame.image, frame.probabilities, 6, { iterations: 3, sceneCut: 0.3 }, true);
+        return { labels: result.labels, q: result.q!, warm: result.warm };
+      });
+    } finally {
+      engine.dispose();
+      if (saved === undefined) delete process.env['DEEPLAB_STREAM_CRF_NATIVE'];
+      else process.env['DEEPLAB_STREAM_CRF_NATIVE'] = saved;
+    }
+  }
+
+  // splatChange, the neighbour links of moved pixels' new vertices and the blurs of the kept splats.
+  it.skipIf(Boolean(noKernels))('give WebAssembly\'s labels and Q on every frame, byte for byte', () => {
+    const [wasm, native] = [videoWith(false), videoWith(true)];
+    expect(native.filter((f) => f.warm).length).toBeGreaterThanOrEqual(3);
+    native.forEach((frame, i) => {
+      expect(Buffer.from(frame.labels).equals(Buffer.from(wasm[i]!.labels))).toBe(true);
+      expect(Buffer.from(frame.q.buffer, frame.q.byteOffset, frame.q.byteLength).equals(Buffer.from(wasm[i]!.q.buffer, wasm[i]!.q.byteOffset, wasm[i]!.q.byteLength))).toBe(true);
+    });
   }, 60_000);
 });
 
