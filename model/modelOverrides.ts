@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ModelError } from '../core/errors.js';
-import type { CrfKernels } from './crf/crfParams.js';
+import { type CrfKernels, MIN_KERNEL_SIGMA } from './crf/crfParams.js';
 import { PRESET_NORMALIZATION, type ModelDescriptor } from './descriptor.js';
 import { type ClassSet, type ClassSetName, customClassSet, namedClassSet } from './palette.js';
 import type { Normalization } from './preprocess.js';
@@ -24,9 +24,10 @@ export interface ModelOverrides {
 }
 
 const finite = z.number().finite();
+const sigma = finite.min(MIN_KERNEL_SIGMA);
 const CRF_KERNELS = z.strictObject({
-  bilateral: z.strictObject({ weight: finite.min(0), xy: finite.positive(), rgb: finite.positive() }),
-  gaussian: z.strictObject({ weight: finite.min(0), xy: finite.positive() }),
+  bilateral: z.strictObject({ weight: finite.min(0), xy: sigma, rgb: sigma }),
+  gaussian: z.strictObject({ weight: finite.min(0), xy: sigma }),
 });
 const KNOWN_KEYS = ['normalize', 'classes', 'crf'];
 
@@ -64,7 +65,7 @@ export function parseOverrides(value: unknown, where: string): ModelOverrides {
   if (raw['crf'] !== undefined) {
     const parsed = CRF_KERNELS.safeParse(raw['crf']);
     if (!parsed.success) {
-      throw new ModelError(`${where}: "crf" must be { "bilateral": { "weight": w ≥ 0, "xy": σ > 0, "rgb": σ > 0 }, "gaussian": { "weight": w ≥ 0, "xy": σ > 0 } } (${parsed.error.issues[0]?.path.join('.') || 'crf'}: ${parsed.error.issues[0]?.message})`);
+      throw new ModelError(`${where}: "crf" must be { "bilateral": { "weight": w ≥ 0, "xy": σ ≥ ${MIN_KERNEL_SIGMA}, "rgb": σ ≥ ${MIN_KERNEL_SIGMA} }, "gaussian": { "weight": w ≥ 0, "xy": σ ≥ ${MIN_KERNEL_SIGMA} } } (${parsed.error.issues[0]?.path.join('.') || 'crf'}: ${parsed.error.issues[0]?.message})`);
     }
     crf = parsed.data;
   }

@@ -16,6 +16,13 @@ export interface CrfParams {
   readonly scale: number;
 }
 
+/**
+ * The smallest σ a kernel takes (pixels or colour levels). Below it a kernel reaches no neighbour,
+ * and the lattice's coordinates (position or colour over σ) overflow its 32-bit keys: `--bi-xy
+ * 1e-9` failed with an internal error.
+ */
+export const MIN_KERNEL_SIGMA = 0.01;
+
 /** The two kernels alone: what is tuned for a model and kept in its sidecar. */
 export type CrfKernels = Pick<CrfParams, 'bilateral' | 'gaussian'>;
 

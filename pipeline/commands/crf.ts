@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import { UsageError } from '../../core/errors.js';
 import { reportFailure, type SetExitCode } from './failure.js';
-import { nonNegative, positive, positiveInt, scaleFraction } from './flags.js';
+import { nonNegative, positiveInt, scaleFraction, sigma } from './flags.js';
 
 export function registerCrf(program: Command, setExitCode: SetExitCode): void {
   program
@@ -18,10 +18,10 @@ export function registerCrf(program: Command, setExitCode: SetExitCode): void {
     .option('--chw', 'the .npy is C×H×W')
     .option('--iters <n>', 'mean-field iterations', positiveInt('--iters'), DEEPLAB_VOC_PARAMS.iterations)
     .option('--pos-w <w>', 'smoothness kernel weight w2', nonNegative('--pos-w'), DEEPLAB_VOC_PARAMS.gaussian.weight)
-    .option('--pos-xy <σ>', 'smoothness kernel σγ (pixels)', positive('--pos-xy'), DEEPLAB_VOC_PARAMS.gaussian.xy)
+    .option('--pos-xy <σ>', 'smoothness kernel σγ (pixels)', sigma('--pos-xy'), DEEPLAB_VOC_PARAMS.gaussian.xy)
     .option('--bi-w <w>', 'appearance kernel weight w1', nonNegative('--bi-w'), DEEPLAB_VOC_PARAMS.bilateral.weight)
-    .option('--bi-xy <σ>', 'appearance kernel σα (pixels)', positive('--bi-xy'), DEEPLAB_VOC_PARAMS.bilateral.xy)
-    .option('--bi-rgb <σ>', 'appearance kernel σβ (colour, 0–255)', positive('--bi-rgb'), DEEPLAB_VOC_PARAMS.bilateral.rgb)
+    .option('--bi-xy <σ>', 'appearance kernel σα (pixels)', sigma('--bi-xy'), DEEPLAB_VOC_PARAMS.bilateral.xy)
+    .option('--bi-rgb <σ>', 'appearance kernel σβ (colour, 0–255)', sigma('--bi-rgb'), DEEPLAB_VOC_PARAMS.bilateral.rgb)
     .option('--scale <s>', 'run at this fraction of the resolution, Q upsampled', scaleFraction('--scale'), 1)
     .option('--frames <n>', 'frames in a sequence (paths are printf patterns, from 0)', positiveInt('--frames'))
     .option('--warm-start', 'in a sequence, start each frame from the previous Q blended with its unary')

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { type CrfSettings, DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
+import { type CrfSettings, DEEPLAB_VOC_PARAMS, MIN_KERNEL_SIGMA } from '../../model/crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
 import { parseDevice } from '../../model/device.js';
 import type { TileGrid } from '../../model/tiles.js';
@@ -48,6 +48,15 @@ export function positive(flag: string) {
   };
 }
 
+/** A kernel's σ (pixels or colour levels): at least MIN_KERNEL_SIGMA. */
+export function sigma(flag: string) {
+  return (value: string): number => {
+    const n = positive(flag)(value);
+    if (n < MIN_KERNEL_SIGMA) throw new InvalidArgumentError(`${flag} takes a σ of at least ${MIN_KERNEL_SIGMA} (a kernel narrower than that reaches no neighbour), got "${value}"`);
+    return n;
+  };
+}
+
 /** The CRF's kernel flags, shared by segment, serve and eval (the crf command names them without the prefix). */
 export interface CrfFlags {
   crfIters: number;
@@ -74,10 +83,10 @@ export function crfKernelOptions(command: Command): Command {
   const fallback = (v: number) => `(default: the model's tuned value, else ${v})`;
   return command
     .option('--crf-pos-w <w>', `CRF smoothness kernel weight w2 ${fallback(gaussian.weight)}`, nonNegative('--crf-pos-w'))
-    .option('--crf-pos-xy <σ>', `CRF smoothness kernel σγ, pixels at full size ${fallback(gaussian.xy)}`, positive('--crf-pos-xy'))
+    .option('--crf-pos-xy <σ>', `CRF smoothness kernel σγ, pixels at full size ${fallback(gaussian.xy)}`, sigma('--crf-pos-xy'))
     .option('--crf-bi-w <w>', `CRF appearance kernel weight w1 ${fallback(bilateral.weight)}`, nonNegative('--crf-bi-w'))
-    .option('--crf-bi-xy <σ>', `CRF appearance kernel σα, pixels at full size ${fallback(bilateral.xy)}`, positive('--crf-bi-xy'))
-    .option('--crf-bi-rgb <σ>', `CRF appearance kernel σβ, colour 0–255 ${fallback(bilateral.rgb)}`, positive('--crf-bi-rgb'))
+    .option('--crf-bi-xy <σ>', `CRF appearance kernel σα, pixels at full size ${fallback(bilateral.xy)}`, sigma('--crf-bi-xy'))
+    .option('--crf-bi-rgb <σ>', `CRF appearance kernel σβ, colour 0–255 ${fallback(bilateral.rgb)}`, sigma('--crf-bi-rgb'))
     .option('--crf-prune <p>', `labels whose probability stays below p everywhere in a frame are left out of the CRF (default ${DEEPLAB_VOC_PARAMS.pruneBelow}; serve ${LIVE_CRF_PRUNE})`, fraction);
 }
 

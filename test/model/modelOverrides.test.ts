@@ -44,6 +44,8 @@ describe('model overrides', () => {
     expect(parseOverrides({ classes: ['a', 'b'] }, 'x')).toEqual({ classes: ['a', 'b'] });
     expect(() => parseOverrides({ crf: { bilateral: { weight: 4, xy: 0, rgb: 3 }, gaussian: { weight: 3, xy: 1 } } }, 'm.json')).toThrow(/^m.json: "crf" must be .*\(bilateral.xy: /);
     expect(() => parseOverrides({ crf: { bilateral: { weight: 4, xy: 60, rgb: 3 } } }, 'm.json')).toThrow(/\(gaussian: /);
+    // A σ so small the lattice's keys would overflow (the CRF failed with an internal error).
+    expect(() => parseOverrides({ crf: { bilateral: { weight: 4, xy: 1e-9, rgb: 3 }, gaussian: { weight: 3, xy: 1 } } }, 'm.json')).toThrow(/"xy": σ ≥ 0.01.*\(bilateral.xy: /);
     expect(() => parseOverrides({ crf: { bilateral: { weight: 4, xy: 60, rgb: 3, extra: 1 }, gaussian: { weight: 3, xy: 1 } } }, 'm.json')).toThrow(ModelError);
   });
 

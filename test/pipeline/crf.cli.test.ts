@@ -121,6 +121,15 @@ describe('deeplab-stream crf', () => {
     expect(existsSync(file('never.png'))).toBe(false);
   });
 
+  it('rejects a kernel σ too small for the lattice (it failed with an internal error)', async () => {
+    writeFileSync(file('ok.npy'), writeNpyFloat32([H, W, C], scene.probabilities));
+    const r = await runCli(['crf', '--image', file('image.png'), '--probs', file('ok.npy'), '--out', file('never.png'), '--bi-xy', '1e-9']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/--bi-xy takes a σ of at least 0\.01/);
+    expect(existsSync(file('never.png'))).toBe(false);
+  });
+
   it('rejects an empty image', async () => {
     writeFileSync(file('empty.ppm'), 'P6\n0 0\n255\n');
     const r = await runCli(['crf', '--image', file('empty.ppm'), '--probs', file('probs.npy'), '--out', file('never.png')]);
