@@ -18,6 +18,7 @@ import { firstValueFrom, from, toArray } from 'rxjs';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { DenseCrf } from '../model/crf/denseCrf.js';
 import { DEEPLAB_VOC_PARAMS } from '../model/crf/crfParams.js';
+import { WARM_START_ITERATIONS } from '../model/crf/crfProtocol.js';
 import { runCrf } from '../model/crf/reducedResolution.js';
 import { CrfWorkspace } from '../model/crf/latticeWasm.js';
 import { nativeKernelsAvailable } from '../model/crf/crfNative.js';
@@ -237,7 +238,7 @@ async function crfWarmStartOnShapes(pixelNoise: number): Promise<Record<string, 
   const frames = movingShapesSequence(640, 360, 8, quick ? 6 : 20, 4, pixelNoise);
   const runner = CrfRunner.start();
   const run = (warm: boolean) =>
-    firstValueFrom(from(frames.map(toSegmentation)).pipe(refineWithCrf(runner, { params: DEEPLAB_VOC_PARAMS, classes: 8, ...(warm ? { warmStart: { iterations: 3, sceneCut: 0.3 } } : {}) }), toArray()));
+    firstValueFrom(from(frames.map(toSegmentation)).pipe(refineWithCrf(runner, { params: DEEPLAB_VOC_PARAMS, classes: 8, ...(warm ? { warmStart: { iterations: WARM_START_ITERATIONS, sceneCut: 0.3 } } : {}) }), toArray()));
   const cold = await run(false);
   const warm = await run(true);
   await runner.close();
@@ -246,7 +247,7 @@ async function crfWarmStartOnShapes(pixelNoise: number): Promise<Record<string, 
   const agreement = warm.reduce((sum, s, f) => sum + s.labels.reduce((n, l, p) => n + (l === cold[f]!.labels[p] ? 1 : 0), 0) / s.labels.length, 0) / frames.length;
   const ms = crfMs;
   const video = { frames: frames.length, coldMsPerFrame: ms(cold), warmMsPerFrame: ms(warm), warmOverCold: ms(warm) / ms(cold), agreementWithCold: agreement, flickerRaw: flicker(raw), flickerCold: flicker(cold.map((s) => s.labels)), flickerWarm: flicker(warm.map((s) => s.labels)) };
-  say(`  per frame: cold 10 iterations ${video.coldMsPerFrame.toFixed(0)} ms, warm 3 iterations ${video.warmMsPerFrame.toFixed(0)} ms (${(video.warmOverCold * 100).toFixed(0)}% of cold)`);
+  say(`  per frame: cold 10 iterations ${video.coldMsPerFrame.toFixed(0)} ms, warm ${WARM_START_ITERATIONS} iterations ${video.warmMsPerFrame.toFixed(0)} ms (${(video.warmOverCold * 100).toFixed(0)}% of cold)`);
   say(`  label agreement warm vs cold ${(agreement * 100).toFixed(2)}%; flicker: raw ${(video.flickerRaw * 100).toFixed(2)}%, cold CRF ${(video.flickerCold * 100).toFixed(2)}%, warm CRF ${(video.flickerWarm * 100).toFixed(2)}%`);
   return video;
 
@@ -401,13 +402,13 @@ async function benchCrf(): Promise<void> {
 
   results['crfFootage'] = await benchCrfOnFootage();
 
-  say('\n## live-sized CRF: 640x360, 2 labels, moving shapes, on the CRF worker, warm start (3 iterations)');
+  say(`\n## live-sized CRF: 640x360, 2 labels, moving shapes, on the CRF worker, warm start (${WARM_START_ITERATIONS} iterations)`);
   const liveFrames = movingShapesSequence(640, 360, 2, quick ? 6 : 24);
   const liveRunner = CrfRunner.start();
   const flicker = (labels: readonly Uint8Array[]) => flickerOf(liveFrames, labels);
   const ms = crfMs;
   const refine = (params: typeof DEEPLAB_VOC_PARAMS, warmStart: boolean) =>
-    firstValueFrom(from(liveFrames.map(toSegmentation)).pipe(refineWithCrf(liveRunner, { params, classes: 2, ...(warmStart ? { warmStart: { iterations: 3, sceneCut: 0.3 } } : {}) }), toArray()));
+    firstValueFrom(from(liveFrames.map(toSegmentation)).pipe(refineWithCrf(liveRunner, { params, classes: 2, ...(warmStart ? { warmStart: { iterations: WARM_START_ITERATIONS, sceneCut: 0.3 } } : {}) }), toArray()));
   const coldFull = await refine(DEEPLAB_VOC_PARAMS, false); // full resolution, cold, 10 iterations
   const liveRows = [];
   for (const scale of [1, 0.5, 0.25]) {
@@ -431,7 +432,7 @@ async function benchCrf(): Promise<void> {
   // The same frames at 0.25 in this thread and on the worker, alternately: what the worker costs.
   const workspace = new CrfWorkspace();
   const state: WarmStartState = { previous: null };
-  const settings = { iterations: 3, sceneCut: 0.3 };
+  const settings = { iterations: WARM_START_ITERATIONS, sceneCut: 0.3 };
   const quarter = { ...DEEPLAB_VOC_PARAMS, scale: 0.25 };
   const inThread: number[] = [];
   const onWorker: number[] = [];

@@ -8,7 +8,7 @@
 import { encodeGreyPng } from './greyPng.js';
 import type { CrfParams } from '../model/crf/crfParams.js';
 import { CrfRunner, type CrfOutcome } from '../model/crf/crfRunner.js';
-import type { CrfJob } from '../model/crf/crfProtocol.js';
+import { type CrfJob, WARM_START_ITERATIONS } from '../model/crf/crfProtocol.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { formatSequencePath } from './sequencePath.js';
 import { readNpyFloat32, readNpyHeader, writeNpyFloat32 } from './npy.js';
@@ -28,7 +28,7 @@ export interface CrfCommandOptions {
   /** Number of frames when the paths are printf patterns (frame_%05d.png). */
   readonly frames?: number;
   readonly warmStart?: boolean;
-  /** Iterations of a warm-started frame (default 3). */
+  /** Iterations of a warm-started frame (default WARM_START_ITERATIONS). */
   readonly warmIterations?: number;
   /** Cores for each frame's mean field (1, or 2 with a helper thread; frames under 65k pixels use one). */
   readonly threads?: number;
@@ -124,7 +124,7 @@ export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSum
     for (let i = 0; i < frames; i++) {
       const result = await refineFiles(runner, { image: at(o.image, i)!, probs: at(o.probs, i)!, out: at(o.out, i)!, ...(o.qOut ? { qOut: at(o.qOut, i)! } : {}), chw: o.chw ?? false }, o.params, {
         // Warm start: the worker begins from the previous frame's Q where the probabilities held still.
-        ...(o.warmStart ? { warmStart: { streamId: 'sequence', restart: i === 0, iterations: o.warmIterations ?? 3, sceneCut: 0.3 } } : {}),
+        ...(o.warmStart ? { warmStart: { streamId: 'sequence', restart: i === 0, iterations: o.warmIterations ?? WARM_START_ITERATIONS, sceneCut: 0.3 } } : {}),
         // Nothing more to refine after the last frame: the threads wind down while its files are written.
         ...(i === frames - 1 ? { onRefined: () => void (closing = runner.close()) } : {}),
       });

@@ -2,6 +2,7 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
+import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
 import { UsageError } from '../../core/errors.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { nonNegative, positiveInt, scaleFraction, sigma } from './flags.js';
@@ -25,7 +26,7 @@ export function registerCrf(program: Command, setExitCode: SetExitCode): void {
     .option('--scale <s>', 'run at this fraction of the resolution, Q upsampled', scaleFraction('--scale'), 1)
     .option('--frames <n>', 'frames in a sequence (paths are printf patterns, from 0)', positiveInt('--frames'))
     .option('--warm-start', 'in a sequence, start each frame from the previous Q blended with its unary')
-    .option('--warm-iters <n>', 'iterations of a warm-started frame', positiveInt('--warm-iters'), 3)
+    .option('--warm-iters <n>', 'iterations of a warm-started frame', positiveInt('--warm-iters'), WARM_START_ITERATIONS)
     .option('--threads <n>', 'cores for each frame (2: a helper thread runs half of every step; frames under 65k pixels use one)', positiveInt('--threads'), Math.min(2, os.availableParallelism()))
     .option('--json', 'print { "ms_setup", "ms_inference", "ms_total" } on stdout')
     .action(async (flags: { image?: string; probs?: string; out?: string; stdin?: boolean; qOut?: string; chw?: boolean; iters: number; posW: number; posXy: number; biW: number; biXy: number; biRgb: number; scale: number; frames?: number; warmStart?: boolean; warmIters: number; threads: number; json?: boolean }) => {

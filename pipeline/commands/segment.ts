@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
+import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
 import { CUDA_HOWTO } from '../../model/device.js';
 import type { SegmentSummary } from '../segmentVideo.js';
 import type { ClusterSegmentSummary } from '../cluster/segmentOnCluster.js';
@@ -140,7 +141,7 @@ export function segmentOptions(command: Command): Command {
     .option('--crf <on|off>', 'refine the labels with the fully connected CRF (DeepLab VOC parameters)', onOff, false)
     .option('--crf-iters <n>', 'CRF mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
     .option('--crf-warm-start', 'video: run the CRF incrementally, each frame from the previous one (cold again on scene cuts)')
-    .option('--crf-warm-iters <n>', 'CRF iterations of a warm-started frame', positiveInt('--crf-warm-iters'), 3)
+    .option('--crf-warm-iters <n>', 'CRF iterations of a warm-started frame', positiveInt('--crf-warm-iters'), WARM_START_ITERATIONS)
     .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled (0.5: about 4× faster)', scaleFraction('--crf-scale'), 1)
     .option('--crf-workers <n>', 'CRF worker threads: frames side by side (default: 2 on 2+ cores; 1 with --crf-warm-start, whose stream stays on one worker, which then runs each frame on all cores)', positiveInt('--crf-workers'))
     .option('--opacity <alpha>', 'overlay opacity, 0..1', fraction, 0.55)

@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
+import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
 import { CUDA_HOWTO } from '../../model/device.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
@@ -83,7 +84,7 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
     .option('--threads <n>', 'intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
     .option('--crf <on|off>', 'start every stream with the dense CRF on (viewers can switch it per stream)', onOff, false)
     .option('--crf-iters <n>', 'CRF mean-field iterations of a cold start', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
-    .option('--crf-warm-iters <n>', 'CRF iterations of a frame warm-started from the previous one', positiveInt('--crf-warm-iters'), 3)
+    .option('--crf-warm-iters <n>', 'CRF iterations of a frame warm-started from the previous one', positiveInt('--crf-warm-iters'), WARM_START_ITERATIONS)
     .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, labels from Q upsampled (default: 0.5 for a two-label model, 0.25 above: the CRF costs more per label)', scaleFraction('--crf-scale'))
     .option('--crf-workers <n>', 'CRF workers shared by the streams (each stream stays on one; one worker runs each frame on two cores)', positiveInt('--crf-workers'), 1)
     .option('--nats <url>', 'run the streams on the workers of a NATS JetStream cluster (deeplab-stream worker --nats URL); this server shows them')

@@ -4,6 +4,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync, mkdirS
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPath, countFrames, repoRoot, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
+import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
 
 const tmp = tempDir('dls-cli-');
 let model: string;
@@ -125,7 +126,7 @@ describe('deeplab-stream segment --crf on', () => {
     const r = await runCli(['segment', clip, '--model', model, ...fast, '--crf', 'on', '--crf-warm-start', '--crf-iters', '5', '--frames-json', path.join(out, 'f.jsonl'), '--json']);
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
-    expect(summary).toMatchObject({ framesIn: 23, framesOut: 23, crf: { iterations: 5, warmStartIterations: 3 } });
+    expect(summary).toMatchObject({ framesIn: 23, framesOut: 23, crf: { iterations: 5, warmStartIterations: WARM_START_ITERATIONS } });
     expect(summary.msPerStage.crf).toBeGreaterThan(0);
     const lines = readFileSync(path.join(out, 'f.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.index)).toEqual(Array.from({ length: 23 }, (_, i) => i));
