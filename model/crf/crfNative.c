@@ -7,12 +7,15 @@
  *   4 KiB ones. Returns the offset from `view` of the first 2 MiB-aligned address (grow the memory to
  *   such boundaries: a huge page is used only where all of it is mapped when first touched), or -1.
  *
- * - bindKernels(view): the mean field's four hot loops of model/crf/wasm/lattice.as.ts (splat,
- *   addInto, blurDirection, sliceUpdate), over the same shared memory (pointers are byte offsets from
- *   `view`'s first byte) and with the same arguments, in AVX2: eight lanes where WebAssembly has
- *   four. Every lane sees the same IEEE operations in the same order as there (no FMA: -ffp-contract
- *   is off and only AVX2 is enabled; sums across lanes grouped as there), so the results are
- *   bit-identical. null where the CPU has no AVX2 or this is not x86-64.
+ * - bindKernels(view): hot loops of model/crf/wasm/lattice.as.ts (splat, addInto, blurDirection,
+ *   sliceUpdate, splatChange; neighboursOf and linkVertices), over the same shared memory (pointers
+ *   are byte offsets from `view`'s first byte) and with the same arguments, in AVX2: eight lanes
+ *   where WebAssembly has four. Every lane sees the same IEEE operations in the same order as there
+ *   (no FMA: -ffp-contract is off and only AVX2 is enabled; sums across lanes grouped as there), so
+ *   the results are bit-identical. null where the CPU has no AVX2 or this is not x86-64.
+ *
+ * - crfImage(...): one image's whole CRF, off the JavaScript thread (crfOneImage.c, below the
+ *   kernels it uses); only where the CPU has AVX2.
  */
 #include <node_api.h>
 #include <stdint.h>
