@@ -155,6 +155,23 @@ describe('one image whole in the addon', () => {
     }
   }, 60_000);
 
+  it.skipIf(Boolean(noKernels))('runs several images at once, each on its own threads and memory, with the results of one at a time', async () => {
+    const cases = [npyCase(320, 240, 21), npyCase(256, 256, 5), npyCase(96, 64, 8)];
+    try {
+      const params = { ...DEEPLAB_VOC_PARAMS, iterations: 3 };
+      const run = (c: (typeof cases)[number], width: number, height: number, classes: number) => nativeImageCrf(c.scene.image, width, height, c.source, classes, params, true);
+      const sizes = [[320, 240, 21], [256, 256, 5], [96, 64, 8]] as const;
+      const together = await Promise.all(cases.map((c, i) => run(c, ...sizes[i]!)));
+      for (const [i, c] of cases.entries()) {
+        const alone = await run(c, ...sizes[i]!);
+        expect(Buffer.from(together[i]!.labels).equals(Buffer.from(alone!.labels))).toBe(true);
+        expect(Buffer.from(together[i]!.q!.buffer).equals(Buffer.from(alone!.q!.buffer))).toBe(true);
+      }
+    } finally {
+      for (const c of cases) c.cleanup();
+    }
+  }, 60_000);
+
   it.skipIf(Boolean(noKernels))('says which value is not a probability, as the worker does, and leaves more than 24 labels to the worker', async () => {
     const bad = npyCase(96, 64, 4, (p) => void (p[(5 * 96 + 7) * 4 + 1] = Number.NaN));
     try {
