@@ -397,7 +397,7 @@ static void step_splat_ones(Crf *crf, const int32_t *a) { splat_ones(crf->base, 
 static void step_normalise_all(Crf *crf, const int32_t *a) { normalise_all(crf->base, a[0], a[1], a[2], a[3], a[4], a[5], f32_of(a[6]), a[7]); }
 static void step_normalise_probabilities(Crf *crf, const int32_t *a) { ((int32_t *)a)[10] = normalise_probabilities(crf->base, a[0], a[1], a[2]); }
 static void step_touch(Crf *crf, const int32_t *a) {
-  /* The pages' first-touch faults taken on this thread (volatile: the other thread may be writing them). */
+  /* The pages' first-touch faults taken on this thread: an atomic add of 0, since the other thread may already be writing there. */
   for (uint64_t i = 0; i < (uint32_t)a[1]; i += 4096) __atomic_fetch_add((uint32_t *)(crf->base + (uint32_t)a[0] + i), 0, __ATOMIC_RELAXED);
 }
 static void step_read(Crf *crf, const int32_t *a) {

@@ -156,14 +156,14 @@ describe('one image whole in the addon', () => {
   }, 60_000);
 
   it.skipIf(Boolean(noKernels))('runs several images at once, each on its own threads and memory, with the results of one at a time', async () => {
-    const cases = [npyCase(320, 240, 21), npyCase(256, 256, 5), npyCase(96, 64, 8)];
+    const sizes = [[320, 240, 21], [256, 256, 5], [96, 64, 8]] as const;
+    const cases = sizes.map(([width, height, classes]) => ({ width, height, classes, ...npyCase(width, height, classes) }));
     try {
       const params = { ...DEEPLAB_VOC_PARAMS, iterations: 3 };
-      const run = (c: (typeof cases)[number], width: number, height: number, classes: number) => nativeImageCrf(c.scene.image, width, height, c.source, classes, params, true);
-      const sizes = [[320, 240, 21], [256, 256, 5], [96, 64, 8]] as const;
-      const together = await Promise.all(cases.map((c, i) => run(c, ...sizes[i]!)));
+      const run = (c: (typeof cases)[number]) => nativeImageCrf(c.scene.image, c.width, c.height, c.source, c.classes, params, true);
+      const together = await Promise.all(cases.map(run));
       for (const [i, c] of cases.entries()) {
-        const alone = await run(c, ...sizes[i]!);
+        const alone = await run(c);
         expect(Buffer.from(together[i]!.labels).equals(Buffer.from(alone!.labels))).toBe(true);
         expect(Buffer.from(together[i]!.q!.buffer).equals(Buffer.from(alone!.q!.buffer))).toBe(true);
       }
