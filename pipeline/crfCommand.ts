@@ -92,7 +92,7 @@ export async function refineFiles(runner: CrfRunner, files: CrfFiles, params: Cr
 }
 
 /** refineFiles without a worker (see nativeImageCrf); null where the native CRF does not apply. */
-async function refineFilesNatively(files: CrfFiles, params: CrfParams, threads: number): Promise<NativeImageCrf | null> {
+export async function refineFilesNatively(files: CrfFiles, params: CrfParams, threads: number): Promise<NativeImageCrf | null> {
   const image = readRgbImage(files.image);
   const { probabilities, classes } = probabilitiesFor(files.probs, image.width, image.height, files.chw);
   if (probabilities instanceof Float32Array) return null;

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { InputError, isUserError } from '../core/errors.js';
 import type { CrfParams } from '../model/crf/crfParams.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
-import { refineFiles, round } from './crfCommand.js';
+import { refineFiles, refineFilesNatively, round } from './crfCommand.js';
 
 /** One line of `crf --stdin`: an image, its probabilities and where the labels go (paths as on the command line). */
 const CRF_REQUEST = z.strictObject({
@@ -66,13 +66,14 @@ export interface CrfServiceOptions {
 }
 
 /**
- * `crf --stdin`: one CRF worker kept for a stream of requests, one JSON object per line
- * (`{"image", "probs", "out", "q_out"?, "chw"?}`), answered one line each, in order. A bad line or
- * bad files get `{"ok": false, "error"}` and the next line is served; the first image pays for
- * starting the threads, every later one runs at the warm speed. Resolves with the number served.
+ * `crf --stdin`: a stream of requests, one JSON object per line (`{"image", "probs", "out",
+ * "q_out"?, "chw"?}`), answered one line each, in order. Each image runs whole in the native addon
+ * where it can (its memory kept from one image to the next); the others go to one CRF worker,
+ * started at the first such request and kept. A bad line or bad files get `{"ok": false, "error"}`
+ * and the next line is served. Resolves with the number served.
  */
 export async function runCrfService(o: CrfServiceOptions): Promise<{ served: number; failed: number }> {
-  const runner = CrfRunner.start(1, o.threads);
+  let runner: CrfRunner | null = null;
   let served = 0;
   let failed = 0;
   try {
@@ -82,18 +83,19 @@ export async function runCrfService(o: CrfServiceOptions): Promise<{ served: num
       try {
         if (typeof line !== 'string') throw new InputError(`a request line of ${line.tooLong} bytes is longer than the ${MAX_REQUEST_BYTES} bytes a request may have: send one {"image", "probs", "out"} per line`);
         const request = parseCrfRequest(line);
-        const result = await refineFiles(runner, { image: request.image, probs: request.probs, out: request.out, ...(request.q_out ? { qOut: request.q_out } : {}), chw: request.chw ?? false }, o.params);
+        const files = { image: request.image, probs: request.probs, out: request.out, ...(request.q_out ? { qOut: request.q_out } : {}), chw: request.chw ?? false };
+        const result = (await refineFilesNatively(files, o.params, o.threads ?? 2)) ?? (await refineFiles((runner ??= CrfRunner.start(1, o.threads)), files, o.params));
         served += 1;
         o.reply({ ok: true, out: request.out, ms: round(performance.now() - started), ms_setup: round(result.setupMs), ms_inference: round(result.inferenceMs) });
       } catch (error) {
         // Workers that keep failing end the service; anything else is this line's alone.
-        if (runner.failed) throw runner.failed;
+        if (runner?.failed) throw runner.failed;
         failed += 1;
         o.reply({ ok: false, error: isUserError(error) ? error.message : `${error instanceof Error ? error.message : String(error)} (an internal error)` });
       }
     }
   } finally {
-    await runner.close();
+    await runner?.close();
   }
   return { served, failed };
 }

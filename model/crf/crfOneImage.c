@@ -22,6 +22,31 @@
 #include <unistd.h>
 
 #define ARENA_BYTES ((uint64_t)2 << 30)
+
+/*
+ * One arena kept between images (`crf --stdin` sends many): its pages, touched once, stay mapped,
+ * so the next image does not pay their first-touch faults again. Everything the CRF reads from it
+ * is written (or zeroed) first, as in the worker's reused WebAssembly memory. Taken and given back
+ * atomically (any thread with its own Node environment may run images); an image that finds it
+ * taken gets a fresh one.
+ */
+static void *idle_arena = NULL;
+
+static void *take_arena(void) {
+  void *arena = __atomic_exchange_n(&idle_arena, NULL, __ATOMIC_ACQ_REL);
+  if (arena) return arena;
+  arena = mmap(NULL, ARENA_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (arena == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+  madvise(arena, ARENA_BYTES, MADV_HUGEPAGE);
+#endif
+  return arena;
+}
+
+static void give_back_arena(void *arena) {
+  void *none = NULL;
+  if (!__atomic_compare_exchange_n(&idle_arena, &none, arena, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) munmap(arena, ARENA_BYTES);
+}
 #define TWO_THREADS_FROM 65536 /* wasmEngine.ts's MIN_POINTS_FOR_TWO_THREADS */
 
 /* ---- lattice.as.ts's construction, pixel features and per-pixel steps, over the arena ---- */
@@ -724,7 +749,7 @@ static void execute_image(napi_env env, void *data) {
 }
 
 static void free_image_job(ImageJob *job) {
-  if (job->crf.base) munmap(job->crf.base, ARENA_BYTES);
+  if (job->crf.base) give_back_arena(job->crf.base);
   free(job->path);
   free(job->labels);
   free(job->q);
@@ -739,10 +764,6 @@ static void set_number(napi_env env, napi_value object, const char *name, double
 
 static void complete_image(napi_env env, napi_status status, void *data) {
   ImageJob *job = data;
-  if (job->crf.base) {
-    munmap(job->crf.base, ARENA_BYTES); /* the result is copied out below: the arena goes first (it may be 2 GiB of address space) */
-    job->crf.base = NULL;
-  }
   napi_value result;
   napi_create_object(env, &result);
   set_number(env, result, "status", status == napi_ok ? job->status : NO_ROOM);
@@ -822,11 +843,8 @@ static napi_value crf_image(napi_env env, napi_callback_info info) {
   if (!job->path) goto bad_job;
   napi_get_value_string_utf8(env, argv[4], job->path, path_length + 1, &path_length);
   /* The arena: address space reserved whole (memory is used as it is touched), huge pages asked for. */
-  void *arena = mmap(NULL, ARENA_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (arena == MAP_FAILED) goto bad_job;
-#ifdef MADV_HUGEPAGE
-  madvise(arena, ARENA_BYTES, MADV_HUGEPAGE);
-#endif
+  void *arena = take_arena();
+  if (!arena) goto bad_job;
   job->crf.base = arena;
   job->crf.limit = ARENA_BYTES;
   job->crf.top = 64; /* offset 0 means "no image" */
