@@ -392,6 +392,49 @@ INLINE int splat_change_rows(const int full, const int tail, uint8_t *base, uint
   return 0;
 }
 
+/*
+ * splatListed (lattice.as.ts): lattice[corners(p)] += sign · weight · values[p] for the listed points
+ * (`value_row_bytes` 0: the same row for every point), rows of ≤ 24 floats — a moved pixel's old
+ * splat taken out and its new one put back. Corners prefetched as in splatChange.
+ */
+INLINE int splat_listed_rows(const int full, const int tail, uint8_t *base, uint64_t limit, const int32_t *list, int n, int d1, int stride, int32_t offsets, int32_t weights, int32_t values,
+                             int value_row_bytes, int32_t lattice, float sign) {
+  const uint64_t rows = rows_inside(limit, lattice, stride);
+  for (int i = 0; i < n; i++) {
+    const uint32_t p = (uint32_t)list[i];
+    if (!inside(limit, offsets, ((uint64_t)p + 1) * d1 * 4) || !inside(limit, weights, ((uint64_t)p + 1) * d1 * 4) ||
+        !inside(limit, values, (uint64_t)p * (uint32_t)value_row_bytes + (uint64_t)stride * 4))
+      return -1;
+    if (i + SPLAT_AHEAD / 2 < n) {
+      const uint32_t ahead = (uint32_t)list[i + SPLAT_AHEAD / 2];
+      if (inside(limit, offsets, ((uint64_t)ahead + 1) * d1 * 4)) prefetch_corners(base, (int)ahead, d1, offsets, lattice, stride, rows);
+    }
+    const Row q = row_load(at_f32(base, values + (int32_t)(p * (uint32_t)value_row_bytes)), full, tail);
+    const int32_t *o = at_i32(base, offsets) + (size_t)p * d1;
+    const float *w = at_f32(base, weights) + (size_t)p * d1;
+    float *l = at_f32(base, lattice);
+    for (int r = 0; r < d1; r++) {
+      if ((uint64_t)(uint32_t)o[r] >= rows) return -1;
+      row_add_scaled(l + (size_t)(uint32_t)o[r] * stride, sign * w[r], &q, full, tail);
+    }
+  }
+  return 0;
+}
+
+KERNEL static int splat_listed(uint8_t *base, uint64_t limit, int32_t list, int n, int d1, int stride, int32_t offsets, int32_t weights, int32_t values, int value_row_bytes, int32_t lattice, float sign) {
+  if (n < 0 || d1 < 1 || d1 > MAX_D + 1 || stride < 4 || (stride & 3) || value_row_bytes < 0 || !inside(limit, list, (uint64_t)n * 4)) return -1;
+  const int32_t *l = at_i32(base, list);
+  switch (stride >> 2) {
+    case 1: return splat_listed_rows(0, 1, base, limit, l, n, d1, stride, offsets, weights, values, value_row_bytes, lattice, sign);
+    case 2: return splat_listed_rows(1, 0, base, limit, l, n, d1, stride, offsets, weights, values, value_row_bytes, lattice, sign);
+    case 3: return splat_listed_rows(1, 1, base, limit, l, n, d1, stride, offsets, weights, values, value_row_bytes, lattice, sign);
+    case 4: return splat_listed_rows(2, 0, base, limit, l, n, d1, stride, offsets, weights, values, value_row_bytes, lattice, sign);
+    case 5: return splat_listed_rows(2, 1, base, limit, l, n, d1, stride, offsets, weights, values, value_row_bytes, lattice, sign);
+    case 6: return splat_listed_rows(3, 0, base, limit, l, n, d1, stride, offsets, weights, values, value_row_bytes, lattice, sign);
+    default: return -1;
+  }
+}
+
 KERNEL static int splat_change(uint8_t *base, uint64_t limit, int32_t list, int n, int d1a, int32_t offsets_a, int32_t weights_a, int32_t lattice_a, int d1b, int32_t offsets_b, int32_t weights_b,
                                int32_t lattice_b, int stride, int32_t before, int32_t after) {
   if (n < 0 || d1a > MAX_D + 1 || d1b > MAX_D + 1 || stride < 4 || (stride & 3) || !inside(limit, list, (uint64_t)n * 4)) return -1;
@@ -583,6 +626,22 @@ NAPI_KERNEL(js_add_into, 3, add_into(base, limit, a[0], a[1], a[2]))
 NAPI_KERNEL(js_blur_direction, 8, blur_direction(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
 NAPI_KERNEL(js_neighbours_of, 9, neighbours_of(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
 NAPI_KERNEL(js_link_vertices, 9, link_vertices(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
+/* splatListed's last argument is a float (the sign): its own wrapper. */
+static napi_value js_splat_listed(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  void *data;
+  double v[11];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok || argc < 11) goto bad;
+  for (int i = 0; i < 11; i++)
+    if (napi_get_value_double(env, argv[i], &v[i]) != napi_ok) goto bad;
+  if (!(v[10] >= 0) || v[10] > 4294967296.0) goto bad;
+  return outcome(env, splat_listed((uint8_t *)data, (uint64_t)v[10], (int32_t)v[0], (int)v[1], (int)v[2], (int)v[3], (int32_t)v[4], (int32_t)v[5], (int32_t)v[6], (int)v[7], (int32_t)v[8], (float)v[9]));
+bad:
+  napi_throw_type_error(env, NULL, "a CRF kernel called with the wrong arguments");
+  return NULL;
+}
+
 NAPI_KERNEL(js_splat_change, 13, splat_change(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]))
 NAPI_KERNEL(js_slice_update, 9, slice_update(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]))
 
@@ -610,6 +669,8 @@ static napi_value bind_kernels(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, result, "neighboursOf", fn);
   napi_create_function(env, "linkVertices", NAPI_AUTO_LENGTH, js_link_vertices, data, &fn);
   napi_set_named_property(env, result, "linkVertices", fn);
+  napi_create_function(env, "splatListed", NAPI_AUTO_LENGTH, js_splat_listed, data, &fn);
+  napi_set_named_property(env, result, "splatListed", fn);
   napi_create_function(env, "splatChange", NAPI_AUTO_LENGTH, js_splat_change, data, &fn);
   napi_set_named_property(env, result, "splatChange", fn);
   napi_create_function(env, "sliceUpdate", NAPI_AUTO_LENGTH, js_slice_update, data, &fn);

@@ -32,6 +32,7 @@ interface NativeKernels {
   neighboursOf: WithLimit<CrfExports['neighboursOf']>;
   linkVertices: WithLimit<CrfExports['linkVertices']>;
   splatChange: WithLimit<CrfExports['splatChange']>;
+  splatListed: WithLimit<CrfExports['splatListed']>;
   sliceUpdate: WithLimit<CrfExports['sliceUpdate']>;
 }
 
@@ -116,7 +117,7 @@ export function hugePageAlignedEnd(top: number, boundary: number, limit: number)
 export function withNativeKernels(exports: CrfExports, memory: WebAssembly.Memory): CrfExports {
   const native = process.env['DEEPLAB_STREAM_CRF_NATIVE'] === '0' ? null : loadAddon()?.bindKernels(new Uint8Array(memory.buffer, 0, 1));
   if (!native) return exports;
-  const { sliceUpdate: wasmSliceUpdate, splatChange: wasmSplatChange } = exports;
+  const { sliceUpdate: wasmSliceUpdate, splatChange: wasmSplatChange, splatListed: wasmSplatListed } = exports;
   const bytes = () => memory.buffer.byteLength;
   return {
     ...exports,
@@ -127,6 +128,7 @@ export function withNativeKernels(exports: CrfExports, memory: WebAssembly.Memor
     neighboursOf: (...args) => native.neighboursOf(...args, bytes()),
     linkVertices: (...args) => native.linkVertices(...args, bytes()),
     splatChange: (...args) => (args[10] <= NATIVE_ROW_FLOATS ? native.splatChange(...args, bytes()) : wasmSplatChange(...args)),
+    splatListed: (...args) => (args[3] <= NATIVE_ROW_FLOATS ? native.splatListed(...args, bytes()) : wasmSplatListed(...args)),
     sliceUpdate: (...args) => (args[4] <= NATIVE_ROW_FLOATS ? native.sliceUpdate(...args, bytes()) : wasmSliceUpdate(...args)),
   };
 }
