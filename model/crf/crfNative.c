@@ -587,17 +587,18 @@ KERNEL static int slice_update(uint8_t *base, uint64_t limit, int first, int las
 #pragma GCC pop_options
 
 /*
- * Arguments as the WebAssembly exports take them (i32 each), then the memory's byte length (the
- * bounds every access is checked against); the memory's base is the function's data.
+ * Arguments as the WebAssembly exports take them — each as an i32 (`args`) and as a number
+ * (`numbers`, for the f32 ones) — then the memory's byte length (the bounds every access is checked
+ * against); the memory's base is the function's data.
  */
-static int int_args(napi_env env, napi_callback_info info, int32_t *args, size_t want, uint8_t **base, uint64_t *limit) {
+static int kernel_args(napi_env env, napi_callback_info info, int32_t *args, double *numbers, size_t want, uint8_t **base, uint64_t *limit) {
   napi_value argv[16];
   size_t argc = 16;
   void *data;
   double bytes;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok || argc < want + 1) goto bad;
   for (size_t i = 0; i < want; i++)
-    if (napi_get_value_int32(env, argv[i], &args[i]) != napi_ok) goto bad;
+    if (napi_get_value_int32(env, argv[i], &args[i]) != napi_ok || napi_get_value_double(env, argv[i], &numbers[i]) != napi_ok) goto bad;
   if (napi_get_value_double(env, argv[want], &bytes) != napi_ok || !(bytes >= 0) || bytes > 4294967296.0) goto bad;
   *base = (uint8_t *)data;
   *limit = (uint64_t)bytes;
@@ -612,13 +613,17 @@ static napi_value outcome(napi_env env, int rc) {
   return NULL;
 }
 
-/* One N-API function per kernel: `count` i32 arguments, then the memory's length; `call` uses `a`, `base` and `limit`. */
+/*
+ * One N-API function per kernel: `count` arguments, then the memory's length; `call` uses `a` (the
+ * arguments as i32), `f` (as numbers: an f32 argument is `(float)f[i]`), `base` and `limit`.
+ */
 #define NAPI_KERNEL(name, count, call)                                                     \
   static napi_value name(napi_env env, napi_callback_info info) {                          \
     int32_t a[count];                                                                      \
+    double f[count];                                                                       \
     uint8_t *base;                                                                         \
     uint64_t limit;                                                                        \
-    return int_args(env, info, a, count, &base, &limit) ? outcome(env, call) : NULL;       \
+    return kernel_args(env, info, a, f, count, &base, &limit) ? outcome(env, call) : NULL; \
   }
 
 NAPI_KERNEL(js_splat, 8, splat(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
@@ -626,22 +631,7 @@ NAPI_KERNEL(js_add_into, 3, add_into(base, limit, a[0], a[1], a[2]))
 NAPI_KERNEL(js_blur_direction, 8, blur_direction(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
 NAPI_KERNEL(js_neighbours_of, 9, neighbours_of(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
 NAPI_KERNEL(js_link_vertices, 9, link_vertices(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
-/* splatListed's last argument is a float (the sign): its own wrapper. */
-static napi_value js_splat_listed(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
-  void *data;
-  double v[11];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, &data) != napi_ok || argc < 11) goto bad;
-  for (int i = 0; i < 11; i++)
-    if (napi_get_value_double(env, argv[i], &v[i]) != napi_ok) goto bad;
-  if (!(v[10] >= 0) || v[10] > 4294967296.0) goto bad;
-  return outcome(env, splat_listed((uint8_t *)data, (uint64_t)v[10], (int32_t)v[0], (int)v[1], (int)v[2], (int)v[3], (int32_t)v[4], (int32_t)v[5], (int32_t)v[6], (int)v[7], (int32_t)v[8], (float)v[9]));
-bad:
-  napi_throw_type_error(env, NULL, "a CRF kernel called with the wrong arguments");
-  return NULL;
-}
-
+NAPI_KERNEL(js_splat_listed, 10, splat_listed(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], (float)f[9]))
 NAPI_KERNEL(js_splat_change, 13, splat_change(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]))
 NAPI_KERNEL(js_slice_update, 9, slice_update(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]))
 
@@ -658,23 +648,15 @@ static napi_value bind_kernels(napi_env env, napi_callback_info info) {
     napi_get_null(env, &result);
     return result;
   }
+  static const struct { const char *name; napi_callback call; } kernels[] = {
+    { "splat", js_splat }, { "addInto", js_add_into }, { "blurDirection", js_blur_direction }, { "neighboursOf", js_neighbours_of },
+    { "linkVertices", js_link_vertices }, { "splatListed", js_splat_listed }, { "splatChange", js_splat_change }, { "sliceUpdate", js_slice_update },
+  };
   napi_create_object(env, &result);
-  napi_create_function(env, "splat", NAPI_AUTO_LENGTH, js_splat, data, &fn);
-  napi_set_named_property(env, result, "splat", fn);
-  napi_create_function(env, "addInto", NAPI_AUTO_LENGTH, js_add_into, data, &fn);
-  napi_set_named_property(env, result, "addInto", fn);
-  napi_create_function(env, "blurDirection", NAPI_AUTO_LENGTH, js_blur_direction, data, &fn);
-  napi_set_named_property(env, result, "blurDirection", fn);
-  napi_create_function(env, "neighboursOf", NAPI_AUTO_LENGTH, js_neighbours_of, data, &fn);
-  napi_set_named_property(env, result, "neighboursOf", fn);
-  napi_create_function(env, "linkVertices", NAPI_AUTO_LENGTH, js_link_vertices, data, &fn);
-  napi_set_named_property(env, result, "linkVertices", fn);
-  napi_create_function(env, "splatListed", NAPI_AUTO_LENGTH, js_splat_listed, data, &fn);
-  napi_set_named_property(env, result, "splatListed", fn);
-  napi_create_function(env, "splatChange", NAPI_AUTO_LENGTH, js_splat_change, data, &fn);
-  napi_set_named_property(env, result, "splatChange", fn);
-  napi_create_function(env, "sliceUpdate", NAPI_AUTO_LENGTH, js_slice_update, data, &fn);
-  napi_set_named_property(env, result, "sliceUpdate", fn);
+  for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
+    napi_create_function(env, kernels[k].name, NAPI_AUTO_LENGTH, kernels[k].call, data, &fn);
+    napi_set_named_property(env, result, kernels[k].name, fn);
+  }
   return result;
 }
 #else
