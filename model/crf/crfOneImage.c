@@ -379,15 +379,23 @@ static void *helper_main(void *arg) {
 }
 
 /* The helper runs `theirs(args)` while this thread runs `ours(mine)`; returns when both are done. */
-static void both(Crf *crf, Step theirs, const int32_t *args, int count, Step ours, const int32_t *mine) {
+/* Hands the helper `theirs(args)`; returns the step's number, for helper_done. */
+static uint32_t helper_start(Crf *crf, Step theirs, const int32_t *args, int count) {
   Helper *h = &crf->helper;
   h->step = theirs;
   memcpy(h->args, args, (size_t)count * 4);
   const uint32_t seq = atomic_load_explicit(&h->seq, memory_order_relaxed) + 1;
   atomic_store_explicit(&h->seq, seq, memory_order_release);
   futex_wake(&h->seq);
+  return seq;
+}
+
+static void helper_done(Crf *crf, uint32_t seq) { wait_change(&crf->helper.done, seq - 1); }
+
+static void both(Crf *crf, Step theirs, const int32_t *args, int count, Step ours, const int32_t *mine) {
+  const uint32_t seq = helper_start(crf, theirs, args, count);
   ours(crf, mine);
-  wait_change(&h->done, seq - 1);
+  helper_done(crf, seq);
 }
 
 static void stop_helper(Crf *crf) {
@@ -514,18 +522,13 @@ static int add_kernel(Crf *crf, Kernel *k, int n, int width, int32_t image, doub
     table = arena_alloc(crf, (uint64_t)table_capacity * 4);
     const int32_t input = arena_alloc(crf, (uint64_t)n * d * 4);
     if (crf->failed) return -1;
+    /* The helper takes the second half's first-touch faults while this thread computes the features. */
+    const int bytes = n * d * 4, ours = (bytes >> 13) << 12;
+    const int32_t touch[2] = { input + ours, bytes - ours };
+    const uint32_t seq = crf->two ? helper_start(crf, step_touch, touch, 2) : 0;
+    pixel_features(crf->base, 0, n, width, image, xy, rgb, input);
     if (crf->two) {
-      /* The helper takes the second half's first-touch faults while this thread computes the features. */
-      const int bytes = n * d * 4, ours = (bytes >> 13) << 12;
-      const int32_t touch[2] = { input + ours, bytes - ours };
-      Helper *helper = &crf->helper;
-      helper->step = step_touch;
-      memcpy(helper->args, touch, sizeof touch);
-      const uint32_t seq = atomic_load_explicit(&helper->seq, memory_order_relaxed) + 1;
-      atomic_store_explicit(&helper->seq, seq, memory_order_release);
-      futex_wake(&helper->seq);
-      pixel_features(crf->base, 0, n, width, image, xy, rgb, input);
-      wait_change(&helper->done, seq - 1);
+      helper_done(crf, seq);
       /* Each half of the points into its own table, then the second merged into the first. */
       const int32_t keys_b = arena_alloc(crf, (uint64_t)capacity * d * 4);
       const int32_t table_b = arena_alloc(crf, (uint64_t)table_capacity * 4);
@@ -540,7 +543,6 @@ static int add_kernel(Crf *crf, Kernel *k, int n, int width, int32_t image, doub
       vertices = merge_keys(crf->base, count_b, d, keys_b, keys, table, table_capacity, count_a, capacity, remap);
       if (vertices >= 0) remap_offsets(crf->base, k->offsets + h * d1 * 4, (n - h) * d1, remap);
     } else {
-      pixel_features(crf->base, 0, n, width, image, xy, rgb, input);
       vertices = build_lattice(crf->base, n, d, input, k->offsets, k->weights, keys, capacity, table, table_capacity);
     }
   }
