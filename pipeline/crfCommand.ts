@@ -7,14 +7,14 @@
  */
 import { encodeGreyPng } from './greyPng.js';
 import type { CrfParams } from '../model/crf/crfParams.js';
-import { CrfRunner, type CrfOutcome } from '../model/crf/crfRunner.js';
+import { CrfRunner } from '../model/crf/crfRunner.js';
 import { type CrfJob, WARM_START_ITERATIONS } from '../model/crf/crfProtocol.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { formatSequencePath } from './sequencePath.js';
 import { readNpyFloat32, readNpyHeader, writeNpyFloat32 } from './npy.js';
 import { readInputFile, readInputFileStart } from './readInputFile.js';
 import { normaliseProbabilities, type ProbabilitySource } from '../model/crf/probabilities.js';
-import { type NativeImageCrf, nativeImageCrf } from '../model/crf/crfNative.js';
+import { nativeImageCrf } from '../model/crf/crfNative.js';
 import { readRgbImage } from './rgbImage.js';
 import { writeFileAtomically } from './sinks/partialFile.js';
 
@@ -77,27 +77,30 @@ export interface CrfFiles {
   readonly chw: boolean;
 }
 
-/**
- * One image through the runner: read and checked, refined, its label PNG (and Q) written atomically.
- * `onRefined` runs between the CRF and the writing.
- */
-export async function refineFiles(runner: CrfRunner, files: CrfFiles, params: CrfParams, options: { readonly warmStart?: CrfJob['warmStart']; readonly onRefined?: () => void } = {}): Promise<CrfOutcome> {
-  const image = readRgbImage(files.image);
-  const { probabilities, classes } = probabilitiesFor(files.probs, image.width, image.height, files.chw);
-  const result = await runner.run({ image: image.rgb, width: image.width, height: image.height, probabilities, classes, params, wantQ: Boolean(files.qOut), ...(options.warmStart ? { warmStart: options.warmStart } : {}) });
-  options.onRefined?.();
-  writeFileAtomically(files.out, encodeGreyPng(result.labels, image.width, image.height), 'labels');
-  if (files.qOut) writeFileAtomically(files.qOut, writeNpyFloat32([image.height, image.width, classes], result.q!), 'Q');
-  return result;
+/** What refining one image's files took. */
+export interface RefinedTimes {
+  readonly setupMs: number;
+  readonly inferenceMs: number;
 }
 
-/** refineFiles without a worker (see nativeImageCrf); null where the native CRF does not apply. */
-export async function refineFilesNatively(files: CrfFiles, params: CrfParams, threads: number): Promise<NativeImageCrf | null> {
+/**
+ * One image: read and checked, refined — whole in the native addon where it can (see
+ * nativeImageCrf; not a warm-started frame), else by the CRF worker `worker()` gives (started on
+ * first need) —, its label PNG (and Q) written atomically. `onRefined` runs between the CRF and the
+ * writing.
+ */
+export async function refineFiles(
+  worker: () => CrfRunner,
+  files: CrfFiles,
+  params: CrfParams,
+  options: { readonly warmStart?: CrfJob['warmStart']; readonly onRefined?: () => void; readonly threads?: number } = {},
+): Promise<RefinedTimes> {
   const image = readRgbImage(files.image);
   const { probabilities, classes } = probabilitiesFor(files.probs, image.width, image.height, files.chw);
-  if (probabilities instanceof Float32Array) return null;
-  const result = await nativeImageCrf(image.rgb, image.width, image.height, probabilities, classes, params, Boolean(files.qOut), threads);
-  if (!result) return null;
+  const wantQ = Boolean(files.qOut);
+  const native = options.warmStart || probabilities instanceof Float32Array ? null : await nativeImageCrf(image.rgb, image.width, image.height, probabilities, classes, params, wantQ, options.threads ?? 2);
+  const result = native ?? (await worker().run({ image: image.rgb, width: image.width, height: image.height, probabilities, classes, params, wantQ, ...(options.warmStart ? { warmStart: options.warmStart } : {}) }));
+  options.onRefined?.();
   writeFileAtomically(files.out, encodeGreyPng(result.labels, image.width, image.height), 'labels');
   if (files.qOut) writeFileAtomically(files.qOut, writeNpyFloat32([image.height, image.width, classes], result.q!), 'Q');
   return result;
@@ -111,28 +114,26 @@ export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSum
   const frames = sequence ? o.frames! : 1;
   const at = (pattern: string | undefined, i: number) => (pattern && sequence ? formatSequencePath(pattern, i) : pattern);
   const started = performance.now();
-  if (!sequence) {
-    // One image: whole in the native addon where it can (no CRF worker to boot), else through a worker.
-    const refined = await refineFilesNatively({ image: o.image, probs: o.probs, out: o.out, ...(o.qOut ? { qOut: o.qOut } : {}), chw: o.chw ?? false }, o.params, o.threads ?? 2);
-    if (refined) return { frames: 1, ms_setup: round(refined.setupMs), ms_inference: round(refined.inferenceMs), ms_total: round(performance.now() - started) };
-  }
-  const runner = CrfRunner.start(1, o.threads);
+  // A CRF worker only where the native addon does not take an image (no worker to boot otherwise).
+  let runner = null as CrfRunner | null; // set by the closures below (a plain `null` would narrow to never)
+  const worker = () => (runner ??= CrfRunner.start(1, o.threads));
   let closing: Promise<void> | null = null;
   let setup = 0;
   let inference = 0;
   try {
     for (let i = 0; i < frames; i++) {
-      const result = await refineFiles(runner, { image: at(o.image, i)!, probs: at(o.probs, i)!, out: at(o.out, i)!, ...(o.qOut ? { qOut: at(o.qOut, i)! } : {}), chw: o.chw ?? false }, o.params, {
+      const result = await refineFiles(worker, { image: at(o.image, i)!, probs: at(o.probs, i)!, out: at(o.out, i)!, ...(o.qOut ? { qOut: at(o.qOut, i)! } : {}), chw: o.chw ?? false }, o.params, {
+        ...(o.threads ? { threads: o.threads } : {}),
         // Warm start: the worker begins from the previous frame's Q where the probabilities held still.
         ...(o.warmStart ? { warmStart: { streamId: 'sequence', restart: i === 0, iterations: o.warmIterations ?? WARM_START_ITERATIONS, sceneCut: 0.3 } } : {}),
         // Nothing more to refine after the last frame: the threads wind down while its files are written.
-        ...(i === frames - 1 ? { onRefined: () => void (closing = runner.close()) } : {}),
+        ...(i === frames - 1 ? { onRefined: () => void (closing = runner?.close() ?? null) } : {}),
       });
       setup += result.setupMs;
       inference += result.inferenceMs;
     }
   } finally {
-    await (closing ?? runner.close());
+    await (closing ?? runner?.close());
   }
   return { frames, ms_setup: round(setup), ms_inference: round(inference), ms_total: round(performance.now() - started) };
 }

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { InputError, isUserError } from '../core/errors.js';
 import type { CrfParams } from '../model/crf/crfParams.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
-import { refineFiles, refineFilesNatively, round } from './crfCommand.js';
+import { refineFiles, round } from './crfCommand.js';
 
 /** One line of `crf --stdin`: an image, its probabilities and where the labels go (paths as on the command line). */
 const CRF_REQUEST = z.strictObject({
@@ -73,7 +73,7 @@ export interface CrfServiceOptions {
  * and the next line is served. Resolves with the number served.
  */
 export async function runCrfService(o: CrfServiceOptions): Promise<{ served: number; failed: number }> {
-  let runner: CrfRunner | null = null;
+  let runner = null as CrfRunner | null; // set by the closures below (a plain `null` would narrow to never)
   let served = 0;
   let failed = 0;
   try {
@@ -84,7 +84,7 @@ export async function runCrfService(o: CrfServiceOptions): Promise<{ served: num
         if (typeof line !== 'string') throw new InputError(`a request line of ${line.tooLong} bytes is longer than the ${MAX_REQUEST_BYTES} bytes a request may have: send one {"image", "probs", "out"} per line`);
         const request = parseCrfRequest(line);
         const files = { image: request.image, probs: request.probs, out: request.out, ...(request.q_out ? { qOut: request.q_out } : {}), chw: request.chw ?? false };
-        const result = (await refineFilesNatively(files, o.params, o.threads ?? 2)) ?? (await refineFiles((runner ??= CrfRunner.start(1, o.threads)), files, o.params));
+        const result = await refineFiles(() => (runner ??= CrfRunner.start(1, o.threads)), files, o.params, o.threads ? { threads: o.threads } : {});
         served += 1;
         o.reply({ ok: true, out: request.out, ms: round(performance.now() - started), ms_setup: round(result.setupMs), ms_inference: round(result.inferenceMs) });
       } catch (error) {
