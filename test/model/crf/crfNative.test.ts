@@ -56,22 +56,34 @@ function hugeKiBAfterCrf(env: Record<string, string>): number {
   }
 }
 
-/** Q and labels of one CRF in WebAssembly alone (`native` false) or with the native kernels (from `source` when given, else the case's probabilities). */
-function crfWith(native: boolean, width: number, height: number, classes: number, threads: number, source?: ProbabilitySource) {
+/**
+ * `run` with the native kernels on (`native`) or off (DEEPLAB_STREAM_CRF_NATIVE=0: WebAssembly
+ * alone). Read when an engine (and its helper thread, which copies the environment) starts.
+ */
+function nativeSetTo<T>(native: boolean, run: () => T): T {
   const saved = process.env['DEEPLAB_STREAM_CRF_NATIVE'];
-  // Read when an engine (and its helper thread, which copies the environment) starts.
   if (native) delete process.env['DEEPLAB_STREAM_CRF_NATIVE'];
   else process.env['DEEPLAB_STREAM_CRF_NATIVE'] = '0';
-  const workspace = new CrfWorkspace({ threads });
   try {
-    workspace.startThreads(latticeModule()!);
-    const scene = deeplabLikeCase(width, height, classes, classes);
-    return DenseCrf.forImage(scene.image, width, height, DEEPLAB_VOC_PARAMS, workspace).infer(source ?? scene.probabilities, classes, { iterations: 4 });
+    return run();
   } finally {
-    workspace.dispose();
     if (saved === undefined) delete process.env['DEEPLAB_STREAM_CRF_NATIVE'];
     else process.env['DEEPLAB_STREAM_CRF_NATIVE'] = saved;
   }
+}
+
+/** Q and labels of one CRF in WebAssembly alone (`native` false) or with the native kernels (from `source` when given, else the case's probabilities). */
+function crfWith(native: boolean, width: number, height: number, classes: number, threads: number, source?: ProbabilitySource) {
+  return nativeSetTo(native, () => {
+    const workspace = new CrfWorkspace({ threads });
+    try {
+      workspace.startThreads(latticeModule()!);
+      const scene = deeplabLikeCase(width, height, classes, classes);
+      return DenseCrf.forImage(scene.image, width, height, DEEPLAB_VOC_PARAMS, workspace).infer(source ?? scene.probabilities, classes, { iterations: 4 });
+    } finally {
+      workspace.dispose();
+    }
+  });
 }
 
 const noKernels = !nativeKernelsAvailable() ? 'the native kernels are not available here (addon not built, or no AVX2)' : '';
@@ -96,21 +108,18 @@ describe('native kernels', () => {
 describe('native kernels on a warm-started video', () => {
   /** Labels and Q of each frame of a noisy moving-shapes clip, warm-started on two threads. */
   function videoWith(native: boolean): { labels: Uint8Array; q: Float32Array; warm: boolean }[] {
-    const saved = process.env['DEEPLAB_STREAM_CRF_NATIVE'];
-    if (native) delete process.env['DEEPLAB_STREAM_CRF_NATIVE'];
-    else process.env['DEEPLAB_STREAM_CRF_NATIVE'] = '0';
-    const [width, height] = [320, 240];
-    const engine = new VideoMeanField(latticeModule()!, width, height, DEEPLAB_VOC_PARAMS, { threads: 2 });
-    try {
-      return movingShapesSequence(width, height, 6, 5, 4, 6).map((frame) => {
-        const result = engine.frame(frame.image, frame.probabilities, 6, { iterations: 3, sceneCut: 0.3 }, true);
-        return { labels: result.labels, q: result.q!, warm: result.warm };
-      });
-    } finally {
-      engine.dispose();
-      if (saved === undefined) delete process.env['DEEPLAB_STREAM_CRF_NATIVE'];
-      else process.env['DEEPLAB_STREAM_CRF_NATIVE'] = saved;
-    }
+    return nativeSetTo(native, () => {
+      const [width, height] = [320, 240];
+      const engine = new VideoMeanField(latticeModule()!, width, height, DEEPLAB_VOC_PARAMS, { threads: 2 });
+      try {
+        return movingShapesSequence(width, height, 6, 5, 4, 6).map((frame) => {
+          const result = engine.frame(frame.image, frame.probabilities, 6, { iterations: 3, sceneCut: 0.3 }, true);
+          return { labels: result.labels, q: result.q!, warm: result.warm };
+        });
+      } finally {
+        engine.dispose();
+      }
+    });
   }
 
   // splatChange, the neighbour links of moved pixels' new vertices and the blurs of the kept splats.
