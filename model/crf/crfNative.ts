@@ -149,8 +149,6 @@ export interface NativeImageCrf {
   readonly inferenceMs: number;
 }
 
-/** The widest the native one-image CRF takes: 24 labels (rows of 24 floats, as its sliceUpdate). */
-const NATIVE_IMAGE_CLASSES = 24;
 
 /** Statuses from crfOneImage.c. */
 const IMAGE_STATUS = { done: 0, badProbability: 1, readFailed: 3 } as const;
@@ -171,7 +169,7 @@ export async function nativeImageCrf(rgb: Uint8Array, width: number, height: num
   const off = process.env['DEEPLAB_STREAM_CRF_NATIVE'] === '0' || process.env['DEEPLAB_STREAM_CRF_NATIVE_IMAGE'] === '0';
   const crfImage = off ? undefined : loadAddon()?.crfImage;
   const { gaussian, bilateral } = params;
-  if (!crfImage || classes > NATIVE_IMAGE_CLASSES || params.normalization !== 'after' || params.scale !== 1 || (gaussian.weight === 0 && bilateral.weight === 0)) return null;
+  if (!crfImage || classes > NATIVE_ROW_FLOATS /* Q's rows: the labels in play, rounded up to 4 */ || params.normalization !== 'after' || params.scale !== 1 || (gaussian.weight === 0 && bilateral.weight === 0)) return null;
   const result = await crfImage(rgb, width, height, classes, probabilities.path, probabilities.offset, params.iterations, params.pruneBelow, gaussian.weight, gaussian.xy, bilateral.weight, bilateral.xy, bilateral.rgb, wantQ, threads);
   if (result.status === IMAGE_STATUS.done && result.labels) {
     return { labels: result.labels, q: result.q ?? null, activeLabels: result.activeLabels, setupMs: result.msSetup, inferenceMs: result.msInference };
