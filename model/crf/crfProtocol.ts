@@ -40,13 +40,13 @@ export type CrfReply =
   | { readonly id: number; readonly ok: false; readonly error: ErrorEnvelope };
 
 /**
- * Iterations of a warm-started frame by default. A warm frame starts from the previous frame's Q, and
- * its labels after 2 iterations differ from those after 3 in at most a few pixels of a frame: on the
- * noisy generated clip 0–5 of 230k change at the third, and on vtest.avi with the real DeepLab the
- * agreement with cold frames is 99.57% after 2 and 99.54% after 3 (label changes between frames
- * 53,542 vs 51,287; argmax's 156,910). BENCHMARKS.md, session 9.
+ * Iterations of a warm-started frame by default. A warm frame starts from the previous frame's Q, so
+ * each frame adds an iteration to what earlier frames converged: on vtest.avi with the real DeepLab
+ * the agreement with cold frames is 99.63% after 1, 99.57% after 2 and 99.54% after 3 (label changes
+ * between frames 58,122 / 53,542 / 51,287; argmax's 156,910); on the noisy generated clip 99.997%
+ * after 1. BENCHMARKS.md, sessions 9 and 10.
  */
-export const WARM_START_ITERATIONS = 2;
+export const WARM_START_ITERATIONS = 1;
 
 export interface WarmStartSettings {
   /** Iterations of a warm-started frame (instead of the parameters' cold count). */

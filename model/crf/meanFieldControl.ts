@@ -29,7 +29,7 @@ export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0 | typeof READ_FILE>, He
   7: { name: 'neighboursOf', argc: 9, floatArgs: [] },
   8: { name: 'buildLattice', argc: 10, floatArgs: [] },
   9: { name: 'prepareListed', argc: 12, floatArgs: [] },
-  10: { name: 'selectActive', argc: 15, floatArgs: [9, 11] },
+  10: { name: 'selectActive', argc: 19, floatArgs: [9, 11] },
   11: { name: 'splatOnes', argc: 6, floatArgs: [] },
   12: { name: 'normaliseAll', argc: 8, floatArgs: [6] },
   13: { name: 'touchPages', argc: 2, floatArgs: [] },

@@ -6,6 +6,8 @@
  *   cold frame (first, scene cut, new labels, size change): build both lattices, mean field over all
  *     pixels, keep S_k = splat_k(Q) — the lattice values before the blur;
  *   warm frame: active pixels A = probabilities moved (total variation > tv since last computed)
+ *     where that moves Q (the scores now favour another label, or one step with the neighbours'
+ *     messages held would move Q by more than tv: fresh score noise on a sure pixel does not)
  *     ∪ colour moved (by more than σβ from the colour it was embedded with: re-embedded in the
  *     lattice, its old splat taken out of S_k and put back at the new corners) ∪ Q unsure (< sure);
  *     then per iteration: blur S_k, slice + update for A only, S_k += splat_k(Q_new − Q_old) over
@@ -317,7 +319,7 @@ export class VideoMeanField extends WasmEngine {
   private select(state: KeptState, settings: WarmStartSettings): { count: number; moved: number; meanTv: number; arrived: boolean } {
     const n = this.points;
     const args = (first: number, last: number, lists: { active: number; moved: number; counts: number }) =>
-      [first, last, state.classes, state.probabilities, state.reference, state.limits, state.image, state.colours, state.top, settings.tv ?? 0.1, settings.rgb ?? Math.round(this.params.bilateral.rgb), settings.sure ?? 0.9, lists.active, lists.moved, lists.counts] as Parameters<CrfExports['selectActive']>;
+      [first, last, state.classes, state.probabilities, state.reference, state.limits, state.image, state.colours, state.top, settings.tv ?? 0.1, settings.rgb ?? Math.round(this.params.bilateral.rgb), settings.sure ?? 0.9, lists.active, lists.moved, lists.counts, state.q, state.activeIndex, state.m, state.stride] as Parameters<CrfExports['selectActive']>;
     const ours = { active: state.activeList, moved: state.movedList, counts: state.counts };
     const words = (at: number) => {
       const [moved, , arrived] = new Int32Array(this.memory.buffer, at, 3);

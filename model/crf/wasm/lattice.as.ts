@@ -784,7 +784,8 @@ export function normaliseListed(list: usize, n: i32, d1: i32, offsets: usize, we
 
 /**
  * Which of pixels [first, last) a warm frame recomputes. A pixel is active when its probabilities
- * moved from those it was last computed with (`reference`; total variation above `tv`), when its
+ * moved from those it was last computed with (`reference`; total variation above `tv`) in a way
+ * that moves its Q (`q`, rows of `stride` over the m labels at `active`; see scoresMoveQ), when its
  * colour moved from the one the lattice holds (`colours`; any channel by more than `rgb`: it is
  * also listed in `moved`), or when its Q is unsure (`top`, its largest Q, below `sure`). `limits`
  * (classes rounded up to 4 floats) holds, per label, the probability above which a label not in
@@ -792,7 +793,7 @@ export function normaliseListed(list: usize, n: i32, d1: i32, offsets: usize, we
  * the moved count at counts[0], the summed total variation (f32) at counts[1] for the scene-cut
  * test, and at counts[2] 1 when a label came into play.
  */
-export function selectActive(first: i32, last: i32, classes: i32, probabilities: usize, reference: usize, limits: usize, image: usize, colours: usize, top: usize, tv: f32, rgb: i32, sure: f32, activeList: usize, movedList: usize, counts: usize): i32 {
+export function selectActive(first: i32, last: i32, classes: i32, probabilities: usize, reference: usize, limits: usize, image: usize, colours: usize, top: usize, tv: f32, rgb: i32, sure: f32, activeList: usize, movedList: usize, counts: usize, q: usize, active: usize, m: i32, stride: i32): i32 {
   let nActive = 0;
   let nMoved = 0;
   let totalVariation: f32 = 0;
@@ -828,7 +829,7 @@ export function selectActive(first: i32, last: i32, classes: i32, probabilities:
       store<i32>(movedList + (<usize>nMoved << 2), p);
       nMoved++;
     }
-    if (moved || variation > tv || load<f32>(top + (<usize>p << 2)) < sure) {
+    if (moved || load<f32>(top + (<usize>p << 2)) < sure || (variation > tv && scoresMoveQ(src, ref, q + <usize>(p * stride) * 4, active, m, tv))) {
       store<i32>(activeList + (<usize>nActive << 2), p);
       nActive++;
     }
@@ -837,6 +838,37 @@ export function selectActive(first: i32, last: i32, classes: i32, probabilities:
   store<f32>(counts, totalVariation, 4);
   store<i32>(counts, v128.any_true(arrived) ? 1 : 0, 8);
   return nActive;
+}
+
+/**
+ * Whether a sure pixel whose scores moved needs recomputing: when the scores now favour another of
+ * the m labels in play than its Q does, or when one mean-field step with its neighbours' messages
+ * held (Q'_k ∝ Q_k · p_k / ref_k: the unary −log p for −log ref) would move its Q by more than `tv`.
+ */
+// @ts-ignore: decorator
+@inline function scoresMoveQ(now: usize, ref: usize, q: usize, active: usize, m: i32, tv: f32): bool {
+  let z: f32 = 0;
+  let bestQ: f32 = -1;
+  let bestP: f32 = -1;
+  let qAt = 0;
+  let pAt = 0;
+  for (let k = 0; k < m; k++) {
+    const c = <usize>load<i32>(active + (<usize>k << 2)) << 2;
+    const qk = load<f32>(q + (<usize>k << 2));
+    const pk = load<f32>(now + c);
+    if (qk > bestQ) { bestQ = qk; qAt = k; }
+    if (pk > bestP) { bestP = pk; pAt = k; }
+    z += qk * (Mathf.max(pk, 1e-8) / Mathf.max(load<f32>(ref + c), 1e-8));
+  }
+  if (qAt != pAt) return true;
+  const inv: f32 = 1 / z;
+  let shift: f32 = 0;
+  for (let k = 0; k < m; k++) {
+    const c = <usize>load<i32>(active + (<usize>k << 2)) << 2;
+    const qk = load<f32>(q + (<usize>k << 2));
+    shift += Mathf.abs(qk * (Mathf.max(load<f32>(now + c), 1e-8) / Mathf.max(load<f32>(ref + c), 1e-8)) * inv - qk);
+  }
+  return shift * 0.5 > tv;
 }
 
 /** reference[p] = probabilities[p] (when `probabilities` is not 0) and colours[p] = image[p] (when `image` is not 0) for the listed pixels. */

@@ -143,6 +143,37 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     for (let f = 1; f < noisy.length; f++) expect(agreement(warm[f]!, colds[f]!)).toBeGreaterThan(0.99);
   });
 
+  it('recomputes a sure pixel whose scores moved only where that moves its Q: fresh score noise does not, a newly favoured label does', () => {
+    const [w, h, classes] = [128, 96, 4];
+    const [first, second] = movingShapesSequence(w, h, classes, 2, 0); // a still scene, fresh score noise
+    const engine = engineFor(w, h);
+    engine.frame(first!.image, first!.probabilities, classes, settings);
+    // A 24×24 block whose scores now favour the next label (each pixel's top two scores swapped).
+    const probabilities = second!.probabilities.slice();
+    const inBlock = (p: number) => p % w >= 40 && p % w < 64 && Math.floor(p / w) >= 30 && Math.floor(p / w) < 54;
+    for (let p = 0; p < w * h; p++) {
+      if (!inBlock(p)) continue;
+      const row = probabilities.subarray(p * classes, (p + 1) * classes);
+      const top = row.indexOf(Math.max(...row));
+      const other = (top + 1) % classes;
+      [row[top], row[other]] = [row[other]!, row[top]!];
+    }
+    let scoresMoved = 0;
+    for (let p = 0; p < w * h; p++) {
+      let variation = 0;
+      for (let c = 0; c < classes; c++) variation += Math.abs(probabilities[p * classes + c]! - first!.probabilities[p * classes + c]!) / 2;
+      if (variation > 0.1) scoresMoved += 1;
+    }
+    const result = engine.frame(second!.image, probabilities, classes, settings);
+    const reference = cold({ ...second!, probabilities });
+    expect(result.warm).toBe(true);
+    expect(scoresMoved).toBeGreaterThan(w * h * 0.1); // the noise moves many pixels' scores…
+    expect(result.activePixels).toBeLessThan(scoresMoved / 2); // …but most of them stay sure of their label
+    // The block follows (its edges converge over the next frames: 95% here after 2 iterations, with or without this test).
+    expect(agreement(result.labels, reference.labels, inBlock)).toBeGreaterThan(0.93);
+    expect(agreement(result.labels, reference.labels)).toBeGreaterThan(0.99);
+  });
+
   it('tells camera noise from motion: a noisy still scene keeps its lattice, a moving square is re-embedded', () => {
     const [w, h, classes] = [128, 96, 4];
     // Fresh pixel noise σ 6 and fresh score noise on every frame; a square moving 4 px a frame.
