@@ -587,6 +587,78 @@ KERNEL static int slice_update(uint8_t *base, uint64_t limit, int first, int las
 #pragma GCC pop_options
 
 /*
+ * movePoints (lattice.as.ts): the listed pixels (whose colour moved) embedded in the bilateral
+ * lattice again — features from `image`, their simplex's vertices found or appended after the
+ * `count` there are, in the same order as there (the same vertex numbers). A warm frame's moved
+ * pixels are scattered over a large hash table: their keys are computed a batch at a time, every
+ * slot of the batch prefetched, then the keys those slots name, then inserted in order. Returns the
+ * new vertex count, -1 when more than `capacity` are needed, -2 for an index outside the memory.
+ */
+KERNEL static int move_points(uint8_t *base, uint64_t limit, int32_t list, int n, int width, int32_t image, double xy, double rgb, int32_t offsets, int32_t weights, int32_t keys, int capacity,
+                              int32_t table, int table_capacity, int count) {
+  const int d = 5, d1 = 6;
+  if (n < 0 || width < 1 || count < 0 || count > capacity || table_capacity < 1 || (table_capacity & (table_capacity - 1)) || !inside(limit, list, (uint64_t)n * 4) ||
+      !inside(limit, keys, (uint64_t)capacity * d * 4) || !inside(limit, table, (uint64_t)table_capacity * 4))
+    return -2;
+  double scale[MAX_D];
+  for (int i = 0; i < d; i++) scale[i] = ((double)d1 * sqrt(2.0 / 3.0)) / sqrt((double)((i + 1) * (i + 2)));
+  const int32_t *pixels = at_i32(base, list);
+  int32_t *k = (int32_t *)at_i32(base, keys), *t = (int32_t *)at_i32(base, table);
+  const uint32_t mask = (uint32_t)table_capacity - 1;
+  int32_t wanted[LOOKUP_BATCH][MAX_D + 1][MAX_D];
+  float bary[LOOKUP_BATCH][MAX_D + 1];
+  uint32_t hashes[LOOKUP_BATCH][MAX_D + 1];
+  for (int start = 0; start < n; start += LOOKUP_BATCH) {
+    const int batch = n - start < LOOKUP_BATCH ? n - start : LOOKUP_BATCH;
+    for (int b = 0; b < batch; b++) {
+      const uint32_t p = (uint32_t)pixels[start + b];
+      if (!inside(limit, image, ((uint64_t)p + 1) * 3) || !inside(limit, offsets, ((uint64_t)p + 1) * d1 * 4) || !inside(limit, weights, ((uint64_t)p + 1) * d1 * 4)) return -2;
+      const uint32_t y = p / (uint32_t)width;
+      const uint8_t *colour = base + (uint32_t)image + (size_t)p * 3;
+      const float feature[5] = {(float)((double)(p - y * (uint32_t)width) / xy), (float)((double)y / xy), (float)((double)colour[0] / rgb), (float)((double)colour[1] / rgb), (float)((double)colour[2] / rgb)};
+      simplex_of(d, feature, scale, wanted[b], bary[b]);
+      for (int r = 0; r < d1; r++) {
+        hashes[b][r] = key_hash(wanted[b][r], d);
+        __builtin_prefetch(t + (hashes[b][r] & mask));
+      }
+    }
+    for (int b = 0; b < batch; b++)
+      for (int r = 0; r < d1; r++) {
+        const int32_t entry = t[hashes[b][r] & mask];
+        if (entry > 0 && entry <= count) __builtin_prefetch(k + (size_t)(entry - 1) * d);
+      }
+    for (int b = 0; b < batch; b++) {
+      const uint32_t p = (uint32_t)pixels[start + b];
+      for (int r = 0; r < d1; r++) {
+        /* findKey with insertion, each entry checked: it names one of the `count` vertices so far. */
+        int vertex = -1;
+        for (uint32_t slot = hashes[b][r] & mask, probes = 0;; slot = (slot + 1) & mask, probes++) {
+          const int32_t entry = t[slot];
+          if (probes > mask || entry < 0 || entry > count) return -2;
+          if (entry == 0) {
+            if (count >= capacity) return -1;
+            memcpy(k + (size_t)count * d, wanted[b][r], (size_t)d * 4);
+            t[slot] = count + 1;
+            vertex = count++;
+            break;
+          }
+          const int32_t *other = k + (size_t)(entry - 1) * d;
+          int same = 1;
+          for (int i = 0; i < d; i++) same &= other[i] == wanted[b][r][i];
+          if (same) {
+            vertex = entry - 1;
+            break;
+          }
+        }
+        ((int32_t *)at_i32(base, offsets))[(size_t)p * d1 + r] = vertex + 1;
+        at_f32(base, weights)[(size_t)p * d1 + r] = bary[b][r];
+      }
+    }
+  }
+  return count;
+}
+
+/*
  * Arguments as the WebAssembly exports take them — each as an i32 (`args`) and as a number
  * (`numbers`, for the f32 ones) — then the memory's byte length (the bounds every access is checked
  * against); the memory's base is the function's data.
@@ -633,6 +705,20 @@ NAPI_KERNEL(js_neighbours_of, 9, neighbours_of(base, limit, a[0], a[1], a[2], a[
 NAPI_KERNEL(js_link_vertices, 9, link_vertices(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]))
 NAPI_KERNEL(js_splat_listed, 10, splat_listed(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], (float)f[9]))
 NAPI_KERNEL(js_splat_change, 13, splat_change(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]))
+/* movePoints answers the new vertex count (or -1: out of room); an index outside the memory throws. */
+static napi_value js_move_points(napi_env env, napi_callback_info info) {
+  int32_t a[14];
+  double f[14];
+  uint8_t *base;
+  uint64_t limit;
+  if (!kernel_args(env, info, a, f, 14, &base, &limit)) return NULL;
+  const int count = move_points(base, limit, a[0], a[1], a[2], a[3], f[4], f[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
+  if (count == -2) return outcome(env, -1);
+  napi_value result;
+  napi_create_int32(env, count, &result);
+  return result;
+}
+
 NAPI_KERNEL(js_slice_update, 9, slice_update(base, limit, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]))
 
 static napi_value bind_kernels(napi_env env, napi_callback_info info) {
@@ -650,7 +736,7 @@ static napi_value bind_kernels(napi_env env, napi_callback_info info) {
   }
   static const struct { const char *name; napi_callback call; } kernels[] = {
     { "splat", js_splat }, { "addInto", js_add_into }, { "blurDirection", js_blur_direction }, { "neighboursOf", js_neighbours_of },
-    { "linkVertices", js_link_vertices }, { "splatListed", js_splat_listed }, { "splatChange", js_splat_change }, { "sliceUpdate", js_slice_update },
+    { "linkVertices", js_link_vertices }, { "splatListed", js_splat_listed }, { "splatChange", js_splat_change }, { "sliceUpdate", js_slice_update }, { "movePoints", js_move_points },
   };
   napi_create_object(env, &result);
   for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {

@@ -34,6 +34,7 @@ interface NativeKernels {
   splatChange: WithLimit<CrfExports['splatChange']>;
   splatListed: WithLimit<CrfExports['splatListed']>;
   sliceUpdate: WithLimit<CrfExports['sliceUpdate']>;
+  movePoints: (...args: [...Parameters<CrfExports['movePoints']>, memoryBytes: number]) => number;
 }
 
 /** What the addon's one-image CRF answers (`status`: see crfOneImage.c). */
@@ -127,6 +128,7 @@ export function withNativeKernels(exports: CrfExports, memory: WebAssembly.Memor
     // The wasm exports' last argument (scratch) is not needed here.
     neighboursOf: (...args) => native.neighboursOf(...args, bytes()),
     linkVertices: (...args) => native.linkVertices(...args, bytes()),
+    movePoints: (...args) => native.movePoints(...args, bytes()),
     splatChange: (...args) => (args[10] <= NATIVE_ROW_FLOATS ? native.splatChange(...args, bytes()) : wasmSplatChange(...args)),
     splatListed: (...args) => (args[3] <= NATIVE_ROW_FLOATS ? native.splatListed(...args, bytes()) : wasmSplatListed(...args)),
     sliceUpdate: (...args) => (args[4] <= NATIVE_ROW_FLOATS ? native.sliceUpdate(...args, bytes()) : wasmSliceUpdate(...args)),

@@ -88,11 +88,11 @@ static int find_or_insert(const int32_t *key, int d, int32_t *keys, int32_t *tab
   }
 }
 
-/* embedPoint: point k's enclosing simplex found or inserted; the new vertex count, or -1 when out of room. */
-static int embed_point(int k, int d, const float *feature, int32_t *offsets, float *weights, int32_t *keys, int capacity, int32_t *table, uint32_t mask, int count, const double *scale) {
+/* Point features' enclosing simplex (embedPoint's arithmetic): its d+1 vertices' keys and barycentric weights. */
+static void simplex_of(int d, const float *feature, const double *scale, int32_t key[][MAX_D], float *weight) {
   const int d1 = d + 1;
   double elevated[MAX_D + 1], bary[MAX_D + 2];
-  int32_t rem0[MAX_D + 1], rank[MAX_D + 1], key[MAX_D];
+  int32_t rem0[MAX_D + 1], rank[MAX_D + 1];
   const double down = 1.0 / (double)d1;
   double sm = 0;
   for (int j = d; j > 0; j--) {
@@ -147,12 +147,23 @@ static int embed_point(int k, int d, const float *feature, int32_t *offsets, flo
   }
   bary[0] = bary[0] + 1.0 + bary[d1];
   for (int remainder = 0; remainder <= d; remainder++) {
-    for (int i = 0; i < d; i++) key[i] = rem0[i] + (rank[i] <= d - remainder ? remainder : remainder - d1);
-    const int vertex = find_or_insert(key, d, keys, table, mask, count, capacity);
+    for (int i = 0; i < d; i++) key[remainder][i] = rem0[i] + (rank[i] <= d - remainder ? remainder : remainder - d1);
+    weight[remainder] = (float)bary[remainder];
+  }
+}
+
+/* embedPoint: point k's enclosing simplex found or inserted; the new vertex count, or -1 when out of room. */
+static int embed_point(int k, int d, const float *feature, int32_t *offsets, float *weights, int32_t *keys, int capacity, int32_t *table, uint32_t mask, int count, const double *scale) {
+  const int d1 = d + 1;
+  int32_t key[MAX_D + 1][MAX_D];
+  float weight[MAX_D + 1];
+  simplex_of(d, feature, scale, key, weight);
+  for (int remainder = 0; remainder <= d; remainder++) {
+    const int vertex = find_or_insert(key[remainder], d, keys, table, mask, count, capacity);
     if (vertex == -2) return -1;
     if (vertex == count) count++;
     offsets[(size_t)k * d1 + remainder] = vertex + 1;
-    weights[(size_t)k * d1 + remainder] = (float)bary[remainder];
+    weights[(size_t)k * d1 + remainder] = weight[remainder];
   }
   return count;
 }

@@ -268,6 +268,39 @@ describe('native kernels, bounds', () => {
     i32[table / 4 + slot] = 2 ** 30;
     expect(() => exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, fromNative, scratch)).toThrow(RangeError);
   });
+
+  it.skipIf(Boolean(noKernels))('move points as WebAssembly does (the same vertices, keys, table and corners), say when out of room, and refuse a pixel outside the memory', () => {
+    // A 64×48 image's bilateral lattice (16 MiB memory), then a third of its pixels recoloured and moved.
+    const { exports, wasm, memory, i32 } = kernels(256);
+    const [width, height, d, tableCapacity] = [64, 48, 5, 65536];
+    const points = width * height;
+    const capacity = 40_000; // keys for 40,000 vertices fit below the table
+    const [image, features, offsets, weights, keys, table, list, scratch] = [1 << 20, 2 << 20, 3 << 20, 4 << 20, 5 << 20, 6 << 20, 7 << 20, 8 << 20];
+    const bytes = new Uint8Array(memory.buffer);
+    const random = (() => { let x = 11; return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32); })();
+    for (let i = 0; i < points * 3; i++) bytes[image + i] = (i % 3) * 60 + Math.floor(random() * 40);
+    wasm.pixelFeatures(0, points, width, image, 4, 8, features);
+    const vertices = wasm.buildLattice(points, d, features, offsets, weights, keys, capacity, table, tableCapacity, scratch);
+    const moved = Array.from({ length: points }, (_, p) => p).filter((p) => p % 3 === 0);
+    i32.set(moved, list / 4);
+    for (const p of moved) for (let c = 0; c < 3; c++) bytes[image + p * 3 + c] = Math.floor(random() * 256);
+    const before = bytes.slice();
+    const afterWasm = wasm.movePoints(list, moved.length, width, image, 4, 8, offsets, weights, keys, capacity, table, tableCapacity, vertices, scratch);
+    const fromWasm = bytes.slice();
+    bytes.set(before);
+    const afterNative = exports.movePoints(list, moved.length, width, image, 4, 8, offsets, weights, keys, capacity, table, tableCapacity, vertices, scratch);
+    expect(afterWasm).toBeGreaterThan(vertices);
+    expect(afterNative).toBe(afterWasm);
+    // Scratch aside (WebAssembly's working space), the memory is the same byte for byte.
+    expect(Buffer.from(bytes.subarray(0, scratch)).equals(Buffer.from(fromWasm.subarray(0, scratch)))).toBe(true);
+    // Out of room: the capacity there is now.
+    bytes.set(before);
+    expect(exports.movePoints(list, moved.length, width, image, 4, 8, offsets, weights, keys, vertices + 1, table, tableCapacity, vertices, scratch)).toBe(-1);
+    // A listed pixel past the memory.
+    bytes.set(before);
+    i32[list / 4] = 2 ** 28;
+    expect(() => exports.movePoints(list, moved.length, width, image, 4, 8, offsets, weights, keys, capacity, table, tableCapacity, vertices, scratch)).toThrow(RangeError);
+  });
 });
 
 describe('hugePages', () => {
