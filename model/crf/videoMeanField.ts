@@ -58,6 +58,13 @@ const MAX_GROWTH = 1.5;
 const ARRIVAL_MARGIN = 10;
 /** Fewer active pixels than this stay on one thread (a hand-over costs more than half of them). */
 const MIN_SPLIT = 2048;
+/**
+ * How fast the noise level held for the colour test fades, per frame. On vtest.avi (MPEG-4) the
+ * per-frame estimate swings between σ 1 and 3 with the codec's frame types; held, 40 frames of the
+ * real DeepLab took 189 ms per warm frame instead of 227 (6 lattice rebuilds instead of 7), with the
+ * same labels (BENCHMARKS.md, session 10).
+ */
+const NOISE_FADE = 0.9;
 /** Warm frames between fresh splats of Q (the kept ones are updated by differences in between). */
 const REFRESH_EVERY = 30;
 
@@ -114,6 +121,8 @@ export class VideoMeanField extends WasmEngine {
   /** Lattices rebuilt on warm frames so far (vertices left empty by moved pixels). */
   rebuilds = 0;
   private warmFrames = 0;
+  /** The camera noise (σ of a frame-to-frame difference, levels) the colour test allows for. */
+  private noise = 0;
   private readonly base: number;
 
   constructor(
@@ -130,6 +139,7 @@ export class VideoMeanField extends WasmEngine {
   /** The next frame starts cold (a stream restarted, or the CRF was switched back on). */
   restart(): void {
     this.state = null;
+    this.noise = 0;
   }
 
   /** One frame: image rgb24 and probabilities N×classes (HWC), at the size this engine was made for. */
@@ -287,7 +297,10 @@ export class VideoMeanField extends WasmEngine {
     const memory = this.memory.buffer;
     this.f32(state.probabilities, n * classes).set(probabilities);
     const previous = new Uint8Array(memory, state.image, n * 3);
-    const rgb = settings.rgb ?? Math.max(Math.round(this.params.bilateral.rgb), Math.ceil(3 * frameDifferenceSigma(previous, image)));
+    // The camera's noise is the stream's, not the frame's: a compressed stream's frames differ by
+    // less where the codec copied blocks, so the level seen lately holds, fading by NOISE_FADE a frame.
+    this.noise = Math.max(frameDifferenceSigma(previous, image), this.noise * NOISE_FADE);
+    const rgb = settings.rgb ?? Math.max(Math.round(this.params.bilateral.rgb), Math.ceil(3 * this.noise));
     previous.set(image);
     const { count, moved, meanTv, arrived } = this.select(state, { ...settings, rgb });
     // A label newly in play needs a cold frame (Q is laid out over the labels in play).
@@ -431,7 +444,7 @@ export class VideoMeanField extends WasmEngine {
 /**
  * The spread of a frame-to-frame difference that is camera noise, not motion: 1.4826 × the median
  * absolute difference (a Gaussian's σ from its median; moving pixels are a minority and do not move
- * the median), over every 7th channel value. A still pixel's colour differs from the one it was
+ * the median), over every 7th channel value, the median read between whole levels. A still pixel's colour differs from the one it was
  * embedded with by a difference of two noisy samples, within 3 of these nearly always.
  */
 export function frameDifferenceSigma(previous: Uint8Array, next: Uint8Array): number {
@@ -443,8 +456,14 @@ export function frameDifferenceSigma(previous: Uint8Array, next: Uint8Array): nu
   }
   let seen = 0;
   for (let d = 0; d < 256; d++) {
-    seen += histogram[d]!;
-    if (seen * 2 >= samples) return 1.4826 * d;
+    const here = histogram[d]!;
+    if ((seen + here) * 2 >= samples) {
+      if (d === 0) return 0; // most samples equal: no noise to speak of
+      // Differences are whole levels: d stands for [d − ½, d + ½), and the median lies inside that
+      // bin in proportion (an integer median reads σ 1.5 and σ 2.9 alike).
+      return 1.4826 * (d - 0.5 + (samples / 2 - seen) / here);
+    }
+    seen += here;
   }
   return 0;
 }

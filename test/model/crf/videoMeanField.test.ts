@@ -195,6 +195,25 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     expect(warmth.slice(1).filter(Boolean).length).toBeLessThanOrEqual(1);
   });
 
+  it('holds the camera noise it has seen over frames where a codec copied most blocks', () => {
+    const [w, h, classes] = [128, 96, 4];
+    const random = seededRandom(8);
+    const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+    const base = deeplabLikeCase(w, h, classes, 5);
+    const noisy = () => base.image.map((v) => Math.min(255, Math.max(0, Math.round(v + 4 * gaussian()))));
+    const [first, second] = [noisy(), noisy()];
+    // The third frame repeats the second where a codec copied blocks (70% of rows), fresh noise elsewhere.
+    const fresh = noisy();
+    const third = second.map((v, i) => (Math.floor(i / (w * 3)) % 10 < 7 ? v : fresh[i]!));
+    const engine = engineFor(w, h);
+    const runs = [first, second, third].map((image) => engine.frame(image, base.probabilities, classes, settings));
+    expect(runs.map((r) => r.warm)).toEqual([false, true, true]);
+    // The third frame's median difference is 0, but the noise of the frame before still holds: its
+    // noisy rows are not taken for motion (with the colour test at σβ, about a quarter of the pixels were).
+    expect(runs[2]!.movedPixels).toBeLessThan(w * h * 0.03);
+    expect(agreement(runs[2]!.labels, cold({ ...base, image: third }).labels)).toBeGreaterThan(0.99);
+  });
+
   it('measures frame-to-frame camera noise, not motion', () => {
     const random = seededRandom(3);
     const gaussian = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
@@ -204,6 +223,12 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     expect(frameDifferenceSigma(noisy(6), noisy(6))).toBeGreaterThan(6 * Math.SQRT2 * 0.8);
     expect(frameDifferenceSigma(noisy(6), noisy(6))).toBeLessThan(6 * Math.SQRT2 * 1.25);
     expect(frameDifferenceSigma(base, base)).toBe(0);
+    // Between whole levels: σ 1.2 and σ 2 (differences' σ 1.7 and 2.8) both have a median difference of 1 or 2 levels.
+    for (const σ of [1.2, 2]) {
+      const estimate = frameDifferenceSigma(noisy(σ), noisy(σ));
+      expect(estimate).toBeGreaterThan(σ * Math.SQRT2 * 0.85);
+      expect(estimate).toBeLessThan(σ * Math.SQRT2 * 1.15);
+    }
     // A third of the picture changing wholesale (motion) leaves the estimate with the noise.
     const moving = noisy(6).map((v, i) => (i < 30_000 ? 255 - v : v));
     expect(frameDifferenceSigma(noisy(6), moving)).toBeLessThan(6 * Math.SQRT2 * 1.6);
