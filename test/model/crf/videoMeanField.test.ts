@@ -229,6 +229,14 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
       expect(estimate).toBeGreaterThan(σ * Math.SQRT2 * 0.85);
       expect(estimate).toBeLessThan(σ * Math.SQRT2 * 1.15);
     }
+    // A compressed stream: 60% of the samples copied (equal), the rest coded with noise σ 2 — read
+    // from the coded ones; a noise-free picture with a tenth of it moving stays at 0.
+    const coded = (σ: number) => { const next = noisy(σ); return base.map((v, i) => (i % 10 < 6 ? v : next[i]!)); };
+    expect(frameDifferenceSigma(base, coded(2), 3)).toBeGreaterThan(2 * 0.85);
+    expect(frameDifferenceSigma(base, coded(2), 3)).toBeLessThan(2 * 1.3);
+    expect(frameDifferenceSigma(base, base.map((v, i) => (i < 9_000 ? 255 - v : v)), 3)).toBe(0);
+    // 40% of a still, noise-free picture recoloured: content, not coding noise.
+    expect(frameDifferenceSigma(base, base.map((v, i) => (i % 10 < 4 ? 255 - v : v)), 3)).toBe(0);
     // A third of the picture changing wholesale (motion) leaves the estimate with the noise.
     const moving = noisy(6).map((v, i) => (i < 30_000 ? 255 - v : v));
     expect(frameDifferenceSigma(noisy(6), moving)).toBeLessThan(6 * Math.SQRT2 * 1.6);
