@@ -59,6 +59,13 @@ const ARRIVAL_MARGIN = 10;
 /** Fewer active pixels than this stay on one thread (a hand-over costs more than half of them). */
 const MIN_SPLIT = 2048;
 /**
+ * A still pixel is taken for moved when any of its three channels differs from the embedded colour
+ * by more than NOISE_Z noise σ: 3.2 keeps the chance for the pixel at a Gaussian's 3σ for one value
+ * (0.27%; 3σ on each of three channels re-embedded 0.8% of still pixels a frame: 1.8k of the noisy
+ * benchmark clip's 230k, more than its ~1k true movers).
+ */
+const NOISE_Z = 3.2;
+/**
  * How fast the noise level held for the colour test fades, per frame. On vtest.avi (MPEG-4) the
  * per-frame estimate swings between σ 1 and 3 with the codec's frame types; held, 40 frames of the
  * real DeepLab took 189 ms per warm frame instead of 227 (6 lattice rebuilds instead of 7), with the
@@ -308,7 +315,7 @@ export class VideoMeanField extends WasmEngine {
     // less where the codec copied blocks, so the level seen lately holds, fading by NOISE_FADE a frame.
     // A copied-block stream's coding noise counts up to σβ (the colour test then up to 3σβ).
     this.noise = Math.max(frameDifferenceSigma(previous, image, this.params.bilateral.rgb), this.noise * NOISE_FADE);
-    const rgb = settings.rgb ?? Math.max(Math.round(this.params.bilateral.rgb), Math.ceil(3 * this.noise));
+    const rgb = settings.rgb ?? Math.max(Math.round(this.params.bilateral.rgb), Math.ceil(NOISE_Z * this.noise));
     previous.set(image);
     const { count, moved, meanTv, arrived } = this.select(state, { ...settings, rgb });
     // A label newly in play needs a cold frame (Q is laid out over the labels in play).
@@ -456,7 +463,7 @@ export class VideoMeanField extends WasmEngine {
  * samples that changed where a codec left most of them equal (then ~13% high for a Gaussian), as
  * long as that reads at most `codedAtMost`: more, and what changed is content (something moved or
  * was recoloured over a still, noise-free picture), not noise — 0 then. A still pixel's colour differs from the one it was
- * embedded with by a difference of two noisy samples, within 3 of these nearly always.
+ * embedded with by a difference of two noisy samples, within NOISE_Z of these nearly always.
  */
 export function frameDifferenceSigma(previous: Uint8Array, next: Uint8Array, codedAtMost = Infinity): number {
   const histogram = new Uint32Array(256);
