@@ -72,11 +72,8 @@ export function stride8Scores(truth: Uint8Array, width: number, height: number, 
 
 /**
  * A video of moving shapes: the static textured scene of `deeplabLikeCase`, with a square of
- * another class moving `speed` pixels per frame; fresh score noise every frame, as a network's.
- */
-/**
- * A square moving over a still textured scene; fresh score noise every frame, and with
- * `pixelNoise` fresh Gaussian camera noise of that σ (levels) on every pixel of every frame.
+ * another class moving `speed` pixels per frame; fresh score noise every frame, as a network's, and
+ * with `pixelNoise` fresh Gaussian camera noise of that σ (levels) on every pixel of every frame.
  */
 export function movingShapesSequence(width: number, height: number, classes: number, frames: number, speed = 4, pixelNoise = 0): CrfCase[] {
   const base = deeplabLikeCase(width, height, classes, 7, 10);
