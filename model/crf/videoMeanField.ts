@@ -8,8 +8,9 @@
  *   warm frame: active pixels A = probabilities moved (total variation > tv since last computed)
  *     where that moves Q (the scores now favour another label, or one step with the neighbours'
  *     messages held would move Q by more than tv: fresh score noise on a sure pixel does not)
- *     ∪ colour moved (by more than σβ from the colour it was embedded with: re-embedded in the
- *     lattice, its old splat taken out of S_k and put back at the new corners) ∪ Q unsure (< sure);
+ *     ∪ colour moved (from the colour it was embedded with, by more than σβ or NOISE_Z × the
+ *     camera's noise, see frameDifferenceSigma: re-embedded in the lattice, its old splat taken
+ *     out of S_k and put back at the new corners) ∪ Q unsure (< sure);
  *     then per iteration: blur S_k, slice + update for A only, S_k += splat_k(Q_new − Q_old) over
  *     A. Every other pixel keeps its Q and label, and its part of S_k stays valid, so it still sends
  *     its messages to A.
@@ -311,9 +312,8 @@ export class VideoMeanField extends WasmEngine {
     const memory = this.memory.buffer;
     this.f32(state.probabilities, n * classes).set(probabilities);
     const previous = new Uint8Array(memory, state.image, n * 3);
-    // The camera's noise is the stream's, not the frame's: a compressed stream's frames differ by
-    // less where the codec copied blocks, so the level seen lately holds, fading by NOISE_FADE a frame.
-    // A copied-block stream's coding noise counts up to σβ (the colour test then up to 3σβ).
+    // The camera's noise is the stream's, not the frame's: the level seen lately holds (a compressed
+    // stream's frames differ less where the codec copied more blocks); coding noise counts up to σβ.
     this.noise = Math.max(frameDifferenceSigma(previous, image, this.params.bilateral.rgb), this.noise * NOISE_FADE);
     const rgb = settings.rgb ?? Math.max(Math.round(this.params.bilateral.rgb), Math.ceil(NOISE_Z * this.noise));
     previous.set(image);
@@ -462,8 +462,9 @@ export class VideoMeanField extends WasmEngine {
  * the median), over every 7th channel value, the median read between whole levels — over the
  * samples that changed where a codec left most of them equal (then ~13% high for a Gaussian), as
  * long as that reads at most `codedAtMost`: more, and what changed is content (something moved or
- * was recoloured over a still, noise-free picture), not noise — 0 then. A still pixel's colour differs from the one it was
- * embedded with by a difference of two noisy samples, within NOISE_Z of these nearly always.
+ * was recoloured over a still, noise-free picture), not noise — 0 then. A still pixel's colour
+ * differs from the one it was embedded with by a difference of two noisy samples, within NOISE_Z of
+ * these nearly always.
  */
 export function frameDifferenceSigma(previous: Uint8Array, next: Uint8Array, codedAtMost = Infinity): number {
   const histogram = new Uint32Array(256);
