@@ -601,7 +601,7 @@ KERNEL static int move_points(uint8_t *base, uint64_t limit, int32_t list, int n
       !inside(limit, keys, (uint64_t)capacity * d * 4) || !inside(limit, table, (uint64_t)table_capacity * 4))
     return -2;
   double scale[MAX_D];
-  for (int i = 0; i < d; i++) scale[i] = ((double)d1 * sqrt(2.0 / 3.0)) / sqrt((double)((i + 1) * (i + 2)));
+  lattice_scale(d, scale);
   const int32_t *pixels = at_i32(base, list);
   int32_t *k = (int32_t *)at_i32(base, keys), *t = (int32_t *)at_i32(base, table);
   const uint32_t mask = (uint32_t)table_capacity - 1;

@@ -88,6 +88,11 @@ static int find_or_insert(const int32_t *key, int d, int32_t *keys, int32_t *tab
   }
 }
 
+/* The per-dimension scale of lattice.as.ts's prepareScratch: features onto the lattice's spacing. */
+static void lattice_scale(int d, double *scale) {
+  for (int i = 0; i < d; i++) scale[i] = ((double)(d + 1) * sqrt(2.0 / 3.0)) / sqrt((double)((i + 1) * (i + 2)));
+}
+
 /* Point features' enclosing simplex (embedPoint's arithmetic): its d+1 vertices' keys and barycentric weights. */
 static void simplex_of(int d, const float *feature, const double *scale, int32_t key[][MAX_D], float *weight) {
   const int d1 = d + 1;
@@ -171,7 +176,7 @@ static int embed_point(int k, int d, const float *feature, int32_t *offsets, flo
 static int build_lattice(uint8_t *base, int points, int d, int32_t features, int32_t offsets, int32_t weights, int32_t keys, int capacity, int32_t table, int table_capacity) {
   const int d1 = d + 1;
   double scale[MAX_D];
-  for (int i = 0; i < d; i++) scale[i] = ((double)d1 * sqrt(2.0 / 3.0)) / sqrt((double)((i + 1) * (i + 2)));
+  lattice_scale(d, scale);
   int32_t *t = (int32_t *)at_i32(base, table);
   memset(t, 0, (size_t)table_capacity * 4);
   const float *f = at_f32(base, features);
