@@ -16,6 +16,9 @@ import { ViewerHub } from '../server/viewerHub.js';
 import { ViewerSink } from '../server/viewerSink.js';
 import type { StreamDescription } from '../server/wireFormat.js';
 import { UsageError } from '../core/errors.js';
+import { redactSecrets } from '../core/redact.js';
+import type { NatsTarget } from './cluster/natsSecurity.js';
+import type { InputKey } from './cluster/sealedInput.js';
 import { parseLiveInput, type LiveInput } from './sources/liveInputs.js';
 import { LiveStream, type LiveStreamOptions } from './sources/liveStream.js';
 import { liveCrfScale, type LivePipeline, startLivePipeline } from './livePipeline.js';
@@ -52,14 +55,16 @@ export interface ServeOptions {
   /** One line per event worth telling (stream status changes). */
   readonly log?: (line: string) => void;
   /** Run the streams on the workers of this NATS cluster (`worker --nats`) instead of here. */
-  readonly natsUrl?: string;
+  readonly nats?: NatsTarget;
+  /** With `nats`: seals inputs' credentials for the workers (sealedInput.ts). */
+  readonly inputKey?: InputKey;
 }
 
 export interface LiveServer {
   readonly url: string;
   readonly provider: string;
   readonly fallbackReason: string | undefined;
-  /** The streams segmented in this process (none with `natsUrl`: the workers run them). */
+  /** The streams segmented in this process (none with `nats`: the workers run them). */
   readonly streams: readonly LiveStream[];
   readonly streamIds: readonly string[];
   readonly hub: ViewerHub;
@@ -89,7 +94,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   });
   // A file that is missing or undecodable is a mistake on the command line, not an outage (a
   // cluster's workers open their inputs themselves, on their machines).
-  if (!options.natsUrl) await Promise.all(inputs.filter((i) => i.kind === 'file').map((i) => i.open()));
+  if (!options.nats) await Promise.all(inputs.filter((i) => i.kind === 'file').map((i) => i.open()));
   // Every check of flags against the model before any worker starts; streams batch together.
   const plan = await planRun({
     modelPath: options.modelPath, batchSize, mixedSizes: true, crf: options.crf.on,
@@ -105,7 +110,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
 
   const metrics = new LiveMetrics(() => hub.pendingBytes);
   const crfOn = new Set<string>(options.crf.on ? inputs.map((i) => i.id) : []);
-  const streams = options.natsUrl ? [] : inputs.map((input) => new LiveStream(input, options.reconnect));
+  const streams = options.nats ? [] : inputs.map((input) => new LiveStream(input, options.reconnect));
   let relay: LiveRelay | null = null;
   const remoteDescription = (input: LiveInput): StreamDescription => {
     const status = relay?.status(input.id);
@@ -116,7 +121,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     };
   };
   const describeStreams = (): StreamDescription[] =>
-    options.natsUrl
+    options.nats
       ? inputs.map(remoteDescription)
       : streams.map((s) => ({
           id: s.id, input: s.input.shown, kind: s.input.kind, status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}),
@@ -170,7 +175,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
   const lossless = inputs.filter((i) => !i.latestWins);
   const workers = lossless.length > 0 ? 1 : options.workers;
   const threadsPerWorker = lossless.length > 0 ? options.workers * options.threadsPerWorker : options.threadsPerWorker;
-  if (lossless.length > 0 && options.workers > 1 && !options.natsUrl) {
+  if (lossless.length > 0 && options.workers > 1 && !options.nats) {
     log(`note: ${lossless.map((i) => i.id).join(', ')} keep${lossless.length === 1 ? 's' : ''} every frame (no --realtime): one inference worker, on ${threadsPerWorker} threads`);
   }
   let pipeline: LivePipeline | null = null;
@@ -187,11 +192,12 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     await http?.close();
   };
   try {
-    if (options.natsUrl) {
+    if (options.nats) {
       relay = await startLiveRelay({
-        url: options.natsUrl, inputs, realtime: Boolean(options.realtime), modelPath: options.modelPath,
+        nats: options.nats, inputs, realtime: Boolean(options.realtime), modelPath: options.modelPath,
         run: runSettingsFor({ ...options, batchSize, crf: { params: options.crf.params, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) } }),
         crfOn: (id) => crfOn.has(id), hub, metrics, log,
+        ...(options.inputKey ? { inputKey: options.inputKey } : {}),
         onStatus: () => hub.broadcast({ type: 'streams', streams: describeStreams() }),
       });
     } else pipeline = await startLivePipeline(streams, {
@@ -211,7 +217,7 @@ export async function startLiveServer(options: ServeOptions): Promise<LiveServer
     throw error;
   }
   return {
-    url: http.url, provider: pipeline?.provider ?? `workers of ${options.natsUrl}`, fallbackReason: pipeline?.fallbackReason, streams, streamIds: inputs.map((i) => i.id), hub, metrics,
+    url: http.url, provider: pipeline?.provider ?? `workers of ${redactSecrets(options.nats?.url ?? '')}`, fallbackReason: pipeline?.fallbackReason, streams, streamIds: inputs.map((i) => i.id), hub, metrics,
     // A cluster's streams never end here: their workers come and go.
     finished: pipeline?.finished ?? new Promise<void>(() => {}),
     close,

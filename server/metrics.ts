@@ -27,6 +27,7 @@ export class LiveMetrics {
   private readonly rejectedMessages: Counter;
   private readonly crfFrames: Counter<'stream' | 'start'>;
   private readonly crfActiveShare: Histogram;
+  private readonly ignoredClusterMessages: Counter<'reason'>;
   /** Frame times of the last second, per stream, for the fps gauge. */
   private readonly recent = new Map<string, number[]>();
 
@@ -53,6 +54,7 @@ export class LiveMetrics {
     this.droppedFrames = new Counter({ name: 'deeplab_frames_dropped_total', help: 'Frames dropped: at the source (inference behind), stale (finished out of order), at a slow viewer, or error (lost with a worker that stopped)', labelNames: ['stream', 'place'], registers });
     this.outages = new Counter({ name: 'deeplab_source_outages_total', help: 'Times a live source was lost (and reconnected)', labelNames: ['stream'], registers });
     this.viewers = new Gauge({ name: 'deeplab_viewers_connected', help: 'Connected WebSocket viewers', registers });
+    this.ignoredClusterMessages = new Counter({ name: 'deeplab_cluster_messages_ignored_total', help: 'Messages from the broker (serve --nats) ignored: for a stream this server does not show, or malformed', labelNames: ['reason'], registers });
     this.rejectedMessages = new Counter({ name: 'deeplab_viewer_messages_rejected_total', help: 'Control messages from viewers refused as malformed (not JSON, binary, or not the declared shape)', registers });
     this.crfFrames = new Counter({ name: 'deeplab_crf_frames_total', help: 'Frames refined by the dense CRF: started cold, or warm (incremental, from the stream\'s previous frame)', labelNames: ['stream', 'start'], registers });
     this.crfActiveShare = new Histogram({
@@ -120,6 +122,10 @@ export class LiveMetrics {
 
   sourceOutage(stream: string): void {
     this.outages.inc({ stream });
+  }
+
+  clusterMessageIgnored(reason: string): void {
+    this.ignoredClusterMessages.inc({ reason });
   }
 
   controlMessageRejected(): void {

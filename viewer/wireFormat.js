@@ -17,16 +17,36 @@ export function splitFrameMessage(data) {
   return { header, jpeg: bytes.subarray(jpegStart, labelStart), packedLabels: bytes.subarray(labelStart) };
 }
 
+/** The largest frame the viewer draws (8K); a header asking for more is refused before anything is inflated. */
+export const MAX_FRAME_PIXELS = 7680 * 4320;
+
 /**
- * Inflates the label map: width×height class indices, one byte each.
+ * Inflates the label map: width×height class indices, one byte each. Inflating stops as soon as
+ * the output would pass width×height (a small message may inflate to a gigabyte): such a frame is
+ * refused, never held.
  * @param {Uint8Array} packedLabels
  * @param {number} width
  * @param {number} height
  * @returns {Promise<Uint8Array>}
  */
 export async function inflateLabels(packedLabels, width, height) {
-  const stream = new Blob([packedLabels]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
-  const labels = new Uint8Array(await new Response(stream).arrayBuffer());
-  if (labels.length !== width * height) throw new Error(`label map has ${labels.length} bytes, expected ${width}x${height}`);
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width * height > MAX_FRAME_PIXELS) {
+    throw new Error(`frame size ${width}x${height} is not one the viewer draws`);
+  }
+  const expected = width * height;
+  const labels = new Uint8Array(expected);
+  const reader = new Blob([packedLabels]).stream().pipeThrough(new DecompressionStream('deflate-raw')).getReader();
+  let filled = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (filled + value.length > expected) {
+      await reader.cancel();
+      throw new Error(`label map inflates past ${width}x${height} bytes: frame dropped`);
+    }
+    labels.set(value, filled);
+    filled += value.length;
+  }
+  if (filled !== expected) throw new Error(`label map has ${filled} bytes, expected ${width}x${height}`);
   return labels;
 }

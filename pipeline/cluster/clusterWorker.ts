@@ -8,30 +8,40 @@
  *
  *   ChunkTask ─▶ fetch chunk + model (cached by content) ─▶ segmentVideo ─▶ put outputs ─▶ ChunkDone ─▶ ack
  */
-import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { JsMsg } from '@nats-io/jetstream';
 import { CancelledError, ClusterError, isUserError, toErrorEnvelope } from '../../core/errors.js';
-import { cacheDirectory } from '../../model/defaultModel.js';
 import { parseOverrides } from '../../model/modelOverrides.js';
 import type { Device } from '../../model/device.js';
 import { InferencePool } from '../../model/inferencePool.js';
 import type { RunPlan } from '../runPlan.js';
 import { segmentVideo } from '../segmentVideo.js';
 import { bundleFiles } from './maskBundle.js';
+import { DEFAULT_INPUT_RULES, type InputPolicy, parseInputRules } from './inputPolicy.js';
 import { LiveClaims } from './liveClaims.js';
+import { cachedModel, DEFAULT_MODEL_CACHE_LIMITS, type ModelCacheLimits } from './modelCache.js';
+import { checkRunLimits, DEFAULT_RUN_LIMITS, type RunLimits } from './runLimits.js';
+import type { InputKey } from './sealedInput.js';
 import { type Cluster, openCluster } from './natsCluster.js';
+import type { NatsTarget } from './natsSecurity.js';
 import { ackWaitMs, CHUNK_STREAM, type ChunkDone, type ChunkTask, doneSubject, encode, MAX_DELIVERIES, parseChunkTask, WORKER_CONSUMER } from './protocol.js';
 
 export interface ClusterWorkerOptions {
-  readonly url: string;
+  readonly nats: NatsTarget;
   readonly device: Device;
   /** Cores for the model (and the CRF) of each chunk, and of each live stream. */
   readonly threads: number;
   /** Live streams (serve --nats) this worker runs at most, besides chunks (default 4). */
   readonly maxStreams?: number;
+  /** What live tasks may make this worker open (default: network streams and testsrc). */
+  readonly inputs?: InputPolicy;
+  /** How big a run a task may ask for (chunks and live streams). */
+  readonly limits?: RunLimits;
+  readonly modelCache?: ModelCacheLimits;
+  /** The key serve seals input credentials with (`--input-key`). */
+  readonly inputKey?: InputKey;
   /** Aborted: the chunk in hand is handed back to the queue (another worker takes it) and the worker stops. */
   readonly signal: AbortSignal;
   readonly onLog?: (line: string) => void;
@@ -74,21 +84,26 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
   const { signal } = options;
   const log = (line: string) => options.onLog?.(line);
   const id = `${os.hostname()}:${process.pid}`;
-  const cluster = await openCluster(options.url, { persistent: true, name: `deeplab-stream worker ${id}`, log });
+  const cluster = await openCluster(options.nats, { role: 'worker', persistent: true, name: `deeplab-stream worker ${id}`, log });
   let chunks = 0;
   let frames = 0;
   const pools = new ChunkPools(options);
-  const live = new LiveClaims(cluster, { id, device: options.device, threads: options.threads, maxStreams: options.maxStreams ?? 4, modelFile: (model) => cachedModel(cluster, model), log });
+  const limits = options.limits ?? DEFAULT_RUN_LIMITS;
+  const modelFile = (model: { readonly object: string }) => cachedModel(cluster, model, options.modelCache ?? DEFAULT_MODEL_CACHE_LIMITS);
+  const live = new LiveClaims(cluster, {
+    id, device: options.device, threads: options.threads, maxStreams: options.maxStreams ?? 4,
+    inputs: options.inputs ?? parseInputRules(DEFAULT_INPUT_RULES), limits, inputKey: options.inputKey, modelFile, log,
+  });
   live.start();
   try {
     const consumer = await cluster.js.consumers.get(CHUNK_STREAM, WORKER_CONSUMER);
-    log(`worker ${id} waiting for chunks on ${options.url}`);
+    log(`worker ${id} waiting for chunks on ${cluster.url}`);
     while (!signal.aborted) {
       let msg: JsMsg | null;
       try {
         msg = await consumer.next({ expires: 2000 });
       } catch (error) {
-        if (cluster.connection.isClosed()) throw new ClusterError(`lost the NATS server at ${options.url} (${(error as Error).message})`);
+        if (cluster.connection.isClosed()) throw new ClusterError(`lost the NATS server at ${cluster.url} (${(error as Error).message})`);
         await new Promise((resolve) => setTimeout(resolve, 500)); // reconnecting: ask again shortly
         continue;
       }
@@ -105,7 +120,7 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
         msg.term((error as Error).message);
         continue;
       }
-      const done = await workOn(cluster, msg, task, id, options, pools);
+      const done = await workOn(cluster, msg, task, id, { ...options, limits }, pools, modelFile);
       if (done === 'handed back') break;
       chunks += 1;
       if (done.ok) frames += done.frames;
@@ -119,13 +134,17 @@ export async function runClusterWorker(options: ClusterWorkerOptions): Promise<C
 }
 
 /** One chunk, start to acknowledgement; 'handed back' when the worker was stopped in the middle. */
-async function workOn(cluster: Cluster, msg: JsMsg, task: ChunkTask, id: string, options: ClusterWorkerOptions, pools: ChunkPools): Promise<ChunkDone | 'handed back'> {
+type ModelFile = (model: { readonly object: string }) => Promise<string>;
+
+async function workOn(cluster: Cluster, msg: JsMsg, task: ChunkTask, id: string, options: ClusterWorkerOptions & { readonly limits: RunLimits }, pools: ChunkPools, modelFile: ModelFile): Promise<ChunkDone | 'handed back'> {
   const log = (line: string) => options.onLog?.(line);
   const what = `job ${task.job} chunk ${task.chunk + 1}/${task.chunks}`;
   log(`${what}: started (delivery ${msg.info.deliveryCount})`);
   const heartbeat = setInterval(() => msg.working(), Math.max(200, ackWaitMs() / 3));
   try {
-    const done = await segmentChunk(cluster, task, id, options, pools);
+    const over = checkRunLimits(task.run, options.limits);
+    // Over this worker's caps: the job's answer (its client sees the line), not a reason to try elsewhere.
+    const done: ChunkDone = over ? { ok: false, job: task.job, chunk: task.chunk, worker: id, error: { kind: 'InputError', message: `worker ${id} ${over}` } } : await segmentChunk(cluster, task, id, options, pools, modelFile);
     await cluster.js.publish(doneSubject(task.job), encode(done));
     await msg.ackAck();
     log(`${what}: done, ${done.ok ? `${done.frames} frames` : done.error.message}`);
@@ -155,12 +174,12 @@ async function workOn(cluster: Cluster, msg: JsMsg, task: ChunkTask, id: string,
  * Segments one chunk; a user error (a chunk that does not decode, a model that does not fit) is
  * the job's answer, not a reason to try again elsewhere.
  */
-async function segmentChunk(cluster: Cluster, task: ChunkTask, id: string, options: ClusterWorkerOptions, pools: ChunkPools): Promise<ChunkDone> {
+async function segmentChunk(cluster: Cluster, task: ChunkTask, id: string, options: ClusterWorkerOptions, pools: ChunkPools, modelFile: ModelFile): Promise<ChunkDone> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'deeplab-stream-chunk-'));
   try {
     const input = path.join(dir, 'chunk.mkv');
     await cluster.getFile(task.input, input);
-    const modelPath = await cachedModel(cluster, task.model);
+    const modelPath = await modelFile(task.model);
     const { run } = task;
     const out = { frames: path.join(dir, 'frames.jsonl'), masks: path.join(dir, 'masks'), video: path.join(dir, 'overlay.mp4') };
     let framesOut: number;
@@ -206,36 +225,4 @@ async function segmentChunk(cluster: Cluster, task: ChunkTask, id: string, optio
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** A model file of this machine copied into the cache where jobs that use it will look (`worker --model`). */
-export async function seedModelCache(modelPath: string): Promise<void> {
-  const dir = path.join(cacheDirectory(), 'cluster');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `${createHash('sha256').update(readFileSync(modelPath)).digest('hex')}.onnx`);
-  if (!existsSync(file)) {
-    copyFileSync(modelPath, `${file}.partial-${process.pid}`);
-    renameSync(`${file}.partial-${process.pid}`, file);
-  }
-}
-
-/**
- * The job's model, fetched once per machine into the cache under its content's name (sha256
- * checked). Its sidecar's settings travel in the task (`run.modelOverrides`), never beside it here.
- */
-async function cachedModel(cluster: Cluster, model: { readonly object: string }): Promise<string> {
-  const dir = path.join(cacheDirectory(), 'cluster');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, path.basename(model.object));
-  if (!existsSync(file)) {
-    const partial = `${file}.partial-${process.pid}`;
-    await cluster.getFile(model.object, partial);
-    const sha = createHash('sha256').update(readFileSync(partial)).digest('hex');
-    if (!path.basename(model.object).startsWith(sha)) {
-      rmSync(partial, { force: true });
-      throw new ClusterError(`${model.object} in the object store does not match its name (sha256 ${sha})`);
-    }
-    renameSync(partial, file);
-  }
-  return file;
 }

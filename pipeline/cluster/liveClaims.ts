@@ -1,25 +1,33 @@
 /**
- * A worker's live streams (`serve --nats`): every third of the lease's time to live it renews the
- * leases of the streams it runs, lets go of those no longer asked for (or whose lease it lost),
- * and claims at most one stream nobody holds (the lease is created atomically: one owner). Each
- * owned stream runs its own live pipeline; its frames go to deeplab.live.<stream>, its status to
- * deeplab.status.<stream>, its per-frame results to deeplab.results.<stream>.
+ * A worker's live streams (`serve --nats`). Two timers, each a third of the lease's time to live:
  *
- *   tick: renew owned leases ─▶ stop the lost ─▶ claim one free stream ─▶ startLivePipeline ─▶ ClusterFrameSink
+ *   renew: every owned lease updated at the revision this worker wrote (a lease it lost stops its
+ *          stream, and nothing of it is deleted); the task read again (CRF on/off, watched)
+ *   claim: at most one stream nobody holds — checked against this worker's rules (inputPolicy.ts,
+ *          runLimits.ts), its model fetched, its plan made and its input probed, and only then the
+ *          lease created (atomically: one owner) and the pipeline started
+ *
+ * so a slow claim (a big model, a camera slow to answer) never delays a renewal, and a stream
+ * never has two publishers. Each owned stream's frames go to deeplab.live.<stream>, its status to
+ * deeplab.status.<stream>, its per-frame results to deeplab.results.<stream>.
  */
 import type { KV } from '@nats-io/kv';
 import type { Segmentation } from '../../core/frames.js';
+import { redactSecrets } from '../../core/redact.js';
 import type { SegmentationSink } from '../../core/sink.js';
 import { crfParamsFor } from '../../model/crf/crfParams.js';
 import { parseOverrides } from '../../model/modelOverrides.js';
 import type { Device } from '../../model/device.js';
 import { encodeFrameMessage, epochMs } from '../../server/wireFormat.js';
 import { liveCrfScale, type LivePipeline, startLivePipeline } from '../livePipeline.js';
-import { planRun } from '../runPlan.js';
-import { parseLiveInput } from '../sources/liveInputs.js';
+import { planRun, type RunPlan } from '../runPlan.js';
+import { type LiveInput, type OpenedInput, parseLiveInput } from '../sources/liveInputs.js';
 import { LiveStream } from '../sources/liveStream.js';
+import { checkInput, type InputPolicy } from './inputPolicy.js';
 import type { Cluster } from './natsCluster.js';
-import { encode, type FrameResult, leaseTtlMs, liveSubject, type LiveTask, parseLiveTask, resultsSubject, statusSubject } from './protocol.js';
+import { encode, type FrameResult, leaseTtlMs, liveSubject, type LiveTask, parseLiveTask, resultsSubject, statusSubject, type StreamStatus } from './protocol.js';
+import { checkRunLimits, type RunLimits } from './runLimits.js';
+import { openSealedInput, type InputKey } from './sealedInput.js';
 
 export interface LiveClaimsOptions {
   readonly id: string;
@@ -27,6 +35,11 @@ export interface LiveClaimsOptions {
   readonly threads: number;
   /** Streams this worker runs at most. */
   readonly maxStreams: number;
+  /** What this worker's operator lets a task open, and how big a run it may ask for. */
+  readonly inputs: InputPolicy;
+  readonly limits: RunLimits;
+  /** The key serve seals input credentials with (`--input-key`), if this worker has it. */
+  readonly inputKey: InputKey | undefined;
   readonly modelFile: (model: LiveTask['model']) => Promise<string>;
   readonly log: (line: string) => void;
 }
@@ -34,12 +47,20 @@ export interface LiveClaimsOptions {
 const REFUSED_RETRY_MS = 30_000;
 
 interface OwnedStream {
-  readonly stream: LiveStream;
-  readonly pipeline: LivePipeline;
-  readonly statusTimer: NodeJS.Timeout;
+  readonly task: LiveTask;
+  /** The lease's revision as this worker last wrote it: every update and delete is conditional on it. */
   revision: number;
   crfOn: boolean;
   watched: boolean;
+  /** Set once the pipeline runs (the lease is renewed from the moment it is taken). */
+  running: { readonly stream: LiveStream; readonly pipeline: LivePipeline; readonly statusTimer: NodeJS.Timeout } | null;
+}
+
+/** Everything a stream needs before its lease is taken: nothing here publishes. */
+interface PreparedStream {
+  readonly task: LiveTask;
+  readonly plan: RunPlan;
+  readonly input: LiveInput;
 }
 
 /** Publishes each segmented frame for the server's viewers (while it has any), and its class counts for dashboards. */
@@ -76,12 +97,28 @@ class ClusterFrameSink implements SegmentationSink {
   async abort(): Promise<void> {}
 }
 
+/** An input opened once to probe it: the stream's first open takes that, later ones (reconnects) open anew. */
+function preOpened(input: LiveInput, opened: OpenedInput): LiveInput {
+  let first: OpenedInput | null = opened;
+  return {
+    ...input,
+    open: () => {
+      const ready = first;
+      first = null;
+      return ready ? Promise.resolve(ready) : input.open();
+    },
+  };
+}
+
 export class LiveClaims {
   private readonly owned = new Map<string, OwnedStream>();
-  /** Streams this worker could not run (their input or model failed here), and until when it leaves them to others. */
+  /** Streams this worker could not or would not run, and until when it leaves them to others. */
   private readonly refused = new Map<string, number>();
-  private timer: NodeJS.Timeout | null = null;
-  private ticking: Promise<void> = Promise.resolve();
+  private renewTimer: NodeJS.Timeout | null = null;
+  private claimTimer: NodeJS.Timeout | null = null;
+  private renewing: Promise<void> = Promise.resolve();
+  private claiming: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(
     private readonly cluster: Cluster,
@@ -89,10 +126,20 @@ export class LiveClaims {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => {
-      this.ticking = this.ticking.then(() => this.tick()).catch((error: unknown) => this.o.log(`live streams: ${(error as Error).message}`));
-    }, leaseTtlMs() / 3);
+    const every = leaseTtlMs() / 3;
+    const report = (error: unknown) => this.o.log(`live streams: ${redactSecrets((error as Error).message)}`);
+    this.renewTimer = setInterval(() => {
+      this.renewing = this.renewing.then(() => this.renew()).catch(report);
+    }, every);
+    this.claimTimer = setInterval(() => {
+      // A claim still in progress is not started twice; renewals go on beside it.
+      if (this.claimInProgress) return;
+      this.claimInProgress = true;
+      this.claiming = this.claimOne().catch(report).finally(() => (this.claimInProgress = false));
+    }, every);
   }
+
+  private claimInProgress = false;
 
   get streams(): number {
     return this.owned.size;
@@ -100,64 +147,95 @@ export class LiveClaims {
 
   /** Stops every owned stream and gives its lease back (another worker takes it at once). */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.ticking;
+    this.stopped = true;
+    if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.claimTimer) clearInterval(this.claimTimer);
+    await Promise.all([this.renewing, this.claiming]);
     const { leases } = await this.cluster.liveStores();
     for (const key of [...this.owned.keys()]) await this.release(key, leases);
   }
 
-  private async tick(): Promise<void> {
+  private async renew(): Promise<void> {
     const { tasks, leases } = await this.cluster.liveStores();
     for (const [key, owned] of this.owned) {
-      const entry = await tasks.get(key);
-      if (!entry || entry.operation !== 'PUT') {
-        this.o.log(`stream ${owned.stream.id}: no longer asked for; stopped`);
-        await this.release(key, leases);
-        continue;
-      }
       try {
         owned.revision = await leases.update(key, this.o.id, owned.revision);
       } catch {
-        this.o.log(`stream ${owned.stream.id}: lost its lease; stopped`);
+        this.o.log(`stream ${owned.task.stream}: lost its lease; stopped`);
         await this.release(key, leases, false);
+        continue;
+      }
+      const entry = await tasks.get(key);
+      if (!entry || entry.operation !== 'PUT') {
+        this.o.log(`stream ${owned.task.stream}: no longer asked for; stopped`);
+        await this.release(key, leases);
         continue;
       }
       try {
         const current = parseLiveTask(entry.value);
+        if (current.stream !== owned.task.stream || current.input !== owned.task.input || current.model.object !== owned.task.model.object) throw new Error('it asks for another input or model now');
         owned.crfOn = current.crfOn;
         owned.watched = current.watched;
       } catch (error) {
-        this.o.log(`stream ${owned.stream.id}: its task is malformed now (${(error as Error).message}); stopped`);
+        this.o.log(`stream ${owned.task.stream}: its task changed (${(error as Error).message}); stopped`);
         await this.release(key, leases);
       }
     }
-    if (this.owned.size >= this.o.maxStreams) return;
+  }
+
+  private async claimOne(): Promise<void> {
+    if (this.stopped || this.owned.size >= this.o.maxStreams) return;
+    const { tasks, leases } = await this.cluster.liveStores();
     const keys: string[] = [];
     for await (const key of await tasks.keys()) keys.push(key);
     // Workers look at the streams in different orders, so that they spread out.
     for (const key of keys.sort(() => Math.random() - 0.5)) {
       if (this.owned.has(key) || (this.refused.get(key) ?? 0) > Date.now()) continue;
-      let revision: number;
+      const lease = await leases.get(key).catch(() => null);
+      if (lease && lease.operation === 'PUT') continue; // another worker holds it
+      const entry = await tasks.get(key);
+      if (!entry || entry.operation !== 'PUT') continue;
+      let task: LiveTask;
       try {
-        revision = await leases.create(key, this.o.id);
-      } catch {
-        continue; // another worker holds it
+        task = parseLiveTask(entry.value);
+      } catch (error) {
+        this.o.log(`stream ${key}: not taken (${(error as Error).message})`);
+        this.refused.set(key, Date.now() + REFUSED_RETRY_MS);
+        continue;
       }
-      await this.run(key, revision, tasks, leases);
-      return; // one new stream per tick
+      const prepared = await this.prepare(key, task);
+      if (!prepared || this.stopped) return;
+      await this.take(key, prepared, leases);
+      return; // one new stream per claim
     }
   }
 
-  private async run(key: string, revision: number, tasks: KV, leases: KV): Promise<void> {
-    const entry = await tasks.get(key);
-    let task: LiveTask;
+  /** Says in the stream's status why this worker does not run it, and leaves it to others for a while. */
+  private refuse(key: string, task: LiveTask, message: string): void {
+    this.o.log(`stream ${task.stream}: ${message}; left to another worker`);
+    const status: StreamStatus = { stream: task.stream, worker: this.o.id, status: 'failed', message, width: 0, height: 0, dropped: 0 };
+    this.cluster.connection.publish(statusSubject(task.stream), encode(status));
+    this.refused.set(key, Date.now() + REFUSED_RETRY_MS);
+  }
+
+  /** The rules, the model, the plan and the input — all before the lease; null when refused or failed (said). */
+  private async prepare(key: string, task: LiveTask): Promise<PreparedStream | null> {
+    let spec: string;
     try {
-      if (!entry || entry.operation !== 'PUT') throw new Error('no longer asked for');
-      task = parseLiveTask(entry.value);
+      spec = openSealedInput(task, this.o.inputKey);
     } catch (error) {
-      this.o.log(`stream ${key}: not taken (${(error as Error).message})`);
-      await leases.delete(key).catch(() => undefined);
-      return;
+      this.refuse(key, task, (error as Error).message);
+      return null;
+    }
+    const allowed = checkInput(spec, this.o.inputs);
+    if ('refused' in allowed) {
+      this.refuse(key, task, allowed.refused);
+      return null;
+    }
+    const over = checkRunLimits(task.run, this.o.limits);
+    if (over) {
+      this.refuse(key, task, over);
+      return null;
     }
     try {
       const { run } = task;
@@ -169,10 +247,27 @@ export class LiveClaims {
         ...(run.tiles ? { tiles: run.tiles } : {}),
         ...(run.tileOverlap !== undefined ? { tileOverlap: run.tileOverlap } : {}),
       });
-      const input = { ...parseLiveInput(task.input, { realtime: task.realtime }), id: task.stream };
-      // A GStreamer launch line can do anything on this machine (write files, open ports): not from the network.
-      if (input.kind === 'gstreamer') throw new Error('gst: pipelines are not taken from the cluster; run that input with a serve of its own on this machine');
-      if (input.kind === 'file') await input.open();
+      const input = { ...parseLiveInput(spec, { realtime: task.realtime }), id: task.stream };
+      return { task, plan, input: preOpened(input, await input.open()) };
+    } catch (error) {
+      this.refuse(key, task, `cannot run it here (${redactSecrets((error as Error).message)})`);
+      return null;
+    }
+  }
+
+  private async take(key: string, prepared: PreparedStream, leases: KV): Promise<void> {
+    const { task, plan, input } = prepared;
+    let revision: number;
+    try {
+      revision = await leases.create(key, this.o.id);
+    } catch {
+      await input.open().then((opened) => opened.release(), () => undefined);
+      return; // another worker took it while this one prepared
+    }
+    const owned: OwnedStream = { task, revision, crfOn: task.crfOn, watched: task.watched, running: null };
+    this.owned.set(key, owned);
+    try {
+      const { run } = task;
       const stream = new LiveStream(input);
       const { descriptor } = plan;
       const { params } = crfParamsFor({ scale: liveCrfScale(descriptor.classes), ...run.crf?.params }, descriptor.crf);
@@ -182,14 +277,13 @@ export class LiveClaims {
         if (!toldLost) this.o.log(`stream ${task.stream}: results not taken by the broker (${(error as Error).message}); the stream goes on, its results are lost until the broker is back`);
         toldLost = true;
       };
-      const owned: Partial<OwnedStream> & Pick<OwnedStream, 'crfOn' | 'revision' | 'watched'> = { revision, crfOn: task.crfOn, watched: task.watched };
       const pipeline = await startLivePipeline([stream], {
         plan, device: this.o.device, workers: 1, threadsPerWorker: this.o.threads, batchSize: run.batchSize, batchWaitMs: 5,
         crf: { params, enabledFor: () => owned.crfOn, ...(run.crf?.warmStart ? { warmStart: run.crf.warmStart } : {}), workers: 1 },
         sink: new ClusterFrameSink(this.cluster, this.o.id, descriptor.classNames, () => owned.watched, (error) => lostResults(error)),
         onPublished: () => {},
         onDropped: (_stream, _place, count) => (dropped += count),
-        log: (line) => this.o.log(`stream ${task.stream}: ${line}`),
+        log: (line) => this.o.log(`stream ${task.stream}: ${redactSecrets(line)}`),
       });
       const publishStatus = () =>
         this.cluster.connection.publish(statusSubject(task.stream), encode({
@@ -200,25 +294,34 @@ export class LiveClaims {
         this.o.log(`stream ${task.stream}: ${status}${message ? `: ${message}` : ''}`);
         publishStatus();
       });
-      this.owned.set(key, Object.assign<typeof owned, Omit<OwnedStream, 'revision' | 'crfOn' | 'watched'>>(owned, { stream, pipeline, statusTimer: setInterval(publishStatus, 1000) }));
-      this.o.log(`stream ${task.stream}: taken (${task.input})`);
-      void pipeline.finished.catch((error: unknown) => this.o.log(`stream ${task.stream}: stopped (${(error as Error).message})`));
+      owned.running = { stream, pipeline, statusTimer: setInterval(publishStatus, 1000) };
+      if (!this.owned.has(key)) {
+        // The lease was lost while the pipeline started: the renewal let go of it already.
+        await this.stopRunning(owned);
+        return;
+      }
+      this.o.log(`stream ${task.stream}: taken (${input.shown})`);
+      void pipeline.finished.catch((error: unknown) => this.o.log(`stream ${task.stream}: stopped (${redactSecrets((error as Error).message)})`));
     } catch (error) {
-      const message = (error as Error).message;
-      this.o.log(`stream ${task.stream}: cannot run it here (${message}); left to another worker`);
-      this.cluster.connection.publish(statusSubject(task.stream), encode({ stream: task.stream, worker: this.o.id, status: 'failed', message, width: 0, height: 0, dropped: 0 }));
-      this.refused.set(key, Date.now() + REFUSED_RETRY_MS);
-      await leases.delete(key).catch(() => undefined);
+      this.refuse(key, task, `cannot run it here (${redactSecrets((error as Error).message)})`);
+      await this.release(key, leases);
     }
   }
 
+  private async stopRunning(owned: OwnedStream): Promise<void> {
+    const running = owned.running;
+    owned.running = null;
+    if (!running) return;
+    clearInterval(running.statusTimer);
+    await running.pipeline.close();
+  }
+
+  /** Stops the stream; `ours`: the lease is deleted too — only at the revision this worker wrote. */
   private async release(key: string, leases: KV, ours = true): Promise<void> {
     const owned = this.owned.get(key);
     this.owned.delete(key);
-    if (owned) {
-      clearInterval(owned.statusTimer);
-      await owned.pipeline.close();
-    }
-    if (ours) await leases.delete(key).catch(() => undefined);
+    if (!owned) return;
+    await this.stopRunning(owned);
+    if (ours) await leases.delete(key, { previousSeq: owned.revision }).catch(() => undefined);
   }
 }

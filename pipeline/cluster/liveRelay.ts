@@ -12,20 +12,25 @@
  */
 import os from 'node:os';
 import type { Subscription } from '@nats-io/transport-node';
-import { ClusterError } from '../../core/errors.js';
+import { ClusterError, UsageError } from '../../core/errors.js';
+import { redactSecrets } from '../../core/redact.js';
 import type { LiveMetrics } from '../../server/metrics.js';
 import type { ViewerHub } from '../../server/viewerHub.js';
 import type { LiveInput } from '../sources/liveInputs.js';
 import { type Cluster, openCluster } from './natsCluster.js';
-import { encode, leaseTtlMs, type LiveTask, parseStreamStatus, type RunSettings, streamToken, type StreamStatus } from './protocol.js';
+import type { NatsTarget } from './natsSecurity.js';
+import { encode, type FrameResult, leaseTtlMs, type LiveTask, parseFrameResult, parseLiveTask, parseStreamStatus, type RunSettings, streamToken, type StreamStatus } from './protocol.js';
+import { hasCredentials, type InputKey, sealInput } from './sealedInput.js';
 
 export interface LiveRelayOptions {
-  readonly url: string;
+  readonly nats: NatsTarget;
   readonly inputs: readonly LiveInput[];
   readonly realtime: boolean;
   readonly modelPath: string;
   readonly run: RunSettings;
   readonly crfOn: (streamId: string) => boolean;
+  /** Seals inputs with credentials for the workers (required when an input has any). */
+  readonly inputKey?: InputKey;
   readonly hub: ViewerHub;
   readonly metrics: LiveMetrics;
   /** A stream's status changed (tell the viewers). */
@@ -60,71 +65,121 @@ function frameHeader(bytes: Uint8Array): { streamId: string } | null {
   }
 }
 
-/** A FrameResult's times, as much as /metrics needs (a malformed one is skipped). */
-function frameResult(bytes: Uint8Array): { capturedAt: number; stageMs: Record<string, number> } | null {
+/** A FrameResult as checked (a malformed one is null). */
+function frameResult(bytes: Uint8Array): FrameResult | null {
   try {
-    const result = JSON.parse(new TextDecoder().decode(bytes)) as { capturedAt?: unknown; stageMs?: unknown };
-    if (typeof result.capturedAt !== 'number' || typeof result.stageMs !== 'object' || result.stageMs === null) return null;
-    return { capturedAt: result.capturedAt, stageMs: result.stageMs as Record<string, number> };
+    return parseFrameResult(bytes);
   } catch {
     return null;
   }
 }
 
+/** A live source delivers at most this many frames a second: a status claiming more drops than that is not believed past it. */
+const MAX_DROPS_PER_SECOND = 300;
+
 export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
-  const cluster: Cluster = await openCluster(o.url, { persistent: true, name: `deeplab-stream serve ${os.hostname()}:${process.pid}`, log: o.log });
+  const cluster: Cluster = await openCluster(o.nats, { role: 'server', persistent: true, name: `deeplab-stream serve ${os.hostname()}:${process.pid}`, log: o.log });
   const subscriptions: Subscription[] = [];
   const statuses = new Map<string, { status: StreamStatus; at: number }>();
-  const byToken = new Map(o.inputs.map((i) => [streamToken(i.id), i.id]));
+  const server = `${os.hostname()}:${process.pid}`;
   try {
+    const sealed = new Map<string, string>();
+    for (const input of o.inputs) {
+      if (!hasCredentials(input.spec)) continue;
+      if (!o.inputKey) throw new UsageError(`${input.shown}: its credentials would travel to the workers readable by every client of the broker; give serve and its workers the same --input-key FILE (any secret: openssl rand -hex 32 > input.key)`);
+      sealed.set(input.id, sealInput(input.spec, o.inputKey));
+    }
     const model = await cluster.putModel(o.modelPath);
     const { tasks } = await cluster.liveStores();
-    const taskFor = (input: LiveInput): LiveTask => ({ stream: input.id, input: input.spec, realtime: o.realtime, model, run: o.run, crfOn: o.crfOn(input.id), watched: o.hub.viewerCount > 0, server: `${os.hostname()}:${process.pid}` });
+    const taskFor = (input: LiveInput): LiveTask => {
+      const sealedInput = sealed.get(input.id);
+      return { stream: input.id, input: input.shown, ...(sealedInput ? { sealedInput } : {}), realtime: o.realtime, model, run: o.run, crfOn: o.crfOn(input.id), watched: o.hub.viewerCount > 0, server };
+    };
+    // Each task is this server's alone: created where there is none, then updated at the revision it wrote.
+    const revisions = new Map<string, number>();
     for (const input of o.inputs) {
-      const existing = await tasks.get(streamToken(input.id));
-      if (existing?.operation === 'PUT') o.log(`note: stream ${input.id} was already asked for on the cluster; this server takes it over`);
-      await tasks.put(streamToken(input.id), encode(taskFor(input)));
+      const key = streamToken(input.id);
+      try {
+        revisions.set(input.id, await tasks.create(key, encode(taskFor(input))));
+      } catch {
+        const holder = await tasks.get(key).then((entry) => (entry?.operation === 'PUT' ? (() => { try { return parseLiveTask(entry.value).server; } catch { return 'an unknown process'; } })() : null), () => null);
+        if (holder === null) revisions.set(input.id, await tasks.create(key, encode(taskFor(input))));
+        else throw new UsageError(`stream ${input.id} is already served on the cluster by serve ${holder}: stop that server first (a server killed outright lets go of it within ${(3 * leaseTtlMs()) / 1000} s)`);
+      }
     }
+    const update = async (input: LiveInput) => {
+      const revision = revisions.get(input.id);
+      if (revision === undefined) return;
+      try {
+        revisions.set(input.id, await tasks.update(streamToken(input.id), encode(taskFor(input)), revision));
+      } catch (error) {
+        revisions.delete(input.id);
+        o.log(`stream ${input.id}: its task on the cluster was changed or removed by another process (${redactSecrets((error as Error).message)}); this server no longer asks for it`);
+      }
+    };
+    const updateAll = () => Promise.all(o.inputs.map(update));
     // The tasks expire unless put again: renewed every lease lifetime while this server runs.
-    const renewal = setInterval(() => {
-      void Promise.all(o.inputs.map((input) => tasks.put(streamToken(input.id), encode(taskFor(input))))).catch((error: unknown) => o.log(`the cluster did not take the streams' renewal (${(error as Error).message})`));
-    }, leaseTtlMs());
-    const frames = cluster.connection.subscribe('deeplab.live.*');
-    const status = cluster.connection.subscribe('deeplab.status.*');
+    const renewal = setInterval(() => void updateAll(), leaseTtlMs());
+    const byToken = new Map(o.inputs.map((i) => [streamToken(i.id), i.id]));
+    const ignored = (reason: string) => o.metrics.clusterMessageIgnored(reason);
+    // Anyone on the broker may publish on these subjects: what is not one of this server's streams,
+    // or not well formed, is ignored and counted (deeplab_cluster_messages_ignored_total).
+    const subscribe = (subject: string) => {
+      const subscription = cluster.connection.subscribe(subject);
+      subscriptions.push(subscription);
+      return subscription;
+    };
+    const frames = subscribe('deeplab.live.*');
+    const status = subscribe('deeplab.status.*');
     // Every segmented frame's result, watched or not: what /metrics counts, as for local streams.
-    const results = cluster.connection.subscribe('deeplab.results.*');
-    subscriptions.push(frames, status, results);
+    const results = subscribe('deeplab.results.*');
+    const streamOf = (subject: string) => byToken.get(subject.slice(subject.lastIndexOf('.') + 1));
     void (async () => {
       for await (const message of frames) {
-        const id = byToken.get(message.subject.slice('deeplab.live.'.length));
-        const header = id === undefined ? null : frameHeader(message.data);
+        const id = streamOf(message.subject);
+        if (id === undefined) {
+          ignored('unknown_stream');
+          continue;
+        }
+        const header = frameHeader(message.data);
         // Workers are trusted no further than their frame's header: a stream of ours, well formed.
-        if (id === undefined || !header || header.streamId !== id) continue;
-        o.hub.publish(id, Buffer.from(message.data));
+        if (!header || header.streamId !== id) ignored('malformed');
+        else o.hub.publish(id, Buffer.from(message.data));
       }
     })();
     void (async () => {
       for await (const message of results) {
-        const id = byToken.get(message.subject.slice('deeplab.results.'.length));
+        const id = streamOf(message.subject);
         const result = id === undefined ? null : frameResult(message.data);
-        if (id !== undefined && result) o.metrics.frameRelayed(id, result);
+        if (id === undefined) ignored('unknown_stream');
+        else if (!result || result.stream !== id) ignored('malformed');
+        else o.metrics.frameRelayed(id, result);
       }
     })();
     void (async () => {
       for await (const message of status) {
-        const id = byToken.get(message.subject.slice('deeplab.status.'.length));
-        if (id === undefined) continue;
+        const id = streamOf(message.subject);
+        if (id === undefined) {
+          ignored('unknown_stream');
+          continue;
+        }
         let parsed: StreamStatus;
         try {
           parsed = parseStreamStatus(message.data);
+          if (parsed.stream !== id) throw new Error('another stream');
         } catch {
+          ignored('malformed');
           continue;
         }
-        const previous = statuses.get(id)?.status;
-        statuses.set(id, { status: parsed, at: Date.now() });
-        // The worker's drop count (source and stale, since it took the stream) into this server's counters.
+        const known = statuses.get(id);
+        const previous = known?.status;
+        const now = Date.now();
+        statuses.set(id, { status: parsed, at: now });
+        // The worker's drop count (source and stale, since it took the stream) into this server's counters,
+        // no more than a source could have dropped since its last word.
         const sameOwner = previous?.worker === parsed.worker;
-        o.metrics.framesDropped(id, 'source', Math.max(0, parsed.dropped - (sameOwner ? previous.dropped : 0)));
+        const plausible = MAX_DROPS_PER_SECOND * Math.max(1, (now - (known?.at ?? now)) / 1000);
+        o.metrics.framesDropped(id, 'source', Math.min(plausible, Math.max(0, parsed.dropped - (sameOwner ? previous.dropped : 0))));
         if (parsed.status === 'outage' && !(sameOwner && previous.status === 'outage')) o.metrics.sourceOutage(id);
         if (previous?.status !== parsed.status || previous.worker !== parsed.worker) {
           o.log(`stream ${id}: ${parsed.status} on worker ${parsed.worker}${parsed.message ? `: ${parsed.message}` : ''}`);
@@ -139,22 +194,25 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
       },
       setCrf: async (id) => {
         const input = o.inputs.find((i) => i.id === id);
-        if (input) await tasks.put(streamToken(id), encode(taskFor(input)));
+        if (input) await update(input);
       },
       viewersChanged: async () => {
-        await Promise.all(o.inputs.map((input) => tasks.put(streamToken(input.id), encode(taskFor(input)))));
+        await updateAll();
       },
       close: async () => {
         clearInterval(renewal);
         for (const s of subscriptions) s.unsubscribe();
-        // Streams no longer asked for: their workers stop them at their next lease tick.
-        for (const input of o.inputs) await tasks.delete(streamToken(input.id)).catch(() => undefined);
+        // Streams no longer asked for: their workers stop them at their next lease tick. Only tasks still this server's.
+        for (const input of o.inputs) {
+          const revision = revisions.get(input.id);
+          if (revision !== undefined) await tasks.delete(streamToken(input.id), { previousSeq: revision }).catch(() => undefined);
+        }
         await cluster.close();
       },
     };
   } catch (error) {
     await cluster.close();
-    throw error instanceof ClusterError ? error : new ClusterError(`the NATS server at ${o.url} refused the live streams (${(error as Error).message})`);
+    throw error instanceof ClusterError || error instanceof UsageError ? error : new ClusterError(`the NATS server at ${redactSecrets(o.nats.url)} refused the live streams (${redactSecrets((error as Error).message)})`);
   }
 }
 

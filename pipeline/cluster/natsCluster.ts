@@ -3,7 +3,7 @@
  * it: the work-queue stream of chunks, the stream of results, the workers' consumer and the object
  * store. Each is made on first use (the same settings from every process) and found afterwards.
  *
- *   const cluster = await openCluster('nats://127.0.0.1:4222'); await cluster.putFile(name, file); await cluster.close();
+ *   const cluster = await openCluster({ url: 'nats://127.0.0.1:4222' }, { role: 'client' }); await cluster.putFile(name, file); await cluster.close();
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
@@ -13,13 +13,36 @@ import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager, RetentionPolicy } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, type NatsConnection, nkeyAuthenticator } from '@nats-io/transport-node';
 import { ClusterError } from '../../core/errors.js';
+import { redactSecrets } from '../../core/redact.js';
+import { describeNatsFailure, type NatsTarget, natsConnectSettings } from './natsSecurity.js';
 import { ackWaitMs, CHUNK_STREAM, DONE_STREAM, jobTtlMs, LEASE_BUCKET, leaseTtlMs, LIVE_BUCKET, MAX_DELIVERIES, OBJECT_BUCKET, RESULTS_STREAM, WORKER_CONSUMER } from './protocol.js';
 
 const nanos = (ms: number) => Math.round(ms * 1e6);
 
+const MIB = 1 << 20;
+/**
+ * What each stream and bucket may hold at most (set where it is first made): one publisher cannot
+ * fill the broker's disk. The object store holds jobs' chunks and outputs: DEEPLAB_STREAM_STORE_MB
+ * (default 10 GiB) where jobs are larger.
+ */
+const STORE_LIMITS = {
+  objects: Math.max(64, Math.min(1 << 24, Number(process.env['DEEPLAB_STREAM_STORE_MB']) || 10 * 1024)) * MIB,
+  queue: 64 * MIB,
+  results: 1024 * MIB,
+  tasks: 16 * MIB,
+  leases: MIB,
+  messageBytes: 64 * 1024,
+  taskBytes: 64 * 1024,
+  leaseBytes: 256,
+};
+
+/** Which part of the product connects: each has its own reply subjects (`_INBOX_<role>.>`), so that a server's permissions can keep one role from reading another's replies. */
+export type ClusterRole = 'client' | 'worker' | 'server';
+
 export interface Cluster {
+  /** The server's URL as it may be shown (no credentials). */
   readonly url: string;
   readonly connection: NatsConnection;
   readonly js: JetStreamClient;
@@ -40,22 +63,25 @@ export interface Cluster {
 
 function reason(error: unknown): string {
   const e = error as { code?: string; message?: string };
-  return e.message || e.code || String(error);
+  return redactSecrets(e.message || e.code || String(error));
 }
 
 /**
  * Connects and makes sure the streams, consumer and bucket are there. `persistent`: a worker keeps
  * trying to reconnect for ever; a client gives up after about five seconds (its run then fails).
  */
-export async function openCluster(url: string, options: { readonly persistent?: boolean; readonly name?: string; readonly log?: (line: string) => void } = {}): Promise<Cluster> {
+export async function openCluster(target: NatsTarget, options: { readonly role: ClusterRole; readonly persistent?: boolean; readonly name?: string; readonly log?: (line: string) => void }): Promise<Cluster> {
+  const url = redactSecrets(target.url);
+  const settings = natsConnectSettings(target, `_INBOX_${options.role}`);
+  const authenticator = settings.creds ? credsAuthenticator(settings.creds) : settings.nkeySeed ? nkeyAuthenticator(settings.nkeySeed) : undefined;
   let connection: NatsConnection;
   try {
     connection = await connect({
-      servers: url, name: options.name ?? 'deeplab-stream', timeout: 5000,
+      ...settings.options, ...(authenticator ? { authenticator } : {}), name: options.name ?? 'deeplab-stream', timeout: 5000,
       reconnectTimeWait: 500, maxReconnectAttempts: options.persistent ? -1 : 10,
     });
   } catch (error) {
-    throw new ClusterError(`cannot reach the NATS server at ${url} (${reason(error)}): start one with JetStream (nats-server -js) or correct --nats`);
+    throw new ClusterError(describeNatsFailure(target, error));
   }
   try {
     const jsm = await jetstreamManager(connection, { timeout: 10_000 }).catch((error: unknown) => {
@@ -63,7 +89,7 @@ export async function openCluster(url: string, options: { readonly persistent?: 
     });
     const js = jetstream(connection, { timeout: 30_000 });
     await ensureStreams(jsm);
-    const objects = await new Objm(js).create(OBJECT_BUCKET, { ttl: nanos(jobTtlMs()) });
+    const objects = await new Objm(js).create(OBJECT_BUCKET, { ttl: nanos(jobTtlMs()), max_bytes: STORE_LIMITS.objects });
     if (options.log) {
       const log = options.log;
       void (async () => {
@@ -103,10 +129,12 @@ export async function openCluster(url: string, options: { readonly persistent?: 
         live ??= (async () => {
           const kvm = new Kvm(js);
           // A task lives three lease lifetimes unless its server puts it again: a server that died leaves none behind.
-          const tasks = await kvm.create(LIVE_BUCKET, { history: 1, ttl: 3 * leaseTtlMs() });
-          const leases = await kvm.create(LEASE_BUCKET, { history: 1, ttl: leaseTtlMs() });
+          const tasks = await kvm.create(LIVE_BUCKET, { history: 1, ttl: 3 * leaseTtlMs(), max_bytes: STORE_LIMITS.tasks, maxValueSize: STORE_LIMITS.taskBytes });
+          const leases = await kvm.create(LEASE_BUCKET, { history: 1, ttl: leaseTtlMs(), max_bytes: STORE_LIMITS.leases, maxValueSize: STORE_LIMITS.leaseBytes });
           if (!(await jsm.streams.info(RESULTS_STREAM).then(() => true, () => false))) {
-            await jsm.streams.add({ name: RESULTS_STREAM, subjects: ['deeplab.results.>'], max_age: nanos(3600_000), max_msgs_per_subject: 100_000 }).catch(() => undefined);
+            await jsm.streams
+              .add({ name: RESULTS_STREAM, subjects: ['deeplab.results.>'], max_age: nanos(3600_000), max_msgs_per_subject: 100_000, max_bytes: STORE_LIMITS.results, max_msg_size: STORE_LIMITS.messageBytes })
+              .catch(() => undefined);
           }
           return { tasks, leases };
         })();
@@ -134,8 +162,9 @@ async function ensureStreams(jsm: JetStreamManager): Promise<void> {
       if (!(await found().then(() => true, () => false))) throw error;
     });
   };
-  await made(() => jsm.streams.add({ name: CHUNK_STREAM, subjects: ['deeplab.chunks.>'], retention: RetentionPolicy.Workqueue, max_age: ttl }), () => jsm.streams.info(CHUNK_STREAM));
-  await made(() => jsm.streams.add({ name: DONE_STREAM, subjects: ['deeplab.done.>'], max_age: ttl }), () => jsm.streams.info(DONE_STREAM));
+  const small = { max_bytes: STORE_LIMITS.queue, max_msg_size: STORE_LIMITS.messageBytes };
+  await made(() => jsm.streams.add({ name: CHUNK_STREAM, subjects: ['deeplab.chunks.>'], retention: RetentionPolicy.Workqueue, max_age: ttl, ...small }), () => jsm.streams.info(CHUNK_STREAM));
+  await made(() => jsm.streams.add({ name: DONE_STREAM, subjects: ['deeplab.done.>'], max_age: ttl, ...small }), () => jsm.streams.info(DONE_STREAM));
   await made(
     () => jsm.consumers.add(CHUNK_STREAM, { durable_name: WORKER_CONSUMER, ack_policy: AckPolicy.Explicit, ack_wait: nanos(ackWaitMs()), max_deliver: MAX_DELIVERIES, max_ack_pending: -1 }),
     () => jsm.consumers.info(CHUNK_STREAM, WORKER_CONSUMER),

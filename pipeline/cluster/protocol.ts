@@ -23,32 +23,41 @@ export const WORKER_CONSUMER = 'deeplab-workers';
 export const chunkSubject = (job: string) => `deeplab.chunks.${job}`;
 export const doneSubject = (job: string) => `deeplab.done.${job}`;
 
+const told = new Set<string>();
+
+/**
+ * A duration from an environment variable, in seconds, clamped to [min, max] with one line on
+ * stderr when it was out of range or not a number (timers above 2^31 ms fire at once in Node).
+ */
+function secondsFromEnv(variable: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const seconds = Number(raw);
+  const clamped = Number.isFinite(seconds) ? Math.min(max, Math.max(min, seconds)) : fallback;
+  if (clamped !== seconds && !told.has(variable)) {
+    told.add(variable);
+    process.stderr.write(`note: ${variable}=${raw} is ${Number.isFinite(seconds) ? `outside ${min}–${max} s` : 'not a number of seconds'}; using ${clamped} s\n`);
+  }
+  return clamped;
+}
+
 /**
  * How long a job's messages and objects live when nobody removes them (a client that died): six
- * hours, or DEEPLAB_STREAM_JOB_TTL seconds. Set where the streams are first made.
+ * hours, or DEEPLAB_STREAM_JOB_TTL seconds (1 s to 30 days). Set where the streams are first made.
  */
-export function jobTtlMs(): number {
-  const seconds = Number(process.env['DEEPLAB_STREAM_JOB_TTL'] ?? 6 * 3600);
-  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 6 * 3600) * 1000;
-}
+export const jobTtlMs = (): number => secondsFromEnv('DEEPLAB_STREAM_JOB_TTL', 6 * 3600, 1, 30 * 86400) * 1000;
 
 /**
  * How long a worker may hold a chunk without a sign of life before it goes to another: 30 s, or
- * DEEPLAB_STREAM_ACK_WAIT seconds. A working worker says so every third of it.
+ * DEEPLAB_STREAM_ACK_WAIT seconds (1 s to an hour). A working worker says so every third of it.
  */
-export function ackWaitMs(): number {
-  const seconds = Number(process.env['DEEPLAB_STREAM_ACK_WAIT'] ?? 30);
-  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 30) * 1000;
-}
+export const ackWaitMs = (): number => secondsFromEnv('DEEPLAB_STREAM_ACK_WAIT', 30, 1, 3600) * 1000;
 
 /**
- * How long a live stream's lease outlives its worker: 3 s, or DEEPLAB_STREAM_LEASE_TTL seconds.
- * Another worker takes the stream within about that long of its owner's death.
+ * How long a live stream's lease outlives its worker: 3 s, or DEEPLAB_STREAM_LEASE_TTL seconds
+ * (0.5 s to 5 min). Another worker takes the stream within about that long of its owner's death.
  */
-export function leaseTtlMs(): number {
-  const seconds = Number(process.env['DEEPLAB_STREAM_LEASE_TTL'] ?? 3);
-  return (Number.isFinite(seconds) && seconds > 0 ? seconds : 3) * 1000;
-}
+export const leaseTtlMs = (): number => secondsFromEnv('DEEPLAB_STREAM_LEASE_TTL', 3, 0.5, 300) * 1000;
 
 export const LIVE_BUCKET = 'deeplab-live';
 export const LEASE_BUCKET = 'deeplab-leases';
@@ -71,6 +80,7 @@ const name = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 const objectName = z.string().regex(/^[A-Za-z0-9_./-]{1,200}$/).refine((s) => !s.split('/').includes('..'));
 const positive = z.number().finite().positive();
 const fraction = z.number().finite().min(0).max(1);
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 const CRF_SETTINGS = z.strictObject({
   iterations: z.number().int().min(1).max(100).optional(),
@@ -127,7 +137,11 @@ const CHUNK_DONE = z.discriminatedUnion('ok', [
 ]);
 export type ChunkDone = z.infer<typeof CHUNK_DONE>;
 
+/** Messages larger than this are refused before parsing (the broker's own limit is 1 MiB by default). */
+export const MAX_MESSAGE_BYTES = 1 << 20;
+
 function parse<T>(schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
+  if (bytes.length > MAX_MESSAGE_BYTES) throw new Error(`${what} is too large (${bytes.length} bytes)`);
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder().decode(bytes));
@@ -141,8 +155,13 @@ function parse<T>(schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
 
 const LIVE_TASK = z.strictObject({
   stream: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
-  /** The input as given to serve (the worker opens it: a camera URL, testsrc, a path it can read). */
+  /**
+   * The input as given to serve, credentials redacted (what logs show); the worker opens it only
+   * where its rules allow (inputPolicy.ts).
+   */
   input: z.string().min(1).max(2000),
+  /** The whole input, credentials included, sealed with the key serve and its workers share (sealedInput.ts). */
+  sealedInput: z.string().max(6000).optional(),
   realtime: z.boolean(),
   model: z.strictObject({ object: objectName }),
   run: RUN_SETTINGS,
@@ -161,28 +180,35 @@ const STREAM_STATUS = z.strictObject({
   message: z.string().max(1000).optional(),
   width: z.number().int().min(0),
   height: z.number().int().min(0),
-  dropped: z.number().int().min(0),
+  dropped: count,
 });
 export type StreamStatus = z.infer<typeof STREAM_STATUS>;
 
-/** What dashboards read on deeplab.results.<stream>: one per segmented frame. */
-export interface FrameResult {
-  readonly stream: string;
-  readonly index: number;
+const FRAME_RESULT = z.strictObject({
+  stream: z.string().max(100),
+  index: count,
   /** Epoch milliseconds when the frame left the decoder, and when its labels were ready (the worker's clock). */
-  readonly capturedAt: number;
-  readonly inferredAt: number;
-  readonly width: number;
-  readonly height: number;
-  readonly crf: boolean;
+  capturedAt: z.number().finite().min(0),
+  inferredAt: z.number().finite().min(0),
+  width: z.number().int().min(1).max(16384),
+  height: z.number().int().min(1).max(16384),
+  crf: z.boolean(),
   /** Pixels per class name (classes with none left out). */
-  readonly pixels: Record<string, number>;
+  pixels: z.record(z.string().max(100), count).refine((p) => Object.keys(p).length <= 1024, 'at most 1024 classes'),
   /** Milliseconds per pipeline stage for this frame. */
-  readonly stageMs: Record<string, number>;
-  readonly worker: string;
-}
+  stageMs: z.record(z.string().max(40), z.number().finite().min(0)).refine((s) => Object.keys(s).length <= 32, 'at most 32 stages'),
+  worker: z.string().max(200),
+});
+/** What dashboards read on deeplab.results.<stream>: one per segmented frame. */
+export type FrameResult = z.infer<typeof FRAME_RESULT>;
+
+/** The part of JetStream's max-deliveries advisory the client reads (the server's, or anyone's who may publish there). */
+const MAX_DELIVERIES_ADVISORY = z.looseObject({ stream: z.string(), consumer: z.string(), stream_seq: z.number().int().min(1) });
+export type MaxDeliveriesAdvisory = z.infer<typeof MAX_DELIVERIES_ADVISORY>;
 
 export const parseLiveTask = (bytes: Uint8Array): LiveTask => parse(LIVE_TASK, bytes, 'a live stream task');
+export const parseFrameResult = (bytes: Uint8Array): FrameResult => parse(FRAME_RESULT, bytes, 'a frame result');
+export const parseMaxDeliveriesAdvisory = (bytes: Uint8Array): MaxDeliveriesAdvisory => parse(MAX_DELIVERIES_ADVISORY, bytes, 'a max-deliveries advisory');
 export const parseStreamStatus = (bytes: Uint8Array): StreamStatus => parse(STREAM_STATUS, bytes, 'a stream status');
 
 export const parseChunkTask = (bytes: Uint8Array): ChunkTask => parse(CHUNK_TASK, bytes, 'a chunk task');

@@ -24,12 +24,13 @@ import { commitMasks, maskFileName, openMasksDirectory } from '../sinks/maskPngS
 import { commitPartial, createPartialFile, discardPartial, ioReason } from '../sinks/partialFile.js';
 import { unbundle } from './maskBundle.js';
 import { type Cluster, openCluster } from './natsCluster.js';
-import { CHUNK_STREAM, type ChunkDone, chunkSubject, type ChunkTask, DONE_STREAM, doneSubject, encode, MAX_DELIVERIES, parseChunkDone, WORKER_CONSUMER } from './protocol.js';
+import type { NatsTarget } from './natsSecurity.js';
+import { CHUNK_STREAM, type ChunkDone, chunkSubject, type ChunkTask, DONE_STREAM, doneSubject, encode, MAX_DELIVERIES, parseChunkDone, parseMaxDeliveriesAdvisory, WORKER_CONSUMER } from './protocol.js';
 import { runSettingsFor } from './runSettings.js';
 import { splitAtKeyframes, type VideoChunk } from './splitVideo.js';
 
 export interface ClusterSegmentOptions extends Omit<SegmentOptions, 'workers' | 'threadsPerWorker' | 'batchWaitMs' | 'device' | 'onStart' | 'onFrame'> {
-  readonly natsUrl: string;
+  readonly nats: NatsTarget;
   /** About how long each chunk is (cut at the first keyframe after). */
   readonly chunkSeconds: number;
   readonly onChunks?: (total: number) => void;
@@ -65,7 +66,7 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
   let cluster: Cluster | null = null;
   let subscription: ConsumerMessages | null = null;
   try {
-    cluster = await openCluster(options.natsUrl, { name: `deeplab-stream segment ${path.basename(options.input)}` });
+    cluster = await openCluster(options.nats, { role: 'client', name: `deeplab-stream segment ${path.basename(options.input)}` });
     const chunks = await splitAtKeyframes(options.input, scratch, options.chunkSeconds);
     options.onChunks?.(chunks.length);
     const model = await cluster.putModel(options.modelPath);
@@ -78,8 +79,17 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
     const deadLetters = cluster.connection.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${CHUNK_STREAM}.${WORKER_CONSUMER}`);
     const abandoned = (async () => {
       for await (const advisory of deadLetters) {
-        const seq = advisory.json<{ stream_seq?: unknown }>().stream_seq;
-        const chunk = typeof seq === 'number' ? givenUp.get(seq) : undefined;
+        // Anyone who may publish may have sent it: only a well-formed advisory for one of this job's chunks counts.
+        let seq: number;
+        try {
+          const parsed = parseMaxDeliveriesAdvisory(advisory.data);
+          if (parsed.stream !== CHUNK_STREAM || parsed.consumer !== WORKER_CONSUMER) continue;
+          seq = parsed.stream_seq;
+        } catch {
+          continue;
+        }
+        // Only the NATS server itself publishes on $JS.EVENT.> where the broker's permissions are set (README).
+        const chunk = givenUp.get(seq);
         if (chunk !== undefined) return new ClusterError(`chunk ${chunk + 1} of ${chunks.length} was given to ${MAX_DELIVERIES} workers and each stopped before finishing it (killed, or out of memory?): see the workers' logs`);
       }
       return null;
@@ -92,7 +102,8 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
       const task: ChunkTask = { job, chunk: i, chunks: chunks.length, input, model, outputs: { video: Boolean(options.outputPath), masks: Boolean(options.masksDir) }, run };
       givenUp.set((await cluster.js.publish(chunkSubject(job), encode(task))).seq, i);
     }
-    const collected = await collect(cluster, subscription, chunks, outputs, options, abandoned);
+    const taskSeq = new Map([...givenUp].map(([seq, chunk]) => [chunk, seq]));
+    const collected = await collect(cluster, subscription, chunks, outputs, options, abandoned, taskSeq);
     deadLetters.unsubscribe();
     // Each chunk's decoder cannot tell a damaged input (a chunk declares no frame count): the whole can.
     const missing = info.frameCountDeclared && info.frameCount !== null ? info.frameCount - collected.frames : 0;
@@ -118,12 +129,32 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
  * Results as workers send them; outputs written as soon as the next chunk in order is there.
  * Stops at the first failed chunk (its worker's one line), at Ctrl-C, or when the server is lost.
  */
-async function collect(cluster: Cluster, messages: ConsumerMessages, chunks: readonly VideoChunk[], outputs: ClusterOutputs, o: ClusterSegmentOptions, abandoned: Promise<ClusterError | null>) {
+/** Whether a chunk's task is still on the work queue (no worker acknowledged or gave it up yet). */
+async function queued(cluster: Cluster, seq: number): Promise<boolean> {
+  return cluster.jsm.streams.getMessage(CHUNK_STREAM, { seq }).then(() => true, () => false);
+}
+
+/**
+ * Whether a failure said on the job's subject comes from the worker that held the chunk: that
+ * worker acknowledges (or gives up) the chunk's task right after saying so, which takes it off
+ * the work queue. A failure while the task stays queued was said by someone else: ignored.
+ */
+async function failureIsGenuine(cluster: Cluster, seq: number | undefined): Promise<boolean> {
+  if (seq === undefined) return false;
+  for (let waited = 0; waited <= 5000; waited += 100) {
+    if (!(await queued(cluster, seq))) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+async function collect(cluster: Cluster, messages: ConsumerMessages, chunks: readonly VideoChunk[], outputs: ClusterOutputs, o: ClusterSegmentOptions, abandoned: Promise<ClusterError | null>, taskSeq: ReadonlyMap<number, number>) {
   const arrived = new Map<number, Extract<ChunkDone, { ok: true }>>();
   const workers = new Set<string>();
   let next = 0;
   let frames = 0;
   let duplicates = 0;
+  let ignoredFailures = 0;
   const stop = new Promise<never>((_, reject) => {
     o.signal?.addEventListener('abort', () => reject(new CancelledError()), { once: true });
     void cluster.lost.then((error) => error && reject(error));
@@ -141,6 +172,11 @@ async function collect(cluster: Cluster, messages: ConsumerMessages, chunks: rea
       throw new ClusterError(`a worker sent ${(error as Error).message}: are all workers the same version as this client?`);
     }
     if (!done.ok) {
+      // A failure for a chunk already here, or from anyone but the chunk's holder, changes nothing.
+      if (done.chunk < next || arrived.has(done.chunk) || !(await failureIsGenuine(cluster, taskSeq.get(done.chunk)))) {
+        ignoredFailures += 1;
+        continue;
+      }
       // A user error (a chunk that does not decode, a model that does not fit) is the job's answer.
       if (done.error.kind !== 'internal') throw fromErrorEnvelope(done.error, `chunk ${done.chunk + 1}`);
       throw new ClusterError(`chunk ${done.chunk + 1} of ${chunks.length} failed on worker ${done.worker}: ${done.error.message}`);
@@ -159,6 +195,7 @@ async function collect(cluster: Cluster, messages: ConsumerMessages, chunks: rea
       o.onChunkDone?.(next, chunks.length);
     }
   }
+  if (ignoredFailures > 0) o.onWarning?.(`${ignoredFailures} failure message(s) on the job's subject did not come from the worker holding the chunk and were ignored: is someone else publishing on the broker?`);
   return { frames, workers, duplicates };
 }
 

@@ -1,4 +1,5 @@
 import { isUserError } from '../../core/errors.js';
+import { redactSecrets } from '../../core/redact.js';
 
 /**
  * Prints a failure as users read it and returns the exit code: a user's mistake is one line
@@ -6,11 +7,11 @@ import { isUserError } from '../../core/errors.js';
  */
 export function reportFailure(error: unknown, verbose: boolean): number {
   if (isUserError(error)) {
-    process.stderr.write(`error: ${error.message}\n`);
+    process.stderr.write(`error: ${redactSecrets(error.message)}\n`);
     return error.exitCode;
   }
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(verbose && error instanceof Error ? `${error.stack}\n` : `error: ${message} (an internal error; rerun with --verbose and report it)\n`);
+  const message = redactSecrets(error instanceof Error ? error.message : String(error));
+  process.stderr.write(verbose && error instanceof Error ? `${redactSecrets(error.stack ?? message)}\n` : `error: ${message} (an internal error; rerun with --verbose and report it)\n`);
   return 1;
 }
 

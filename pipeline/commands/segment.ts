@@ -10,6 +10,8 @@ import type { ClusterSegmentSummary } from '../cluster/segmentOnCluster.js';
 import { isSequencePattern } from '../sequencePath.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
+import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';
+import type { NatsSecurityFlags } from '../cluster/natsSecurity.js';
 import { crfKernelOptions, tileOptions, crfParams, fraction, modelOptions, modelOverridesFrom, onOff, positive, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
 
 /** Where output goes when no output flag is given: `<name>.seg.mp4` (or .png for a still image) in the working directory. */
@@ -98,14 +100,14 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<Se
 }
 
 /** `segment IN --nats URL`: the same run, its chunks on the cluster's workers. */
-export async function runSegmentOnCluster(input: string, flags: SegmentFlags & { nats: string; chunkSeconds: number }): Promise<ClusterSegmentSummary> {
+export async function runSegmentOnCluster(input: string, flags: SegmentFlags & NatsSecurityFlags & { nats: string; chunkSeconds: number }): Promise<ClusterSegmentSummary> {
   const [{ segmentOnCluster }, { createProgress }] = await Promise.all([import('../cluster/segmentOnCluster.js'), import('../progress.js')]);
   const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json, 'segment', 'chunks');
   try {
     const options = await runOptions(input, flags);
     return await withInterrupts((signal) => segmentOnCluster({
       ...options,
-      natsUrl: flags.nats,
+      nats: natsTargetFrom(flags.nats, flags),
       chunkSeconds: flags.chunkSeconds,
       ...(flags.crf ? { crf: { params: crfParams(flags), ...(flags.crfWarmStart ? { warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 } } : {}) } } : {}),
       signal,
@@ -151,7 +153,7 @@ export function segmentOptions(command: Command): Command {
 }
 
 export function registerSegment(program: Command, setExitCode: SetExitCode): void {
-  segmentOptions(
+  segmentOptions(natsSecurityOptions(
     program
       .command('segment')
       .description('segment every frame of a video, an image, or an image sequence (frame_%05d.png)')
@@ -162,7 +164,7 @@ export function registerSegment(program: Command, setExitCode: SetExitCode): voi
       .option('--strict', 'refuse an input with any decode error (default: a file missing at most 1% of its frames is processed with a warning)')
       .option('--nats <url>', 'spread the video over the workers of a NATS JetStream cluster (deeplab-stream worker --nats URL), in chunks')
       .option('--chunk-seconds <s>', 'with --nats: about how long each chunk is (cut at keyframes)', positive('--chunk-seconds'), 10),
-  ).action(async (input: string, flags: SegmentFlags & { nats?: string; chunkSeconds: number }) => {
+  )).action(async (input: string, flags: SegmentFlags & NatsSecurityFlags & { nats?: string; chunkSeconds: number }) => {
     try {
       if (flags.nats) reportCluster(await runSegmentOnCluster(input, { ...flags, nats: flags.nats }), flags.json);
       else report(await runSegment(input, flags), flags.json);

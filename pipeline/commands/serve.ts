@@ -7,9 +7,12 @@ import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
 import { CUDA_HOWTO } from '../../model/device.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
+import { redactSecrets } from '../../core/redact.js';
+import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';
+import type { NatsSecurityFlags } from '../cluster/natsSecurity.js';
 import { LIVE_CRF_PRUNE, crfKernelOptions, tileOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, type RunFlags, scaleFraction } from './flags.js';
 
-interface ServeFlags extends RunFlags {
+interface ServeFlags extends RunFlags, NatsSecurityFlags {
   port: number;
   host: string;
   token?: string;
@@ -18,6 +21,7 @@ interface ServeFlags extends RunFlags {
   realtime?: boolean;
   workers: number;
   nats?: string;
+  inputKey?: string;
 }
 
 function hostList(value: string): string[] {
@@ -37,7 +41,9 @@ function port(value: string): number {
 /** Serves until Ctrl-C / SIGTERM; one line per stream event on stderr. */
 async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
   const threads = flags.threads ?? Math.max(1, Math.floor(os.availableParallelism() / flags.workers));
-  const { startLiveServer } = await import('../serve.js');
+  const [{ startLiveServer }, { readInputKey }] = await Promise.all([import('../serve.js'), import('../cluster/sealedInput.js')]);
+  const keyFile = flags.inputKey ?? (process.env['DEEPLAB_STREAM_INPUT_KEY'] || undefined);
+  const inputKey = keyFile ? readInputKey(keyFile) : undefined;
   const server = await startLiveServer({
     inputs,
     realtime: Boolean(flags.realtime),
@@ -55,8 +61,9 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
     ...tileOptions(flags),
     crf: { on: flags.crf, params: { pruneBelow: LIVE_CRF_PRUNE, ...crfParams(flags) }, warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 }, workers: flags.crfWorkers },
-    log: (line) => process.stderr.write(`${line}\n`),
-    ...(flags.nats ? { natsUrl: flags.nats } : {}),
+    log: (line) => process.stderr.write(`${redactSecrets(line)}\n`),
+    ...(flags.nats ? { nats: natsTargetFrom(flags.nats, flags) } : {}),
+    ...(inputKey ? { inputKey } : {}),
   });
   if (server.fallbackReason) process.stderr.write(`note: CUDA is not available (${server.fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
   const shown = flags.token ? `${server.url}/?token=${encodeURIComponent(flags.token)}` : `${server.url}/`;
@@ -70,7 +77,7 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
 }
 
 export function registerServe(program: Command, setExitCode: SetExitCode): void {
-  modelOptions(crfKernelOptions(program.command('serve')))
+  const command = modelOptions(crfKernelOptions(program.command('serve')))
     .description('segment live inputs and show them in a browser: the viewer at /, /healthz, /metrics, WebSocket /ws')
     .argument('[inputs...]', 'files, testsrc[:WxH[@fps]], rtsp://…, http(s)://…, camera:N or /dev/videoN', ['testsrc'])
     .option('--port <n>', 'HTTP port (0: any free one)', port, 8080)
@@ -87,7 +94,9 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
     .option('--crf-warm-iters <n>', 'CRF iterations of a frame warm-started from the previous one', positiveInt('--crf-warm-iters'), WARM_START_ITERATIONS)
     .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, labels from Q upsampled (default: 0.5 for a two-label model, 0.25 above: the CRF costs more per label)', scaleFraction('--crf-scale'))
     .option('--crf-workers <n>', 'CRF workers shared by the streams (each stream stays on one; one worker runs each frame on two cores)', positiveInt('--crf-workers'), 1)
-    .option('--nats <url>', 'run the streams on the workers of a NATS JetStream cluster (deeplab-stream worker --nats URL); this server shows them')
+    .option('--nats <url>', 'run the streams on the workers of a NATS JetStream cluster (deeplab-stream worker --nats URL); this server shows them');
+  natsSecurityOptions(command)
+    .option('--input-key <file>', 'with --nats: seal inputs\' credentials (rtsp://user:pw@…) with this secret for the workers, which need the same file [env DEEPLAB_STREAM_INPUT_KEY]')
     .option('--verbose', 'print stack traces of internal errors')
     .action(async (inputs: string[], flags: ServeFlags) => {
       try {

@@ -1,22 +1,82 @@
-/** `worker`: a process that segments chunks for `segment --nats` until stopped. */
+/** `worker`: a process that segments chunks for `segment --nats` and live streams for `serve --nats` until stopped. */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
+import { z } from 'zod';
+import { UsageError } from '../../core/errors.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { device, positiveInt } from './flags.js';
 import { resolveModelFlag } from './modelFlag.js';
+import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';
+import type { NatsSecurityFlags } from '../cluster/natsSecurity.js';
 import { type Device, parseDevice } from '../../model/device.js';
+import { redactSecrets } from '../../core/redact.js';
+
+/** The operator's settings, from flags or `--config FILE` (JSON with the same names; a flag wins). */
+const WORKER_CONFIG = z.strictObject({
+  nats: z.string().optional(),
+  natsCreds: z.string().optional(),
+  natsNkey: z.string().optional(),
+  natsCa: z.string().optional(),
+  natsCert: z.string().optional(),
+  natsKey: z.string().optional(),
+  natsTlsRequired: z.boolean().optional(),
+  allowInputs: z.string().optional(),
+  inputKey: z.string().optional(),
+  maxStreams: z.number().int().min(1).optional(),
+  maxInputSize: z.number().int().min(16).optional(),
+  maxScales: z.number().int().min(1).optional(),
+  maxTiles: z.number().int().min(1).optional(),
+  maxBatch: z.number().int().min(1).optional(),
+  maxModelMb: z.number().int().min(1).optional(),
+  modelCacheMb: z.number().int().min(1).optional(),
+});
+type WorkerSettings = z.infer<typeof WORKER_CONFIG>;
+
+interface WorkerFlags extends WorkerSettings, NatsSecurityFlags {
+  config?: string;
+  model?: string;
+  device: Device;
+  threads?: number;
+  verbose?: boolean;
+}
+
+function readConfig(file: string): WorkerSettings {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`--config ${file}: ${(error as NodeJS.ErrnoException).code ? `cannot read it (${(error as NodeJS.ErrnoException).code})` : 'is not JSON'}`);
+  }
+  const parsed = WORKER_CONFIG.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UsageError(`--config ${file}: ${issue.path.join('.') || 'the file'}: ${issue.message} (keys are the flags' names in camelCase: allowInputs, maxInputSize, natsCreds …)`);
+  }
+  return parsed.data;
+}
 
 export function registerWorker(program: Command, setExitCode: SetExitCode): void {
-  program
+  const command = program
     .command('worker')
     .description('take work from a NATS JetStream cluster — chunks of videos (segment --nats) and live streams (serve --nats) — until Ctrl-C (which hands back what it holds)')
-    .requiredOption('--nats <url>', 'the cluster\'s NATS server, e.g. nats://10.0.0.5:4222 (JetStream on)')
+    .option('--nats <url>', 'the cluster\'s NATS server, e.g. nats://10.0.0.5:4222 (JetStream on) [env DEEPLAB_STREAM_NATS]');
+  natsSecurityOptions(command)
+    .option('--config <file>', 'read these settings from a JSON file (keys as the flags in camelCase; a flag given here wins)')
+    .option('--allow-inputs <rules>', 'what live tasks may make this worker open: rtsp, rtsps, http, https, testsrc, camera, file:DIR, host:NAME (network inputs only to these hosts), comma-separated (default: rtsp,rtsps,http,https,testsrc)')
+    .option('--input-key <file>', 'the secret serve --input-key seals inputs\' credentials with [env DEEPLAB_STREAM_INPUT_KEY]')
+    .option('--max-streams <n>', 'live streams (serve --nats) this worker runs at most, besides chunks (default: 4)', positiveInt('--max-streams'))
+    .option('--max-input-size <px>', 'refuse tasks whose model input is larger than this on a side (default: 2048)', positiveInt('--max-input-size'))
+    .option('--max-scales <n>', 'refuse tasks with more inference scales than this, flips counted (default: 4)', positiveInt('--max-scales'))
+    .option('--max-tiles <n>', 'refuse tasks with more tiles per frame than this (default: 36)', positiveInt('--max-tiles'))
+    .option('--max-batch <n>', 'refuse tasks with a larger batch than this (default: 16)', positiveInt('--max-batch'))
+    .option('--max-model-mb <n>', 'refuse models larger than this (default: 1024)', positiveInt('--max-model-mb'))
+    .option('--model-cache-mb <n>', 'keep at most this much of fetched models on disk, least recently used removed first (default: 4096)', positiveInt('--model-cache-mb'))
     .option('--model <name|path>', 'a model to have ready before the first chunk (jobs bring their own model; this one is then not fetched again)')
     .option('--device <device>', 'auto | cpu | cuda | cuda:N', device, parseDevice('auto'))
     .option('--threads <n>', 'cores for each chunk and each live stream (default: all)', positiveInt('--threads'))
-    .option('--max-streams <n>', 'live streams (serve --nats) this worker runs at most, besides chunks', positiveInt('--max-streams'), 4)
     .option('--verbose', 'print stack traces of internal errors')
-    .action(async (flags: { nats: string; model?: string; device: Device; threads?: number; maxStreams: number; verbose?: boolean }) => {
+    .action(async (given: WorkerFlags) => {
       const controller = new AbortController();
       const onSignal = () => {
         if (controller.signal.aborted) process.exit(130);
@@ -26,15 +86,31 @@ export function registerWorker(program: Command, setExitCode: SetExitCode): void
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const { runClusterWorker, seedModelCache } = await import('../cluster/clusterWorker.js');
+        const flags: WorkerFlags = { ...(given.config ? readConfig(given.config) : {}), ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as WorkerFlags;
+        const url = flags.nats ?? (process.env['DEEPLAB_STREAM_NATS'] || undefined);
+        if (!url) throw new UsageError('worker needs the cluster\'s NATS server: --nats nats://HOST:4222 (or DEEPLAB_STREAM_NATS, or "nats" in --config)');
+        const [{ runClusterWorker }, { seedModelCache }, { parseInputRules, DEFAULT_INPUT_RULES }, { DEFAULT_RUN_LIMITS }, { DEFAULT_MODEL_CACHE_LIMITS }, { readInputKey }] = await Promise.all([
+          import('../cluster/clusterWorker.js'), import('../cluster/modelCache.js'), import('../cluster/inputPolicy.js'), import('../cluster/runLimits.js'), import('../cluster/modelCache.js'), import('../cluster/sealedInput.js'),
+        ]);
+        const inputs = parseInputRules(flags.allowInputs ?? DEFAULT_INPUT_RULES);
+        const keyFile = flags.inputKey ?? (process.env['DEEPLAB_STREAM_INPUT_KEY'] || undefined);
+        const nats = natsTargetFrom(url, flags);
         if (flags.model) await seedModelCache(await resolveModelFlag(flags.model));
+        const mb = 1 << 20;
         const summary = await runClusterWorker({
-          url: flags.nats, device: flags.device, threads: flags.threads ?? os.availableParallelism(), maxStreams: flags.maxStreams, signal: controller.signal,
-          onLog: (line) => process.stderr.write(`${line}\n`),
+          nats, device: flags.device, threads: flags.threads ?? os.availableParallelism(), maxStreams: flags.maxStreams ?? 4, signal: controller.signal, inputs,
+          limits: {
+            maxInputSide: flags.maxInputSize ?? DEFAULT_RUN_LIMITS.maxInputSide, maxScales: flags.maxScales ?? DEFAULT_RUN_LIMITS.maxScales,
+            maxTiles: flags.maxTiles ?? DEFAULT_RUN_LIMITS.maxTiles, maxBatch: flags.maxBatch ?? DEFAULT_RUN_LIMITS.maxBatch,
+          },
+          modelCache: { maxBytes: flags.maxModelMb ? flags.maxModelMb * mb : DEFAULT_MODEL_CACHE_LIMITS.maxBytes, cacheBytes: flags.modelCacheMb ? flags.modelCacheMb * mb : DEFAULT_MODEL_CACHE_LIMITS.cacheBytes },
+          ...(keyFile ? { inputKey: readInputKey(keyFile) } : {}),
+          // Every line goes through the one redactor: addresses with credentials never reach a log.
+          onLog: (line) => process.stderr.write(`${redactSecrets(line)}\n`),
         });
         process.stderr.write(`worker stopped after ${summary.chunks} chunk(s), ${summary.frames} frames\n`);
       } catch (error) {
-        setExitCode(reportFailure(error, Boolean(flags.verbose)));
+        setExitCode(reportFailure(error, Boolean(given.verbose)));
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);

@@ -11,7 +11,9 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { SourceError, UsageError } from '../../core/errors.js';
+import { redactSecrets } from '../../core/redact.js';
 import { ffmpegReason, locateFfmpeg, probeInput, type InputInfo } from '../ffmpeg.js';
 import { FfmpegFrameSource } from './ffmpegFrameSource.js';
 import type { FrameSource } from './frameSource.js';
@@ -56,6 +58,16 @@ export interface LiveInput {
   open(): Promise<OpenedInput>;
 }
 
+/**
+ * The protocols ffmpeg may open for each kind of input (`-protocol_whitelist`): an input names one
+ * thing, and ffmpeg must not follow it anywhere else (a playlist into local files, `cache:tcp://`).
+ */
+export const PROTOCOLS: Record<'file' | 'rtsp' | 'http', string> = {
+  file: 'file',
+  rtsp: 'tcp,udp,rtp,tls',
+  http: 'http,https,tcp,tls,crypto',
+};
+
 const TESTSRC = /^testsrc(?::(\d+)x(\d+)(?:@(\d+(?:\.\d+)?))?)?$/;
 const PROBE_TIMEOUT_MS = 10_000;
 
@@ -67,7 +79,7 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
     for (let n = 2; options.takenIds?.has(id); n++) id = `${base}-${n}`;
     return { id, spec, shown, kind, latestWins, reconnects, open };
   };
-  const shown = redactCredentials(spec);
+  const shown = redactSecrets(spec);
   const testsrc = TESTSRC.exec(spec);
   if (testsrc) {
     const width = Number(testsrc[1] ?? 640);
@@ -82,11 +94,11 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
     return make('testsrc', 'testsrc', () => Promise.resolve(viaFfmpeg(info, inputArgs)), true, false);
   }
   if (/^rtsps?:\/\//i.test(spec)) {
-    const inputArgs = ['-rtsp_transport', 'tcp', '-timeout', String(PROBE_TIMEOUT_MS * 1000), '-i', spec];
+    const inputArgs = ['-protocol_whitelist', PROTOCOLS.rtsp, '-rtsp_transport', 'tcp', '-timeout', String(PROBE_TIMEOUT_MS * 1000), '-i', spec];
     return make('rtsp', hostId(spec), () => probeLive(shown, inputArgs, shown));
   }
   if (/^https?:\/\//i.test(spec)) {
-    return make('http', hostId(spec), () => probeLive(shown, ['-i', spec], shown));
+    return make('http', hostId(spec), () => probeLive(shown, ['-protocol_whitelist', PROTOCOLS.http, '-i', spec], shown));
   }
   const camera = /^camera:(\d+)$/.exec(spec)?.[1] ?? /^\/dev\/video(\d+)$/.exec(spec)?.[1];
   if (camera !== undefined) {
@@ -110,7 +122,8 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
     'file',
     name,
     async () => {
-      return viaFfmpeg(await probeInput(file), [...(options.realtime ? ['-re'] : []), '-i', file]);
+      // `file:` and an absolute path: a name such as `cache:tcp://…` is a file here, never a protocol.
+      return viaFfmpeg(await probeInput(file), [...(options.realtime ? ['-re'] : []), '-protocol_whitelist', PROTOCOLS.file, '-i', `file:${path.resolve(file)}`]);
     },
     Boolean(options.realtime),
     false,
@@ -122,13 +135,8 @@ function hostId(url: string): string {
     const parsed = new URL(url);
     return `${parsed.hostname}${parsed.port ? `-${parsed.port}` : ''}${parsed.pathname}`;
   } catch {
-    throw new UsageError(`${redactCredentials(url)} is not a valid URL`);
+    throw new UsageError(`${redactSecrets(url)} is not a valid URL`);
   }
-}
-
-/** Text with every URL's `user:password@` replaced by `***@`, for anything shown to people or logs. */
-export function redactCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/?#@]*@/gi, '$1***@');
 }
 
 /** ffprobe with the same input options ffmpeg will use; a clear SourceError when it fails. */
@@ -143,10 +151,10 @@ async function probeLive(spec: string, inputArgs: readonly string[], shown: stri
       else reject(new Error(stderr.trim() || (error.killed ? `timed out: no video within ${(PROBE_TIMEOUT_MS * 1.5) / 1000} s` : `ffprobe failed (exit code ${error.code})`)));
     }),
   ).catch((error: unknown) => {
-    throw new SourceError(`${spec}: ${describeOpenFailure(redactCredentials(ffmpegReason(error)), shown)}`);
+    throw new SourceError(`${spec}: ${describeOpenFailure(redactSecrets(ffmpegReason(error)), shown)}`);
   });
   const stream = (JSON.parse(stdout) as { streams?: { width?: number; height?: number; avg_frame_rate?: string; r_frame_rate?: string }[] }).streams?.[0];
-  if (!stream?.width || !stream.height) throw new SourceError(`${spec}: has no video stream`);
+  if (!stream?.width || !stream.height) throw new SourceError(`${shown}: has no video stream`);
   const rate = (r?: string) => {
     const [n, d] = (r ?? '').split('/').map(Number);
     return d ? n! / d : 0;

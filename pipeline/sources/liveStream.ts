@@ -16,7 +16,8 @@ import { EventEmitter } from 'node:events';
 import { isUserError, SourceError } from '../../core/errors.js';
 import type { Frame } from '../../core/frames.js';
 import type { FrameSource } from './frameSource.js';
-import { redactCredentials, type LiveInput } from './liveInputs.js';
+import { redactSecrets } from '../../core/redact.js';
+import type { LiveInput } from './liveInputs.js';
 
 export type LiveStreamStatus = 'connecting' | 'live' | 'outage' | 'ended' | 'failed';
 
@@ -116,7 +117,7 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
 
   private setStatus(status: LiveStreamStatus, rawMessage?: string): void {
     // ffmpeg's reasons may quote the URL, password and all: shown in the viewer, /healthz and logs.
-    const message = rawMessage === undefined ? undefined : redactCredentials(rawMessage);
+    const message = rawMessage === undefined ? undefined : redactSecrets(rawMessage);
     if (status === this.status && message === this.statusMessage) return;
     this.status = status;
     this.statusMessage = message;
