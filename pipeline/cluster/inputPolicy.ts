@@ -74,13 +74,15 @@ export function checkInput(spec: string, policy: InputPolicy): { readonly allowe
   const refuse = (what: string) => ({ refused: `refused: ${what} on this worker` });
   let kind: RuleKind;
   let host: string | undefined;
+  if (spec.startsWith('gst:')) return refuse('GStreamer pipelines are not allowed');
   try {
     const input = parseLiveInput(spec);
-    if (input.kind === 'gstreamer') return refuse('GStreamer pipelines are not allowed');
     if (input.kind === 'rtsp' || input.kind === 'http') {
       const url = new URL(spec);
       kind = url.protocol.slice(0, -1).toLowerCase() as NetworkScheme;
       host = url.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+    } else if (input.kind === 'gstreamer') {
+      return refuse('GStreamer pipelines are not allowed');
     } else {
       kind = input.kind;
     }

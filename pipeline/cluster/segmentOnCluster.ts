@@ -103,7 +103,7 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
       givenUp.set((await cluster.js.publish(chunkSubject(job), encode(task))).seq, i);
     }
     const taskSeq = new Map([...givenUp].map(([seq, chunk]) => [chunk, seq]));
-    const collected = await collect(cluster, subscription, chunks, outputs, options, abandoned, taskSeq);
+    const collected = await collect(cluster, job, subscription, chunks, outputs, options, abandoned, taskSeq);
     deadLetters.unsubscribe();
     // Each chunk's decoder cannot tell a damaged input (a chunk declares no frame count): the whole can.
     const missing = info.frameCountDeclared && info.frameCount !== null ? info.frameCount - collected.frames : 0;
@@ -131,58 +131,70 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
  */
 /** Whether a chunk's task is still on the work queue (no worker acknowledged or gave it up yet). */
 async function queued(cluster: Cluster, seq: number): Promise<boolean> {
-  return cluster.jsm.streams.getMessage(CHUNK_STREAM, { seq }).then(() => true, () => false);
+  return cluster.jsm.streams.getMessage(CHUNK_STREAM, { seq }).then((message) => message !== null, () => false);
 }
 
-/**
- * Whether a failure said on the job's subject comes from the worker that held the chunk: that
- * worker acknowledges (or gives up) the chunk's task right after saying so, which takes it off
- * the work queue. A failure while the task stays queued was said by someone else: ignored.
- */
-async function failureIsGenuine(cluster: Cluster, seq: number | undefined): Promise<boolean> {
-  if (seq === undefined) return false;
-  for (let waited = 0; waited <= 5000; waited += 100) {
-    if (!(await queued(cluster, seq))) return true;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return false;
-}
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function collect(cluster: Cluster, messages: ConsumerMessages, chunks: readonly VideoChunk[], outputs: ClusterOutputs, o: ClusterSegmentOptions, abandoned: Promise<ClusterError | null>, taskSeq: ReadonlyMap<number, number>) {
+async function collect(cluster: Cluster, job: string, messages: ConsumerMessages, chunks: readonly VideoChunk[], outputs: ClusterOutputs, o: ClusterSegmentOptions, abandoned: Promise<ClusterError | null>, taskSeq: ReadonlyMap<number, number>) {
   const arrived = new Map<number, Extract<ChunkDone, { ok: true }>>();
   const workers = new Set<string>();
   let next = 0;
   let frames = 0;
   let duplicates = 0;
-  let ignoredFailures = 0;
+  let ignored = 0;
+  /** The stream sequence of the last result read, for the checks of failures below. */
+  let readSeq = 0;
+  let failJob: (error: Error) => void = () => {};
   const stop = new Promise<never>((_, reject) => {
+    failJob = reject;
     o.signal?.addEventListener('abort', () => reject(new CancelledError()), { once: true });
     void cluster.lost.then((error) => error && reject(error));
     void abandoned.then((error) => error && reject(error));
   });
   stop.catch(() => undefined);
+  const settled = (chunk: number) => chunk < next || arrived.has(chunk);
+  /**
+   * A failure counts only when it comes from the worker that held the chunk. That worker says
+   * so, then acknowledges the chunk's task, which takes it off the work queue; and a worker that
+   * finished it said so before too. So: once the task is off the queue and every result said
+   * until then is read, a chunk still without its result failed. A failure said by anyone else
+   * while the chunk is worked on changes nothing.
+   */
+  const checkFailure = async (done: Extract<ChunkDone, { ok: false }>) => {
+    const seq = taskSeq.get(done.chunk);
+    if (seq === undefined) return;
+    while (await queued(cluster, seq)) {
+      if (settled(done.chunk)) return;
+      await sleep(250);
+    }
+    const last = await cluster.jsm.streams.getMessage(DONE_STREAM, { last_by_subj: doneSubject(job) }).catch(() => null);
+    while (last && readSeq < last.seq && !settled(done.chunk)) await sleep(50);
+    if (settled(done.chunk)) return;
+    // A user error (a chunk that does not decode, a model that does not fit) is the job's answer.
+    failJob(done.error.kind !== 'internal' ? fromErrorEnvelope(done.error, `chunk ${done.chunk + 1}`) : new ClusterError(`chunk ${done.chunk + 1} of ${chunks.length} failed on worker ${done.worker}: ${done.error.message}`));
+  };
   const iterator = messages[Symbol.asyncIterator]();
   while (next < chunks.length) {
     const step = await Promise.race([iterator.next(), stop]);
     if (step.done) throw new ClusterError(`the results of the job stopped coming from the NATS server at ${cluster.url}`);
+    readSeq = step.value.seq;
     let done: ChunkDone;
     try {
       done = parseChunkDone(step.value.data);
+      if (done.job !== job || done.chunk >= chunks.length) throw new Error('for another job or chunk');
     } catch (error) {
-      throw new ClusterError(`a worker sent ${(error as Error).message}: are all workers the same version as this client?`);
+      // Anyone who may publish on the broker may have sent it: it is not a reason to stop the job.
+      o.onWarning?.(`ignored a result on the job's subject (${(error as Error).message}): are all workers the same version as this client?`);
+      ignored += 1;
+      continue;
     }
     if (!done.ok) {
-      // A failure for a chunk already here, or from anyone but the chunk's holder, changes nothing.
-      if (done.chunk < next || arrived.has(done.chunk) || !(await failureIsGenuine(cluster, taskSeq.get(done.chunk)))) {
-        ignoredFailures += 1;
-        continue;
-      }
-      // A user error (a chunk that does not decode, a model that does not fit) is the job's answer.
-      if (done.error.kind !== 'internal') throw fromErrorEnvelope(done.error, `chunk ${done.chunk + 1}`);
-      throw new ClusterError(`chunk ${done.chunk + 1} of ${chunks.length} failed on worker ${done.worker}: ${done.error.message}`);
+      if (settled(done.chunk)) ignored += 1;
+      else void checkFailure(done).catch((error: unknown) => failJob(error as Error));
+      continue;
     }
-    if (done.chunk >= chunks.length) throw new ClusterError(`worker ${done.worker} answered for chunk ${done.chunk + 1} of a ${chunks.length}-chunk job`);
-    if (done.chunk < next || arrived.has(done.chunk)) {
+    if (settled(done.chunk)) {
       duplicates += 1;
       continue;
     }
@@ -195,7 +207,7 @@ async function collect(cluster: Cluster, messages: ConsumerMessages, chunks: rea
       o.onChunkDone?.(next, chunks.length);
     }
   }
-  if (ignoredFailures > 0) o.onWarning?.(`${ignoredFailures} failure message(s) on the job's subject did not come from the worker holding the chunk and were ignored: is someone else publishing on the broker?`);
+  if (ignored > 0) o.onWarning?.(`${ignored} message(s) on the job's subject were not this job's results and were ignored: is someone else publishing on the broker?`);
   return { frames, workers, duplicates };
 }
 

@@ -115,7 +115,7 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
     if (!gstreamerBinding()) throw new UsageError(`${spec}: gst: inputs need the optional gstreamer-superficial binding; ${GSTREAMER_HOWTO}`);
     return make('gstreamer', 'gst', () => viaGstreamer(spec.slice('gst:'.length), spec));
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec)) throw new UsageError(`${shown}: unsupported input; serve takes a file, testsrc, rtsp://, http(s):// or camera:N`);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec) && !/^file:/i.test(spec)) throw new UsageError(`${shown}: unsupported input; serve takes a file, testsrc, rtsp://, http(s):// or camera:N`);
   const file = spec.startsWith('file:') ? decodeURIComponent(spec.slice('file:'.length).replace(/^\/\/(?=\/)/, '')) : spec;
   const name = file.split('/').pop()!.replace(/\.[^.]+$/, '');
   return make(

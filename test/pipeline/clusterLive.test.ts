@@ -6,7 +6,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { RESULTS_STREAM, type FrameResult } from '../../pipeline/cluster/protocol.js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Kvm } from '@nats-io/kv';
+import { encode, LIVE_BUCKET, parseLiveTask, RESULTS_STREAM, streamToken, type FrameResult } from '../../pipeline/cluster/protocol.js';
 import { tempDir, writeModel } from '../helpers/fixtures.js';
 import { type ServeProcess, startServe, TestViewer } from '../helpers/liveServer.js';
 import { NATS_SERVER, type NatsServer, startNatsServer, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
@@ -115,5 +118,41 @@ describe.skipIf(!NATS_SERVER)('serve --nats: live streams on worker processes', 
     const gapMs = Date.now() - killedAt;
     expect(gapMs).toBeLessThan(8000);
     await serve.waitForLog(/stream testsrc: live on worker/);
+  }, 60_000);
+
+  it('keeps its streams while a claim takes three lease lifetimes (a camera slow to answer); no stream ever has two publishers', async () => {
+    ({ server, serve, viewer } = await streamOnTwoWorkers());
+    await viewer.until((v) => v.frames.length >= 3, 30_000, 'frames');
+    const owner = workers.find((w) => /stream testsrc: taken/.test(w.log()))!;
+    const nc = await connect({ servers: server.url });
+    // A camera that answers after 4.5 s (three lease lifetimes), then with nothing a decoder reads.
+    const slow = http.createServer((_request, response) => void setTimeout(() => response.writeHead(404).end(), 4500));
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    const publishers = new Map<string, Set<string>>();
+    const results = nc.subscribe('deeplab.results.*');
+    void (async () => {
+      for await (const m of results) {
+        const r = m.json<FrameResult>();
+        publishers.set(r.stream, (publishers.get(r.stream) ?? new Set()).add(r.worker));
+      }
+    })();
+    try {
+      const tasks = await new Kvm(jetstream(nc)).open(LIVE_BUCKET);
+      const existing = parseLiveTask((await tasks.get(streamToken('testsrc')))!.value);
+      // A second stream, as a second server would ask for it: both workers claim it, each for 4.5 s.
+      const input = `http://127.0.0.1:${(slow.address() as AddressInfo).port}/camera.mjpeg`;
+      await tasks.put(streamToken('slowcam'), encode({ ...existing, stream: 'slowcam', input, server: 'test:1' }));
+      const before = viewer.frames.length;
+      await Promise.all(workers.map((w) => w.waitFor(/stream slowcam: cannot run it here/, 20_000)));
+      // Frames kept coming through both claims, from the one owner.
+      expect(viewer.frames.length).toBeGreaterThan(before + 30);
+      expect(owner.log()).not.toMatch(/lost its lease/);
+      expect(workers.filter((w) => /stream testsrc: taken/.test(w.log()))).toEqual([owner]);
+      expect([...(publishers.get('testsrc') ?? [])]).toHaveLength(1);
+    } finally {
+      results.unsubscribe();
+      slow.close();
+      await nc.close();
+    }
   }, 60_000);
 });
