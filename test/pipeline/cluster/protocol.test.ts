@@ -1,7 +1,7 @@
 /** The cluster's messages come from other machines: only the declared shapes get through. */
 import { describe, expect, it } from 'vitest';
 import { bundleFiles, unbundle } from '../../../pipeline/cluster/maskBundle.js';
-import { type ChunkTask, encode, parseChunkDone, parseChunkTask, parseLiveTask, parseStreamStatus, streamToken } from '../../../pipeline/cluster/protocol.js';
+import { ackWaitMs, type ChunkTask, encode, jobTtlMs, leaseTtlMs, parseChunkDone, parseChunkTask, parseFrameResult, parseLiveTask, parseMaxDeliveriesAdvisory, parseStreamStatus, streamToken } from '../../../pipeline/cluster/protocol.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { tempDir } from '../../helpers/fixtures.js';
@@ -62,5 +62,38 @@ describe('mask bundles', () => {
     } finally {
       cleanup();
     }
+  });
+
+  it('clamps the time variables to sane ranges, with one line saying so', () => {
+    const saved = { ...process.env };
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((text: string) => (written.push(String(text)), true));
+    try {
+      process.env['DEEPLAB_STREAM_LEASE_TTL'] = '1e10';
+      process.env['DEEPLAB_STREAM_ACK_WAIT'] = 'soon';
+      process.env['DEEPLAB_STREAM_JOB_TTL'] = '0.001';
+      expect(leaseTtlMs()).toBe(300_000);
+      expect(ackWaitMs()).toBe(30_000);
+      expect(jobTtlMs()).toBe(1000);
+      expect(leaseTtlMs()).toBe(300_000);
+    } finally {
+      process.stderr.write = write;
+      process.env = saved;
+    }
+    expect(written).toEqual([
+      'note: DEEPLAB_STREAM_LEASE_TTL=1e10 is outside 0.5–300 s; using 300 s\n',
+      'note: DEEPLAB_STREAM_ACK_WAIT=soon is not a number of seconds; using 30 s\n',
+      'note: DEEPLAB_STREAM_JOB_TTL=0.001 is outside 1–2592000 s; using 1 s\n',
+    ]);
+  });
+
+  it('checks frame results and advisories before use', () => {
+    const result = { stream: 's', index: 3, capturedAt: 1, inferredAt: 2, width: 4, height: 4, crf: false, pixels: { person: 16 }, stageMs: { infer: 1.5 }, worker: 'w' };
+    expect(parseFrameResult(bytes(result))).toEqual(result);
+    expect(() => parseFrameResult(bytes({ ...result, pixels: { person: -1 } }))).toThrow(/malformed \(pixels\.person/);
+    expect(() => parseFrameResult(new Uint8Array(2 << 20))).toThrow(/too large/);
+    expect(parseMaxDeliveriesAdvisory(bytes({ type: 'x', stream: 'DEEPLAB_CHUNKS', consumer: 'deeplab-workers', stream_seq: 7 })).stream_seq).toBe(7);
+    expect(() => parseMaxDeliveriesAdvisory(new TextEncoder().encode('not json'))).toThrow(/not JSON/);
   });
 });
