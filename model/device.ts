@@ -6,6 +6,12 @@ import { UsageError } from '../core/errors.js';
 
 export type Device = { kind: 'auto' } | { kind: 'cpu' } | { kind: 'cuda'; deviceId: number };
 
+/** The one line `--device auto` prints when it falls back to the CPU: why, shortly, and where the way to a GPU is written. */
+export function cpuFallbackNote(reason: string): string {
+  const why = /failed to load shared library/i.test(reason) ? "onnxruntime's CUDA provider is not installed" : `CUDA failed: ${reason.split('\n')[0]!.slice(0, 120)}`;
+  return `note: running on CPU (${why}; README "CUDA" says how to use a GPU)`;
+}
+
 export const CUDA_HOWTO =
   'to use an NVIDIA GPU, fetch onnxruntime-node\'s CUDA provider: `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (needs CUDA 12 and cuDNN 9; README "CUDA")';
 

@@ -1,5 +1,5 @@
 /**
- * One file over HTTP(S) into place, checked: streamed to a hidden partial file while its sha256 is
+ * One file over HTTP(S) (or from a file:// URL) into place, checked: streamed to a hidden partial file while its sha256 is
  * computed, renamed into place only when the size and the hash are right. Any failure — no network,
  * an HTTP error, a stalled or cut connection, a wrong checksum, Ctrl-C — removes the partial and
  * throws a `DownloadError` saying what happened; nothing is left behind.
@@ -7,7 +7,8 @@
  *   await downloadFile({ url, destination, sha256, bytes, onProgress: (got, total) => … })
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -65,15 +66,7 @@ export async function downloadFile(request: DownloadRequest): Promise<void> {
   const cancelled = () => signal?.aborted === true;
   try {
     armStallTimer();
-    let response: Response;
-    try {
-      response = await fetch(url, { signal: aborted, redirect: 'follow' });
-    } catch (error) {
-      if (cancelled()) throw new DownloadError('interrupted');
-      throw new DownloadError(stall.signal.aborted ? `no answer in ${stallMs / 1000} s` : networkReason(error));
-    }
-    if (!response.ok || !response.body) throw new DownloadError(`HTTP ${response.status} ${response.statusText}`.trim());
-    const declared = Number(response.headers.get('content-length')) || null;
+    const { body, declared } = url.startsWith('file:') ? openLocal(url, aborted) : await openRemote(url, aborted, () => (cancelled() ? 'interrupted' : stall.signal.aborted ? `no answer in ${stallMs / 1000} s` : null));
     if (declared !== null && declared !== bytes) throw new DownloadError(`the server offers ${declared} bytes, the published file has ${bytes}: it is another file`);
     const hash = createHash('sha256');
     let received = 0;
@@ -88,7 +81,7 @@ export async function downloadFile(request: DownloadRequest): Promise<void> {
       },
     });
     try {
-      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>, { signal: aborted }), count, createWriteStream(partial));
+      await pipeline(body, count, createWriteStream(partial));
     } catch (error) {
       if (error instanceof DownloadError) throw error;
       if (cancelled()) throw new DownloadError('interrupted');
@@ -107,4 +100,33 @@ export async function downloadFile(request: DownloadRequest): Promise<void> {
   } finally {
     clearTimeout(stallTimer);
   }
+}
+
+/** An HTTP(S) body; `interrupted` names why a failed request failed when that was the caller's doing. */
+async function openRemote(url: string, signal: AbortSignal, interrupted: () => string | null): Promise<{ body: Readable; declared: number | null }> {
+  let response: Response;
+  try {
+    response = await fetch(url, { signal, redirect: 'follow' });
+  } catch (error) {
+    throw new DownloadError(interrupted() ?? networkReason(error));
+  }
+  if (!response.ok || !response.body) throw new DownloadError(`HTTP ${response.status} ${response.statusText}`.trim());
+  return { body: Readable.fromWeb(response.body as WebReadableStream<Uint8Array>, { signal }), declared: Number(response.headers.get('content-length')) || null };
+}
+
+/** A file:// URL (a mirror on a file share, for air-gapped sites): read as a download is, checked the same way. */
+function openLocal(url: string, signal: AbortSignal): { body: Readable; declared: number | null } {
+  let file: string;
+  try {
+    file = fileURLToPath(url);
+  } catch {
+    throw new DownloadError(`${url} is not a file URL (file:///path/to/file)`);
+  }
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch (error) {
+    throw new DownloadError(`cannot read ${file} (${ioReason(error)})`);
+  }
+  return { body: createReadStream(file, { signal }), declared: size };
 }

@@ -58,10 +58,10 @@ function mirrorUrl(mirror: string, file: string): string {
   try {
     base = new URL(mirror);
   } catch {
-    throw new ModelError(`${MIRROR_VARIABLE}="${mirror}" is not a URL: give a base such as http://mirror.example/models/`);
+    throw new ModelError(`${MIRROR_VARIABLE}="${mirror}" is not a URL: give a base such as http://mirror.example/models/ or file:///srv/models/`);
   }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new ModelError(`${MIRROR_VARIABLE}="${mirror}" is not an http(s) URL`);
-  return `${mirror}${file}`;
+  if (!['http:', 'https:', 'file:'].includes(base.protocol)) throw new ModelError(`${MIRROR_VARIABLE}="${mirror}" is not an http(s) or file URL: give a base such as http://mirror.example/models/ or file:///srv/models/`);
+  return new URL(file, base.href.endsWith('/') ? base.href : `${base.href}/`).href;
 }
 
 async function fetchCatalogModel(entry: CatalogEntry, source: DownloadSource, options: ResolveModelOptions): Promise<string> {

@@ -3,19 +3,19 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
-import { parseDevice } from '../../model/device.js';
+import type { Device } from '../../model/device.js';
 import type { TileGrid } from '../../model/tiles.js';
 import type { CrfTuneSummary } from '../crfTune.js';
 import type { Progress } from '../progress.js';
 import { reportFailure, type SetExitCode } from './failure.js';
-import { classesFlag, device, modelOverridesFrom, normalizeFlag, positiveInt, tileOptions, tileOverlap, tilesFlag } from './flags.js';
+import { classesFlag, deviceOption, modelOverridesFrom, normalizeFlag, positiveInt, tileOptions, tileOverlap, tilesFlag } from './flags.js';
 import { resolveModelFlag } from './modelFlag.js';
 
 interface CrfTuneFlags {
   images: string;
   labels: string;
   model?: string;
-  device: ReturnType<typeof parseDevice>;
+  device: Device;
   threads: number;
   crfIters: number;
   normalize?: ModelOverrides['normalize'];
@@ -46,13 +46,13 @@ export function registerCrfTune(program: Command, setExitCode: SetExitCode): voi
     .requiredOption('--images <dir>', 'images (png, jpg, ...)')
     .requiredOption('--labels <dir>', 'label maps with the same base names, .png (palette or greyscale; pixel = class, 255 ignored)')
     .option('--model <name|path>', 'a catalogue model by name or an ONNX file (default: the embedded default model)')
-    .option('--device <device>', 'auto | cpu | cuda | cuda:N', device, parseDevice('auto'))
+    .addOption(deviceOption())
     .option('--threads <n>', 'intra-op threads of the model', positiveInt('--threads'), Math.max(1, os.availableParallelism()))
     .option('--crf-iters <n>', 'mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
     .option('--normalize <how>', 'input normalisation (default: from the graph)', normalizeFlag)
     .option('--classes <set>', 'class names: voc | cityscapes | ade20k | person | names.txt', classesFlag)
     .option('--tiles <grid>', 'sliding-window inference, as the model will run: auto or COLSxROWS', tilesFlag)
-    .option('--tile-overlap <f>', 'share of a window its neighbours overlap (default 0.25)', tileOverlap)
+    .option('--tile-overlap <f>', 'share of a window its neighbours overlap (default: 0.25)', tileOverlap)
     .option('--no-write', 'only report; leave the sidecar alone')
     .option('--json', 'print the result (every set tried) as one JSON object')
     .action(async (flags: CrfTuneFlags) => {

@@ -4,7 +4,7 @@
  * people 60 px tall are seen at the model's size — and a line saying what was found where.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
@@ -58,10 +58,19 @@ export function registerDemo(program: Command, setExitCode: SetExitCode): void {
       mkdirSync(flags.outDir, { recursive: true });
       const { demoFootage } = await import('../demoFootage.js');
       const source = flags.input ?? (await demoFootage(undefined, { onNote: (m) => process.stderr.write(`note: ${m}\n`) }));
-      const clip = await cut(source, flags.seconds, path.join(flags.outDir, `demo-input${path.extname(source) || '.mkv'}`));
+      // The clip is cut beside its final name and put there only when the run succeeded: a failed demo leaves the last one's files as they were.
+      const clipName = path.join(flags.outDir, `demo-input${path.extname(source) || '.mkv'}`);
+      const partialClip = path.join(flags.outDir, `.demo-input.partial-${process.pid}${path.extname(clipName)}`);
       const framesJson = path.join(flags.outDir, 'demo.frames.jsonl');
-      // People in surveillance footage are small: windows at the model's size find them (--tiles to change).
-      const summary = await runSegment(clip, { ...flags, tiles: flags.tiles ?? 'auto', output: path.join(flags.outDir, 'demo.seg.mp4'), framesJson });
+      let summary: Awaited<ReturnType<typeof runSegment>>;
+      try {
+        const clip = await cut(source, flags.seconds, partialClip);
+        // People in surveillance footage are small: windows at the model's size find them (--tiles to change).
+        summary = await runSegment(clip, { ...flags, tiles: flags.tiles ?? 'auto', output: path.join(flags.outDir, 'demo.seg.mp4'), framesJson });
+        renameSync(partialClip, clipName);
+      } finally {
+        rmSync(partialClip, { force: true });
+      }
       report(summary, flags.json);
       if (!flags.json) process.stderr.write(`found: ${findings(framesJson)}\n`);
     } catch (error) {

@@ -3,23 +3,27 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
-import { parseDevice } from '../../model/device.js';
+import type { Device } from '../../model/device.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
 import type { TileGrid } from '../../model/tiles.js';
-import { tileOptions, type CrfFlags, crfKernelOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, scaleFraction } from './flags.js';
+import { tileOptions, type CrfFlags, crfKernelOptions, crfParams, crfSwitch, modelOptions, modelOverridesFrom, positiveInt, scaleFraction } from './flags.js';
 
 export function registerEval(program: Command, setExitCode: SetExitCode): void {
-  modelOptions(crfKernelOptions(program.command('eval')))
+  const command = program
+    .command('eval')
     .description('mean IoU of a model on labelled images (PASCAL VOC protocol: label 255 ignored)')
     .requiredOption('--images <dir>', 'images (png, jpg, ...)')
-    .requiredOption('--labels <dir>', 'label maps with the same base names, .png (palette or greyscale; pixel = class)')
+    .requiredOption('--labels <dir>', 'label maps with the same base names, .png (palette or greyscale; pixel = class)');
+  modelOptions(command)
     .option('--threads <n>', 'intra-op threads', positiveInt('--threads'), Math.max(1, os.availableParallelism()))
-    .option('--crf <on|off>', 'also score the labels after the dense CRF (DeepLab VOC parameters)', onOff, false)
+    .optionsGroup('CRF:')
+    .addOption(crfSwitch('also score the labels after the dense CRF (the model\'s tuned kernels, else DeepLab\'s VOC set)'))
     .option('--crf-iters <n>', 'CRF mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
-    .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled', scaleFraction('--crf-scale'), 1)
+    .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled', scaleFraction('--crf-scale'), 1);
+  crfKernelOptions(command)
     .option('--json', 'print the result as one JSON object')
-    .action(async (flags: CrfFlags & { images: string; labels: string; model?: string; device: ReturnType<typeof parseDevice>; threads: number; inputSize?: [number, number]; tiles?: TileGrid; tileOverlap?: number; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
+    .action(async (flags: CrfFlags & { images: string; labels: string; model?: string; device: Device; threads: number; inputSize?: [number, number]; tiles?: TileGrid; tileOverlap?: number; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
       const [{ evaluate }, { createProgress }] = await Promise.all([import('../evaluate.js'), import('../progress.js')]);
       const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json, 'eval', 'images');
       try {

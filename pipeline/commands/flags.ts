@@ -4,7 +4,7 @@
  * kernels), and the flag shapes commands read.
  */
 import { readFileSync } from 'node:fs';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type CrfSettings, DEEPLAB_VOC_PARAMS, MIN_KERNEL_SIGMA } from '../../model/crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
 import { parseDevice } from '../../model/device.js';
@@ -77,17 +77,28 @@ export interface CrfFlags {
  */
 export const LIVE_CRF_PRUNE = 0.2;
 
-/** The kernel flags have no defaults: what is not given comes from the model's tuned kernels (its sidecar), else DeepLab's VOC set. */
+/** `--device`, the same in every command; its default shown as a user types it. */
+export const deviceOption = (): Option => new Option('--device <device>', 'auto | cpu | cuda | cuda:N').argParser(device).default(parseDevice('auto'), 'auto');
+
+/** `--crf on|off`, off unless asked for; its default shown as a user types it. */
+export const crfSwitch = (description: string): Option => new Option('--crf <on|off>', description).argParser(onOff).default(false, 'off');
+
+/**
+ * The kernel flags (in the help's "CRF" group, after the command's other CRF flags) have no
+ * defaults: what is not given comes from the model's tuned kernels (its sidecar), else DeepLab's VOC set.
+ */
 export function crfKernelOptions(command: Command): Command {
   const { gaussian, bilateral } = DEEPLAB_VOC_PARAMS;
   const fallback = (v: number) => `(default: the model's tuned value, else ${v})`;
   return command
+    .optionsGroup('CRF:')
     .option('--crf-pos-w <w>', `CRF smoothness kernel weight w2 ${fallback(gaussian.weight)}`, nonNegative('--crf-pos-w'))
     .option('--crf-pos-xy <σ>', `CRF smoothness kernel σγ, pixels at full size ${fallback(gaussian.xy)}`, sigma('--crf-pos-xy'))
     .option('--crf-bi-w <w>', `CRF appearance kernel weight w1 ${fallback(bilateral.weight)}`, nonNegative('--crf-bi-w'))
     .option('--crf-bi-xy <σ>', `CRF appearance kernel σα, pixels at full size ${fallback(bilateral.xy)}`, sigma('--crf-bi-xy'))
     .option('--crf-bi-rgb <σ>', `CRF appearance kernel σβ, colour 0–255 ${fallback(bilateral.rgb)}`, sigma('--crf-bi-rgb'))
-    .option('--crf-prune <p>', `labels whose probability stays below p everywhere in a frame are left out of the CRF (default ${DEEPLAB_VOC_PARAMS.pruneBelow}; serve ${LIVE_CRF_PRUNE})`, fraction);
+    .option('--crf-prune <p>', `labels whose probability stays below p everywhere in a frame are left out of the CRF (default: ${DEEPLAB_VOC_PARAMS.pruneBelow}; serve ${LIVE_CRF_PRUNE})`, fraction)
+    .optionsGroup('Options:');
 }
 
 export function crfParams(flags: CrfFlags): CrfSettings {
@@ -194,16 +205,21 @@ export function modelOverridesFrom(flags: { normalize?: ModelOverrides['normaliz
   return { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) };
 }
 
-/** The model group, the same for segment, serve and eval: which model, where it runs, and what its graph cannot say. */
+/**
+ * The model group, the same for segment, serve and eval: which model, where it runs, and what its
+ * graph cannot say. Later options of the command join the group (its inference flags); the command
+ * starts the next group.
+ */
 export function modelOptions(command: Command): Command {
   return command
+    .optionsGroup('Model:')
     .option('--model <name|path>', 'a catalogue model by name (deeplab-stream models lists them; fetched once, then cached) or an ONNX file (default: mediapipe-selfie, embedded)')
-    .option('--device <device>', 'auto | cpu | cuda | cuda:N', device, parseDevice('auto'))
+    .addOption(deviceOption())
     .option('--input-size <WxH>', 'model input size for models with a dynamic size (default: longer side 513)', size)
     .option('--normalize <how>', 'input normalisation: torchvision | tensorflow | mediapipe | MEAN/STD as r,g,b/r,g,b (default: from the graph)', normalizeFlag)
     .option('--classes <set>', 'class names and colours: voc | cityscapes | ade20k | person | a text file with one name per line', classesFlag)
     .option('--tiles <grid>', 'sliding-window inference: auto (windows about the model\'s input size; 1x1 when the frame is no larger) or COLSxROWS', tilesFlag)
-    .option('--tile-overlap <f>', 'share of a window its neighbours overlap, 0 to 0.9 (default 0.25)', tileOverlap);
+    .option('--tile-overlap <f>', 'share of a window its neighbours overlap, 0 to 0.9 (default: 0.25)', tileOverlap);
 }
 
 export function tilesFlag(value: string): TileGrid {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
-import { CUDA_HOWTO } from '../../model/device.js';
+import { cpuFallbackNote } from '../../model/device.js';
 import type { SegmentSummary } from '../segmentVideo.js';
 import type { ClusterSegmentSummary } from '../cluster/segmentOnCluster.js';
 import { isSequencePattern } from '../sequencePath.js';
@@ -12,7 +12,7 @@ import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
 import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';
 import type { NatsSecurityFlags } from '../cluster/natsSecurity.js';
-import { crfKernelOptions, tileOptions, crfParams, fraction, modelOptions, modelOverridesFrom, onOff, positive, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
+import { crfKernelOptions, crfSwitch, tileOptions, crfParams, fraction, modelOptions, modelOverridesFrom, positive, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
 
 /** Where output goes when no output flag is given: `<name>.seg.mp4` (or .png for a still image) in the working directory. */
 function defaultOutput(input: string): string {
@@ -89,7 +89,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<Se
         : {}),
       signal,
       onStart: ({ totalFrames, fallbackReason }) => {
-        if (fallbackReason) process.stderr.write(`note: CUDA is not available (${fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
+        if (fallbackReason) process.stderr.write(`${cpuFallbackNote(fallbackReason)}\n`);
         progress.start(totalFrames);
       },
       onFrame: (done) => progress.update(done),
@@ -133,38 +133,49 @@ function reportCluster(summary: ClusterSegmentSummary, json: boolean | undefined
   else process.stderr.write(`${summary.framesOut} frames in ${summary.chunks} chunks on ${summary.workers.length} worker(s), ${(summary.wallMs / 1000).toFixed(1)} s → ${Object.values(summary.outputs).join(', ')}\n`);
 }
 
+/** The run's flags, shared by segment and demo: model, CRF, then output. */
 export function segmentOptions(command: Command): Command {
-  return modelOptions(crfKernelOptions(command))
+  modelOptions(command)
     .option('--batch <n>', 'frames per inference call', positiveInt('--batch'), 1)
     .option('--workers <n>', 'inference worker threads (default: 2 on 2+ cores)', positiveInt('--workers'))
     .option('--threads <n>', 'intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
     .option('--scales <list>', 'multi-scale inference: average the scores at these input scales, e.g. 0.5,0.75,1', scaleList)
     .option('--flip', 'also run every scale mirrored left-right and average it in')
-    .option('--crf <on|off>', 'refine the labels with the fully connected CRF (DeepLab VOC parameters)', onOff, false)
+    .optionsGroup('CRF:')
+    .addOption(crfSwitch('refine the labels with the fully connected CRF (the model\'s tuned kernels, else DeepLab\'s VOC set)'))
     .option('--crf-iters <n>', 'CRF mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
     .option('--crf-warm-start', 'video: run the CRF incrementally, each frame from the previous one (cold again on scene cuts)')
     .option('--crf-warm-iters <n>', 'CRF iterations of a warm-started frame', positiveInt('--crf-warm-iters'), WARM_START_ITERATIONS)
     .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled (0.5: about 4× faster)', scaleFraction('--crf-scale'), 1)
-    .option('--crf-workers <n>', 'CRF worker threads: frames side by side (default: 2 on 2+ cores; 1 with --crf-warm-start, whose stream stays on one worker, which then runs each frame on all cores)', positiveInt('--crf-workers'))
+    .option('--crf-workers <n>', 'CRF worker threads: frames side by side (default: 2 on 2+ cores; 1 with --crf-warm-start, whose stream stays on one worker, which then runs each frame on all cores)', positiveInt('--crf-workers'));
+  return crfKernelOptions(command)
     .option('--opacity <alpha>', 'overlay opacity, 0..1', fraction, 0.55)
-    .option('--encoder-preset <preset>', 'overlay video x264 speed: ultrafast … veryslow (default veryfast)', x264Preset)
+    .option('--encoder-preset <preset>', 'overlay video x264 speed: ultrafast … veryslow (default: veryfast)', x264Preset)
     .option('--json', 'print one JSON summary object on stdout at the end')
     .option('--verbose', 'print stack traces of internal errors');
 }
 
 export function registerSegment(program: Command, setExitCode: SetExitCode): void {
-  segmentOptions(natsSecurityOptions(
-    program
-      .command('segment')
-      .description('segment every frame of a video, an image, or an image sequence (frame_%05d.png)')
-      .argument('<input>', 'video file, image, or printf pattern of an image sequence')
-      .option('-o, --output <file>', 'overlay video (.mp4 .mkv .mov .webm .avi) or image (.png .jpg, or a %d pattern)')
-      .option('--masks <dir>', 'write one 8-bit PNG of class indices per frame into DIR')
-      .option('--frames-json <file>', 'write one JSON line per frame: index, pts, pixel count per class')
-      .option('--strict', 'refuse an input with any decode error (default: a file missing at most 1% of its frames is processed with a warning)')
-      .option('--nats <url>', 'spread the video over the workers of a NATS JetStream cluster (deeplab-stream worker --nats URL), in chunks')
-      .option('--chunk-seconds <s>', 'with --nats: about how long each chunk is (cut at keyframes)', positive('--chunk-seconds'), 10),
-  )).action(async (input: string, flags: SegmentFlags & NatsSecurityFlags & { nats?: string; chunkSeconds: number }) => {
+  const command = program
+    .command('segment')
+    .description('segment every frame of a video, an image, or an image sequence (frame_%05d.png)')
+    .argument('<input>', 'video file, image, or printf pattern of an image sequence')
+    .option('-o, --output <file>', 'overlay video (.mp4 .mkv .mov .webm .avi) or image (.png .jpg, or a %d pattern)')
+    .option('--masks <dir>', 'write one 8-bit PNG of class indices per frame into DIR')
+    .option('--frames-json <file>', 'write one JSON line per frame: index, pts, pixel count per class')
+    .option('--strict', 'refuse an input with any decode error (default: a file missing at most 1% of its frames is processed with a warning)');
+  segmentOptions(command)
+    .optionsGroup('Cluster (NATS):')
+    .option('--nats <url>', 'spread the video over the workers of a NATS JetStream cluster (deeplab-stream worker --nats URL), in chunks')
+    .option('--chunk-seconds <s>', 'with --nats: about how long each chunk is (cut at keyframes)', positive('--chunk-seconds'), 10);
+  natsSecurityOptions(command)
+    .addHelpText('after', `
+Examples:
+  deeplab-stream segment street.mp4 -o street.seg.mp4
+  deeplab-stream segment street.mp4 --model deeplabv3-voc --tiles auto --crf on --masks masks/
+  deeplab-stream segment photo.jpg -o photo.seg.png --model deeplabv3-voc --scales 0.75,1,1.25 --flip
+  deeplab-stream segment long.mp4 --nats nats://broker:4222 --frames-json long.jsonl`)
+    .action(async (input: string, flags: SegmentFlags & NatsSecurityFlags & { nats?: string; chunkSeconds: number }) => {
     try {
       if (flags.nats) reportCluster(await runSegmentOnCluster(input, { ...flags, nats: flags.nats }), flags.json);
       else report(await runSegment(input, flags), flags.json);

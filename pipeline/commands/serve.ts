@@ -4,13 +4,13 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
-import { CUDA_HOWTO } from '../../model/device.js';
+import { cpuFallbackNote } from '../../model/device.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
 import { redactSecrets } from '../../core/redact.js';
 import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';
 import type { NatsSecurityFlags } from '../cluster/natsSecurity.js';
-import { LIVE_CRF_PRUNE, crfKernelOptions, tileOptions, crfParams, modelOptions, modelOverridesFrom, onOff, positiveInt, type RunFlags, scaleFraction } from './flags.js';
+import { LIVE_CRF_PRUNE, crfKernelOptions, crfSwitch, tileOptions, crfParams, modelOptions, modelOverridesFrom, positiveInt, type RunFlags, scaleFraction } from './flags.js';
 
 interface ServeFlags extends RunFlags, NatsSecurityFlags {
   port: number;
@@ -65,7 +65,7 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     ...(flags.nats ? { nats: natsTargetFrom(flags.nats, flags) } : {}),
     ...(inputKey ? { inputKey } : {}),
   });
-  if (server.fallbackReason) process.stderr.write(`note: CUDA is not available (${server.fallbackReason}); running on CPU. ${CUDA_HOWTO}\n`);
+  if (server.fallbackReason) process.stderr.write(`${cpuFallbackNote(server.fallbackReason)}\n`);
   const shown = flags.token ? `${server.url}/?token=${encodeURIComponent(flags.token)}` : `${server.url}/`;
   process.stderr.write(`serving ${server.streamIds.join(', ')} on ${shown} (${server.provider})\n`);
   await new Promise<void>((resolve, reject) => {
@@ -77,7 +77,8 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
 }
 
 export function registerServe(program: Command, setExitCode: SetExitCode): void {
-  const command = modelOptions(crfKernelOptions(program.command('serve')))
+  const command = program
+    .command('serve')
     .description('segment live inputs and show them in a browser: the viewer at /, /healthz, /metrics, WebSocket /ws')
     .argument('[inputs...]', 'files, testsrc[:WxH[@fps]], rtsp://…, http(s)://…, camera:N or /dev/videoN', ['testsrc'])
     .option('--port <n>', 'HTTP port (0: any free one)', port, 8080)
@@ -85,19 +86,30 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
     .option('--token <secret>', 'require ?token=SECRET (or Authorization: Bearer) for /ws and /metrics')
     .option('--allowed-hosts <names>', 'host names the server answers to besides IP addresses, localhost and --host (comma-separated; .example.com allows subdomains)', hostList)
     .option('--max-viewers <n>', 'WebSocket viewers at most; more are refused with 503', positiveInt('--max-viewers'), 64)
-    .option('--realtime', 'play files at their frame rate, dropping frames when behind (default: every frame)')
+    .option('--realtime', 'play files at their frame rate, dropping frames when behind (default: every frame)');
+  modelOptions(command)
     .option('--batch <n>', 'frames per inference call (frames of all streams batch together)', positiveInt('--batch'), 1)
     .option('--workers <n>', 'inference worker threads shared by all streams (default: 2 on 2+ cores, one thread each: more frames and less latency than one worker on both cores)', positiveInt('--workers'), Math.min(2, os.availableParallelism()))
     .option('--threads <n>', 'intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
-    .option('--crf <on|off>', 'start every stream with the dense CRF on (viewers can switch it per stream)', onOff, false)
+    .optionsGroup('CRF:')
+    .addOption(crfSwitch('start every stream with the dense CRF on (viewers can switch it per stream)'))
     .option('--crf-iters <n>', 'CRF mean-field iterations of a cold start', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
     .option('--crf-warm-iters <n>', 'CRF iterations of a frame warm-started from the previous one', positiveInt('--crf-warm-iters'), WARM_START_ITERATIONS)
     .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, labels from Q upsampled (default: 0.5 for a two-label model, 0.25 above: the CRF costs more per label)', scaleFraction('--crf-scale'))
-    .option('--crf-workers <n>', 'CRF workers shared by the streams (each stream stays on one; one worker runs each frame on two cores)', positiveInt('--crf-workers'), 1)
+    .option('--crf-workers <n>', 'CRF workers shared by the streams (each stream stays on one; one worker runs each frame on two cores)', positiveInt('--crf-workers'), 1);
+  crfKernelOptions(command)
+    .optionsGroup('Cluster (NATS):')
     .option('--nats <url>', 'run the streams on the workers of a NATS JetStream cluster (deeplab-stream worker --nats URL); this server shows them');
   natsSecurityOptions(command)
     .option('--input-key <file>', 'with --nats: seal inputs\' credentials (rtsp://user:pw@…) with this secret for the workers, which need the same file [env DEEPLAB_STREAM_INPUT_KEY]')
+    .optionsGroup('Options:')
     .option('--verbose', 'print stack traces of internal errors')
+    .addHelpText('after', `
+Examples:
+  deeplab-stream serve                                        the moving test pattern, viewer at http://127.0.0.1:8080/
+  deeplab-stream serve vtest.avi --realtime --model deeplabv3-voc --tiles auto --crf on
+  deeplab-stream serve rtsp://user:pw@10.0.0.7/live camera:0 --host 0.0.0.0 --token SECRET
+  deeplab-stream serve rtsp://10.0.0.7/live --nats nats://broker:4222   (run by: deeplab-stream worker --nats …)`)
     .action(async (inputs: string[], flags: ServeFlags) => {
       try {
         await runServe(inputs, flags);

@@ -5,11 +5,11 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { UsageError } from '../../core/errors.js';
 import { reportFailure, type SetExitCode } from './failure.js';
-import { device, positiveInt } from './flags.js';
+import { deviceOption, positiveInt } from './flags.js';
 import { resolveModelFlag } from './modelFlag.js';
 import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';
 import type { NatsSecurityFlags } from '../cluster/natsSecurity.js';
-import { type Device, parseDevice } from '../../model/device.js';
+import type { Device } from '../../model/device.js';
 import { redactSecrets } from '../../core/redact.js';
 
 /** The operator's settings, from flags or `--config FILE` (JSON with the same names; a flag wins). */
@@ -73,9 +73,15 @@ export function registerWorker(program: Command, setExitCode: SetExitCode): void
     .option('--max-model-mb <n>', 'refuse models larger than this (default: 1024)', positiveInt('--max-model-mb'))
     .option('--model-cache-mb <n>', 'keep at most this much of fetched models on disk, least recently used removed first (default: 4096)', positiveInt('--model-cache-mb'))
     .option('--model <name|path>', 'a model to have ready before the first chunk (jobs bring their own model; this one is then not fetched again)')
-    .option('--device <device>', 'auto | cpu | cuda | cuda:N', device, parseDevice('auto'))
+    .addOption(deviceOption())
     .option('--threads <n>', 'cores for each chunk and each live stream (default: all)', positiveInt('--threads'))
     .option('--verbose', 'print stack traces of internal errors')
+    .addHelpText('after', `
+Examples:
+  deeplab-stream worker --nats nats://broker:4222
+  deeplab-stream worker --nats tls://broker:4222 --nats-creds /etc/deeplab/worker.creds --nats-ca /etc/deeplab/ca.pem
+  deeplab-stream worker --nats nats://broker:4222 --allow-inputs rtsp,host:.cams.example.com,file:/srv/videos
+  deeplab-stream worker --config /etc/deeplab/worker.json     {"nats": "tls://broker:4222", "allowInputs": "rtsp", "maxBatch": 4}`)
     .action(async (given: WorkerFlags) => {
       const controller = new AbortController();
       const onSignal = () => {

@@ -65,5 +65,10 @@ describe('demo', () => {
     const bad = await runCli(['demo', '--input', path.join(tmp.dir, 'none.mp4'), '--out-dir', out, '--device', 'cpu']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toMatch(/^error: could not read .*none\.mp4 .*: give a video ffmpeg can decode$/);
+    // Failed runs — an input that does not decode, a model that is not there — leave the last demo's files as they were.
+    const before = new Map(readdirSync(out).map((f) => [f, readFileSync(path.join(out, f)).toString('base64')]));
+    const noModel = await runCli(['demo', '--input', clip, '--out-dir', out, '--seconds', '0.2', '--model', path.join(tmp.dir, 'none.onnx')]);
+    expect(noModel.code).not.toBe(0);
+    expect(new Map(readdirSync(out).map((f) => [f, readFileSync(path.join(out, f)).toString('base64')]))).toEqual(before);
   });
 });

@@ -106,6 +106,23 @@ describe('--model NAME', () => {
     expect(existsSync(`${model}.json`)).toBe(true);
   });
 
+  it.skipIf(!haveReal)('fetches from a file:// mirror (a file share of an air-gapped site), checked the same way', async () => {
+    const cache = freshCache('file-mirror');
+    const share = path.join(tmp.dir, 'share');
+    mkdirSync(share, { recursive: true });
+    copyFileSync(realFile, path.join(share, source.file));
+    const model = await withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: `file://${share}` }));
+    expect(model).toBe(path.join(cache, 'deeplabv3-voc-68a53978.onnx'));
+  });
+
+  it('says where to place the file by hand when a file:// mirror lacks it', async () => {
+    const cache = freshCache('file-mirror-empty');
+    const r = await runCli(['segment', 'whatever.mp4', '--model', 'deeplabv3-voc', '--device', 'cpu'], { env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: `file://${tmp.dir}/nothing-here/` } });
+    expect(r.code).toBe(3);
+    expect(r.stderr.trim()).toMatch(/^error: could not fetch deeplabv3-voc from file:\/\/.*nothing-here\/deeplabv3_257_mv_gpu\.tflite \(cannot read .*\): put deeplabv3_257_mv_gpu\.tflite .* by hand/);
+    expect(visibleFiles(cache)).toEqual([]);
+  });
+
   const faults: [string, string, RegExp][] = [
     ['no server', 'dead', /connection refused/],
     ['HTTP 404', 'missing', /HTTP 404 Not Found/],
@@ -168,7 +185,7 @@ describe('--model NAME', () => {
     const cache = freshCache('bad-mirror');
     const m = await runCli(['eval', '--images', '.', '--labels', '.', '--model', 'deeplabv3-voc'], { env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: 'ftp://mirror/' } });
     expect(m.code).toBe(3);
-    expect(m.stderr.trim()).toBe('error: DEEPLAB_STREAM_MODEL_MIRROR="ftp://mirror/" is not an http(s) URL');
+    expect(m.stderr.trim()).toBe('error: DEEPLAB_STREAM_MODEL_MIRROR="ftp://mirror/" is not an http(s) or file URL: give a base such as http://mirror.example/models/ or file:///srv/models/');
     expect(visibleFiles(cache)).toEqual([]);
   });
 
