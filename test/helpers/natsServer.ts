@@ -77,6 +77,14 @@ export interface WorkerProcess {
   readonly exited: Promise<number | null>;
 }
 
+/** Kills every worker of the list with SIGKILL (a test's teardown), waits for each, and empties the list. */
+export async function killWorkers(workers: WorkerProcess[]): Promise<void> {
+  for (const w of workers.splice(0)) {
+    w.child.kill('SIGKILL');
+    await w.exited;
+  }
+}
+
 /** `deeplab-stream worker --nats URL` as a child process. */
 export function startWorker(url: string, env: NodeJS.ProcessEnv = {}, args: readonly string[] = []): WorkerProcess {
   const child = spawn(process.execPath, [cliPath, 'worker', '--nats', url, '--threads', '1', ...args], {

@@ -12,7 +12,7 @@ import { Objm } from '@nats-io/obj';
 import { connect } from '@nats-io/transport-node';
 import { CHUNK_STREAM, OBJECT_BUCKET } from '../../pipeline/cluster/protocol.js';
 import { countFrames, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
-import { NATS_SERVER, type NatsServer, startNatsServer, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
+import { NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
 
 if (!NATS_SERVER) console.warn('skipping the cluster tests: nats-server is not installed (bash .ci/install installs it from Debian)');
 
@@ -45,10 +45,7 @@ describe.skipIf(!NATS_SERVER)('segment --nats with worker processes on a real NA
   }, 60_000);
 
   afterEach(async () => {
-    for (const w of workers.splice(0)) {
-      w.child.kill('SIGKILL');
-      await w.exited;
-    }
+    await killWorkers(workers);
     await server?.stop();
     server = null;
   });

@@ -12,7 +12,7 @@ import { Kvm } from '@nats-io/kv';
 import { encode, LIVE_BUCKET, parseLiveTask, RESULTS_STREAM, streamToken, type FrameResult } from '../../pipeline/cluster/protocol.js';
 import { tempDir, writeModel } from '../helpers/fixtures.js';
 import { type ServeProcess, startServe, TestViewer } from '../helpers/liveServer.js';
-import { NATS_SERVER, type NatsServer, startNatsServer, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
+import { NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
 
 if (!NATS_SERVER) console.warn('skipping the live cluster tests: nats-server is not installed (bash .ci/install installs it from Debian)');
 
@@ -41,10 +41,7 @@ describe.skipIf(!NATS_SERVER)('serve --nats: live streams on worker processes', 
   afterEach(async () => {
     viewer?.close();
     await serve?.stop();
-    for (const w of workers.splice(0)) {
-      w.child.kill('SIGKILL');
-      await w.exited;
-    }
+    await killWorkers(workers);
     await server?.stop();
     [server, serve, viewer] = [null, null, null];
   });

@@ -14,7 +14,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { encode, LIVE_BUCKET, type LiveTask, streamToken, type StreamStatus } from '../../../pipeline/cluster/protocol.js';
 import { runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
 import { type ServeProcess, startServe } from '../../helpers/liveServer.js';
-import { NATS_SERVER, type NatsServer, startNatsServer, startWorker, type WorkerProcess } from '../../helpers/natsServer.js';
+import { NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../../helpers/natsServer.js';
 
 if (!NATS_SERVER) console.warn('skipping the hostile-broker tests: nats-server is not installed (bash .ci/install installs it from Debian)');
 
@@ -38,10 +38,7 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
   afterEach(async () => {
     await stranger?.close();
     await serve?.stop();
-    for (const w of workers.splice(0)) {
-      w.child.kill('SIGKILL');
-      await w.exited;
-    }
+    await killWorkers(workers);
     await server?.stop();
     [server, serve, stranger] = [null, null, null];
   });

@@ -14,7 +14,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { encode, LIVE_BUCKET } from '../../../pipeline/cluster/protocol.js';
 import { repoRoot, runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
 import { type ServeProcess, startServe, TestViewer } from '../../helpers/liveServer.js';
-import { makeCertificates, NATS_SERVER, type NatsServer, startNatsServer, startWorker, type WorkerProcess } from '../../helpers/natsServer.js';
+import { makeCertificates, NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../../helpers/natsServer.js';
 
 if (!NATS_SERVER) console.warn('skipping the secured-broker tests: nats-server is not installed (bash .ci/install installs it from Debian)');
 
@@ -40,10 +40,7 @@ describe.skipIf(!NATS_SERVER)('a secured broker', () => {
     viewer?.close();
     await client?.close();
     await serve?.stop();
-    for (const w of workers.splice(0)) {
-      w.child.kill('SIGKILL');
-      await w.exited;
-    }
+    await killWorkers(workers);
     await server?.stop();
     [server, serve, viewer, client] = [null, null, null, null];
   });
