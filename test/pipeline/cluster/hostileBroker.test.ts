@@ -4,14 +4,15 @@
  * allows, a job survives forged failures and advisories, a server counts and ignores what is not
  * its streams', credentials never travel or print, and a stream id has one server.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { encode, LIVE_BUCKET, type LiveTask, streamToken, type StreamStatus } from '../../../pipeline/cluster/protocol.js';
+import { encode, LIVE_BUCKET, type LiveTask, OBJECT_BUCKET, streamToken, type StreamStatus } from '../../../pipeline/cluster/protocol.js';
 import { runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
 import { type ServeProcess, startServe } from '../../helpers/liveServer.js';
 import { NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../../helpers/natsServer.js';
@@ -105,6 +106,33 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
     expect(message('huge')).toMatch(/^refused: the run asks for more than this worker allows: input size 8192x8192 .*batch 64 \(cap 16, --max-batch\)$/);
     expect(seen.framesSeen()).toBe(0);
     expect(workers[0]!.log()).not.toMatch(/taken|\/etc\/|cache:tcp/);
+  }, 60_000);
+
+  it('cannot slip a worker a model that is not what its name says, or one over its size cap; nothing partial stays in its cache', async () => {
+    server = await startNatsServer();
+    const cache = path.join(dir, 'worker-cache');
+    workers.push(startWorker(server.url, { ...env, DEEPLAB_STREAM_CACHE: cache }, ['--max-model-mb', '1']));
+    await workers[0]!.waitFor(/waiting for chunks/);
+    stranger = await connect({ servers: server.url });
+    const objects = await new Objm(jetstream(stranger)).create(OBJECT_BUCKET);
+    // Named after one model's bytes, holding another's; and a model of 2 MiB.
+    const lying = `models/${createHash('sha256').update('another model').digest('hex')}.onnx`;
+    await objects.putBlob({ name: lying }, readFileSync(model));
+    const big = randomBytes(2 << 20);
+    const bigName = `models/${createHash('sha256').update(big).digest('hex')}.onnx`;
+    await objects.putBlob({ name: bigName }, big);
+    const seen = await putTasks(stranger, [
+      task('lying', 'testsrc:64x48@5', { model: { object: lying } }),
+      task('big', 'testsrc:64x48@5', { model: { object: bigName } }),
+      task('badname', 'testsrc:64x48@5', { model: { object: 'models/../../etc/x.onnx' } }),
+    ]);
+    await seen.until(() => seen.statuses.has('lying') && seen.statuses.has('big'), 'refusals of both models');
+    seen.stop();
+    expect(seen.statuses.get('lying')?.message).toMatch(/^cannot run it here \(models\/[0-9a-f]{64}\.onnx in the object store does not match its name \(sha256 [0-9a-f]{64}\)\)$/);
+    expect(seen.statuses.get('big')?.message).toBe("cannot run it here (the model is 2.0 MiB, over this worker's cap of 1.0 MiB (--max-model-mb))");
+    expect(seen.statuses.has('badname')).toBe(false); // not even a task: its model's name is malformed
+    expect(readdirSync(path.join(cache, 'cluster'))).toEqual([]);
+    expect(workers[0]!.log()).not.toMatch(/: taken/);
   }, 60_000);
 
   it('opens a file only under the directory its operator named', async () => {
