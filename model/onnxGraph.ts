@@ -13,6 +13,8 @@ export type Dim = number | string;
 
 export const ONNX_FLOAT = 1;
 export const ONNX_UINT8 = 2;
+export const ONNX_INT8 = 3;
+export const ONNX_INT32 = 6;
 export const ONNX_INT64 = 7;
 
 export interface ConvOptions {
@@ -90,6 +92,14 @@ export class OnnxGraphBuilder {
   constantFloat(values: Float32Array, dims: readonly number[], prefix = 'const'): string {
     const name = this.fresh(prefix);
     this.initializers.push({ name, dims: [...dims], dataType: ONNX_FLOAT, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+    return name;
+  }
+
+  /** An integer constant tensor of quantized data (uint8, int8, int32), its bytes as they are. */
+  constantInts(values: Uint8Array | Int8Array | Int32Array, dims: readonly number[], prefix = 'q'): string {
+    const name = this.fresh(prefix);
+    const dataType = values instanceof Uint8Array ? ONNX_UINT8 : values instanceof Int8Array ? ONNX_INT8 : ONNX_INT32;
+    this.initializers.push({ name, dims: [...dims], dataType, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
     return name;
   }
 

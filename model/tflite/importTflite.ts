@@ -2,25 +2,32 @@
  * TFLite flatbuffer → ONNX. The graph keeps the TFLite interface (NHWC input and output, same
  * tensor names); inside, every 4-D activation is carried as NCHW, so convolutions map one to one
  * onto ONNX's Conv. TF "SAME" padding becomes explicit (lopsided) pads computed from the static
- * shapes; fp16 constants behind DEQUANTIZE are folded to float32.
+ * shapes; fp16 and int8 constants behind DEQUANTIZE are folded to float32.
+ *
+ * Quantized graphs (uint8/int8 tensors with a scale and zero point, per tensor or per channel)
+ * keep their arithmetic in QDQ form, which onnxruntime fuses into its int8 kernels: a quantized
+ * constant becomes DequantizeLinear of its integer data, every quantized activation a
+ * QuantizeLinear→DequantizeLinear pair with its scale and zero point, around float operators.
+ * A quantized uint8 input stays uint8 (pixels as they are; its quantization is the normalisation).
+ * A graph that ends in ARG_MAX is cut before it: the scores come out.
  *
  *   importTflite(bytes of a .tflite) → Uint8Array (an .onnx file)   or throws ModelError naming the op
  */
 import { ModelError } from '../../core/errors.js';
-import { ONNX_FLOAT, ONNX_INT64, OnnxGraphBuilder } from '../onnxGraph.js';
-import { type FlatTable, isTflite, readTflite, TensorType, type TfliteModel, type TfliteOperator, type TfliteTensor } from './tfliteSchema.js';
+import { ONNX_FLOAT, ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../onnxGraph.js';
+import { type FlatTable, isTflite, readTflite, TensorType, type TfliteModel, type TfliteOperator, type TfliteQuantization, type TfliteTensor } from './tfliteSchema.js';
 
 const Op = {
   ADD: 0, AVERAGE_POOL_2D: 1, CONCATENATION: 2, CONV_2D: 3, DEPTHWISE_CONV_2D: 4, DEQUANTIZE: 6, LOGISTIC: 14,
   MAX_POOL_2D: 17, MUL: 18, RELU: 19, RELU_N1_TO_1: 20, RELU6: 21, RESHAPE: 22, RESIZE_BILINEAR: 23, SOFTMAX: 25,
-  TANH: 28, CUSTOM: 32, PAD: 34, MEAN: 40, SUB: 41, DIV: 42, ARG_MAX: 56, TRANSPOSE_CONV: 67, HARD_SWISH: 117,
+  TANH: 28, CUSTOM: 32, PAD: 34, BATCH_TO_SPACE_ND: 37, SPACE_TO_BATCH_ND: 38, MEAN: 40, SUB: 41, DIV: 42, ARG_MAX: 56, TRANSPOSE_CONV: 67, TILE: 69, QUANTIZE: 114, HARD_SWISH: 117,
 } as const;
 const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k]));
 /** A few names of ops we do not map, so the error can say which one it met. */
 const OTHER_OP_NAMES: Record<number, string> = {
-  5: 'DEPTH_TO_SPACE', 9: 'FULLY_CONNECTED', 26: 'SPACE_TO_DEPTH', 36: 'GATHER', 37: 'BATCH_TO_SPACE_ND', 38: 'SPACE_TO_BATCH_ND',
+  5: 'DEPTH_TO_SPACE', 9: 'FULLY_CONNECTED', 26: 'SPACE_TO_DEPTH', 36: 'GATHER',
   39: 'TRANSPOSE', 43: 'SQUEEZE', 45: 'STRIDED_SLICE', 54: 'PRELU', 55: 'MAXIMUM', 57: 'MINIMUM', 97: 'RESIZE_NEAREST_NEIGHBOR',
-  98: 'LEAKY_RELU', 114: 'QUANTIZE',
+  98: 'LEAKY_RELU',
 };
 const NHWC_TO_NCHW_AXIS = [0, 2, 3, 1];
 const TO_NCHW = [0, 3, 1, 2];
@@ -41,11 +48,13 @@ function halfToFloat(h: number): number {
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }
 
-/** Permutes a row-major tensor. */
-function transpose(data: Float32Array, shape: readonly number[], perm: readonly number[]): Float32Array {
+type QuantizedData = Uint8Array | Int8Array | Int32Array;
+
+/** Permutes a row-major tensor (float or quantized integers). */
+function transpose<T extends Float32Array | QuantizedData>(data: T, shape: readonly number[], perm: readonly number[]): T {
   const outShape = perm.map((p) => shape[p]!);
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  const out = new Float32Array(data.length);
+  const out = new (data.constructor as new (length: number) => T)(data.length);
   const index = new Array<number>(outShape.length).fill(0);
   for (let o = 0; o < out.length; o++) {
     let src = 0;
@@ -77,6 +86,8 @@ class TfliteToOnnx {
   private readonly values = new Map<number, Value>();
   /** Constant data by tensor index: from buffers, or folded (DEQUANTIZE). */
   private readonly folded = new Map<number, Float32Array>();
+  /** Quantized outputs whose fused activation clamps inside their grid: [lo, hi] in real values, applied after their QDQ. */
+  private readonly gridClamps = new Map<number, [number, number]>();
 
   constructor(
     private readonly model: TfliteModel,
@@ -110,9 +121,71 @@ class TfliteToOnnx {
         return Float32Array.from(new Int32Array(aligned.buffer, 0, aligned.length / 4));
       case TensorType.INT64:
         return Float32Array.from(new BigInt64Array(aligned.buffer, 0, aligned.length / 8), Number);
+      case TensorType.UINT8:
+      case TensorType.INT8:
+        if (t.quantization) return dequantized(this.rawInts(index), t.shape, t.quantization);
+        throw new ModelError(`TFLite tensor "${t.name}" holds ${t.type === TensorType.UINT8 ? 'uint8' : 'int8'} data without a scale and zero point: not a quantized tensor the importer can read`);
       default:
-        throw new ModelError(`TFLite tensor "${t.name}" has type ${t.type}; only float32, float16 and int32 constants are supported (quantized models are not)`);
+        throw new ModelError(`TFLite tensor "${t.name}" has type ${typeName(t.type)}; supported constants are float32, float16, int32, int64, and quantized uint8 and int8`);
     }
+  }
+
+  /** A constant's integer data as stored (uint8, int8 or int32). */
+  private rawInts(index: number): QuantizedData {
+    const t = this.tensor(index);
+    const raw = this.model.buffers[t.buffer];
+    if (!raw || raw.length === 0) throw new ModelError(`TFLite tensor "${t.name}" is expected to be a constant but has no data`);
+    const copy = new Uint8Array(raw);
+    if (t.type === TensorType.UINT8) return copy;
+    if (t.type === TensorType.INT8) return new Int8Array(copy.buffer);
+    if (t.type === TensorType.INT32) return new Int32Array(copy.buffer, 0, copy.length / 4);
+    throw new ModelError(`TFLite tensor "${t.name}" has type ${typeName(t.type)}, not quantized integer data`);
+  }
+
+  /** The quantization of a quantized uint8/int8 tensor (activation or constant), else null. */
+  private quantized(index: number): TfliteQuantization | null {
+    const t = this.tensor(index);
+    return (t.type === TensorType.UINT8 || t.type === TensorType.INT8) && t.quantization ? t.quantization : null;
+  }
+
+  /** Scale and zero point as ONNX constants, for a tensor of `like`'s integer type; per channel where there are several. */
+  private quantParams(q: TfliteQuantization, like: QuantizedData): [string, string] {
+    const perChannel = q.scale.length > 1;
+    const dims = perChannel ? [q.scale.length] : [];
+    const zero = new (like.constructor as new (values: number[]) => QuantizedData)(q.zeroPoint.length === q.scale.length ? [...q.zeroPoint] : q.scale.map(() => 0));
+    return [this.g.constantFloat(Float32Array.from(q.scale), dims, 'scale'), this.g.constantInts(zero, dims, 'zero')];
+  }
+
+  /**
+   * A quantized constant (weights, an int32 bias) as DequantizeLinear of its integer data,
+   * permuted by `perm` (the channel axis follows); QDQ form, so onnxruntime runs the op in int8.
+   */
+  private dequantizedConstant(index: number, perm: readonly number[] | null, dims?: readonly number[]): string {
+    const t = this.tensor(index);
+    const q = t.quantization!;
+    const raw = this.rawInts(index);
+    const data = perm ? transpose(raw, t.shape, perm) : raw;
+    const shape = dims ?? (perm ? perm.map((p) => t.shape[p]!) : t.shape);
+    const [scale, zero] = this.quantParams(q, raw);
+    const axis = perm ? perm.indexOf(q.axis) : q.axis;
+    return this.g.node('DequantizeLinear', [this.g.constantInts(data, shape, 'q'), scale, zero], q.scale.length > 1 ? [int('axis', axis)] : [])[0]!;
+  }
+
+  /** Whether a constant keeps its integer data in the graph (QDQ) rather than being folded to float. */
+  private isQuantizedConstant(index: number): boolean {
+    const t = this.tensor(index);
+    return !this.folded.has(index) && t.quantization !== null && (t.type === TensorType.UINT8 || t.type === TensorType.INT8 || t.type === TensorType.INT32);
+  }
+
+  /** QuantizeLinear→DequantizeLinear of a float value with a tensor's quantization (an activation of a quantized graph). */
+  private fakeQuantized(x: string, index: number, nchw: boolean): string {
+    const t = this.tensor(index);
+    const q = t.quantization!;
+    const like = t.type === TensorType.UINT8 ? new Uint8Array(0) : new Int8Array(0);
+    const [scale, zero] = this.quantParams(q, like);
+    const axis = q.scale.length > 1 ? [int('axis', nchw && t.shape.length === 4 ? NHWC_TO_NCHW_AXIS[q.axis]! : q.axis)] : [];
+    const [quantized] = this.g.node('QuantizeLinear', [x, scale, zero], axis);
+    return this.g.node('DequantizeLinear', [quantized!, scale, zero], axis)[0]!;
   }
 
   private constInts(index: number): number[] {
@@ -142,6 +215,21 @@ class TfliteToOnnx {
   }
 
   private activation(x: string, fused: number, op: TfliteOperator): string {
+    const out = op.outputs[0]!;
+    const bounds: Record<number, [number, number]> = { 1: [0, Infinity], 2: [-1, 1], 3: [0, 6] };
+    const range = bounds[fused];
+    if (range && this.quantized(out)) {
+      // A quantized output clamps as TFLite's integer kernels do, to the grid points inside the
+      // range: nothing to do where the output's whole grid is inside it (MobileNet's ReLU6 on [0, 6]).
+      // (A float Clip between Conv and its QuantizeLinear also breaks onnxruntime's QDQ fusion.)
+      const t = this.tensor(out);
+      const [scale, zero] = [t.quantization!.scale[0]!, t.quantization!.zeroPoint[0] ?? 0];
+      const [qmin, qmax] = t.type === TensorType.UINT8 ? [0, 255] : [-128, 127];
+      const lo = Math.max(qmin, zero + Math.round(range[0] / scale));
+      const hi = Math.min(qmax, range[1] === Infinity ? qmax : zero + Math.round(range[1] / scale));
+      if (lo > qmin || hi < qmax) this.gridClamps.set(out, [scale * (lo - zero), scale * (hi - zero)]);
+      return x;
+    }
     switch (fused) {
       case 0:
         return x;
@@ -174,18 +262,19 @@ class TfliteToOnnx {
   private conv(op: TfliteOperator, o: FlatTable, depthwise: boolean): void {
     const x = this.input(op.inputs[0]!);
     const wt = this.tensor(op.inputs[1]!);
-    const w = this.constant(op.inputs[1]!);
     const [stride, dilation, fused] = depthwise
       ? [[o.int32(8, 1), o.int32(6, 1)] as [number, number], [o.int32(16, 1), o.int32(14, 1)] as [number, number], o.int8(12, 0)]
       : [[o.int32(8, 1), o.int32(6, 1)] as [number, number], [o.int32(14, 1), o.int32(12, 1)] as [number, number], o.int8(10, 0)];
     const [kh, kw] = [wt.shape[1]!, wt.shape[2]!];
     const inChannels = this.tensor(op.inputs[0]!).shape[3]!;
     // OHWI → OIHW; depthwise [1, H, W, C·M] → [C·M, 1, H, W] with one group per input channel.
-    const weights = depthwise
-      ? this.g.constantFloat(transpose(w, wt.shape, [3, 0, 1, 2]), [wt.shape[3]!, 1, kh, kw], 'w')
-      : this.g.constantFloat(transpose(w, wt.shape, [0, 3, 1, 2]), [wt.shape[0]!, wt.shape[3]!, kh, kw], 'w');
+    const perm = depthwise ? [3, 0, 1, 2] : [0, 3, 1, 2];
+    const weights = this.isQuantizedConstant(op.inputs[1]!)
+      ? this.dequantizedConstant(op.inputs[1]!, perm)
+      : this.g.constantFloat(transpose(this.constant(op.inputs[1]!), wt.shape, perm), perm.map((p) => wt.shape[p]!), 'w');
     const inputs = [x.name, weights];
-    if (op.inputs[2] !== undefined && op.inputs[2] >= 0) inputs.push(this.input(op.inputs[2], false).name);
+    const bias = op.inputs[2];
+    if (bias !== undefined && bias >= 0) inputs.push(this.isQuantizedConstant(bias) ? this.dequantizedConstant(bias, null) : this.input(bias, false).name);
     const [y] = this.g.node('Conv', inputs, [
       ints('kernel_shape', [kh, kw]),
       ints('strides', stride),
@@ -339,9 +428,57 @@ class TfliteToOnnx {
     this.transposeConv(op, op.inputs[0]!, op.inputs[1]!, op.inputs[2], stride);
   }
 
+  /** A constant (fp16, int8 weights of a float graph) is folded to float32; a computed tensor is already float here. */
   private dequantize(op: TfliteOperator): void {
-    if (!this.isConstant(op.inputs[0]!)) throw new ModelError(`TFLite DEQUANTIZE of a computed tensor (operator #${op.index}) is not supported: quantized models are not`);
-    this.folded.set(op.outputs[0]!, this.constant(op.inputs[0]!));
+    if (this.isConstant(op.inputs[0]!)) this.folded.set(op.outputs[0]!, this.constant(op.inputs[0]!));
+    else this.values.set(op.outputs[0]!, this.input(op.inputs[0]!));
+  }
+
+  /** The value as it is; the output's own scale and zero point are applied after the op (fakeQuantized). */
+  private quantize(op: TfliteOperator): void {
+    this.values.set(op.outputs[0]!, this.input(op.inputs[0]!));
+  }
+
+  /**
+   * SPACE_TO_BATCH_ND (how TF1 graphs write an atrous convolution: space to batch, a plain conv,
+   * batch to space): pad, then each of the block's b0×b1 offsets becomes a batch entry.
+   * NCHW [N,C,H,W] → [N,C,H/b0,b0,W/b1,b1] → [b0,b1,N,C,H/b0,W/b1] → [b0·b1·N,C,H/b0,W/b1].
+   */
+  private spaceToBatch(op: TfliteOperator): void {
+    const x = this.input(op.inputs[0]!);
+    const [n, h, w, c] = this.tensor(op.inputs[0]!).shape as [number, number, number, number];
+    const [b0, b1] = this.constInts(op.inputs[1]!) as [number, number];
+    const [top, bottom, left, right] = this.constInts(op.inputs[2]!) as [number, number, number, number];
+    if (!x.nchw) throw new ModelError(`TFLite SPACE_TO_BATCH_ND (operator #${op.index}) on a tensor that is not an image is not supported`);
+    const padded = top || bottom || left || right ? this.g.node('Pad', [x.name, this.g.constantInt64([0, 0, top, left, 0, 0, bottom, right])], [str('mode', 'constant')])[0]! : x.name;
+    const [hp, wp] = [(h + top + bottom) / b0, (w + left + right) / b1];
+    const split = this.g.node('Reshape', [padded, this.g.constantInt64([n, c, hp, b0, wp, b1])])[0]!;
+    const moved = this.g.node('Transpose', [split], [ints('perm', [3, 5, 0, 1, 2, 4])])[0]!;
+    this.set(op.outputs[0]!, this.g.node('Reshape', [moved, this.g.constantInt64([b0 * b1 * n, c, hp, wp])])[0]!, true);
+  }
+
+  /** BATCH_TO_SPACE_ND, the inverse: [b0·b1·N,C,h,w] → [b0,b1,N,C,h,w] → [N,C,h,b0,w,b1] → [N,C,h·b0,w·b1], then cropped. */
+  private batchToSpace(op: TfliteOperator): void {
+    const x = this.input(op.inputs[0]!);
+    const [batch, h, w, c] = this.tensor(op.inputs[0]!).shape as [number, number, number, number];
+    const [b0, b1] = this.constInts(op.inputs[1]!) as [number, number];
+    const [top, bottom, left, right] = this.constInts(op.inputs[2]!) as [number, number, number, number];
+    if (!x.nchw) throw new ModelError(`TFLite BATCH_TO_SPACE_ND (operator #${op.index}) on a tensor that is not an image is not supported`);
+    const n = batch / (b0 * b1);
+    const split = this.g.node('Reshape', [x.name, this.g.constantInt64([b0, b1, n, c, h, w])])[0]!;
+    const moved = this.g.node('Transpose', [split], [ints('perm', [2, 3, 4, 0, 5, 1])])[0]!;
+    const joined = this.g.node('Reshape', [moved, this.g.constantInt64([n, c, h * b0, w * b1])])[0]!;
+    const cropped = top || bottom || left || right
+      ? this.g.node('Slice', [joined, this.g.constantInt64([top, left]), this.g.constantInt64([h * b0 - bottom, w * b1 - right]), this.g.constantInt64([2, 3])])[0]!
+      : joined;
+    this.set(op.outputs[0]!, cropped, true);
+  }
+
+  private tile(op: TfliteOperator): void {
+    const x = this.input(op.inputs[0]!);
+    const multiples = this.constInts(op.inputs[1]!);
+    const repeats = x.nchw && multiples.length === 4 ? TO_NCHW.map((p) => multiples[p]!) : multiples;
+    this.set(op.outputs[0]!, this.g.node('Tile', [x.name, this.g.constantInt64(repeats)])[0]!, x.nchw);
   }
 
   private operator(op: TfliteOperator): void {
@@ -379,6 +516,10 @@ class TfliteToOnnx {
       case Op.SOFTMAX: return this.softmax(op);
       case Op.ARG_MAX: return this.argMax(op);
       case Op.DEQUANTIZE: return this.dequantize(op);
+      case Op.QUANTIZE: return this.quantize(op);
+      case Op.TILE: return this.tile(op);
+      case Op.SPACE_TO_BATCH_ND: return this.spaceToBatch(op);
+      case Op.BATCH_TO_SPACE_ND: return this.batchToSpace(op);
       case Op.TRANSPOSE_CONV: {
         const stride: [number, number] = [need().int32(8, 1), need().int32(6, 1)];
         return this.transposeConv(op, op.inputs[2]!, op.inputs[1]!, op.inputs[3], stride);
@@ -391,24 +532,70 @@ class TfliteToOnnx {
     }
   }
 
-  convert(inputs: readonly number[], outputs: readonly number[], operators: readonly TfliteOperator[]): Uint8Array {
+  convert(inputs: readonly number[], graphOutputs: readonly number[], operators: readonly TfliteOperator[]): Uint8Array {
     for (const index of inputs) {
       const t = this.tensor(index);
-      if (t.type !== TensorType.FLOAT32) throw new ModelError(`TFLite input "${t.name}" is not float32: quantized models are not supported`);
-      const name = this.g.input(t.name, t.shape, ONNX_FLOAT, 3);
-      if (t.shape.length === 4) this.set(index, this.g.node('Transpose', [name], [ints('perm', TO_NCHW)])[0]!, true);
-      else this.set(index, name, false);
+      const quantizedInput = t.type === TensorType.UINT8 && t.quantization !== null;
+      if (t.type !== TensorType.FLOAT32 && !quantizedInput) throw new ModelError(`TFLite input "${t.name}" is ${typeName(t.type)}; supported inputs are float32 and quantized uint8`);
+      const name = this.g.input(t.name, t.shape, quantizedInput ? ONNX_UINT8 : ONNX_FLOAT, 3);
+      const [scale, zero] = quantizedInput ? this.quantParams(t.quantization!, new Uint8Array(0)) : ['', ''];
+      const real = quantizedInput ? this.g.node('DequantizeLinear', [name, scale, zero])[0]! : name;
+      const nchw = t.shape.length === 4 ? this.g.node('Transpose', [real], [ints('perm', TO_NCHW)])[0]! : real;
+      // DQ → Transpose → Q → DQ: the first operator then sees a plain DQ input, as onnxruntime's QDQ fusion wants.
+      this.set(index, quantizedInput && t.shape.length === 4 ? this.fakeQuantized(nchw, index, true) : nchw, t.shape.length === 4);
     }
-    for (const op of operators) this.operator(op);
+    // A graph that ends in ARG_MAX gives its scores instead: tiles, the CRF and multi-scale need them.
+    const producers = new Map(operators.flatMap((op) => op.outputs.map((o) => [o, op] as const)));
+    const cut = new Set<TfliteOperator>();
+    const outputs = graphOutputs.map((index) => {
+      const producer = producers.get(index);
+      if (producer?.builtin !== Op.ARG_MAX) return index;
+      cut.add(producer);
+      return producer.inputs[0]!;
+    });
+    for (const op of operators) {
+      if (cut.has(op)) continue;
+      this.operator(op);
+      for (const out of op.outputs) {
+        const v = this.values.get(out);
+        if (!v || !this.quantized(out)) continue;
+        let name = this.fakeQuantized(v.name, out, v.nchw);
+        const clamp = this.gridClamps.get(out);
+        // Grid points clipped to grid points: the second QDQ is exact, and keeps the QDQ form around the Clip.
+        if (clamp) name = this.fakeQuantized(this.clip(name, clamp[0], clamp[1]), out, v.nchw);
+        this.values.set(out, { name, nchw: v.nchw });
+      }
+    }
     for (const index of outputs) {
       const t = this.tensor(index);
       const v = this.values.get(index);
       if (!v) throw new ModelError(`TFLite output "${t.name}" is never computed`);
       this.g.rename(this.toNhwc(v), t.name);
-      this.g.output(t.name, t.shape, t.type === TensorType.INT32 || t.type === TensorType.INT64 ? ONNX_INT64 : ONNX_FLOAT);
+      this.g.output(t.name, t.shape, (t.type === TensorType.INT32 || t.type === TensorType.INT64) && !this.quantized(index) ? ONNX_INT64 : ONNX_FLOAT);
     }
     return this.g.toBytes('imported_tflite');
   }
+}
+
+function typeName(type: number): string {
+  return Object.entries(TensorType).find(([, v]) => v === type)?.[0].toLowerCase() ?? `type ${type}`;
+}
+
+/** Integer data to real values: scale · (q − zero point), per tensor or per channel along the quantized axis. */
+function dequantized(data: QuantizedData, shape: readonly number[], q: TfliteQuantization): Float32Array {
+  const out = new Float32Array(data.length);
+  if (q.scale.length === 1) {
+    const [scale, zero] = [q.scale[0]!, q.zeroPoint[0] ?? 0];
+    for (let i = 0; i < data.length; i++) out[i] = scale * (data[i]! - zero);
+    return out;
+  }
+  const inner = shape.slice(q.axis + 1).reduce((a, b) => a * b, 1);
+  const channels = shape[q.axis]!;
+  for (let i = 0; i < data.length; i++) {
+    const c = Math.floor(i / inner) % channels;
+    out[i] = q.scale[c]! * (data[i]! - (q.zeroPoint[c] ?? 0));
+  }
+  return out;
 }
 
 export function importTflite(bytes: Uint8Array, label = 'model.tflite'): Uint8Array {

@@ -54,6 +54,18 @@ export class FlatTable {
     const start = this.bb.__vector(this.pos + o);
     return Array.from({ length: this.bb.__vector_len(this.pos + o) }, (_, i) => new FlatTable(this.bb, this.bb.__indirect(start + i * 4)));
   }
+  float32s(slot: number): number[] {
+    const o = this.at(slot);
+    if (!o) return [];
+    const start = this.bb.__vector(this.pos + o);
+    return Array.from({ length: this.bb.__vector_len(this.pos + o) }, (_, i) => this.bb.readFloat32(start + i * 4));
+  }
+  int64s(slot: number): number[] {
+    const o = this.at(slot);
+    if (!o) return [];
+    const start = this.bb.__vector(this.pos + o);
+    return Array.from({ length: this.bb.__vector_len(this.pos + o) }, (_, i) => Number(this.bb.readInt64(start + i * 8)));
+  }
   int32s(slot: number): number[] {
     const o = this.at(slot);
     if (!o) return [];
@@ -76,6 +88,13 @@ export class FlatTable {
 
 export const TensorType = { FLOAT32: 0, FLOAT16: 1, INT32: 2, UINT8: 3, INT64: 4, INT8: 9 } as const;
 
+/** A tensor's affine quantization: real = scale · (q − zeroPoint), per tensor or per channel along `axis`. */
+export interface TfliteQuantization {
+  readonly scale: readonly number[];
+  readonly zeroPoint: readonly number[];
+  readonly axis: number;
+}
+
 export interface TfliteTensor {
   readonly index: number;
   readonly name: string;
@@ -83,6 +102,8 @@ export interface TfliteTensor {
   readonly type: number;
   /** Index into the model's buffers; buffer 0 is the empty sentinel (no constant data). */
   readonly buffer: number;
+  /** Present where the tensor holds quantized values (one scale, or one per channel). */
+  readonly quantization: TfliteQuantization | null;
 }
 
 export interface TfliteOperator {
@@ -114,6 +135,15 @@ export function isTflite(bytes: Uint8Array): boolean {
   return bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'TFL3';
 }
 
+/** QuantizationParameters: min 4, max 6, scale 8, zero_point 10, details 12/14, quantized_dimension 16. */
+function quantizationOf(q: FlatTable | null): TfliteQuantization | null {
+  if (!q) return null;
+  const scale = q.float32s(8);
+  if (scale.length === 0) return null;
+  const zeroPoint = q.int64s(10);
+  return { scale, zeroPoint: zeroPoint.length ? zeroPoint : scale.map(() => 0), axis: q.int32(16, 0) };
+}
+
 export function readTflite(bytes: Uint8Array): TfliteModel {
   const bb = new ByteBuffer(bytes);
   const root = new FlatTable(bb, bb.readInt32(bb.position()) + bb.position());
@@ -123,7 +153,7 @@ export function readTflite(bytes: Uint8Array): TfliteModel {
     custom: c.string(6),
   }));
   const subgraphs = root.tables(8).map((g) => ({
-    tensors: g.tables(4).map((t, index) => ({ index, name: t.string(10) ?? `tensor_${index}`, shape: t.int32s(4), type: t.int8(6, 0), buffer: t.uint32(8, 0) })),
+    tensors: g.tables(4).map((t, index) => ({ index, name: t.string(10) ?? `tensor_${index}`, shape: t.int32s(4), type: t.int8(6, 0), buffer: t.uint32(8, 0), quantization: quantizationOf(t.table(12)) })),
     inputs: g.int32s(6),
     outputs: g.int32s(8),
     operators: g.tables(10).map((op, index) => {

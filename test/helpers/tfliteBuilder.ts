@@ -4,13 +4,21 @@
  */
 import { Builder } from 'flatbuffers';
 
-export const T = { FLOAT32: 0, FLOAT16: 1, INT32: 2 } as const;
+export const T = { FLOAT32: 0, FLOAT16: 1, INT32: 2, UINT8: 3, INT64: 4, INT8: 9 } as const;
+
+/** Affine quantization: real = scale · (q − zeroPoint), per tensor or per channel along `axis`. */
+export interface QuantSpec {
+  scale: number[];
+  zeroPoint: number[];
+  axis?: number;
+}
 
 export interface TensorSpec {
   shape: number[];
   type?: number;
-  /** Constant data (float32 values, int32 values, or raw fp16 bits as Uint16Array). */
-  data?: Float32Array | Int32Array | Uint16Array;
+  /** Constant data (float32 values, int32 values, raw fp16 bits as Uint16Array, or quantized uint8/int8). */
+  data?: Float32Array | Int32Array | Uint16Array | Uint8Array | Int8Array;
+  quantization?: QuantSpec;
 }
 
 export interface OpSpec {
@@ -58,6 +66,21 @@ export function options(fields: number, values: [slot: number, kind: 'i8' | 'i32
   };
 }
 
+/** QuantizationParameters: min 0, max 1, scale 2 ([float]), zero_point 3 ([long]), details 4/5, quantized_dimension 6. */
+function quantizationTable(b: Builder, q: QuantSpec): number {
+  b.startVector(4, q.scale.length, 4);
+  for (let i = q.scale.length - 1; i >= 0; i--) b.addFloat32(q.scale[i]!);
+  const scale = b.endVector();
+  b.startVector(8, q.zeroPoint.length, 8);
+  for (let i = q.zeroPoint.length - 1; i >= 0; i--) b.addInt64(BigInt(q.zeroPoint[i]!));
+  const zero = b.endVector();
+  return table(b, 7, () => {
+    b.addFieldOffset(2, scale, 0);
+    b.addFieldOffset(3, zero, 0);
+    if (q.axis) b.addFieldInt32(6, q.axis, 0);
+  });
+}
+
 export function buildTflite(spec: ModelSpec): Uint8Array {
   const b = new Builder(1 << 16);
   // Buffer 0 is the empty sentinel; each constant gets its own buffer.
@@ -74,11 +97,13 @@ export function buildTflite(spec: ModelSpec): Uint8Array {
   const tensors = spec.tensors.map((t, i) => {
     const shape = intVector(b, t.shape);
     const name = b.createString(`t${i}`);
+    const quantization = t.quantization ? quantizationTable(b, t.quantization) : 0;
     return table(b, 8, () => {
       b.addFieldOffset(0, shape, 0);
       b.addFieldInt8(1, t.type ?? T.FLOAT32, null);
       b.addFieldInt32(2, tensorBuffer[i]!, 0);
       b.addFieldOffset(3, name, 0);
+      if (quantization) b.addFieldOffset(4, quantization, 0);
     });
   });
   const codes: { builtin: number; custom?: string }[] = [];
