@@ -73,7 +73,78 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     // 48.92 with DeepLab's VOC set and 45.72 without the CRF.
     crf: { bilateral: { weight: 6, xy: 50, rgb: 3 }, gaussian: { weight: 3, xy: 3 } },
   },
+  // The quantized DeepLabs (uint8, imported into QDQ form: onnxruntime runs them in int8). Their
+  // input is uint8 pixels as they are; a final ARG_MAX is cut, so the scores come out.
+  {
+    name: 'deeplabv3-voc-513',
+    description: 'DeepLab v3, MobileNetV2, PASCAL VOC 2012 at 513×513, int8 (Google Coral; 74.3% VOC val mIoU): VOC objects — people, animals, vehicles, furniture',
+    classes: 'voc',
+    classCount: 21,
+    inputSize: [513, 513],
+    licence: 'Apache-2.0',
+    source: coral('coral_deeplabv3_mnv2_pascal_quant.tflite', '350af47fd346ea6d74b58833a351f583ba860e9806ec5bd292ff8d8f1f249398', 2_193_224),
+    normalize: 'tensorflow',
+  },
+  {
+    name: 'deeplabv3-voc-513-small',
+    description: 'the same at depth 0.5, int8 (69.7% VOC val mIoU): VOC objects where speed matters more',
+    classes: 'voc',
+    classCount: 21,
+    inputSize: [513, 513],
+    licence: 'Apache-2.0',
+    source: coral('coral_deeplabv3_mnv2_dm05_pascal_quant.tflite', '0470d2a782aa54eeeb99d32e7b6b3fb7722905c7c4f5d26bd957ec861366d48b', 760_904),
+    normalize: 'tensorflow',
+  },
+  {
+    name: 'deeplab-cityscapes',
+    description: 'EdgeTPU-DeepLab-slim, Cityscapes at 513×513, int8 (Google Coral): street cameras — road, sidewalk, person, rider, car, pole …',
+    classes: 'cityscapes',
+    classCount: 19,
+    inputSize: [513, 513],
+    licence: 'Apache-2.0',
+    source: coral('coral_deeplab_mobilenet_edgetpu_slim_cityscapes_quant.tflite', '322fe29945cb1693f426952f2a330ab67ea5678545ddee6f2548e0cfd0ca03e5', 2_157_328),
+    normalize: 'tensorflow',
+  },
+  {
+    name: 'deeplabv3plus-ade20k',
+    description: 'DeepLab v3+, MobileNetV2, ADE20K at 513×513, float with int8 weights (TensorFlow Hub): everyday scenes, 150 classes + "other"',
+    classes: 'ade20k-151',
+    classCount: 151,
+    inputSize: [513, 513],
+    licence: 'Apache-2.0',
+    source: {
+      kind: 'download',
+      url: 'https://tfhub.dev/sayakpaul/lite-model/deeplabv3-mobilenetv2-ade20k/1/default/1?lite-format=tflite',
+      file: 'lite-model_deeplabv3-mobilenetv2-ade20k_1_default_1.tflite',
+      sha256: '9476784566f88bf0bdc3169f0012fb7d08857b325811d8c1aaf5ada1c0d4e4f9',
+      bytes: 2_415_896,
+      format: 'tflite',
+    },
+    normalize: 'tensorflow',
+  },
+  {
+    name: 'deeplabv3plus-ade20k-32',
+    description: 'DeepLab v3+, MobileNetV2, ADE20K\'s first 31 classes + "other" at 512×512, int8 (MLPerf Mobile): everyday scenes, coarse — wall, floor, road, grass, person, car …',
+    classes: 'ade20k-32',
+    classCount: 32,
+    inputSize: [512, 512],
+    licence: 'Apache-2.0',
+    source: {
+      kind: 'download',
+      url: 'https://github.com/mlcommons/mobile_models/raw/main/v0_7/tflite/deeplabv3_mnv2_ade20k_uint8.tflite',
+      file: 'deeplabv3_mnv2_ade20k_uint8.tflite',
+      sha256: '2d58c681d81b5e181816b81cc815b82edf3daad905b4d7d35afade80aee93b5f',
+      bytes: 2_348_952,
+      format: 'tflite',
+    },
+    normalize: 'tensorflow',
+  },
 ];
+
+/** A file of Google Coral's model set (the July 2021 revision). */
+function coral(file: string, sha256: string, bytes: number): DownloadSource {
+  return { kind: 'download', url: `https://github.com/google-coral/test_data/raw/master/${file}`, file, sha256, bytes, format: 'tflite' };
+}
 
 export function catalogEntry(name: string): CatalogEntry | undefined {
   return MODEL_CATALOG.find((entry) => entry.name === name);

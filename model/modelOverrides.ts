@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { ModelError } from '../core/errors.js';
 import { type CrfKernels, MIN_KERNEL_SIGMA } from './crf/crfParams.js';
 import { PRESET_NORMALIZATION, type ModelDescriptor } from './descriptor.js';
-import { type ClassSet, type ClassSetName, customClassSet, namedClassSet } from './palette.js';
+import { CLASS_SET_NAMES, type ClassSet, type ClassSetName, customClassSet, namedClassSet } from './palette.js';
 import type { Normalization } from './preprocess.js';
 
 export type PresetName = keyof typeof PRESET_NORMALIZATION;
@@ -32,7 +32,7 @@ const CRF_KERNELS = z.strictObject({
 const KNOWN_KEYS = ['normalize', 'classes', 'crf'];
 
 const PRESETS = Object.keys(PRESET_NORMALIZATION) as PresetName[];
-const CLASS_SETS: ClassSetName[] = ['voc', 'cityscapes', 'ade20k', 'person'];
+const CLASS_SETS: readonly ClassSetName[] = CLASS_SET_NAMES;
 
 function isTriple(v: unknown): v is [number, number, number] {
   return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));

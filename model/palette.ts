@@ -67,7 +67,15 @@ export const ADE20K_CLASSES = [
 export const PERSON_CLASSES = ['background', 'person'] as const;
 export const PERSON_PALETTE = Uint8Array.from([0, 0, 0, 192, 128, 128]);
 
-export type ClassSetName = 'voc' | 'cityscapes' | 'ade20k' | 'person';
+export type ClassSetName = 'voc' | 'cityscapes' | 'ade20k' | 'ade20k-151' | 'ade20k-32' | 'person';
+
+/** Every class set by name, as `--classes` and sidecars take them. */
+export const CLASS_SET_NAMES: readonly ClassSetName[] = ['voc', 'cityscapes', 'ade20k', 'ade20k-151', 'ade20k-32', 'person'];
+
+/** DeepLab's ADE20K exports: label 0 is "other" (no benchmark class), 1–150 the benchmark's. */
+export const ADE20K_WITH_OTHER: readonly string[] = ['other', ...ADE20K_CLASSES];
+/** MLPerf Mobile's subset: "other", then the first 31 ADE20K classes (wall … armchair). */
+export const ADE20K_32: readonly string[] = ['other', ...ADE20K_CLASSES.slice(0, 31)];
 
 export interface ClassSet {
   readonly names: readonly string[];
@@ -83,6 +91,10 @@ export function namedClassSet(name: ClassSetName): ClassSet {
     case 'ade20k':
       // The VOC bit-interleaved colours, extended to 150 (not the benchmark's own colour table).
       return { names: ADE20K_CLASSES, palette: vocPalette(ADE20K_CLASSES.length) };
+    case 'ade20k-151':
+      return { names: ADE20K_WITH_OTHER, palette: vocPalette(ADE20K_WITH_OTHER.length) };
+    case 'ade20k-32':
+      return { names: ADE20K_32, palette: vocPalette(ADE20K_32.length) };
     case 'person':
       return { names: PERSON_CLASSES, palette: PERSON_PALETTE };
   }

@@ -92,6 +92,8 @@ class TfliteToOnnx {
   constructor(
     private readonly model: TfliteModel,
     private readonly tensors: readonly TfliteTensor[],
+    /** False: a quantized graph becomes plain float (constants dequantized, no QDQ), for comparison. */
+    private readonly keepQuantization = true,
   ) {}
 
   private tensor(index: number): TfliteTensor {
@@ -174,7 +176,7 @@ class TfliteToOnnx {
   /** Whether a constant keeps its integer data in the graph (QDQ) rather than being folded to float. */
   private isQuantizedConstant(index: number): boolean {
     const t = this.tensor(index);
-    return !this.folded.has(index) && t.quantization !== null && (t.type === TensorType.UINT8 || t.type === TensorType.INT8 || t.type === TensorType.INT32);
+    return this.keepQuantization && !this.folded.has(index) && t.quantization !== null && (t.type === TensorType.UINT8 || t.type === TensorType.INT8 || t.type === TensorType.INT32);
   }
 
   /** QuantizeLinear→DequantizeLinear of a float value with a tensor's quantization (an activation of a quantized graph). */
@@ -218,7 +220,7 @@ class TfliteToOnnx {
     const out = op.outputs[0]!;
     const bounds: Record<number, [number, number]> = { 1: [0, Infinity], 2: [-1, 1], 3: [0, 6] };
     const range = bounds[fused];
-    if (range && this.quantized(out)) {
+    if (range && this.quantized(out) && this.keepQuantization) {
       // A quantized output clamps as TFLite's integer kernels do, to the grid points inside the
       // range: nothing to do where the output's whole grid is inside it (MobileNet's ReLU6 on [0, 6]).
       // (A float Clip between Conv and its QuantizeLinear also breaks onnxruntime's QDQ fusion.)
@@ -538,18 +540,19 @@ class TfliteToOnnx {
       const quantizedInput = t.type === TensorType.UINT8 && t.quantization !== null;
       if (t.type !== TensorType.FLOAT32 && !quantizedInput) throw new ModelError(`TFLite input "${t.name}" is ${typeName(t.type)}; supported inputs are float32 and quantized uint8`);
       const name = this.g.input(t.name, t.shape, quantizedInput ? ONNX_UINT8 : ONNX_FLOAT, 3);
-      const [scale, zero] = quantizedInput ? this.quantParams(t.quantization!, new Uint8Array(0)) : ['', ''];
+      const [scale, zero] = quantizedInput ? this.quantParams(t.quantization, new Uint8Array(0)) : ['', ''];
       const real = quantizedInput ? this.g.node('DequantizeLinear', [name, scale, zero])[0]! : name;
       const nchw = t.shape.length === 4 ? this.g.node('Transpose', [real], [ints('perm', TO_NCHW)])[0]! : real;
       // DQ → Transpose → Q → DQ: the first operator then sees a plain DQ input, as onnxruntime's QDQ fusion wants.
-      this.set(index, quantizedInput && t.shape.length === 4 ? this.fakeQuantized(nchw, index, true) : nchw, t.shape.length === 4);
+      this.set(index, quantizedInput && t.shape.length === 4 && this.keepQuantization ? this.fakeQuantized(nchw, index, true) : nchw, t.shape.length === 4);
     }
     // A graph that ends in ARG_MAX gives its scores instead: tiles, the CRF and multi-scale need them.
     const producers = new Map(operators.flatMap((op) => op.outputs.map((o) => [o, op] as const)));
     const cut = new Set<TfliteOperator>();
     const outputs = graphOutputs.map((index) => {
       const producer = producers.get(index);
-      if (producer?.builtin !== Op.ARG_MAX) return index;
+      // (An ARG_MAX of the graph's own input has no scores before it: kept.)
+      if (producer?.builtin !== Op.ARG_MAX || inputs.includes(producer.inputs[0]!)) return index;
       cut.add(producer);
       return producer.inputs[0]!;
     });
@@ -558,7 +561,7 @@ class TfliteToOnnx {
       this.operator(op);
       for (const out of op.outputs) {
         const v = this.values.get(out);
-        if (!v || !this.quantized(out)) continue;
+        if (!v || !this.quantized(out) || !this.keepQuantization) continue;
         let name = this.fakeQuantized(v.name, out, v.nchw);
         const clamp = this.gridClamps.get(out);
         // Grid points clipped to grid points: the second QDQ is exact, and keeps the QDQ form around the Clip.
@@ -598,7 +601,15 @@ function dequantized(data: QuantizedData, shape: readonly number[], q: TfliteQua
   return out;
 }
 
-export function importTflite(bytes: Uint8Array, label = 'model.tflite'): Uint8Array {
+export interface ImportOptions {
+  /**
+   * Keep a quantized graph's arithmetic in QDQ form (default), so that onnxruntime runs its int8
+   * kernels; false makes it a plain float graph of the dequantized weights (slower, for comparison).
+   */
+  readonly keepQuantization?: boolean;
+}
+
+export function importTflite(bytes: Uint8Array, label = 'model.tflite', options: ImportOptions = {}): Uint8Array {
   if (!isTflite(bytes)) throw new ModelError(`${label} is not a TFLite model (no "TFL3" identifier): pass a .tflite file`);
   let model: TfliteModel;
   try {
@@ -608,5 +619,5 @@ export function importTflite(bytes: Uint8Array, label = 'model.tflite'): Uint8Ar
   }
   const graph = model.subgraphs[0];
   if (!graph) throw new ModelError(`${label} has no subgraph`);
-  return new TfliteToOnnx(model, graph.tensors).convert(graph.inputs, graph.outputs, graph.operators);
+  return new TfliteToOnnx(model, graph.tensors, options.keepQuantization ?? true).convert(graph.inputs, graph.outputs, graph.operators);
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type CrfSettings, DEEPLAB_VOC_PARAMS, MIN_KERNEL_SIGMA } from '../../model/crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
+import { CLASS_SET_NAMES, type ClassSetName } from '../../model/palette.js';
 import { parseDevice } from '../../model/device.js';
 import type { TileGrid } from '../../model/tiles.js';
 
@@ -143,12 +144,12 @@ export function normalizeFlag(value: string): NonNullable<ModelOverrides['normal
 }
 
 export function classesFlag(value: string): NonNullable<ModelOverrides['classes']> {
-  if (value === 'voc' || value === 'cityscapes' || value === 'ade20k' || value === 'person') return value;
+  if ((CLASS_SET_NAMES as readonly string[]).includes(value)) return value as ClassSetName;
   let text: string;
   try {
     text = readFileSync(value, 'utf8');
   } catch {
-    throw new InvalidArgumentError(`takes voc, cityscapes, ade20k, person or a readable text file of class names, got "${value}"`);
+    throw new InvalidArgumentError(`takes ${CLASS_SET_NAMES.join(', ')} or a readable text file of class names, got "${value}"`);
   }
   const names = text.split('\n').map((l) => l.trim()).filter(Boolean);
   if (names.length === 0) throw new InvalidArgumentError(`${value} names no classes`);
@@ -217,7 +218,7 @@ export function modelOptions(command: Command): Command {
     .addOption(deviceOption())
     .option('--input-size <WxH>', 'model input size for models with a dynamic size (default: longer side 513)', size)
     .option('--normalize <how>', 'input normalisation: torchvision | tensorflow | mediapipe | MEAN/STD as r,g,b/r,g,b (default: from the graph)', normalizeFlag)
-    .option('--classes <set>', 'class names and colours: voc | cityscapes | ade20k | person | a text file with one name per line', classesFlag)
+    .option('--classes <set>', `class names and colours: ${CLASS_SET_NAMES.join(' | ')} | a text file with one name per line`, classesFlag)
     .option('--tiles <grid>', 'sliding-window inference: auto (windows about the model\'s input size; 1x1 when the frame is no larger) or COLSxROWS', tilesFlag)
     .option('--tile-overlap <f>', 'share of a window its neighbours overlap, 0 to 0.9 (default: 0.25)', tileOverlap);
 }

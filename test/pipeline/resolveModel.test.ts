@@ -181,7 +181,7 @@ describe('--model NAME', () => {
   it('a name that is no model and no file lists the known names; a bad mirror is told', async () => {
     const r = await runCli(['segment', 'x.mp4', '--model', 'deeplabv4-voc']);
     expect(r.code).toBe(3);
-    expect(r.stderr.trim()).toBe('error: there is no model file "deeplabv4-voc" and no model of that name: known names are mediapipe-selfie, deeplabv3-voc (deeplab-stream models lists them)');
+    expect(r.stderr.trim()).toBe('error: there is no model file "deeplabv4-voc" and no model of that name: known names are mediapipe-selfie, deeplabv3-voc, deeplabv3-voc-513, deeplabv3-voc-513-small, deeplab-cityscapes, deeplabv3plus-ade20k, deeplabv3plus-ade20k-32 (deeplab-stream models lists them)');
     const cache = freshCache('bad-mirror');
     const m = await runCli(['eval', '--images', '.', '--labels', '.', '--model', 'deeplabv3-voc'], { env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: 'ftp://mirror/' } });
     expect(m.code).toBe(3);
