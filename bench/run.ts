@@ -36,6 +36,7 @@ import { FfmpegFrameSource } from '../pipeline/sources/ffmpegFrameSource.js';
 import { benchLive } from './liveBench.js';
 import { benchLiveRealModel, benchRealModel, realMaterial } from './realModelBench.js';
 import { benchSoak } from './soakBench.js';
+import { benchCatalogue } from './catalogueBench.js';
 import { benchCluster } from './clusterBench.js';
 import { median, runMeasured } from './benchUtil.js';
 import { writeNpyFloat32 } from '../pipeline/npy.js';
@@ -525,6 +526,12 @@ async function benchRealDeepLab(): Promise<void> {
   if (measured) results['realModel'] = measured;
 }
 
+/** `npm run bench -- catalogue`: every catalogue DeepLab in ../shared/models, bare vs pipeline, int8 vs float. */
+async function benchCatalogueModels(): Promise<void> {
+  const measured = await benchCatalogue({ root, cli, work, rounds: quick ? 1 : 3, say });
+  if (measured) results['catalogue'] = measured;
+}
+
 async function benchLiveReal(): Promise<void> {
   const rows = await benchLiveRealModel({ root, cli, work, rounds: 1, seconds: quick ? 5 : 15, say });
   if (rows) results['liveRealModel'] = rows;
@@ -547,7 +554,7 @@ async function benchClusterRuns(): Promise<void> {
   results['cluster'] = await benchCluster({ root, cli, work, rounds: quick ? 1 : 2, say, fallbackClip: () => clip('clip360-240-g25.mp4', 640, 360, 30, quick ? 60 : 240) });
 }
 
-const all: Record<string, () => Promise<void>> = { 'crf-one-shot': async () => void (results['crfOneShot'] = await crfOneShot()), real: benchRealDeepLab, pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, 'crf-video': benchCrfVideo, 'crf-footage': benchCrfFootage, live: benchLiveServe, 'live-real': benchLiveReal, soak: benchSoakServe, cluster: benchClusterRuns };
+const all: Record<string, () => Promise<void>> = { 'crf-one-shot': async () => void (results['crfOneShot'] = await crfOneShot()), real: benchRealDeepLab, catalogue: benchCatalogueModels, pipeline: benchPipeline, decode: benchDecode, rss: benchRss, models: benchModels, crf: benchCrf, 'crf-video': benchCrfVideo, 'crf-footage': benchCrfFootage, live: benchLiveServe, 'live-real': benchLiveReal, soak: benchSoakServe, cluster: benchClusterRuns };
 const byDefault = Object.keys(all).filter((name) => name !== 'soak');
 const chosen = process.argv.slice(2).filter((a) => a in all);
 for (const name of chosen.length ? chosen : byDefault) await all[name]!();

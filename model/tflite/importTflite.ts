@@ -88,6 +88,8 @@ class TfliteToOnnx {
   private readonly folded = new Map<number, Float32Array>();
   /** Quantized outputs whose fused activation clamps inside their grid: [lo, hi] in real values, applied after their QDQ. */
   private readonly gridClamps = new Map<number, [number, number]>();
+  /** Convolutions between SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND, run as one dilated convolution: by conv operator. */
+  private readonly atrous = new Map<TfliteOperator, { readonly dilation: [number, number]; readonly pads: number[]; readonly spaceToBatch: TfliteOperator; readonly batchToSpace: TfliteOperator }>();
 
   constructor(
     private readonly model: TfliteModel,
@@ -262,13 +264,15 @@ class TfliteToOnnx {
   }
 
   private conv(op: TfliteOperator, o: FlatTable, depthwise: boolean): void {
-    const x = this.input(op.inputs[0]!);
+    const atrous = this.atrous.get(op);
+    const x = this.input(atrous ? atrous.spaceToBatch.inputs[0]! : op.inputs[0]!);
     const wt = this.tensor(op.inputs[1]!);
     const [stride, dilation, fused] = depthwise
       ? [[o.int32(8, 1), o.int32(6, 1)] as [number, number], [o.int32(16, 1), o.int32(14, 1)] as [number, number], o.int8(12, 0)]
       : [[o.int32(8, 1), o.int32(6, 1)] as [number, number], [o.int32(14, 1), o.int32(12, 1)] as [number, number], o.int8(10, 0)];
     const [kh, kw] = [wt.shape[1]!, wt.shape[2]!];
     const inChannels = this.tensor(op.inputs[0]!).shape[3]!;
+    const dilations = atrous ? atrous.dilation : dilation;
     // OHWI → OIHW; depthwise [1, H, W, C·M] → [C·M, 1, H, W] with one group per input channel.
     const perm = depthwise ? [3, 0, 1, 2] : [0, 3, 1, 2];
     const weights = this.isQuantizedConstant(op.inputs[1]!)
@@ -280,11 +284,11 @@ class TfliteToOnnx {
     const [y] = this.g.node('Conv', inputs, [
       ints('kernel_shape', [kh, kw]),
       ints('strides', stride),
-      ints('dilations', dilation),
-      ints('pads', this.pads(op, o.int8(4, 0), [kh, kw], stride, dilation)),
+      ints('dilations', dilations),
+      ints('pads', atrous ? atrous.pads : this.pads(op, o.int8(4, 0), [kh, kw], stride, dilation)),
       int('group', depthwise ? inChannels : 1),
     ]);
-    this.set(op.outputs[0]!, this.activation(y!, fused, op), true);
+    this.set(atrous ? atrous.batchToSpace.outputs[0]! : op.outputs[0]!, this.activation(y!, fused, op), true);
   }
 
   private pool(op: TfliteOperator, o: FlatTable, kind: 'AveragePool' | 'MaxPool'): void {
@@ -442,6 +446,35 @@ class TfliteToOnnx {
   }
 
   /**
+   * TF1 writes an atrous convolution as SPACE_TO_BATCH_ND → a stride-1 VALID convolution →
+   * BATCH_TO_SPACE_ND: that is one convolution dilated by the block, padded by the paddings less
+   * the crops. Found here so the three run as one ONNX Conv (on the ADE20K model, ~4× faster
+   * than rearranging the batch); anything else takes the general path below.
+   */
+  private findAtrous(operators: readonly TfliteOperator[]): void {
+    const consumers = new Map<number, TfliteOperator[]>();
+    for (const op of operators) for (const i of op.inputs) consumers.set(i, [...(consumers.get(i) ?? []), op]);
+    const only = (tensor: number) => (consumers.get(tensor)?.length === 1 ? consumers.get(tensor)![0]! : null);
+    for (const s2b of operators) {
+      if (s2b.builtin !== Op.SPACE_TO_BATCH_ND || this.quantized(s2b.outputs[0]!)) continue;
+      const conv = only(s2b.outputs[0]!);
+      if (!conv || (conv.builtin !== Op.CONV_2D && conv.builtin !== Op.DEPTHWISE_CONV_2D) || conv.inputs[0] !== s2b.outputs[0] || !conv.options) continue;
+      const depthwise = conv.builtin === Op.DEPTHWISE_CONV_2D;
+      const o = conv.options;
+      const plain = o.int8(4, 0) === 1 && o.int32(6, 1) === 1 && o.int32(8, 1) === 1 && (depthwise ? o.int32(14, 1) === 1 && o.int32(16, 1) === 1 : o.int32(12, 1) === 1 && o.int32(14, 1) === 1);
+      const b2s = only(conv.outputs[0]!);
+      if (!plain || !b2s || b2s.builtin !== Op.BATCH_TO_SPACE_ND || this.tensor(s2b.inputs[0]!).shape[0] !== 1) continue;
+      const block = this.constInts(s2b.inputs[1]!);
+      if (block.join() !== this.constInts(b2s.inputs[1]!).join()) continue;
+      const [pt, pb, pl, pr] = this.constInts(s2b.inputs[2]!);
+      const [ct, cb, cl, cr] = this.constInts(b2s.inputs[2]!);
+      const pads = [pt! - ct!, pl! - cl!, pb! - cb!, pr! - cr!];
+      if (pads.some((p) => p < 0)) continue;
+      this.atrous.set(conv, { dilation: [block[0]!, block[1]!], pads, spaceToBatch: s2b, batchToSpace: b2s });
+    }
+  }
+
+  /**
    * SPACE_TO_BATCH_ND (how TF1 graphs write an atrous convolution: space to batch, a plain conv,
    * batch to space): pad, then each of the block's b0×b1 offsets becomes a batch entry.
    * NCHW [N,C,H,W] → [N,C,H/b0,b0,W/b1,b1] → [b0,b1,N,C,H/b0,W/b1] → [b0·b1·N,C,H/b0,W/b1].
@@ -556,8 +589,10 @@ class TfliteToOnnx {
       cut.add(producer);
       return producer.inputs[0]!;
     });
+    this.findAtrous(operators);
+    const folded = new Set([...this.atrous.values()].flatMap((a) => [a.spaceToBatch, a.batchToSpace]));
     for (const op of operators) {
-      if (cut.has(op)) continue;
+      if (cut.has(op) || folded.has(op)) continue;
       this.operator(op);
       for (const out of op.outputs) {
         const v = this.values.get(out);

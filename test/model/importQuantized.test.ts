@@ -213,6 +213,13 @@ describe('importTflite: quantized graphs in QDQ form', () => {
       ],
     };
     for (const out of await run(spec, x.data)) expectWithinSteps(out.data, reference.data, 1e-5, 1);
+    // With a RELU between the conv and BATCH_TO_SPACE_ND the three are not folded into one dilated conv: the batch is rearranged.
+    const withRelu: ModelSpec = {
+      ...spec,
+      tensors: [...spec.tensors, { shape: [4, 4, 4, 4] }],
+      operators: [spec.operators[0]!, spec.operators[1]!, { builtin: 19, inputs: [6], outputs: [9] }, { builtin: 37, inputs: [9, 1, 7], outputs: [8] }],
+    };
+    for (const out of await run(withRelu, x.data)) expectWithinSteps(out.data, reference.data.map((v) => Math.max(0, v)), 1e-5, 1);
   });
 
   it('int8 per-channel weights behind DEQUANTIZE in a float graph (dynamic-range quantized models) fold to float', async () => {

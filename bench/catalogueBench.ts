@@ -1,0 +1,90 @@
+/**
+ * Every catalogue DeepLab with a copy in ../shared/models, on real footage (the first 100 frames of
+ * vtest.avi, 768×576), each imported as `--model NAME` imports it (QDQ for the quantized ones):
+ * - a bare `session.run` loop (one session, 2 intra-op threads, the model's input) vs
+ *   `segment … --frames-json` (the whole pipeline: decode, resize, inference workers, upsample,
+ *   argmax), alternating rounds;
+ * - the quantized graphs in QDQ form vs the same graphs dequantized to float (bare runs).
+ * Skipped, with a message, where the shared folder is absent.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { type DownloadSource, MODEL_CATALOG } from '../model/catalog.js';
+import { PRESET_NORMALIZATION } from '../model/descriptor.js';
+import { preprocessRgb, resizeRgbUint8 } from '../model/preprocess.js';
+import { importTflite } from '../model/tflite/importTflite.js';
+import { median, runMeasured } from './benchUtil.js';
+
+export interface CatalogueBenchOptions {
+  readonly root: string;
+  readonly cli: string;
+  readonly work: string;
+  readonly rounds: number;
+  readonly say: (line: string) => void;
+}
+
+/** Published file name → the copy in ../shared/models. */
+const SHARED_NAMES: Record<string, string> = { 'deeplabv3_mnv2_ade20k_uint8.tflite': 'mlperf_deeplabv3_mnv2_ade20k_uint8.tflite' };
+
+export async function benchCatalogue(o: CatalogueBenchOptions): Promise<Record<string, unknown> | null> {
+  const { root, cli, work, rounds, say } = o;
+  say('\n## the catalogue DeepLabs on vtest.avi: bare session.run vs segment, int8 (QDQ) vs float');
+  const video = path.resolve(root, '../shared/media/vtest.avi');
+  if (!existsSync(video)) {
+    say(`skipped: ${video} is absent (the team's shared folder beside the repository)`);
+    return null;
+  }
+  const clip = path.join(work, 'vtest-100.mkv');
+  if (!existsSync(clip)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-frames:v', '100', '-c', 'copy', clip]);
+  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', video, '-vf', 'select=eq(n\\,300)', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 24 });
+  const results: Record<string, unknown> = {};
+  say('| model | input | bare fps (QDQ) | bare fps (float) | segment fps | segment / bare |');
+  say('|---|---|---|---|---|---|');
+  for (const entry of MODEL_CATALOG) {
+    if (entry.source.kind !== 'download') continue;
+    const source: DownloadSource = entry.source;
+    const tflite = path.resolve(root, '../shared/models', SHARED_NAMES[source.file] ?? source.file);
+    if (!existsSync(tflite)) continue;
+    const bytes = readFileSync(tflite);
+    const model = path.join(work, `${entry.name}.onnx`);
+    writeFileSync(model, importTflite(bytes, tflite));
+    writeFileSync(`${model}.json`, JSON.stringify({ normalize: entry.normalize, classes: entry.classes, ...(entry.crf ? { crf: entry.crf } : {}) }));
+    const floatModel = importTflite(bytes, tflite, { keepQuantization: false });
+    const [width, height] = entry.inputSize;
+    const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
+    const uint8 = session.inputMetadata[0]?.isTensor === true && session.inputMetadata[0].type === 'uint8';
+    await session.release();
+    const input = uint8
+      ? new ort.Tensor('uint8', resizeRgbUint8(rgb, 768, 576, width, height, 'NHWC'), [1, height, width, 3])
+      : new ort.Tensor('float32', preprocessRgb(rgb, 768, 576, width, height, 'NHWC', PRESET_NORMALIZATION[entry.normalize]), [1, height, width, 3]);
+    const bare = async (graph: string | Uint8Array): Promise<number> => {
+      const s = typeof graph === 'string'
+        ? await ort.InferenceSession.create(graph, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 })
+        : await ort.InferenceSession.create(graph, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
+      const feeds = { [s.inputNames[0]!]: input };
+      for (let i = 0; i < 3; i++) await s.run(feeds);
+      const n = 20;
+      const t0 = performance.now();
+      for (let i = 0; i < n; i++) await s.run(feeds);
+      const fps = n / ((performance.now() - t0) / 1000);
+      await s.release();
+      return fps;
+    };
+    const qdq: number[] = [];
+    const float: number[] = [];
+    const pipeline: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      qdq.push(await bare(model));
+      float.push(await bare(floatModel));
+      const run = await runMeasured(process.execPath, [cli, 'segment', clip, '--model', model, '--device', 'cpu', '--frames-json', path.join(work, 'catalogue.jsonl'), '--json']);
+      if (run.code !== 0) throw new Error(`segment --model ${entry.name} failed: ${run.stderr}`);
+      pipeline.push((JSON.parse(run.stdout) as { fps: number }).fps);
+    }
+    const [b, f, p] = [median(qdq), median(float), median(pipeline)];
+    say(`| ${entry.name} | ${width}×${height} ${uint8 ? 'uint8' : 'float'} | ${b.toFixed(1)} | ${f.toFixed(1)} | ${p.toFixed(1)} | ${(p / b).toFixed(2)} |`);
+    results[entry.name] = { bareFps: b, floatFps: f, segmentFps: p, ratio: p / b, rounds: { qdq, float, pipeline } };
+  }
+  return results;
+}
