@@ -44,3 +44,13 @@ export function runMeasured(command: string, args: readonly string[], env: NodeJ
     });
   });
 }
+
+/** Runs of a session per second: `warmup` runs first, then `runs` timed (the session is released after). */
+export async function sessionRunsPerSecond(session: { run(feeds: Record<string, unknown>): Promise<unknown>; release(): Promise<void> }, feeds: Record<string, unknown>, warmup: number, runs: number): Promise<number> {
+  for (let i = 0; i < warmup; i++) await session.run(feeds);
+  const t0 = performance.now();
+  for (let i = 0; i < runs; i++) await session.run(feeds);
+  const perSecond = runs / ((performance.now() - t0) / 1000);
+  await session.release();
+  return perSecond;
+}

@@ -15,7 +15,7 @@ import { type DownloadSource, MODEL_CATALOG } from '../model/catalog.js';
 import { PRESET_NORMALIZATION } from '../model/descriptor.js';
 import { preprocessRgb, resizeRgbUint8 } from '../model/preprocess.js';
 import { importTflite } from '../model/tflite/importTflite.js';
-import { median, runMeasured } from './benchUtil.js';
+import { median, runMeasured, sessionRunsPerSecond } from './benchUtil.js';
 
 export interface CatalogueBenchOptions {
   readonly root: string;
@@ -63,14 +63,7 @@ export async function benchCatalogue(o: CatalogueBenchOptions): Promise<Record<s
       const s = typeof graph === 'string'
         ? await ort.InferenceSession.create(graph, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 })
         : await ort.InferenceSession.create(graph, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
-      const feeds = { [s.inputNames[0]!]: input };
-      for (let i = 0; i < 3; i++) await s.run(feeds);
-      const n = 20;
-      const t0 = performance.now();
-      for (let i = 0; i < n; i++) await s.run(feeds);
-      const fps = n / ((performance.now() - t0) / 1000);
-      await s.release();
-      return fps;
+      return sessionRunsPerSecond(s, { [s.inputNames[0]!]: input }, 3, 20);
     };
     const qdq: number[] = [];
     const float: number[] = [];

@@ -15,7 +15,7 @@ import { catalogEntry } from '../model/catalog.js';
 import { TENSORFLOW_NORMALIZATION } from '../model/descriptor.js';
 import { preprocessRgb } from '../model/preprocess.js';
 import { importTflite } from '../model/tflite/importTflite.js';
-import { median, runMeasured } from './benchUtil.js';
+import { median, runMeasured, sessionRunsPerSecond } from './benchUtil.js';
 import { type LiveRow, measureLiveCases } from './liveBench.js';
 
 export interface RealModelBenchOptions {
@@ -61,14 +61,7 @@ export async function benchRealModel(options: RealModelBenchOptions): Promise<Re
     const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', intraOpNumThreads: 2, executionProviders: ['cpu'] });
     const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', frame300, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 24 });
     const tensor = new ort.Tensor('float32', preprocessRgb(rgb, 768, 576, 257, 257, 'NHWC', TENSORFLOW_NORMALIZATION), [1, 257, 257, 3]);
-    const feeds = { [session.inputNames[0]!]: tensor };
-    for (let i = 0; i < 5; i++) await session.run(feeds);
-    const n = 150;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) await session.run(feeds);
-    const fps = n / ((performance.now() - t0) / 1000);
-    await session.release();
-    return fps;
+    return sessionRunsPerSecond(session, { [session.inputNames[0]!]: tensor }, 5, 150);
   };
   const segment = async (input: string, extra: string[], json = path.join(work, 'real.jsonl')): Promise<SegmentJson & { processFps: number }> => {
     const run = await runMeasured(process.execPath, [cli, 'segment', input, '--model', model, '--device', 'cpu', '--frames-json', json, '--json', ...extra]);
