@@ -38,7 +38,7 @@ describe('the published package', () => {
     }
     // Nothing of the checkout's sources or tests is shipped; the build, the WebAssembly and the viewer are.
     const shipped = readdirSync(installed);
-    expect(shipped.sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json', 'viewer']);
+    expect(shipped.sort()).toEqual(['LICENSE', 'README.md', 'deploy', 'dist', 'package.json', 'viewer']);
     expect(readdirSync(path.join(installed, 'dist', 'model', 'crf'))).toContain('lattice.wasm');
 
     writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));

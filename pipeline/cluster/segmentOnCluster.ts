@@ -129,9 +129,9 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
  * Results as workers send them; outputs written as soon as the next chunk in order is there.
  * Stops at the first failed chunk (its worker's one line), at Ctrl-C, or when the server is lost.
  */
-/** Whether a chunk's task is still on the work queue (no worker acknowledged or gave it up yet). */
-async function queued(cluster: Cluster, seq: number): Promise<boolean> {
-  return cluster.jsm.streams.getMessage(CHUNK_STREAM, { seq }).then((message) => message !== null, () => false);
+/** Whether a chunk's task is still on the work queue (no worker acknowledged or gave it up yet); null when the server did not answer. */
+async function queued(cluster: Cluster, seq: number): Promise<boolean | null> {
+  return cluster.jsm.streams.getMessage(CHUNK_STREAM, { seq }).then((message) => message !== null, () => null);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -143,6 +143,8 @@ async function collect(cluster: Cluster, job: string, messages: ConsumerMessages
   let frames = 0;
   let duplicates = 0;
   let ignored = 0;
+  /** Set when collecting ends (done or failed): the checks of failures still waiting stop. */
+  let finished = false;
   /** The stream sequence of the last result read, for the checks of failures below. */
   let readSeq = 0;
   let failJob: (error: Error) => void = () => {};
@@ -164,48 +166,58 @@ async function collect(cluster: Cluster, job: string, messages: ConsumerMessages
   const checkFailure = async (done: Extract<ChunkDone, { ok: false }>) => {
     const seq = taskSeq.get(done.chunk);
     if (seq === undefined) return;
-    while (await queued(cluster, seq)) {
-      if (settled(done.chunk)) return;
+    const over = () => finished || settled(done.chunk);
+    // A question the server did not answer (busy, reconnecting) is asked again: no answer is no evidence.
+    while ((await queued(cluster, seq)) !== false) {
+      if (over()) return;
       await sleep(250);
     }
-    const last = await cluster.jsm.streams.getMessage(DONE_STREAM, { last_by_subj: doneSubject(job) }).catch(() => null);
-    while (last && readSeq < last.seq && !settled(done.chunk)) await sleep(50);
-    if (settled(done.chunk)) return;
+    let last = null;
+    while (!(last = await cluster.jsm.streams.getMessage(DONE_STREAM, { last_by_subj: doneSubject(job) }).catch(() => null))) {
+      if (over()) return;
+      await sleep(250);
+    }
+    while (readSeq < last.seq && !over()) await sleep(50);
+    if (over()) return;
     // A user error (a chunk that does not decode, a model that does not fit) is the job's answer.
     failJob(done.error.kind !== 'internal' ? fromErrorEnvelope(done.error, `chunk ${done.chunk + 1}`) : new ClusterError(`chunk ${done.chunk + 1} of ${chunks.length} failed on worker ${done.worker}: ${done.error.message}`));
   };
   const iterator = messages[Symbol.asyncIterator]();
-  while (next < chunks.length) {
-    const step = await Promise.race([iterator.next(), stop]);
-    if (step.done) throw new ClusterError(`the results of the job stopped coming from the NATS server at ${cluster.url}`);
-    readSeq = step.value.seq;
-    let done: ChunkDone;
-    try {
-      done = parseChunkDone(step.value.data);
-      if (done.job !== job || done.chunk >= chunks.length) throw new Error('for another job or chunk');
-    } catch (error) {
-      // Anyone who may publish on the broker may have sent it: it is not a reason to stop the job.
-      o.onWarning?.(`ignored a result on the job's subject (${(error as Error).message}): are all workers the same version as this client?`);
-      ignored += 1;
-      continue;
+  try {
+    while (next < chunks.length) {
+      const step = await Promise.race([iterator.next(), stop]);
+      if (step.done) throw new ClusterError(`the results of the job stopped coming from the NATS server at ${cluster.url}`);
+      readSeq = step.value.seq;
+      let done: ChunkDone;
+      try {
+        done = parseChunkDone(step.value.data);
+        if (done.job !== job || done.chunk >= chunks.length) throw new Error('for another job or chunk');
+      } catch (error) {
+        // Anyone who may publish on the broker may have sent it: it is not a reason to stop the job.
+        o.onWarning?.(`ignored a result on the job's subject (${(error as Error).message}): are all workers the same version as this client?`);
+        ignored += 1;
+        continue;
+      }
+      if (!done.ok) {
+        if (settled(done.chunk)) ignored += 1;
+        else void checkFailure(done).catch((error: unknown) => failJob(error as Error));
+        continue;
+      }
+      if (settled(done.chunk)) {
+        duplicates += 1;
+        continue;
+      }
+      arrived.set(done.chunk, done);
+      workers.add(done.worker);
+      for (let ready = arrived.get(next); ready; ready = arrived.get(next)) {
+        arrived.delete(next);
+        frames += await outputs.append(cluster, ready, frames, chunks[next]!.startSeconds - chunks[0]!.startSeconds);
+        next += 1;
+        o.onChunkDone?.(next, chunks.length);
+      }
     }
-    if (!done.ok) {
-      if (settled(done.chunk)) ignored += 1;
-      else void checkFailure(done).catch((error: unknown) => failJob(error as Error));
-      continue;
-    }
-    if (settled(done.chunk)) {
-      duplicates += 1;
-      continue;
-    }
-    arrived.set(done.chunk, done);
-    workers.add(done.worker);
-    for (let ready = arrived.get(next); ready; ready = arrived.get(next)) {
-      arrived.delete(next);
-      frames += await outputs.append(cluster, ready, frames, chunks[next]!.startSeconds - chunks[0]!.startSeconds);
-      next += 1;
-      o.onChunkDone?.(next, chunks.length);
-    }
+  } finally {
+    finished = true;
   }
   if (ignored > 0) o.onWarning?.(`${ignored} message(s) on the job's subject were not this job's results and were ignored: is someone else publishing on the broker?`);
   return { frames, workers, duplicates };
