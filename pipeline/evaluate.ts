@@ -6,6 +6,8 @@
  *
  *   images/NAME.{png,jpg}  +  labels/NAME.png  →  { mIoU, perClass: [{ name, iou, pixels }], images }
  */
+import { classMapToVoc } from '../model/classMaps.js';
+import { VOC_CLASSES } from '../model/palette.js';
 import type { TileGrid } from '../model/tiles.js';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
@@ -43,6 +45,8 @@ export interface EvalOptions extends LabelledRunOptions {
   readonly inputSize?: readonly [number, number];
   /** Also score the labels after the dense CRF with these parameters. */
   readonly crf?: CrfSettings;
+  /** Scores the model's labels as VOC's through this map (model class name → VOC class name; the rest background). */
+  readonly classMap?: Record<string, string>;
   readonly onImage?: (done: number, total: number) => void;
   /** One line each: what was worked out rather than read (a class axis measured by one run). */
   readonly onNote?: (message: string) => void;
@@ -174,16 +178,20 @@ export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
   const crfChoice = options.crf ? crfParamsFor(options.crf, d.crf) : null;
   if (crfChoice) options.onNote?.(crfChoice.description);
   const crfParams = crfChoice?.params;
-  const confusion = new ConfusionMatrix(d.classes);
-  const crfConfusion = options.crf ? new ConfusionMatrix(d.classes) : null;
+  // Through a class map the truth is VOC's and the model's labels are mapped onto it.
+  const toVoc = options.classMap ? classMapToVoc(options.classMap, d.classNames) : null;
+  const names: readonly string[] = toVoc ? VOC_CLASSES : d.classNames;
+  const mapped = (labels: Uint8Array) => (toVoc ? labels.map((l) => toVoc[l]!) : labels);
+  const confusion = new ConfusionMatrix(names.length);
+  const crfConfusion = options.crf ? new ConfusionMatrix(names.length) : null;
   const pool = await InferencePool.forModel(d, { workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device });
   const crf = options.crf ? CrfRunner.start() : null;
   try {
     await inferLabelledImages(plan, pool, items, Boolean(crf), async ({ frame, truth, labels, probabilities }, index) => {
-      confusion.add(truth, labels);
+      confusion.add(truth, mapped(labels));
       if (crf && crfConfusion && probabilities) {
         const refined = await crf.run({ image: frame.rgb, width: frame.width, height: frame.height, probabilities, classes: d.classes, params: crfParams! });
-        crfConfusion.add(truth, refined.labels);
+        crfConfusion.add(truth, mapped(refined.labels));
       }
       options.onImage?.(index + 1, items.length);
     });
@@ -191,5 +199,5 @@ export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
     await pool.close();
     await crf?.close();
   }
-  return { images: items.length, ...confusion.scores(d.classNames), ...(crfConfusion ? { crf: crfConfusion.scores(d.classNames) } : {}) };
+  return { images: items.length, ...confusion.scores(names), ...(crfConfusion ? { crf: crfConfusion.scores(names) } : {}) };
 }

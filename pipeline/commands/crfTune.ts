@@ -3,6 +3,7 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
+import { CLASS_SET_NAMES } from '../../model/palette.js';
 import type { Device } from '../../model/device.js';
 import type { TileGrid } from '../../model/tiles.js';
 import type { CrfTuneSummary } from '../crfTune.js';
@@ -50,7 +51,7 @@ export function registerCrfTune(program: Command, setExitCode: SetExitCode): voi
     .option('--threads <n>', 'intra-op threads of the model', positiveInt('--threads'), Math.max(1, os.availableParallelism()))
     .option('--crf-iters <n>', 'mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
     .option('--normalize <how>', 'input normalisation (default: from the graph)', normalizeFlag)
-    .option('--classes <set>', 'class names: voc | cityscapes | ade20k | person | names.txt', classesFlag)
+    .option('--classes <set>', `class names: ${CLASS_SET_NAMES.join(' | ')} | names.txt`, classesFlag)
     .option('--tiles <grid>', 'sliding-window inference, as the model will run: auto or COLSxROWS', tilesFlag)
     .option('--tile-overlap <f>', 'share of a window its neighbours overlap (default: 0.25)', tileOverlap)
     .option('--no-write', 'only report; leave the sidecar alone')

@@ -1,6 +1,7 @@
 /** `eval`: the mean IoU of a model on labelled images (VOC protocol), with and without the CRF. */
 import os from 'node:os';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
+import { parseClassMap } from '../../model/classMaps.js';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
 import type { Device } from '../../model/device.js';
@@ -8,6 +9,15 @@ import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
 import type { TileGrid } from '../../model/tiles.js';
 import { tileOptions, type CrfFlags, crfKernelOptions, crfParams, crfSwitch, modelOptions, modelOverridesFrom, positiveInt, scaleFraction } from './flags.js';
+
+/** A class map, or commander's one-line error. */
+function classMapFlag(value: string): Record<string, string> {
+  try {
+    return parseClassMap(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message.replace(/^--class-map takes /, 'takes '));
+  }
+}
 
 export function registerEval(program: Command, setExitCode: SetExitCode): void {
   const command = program
@@ -22,8 +32,10 @@ export function registerEval(program: Command, setExitCode: SetExitCode): void {
     .option('--crf-iters <n>', 'CRF mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
     .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, Q upsampled', scaleFraction('--crf-scale'), 1);
   crfKernelOptions(command)
+    .optionsGroup('Options:')
+    .option('--class-map <map>', 'score a model of another label set on VOC labels: cityscapes, ade20k (built-in maps to VOC) or pairs such as person=person,rider=person; its other classes count as background', classMapFlag)
     .option('--json', 'print the result as one JSON object')
-    .action(async (flags: CrfFlags & { images: string; labels: string; model?: string; device: Device; threads: number; inputSize?: [number, number]; tiles?: TileGrid; tileOverlap?: number; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
+    .action(async (flags: CrfFlags & { classMap?: Record<string, string>; images: string; labels: string; model?: string; device: Device; threads: number; inputSize?: [number, number]; tiles?: TileGrid; tileOverlap?: number; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
       const [{ evaluate }, { createProgress }] = await Promise.all([import('../evaluate.js'), import('../progress.js')]);
       const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json, 'eval', 'images');
       try {
@@ -42,6 +54,7 @@ export function registerEval(program: Command, setExitCode: SetExitCode): void {
           ...tileOptions(flags),
           modelOverrides: modelOverridesFrom(flags),
           ...(flags.crf ? { crf: crfParams(flags) } : {}),
+          ...(flags.classMap ? { classMap: flags.classMap } : {}),
         });
         progress.stop();
         if (flags.json) {

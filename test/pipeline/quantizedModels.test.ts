@@ -12,6 +12,7 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { catalogEntry, type DownloadSource } from '../../model/catalog.js';
+import { VOC_CLASSES } from '../../model/palette.js';
 import { repoRoot, runCli, tempDir } from '../helpers/fixtures.js';
 
 const shared = path.resolve(repoRoot, '../shared');
@@ -102,5 +103,16 @@ describe.skipIf(!haveShared)('the quantized DeepLabs by name', () => {
     expect(coarse.labels.reduce((a, b) => Math.max(a, b), 0)).toBeLessThan(32);
     const fine = await segment('deeplabv3plus-ade20k', frame300);
     expect((fine.pixels['person'] ?? 0) + (fine.pixels['road'] ?? 0)).toBeGreaterThan(20_000);
+  }, 90_000);
+
+  it('eval scores a model of another label set on the VOC photos through a class map', async () => {
+    const voc = path.join(shared, 'voc-train');
+    const r = await runCli(['eval', '--images', path.join(voc, 'images'), '--labels', path.join(voc, 'labels'), '--model', 'deeplab-cityscapes', '--class-map', 'cityscapes', '--json'], { env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: mirror } });
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as { perClass: { name: string; iou: number | null }[] };
+    expect(summary.perClass.map((c) => c.name)).toEqual([...VOC_CLASSES]);
+    // The street model knows people and motorbikes, and nothing of cats or sofas.
+    expect(summary.perClass.find((c) => c.name === 'person')!.iou).toBeGreaterThan(0.25);
+    expect(summary.perClass.find((c) => c.name === 'cat')!.iou).toBe(0);
   }, 90_000);
 });
