@@ -38,6 +38,8 @@ export interface CatalogEntry {
   readonly normalize: PresetName;
   /** The CRF's kernels for this model's scores, searched on labelled photos (BENCHMARKS.md). */
   readonly crf?: CrfKernels;
+  /** Milliseconds a frame in a bare `session.run` on two cores of the project's machine (`npm run bench -- catalogue`). */
+  readonly msPerFrame: number;
 }
 
 export const DEFAULT_MODEL_NAME = 'mediapipe-selfie';
@@ -52,6 +54,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     licence: 'Apache-2.0',
     source: { kind: 'package', packageName: '@mediapipe/selfie_segmentation', file: 'selfie_segmentation.tflite' },
     normalize: 'mediapipe',
+    msPerFrame: 4,
   },
   {
     name: 'deeplabv3-voc',
@@ -69,6 +72,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
       format: 'tflite',
     },
     normalize: 'tensorflow',
+    msPerFrame: 9,
     // `crf-tune` on the 12 VOC photos of ../shared/voc-train (BENCHMARKS.md): 50.31 mIoU, against
     // 48.92 with DeepLab's VOC set and 45.72 without the CRF.
     crf: { bilateral: { weight: 6, xy: 50, rgb: 3 }, gaussian: { weight: 3, xy: 3 } },
@@ -84,6 +88,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     licence: 'Apache-2.0',
     source: coral('coral_deeplabv3_mnv2_pascal_quant.tflite', '350af47fd346ea6d74b58833a351f583ba860e9806ec5bd292ff8d8f1f249398', 2_193_224),
     normalize: 'tensorflow',
+    msPerFrame: 37,
   },
   {
     name: 'deeplabv3-voc-513-small',
@@ -94,6 +99,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     licence: 'Apache-2.0',
     source: coral('coral_deeplabv3_mnv2_dm05_pascal_quant.tflite', '0470d2a782aa54eeeb99d32e7b6b3fb7722905c7c4f5d26bd957ec861366d48b', 760_904),
     normalize: 'tensorflow',
+    msPerFrame: 24,
   },
   {
     name: 'deeplab-cityscapes',
@@ -104,6 +110,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     licence: 'Apache-2.0',
     source: coral('coral_deeplab_mobilenet_edgetpu_slim_cityscapes_quant.tflite', '322fe29945cb1693f426952f2a330ab67ea5678545ddee6f2548e0cfd0ca03e5', 2_157_328),
     normalize: 'tensorflow',
+    msPerFrame: 43,
   },
   {
     name: 'deeplabv3plus-ade20k',
@@ -121,6 +128,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
       format: 'tflite',
     },
     normalize: 'tensorflow',
+    msPerFrame: 270,
   },
   {
     name: 'deeplabv3plus-ade20k-32',
@@ -138,6 +146,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
       format: 'tflite',
     },
     normalize: 'tensorflow',
+    msPerFrame: 73,
   },
 ];
 

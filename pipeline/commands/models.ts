@@ -11,6 +11,7 @@ interface ModelRow {
   readonly classes: number;
   readonly classNames: string;
   readonly inputSize: string;
+  readonly msPerFrame: number;
   readonly bytes: number;
   readonly licence: string;
   readonly source: string;
@@ -36,6 +37,7 @@ function row(entry: CatalogEntry, { cachedDownload, defaultModelSource }: ModelS
     classes: entry.classCount,
     classNames: entry.classes,
     inputSize: entry.inputSize.join('x'),
+    msPerFrame: entry.msPerFrame,
     bytes: source.kind === 'download' ? source.bytes : statSync(packaged!.tflite).size,
     licence: entry.licence,
     source: source.kind === 'download' ? source.url : `npm ${source.packageName}@${packaged!.version}`,
@@ -59,14 +61,15 @@ export function registerModels(program: Command, setExitCode: SetExitCode): void
           return;
         }
         const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
-        const table = [['name', 'classes', 'input', 'size', 'licence', 'cached', 'source'], ...rows.map((r) => [
-          `${r.name}${r.default ? ' (default)' : ''}`, `${r.classes} ${r.classNames}`, r.inputSize, mb(r.bytes), r.licence, r.cached ? 'yes' : 'no', r.source,
+        const table = [['name', 'classes', 'input', 'ms/frame*', 'size', 'licence', 'cached', 'source'], ...rows.map((r) => [
+          `${r.name}${r.default ? ' (default)' : ''}`, `${r.classes} ${r.classNames}`, r.inputSize, String(r.msPerFrame), mb(r.bytes), r.licence, r.cached ? 'yes' : 'no', r.source,
         ])];
         const widths = table[0]!.map((_, i) => Math.max(...table.map((cells) => cells[i]!.length)));
         const lines = table.map((cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
         process.stdout.write(`${lines.join('\n')}\n\n`);
+        process.stdout.write('* the model alone (session.run) on two cores of the project\'s 2-core machine; the whole pipeline adds decoding and upsampling (BENCHMARKS.md)\n\n');
         process.stdout.write(`${rows.map((r) => `${r.name}: ${r.description}`).join('\n')}\n\n`);
-        process.stdout.write(`--model NAME fetches a model once (sha256 checked) and caches it; ${MIRROR_VARIABLE}=<base URL> fetches <base URL><file name> instead.\n`);
+        process.stdout.write(`--model NAME fetches a model once (sha256 checked) and caches it; ${MIRROR_VARIABLE}=<base URL> (http(s):// or file://) fetches <base URL>/<file name> instead.\n`);
       } catch (error) {
         setExitCode(reportFailure(error, false));
       }
