@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { type DownloadSource, MODEL_CATALOG } from '../model/catalog.js';
+import { type CatalogEntry, MODEL_CATALOG } from '../model/catalog.js';
 import { PRESET_NORMALIZATION } from '../model/descriptor.js';
 import { preprocessRgb, resizeRgbUint8 } from '../model/preprocess.js';
 import { importTflite } from '../model/tflite/importTflite.js';
@@ -28,6 +28,17 @@ export interface CatalogueBenchOptions {
 /** Published file name → the copy in ../shared/models. */
 const SHARED_NAMES: Record<string, string> = { 'deeplabv3_mnv2_ade20k_uint8.tflite': 'mlperf_deeplabv3_mnv2_ade20k_uint8.tflite' };
 
+/** A catalogue model imported (as `--model NAME` imports it, sidecar too) from ../shared/models into `work`, or null where its copy is absent. */
+export function catalogueModelFile(root: string, work: string, entry: CatalogEntry): string | null {
+  if (entry.source.kind !== 'download') return null;
+  const tflite = path.resolve(root, '../shared/models', SHARED_NAMES[entry.source.file] ?? entry.source.file);
+  if (!existsSync(tflite)) return null;
+  const model = path.join(work, `${entry.name}.onnx`);
+  writeFileSync(model, importTflite(readFileSync(tflite), tflite));
+  writeFileSync(`${model}.json`, JSON.stringify({ normalize: entry.normalize, classes: entry.classes, ...(entry.crf ? { crf: entry.crf } : {}) }));
+  return model;
+}
+
 export async function benchCatalogue(o: CatalogueBenchOptions): Promise<Record<string, unknown> | null> {
   const { root, cli, work, rounds, say } = o;
   say('\n## the catalogue DeepLabs on vtest.avi: bare session.run vs segment, int8 (QDQ) vs float');
@@ -43,15 +54,10 @@ export async function benchCatalogue(o: CatalogueBenchOptions): Promise<Record<s
   say('| model | input | bare fps (QDQ) | bare fps (float) | segment fps | segment / bare |');
   say('|---|---|---|---|---|---|');
   for (const entry of MODEL_CATALOG) {
-    if (entry.source.kind !== 'download') continue;
-    const source: DownloadSource = entry.source;
-    const tflite = path.resolve(root, '../shared/models', SHARED_NAMES[source.file] ?? source.file);
-    if (!existsSync(tflite)) continue;
-    const bytes = readFileSync(tflite);
-    const model = path.join(work, `${entry.name}.onnx`);
-    writeFileSync(model, importTflite(bytes, tflite));
-    writeFileSync(`${model}.json`, JSON.stringify({ normalize: entry.normalize, classes: entry.classes, ...(entry.crf ? { crf: entry.crf } : {}) }));
-    const floatModel = importTflite(bytes, tflite, { keepQuantization: false });
+    const model = catalogueModelFile(root, work, entry);
+    if (!model || entry.source.kind !== 'download') continue;
+    const tflite = path.resolve(root, '../shared/models', SHARED_NAMES[entry.source.file] ?? entry.source.file);
+    const floatModel = importTflite(readFileSync(tflite), tflite, { keepQuantization: false });
     const [width, height] = entry.inputSize;
     const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
     const uint8 = session.inputMetadata[0]?.isTensor === true && session.inputMetadata[0].type === 'uint8';

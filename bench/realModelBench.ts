@@ -16,6 +16,7 @@ import { TENSORFLOW_NORMALIZATION } from '../model/descriptor.js';
 import { preprocessRgb } from '../model/preprocess.js';
 import { importTflite } from '../model/tflite/importTflite.js';
 import { median, runMeasured, sessionRunsPerSecond } from './benchUtil.js';
+import { catalogueModelFile } from './catalogueBench.js';
 import { type LiveRow, measureLiveCases } from './liveBench.js';
 
 export interface RealModelBenchOptions {
@@ -129,5 +130,8 @@ export async function benchLiveRealModel(options: RealModelBenchOptions & { seco
     { label: 'vtest.avi --realtime (10 fps), CRF on', args: [video, '--realtime', ...m, '--crf', 'on'] },
     { label: 'vtest.avi --realtime (10 fps) --tiles auto, CRF on', args: [video, '--realtime', ...m, '--tiles', 'auto', '--crf', 'on'] },
   ];
+  // The street model (issue 26's first road): one 513×513 run a frame finds every pedestrian.
+  const street = catalogueModelFile(root, work, catalogEntry('deeplab-cityscapes')!);
+  if (street) cases.push({ label: 'vtest.avi --realtime (10 fps), deeplab-cityscapes, CRF on', args: [video, '--realtime', '--model', street, '--device', 'cpu', '--crf', 'on'] });
   return measureLiveCases(cli, cases, seconds, say);
 }
