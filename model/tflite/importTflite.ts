@@ -166,8 +166,12 @@ class TfliteToOnnx {
    */
   private dequantizedConstant(index: number, perm: readonly number[] | null, dims?: readonly number[]): string {
     const t = this.tensor(index);
-    const q = t.quantization!;
-    const raw = this.rawInts(index);
+    const stored = this.rawInts(index);
+    // uint8 weights shifted to int8 (q − 128, zero point − 128: the same real values), so that
+    // onnxruntime takes its uint8×int8 kernels, the ones with VNNI, not the slower uint8×uint8 path.
+    const shifted = stored instanceof Uint8Array && perm !== null;
+    const raw = shifted ? Int8Array.from(stored, (v) => v - 128) : stored;
+    const q = shifted ? { ...t.quantization!, zeroPoint: t.quantization!.zeroPoint.map((z) => z - 128) } : t.quantization!;
     const data = perm ? transpose(raw, t.shape, perm) : raw;
     const shape = dims ?? (perm ? perm.map((p) => t.shape[p]!) : t.shape);
     const [scale, zero] = this.quantParams(q, raw);
