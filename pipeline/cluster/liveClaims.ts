@@ -118,6 +118,8 @@ export class LiveClaims {
   private claimTimer: NodeJS.Timeout | null = null;
   private renewing: Promise<void> = Promise.resolve();
   private claiming: Promise<void> = Promise.resolve();
+  /** A claim is under way (model fetch, plan, probe): the next tick does not start another. */
+  private claimInProgress = false;
   private stopped = false;
 
   constructor(
@@ -138,8 +140,6 @@ export class LiveClaims {
       this.claiming = this.claimOne().catch(report).finally(() => (this.claimInProgress = false));
     }, every);
   }
-
-  private claimInProgress = false;
 
   get streams(): number {
     return this.owned.size;
