@@ -44,7 +44,16 @@ export interface ModelDescriptor {
   readonly palette: Uint8Array;
   /** CRF kernels tuned for this model (from its sidecar or catalogue entry); absent: DeepLab's VOC set. */
   readonly crf?: CrfKernels;
+  /**
+   * The scores sample the model's input with their corners aligned (score cell j ↔ input pixel
+   * j·(inputSize − 1)/(size − 1)), as DeepLab's own resizes do: a graph whose trailing upsampling
+   * the importer cut (metadata `deeplab-stream.scores` = `align-corners`). Otherwise half-pixel.
+   */
+  readonly scoresAlignCorners?: boolean;
 }
+
+/** The ONNX metadata key by which an imported graph says its scores align corners with its input. */
+export const SCORES_METADATA_KEY = 'deeplab-stream.scores';
 
 /** ImageNet statistics, used by torchvision's exports. */
 export const IMAGENET_NORMALIZATION: Normalization = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] };
@@ -157,6 +166,7 @@ export function describeModel(bytes: Uint8Array, label = 'model', options: { rea
     normalization: PRESET_NORMALIZATION[preset],
     classNames: outputKind === 'mask' ? PERSON_CLASSES : defaultClassNames(classes),
     palette: outputKind === 'mask' ? PERSON_PALETTE : vocPalette(classes),
+    ...((model.metadataProps ?? []).some((p) => p.key === SCORES_METADATA_KEY && p.value === 'align-corners') ? { scoresAlignCorners: true } : {}),
   };
 }
 

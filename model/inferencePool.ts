@@ -97,6 +97,7 @@ export class InferencePool {
         ...options,
         inputName: d.inputName, outputName: d.outputName, inputLayout: d.inputLayout, outputLayout: d.outputLayout,
         outputKind: d.outputKind, maskThreshold: d.maskThreshold, inputType: d.inputType, classes: d.classes, dynamicBatch: d.batchSize === null,
+        ...(d.scoresAlignCorners ? { scoresAlignCorners: true } : {}),
       },
       events,
     );

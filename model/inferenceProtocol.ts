@@ -19,6 +19,8 @@ export interface WorkerInit {
   readonly classes: number;
   /** The graph takes any batch size: inputs of one size (a frame's windows, a batch's frames) go in one run. */
   readonly dynamicBatch: boolean;
+  /** The scores align corners with the model input (ModelDescriptor.scoresAlignCorners). */
+  readonly scoresAlignCorners?: boolean;
 }
 
 /**

@@ -9,7 +9,7 @@ import { isUserError, ModelError, toErrorEnvelope } from '../core/errors.js';
 import type { ModelInput } from '../core/frames.js';
 import type { BatchRequest, CloseRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import { crfSize } from './crf/reducedResolution.js';
-import { averageScores } from './multiScale.js';
+import { averageScores, onInputGrid } from './multiScale.js';
 import { blendWindows } from './tiles.js';
 import { labelsFromIndices, labelsFromMask, labelsFromScores, probabilitiesFromScores, type ScoreMap } from './postprocess.js';
 import { openSession } from './session.js';
@@ -70,12 +70,15 @@ function indexLabels(output: ort.Tensor, i: number, width: number, height: numbe
   return labelsFromIndices(output.data as ArrayLike<number | bigint>, i * h * w, h, w, init.classes, width, height);
 }
 
-/** Frame i's scores in one output tensor. */
-function scoreMap(output: ort.Tensor, i: number): ScoreMap {
+/** Frame i's scores in one output tensor, for a run on `input` (its size: the geometry of aligned scores). */
+function scoreMap(output: ort.Tensor, i: number, input: { readonly width: number; readonly height: number }): ScoreMap {
   const dims = output.dims.map(Number);
   // A 3-D float output is a one-channel mask without its channel axis.
   const [classes, height, width] = dims.length === 3 ? [1, dims[1]!, dims[2]!] : init.outputLayout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
-  return { data: output.data as Float32Array, offset: i * classes * height * width, classes, height, width, layout: init.outputLayout };
+  return {
+    data: output.data as Float32Array, offset: i * classes * height * width, classes, height, width, layout: init.outputLayout,
+    ...(init.scoresAlignCorners ? { alignedTo: { width: input.width, height: input.height } } : {}),
+  };
 }
 
 function labels(scores: ScoreMap, width: number, height: number): FrameLabels {
@@ -119,7 +122,12 @@ async function main(): Promise<void> {
       const frames: FrameLabels[] = request.frames.map((f, i) => {
         const at = placed[i]!;
         if (init.outputKind === 'labels') return indexLabels(outputs[at[0]!.output]!, at[0]!.index, f.width, f.height);
-        const maps = f.inputs.map((input, k) => ({ scores: scoreMap(outputs[at[k]!.output]!, at[k]!.index), flipped: input.flipped, window: input.window }));
+        const single = f.inputs.length === 1 && !f.inputs[0]!.flipped && !f.inputs[0]!.window;
+        // One map goes straight to the frame in its own geometry; several (scales, flips, windows) meet on their input grids.
+        const maps = f.inputs.map((input, k) => {
+          const scores = scoreMap(outputs[at[k]!.output]!, at[k]!.index, input);
+          return { scores: single ? scores : onInputGrid(scores), flipped: input.flipped, window: input.window };
+        });
         const windows = maps.every((m) => m.window) ? maps.map((m) => ({ scores: m.scores, window: m.window! })) : null;
         const combined = windows ? (blended = blendWindows(windows, blended?.data)) : maps.length === 1 && !maps[0]!.flipped ? maps[0]!.scores : averageScores(maps);
         const result = labels(combined, f.width, f.height);

@@ -5,14 +5,12 @@
  *
  *   [ScoreMap at 0.5×, ScoreMap at 1×, mirrored ScoreMap at 1×]  →  ScoreMap (NCHW) on the 1× grid
  */
-import type { ScoreMap } from './postprocess.js';
-import { cachedTaps } from './preprocess.js';
+import { type ScoreMap, scoreTaps } from './postprocess.js';
 
 /** Adds weight × (src resampled to outW×outH, mirrored if `flipped`) into `into` (NCHW, C×outH×outW). */
 export function accumulateScores(src: ScoreMap, outWidth: number, outHeight: number, flipped: boolean, weight: number, into: Float32Array): void {
   const { data, offset, classes, height, width, layout } = src;
-  const xs = cachedTaps(width, outWidth);
-  const ys = cachedTaps(height, outHeight);
+  const { xs, ys } = scoreTaps(src, outWidth, outHeight);
   const classStride = layout === 'NCHW' ? height * width : 1;
   const pixelStride = layout === 'NCHW' ? 1 : classes;
   const plane = outWidth * outHeight;
@@ -33,6 +31,19 @@ export function accumulateScores(src: ScoreMap, outWidth: number, outHeight: num
       }
     }
   }
+}
+
+/**
+ * Scores that align corners with their model input (a graph whose trailing upsampling was cut),
+ * resampled onto that input's own pixel grid — what the graph's upsampling gave — so that scales,
+ * flips and windows combine as half-pixel maps do. Other maps as they are.
+ */
+export function onInputGrid(scores: ScoreMap): ScoreMap {
+  if (!scores.alignedTo) return scores;
+  const { width, height } = scores.alignedTo;
+  const data = new Float32Array(scores.classes * width * height);
+  accumulateScores(scores, width, height, false, 1, data);
+  return { data, offset: 0, classes: scores.classes, height, width, layout: 'NCHW' };
 }
 
 /** The average of several score maps on the grid of the largest one. */

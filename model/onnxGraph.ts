@@ -61,6 +61,8 @@ export class OnnxGraphBuilder {
   private readonly channels = new Map<string, number>();
   private counter = 0;
   private readonly random: () => number;
+  /** Key/value pairs the model carries for its readers (ModelProto.metadata_props). */
+  readonly metadata = new Map<string, string>();
 
   constructor(seed = 1) {
     this.random = seededRandom(seed);
@@ -232,6 +234,7 @@ export class OnnxGraphBuilder {
       irVersion: 8,
       producerName: 'deeplab-stream',
       opsetImport: [{ domain: '', version: opset }],
+      ...(this.metadata.size ? { metadataProps: [...this.metadata].map(([key, value]) => ({ key, value })) } : {}),
       graph: {
         name: graphName,
         node: this.nodes,

@@ -11,7 +11,7 @@
  *   so a class whose largest corner is below some class's smallest corner can never win: per
  *   low-resolution cell only the few remaining candidates are interpolated.
  */
-import { cachedTaps } from './preprocess.js';
+import { type AxisTaps, cachedTaps } from './preprocess.js';
 import type { Layout } from './preprocess.js';
 
 export interface ScoreMap {
@@ -22,6 +22,13 @@ export interface ScoreMap {
   readonly height: number;
   readonly width: number;
   readonly layout: Layout;
+  /** The model input these scores sample with aligned corners (DeepLab's geometry); absent: half-pixel. */
+  readonly alignedTo?: { readonly width: number; readonly height: number };
+}
+
+/** Output taps of a score map along x and y: its own geometry, whatever the output size. */
+export function scoreTaps(scores: ScoreMap, outWidth: number, outHeight: number): { readonly xs: AxisTaps; readonly ys: AxisTaps } {
+  return { xs: cachedTaps(scores.width, outWidth, scores.alignedTo?.width), ys: cachedTaps(scores.height, outHeight, scores.alignedTo?.height) };
 }
 
 export interface LabelMap {
@@ -161,8 +168,7 @@ export function labelsFromScores(scores: ScoreMap, outWidth: number, outHeight: 
   if (classes > 256) throw new RangeError(`${classes} classes do not fit an 8-bit label map`);
   const low = lowResArgmax(scores);
   let candidates: CellCandidates | null = null; // made on the first boundary cell
-  const xs = cachedTaps(width, outWidth);
-  const ys = cachedTaps(height, outHeight);
+  const { xs, ys } = scoreTaps(scores, outWidth, outHeight);
   const runs = columnRuns(xs.low);
   const classStride = layout === 'NCHW' ? height * width : 1;
   const pixelStride = layout === 'NCHW' ? 1 : classes;
@@ -330,8 +336,7 @@ const OUT_OF_PLAY = Math.log(1e-4);
  */
 export function probabilitiesFromScores(scores: ScoreMap, outWidth: number, outHeight: number, mask?: { threshold: number }, options: { readonly pruneBelow?: number } = {}): Float32Array {
   const { data, offset, classes, height, width, layout } = scores;
-  const xs = cachedTaps(width, outWidth);
-  const ys = cachedTaps(height, outHeight);
+  const { xs, ys } = scoreTaps(scores, outWidth, outHeight);
   const runs = columnRuns(xs.low);
   const classStride = layout === 'NCHW' ? height * width : 1;
   const pixelStride = layout === 'NCHW' ? 1 : classes;

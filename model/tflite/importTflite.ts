@@ -14,6 +14,7 @@
  *   importTflite(bytes of a .tflite) → Uint8Array (an .onnx file)   or throws ModelError naming the op
  */
 import { ModelError } from '../../core/errors.js';
+import { SCORES_METADATA_KEY } from '../descriptor.js';
 import { ONNX_FLOAT, ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../onnxGraph.js';
 import { type FlatTable, isTflite, readTflite, TensorType, type TfliteModel, type TfliteOperator, type TfliteQuantization, type TfliteTensor } from './tfliteSchema.js';
 
@@ -96,6 +97,8 @@ class TfliteToOnnx {
     private readonly tensors: readonly TfliteTensor[],
     /** False: a quantized graph becomes plain float (constants dequantized, no QDQ), for comparison. */
     private readonly keepQuantization = true,
+    /** True: a graph ending in upsampling + ARG_MAX keeps the upsampling (scores at the input size). */
+    private readonly keepScoreResize = false,
   ) {}
 
   private tensor(index: number): TfliteTensor {
@@ -585,13 +588,25 @@ class TfliteToOnnx {
     }
     // A graph that ends in ARG_MAX gives its scores instead: tiles, the CRF and multi-scale need them.
     const producers = new Map(operators.flatMap((op) => op.outputs.map((o) => [o, op] as const)));
+    const consumers = new Map<number, number>();
+    for (const op of operators) for (const i of op.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
     const cut = new Set<TfliteOperator>();
     const outputs = graphOutputs.map((index) => {
       const producer = producers.get(index);
       // (An ARG_MAX of the graph's own input has no scores before it: kept.)
       if (producer?.builtin !== Op.ARG_MAX || inputs.includes(producer.inputs[0]!)) return index;
       cut.add(producer);
-      return producer.inputs[0]!;
+      let scores = producer.inputs[0]!;
+      // And the upsampling before it (DeepLab's align-corners resizes to the input size): the
+      // pipeline upsamples once, from the low-resolution scores straight to the frame, in the same
+      // geometry (the descriptor reads it from the metadata) — a 4-byte score per input pixel and
+      // class less to make, copy and argmax.
+      for (let resize = producers.get(scores); this.keepScoreResize === false && resize?.builtin === Op.RESIZE_BILINEAR && resize.options?.bool(8, false) && !resize.options.bool(10, false) && consumers.get(scores) === 1 && !inputs.includes(resize.inputs[0]!); resize = producers.get(scores)) {
+        cut.add(resize);
+        scores = resize.inputs[0]!;
+        this.g.metadata.set(SCORES_METADATA_KEY, 'align-corners');
+      }
+      return scores;
     });
     this.findAtrous(operators);
     const folded = new Set([...this.atrous.values()].flatMap((a) => [a.spaceToBatch, a.batchToSpace]));
@@ -646,6 +661,12 @@ export interface ImportOptions {
    * kernels; false makes it a plain float graph of the dequantized weights (slower, for comparison).
    */
   readonly keepQuantization?: boolean;
+  /**
+   * Keep the align-corners upsampling before a final ARG_MAX (scores at the model input's size)
+   * rather than cut it (low-resolution scores the pipeline upsamples once, to the frame): for
+   * comparisons with the original graph.
+   */
+  readonly keepScoreResize?: boolean;
 }
 
 export function importTflite(bytes: Uint8Array, label = 'model.tflite', options: ImportOptions = {}): Uint8Array {
@@ -658,5 +679,5 @@ export function importTflite(bytes: Uint8Array, label = 'model.tflite', options:
   }
   const graph = model.subgraphs[0];
   if (!graph) throw new ModelError(`${label} has no subgraph`);
-  return new TfliteToOnnx(model, graph.tensors, options.keepQuantization ?? true).convert(graph.inputs, graph.outputs, graph.operators);
+  return new TfliteToOnnx(model, graph.tensors, options.keepQuantization ?? true, options.keepScoreResize ?? false).convert(graph.inputs, graph.outputs, graph.operators);
 }

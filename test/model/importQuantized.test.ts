@@ -8,7 +8,8 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../core/errors.js';
 import { seededRandom } from '../../model/onnxGraph.js';
-import { importTflite } from '../../model/tflite/importTflite.js';
+import { describeModel } from '../../model/descriptor.js';
+import { type ImportOptions, importTflite } from '../../model/tflite/importTflite.js';
 import { runCli, tempDir } from '../helpers/fixtures.js';
 import { activation, conv2d, type Nhwc, pool, resizeBilinear } from '../helpers/nhwcReference.js';
 import { buildTflite, type ModelSpec, options, type QuantSpec, T } from '../helpers/tfliteBuilder.js';
@@ -49,8 +50,8 @@ function onGrid(values: Float32Array, q: QuantSpec, type: number): Float32Array 
  * itself) and with every optimisation on (onnxruntime's fused int8 kernels, which read some
  * attributes their own way). Both come back, for the same check.
  */
-async function run(spec: ModelSpec, input: Float32Array | Uint8Array): Promise<{ data: Float32Array; dims: number[] }[]> {
-  const onnx = importTflite(buildTflite(spec));
+async function run(spec: ModelSpec, input: Float32Array | Uint8Array, options: ImportOptions = {}): Promise<{ data: Float32Array; dims: number[] }[]> {
+  const onnx = importTflite(buildTflite(spec), 'model.tflite', options);
   const shape = spec.tensors[spec.inputs[0]!]!.shape;
   const results = [];
   for (const graphOptimizationLevel of ['disabled', 'all'] as const) {
@@ -153,7 +154,7 @@ describe('importTflite: quantized graphs in QDQ form', () => {
     }
   });
 
-  it('AVERAGE_POOL_2D, TILE, CONCATENATION and RESIZE_BILINEAR on uint8, ending in ARG_MAX: the scores come out instead', async () => {
+  it('AVERAGE_POOL_2D, TILE, CONCATENATION and RESIZE_BILINEAR on uint8, ending in ARG_MAX: the scores come out instead, before the upsampling', async () => {
     const q: QuantSpec = { scale: [0.1], zeroPoint: [10] };
     const x = randomInts(6 * 6 * 3, T.UINT8) as Uint8Array;
     const xs: Nhwc = { shape: [1, 6, 6, 3], data: real(x, q, [1, 6, 6, 3]) };
@@ -182,10 +183,18 @@ describe('importTflite: quantized graphs in QDQ form', () => {
         { builtin: 56, inputs: [6, 7], outputs: [8], optionsType: 40, options: options(1, [[0, 'i8', T.INT64]]) },
       ],
     };
-    for (const out of await run(spec, x)) {
+    // Kept: the upsampled scores, as the graph computes them.
+    for (const out of await run(spec, x, { keepScoreResize: true })) {
       expect(out.dims).toEqual([1, 11, 11, 6]);
       expectWithinSteps(out.data, scores, q.scale[0]!);
     }
+    // By default the align-corners upsampling goes too, and the model says how its scores sit on its input.
+    for (const out of await run(spec, x)) {
+      expect(out.dims).toEqual([1, 6, 6, 6]);
+      expectWithinSteps(out.data, joined.data, q.scale[0]!);
+    }
+    expect(describeModel(importTflite(buildTflite(spec))).scoresAlignCorners).toBe(true);
+    expect(describeModel(importTflite(buildTflite(spec), 'm', { keepScoreResize: true })).scoresAlignCorners).toBeUndefined();
   });
 
   it('SPACE_TO_BATCH_ND → CONV_2D → BATCH_TO_SPACE_ND, how TF1 writes an atrous convolution, equals it', async () => {

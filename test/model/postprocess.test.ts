@@ -106,4 +106,16 @@ describe('probabilitiesFromScores', () => {
     const logits = { ...map, data: Float32Array.from([0, 100]) };
     expect(Array.from(probabilitiesFromScores(logits, 2, 1, { threshold: 0 }))).toEqual([expect.closeTo(0.5, 6), expect.closeTo(0.5, 6), expect.closeTo(0, 6), expect.closeTo(1, 6)]);
   });
+
+  it('upsamples scores that align corners with their model input (DeepLab\'s geometry) to where that input puts them', () => {
+    // Two classes over 9 columns; class 1 wins from score column 0.5 on. With aligned corners over a
+    // 33-pixel input, column 0.5 is input pixel 2, frame pixel 4.5 at 66 wide; read half-pixel it would be 6.8.
+    const [w, h] = [9, 3];
+    const data = new Float32Array(w * h * 2);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[(y * w + x) * 2 + 1] = x - 0.5;
+    const scores = { data, offset: 0, classes: 2, height: h, width: w, layout: 'NHWC' as const };
+    const firstWinner = (labels: Uint8Array) => labels.subarray(0, 66).indexOf(1);
+    expect(firstWinner(labelsFromScores({ ...scores, alignedTo: { width: 33, height: 33 } }, 66, 10).labels)).toBe(5);
+    expect(firstWinner(labelsFromScores(scores, 66, 10).labels)).toBe(7);
+  });
 });
