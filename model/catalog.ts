@@ -91,7 +91,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     // `crf-tune` on the 12 VOC photos of ../shared/voc-train (BENCHMARKS.md): 72.75 mIoU, against
     // 71.89 without the CRF and 68.75 with DeepLab's VOC set (too wide for these coarse scores).
     crf: { bilateral: { weight: 3, xy: 40, rgb: 3.5 }, gaussian: { weight: 3, xy: 3 } },
-    msPerFrame: 25,
+    msPerFrame: 17,
   },
   {
     name: 'deeplabv3-voc-513-small',
@@ -104,7 +104,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     normalize: 'tensorflow',
     // `crf-tune` on the same photos: 68.11 mIoU, against 62.97 without the CRF and 65.54 with DeepLab's VOC set.
     crf: { bilateral: { weight: 4.5, xy: 50, rgb: 4 }, gaussian: { weight: 3, xy: 3 } },
-    msPerFrame: 20,
+    msPerFrame: 9,
   },
   {
     name: 'deeplab-cityscapes',
@@ -115,7 +115,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     licence: 'Apache-2.0',
     source: coral('coral_deeplab_mobilenet_edgetpu_slim_cityscapes_quant.tflite', '322fe29945cb1693f426952f2a330ab67ea5678545ddee6f2548e0cfd0ca03e5', 2_157_328),
     normalize: 'tensorflow',
-    msPerFrame: 24,
+    msPerFrame: 15,
   },
   {
     name: 'deeplabv3plus-ade20k',
@@ -151,7 +151,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
       format: 'tflite',
     },
     normalize: 'tensorflow',
-    msPerFrame: 48,
+    msPerFrame: 55,
   },
 ];
 
