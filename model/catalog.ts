@@ -63,14 +63,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     classCount: 21,
     inputSize: [257, 257],
     licence: 'Apache-2.0',
-    source: {
-      kind: 'download',
-      url: 'https://storage.googleapis.com/download.tensorflow.org/models/tflite/gpu/deeplabv3_257_mv_gpu.tflite',
-      file: 'deeplabv3_257_mv_gpu.tflite',
-      sha256: '68a539782c2c6a72f8aac3724600124a85ed977162b44e84cbae5db717c933c6',
-      bytes: 2_779_264,
-      format: 'tflite',
-    },
+    source: published('https://storage.googleapis.com/download.tensorflow.org/models/tflite/gpu/deeplabv3_257_mv_gpu.tflite', '68a539782c2c6a72f8aac3724600124a85ed977162b44e84cbae5db717c933c6', 2_779_264),
     normalize: 'tensorflow',
     msPerFrame: 10,
     // `crf-tune` on the 12 VOC photos of ../shared/voc-train (BENCHMARKS.md): 50.31 mIoU, against
@@ -124,14 +117,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     classCount: 151,
     inputSize: [513, 513],
     licence: 'Apache-2.0',
-    source: {
-      kind: 'download',
-      url: 'https://tfhub.dev/sayakpaul/lite-model/deeplabv3-mobilenetv2-ade20k/1/default/1?lite-format=tflite',
-      file: 'lite-model_deeplabv3-mobilenetv2-ade20k_1_default_1.tflite',
-      sha256: '9476784566f88bf0bdc3169f0012fb7d08857b325811d8c1aaf5ada1c0d4e4f9',
-      bytes: 2_415_896,
-      format: 'tflite',
-    },
+    source: published('https://tfhub.dev/sayakpaul/lite-model/deeplabv3-mobilenetv2-ade20k/1/default/1?lite-format=tflite', '9476784566f88bf0bdc3169f0012fb7d08857b325811d8c1aaf5ada1c0d4e4f9', 2_415_896, 'lite-model_deeplabv3-mobilenetv2-ade20k_1_default_1.tflite'),
     normalize: 'tensorflow',
     msPerFrame: 263,
   },
@@ -142,22 +128,20 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     classCount: 32,
     inputSize: [512, 512],
     licence: 'Apache-2.0',
-    source: {
-      kind: 'download',
-      url: 'https://github.com/mlcommons/mobile_models/raw/main/v0_7/tflite/deeplabv3_mnv2_ade20k_uint8.tflite',
-      file: 'deeplabv3_mnv2_ade20k_uint8.tflite',
-      sha256: '2d58c681d81b5e181816b81cc815b82edf3daad905b4d7d35afade80aee93b5f',
-      bytes: 2_348_952,
-      format: 'tflite',
-    },
+    source: published('https://github.com/mlcommons/mobile_models/raw/main/v0_7/tflite/deeplabv3_mnv2_ade20k_uint8.tflite', '2d58c681d81b5e181816b81cc815b82edf3daad905b4d7d35afade80aee93b5f', 2_348_952),
     normalize: 'tensorflow',
     msPerFrame: 55,
   },
 ];
 
+/** A TFLite file published at `url`; `file` is its name (what a mirror serves), the URL's last part unless given. */
+function published(url: string, sha256: string, bytes: number, file = url.slice(url.lastIndexOf('/') + 1)): DownloadSource {
+  return { kind: 'download', url, file, sha256, bytes, format: 'tflite' };
+}
+
 /** A file of Google Coral's model set (the July 2021 revision). */
 function coral(file: string, sha256: string, bytes: number): DownloadSource {
-  return { kind: 'download', url: `https://github.com/google-coral/test_data/raw/master/${file}`, file, sha256, bytes, format: 'tflite' };
+  return published(`https://github.com/google-coral/test_data/raw/master/${file}`, sha256, bytes);
 }
 
 export function catalogEntry(name: string): CatalogEntry | undefined {

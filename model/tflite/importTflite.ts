@@ -155,6 +155,11 @@ class TfliteToOnnx {
     return (t.type === TensorType.UINT8 || t.type === TensorType.INT8) && t.quantization ? t.quantization : null;
   }
 
+  /** The quantization this graph keeps for a tensor (QDQ around it); null in a float import (keepQuantization false). */
+  private kept(index: number): TfliteQuantization | null {
+    return this.keepQuantization ? this.quantized(index) : null;
+  }
+
   /** Scale and zero point as ONNX constants, for a tensor of `like`'s integer type; per channel where there are several. */
   private quantParams(q: TfliteQuantization, like: QuantizedData): [string, string] {
     const perChannel = q.scale.length > 1;
@@ -229,7 +234,7 @@ class TfliteToOnnx {
     const out = op.outputs[0]!;
     const bounds: Record<number, [number, number]> = { 1: [0, Infinity], 2: [-1, 1], 3: [0, 6] };
     const range = bounds[fused];
-    if (range && this.quantized(out) && this.keepQuantization) {
+    if (range && this.kept(out)) {
       // A quantized output clamps as TFLite's integer kernels do, to the grid points inside the
       // range: nothing to do where the output's whole grid is inside it (MobileNet's ReLU6 on [0, 6]).
       // (A float Clip between Conv and its QuantizeLinear also breaks onnxruntime's QDQ fusion.)
@@ -463,7 +468,7 @@ class TfliteToOnnx {
     for (const op of operators) for (const i of op.inputs) consumers.set(i, [...(consumers.get(i) ?? []), op]);
     const only = (tensor: number) => (consumers.get(tensor)?.length === 1 ? consumers.get(tensor)![0]! : null);
     for (const s2b of operators) {
-      if (s2b.builtin !== Op.SPACE_TO_BATCH_ND || this.quantized(s2b.outputs[0]!)) continue;
+      if (s2b.builtin !== Op.SPACE_TO_BATCH_ND || this.kept(s2b.outputs[0]!)) continue;
       const conv = only(s2b.outputs[0]!);
       if (!conv || (conv.builtin !== Op.CONV_2D && conv.builtin !== Op.DEPTHWISE_CONV_2D) || conv.inputs[0] !== s2b.outputs[0] || !conv.options) continue;
       const depthwise = conv.builtin === Op.DEPTHWISE_CONV_2D;
@@ -584,7 +589,7 @@ class TfliteToOnnx {
       const real = quantizedInput ? this.g.node('DequantizeLinear', [name, scale, zero])[0]! : name;
       const nchw = t.shape.length === 4 ? this.g.node('Transpose', [real], [ints('perm', TO_NCHW)])[0]! : real;
       // DQ → Transpose → Q → DQ: the first operator then sees a plain DQ input, as onnxruntime's QDQ fusion wants.
-      this.set(index, quantizedInput && t.shape.length === 4 && this.keepQuantization ? this.fakeQuantized(nchw, index, true) : nchw, t.shape.length === 4);
+      this.set(index, t.shape.length === 4 && this.kept(index) ? this.fakeQuantized(nchw, index, true) : nchw, t.shape.length === 4);
     }
     // A graph that ends in ARG_MAX gives its scores instead: tiles, the CRF and multi-scale need them.
     const producers = new Map(operators.flatMap((op) => op.outputs.map((o) => [o, op] as const)));
@@ -615,7 +620,7 @@ class TfliteToOnnx {
       this.operator(op);
       for (const out of op.outputs) {
         const v = this.values.get(out);
-        if (!v || !this.quantized(out) || !this.keepQuantization) continue;
+        if (!v || !this.kept(out)) continue;
         let name = this.fakeQuantized(v.name, out, v.nchw);
         const clamp = this.gridClamps.get(out);
         // Grid points clipped to grid points: the second QDQ is exact, and keeps the QDQ form around the Clip.

@@ -19,6 +19,7 @@ import { InferencePool } from '../../model/inferencePool.js';
 import type { RunPlan } from '../runPlan.js';
 import { segmentVideo } from '../segmentVideo.js';
 import { bundleFiles } from './maskBundle.js';
+import { redactSecrets } from '../../core/redact.js';
 import { DEFAULT_INPUT_RULES, type InputPolicy, parseInputRules } from './inputPolicy.js';
 import { LiveClaims } from './liveClaims.js';
 import { cachedModel, DEFAULT_MODEL_CACHE_LIMITS, type ModelCacheLimits } from './modelCache.js';
@@ -80,7 +81,9 @@ class ChunkPools {
   }
 }
 
-export async function runClusterWorker(options: ClusterWorkerOptions): Promise<ClusterWorkerSummary> {
+export async function runClusterWorker(given: ClusterWorkerOptions): Promise<ClusterWorkerSummary> {
+  // Every line the worker says passes the one redactor here: addresses with credentials never reach a log.
+  const options: ClusterWorkerOptions = { ...given, onLog: (line) => given.onLog?.(redactSecrets(line)) };
   const { signal } = options;
   const log = (line: string) => options.onLog?.(line);
   const id = `${os.hostname()}:${process.pid}`;

@@ -16,7 +16,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../../core/errors.js';
-import { parseLiveInput } from '../sources/liveInputs.js';
+import { filePathOf, parseLiveInput } from '../sources/liveInputs.js';
 
 type NetworkScheme = 'rtsp' | 'rtsps' | 'http' | 'https';
 type RuleKind = NetworkScheme | 'testsrc' | 'camera' | 'file';
@@ -94,7 +94,7 @@ export function checkInput(spec: string, policy: InputPolicy): { readonly allowe
     return refuse(`the input's host is not on the allowed list`);
   }
   if (kind === 'file') {
-    const file = spec.startsWith('file:') ? decodeURIComponent(spec.slice('file:'.length).replace(/^\/\/(?=\/)/, '')) : spec;
+    const file = filePathOf(spec);
     // Relative names would depend on the worker's working directory: only absolute ones.
     if (!path.isAbsolute(file) || !policy.fileDirs.some((dir) => under(realFile(file), dir))) return refuse('this file is outside the directories allowed');
   }

@@ -41,6 +41,7 @@ export interface LiveClaimsOptions {
   /** The key serve seals input credentials with (`--input-key`), if this worker has it. */
   readonly inputKey: InputKey | undefined;
   readonly modelFile: (model: LiveTask['model']) => Promise<string>;
+  /** Redacts what it is given (the worker's log): statuses published on the broker are redacted here. */
   readonly log: (line: string) => void;
 }
 
@@ -129,7 +130,7 @@ export class LiveClaims {
 
   start(): void {
     const every = leaseTtlMs() / 3;
-    const report = (error: unknown) => this.o.log(`live streams: ${redactSecrets((error as Error).message)}`);
+    const report = (error: unknown) => this.o.log(`live streams: ${(error as Error).message}`);
     this.renewTimer = setInterval(() => {
       this.renewing = this.renewing.then(() => this.renew()).catch(report);
     }, every);
@@ -283,7 +284,7 @@ export class LiveClaims {
         sink: new ClusterFrameSink(this.cluster, this.o.id, descriptor.classNames, () => owned.watched, (error) => lostResults(error)),
         onPublished: () => {},
         onDropped: (_stream, _place, count) => (dropped += count),
-        log: (line) => this.o.log(`stream ${task.stream}: ${redactSecrets(line)}`),
+        log: (line) => this.o.log(`stream ${task.stream}: ${line}`),
       });
       const publishStatus = () =>
         this.cluster.connection.publish(statusSubject(task.stream), encode({
@@ -301,7 +302,7 @@ export class LiveClaims {
         return;
       }
       this.o.log(`stream ${task.stream}: taken (${input.shown})`);
-      void pipeline.finished.catch((error: unknown) => this.o.log(`stream ${task.stream}: stopped (${redactSecrets((error as Error).message)})`));
+      void pipeline.finished.catch((error: unknown) => this.o.log(`stream ${task.stream}: stopped (${(error as Error).message})`));
     } catch (error) {
       this.refuse(key, task, `cannot run it here (${redactSecrets((error as Error).message)})`);
       await this.release(key, leases);

@@ -97,12 +97,22 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
     };
     // Each task is this server's alone: created where there is none, then updated at the revision it wrote.
     const revisions = new Map<string, number>();
+    /** The serve process that holds a stream's task (null: none does; its task expired meanwhile). */
+    const holderOf = async (key: string): Promise<string | null> => {
+      const entry = await tasks.get(key).catch(() => null);
+      if (entry?.operation !== 'PUT') return null;
+      try {
+        return parseLiveTask(entry.value).server;
+      } catch {
+        return 'an unknown process';
+      }
+    };
     for (const input of o.inputs) {
       const key = streamToken(input.id);
       try {
         revisions.set(input.id, await tasks.create(key, encode(taskFor(input))));
       } catch {
-        const holder = await tasks.get(key).then((entry) => (entry?.operation === 'PUT' ? (() => { try { return parseLiveTask(entry.value).server; } catch { return 'an unknown process'; } })() : null), () => null);
+        const holder = await holderOf(key);
         if (holder === null) revisions.set(input.id, await tasks.create(key, encode(taskFor(input))));
         else throw new UsageError(`stream ${input.id} is already served on the cluster by serve ${holder}: stop that server first (a server killed outright lets go of it within ${(3 * leaseTtlMs()) / 1000} s)`);
       }

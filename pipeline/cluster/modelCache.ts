@@ -7,12 +7,10 @@
  *   const file = await cachedModel(cluster, { object: 'models/<sha256>.onnx' }, { maxBytes: 1 << 30, cacheBytes: 4 << 30 });
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import path from 'node:path';
-import { Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createWriteStream } from 'node:fs';
-import { Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { ClusterError } from '../../core/errors.js';
 import { cacheDirectory } from '../../model/defaultModel.js';

@@ -10,7 +10,6 @@ import { resolveModelFlag } from './modelFlag.js';
 import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';
 import type { NatsSecurityFlags } from '../cluster/natsSecurity.js';
 import type { Device } from '../../model/device.js';
-import { redactSecrets } from '../../core/redact.js';
 
 /** The operator's settings, from flags or `--config FILE` (JSON with the same names; a flag wins). */
 const WORKER_CONFIG = z.strictObject({
@@ -95,8 +94,8 @@ Examples:
         const flags: WorkerFlags = { ...(given.config ? readConfig(given.config) : {}), ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as WorkerFlags;
         const url = flags.nats ?? (process.env['DEEPLAB_STREAM_NATS'] || undefined);
         if (!url) throw new UsageError('worker needs the cluster\'s NATS server: --nats nats://HOST:4222 (or DEEPLAB_STREAM_NATS, or "nats" in --config)');
-        const [{ runClusterWorker }, { seedModelCache }, { parseInputRules, DEFAULT_INPUT_RULES }, { DEFAULT_RUN_LIMITS }, { DEFAULT_MODEL_CACHE_LIMITS }, { readInputKey }] = await Promise.all([
-          import('../cluster/clusterWorker.js'), import('../cluster/modelCache.js'), import('../cluster/inputPolicy.js'), import('../cluster/runLimits.js'), import('../cluster/modelCache.js'), import('../cluster/sealedInput.js'),
+        const [{ runClusterWorker }, { seedModelCache, DEFAULT_MODEL_CACHE_LIMITS }, { parseInputRules, DEFAULT_INPUT_RULES }, { DEFAULT_RUN_LIMITS }, { readInputKey }] = await Promise.all([
+          import('../cluster/clusterWorker.js'), import('../cluster/modelCache.js'), import('../cluster/inputPolicy.js'), import('../cluster/runLimits.js'), import('../cluster/sealedInput.js'),
         ]);
         const inputs = parseInputRules(flags.allowInputs ?? DEFAULT_INPUT_RULES);
         const keyFile = flags.inputKey ?? (process.env['DEEPLAB_STREAM_INPUT_KEY'] || undefined);
@@ -111,8 +110,7 @@ Examples:
           },
           modelCache: { maxBytes: flags.maxModelMb ? flags.maxModelMb * mb : DEFAULT_MODEL_CACHE_LIMITS.maxBytes, cacheBytes: flags.modelCacheMb ? flags.modelCacheMb * mb : DEFAULT_MODEL_CACHE_LIMITS.cacheBytes },
           ...(keyFile ? { inputKey: readInputKey(keyFile) } : {}),
-          // Every line goes through the one redactor: addresses with credentials never reach a log.
-          onLog: (line) => process.stderr.write(`${redactSecrets(line)}\n`),
+          onLog: (line) => process.stderr.write(`${line}\n`),
         });
         process.stderr.write(`worker stopped after ${summary.chunks} chunk(s), ${summary.frames} frames\n`);
       } catch (error) {

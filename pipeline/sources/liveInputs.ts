@@ -116,7 +116,7 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
     return make('gstreamer', 'gst', () => viaGstreamer(spec.slice('gst:'.length), spec));
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(spec) && !/^file:/i.test(spec)) throw new UsageError(`${shown}: unsupported input; serve takes a file, testsrc, rtsp://, http(s):// or camera:N`);
-  const file = spec.startsWith('file:') ? decodeURIComponent(spec.slice('file:'.length).replace(/^\/\/(?=\/)/, '')) : spec;
+  const file = filePathOf(spec);
   const name = file.split('/').pop()!.replace(/\.[^.]+$/, '');
   return make(
     'file',
@@ -128,6 +128,11 @@ export function parseLiveInput(spec: string, options: { realtime?: boolean; take
     Boolean(options.realtime),
     false,
   );
+}
+
+/** The path of a file input: as written, or from a `file:` URL (`file:/x`, `file:///x`, percent-escapes decoded). */
+export function filePathOf(spec: string): string {
+  return spec.startsWith('file:') ? decodeURIComponent(spec.slice('file:'.length).replace(/^\/\/(?=\/)/, '')) : spec;
 }
 
 function hostId(url: string): string {
