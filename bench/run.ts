@@ -30,7 +30,7 @@ import { defaultModelSource } from '../model/defaultModel.js';
 import { importTflite } from '../model/tflite/importTflite.js';
 import { IMAGENET_NORMALIZATION } from '../model/descriptor.js';
 import { preprocessRgb } from '../model/preprocess.js';
-import { locateFfmpeg, probeInput } from '../pipeline/ffmpeg.js';
+import { locateFfmpeg, probeInput } from '../io/ffmpeg.js';
 import { generateClip } from '../pipeline/generateClip.js';
 import { FfmpegFrameSource } from '../pipeline/sources/ffmpegFrameSource.js';
 import { benchLive } from './liveBench.js';
@@ -39,7 +39,7 @@ import { benchSoak } from './soakBench.js';
 import { benchCatalogue } from './catalogueBench.js';
 import { benchCluster } from './clusterBench.js';
 import { median, runMeasured } from './benchUtil.js';
-import { writeNpyFloat32 } from '../pipeline/npy.js';
+import { writeNpyFloat32 } from '../io/npy.js';
 import { type CrfCase, deeplabLikeCase, movingShapesSequence } from './crfCases.js';
 
 const quick = process.env['BENCH_QUICK'] === '1';

@@ -10,8 +10,8 @@ import { fromErrorEnvelope } from '../core/errors.js';
 import type { BatchRequest, CloseRequest, FrameInputs, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
 import type { ModelDescriptor } from './descriptor.js';
 import type { Device } from './device.js';
-import { startWorker } from './startWorker.js';
-import { WorkerPool } from './workerPool.js';
+import { startWorker } from '../core/startWorker.js';
+import { WorkerPool } from '../core/workerPool.js';
 
 export interface InferencePoolOptions extends WorkerInit {
   readonly workers: number;

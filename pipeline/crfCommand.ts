@@ -5,18 +5,18 @@
  *
  *   IMG (PNG / PPM) + P.npy (float32 H×W×C, or C×H×W with --chw) → LABELS.png (8-bit grey), [Q.npy]
  */
-import { encodeGreyPng } from './greyPng.js';
+import { encodeGreyPng } from '../io/greyPng.js';
 import type { CrfParams } from '../model/crf/crfParams.js';
 import { CrfRunner } from '../model/crf/crfRunner.js';
 import { type CrfJob, WARM_START_ITERATIONS } from '../model/crf/crfProtocol.js';
 import { InputError, UsageError } from '../core/errors.js';
-import { formatSequencePath } from './sequencePath.js';
-import { readNpyFloat32, readNpyHeader, writeNpyFloat32 } from './npy.js';
-import { readInputFile, readInputFileStart } from './readInputFile.js';
+import { formatSequencePath } from '../io/sequencePath.js';
+import { readNpyFloat32, readNpyHeader, writeNpyFloat32 } from '../io/npy.js';
+import { readInputFile, readInputFileStart } from '../io/readInputFile.js';
 import { normaliseProbabilities, type ProbabilitySource } from '../model/crf/probabilities.js';
 import { nativeImageCrf } from '../model/crf/crfNative.js';
-import { readRgbImage } from './rgbImage.js';
-import { writeFileAtomically } from './sinks/partialFile.js';
+import { readRgbImage } from '../io/rgbImage.js';
+import { writeFileAtomically } from '../io/partialFile.js';
 
 export interface CrfCommandOptions {
   readonly image: string;

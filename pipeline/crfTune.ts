@@ -18,7 +18,7 @@ import { InferencePool } from '../model/inferencePool.js';
 import { parseOverrides } from '../model/modelOverrides.js';
 import { ConfusionMatrix, inferLabelledImages, labelledImages, type LabelledRunOptions } from './evaluate.js';
 import { planRun } from './runPlan.js';
-import { writeFileAtomically } from './sinks/partialFile.js';
+import { writeFileAtomically } from '../io/partialFile.js';
 
 /** `tiles`: tune as the model will be run. */
 export interface CrfTuneOptions extends LabelledRunOptions {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { EnvironmentError } from '../core/errors.js';
 import { cacheDirectory } from '../model/defaultModel.js';
-import { commitPartial, discardPartial, partialPathFor } from './sinks/partialFile.js';
+import { commitPartial, discardPartial, partialPathFor } from '../io/partialFile.js';
 
 export interface Footage {
   readonly debianPackage: string;

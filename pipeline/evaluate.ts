@@ -20,7 +20,7 @@ import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/device.js';
 import { FrameCredits } from './frameCredits.js';
-import { readLabelPng } from './labelImage.js';
+import { readLabelPng } from '../io/labelImage.js';
 import { planRun, type RunPlan } from './runPlan.js';
 import { segmentFrames } from './segmentFrames.js';
 import { pullFrames } from './sources/pullFrames.js';

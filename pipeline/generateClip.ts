@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { InputError } from '../core/errors.js';
-import { locateFfmpeg } from './ffmpeg.js';
+import { locateFfmpeg } from '../io/ffmpeg.js';
 
 const run = promisify(execFile);
 

@@ -1,8 +1,8 @@
 /** `deeplab-stream import`: a TFLite file in, an ONNX file out (written atomically). */
 import { importTflite } from '../model/tflite/importTflite.js';
 import { readTflite } from '../model/tflite/tfliteSchema.js';
-import { readInputFile } from './readInputFile.js';
-import { writeFileAtomically } from './sinks/partialFile.js';
+import { readInputFile } from '../io/readInputFile.js';
+import { writeFileAtomically } from '../io/partialFile.js';
 
 export interface ImportSummary {
   readonly input: string;

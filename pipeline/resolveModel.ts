@@ -13,8 +13,8 @@ import { CancelledError, ModelError } from '../core/errors.js';
 import { type CatalogEntry, catalogEntry, type DownloadSource, looksLikeModelName, MODEL_CATALOG } from '../model/catalog.js';
 import { cacheDirectory, defaultModelPath } from '../model/defaultModel.js';
 import { importTflite } from '../model/tflite/importTflite.js';
-import { DownloadError, downloadFile } from './downloadFile.js';
-import { writeFileAtomically } from './sinks/partialFile.js';
+import { DownloadError, downloadFile } from '../io/downloadFile.js';
+import { writeFileAtomically } from '../io/partialFile.js';
 
 export const MIRROR_VARIABLE = 'DEEPLAB_STREAM_MODEL_MIRROR';
 

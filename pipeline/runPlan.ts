@@ -13,7 +13,7 @@ import { applyOverrides, type ModelOverrides, readSidecar } from '../model/model
 import { probeClassAxis } from '../model/probeClassAxis.js';
 import { autoGrid, type TileGrid, tileWindows } from '../model/tiles.js';
 import type { PreprocessOptions } from '../operators/preprocessFrames.js';
-import { readInputFile } from './readInputFile.js';
+import { readInputFile } from '../io/readInputFile.js';
 
 export interface RunPlanOptions {
   readonly modelPath: string;

@@ -15,7 +15,7 @@ import type { ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/device.js';
 import { writeToSinks } from '../operators/writeToSinks.js';
 import { CancelledError, UsageError } from '../core/errors.js';
-import { probeInput } from './ffmpeg.js';
+import { probeInput } from '../io/ffmpeg.js';
 import { FrameCredits } from './frameCredits.js';
 import { classAlphas } from './overlay.js';
 import { RunStats, type StageName } from './runStats.js';

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { startWorker } from '../startWorker.js';
+import { startWorker } from '../../core/startWorker.js';
 import type { CrfExports } from './latticeExports.js';
 import { adviseHugePages, hugePageAlignedEnd, withNativeKernels } from './crfNative.js';
 import { CONTROL, CONTROL_WORDS, OP, spinWhile, SPIN_MICROS } from './meanFieldControl.js';

@@ -22,7 +22,7 @@ interface DemoFlags extends SegmentFlags {
 /** The first `seconds` of a video, without re-encoding. */
 async function cut(input: string, seconds: number, output: string): Promise<string> {
   try {
-    const { locateFfmpeg } = await import('../ffmpeg.js');
+    const { locateFfmpeg } = await import('../../io/ffmpeg.js');
     await promisify(execFile)(locateFfmpeg().ffmpeg, ['-nostdin', '-v', 'error', '-y', '-i', input, '-t', String(seconds), '-map', '0:v:0', '-c', 'copy', output]);
   } catch (error) {
     throw new InputError(`could not read ${input} (${(error as Error).message.trim().split('\n').at(-1)}): give a video ffmpeg can decode`);

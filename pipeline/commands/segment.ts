@@ -7,7 +7,7 @@ import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
 import { cpuFallbackNote } from '../../model/device.js';
 import type { SegmentSummary } from '../segmentVideo.js';
 import type { ClusterSegmentSummary } from '../cluster/segmentOnCluster.js';
-import { isSequencePattern } from '../sequencePath.js';
+import { isSequencePattern } from '../../io/sequencePath.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
 import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';

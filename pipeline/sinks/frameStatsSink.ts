@@ -5,7 +5,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { OutputError } from '../../core/errors.js';
 import type { Segmentation } from '../../core/frames.js';
-import { commitPartial, createPartialFile, discardPartial, ioReason } from './partialFile.js';
+import { commitPartial, createPartialFile, discardPartial, ioReason } from '../../io/partialFile.js';
 import type { SegmentationSink } from '../../core/sink.js';
 
 export class FrameStatsSink implements SegmentationSink {

@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { PNG } from 'pngjs';
 import { OutputError } from '../../core/errors.js';
 import type { Segmentation } from '../../core/frames.js';
-import { commitPartial, commitPartialFiles, createPartialDirectory, discardPartial, ioReason } from './partialFile.js';
+import { commitPartial, commitPartialFiles, createPartialDirectory, discardPartial, ioReason } from '../../io/partialFile.js';
 import type { SegmentationSink } from '../../core/sink.js';
 
 export function maskFileName(index: number): string {

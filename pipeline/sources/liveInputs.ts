@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { SourceError, UsageError } from '../../core/errors.js';
 import { redactSecrets } from '../../core/redact.js';
-import { ffmpegReason, locateFfmpeg, probeInput, type InputInfo } from '../ffmpeg.js';
+import { ffmpegReason, locateFfmpeg, probeInput, type InputInfo } from '../../io/ffmpeg.js';
 import { FfmpegFrameSource } from './ffmpegFrameSource.js';
 import type { FrameSource } from './frameSource.js';
 import { GstFrameSource, gstreamerBinding, GSTREAMER_HOWTO } from './gstreamerFrameSource.js';

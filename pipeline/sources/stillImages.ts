@@ -6,7 +6,7 @@
  */
 import { InputError } from '../../core/errors.js';
 import type { Frame } from '../../core/frames.js';
-import { probeInput } from '../ffmpeg.js';
+import { probeInput } from '../../io/ffmpeg.js';
 import { FfmpegFrameSource } from './ffmpegFrameSource.js';
 import type { FrameSource } from './frameSource.js';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deeplabLikeCase } from '../../bench/crfCases.js';
-import { readNpyFloat32, writeNpyFloat32 } from '../../pipeline/npy.js';
+import { readNpyFloat32, writeNpyFloat32 } from '../../io/npy.js';
 import { runCli, tempDir } from '../helpers/fixtures.js';
 
 const tmp = tempDir('dls-crf-');

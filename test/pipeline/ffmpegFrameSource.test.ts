@@ -3,7 +3,7 @@ import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.js';
-import { probeInput } from '../../pipeline/ffmpeg.js';
+import { probeInput } from '../../io/ffmpeg.js';
 import { FrameCredits } from '../../pipeline/frameCredits.js';
 import { pullFrames } from '../../pipeline/sources/pullFrames.js';
 import { FfmpegFrameSource } from '../../pipeline/sources/ffmpegFrameSource.js';

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OnnxGraphBuilder } from '../../model/onnxGraph.js';
-import { readLabelPng } from '../../pipeline/labelImage.js';
+import { readLabelPng } from '../../io/labelImage.js';
 import { runCli, tempDir } from '../helpers/fixtures.js';
 
 const tmp = tempDir('dls-tiles-');

@@ -6,7 +6,7 @@ import { deeplabLikeCase, movingShapesSequence } from '../../../bench/crfCases.j
 import { DEEPLAB_VOC_PARAMS } from '../../../model/crf/crfParams.js';
 import { HUGE_PAGE_BYTES, hugePageAlignedEnd, nativeImageCrf, nativeKernelsAvailable, withNativeKernels } from '../../../model/crf/crfNative.js';
 import { probabilitiesFor } from '../../../pipeline/crfCommand.js';
-import { writeNpyFloat32 } from '../../../pipeline/npy.js';
+import { writeNpyFloat32 } from '../../../io/npy.js';
 import type { CrfExports } from '../../../model/crf/latticeExports.js';
 import type { ProbabilitySource } from '../../../model/crf/probabilities.js';
 import { DenseCrf } from '../../../model/crf/denseCrf.js';

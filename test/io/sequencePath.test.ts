@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatSequencePath, isSequencePattern } from '../../pipeline/sequencePath.js';
+import { formatSequencePath, isSequencePattern } from '../../io/sequencePath.js';
 
 describe('formatSequencePath', () => {
   it('formats %d, %5d, %05d and %% as C printf does', () => {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { commitPartial, discardPartial, ioReason, partialPathFor, removeStalePartials } from './sinks/partialFile.js';
+import { commitPartial, discardPartial, ioReason, partialPathFor, removeStalePartials } from './partialFile.js';
 
 export interface DownloadRequest {
   readonly url: string;

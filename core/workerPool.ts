@@ -8,7 +8,7 @@
  *   pool.send(worker, job, transfer, what) → Promise<reply>     hooks: onWorkerLost(reason, worker), onReplaced(old, new)
  */
 import type { Worker } from 'node:worker_threads';
-import { type ErrorEnvelope, fromErrorEnvelope, WorkerLostError } from '../core/errors.js';
+import { type ErrorEnvelope, fromErrorEnvelope, WorkerLostError } from './errors.js';
 
 /** A worker's answer to job `id`; messages without a numeric id (a handshake) are not replies. */
 export type PoolReply = { readonly id: number; readonly ok: true } | { readonly id: number; readonly ok: false; readonly error: ErrorEnvelope };

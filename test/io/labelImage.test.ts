@@ -3,7 +3,7 @@ import path from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.js';
-import { readLabelPng } from '../../pipeline/labelImage.js';
+import { readLabelPng } from '../../io/labelImage.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 const tmp = tempDir('dls-labels-');

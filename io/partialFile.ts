@@ -5,7 +5,7 @@
  */
 import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { OutputError } from '../../core/errors.js';
+import { OutputError } from '../core/errors.js';
 
 /** `dir/name.ext` → `dir/.name.partial-PID.ext` (keeps the extension, which ffmpeg's muxer choice reads). */
 export function partialPathFor(finalPath: string, pid = process.pid): string {

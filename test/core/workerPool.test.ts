@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { UsageError, WorkerLostError } from '../../core/errors.js';
-import { WorkerPool } from '../../model/workerPool.js';
+import { WorkerPool } from '../../core/workerPool.js';
 
 /** A real worker thread: doubles `x`, answers `fail` with a user error's envelope, exits on `exit`. */
 const ECHO = `

@@ -1,6 +1,6 @@
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
-import { encodeGreyPng } from '../../pipeline/greyPng.js';
+import { encodeGreyPng } from '../../io/greyPng.js';
 import { seededRandom } from '../../model/onnxGraph.js';
 
 describe('encodeGreyPng', () => {
