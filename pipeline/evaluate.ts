@@ -23,8 +23,8 @@ import { FrameCredits } from './frameCredits.js';
 import { readLabelPng } from '../io/labelImage.js';
 import { planRun, type RunPlan } from './runPlan.js';
 import { segmentFrames } from './segmentFrames.js';
-import { pullFrames } from './sources/pullFrames.js';
-import { StillImageSource } from './sources/stillImages.js';
+import { pullFrames } from '../sources/pullFrames.js';
+import { StillImageSource } from '../sources/stillImages.js';
 
 export const IGNORE_LABEL = 255;
 

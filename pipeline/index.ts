@@ -46,7 +46,7 @@ export { loadModelDescriptor, planRun, type RunPlan, type RunPlanOptions } from 
 export { segmentFrames, type SegmentFramesOptions } from './segmentFrames.js';
 export { segmentVideo, type SegmentOptions, type SegmentSummary } from './segmentVideo.js';
 export { startLiveServer, type LiveServer, type ServeOptions } from './serve.js';
-export { FrameStatsSink } from './sinks/frameStatsSink.js';
-export { MaskPngSink } from './sinks/maskPngSink.js';
-export { OverlayVideoSink } from './sinks/overlayVideoSink.js';
-export { fromVideoFile } from './sources/fromVideoFile.js';
+export { FrameStatsSink } from '../sinks/frameStatsSink.js';
+export { MaskPngSink } from '../sinks/maskPngSink.js';
+export { OverlayVideoSink } from '../sinks/overlayVideoSink.js';
+export { fromVideoFile } from '../sources/fromVideoFile.js';

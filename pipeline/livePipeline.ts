@@ -23,8 +23,8 @@ import type { DropPlace } from '../server/metrics.js';
 import { FrameCredits } from './frameCredits.js';
 import type { RunPlan } from './runPlan.js';
 import { segmentFrames } from './segmentFrames.js';
-import type { LiveStream } from './sources/liveStream.js';
-import { pullLiveStreams } from './sources/pullLiveStreams.js';
+import type { LiveStream } from '../sources/liveStream.js';
+import { pullLiveStreams } from '../sources/pullLiveStreams.js';
 
 export interface LivePipelineOptions {
   readonly plan: RunPlan;

@@ -17,16 +17,16 @@ import { writeToSinks } from '../operators/writeToSinks.js';
 import { CancelledError, UsageError } from '../core/errors.js';
 import { probeInput } from '../io/ffmpeg.js';
 import { FrameCredits } from './frameCredits.js';
-import { classAlphas } from './overlay.js';
+import { classAlphas } from '../sinks/overlay.js';
 import { RunStats, type StageName } from './runStats.js';
-import { FrameStatsSink } from './sinks/frameStatsSink.js';
-import { MaskPngSink } from './sinks/maskPngSink.js';
-import { OverlayVideoSink } from './sinks/overlayVideoSink.js';
+import { FrameStatsSink } from '../sinks/frameStatsSink.js';
+import { MaskPngSink } from '../sinks/maskPngSink.js';
+import { OverlayVideoSink } from '../sinks/overlayVideoSink.js';
 import { finishSinks, type SegmentationSink } from '../core/sink.js';
 import { planRun, type RunPlan } from './runPlan.js';
 import { segmentFrames } from './segmentFrames.js';
-import { pullFrames } from './sources/pullFrames.js';
-import { FfmpegFrameSource } from './sources/ffmpegFrameSource.js';
+import { pullFrames } from '../sources/pullFrames.js';
+import { FfmpegFrameSource } from '../sources/ffmpegFrameSource.js';
 
 export interface SegmentOptions {
   readonly input: string;

@@ -56,7 +56,7 @@ export function registerDemo(program: Command, setExitCode: SetExitCode): void {
   ).action(async (flags: DemoFlags) => {
     try {
       mkdirSync(flags.outDir, { recursive: true });
-      const { demoFootage } = await import('../demoFootage.js');
+      const { demoFootage } = await import('../../sources/demoFootage.js');
       const source = flags.input ?? (await demoFootage(undefined, { onNote: (m) => process.stderr.write(`note: ${m}\n`) }));
       // The clip is cut beside its final name and put there only when the run succeeded: a failed demo leaves the last one's files as they were.
       const clipName = path.join(flags.outDir, `demo-input${path.extname(source) || '.mkv'}`);

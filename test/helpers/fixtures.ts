@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildDeepLab, type DeepLabOptions } from '../../model/deeplabBuilder.js';
 import { ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../../model/onnxGraph.js';
-import { generateClip, type ClipOptions } from '../../pipeline/generateClip.js';
+import { generateClip, type ClipOptions } from '../../sources/generateClip.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const cliPath = path.join(repoRoot, 'dist/pipeline/cli.js');

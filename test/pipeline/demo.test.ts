@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EnvironmentError } from '../../core/errors.js';
-import { demoFootage, type Footage } from '../../pipeline/demoFootage.js';
+import { demoFootage, type Footage } from '../../sources/demoFootage.js';
 import { runCli, tempDir, writeClip, withCacheDirectory } from '../helpers/fixtures.js';
 
 const tmp = tempDir('dls-demo-');

@@ -4,9 +4,9 @@
  *
  *   new StillImageSource(['a.jpg', 'b.png']).next() → Frame{ index 0, a.jpg's pixels }, then b.png, then null
  */
-import { InputError } from '../../core/errors.js';
-import type { Frame } from '../../core/frames.js';
-import { probeInput } from '../../io/ffmpeg.js';
+import { InputError } from '../core/errors.js';
+import type { Frame } from '../core/frames.js';
+import { probeInput } from '../io/ffmpeg.js';
 import { FfmpegFrameSource } from './ffmpegFrameSource.js';
 import type { FrameSource } from './frameSource.js';
 

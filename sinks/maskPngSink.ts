@@ -7,10 +7,10 @@ import { createWriteStream, existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PNG } from 'pngjs';
-import { OutputError } from '../../core/errors.js';
-import type { Segmentation } from '../../core/frames.js';
-import { commitPartial, commitPartialFiles, createPartialDirectory, discardPartial, ioReason } from '../../io/partialFile.js';
-import type { SegmentationSink } from '../../core/sink.js';
+import { OutputError } from '../core/errors.js';
+import type { Segmentation } from '../core/frames.js';
+import { commitPartial, commitPartialFiles, createPartialDirectory, discardPartial, ioReason } from '../io/partialFile.js';
+import type { SegmentationSink } from '../core/sink.js';
 
 export function maskFileName(index: number): string {
   return `frame_${String(index).padStart(6, '0')}.png`;

@@ -7,8 +7,8 @@
  *   stream's in increasing index; completes when every stream has finished; unsubscribing closes them.
  */
 import { Observable } from 'rxjs';
-import type { FrameCredits } from '../frameCredits.js';
-import type { Frame } from '../../core/frames.js';
+import type { FrameCredits } from '../pipeline/frameCredits.js';
+import type { Frame } from '../core/frames.js';
 import type { LiveStream } from './liveStream.js';
 
 export function pullLiveStreams(streams: readonly LiveStream[], credits: FrameCredits): Observable<Frame> {

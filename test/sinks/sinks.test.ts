@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { finishSinks, type SegmentationSink } from '../../../core/sink.js';
+import { finishSinks, type SegmentationSink } from '../../core/sink.js';
 
 function sink(name: string, log: string[], failFlush = false): SegmentationSink {
   return {

@@ -9,14 +9,14 @@
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import ffmpeg from 'fluent-ffmpeg';
-import { OutputError, UsageError } from '../../core/errors.js';
-import { ffmpegReason } from '../../io/ffmpeg.js';
-import { isSequencePattern } from '../../io/sequencePath.js';
-import type { Segmentation } from '../../core/frames.js';
-import { overlayLabels } from '../overlay.js';
-import { matroskaFrame, matroskaHeader } from '../../io/matroskaRawVideo.js';
-import { commitPartial, commitPartialFiles, createPartialDirectory, createPartialFile, discardPartial } from '../../io/partialFile.js';
-import type { SegmentationSink } from '../../core/sink.js';
+import { OutputError, UsageError } from '../core/errors.js';
+import { ffmpegReason } from '../io/ffmpeg.js';
+import { isSequencePattern } from '../io/sequencePath.js';
+import type { Segmentation } from '../core/frames.js';
+import { overlayLabels } from './overlay.js';
+import { matroskaFrame, matroskaHeader } from '../io/matroskaRawVideo.js';
+import { commitPartial, commitPartialFiles, createPartialDirectory, createPartialFile, discardPartial } from '../io/partialFile.js';
+import type { SegmentationSink } from '../core/sink.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff']);
 const VIDEO_EXTENSIONS = new Set(['.mp4', '.m4v', '.mov', '.mkv', '.webm', '.avi']);

@@ -3,10 +3,10 @@
  * (classes with no pixels are left out). Written to a partial file, renamed when complete.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { OutputError } from '../../core/errors.js';
-import type { Segmentation } from '../../core/frames.js';
-import { commitPartial, createPartialFile, discardPartial, ioReason } from '../../io/partialFile.js';
-import type { SegmentationSink } from '../../core/sink.js';
+import { OutputError } from '../core/errors.js';
+import type { Segmentation } from '../core/frames.js';
+import { commitPartial, createPartialFile, discardPartial, ioReason } from '../io/partialFile.js';
+import type { SegmentationSink } from '../core/sink.js';
 
 export class FrameStatsSink implements SegmentationSink {
   readonly name = 'frames-json';

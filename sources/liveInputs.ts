@@ -12,9 +12,9 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { SourceError, UsageError } from '../../core/errors.js';
-import { redactSecrets } from '../../core/redact.js';
-import { ffmpegReason, locateFfmpeg, probeInput, type InputInfo } from '../../io/ffmpeg.js';
+import { SourceError, UsageError } from '../core/errors.js';
+import { redactSecrets } from '../core/redact.js';
+import { ffmpegReason, locateFfmpeg, probeInput, type InputInfo } from '../io/ffmpeg.js';
 import { FfmpegFrameSource } from './ffmpegFrameSource.js';
 import type { FrameSource } from './frameSource.js';
 import { GstFrameSource, gstreamerBinding, GSTREAMER_HOWTO } from './gstreamerFrameSource.js';

@@ -1,4 +1,4 @@
-import type { Frame } from '../../core/frames.js';
+import type { Frame } from '../core/frames.js';
 
 /** Something frames are pulled from, one at a time: the next frame is decoded only when asked for. */
 export interface FrameSource {

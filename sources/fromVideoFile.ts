@@ -11,9 +11,9 @@
  * fromVideoFile('clip.mp4', { credits }).pipe(…, tap(() => credits.release()))
  */
 import { from, type Observable, switchMap } from 'rxjs';
-import type { Frame } from '../../core/frames.js';
-import { probeInput } from '../../io/ffmpeg.js';
-import type { FrameCredits } from '../frameCredits.js';
+import type { Frame } from '../core/frames.js';
+import { probeInput } from '../io/ffmpeg.js';
+import type { FrameCredits } from '../pipeline/frameCredits.js';
 import { FfmpegFrameSource, type FfmpegFrameSourceOptions } from './ffmpegFrameSource.js';
 import { pullFrames } from './pullFrames.js';
 

@@ -1,9 +1,9 @@
 import { firstValueFrom, take, tap, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameCredits } from '../../pipeline/frameCredits.js';
-import { describeOpenFailure, parseLiveInput } from '../../pipeline/sources/liveInputs.js';
-import { LiveStream } from '../../pipeline/sources/liveStream.js';
-import { pullLiveStreams } from '../../pipeline/sources/pullLiveStreams.js';
+import { describeOpenFailure, parseLiveInput } from '../../sources/liveInputs.js';
+import { LiveStream } from '../../sources/liveStream.js';
+import { pullLiveStreams } from '../../sources/pullLiveStreams.js';
 import { tempDir, writeClip } from '../helpers/fixtures.js';
 
 const open: LiveStream[] = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../core/frames.js';
-import { GstFrameSource, gstreamerBinding } from '../../pipeline/sources/gstreamerFrameSource.js';
+import { GstFrameSource, gstreamerBinding } from '../../sources/gstreamerFrameSource.js';
 import { startServe, TestViewer } from '../helpers/liveServer.js';
 
 describe('GstFrameSource (gstreamer-superficial, installed by .ci/install)', () => {

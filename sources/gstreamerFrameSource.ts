@@ -6,8 +6,8 @@
  * at most two buffers and drops older ones, so a slow reader never backs the camera up.
  */
 import { createRequire } from 'node:module';
-import { SourceError } from '../../core/errors.js';
-import type { Frame } from '../../core/frames.js';
+import { SourceError } from '../core/errors.js';
+import type { Frame } from '../core/frames.js';
 import type { FrameSource } from './frameSource.js';
 
 /** The part of gstreamer-superficial used here (it ships no types). */

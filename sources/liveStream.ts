@@ -13,10 +13,10 @@
  *   events: 'status' (connecting | live | outage | ended | failed, with a message), 'frame', 'dropped'
  */
 import { EventEmitter } from 'node:events';
-import { isUserError, SourceError } from '../../core/errors.js';
-import type { Frame } from '../../core/frames.js';
+import { isUserError, SourceError } from '../core/errors.js';
+import type { Frame } from '../core/frames.js';
 import type { FrameSource } from './frameSource.js';
-import { redactSecrets } from '../../core/redact.js';
+import { redactSecrets } from '../core/redact.js';
 import type { LiveInput } from './liveInputs.js';
 
 export type LiveStreamStatus = 'connecting' | 'live' | 'outage' | 'ended' | 'failed';

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.js';
 import { probeInput } from '../../io/ffmpeg.js';
 import { FrameCredits } from '../../pipeline/frameCredits.js';
-import { pullFrames } from '../../pipeline/sources/pullFrames.js';
-import { FfmpegFrameSource } from '../../pipeline/sources/ffmpegFrameSource.js';
+import { pullFrames } from '../../sources/pullFrames.js';
+import { FfmpegFrameSource } from '../../sources/ffmpegFrameSource.js';
 import { tempDir, writeClip } from '../helpers/fixtures.js';
 
 describe('FfmpegFrameSource (real ffmpeg)', () => {

@@ -12,9 +12,9 @@
  */
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { InputError } from '../../core/errors.js';
-import { ffmpegReason, locateFfmpeg, type InputInfo } from '../../io/ffmpeg.js';
-import type { Frame } from '../../core/frames.js';
+import { InputError } from '../core/errors.js';
+import { ffmpegReason, locateFfmpeg, type InputInfo } from '../io/ffmpeg.js';
+import type { Frame } from '../core/frames.js';
 import type { FrameSource } from './frameSource.js';
 
 /** Decoded frames allowed to wait unclaimed: two keep ffmpeg busy while one is handed out. */
