@@ -35,9 +35,9 @@ export { type CrfBackend, refineWithCrf, type RefineOptions } from '../operators
 export { reorderByIndex } from '../operators/reorderByIndex.js';
 export { writeToSinks } from '../operators/writeToSinks.js';
 
-export { runClusterWorker, type ClusterWorkerOptions, type ClusterWorkerSummary } from './cluster/clusterWorker.js';
-export { type FrameResult, resultsSubject } from './cluster/protocol.js';
-export { type ClusterSegmentOptions, type ClusterSegmentSummary, segmentOnCluster } from './cluster/segmentOnCluster.js';
+export { runClusterWorker, type ClusterWorkerOptions, type ClusterWorkerSummary } from '../cluster/clusterWorker.js';
+export { type FrameResult, resultsSubject } from '../cluster/protocol.js';
+export { type ClusterSegmentOptions, type ClusterSegmentSummary, segmentOnCluster } from '../cluster/segmentOnCluster.js';
 export { evaluate } from './evaluate.js';
 export { FrameCredits } from './frameCredits.js';
 export { openModel, type OpenModelOptions, type SegmentationModel } from './openModel.js';

@@ -17,13 +17,13 @@ import { ViewerSink } from '../server/viewerSink.js';
 import type { StreamDescription } from '../server/wireFormat.js';
 import { UsageError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
-import type { NatsTarget } from './cluster/natsSecurity.js';
-import type { InputKey } from './cluster/sealedInput.js';
+import type { NatsTarget } from '../cluster/natsSecurity.js';
+import type { InputKey } from '../cluster/sealedInput.js';
 import { parseLiveInput, type LiveInput } from '../sources/liveInputs.js';
 import { LiveStream, type LiveStreamOptions } from '../sources/liveStream.js';
 import { liveCrfScale, type LivePipeline, startLivePipeline } from './livePipeline.js';
-import { type LiveRelay, startLiveRelay } from './cluster/liveRelay.js';
-import { runSettingsFor } from './cluster/runSettings.js';
+import { type LiveRelay, startLiveRelay } from '../cluster/liveRelay.js';
+import { runSettingsFor } from '../cluster/runSettings.js';
 import { planRun } from './runPlan.js';
 
 export interface ServeOptions {

@@ -6,12 +6,12 @@ import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
 import { cpuFallbackNote } from '../../model/device.js';
 import type { SegmentSummary } from '../segmentVideo.js';
-import type { ClusterSegmentSummary } from '../cluster/segmentOnCluster.js';
+import type { ClusterSegmentSummary } from '../../cluster/segmentOnCluster.js';
 import { isSequencePattern } from '../../io/sequencePath.js';
 import { reportFailure, type SetExitCode } from './failure.js';
 import { resolveModelFlag } from './modelFlag.js';
 import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';
-import type { NatsSecurityFlags } from '../cluster/natsSecurity.js';
+import type { NatsSecurityFlags } from '../../cluster/natsSecurity.js';
 import { crfKernelOptions, crfSwitch, tileOptions, crfParams, fraction, modelOptions, modelOverridesFrom, positive, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
 
 /** Where output goes when no output flag is given: `<name>.seg.mp4` (or .png for a still image) in the working directory. */
@@ -101,7 +101,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<Se
 
 /** `segment IN --nats URL`: the same run, its chunks on the cluster's workers. */
 export async function runSegmentOnCluster(input: string, flags: SegmentFlags & NatsSecurityFlags & { nats: string; chunkSeconds: number }): Promise<ClusterSegmentSummary> {
-  const [{ segmentOnCluster }, { createProgress }] = await Promise.all([import('../cluster/segmentOnCluster.js'), import('../progress.js')]);
+  const [{ segmentOnCluster }, { createProgress }] = await Promise.all([import('../../cluster/segmentOnCluster.js'), import('../progress.js')]);
   const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json, 'segment', 'chunks');
   try {
     const options = await runOptions(input, flags);

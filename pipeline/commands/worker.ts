@@ -8,7 +8,7 @@ import { reportFailure, type SetExitCode } from './failure.js';
 import { deviceOption, positiveInt } from './flags.js';
 import { resolveModelFlag } from './modelFlag.js';
 import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';
-import type { NatsSecurityFlags } from '../cluster/natsSecurity.js';
+import type { NatsSecurityFlags } from '../../cluster/natsSecurity.js';
 import type { Device } from '../../model/device.js';
 
 /** The operator's settings, from flags or `--config FILE` (JSON with the same names; a flag wins). */
@@ -95,7 +95,7 @@ Examples:
         const url = flags.nats ?? (process.env['DEEPLAB_STREAM_NATS'] || undefined);
         if (!url) throw new UsageError('worker needs the cluster\'s NATS server: --nats nats://HOST:4222 (or DEEPLAB_STREAM_NATS, or "nats" in --config)');
         const [{ runClusterWorker }, { seedModelCache, DEFAULT_MODEL_CACHE_LIMITS }, { parseInputRules, DEFAULT_INPUT_RULES }, { DEFAULT_RUN_LIMITS }, { readInputKey }] = await Promise.all([
-          import('../cluster/clusterWorker.js'), import('../cluster/modelCache.js'), import('../cluster/inputPolicy.js'), import('../cluster/runLimits.js'), import('../cluster/sealedInput.js'),
+          import('../../cluster/clusterWorker.js'), import('../../cluster/modelCache.js'), import('../../cluster/inputPolicy.js'), import('../../cluster/runLimits.js'), import('../../cluster/sealedInput.js'),
         ]);
         const inputs = parseInputRules(flags.allowInputs ?? DEFAULT_INPUT_RULES);
         const keyFile = flags.inputKey ?? (process.env['DEEPLAB_STREAM_INPUT_KEY'] || undefined);

@@ -12,8 +12,8 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
-import { ClusterError } from '../../core/errors.js';
-import { cacheDirectory } from '../../model/defaultModel.js';
+import { ClusterError } from '../core/errors.js';
+import { cacheDirectory } from '../model/defaultModel.js';
 import type { Cluster } from './natsCluster.js';
 
 export interface ModelCacheLimits {

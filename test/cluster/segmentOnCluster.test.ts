@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { connect } from '@nats-io/transport-node';
-import { CHUNK_STREAM, OBJECT_BUCKET } from '../../pipeline/cluster/protocol.js';
+import { CHUNK_STREAM, OBJECT_BUCKET } from '../../cluster/protocol.js';
 import { countFrames, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
 import { NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
 

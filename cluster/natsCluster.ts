@@ -14,8 +14,8 @@ import { AckPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetS
 import { type KV, Kvm } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { connect, credsAuthenticator, type NatsConnection, nkeyAuthenticator } from '@nats-io/transport-node';
-import { ClusterError } from '../../core/errors.js';
-import { redactSecrets } from '../../core/redact.js';
+import { ClusterError } from '../core/errors.js';
+import { redactSecrets } from '../core/redact.js';
 import { describeNatsFailure, type NatsTarget, natsConnectSettings } from './natsSecurity.js';
 import { ackWaitMs, CHUNK_STREAM, DONE_STREAM, jobTtlMs, LEASE_BUCKET, leaseTtlMs, LIVE_BUCKET, MAX_DELIVERIES, OBJECT_BUCKET, RESULTS_STREAM, WORKER_CONSUMER } from './protocol.js';
 

@@ -12,17 +12,17 @@
  * deeplab.status.<stream>, its per-frame results to deeplab.results.<stream>.
  */
 import type { KV } from '@nats-io/kv';
-import type { Segmentation } from '../../core/frames.js';
-import { redactSecrets } from '../../core/redact.js';
-import type { SegmentationSink } from '../../core/sink.js';
-import { crfParamsFor } from '../../model/crf/crfParams.js';
-import { parseOverrides } from '../../model/modelOverrides.js';
-import type { Device } from '../../model/device.js';
-import { encodeFrameMessage, epochMs } from '../../server/wireFormat.js';
-import { liveCrfScale, type LivePipeline, startLivePipeline } from '../livePipeline.js';
-import { planRun, type RunPlan } from '../runPlan.js';
-import { type LiveInput, type OpenedInput, parseLiveInput } from '../../sources/liveInputs.js';
-import { LiveStream } from '../../sources/liveStream.js';
+import type { Segmentation } from '../core/frames.js';
+import { redactSecrets } from '../core/redact.js';
+import type { SegmentationSink } from '../core/sink.js';
+import { crfParamsFor } from '../model/crf/crfParams.js';
+import { parseOverrides } from '../model/modelOverrides.js';
+import type { Device } from '../model/device.js';
+import { encodeFrameMessage, epochMs } from '../server/wireFormat.js';
+import { liveCrfScale, type LivePipeline, startLivePipeline } from '../pipeline/livePipeline.js';
+import { planRun, type RunPlan } from '../pipeline/runPlan.js';
+import { type LiveInput, type OpenedInput, parseLiveInput } from '../sources/liveInputs.js';
+import { LiveStream } from '../sources/liveStream.js';
 import { checkInput, type InputPolicy } from './inputPolicy.js';
 import type { Cluster } from './natsCluster.js';
 import { encode, type FrameResult, leaseTtlMs, liveSubject, type LiveTask, parseLiveTask, resultsSubject, statusSubject, type StreamStatus } from './protocol.js';

@@ -15,8 +15,8 @@
  */
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError } from '../../core/errors.js';
-import { filePathOf, parseLiveInput } from '../../sources/liveInputs.js';
+import { UsageError } from '../core/errors.js';
+import { filePathOf, parseLiveInput } from '../sources/liveInputs.js';
 
 type NetworkScheme = 'rtsp' | 'rtsps' | 'http' | 'https';
 type RuleKind = NetworkScheme | 'testsrc' | 'camera' | 'file';

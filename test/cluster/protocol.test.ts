@@ -1,10 +1,10 @@
 /** The cluster's messages come from other machines: only the declared shapes get through. */
 import { describe, expect, it } from 'vitest';
-import { bundleFiles, unbundle } from '../../../pipeline/cluster/maskBundle.js';
-import { ackWaitMs, type ChunkTask, encode, jobTtlMs, leaseTtlMs, parseChunkDone, parseChunkTask, parseFrameResult, parseLiveTask, parseMaxDeliveriesAdvisory, parseStreamStatus, streamToken } from '../../../pipeline/cluster/protocol.js';
+import { bundleFiles, unbundle } from '../../cluster/maskBundle.js';
+import { ackWaitMs, type ChunkTask, encode, jobTtlMs, leaseTtlMs, parseChunkDone, parseChunkTask, parseFrameResult, parseLiveTask, parseMaxDeliveriesAdvisory, parseStreamStatus, streamToken } from '../../cluster/protocol.js';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { tempDir } from '../../helpers/fixtures.js';
+import { tempDir } from '../helpers/fixtures.js';
 
 const task: ChunkTask = {
   job: 'j1', chunk: 0, chunks: 2, input: 'j1/in-00000.mkv', model: { object: 'models/abc.onnx' },

@@ -1,6 +1,6 @@
 /** A task asks for a run; the worker's caps decide whether it gets it. */
 import { describe, expect, it } from 'vitest';
-import { checkRunLimits, DEFAULT_RUN_LIMITS } from '../../../pipeline/cluster/runLimits.js';
+import { checkRunLimits, DEFAULT_RUN_LIMITS } from '../../cluster/runLimits.js';
 
 describe('worker run caps', () => {
   it('lets an ordinary run through', () => {

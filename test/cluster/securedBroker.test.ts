@@ -11,10 +11,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { encode, LIVE_BUCKET } from '../../../pipeline/cluster/protocol.js';
-import { repoRoot, runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
-import { type ServeProcess, startServe, TestViewer } from '../../helpers/liveServer.js';
-import { makeCertificates, NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../../helpers/natsServer.js';
+import { encode, LIVE_BUCKET } from '../../cluster/protocol.js';
+import { repoRoot, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
+import { type ServeProcess, startServe, TestViewer } from '../helpers/liveServer.js';
+import { makeCertificates, NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
 
 if (!NATS_SERVER) console.warn('skipping the secured-broker tests: nats-server is not installed (bash .ci/install installs it from Debian)');
 

@@ -9,7 +9,7 @@ import { connect } from '@nats-io/transport-node';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Kvm } from '@nats-io/kv';
-import { encode, LIVE_BUCKET, parseLiveTask, RESULTS_STREAM, streamToken, type FrameResult } from '../../pipeline/cluster/protocol.js';
+import { encode, LIVE_BUCKET, parseLiveTask, RESULTS_STREAM, streamToken, type FrameResult } from '../../cluster/protocol.js';
 import { tempDir, writeModel } from '../helpers/fixtures.js';
 import { type ServeProcess, startServe, TestViewer } from '../helpers/liveServer.js';
 import { NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../helpers/natsServer.js';

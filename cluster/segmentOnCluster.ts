@@ -16,12 +16,12 @@ import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import type { ConsumerMessages } from '@nats-io/jetstream';
-import { CancelledError, ClusterError, fromErrorEnvelope, InputError, OutputError, UsageError } from '../../core/errors.js';
-import { DAMAGED_FRAMES_TOLERATED } from '../../sources/ffmpegFrameSource.js';
-import { locateFfmpeg, probeInput } from '../../io/ffmpeg.js';
-import { planSegmentRun, type SegmentOptions } from '../segmentVideo.js';
-import { commitMasks, maskFileName, openMasksDirectory } from '../../sinks/maskPngSink.js';
-import { commitPartial, createPartialFile, discardPartial, ioReason } from '../../io/partialFile.js';
+import { CancelledError, ClusterError, fromErrorEnvelope, InputError, OutputError, UsageError } from '../core/errors.js';
+import { DAMAGED_FRAMES_TOLERATED } from '../sources/ffmpegFrameSource.js';
+import { locateFfmpeg, probeInput } from '../io/ffmpeg.js';
+import { planSegmentRun, type SegmentOptions } from '../pipeline/segmentVideo.js';
+import { commitMasks, maskFileName, openMasksDirectory } from '../sinks/maskPngSink.js';
+import { commitPartial, createPartialFile, discardPartial, ioReason } from '../io/partialFile.js';
 import { unbundle } from './maskBundle.js';
 import { type Cluster, openCluster } from './natsCluster.js';
 import type { NatsTarget } from './natsSecurity.js';

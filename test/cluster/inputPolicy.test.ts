@@ -2,8 +2,8 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkInput, DEFAULT_INPUT_RULES, parseInputRules } from '../../../pipeline/cluster/inputPolicy.js';
-import { tempDir } from '../../helpers/fixtures.js';
+import { checkInput, DEFAULT_INPUT_RULES, parseInputRules } from '../../cluster/inputPolicy.js';
+import { tempDir } from '../helpers/fixtures.js';
 
 describe('worker input rules', () => {
   const { dir, cleanup } = tempDir('dls-input-policy-');

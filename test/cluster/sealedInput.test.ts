@@ -2,9 +2,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { LiveTask } from '../../../pipeline/cluster/protocol.js';
-import { hasCredentials, openSealed, openSealedInput, readInputKey, sealInput } from '../../../pipeline/cluster/sealedInput.js';
-import { tempDir } from '../../helpers/fixtures.js';
+import type { LiveTask } from '../../cluster/protocol.js';
+import { hasCredentials, openSealed, openSealedInput, readInputKey, sealInput } from '../../cluster/sealedInput.js';
+import { tempDir } from '../helpers/fixtures.js';
 
 describe('sealed inputs', () => {
   const { dir, cleanup } = tempDir('dls-sealed-');

@@ -17,8 +17,8 @@
 import { readFileSync } from 'node:fs';
 // Types only: the CLI reads these settings without loading the NATS client (natsCluster.ts does).
 import type { ConnectionOptions, TlsOptions } from '@nats-io/transport-node';
-import { UsageError } from '../../core/errors.js';
-import { redactSecrets } from '../../core/redact.js';
+import { UsageError } from '../core/errors.js';
+import { redactSecrets } from '../core/redact.js';
 
 export interface NatsSecurity {
   readonly credsFile?: string;

@@ -2,8 +2,8 @@
  * A run's settings as a task carries them to a worker (`segment --nats`, `serve --nats`): the
  * flags, and the model sidecar's settings too — the worker's copy of the model has no sidecar.
  */
-import { type ModelOverrides, readSidecar } from '../../model/modelOverrides.js';
-import type { SegmentOptions } from '../segmentVideo.js';
+import { type ModelOverrides, readSidecar } from '../model/modelOverrides.js';
+import type { SegmentOptions } from '../pipeline/segmentVideo.js';
 import type { RunSettings } from './protocol.js';
 
 export type RunSettingsSource = Pick<SegmentOptions, 'batchSize' | 'inputSize' | 'tiles' | 'tileOverlap' | 'scales' | 'flip' | 'opacity' | 'encoderPreset' | 'strict'> & {

@@ -12,11 +12,11 @@
  */
 import os from 'node:os';
 import type { Subscription } from '@nats-io/transport-node';
-import { ClusterError, UsageError } from '../../core/errors.js';
-import { redactSecrets } from '../../core/redact.js';
-import type { LiveMetrics } from '../../server/metrics.js';
-import type { ViewerHub } from '../../server/viewerHub.js';
-import type { LiveInput } from '../../sources/liveInputs.js';
+import { ClusterError, UsageError } from '../core/errors.js';
+import { redactSecrets } from '../core/redact.js';
+import type { LiveMetrics } from '../server/metrics.js';
+import type { ViewerHub } from '../server/viewerHub.js';
+import type { LiveInput } from '../sources/liveInputs.js';
 import { type Cluster, openCluster } from './natsCluster.js';
 import type { NatsTarget } from './natsSecurity.js';
 import { encode, type FrameResult, leaseTtlMs, type LiveTask, parseFrameResult, parseLiveTask, parseStreamStatus, type RunSettings, streamToken, type StreamStatus } from './protocol.js';

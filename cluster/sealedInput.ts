@@ -9,8 +9,8 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../../core/errors.js';
-import { redactSecrets } from '../../core/redact.js';
+import { UsageError } from '../core/errors.js';
+import { redactSecrets } from '../core/redact.js';
 import type { LiveTask } from './protocol.js';
 
 /** A 256-bit key (the SHA-256 of the key file's text, so any secret of enough length serves). */

@@ -2,8 +2,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { natsConnectSettings, natsSecurityFrom } from '../../../pipeline/cluster/natsSecurity.js';
-import { tempDir } from '../../helpers/fixtures.js';
+import { natsConnectSettings, natsSecurityFrom } from '../../cluster/natsSecurity.js';
+import { tempDir } from '../helpers/fixtures.js';
 
 describe('NATS connection settings', () => {
   const { dir, cleanup } = tempDir('dls-nats-security-');

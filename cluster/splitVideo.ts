@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { InputError } from '../../core/errors.js';
-import { locateFfmpeg } from '../../io/ffmpeg.js';
+import { InputError } from '../core/errors.js';
+import { locateFfmpeg } from '../io/ffmpeg.js';
 
 export interface VideoChunk {
   readonly file: string;

@@ -12,10 +12,10 @@ import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { encode, LIVE_BUCKET, type LiveTask, OBJECT_BUCKET, streamToken, type StreamStatus } from '../../../pipeline/cluster/protocol.js';
-import { runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
-import { type ServeProcess, startServe } from '../../helpers/liveServer.js';
-import { NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../../helpers/natsServer.js';
+import { encode, LIVE_BUCKET, type LiveTask, OBJECT_BUCKET, streamToken, type StreamStatus } from '../../cluster/protocol.js';
+import { runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
+import { type ServeProcess, startServe } from '../helpers/liveServer.js';
+import { NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
 
 if (!NATS_SERVER) console.warn('skipping the hostile-broker tests: nats-server is not installed (bash .ci/install installs it from Debian)');
 
