@@ -44,7 +44,7 @@ import { type CrfCase, deeplabLikeCase, movingShapesSequence } from './crfCases.
 
 const quick = process.env['BENCH_QUICK'] === '1';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const cli = path.join(root, 'dist/pipeline/cli.js');
+const cli = path.join(root, 'dist/cli/main.js');
 const work = path.join(os.tmpdir(), 'deeplab-stream-bench');
 mkdirSync(work, { recursive: true });
 const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version, quick };

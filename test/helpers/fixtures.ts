@@ -9,7 +9,7 @@ import { ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../../model/onnxGraph.
 import { generateClip, type ClipOptions } from '../../sources/generateClip.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const cliPath = path.join(repoRoot, 'dist/pipeline/cli.js');
+export const cliPath = path.join(repoRoot, 'dist/cli/main.js');
 
 export function tempDir(prefix = 'dls-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -5,12 +5,12 @@ import { InvalidArgumentError } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
 import { cpuFallbackNote } from '../../model/device.js';
-import { reportFailure, type SetExitCode } from './failure.js';
-import { resolveModelFlag } from './modelFlag.js';
+import { reportFailure, type SetExitCode } from '../failure.js';
+import { resolveModelFlag } from '../modelFlag.js';
 import { redactSecrets } from '../../core/redact.js';
-import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';
+import { natsSecurityOptions, natsTargetFrom } from '../natsFlags.js';
 import type { NatsSecurityFlags } from '../../cluster/natsSecurity.js';
-import { LIVE_CRF_PRUNE, crfKernelOptions, crfSwitch, tileOptions, crfParams, modelOptions, modelOverridesFrom, positiveInt, type RunFlags, scaleFraction } from './flags.js';
+import { LIVE_CRF_PRUNE, crfKernelOptions, crfSwitch, tileOptions, crfParams, modelOptions, modelOverridesFrom, positiveInt, type RunFlags, scaleFraction } from '../flags.js';
 
 interface ServeFlags extends RunFlags, NatsSecurityFlags {
   port: number;
@@ -41,7 +41,7 @@ function port(value: string): number {
 /** Serves until Ctrl-C / SIGTERM; one line per stream event on stderr. */
 async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
   const threads = flags.threads ?? Math.max(1, Math.floor(os.availableParallelism() / flags.workers));
-  const [{ startLiveServer }, { readInputKey }] = await Promise.all([import('../serve.js'), import('../../cluster/sealedInput.js')]);
+  const [{ startLiveServer }, { readInputKey }] = await Promise.all([import('../../pipeline/serve.js'), import('../../cluster/sealedInput.js')]);
   const keyFile = flags.inputKey ?? (process.env['DEEPLAB_STREAM_INPUT_KEY'] || undefined);
   const inputKey = keyFile ? readInputKey(keyFile) : undefined;
   const server = await startLiveServer({

@@ -2,7 +2,7 @@
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { DEFAULT_MODEL_NAME, MODEL_CATALOG, type CatalogEntry } from '../../model/catalog.js';
-import { reportFailure, type SetExitCode } from './failure.js';
+import { reportFailure, type SetExitCode } from '../failure.js';
 
 interface ModelRow {
   readonly name: string;
@@ -54,7 +54,7 @@ export function registerModels(program: Command, setExitCode: SetExitCode): void
     .option('--json', 'print one JSON object per model')
     .action(async (flags: { json?: boolean }) => {
       try {
-        const [{ defaultModelSource }, { cachedDownload, MIRROR_VARIABLE }] = await Promise.all([import('../../model/defaultModel.js'), import('../resolveModel.js')]);
+        const [{ defaultModelSource }, { cachedDownload, MIRROR_VARIABLE }] = await Promise.all([import('../../model/defaultModel.js'), import('../../pipeline/resolveModel.js')]);
         const rows = MODEL_CATALOG.map((entry) => row(entry, { cachedDownload, defaultModelSource }));
         if (flags.json) {
           process.stdout.write(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');

@@ -1,6 +1,6 @@
 /** The flags of every command that takes `--nats`: where the cluster is, who this process is to it, and TLS. */
 import type { Command } from 'commander';
-import { type NatsSecurityFlags, natsSecurityFrom, type NatsTarget } from '../../cluster/natsSecurity.js';
+import { type NatsSecurityFlags, natsSecurityFrom, type NatsTarget } from '../cluster/natsSecurity.js';
 
 /** Adds the broker's credential and TLS flags after `--nats` (each also an environment variable, for services). */
 export function natsSecurityOptions(command: Command): Command {

@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
 import { UsageError } from '../../core/errors.js';
-import { reportFailure, type SetExitCode } from './failure.js';
-import { nonNegative, positiveInt, scaleFraction, sigma } from './flags.js';
+import { reportFailure, type SetExitCode } from '../failure.js';
+import { nonNegative, positiveInt, scaleFraction, sigma } from '../flags.js';
 
 export function registerCrf(program: Command, setExitCode: SetExitCode): void {
   program
@@ -34,7 +34,7 @@ export function registerCrf(program: Command, setExitCode: SetExitCode): void {
         const params = { ...DEEPLAB_VOC_PARAMS, iterations: flags.iters, scale: flags.scale, gaussian: { weight: flags.posW, xy: flags.posXy }, bilateral: { weight: flags.biW, xy: flags.biXy, rgb: flags.biRgb } };
         if (flags.stdin) {
           if (flags.image || flags.probs || flags.out || flags.qOut || flags.frames || flags.warmStart) throw new UsageError('--stdin takes the images from its requests: leave out --image, --probs, --out, --q-out, --frames and --warm-start');
-          const { requestLines, runCrfService } = await import('../crfService.js');
+          const { requestLines, runCrfService } = await import('../../pipeline/crfService.js');
           const { failed } = await runCrfService({
             params, threads: flags.threads,
             requests: requestLines(process.stdin),
@@ -44,7 +44,7 @@ export function registerCrf(program: Command, setExitCode: SetExitCode): void {
           return;
         }
         if (!flags.image || !flags.probs || !flags.out) throw new UsageError('crf needs --image, --probs and --out (or --stdin, to take them one request per line)');
-        const { runCrfCommand } = await import('../crfCommand.js');
+        const { runCrfCommand } = await import('../../pipeline/crfCommand.js');
         const summary = await runCrfCommand({
           image: flags.image, probs: flags.probs, out: flags.out,
           ...(flags.qOut ? { qOut: flags.qOut } : {}),

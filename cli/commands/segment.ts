@@ -5,14 +5,14 @@ import type { Command } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
 import { cpuFallbackNote } from '../../model/device.js';
-import type { SegmentSummary } from '../segmentVideo.js';
+import type { SegmentSummary } from '../../pipeline/segmentVideo.js';
 import type { ClusterSegmentSummary } from '../../cluster/segmentOnCluster.js';
 import { isSequencePattern } from '../../io/sequencePath.js';
-import { reportFailure, type SetExitCode } from './failure.js';
-import { resolveModelFlag } from './modelFlag.js';
-import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';
+import { reportFailure, type SetExitCode } from '../failure.js';
+import { resolveModelFlag } from '../modelFlag.js';
+import { natsSecurityOptions, natsTargetFrom } from '../natsFlags.js';
 import type { NatsSecurityFlags } from '../../cluster/natsSecurity.js';
-import { crfKernelOptions, crfSwitch, tileOptions, crfParams, fraction, modelOptions, modelOverridesFrom, positive, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from './flags.js';
+import { crfKernelOptions, crfSwitch, tileOptions, crfParams, fraction, modelOptions, modelOverridesFrom, positive, positiveInt, scaleFraction, scaleList, type SegmentFlags, x264Preset } from '../flags.js';
 
 /** Where output goes when no output flag is given: `<name>.seg.mp4` (or .png for a still image) in the working directory. */
 function defaultOutput(input: string): string {
@@ -68,7 +68,7 @@ export async function runSegment(input: string, flags: SegmentFlags): Promise<Se
   const cores = os.availableParallelism();
   const workers = flags.workers ?? Math.min(2, cores);
   const threads = flags.threads ?? Math.max(1, Math.floor(cores / workers));
-  const [{ segmentVideo }, { createProgress }] = await Promise.all([import('../segmentVideo.js'), import('../progress.js')]);
+  const [{ segmentVideo }, { createProgress }] = await Promise.all([import('../../pipeline/segmentVideo.js'), import('../progress.js')]);
   const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json);
   try {
     const options = await runOptions(input, flags);

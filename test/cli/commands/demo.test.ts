@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EnvironmentError } from '../../core/errors.js';
-import { demoFootage, type Footage } from '../../sources/demoFootage.js';
-import { runCli, tempDir, writeClip, withCacheDirectory } from '../helpers/fixtures.js';
+import { EnvironmentError } from '../../../core/errors.js';
+import { demoFootage, type Footage } from '../../../sources/demoFootage.js';
+import { runCli, tempDir, writeClip, withCacheDirectory } from '../../helpers/fixtures.js';
 
 const tmp = tempDir('dls-demo-');
 afterAll(() => tmp.cleanup());

@@ -4,10 +4,10 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { UsageError } from '../../core/errors.js';
-import { reportFailure, type SetExitCode } from './failure.js';
-import { deviceOption, positiveInt } from './flags.js';
-import { resolveModelFlag } from './modelFlag.js';
-import { natsSecurityOptions, natsTargetFrom } from './natsFlags.js';
+import { reportFailure, type SetExitCode } from '../failure.js';
+import { deviceOption, positiveInt } from '../flags.js';
+import { resolveModelFlag } from '../modelFlag.js';
+import { natsSecurityOptions, natsTargetFrom } from '../natsFlags.js';
 import type { NatsSecurityFlags } from '../../cluster/natsSecurity.js';
 import type { Device } from '../../model/device.js';
 

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from 'commander';
 import { InputError } from '../../core/errors.js';
-import { reportFailure, type SetExitCode } from './failure.js';
-import { positive, type SegmentFlags } from './flags.js';
+import { reportFailure, type SetExitCode } from '../failure.js';
+import { positive, type SegmentFlags } from '../flags.js';
 import { report, runSegment, segmentOptions } from './segment.js';
 
 interface DemoFlags extends SegmentFlags {

@@ -1,6 +1,6 @@
 /** `import`: a TFLite segmentation model converted to ONNX. */
 import type { Command } from 'commander';
-import { reportFailure, type SetExitCode } from './failure.js';
+import { reportFailure, type SetExitCode } from '../failure.js';
 
 export function registerImport(program: Command, setExitCode: SetExitCode): void {
   program
@@ -11,7 +11,7 @@ export function registerImport(program: Command, setExitCode: SetExitCode): void
     .option('--json', 'print a JSON summary on stdout')
     .action(async (input: string, flags: { output: string; json?: boolean }) => {
       try {
-        const { importModelFile } = await import('../importModel.js');
+        const { importModelFile } = await import('../../pipeline/importModel.js');
         const summary = importModelFile(input, flags.output);
         if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         else process.stderr.write(`${input} → ${flags.output} (${summary.operators} operators, ${summary.ms} ms)\n`);

@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxGraphBuilder } from '../../model/onnxGraph.js';
-import { argmaxModelBytes, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
+import { OnnxGraphBuilder } from '../../../model/onnxGraph.js';
+import { argmaxModelBytes, runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
 
 // The model passes the normalised RGB through as three class scores (dynamic size): mirroring
 // its input mirrors its output, so --flip must not change a single label.

@@ -1,5 +1,5 @@
-import { isUserError } from '../../core/errors.js';
-import { redactSecrets } from '../../core/redact.js';
+import { isUserError } from '../core/errors.js';
+import { redactSecrets } from '../core/redact.js';
 
 /**
  * Prints a failure as users read it and returns the exit code: a user's mistake is one line

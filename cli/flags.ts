@@ -5,11 +5,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type CrfSettings, DEEPLAB_VOC_PARAMS, MIN_KERNEL_SIGMA } from '../../model/crf/crfParams.js';
-import type { ModelOverrides } from '../../model/modelOverrides.js';
-import { CLASS_SET_NAMES, type ClassSetName } from '../../model/palette.js';
-import { parseDevice } from '../../model/device.js';
-import type { TileGrid } from '../../model/tiles.js';
+import { type CrfSettings, DEEPLAB_VOC_PARAMS, MIN_KERNEL_SIGMA } from '../model/crf/crfParams.js';
+import type { ModelOverrides } from '../model/modelOverrides.js';
+import { CLASS_SET_NAMES, type ClassSetName } from '../model/palette.js';
+import { parseDevice } from '../model/device.js';
+import type { TileGrid } from '../model/tiles.js';
 
 export function positiveInt(flag: string) {
   return (value: string): number => {

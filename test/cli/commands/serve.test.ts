@@ -1,8 +1,8 @@
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
-import { startServe, TestViewer, type ServeProcess } from '../helpers/liveServer.js';
+import { runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
+import { startServe, TestViewer, type ServeProcess } from '../../helpers/liveServer.js';
 
 describe('deeplab-stream serve', () => {
   let serve: ServeProcess;

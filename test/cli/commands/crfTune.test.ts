@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OnnxGraphBuilder } from '../../model/onnxGraph.js';
-import { runCli, tempDir } from '../helpers/fixtures.js';
+import { OnnxGraphBuilder } from '../../../model/onnxGraph.js';
+import { runCli, tempDir } from '../../helpers/fixtures.js';
 
 const tmp = tempDir('dls-tune-');
 const images = path.join(tmp.dir, 'images');

@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OnnxGraphBuilder } from '../../model/onnxGraph.js';
-import { readLabelPng } from '../../io/labelImage.js';
-import { runCli, tempDir } from '../helpers/fixtures.js';
+import { OnnxGraphBuilder } from '../../../model/onnxGraph.js';
+import { readLabelPng } from '../../../io/labelImage.js';
+import { runCli, tempDir } from '../../helpers/fixtures.js';
 
 const tmp = tempDir('dls-tiles-');
 afterAll(() => tmp.cleanup());

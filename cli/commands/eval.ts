@@ -5,10 +5,10 @@ import { parseClassMap } from '../../model/classMaps.js';
 import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
 import type { Device } from '../../model/device.js';
-import { reportFailure, type SetExitCode } from './failure.js';
-import { resolveModelFlag } from './modelFlag.js';
+import { reportFailure, type SetExitCode } from '../failure.js';
+import { resolveModelFlag } from '../modelFlag.js';
 import type { TileGrid } from '../../model/tiles.js';
-import { tileOptions, type CrfFlags, crfKernelOptions, crfParams, crfSwitch, modelOptions, modelOverridesFrom, positiveInt, scaleFraction } from './flags.js';
+import { tileOptions, type CrfFlags, crfKernelOptions, crfParams, crfSwitch, modelOptions, modelOverridesFrom, positiveInt, scaleFraction } from '../flags.js';
 
 /** A class map, or commander's one-line error. */
 function classMapFlag(value: string): Record<string, string> {
@@ -36,7 +36,7 @@ export function registerEval(program: Command, setExitCode: SetExitCode): void {
     .option('--class-map <map>', 'score a model of another label set on VOC labels: cityscapes, ade20k (built-in maps to VOC) or pairs such as person=person,rider=person; its other classes count as background', classMapFlag)
     .option('--json', 'print the result as one JSON object')
     .action(async (flags: CrfFlags & { classMap?: Record<string, string>; images: string; labels: string; model?: string; device: Device; threads: number; inputSize?: [number, number]; tiles?: TileGrid; tileOverlap?: number; normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes']; crf: boolean; json?: boolean }) => {
-      const [{ evaluate }, { createProgress }] = await Promise.all([import('../evaluate.js'), import('../progress.js')]);
+      const [{ evaluate }, { createProgress }] = await Promise.all([import('../../pipeline/evaluate.js'), import('../progress.js')]);
       const progress = createProgress(Boolean(process.stderr.isTTY) && !flags.json, 'eval', 'images');
       try {
         const summary = await evaluate({

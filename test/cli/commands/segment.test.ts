@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliPath, countFrames, repoRoot, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
-import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
+import { cliPath, countFrames, repoRoot, runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
+import { WARM_START_ITERATIONS } from '../../../model/crf/crfProtocol.js';
 
 const tmp = tempDir('dls-cli-');
 let model: string;
@@ -76,7 +76,7 @@ describe('deeplab-stream segment', () => {
     const gray = execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(out, 'frame_000000.png'), '-f', 'rawvideo', '-pix_fmt', 'gray', '-']);
     const counts = new Map<number, number>();
     for (const v of gray) counts.set(v, (counts.get(v) ?? 0) + 1);
-    const { VOC_CLASSES } = await import('../../model/palette.js');
+    const { VOC_CLASSES } = await import('../../../model/palette.js');
     const fromPng = Object.fromEntries([...counts].map(([label, n]) => [VOC_CLASSES[label], n]));
     expect(fromPng).toEqual(first.pixels);
   });

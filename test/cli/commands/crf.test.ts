@@ -5,9 +5,9 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deeplabLikeCase } from '../../bench/crfCases.js';
-import { readNpyFloat32, writeNpyFloat32 } from '../../io/npy.js';
-import { runCli, tempDir } from '../helpers/fixtures.js';
+import { deeplabLikeCase } from '../../../bench/crfCases.js';
+import { readNpyFloat32, writeNpyFloat32 } from '../../../io/npy.js';
+import { runCli, tempDir } from '../../helpers/fixtures.js';
 
 const tmp = tempDir('dls-crf-');
 const [W, H, C] = [64, 48, 5];

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../pipeline/cli.js';
+import { main } from '../../cli/main.js';
 import { repoRoot, tempDir } from '../helpers/fixtures.js';
 
 const tmp = tempDir('dls-main-');
