@@ -44,7 +44,7 @@ export function registerCrf(program: Command, setExitCode: SetExitCode): void {
           return;
         }
         if (!flags.image || !flags.probs || !flags.out) throw new UsageError('crf needs --image, --probs and --out (or --stdin, to take them one request per line)');
-        const { runCrfCommand } = await import('../../pipeline/crfCommand.js');
+        const { runCrfCommand } = await import('../../pipeline/crfOnImages.js');
         const summary = await runCrfCommand({
           image: flags.image, probs: flags.probs, out: flags.out,
           ...(flags.qOut ? { qOut: flags.qOut } : {}),

@@ -6,7 +6,7 @@ import type { ModelOverrides } from '../../model/modelOverrides.js';
 import { CLASS_SET_NAMES } from '../../model/palette.js';
 import type { Device } from '../../model/device.js';
 import type { TileGrid } from '../../model/tiles.js';
-import type { CrfTuneSummary } from '../../pipeline/crfTune.js';
+import type { CrfTuneSummary } from '../../pipeline/crfTuning.js';
 import type { Progress } from '../progress.js';
 import { reportFailure, type SetExitCode } from '../failure.js';
 import { classesFlag, deviceOption, modelOverridesFrom, normalizeFlag, positiveInt, tileOptions, tileOverlap, tilesFlag } from '../flags.js';
@@ -62,7 +62,7 @@ export function registerCrfTune(program: Command, setExitCode: SetExitCode): voi
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       const tty = Boolean(process.stderr.isTTY) && !flags.json;
-      const [{ crfTune }, { createProgress }] = await Promise.all([import('../../pipeline/crfTune.js'), import('../progress.js')]);
+      const [{ crfTune }, { createProgress }] = await Promise.all([import('../../pipeline/crfTuning.js'), import('../progress.js')]);
       let progress: Progress = createProgress(tty, 'infer', 'images');
       try {
         const modelPath = await resolveModelFlag(flags.model, flags.json);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { deeplabLikeCase, movingShapesSequence } from '../../../bench/crfCases.js';
 import { DEEPLAB_VOC_PARAMS } from '../../../model/crf/crfParams.js';
 import { HUGE_PAGE_BYTES, hugePageAlignedEnd, nativeImageCrf, nativeKernelsAvailable, withNativeKernels } from '../../../model/crf/crfNative.js';
-import { probabilitiesFor } from '../../../pipeline/crfCommand.js';
+import { probabilitiesFor } from '../../../pipeline/crfOnImages.js';
 import { writeNpyFloat32 } from '../../../io/npy.js';
 import type { CrfExports } from '../../../model/crf/latticeExports.js';
 import type { ProbabilitySource } from '../../../model/crf/probabilities.js';
