@@ -3,7 +3,7 @@
  * network's — one-hot ground truth averaged over 8×8 blocks, noised, upsampled bilinearly, softmax.
  */
 import { seededRandom } from '../model/onnxGraph.js';
-import { cachedTaps } from '../model/preprocess.js';
+import { cachedTaps } from '../core/bilinearTaps.js';
 
 export interface CrfCase {
   readonly width: number;

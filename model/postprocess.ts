@@ -11,7 +11,7 @@
  *   so a class whose largest corner is below some class's smallest corner can never win: per
  *   low-resolution cell only the few remaining candidates are interpolated.
  */
-import { type AxisTaps, cachedTaps } from './preprocess.js';
+import { type AxisTaps, cachedTaps } from '../core/bilinearTaps.js';
 import type { Layout } from './preprocess.js';
 
 export interface ScoreMap {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bilinearTaps } from '../../model/preprocess.js';
+import { bilinearTaps } from '../../core/bilinearTaps.js';
 import { labelsFromScores } from '../../model/postprocess.js';
 import { seededRandom } from '../../model/onnxGraph.js';
 import type { Layout } from '../../model/preprocess.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bilinearTaps, preprocessRgb } from '../../model/preprocess.js';
+import { bilinearTaps } from '../../core/bilinearTaps.js';
+import { preprocessRgb } from '../../model/preprocess.js';
 
 const identity = { mean: [0, 0, 0] as const, std: [1 / 255, 1 / 255, 1 / 255] as const }; // keeps pixel values
 
