@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'model/crf/wasm/**', 'viewer/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'crf/wasm/**', 'viewer/**', 'bench/results/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

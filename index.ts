@@ -19,8 +19,8 @@ export * from './core/errors.js';
 export type { Frame, ModelInput, PreparedFrame, Segmentation, StageTimings } from './core/frames.js';
 export { finishSinks, type SegmentationSink } from './core/sink.js';
 
-export { CrfRunner } from './model/crf/crfRunner.js';
-export { type CrfParams, DEEPLAB_VOC_PARAMS } from './model/crf/crfParams.js';
+export { CrfRunner } from './crf/crfRunner.js';
+export { type CrfParams, DEEPLAB_VOC_PARAMS } from './crf/crfParams.js';
 export { type CatalogEntry, DEFAULT_MODEL_NAME, MODEL_CATALOG } from './model/catalog.js';
 export { defaultModelPath } from './model/defaultModel.js';
 export type { ModelDescriptor } from './model/descriptor.js';

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { type CrfSettings, DEEPLAB_VOC_PARAMS, MIN_KERNEL_SIGMA } from '../model/crf/crfParams.js';
+import { type CrfSettings, DEEPLAB_VOC_PARAMS, MIN_KERNEL_SIGMA } from '../crf/crfParams.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import { CLASS_SET_NAMES, type ClassSetName } from '../model/palette.js';
 import { parseDevice } from '../model/device.js';

@@ -15,7 +15,7 @@ import type { KV } from '@nats-io/kv';
 import type { Segmentation } from '../core/frames.js';
 import { redactSecrets } from '../core/redact.js';
 import type { SegmentationSink } from '../core/sink.js';
-import { crfParamsFor } from '../model/crf/crfParams.js';
+import { crfParamsFor } from '../crf/crfParams.js';
 import { parseOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/device.js';
 import { encodeFrameMessage, epochMs } from '../server/wireFormat.js';

@@ -5,7 +5,7 @@
  *
  *   catalogEntry('deeplabv3-voc') → { source: { url, sha256, bytes, … }, classes: 'voc', crf: {…}, … }
  */
-import type { CrfKernels } from './crf/crfParams.js';
+import type { CrfKernels } from '../crf/crfParams.js';
 import type { ClassSetName } from './palette.js';
 import type { PresetName } from './modelOverrides.js';
 

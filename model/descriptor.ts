@@ -8,7 +8,7 @@
 import onnxProto from 'onnx-proto';
 import { ModelError } from '../core/errors.js';
 import type { FrameWindow } from '../core/frames.js';
-import type { CrfKernels } from './crf/crfParams.js';
+import type { CrfKernels } from '../crf/crfParams.js';
 import { defaultClassNames, PERSON_CLASSES, PERSON_PALETTE, VOC_CLASSES, vocPalette } from './palette.js';
 import type { Layout, Normalization } from './preprocess.js';
 

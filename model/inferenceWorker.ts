@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { isUserError, ModelError, toErrorEnvelope } from '../core/errors.js';
 import type { ModelInput } from '../core/frames.js';
 import type { BatchRequest, CloseRequest, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
-import { crfSize } from './crf/reducedResolution.js';
+import { crfSize } from '../crf/reducedResolution.js';
 import { averageScores, onInputGrid } from './multiScale.js';
 import { blendWindows } from './tiles.js';
 import { labelsFromIndices, labelsFromMask, labelsFromScores, probabilitiesFromScores, type ScoreMap } from './postprocess.js';

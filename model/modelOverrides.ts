@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ModelError } from '../core/errors.js';
-import { type CrfKernels, MIN_KERNEL_SIGMA } from './crf/crfParams.js';
+import { type CrfKernels, MIN_KERNEL_SIGMA } from '../crf/crfParams.js';
 import { PRESET_NORMALIZATION, type ModelDescriptor } from './descriptor.js';
 import { CLASS_SET_NAMES, type ClassSet, type ClassSetName, customClassSet, namedClassSet } from './palette.js';
 import type { Normalization } from './preprocess.js';

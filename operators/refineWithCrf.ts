@@ -1,7 +1,7 @@
 import { concatMap, defer, map, type OperatorFunction } from 'rxjs';
-import type { CrfParams } from '../model/crf/crfParams.js';
-import type { CrfJob, CrfReply } from '../model/crf/crfProtocol.js';
-import type { WarmStartSettings } from '../model/crf/crfProtocol.js';
+import type { CrfParams } from '../crf/crfParams.js';
+import type { CrfJob, CrfReply } from '../crf/crfProtocol.js';
+import type { WarmStartSettings } from '../crf/crfProtocol.js';
 import type { Segmentation } from '../core/frames.js';
 
 /** What refineWithCrf needs of a CRF back end (CrfRunner implements it on a worker thread). */

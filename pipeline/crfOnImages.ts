@@ -6,15 +6,15 @@
  *   IMG (PNG / PPM) + P.npy (float32 H×W×C, or C×H×W with --chw) → LABELS.png (8-bit grey), [Q.npy]
  */
 import { encodeGreyPng } from '../io/greyPng.js';
-import type { CrfParams } from '../model/crf/crfParams.js';
-import { CrfRunner } from '../model/crf/crfRunner.js';
-import { type CrfJob, WARM_START_ITERATIONS } from '../model/crf/crfProtocol.js';
+import type { CrfParams } from '../crf/crfParams.js';
+import { CrfRunner } from '../crf/crfRunner.js';
+import { type CrfJob, WARM_START_ITERATIONS } from '../crf/crfProtocol.js';
 import { InputError, UsageError } from '../core/errors.js';
 import { formatSequencePath } from '../io/sequencePath.js';
 import { readNpyFloat32, readNpyHeader, writeNpyFloat32 } from '../io/npy.js';
 import { readInputFile, readInputFileStart } from '../io/readInputFile.js';
-import { normaliseProbabilities, type ProbabilitySource } from '../model/crf/probabilities.js';
-import { nativeImageCrf } from '../model/crf/crfNative.js';
+import { normaliseProbabilities, type ProbabilitySource } from '../crf/probabilities.js';
+import { nativeImageCrf } from '../crf/crfNative.js';
 import { readRgbImage } from '../io/rgbImage.js';
 import { writeFileAtomically } from '../io/partialFile.js';
 

@@ -6,8 +6,8 @@
  */
 import { z } from 'zod';
 import { InputError, isUserError } from '../core/errors.js';
-import type { CrfParams } from '../model/crf/crfParams.js';
-import { CrfRunner } from '../model/crf/crfRunner.js';
+import type { CrfParams } from '../crf/crfParams.js';
+import { CrfRunner } from '../crf/crfRunner.js';
 import { refineFiles, round } from './crfOnImages.js';
 
 /** One line of `crf --stdin`: an image, its probabilities and where the labels go (paths as on the command line). */

@@ -1,7 +1,7 @@
 /**
  * `deeplab-stream crf-tune`: the CRF kernels that suit a model, searched on labelled images as the
  * DeepLab paper did. The model runs once per image (its probabilities kept); then every parameter
- * set of the search (`model/crf/tuneSearch.ts`) runs the CRF over all images — on every core, one
+ * set of the search (`crf/tuneSearch.ts`) runs the CRF over all images — on every core, one
  * CRF worker each — and is scored by mIoU (VOC protocol). The best goes into the model's sidecar
  * (`M.json`, key `crf`, the rest kept) unless `write` is false; an interrupted search writes nothing.
  *
@@ -11,9 +11,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { CancelledError, ModelError } from '../core/errors.js';
 import type { Frame } from '../core/frames.js';
-import { CrfRunner } from '../model/crf/crfRunner.js';
-import { type CrfKernels, type CrfParams, DEEPLAB_VOC_PARAMS } from '../model/crf/crfParams.js';
-import { type KernelTrial, searchKernels } from '../model/crf/tuneSearch.js';
+import { CrfRunner } from '../crf/crfRunner.js';
+import { type CrfKernels, type CrfParams, DEEPLAB_VOC_PARAMS } from '../crf/crfParams.js';
+import { type KernelTrial, searchKernels } from '../crf/tuneSearch.js';
 import { InferencePool } from '../model/inferencePool.js';
 import { parseOverrides } from '../model/modelOverrides.js';
 import { ConfusionMatrix, inferLabelledImages, labelledImages, type LabelledRunOptions } from './evaluate.js';

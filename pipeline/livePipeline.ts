@@ -14,8 +14,8 @@
 import { tap } from 'rxjs';
 import type { Segmentation } from '../core/frames.js';
 import type { SegmentationSink } from '../core/sink.js';
-import { CrfRunner } from '../model/crf/crfRunner.js';
-import type { CrfParams } from '../model/crf/crfParams.js';
+import { CrfRunner } from '../crf/crfRunner.js';
+import type { CrfParams } from '../crf/crfParams.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { Device } from '../model/device.js';
 import { writeToSinks } from '../operators/writeToSinks.js';

@@ -8,8 +8,8 @@
  */
 import type { TileGrid } from '../model/tiles.js';
 import { type Observable, tap } from 'rxjs';
-import { type CrfSettings, crfParamsFor } from '../model/crf/crfParams.js';
-import { CrfRunner } from '../model/crf/crfRunner.js';
+import { type CrfSettings, crfParamsFor } from '../crf/crfParams.js';
+import { CrfRunner } from '../crf/crfRunner.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/device.js';

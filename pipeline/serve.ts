@@ -7,7 +7,7 @@
 import type { TileGrid } from '../model/tiles.js';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type CrfSettings, crfParamsFor } from '../model/crf/crfParams.js';
+import { type CrfSettings, crfParamsFor } from '../crf/crfParams.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/device.js';
 import { startHttpServer, type RunningHttpServer } from '../server/httpServer.js';

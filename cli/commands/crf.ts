@@ -1,8 +1,8 @@
 /** `crf`: the dense CRF on saved probabilities (.npy) and an image, from Python or the shell. */
 import os from 'node:os';
 import type { Command } from 'commander';
-import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
-import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
+import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
+import { WARM_START_ITERATIONS } from '../../crf/crfProtocol.js';
 import { UsageError } from '../../core/errors.js';
 import { reportFailure, type SetExitCode } from '../failure.js';
 import { nonNegative, positiveInt, scaleFraction, sigma } from '../flags.js';

@@ -1,7 +1,7 @@
 /** `crf-tune`: search the CRF kernels that suit a model on labelled images; the best into its sidecar. */
 import os from 'node:os';
 import type { Command } from 'commander';
-import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
+import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
 import { CLASS_SET_NAMES } from '../../model/palette.js';
 import type { Device } from '../../model/device.js';

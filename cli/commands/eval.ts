@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
 import { parseClassMap } from '../../model/classMaps.js';
-import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
+import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
 import type { ModelOverrides } from '../../model/modelOverrides.js';
 import type { Device } from '../../model/device.js';
 import { reportFailure, type SetExitCode } from '../failure.js';

@@ -2,8 +2,8 @@
 import os from 'node:os';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
-import { WARM_START_ITERATIONS } from '../../model/crf/crfProtocol.js';
+import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
+import { WARM_START_ITERATIONS } from '../../crf/crfProtocol.js';
 import { cpuFallbackNote } from '../../model/device.js';
 import { reportFailure, type SetExitCode } from '../failure.js';
 import { resolveModelFlag } from '../modelFlag.js';

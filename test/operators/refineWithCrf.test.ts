@@ -1,8 +1,8 @@
 import { defer, finalize, firstValueFrom, from, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { deeplabLikeCase } from '../../bench/crfCases.js';
-import { CrfRunner } from '../../model/crf/crfRunner.js';
-import { DEEPLAB_VOC_PARAMS } from '../../model/crf/crfParams.js';
+import { CrfRunner } from '../../crf/crfRunner.js';
+import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
 import { type CrfBackend, refineWithCrf } from '../../operators/refineWithCrf.js';
 import type { Segmentation } from '../../core/frames.js';
 

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync, mkdirS
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPath, countFrames, repoRoot, runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
-import { WARM_START_ITERATIONS } from '../../../model/crf/crfProtocol.js';
+import { WARM_START_ITERATIONS } from '../../../crf/crfProtocol.js';
 
 const tmp = tempDir('dls-cli-');
 let model: string;

@@ -4,7 +4,7 @@
  * small size, Q upsampled bilinearly to full size and argmaxed there. Four times fewer pixels at
  * scale 0.5; the labels follow the full-size edges only as far as bilinear Q allows.
  */
-import { cachedTaps } from '../../core/bilinearTaps.js';
+import { cachedTaps } from '../core/bilinearTaps.js';
 import { DenseCrf } from './denseCrf.js';
 import { type CrfParams } from './crfParams.js';
 import type { CrfWorkspace } from './latticeWasm.js';

@@ -1,5 +1,5 @@
 /**
- * Mean field in WebAssembly with SIMD (`model/crf/wasm/lattice.as.ts`, compiled by AssemblyScript
+ * Mean field in WebAssembly with SIMD (`crf/wasm/lattice.as.ts`, compiled by AssemblyScript
  * at build time): the same splat / blur / slice as `PermutohedralLattice.filter`, four channels
  * per instruction, and the message + softmax update. Each CRF owns an instance over a shared
  * memory that holds its lattices and buffers; with a helper thread (meanFieldHelper.ts) every step

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import type { WarmStartState } from '../../../model/crf/warmStart.js';
-import { deeplabLikeCase } from '../../../bench/crfCases.js';
-import { DEEPLAB_VOC_PARAMS } from '../../../model/crf/crfParams.js';
-import { resizeInterleaved, runCrf } from '../../../model/crf/reducedResolution.js';
+import type { WarmStartState } from '../../crf/warmStart.js';
+import { deeplabLikeCase } from '../../bench/crfCases.js';
+import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
+import { resizeInterleaved, runCrf } from '../../crf/reducedResolution.js';
 
 describe('CRF at reduced resolution', () => {
   it('resizes interleaved maps bilinearly (identity at the same size, averages when halving)', () => {

@@ -14,7 +14,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { InputError } from '../../core/errors.js';
+import { InputError } from '../core/errors.js';
 import type { CrfExports } from './latticeExports.js';
 import type { CrfParams } from './crfParams.js';
 import { type ProbabilityFile, probabilityProblem, readProbabilityFile } from './probabilities.js';
@@ -70,7 +70,7 @@ function loadAddon(): CrfNativeAddon | null {
   if (addon !== undefined) return addon;
   addon = null;
   // Beside this file in dist/; from source (tests) the build's copy in dist/.
-  const file = [new URL('./crfNative.node', import.meta.url), new URL('../../dist/model/crf/crfNative.node', import.meta.url)]
+  const file = [new URL('./crfNative.node', import.meta.url), new URL('../dist/crf/crfNative.node', import.meta.url)]
     .map((u) => fileURLToPath(u))
     .find((f) => existsSync(f));
   try {

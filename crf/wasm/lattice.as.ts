@@ -1,4 +1,4 @@
-// AssemblyScript (compiled by `asc` to dist/model/crf/lattice.wasm, SIMD enabled): the hot loops
+// AssemblyScript (compiled by `asc` to dist/crf/lattice.wasm, SIMD enabled): the hot loops
 // of permutohedral filtering over linear memory. Values are interleaved with a channel stride
 // that is a multiple of 4, so every inner step is one f32x4 multiply-add. Pointers are byte
 // offsets the JavaScript side lays out (see latticeWasm.ts).

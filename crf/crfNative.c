@@ -7,7 +7,7 @@
  *   4 KiB ones. Returns the offset from `view` of the first 2 MiB-aligned address (grow the memory to
  *   such boundaries: a huge page is used only where all of it is mapped when first touched), or -1.
  *
- * - bindKernels(view): hot loops of model/crf/wasm/lattice.as.ts (splat, addInto, blurDirection,
+ * - bindKernels(view): hot loops of crf/wasm/lattice.as.ts (splat, addInto, blurDirection,
  *   sliceUpdate, splatChange; neighboursOf and linkVertices), over the same shared memory (pointers
  *   are byte offsets from `view`'s first byte) and with the same arguments, in AVX2: eight lanes
  *   where WebAssembly has four. Every lane sees the same IEEE operations in the same order as there

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { CrfKernels } from '../../../model/crf/crfParams.js';
-import { PAPER_GRID, searchKernels } from '../../../model/crf/tuneSearch.js';
+import type { CrfKernels } from '../../crf/crfParams.js';
+import { PAPER_GRID, searchKernels } from '../../crf/tuneSearch.js';
 
 /** A smooth score with its peak at (w1, σα, σβ) = peak. */
 const peaked = (peak: [number, number, number]) => async ({ bilateral: { weight, xy, rgb } }: CrfKernels) =>

@@ -5,7 +5,7 @@
  * checked (no negative, NaN or infinite value; not all 0) and made to sum to 1.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { InputError } from '../../core/errors.js';
+import { InputError } from '../core/errors.js';
 
 /** N×C float32 values (little-endian, C order) at `offset` bytes into `path`; `name` is how the user wrote it, `width` the image's (for messages). */
 export interface ProbabilityFile {

@@ -1,5 +1,5 @@
 /**
- * The CRF's WebAssembly module (`model/crf/wasm/lattice.as.ts`, compiled by AssemblyScript at build
+ * The CRF's WebAssembly module (`crf/wasm/lattice.as.ts`, compiled by AssemblyScript at build
  * time) and what every engine over it shares: an instance over its own shared memory, a bump
  * allocator in that memory, and optionally a helper thread (meanFieldHelper.ts) that instantiates
  * the module over the same memory and runs half of each step, so one frame uses two cores.
@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import type { MessagePort, Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { startWorker } from '../../core/startWorker.js';
+import { startWorker } from '../core/startWorker.js';
 import type { CrfExports } from './latticeExports.js';
 import { adviseHugePages, hugePageAlignedEnd, withNativeKernels } from './crfNative.js';
 import { CONTROL, CONTROL_WORDS, OP, spinWhile, SPIN_MICROS } from './meanFieldControl.js';
@@ -53,7 +53,7 @@ const HEAP_BASE = 65536;
 export function latticeModule(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
   // Beside this file in dist/; from source (tests) the build's copy in dist/.
-  const candidates = [new URL('./lattice.wasm', import.meta.url), new URL('../../dist/model/crf/lattice.wasm', import.meta.url)].map((u) => fileURLToPath(u));
+  const candidates = [new URL('./lattice.wasm', import.meta.url), new URL('../dist/crf/lattice.wasm', import.meta.url)].map((u) => fileURLToPath(u));
   const file = candidates.find((f) => existsSync(f));
   if (file) {
     // Optimised code from the first call: the baseline tier (Liftoff) would run each kernel's first

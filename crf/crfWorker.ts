@@ -6,7 +6,7 @@
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
-import { toErrorEnvelope, UsageError } from '../../core/errors.js';
+import { toErrorEnvelope, UsageError } from '../core/errors.js';
 import { CrfWorkspace } from './latticeWasm.js';
 import { CrfMemoryLimitError, latticeModule, offerHelper } from './wasmEngine.js';
 import { runCrf, type RunCrfOptions } from './reducedResolution.js';

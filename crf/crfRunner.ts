@@ -7,8 +7,8 @@
  */
 import os from 'node:os';
 import { MessageChannel, type Worker } from 'node:worker_threads';
-import { startWorker } from '../../core/startWorker.js';
-import { WorkerPool } from '../../core/workerPool.js';
+import { startWorker } from '../core/startWorker.js';
+import { WorkerPool } from '../core/workerPool.js';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
 
 export type CrfOutcome = Extract<CrfReply, { ok: true }>;

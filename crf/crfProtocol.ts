@@ -1,5 +1,5 @@
 /** Messages between the main thread and a CRF worker (buffers transferred). */
-import type { ErrorEnvelope } from '../../core/errors.js';
+import type { ErrorEnvelope } from '../core/errors.js';
 import type { CrfParams } from './crfParams.js';
 import type { ProbabilitySource } from './probabilities.js';
 

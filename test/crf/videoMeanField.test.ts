@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CrfCase, deeplabLikeCase, movingShapesSequence } from '../../../bench/crfCases.js';
-import { DenseCrf } from '../../../model/crf/denseCrf.js';
-import { DEEPLAB_VOC_PARAMS } from '../../../model/crf/crfParams.js';
-import { frameDifferenceSigma, VideoMeanField } from '../../../model/crf/videoMeanField.js';
-import { seededRandom } from '../../../model/onnxGraph.js';
-import { latticeModule } from '../../../model/crf/wasmEngine.js';
+import { type CrfCase, deeplabLikeCase, movingShapesSequence } from '../../bench/crfCases.js';
+import { DenseCrf } from '../../crf/denseCrf.js';
+import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
+import { frameDifferenceSigma, VideoMeanField } from '../../crf/videoMeanField.js';
+import { seededRandom } from '../../model/onnxGraph.js';
+import { latticeModule } from '../../crf/wasmEngine.js';
 
 const engines: VideoMeanField[] = [];
 afterEach(() => {

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HELPER_EXPORTS } from '../../../model/crf/meanFieldControl.js';
-import { repoRoot } from '../../helpers/fixtures.js';
+import { HELPER_EXPORTS } from '../../crf/meanFieldControl.js';
+import { repoRoot } from '../helpers/fixtures.js';
 
 /**
  * The helper thread passes each kernel's arguments through 32-bit words, floats as their bits:
@@ -11,14 +11,14 @@ import { repoRoot } from '../../helpers/fixtures.js';
  * writes beside the module (`npm run build:wasm`), read here.
  */
 function parameterTypes(declarations: string, name: string): string[] {
-  const doc = new RegExp(`/\\*\\*\\s*\\n\\s*\\* model/crf/wasm/lattice\\.as/${name}\\n([\\s\\S]*?)\\*/\\s*\\n\\s*export function ${name}\\(`).exec(declarations);
+  const doc = new RegExp(`/\\*\\*\\s*\\n\\s*\\* crf/wasm/lattice\\.as/${name}\\n([\\s\\S]*?)\\*/\\s*\\n\\s*export function ${name}\\(`).exec(declarations);
   if (!doc) throw new Error(`${name} is not declared in lattice.d.ts`);
   return [...doc[1]!.matchAll(/@param \w+ `(\w+)`/g)].map((m) => m[1]!);
 }
 
 describe('the helper thread\'s table of kernels', () => {
   it('passes as floats exactly the arguments that are f32 in each kernel\'s signature', () => {
-    const declarations = readFileSync(path.join(repoRoot, 'dist/model/crf/lattice.d.ts'), 'utf8');
+    const declarations = readFileSync(path.join(repoRoot, 'dist/crf/lattice.d.ts'), 'utf8');
     for (const { name, argc, floatArgs } of Object.values(HELPER_EXPORTS)) {
       const types = parameterTypes(declarations, name);
       expect({ name, argc: types.length }).toEqual({ name, argc });

@@ -2,21 +2,21 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { deeplabLikeCase, movingShapesSequence } from '../../../bench/crfCases.js';
-import { DEEPLAB_VOC_PARAMS } from '../../../model/crf/crfParams.js';
-import { HUGE_PAGE_BYTES, hugePageAlignedEnd, nativeImageCrf, nativeKernelsAvailable, withNativeKernels } from '../../../model/crf/crfNative.js';
-import { probabilitiesFor } from '../../../pipeline/crfOnImages.js';
-import { writeNpyFloat32 } from '../../../io/npy.js';
-import type { CrfExports } from '../../../model/crf/latticeExports.js';
-import type { ProbabilitySource } from '../../../model/crf/probabilities.js';
-import { DenseCrf } from '../../../model/crf/denseCrf.js';
-import { CrfWorkspace } from '../../../model/crf/latticeWasm.js';
-import { latticeModule } from '../../../model/crf/wasmEngine.js';
-import { VideoMeanField } from '../../../model/crf/videoMeanField.js';
-import { repoRoot, tempDir } from '../../helpers/fixtures.js';
+import { deeplabLikeCase, movingShapesSequence } from '../../bench/crfCases.js';
+import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
+import { HUGE_PAGE_BYTES, hugePageAlignedEnd, nativeImageCrf, nativeKernelsAvailable, withNativeKernels } from '../../crf/crfNative.js';
+import { probabilitiesFor } from '../../pipeline/crfOnImages.js';
+import { writeNpyFloat32 } from '../../io/npy.js';
+import type { CrfExports } from '../../crf/latticeExports.js';
+import type { ProbabilitySource } from '../../crf/probabilities.js';
+import { DenseCrf } from '../../crf/denseCrf.js';
+import { CrfWorkspace } from '../../crf/latticeWasm.js';
+import { latticeModule } from '../../crf/wasmEngine.js';
+import { VideoMeanField } from '../../crf/videoMeanField.js';
+import { repoRoot, tempDir } from '../helpers/fixtures.js';
 
 const MiB = 2 ** 20;
-const addon = path.join(repoRoot, 'dist/model/crf/crfNative.node');
+const addon = path.join(repoRoot, 'dist/crf/crfNative.node');
 const thpMode = (() => {
   try {
     return /\[(\w+)\]/.exec(readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? 'none';
@@ -33,11 +33,11 @@ if (skipWhy) console.warn(`hugePages: the huge-page checks skip: ${skipWhy}`);
  */
 function hugeKiBAfterCrf(env: Record<string, string>): number {
   const script = `
-    const { DenseCrf } = await import(${JSON.stringify(path.join(repoRoot, 'dist/model/crf/denseCrf.js'))});
-    const { CrfWorkspace } = await import(${JSON.stringify(path.join(repoRoot, 'dist/model/crf/latticeWasm.js'))});
-    const { latticeModule } = await import(${JSON.stringify(path.join(repoRoot, 'dist/model/crf/wasmEngine.js'))});
+    const { DenseCrf } = await import(${JSON.stringify(path.join(repoRoot, 'dist/crf/denseCrf.js'))});
+    const { CrfWorkspace } = await import(${JSON.stringify(path.join(repoRoot, 'dist/crf/latticeWasm.js'))});
+    const { latticeModule } = await import(${JSON.stringify(path.join(repoRoot, 'dist/crf/wasmEngine.js'))});
     const { deeplabLikeCase } = await import(${JSON.stringify(path.join(repoRoot, 'dist/bench/crfCases.js'))});
-    const { DEEPLAB_VOC_PARAMS } = await import(${JSON.stringify(path.join(repoRoot, 'dist/model/crf/crfParams.js'))});
+    const { DEEPLAB_VOC_PARAMS } = await import(${JSON.stringify(path.join(repoRoot, 'dist/crf/crfParams.js'))});
     const c = deeplabLikeCase(256, 256, 21);
     const workspace = new CrfWorkspace({ threads: 2 });
     workspace.startThreads(latticeModule());

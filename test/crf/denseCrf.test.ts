@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { DenseCrf, NormalizedFilter, pixelFeatures } from '../../../model/crf/denseCrf.js';
-import { type CrfParams } from '../../../model/crf/crfParams.js';
-import { PermutohedralLattice } from '../../../model/crf/permutohedralLattice.js';
-import { seededRandom } from '../../../model/onnxGraph.js';
+import { DenseCrf, NormalizedFilter, pixelFeatures } from '../../crf/denseCrf.js';
+import { type CrfParams } from '../../crf/crfParams.js';
+import { PermutohedralLattice } from '../../crf/permutohedralLattice.js';
+import { seededRandom } from '../../model/onnxGraph.js';
 
 /** The exact O(N²) Gaussian filter the lattice approximates. */
 class ExactGaussian {
@@ -160,8 +160,8 @@ describe('dense CRF mean field', () => {
 describe('WebAssembly SIMD mean field', () => {
   // Label counts: padding lanes (1, 5), none (8), a row longer than the 24 channels kept in registers (30).
   it.each([5, 1, 8, 30])('is built, and gives the TypeScript mean field\'s results with %i labels', async (c) => {
-    const { WasmMeanField } = await import('../../../model/crf/latticeWasm.js');
-    const { latticeModule } = await import('../../../model/crf/wasmEngine.js');
+    const { WasmMeanField } = await import('../../crf/latticeWasm.js');
+    const { latticeModule } = await import('../../crf/wasmEngine.js');
     const module = latticeModule();
     expect(module).not.toBeNull(); // `npm run build` compiles it; CI builds before testing
     const [w, h] = [40, 30];
@@ -202,7 +202,7 @@ describe('WebAssembly SIMD mean field', () => {
 
 describe('CrfWorkspace', () => {
   it('keeps the position kernel across frames and gives the same marginals as a fresh CRF, also after a size change', async () => {
-    const { CrfWorkspace } = await import('../../../model/crf/latticeWasm.js');
+    const { CrfWorkspace } = await import('../../crf/latticeWasm.js');
     const workspaces = [new CrfWorkspace(), new CrfWorkspace({ keepPositionLattice: false })];
     const frames = [scene(40, 30, 4, 1.1), scene(40, 30, 4, 1.7), scene(24, 20, 4, 1.3), scene(40, 30, 4, 0.9)];
     for (const [i, { image, probs }] of frames.entries()) {
@@ -220,8 +220,8 @@ describe('CrfWorkspace', () => {
 
 describe('mean field on two threads', () => {
   it('gives the one-thread marginals (summation order aside) and the same labels', async () => {
-    const { WasmMeanField } = await import('../../../model/crf/latticeWasm.js');
-    const { latticeModule } = await import('../../../model/crf/wasmEngine.js');
+    const { WasmMeanField } = await import('../../crf/latticeWasm.js');
+    const { latticeModule } = await import('../../crf/wasmEngine.js');
     const [w, h, c] = [320, 240, 5]; // 76,800 pixels: above the two-thread threshold
     const { image, probs } = scene(w, h, c, 1.3);
     const n = w * h;
