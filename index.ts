@@ -39,7 +39,7 @@ export { runClusterWorker, type ClusterWorkerOptions, type ClusterWorkerSummary 
 export { type FrameResult, resultsSubject } from './cluster/protocol.js';
 export { type ClusterSegmentOptions, type ClusterSegmentSummary, segmentOnCluster } from './cluster/segmentOnCluster.js';
 export { evaluate } from './pipeline/evaluate.js';
-export { FrameCredits } from './pipeline/frameCredits.js';
+export { FrameCredits } from './sources/frameCredits.js';
 export { openModel, type OpenModelOptions, type SegmentationModel } from './pipeline/openModel.js';
 export { resolveModel, type ResolveModelOptions } from './pipeline/resolveModel.js';
 export { loadModelDescriptor, planRun, type RunPlan, type RunPlanOptions } from './pipeline/runPlan.js';

@@ -4,6 +4,6 @@
  * found here through tsconfig's rootDirs). A kernel whose signature changes no longer compiles
  * against callers that pass the old arguments.
  */
-import type { instantiate } from '../crf/lattice.js';
+import type { instantiate } from './lattice.js';
 
 export type CrfExports = Omit<Awaited<ReturnType<typeof instantiate>>, 'memory'>;

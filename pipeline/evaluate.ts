@@ -19,7 +19,7 @@ import { CrfRunner } from '../crf/crfRunner.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/device.js';
-import { FrameCredits } from './frameCredits.js';
+import { FrameCredits } from '../sources/frameCredits.js';
 import { readLabelPng } from '../io/labelImage.js';
 import { planRun, type RunPlan } from './runPlan.js';
 import { segmentFrames } from './segmentFrames.js';

@@ -20,7 +20,7 @@ import { InferencePool } from '../model/inferencePool.js';
 import type { Device } from '../model/device.js';
 import { writeToSinks } from '../operators/writeToSinks.js';
 import type { DropPlace } from '../server/metrics.js';
-import { FrameCredits } from './frameCredits.js';
+import { FrameCredits } from '../sources/frameCredits.js';
 import type { RunPlan } from './runPlan.js';
 import { segmentFrames } from './segmentFrames.js';
 import type { LiveStream } from '../sources/liveStream.js';

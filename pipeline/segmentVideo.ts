@@ -16,7 +16,7 @@ import type { Device } from '../model/device.js';
 import { writeToSinks } from '../operators/writeToSinks.js';
 import { CancelledError, UsageError } from '../core/errors.js';
 import { probeInput } from '../io/ffmpeg.js';
-import { FrameCredits } from './frameCredits.js';
+import { FrameCredits } from '../sources/frameCredits.js';
 import { classAlphas } from '../sinks/overlay.js';
 import { RunStats, type StageName } from './runStats.js';
 import { FrameStatsSink } from '../sinks/frameStatsSink.js';

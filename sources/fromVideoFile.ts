@@ -13,7 +13,7 @@
 import { from, type Observable, switchMap } from 'rxjs';
 import type { Frame } from '../core/frames.js';
 import { probeInput } from '../io/ffmpeg.js';
-import type { FrameCredits } from '../pipeline/frameCredits.js';
+import type { FrameCredits } from './frameCredits.js';
 import { FfmpegFrameSource, type FfmpegFrameSourceOptions } from './ffmpegFrameSource.js';
 import { pullFrames } from './pullFrames.js';
 

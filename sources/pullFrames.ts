@@ -6,7 +6,7 @@
  *   errors with the source's InputError; unsubscribing closes the source (kills ffmpeg).
  */
 import { Observable } from 'rxjs';
-import type { FrameCredits } from '../pipeline/frameCredits.js';
+import type { FrameCredits } from './frameCredits.js';
 import type { Frame } from '../core/frames.js';
 import type { FrameSource } from './frameSource.js';
 

@@ -7,7 +7,7 @@
  *   stream's in increasing index; completes when every stream has finished; unsubscribing closes them.
  */
 import { Observable } from 'rxjs';
-import type { FrameCredits } from '../pipeline/frameCredits.js';
+import type { FrameCredits } from './frameCredits.js';
 import type { Frame } from '../core/frames.js';
 import type { LiveStream } from './liveStream.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputError } from '../../core/errors.js';
 import { probeInput } from '../../io/ffmpeg.js';
-import { FrameCredits } from '../../pipeline/frameCredits.js';
+import { FrameCredits } from '../../sources/frameCredits.js';
 import { pullFrames } from '../../sources/pullFrames.js';
 import { FfmpegFrameSource } from '../../sources/ffmpegFrameSource.js';
 import { tempDir, writeClip } from '../helpers/fixtures.js';

@@ -1,6 +1,6 @@
 import { firstValueFrom, take, tap, toArray } from 'rxjs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FrameCredits } from '../../pipeline/frameCredits.js';
+import { FrameCredits } from '../../sources/frameCredits.js';
 import { describeOpenFailure, parseLiveInput } from '../../sources/liveInputs.js';
 import { LiveStream } from '../../sources/liveStream.js';
 import { pullLiveStreams } from '../../sources/pullLiveStreams.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameCredits } from '../../pipeline/frameCredits.js';
+import { FrameCredits } from '../../sources/frameCredits.js';
 
 describe('FrameCredits', () => {
   it('hands out at most `limit` credits until some come back', async () => {
