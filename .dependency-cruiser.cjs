@@ -1,27 +1,43 @@
 /**
- * The layers import one way (ARCHITECTURE.md): core ← model ← operators, server ← pipeline.
- * `npm run check:deps` (part of `npm test`) fails on an import that climbs back up, or a cycle.
+ * The folders import one way (ARCHITECTURE.md); `npm run check:deps` (part of `npm test`) fails on
+ * an import that climbs back up, or a cycle. Each folder lists what it may import besides itself.
  */
-const layer = (name, mayNotImport, why) => ({
-  name,
-  comment: why,
+const PRODUCT = ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'server', 'pipeline', 'cluster', 'cli', 'index\\.ts'];
+const MAY_IMPORT = {
+  core: [],
+  io: ['core'],
+  crf: ['core', 'io'],
+  model: ['core', 'io', 'crf'],
+  operators: ['core', 'crf', 'model'],
+  sources: ['core', 'io'],
+  sinks: ['core', 'io', 'model'],
+  server: ['core', 'model'],
+  pipeline: ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'server'],
+  cluster: ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'server', 'pipeline'],
+  cli: ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'server', 'pipeline', 'cluster'],
+  'index\\.ts': ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'server', 'pipeline', 'cluster'],
+};
+const folder = (name) => (name.endsWith('.ts') ? `^${name}$` : `^${name}/`);
+const layer = (name) => ({
+  name: `${name.replace('\\', '')}-imports-down`,
+  comment: `${name.replace('\\', '')} may import only ${MAY_IMPORT[name].join(', ') || 'nothing of the product'}`,
   severity: 'error',
-  from: { path: `^${name.split('-')[0]}/` },
-  to: { path: `^(${mayNotImport.join('|')})/` },
+  from: { path: folder(name) },
+  to: { path: `^(${PRODUCT.filter((p) => p !== name && !MAY_IMPORT[name].includes(p)).map((p) => folder(p).slice(1)).join('|')})` },
 });
 
 module.exports = {
   forbidden: [
-    layer('core-is-the-ground', ['model', 'operators', 'server', 'pipeline', 'viewer'], 'core/ holds the shared types and errors; it imports no layer'),
-    layer('model-below-operators', ['operators', 'server', 'pipeline'], 'model/ uses only core/'),
-    layer('operators-below-pipeline', ['server', 'pipeline'], 'operators/ use core/ and model/'),
-    layer('server-below-pipeline', ['operators', 'pipeline'], 'server/ uses core/ and model/'),
+    ...Object.keys(MAY_IMPORT).map(layer),
+    { name: 'bench-not-in-product', comment: 'benchmarks measure the product; nothing of it imports them', severity: 'error', from: { path: `^(${PRODUCT.map((p) => folder(p).slice(1)).join('|')})` }, to: { path: '^(bench|test)/' } },
+    { name: 'tests-not-in-product', comment: 'test/ (builders, fixtures) is imported by tests and benchmarks only', severity: 'error', from: { pathNot: '^(test|bench)/' }, to: { path: '^test/' } },
+    { name: 'viewer-stands-alone', comment: 'viewer/ runs in the browser: it imports only viewer/', severity: 'error', from: { path: '^viewer/' }, to: { pathNot: '^viewer/' } },
     { name: 'no-circular', comment: 'modules import one way', severity: 'error', from: {}, to: { circular: true } },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
-    tsConfig: { fileName: 'tsconfig.json' },
+    tsConfig: { fileName: 'tsconfig.test.json' },
     enhancedResolveOptions: { extensions: ['.ts', '.js'] },
   },
 };

@@ -13,7 +13,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { ClusterError } from '../core/errors.js';
-import { cacheDirectory } from '../model/defaultModel.js';
+import { settings } from '../core/settings.js';
 import type { Cluster } from './natsCluster.js';
 
 export interface ModelCacheLimits {
@@ -27,7 +27,7 @@ export const DEFAULT_MODEL_CACHE_LIMITS: ModelCacheLimits = { maxBytes: 1 << 30,
 
 const MODEL_OBJECT = /^models\/([0-9a-f]{64})\.onnx$/;
 
-const modelDirectory = () => path.join(cacheDirectory(), 'cluster');
+const modelDirectory = () => path.join(settings().cacheDir, 'cluster');
 
 async function sha256Of(file: string): Promise<string> {
   const hash = createHash('sha256');

@@ -18,6 +18,7 @@ import { ClusterError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
 import { describeNatsFailure, type NatsTarget, natsConnectSettings } from './natsSecurity.js';
 import { ackWaitMs, CHUNK_STREAM, DONE_STREAM, jobTtlMs, LEASE_BUCKET, leaseTtlMs, LIVE_BUCKET, MAX_DELIVERIES, OBJECT_BUCKET, RESULTS_STREAM, WORKER_CONSUMER } from './protocol.js';
+import { settings } from '../core/settings.js';
 
 const nanos = (ms: number) => Math.round(ms * 1e6);
 
@@ -28,7 +29,7 @@ const MIB = 1 << 20;
  * (default 10 GiB) where jobs are larger.
  */
 const STORE_LIMITS = {
-  objects: Math.max(64, Math.min(1 << 24, Number(process.env['DEEPLAB_STREAM_STORE_MB']) || 10 * 1024)) * MIB,
+  objects: settings().cluster.storeBytes,
   queue: 64 * MIB,
   results: 1024 * MIB,
   tasks: 16 * MIB,

@@ -19,6 +19,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, TlsOptions } from '@nats-io/transport-node';
 import { UsageError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
+import { type Settings, settings } from '../core/settings.js';
 
 export interface NatsSecurity {
   readonly credsFile?: string;
@@ -47,28 +48,16 @@ export interface NatsSecurityFlags {
   natsTlsRequired?: boolean;
 }
 
-export const NATS_SECURITY_ENV = {
-  credsFile: 'DEEPLAB_STREAM_NATS_CREDS',
-  nkeyFile: 'DEEPLAB_STREAM_NATS_NKEY',
-  token: 'DEEPLAB_STREAM_NATS_TOKEN',
-  caFile: 'DEEPLAB_STREAM_NATS_CA',
-  certFile: 'DEEPLAB_STREAM_NATS_CERT',
-  keyFile: 'DEEPLAB_STREAM_NATS_KEY',
-  tlsRequired: 'DEEPLAB_STREAM_NATS_TLS_REQUIRED',
-} as const;
-
 /** The flags over the environment: what this process presents to the server. */
-export function natsSecurityFrom(flags: NatsSecurityFlags, env: NodeJS.ProcessEnv = process.env): NatsSecurity {
-  const pick = (flag: string | undefined, variable: string) => flag ?? (env[variable] || undefined);
-  const tls = env[NATS_SECURITY_ENV.tlsRequired];
+export function natsSecurityFrom(flags: NatsSecurityFlags, env: Settings['flags'] = settings().flags): NatsSecurity {
   const security: Record<string, string | boolean | undefined> = {
-    credsFile: pick(flags.natsCreds, NATS_SECURITY_ENV.credsFile),
-    nkeyFile: pick(flags.natsNkey, NATS_SECURITY_ENV.nkeyFile),
-    token: pick(flags.natsToken, NATS_SECURITY_ENV.token),
-    caFile: pick(flags.natsCa, NATS_SECURITY_ENV.caFile),
-    certFile: pick(flags.natsCert, NATS_SECURITY_ENV.certFile),
-    keyFile: pick(flags.natsKey, NATS_SECURITY_ENV.keyFile),
-    tlsRequired: flags.natsTlsRequired || (tls !== undefined && tls !== '' && tls !== '0' && tls.toLowerCase() !== 'false') || undefined,
+    credsFile: flags.natsCreds ?? env.natsCreds,
+    nkeyFile: flags.natsNkey ?? env.natsNkey,
+    token: flags.natsToken ?? env.natsToken,
+    caFile: flags.natsCa ?? env.natsCa,
+    certFile: flags.natsCert ?? env.natsCert,
+    keyFile: flags.natsKey ?? env.natsKey,
+    tlsRequired: flags.natsTlsRequired || env.natsTlsRequired || undefined,
   };
   const given = Object.entries(security).filter(([, v]) => v !== undefined);
   const result = Object.fromEntries(given) as NatsSecurity;

@@ -15,6 +15,7 @@
  *   deeplab.results.<stream>  FrameResult per frame (JetStream stream DEEPLAB_RESULTS, kept an hour)
  */
 import { z } from 'zod';
+import { settings } from '../core/settings.js';
 
 export const CHUNK_STREAM = 'DEEPLAB_CHUNKS';
 export const DONE_STREAM = 'DEEPLAB_DONE';
@@ -23,41 +24,23 @@ export const WORKER_CONSUMER = 'deeplab-workers';
 export const chunkSubject = (job: string) => `deeplab.chunks.${job}`;
 export const doneSubject = (job: string) => `deeplab.done.${job}`;
 
-const told = new Set<string>();
-
-/**
- * A duration from an environment variable, in seconds, clamped to [min, max] with one line on
- * stderr when it was out of range or not a number (timers above 2^31 ms fire at once in Node).
- */
-function secondsFromEnv(variable: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[variable];
-  if (raw === undefined || raw === '') return fallback;
-  const seconds = Number(raw);
-  const clamped = Number.isFinite(seconds) ? Math.min(max, Math.max(min, seconds)) : fallback;
-  if (clamped !== seconds && !told.has(variable)) {
-    told.add(variable);
-    process.stderr.write(`note: ${variable}=${raw} is ${Number.isFinite(seconds) ? `outside ${min}–${max} s` : 'not a number of seconds'}; using ${clamped} s\n`);
-  }
-  return clamped;
-}
-
 /**
  * How long a job's messages and objects live when nobody removes them (a client that died): six
  * hours, or DEEPLAB_STREAM_JOB_TTL seconds (1 s to 30 days). Set where the streams are first made.
  */
-export const jobTtlMs = (): number => secondsFromEnv('DEEPLAB_STREAM_JOB_TTL', 6 * 3600, 1, 30 * 86400) * 1000;
+export const jobTtlMs = (): number => settings().cluster.jobTtlMs;
 
 /**
  * How long a worker may hold a chunk without a sign of life before it goes to another: 30 s, or
  * DEEPLAB_STREAM_ACK_WAIT seconds (1 s to an hour). A working worker says so every third of it.
  */
-export const ackWaitMs = (): number => secondsFromEnv('DEEPLAB_STREAM_ACK_WAIT', 30, 1, 3600) * 1000;
+export const ackWaitMs = (): number => settings().cluster.ackWaitMs;
 
 /**
  * How long a live stream's lease outlives its worker: 3 s, or DEEPLAB_STREAM_LEASE_TTL seconds
  * (0.5 s to 5 min). Another worker takes the stream within about that long of its owner's death.
  */
-export const leaseTtlMs = (): number => secondsFromEnv('DEEPLAB_STREAM_LEASE_TTL', 3, 0.5, 300) * 1000;
+export const leaseTtlMs = (): number => settings().cluster.leaseTtlMs;
 
 export const LIVE_BUCKET = 'deeplab-live';
 export const LEASE_BUCKET = 'deeplab-leases';

@@ -18,6 +18,7 @@ import { InputError } from '../core/errors.js';
 import type { CrfExports } from './latticeExports.js';
 import type { CrfParams } from './crfParams.js';
 import { type ProbabilityFile, probabilityProblem, readProbabilityFile } from './probabilities.js';
+import { settings } from '../core/settings.js';
 
 /**
  * The kernels the addon has: the WebAssembly exports' arguments (byte offsets into the memory), then
@@ -91,7 +92,7 @@ function loadAddon(): CrfNativeAddon | null {
  * const boundary = adviseHugePages(memory, 32768 * 65536); // e.g. 327680, or null
  */
 export function adviseHugePages(memory: WebAssembly.Memory, bytes: number): number | null {
-  const native = process.env['DEEPLAB_STREAM_HUGE_PAGES'] === '0' ? null : loadAddon();
+  const native = !settings().crf.hugePages ? null : loadAddon();
   if (!native) return null;
   const offset = native.adviseHugePages(new Uint8Array(memory.buffer, 0, 1), bytes);
   return offset >= 0 ? offset : null;
@@ -116,7 +117,7 @@ export function hugePageAlignedEnd(top: number, boundary: number, limit: number)
  * exports.sliceUpdate(0, points, 0, 21, 24, unary, next, kernels, 2); // AVX2 where there is one
  */
 export function withNativeKernels(exports: CrfExports, memory: WebAssembly.Memory): CrfExports {
-  const native = process.env['DEEPLAB_STREAM_CRF_NATIVE'] === '0' ? null : loadAddon()?.bindKernels(new Uint8Array(memory.buffer, 0, 1));
+  const native = !settings().crf.native ? null : loadAddon()?.bindKernels(new Uint8Array(memory.buffer, 0, 1));
   if (!native) return exports;
   const { sliceUpdate: wasmSliceUpdate, splatChange: wasmSplatChange, splatListed: wasmSplatListed } = exports;
   const bytes = () => memory.buffer.byteLength;
@@ -137,7 +138,7 @@ export function withNativeKernels(exports: CrfExports, memory: WebAssembly.Memor
 
 /** Whether this process's CRF runs the native kernels (the benchmark says so beside its figures). */
 export function nativeKernelsAvailable(): boolean {
-  if (process.env['DEEPLAB_STREAM_CRF_NATIVE'] === '0') return false;
+  if (!settings().crf.native) return false;
   const probe = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
   return Boolean(loadAddon()?.bindKernels(new Uint8Array(probe.buffer, 0, 1)));
 }
@@ -168,7 +169,7 @@ const IMAGE_STATUS = { done: 0, badProbability: 1, readFailed: 3 } as const;
  * if (refined) writeFileSync('labels.png', encodeGreyPng(refined.labels, 500, 375));
  */
 export async function nativeImageCrf(rgb: Uint8Array, width: number, height: number, probabilities: ProbabilityFile, classes: number, params: CrfParams, wantQ: boolean, threads = 2): Promise<NativeImageCrf | null> {
-  const off = process.env['DEEPLAB_STREAM_CRF_NATIVE'] === '0' || process.env['DEEPLAB_STREAM_CRF_NATIVE_IMAGE'] === '0';
+  const off = !settings().crf.native || !settings().crf.nativeImage;
   const crfImage = off ? undefined : loadAddon()?.crfImage;
   const { gaussian, bilateral } = params;
   if (!crfImage || classes > NATIVE_ROW_FLOATS /* Q's rows: the labels in play, rounded up to 4 */ || params.normalization !== 'after' || params.scale !== 1 || (gaussian.weight === 0 && bilateral.weight === 0)) return null;

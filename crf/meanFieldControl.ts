@@ -1,5 +1,6 @@
 /** The control block shared by a CRF engine (wasmEngine.ts) and its helper thread (see meanFieldHelper.ts). */
 import type { CrfExports } from './latticeExports.js';
+import { settings } from '../core/settings.js';
 
 /** Word indices: RESULT holds a step's integer result; FAILED is set when a step threw (the main side then throws too). */
 export const CONTROL = { SEQ: 0, DONE: 1, READY: 2, OP: 3, ARGS: 4, RESULT: 30, FAILED: 31 } as const;
@@ -40,7 +41,7 @@ export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0 | typeof READ_FILE>, He
 export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, sliceUpdate: 4, expand: 6, neighboursOf: 7, buildLattice: 8, prepareListed: 9, selectActive: 10, splatOnes: 11, normaliseAll: 12, touchPages: 13, readFile: READ_FILE, normaliseProbabilities: 15, peaks: 16 } as const;
 
 /** How long each side of a hand-over spins before it sleeps (`DEEPLAB_STREAM_CRF_SPIN_US`, 0: never). */
-export const SPIN_MICROS = Number(process.env['DEEPLAB_STREAM_CRF_SPIN_US'] ?? 200);
+export const SPIN_MICROS = settings().crf.spinMicros;
 
 /**
  * Spins until words[index] is no longer `value`, for at most `micros` µs; true when it changed.

@@ -12,6 +12,7 @@ import { startWorker } from '../core/startWorker.js';
 import type { CrfExports } from './latticeExports.js';
 import { adviseHugePages, hugePageAlignedEnd, withNativeKernels } from './crfNative.js';
 import { CONTROL, CONTROL_WORDS, OP, spinWhile, SPIN_MICROS } from './meanFieldControl.js';
+import { settings } from '../core/settings.js';
 
 /** The module's exports (pointers are byte offsets into the engine's memory). */
 /** 64 KiB pages the shared memory may grow to (2 GiB: a 1280×720, 21-label CRF needs ~600 MB). */
@@ -61,7 +62,7 @@ export function latticeModule(): WebAssembly.Module | null {
     // Process-wide, and this is the process's only WebAssembly.
     v8.setFlagsFromString('--no-liftoff');
   }
-  compiled = file && process.env['DEEPLAB_STREAM_CRF_WASM'] !== '0' ? new WebAssembly.Module(readFileSync(file)) : null;
+  compiled = file && settings().crf.wasm ? new WebAssembly.Module(readFileSync(file)) : null;
   return compiled;
 }
 

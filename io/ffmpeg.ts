@@ -10,6 +10,7 @@ import path from 'node:path';
 import ffmpeg from 'fluent-ffmpeg';
 import { EnvironmentError, InputError } from '../core/errors.js';
 import { isSequencePattern } from './sequencePath.js';
+import { settings } from '../core/settings.js';
 
 const INSTALL_HINT = 'install it (Debian/Ubuntu: `sudo apt-get install ffmpeg`; macOS: `brew install ffmpeg`) or set FFMPEG_PATH to an ffmpeg binary';
 
@@ -41,12 +42,12 @@ let located: FfmpegBinaries | null = null;
 /** Finds ffmpeg once per process and points fluent-ffmpeg at it. */
 export function locateFfmpeg(): FfmpegBinaries {
   if (located) return located;
-  const fromEnv = process.env['FFMPEG_PATH'];
+  const fromEnv = settings().ffmpegPath;
   if (fromEnv && !existsSync(fromEnv)) throw new EnvironmentError(`FFMPEG_PATH=${fromEnv} does not exist: ${INSTALL_HINT}`);
   const ffmpegPath = fromEnv || onPath('ffmpeg') || fromNpmPackage();
   if (!ffmpegPath) throw new EnvironmentError(`ffmpeg was not found: ${INSTALL_HINT}`);
   const sibling = path.join(path.dirname(ffmpegPath), 'ffprobe');
-  const ffprobePath = process.env['FFPROBE_PATH'] || (existsSync(sibling) ? sibling : onPath('ffprobe'));
+  const ffprobePath = settings().ffprobePath || (existsSync(sibling) ? sibling : onPath('ffprobe'));
   ffmpeg.setFfmpegPath(ffmpegPath);
   if (ffprobePath) ffmpeg.setFfprobePath(ffprobePath);
   located = { ffmpeg: ffmpegPath, ffprobe: ffprobePath };

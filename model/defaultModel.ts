@@ -6,19 +6,12 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { EnvironmentError } from '../core/errors.js';
 import { importTflite } from './tflite/importTflite.js';
+import { settings } from '../core/settings.js';
 
 const PACKAGE = '@mediapipe/selfie_segmentation';
-
-export function cacheDirectory(): string {
-  const explicit = process.env['DEEPLAB_STREAM_CACHE'];
-  if (explicit) return explicit;
-  const xdg = process.env['XDG_CACHE_HOME'] || path.join(os.homedir(), '.cache');
-  return path.join(xdg, 'deeplab-stream');
-}
 
 /** The TFLite file inside the npm package, and the package's version (part of the cache key). */
 export function defaultModelSource(): { tflite: string; version: string } {
@@ -34,7 +27,7 @@ export function defaultModelSource(): { tflite: string; version: string } {
 
 export function defaultModelPath(): string {
   const { tflite, version } = defaultModelSource();
-  const dir = cacheDirectory();
+  const dir = settings().cacheDir;
   const file = path.join(dir, `mediapipe-selfie-segmentation-${version}.onnx`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });

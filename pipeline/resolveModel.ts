@@ -11,7 +11,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CancelledError, ModelError } from '../core/errors.js';
 import { type CatalogEntry, catalogEntry, type DownloadSource, looksLikeModelName, MODEL_CATALOG } from '../model/catalog.js';
-import { cacheDirectory, defaultModelPath } from '../model/defaultModel.js';
+import { defaultModelPath } from '../model/defaultModel.js';
+import { settings } from '../core/settings.js';
 import { importTflite } from '../model/tflite/importTflite.js';
 import { DownloadError, downloadFile } from '../io/downloadFile.js';
 import { writeFileAtomically } from '../io/partialFile.js';
@@ -31,7 +32,7 @@ export interface ResolveModelOptions {
 
 /** Where a downloaded catalogue model's files live in the cache: the imported ONNX and the published file. */
 export function cachedFiles(name: string, source: DownloadSource): { onnx: string; source: string } {
-  const dir = cacheDirectory();
+  const dir = settings().cacheDir;
   return { onnx: path.join(dir, `${name}-${source.sha256.slice(0, 8)}.onnx`), source: path.join(dir, source.file) };
 }
 
@@ -77,7 +78,7 @@ async function fetchCatalogModel(entry: CatalogEntry, source: DownloadSource, op
     const actual = createHash('sha256').update(readFileSync(file)).digest('hex');
     if (actual !== source.sha256) throw new ModelError(`${file} is not ${entry.name}'s published file (sha256 ${actual}, expected ${source.sha256}): delete it, or ${byHand}`);
   } else {
-    const mirror = options.mirror ?? process.env[MIRROR_VARIABLE];
+    const mirror = options.mirror ?? settings().modelMirror;
     const url = mirror ? mirrorUrl(mirror, source.file) : source.url;
     const started = performance.now();
     try {

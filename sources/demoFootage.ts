@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { EnvironmentError } from '../core/errors.js';
-import { cacheDirectory } from '../model/defaultModel.js';
+import { settings } from '../core/settings.js';
 import { commitPartial, discardPartial, partialPathFor } from '../io/partialFile.js';
 
 export interface Footage {
@@ -67,7 +67,7 @@ async function extractMember(deb: string, member: string, destination: string): 
 }
 
 export async function demoFootage(footage: Footage = VTEST_AVI, options: FootageOptions = {}): Promise<string> {
-  const dir = path.join(cacheDirectory(), 'media');
+  const dir = path.join(settings().cacheDir, 'media');
   const file = path.join(dir, path.basename(footage.member));
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { SourceError } from '../core/errors.js';
 import type { Frame } from '../core/frames.js';
 import type { FrameSource } from './frameSource.js';
+import { settings } from '../core/settings.js';
 
 /** The part of gstreamer-superficial used here (it ships no types). */
 interface GstAppSink {
@@ -29,7 +30,7 @@ let binding: GstBinding | null | undefined;
 export function gstreamerBinding(): GstBinding | null {
   if (binding !== undefined) return binding;
   try {
-    binding = process.env['DEEPLAB_STREAM_GSTREAMER'] === '0' ? null : (createRequire(import.meta.url)('gstreamer-superficial') as GstBinding);
+    binding = !settings().gstreamer ? null : (createRequire(import.meta.url)('gstreamer-superficial') as GstBinding);
   } catch {
     binding = null;
   }

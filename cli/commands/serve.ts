@@ -11,6 +11,7 @@ import { redactSecrets } from '../../core/redact.js';
 import { natsSecurityOptions, natsTargetFrom } from '../natsFlags.js';
 import type { NatsSecurityFlags } from '../../cluster/natsSecurity.js';
 import { LIVE_CRF_PRUNE, crfKernelOptions, crfSwitch, tileOptions, crfParams, modelOptions, modelOverridesFrom, positiveInt, type RunFlags, scaleFraction } from '../flags.js';
+import { settings } from '../../core/settings.js';
 
 interface ServeFlags extends RunFlags, NatsSecurityFlags {
   port: number;
@@ -42,7 +43,7 @@ function port(value: string): number {
 async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
   const threads = flags.threads ?? Math.max(1, Math.floor(os.availableParallelism() / flags.workers));
   const [{ startLiveServer }, { readInputKey }] = await Promise.all([import('../../pipeline/serve.js'), import('../../cluster/sealedInput.js')]);
-  const keyFile = flags.inputKey ?? (process.env['DEEPLAB_STREAM_INPUT_KEY'] || undefined);
+  const keyFile = flags.inputKey ?? settings().flags.inputKey;
   const inputKey = keyFile ? readInputKey(keyFile) : undefined;
   const server = await startLiveServer({
     inputs,

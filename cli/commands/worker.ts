@@ -10,6 +10,7 @@ import { resolveModelFlag } from '../modelFlag.js';
 import { natsSecurityOptions, natsTargetFrom } from '../natsFlags.js';
 import type { NatsSecurityFlags } from '../../cluster/natsSecurity.js';
 import type { Device } from '../../model/device.js';
+import { settings } from '../../core/settings.js';
 
 /** The operator's settings, from flags or `--config FILE` (JSON with the same names; a flag wins). */
 const WORKER_CONFIG = z.strictObject({
@@ -92,13 +93,13 @@ Examples:
       process.on('SIGTERM', onSignal);
       try {
         const flags: WorkerFlags = { ...(given.config ? readConfig(given.config) : {}), ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as WorkerFlags;
-        const url = flags.nats ?? (process.env['DEEPLAB_STREAM_NATS'] || undefined);
+        const url = flags.nats ?? settings().flags.nats;
         if (!url) throw new UsageError('worker needs the cluster\'s NATS server: --nats nats://HOST:4222 (or DEEPLAB_STREAM_NATS, or "nats" in --config)');
         const [{ runClusterWorker }, { seedModelCache, DEFAULT_MODEL_CACHE_LIMITS }, { parseInputRules, DEFAULT_INPUT_RULES }, { DEFAULT_RUN_LIMITS }, { readInputKey }] = await Promise.all([
           import('../../cluster/clusterWorker.js'), import('../../cluster/modelCache.js'), import('../../cluster/inputPolicy.js'), import('../../cluster/runLimits.js'), import('../../cluster/sealedInput.js'),
         ]);
         const inputs = parseInputRules(flags.allowInputs ?? DEFAULT_INPUT_RULES);
-        const keyFile = flags.inputKey ?? (process.env['DEEPLAB_STREAM_INPUT_KEY'] || undefined);
+        const keyFile = flags.inputKey ?? settings().flags.inputKey;
         const nats = natsTargetFrom(url, flags);
         if (flags.model) await seedModelCache(await resolveModelFlag(flags.model));
         const mb = 1 << 20;

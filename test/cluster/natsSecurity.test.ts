@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { natsConnectSettings, natsSecurityFrom } from '../../cluster/natsSecurity.js';
+import { readSettings } from '../../core/settings.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 describe('NATS connection settings', () => {
@@ -39,10 +40,10 @@ describe('NATS connection settings', () => {
 
   it('takes each setting from its flag, else its environment variable', () => {
     const env = { DEEPLAB_STREAM_NATS_TOKEN: 'from-env', DEEPLAB_STREAM_NATS_CA: '/etc/ca.pem', DEEPLAB_STREAM_NATS_TLS_REQUIRED: '1' };
-    expect(natsSecurityFrom({}, env)).toEqual({ token: 'from-env', caFile: '/etc/ca.pem', tlsRequired: true });
-    expect(natsSecurityFrom({ natsToken: 'flag' }, env).token).toBe('flag');
-    expect(natsSecurityFrom({}, { DEEPLAB_STREAM_NATS_TLS_REQUIRED: '0' }).tlsRequired).toBeUndefined();
-    expect(() => natsSecurityFrom({ natsToken: 't', natsCreds: 'c' }, {})).toThrow(/one way/);
-    expect(() => natsSecurityFrom({ natsCert: 'c' }, {})).toThrow(/go together/);
+    expect(natsSecurityFrom({}, readSettings(env).flags)).toEqual({ token: 'from-env', caFile: '/etc/ca.pem', tlsRequired: true });
+    expect(natsSecurityFrom({ natsToken: 'flag' }, readSettings(env).flags).token).toBe('flag');
+    expect(natsSecurityFrom({}, readSettings({ DEEPLAB_STREAM_NATS_TLS_REQUIRED: '0' }).flags).tlsRequired).toBeUndefined();
+    expect(() => natsSecurityFrom({ natsToken: 't', natsCreds: 'c' }, readSettings({}).flags)).toThrow(/one way/);
+    expect(() => natsSecurityFrom({ natsCert: 'c' }, readSettings({}).flags)).toThrow(/go together/);
   });
 });
