@@ -1,7 +1,8 @@
 /**
  * deeplab-stream as a library: the RxJS operators of the pipeline, its sources and sinks, the
- * models and the dense CRF, and the whole runs (`segmentVideo`, `startLiveServer`, `evaluate`;
- * on a NATS cluster `segmentOnCluster`, `runClusterWorker`, and `startLiveServer({ natsUrl })`).
+ * models and the dense CRF, and the whole runs (`segmentVideo`, `evaluate`, `startLiveServer` over
+ * `localLiveBackend(…)`; on a NATS cluster `segmentOnCluster`, `runClusterWorker`, and
+ * `startLiveServer` over `clusterLiveBackend(…)`).
  *
  * @example
  * import { lastValueFrom, tap } from 'rxjs';
@@ -36,6 +37,7 @@ export { reorderByIndex } from './operators/reorderByIndex.js';
 export { writeToSinks } from './operators/writeToSinks.js';
 
 export { runClusterWorker, type ClusterWorkerOptions, type ClusterWorkerSummary } from './cluster/clusterWorker.js';
+export { clusterLiveBackend, type ClusterLiveOptions } from './cluster/clusterLiveBackend.js';
 export { type FrameResult, resultsSubject } from './cluster/protocol.js';
 export { type ClusterSegmentOptions, type ClusterSegmentSummary, segmentOnCluster } from './cluster/segmentOnCluster.js';
 export { evaluate } from './pipeline/evaluate.js';
@@ -44,8 +46,11 @@ export { openModel, type OpenModelOptions, type SegmentationModel } from './pipe
 export { resolveModel, type ResolveModelOptions } from './pipeline/resolveModel.js';
 export { loadModelDescriptor, planRun, type RunPlan, type RunPlanOptions } from './pipeline/runPlan.js';
 export { segmentFrames, type SegmentFramesOptions } from './pipeline/segmentFrames.js';
+export { localLiveBackend, type LocalLiveOptions } from './pipeline/localLiveBackend.js';
+export type { LiveStreamsOptions } from './pipeline/liveStreams.js';
 export { segmentVideo, type SegmentOptions, type SegmentSummary } from './pipeline/segmentVideo.js';
-export { startLiveServer, type LiveServer, type ServeOptions } from './pipeline/serve.js';
+export type { LiveBackend, LiveBackendContext, LiveBackendFactory } from './server/liveBackend.js';
+export { type LiveServer, type LiveServerOptions, startLiveServer } from './server/liveServer.js';
 export { FrameStatsSink } from './sinks/frameStatsSink.js';
 export { MaskPngSink } from './sinks/maskPngSink.js';
 export { OverlayVideoSink } from './sinks/overlayVideoSink.js';

@@ -12,6 +12,8 @@ import { natsSecurityOptions, natsTargetFrom } from '../natsFlags.js';
 import type { NatsSecurityFlags } from '../../cluster/natsSecurity.js';
 import { LIVE_CRF_PRUNE, crfKernelOptions, crfSwitch, tileOptions, crfParams, modelOptions, modelOverridesFrom, positiveInt, type RunFlags, scaleFraction } from '../flags.js';
 import { settings } from '../../core/settings.js';
+import type { LiveStreamsOptions } from '../../pipeline/liveStreams.js';
+import type { LiveBackendFactory } from '../../server/liveBackend.js';
 
 interface ServeFlags extends RunFlags, NatsSecurityFlags {
   port: number;
@@ -39,20 +41,21 @@ function port(value: string): number {
   return n;
 }
 
+/** What runs the streams: this process, or the workers of a cluster (`--nats`). */
+async function streamsBackend(streams: LiveStreamsOptions, flags: ServeFlags): Promise<LiveBackendFactory> {
+  if (!flags.nats) return (await import('../../pipeline/localLiveBackend.js')).localLiveBackend(streams);
+  const [{ clusterLiveBackend }, { readInputKey }] = await Promise.all([import('../../cluster/clusterLiveBackend.js'), import('../../cluster/sealedInput.js')]);
+  const keyFile = flags.inputKey ?? settings().flags.inputKey;
+  return clusterLiveBackend({ ...streams, nats: natsTargetFrom(flags.nats, flags), ...(keyFile ? { inputKey: readInputKey(keyFile) } : {}) });
+}
+
 /** Serves until Ctrl-C / SIGTERM; one line per stream event on stderr. */
 async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
   const threads = flags.threads ?? Math.max(1, Math.floor(os.availableParallelism() / flags.workers));
-  const [{ startLiveServer }, { readInputKey }] = await Promise.all([import('../../pipeline/serve.js'), import('../../cluster/sealedInput.js')]);
-  const keyFile = flags.inputKey ?? settings().flags.inputKey;
-  const inputKey = keyFile ? readInputKey(keyFile) : undefined;
-  const server = await startLiveServer({
+  const log = (line: string) => process.stderr.write(`${redactSecrets(line)}\n`);
+  const streams = {
     inputs,
     realtime: Boolean(flags.realtime),
-    host: flags.host,
-    port: flags.port,
-    ...(flags.token ? { token: flags.token } : {}),
-    ...(flags.allowedHosts ? { allowedHosts: flags.allowedHosts } : {}),
-    maxViewers: flags.maxViewers,
     modelPath: await resolveModelFlag(flags.model),
     modelOverrides: modelOverridesFrom(flags),
     device: flags.device,
@@ -62,9 +65,16 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
     ...tileOptions(flags),
     crf: { on: flags.crf, params: { pruneBelow: LIVE_CRF_PRUNE, ...crfParams(flags) }, warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 }, workers: flags.crfWorkers },
-    log: (line) => process.stderr.write(`${redactSecrets(line)}\n`),
-    ...(flags.nats ? { nats: natsTargetFrom(flags.nats, flags) } : {}),
-    ...(inputKey ? { inputKey } : {}),
+  };
+  const [{ startLiveServer }, backend] = await Promise.all([import('../../server/liveServer.js'), streamsBackend(streams, flags)]);
+  const server = await startLiveServer({
+    backend,
+    host: flags.host,
+    port: flags.port,
+    ...(flags.token ? { token: flags.token } : {}),
+    ...(flags.allowedHosts ? { allowedHosts: flags.allowedHosts } : {}),
+    maxViewers: flags.maxViewers,
+    log,
   });
   if (server.fallbackReason) process.stderr.write(`${cpuFallbackNote(server.fallbackReason)}\n`);
   const shown = flags.token ? `${server.url}/?token=${encodeURIComponent(flags.token)}` : `${server.url}/`;

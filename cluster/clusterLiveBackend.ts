@@ -1,0 +1,59 @@
+/**
+ * The live back end whose streams run on a cluster's workers (`serve --nats`): the streams are
+ * asked for and relayed by liveRelay.ts; their state is what the workers last said.
+ *
+ *   serve ─LiveTask─▶ KV ◀─lease─ worker ─frames─▶ relay ─▶ ViewerHub (the server's)
+ */
+import { redactSecrets } from '../core/redact.js';
+import { type LiveStreamsOptions, planLiveStreams } from '../pipeline/liveStreams.js';
+import type { LiveBackend, LiveBackendFactory } from '../server/liveBackend.js';
+import type { StreamDescription } from '../server/wireFormat.js';
+import type { LiveInput } from '../sources/liveInputs.js';
+import { startLiveRelay } from './liveRelay.js';
+import type { NatsTarget } from './natsSecurity.js';
+import { runSettingsFor } from './runSettings.js';
+import type { InputKey } from './sealedInput.js';
+
+export interface ClusterLiveOptions extends LiveStreamsOptions {
+  readonly nats: NatsTarget;
+  /** Seals inputs' credentials for the workers (sealedInput.ts). */
+  readonly inputKey?: InputKey;
+}
+
+export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFactory {
+  return async ({ hub, metrics, streamsChanged, log }): Promise<LiveBackend> => {
+    // The workers open the inputs, on their machines: nothing is opened here.
+    const { inputs, plan, classes, crfOn } = await planLiveStreams(options, log, false);
+    const relay = await startLiveRelay({
+      nats: options.nats, inputs, realtime: Boolean(options.realtime), modelPath: options.modelPath,
+      run: runSettingsFor({ ...options, crf: { params: options.crf.params, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) } }),
+      crfOn: (id) => crfOn.has(id), hub, metrics, log, onStatus: streamsChanged,
+      ...(options.inputKey ? { inputKey: options.inputKey } : {}),
+    });
+    const describe = (input: LiveInput): StreamDescription => {
+      const status = relay.status(input.id);
+      const message = status?.stale ? `its worker ${status.worker} stopped; waiting for another` : status?.message;
+      return {
+        id: input.id, input: input.shown, kind: input.kind, status: !status ? 'waiting for a worker' : status.stale ? 'outage' : status.status, ...(message ? { message } : {}),
+        width: status?.width ?? 0, height: status?.height ?? 0, crf: crfOn.has(input.id), dropped: status?.dropped ?? 0, fps: metrics.streamFps(input.id),
+      };
+    };
+    return {
+      classes, crfAvailable: plan.crfAvailable, provider: `workers of ${redactSecrets(options.nats.url)}`, fallbackReason: undefined,
+      streamIds: inputs.map((i) => i.id),
+      describeStreams: () => inputs.map(describe),
+      setCrf: (id, on) => {
+        if (!plan.crfAvailable || !inputs.some((i) => i.id === id)) return false;
+        if (on) crfOn.add(id);
+        else crfOn.delete(id);
+        relay.setCrf(id).catch((error: unknown) => log(`stream ${id}: the CRF switch did not reach the cluster (${(error as Error).message})`));
+        return true;
+      },
+      // A cluster's workers encode frames only while someone watches.
+      watchedChanged: () => void relay.viewersChanged().catch((error: unknown) => log(`the cluster did not hear that viewers came or went (${(error as Error).message})`)),
+      // A cluster's streams never end here: their workers come and go.
+      finished: new Promise<void>(() => {}),
+      close: () => relay.close(),
+    };
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * What both live back ends (this process's, a cluster's) make of the same options before a stream
+ * starts: the inputs parsed and named, every flag checked against the model (`planRun`), the CRF's
+ * parameters, and the classes the viewers are told.
+ */
+import { type CrfSettings, crfParamsFor, type CrfParams } from '../crf/crfParams.js';
+import type { Device } from '../model/device.js';
+import type { ModelOverrides } from '../model/modelOverrides.js';
+import type { TileGrid } from '../model/tiles.js';
+import type { ClassDescription } from '../server/wireFormat.js';
+import { parseLiveInput, type LiveInput } from '../sources/liveInputs.js';
+import { liveCrfScale } from './livePipeline.js';
+import { planRun, type RunPlan } from './runPlan.js';
+import { UsageError } from '../core/errors.js';
+
+export interface LiveStreamsOptions {
+  readonly inputs: readonly string[];
+  /** Pace files at their frame rate and let them drop frames like live inputs. */
+  readonly realtime?: boolean;
+  readonly modelPath: string;
+  readonly modelOverrides?: ModelOverrides;
+  readonly device: Device;
+  readonly workers: number;
+  readonly threadsPerWorker: number;
+  readonly batchSize: number;
+  readonly batchWaitMs?: number;
+  readonly inputSize?: readonly [number, number];
+  /** Sliding-window inference (`--tiles`) and the windows' overlap. */
+  readonly tiles?: TileGrid;
+  readonly tileOverlap?: number;
+  /** CRF parameters for streams whose CRF is on; `on` is the state each stream starts in. */
+  readonly crf: { readonly on: boolean; readonly params: CrfSettings; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
+}
+
+export interface PlannedLiveStreams {
+  readonly inputs: readonly LiveInput[];
+  readonly plan: RunPlan;
+  readonly crfParams: CrfParams;
+  readonly classes: readonly ClassDescription[];
+  /** The streams whose CRF is on now (viewers switch it). */
+  readonly crfOn: Set<string>;
+}
+
+/** Parses and checks; `openFiles`: open file inputs now (a missing file is a mistake on the command line). */
+export async function planLiveStreams(options: LiveStreamsOptions, log: (line: string) => void, openFiles: boolean): Promise<PlannedLiveStreams> {
+  if (options.inputs.length === 0) throw new UsageError('serve needs at least one input (a file, testsrc, rtsp://…, http(s)://… or camera:N)');
+  const taken = new Set<string>();
+  const inputs: LiveInput[] = options.inputs.map((spec) => {
+    const input = parseLiveInput(spec, { takenIds: taken, ...(options.realtime ? { realtime: true } : {}) });
+    taken.add(input.id);
+    return input;
+  });
+  if (openFiles) await Promise.all(inputs.filter((i) => i.kind === 'file').map((i) => i.open()));
+  // Every check of flags against the model before any worker starts; streams batch together.
+  const plan = await planRun({
+    modelPath: options.modelPath, batchSize: options.batchSize, mixedSizes: true, crf: options.crf.on,
+    ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
+    ...(options.inputSize ? { inputSize: options.inputSize } : {}),
+    ...(options.tiles ? { tiles: options.tiles } : {}),
+    ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
+  });
+  const { descriptor, crfAvailable } = plan;
+  for (const note of plan.notes) log(`note: ${note}`);
+  const { params: crfParams, description } = crfParamsFor({ scale: liveCrfScale(descriptor.classes), ...options.crf.params }, descriptor.crf);
+  if (crfAvailable && options.crf.on) log(`note: ${description}`);
+  const classes = descriptor.classNames.map((name, c) => ({ name, color: [descriptor.palette[c * 3]!, descriptor.palette[c * 3 + 1]!, descriptor.palette[c * 3 + 2]!] as const }));
+  return { inputs, plan, crfParams, classes, crfOn: new Set(options.crf.on ? inputs.map((i) => i.id) : []) };
+}
