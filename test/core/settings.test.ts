@@ -35,7 +35,7 @@ describe('settings', () => {
   it("follows this process's environment, and says each note once", () => {
     const written: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((text: string) => (written.push(String(text)), true)) as typeof process.stderr.write;
+    process.stderr.write = ((text: string) => (written.push(String(text)), true));
     try {
       process.env['DEEPLAB_STREAM_LEASE_TTL'] = '7';
       expect(settings().cluster.leaseTtlMs).toBe(7000);
