@@ -25,7 +25,7 @@ import { nativeKernelsAvailable } from '../crf/crfNative.js';
 import type { WarmStartState } from '../crf/warmStart.js';
 import { refineWithCrf } from '../operators/refineWithCrf.js';
 import type { Segmentation } from '../core/frames.js';
-import { buildDeepLab } from '../model/deeplabBuilder.js';
+import { buildDeepLab } from '../test/helpers/deeplabBuilder.js';
 import { defaultModelSource } from '../model/defaultModel.js';
 import { importTflite } from '../model/tflite/importTflite.js';
 import { IMAGENET_NORMALIZATION } from '../model/descriptor.js';

@@ -39,7 +39,10 @@ describe('the published package', () => {
     // Nothing of the checkout's sources or tests is shipped; the build, the WebAssembly and the viewer are.
     const shipped = readdirSync(installed);
     expect(shipped.sort()).toEqual(['LICENSE', 'README.md', 'deploy', 'dist', 'package.json', 'viewer']);
-    expect(readdirSync(path.join(installed, 'dist', 'model', 'crf'))).toContain('lattice.wasm');
+    expect(readdirSync(path.join(installed, 'dist', 'crf'))).toContain('lattice.wasm');
+    // Benchmarks and the builders tests use are not part of it.
+    expect(readdirSync(path.join(installed, 'dist'))).not.toEqual(expect.arrayContaining(['bench']));
+    expect(readdirSync(path.join(installed, 'dist'))).not.toEqual(expect.arrayContaining(['test']));
 
     writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
     await writeClip(app, 'clip.mp4', { width: 160, height: 96, frames: 6 });

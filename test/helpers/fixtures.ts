@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildDeepLab, type DeepLabOptions } from '../../model/deeplabBuilder.js';
+import { buildDeepLab, type DeepLabOptions } from './deeplabBuilder.js';
 import { ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../../model/onnxGraph.js';
 import { generateClip, type ClipOptions } from '../../sources/generateClip.js';
 

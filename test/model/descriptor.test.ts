@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildDeepLab } from '../../model/deeplabBuilder.js';
+import { buildDeepLab } from '../helpers/deeplabBuilder.js';
 import { describeModel, modelInputSize } from '../../model/descriptor.js';
 import { ONNX_INT64, OnnxGraphBuilder } from '../../model/onnxGraph.js';
 import { argmaxModelBytes } from '../helpers/fixtures.js';

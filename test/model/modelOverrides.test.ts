@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { crfParamsFor, DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
-import { buildDeepLab } from '../../model/deeplabBuilder.js';
+import { buildDeepLab } from '../helpers/deeplabBuilder.js';
 import { describeModel, TENSORFLOW_NORMALIZATION } from '../../model/descriptor.js';
 import { applyOverrides, parseOverrides, readSidecar } from '../../model/modelOverrides.js';
 import { ModelError } from '../../core/errors.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildDeepLab } from '../../model/deeplabBuilder.js';
+import { buildDeepLab } from '../helpers/deeplabBuilder.js';
 import { openSession } from '../../model/session.js';
 import { parseDevice } from '../../model/device.js';
 import { EnvironmentError, ModelError, UsageError } from '../../core/errors.js';

@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
-import { buildDeepLab } from '../../model/deeplabBuilder.js';
+import { buildDeepLab } from './deeplabBuilder.js';
 
 describe('buildDeepLab', () => {
   it('builds a graph onnxruntime runs, with logits at output stride 16', async () => {

@@ -9,7 +9,7 @@
  *   input  "image"  float32 [batch, 3, H, W]   (H, W dynamic unless `inputSize` is given)
  *   output "logits" float32 [batch, C, H/16, W/16] (resnet: H/8, W/8), or [batch, C, H, W] with `upsample`
  */
-import { type Dim, OnnxGraphBuilder } from './onnxGraph.js';
+import { type Dim, OnnxGraphBuilder } from '../../model/onnxGraph.js';
 
 export type DeepLabVariant = 'tiny' | 'mobilenet' | 'resnet';
 
