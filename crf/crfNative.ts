@@ -1,5 +1,5 @@
 /**
- * The CRF's optional native addon (`crfNative.c`, built by `npm run build:native`), for two costs
+ * The CRF's optional native addon (`crf/native/*.c`, built by `npm run build:native`), for two costs
  * WebAssembly cannot cut: page faults and vector width.
  *
  * - Huge pages: each process's first image faults in tens to hundreds of MB of fresh memory, and a
@@ -38,7 +38,7 @@ interface NativeKernels {
   movePoints: (...args: [...Parameters<CrfExports['movePoints']>, memoryBytes: number]) => number;
 }
 
-/** What the addon's one-image CRF answers (`status`: see crfOneImage.c). */
+/** What the addon's one-image CRF answers (`status`: see crf/native/oneImage.c). */
 interface NativeImageResult {
   readonly status: number;
   readonly problem: number;
@@ -153,7 +153,7 @@ export interface NativeImageCrf {
 }
 
 
-/** Statuses from crfOneImage.c. */
+/** Statuses from crf/native/oneImage.c. */
 const IMAGE_STATUS = { done: 0, badProbability: 1, readFailed: 3 } as const;
 
 /**
