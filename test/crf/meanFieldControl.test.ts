@@ -11,7 +11,7 @@ import { repoRoot } from '../helpers/fixtures.js';
  * writes beside the module (`npm run build:wasm`), read here.
  */
 function parameterTypes(declarations: string, name: string): string[] {
-  const doc = new RegExp(`/\\*\\*\\s*\\n\\s*\\* crf/wasm/lattice\\.as/${name}\\n([\\s\\S]*?)\\*/\\s*\\n\\s*export function ${name}\\(`).exec(declarations);
+  const doc = new RegExp(`/\\*\\*\\s*\\n\\s*\\* crf/wasm/\\w+\\.as/${name}\\n([\\s\\S]*?)\\*/\\s*\\n\\s*export function ${name}\\(`).exec(declarations);
   if (!doc) throw new Error(`${name} is not declared in lattice.d.ts`);
   return [...doc[1]!.matchAll(/@param \w+ `(\w+)`/g)].map((m) => m[1]!);
 }
