@@ -10,7 +10,7 @@ import { type CrfParams } from './crfParams.js';
 import type { CrfWorkspace } from './latticeWasm.js';
 import { VideoMeanField } from './videoMeanField.js';
 import { probabilityArray, type ProbabilitySource } from './probabilities.js';
-import { latticeModule } from './wasmEngine.js';
+import { videoModuleFor } from './engines.js';
 import type { WarmStartSettings } from './crfProtocol.js';
 import { type WarmStartState, warmStartFor } from './warmStart.js';
 
@@ -143,8 +143,8 @@ export function runCrf(image: Uint8Array, width: number, height: number, source:
  * change), or null where the WebAssembly module is not built or the normalisation is not DeepLab's.
  */
 function videoEngineFor(state: WarmStartState, width: number, height: number, params: CrfParams, threads: number): VideoMeanField | null {
-  const module = latticeModule();
-  if (!module || params.normalization !== 'after') return null;
+  const module = videoModuleFor(params);
+  if (!module) return null;
   const key = `${width}x${height}:${JSON.stringify(params)}:${threads}`;
   if (state.video?.key !== key) {
     state.video?.engine.dispose();

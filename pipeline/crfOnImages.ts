@@ -14,7 +14,7 @@ import { formatSequencePath } from '../io/sequencePath.js';
 import { readNpyFloat32, readNpyHeader, writeNpyFloat32 } from '../io/npy.js';
 import { readInputFile, readInputFileStart } from '../io/readInputFile.js';
 import { normaliseProbabilities, type ProbabilitySource } from '../crf/probabilities.js';
-import { nativeImageCrf } from '../crf/crfNative.js';
+import { oneImageOnNative } from '../crf/engines.js';
 import { readRgbImage } from '../io/rgbImage.js';
 import { writeFileAtomically } from '../io/partialFile.js';
 
@@ -98,7 +98,7 @@ export async function refineFiles(
   const image = readRgbImage(files.image);
   const { probabilities, classes } = probabilitiesFor(files.probs, image.width, image.height, files.chw);
   const wantQ = Boolean(files.qOut);
-  const native = options.warmStart || probabilities instanceof Float32Array ? null : await nativeImageCrf(image.rgb, image.width, image.height, probabilities, classes, params, wantQ, options.threads ?? 2);
+  const native = options.warmStart || probabilities instanceof Float32Array ? null : await oneImageOnNative(image.rgb, image.width, image.height, probabilities, classes, params, wantQ, options.threads ?? 2);
   const result = native ?? (await worker().run({ image: image.rgb, width: image.width, height: image.height, probabilities, classes, params, wantQ, ...(options.warmStart ? { warmStart: options.warmStart } : {}) }));
   options.onRefined?.();
   writeFileAtomically(files.out, encodeGreyPng(result.labels, image.width, image.height), 'labels');

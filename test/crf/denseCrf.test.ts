@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DenseCrf, NormalizedFilter, pixelFeatures } from '../../crf/denseCrf.js';
+import { DenseCrf } from '../../crf/denseCrf.js';
+import { NormalizedFilter, pixelFeatures, ReferenceMeanField } from '../../crf/referenceMeanField.js';
 import { type CrfParams } from '../../crf/crfParams.js';
 import { PermutohedralLattice } from '../../crf/permutohedralLattice.js';
 import { seededRandom } from '../../model/onnxGraph.js';
@@ -57,7 +58,7 @@ function exactCrf(image: Uint8Array, width: number, height: number, params: CrfP
     { weight: params.bilateral.weight, filter: new NormalizedFilter(new ExactGaussian(pixelFeatures(width, height, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), n, 5), n, params.normalization) },
     { weight: params.gaussian.weight, filter: new NormalizedFilter(new ExactGaussian(pixelFeatures(width, height, params.gaussian.xy), n, 2), n, params.normalization) },
   ];
-  return new DenseCrf(width, height, params, kernels, 0);
+  return new DenseCrf(width, height, params, new ReferenceMeanField(n, kernels));
 }
 
 const small: CrfParams = { iterations: 10, bilateral: { weight: 4, xy: 8, rgb: 13 }, gaussian: { weight: 3, xy: 2 }, normalization: 'after', pruneBelow: 0, scale: 1 };
@@ -116,7 +117,7 @@ describe('dense CRF mean field', () => {
       return f;
     };
     const energies: number[] = [];
-    new DenseCrf(w, h, params, kernels, 0).infer(probs, c, { onIteration: (_, q) => energies.push(energy(q)) });
+    new DenseCrf(w, h, params, new ReferenceMeanField(w * h, kernels)).infer(probs, c, { onIteration: (_, q) => energies.push(energy(q)) });
     expect(energies).toHaveLength(10);
     // Q is float32: allow its rounding (1e-6 relative) once converged.
     for (let i = 1; i < energies.length; i++) expect(energies[i]!).toBeLessThanOrEqual(energies[i - 1]! + 1e-6 * Math.abs(energies[i - 1]!));
@@ -170,30 +171,30 @@ describe('WebAssembly SIMD mean field', () => {
     const params: CrfParams = { ...small, pruneBelow: 0 };
     const bilateral = PermutohedralLattice.build(pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), n, 5);
     const gaussian = PermutohedralLattice.build(pixelFeatures(w, h, params.gaussian.xy), n, 2);
-    const typescriptCrf = () => new DenseCrf(w, h, params, [
+    const typescriptCrf = () => new DenseCrf(w, h, params, new ReferenceMeanField(n, [
       { weight: params.bilateral.weight, filter: new NormalizedFilter(bilateral, n, 'after') },
       { weight: params.gaussian.weight, filter: new NormalizedFilter(gaussian, n, 'after') },
-    ], 0);
+    ]));
     const typescript = typescriptCrf().infer(probs, c);
-    const wasm = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, n, [{ lattice: bilateral, weight: params.bilateral.weight }, { lattice: gaussian, weight: params.gaussian.weight }])).infer(probs, c);
+    const wasm = new DenseCrf(w, h, params, new WasmMeanField(module!, n, [{ lattice: bilateral, weight: params.bilateral.weight }, { lattice: gaussian, weight: params.gaussian.weight }])).infer(probs, c);
     let worst = 0;
     for (let i = 0; i < n * c; i++) worst = Math.max(worst, Math.abs(wasm.q[i]! - typescript.q[i]!));
     expect(worst).toBeLessThan(1e-4);
     expect(Buffer.compare(Buffer.from(wasm.labels), Buffer.from(typescript.labels))).toBe(0);
     // Labels without the marginals: the same labels.
-    const labelsOnly = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, n, [{ lattice: bilateral, weight: params.bilateral.weight }, { lattice: gaussian, weight: params.gaussian.weight }])).labels(probs, c);
+    const labelsOnly = new DenseCrf(w, h, params, new WasmMeanField(module!, n, [{ lattice: bilateral, weight: params.bilateral.weight }, { lattice: gaussian, weight: params.gaussian.weight }])).labels(probs, c);
     expect(Buffer.compare(Buffer.from(labelsOnly.labels), Buffer.from(wasm.labels))).toBe(0);
     // Lattices built inside WebAssembly give the same answer as the TypeScript-built ones.
     const kernels = [
       { features: pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), d: 5, weight: params.bilateral.weight },
       { features: pixelFeatures(w, h, params.gaussian.xy), d: 2, weight: params.gaussian.weight },
     ];
-    const built = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, n, kernels)).infer(probs, c);
+    const built = new DenseCrf(w, h, params, new WasmMeanField(module!, n, kernels)).infer(probs, c);
     for (let i = 0; i < n * c; i++) expect(built.q[i]).toBeCloseTo(wasm.q[i]!, 5);
     // Started from a given Q (a warm start) instead of the probabilities: the same on both.
     const initialQ = probs.map((_, i) => ((i * 7) % 11) + 1);
     const fromTs = typescriptCrf().infer(probs, c, { iterations: 2, initialQ });
-    const fromWasm = new DenseCrf(w, h, params, [], 0, new WasmMeanField(module!, n, kernels)).infer(probs, c, { iterations: 2, initialQ });
+    const fromWasm = new DenseCrf(w, h, params, new WasmMeanField(module!, n, kernels)).infer(probs, c, { iterations: 2, initialQ });
     let worstStart = 0;
     for (let i = 0; i < n * c; i++) worstStart = Math.max(worstStart, Math.abs(fromWasm.q[i]! - fromTs.q[i]!));
     expect(worstStart).toBeLessThan(1e-4);
