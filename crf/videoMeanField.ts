@@ -26,6 +26,7 @@ import type { CrfParams } from './crfParams.js';
 import { activeFromPeaks } from './labelPruning.js';
 import { OP } from './meanFieldControl.js';
 import type { WarmStartSettings } from './crfProtocol.js';
+import { frameDifferenceSigma, NOISE_FADE, NOISE_Z } from './cameraNoise.js';
 import type { CrfExports } from './latticeExports.js';
 import { KERNEL_BYTES, type LatticeView, sliceGain, WasmEngine } from './wasmEngine.js';
 
@@ -51,35 +52,13 @@ const MAX_GROWTH = 1.5;
 /**
  * A label left out on a cold frame (its peak below the pruning threshold, as a one-image CRF prunes)
  * comes into play — a cold frame — only when it passes this multiple of the threshold: one hovering
- * around the threshold does not make every other frame cold. (Taking labels within 10× below the
- * threshold in instead kept all 21 of the real DeepLab's in play on vtest.avi, where a one-image CRF
- * runs 11–14: warm frames paid for rows half as wide again.) A label below 10× the threshold
- * everywhere is nowhere near winning a pixel.
+ * around the threshold does not make every other frame cold. Taking labels in below the threshold
+ * instead would keep nearly every label of a real DeepLab in play and widen every warm frame's rows;
+ * a label below 10× the threshold everywhere is nowhere near winning a pixel.
  */
 const ARRIVAL_MARGIN = 10;
 /** Fewer active pixels than this stay on one thread (a hand-over costs more than half of them). */
 const MIN_SPLIT = 2048;
-/**
- * A still pixel is taken for moved when any of its three channels differs from the embedded colour
- * by more than NOISE_Z noise σ: 3.2 keeps the chance for the pixel at a Gaussian's 3σ for one value
- * (0.27%; 3σ on each of three channels re-embedded 0.8% of still pixels a frame: 1.8k of the noisy
- * benchmark clip's 230k, more than its ~1k true movers).
- */
-const NOISE_Z = 3.2;
-/**
- * How fast the noise level held for the colour test fades, per frame. On vtest.avi (MPEG-4) the
- * per-frame estimate swings between σ 1 and 3 with the codec's frame types; held, 40 frames of the
- * real DeepLab took 189 ms per warm frame instead of 227 (6 lattice rebuilds instead of 7), with the
- * same labels (BENCHMARKS.md, session 10).
- */
-const NOISE_FADE = 0.9;
-/**
- * The least share of samples that changed for a mostly-equal frame to be read as a compressed
- * stream's (its noise from the changed ones). On vtest.avi 26–79% change between frames; on 40 frames
- * with the real DeepLab this took warm frames from 153 to 108 ms (3 rebuilds instead of 6), labels
- * equal to cold runs' on 99.739% of pixels instead of 99.740%.
- */
-const CODED_SHARE = 0.15;
 /** Warm frames between fresh splats of Q (the kept ones are updated by differences in between). */
 const REFRESH_EVERY = 30;
 
@@ -454,44 +433,4 @@ export class VideoMeanField extends WasmEngine {
     remember(movedList, moved, state.classes, 0, 0, state.image, state.colours);
     return true;
   }
-}
-
-/**
- * The spread of a frame-to-frame difference that is camera noise, not motion: 1.4826 × the median
- * absolute difference (a Gaussian's σ from its median; moving pixels are a minority and do not move
- * the median), over every 7th channel value, the median read between whole levels — over the
- * samples that changed where a codec left most of them equal (then ~13% high for a Gaussian), as
- * long as that reads at most `codedAtMost`: more, and what changed is content (something moved or
- * was recoloured over a still, noise-free picture), not noise — 0 then. A still pixel's colour
- * differs from the one it was embedded with by a difference of two noisy samples, within NOISE_Z of
- * these nearly always.
- */
-export function frameDifferenceSigma(previous: Uint8Array, next: Uint8Array, codedAtMost = Infinity): number {
-  const histogram = new Uint32Array(256);
-  let samples = 0;
-  for (let i = 0; i < next.length; i += 7) {
-    histogram[Math.abs(next[i]! - previous[i]!)]! += 1;
-    samples += 1;
-  }
-  // Half or more of the samples equal: a codec copied those blocks, and they say nothing of the
-  // noise in the blocks it coded. Read the noise from the samples that changed, where they are a
-  // real share of the frame (a still, noise-free picture with something moving stays at 0).
-  const copied = histogram[0]! * 2 >= samples && samples - histogram[0]! >= samples * CODED_SHARE;
-  if (copied) {
-    samples -= histogram[0]!;
-    histogram[0] = 0;
-  }
-  let seen = 0;
-  for (let d = 0; d < 256; d++) {
-    const here = histogram[d]!;
-    if ((seen + here) * 2 >= samples) {
-      if (d === 0) return 0; // most samples equal: no noise to speak of
-      // Differences are whole levels: d stands for [d − ½, d + ½), and the median lies inside that
-      // bin in proportion (an integer median reads σ 1.5 and σ 2.9 alike).
-      const sigma = 1.4826 * (d - 0.5 + (samples / 2 - seen) / here);
-      return copied && sigma > codedAtMost ? 0 : sigma;
-    }
-    seen += here;
-  }
-  return 0;
 }

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type CrfCase, deeplabLikeCase, movingShapesSequence } from '../../bench/crfCases.js';
 import { DenseCrf } from '../../crf/denseCrf.js';
 import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
-import { frameDifferenceSigma, VideoMeanField } from '../../crf/videoMeanField.js';
+import { frameDifferenceSigma } from '../../crf/cameraNoise.js';
+import { VideoMeanField } from '../../crf/videoMeanField.js';
 import { seededRandom } from '../../model/onnxGraph.js';
 import { latticeModule } from '../../crf/wasmEngine.js';
 
