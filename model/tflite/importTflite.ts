@@ -16,7 +16,8 @@
 import { ModelError } from '../../core/errors.js';
 import { SCORES_METADATA_KEY } from '../descriptor.js';
 import { ONNX_FLOAT, ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../onnxGraph.js';
-import { type FlatTable, isTflite, readTflite, TensorType, type TfliteModel, type TfliteOperator, type TfliteQuantization, type TfliteTensor } from './tfliteSchema.js';
+import { type FlatTable, isTflite, readTflite, TensorType, type TfliteModel, type TfliteOperator, type TfliteTensor } from './tfliteSchema.js';
+import { NHWC_TO_NCHW_AXIS, TfliteTensors, transpose, typeName } from './tfliteTensors.js';
 
 const Op = {
   ADD: 0, AVERAGE_POOL_2D: 1, CONCATENATION: 2, CONV_2D: 3, DEPTHWISE_CONV_2D: 4, DEQUANTIZE: 6, LOGISTIC: 14,
@@ -30,7 +31,6 @@ const OTHER_OP_NAMES: Record<number, string> = {
   39: 'TRANSPOSE', 43: 'SQUEEZE', 45: 'STRIDED_SLICE', 54: 'PRELU', 55: 'MAXIMUM', 57: 'MINIMUM', 97: 'RESIZE_NEAREST_NEIGHBOR',
   98: 'LEAKY_RELU',
 };
-const NHWC_TO_NCHW_AXIS = [0, 2, 3, 1];
 const TO_NCHW = [0, 3, 1, 2];
 const TO_NHWC = [0, 2, 3, 1];
 
@@ -39,35 +39,6 @@ const int = OnnxGraphBuilder.int;
 const str = OnnxGraphBuilder.string;
 
 export const SUPPORTED_TFLITE_OPS = [...Object.keys(Op).filter((k) => k !== 'CUSTOM'), 'CUSTOM Convolution2DTransposeBias'];
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const fraction = h & 0x3ff;
-  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
-  if (exponent === 31) return fraction ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
-}
-
-type QuantizedData = Uint8Array | Int8Array | Int32Array;
-
-/** Permutes a row-major tensor (float or quantized integers). */
-function transpose<T extends Float32Array | QuantizedData>(data: T, shape: readonly number[], perm: readonly number[]): T {
-  const outShape = perm.map((p) => shape[p]!);
-  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
-  const out = new (data.constructor as new (length: number) => T)(data.length);
-  const index = new Array<number>(outShape.length).fill(0);
-  for (let o = 0; o < out.length; o++) {
-    let src = 0;
-    for (let d = 0; d < outShape.length; d++) src += index[d]! * strides[perm[d]!]!;
-    out[o] = data[src]!;
-    for (let d = outShape.length - 1; d >= 0; d--) {
-      if (++index[d]! < outShape[d]!) break;
-      index[d] = 0;
-    }
-  }
-  return out;
-}
 
 /** TF "SAME" padding along one axis: [before, after] (the extra pixel goes after). */
 function samePads(input: number, kernel: number, stride: number, dilation: number): [number, number] {
@@ -85,136 +56,31 @@ interface Value {
 class TfliteToOnnx {
   private readonly g = new OnnxGraphBuilder();
   private readonly values = new Map<number, Value>();
-  /** Constant data by tensor index: from buffers, or folded (DEQUANTIZE). */
-  private readonly folded = new Map<number, Float32Array>();
   /** Quantized outputs whose fused activation clamps inside their grid: [lo, hi] in real values, applied after their QDQ. */
   private readonly gridClamps = new Map<number, [number, number]>();
   /** Convolutions between SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND, run as one dilated convolution: by conv operator. */
   private readonly atrous = new Map<TfliteOperator, { readonly dilation: [number, number]; readonly pads: number[]; readonly spaceToBatch: TfliteOperator; readonly batchToSpace: TfliteOperator }>();
 
+  private readonly t: TfliteTensors;
+
   constructor(
-    private readonly model: TfliteModel,
-    private readonly tensors: readonly TfliteTensor[],
+    model: TfliteModel,
+    tensors: readonly TfliteTensor[],
     /** False: a quantized graph becomes plain float (constants dequantized, no QDQ), for comparison. */
-    private readonly keepQuantization = true,
+    keepQuantization: boolean,
     /** True: a graph ending in upsampling + ARG_MAX keeps the upsampling (scores at the input size). */
-    private readonly keepScoreResize = false,
-  ) {}
-
-  private tensor(index: number): TfliteTensor {
-    const t = this.tensors[index];
-    if (!t) throw new ModelError(`the TFLite model refers to tensor ${index}, which it does not define`);
-    return t;
-  }
-
-  private isConstant(index: number): boolean {
-    return this.folded.has(index) || (this.model.buffers[this.tensor(index).buffer]?.length ?? 0) > 0;
-  }
-
-  /** A constant tensor's values as float32 (fp16 and int32 widened). */
-  constant(index: number): Float32Array {
-    const folded = this.folded.get(index);
-    if (folded) return folded;
-    const t = this.tensor(index);
-    const raw = this.model.buffers[t.buffer];
-    if (!raw || raw.length === 0) throw new ModelError(`TFLite tensor "${t.name}" is expected to be a constant but has no data`);
-    const aligned = new Uint8Array(raw); // a copy (Buffer#slice would be a view): flatbuffer data need not be aligned
-    switch (t.type) {
-      case TensorType.FLOAT32:
-        return new Float32Array(aligned.buffer, 0, aligned.length / 4);
-      case TensorType.FLOAT16:
-        return Float32Array.from(new Uint16Array(aligned.buffer, 0, aligned.length / 2), halfToFloat);
-      case TensorType.INT32:
-        return Float32Array.from(new Int32Array(aligned.buffer, 0, aligned.length / 4));
-      case TensorType.INT64:
-        return Float32Array.from(new BigInt64Array(aligned.buffer, 0, aligned.length / 8), Number);
-      case TensorType.UINT8:
-      case TensorType.INT8:
-        if (t.quantization) return dequantized(this.rawInts(index), t.shape, t.quantization);
-        throw new ModelError(`TFLite tensor "${t.name}" holds ${t.type === TensorType.UINT8 ? 'uint8' : 'int8'} data without a scale and zero point: not a quantized tensor the importer can read`);
-      default:
-        throw new ModelError(`TFLite tensor "${t.name}" has type ${typeName(t.type)}; supported constants are float32, float16, int32, int64, and quantized uint8 and int8`);
-    }
-  }
-
-  /** A constant's integer data as stored (uint8, int8 or int32). */
-  private rawInts(index: number): QuantizedData {
-    const t = this.tensor(index);
-    const raw = this.model.buffers[t.buffer];
-    if (!raw || raw.length === 0) throw new ModelError(`TFLite tensor "${t.name}" is expected to be a constant but has no data`);
-    const copy = new Uint8Array(raw);
-    if (t.type === TensorType.UINT8) return copy;
-    if (t.type === TensorType.INT8) return new Int8Array(copy.buffer);
-    if (t.type === TensorType.INT32) return new Int32Array(copy.buffer, 0, copy.length / 4);
-    throw new ModelError(`TFLite tensor "${t.name}" has type ${typeName(t.type)}, not quantized integer data`);
-  }
-
-  /** The quantization of a quantized uint8/int8 tensor (activation or constant), else null. */
-  private quantized(index: number): TfliteQuantization | null {
-    const t = this.tensor(index);
-    return (t.type === TensorType.UINT8 || t.type === TensorType.INT8) && t.quantization ? t.quantization : null;
-  }
-
-  /** The quantization this graph keeps for a tensor (QDQ around it); null in a float import (keepQuantization false). */
-  private kept(index: number): TfliteQuantization | null {
-    return this.keepQuantization ? this.quantized(index) : null;
-  }
-
-  /** Scale and zero point as ONNX constants, for a tensor of `like`'s integer type; per channel where there are several. */
-  private quantParams(q: TfliteQuantization, like: QuantizedData): [string, string] {
-    const perChannel = q.scale.length > 1;
-    const dims = perChannel ? [q.scale.length] : [];
-    const zero = new (like.constructor as new (values: number[]) => QuantizedData)(q.zeroPoint.length === q.scale.length ? [...q.zeroPoint] : q.scale.map(() => 0));
-    return [this.g.constantFloat(Float32Array.from(q.scale), dims, 'scale'), this.g.constantInts(zero, dims, 'zero')];
-  }
-
-  /**
-   * A quantized constant (weights, an int32 bias) as DequantizeLinear of its integer data,
-   * permuted by `perm` (the channel axis follows); QDQ form, so onnxruntime runs the op in int8.
-   */
-  private dequantizedConstant(index: number, perm: readonly number[] | null, dims?: readonly number[]): string {
-    const t = this.tensor(index);
-    const stored = this.rawInts(index);
-    // uint8 weights shifted to int8 (q − 128, zero point − 128: the same real values), so that
-    // onnxruntime takes its uint8×int8 kernels, the ones with VNNI, not the slower uint8×uint8 path.
-    const shifted = stored instanceof Uint8Array && perm !== null;
-    const raw = shifted ? Int8Array.from(stored, (v) => v - 128) : stored;
-    const q = shifted ? { ...t.quantization!, zeroPoint: t.quantization!.zeroPoint.map((z) => z - 128) } : t.quantization!;
-    const data = perm ? transpose(raw, t.shape, perm) : raw;
-    const shape = dims ?? (perm ? perm.map((p) => t.shape[p]!) : t.shape);
-    const [scale, zero] = this.quantParams(q, raw);
-    const axis = perm ? perm.indexOf(q.axis) : q.axis;
-    return this.g.node('DequantizeLinear', [this.g.constantInts(data, shape, 'q'), scale, zero], q.scale.length > 1 ? [int('axis', axis)] : [])[0]!;
-  }
-
-  /** Whether a constant keeps its integer data in the graph (QDQ) rather than being folded to float. */
-  private isQuantizedConstant(index: number): boolean {
-    const t = this.tensor(index);
-    return this.keepQuantization && !this.folded.has(index) && t.quantization !== null && (t.type === TensorType.UINT8 || t.type === TensorType.INT8 || t.type === TensorType.INT32);
-  }
-
-  /** QuantizeLinear→DequantizeLinear of a float value with a tensor's quantization (an activation of a quantized graph). */
-  private fakeQuantized(x: string, index: number, nchw: boolean): string {
-    const t = this.tensor(index);
-    const q = t.quantization!;
-    const like = t.type === TensorType.UINT8 ? new Uint8Array(0) : new Int8Array(0);
-    const [scale, zero] = this.quantParams(q, like);
-    const axis = q.scale.length > 1 ? [int('axis', nchw && t.shape.length === 4 ? NHWC_TO_NCHW_AXIS[q.axis]! : q.axis)] : [];
-    const [quantized] = this.g.node('QuantizeLinear', [x, scale, zero], axis);
-    return this.g.node('DequantizeLinear', [quantized!, scale, zero], axis)[0]!;
-  }
-
-  private constInts(index: number): number[] {
-    return Array.from(this.constant(index), Math.round);
+    private readonly keepScoreResize: boolean,
+  ) {
+    this.t = new TfliteTensors(model, tensors, this.g, keepQuantization);
   }
 
   /** An op input as an ONNX value, with constants materialised as initializers in NCHW where 4-D. */
   private input(index: number, wantNchw = true): Value {
     const known = this.values.get(index);
     if (known) return known;
-    const t = this.tensor(index);
-    if (!this.isConstant(index)) throw new ModelError(`TFLite tensor "${t.name}" is used before any operator produces it`);
-    const data = this.constant(index);
+    const t = this.t.tensor(index);
+    if (!this.t.isConstant(index)) throw new ModelError(`TFLite tensor "${t.name}" is used before any operator produces it`);
+    const data = this.t.constant(index);
     if (t.shape.length === 4 && wantNchw) {
       const name = this.g.constantFloat(transpose(data, t.shape, TO_NCHW), TO_NCHW.map((p) => t.shape[p]!), 'c');
       return { name, nchw: true };
@@ -234,11 +100,11 @@ class TfliteToOnnx {
     const out = op.outputs[0]!;
     const bounds: Record<number, [number, number]> = { 1: [0, Infinity], 2: [-1, 1], 3: [0, 6] };
     const range = bounds[fused];
-    if (range && this.kept(out)) {
+    if (range && this.t.kept(out)) {
       // A quantized output clamps as TFLite's integer kernels do, to the grid points inside the
       // range: nothing to do where the output's whole grid is inside it (MobileNet's ReLU6 on [0, 6]).
       // (A float Clip between Conv and its QuantizeLinear also breaks onnxruntime's QDQ fusion.)
-      const t = this.tensor(out);
+      const t = this.t.tensor(out);
       const [scale, zero] = [t.quantization!.scale[0]!, t.quantization!.zeroPoint[0] ?? 0];
       const [qmin, qmax] = t.type === TensorType.UINT8 ? [0, 255] : [-128, 127];
       const lo = Math.max(qmin, zero + Math.round(range[0] / scale));
@@ -269,7 +135,7 @@ class TfliteToOnnx {
   /** Conv-like pads from TFLite padding (0 SAME, 1 VALID) and the NHWC input shape. */
   private pads(op: TfliteOperator, padding: number, kernel: [number, number], stride: [number, number], dilation: [number, number]): number[] {
     if (padding === 1) return [0, 0, 0, 0];
-    const shape = this.tensor(op.inputs[0]!).shape;
+    const shape = this.t.tensor(op.inputs[0]!).shape;
     const [top, bottom] = samePads(shape[1]!, kernel[0], stride[0], dilation[0]);
     const [left, right] = samePads(shape[2]!, kernel[1], stride[1], dilation[1]);
     return [top, left, bottom, right];
@@ -278,21 +144,21 @@ class TfliteToOnnx {
   private conv(op: TfliteOperator, o: FlatTable, depthwise: boolean): void {
     const atrous = this.atrous.get(op);
     const x = this.input(atrous ? atrous.spaceToBatch.inputs[0]! : op.inputs[0]!);
-    const wt = this.tensor(op.inputs[1]!);
+    const wt = this.t.tensor(op.inputs[1]!);
     const [stride, dilation, fused] = depthwise
       ? [[o.int32(8, 1), o.int32(6, 1)] as [number, number], [o.int32(16, 1), o.int32(14, 1)] as [number, number], o.int8(12, 0)]
       : [[o.int32(8, 1), o.int32(6, 1)] as [number, number], [o.int32(14, 1), o.int32(12, 1)] as [number, number], o.int8(10, 0)];
     const [kh, kw] = [wt.shape[1]!, wt.shape[2]!];
-    const inChannels = this.tensor(op.inputs[0]!).shape[3]!;
+    const inChannels = this.t.tensor(op.inputs[0]!).shape[3]!;
     const dilations = atrous ? atrous.dilation : dilation;
     // OHWI → OIHW; depthwise [1, H, W, C·M] → [C·M, 1, H, W] with one group per input channel.
     const perm = depthwise ? [3, 0, 1, 2] : [0, 3, 1, 2];
-    const weights = this.isQuantizedConstant(op.inputs[1]!)
-      ? this.dequantizedConstant(op.inputs[1]!, perm)
-      : this.g.constantFloat(transpose(this.constant(op.inputs[1]!), wt.shape, perm), perm.map((p) => wt.shape[p]!), 'w');
+    const weights = this.t.isQuantizedConstant(op.inputs[1]!)
+      ? this.t.dequantizedConstant(op.inputs[1]!, perm)
+      : this.g.constantFloat(transpose(this.t.constant(op.inputs[1]!), wt.shape, perm), perm.map((p) => wt.shape[p]!), 'w');
     const inputs = [x.name, weights];
     const bias = op.inputs[2];
-    if (bias !== undefined && bias >= 0) inputs.push(this.isQuantizedConstant(bias) ? this.dequantizedConstant(bias, null) : this.input(bias, false).name);
+    if (bias !== undefined && bias >= 0) inputs.push(this.t.isQuantizedConstant(bias) ? this.t.dequantizedConstant(bias, null) : this.input(bias, false).name);
     const [y] = this.g.node('Conv', inputs, [
       ints('kernel_shape', [kh, kw]),
       ints('strides', stride),
@@ -318,9 +184,9 @@ class TfliteToOnnx {
   private broadcastOperand(index: number, nchw: boolean): string {
     const v = this.input(index, nchw);
     if (!nchw || v.nchw) return v.name;
-    const rank = this.tensor(index).shape.length;
+    const rank = this.t.tensor(index).shape.length;
     if (rank === 0) return v.name;
-    const shape = this.tensor(index).shape;
+    const shape = this.t.tensor(index).shape;
     const nhwc = [...Array<number>(4 - rank).fill(1), ...shape];
     const target = TO_NCHW.map((p) => nhwc[p]!);
     return this.g.node('Reshape', [this.toNhwcIf4d(v, rank), this.g.constantInt64(target)])[0]!;
@@ -345,8 +211,8 @@ class TfliteToOnnx {
 
   private mean(op: TfliteOperator): void {
     const x = this.input(op.inputs[0]!);
-    const rank = this.tensor(op.inputs[0]!).shape.length;
-    const axes = this.constInts(op.inputs[1]!).map((a) => (a < 0 ? a + rank : a));
+    const rank = this.t.tensor(op.inputs[0]!).shape.length;
+    const axes = this.t.constInts(op.inputs[1]!).map((a) => (a < 0 ? a + rank : a));
     const keep = op.options?.bool(4, false) ?? false;
     const nchwAxes = x.nchw ? axes.map((a) => NHWC_TO_NCHW_AXIS[a]!) : axes;
     const [y] = this.g.node('ReduceMean', [x.name], [ints('axes', nchwAxes), int('keepdims', 1)]);
@@ -354,15 +220,15 @@ class TfliteToOnnx {
       this.set(op.outputs[0]!, y!, x.nchw);
       return;
     }
-    const out = this.tensor(op.outputs[0]!);
+    const out = this.t.tensor(op.outputs[0]!);
     const [r] = this.g.node('Reshape', [this.toNhwc({ name: y!, nchw: x.nchw }), this.g.constantInt64(out.shape)]);
     this.set(op.outputs[0]!, r!, false);
   }
 
   private resizeBilinear(op: TfliteOperator): void {
     const x = this.input(op.inputs[0]!);
-    const [n, , , c] = this.tensor(op.inputs[0]!).shape;
-    const [h, w] = this.constInts(op.inputs[1]!);
+    const [n, , , c] = this.t.tensor(op.inputs[0]!).shape;
+    const [h, w] = this.t.constInts(op.inputs[1]!);
     const alignCorners = op.options?.bool(8, false) ?? false;
     const halfPixel = op.options?.bool(10, false) ?? false;
     const mode = alignCorners ? 'align_corners' : halfPixel ? 'half_pixel' : 'asymmetric';
@@ -373,7 +239,7 @@ class TfliteToOnnx {
   private concatenation(op: TfliteOperator): void {
     const first = this.values.get(op.inputs.find((i) => this.values.has(i)) ?? -1);
     const nchw = first?.nchw ?? false;
-    const rank = this.tensor(op.inputs[0]!).shape.length;
+    const rank = this.t.tensor(op.inputs[0]!).shape.length;
     let axis = op.options?.int32(4, 0) ?? 0;
     if (axis < 0) axis += rank;
     const inputs = op.inputs.map((i) => this.input(i, nchw));
@@ -383,7 +249,7 @@ class TfliteToOnnx {
 
   private pad(op: TfliteOperator): void {
     const x = this.input(op.inputs[0]!);
-    const rows = this.constInts(op.inputs[1]!); // [[before, after] per NHWC axis]
+    const rows = this.t.constInts(op.inputs[1]!); // [[before, after] per NHWC axis]
     const rank = rows.length / 2;
     const order = x.nchw ? TO_NCHW : Array.from({ length: rank }, (_, i) => i);
     const pads = [...order.map((a) => rows[a * 2]!), ...order.map((a) => rows[a * 2 + 1]!)];
@@ -393,7 +259,7 @@ class TfliteToOnnx {
 
   private reshape(op: TfliteOperator): void {
     const x = this.input(op.inputs[0]!);
-    const out = this.tensor(op.outputs[0]!);
+    const out = this.t.tensor(op.outputs[0]!);
     const [y] = this.g.node('Reshape', [this.toNhwc(x), this.g.constantInt64(out.shape)]);
     if (out.shape.length === 4) this.set(op.outputs[0]!, this.g.node('Transpose', [y!], [ints('perm', TO_NCHW)])[0]!, true);
     else this.set(op.outputs[0]!, y!, false);
@@ -408,8 +274,8 @@ class TfliteToOnnx {
 
   private argMax(op: TfliteOperator): void {
     const x = this.input(op.inputs[0]!);
-    const rank = this.tensor(op.inputs[0]!).shape.length;
-    let [axis] = this.constInts(op.inputs[1]!);
+    const rank = this.t.tensor(op.inputs[0]!).shape.length;
+    let [axis] = this.t.constInts(op.inputs[1]!);
     if (axis! < 0) axis! += rank;
     const [y] = this.g.node('ArgMax', [x.name], [int('axis', x.nchw ? NHWC_TO_NCHW_AXIS[axis!]! : axis!), int('keepdims', 0)]);
     this.set(op.outputs[0]!, y!, false); // removing the channel axis of NCHW leaves N×H×W, as NHWC would
@@ -418,13 +284,13 @@ class TfliteToOnnx {
   /** ConvTranspose from OHWI weights; pads chosen so the output has the TFLite output's size. */
   private transposeConv(op: TfliteOperator, input: number, weights: number, bias: number | undefined, stride: [number, number]): void {
     const x = this.input(input);
-    const wt = this.tensor(weights);
+    const wt = this.t.tensor(weights);
     const [kh, kw] = [wt.shape[1]!, wt.shape[2]!];
-    const inShape = this.tensor(input).shape;
-    const outShape = this.tensor(op.outputs[0]!).shape;
+    const inShape = this.t.tensor(input).shape;
+    const outShape = this.t.tensor(op.outputs[0]!).shape;
     const total = (axis: 1 | 2, k: number, s: number) => Math.max((inShape[axis]! - 1) * s + k - outShape[axis]!, 0);
     const [th, tw] = [total(1, kh, stride[0]), total(2, kw, stride[1])];
-    const w = this.g.constantFloat(transpose(this.constant(weights), wt.shape, [3, 0, 1, 2]), [wt.shape[3]!, wt.shape[0]!, kh, kw], 'w');
+    const w = this.g.constantFloat(transpose(this.t.constant(weights), wt.shape, [3, 0, 1, 2]), [wt.shape[3]!, wt.shape[0]!, kh, kw], 'w');
     const inputs = [x.name, w];
     if (bias !== undefined && bias >= 0) inputs.push(this.input(bias, false).name);
     const [y] = this.g.node('ConvTranspose', inputs, [
@@ -448,7 +314,7 @@ class TfliteToOnnx {
 
   /** A constant (fp16, int8 weights of a float graph) is folded to float32; a computed tensor is already float here. */
   private dequantize(op: TfliteOperator): void {
-    if (this.isConstant(op.inputs[0]!)) this.folded.set(op.outputs[0]!, this.constant(op.inputs[0]!));
+    if (this.t.isConstant(op.inputs[0]!)) this.t.folded.set(op.outputs[0]!, this.t.constant(op.inputs[0]!));
     else this.values.set(op.outputs[0]!, this.input(op.inputs[0]!));
   }
 
@@ -468,18 +334,18 @@ class TfliteToOnnx {
     for (const op of operators) for (const i of op.inputs) consumers.set(i, [...(consumers.get(i) ?? []), op]);
     const only = (tensor: number) => (consumers.get(tensor)?.length === 1 ? consumers.get(tensor)![0]! : null);
     for (const s2b of operators) {
-      if (s2b.builtin !== Op.SPACE_TO_BATCH_ND || this.kept(s2b.outputs[0]!)) continue;
+      if (s2b.builtin !== Op.SPACE_TO_BATCH_ND || this.t.kept(s2b.outputs[0]!)) continue;
       const conv = only(s2b.outputs[0]!);
       if (!conv || (conv.builtin !== Op.CONV_2D && conv.builtin !== Op.DEPTHWISE_CONV_2D) || conv.inputs[0] !== s2b.outputs[0] || !conv.options) continue;
       const depthwise = conv.builtin === Op.DEPTHWISE_CONV_2D;
       const o = conv.options;
       const plain = o.int8(4, 0) === 1 && o.int32(6, 1) === 1 && o.int32(8, 1) === 1 && (depthwise ? o.int32(14, 1) === 1 && o.int32(16, 1) === 1 : o.int32(12, 1) === 1 && o.int32(14, 1) === 1);
       const b2s = only(conv.outputs[0]!);
-      if (!plain || !b2s || b2s.builtin !== Op.BATCH_TO_SPACE_ND || this.tensor(s2b.inputs[0]!).shape[0] !== 1) continue;
-      const block = this.constInts(s2b.inputs[1]!);
-      if (block.join() !== this.constInts(b2s.inputs[1]!).join()) continue;
-      const [pt, pb, pl, pr] = this.constInts(s2b.inputs[2]!);
-      const [ct, cb, cl, cr] = this.constInts(b2s.inputs[2]!);
+      if (!plain || !b2s || b2s.builtin !== Op.BATCH_TO_SPACE_ND || this.t.tensor(s2b.inputs[0]!).shape[0] !== 1) continue;
+      const block = this.t.constInts(s2b.inputs[1]!);
+      if (block.join() !== this.t.constInts(b2s.inputs[1]!).join()) continue;
+      const [pt, pb, pl, pr] = this.t.constInts(s2b.inputs[2]!);
+      const [ct, cb, cl, cr] = this.t.constInts(b2s.inputs[2]!);
       const pads = [pt! - ct!, pl! - cl!, pb! - cb!, pr! - cr!];
       if (pads.some((p) => p < 0)) continue;
       this.atrous.set(conv, { dilation: [block[0]!, block[1]!], pads, spaceToBatch: s2b, batchToSpace: b2s });
@@ -493,9 +359,9 @@ class TfliteToOnnx {
    */
   private spaceToBatch(op: TfliteOperator): void {
     const x = this.input(op.inputs[0]!);
-    const [n, h, w, c] = this.tensor(op.inputs[0]!).shape as [number, number, number, number];
-    const [b0, b1] = this.constInts(op.inputs[1]!) as [number, number];
-    const [top, bottom, left, right] = this.constInts(op.inputs[2]!) as [number, number, number, number];
+    const [n, h, w, c] = this.t.tensor(op.inputs[0]!).shape as [number, number, number, number];
+    const [b0, b1] = this.t.constInts(op.inputs[1]!) as [number, number];
+    const [top, bottom, left, right] = this.t.constInts(op.inputs[2]!) as [number, number, number, number];
     if (!x.nchw) throw new ModelError(`TFLite SPACE_TO_BATCH_ND (operator #${op.index}) on a tensor that is not an image is not supported`);
     const padded = top || bottom || left || right ? this.g.node('Pad', [x.name, this.g.constantInt64([0, 0, top, left, 0, 0, bottom, right])], [str('mode', 'constant')])[0]! : x.name;
     const [hp, wp] = [(h + top + bottom) / b0, (w + left + right) / b1];
@@ -507,9 +373,9 @@ class TfliteToOnnx {
   /** BATCH_TO_SPACE_ND, the inverse: [b0·b1·N,C,h,w] → [b0,b1,N,C,h,w] → [N,C,h,b0,w,b1] → [N,C,h·b0,w·b1], then cropped. */
   private batchToSpace(op: TfliteOperator): void {
     const x = this.input(op.inputs[0]!);
-    const [batch, h, w, c] = this.tensor(op.inputs[0]!).shape as [number, number, number, number];
-    const [b0, b1] = this.constInts(op.inputs[1]!) as [number, number];
-    const [top, bottom, left, right] = this.constInts(op.inputs[2]!) as [number, number, number, number];
+    const [batch, h, w, c] = this.t.tensor(op.inputs[0]!).shape as [number, number, number, number];
+    const [b0, b1] = this.t.constInts(op.inputs[1]!) as [number, number];
+    const [top, bottom, left, right] = this.t.constInts(op.inputs[2]!) as [number, number, number, number];
     if (!x.nchw) throw new ModelError(`TFLite BATCH_TO_SPACE_ND (operator #${op.index}) on a tensor that is not an image is not supported`);
     const n = batch / (b0 * b1);
     const split = this.g.node('Reshape', [x.name, this.g.constantInt64([b0, b1, n, c, h, w])])[0]!;
@@ -523,7 +389,7 @@ class TfliteToOnnx {
 
   private tile(op: TfliteOperator): void {
     const x = this.input(op.inputs[0]!);
-    const multiples = this.constInts(op.inputs[1]!);
+    const multiples = this.t.constInts(op.inputs[1]!);
     const repeats = x.nchw && multiples.length === 4 ? TO_NCHW.map((p) => multiples[p]!) : multiples;
     this.set(op.outputs[0]!, this.g.node('Tile', [x.name, this.g.constantInt64(repeats)])[0]!, x.nchw);
   }
@@ -581,15 +447,15 @@ class TfliteToOnnx {
 
   convert(inputs: readonly number[], graphOutputs: readonly number[], operators: readonly TfliteOperator[]): Uint8Array {
     for (const index of inputs) {
-      const t = this.tensor(index);
+      const t = this.t.tensor(index);
       const quantizedInput = t.type === TensorType.UINT8 && t.quantization !== null;
       if (t.type !== TensorType.FLOAT32 && !quantizedInput) throw new ModelError(`TFLite input "${t.name}" is ${typeName(t.type)}; supported inputs are float32 and quantized uint8`);
       const name = this.g.input(t.name, t.shape, quantizedInput ? ONNX_UINT8 : ONNX_FLOAT, 3);
-      const [scale, zero] = quantizedInput ? this.quantParams(t.quantization, new Uint8Array(0)) : ['', ''];
+      const [scale, zero] = quantizedInput ? this.t.quantParams(t.quantization, new Uint8Array(0)) : ['', ''];
       const real = quantizedInput ? this.g.node('DequantizeLinear', [name, scale, zero])[0]! : name;
       const nchw = t.shape.length === 4 ? this.g.node('Transpose', [real], [ints('perm', TO_NCHW)])[0]! : real;
       // DQ → Transpose → Q → DQ: the first operator then sees a plain DQ input, as onnxruntime's QDQ fusion wants.
-      this.set(index, t.shape.length === 4 && this.kept(index) ? this.fakeQuantized(nchw, index, true) : nchw, t.shape.length === 4);
+      this.set(index, t.shape.length === 4 && this.t.kept(index) ? this.t.fakeQuantized(nchw, index, true) : nchw, t.shape.length === 4);
     }
     // A graph that ends in ARG_MAX gives its scores instead: tiles, the CRF and multi-scale need them.
     const producers = new Map(operators.flatMap((op) => op.outputs.map((o) => [o, op] as const)));
@@ -620,44 +486,23 @@ class TfliteToOnnx {
       this.operator(op);
       for (const out of op.outputs) {
         const v = this.values.get(out);
-        if (!v || !this.kept(out)) continue;
-        let name = this.fakeQuantized(v.name, out, v.nchw);
+        if (!v || !this.t.kept(out)) continue;
+        let name = this.t.fakeQuantized(v.name, out, v.nchw);
         const clamp = this.gridClamps.get(out);
         // Grid points clipped to grid points: the second QDQ is exact, and keeps the QDQ form around the Clip.
-        if (clamp) name = this.fakeQuantized(this.clip(name, clamp[0], clamp[1]), out, v.nchw);
+        if (clamp) name = this.t.fakeQuantized(this.clip(name, clamp[0], clamp[1]), out, v.nchw);
         this.values.set(out, { name, nchw: v.nchw });
       }
     }
     for (const index of outputs) {
-      const t = this.tensor(index);
+      const t = this.t.tensor(index);
       const v = this.values.get(index);
       if (!v) throw new ModelError(`TFLite output "${t.name}" is never computed`);
       this.g.rename(this.toNhwc(v), t.name);
-      this.g.output(t.name, t.shape, (t.type === TensorType.INT32 || t.type === TensorType.INT64) && !this.quantized(index) ? ONNX_INT64 : ONNX_FLOAT);
+      this.g.output(t.name, t.shape, (t.type === TensorType.INT32 || t.type === TensorType.INT64) && !this.t.quantized(index) ? ONNX_INT64 : ONNX_FLOAT);
     }
     return this.g.toBytes('imported_tflite');
   }
-}
-
-function typeName(type: number): string {
-  return Object.entries(TensorType).find(([, v]) => v === type)?.[0].toLowerCase() ?? `type ${type}`;
-}
-
-/** Integer data to real values: scale · (q − zero point), per tensor or per channel along the quantized axis. */
-function dequantized(data: QuantizedData, shape: readonly number[], q: TfliteQuantization): Float32Array {
-  const out = new Float32Array(data.length);
-  if (q.scale.length === 1) {
-    const [scale, zero] = [q.scale[0]!, q.zeroPoint[0] ?? 0];
-    for (let i = 0; i < data.length; i++) out[i] = scale * (data[i]! - zero);
-    return out;
-  }
-  const inner = shape.slice(q.axis + 1).reduce((a, b) => a * b, 1);
-  const channels = shape[q.axis]!;
-  for (let i = 0; i < data.length; i++) {
-    const c = Math.floor(i / inner) % channels;
-    out[i] = q.scale[c]! * (data[i]! - (q.zeroPoint[c] ?? 0));
-  }
-  return out;
 }
 
 export interface ImportOptions {
