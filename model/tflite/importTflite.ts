@@ -4,12 +4,9 @@
  * onto ONNX's Conv. TF "SAME" padding becomes explicit (lopsided) pads computed from the static
  * shapes; fp16 and int8 constants behind DEQUANTIZE are folded to float32.
  *
- * Quantized graphs (uint8/int8 tensors with a scale and zero point, per tensor or per channel)
- * keep their arithmetic in QDQ form, which onnxruntime fuses into its int8 kernels: a quantized
- * constant becomes DequantizeLinear of its integer data, every quantized activation a
- * QuantizeLinear→DequantizeLinear pair with its scale and zero point, around float operators.
- * A quantized uint8 input stays uint8 (pixels as they are; its quantization is the normalisation).
- * A graph that ends in ARG_MAX is cut before it: the scores come out.
+ * Quantized graphs keep their arithmetic in QDQ form (tfliteTensors.ts); a quantized uint8 input
+ * stays uint8 (pixels as they are; its quantization is the normalisation). A graph that ends in
+ * ARG_MAX is cut before it: the scores come out (graphRewrites.ts).
  *
  *   importTflite(bytes of a .tflite) → Uint8Array (an .onnx file)   or throws ModelError naming the op
  */
@@ -17,28 +14,20 @@ import { ModelError } from '../../core/errors.js';
 import { SCORES_METADATA_KEY } from '../descriptor.js';
 import { ONNX_FLOAT, ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../onnxGraph.js';
 import { type FlatTable, isTflite, readTflite, TensorType, type TfliteModel, type TfliteOperator, type TfliteTensor } from './tfliteSchema.js';
+import { type Atrous, findAtrous, scoreOutputs } from './graphRewrites.js';
 import { NHWC_TO_NCHW_AXIS, TfliteTensors, transpose, typeName } from './tfliteTensors.js';
+import { Op, OP_NAMES, OTHER_OP_NAMES, SUPPORTED_TFLITE_OPS } from './tfliteOps.js';
 
-const Op = {
-  ADD: 0, AVERAGE_POOL_2D: 1, CONCATENATION: 2, CONV_2D: 3, DEPTHWISE_CONV_2D: 4, DEQUANTIZE: 6, LOGISTIC: 14,
-  MAX_POOL_2D: 17, MUL: 18, RELU: 19, RELU_N1_TO_1: 20, RELU6: 21, RESHAPE: 22, RESIZE_BILINEAR: 23, SOFTMAX: 25,
-  TANH: 28, CUSTOM: 32, PAD: 34, BATCH_TO_SPACE_ND: 37, SPACE_TO_BATCH_ND: 38, MEAN: 40, SUB: 41, DIV: 42, ARG_MAX: 56, TRANSPOSE_CONV: 67, TILE: 69, QUANTIZE: 114, HARD_SWISH: 117,
-} as const;
-const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k]));
-/** A few names of ops we do not map, so the error can say which one it met. */
-const OTHER_OP_NAMES: Record<number, string> = {
-  5: 'DEPTH_TO_SPACE', 9: 'FULLY_CONNECTED', 26: 'SPACE_TO_DEPTH', 36: 'GATHER',
-  39: 'TRANSPOSE', 43: 'SQUEEZE', 45: 'STRIDED_SLICE', 54: 'PRELU', 55: 'MAXIMUM', 57: 'MINIMUM', 97: 'RESIZE_NEAREST_NEIGHBOR',
-  98: 'LEAKY_RELU',
-};
+export { SUPPORTED_TFLITE_OPS } from './tfliteOps.js';
+
+const BINARY_OPS: Record<number, string> = { [Op.ADD]: 'Add', [Op.MUL]: 'Mul', [Op.SUB]: 'Sub', [Op.DIV]: 'Div' };
+const UNARY_OPS: Record<number, string> = { [Op.LOGISTIC]: 'Sigmoid', [Op.RELU]: 'Relu', [Op.TANH]: 'Tanh', [Op.HARD_SWISH]: 'HardSwish' };
 const TO_NCHW = [0, 3, 1, 2];
 const TO_NHWC = [0, 2, 3, 1];
 
 const ints = OnnxGraphBuilder.ints;
 const int = OnnxGraphBuilder.int;
 const str = OnnxGraphBuilder.string;
-
-export const SUPPORTED_TFLITE_OPS = [...Object.keys(Op).filter((k) => k !== 'CUSTOM'), 'CUSTOM Convolution2DTransposeBias'];
 
 /** TF "SAME" padding along one axis: [before, after] (the extra pixel goes after). */
 function samePads(input: number, kernel: number, stride: number, dilation: number): [number, number] {
@@ -47,11 +36,8 @@ function samePads(input: number, kernel: number, stride: number, dilation: numbe
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
-interface Value {
-  readonly name: string;
-  /** True when this 4-D activation is carried as NCHW (TFLite's own layout is NHWC). */
-  readonly nchw: boolean;
-}
+/** An ONNX value; `nchw`: a 4-D activation carried as NCHW (TFLite's own layout is NHWC). */
+interface Value { readonly name: string; readonly nchw: boolean }
 
 class TfliteToOnnx {
   private readonly g = new OnnxGraphBuilder();
@@ -59,7 +45,7 @@ class TfliteToOnnx {
   /** Quantized outputs whose fused activation clamps inside their grid: [lo, hi] in real values, applied after their QDQ. */
   private readonly gridClamps = new Map<number, [number, number]>();
   /** Convolutions between SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND, run as one dilated convolution: by conv operator. */
-  private readonly atrous = new Map<TfliteOperator, { readonly dilation: [number, number]; readonly pads: number[]; readonly spaceToBatch: TfliteOperator; readonly batchToSpace: TfliteOperator }>();
+  private atrous = new Map<TfliteOperator, Atrous>();
 
   private readonly t: TfliteTensors;
 
@@ -102,27 +88,17 @@ class TfliteToOnnx {
     const range = bounds[fused];
     if (range && this.t.kept(out)) {
       // A quantized output clamps as TFLite's integer kernels do, to the grid points inside the
-      // range: nothing to do where the output's whole grid is inside it (MobileNet's ReLU6 on [0, 6]).
-      // (A float Clip between Conv and its QuantizeLinear also breaks onnxruntime's QDQ fusion.)
-      const t = this.t.tensor(out);
-      const [scale, zero] = [t.quantization!.scale[0]!, t.quantization!.zeroPoint[0] ?? 0];
-      const [qmin, qmax] = t.type === TensorType.UINT8 ? [0, 255] : [-128, 127];
-      const lo = Math.max(qmin, zero + Math.round(range[0] / scale));
-      const hi = Math.min(qmax, range[1] === Infinity ? qmax : zero + Math.round(range[1] / scale));
-      if (lo > qmin || hi < qmax) this.gridClamps.set(out, [scale * (lo - zero), scale * (hi - zero)]);
+      // range (a float Clip between Conv and its QuantizeLinear would break onnxruntime's QDQ fusion).
+      const clamp = this.t.gridClamp(out, range);
+      if (clamp) this.gridClamps.set(out, clamp);
       return x;
     }
     switch (fused) {
-      case 0:
-        return x;
-      case 1:
-        return this.g.node('Relu', [x])[0]!;
-      case 2:
-        return this.clip(x, -1, 1);
-      case 3:
-        return this.clip(x, 0, 6);
-      case 4:
-        return this.g.node('Tanh', [x])[0]!;
+      case 0: return x;
+      case 1: return this.g.node('Relu', [x])[0]!;
+      case 2: return this.clip(x, -1, 1);
+      case 3: return this.clip(x, 0, 6);
+      case 4: return this.g.node('Tanh', [x])[0]!;
       default:
         throw new ModelError(`TFLite operator #${op.index} (${OP_NAMES[op.builtin]}) has fused activation ${fused}, which is not supported`);
     }
@@ -293,11 +269,8 @@ class TfliteToOnnx {
     const w = this.g.constantFloat(transpose(this.t.constant(weights), wt.shape, [3, 0, 1, 2]), [wt.shape[3]!, wt.shape[0]!, kh, kw], 'w');
     const inputs = [x.name, w];
     if (bias !== undefined && bias >= 0) inputs.push(this.input(bias, false).name);
-    const [y] = this.g.node('ConvTranspose', inputs, [
-      ints('kernel_shape', [kh, kw]),
-      ints('strides', stride),
-      ints('pads', [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)]),
-    ]);
+    const pads = [Math.floor(th / 2), Math.floor(tw / 2), th - Math.floor(th / 2), tw - Math.floor(tw / 2)];
+    const [y] = this.g.node('ConvTranspose', inputs, [ints('kernel_shape', [kh, kw]), ints('strides', stride), ints('pads', pads)]);
     this.set(op.outputs[0]!, y!, true);
   }
 
@@ -321,35 +294,6 @@ class TfliteToOnnx {
   /** The value as it is; the output's own scale and zero point are applied after the op (fakeQuantized). */
   private quantize(op: TfliteOperator): void {
     this.values.set(op.outputs[0]!, this.input(op.inputs[0]!));
-  }
-
-  /**
-   * TF1 writes an atrous convolution as SPACE_TO_BATCH_ND → a stride-1 VALID convolution →
-   * BATCH_TO_SPACE_ND: that is one convolution dilated by the block, padded by the paddings less
-   * the crops. Found here so the three run as one ONNX Conv (on the ADE20K model, ~4× faster
-   * than rearranging the batch); anything else takes the general path below.
-   */
-  private findAtrous(operators: readonly TfliteOperator[]): void {
-    const consumers = new Map<number, TfliteOperator[]>();
-    for (const op of operators) for (const i of op.inputs) consumers.set(i, [...(consumers.get(i) ?? []), op]);
-    const only = (tensor: number) => (consumers.get(tensor)?.length === 1 ? consumers.get(tensor)![0]! : null);
-    for (const s2b of operators) {
-      if (s2b.builtin !== Op.SPACE_TO_BATCH_ND || this.t.kept(s2b.outputs[0]!)) continue;
-      const conv = only(s2b.outputs[0]!);
-      if (!conv || (conv.builtin !== Op.CONV_2D && conv.builtin !== Op.DEPTHWISE_CONV_2D) || conv.inputs[0] !== s2b.outputs[0] || !conv.options) continue;
-      const depthwise = conv.builtin === Op.DEPTHWISE_CONV_2D;
-      const o = conv.options;
-      const plain = o.int8(4, 0) === 1 && o.int32(6, 1) === 1 && o.int32(8, 1) === 1 && (depthwise ? o.int32(14, 1) === 1 && o.int32(16, 1) === 1 : o.int32(12, 1) === 1 && o.int32(14, 1) === 1);
-      const b2s = only(conv.outputs[0]!);
-      if (!plain || !b2s || b2s.builtin !== Op.BATCH_TO_SPACE_ND || this.t.tensor(s2b.inputs[0]!).shape[0] !== 1) continue;
-      const block = this.t.constInts(s2b.inputs[1]!);
-      if (block.join() !== this.t.constInts(b2s.inputs[1]!).join()) continue;
-      const [pt, pb, pl, pr] = this.t.constInts(s2b.inputs[2]!);
-      const [ct, cb, cl, cr] = this.t.constInts(b2s.inputs[2]!);
-      const pads = [pt! - ct!, pl! - cl!, pb! - cb!, pr! - cr!];
-      if (pads.some((p) => p < 0)) continue;
-      this.atrous.set(conv, { dilation: [block[0]!, block[1]!], pads, spaceToBatch: s2b, batchToSpace: b2s });
-    }
   }
 
   /**
@@ -405,21 +349,12 @@ class TfliteToOnnx {
       case Op.DEPTHWISE_CONV_2D: return this.conv(op, need(), true);
       case Op.AVERAGE_POOL_2D: return this.pool(op, need(), 'AveragePool');
       case Op.MAX_POOL_2D: return this.pool(op, need(), 'MaxPool');
-      case Op.ADD: return this.binary(op, 'Add', 4);
-      case Op.MUL: return this.binary(op, 'Mul', 4);
-      case Op.SUB: return this.binary(op, 'Sub', 4);
-      case Op.DIV: return this.binary(op, 'Div', 4);
-      case Op.LOGISTIC: return this.unary(op, 'Sigmoid');
-      case Op.RELU: return this.unary(op, 'Relu');
-      case Op.TANH: return this.unary(op, 'Tanh');
-      case Op.HARD_SWISH: return this.unary(op, 'HardSwish');
-      case Op.RELU6: {
+      case Op.ADD: case Op.MUL: case Op.SUB: case Op.DIV: return this.binary(op, BINARY_OPS[op.builtin]!, 4);
+      case Op.LOGISTIC: case Op.RELU: case Op.TANH: case Op.HARD_SWISH: return this.unary(op, UNARY_OPS[op.builtin]!);
+      case Op.RELU6: case Op.RELU_N1_TO_1: {
         const x = this.input(op.inputs[0]!);
-        return this.set(op.outputs[0]!, this.clip(x.name, 0, 6), x.nchw);
-      }
-      case Op.RELU_N1_TO_1: {
-        const x = this.input(op.inputs[0]!);
-        return this.set(op.outputs[0]!, this.clip(x.name, -1, 1), x.nchw);
+        const [lo, hi] = op.builtin === Op.RELU6 ? [0, 6] : [-1, 1];
+        return this.set(op.outputs[0]!, this.clip(x.name, lo, hi), x.nchw);
       }
       case Op.MEAN: return this.mean(op);
       case Op.RESIZE_BILINEAR: return this.resizeBilinear(op);
@@ -458,28 +393,9 @@ class TfliteToOnnx {
       this.set(index, t.shape.length === 4 && this.t.kept(index) ? this.t.fakeQuantized(nchw, index, true) : nchw, t.shape.length === 4);
     }
     // A graph that ends in ARG_MAX gives its scores instead: tiles, the CRF and multi-scale need them.
-    const producers = new Map(operators.flatMap((op) => op.outputs.map((o) => [o, op] as const)));
-    const consumers = new Map<number, number>();
-    for (const op of operators) for (const i of op.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
-    const cut = new Set<TfliteOperator>();
-    const outputs = graphOutputs.map((index) => {
-      const producer = producers.get(index);
-      // (An ARG_MAX of the graph's own input has no scores before it: kept.)
-      if (producer?.builtin !== Op.ARG_MAX || inputs.includes(producer.inputs[0]!)) return index;
-      cut.add(producer);
-      let scores = producer.inputs[0]!;
-      // And the upsampling before it (DeepLab's align-corners resizes to the input size): the
-      // pipeline upsamples once, from the low-resolution scores straight to the frame, in the same
-      // geometry (the descriptor reads it from the metadata) — a 4-byte score per input pixel and
-      // class less to make, copy and argmax.
-      for (let resize = producers.get(scores); this.keepScoreResize === false && resize?.builtin === Op.RESIZE_BILINEAR && resize.options?.bool(8, false) && !resize.options.bool(10, false) && consumers.get(scores) === 1 && !inputs.includes(resize.inputs[0]!); resize = producers.get(scores)) {
-        cut.add(resize);
-        scores = resize.inputs[0]!;
-        this.g.metadata.set(SCORES_METADATA_KEY, 'align-corners');
-      }
-      return scores;
-    });
-    this.findAtrous(operators);
+    const { outputs, cut, alignedScores } = scoreOutputs(operators, inputs, graphOutputs, this.keepScoreResize);
+    if (alignedScores) this.g.metadata.set(SCORES_METADATA_KEY, 'align-corners');
+    this.atrous = findAtrous(operators, this.t);
     const folded = new Set([...this.atrous.values()].flatMap((a) => [a.spaceToBatch, a.batchToSpace]));
     for (const op of operators) {
       if (cut.has(op) || folded.has(op)) continue;

@@ -156,6 +156,20 @@ export class TfliteTensors {
     return this.g.node('DequantizeLinear', [quantized!, scale, zero], axis)[0]!;
   }
 
+  /**
+   * Where a quantized output's fused activation clamps it, as TFLite's integer kernels do: to the
+   * grid points inside `range`, in real values; null where its whole grid lies inside (MobileNet's
+   * ReLU6 on [0, 6]).
+   */
+  gridClamp(index: number, range: readonly [number, number]): [number, number] | null {
+    const t = this.tensor(index);
+    const [scale, zero] = [t.quantization!.scale[0]!, t.quantization!.zeroPoint[0] ?? 0];
+    const [qmin, qmax] = t.type === TensorType.UINT8 ? [0, 255] : [-128, 127];
+    const lo = Math.max(qmin, zero + Math.round(range[0] / scale));
+    const hi = Math.min(qmax, range[1] === Infinity ? qmax : zero + Math.round(range[1] / scale));
+    return lo > qmin || hi < qmax ? [scale * (lo - zero), scale * (hi - zero)] : null;
+  }
+
   constInts(index: number): number[] {
     return Array.from(this.constant(index), Math.round);
   }
