@@ -17,6 +17,9 @@ import { registerServe } from './commands/serve.js';
 import { registerDemo } from './commands/demo.js';
 import { registerSegment } from './commands/segment.js';
 import { registerWorker } from './commands/worker.js';
+import { withConfigFile } from './configFile.js';
+import { reportFailure } from './failure.js';
+import { UsageError } from '../core/errors.js';
 
 /** The package's version (package.json beside the sources, or above dist/). */
 function version(): string {
@@ -65,10 +68,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   try {
-    await program.parseAsync([...argv], { from: 'user' });
+    await program.parseAsync(withConfigFile(program, argv), { from: 'user' });
   } catch (error) {
     // Bad flags (commander already printed the line), or --help / --version.
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 64;
+    // A --config file that cannot stand for flags.
+    if (error instanceof UsageError) return reportFailure(error, false);
     throw error;
   }
   return exitCode;

@@ -241,13 +241,8 @@ export class LiveClaims {
     try {
       const { run } = task;
       const modelPath = await this.o.modelFile(task.model);
-      const plan = await planRun({
-        modelPath, batchSize: run.batchSize, mixedSizes: true, crf: Boolean(run.crf),
-        ...(run.modelOverrides !== undefined ? { modelOverrides: parseOverrides(run.modelOverrides, "the stream's model settings") } : {}),
-        ...(run.inputSize ? { inputSize: run.inputSize } : {}),
-        ...(run.tiles ? { tiles: run.tiles } : {}),
-        ...(run.tileOverlap !== undefined ? { tileOverlap: run.tileOverlap } : {}),
-      });
+      const modelOverrides = run.modelOverrides !== undefined ? parseOverrides(run.modelOverrides, "the stream's model settings") : undefined;
+      const plan = await planRun({ modelPath, modelOverrides, inputSize: run.inputSize, tiles: run.tiles, tileOverlap: run.tileOverlap, batchSize: run.batchSize, mixedSizes: true, crf: Boolean(run.crf) });
       const input = { ...parseLiveInput(spec, { realtime: task.realtime }), id: task.stream };
       return { task, plan, input: preOpened(input, await input.open()) };
     } catch (error) {

@@ -2,13 +2,12 @@
  * A run's settings as a task carries them to a worker (`segment --nats`, `serve --nats`): the
  * flags, and the model sidecar's settings too — the worker's copy of the model has no sidecar.
  */
-import { type ModelOverrides, readSidecar } from '../model/modelOverrides.js';
+import { readSidecar } from '../model/modelOverrides.js';
+import type { PlanOptions } from '../pipeline/runPlan.js';
 import type { SegmentOptions } from '../pipeline/segmentVideo.js';
 import type { RunSettings } from './protocol.js';
 
-export type RunSettingsSource = Pick<SegmentOptions, 'batchSize' | 'inputSize' | 'tiles' | 'tileOverlap' | 'scales' | 'flip' | 'opacity' | 'encoderPreset' | 'strict'> & {
-  readonly modelPath: string;
-  readonly modelOverrides?: ModelOverrides | undefined;
+export type RunSettingsSource = PlanOptions & Pick<SegmentOptions, 'batchSize' | 'opacity' | 'encoderPreset' | 'strict'> & {
   readonly crf?: Pick<NonNullable<SegmentOptions['crf']>, 'params' | 'warmStart'> | undefined;
 };
 

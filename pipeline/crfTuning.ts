@@ -17,7 +17,7 @@ import { type KernelTrial, searchKernels } from '../crf/tuneSearch.js';
 import { InferencePool } from '../model/inferencePool.js';
 import { parseOverrides } from '../model/modelOverrides.js';
 import { ConfusionMatrix, inferLabelledImages, labelledImages, type LabelledRunOptions } from './evaluate.js';
-import { planRun } from './runPlan.js';
+import { planFields, planRun } from './runPlan.js';
 import { writeFileAtomically } from '../io/partialFile.js';
 
 /** `tiles`: tune as the model will be run. */
@@ -69,12 +69,7 @@ export function writeSidecarKernels(modelPath: string, kernels: CrfKernels): str
 export async function crfTune(options: CrfTuneOptions): Promise<CrfTuneSummary> {
   const started = performance.now();
   const items = labelledImages(options.imagesDir, options.labelsDir);
-  const plan = await planRun({
-    modelPath: options.modelPath, crf: true,
-    ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
-    ...(options.tiles ? { tiles: options.tiles } : {}),
-    ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
-  });
+  const plan = await planRun({ ...planFields(options), crf: true });
   const d = plan.descriptor;
   for (const note of plan.notes) options.onNote?.(note);
   const kept: Kept[] = [];

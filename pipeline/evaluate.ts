@@ -8,7 +8,6 @@
  */
 import { classMapToVoc } from '../model/classMaps.js';
 import { VOC_CLASSES } from '../model/palette.js';
-import type { TileGrid } from '../model/tiles.js';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { concatMap, lastValueFrom } from 'rxjs';
@@ -17,11 +16,10 @@ import type { Frame } from '../core/frames.js';
 import { type CrfSettings, crfParamsFor } from '../crf/crfParams.js';
 import { CrfRunner } from '../crf/crfRunner.js';
 import { InferencePool } from '../model/inferencePool.js';
-import type { ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/device.js';
 import { FrameCredits } from '../sources/frameCredits.js';
 import { readLabelPng } from '../io/labelImage.js';
-import { planRun, type RunPlan } from './runPlan.js';
+import { type PlanOptions, planFields, planRun, type RunPlan } from './runPlan.js';
 import { segmentFrames } from './segmentFrames.js';
 import { pullFrames } from '../sources/pullFrames.js';
 import { StillImageSource } from '../sources/stillImages.js';
@@ -29,16 +27,11 @@ import { StillImageSource } from '../sources/stillImages.js';
 export const IGNORE_LABEL = 255;
 
 /** A model over a labelled image set: what `eval` and `crf-tune` share. */
-export interface LabelledRunOptions {
+export interface LabelledRunOptions extends Omit<PlanOptions, 'scales' | 'flip' | 'inputSize'> {
   readonly imagesDir: string;
   readonly labelsDir: string;
-  readonly modelPath: string;
-  readonly modelOverrides?: ModelOverrides;
   readonly device: Device;
   readonly threads: number;
-  /** Sliding-window inference (`--tiles`) and the windows' overlap. */
-  readonly tiles?: TileGrid;
-  readonly tileOverlap?: number;
 }
 
 export interface EvalOptions extends LabelledRunOptions {
@@ -166,13 +159,7 @@ export function labelledImages(imagesDir: string, labelsDir: string): LabelledIm
 export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
   const items = labelledImages(options.imagesDir, options.labelsDir);
   // Every check of flags against the model before the workers start; from here every path closes them.
-  const plan = await planRun({
-    modelPath: options.modelPath, crf: Boolean(options.crf),
-    ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
-    ...(options.inputSize ? { inputSize: options.inputSize } : {}),
-    ...(options.tiles ? { tiles: options.tiles } : {}),
-    ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
-  });
+  const plan = await planRun({ ...planFields(options), crf: Boolean(options.crf) });
   const d = plan.descriptor;
   for (const note of plan.notes) options.onNote?.(note);
   const crfChoice = options.crf ? crfParamsFor(options.crf, d.crf) : null;

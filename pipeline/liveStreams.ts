@@ -5,29 +5,21 @@
  */
 import { type CrfSettings, crfParamsFor, type CrfParams } from '../crf/crfParams.js';
 import type { Device } from '../model/device.js';
-import type { ModelOverrides } from '../model/modelOverrides.js';
-import type { TileGrid } from '../model/tiles.js';
 import type { ClassDescription } from '../server/wireFormat.js';
 import { parseLiveInput, type LiveInput } from '../sources/liveInputs.js';
 import { liveCrfScale } from './livePipeline.js';
-import { planRun, type RunPlan } from './runPlan.js';
+import { type PlanOptions, planFields, planRun, type RunPlan } from './runPlan.js';
 import { UsageError } from '../core/errors.js';
 
-export interface LiveStreamsOptions {
+export interface LiveStreamsOptions extends Omit<PlanOptions, 'scales' | 'flip'> {
   readonly inputs: readonly string[];
   /** Pace files at their frame rate and let them drop frames like live inputs. */
   readonly realtime?: boolean;
-  readonly modelPath: string;
-  readonly modelOverrides?: ModelOverrides;
   readonly device: Device;
   readonly workers: number;
   readonly threadsPerWorker: number;
   readonly batchSize: number;
   readonly batchWaitMs?: number;
-  readonly inputSize?: readonly [number, number];
-  /** Sliding-window inference (`--tiles`) and the windows' overlap. */
-  readonly tiles?: TileGrid;
-  readonly tileOverlap?: number;
   /** CRF parameters for streams whose CRF is on; `on` is the state each stream starts in. */
   readonly crf: { readonly on: boolean; readonly params: CrfSettings; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
 }
@@ -52,13 +44,7 @@ export async function planLiveStreams(options: LiveStreamsOptions, log: (line: s
   });
   if (openFiles) await Promise.all(inputs.filter((i) => i.kind === 'file').map((i) => i.open()));
   // Every check of flags against the model before any worker starts; streams batch together.
-  const plan = await planRun({
-    modelPath: options.modelPath, batchSize: options.batchSize, mixedSizes: true, crf: options.crf.on,
-    ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
-    ...(options.inputSize ? { inputSize: options.inputSize } : {}),
-    ...(options.tiles ? { tiles: options.tiles } : {}),
-    ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
-  });
+  const plan = await planRun({ ...planFields(options), batchSize: options.batchSize, mixedSizes: true, crf: options.crf.on });
   const { descriptor, crfAvailable } = plan;
   for (const note of plan.notes) log(`note: ${note}`);
   const { params: crfParams, description } = crfParamsFor({ scale: liveCrfScale(descriptor.classes), ...options.crf.params }, descriptor.crf);

@@ -15,24 +15,34 @@ import { autoGrid, type TileGrid, tileWindows } from '../model/tiles.js';
 import type { PreprocessOptions } from '../operators/preprocessFrames.js';
 import { readInputFile } from '../io/readInputFile.js';
 
-export interface RunPlanOptions {
+/** How frames become model inputs: the fields every run (segment, serve, eval, crf-tune, the library, a cluster's task) shares. */
+export interface PlanOptions {
   readonly modelPath: string;
   /** What the graph cannot say (flags); a sidecar file beside the model is read too. */
-  readonly modelOverrides?: ModelOverrides;
+  readonly modelOverrides?: ModelOverrides | undefined;
   /** Model input [width, height] for dynamic-size models (default: the frame's longer side at 513). */
-  readonly inputSize?: readonly [number, number];
+  readonly inputSize?: readonly [number, number] | undefined;
   /** Multi-scale inference (DeepLab's 0.5, 0.75, 1): needs a dynamic input size and scores. */
-  readonly scales?: readonly number[];
-  readonly flip?: boolean;
+  readonly scales?: readonly number[] | undefined;
+  /** Also run each scale mirrored left-right and average it in. */
+  readonly flip?: boolean | undefined;
+  /** Sliding-window inference: `auto` (windows about the model's input size) or a grid; absent: the whole frame at once. */
+  readonly tiles?: TileGrid | undefined;
+  /** Share of a window its neighbours overlap (default 0.25). */
+  readonly tileOverlap?: number | undefined;
+}
+
+/** The plan fields of a run's options, and nothing else of them. */
+export function planFields(o: PlanOptions): PlanOptions {
+  return { modelPath: o.modelPath, modelOverrides: o.modelOverrides, inputSize: o.inputSize, scales: o.scales, flip: o.flip, tiles: o.tiles, tileOverlap: o.tileOverlap };
+}
+
+export interface RunPlanOptions extends PlanOptions {
   readonly batchSize?: number;
   /** The dense CRF will refine the labels: needs class scores. */
   readonly crf?: boolean;
   /** Frames of different sizes may meet in one batch (live streams batch together). */
   readonly mixedSizes?: boolean;
-  /** Sliding-window inference: `auto` (windows about the model's input size) or a grid; absent: the whole frame at once. */
-  readonly tiles?: TileGrid;
-  /** Share of a window its neighbours overlap (default 0.25). */
-  readonly tileOverlap?: number;
 }
 
 export interface RunPlan {

@@ -6,12 +6,10 @@
  *   FfmpegFrameSource ─pullFrames(credits)─▶ preprocessFrames ─▶ batchFrames ─▶ inferBatches (workers)
  *     ─▶ reorderByIndex ─▶ [refineWithCrf (CRF worker)] ─▶ writeToSinks (video, masks, JSON lines) ─▶ credit returned
  */
-import type { TileGrid } from '../model/tiles.js';
 import { type Observable, tap } from 'rxjs';
 import { type CrfSettings, crfParamsFor } from '../crf/crfParams.js';
 import { CrfRunner } from '../crf/crfRunner.js';
 import { InferencePool } from '../model/inferencePool.js';
-import type { ModelOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/device.js';
 import { writeToSinks } from '../operators/writeToSinks.js';
 import { CancelledError, UsageError } from '../core/errors.js';
@@ -23,19 +21,16 @@ import { FrameStatsSink } from '../sinks/frameStatsSink.js';
 import { MaskPngSink } from '../sinks/maskPngSink.js';
 import { OverlayVideoSink } from '../sinks/overlayVideoSink.js';
 import { finishSinks, type SegmentationSink } from '../core/sink.js';
-import { planRun, type RunPlan } from './runPlan.js';
+import { type PlanOptions, planFields, planRun, type RunPlan } from './runPlan.js';
 import { segmentFrames } from './segmentFrames.js';
 import { pullFrames } from '../sources/pullFrames.js';
 import { FfmpegFrameSource } from '../sources/ffmpegFrameSource.js';
 
-export interface SegmentOptions {
+export interface SegmentOptions extends PlanOptions {
   readonly input: string;
   readonly outputPath?: string;
   readonly masksDir?: string;
   readonly framesJsonPath?: string;
-  readonly modelPath: string;
-  /** Normalisation and class names the graph cannot tell (flags; a sidecar file is read too). */
-  readonly modelOverrides?: ModelOverrides;
   readonly device: Device;
   /** Frames per inference call. */
   readonly batchSize: number;
@@ -43,15 +38,6 @@ export interface SegmentOptions {
   readonly batchWaitMs?: number;
   readonly workers: number;
   readonly threadsPerWorker: number;
-  /** Model input [width, height] for dynamic-size models; the frame fitted into 513 otherwise. */
-  readonly inputSize?: readonly [number, number];
-  /** Sliding-window inference (`--tiles`) and the windows' overlap. */
-  readonly tiles?: TileGrid;
-  readonly tileOverlap?: number;
-  /** Multi-scale inference: scores of the input at each scale averaged (DeepLab's 0.5, 0.75, 1). */
-  readonly scales?: readonly number[];
-  /** Also run each scale mirrored left-right and average it in. */
-  readonly flip?: boolean;
   readonly opacity?: number;
   /** Refine the labels with the dense CRF (on a worker thread), optionally warm-started frame to frame. */
   readonly crf?: { readonly params: CrfSettings; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
@@ -95,17 +81,8 @@ export interface SegmentSummary {
 }
 
 /** The run's plan from its options: every check of the flags against the model. */
-export function planSegmentRun(options: Pick<SegmentOptions, 'modelPath' | 'batchSize' | 'modelOverrides' | 'inputSize' | 'tiles' | 'tileOverlap' | 'scales' | 'flip' | 'crf'>): Promise<RunPlan> {
-  return planRun({
-    modelPath: options.modelPath, batchSize: options.batchSize,
-    ...(options.modelOverrides ? { modelOverrides: options.modelOverrides } : {}),
-    ...(options.inputSize ? { inputSize: options.inputSize } : {}),
-    ...(options.tiles ? { tiles: options.tiles } : {}),
-    ...(options.tileOverlap !== undefined ? { tileOverlap: options.tileOverlap } : {}),
-    ...(options.scales ? { scales: options.scales } : {}),
-    ...(options.flip ? { flip: true } : {}),
-    ...(options.crf ? { crf: true } : {}),
-  });
+export function planSegmentRun(options: PlanOptions & Pick<SegmentOptions, 'batchSize' | 'crf'>): Promise<RunPlan> {
+  return planRun({ ...planFields(options), batchSize: options.batchSize, crf: Boolean(options.crf) });
 }
 
 export async function segmentVideo(options: SegmentOptions): Promise<SegmentSummary> {

@@ -97,7 +97,8 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
     .option('--token <secret>', 'require ?token=SECRET (or Authorization: Bearer) for /ws and /metrics')
     .option('--allowed-hosts <names>', 'host names the server answers to besides IP addresses, localhost and --host (comma-separated; .example.com allows subdomains)', hostList)
     .option('--max-viewers <n>', 'WebSocket viewers at most; more are refused with 503', positiveInt('--max-viewers'), 64)
-    .option('--realtime', 'play files at their frame rate, dropping frames when behind (default: every frame)');
+    .option('--realtime', 'play files at their frame rate, dropping frames when behind (default: every frame)')
+    .option('--config <file>', 'read the streams ("inputs") and any of these flags from a JSON or YAML file (keys as the flags in camelCase; a flag given here wins)');
   modelOptions(command)
     .option('--batch <n>', 'frames per inference call (frames of all streams batch together)', positiveInt('--batch'), 1)
     .option('--workers <n>', 'inference worker threads shared by all streams (default: 2 on 2+ cores, one thread each: more frames and less latency than one worker on both cores)', positiveInt('--workers'), Math.min(2, os.availableParallelism()))
@@ -120,7 +121,8 @@ Examples:
   deeplab-stream serve                                        the moving test pattern, viewer at http://127.0.0.1:8080/
   deeplab-stream serve vtest.avi --realtime --model deeplabv3-voc --tiles auto --crf on
   deeplab-stream serve rtsp://user:pw@10.0.0.7/live camera:0 --host 0.0.0.0 --token SECRET
-  deeplab-stream serve rtsp://10.0.0.7/live --nats nats://broker:4222   (run by: deeplab-stream worker --nats …)`)
+  deeplab-stream serve rtsp://10.0.0.7/live --nats nats://broker:4222   (run by: deeplab-stream worker --nats …)
+  deeplab-stream serve --config serve.yaml                    inputs: [rtsp://10.0.0.7/live], port: 8080, model: deeplab-cityscapes`)
     .action(async (inputs: string[], flags: ServeFlags) => {
       try {
         await runServe(inputs, flags);

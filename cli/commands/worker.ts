@@ -1,8 +1,6 @@
 /** `worker`: a process that segments chunks for `segment --nats` and live streams for `serve --nats` until stopped. */
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import { z } from 'zod';
 import { UsageError } from '../../core/errors.js';
 import { reportFailure, type SetExitCode } from '../failure.js';
 import { deviceOption, positiveInt } from '../flags.js';
@@ -12,48 +10,22 @@ import type { NatsSecurityFlags } from '../../cluster/natsSecurity.js';
 import type { Device } from '../../model/device.js';
 import { settings } from '../../core/settings.js';
 
-/** The operator's settings, from flags or `--config FILE` (JSON with the same names; a flag wins). */
-const WORKER_CONFIG = z.strictObject({
-  nats: z.string().optional(),
-  natsCreds: z.string().optional(),
-  natsNkey: z.string().optional(),
-  natsCa: z.string().optional(),
-  natsCert: z.string().optional(),
-  natsKey: z.string().optional(),
-  natsTlsRequired: z.boolean().optional(),
-  allowInputs: z.string().optional(),
-  inputKey: z.string().optional(),
-  maxStreams: z.number().int().min(1).optional(),
-  maxInputSize: z.number().int().min(16).optional(),
-  maxScales: z.number().int().min(1).optional(),
-  maxTiles: z.number().int().min(1).optional(),
-  maxBatch: z.number().int().min(1).optional(),
-  maxModelMb: z.number().int().min(1).optional(),
-  modelCacheMb: z.number().int().min(1).optional(),
-});
-type WorkerSettings = z.infer<typeof WORKER_CONFIG>;
-
-interface WorkerFlags extends WorkerSettings, NatsSecurityFlags {
-  config?: string;
+/** The operator's settings: flags, or `--config FILE` (cli/configFile.ts; a flag wins). */
+interface WorkerFlags extends NatsSecurityFlags {
+  nats?: string;
+  allowInputs?: string;
+  inputKey?: string;
+  maxStreams?: number;
+  maxInputSize?: number;
+  maxScales?: number;
+  maxTiles?: number;
+  maxBatch?: number;
+  maxModelMb?: number;
+  modelCacheMb?: number;
   model?: string;
   device: Device;
   threads?: number;
   verbose?: boolean;
-}
-
-function readConfig(file: string): WorkerSettings {
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`--config ${file}: ${(error as NodeJS.ErrnoException).code ? `cannot read it (${(error as NodeJS.ErrnoException).code})` : 'is not JSON'}`);
-  }
-  const parsed = WORKER_CONFIG.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new UsageError(`--config ${file}: ${issue.path.join('.') || 'the file'}: ${issue.message} (keys are the flags' names in camelCase: allowInputs, maxInputSize, natsCreds …)`);
-  }
-  return parsed.data;
 }
 
 export function registerWorker(program: Command, setExitCode: SetExitCode): void {
@@ -62,7 +34,7 @@ export function registerWorker(program: Command, setExitCode: SetExitCode): void
     .description('take work from a NATS JetStream cluster — chunks of videos (segment --nats) and live streams (serve --nats) — until Ctrl-C (which hands back what it holds)')
     .option('--nats <url>', 'the cluster\'s NATS server, e.g. nats://10.0.0.5:4222 (JetStream on) [env DEEPLAB_STREAM_NATS]');
   natsSecurityOptions(command)
-    .option('--config <file>', 'read these settings from a JSON file (keys as the flags in camelCase; a flag given here wins)')
+    .option('--config <file>', 'read these settings from a JSON or YAML file (keys as the flags in camelCase; a flag given here wins)')
     .option('--allow-inputs <rules>', 'what live tasks may make this worker open: rtsp, rtsps, http, https, testsrc, camera, file:DIR, host:NAME (network inputs only to these hosts), comma-separated (default: rtsp,rtsps,http,https,testsrc)')
     .option('--input-key <file>', 'the secret serve --input-key seals inputs\' credentials with [env DEEPLAB_STREAM_INPUT_KEY]')
     .option('--max-streams <n>', 'live streams (serve --nats) this worker runs at most, besides chunks (default: 4)', positiveInt('--max-streams'))
@@ -82,7 +54,7 @@ Examples:
   deeplab-stream worker --nats tls://broker:4222 --nats-creds /etc/deeplab/worker.creds --nats-ca /etc/deeplab/ca.pem
   deeplab-stream worker --nats nats://broker:4222 --allow-inputs rtsp,host:.cams.example.com,file:/srv/videos
   deeplab-stream worker --config /etc/deeplab/worker.json     {"nats": "tls://broker:4222", "allowInputs": "rtsp", "maxBatch": 4}`)
-    .action(async (given: WorkerFlags) => {
+    .action(async (flags: WorkerFlags) => {
       const controller = new AbortController();
       const onSignal = () => {
         if (controller.signal.aborted) process.exit(130);
@@ -92,7 +64,6 @@ Examples:
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const flags: WorkerFlags = { ...(given.config ? readConfig(given.config) : {}), ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) } as WorkerFlags;
         const url = flags.nats ?? settings().flags.nats;
         if (!url) throw new UsageError('worker needs the cluster\'s NATS server: --nats nats://HOST:4222 (or DEEPLAB_STREAM_NATS, or "nats" in --config)');
         const [{ runClusterWorker }, { seedModelCache, DEFAULT_MODEL_CACHE_LIMITS }, { parseInputRules, DEFAULT_INPUT_RULES }, { DEFAULT_RUN_LIMITS }, { readInputKey }] = await Promise.all([
@@ -115,7 +86,7 @@ Examples:
         });
         process.stderr.write(`worker stopped after ${summary.chunks} chunk(s), ${summary.frames} frames\n`);
       } catch (error) {
-        setExitCode(reportFailure(error, Boolean(given.verbose)));
+        setExitCode(reportFailure(error, Boolean(flags.verbose)));
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
