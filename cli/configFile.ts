@@ -58,7 +58,7 @@ function flagsOf(config: Record<string, unknown>, command: Command, file: string
   for (const [key, value] of Object.entries(config)) {
     if (key === 'inputs' && command.registeredArguments.length > 0) {
       if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new UsageError(`--config ${file}: inputs: expected a list of inputs`);
-      inputs = value as string[];
+      inputs = value;
       continue;
     }
     const option = options.get(key);
