@@ -88,7 +88,7 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
         } catch {
           continue;
         }
-        // Only the NATS server itself publishes on $JS.EVENT.> where the broker's permissions are set (README).
+        // Only the NATS server itself publishes on $JS.EVENT.> where the broker's permissions are set (docs/cluster.md).
         const chunk = givenUp.get(seq);
         if (chunk !== undefined) return new ClusterError(`chunk ${chunk + 1} of ${chunks.length} was given to ${MAX_DELIVERIES} workers and each stopped before finishing it (killed, or out of memory?): see the workers' logs`);
       }

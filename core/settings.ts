@@ -18,7 +18,7 @@ type Spec =
   | { readonly kind: 'switch'; readonly about: string; readonly fallback: boolean }
   | { readonly kind: 'number'; readonly about: string; readonly unit: string; readonly fallback: number; readonly min: number; readonly max: number };
 
-/** The variables, by name: README "Environment" lists the same. */
+/** The variables, by name: docs/configuration.md lists the same (a test holds it to that). */
 export const ENVIRONMENT = {
   DEEPLAB_STREAM_CACHE: { kind: 'text', about: 'where fetched and imported models are kept (default $XDG_CACHE_HOME/deeplab-stream)' },
   DEEPLAB_STREAM_MODEL_MIRROR: { kind: 'text', about: 'a URL or directory to fetch catalogue models from instead of their published addresses' },

@@ -39,5 +39,5 @@ export function parseClientMessage(data: Buffer | ArrayBuffer | Buffer[], isBina
   if (result.success) return { ok: true, message: result.data };
   const issue = result.error.issues[0];
   const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  return { ok: false, reason: `malformed control message (${where}${issue?.message ?? 'invalid'}); see README "Wire format"` };
+  return { ok: false, reason: `malformed control message (${where}${issue?.message ?? 'invalid'}); see docs/live.md "Wire format"` };
 }

@@ -1,5 +1,5 @@
 /**
- * What travels over the viewer's WebSocket (`/ws`). Documented for other clients in README "Wire format";
+ * What travels over the viewer's WebSocket (`/ws`). Documented for other clients in docs/live.md "Wire format";
  * the browser's decoder is viewer/wireFormat.js.
  *
  * Server → client, binary, one per frame:

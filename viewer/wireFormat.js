@@ -1,4 +1,4 @@
-// The browser's side of server/wireFormat.ts (see there, and README "Wire format"). Plain ES module:
+// The browser's side of server/wireFormat.ts (see there, and docs/live.md "Wire format"). Plain ES module:
 // nothing to build. Also imported by the tests, so the viewer's decoder is the one that is tested.
 
 /**

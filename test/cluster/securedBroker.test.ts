@@ -1,5 +1,5 @@
 /**
- * The broker as README "Securing the broker" sets it up: deploy/nats-server.conf (one account,
+ * The broker as docs/cluster.md "Securing the broker" sets it up: deploy/nats-server.conf (one account,
  * a user per role, each allowed only its subjects) run by a real nats-server, and TLS with a CA
  * and certificate made here with openssl. Every role does its work with its own user; a client
  * user cannot put a live task or read one; wrong credentials, an untrusted certificate and a

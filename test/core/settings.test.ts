@@ -59,3 +59,11 @@ describe('settings', () => {
     expect(Object.keys(ENVIRONMENT).length).toBeGreaterThan(20);
   });
 });
+
+describe('docs/configuration.md', () => {
+  it('names every variable the settings read', async () => {
+    const { readFileSync } = await import('node:fs');
+    const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+    for (const name of Object.keys(ENVIRONMENT)) expect(doc).toContain(`\`${name}\``);
+  });
+});
