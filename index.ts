@@ -39,7 +39,11 @@ export { writeToSinks } from './operators/writeToSinks.js';
 export { runClusterWorker, type ClusterWorkerOptions, type ClusterWorkerSummary } from './cluster/clusterWorker.js';
 export { clusterLiveBackend, type ClusterLiveOptions } from './cluster/clusterLiveBackend.js';
 export { type FrameResult, resultsSubject } from './cluster/protocol.js';
-export { type ClusterSegmentOptions, type ClusterSegmentSummary, segmentOnCluster } from './cluster/segmentOnCluster.js';
+export {
+  type ClusterSegmentOptions,
+  type ClusterSegmentSummary,
+  segmentOnCluster,
+} from './cluster/segmentOnCluster.js';
 export { evaluate } from './pipeline/evaluate.js';
 export { FrameCredits } from './sources/frameCredits.js';
 export { openModel, type OpenModelOptions, type SegmentationModel } from './pipeline/openModel.js';

@@ -26,7 +26,11 @@ function rssKb(pid: number): number {
 }
 
 /** Runs a command, sampling its peak resident set (VmHWM) until it exits. */
-export function runMeasured(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<ChildRun> {
+export function runMeasured(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -46,7 +50,12 @@ export function runMeasured(command: string, args: readonly string[], env: NodeJ
 }
 
 /** Runs of a session per second: `warmup` runs first, then `runs` timed (the session is released after). */
-export async function sessionRunsPerSecond(session: { run(feeds: Record<string, unknown>): Promise<unknown>; release(): Promise<void> }, feeds: Record<string, unknown>, warmup: number, runs: number): Promise<number> {
+export async function sessionRunsPerSecond(
+  session: { run(feeds: Record<string, unknown>): Promise<unknown>; release(): Promise<void> },
+  feeds: Record<string, unknown>,
+  warmup: number,
+  runs: number,
+): Promise<number> {
   for (let i = 0; i < warmup; i++) await session.run(feeds);
   const t0 = performance.now();
   for (let i = 0; i < runs; i++) await session.run(feeds);

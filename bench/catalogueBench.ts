@@ -26,7 +26,9 @@ export interface CatalogueBenchOptions {
 }
 
 /** Published file name → the copy in ../shared/models. */
-const SHARED_NAMES: Record<string, string> = { 'deeplabv3_mnv2_ade20k_uint8.tflite': 'mlperf_deeplabv3_mnv2_ade20k_uint8.tflite' };
+const SHARED_NAMES: Record<string, string> = {
+  'deeplabv3_mnv2_ade20k_uint8.tflite': 'mlperf_deeplabv3_mnv2_ade20k_uint8.tflite',
+};
 
 /** A catalogue model imported (as `--model NAME` imports it, sidecar too) from ../shared/models into `work`, or null where its copy is absent. */
 export function catalogueModelFile(root: string, work: string, entry: CatalogEntry): string | null {
@@ -35,7 +37,10 @@ export function catalogueModelFile(root: string, work: string, entry: CatalogEnt
   if (!existsSync(tflite)) return null;
   const model = path.join(work, `${entry.name}.onnx`);
   writeFileSync(model, importTflite(readFileSync(tflite), tflite));
-  writeFileSync(`${model}.json`, JSON.stringify({ normalize: entry.normalize, classes: entry.classes, ...(entry.crf ? { crf: entry.crf } : {}) }));
+  writeFileSync(
+    `${model}.json`,
+    JSON.stringify({ normalize: entry.normalize, classes: entry.classes, ...(entry.crf ? { crf: entry.crf } : {}) }),
+  );
   return model;
 }
 
@@ -48,8 +53,29 @@ export async function benchCatalogue(o: CatalogueBenchOptions): Promise<Record<s
     return null;
   }
   const clip = path.join(work, 'vtest-100.mkv');
-  if (!existsSync(clip)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-frames:v', '100', '-c', 'copy', clip]);
-  const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', video, '-vf', 'select=eq(n\\,300)', '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 24 });
+  if (!existsSync(clip))
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-frames:v', '100', '-c', 'copy', clip]);
+  const rgb = execFileSync(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-i',
+      video,
+      '-vf',
+      'select=eq(n\\,300)',
+      '-frames:v',
+      '1',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-',
+    ],
+    {
+      maxBuffer: 1 << 24,
+    },
+  );
   const results: Record<string, unknown> = {};
   say('| model | input | bare fps (QDQ) | bare fps (float) | segment fps | segment / bare |');
   say('|---|---|---|---|---|---|');
@@ -64,11 +90,16 @@ export async function benchCatalogue(o: CatalogueBenchOptions): Promise<Record<s
     await session.release();
     const input = uint8
       ? new ort.Tensor('uint8', resizeRgbUint8(rgb, 768, 576, width, height, 'NHWC'), [1, height, width, 3])
-      : new ort.Tensor('float32', preprocessRgb(rgb, 768, 576, width, height, 'NHWC', PRESET_NORMALIZATION[entry.normalize]), [1, height, width, 3]);
+      : new ort.Tensor(
+          'float32',
+          preprocessRgb(rgb, 768, 576, width, height, 'NHWC', PRESET_NORMALIZATION[entry.normalize]),
+          [1, height, width, 3],
+        );
     const bare = async (graph: string | Uint8Array): Promise<number> => {
-      const s = typeof graph === 'string'
-        ? await ort.InferenceSession.create(graph, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 })
-        : await ort.InferenceSession.create(graph, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
+      const s =
+        typeof graph === 'string'
+          ? await ort.InferenceSession.create(graph, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 })
+          : await ort.InferenceSession.create(graph, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
       return sessionRunsPerSecond(s, { [s.inputNames[0]!]: input }, 3, 20);
     };
     const qdq: number[] = [];
@@ -77,12 +108,25 @@ export async function benchCatalogue(o: CatalogueBenchOptions): Promise<Record<s
     for (let r = 0; r < rounds; r++) {
       qdq.push(await bare(model));
       float.push(await bare(floatModel));
-      const run = await runMeasured(process.execPath, [cli, 'segment', clip, '--model', model, '--device', 'cpu', '--frames-json', path.join(work, 'catalogue.jsonl'), '--json']);
+      const run = await runMeasured(process.execPath, [
+        cli,
+        'segment',
+        clip,
+        '--model',
+        model,
+        '--device',
+        'cpu',
+        '--frames-json',
+        path.join(work, 'catalogue.jsonl'),
+        '--json',
+      ]);
       if (run.code !== 0) throw new Error(`segment --model ${entry.name} failed: ${run.stderr}`);
       pipeline.push((JSON.parse(run.stdout) as { fps: number }).fps);
     }
     const [b, f, p] = [median(qdq), median(float), median(pipeline)];
-    say(`| ${entry.name} | ${width}×${height} ${uint8 ? 'uint8' : 'float'} | ${b.toFixed(1)} | ${f.toFixed(1)} | ${p.toFixed(1)} | ${(p / b).toFixed(2)} |`);
+    say(
+      `| ${entry.name} | ${width}×${height} ${uint8 ? 'uint8' : 'float'} | ${b.toFixed(1)} | ${f.toFixed(1)} | ${p.toFixed(1)} | ${(p / b).toFixed(2)} |`,
+    );
     results[entry.name] = { bareFps: b, floatFps: f, segmentFps: p, ratio: p / b, rounds: { qdq, float, pipeline } };
   }
   return results;

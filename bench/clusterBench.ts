@@ -36,7 +36,9 @@ async function startServer(): Promise<{ url: string; stop: () => Promise<void> }
     });
   });
   const store = mkdtempSync(path.join(os.tmpdir(), 'bench-nats-'));
-  const child = spawn('nats-server', ['-js', '-sd', store, '-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('nats-server', ['-js', '-sd', store, '-a', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   await new Promise<void>((resolve, reject) => {
     let log = '';
     child.stderr.on('data', (d: Buffer) => (log += d.toString()).includes('Server is ready') && resolve());
@@ -53,14 +55,21 @@ async function startServer(): Promise<{ url: string; stop: () => Promise<void> }
 }
 
 function startWorkers(cli: string, url: string, count: number, threads: number): ChildProcess[] {
-  return Array.from({ length: count }, () => spawn(process.execPath, [cli, 'worker', '--nats', url, '--threads', String(threads)], { stdio: 'ignore' }));
+  return Array.from({ length: count }, () =>
+    spawn(process.execPath, [cli, 'worker', '--nats', url, '--threads', String(threads)], { stdio: 'ignore' }),
+  );
 }
 
 async function stopWorkers(workers: readonly ChildProcess[]): Promise<void> {
-  await Promise.all(workers.map((w) => new Promise((resolve) => {
-    w.once('exit', resolve);
-    w.kill('SIGINT');
-  })));
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise((resolve) => {
+          w.once('exit', resolve);
+          w.kill('SIGINT');
+        }),
+    ),
+  );
 }
 
 /** Object store and work-queue throughput of the broker alone (one client, 4 MB objects, 1 kB tasks). */
@@ -101,8 +110,12 @@ async function brokerThroughput(url: string, say: (line: string) => void): Promi
   await received;
   const framesPerS = frames / ((performance.now() - t0) / 1000);
   await nc.close();
-  say(`  live frames relayed (40 kB, core NATS, one subscriber): ${framesPerS.toFixed(0)}/s = ${((framesPerS * 40_000) / 2 ** 20).toFixed(0)} MB/s`);
-  say(`  broker alone: object put ${putMBps.toFixed(0)} MB/s, get ${getMBps.toFixed(0)} MB/s (4 MB objects); tasks published ${publishPerS.toFixed(0)}/s, taken one at a time + acked ${takePerS.toFixed(0)}/s`);
+  say(
+    `  live frames relayed (40 kB, core NATS, one subscriber): ${framesPerS.toFixed(0)}/s = ${((framesPerS * 40_000) / 2 ** 20).toFixed(0)} MB/s`,
+  );
+  say(
+    `  broker alone: object put ${putMBps.toFixed(0)} MB/s, get ${getMBps.toFixed(0)} MB/s (4 MB objects); tasks published ${publishPerS.toFixed(0)}/s, taken one at a time + acked ${takePerS.toFixed(0)}/s`,
+  );
   return { putMBps, getMBps, publishPerS, takePerS, framesPerS };
 }
 
@@ -116,20 +129,47 @@ export async function benchCluster(o: ClusterBenchOptions): Promise<Record<strin
     return null;
   }
   const real = realMaterial(o.root, work, say);
-  const [input, modelArgs, label] = real ? [real.video, ['--model', real.model], 'the real DeepLab v3 on vtest.avi (795 frames, keyframes every ~20 s: 4 chunks)'] : [await o.fallbackClip(), [], 'the default model on a generated clip'];
+  const [input, modelArgs, label] = real
+    ? [
+        real.video,
+        ['--model', real.model],
+        'the real DeepLab v3 on vtest.avi (795 frames, keyframes every ~20 s: 4 chunks)',
+      ]
+    : [await o.fallbackClip(), [], 'the default model on a generated clip'];
   say(`  ${label}; -o video + --frames-json, whole processes, ${o.rounds} alternating rounds, medians`);
   const server = await startServer();
   try {
-    const out = (name: string) => ['-o', path.join(work, `${name}.mp4`), '--frames-json', path.join(work, `${name}.jsonl`)];
+    const out = (name: string) => [
+      '-o',
+      path.join(work, `${name}.mp4`),
+      '--frames-json',
+      path.join(work, `${name}.jsonl`),
+    ];
     const local = async () => {
-      const r = await runMeasured(process.execPath, [cli, 'segment', input, ...modelArgs, ...out('cluster-local'), '--json']);
+      const r = await runMeasured(process.execPath, [
+        cli,
+        'segment',
+        input,
+        ...modelArgs,
+        ...out('cluster-local'),
+        '--json',
+      ]);
       if (r.code !== 0) throw new Error(r.stderr);
       return r.wallMs;
     };
     const onCluster = async (count: number, threads: number) => {
       const workers = startWorkers(cli, server.url, count, threads);
       try {
-        const r = await runMeasured(process.execPath, [cli, 'segment', input, ...modelArgs, '--nats', server.url, ...out(`cluster-${count}`), '--json']);
+        const r = await runMeasured(process.execPath, [
+          cli,
+          'segment',
+          input,
+          ...modelArgs,
+          '--nats',
+          server.url,
+          ...out(`cluster-${count}`),
+          '--json',
+        ]);
         if (r.code !== 0) throw new Error(r.stderr);
         return r.wallMs;
       } finally {
@@ -143,14 +183,30 @@ export async function benchCluster(o: ClusterBenchOptions): Promise<Record<strin
       times['oneSingleThread']!.push(await onCluster(1, 1));
       times['two']!.push(await onCluster(2, 1));
     }
-    const same = readFileSync(path.join(work, 'cluster-local.jsonl'), 'utf8') === readFileSync(path.join(work, 'cluster-1.jsonl'), 'utf8');
+    const same =
+      readFileSync(path.join(work, 'cluster-local.jsonl'), 'utf8') ===
+      readFileSync(path.join(work, 'cluster-1.jsonl'), 'utf8');
     const m = (k: string) => median(times[k]!) / 1000;
     const frames = readFileSync(path.join(work, 'cluster-local.jsonl'), 'utf8').split('\n').filter(Boolean).length;
-    say(`  segment alone (2 cores): ${m('local').toFixed(1)} s (${(frames / m('local')).toFixed(1)} fps); --nats, 1 worker × 2 threads: ${m('one').toFixed(1)} s → ${(m('local') / m('one')).toFixed(2)} of segment alone (goal ≥ 0.8)`);
-    say(`  --nats, 1 worker × 1 thread: ${m('oneSingleThread').toFixed(1)} s; 2 workers × 1 thread: ${m('two').toFixed(1)} s → ×${(m('oneSingleThread') / m('two')).toFixed(2)}`);
-    say(`  frames JSON of the cluster run ${same ? 'byte-identical to' : 'DIFFERENT from'} the local run's (${frames} frames)`);
+    say(
+      `  segment alone (2 cores): ${m('local').toFixed(1)} s (${(frames / m('local')).toFixed(1)} fps); --nats, 1 worker × 2 threads: ${m('one').toFixed(1)} s → ${(m('local') / m('one')).toFixed(2)} of segment alone (goal ≥ 0.8)`,
+    );
+    say(
+      `  --nats, 1 worker × 1 thread: ${m('oneSingleThread').toFixed(1)} s; 2 workers × 1 thread: ${m('two').toFixed(1)} s → ×${(m('oneSingleThread') / m('two')).toFixed(2)}`,
+    );
+    say(
+      `  frames JSON of the cluster run ${same ? 'byte-identical to' : 'DIFFERENT from'} the local run's (${frames} frames)`,
+    );
     const broker = await brokerThroughput(server.url, say);
-    return { input: label, frames, seconds: Object.fromEntries(Object.keys(times).map((k) => [k, m(k)])), clusterOverLocal: m('local') / m('one'), twoOverOne: m('oneSingleThread') / m('two'), framesJsonIdentical: same, broker };
+    return {
+      input: label,
+      frames,
+      seconds: Object.fromEntries(Object.keys(times).map((k) => [k, m(k)])),
+      clusterOverLocal: m('local') / m('one'),
+      twoOverOne: m('oneSingleThread') / m('two'),
+      framesJsonIdentical: same,
+      broker,
+    };
   } finally {
     await server.stop();
   }

@@ -17,7 +17,12 @@ export interface CrfCase {
 export function deeplabLikeCase(width: number, height: number, classes: number, seed = 1, regions = 12): CrfCase {
   const random = seededRandom(seed);
   // Regions: nearest of a few random centres (a Voronoi partition), each a label and a texture.
-  const centres = Array.from({ length: regions }, () => ({ x: random() * width, y: random() * height, label: Math.floor(random() * classes), colour: [random() * 255, random() * 255, random() * 255] }));
+  const centres = Array.from({ length: regions }, () => ({
+    x: random() * width,
+    y: random() * height,
+    label: Math.floor(random() * classes),
+    colour: [random() * 255, random() * 255, random() * 255],
+  }));
   const image = new Uint8Array(width * height * 3);
   const truth = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
@@ -34,7 +39,11 @@ export function deeplabLikeCase(width: number, height: number, classes: number, 
       const p = y * width + x;
       truth[p] = centres[best]!.label;
       const texture = 18 * Math.sin(x * 0.7 + best) * Math.cos(y * 0.5);
-      for (let c = 0; c < 3; c++) image[p * 3 + c] = Math.max(0, Math.min(255, Math.round(centres[best]!.colour[c]! + texture + (random() - 0.5) * 20)));
+      for (let c = 0; c < 3; c++)
+        image[p * 3 + c] = Math.max(
+          0,
+          Math.min(255, Math.round(centres[best]!.colour[c]! + texture + (random() - 0.5) * 20)),
+        );
     }
   }
   const probabilities = stride8Scores(truth, width, height, classes, random);
@@ -42,10 +51,17 @@ export function deeplabLikeCase(width: number, height: number, classes: number, 
 }
 
 /** What a stride-8 network gives for a truth map: block averages of the one-hot truth, noised, upsampled bilinearly, softmax. */
-export function stride8Scores(truth: Uint8Array, width: number, height: number, classes: number, random: () => number): Float32Array {
+export function stride8Scores(
+  truth: Uint8Array,
+  width: number,
+  height: number,
+  classes: number,
+  random: () => number,
+): Float32Array {
   const [bw, bh] = [Math.ceil(width / 8), Math.ceil(height / 8)];
   const coarse = new Float32Array(bw * bh * classes);
-  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) coarse[((y >> 3) * bw + (x >> 3)) * classes + truth[y * width + x]!]! += 1 / 64;
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) coarse[((y >> 3) * bw + (x >> 3)) * classes + truth[y * width + x]!]! += 1 / 64;
   for (let i = 0; i < coarse.length; i++) coarse[i] = coarse[i]! * 6 + (random() - 0.5) * 3;
   const xs = cachedTaps(bw, width);
   const ys = cachedTaps(bh, height);
@@ -58,7 +74,9 @@ export function stride8Scores(truth: Uint8Array, width: number, height: number, 
         const at = (yy: number, xx: number) => coarse[(yy * bw + xx) * classes + c]!;
         const fx = xs.weight[x]!;
         const fy = ys.weight[y]!;
-        const v = (at(ys.low[y]!, xs.low[x]!) * (1 - fx) + at(ys.low[y]!, xs.high[x]!) * fx) * (1 - fy) + (at(ys.high[y]!, xs.low[x]!) * (1 - fx) + at(ys.high[y]!, xs.high[x]!) * fx) * fy;
+        const v =
+          (at(ys.low[y]!, xs.low[x]!) * (1 - fx) + at(ys.low[y]!, xs.high[x]!) * fx) * (1 - fy) +
+          (at(ys.high[y]!, xs.low[x]!) * (1 - fx) + at(ys.high[y]!, xs.high[x]!) * fx) * fy;
         probabilities[p + c] = v;
         max = Math.max(max, v);
       }
@@ -75,7 +93,14 @@ export function stride8Scores(truth: Uint8Array, width: number, height: number, 
  * another class moving `speed` pixels per frame; fresh score noise every frame, as a network's, and
  * with `pixelNoise` fresh Gaussian camera noise of that σ (levels) on every pixel of every frame.
  */
-export function movingShapesSequence(width: number, height: number, classes: number, frames: number, speed = 4, pixelNoise = 0): CrfCase[] {
+export function movingShapesSequence(
+  width: number,
+  height: number,
+  classes: number,
+  frames: number,
+  speed = 4,
+  pixelNoise = 0,
+): CrfCase[] {
   const base = deeplabLikeCase(width, height, classes, 7, 10);
   const random = seededRandom(99);
   const noise = seededRandom(5);
@@ -93,7 +118,16 @@ export function movingShapesSequence(width: number, height: number, classes: num
         image.set([235, 210, 30], p * 3);
       }
     }
-    if (pixelNoise > 0) for (let i = 0; i < image.length; i++) image[i] = Math.min(255, Math.max(0, Math.round(image[i]! + pixelNoise * gaussian())));
-    return { width, height, classes, image, truth, probabilities: stride8Scores(truth, width, height, classes, random) };
+    if (pixelNoise > 0)
+      for (let i = 0; i < image.length; i++)
+        image[i] = Math.min(255, Math.max(0, Math.round(image[i]! + pixelNoise * gaussian())));
+    return {
+      width,
+      height,
+      classes,
+      image,
+      truth,
+      probabilities: stride8Scores(truth, width, height, classes, random),
+    };
   });
 }

@@ -19,7 +19,9 @@ interface Serve {
 }
 
 async function startServe(cli: string, args: readonly string[]): Promise<Serve> {
-  const child = spawn(process.execPath, [cli, 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'serve', ...args, '--port', '0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
@@ -65,10 +67,24 @@ export interface LiveRow {
 }
 
 /** Each case: `serve ARGS` watched by one Chromium page (the first stream) for `seconds` after a warm-up. */
-export async function measureLiveCases(cli: string, cases: readonly { label: string; args: readonly string[] }[], seconds: number, say: (line: string) => void): Promise<LiveRow[]> {
+export async function measureLiveCases(
+  cli: string,
+  cases: readonly { label: string; args: readonly string[] }[],
+  seconds: number,
+  say: (line: string) => void,
+): Promise<LiveRow[]> {
   const executablePath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
   if (!executablePath) throw new Error('the live benchmark needs Chromium (bash .ci/install installs it)');
-  const browser = await chromium.launch({ executablePath, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-timer-throttling', '--disable-renderer-backgrounding'] });
+  const browser = await chromium.launch({
+    executablePath,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-timer-throttling',
+      '--disable-renderer-backgrounding',
+    ],
+  });
   const rows: LiveRow[] = [];
   try {
     for (const { label, args } of cases) {
@@ -76,17 +92,29 @@ export async function measureLiveCases(cli: string, cases: readonly { label: str
       try {
         const page = await browser.newPage();
         await page.goto(`${serve.url}/`);
-        await page.waitForFunction(() => (globalThis as unknown as { viewerStats: { framesDrawn: number } }).viewerStats.framesDrawn > 10, undefined, { timeout: 90_000 });
+        await page.waitForFunction(
+          () => (globalThis as unknown as { viewerStats: { framesDrawn: number } }).viewerStats.framesDrawn > 10,
+          undefined,
+          {
+            timeout: 90_000,
+          },
+        );
         await sleep(3000); // warm-up: JIT, CRF warm start
         type Stats = { framesDrawn: number; recentLatencies: number[] };
         const read = () => page.evaluate(() => (globalThis as unknown as { viewerStats: Stats }).viewerStats);
         const before = await read();
-        const [published0, dropped0] = [await counter(serve.url, 'deeplab_frames_total{'), await counter(serve.url, 'deeplab_frames_dropped_total{')];
+        const [published0, dropped0] = [
+          await counter(serve.url, 'deeplab_frames_total{'),
+          await counter(serve.url, 'deeplab_frames_dropped_total{'),
+        ];
         const started = performance.now();
         await sleep(seconds * 1000);
         const after = await read();
         const elapsed = (performance.now() - started) / 1000;
-        const [published1, dropped1] = [await counter(serve.url, 'deeplab_frames_total{'), await counter(serve.url, 'deeplab_frames_dropped_total{')];
+        const [published1, dropped1] = [
+          await counter(serve.url, 'deeplab_frames_total{'),
+          await counter(serve.url, 'deeplab_frames_dropped_total{'),
+        ];
         const drawn = after.framesDrawn - before.framesDrawn;
         const latencies = after.recentLatencies.slice(-drawn);
         const row: LiveRow = {
@@ -100,7 +128,9 @@ export async function measureLiveCases(cli: string, cases: readonly { label: str
           samples: latencies.length,
         };
         rows.push(row);
-        say(`  ${label}: drawn ${row.deliveredFps} fps (published ${row.publishedFps}, all streams), dropped ${row.droppedPerSecond}/s, latency p50 ${row.p50Ms} ms, p95 ${row.p95Ms} ms (${row.samples} frames)`);
+        say(
+          `  ${label}: drawn ${row.deliveredFps} fps (published ${row.publishedFps}, all streams), dropped ${row.droppedPerSecond}/s, latency p50 ${row.p50Ms} ms, p95 ${row.p95Ms} ms (${row.samples} frames)`,
+        );
         await page.close();
       } finally {
         await serve.stop();
@@ -112,12 +142,21 @@ export async function measureLiveCases(cli: string, cases: readonly { label: str
   return rows;
 }
 
-export async function benchLive(options: { cli: string; seconds: number; say: (line: string) => void }): Promise<{ rows: LiveRow[]; fanOut: { oneViewerFps: number; tenViewersFps: number; ratio: number } }> {
+export async function benchLive(options: {
+  cli: string;
+  seconds: number;
+  say: (line: string) => void;
+}): Promise<{ rows: LiveRow[]; fanOut: { oneViewerFps: number; tenViewersFps: number; ratio: number } }> {
   const { cli, seconds, say } = options;
   say(`\n## live: serve testsrc 640x360@30, default model, ${seconds} s per case, viewer in Chromium`);
   const cases = [null, 1, 0.5, 0.25].map((crfScale) => ({
     label: crfScale === null ? 'CRF off' : `CRF on at scale ${crfScale}`,
-    args: ['testsrc:640x360@30', '--crf', crfScale === null ? 'off' : 'on', ...(crfScale === null ? [] : ['--crf-scale', String(crfScale)])],
+    args: [
+      'testsrc:640x360@30',
+      '--crf',
+      crfScale === null ? 'off' : 'on',
+      ...(crfScale === null ? [] : ['--crf-scale', String(crfScale)]),
+    ],
   }));
   const rows = await measureLiveCases(cli, cases, seconds, say);
 
@@ -146,7 +185,13 @@ export async function benchLive(options: { cli: string; seconds: number; say: (l
   }
   const one = median(fps[1]);
   const ten = median(fps[10]);
-  const fanOut = { oneViewerFps: Math.round(one * 10) / 10, tenViewersFps: Math.round(ten * 10) / 10, ratio: Math.round((ten / one) * 1000) / 1000 };
-  say(`  fan-out: ${fanOut.oneViewerFps} fps with 1 viewer, ${fanOut.tenViewersFps} fps with 10 (ratio ${fanOut.ratio}; goal ≥ 0.9)`);
+  const fanOut = {
+    oneViewerFps: Math.round(one * 10) / 10,
+    tenViewersFps: Math.round(ten * 10) / 10,
+    ratio: Math.round((ten / one) * 1000) / 1000,
+  };
+  say(
+    `  fan-out: ${fanOut.oneViewerFps} fps with 1 viewer, ${fanOut.tenViewersFps} fps with 10 (ratio ${fanOut.ratio}; goal ≥ 0.9)`,
+  );
   return { rows, fanOut };
 }

@@ -34,7 +34,11 @@ interface SegmentJson {
 }
 
 /** The real model (imported once into `work`) and vtest.avi from the shared folder, or null (said) where it is absent. */
-export function realMaterial(root: string, work: string, say: (line: string) => void): { model: string; video: string } | null {
+export function realMaterial(
+  root: string,
+  work: string,
+  say: (line: string) => void,
+): { model: string; video: string } | null {
   const tflite = path.resolve(root, '../shared/models/deeplabv3_257_mv_gpu.tflite');
   const video = path.resolve(root, '../shared/media/vtest.avi');
   if (!existsSync(tflite) || !existsSync(video)) {
@@ -45,7 +49,10 @@ export function realMaterial(root: string, work: string, say: (line: string) => 
   if (!existsSync(model)) writeFileSync(model, importTflite(readFileSync(tflite), tflite));
   // The sidecar `--model deeplabv3-voc` caches with it: classes, normalisation, tuned CRF kernels.
   const entry = catalogEntry('deeplabv3-voc')!;
-  writeFileSync(`${model}.json`, JSON.stringify({ normalize: entry.normalize, classes: entry.classes, crf: entry.crf }));
+  writeFileSync(
+    `${model}.json`,
+    JSON.stringify({ normalize: entry.normalize, classes: entry.classes, crf: entry.crf }),
+  );
   return { model, video };
 }
 
@@ -56,16 +63,43 @@ export async function benchRealModel(options: RealModelBenchOptions): Promise<Re
   if (!material) return null;
   const { model, video } = material;
   const frame300 = path.join(work, 'vtest-300.png');
-  if (!existsSync(frame300)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-vf', 'select=eq(n\\,300)', '-frames:v', '1', frame300]);
+  if (!existsSync(frame300))
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-vf', 'select=eq(n\\,300)', '-frames:v', '1', frame300]);
 
   const bare = async (): Promise<number> => {
-    const session = await ort.InferenceSession.create(model, { graphOptimizationLevel: 'all', intraOpNumThreads: 2, executionProviders: ['cpu'] });
-    const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', frame300, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 24 });
-    const tensor = new ort.Tensor('float32', preprocessRgb(rgb, 768, 576, 257, 257, 'NHWC', TENSORFLOW_NORMALIZATION), [1, 257, 257, 3]);
+    const session = await ort.InferenceSession.create(model, {
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: 2,
+      executionProviders: ['cpu'],
+    });
+    const rgb = execFileSync('ffmpeg', ['-v', 'error', '-i', frame300, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
+      maxBuffer: 1 << 24,
+    });
+    const tensor = new ort.Tensor(
+      'float32',
+      preprocessRgb(rgb, 768, 576, 257, 257, 'NHWC', TENSORFLOW_NORMALIZATION),
+      [1, 257, 257, 3],
+    );
     return sessionRunsPerSecond(session, { [session.inputNames[0]!]: tensor }, 5, 150);
   };
-  const segment = async (input: string, extra: string[], json = path.join(work, 'real.jsonl')): Promise<SegmentJson & { processFps: number }> => {
-    const run = await runMeasured(process.execPath, [cli, 'segment', input, '--model', model, '--device', 'cpu', '--frames-json', json, '--json', ...extra]);
+  const segment = async (
+    input: string,
+    extra: string[],
+    json = path.join(work, 'real.jsonl'),
+  ): Promise<SegmentJson & { processFps: number }> => {
+    const run = await runMeasured(process.execPath, [
+      cli,
+      'segment',
+      input,
+      '--model',
+      model,
+      '--device',
+      'cpu',
+      '--frames-json',
+      json,
+      '--json',
+      ...extra,
+    ]);
     if (run.code !== 0) throw new Error(`segment failed: ${run.stderr}`);
     const summary = JSON.parse(run.stdout) as SegmentJson;
     return { ...summary, processFps: summary.framesOut / (run.wallMs / 1000) };
@@ -81,12 +115,16 @@ export async function benchRealModel(options: RealModelBenchOptions): Promise<Re
     pipelineFps.push(p.fps);
     processFps.push(p.processFps);
     stages = p.msPerStage;
-    say(`  round ${r + 1}: bare ${bareFps.at(-1)!.toFixed(1)} fps, segment ${p.fps.toFixed(1)} fps (whole process ${p.processFps.toFixed(1)})`);
+    say(
+      `  round ${r + 1}: bare ${bareFps.at(-1)!.toFixed(1)} fps, segment ${p.fps.toFixed(1)} fps (whole process ${p.processFps.toFixed(1)})`,
+    );
   }
   const b = median(bareFps);
   const p = median(pipelineFps);
   const w = median(processFps);
-  say(`vtest.avi 768×576, 795 frames, --frames-json, default 2 workers × 1 thread; bare: 1 session × 2 threads at 1×257×257×3; ${rounds} alternating rounds, medians`);
+  say(
+    `vtest.avi 768×576, 795 frames, --frames-json, default 2 workers × 1 thread; bare: 1 session × 2 threads at 1×257×257×3; ${rounds} alternating rounds, medians`,
+  );
   say('| bare fps | segment fps (run) | ratio | segment fps (whole process) | ratio |');
   say('|---|---|---|---|---|');
   say(`| ${b.toFixed(1)} | ${p.toFixed(1)} | ${(p / b).toFixed(2)} | ${w.toFixed(1)} | ${(w / b).toFixed(2)} |`);
@@ -100,14 +138,26 @@ export async function benchRealModel(options: RealModelBenchOptions): Promise<Re
   const whole = await persons([]);
   const tiled = await persons(['--tiles', 'auto']);
   const clip40 = path.join(work, 'vtest-40.mkv');
-  if (!existsSync(clip40)) execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-frames:v', '40', '-c', 'copy', clip40]);
+  if (!existsSync(clip40))
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-frames:v', '40', '-c', 'copy', clip40]);
   const plain40 = await segment(clip40, []);
   const tiled40 = await segment(clip40, ['--tiles', 'auto']);
-  say(`frame 300: person pixels ${whole['person'] ?? 0} without tiles, ${tiled['person'] ?? 0} with --tiles auto (4×3 windows); classes without: ${JSON.stringify(whole)}, with: ${JSON.stringify(tiled)}`);
-  say(`first 40 frames: ${plain40.fps.toFixed(1)} fps without tiles, ${tiled40.fps.toFixed(1)} fps with --tiles auto (ms/frame ${JSON.stringify(tiled40.msPerStage)})`);
+  say(
+    `frame 300: person pixels ${whole['person'] ?? 0} without tiles, ${tiled['person'] ?? 0} with --tiles auto (4×3 windows); classes without: ${JSON.stringify(whole)}, with: ${JSON.stringify(tiled)}`,
+  );
+  say(
+    `first 40 frames: ${plain40.fps.toFixed(1)} fps without tiles, ${tiled40.fps.toFixed(1)} fps with --tiles auto (ms/frame ${JSON.stringify(tiled40.msPerStage)})`,
+  );
   return {
-    bareFps: b, segmentFps: p, ratio: p / b, processFps: w, processRatio: w / b, msPerStage: stages, rounds: { bareFps, pipelineFps, processFps },
-    frame300: { withoutTiles: whole, withTiles: tiled }, first40: { fps: plain40.fps, tiledFps: tiled40.fps, tiledMsPerStage: tiled40.msPerStage },
+    bareFps: b,
+    segmentFps: p,
+    ratio: p / b,
+    processFps: w,
+    processRatio: w / b,
+    msPerStage: stages,
+    rounds: { bareFps, pipelineFps, processFps },
+    frame300: { withoutTiles: whole, withTiles: tiled },
+    first40: { fps: plain40.fps, tiledFps: tiled40.fps, tiledMsPerStage: tiled40.msPerStage },
   };
 }
 
@@ -115,7 +165,9 @@ export async function benchRealModel(options: RealModelBenchOptions): Promise<Re
  * `serve` with the real DeepLab, watched in Chromium: one 640×360 stream with the CRF off and on
  * (live defaults), two streams, and vtest.avi `--realtime --tiles auto`.
  */
-export async function benchLiveRealModel(options: RealModelBenchOptions & { seconds: number }): Promise<LiveRow[] | null> {
+export async function benchLiveRealModel(
+  options: RealModelBenchOptions & { seconds: number },
+): Promise<LiveRow[] | null> {
   const { root, cli, work, seconds, say } = options;
   say(`\n## live with the real DeepLab v3: serve, viewer in Chromium, ${seconds} s per case`);
   const material = realMaterial(root, work, say);
@@ -125,13 +177,26 @@ export async function benchLiveRealModel(options: RealModelBenchOptions & { seco
   const cases = [
     { label: 'testsrc 640x360@30, CRF off', args: ['testsrc:640x360@30', ...m] },
     { label: 'testsrc 640x360@30, CRF on (live defaults)', args: ['testsrc:640x360@30', ...m, '--crf', 'on'] },
-    { label: 'testsrc 640x360@30, CRF on --crf-scale 0.25', args: ['testsrc:640x360@30', ...m, '--crf', 'on', '--crf-scale', '0.25'] },
-    { label: 'two testsrc 640x360@30 streams, CRF on', args: ['testsrc:640x360@30', 'testsrc:640x360@30', ...m, '--crf', 'on'] },
+    {
+      label: 'testsrc 640x360@30, CRF on --crf-scale 0.25',
+      args: ['testsrc:640x360@30', ...m, '--crf', 'on', '--crf-scale', '0.25'],
+    },
+    {
+      label: 'two testsrc 640x360@30 streams, CRF on',
+      args: ['testsrc:640x360@30', 'testsrc:640x360@30', ...m, '--crf', 'on'],
+    },
     { label: 'vtest.avi --realtime (10 fps), CRF on', args: [video, '--realtime', ...m, '--crf', 'on'] },
-    { label: 'vtest.avi --realtime (10 fps) --tiles auto, CRF on', args: [video, '--realtime', ...m, '--tiles', 'auto', '--crf', 'on'] },
+    {
+      label: 'vtest.avi --realtime (10 fps) --tiles auto, CRF on',
+      args: [video, '--realtime', ...m, '--tiles', 'auto', '--crf', 'on'],
+    },
   ];
   // The street model (issue 26's first road): one 513×513 run a frame finds every pedestrian.
   const street = catalogueModelFile(root, work, catalogEntry('deeplab-cityscapes')!);
-  if (street) cases.push({ label: 'vtest.avi --realtime (10 fps), deeplab-cityscapes, CRF on', args: [video, '--realtime', '--model', street, '--device', 'cpu', '--crf', 'on'] });
+  if (street)
+    cases.push({
+      label: 'vtest.avi --realtime (10 fps), deeplab-cityscapes, CRF on',
+      args: [video, '--realtime', '--model', street, '--device', 'cpu', '--crf', 'on'],
+    });
   return measureLiveCases(cli, cases, seconds, say);
 }

@@ -29,13 +29,18 @@ interface Sample {
 function procStats(pid: number): { rssMb: number; fds: number; threads: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssMb: Math.round(field('VmRSS') / 1024), fds: readdirSync(`/proc/${pid}/fd`).length, threads: field('Threads') };
+  return {
+    rssMb: Math.round(field('VmRSS') / 1024),
+    fds: readdirSync(`/proc/${pid}/fd`).length,
+    threads: field('Threads'),
+  };
 }
 
 async function counter(url: string, name: string, label?: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let total = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name) && (!label || line.includes(label))) total += Number(line.split(' ').at(-1));
+  for (const line of text.split('\n'))
+    if (line.startsWith(name) && (!label || line.includes(label))) total += Number(line.split(' ').at(-1));
   return total;
 }
 
@@ -52,9 +57,17 @@ export interface SoakResult {
   readonly samples: readonly Sample[];
 }
 
-export async function benchSoak(options: { cli: string; clip: string; minutes: number; viewerCycles: number; say: (line: string) => void }): Promise<SoakResult> {
+export async function benchSoak(options: {
+  cli: string;
+  clip: string;
+  minutes: number;
+  viewerCycles: number;
+  say: (line: string) => void;
+}): Promise<SoakResult> {
   const { cli, clip, minutes, viewerCycles, say } = options;
-  say(`\n## soak: serve testsrc + an HTTP stream that keeps ending, ${minutes} min, ${viewerCycles} viewer connect/disconnect cycles`);
+  say(
+    `\n## soak: serve testsrc + an HTTP stream that keeps ending, ${minutes} min, ${viewerCycles} viewer connect/disconnect cycles`,
+  );
   const size = statSync(clip).size;
   const http = createServer((_request, response) => {
     response.writeHead(200, { 'content-type': 'video/mp2t', 'content-length': size });
@@ -63,7 +76,9 @@ export async function benchSoak(options: { cli: string; clip: string; minutes: n
   await once(http, 'listening');
   const httpUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/ending.ts`;
 
-  const child: ChildProcess = spawn(process.execPath, [cli, 'serve', 'testsrc:640x360@30', httpUrl, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [cli, 'serve', 'testsrc:640x360@30', httpUrl, '--port', '0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stderr!.setEncoding('utf8').on('data', (text: string) => {
@@ -82,7 +97,12 @@ export async function benchSoak(options: { cli: string; clip: string; minutes: n
   const started = performance.now();
   const samples: Sample[] = [];
   const sample = async () => {
-    const s: Sample = { atS: Math.round((performance.now() - started) / 1000), ...procStats(pid), published: await counter(url, 'deeplab_frames_total{', 'stream="testsrc"'), outages: await counter(url, 'deeplab_source_outages_total{') };
+    const s: Sample = {
+      atS: Math.round((performance.now() - started) / 1000),
+      ...procStats(pid),
+      published: await counter(url, 'deeplab_frames_total{', 'stream="testsrc"'),
+      outages: await counter(url, 'deeplab_source_outages_total{'),
+    };
     samples.push(s);
     return s;
   };
@@ -114,7 +134,9 @@ export async function benchSoak(options: { cli: string; clip: string; minutes: n
   while (performance.now() < end) {
     await sleep(Math.min(30_000, Math.max(0, end - performance.now())));
     const s = await sample();
-    say(`  ${s.atS} s: RSS ${s.rssMb} MB, ${s.fds} fds, ${s.threads} threads, ${s.outages} outages, ${cycles} viewer cycles`);
+    say(
+      `  ${s.atS} s: RSS ${s.rssMb} MB, ${s.fds} fds, ${s.threads} threads, ${s.outages} outages, ${cycles} viewer cycles`,
+    );
   }
   await cycling;
   // Let the last closes and reconnects settle before reading the end state.
@@ -143,6 +165,8 @@ export async function benchSoak(options: { cli: string; clip: string; minutes: n
     end: { rssMb: last.rssMb, fds: last.fds, threads: last.threads },
     samples,
   };
-  say(`  RSS ${warm.rssMb} → ${last.rssMb} MB (${result.rssGrowthPct}%; goal < 10%), fps ${result.fpsFirstMinute} → ${result.fpsLastMinute}, fds ${warm.fds} → ${last.fds}, threads ${warm.threads} → ${last.threads}, ${cycles} viewer cycles, ${last.outages} outages`);
+  say(
+    `  RSS ${warm.rssMb} → ${last.rssMb} MB (${result.rssGrowthPct}%; goal < 10%), fps ${result.fpsFirstMinute} → ${result.fpsLastMinute}, fds ${warm.fds} → ${last.fds}, threads ${warm.threads} → ${last.threads}, ${cycles} viewer cycles, ${last.outages} outages`,
+  );
   return result;
 }

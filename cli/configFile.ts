@@ -37,32 +37,49 @@ function readConfig(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new UsageError(`--config ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new UsageError(
+      `--config ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
   let value: unknown;
   try {
     // JSON is YAML; a .json file is read as JSON so that its errors read as JSON's.
     value = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new UsageError(`--config ${file}: not ${/\.json$/i.test(file) ? 'JSON' : 'YAML or JSON'} (${(error as Error).message.split('\n')[0]})`);
+    throw new UsageError(
+      `--config ${file}: not ${/\.json$/i.test(file) ? 'JSON' : 'YAML or JSON'} (${(error as Error).message.split('\n')[0]})`,
+    );
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new UsageError(`--config ${file}: expected an object of settings (keys as the flags in camelCase)`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new UsageError(`--config ${file}: expected an object of settings (keys as the flags in camelCase)`);
   return value as Record<string, unknown>;
 }
 
 /** The flags (`--name value`) a config stands for, and its inputs. */
-function flagsOf(config: Record<string, unknown>, command: Command, file: string): { flags: string[]; inputs: string[] } {
+function flagsOf(
+  config: Record<string, unknown>,
+  command: Command,
+  file: string,
+): { flags: string[]; inputs: string[] } {
   const flags: string[] = [];
   let inputs: string[] = [];
-  const options = new Map(command.options.filter((o) => o.long && o.long !== '--config' && o.long !== '--help').map((o) => [o.attributeName(), o] as const));
+  const options = new Map(
+    command.options
+      .filter((o) => o.long && o.long !== '--config' && o.long !== '--help')
+      .map((o) => [o.attributeName(), o] as const),
+  );
   for (const [key, value] of Object.entries(config)) {
     if (key === 'inputs' && command.registeredArguments.length > 0) {
-      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new UsageError(`--config ${file}: inputs: expected a list of inputs`);
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string'))
+        throw new UsageError(`--config ${file}: inputs: expected a list of inputs`);
       inputs = value;
       continue;
     }
     const option = options.get(key);
-    if (!option) throw new UsageError(`--config ${file}: ${key}: not a setting of ${command.name()} (keys are its flags in camelCase: ${[...options.keys()].slice(0, 6).join(', ')} …)`);
+    if (!option)
+      throw new UsageError(
+        `--config ${file}: ${key}: not a setting of ${command.name()} (keys are its flags in camelCase: ${[...options.keys()].slice(0, 6).join(', ')} …)`,
+      );
     flags.push(...flagTokens(option, value, `--config ${file}: ${key}`));
   }
   return { flags, inputs };
@@ -76,7 +93,8 @@ function flagTokens(option: Option, value: unknown, what: string): string[] {
   }
   if (typeof value === 'string' || typeof value === 'number') return [long, String(value)];
   if (typeof value === 'boolean') return [long, value ? 'on' : 'off'];
-  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number')) return [long, value.join(',')];
+  if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number'))
+    return [long, value.join(',')];
   throw new UsageError(`${what}: expected a value as the flag ${long} takes`);
 }
 

@@ -11,7 +11,11 @@ export function reportFailure(error: unknown, verbose: boolean): number {
     return error.exitCode;
   }
   const message = redactSecrets(error instanceof Error ? error.message : String(error));
-  process.stderr.write(verbose && error instanceof Error ? `${redactSecrets(error.stack ?? message)}\n` : `error: ${message} (an internal error; rerun with --verbose and report it)\n`);
+  process.stderr.write(
+    verbose && error instanceof Error
+      ? `${redactSecrets(error.stack ?? message)}\n`
+      : `error: ${message} (an internal error; rerun with --verbose and report it)\n`,
+  );
   return 1;
 }
 

@@ -14,14 +14,18 @@ import type { TileGrid } from '../model/tiles.js';
 export function positiveInt(flag: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${flag} takes a positive whole number, got "${value}"`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${flag} takes a positive whole number, got "${value}"`);
     return n;
   };
 }
 
 export function scaleList(value: string): number[] {
   const scales = value.split(',').map(Number);
-  if (scales.length === 0 || scales.some((s) => !(s > 0 && s <= 4))) throw new InvalidArgumentError(`takes scales between 0 and 4 separated by commas, such as 0.5,0.75,1, got "${value}"`);
+  if (scales.length === 0 || scales.some((s) => !(s > 0 && s <= 4)))
+    throw new InvalidArgumentError(
+      `takes scales between 0 and 4 separated by commas, such as 0.5,0.75,1, got "${value}"`,
+    );
   return scales;
 }
 
@@ -53,7 +57,10 @@ export function positive(flag: string) {
 export function sigma(flag: string) {
   return (value: string): number => {
     const n = positive(flag)(value);
-    if (n < MIN_KERNEL_SIGMA) throw new InvalidArgumentError(`${flag} takes a σ of at least ${MIN_KERNEL_SIGMA} (a kernel narrower than that reaches no neighbour), got "${value}"`);
+    if (n < MIN_KERNEL_SIGMA)
+      throw new InvalidArgumentError(
+        `${flag} takes a σ of at least ${MIN_KERNEL_SIGMA} (a kernel narrower than that reaches no neighbour), got "${value}"`,
+      );
     return n;
   };
 }
@@ -79,10 +86,12 @@ export interface CrfFlags {
 export const LIVE_CRF_PRUNE = 0.2;
 
 /** `--device`, the same in every command; its default shown as a user types it. */
-export const deviceOption = (): Option => new Option('--device <device>', 'auto | cpu | cuda | cuda:N').argParser(device).default(parseDevice('auto'), 'auto');
+export const deviceOption = (): Option =>
+  new Option('--device <device>', 'auto | cpu | cuda | cuda:N').argParser(device).default(parseDevice('auto'), 'auto');
 
 /** `--crf on|off`, off unless asked for; its default shown as a user types it. */
-export const crfSwitch = (description: string): Option => new Option('--crf <on|off>', description).argParser(onOff).default(false, 'off');
+export const crfSwitch = (description: string): Option =>
+  new Option('--crf <on|off>', description).argParser(onOff).default(false, 'off');
 
 /**
  * The kernel flags (in the help's "CRF" group, after the command's other CRF flags) have no
@@ -93,17 +102,42 @@ export function crfKernelOptions(command: Command): Command {
   const fallback = (v: number) => `(default: the model's tuned value, else ${v})`;
   return command
     .optionsGroup('CRF:')
-    .option('--crf-pos-w <w>', `CRF smoothness kernel weight w2 ${fallback(gaussian.weight)}`, nonNegative('--crf-pos-w'))
-    .option('--crf-pos-xy <σ>', `CRF smoothness kernel σγ, pixels at full size ${fallback(gaussian.xy)}`, sigma('--crf-pos-xy'))
-    .option('--crf-bi-w <w>', `CRF appearance kernel weight w1 ${fallback(bilateral.weight)}`, nonNegative('--crf-bi-w'))
-    .option('--crf-bi-xy <σ>', `CRF appearance kernel σα, pixels at full size ${fallback(bilateral.xy)}`, sigma('--crf-bi-xy'))
-    .option('--crf-bi-rgb <σ>', `CRF appearance kernel σβ, colour 0–255 ${fallback(bilateral.rgb)}`, sigma('--crf-bi-rgb'))
-    .option('--crf-prune <p>', `labels whose probability stays below p everywhere in a frame are left out of the CRF (default: ${DEEPLAB_VOC_PARAMS.pruneBelow}; serve ${LIVE_CRF_PRUNE})`, fraction)
+    .option(
+      '--crf-pos-w <w>',
+      `CRF smoothness kernel weight w2 ${fallback(gaussian.weight)}`,
+      nonNegative('--crf-pos-w'),
+    )
+    .option(
+      '--crf-pos-xy <σ>',
+      `CRF smoothness kernel σγ, pixels at full size ${fallback(gaussian.xy)}`,
+      sigma('--crf-pos-xy'),
+    )
+    .option(
+      '--crf-bi-w <w>',
+      `CRF appearance kernel weight w1 ${fallback(bilateral.weight)}`,
+      nonNegative('--crf-bi-w'),
+    )
+    .option(
+      '--crf-bi-xy <σ>',
+      `CRF appearance kernel σα, pixels at full size ${fallback(bilateral.xy)}`,
+      sigma('--crf-bi-xy'),
+    )
+    .option(
+      '--crf-bi-rgb <σ>',
+      `CRF appearance kernel σβ, colour 0–255 ${fallback(bilateral.rgb)}`,
+      sigma('--crf-bi-rgb'),
+    )
+    .option(
+      '--crf-prune <p>',
+      `labels whose probability stays below p everywhere in a frame are left out of the CRF (default: ${DEEPLAB_VOC_PARAMS.pruneBelow}; serve ${LIVE_CRF_PRUNE})`,
+      fraction,
+    )
     .optionsGroup('Options:');
 }
 
 export function crfParams(flags: CrfFlags): CrfSettings {
-  const given = <T extends object>(o: T) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+  const given = <T extends object>(o: T) =>
+    Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
   return {
     iterations: flags.crfIters,
     ...(flags.crfScale !== undefined ? { scale: flags.crfScale } : {}),
@@ -124,9 +158,20 @@ export function fraction(value: string): number {
   return n;
 }
 
-export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'];
+export const X264_PRESETS = [
+  'ultrafast',
+  'superfast',
+  'veryfast',
+  'faster',
+  'fast',
+  'medium',
+  'slow',
+  'slower',
+  'veryslow',
+];
 export function x264Preset(value: string): string {
-  if (!X264_PRESETS.includes(value)) throw new InvalidArgumentError(`takes one of ${X264_PRESETS.join(', ')}, got "${value}"`);
+  if (!X264_PRESETS.includes(value))
+    throw new InvalidArgumentError(`takes one of ${X264_PRESETS.join(', ')}, got "${value}"`);
   return value;
 }
 
@@ -140,7 +185,9 @@ export function normalizeFlag(value: string): NonNullable<ModelOverrides['normal
       return { mean: mean as [number, number, number], std: std as [number, number, number] };
     }
   }
-  throw new InvalidArgumentError(`takes torchvision, tensorflow, mediapipe or MEAN/STD such as 0.5,0.5,0.5/0.5,0.5,0.5, got "${value}"`);
+  throw new InvalidArgumentError(
+    `takes torchvision, tensorflow, mediapipe or MEAN/STD such as 0.5,0.5,0.5/0.5,0.5,0.5, got "${value}"`,
+  );
 }
 
 export function classesFlag(value: string): NonNullable<ModelOverrides['classes']> {
@@ -149,16 +196,22 @@ export function classesFlag(value: string): NonNullable<ModelOverrides['classes'
   try {
     text = readFileSync(value, 'utf8');
   } catch {
-    throw new InvalidArgumentError(`takes ${CLASS_SET_NAMES.join(', ')} or a readable text file of class names, got "${value}"`);
+    throw new InvalidArgumentError(
+      `takes ${CLASS_SET_NAMES.join(', ')} or a readable text file of class names, got "${value}"`,
+    );
   }
-  const names = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const names = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   if (names.length === 0) throw new InvalidArgumentError(`${value} names no classes`);
   return names;
 }
 
 export function size(value: string): [number, number] {
   const match = /^(\d+)x(\d+)$/.exec(value);
-  if (!match || Number(match[1]) < 1 || Number(match[2]) < 1) throw new InvalidArgumentError(`takes WIDTHxHEIGHT such as 513x289, got "${value}"`);
+  if (!match || Number(match[1]) < 1 || Number(match[2]) < 1)
+    throw new InvalidArgumentError(`takes WIDTHxHEIGHT such as 513x289, got "${value}"`);
   return [Number(match[1]), Number(match[2])];
 }
 
@@ -202,8 +255,14 @@ export interface SegmentFlags extends RunFlags {
 }
 
 /** What the model flags say the graph could not (normalisation, class names). */
-export function modelOverridesFrom(flags: { normalize?: ModelOverrides['normalize']; classes?: ModelOverrides['classes'] }): ModelOverrides {
-  return { ...(flags.normalize ? { normalize: flags.normalize } : {}), ...(flags.classes ? { classes: flags.classes } : {}) };
+export function modelOverridesFrom(flags: {
+  normalize?: ModelOverrides['normalize'];
+  classes?: ModelOverrides['classes'];
+}): ModelOverrides {
+  return {
+    ...(flags.normalize ? { normalize: flags.normalize } : {}),
+    ...(flags.classes ? { classes: flags.classes } : {}),
+  };
 }
 
 /**
@@ -214,12 +273,27 @@ export function modelOverridesFrom(flags: { normalize?: ModelOverrides['normaliz
 export function modelOptions(command: Command): Command {
   return command
     .optionsGroup('Model:')
-    .option('--model <name|path>', 'a catalogue model by name (deeplab-stream models lists them; fetched once, then cached) or an ONNX file (default: mediapipe-selfie, embedded)')
+    .option(
+      '--model <name|path>',
+      'a catalogue model by name (deeplab-stream models lists them; fetched once, then cached) or an ONNX file (default: mediapipe-selfie, embedded)',
+    )
     .addOption(deviceOption())
     .option('--input-size <WxH>', 'model input size for models with a dynamic size (default: longer side 513)', size)
-    .option('--normalize <how>', 'input normalisation: torchvision | tensorflow | mediapipe | MEAN/STD as r,g,b/r,g,b (default: from the graph)', normalizeFlag)
-    .option('--classes <set>', `class names and colours: ${CLASS_SET_NAMES.join(' | ')} | a text file with one name per line`, classesFlag)
-    .option('--tiles <grid>', 'sliding-window inference: auto (windows about the model\'s input size; 1x1 when the frame is no larger) or COLSxROWS', tilesFlag)
+    .option(
+      '--normalize <how>',
+      'input normalisation: torchvision | tensorflow | mediapipe | MEAN/STD as r,g,b/r,g,b (default: from the graph)',
+      normalizeFlag,
+    )
+    .option(
+      '--classes <set>',
+      `class names and colours: ${CLASS_SET_NAMES.join(' | ')} | a text file with one name per line`,
+      classesFlag,
+    )
+    .option(
+      '--tiles <grid>',
+      "sliding-window inference: auto (windows about the model's input size; 1x1 when the frame is no larger) or COLSxROWS",
+      tilesFlag,
+    )
     .option('--tile-overlap <f>', 'share of a window its neighbours overlap, 0 to 0.9 (default: 0.25)', tileOverlap);
 }
 
@@ -227,17 +301,25 @@ export function tilesFlag(value: string): TileGrid {
   if (value === 'auto') return 'auto';
   const match = /^(\d+)x(\d+)$/.exec(value);
   const [cols, rows] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
-  if (!(cols >= 1 && rows >= 1 && cols <= 16 && rows <= 16)) throw new InvalidArgumentError(`takes auto or COLSxROWS from 1x1 to 16x16, such as 3x2, got "${value}"`);
+  if (!(cols >= 1 && rows >= 1 && cols <= 16 && rows <= 16))
+    throw new InvalidArgumentError(`takes auto or COLSxROWS from 1x1 to 16x16, such as 3x2, got "${value}"`);
   return { cols, rows };
 }
 
 export function tileOverlap(value: string): number {
   const n = Number(value);
-  if (!(n >= 0 && n <= 0.9) || value.trim() === '') throw new InvalidArgumentError(`takes a share of a window from 0 to 0.9, such as 0.25, got "${value}"`);
+  if (!(n >= 0 && n <= 0.9) || value.trim() === '')
+    throw new InvalidArgumentError(`takes a share of a window from 0 to 0.9, such as 0.25, got "${value}"`);
   return n;
 }
 
 /** What the tile flags ask of planRun. */
-export function tileOptions(flags: { tiles?: TileGrid; tileOverlap?: number }): { tiles?: TileGrid; tileOverlap?: number } {
-  return { ...(flags.tiles ? { tiles: flags.tiles } : {}), ...(flags.tileOverlap !== undefined ? { tileOverlap: flags.tileOverlap } : {}) };
+export function tileOptions(flags: { tiles?: TileGrid; tileOverlap?: number }): {
+  tiles?: TileGrid;
+  tileOverlap?: number;
+} {
+  return {
+    ...(flags.tiles ? { tiles: flags.tiles } : {}),
+    ...(flags.tileOverlap !== undefined ? { tileOverlap: flags.tileOverlap } : {}),
+  };
 }

@@ -5,7 +5,10 @@
  */
 
 export async function resolveModelFlag(value: string | undefined, quiet = false): Promise<string> {
-  const [{ createByteProgress }, { resolveModel }] = await Promise.all([import('./progress.js'), import('../pipeline/resolveModel.js')]);
+  const [{ createByteProgress }, { resolveModel }] = await Promise.all([
+    import('./progress.js'),
+    import('../pipeline/resolveModel.js'),
+  ]);
   const bar = createByteProgress(Boolean(process.stderr.isTTY) && !quiet, `fetch ${value}`);
   const controller = new AbortController();
   const onSignal = () => controller.abort();

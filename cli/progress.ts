@@ -18,7 +18,9 @@ export function createProgress(enabled: boolean, label = 'segment', unit = 'fram
       bar = new cliProgress.SingleBar(
         {
           stream: process.stderr,
-          format: known ? `${label} |{bar}| {value}/{total} ${unit} | {fps} fps | ETA {eta_formatted}` : `${label} {value} ${unit} | {fps} fps`,
+          format: known
+            ? `${label} |{bar}| {value}/{total} ${unit} | {fps} fps | ETA {eta_formatted}`
+            : `${label} {value} ${unit} | {fps} fps`,
           hideCursor: true,
           clearOnComplete: false,
           etaBuffer: 30,
@@ -39,14 +41,24 @@ export function createProgress(enabled: boolean, label = 'segment', unit = 'fram
 }
 
 /** A download's bar on a TTY (MB received / total); silent elsewhere. Returns the progress callback and a stop. */
-export function createByteProgress(enabled: boolean, label: string): { onProgress: (received: number, total: number) => void; stop(): void } {
+export function createByteProgress(
+  enabled: boolean,
+  label: string,
+): { onProgress: (received: number, total: number) => void; stop(): void } {
   if (!enabled) return { onProgress() {}, stop() {} };
   let bar: cliProgress.SingleBar | null = null;
   const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
   return {
     onProgress(received, total) {
       if (!bar) {
-        bar = new cliProgress.SingleBar({ stream: process.stderr, format: `${label} |{bar}| {got}/{size} MB | ETA {eta_formatted}`, hideCursor: true }, cliProgress.Presets.shades_classic);
+        bar = new cliProgress.SingleBar(
+          {
+            stream: process.stderr,
+            format: `${label} |{bar}| {got}/{size} MB | ETA {eta_formatted}`,
+            hideCursor: true,
+          },
+          cliProgress.Presets.shades_classic,
+        );
         bar.start(total, 0, { got: mb(0), size: mb(total) });
       }
       bar.update(received, { got: mb(received), size: mb(total) });

@@ -25,32 +25,62 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
     // The workers open the inputs, on their machines: nothing is opened here.
     const { inputs, plan, classes, crfOn } = await planLiveStreams(options, log, false);
     const relay = await startLiveRelay({
-      nats: options.nats, inputs, realtime: Boolean(options.realtime), modelPath: options.modelPath,
-      run: runSettingsFor({ ...options, crf: { params: options.crf.params, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) } }),
-      crfOn: (id) => crfOn.has(id), hub, metrics, log, onStatus: streamsChanged,
+      nats: options.nats,
+      inputs,
+      realtime: Boolean(options.realtime),
+      modelPath: options.modelPath,
+      run: runSettingsFor({
+        ...options,
+        crf: { params: options.crf.params, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) },
+      }),
+      crfOn: (id) => crfOn.has(id),
+      hub,
+      metrics,
+      log,
+      onStatus: streamsChanged,
       ...(options.inputKey ? { inputKey: options.inputKey } : {}),
     });
     const describe = (input: LiveInput): StreamDescription => {
       const status = relay.status(input.id);
       const message = status?.stale ? `its worker ${status.worker} stopped; waiting for another` : status?.message;
       return {
-        id: input.id, input: input.shown, kind: input.kind, status: !status ? 'waiting for a worker' : status.stale ? 'outage' : status.status, ...(message ? { message } : {}),
-        width: status?.width ?? 0, height: status?.height ?? 0, crf: crfOn.has(input.id), dropped: status?.dropped ?? 0, fps: metrics.streamFps(input.id),
+        id: input.id,
+        input: input.shown,
+        kind: input.kind,
+        status: !status ? 'waiting for a worker' : status.stale ? 'outage' : status.status,
+        ...(message ? { message } : {}),
+        width: status?.width ?? 0,
+        height: status?.height ?? 0,
+        crf: crfOn.has(input.id),
+        dropped: status?.dropped ?? 0,
+        fps: metrics.streamFps(input.id),
       };
     };
     return {
-      classes, crfAvailable: plan.crfAvailable, provider: `workers of ${redactSecrets(options.nats.url)}`, fallbackReason: undefined,
+      classes,
+      crfAvailable: plan.crfAvailable,
+      provider: `workers of ${redactSecrets(options.nats.url)}`,
+      fallbackReason: undefined,
       streamIds: inputs.map((i) => i.id),
       describeStreams: () => inputs.map(describe),
       setCrf: (id, on) => {
         if (!plan.crfAvailable || !inputs.some((i) => i.id === id)) return false;
         if (on) crfOn.add(id);
         else crfOn.delete(id);
-        relay.setCrf(id).catch((error: unknown) => log(`stream ${id}: the CRF switch did not reach the cluster (${(error as Error).message})`));
+        relay
+          .setCrf(id)
+          .catch((error: unknown) =>
+            log(`stream ${id}: the CRF switch did not reach the cluster (${(error as Error).message})`),
+          );
         return true;
       },
       // A cluster's workers encode frames only while someone watches.
-      watchedChanged: () => void relay.viewersChanged().catch((error: unknown) => log(`the cluster did not hear that viewers came or went (${(error as Error).message})`)),
+      watchedChanged: () =>
+        void relay
+          .viewersChanged()
+          .catch((error: unknown) =>
+            log(`the cluster did not hear that viewers came or went (${(error as Error).message})`),
+          ),
       // A cluster's streams never end here: their workers come and go.
       finished: new Promise<void>(() => {}),
       close: () => relay.close(),

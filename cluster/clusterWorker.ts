@@ -27,7 +27,17 @@ import { checkRunLimits, DEFAULT_RUN_LIMITS, type RunLimits } from './runLimits.
 import type { InputKey } from './sealedInput.js';
 import { type Cluster, openCluster } from './natsCluster.js';
 import type { NatsTarget } from './natsSecurity.js';
-import { ackWaitMs, CHUNK_STREAM, type ChunkDone, type ChunkTask, doneSubject, encode, MAX_DELIVERIES, parseChunkTask, WORKER_CONSUMER } from './protocol.js';
+import {
+  ackWaitMs,
+  CHUNK_STREAM,
+  type ChunkDone,
+  type ChunkTask,
+  doneSubject,
+  encode,
+  MAX_DELIVERIES,
+  parseChunkTask,
+  WORKER_CONSUMER,
+} from './protocol.js';
 
 export interface ClusterWorkerOptions {
   readonly nats: NatsTarget;
@@ -68,7 +78,12 @@ class ChunkPools {
     if (this.kept && (this.kept.key !== key || this.kept.pool.failed)) await this.close();
     if (!this.kept) {
       const workers = Math.min(2, this.options.threads);
-      const pool = await InferencePool.forModel(plan.descriptor, { workers, modelPath: plan.modelPath, device: this.options.device, threads: Math.max(1, Math.floor(this.options.threads / workers)) });
+      const pool = await InferencePool.forModel(plan.descriptor, {
+        workers,
+        modelPath: plan.modelPath,
+        device: this.options.device,
+        threads: Math.max(1, Math.floor(this.options.threads / workers)),
+      });
       this.kept = { key, pool };
     }
     return this.kept.pool;
@@ -87,15 +102,28 @@ export async function runClusterWorker(given: ClusterWorkerOptions): Promise<Clu
   const { signal } = options;
   const log = (line: string) => options.onLog?.(line);
   const id = `${os.hostname()}:${process.pid}`;
-  const cluster = await openCluster(options.nats, { role: 'worker', persistent: true, name: `deeplab-stream worker ${id}`, log });
+  const cluster = await openCluster(options.nats, {
+    role: 'worker',
+    persistent: true,
+    name: `deeplab-stream worker ${id}`,
+    log,
+  });
   let chunks = 0;
   let frames = 0;
   const pools = new ChunkPools(options);
   const limits = options.limits ?? DEFAULT_RUN_LIMITS;
-  const modelFile = (model: { readonly object: string }) => cachedModel(cluster, model, options.modelCache ?? DEFAULT_MODEL_CACHE_LIMITS);
+  const modelFile = (model: { readonly object: string }) =>
+    cachedModel(cluster, model, options.modelCache ?? DEFAULT_MODEL_CACHE_LIMITS);
   const live = new LiveClaims(cluster, {
-    id, device: options.device, threads: options.threads, maxStreams: options.maxStreams ?? 4,
-    inputs: options.inputs ?? parseInputRules(DEFAULT_INPUT_RULES), limits, inputKey: options.inputKey, modelFile, log,
+    id,
+    device: options.device,
+    threads: options.threads,
+    maxStreams: options.maxStreams ?? 4,
+    inputs: options.inputs ?? parseInputRules(DEFAULT_INPUT_RULES),
+    limits,
+    inputKey: options.inputKey,
+    modelFile,
+    log,
   });
   live.start();
   try {
@@ -106,7 +134,8 @@ export async function runClusterWorker(given: ClusterWorkerOptions): Promise<Clu
       try {
         msg = await consumer.next({ expires: 2000 });
       } catch (error) {
-        if (cluster.connection.isClosed()) throw new ClusterError(`lost the NATS server at ${cluster.url} (${(error as Error).message})`);
+        if (cluster.connection.isClosed())
+          throw new ClusterError(`lost the NATS server at ${cluster.url} (${(error as Error).message})`);
         await new Promise((resolve) => setTimeout(resolve, 500)); // reconnecting: ask again shortly
         continue;
       }
@@ -139,7 +168,15 @@ export async function runClusterWorker(given: ClusterWorkerOptions): Promise<Clu
 /** One chunk, start to acknowledgement; 'handed back' when the worker was stopped in the middle. */
 type ModelFile = (model: { readonly object: string }) => Promise<string>;
 
-async function workOn(cluster: Cluster, msg: JsMsg, task: ChunkTask, id: string, options: ClusterWorkerOptions & { readonly limits: RunLimits }, pools: ChunkPools, modelFile: ModelFile): Promise<ChunkDone | 'handed back'> {
+async function workOn(
+  cluster: Cluster,
+  msg: JsMsg,
+  task: ChunkTask,
+  id: string,
+  options: ClusterWorkerOptions & { readonly limits: RunLimits },
+  pools: ChunkPools,
+  modelFile: ModelFile,
+): Promise<ChunkDone | 'handed back'> {
   const log = (line: string) => options.onLog?.(line);
   const what = `job ${task.job} chunk ${task.chunk + 1}/${task.chunks}`;
   log(`${what}: started (delivery ${msg.info.deliveryCount})`);
@@ -147,7 +184,15 @@ async function workOn(cluster: Cluster, msg: JsMsg, task: ChunkTask, id: string,
   try {
     const over = checkRunLimits(task.run, options.limits);
     // Over this worker's caps: the job's answer (its client sees the line), not a reason to try elsewhere.
-    const done: ChunkDone = over ? { ok: false, job: task.job, chunk: task.chunk, worker: id, error: { kind: 'InputError', message: `worker ${id} ${over}` } } : await segmentChunk(cluster, task, id, options, pools, modelFile);
+    const done: ChunkDone = over
+      ? {
+          ok: false,
+          job: task.job,
+          chunk: task.chunk,
+          worker: id,
+          error: { kind: 'InputError', message: `worker ${id} ${over}` },
+        }
+      : await segmentChunk(cluster, task, id, options, pools, modelFile);
     await cluster.js.publish(doneSubject(task.job), encode(done));
     await msg.ackAck();
     log(`${what}: done, ${done.ok ? `${done.frames} frames` : done.error.message}`);
@@ -162,9 +207,24 @@ async function workOn(cluster: Cluster, msg: JsMsg, task: ChunkTask, id: string,
     log(`${what}: failed (${(error as Error).message})${last ? '; giving it up' : '; it will be tried again'}`);
     if (!last) {
       msg.nak(1000);
-      return { ok: false, job: task.job, chunk: task.chunk, worker: id, error: { kind: 'internal', message: (error as Error).message } };
+      return {
+        ok: false,
+        job: task.job,
+        chunk: task.chunk,
+        worker: id,
+        error: { kind: 'internal', message: (error as Error).message },
+      };
     }
-    const failed: ChunkDone = { ok: false, job: task.job, chunk: task.chunk, worker: id, error: { kind: 'internal', message: `chunk ${task.chunk + 1} failed ${MAX_DELIVERIES} times: ${(error as Error).message}` } };
+    const failed: ChunkDone = {
+      ok: false,
+      job: task.job,
+      chunk: task.chunk,
+      worker: id,
+      error: {
+        kind: 'internal',
+        message: `chunk ${task.chunk + 1} failed ${MAX_DELIVERIES} times: ${(error as Error).message}`,
+      },
+    };
     await cluster.js.publish(doneSubject(task.job), encode(failed)).catch(() => undefined);
     msg.term();
     return failed;
@@ -177,23 +237,38 @@ async function workOn(cluster: Cluster, msg: JsMsg, task: ChunkTask, id: string,
  * Segments one chunk; a user error (a chunk that does not decode, a model that does not fit) is
  * the job's answer, not a reason to try again elsewhere.
  */
-async function segmentChunk(cluster: Cluster, task: ChunkTask, id: string, options: ClusterWorkerOptions, pools: ChunkPools, modelFile: ModelFile): Promise<ChunkDone> {
+async function segmentChunk(
+  cluster: Cluster,
+  task: ChunkTask,
+  id: string,
+  options: ClusterWorkerOptions,
+  pools: ChunkPools,
+  modelFile: ModelFile,
+): Promise<ChunkDone> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'deeplab-stream-chunk-'));
   try {
     const input = path.join(dir, 'chunk.mkv');
     await cluster.getFile(task.input, input);
     const modelPath = await modelFile(task.model);
     const { run } = task;
-    const out = { frames: path.join(dir, 'frames.jsonl'), masks: path.join(dir, 'masks'), video: path.join(dir, 'overlay.mp4') };
+    const out = {
+      frames: path.join(dir, 'frames.jsonl'),
+      masks: path.join(dir, 'masks'),
+      video: path.join(dir, 'overlay.mp4'),
+    };
     let framesOut: number;
     try {
       const summary = await segmentVideo({
-        input, modelPath, device: options.device,
+        input,
+        modelPath,
+        device: options.device,
         framesJsonPath: out.frames,
         ...(task.outputs.masks ? { masksDir: out.masks } : {}),
         ...(task.outputs.video ? { outputPath: out.video } : {}),
         // The cores split as `segment` splits them: inference workers side by side, one thread each on two cores.
-        batchSize: run.batchSize, workers: Math.min(2, options.threads), threadsPerWorker: Math.max(1, Math.floor(options.threads / Math.min(2, options.threads))),
+        batchSize: run.batchSize,
+        workers: Math.min(2, options.threads),
+        threadsPerWorker: Math.max(1, Math.floor(options.threads / Math.min(2, options.threads))),
         ...(run.inputSize ? { inputSize: run.inputSize } : {}),
         ...(run.tiles ? { tiles: run.tiles } : {}),
         ...(run.tileOverlap !== undefined ? { tileOverlap: run.tileOverlap } : {}),
@@ -201,8 +276,18 @@ async function segmentChunk(cluster: Cluster, task: ChunkTask, id: string, optio
         ...(run.flip ? { flip: true } : {}),
         ...(run.opacity !== undefined ? { opacity: run.opacity } : {}),
         ...(run.encoderPreset ? { encoderPreset: run.encoderPreset } : {}),
-        ...(run.crf ? { crf: { params: run.crf.params, ...(run.crf.warmStart ? { warmStart: run.crf.warmStart } : {}), workers: run.crf.warmStart ? 1 : Math.min(2, options.threads) } } : {}),
-        ...(run.modelOverrides !== undefined ? { modelOverrides: parseOverrides(run.modelOverrides, "the job's model settings") } : {}),
+        ...(run.crf
+          ? {
+              crf: {
+                params: run.crf.params,
+                ...(run.crf.warmStart ? { warmStart: run.crf.warmStart } : {}),
+                workers: run.crf.warmStart ? 1 : Math.min(2, options.threads),
+              },
+            }
+          : {}),
+        ...(run.modelOverrides !== undefined
+          ? { modelOverrides: parseOverrides(run.modelOverrides, "the job's model settings") }
+          : {}),
         ...(run.strict ? { strict: true } : {}),
         signal: options.signal,
         poolFor: (plan) => pools.poolFor(task, plan),
@@ -217,13 +302,23 @@ async function segmentChunk(cluster: Cluster, task: ChunkTask, id: string, optio
     const base = `${task.job}/out-${String(task.chunk).padStart(5, '0')}`;
     await cluster.putFile(`${base}.jsonl`, out.frames);
     if (task.outputs.masks) {
-      const masks = readdirSync(out.masks).filter((f) => /^frame_\d+\.png$/.test(f)).sort();
+      const masks = readdirSync(out.masks)
+        .filter((f) => /^frame_\d+\.png$/.test(f))
+        .sort();
       await cluster.putBytes(`${base}.masks`, bundleFiles(masks.map((f) => path.join(out.masks, f))));
     }
     if (task.outputs.video) await cluster.putFile(`${base}.mp4`, out.video);
     return {
-      ok: true, job: task.job, chunk: task.chunk, worker: id, frames: framesOut,
-      objects: { frames: `${base}.jsonl`, ...(task.outputs.masks ? { masks: `${base}.masks` } : {}), ...(task.outputs.video ? { video: `${base}.mp4` } : {}) },
+      ok: true,
+      job: task.job,
+      chunk: task.chunk,
+      worker: id,
+      frames: framesOut,
+      objects: {
+        frames: `${base}.jsonl`,
+        ...(task.outputs.masks ? { masks: `${base}.masks` } : {}),
+        ...(task.outputs.video ? { video: `${base}.mp4` } : {}),
+      },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

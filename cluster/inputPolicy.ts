@@ -37,7 +37,10 @@ export function parseInputRules(text: string): InputPolicy {
   const kinds = new Set<RuleKind>();
   const fileDirs: string[] = [];
   const hosts: string[] = [];
-  for (const rule of text.split(',').map((r) => r.trim()).filter(Boolean)) {
+  for (const rule of text
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean)) {
     if (rule.startsWith('file:')) {
       const dir = path.resolve(rule.slice('file:'.length));
       if (!existsSync(dir)) throw new UsageError(`--allow-inputs ${rule}: there is no directory ${dir}`);
@@ -45,15 +48,23 @@ export function parseInputRules(text: string): InputPolicy {
       kinds.add('file');
     } else if (rule.startsWith('host:')) {
       const host = rule.slice('host:'.length).toLowerCase();
-      if (!/^\.?[a-z0-9-]+(\.[a-z0-9-]+)*$|^\[?[0-9a-f:.]+\]?$/.test(host)) throw new UsageError(`--allow-inputs ${rule}: not a host name (host:cam1.example.com, host:.cams.example.com, host:10.0.0.7)`);
+      if (!/^\.?[a-z0-9-]+(\.[a-z0-9-]+)*$|^\[?[0-9a-f:.]+\]?$/.test(host))
+        throw new UsageError(
+          `--allow-inputs ${rule}: not a host name (host:cam1.example.com, host:.cams.example.com, host:10.0.0.7)`,
+        );
       hosts.push(host.replace(/^\[|\]$/g, ''));
     } else if ((KINDS as readonly string[]).includes(rule) && rule !== 'file') {
       kinds.add(rule as RuleKind);
     } else {
-      throw new UsageError(`--allow-inputs: unknown rule "${rule}"; rules are ${KINDS.filter((k) => k !== 'file').join(', ')}, file:DIR and host:NAME, separated by commas`);
+      throw new UsageError(
+        `--allow-inputs: unknown rule "${rule}"; rules are ${KINDS.filter((k) => k !== 'file').join(', ')}, file:DIR and host:NAME, separated by commas`,
+      );
     }
   }
-  if (kinds.size === 0) throw new UsageError('--allow-inputs allows no kind of input: name at least one (the default is rtsp,rtsps,http,https,testsrc)');
+  if (kinds.size === 0)
+    throw new UsageError(
+      '--allow-inputs allows no kind of input: name at least one (the default is rtsp,rtsps,http,https,testsrc)',
+    );
   return { kinds, fileDirs, hosts };
 }
 
@@ -70,7 +81,10 @@ function realFile(file: string): string {
 }
 
 /** The task's input if this worker may open it, else the one status line that says why not. */
-export function checkInput(spec: string, policy: InputPolicy): { readonly allowed: true } | { readonly refused: string } {
+export function checkInput(
+  spec: string,
+  policy: InputPolicy,
+): { readonly allowed: true } | { readonly refused: string } {
   const refuse = (what: string) => ({ refused: `refused: ${what} on this worker` });
   let kind: RuleKind;
   let host: string | undefined;
@@ -87,16 +101,23 @@ export function checkInput(spec: string, policy: InputPolicy): { readonly allowe
       kind = input.kind;
     }
   } catch {
-    return { refused: 'refused: the input is not one a worker can open (a file, testsrc, rtsp://, http(s):// or camera:N)' };
+    return {
+      refused: 'refused: the input is not one a worker can open (a file, testsrc, rtsp://, http(s):// or camera:N)',
+    };
   }
   if (!policy.kinds.has(kind)) return refuse(`inputs of kind ${kind} are not allowed`);
-  if (host !== undefined && policy.hosts.length > 0 && !policy.hosts.some((h) => (h.startsWith('.') ? host.endsWith(h) : host === h))) {
+  if (
+    host !== undefined &&
+    policy.hosts.length > 0 &&
+    !policy.hosts.some((h) => (h.startsWith('.') ? host.endsWith(h) : host === h))
+  ) {
     return refuse(`the input's host is not on the allowed list`);
   }
   if (kind === 'file') {
     const file = filePathOf(spec);
     // Relative names would depend on the worker's working directory: only absolute ones.
-    if (!path.isAbsolute(file) || !policy.fileDirs.some((dir) => under(realFile(file), dir))) return refuse('this file is outside the directories allowed');
+    if (!path.isAbsolute(file) || !policy.fileDirs.some((dir) => under(realFile(file), dir)))
+      return refuse('this file is outside the directories allowed');
   }
   return { allowed: true };
 }

@@ -25,7 +25,17 @@ import { type LiveInput, type OpenedInput, parseLiveInput } from '../sources/liv
 import { LiveStream } from '../sources/liveStream.js';
 import { checkInput, type InputPolicy } from './inputPolicy.js';
 import type { Cluster } from './natsCluster.js';
-import { encode, type FrameResult, leaseTtlMs, liveSubject, type LiveTask, parseLiveTask, resultsSubject, statusSubject, type StreamStatus } from './protocol.js';
+import {
+  encode,
+  type FrameResult,
+  leaseTtlMs,
+  liveSubject,
+  type LiveTask,
+  parseLiveTask,
+  resultsSubject,
+  statusSubject,
+  type StreamStatus,
+} from './protocol.js';
 import { checkRunLimits, type RunLimits } from './runLimits.js';
 import { openSealedInput, type InputKey } from './sealedInput.js';
 
@@ -54,7 +64,11 @@ interface OwnedStream {
   crfOn: boolean;
   watched: boolean;
   /** Set once the pipeline runs (the lease is renewed from the moment it is taken). */
-  running: { readonly stream: LiveStream; readonly pipeline: LivePipeline; readonly statusTimer: NodeJS.Timeout } | null;
+  running: {
+    readonly stream: LiveStream;
+    readonly pipeline: LivePipeline;
+    readonly statusTimer: NodeJS.Timeout;
+  } | null;
 }
 
 /** Everything a stream needs before its lease is taken: nothing here publishes. */
@@ -79,18 +93,30 @@ class ClusterFrameSink implements SegmentationSink {
 
   async write(segmentation: Segmentation): Promise<void> {
     const { frame } = segmentation;
-    if (this.watched()) this.cluster.connection.publish(liveSubject(frame.streamId), await encodeFrameMessage(segmentation));
+    if (this.watched())
+      this.cluster.connection.publish(liveSubject(frame.streamId), await encodeFrameMessage(segmentation));
     const pixels: Record<string, number> = {};
     segmentation.classPixels.forEach((count, c) => {
       if (count > 0) pixels[this.classNames[c] ?? `class_${c}`] = count;
     });
     const result: FrameResult = {
-      stream: frame.streamId, index: frame.index, capturedAt: epochMs(frame.capturedAt), inferredAt: epochMs(segmentation.inferredAt),
-      width: frame.width, height: frame.height, crf: segmentation.crf !== undefined, pixels,
-      stageMs: Object.fromEntries(Object.entries(segmentation.timings).map(([stage, ms]) => [stage, Math.round(ms * 100) / 100])), worker: this.worker,
+      stream: frame.streamId,
+      index: frame.index,
+      capturedAt: epochMs(frame.capturedAt),
+      inferredAt: epochMs(segmentation.inferredAt),
+      width: frame.width,
+      height: frame.height,
+      crf: segmentation.crf !== undefined,
+      pixels,
+      stageMs: Object.fromEntries(
+        Object.entries(segmentation.timings).map(([stage, ms]) => [stage, Math.round(ms * 100) / 100]),
+      ),
+      worker: this.worker,
     };
     // A result the broker did not take (it is away for a moment) is lost, not the stream.
-    await this.cluster.js.publish(resultsSubject(frame.streamId), encode(result)).catch((error: unknown) => this.onLost(error));
+    await this.cluster.js
+      .publish(resultsSubject(frame.streamId), encode(result))
+      .catch((error: unknown) => this.onLost(error));
   }
 
   async flush(): Promise<void> {}
@@ -138,7 +164,9 @@ export class LiveClaims {
       // A claim still in progress is not started twice; renewals go on beside it.
       if (this.claimInProgress) return;
       this.claimInProgress = true;
-      this.claiming = this.claimOne().catch(report).finally(() => (this.claimInProgress = false));
+      this.claiming = this.claimOne()
+        .catch(report)
+        .finally(() => (this.claimInProgress = false));
     }, every);
   }
 
@@ -174,7 +202,12 @@ export class LiveClaims {
       }
       try {
         const current = parseLiveTask(entry.value);
-        if (current.stream !== owned.task.stream || current.input !== owned.task.input || current.model.object !== owned.task.model.object) throw new Error('it asks for another input or model now');
+        if (
+          current.stream !== owned.task.stream ||
+          current.input !== owned.task.input ||
+          current.model.object !== owned.task.model.object
+        )
+          throw new Error('it asks for another input or model now');
         owned.crfOn = current.crfOn;
         owned.watched = current.watched;
       } catch (error) {
@@ -214,7 +247,15 @@ export class LiveClaims {
   /** Says in the stream's status why this worker does not run it, and leaves it to others for a while. */
   private refuse(key: string, task: LiveTask, message: string): void {
     this.o.log(`stream ${task.stream}: ${message}; left to another worker`);
-    const status: StreamStatus = { stream: task.stream, worker: this.o.id, status: 'failed', message, width: 0, height: 0, dropped: 0 };
+    const status: StreamStatus = {
+      stream: task.stream,
+      worker: this.o.id,
+      status: 'failed',
+      message,
+      width: 0,
+      height: 0,
+      dropped: 0,
+    };
     this.cluster.connection.publish(statusSubject(task.stream), encode(status));
     this.refused.set(key, Date.now() + REFUSED_RETRY_MS);
   }
@@ -241,8 +282,20 @@ export class LiveClaims {
     try {
       const { run } = task;
       const modelPath = await this.o.modelFile(task.model);
-      const modelOverrides = run.modelOverrides !== undefined ? parseOverrides(run.modelOverrides, "the stream's model settings") : undefined;
-      const plan = await planRun({ modelPath, modelOverrides, inputSize: run.inputSize, tiles: run.tiles, tileOverlap: run.tileOverlap, batchSize: run.batchSize, mixedSizes: true, crf: Boolean(run.crf) });
+      const modelOverrides =
+        run.modelOverrides !== undefined
+          ? parseOverrides(run.modelOverrides, "the stream's model settings")
+          : undefined;
+      const plan = await planRun({
+        modelPath,
+        modelOverrides,
+        inputSize: run.inputSize,
+        tiles: run.tiles,
+        tileOverlap: run.tileOverlap,
+        batchSize: run.batchSize,
+        mixedSizes: true,
+        crf: Boolean(run.crf),
+      });
       const input = { ...parseLiveInput(spec, { realtime: task.realtime }), id: task.stream };
       return { task, plan, input: preOpened(input, await input.open()) };
     } catch (error) {
@@ -257,7 +310,10 @@ export class LiveClaims {
     try {
       revision = await leases.create(key, this.o.id);
     } catch {
-      await input.open().then((opened) => opened.release(), () => undefined);
+      await input.open().then(
+        (opened) => opened.release(),
+        () => undefined,
+      );
       return; // another worker took it while this one prepared
     }
     const owned: OwnedStream = { task, revision, crfOn: task.crfOn, watched: task.watched, running: null };
@@ -270,22 +326,49 @@ export class LiveClaims {
       let dropped = 0;
       let toldLost = false;
       const lostResults = (error: unknown) => {
-        if (!toldLost) this.o.log(`stream ${task.stream}: results not taken by the broker (${(error as Error).message}); the stream goes on, its results are lost until the broker is back`);
+        if (!toldLost)
+          this.o.log(
+            `stream ${task.stream}: results not taken by the broker (${(error as Error).message}); the stream goes on, its results are lost until the broker is back`,
+          );
         toldLost = true;
       };
       const pipeline = await startLivePipeline([stream], {
-        plan, device: this.o.device, workers: 1, threadsPerWorker: this.o.threads, batchSize: run.batchSize, batchWaitMs: 5,
-        crf: { params, enabledFor: () => owned.crfOn, ...(run.crf?.warmStart ? { warmStart: run.crf.warmStart } : {}), workers: 1 },
-        sink: new ClusterFrameSink(this.cluster, this.o.id, descriptor.classNames, () => owned.watched, (error) => lostResults(error)),
+        plan,
+        device: this.o.device,
+        workers: 1,
+        threadsPerWorker: this.o.threads,
+        batchSize: run.batchSize,
+        batchWaitMs: 5,
+        crf: {
+          params,
+          enabledFor: () => owned.crfOn,
+          ...(run.crf?.warmStart ? { warmStart: run.crf.warmStart } : {}),
+          workers: 1,
+        },
+        sink: new ClusterFrameSink(
+          this.cluster,
+          this.o.id,
+          descriptor.classNames,
+          () => owned.watched,
+          (error) => lostResults(error),
+        ),
         onPublished: () => {},
         onDropped: (_stream, _place, count) => (dropped += count),
         log: (line) => this.o.log(`stream ${task.stream}: ${line}`),
       });
       const publishStatus = () =>
-        this.cluster.connection.publish(statusSubject(task.stream), encode({
-          stream: task.stream, worker: this.o.id, status: stream.status, ...(stream.statusMessage ? { message: stream.statusMessage } : {}),
-          width: stream.width, height: stream.height, dropped: stream.dropped + dropped,
-        }));
+        this.cluster.connection.publish(
+          statusSubject(task.stream),
+          encode({
+            stream: task.stream,
+            worker: this.o.id,
+            status: stream.status,
+            ...(stream.statusMessage ? { message: stream.statusMessage } : {}),
+            width: stream.width,
+            height: stream.height,
+            dropped: stream.dropped + dropped,
+          }),
+        );
       stream.on('status', (status, message) => {
         this.o.log(`stream ${task.stream}: ${status}${message ? `: ${message}` : ''}`);
         publishStatus();
@@ -297,7 +380,9 @@ export class LiveClaims {
         return;
       }
       this.o.log(`stream ${task.stream}: taken (${input.shown})`);
-      void pipeline.finished.catch((error: unknown) => this.o.log(`stream ${task.stream}: stopped (${(error as Error).message})`));
+      void pipeline.finished.catch((error: unknown) =>
+        this.o.log(`stream ${task.stream}: stopped (${(error as Error).message})`),
+      );
     } catch (error) {
       this.refuse(key, task, `cannot run it here (${redactSecrets((error as Error).message)})`);
       await this.release(key, leases);

@@ -19,7 +19,18 @@ import type { ViewerHub } from '../server/viewerHub.js';
 import type { LiveInput } from '../sources/liveInputs.js';
 import { type Cluster, openCluster } from './natsCluster.js';
 import type { NatsTarget } from './natsSecurity.js';
-import { encode, type FrameResult, leaseTtlMs, type LiveTask, parseFrameResult, parseLiveTask, parseStreamStatus, type RunSettings, streamToken, type StreamStatus } from './protocol.js';
+import {
+  encode,
+  type FrameResult,
+  leaseTtlMs,
+  type LiveTask,
+  parseFrameResult,
+  parseLiveTask,
+  parseStreamStatus,
+  type RunSettings,
+  streamToken,
+  type StreamStatus,
+} from './protocol.js';
 import { hasCredentials, type InputKey, sealInput } from './sealedInput.js';
 
 export interface LiveRelayOptions {
@@ -78,7 +89,12 @@ function frameResult(bytes: Uint8Array): FrameResult | null {
 const MAX_DROPS_PER_SECOND = 300;
 
 export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
-  const cluster: Cluster = await openCluster(o.nats, { role: 'server', persistent: true, name: `deeplab-stream serve ${os.hostname()}:${process.pid}`, log: o.log });
+  const cluster: Cluster = await openCluster(o.nats, {
+    role: 'server',
+    persistent: true,
+    name: `deeplab-stream serve ${os.hostname()}:${process.pid}`,
+    log: o.log,
+  });
   const subscriptions: Subscription[] = [];
   const statuses = new Map<string, { status: StreamStatus; at: number }>();
   const server = `${os.hostname()}:${process.pid}`;
@@ -86,14 +102,27 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
     const sealed = new Map<string, string>();
     for (const input of o.inputs) {
       if (!hasCredentials(input.spec)) continue;
-      if (!o.inputKey) throw new UsageError(`${input.shown}: its credentials would travel to the workers readable by every client of the broker; give serve and its workers the same --input-key FILE (any secret: openssl rand -hex 32 > input.key)`);
+      if (!o.inputKey)
+        throw new UsageError(
+          `${input.shown}: its credentials would travel to the workers readable by every client of the broker; give serve and its workers the same --input-key FILE (any secret: openssl rand -hex 32 > input.key)`,
+        );
       sealed.set(input.id, sealInput(input.spec, o.inputKey));
     }
     const model = await cluster.putModel(o.modelPath);
     const { tasks } = await cluster.liveStores();
     const taskFor = (input: LiveInput): LiveTask => {
       const sealedInput = sealed.get(input.id);
-      return { stream: input.id, input: input.shown, ...(sealedInput ? { sealedInput } : {}), realtime: o.realtime, model, run: o.run, crfOn: o.crfOn(input.id), watched: o.hub.viewerCount > 0, server };
+      return {
+        stream: input.id,
+        input: input.shown,
+        ...(sealedInput ? { sealedInput } : {}),
+        realtime: o.realtime,
+        model,
+        run: o.run,
+        crfOn: o.crfOn(input.id),
+        watched: o.hub.viewerCount > 0,
+        server,
+      };
     };
     // Each task is this server's alone: created where there is none, then updated at the revision it wrote.
     const revisions = new Map<string, number>();
@@ -114,7 +143,10 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
       } catch {
         const holder = await holderOf(key);
         if (holder === null) revisions.set(input.id, await tasks.create(key, encode(taskFor(input))));
-        else throw new UsageError(`stream ${input.id} is already served on the cluster by serve ${holder}: stop that server first (a server killed outright lets go of it within ${(3 * leaseTtlMs()) / 1000} s)`);
+        else
+          throw new UsageError(
+            `stream ${input.id} is already served on the cluster by serve ${holder}: stop that server first (a server killed outright lets go of it within ${(3 * leaseTtlMs()) / 1000} s)`,
+          );
       }
     }
     const update = async (input: LiveInput) => {
@@ -124,7 +156,9 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         revisions.set(input.id, await tasks.update(streamToken(input.id), encode(taskFor(input)), revision));
       } catch (error) {
         revisions.delete(input.id);
-        o.log(`stream ${input.id}: its task on the cluster was changed or removed by another process (${redactSecrets((error as Error).message)}); this server no longer asks for it`);
+        o.log(
+          `stream ${input.id}: its task on the cluster was changed or removed by another process (${redactSecrets((error as Error).message)}); this server no longer asks for it`,
+        );
       }
     };
     const updateAll = () => Promise.all(o.inputs.map(update));
@@ -189,10 +223,16 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         // no more than a source could have dropped since its last word.
         const sameOwner = previous?.worker === parsed.worker;
         const plausible = MAX_DROPS_PER_SECOND * Math.max(1, (now - (known?.at ?? now)) / 1000);
-        o.metrics.framesDropped(id, 'source', Math.min(plausible, Math.max(0, parsed.dropped - (sameOwner ? previous.dropped : 0))));
+        o.metrics.framesDropped(
+          id,
+          'source',
+          Math.min(plausible, Math.max(0, parsed.dropped - (sameOwner ? previous.dropped : 0))),
+        );
         if (parsed.status === 'outage' && !(sameOwner && previous.status === 'outage')) o.metrics.sourceOutage(id);
         if (previous?.status !== parsed.status || previous.worker !== parsed.worker) {
-          o.log(`stream ${id}: ${parsed.status} on worker ${parsed.worker}${parsed.message ? `: ${parsed.message}` : ''}`);
+          o.log(
+            `stream ${id}: ${parsed.status} on worker ${parsed.worker}${parsed.message ? `: ${parsed.message}` : ''}`,
+          );
           o.onStatus();
         }
       }
@@ -215,14 +255,18 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         // Streams no longer asked for: their workers stop them at their next lease tick. Only tasks still this server's.
         for (const input of o.inputs) {
           const revision = revisions.get(input.id);
-          if (revision !== undefined) await tasks.delete(streamToken(input.id), { previousSeq: revision }).catch(() => undefined);
+          if (revision !== undefined)
+            await tasks.delete(streamToken(input.id), { previousSeq: revision }).catch(() => undefined);
         }
         await cluster.close();
       },
     };
   } catch (error) {
     await cluster.close();
-    throw error instanceof ClusterError || error instanceof UsageError ? error : new ClusterError(`the NATS server at ${redactSecrets(o.nats.url)} refused the live streams (${redactSecrets((error as Error).message)})`);
+    throw error instanceof ClusterError || error instanceof UsageError
+      ? error
+      : new ClusterError(
+          `the NATS server at ${redactSecrets(o.nats.url)} refused the live streams (${redactSecrets((error as Error).message)})`,
+        );
   }
 }
-

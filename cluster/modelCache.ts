@@ -7,7 +7,18 @@
  *   const file = await cachedModel(cluster, { object: 'models/<sha256>.onnx' }, { maxBytes: 1 << 30, cacheBytes: 4 << 30 });
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, createReadStream, createWriteStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import {
+  copyFileSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+} from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -54,7 +65,11 @@ export async function seedModelCache(modelPath: string): Promise<void> {
  * The task's model in the cache. Its sidecar's settings travel in the task (`run.modelOverrides`),
  * never beside it here.
  */
-export async function cachedModel(cluster: Cluster, model: { readonly object: string }, limits: ModelCacheLimits): Promise<string> {
+export async function cachedModel(
+  cluster: Cluster,
+  model: { readonly object: string },
+  limits: ModelCacheLimits,
+): Promise<string> {
   const sha = MODEL_OBJECT.exec(model.object)?.[1];
   if (!sha) throw new ClusterError('the task names its model not as models/<sha256>.onnx; refused');
   const dir = modelDirectory();
@@ -66,10 +81,15 @@ export async function cachedModel(cluster: Cluster, model: { readonly object: st
     return file;
   }
   const info = await cluster.objects.info(model.object);
-  if (!info) throw new ClusterError(`${model.object} is not in the cluster's object store (expired, or removed by its client)`);
-  if (info.size > limits.maxBytes) throw new ClusterError(`the model is ${mib(info.size)}, over this worker's cap of ${mib(limits.maxBytes)} (--max-model-mb)`);
+  if (!info)
+    throw new ClusterError(`${model.object} is not in the cluster's object store (expired, or removed by its client)`);
+  if (info.size > limits.maxBytes)
+    throw new ClusterError(
+      `the model is ${mib(info.size)}, over this worker's cap of ${mib(limits.maxBytes)} (--max-model-mb)`,
+    );
   const result = await cluster.objects.get(model.object);
-  if (!result) throw new ClusterError(`${model.object} is not in the cluster's object store (expired, or removed by its client)`);
+  if (!result)
+    throw new ClusterError(`${model.object} is not in the cluster's object store (expired, or removed by its client)`);
   const partial = `${file}.partial-${process.pid}`;
   try {
     const hash = createHash('sha256');
@@ -77,16 +97,26 @@ export async function cachedModel(cluster: Cluster, model: { readonly object: st
     const checked = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         bytes += chunk.length;
-        if (bytes > limits.maxBytes) return done(new ClusterError(`the model grew past this worker's cap of ${mib(limits.maxBytes)} while it downloaded; refused`));
+        if (bytes > limits.maxBytes)
+          return done(
+            new ClusterError(
+              `the model grew past this worker's cap of ${mib(limits.maxBytes)} while it downloaded; refused`,
+            ),
+          );
         hash.update(chunk);
         done(null, chunk);
       },
     });
-    await pipeline(Readable.fromWeb(result.data as unknown as NodeReadableStream<Uint8Array>), checked, createWriteStream(partial));
+    await pipeline(
+      Readable.fromWeb(result.data as unknown as NodeReadableStream<Uint8Array>),
+      checked,
+      createWriteStream(partial),
+    );
     const failure = await result.error;
     if (failure) throw new ClusterError(`reading the model from the object store failed (${failure.message})`);
     const actual = hash.digest('hex');
-    if (actual !== sha) throw new ClusterError(`${model.object} in the object store does not match its name (sha256 ${actual})`);
+    if (actual !== sha)
+      throw new ClusterError(`${model.object} in the object store does not match its name (sha256 ${actual})`);
     renameSync(partial, file);
   } finally {
     rmSync(partial, { force: true });

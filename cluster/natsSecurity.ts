@@ -61,9 +61,15 @@ export function natsSecurityFrom(flags: NatsSecurityFlags, env: Settings['flags'
   };
   const given = Object.entries(security).filter(([, v]) => v !== undefined);
   const result = Object.fromEntries(given) as NatsSecurity;
-  const ways = [result.credsFile && '--nats-creds', result.nkeyFile && '--nats-nkey', result.token && '--nats-token'].filter(Boolean);
-  if (ways.length > 1) throw new UsageError(`${ways.join(' and ')} were both given: a NATS user proves who it is one way; keep one`);
-  if (Boolean(result.certFile) !== Boolean(result.keyFile)) throw new UsageError('--nats-cert and --nats-key go together (a client certificate and its private key)');
+  const ways = [
+    result.credsFile && '--nats-creds',
+    result.nkeyFile && '--nats-nkey',
+    result.token && '--nats-token',
+  ].filter(Boolean);
+  if (ways.length > 1)
+    throw new UsageError(`${ways.join(' and ')} were both given: a NATS user proves who it is one way; keep one`);
+  if (Boolean(result.certFile) !== Boolean(result.keyFile))
+    throw new UsageError('--nats-cert and --nats-key go together (a client certificate and its private key)');
   return result;
 }
 
@@ -71,7 +77,9 @@ function readSecretFile(file: string, flag: string): Uint8Array {
   try {
     return readFileSync(file);
   } catch (error) {
-    throw new UsageError(`${flag} ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new UsageError(
+      `${flag} ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
 }
 
@@ -98,7 +106,10 @@ export function natsConnectSettings(target: NatsTarget, inboxPrefix: string): Na
     throw new UsageError(`--nats ${redactSecrets(target.url)} is not a NATS URL (nats://host:4222, tls://host:4222)`);
   }
   const scheme = url.protocol.slice(0, -1).toLowerCase();
-  if (!['nats', 'tls'].includes(scheme)) throw new UsageError(`--nats ${redactSecrets(target.url)}: the scheme is nats:// or tls:// (TLS required), not ${scheme}://`);
+  if (!['nats', 'tls'].includes(scheme))
+    throw new UsageError(
+      `--nats ${redactSecrets(target.url)}: the scheme is nats:// or tls:// (TLS required), not ${scheme}://`,
+    );
   const options: ConnectionOptions = { servers: `nats://${url.host}`, inboxPrefix };
   const user = decodeURIComponent(url.username);
   const pass = decodeURIComponent(url.password);
@@ -113,7 +124,10 @@ export function natsConnectSettings(target: NatsTarget, inboxPrefix: string): Na
   if (security.credsFile) creds = readSecretFile(security.credsFile, '--nats-creds');
   if (security.nkeyFile) {
     const seed = new TextDecoder().decode(readSecretFile(security.nkeyFile, '--nats-nkey')).trim();
-    if (!/^SU[A-Z2-7]{50,}$/.test(seed)) throw new UsageError(`--nats-nkey ${security.nkeyFile}: holds no user nkey seed (a line starting SU…; make one with \`nsc generate nkey --user\`)`);
+    if (!/^SU[A-Z2-7]{50,}$/.test(seed))
+      throw new UsageError(
+        `--nats-nkey ${security.nkeyFile}: holds no user nkey seed (a line starting SU…; make one with \`nsc generate nkey --user\`)`,
+      );
     nkeySeed = new TextEncoder().encode(seed);
   }
   const tls: TlsOptions = {};

@@ -51,7 +51,9 @@ export const RESULTS_STREAM = 'DEEPLAB_RESULTS';
  * `_` → `_5f`), so that two ids never share a token.
  */
 export const streamToken = (id: string) =>
-  id.replace(/[^A-Za-z0-9-]/gu, (c) => [...Buffer.from(c, 'utf8')].map((b) => `_${b.toString(16).padStart(2, '0')}`).join(''));
+  id.replace(/[^A-Za-z0-9-]/gu, (c) =>
+    [...Buffer.from(c, 'utf8')].map((b) => `_${b.toString(16).padStart(2, '0')}`).join(''),
+  );
 export const liveSubject = (id: string) => `deeplab.live.${streamToken(id)}`;
 export const statusSubject = (id: string) => `deeplab.status.${streamToken(id)}`;
 export const resultsSubject = (id: string) => `deeplab.results.${streamToken(id)}`;
@@ -60,14 +62,19 @@ export const resultsSubject = (id: string) => `deeplab.results.${streamToken(id)
 export const MAX_DELIVERIES = 5;
 
 const name = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
-const objectName = z.string().regex(/^[A-Za-z0-9_./-]{1,200}$/).refine((s) => !s.split('/').includes('..'));
+const objectName = z
+  .string()
+  .regex(/^[A-Za-z0-9_./-]{1,200}$/)
+  .refine((s) => !s.split('/').includes('..'));
 const positive = z.number().finite().positive();
 const fraction = z.number().finite().min(0).max(1);
 const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 const CRF_SETTINGS = z.strictObject({
   iterations: z.number().int().min(1).max(100).optional(),
-  bilateral: z.strictObject({ weight: z.number().finite().min(0).optional(), xy: positive.optional(), rgb: positive.optional() }).optional(),
+  bilateral: z
+    .strictObject({ weight: z.number().finite().min(0).optional(), xy: positive.optional(), rgb: positive.optional() })
+    .optional(),
   gaussian: z.strictObject({ weight: z.number().finite().min(0).optional(), xy: positive.optional() }).optional(),
   normalization: z.enum(['after', 'symmetric']).optional(),
   pruneBelow: fraction.optional(),
@@ -78,13 +85,26 @@ const CRF_SETTINGS = z.strictObject({
 const RUN_SETTINGS = z.strictObject({
   batchSize: z.number().int().min(1).max(64),
   inputSize: z.tuple([z.number().int().min(16).max(8192), z.number().int().min(16).max(8192)]).optional(),
-  tiles: z.union([z.literal('auto'), z.strictObject({ cols: z.number().int().min(1).max(16), rows: z.number().int().min(1).max(16) })]).optional(),
+  tiles: z
+    .union([
+      z.literal('auto'),
+      z.strictObject({ cols: z.number().int().min(1).max(16), rows: z.number().int().min(1).max(16) }),
+    ])
+    .optional(),
   tileOverlap: fraction.max(0.9).optional(),
   scales: z.array(positive.max(4)).min(1).max(8).optional(),
   flip: z.boolean().optional(),
   opacity: fraction.optional(),
-  encoderPreset: z.string().regex(/^[a-z]{1,12}$/).optional(),
-  crf: z.strictObject({ params: CRF_SETTINGS, warmStart: z.strictObject({ iterations: z.number().int().min(1).max(100), sceneCut: fraction }).optional() }).optional(),
+  encoderPreset: z
+    .string()
+    .regex(/^[a-z]{1,12}$/)
+    .optional(),
+  crf: z
+    .strictObject({
+      params: CRF_SETTINGS,
+      warmStart: z.strictObject({ iterations: z.number().int().min(1).max(100), sceneCut: fraction }).optional(),
+    })
+    .optional(),
   modelOverrides: z.unknown().optional(),
   strict: z.boolean().optional(),
 });
@@ -103,7 +123,18 @@ const CHUNK_TASK = z.strictObject({
 export type ChunkTask = z.infer<typeof CHUNK_TASK>;
 
 const ERROR_ENVELOPE = z.strictObject({
-  kind: z.enum(['InputError', 'SourceError', 'ModelError', 'OutputError', 'EnvironmentError', 'UsageError', 'WorkerLostError', 'CancelledError', 'ClusterError', 'internal']),
+  kind: z.enum([
+    'InputError',
+    'SourceError',
+    'ModelError',
+    'OutputError',
+    'EnvironmentError',
+    'UsageError',
+    'WorkerLostError',
+    'CancelledError',
+    'ClusterError',
+    'internal',
+  ]),
   message: z.string().max(2000),
 });
 
@@ -116,7 +147,13 @@ const CHUNK_DONE = z.discriminatedUnion('ok', [
     frames: z.number().int().min(0),
     objects: z.strictObject({ frames: objectName, masks: objectName.optional(), video: objectName.optional() }),
   }),
-  z.strictObject({ ok: z.literal(false), job: name, chunk: z.number().int().min(0), worker: z.string().max(200), error: ERROR_ENVELOPE }),
+  z.strictObject({
+    ok: z.literal(false),
+    job: name,
+    chunk: z.number().int().min(0),
+    worker: z.string().max(200),
+    error: ERROR_ENVELOPE,
+  }),
 ]);
 export type ChunkDone = z.infer<typeof CHUNK_DONE>;
 
@@ -132,7 +169,10 @@ function parse<T>(schema: z.ZodType<T>, bytes: Uint8Array, what: string): T {
     throw new Error(`${what} is not JSON`);
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new Error(`${what} is malformed (${parsed.error.issues[0]?.path.join('.') || 'message'}: ${parsed.error.issues[0]?.message})`);
+  if (!parsed.success)
+    throw new Error(
+      `${what} is malformed (${parsed.error.issues[0]?.path.join('.') || 'message'}: ${parsed.error.issues[0]?.message})`,
+    );
   return parsed.data;
 }
 
@@ -179,21 +219,29 @@ const FRAME_RESULT = z.strictObject({
   /** Pixels per class name (classes with none left out). */
   pixels: z.record(z.string().max(100), count).refine((p) => Object.keys(p).length <= 1024, 'at most 1024 classes'),
   /** Milliseconds per pipeline stage for this frame. */
-  stageMs: z.record(z.string().max(40), z.number().finite().min(0)).refine((s) => Object.keys(s).length <= 32, 'at most 32 stages'),
+  stageMs: z
+    .record(z.string().max(40), z.number().finite().min(0))
+    .refine((s) => Object.keys(s).length <= 32, 'at most 32 stages'),
   worker: z.string().max(200),
 });
 /** What dashboards read on deeplab.results.<stream>: one per segmented frame. */
 export type FrameResult = z.infer<typeof FRAME_RESULT>;
 
 /** The part of JetStream's max-deliveries advisory the client reads (the server's, or anyone's who may publish there). */
-const MAX_DELIVERIES_ADVISORY = z.looseObject({ stream: z.string(), consumer: z.string(), stream_seq: z.number().int().min(1) });
+const MAX_DELIVERIES_ADVISORY = z.looseObject({
+  stream: z.string(),
+  consumer: z.string(),
+  stream_seq: z.number().int().min(1),
+});
 export type MaxDeliveriesAdvisory = z.infer<typeof MAX_DELIVERIES_ADVISORY>;
 
 export const parseLiveTask = (bytes: Uint8Array): LiveTask => parse(LIVE_TASK, bytes, 'a live stream task');
 export const parseFrameResult = (bytes: Uint8Array): FrameResult => parse(FRAME_RESULT, bytes, 'a frame result');
-export const parseMaxDeliveriesAdvisory = (bytes: Uint8Array): MaxDeliveriesAdvisory => parse(MAX_DELIVERIES_ADVISORY, bytes, 'a max-deliveries advisory');
+export const parseMaxDeliveriesAdvisory = (bytes: Uint8Array): MaxDeliveriesAdvisory =>
+  parse(MAX_DELIVERIES_ADVISORY, bytes, 'a max-deliveries advisory');
 export const parseStreamStatus = (bytes: Uint8Array): StreamStatus => parse(STREAM_STATUS, bytes, 'a stream status');
 
 export const parseChunkTask = (bytes: Uint8Array): ChunkTask => parse(CHUNK_TASK, bytes, 'a chunk task');
 export const parseChunkDone = (bytes: Uint8Array): ChunkDone => parse(CHUNK_DONE, bytes, 'a chunk result');
-export const encode = (message: ChunkTask | ChunkDone | LiveTask | StreamStatus | FrameResult): Uint8Array => new TextEncoder().encode(JSON.stringify(message));
+export const encode = (message: ChunkTask | ChunkDone | LiveTask | StreamStatus | FrameResult): Uint8Array =>
+  new TextEncoder().encode(JSON.stringify(message));

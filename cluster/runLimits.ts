@@ -20,10 +20,13 @@ export const DEFAULT_RUN_LIMITS: RunLimits = { maxInputSide: 2048, maxScales: 4,
 /** Null when the run fits, else one line naming what is over and the worker's cap. */
 export function checkRunLimits(run: RunSettings, limits: RunLimits): string | null {
   const over: string[] = [];
-  if (run.inputSize && Math.max(...run.inputSize) > limits.maxInputSide) over.push(`input size ${run.inputSize.join('x')} (cap ${limits.maxInputSide}, --max-input-size)`);
+  if (run.inputSize && Math.max(...run.inputSize) > limits.maxInputSide)
+    over.push(`input size ${run.inputSize.join('x')} (cap ${limits.maxInputSide}, --max-input-size)`);
   const scales = (run.scales?.length ?? 1) * (run.flip ? 2 : 1);
-  if (scales > limits.maxScales) over.push(`${scales} scales${run.flip ? ' with flips' : ''} (cap ${limits.maxScales}, --max-scales)`);
-  if (run.tiles && run.tiles !== 'auto' && run.tiles.cols * run.tiles.rows > limits.maxTiles) over.push(`${run.tiles.cols}x${run.tiles.rows} tiles (cap ${limits.maxTiles}, --max-tiles)`);
+  if (scales > limits.maxScales)
+    over.push(`${scales} scales${run.flip ? ' with flips' : ''} (cap ${limits.maxScales}, --max-scales)`);
+  if (run.tiles && run.tiles !== 'auto' && run.tiles.cols * run.tiles.rows > limits.maxTiles)
+    over.push(`${run.tiles.cols}x${run.tiles.rows} tiles (cap ${limits.maxTiles}, --max-tiles)`);
   if (run.batchSize > limits.maxBatch) over.push(`batch ${run.batchSize} (cap ${limits.maxBatch}, --max-batch)`);
   return over.length > 0 ? `refused: the run asks for more than this worker allows: ${over.join(', ')}` : null;
 }

@@ -7,9 +7,10 @@ import type { PlanOptions } from '../pipeline/runPlan.js';
 import type { SegmentOptions } from '../pipeline/segmentVideo.js';
 import type { RunSettings } from './protocol.js';
 
-export type RunSettingsSource = PlanOptions & Pick<SegmentOptions, 'batchSize' | 'opacity' | 'encoderPreset' | 'strict'> & {
-  readonly crf?: Pick<NonNullable<SegmentOptions['crf']>, 'params' | 'warmStart'> | undefined;
-};
+export type RunSettingsSource = PlanOptions &
+  Pick<SegmentOptions, 'batchSize' | 'opacity' | 'encoderPreset' | 'strict'> & {
+    readonly crf?: Pick<NonNullable<SegmentOptions['crf']>, 'params' | 'warmStart'> | undefined;
+  };
 
 export function runSettingsFor(o: RunSettingsSource): RunSettings {
   const overrides = { ...readSidecar(o.modelPath), ...o.modelOverrides };

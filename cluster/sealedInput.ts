@@ -25,9 +25,14 @@ export function readInputKey(file: string): InputKey {
   try {
     text = readFileSync(file, 'utf8').trim();
   } catch (error) {
-    throw new UsageError(`--input-key ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new UsageError(
+      `--input-key ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
-  if (text.length < 16) throw new UsageError(`--input-key ${file}: holds ${text.length} characters; a key needs at least 16 (make one with \`openssl rand -hex 32 > ${file}\`)`);
+  if (text.length < 16)
+    throw new UsageError(
+      `--input-key ${file}: holds ${text.length} characters; a key needs at least 16 (make one with \`openssl rand -hex 32 > ${file}\`)`,
+    );
   return { bytes: createHash('sha256').update(text).digest() };
 }
 
@@ -53,7 +58,8 @@ export function openSealed(sealed: string, key: InputKey): string {
 /** The input a task asks this worker to open: its sealed address opened with the key, or the address as given. */
 export function openSealedInput(task: LiveTask, key: InputKey | undefined): string {
   if (task.sealedInput === undefined) return task.input;
-  if (!key) throw new Error("refused: the input's credentials are sealed with a key this worker was not given (--input-key)");
+  if (!key)
+    throw new Error("refused: the input's credentials are sealed with a key this worker was not given (--input-key)");
   let spec: string;
   try {
     spec = openSealed(task.sealedInput, key);

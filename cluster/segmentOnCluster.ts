@@ -16,7 +16,14 @@ import { appendFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from '
 import os from 'node:os';
 import path from 'node:path';
 import type { ConsumerMessages } from '@nats-io/jetstream';
-import { CancelledError, ClusterError, fromErrorEnvelope, InputError, OutputError, UsageError } from '../core/errors.js';
+import {
+  CancelledError,
+  ClusterError,
+  fromErrorEnvelope,
+  InputError,
+  OutputError,
+  UsageError,
+} from '../core/errors.js';
 import { DAMAGED_FRAMES_TOLERATED } from '../sources/ffmpegFrameSource.js';
 import { locateFfmpeg, probeInput } from '../io/ffmpeg.js';
 import { planSegmentRun, type SegmentOptions } from '../pipeline/segmentVideo.js';
@@ -25,11 +32,26 @@ import { commitPartial, createPartialFile, discardPartial, ioReason } from '../i
 import { unbundle } from './maskBundle.js';
 import { type Cluster, openCluster } from './natsCluster.js';
 import type { NatsTarget } from './natsSecurity.js';
-import { CHUNK_STREAM, type ChunkDone, chunkSubject, type ChunkTask, DONE_STREAM, doneSubject, encode, MAX_DELIVERIES, parseChunkDone, parseMaxDeliveriesAdvisory, WORKER_CONSUMER } from './protocol.js';
+import {
+  CHUNK_STREAM,
+  type ChunkDone,
+  chunkSubject,
+  type ChunkTask,
+  DONE_STREAM,
+  doneSubject,
+  encode,
+  MAX_DELIVERIES,
+  parseChunkDone,
+  parseMaxDeliveriesAdvisory,
+  WORKER_CONSUMER,
+} from './protocol.js';
 import { runSettingsFor } from './runSettings.js';
 import { splitAtKeyframes, type VideoChunk } from './splitVideo.js';
 
-export interface ClusterSegmentOptions extends Omit<SegmentOptions, 'workers' | 'threadsPerWorker' | 'batchWaitMs' | 'device' | 'onStart' | 'onFrame'> {
+export interface ClusterSegmentOptions extends Omit<
+  SegmentOptions,
+  'workers' | 'threadsPerWorker' | 'batchWaitMs' | 'device' | 'onStart' | 'onFrame'
+> {
   readonly nats: NatsTarget;
   /** About how long each chunk is (cut at the first keyframe after). */
   readonly chunkSeconds: number;
@@ -52,9 +74,13 @@ export interface ClusterSegmentSummary {
 export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<ClusterSegmentSummary> {
   const started = performance.now();
   const { signal } = options;
-  if (!options.outputPath && !options.masksDir && !options.framesJsonPath) throw new UsageError('nothing to write: give -o, --masks or --frames-json');
+  if (!options.outputPath && !options.masksDir && !options.framesJsonPath)
+    throw new UsageError('nothing to write: give -o, --masks or --frames-json');
   const info = await probeInput(options.input);
-  if (info.isStillImage || !existsSync(options.input)) throw new UsageError(`--nats cuts a video file into chunks; ${options.input} is ${info.isStillImage ? 'a still image' : 'an image sequence'}: run it without --nats`);
+  if (info.isStillImage || !existsSync(options.input))
+    throw new UsageError(
+      `--nats cuts a video file into chunks; ${options.input} is ${info.isStillImage ? 'a still image' : 'an image sequence'}: run it without --nats`,
+    );
   // Every check of flags against the model here, before anything is sent.
   const plan = await planSegmentRun(options);
   for (const note of plan.notes) options.onNote?.(note);
@@ -66,7 +92,10 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
   let cluster: Cluster | null = null;
   let subscription: ConsumerMessages | null = null;
   try {
-    cluster = await openCluster(options.nats, { role: 'client', name: `deeplab-stream segment ${path.basename(options.input)}` });
+    cluster = await openCluster(options.nats, {
+      role: 'client',
+      name: `deeplab-stream segment ${path.basename(options.input)}`,
+    });
     const chunks = await splitAtKeyframes(options.input, scratch, options.chunkSeconds);
     options.onChunks?.(chunks.length);
     const model = await cluster.putModel(options.modelPath);
@@ -76,7 +105,9 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
     const run = runSettingsFor(options);
     // A chunk whose every delivery died with its worker (killed, out of memory) is given up by the server.
     const givenUp = new Map<number, number>();
-    const deadLetters = cluster.connection.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${CHUNK_STREAM}.${WORKER_CONSUMER}`);
+    const deadLetters = cluster.connection.subscribe(
+      `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${CHUNK_STREAM}.${WORKER_CONSUMER}`,
+    );
     const abandoned = (async () => {
       for await (const advisory of deadLetters) {
         // Anyone who may publish may have sent it: only a well-formed advisory for one of this job's chunks counts.
@@ -90,7 +121,10 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
         }
         // Only the NATS server itself publishes on $JS.EVENT.> where the broker's permissions are set (docs/cluster.md).
         const chunk = givenUp.get(seq);
-        if (chunk !== undefined) return new ClusterError(`chunk ${chunk + 1} of ${chunks.length} was given to ${MAX_DELIVERIES} workers and each stopped before finishing it (killed, or out of memory?): see the workers' logs`);
+        if (chunk !== undefined)
+          return new ClusterError(
+            `chunk ${chunk + 1} of ${chunks.length} was given to ${MAX_DELIVERIES} workers and each stopped before finishing it (killed, or out of memory?): see the workers' logs`,
+          );
       }
       return null;
     })();
@@ -99,7 +133,15 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
       const input = `${job}/in-${String(i).padStart(5, '0')}.mkv`;
       await cluster.putFile(input, chunk.file);
       rmSync(chunk.file, { force: true });
-      const task: ChunkTask = { job, chunk: i, chunks: chunks.length, input, model, outputs: { video: Boolean(options.outputPath), masks: Boolean(options.masksDir) }, run };
+      const task: ChunkTask = {
+        job,
+        chunk: i,
+        chunks: chunks.length,
+        input,
+        model,
+        outputs: { video: Boolean(options.outputPath), masks: Boolean(options.masksDir) },
+        run,
+      };
       givenUp.set((await cluster.js.publish(chunkSubject(job), encode(task))).seq, i);
     }
     const taskSeq = new Map([...givenUp].map(([seq, chunk]) => [chunk, seq]));
@@ -109,11 +151,24 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
     const missing = info.frameCountDeclared && info.frameCount !== null ? info.frameCount - collected.frames : 0;
     if (missing > 0) {
       const held = `the chunks held ${collected.frames} of the ${info.frameCount} frames its container declares`;
-      if (options.strict || missing > Math.max(1, Math.floor(info.frameCount! * DAMAGED_FRAMES_TOLERATED))) throw new InputError(`${options.input} is truncated or damaged: ${held}; re-download or re-encode it${options.strict ? ' (--strict)' : ''}`);
-      options.onWarning?.(`${options.input} is slightly damaged: ${held}; the rest were processed — --strict refuses such files`);
+      if (options.strict || missing > Math.max(1, Math.floor(info.frameCount! * DAMAGED_FRAMES_TOLERATED)))
+        throw new InputError(
+          `${options.input} is truncated or damaged: ${held}; re-download or re-encode it${options.strict ? ' (--strict)' : ''}`,
+        );
+      options.onWarning?.(
+        `${options.input} is slightly damaged: ${held}; the rest were processed — --strict refuses such files`,
+      );
     }
     await outputs.commit(scratch);
-    return { input: options.input, framesOut: collected.frames, chunks: chunks.length, workers: [...collected.workers], duplicates: collected.duplicates, wallMs: Math.round(performance.now() - started), outputs: outputs.paths };
+    return {
+      input: options.input,
+      framesOut: collected.frames,
+      chunks: chunks.length,
+      workers: [...collected.workers],
+      duplicates: collected.duplicates,
+      wallMs: Math.round(performance.now() - started),
+      outputs: outputs.paths,
+    };
   } catch (error) {
     outputs.discard();
     throw error;
@@ -131,12 +186,24 @@ export async function segmentOnCluster(options: ClusterSegmentOptions): Promise<
  */
 /** Whether a chunk's task is still on the work queue (no worker acknowledged or gave it up yet); null when the server did not answer. */
 async function queued(cluster: Cluster, seq: number): Promise<boolean | null> {
-  return cluster.jsm.streams.getMessage(CHUNK_STREAM, { seq }).then((message) => message !== null, () => null);
+  return cluster.jsm.streams.getMessage(CHUNK_STREAM, { seq }).then(
+    (message) => message !== null,
+    () => null,
+  );
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function collect(cluster: Cluster, job: string, messages: ConsumerMessages, chunks: readonly VideoChunk[], outputs: ClusterOutputs, o: ClusterSegmentOptions, abandoned: Promise<ClusterError | null>, taskSeq: ReadonlyMap<number, number>) {
+async function collect(
+  cluster: Cluster,
+  job: string,
+  messages: ConsumerMessages,
+  chunks: readonly VideoChunk[],
+  outputs: ClusterOutputs,
+  o: ClusterSegmentOptions,
+  abandoned: Promise<ClusterError | null>,
+  taskSeq: ReadonlyMap<number, number>,
+) {
   const arrived = new Map<number, Extract<ChunkDone, { ok: true }>>();
   const workers = new Set<string>();
   let next = 0;
@@ -173,20 +240,29 @@ async function collect(cluster: Cluster, job: string, messages: ConsumerMessages
       await sleep(250);
     }
     let last = null;
-    while (!(last = await cluster.jsm.streams.getMessage(DONE_STREAM, { last_by_subj: doneSubject(job) }).catch(() => null))) {
+    while (
+      !(last = await cluster.jsm.streams.getMessage(DONE_STREAM, { last_by_subj: doneSubject(job) }).catch(() => null))
+    ) {
       if (over()) return;
       await sleep(250);
     }
     while (readSeq < last.seq && !over()) await sleep(50);
     if (over()) return;
     // A user error (a chunk that does not decode, a model that does not fit) is the job's answer.
-    failJob(done.error.kind !== 'internal' ? fromErrorEnvelope(done.error, `chunk ${done.chunk + 1}`) : new ClusterError(`chunk ${done.chunk + 1} of ${chunks.length} failed on worker ${done.worker}: ${done.error.message}`));
+    failJob(
+      done.error.kind !== 'internal'
+        ? fromErrorEnvelope(done.error, `chunk ${done.chunk + 1}`)
+        : new ClusterError(
+            `chunk ${done.chunk + 1} of ${chunks.length} failed on worker ${done.worker}: ${done.error.message}`,
+          ),
+    );
   };
   const iterator = messages[Symbol.asyncIterator]();
   try {
     while (next < chunks.length) {
       const step = await Promise.race([iterator.next(), stop]);
-      if (step.done) throw new ClusterError(`the results of the job stopped coming from the NATS server at ${cluster.url}`);
+      if (step.done)
+        throw new ClusterError(`the results of the job stopped coming from the NATS server at ${cluster.url}`);
       readSeq = step.value.seq;
       let done: ChunkDone;
       try {
@@ -194,7 +270,9 @@ async function collect(cluster: Cluster, job: string, messages: ConsumerMessages
         if (done.job !== job || done.chunk >= chunks.length) throw new Error('for another job or chunk');
       } catch (error) {
         // Anyone who may publish on the broker may have sent it: it is not a reason to stop the job.
-        o.onWarning?.(`ignored a result on the job's subject (${(error as Error).message}): are all workers the same version as this client?`);
+        o.onWarning?.(
+          `ignored a result on the job's subject (${(error as Error).message}): are all workers the same version as this client?`,
+        );
         ignored += 1;
         continue;
       }
@@ -219,7 +297,10 @@ async function collect(cluster: Cluster, job: string, messages: ConsumerMessages
   } finally {
     finished = true;
   }
-  if (ignored > 0) o.onWarning?.(`${ignored} message(s) on the job's subject were not this job's results and were ignored: is someone else publishing on the broker?`);
+  if (ignored > 0)
+    o.onWarning?.(
+      `${ignored} message(s) on the job's subject were not this job's results and were ignored: is someone else publishing on the broker?`,
+    );
   return { frames, workers, duplicates };
 }
 
@@ -245,44 +326,86 @@ class ClusterOutputs {
   private readonly videoChunks: string[] = [];
 
   constructor(private readonly o: ClusterSegmentOptions) {
-    this.paths = { ...(o.outputPath ? { video: o.outputPath } : {}), ...(o.masksDir ? { masks: o.masksDir } : {}), ...(o.framesJsonPath ? { framesJson: o.framesJsonPath } : {}) };
+    this.paths = {
+      ...(o.outputPath ? { video: o.outputPath } : {}),
+      ...(o.masksDir ? { masks: o.masksDir } : {}),
+      ...(o.framesJsonPath ? { framesJson: o.framesJsonPath } : {}),
+    };
     this.framesPartial = o.framesJsonPath ? createPartialFile(o.framesJsonPath, '--frames-json file') : null;
     this.masksPartial = o.masksDir ? openMasksDirectory(o.masksDir) : null;
     this.videoPartial = o.outputPath ? createPartialFile(o.outputPath, 'output video') : null;
   }
 
   /** One chunk's results at frame `offset` and `offsetSeconds` into the input; returns its frame count. */
-  async append(cluster: Cluster, done: Extract<ChunkDone, { ok: true }>, offset: number, offsetSeconds: number): Promise<number> {
-    const lines = new TextDecoder().decode(await cluster.getBytes(done.objects.frames)).split('\n').filter(Boolean);
-    if (lines.length !== done.frames) throw new ClusterError(`worker ${done.worker} sent ${lines.length} frame lines for chunk ${done.chunk + 1} but said ${done.frames}`);
+  async append(
+    cluster: Cluster,
+    done: Extract<ChunkDone, { ok: true }>,
+    offset: number,
+    offsetSeconds: number,
+  ): Promise<number> {
+    const lines = new TextDecoder()
+      .decode(await cluster.getBytes(done.objects.frames))
+      .split('\n')
+      .filter(Boolean);
+    if (lines.length !== done.frames)
+      throw new ClusterError(
+        `worker ${done.worker} sent ${lines.length} frame lines for chunk ${done.chunk + 1} but said ${done.frames}`,
+      );
     if (this.framesPartial) {
       const renumbered = lines.map((line, i) => {
         let frame: { index?: unknown; ptsMs?: unknown };
         try {
           frame = JSON.parse(line) as typeof frame;
         } catch {
-          throw new ClusterError(`worker ${done.worker} sent chunk ${done.chunk + 1}'s frame lines malformed (not JSON)`);
+          throw new ClusterError(
+            `worker ${done.worker} sent chunk ${done.chunk + 1}'s frame lines malformed (not JSON)`,
+          );
         }
-        if (frame.index !== i || typeof frame.ptsMs !== 'number') throw new ClusterError(`worker ${done.worker} sent chunk ${done.chunk + 1}'s frames out of order or without times`);
-        return JSON.stringify({ ...frame, index: offset + i, ptsMs: Math.round((offsetSeconds * 1000 + (frame.ptsMs)) * 1000) / 1000 });
+        if (frame.index !== i || typeof frame.ptsMs !== 'number')
+          throw new ClusterError(
+            `worker ${done.worker} sent chunk ${done.chunk + 1}'s frames out of order or without times`,
+          );
+        return JSON.stringify({
+          ...frame,
+          index: offset + i,
+          ptsMs: Math.round((offsetSeconds * 1000 + frame.ptsMs) * 1000) / 1000,
+        });
       });
-      this.write(() => appendFileSync(this.framesPartial!, renumbered.map((l) => `${l}\n`).join('')), '--frames-json file', this.o.framesJsonPath!);
+      this.write(
+        () => appendFileSync(this.framesPartial!, renumbered.map((l) => `${l}\n`).join('')),
+        '--frames-json file',
+        this.o.framesJsonPath!,
+      );
     }
     if (this.masksPartial) {
-      if (!done.objects.masks) throw new ClusterError(`worker ${done.worker} sent no masks for chunk ${done.chunk + 1}`);
+      if (!done.objects.masks)
+        throw new ClusterError(`worker ${done.worker} sent no masks for chunk ${done.chunk + 1}`);
       let masks: Uint8Array[];
       try {
         masks = unbundle(await cluster.getBytes(done.objects.masks));
       } catch (error) {
         if (error instanceof ClusterError) throw error;
-        throw new ClusterError(`worker ${done.worker} sent chunk ${done.chunk + 1}'s masks malformed (${(error as Error).message})`);
+        throw new ClusterError(
+          `worker ${done.worker} sent chunk ${done.chunk + 1}'s masks malformed (${(error as Error).message})`,
+        );
       }
-      if (masks.length !== done.frames) throw new ClusterError(`worker ${done.worker} sent ${masks.length} masks for chunk ${done.chunk + 1}'s ${done.frames} frames`);
-      this.write(() => masks.forEach((png, i) => writeFileSync(path.join(this.masksPartial!, maskFileName(offset + i)), png)), '--masks', this.o.masksDir!);
+      if (masks.length !== done.frames)
+        throw new ClusterError(
+          `worker ${done.worker} sent ${masks.length} masks for chunk ${done.chunk + 1}'s ${done.frames} frames`,
+        );
+      this.write(
+        () => masks.forEach((png, i) => writeFileSync(path.join(this.masksPartial!, maskFileName(offset + i)), png)),
+        '--masks',
+        this.o.masksDir!,
+      );
     }
     if (this.videoPartial) {
-      if (!done.objects.video) throw new ClusterError(`worker ${done.worker} sent no video for chunk ${done.chunk + 1}`);
-      const file = path.join(path.dirname(this.videoPartial), `.${path.basename(this.videoPartial)}.chunk-${done.chunk}.mp4`);
+      if (!done.objects.video)
+        throw new ClusterError(`worker ${done.worker} sent no video for chunk ${done.chunk + 1}`);
+      const file = path.join(
+        path.dirname(this.videoPartial),
+        `.${path.basename(this.videoPartial)}.chunk-${done.chunk}.mp4`,
+      );
       this.videoChunks.push(file);
       await cluster.getFile(done.objects.video, file);
     }
@@ -312,18 +435,46 @@ class ClusterOutputs {
 
   discard(): void {
     for (const f of this.videoChunks) rmSync(f, { force: true });
-    for (const partial of [this.framesPartial, this.masksPartial, this.videoPartial]) if (partial) discardPartial(partial);
+    for (const partial of [this.framesPartial, this.masksPartial, this.videoPartial])
+      if (partial) discardPartial(partial);
   }
 }
 
 function joinVideos(list: string, out: string): Promise<void> {
   const { ffmpeg } = locateFfmpeg();
   return new Promise((resolve, reject) => {
-    const child = spawn(ffmpeg, ['-v', 'error', '-nostdin', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', '-movflags', '+faststart', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      ffmpeg,
+      [
+        '-v',
+        'error',
+        '-nostdin',
+        '-y',
+        '-f',
+        'concat',
+        '-safe',
+        '0',
+        '-i',
+        list,
+        '-c',
+        'copy',
+        '-movflags',
+        '+faststart',
+        out,
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     let text = '';
     child.stderr.on('data', (d: Buffer) => (text = (text + d.toString()).slice(-2000)));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new OutputError(`cannot join the chunks' videos into ${out}: ${text.trim().split('\n').pop() ?? code}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new OutputError(`cannot join the chunks' videos into ${out}: ${text.trim().split('\n').pop() ?? code}`),
+          ),
+    );
   });
 }
-

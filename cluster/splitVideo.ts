@@ -21,16 +21,41 @@ export async function splitAtKeyframes(input: string, dir: string, chunkSeconds:
   const { ffmpeg } = locateFfmpeg();
   const list = path.join(dir, 'chunks.csv');
   const args = [
-    '-v', 'error', '-nostdin', '-i', input, '-map', '0:v:0', '-c', 'copy',
-    '-f', 'segment', '-segment_time', String(chunkSeconds), '-reset_timestamps', '1',
-    '-segment_list', list, '-segment_list_type', 'csv', path.join(dir, 'chunk_%05d.mkv'),
+    '-v',
+    'error',
+    '-nostdin',
+    '-i',
+    input,
+    '-map',
+    '0:v:0',
+    '-c',
+    'copy',
+    '-f',
+    'segment',
+    '-segment_time',
+    String(chunkSeconds),
+    '-reset_timestamps',
+    '1',
+    '-segment_list',
+    list,
+    '-segment_list_type',
+    'csv',
+    path.join(dir, 'chunk_%05d.mkv'),
   ];
   const stderr = await new Promise<string>((resolve, reject) => {
     const child = spawn(ffmpeg, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let text = '';
     child.stderr.on('data', (d: Buffer) => (text = (text + d.toString()).slice(-4000)));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(text) : reject(new InputError(`cannot cut ${input} into chunks: ${text.trim().split('\n').pop() || `ffmpeg exited with ${code}`}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(text)
+        : reject(
+            new InputError(
+              `cannot cut ${input} into chunks: ${text.trim().split('\n').pop() || `ffmpeg exited with ${code}`}`,
+            ),
+          ),
+    );
   });
   const chunks = readFileSync(list, 'utf8')
     .split('\n')
@@ -39,6 +64,7 @@ export async function splitAtKeyframes(input: string, dir: string, chunkSeconds:
       const [file, start] = line.split(',');
       return { file: path.join(dir, file!), startSeconds: Number(start) };
     });
-  if (chunks.length === 0 || chunks.some((c) => !Number.isFinite(c.startSeconds))) throw new InputError(`cannot cut ${input} into chunks (${stderr.trim() || 'ffmpeg listed none'})`);
+  if (chunks.length === 0 || chunks.some((c) => !Number.isFinite(c.startSeconds)))
+    throw new InputError(`cannot cut ${input} into chunks (${stderr.trim() || 'ffmpeg listed none'})`);
   return chunks;
 }

@@ -19,9 +19,10 @@ export function bilinearTaps(inSize: number, outSize: number, alignedInput?: num
   const low = new Int32Array(outSize);
   const high = new Int32Array(outSize);
   const weight = new Float32Array(outSize);
-  const [scale, shift] = alignedInput && alignedInput > 1
-    ? [(alignedInput / outSize) * ((inSize - 1) / (alignedInput - 1)), (inSize - 1) / (alignedInput - 1)]
-    : [inSize / outSize, 1];
+  const [scale, shift] =
+    alignedInput && alignedInput > 1
+      ? [(alignedInput / outSize) * ((inSize - 1) / (alignedInput - 1)), (inSize - 1) / (alignedInput - 1)]
+      : [inSize / outSize, 1];
   for (let i = 0; i < outSize; i++) {
     const src = Math.min(Math.max((i + 0.5) * scale - 0.5 * shift, 0), inSize - 1);
     const l = Math.floor(src);

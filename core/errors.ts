@@ -71,15 +71,36 @@ export function isUserError(error: unknown): error is DeeplabStreamError {
  * stack for `--verbose`.
  */
 export interface ErrorEnvelope {
-  readonly kind: 'InputError' | 'SourceError' | 'ModelError' | 'OutputError' | 'EnvironmentError' | 'UsageError' | 'WorkerLostError' | 'CancelledError' | 'ClusterError' | 'internal';
+  readonly kind:
+    | 'InputError'
+    | 'SourceError'
+    | 'ModelError'
+    | 'OutputError'
+    | 'EnvironmentError'
+    | 'UsageError'
+    | 'WorkerLostError'
+    | 'CancelledError'
+    | 'ClusterError'
+    | 'internal';
   readonly message: string;
   readonly stack?: string;
 }
 
-const USER_ERRORS = { InputError, SourceError, ModelError, OutputError, EnvironmentError, UsageError, WorkerLostError, CancelledError, ClusterError } as const;
+const USER_ERRORS = {
+  InputError,
+  SourceError,
+  ModelError,
+  OutputError,
+  EnvironmentError,
+  UsageError,
+  WorkerLostError,
+  CancelledError,
+  ClusterError,
+} as const;
 
 export function toErrorEnvelope(error: unknown): ErrorEnvelope {
-  if (isUserError(error) && error.name in USER_ERRORS) return { kind: error.name as keyof typeof USER_ERRORS, message: error.message };
+  if (isUserError(error) && error.name in USER_ERRORS)
+    return { kind: error.name as keyof typeof USER_ERRORS, message: error.message };
   const { message, stack } = error instanceof Error ? error : new Error(String(error));
   return { kind: 'internal', message, ...(stack ? { stack } : {}) };
 }
@@ -88,6 +109,7 @@ export function toErrorEnvelope(error: unknown): ErrorEnvelope {
 export function fromErrorEnvelope(envelope: ErrorEnvelope, context: string): Error {
   if (envelope.kind !== 'internal') return new USER_ERRORS[envelope.kind](envelope.message);
   const error = new Error(`${context}: ${envelope.message}`);
-  if (envelope.stack) error.stack = `Error: ${context}: ${envelope.stack.replace(/^[^\n]*\n?/, `${envelope.message}\n`)}`;
+  if (envelope.stack)
+    error.stack = `Error: ${context}: ${envelope.stack.replace(/^[^\n]*\n?/, `${envelope.message}\n`)}`;
   return error;
 }

@@ -16,24 +16,84 @@ import path from 'node:path';
 type Spec =
   | { readonly kind: 'text'; readonly about: string }
   | { readonly kind: 'switch'; readonly about: string; readonly fallback: boolean }
-  | { readonly kind: 'number'; readonly about: string; readonly unit: string; readonly fallback: number; readonly min: number; readonly max: number };
+  | {
+      readonly kind: 'number';
+      readonly about: string;
+      readonly unit: string;
+      readonly fallback: number;
+      readonly min: number;
+      readonly max: number;
+    };
 
 /** The variables, by name: docs/configuration.md lists the same (a test holds it to that). */
 export const ENVIRONMENT = {
-  DEEPLAB_STREAM_CACHE: { kind: 'text', about: 'where fetched and imported models are kept (default $XDG_CACHE_HOME/deeplab-stream)' },
-  DEEPLAB_STREAM_MODEL_MIRROR: { kind: 'text', about: 'a URL or directory to fetch catalogue models from instead of their published addresses' },
+  DEEPLAB_STREAM_CACHE: {
+    kind: 'text',
+    about: 'where fetched and imported models are kept (default $XDG_CACHE_HOME/deeplab-stream)',
+  },
+  DEEPLAB_STREAM_MODEL_MIRROR: {
+    kind: 'text',
+    about: 'a URL or directory to fetch catalogue models from instead of their published addresses',
+  },
   FFMPEG_PATH: { kind: 'text', about: 'the ffmpeg binary to use' },
   FFPROBE_PATH: { kind: 'text', about: 'the ffprobe binary to use' },
-  DEEPLAB_STREAM_GSTREAMER: { kind: 'switch', about: 'use the optional GStreamer binding where installed', fallback: true },
+  DEEPLAB_STREAM_GSTREAMER: {
+    kind: 'switch',
+    about: 'use the optional GStreamer binding where installed',
+    fallback: true,
+  },
   DEEPLAB_STREAM_CRF_NATIVE: { kind: 'switch', about: "the CRF's native AVX2 kernels where built", fallback: true },
-  DEEPLAB_STREAM_CRF_NATIVE_IMAGE: { kind: 'switch', about: 'a one-image crf whole in the native addon', fallback: true },
-  DEEPLAB_STREAM_CRF_WASM: { kind: 'switch', about: "the CRF's WebAssembly engine (off: the reference engine)", fallback: true },
+  DEEPLAB_STREAM_CRF_NATIVE_IMAGE: {
+    kind: 'switch',
+    about: 'a one-image crf whole in the native addon',
+    fallback: true,
+  },
+  DEEPLAB_STREAM_CRF_WASM: {
+    kind: 'switch',
+    about: "the CRF's WebAssembly engine (off: the reference engine)",
+    fallback: true,
+  },
   DEEPLAB_STREAM_HUGE_PAGES: { kind: 'switch', about: "huge pages for the CRF's memory", fallback: true },
-  DEEPLAB_STREAM_CRF_SPIN_US: { kind: 'number', about: "how long the CRF's two threads spin before they sleep", unit: 'µs', fallback: 200, min: 0, max: 100_000 },
-  DEEPLAB_STREAM_JOB_TTL: { kind: 'number', about: "how long a cluster job's messages and objects live when nobody removes them", unit: 's', fallback: 6 * 3600, min: 1, max: 30 * 86400 },
-  DEEPLAB_STREAM_ACK_WAIT: { kind: 'number', about: 'how long a worker may hold a chunk without a sign of life', unit: 's', fallback: 30, min: 1, max: 3600 },
-  DEEPLAB_STREAM_LEASE_TTL: { kind: 'number', about: "how long a live stream's lease outlives its worker", unit: 's', fallback: 3, min: 0.5, max: 300 },
-  DEEPLAB_STREAM_STORE_MB: { kind: 'number', about: "the cluster object store's size", unit: 'MB', fallback: 10 * 1024, min: 64, max: 1 << 24 },
+  DEEPLAB_STREAM_CRF_SPIN_US: {
+    kind: 'number',
+    about: "how long the CRF's two threads spin before they sleep",
+    unit: 'µs',
+    fallback: 200,
+    min: 0,
+    max: 100_000,
+  },
+  DEEPLAB_STREAM_JOB_TTL: {
+    kind: 'number',
+    about: "how long a cluster job's messages and objects live when nobody removes them",
+    unit: 's',
+    fallback: 6 * 3600,
+    min: 1,
+    max: 30 * 86400,
+  },
+  DEEPLAB_STREAM_ACK_WAIT: {
+    kind: 'number',
+    about: 'how long a worker may hold a chunk without a sign of life',
+    unit: 's',
+    fallback: 30,
+    min: 1,
+    max: 3600,
+  },
+  DEEPLAB_STREAM_LEASE_TTL: {
+    kind: 'number',
+    about: "how long a live stream's lease outlives its worker",
+    unit: 's',
+    fallback: 3,
+    min: 0.5,
+    max: 300,
+  },
+  DEEPLAB_STREAM_STORE_MB: {
+    kind: 'number',
+    about: "the cluster object store's size",
+    unit: 'MB',
+    fallback: 10 * 1024,
+    min: 64,
+    max: 1 << 24,
+  },
   DEEPLAB_STREAM_NATS: { kind: 'text', about: '`worker`: the NATS URL when --nats is not given' },
   DEEPLAB_STREAM_INPUT_KEY: { kind: 'text', about: '`serve`, `worker`: the --input-key file' },
   DEEPLAB_STREAM_NATS_CREDS: { kind: 'text', about: '--nats-creds' },
@@ -53,8 +113,19 @@ export interface Settings {
   readonly ffmpegPath: string | undefined;
   readonly ffprobePath: string | undefined;
   readonly gstreamer: boolean;
-  readonly crf: { readonly native: boolean; readonly nativeImage: boolean; readonly wasm: boolean; readonly hugePages: boolean; readonly spinMicros: number };
-  readonly cluster: { readonly jobTtlMs: number; readonly ackWaitMs: number; readonly leaseTtlMs: number; readonly storeBytes: number };
+  readonly crf: {
+    readonly native: boolean;
+    readonly nativeImage: boolean;
+    readonly wasm: boolean;
+    readonly hugePages: boolean;
+    readonly spinMicros: number;
+  };
+  readonly cluster: {
+    readonly jobTtlMs: number;
+    readonly ackWaitMs: number;
+    readonly leaseTtlMs: number;
+    readonly storeBytes: number;
+  };
   /** Defaults for flags a service may take from its environment instead (the flag wins). */
   readonly flags: {
     readonly nats: string | undefined;
@@ -81,7 +152,10 @@ export function readSettings(env: NodeJS.ProcessEnv, note: (line: string) => voi
     if (raw === undefined || raw === '') return spec.fallback;
     const value = Number(raw);
     const clamped = Number.isFinite(value) ? Math.min(spec.max, Math.max(spec.min, value)) : spec.fallback;
-    if (clamped !== value) note(`note: ${name}=${raw} is ${Number.isFinite(value) ? `outside ${spec.min}–${spec.max} ${spec.unit}` : `not a number of ${spec.unit === 's' ? 'seconds' : spec.unit}`}; using ${clamped} ${spec.unit}`);
+    if (clamped !== value)
+      note(
+        `note: ${name}=${raw} is ${Number.isFinite(value) ? `outside ${spec.min}–${spec.max} ${spec.unit}` : `not a number of ${spec.unit === 's' ? 'seconds' : spec.unit}`}; using ${clamped} ${spec.unit}`,
+      );
     return clamped;
   };
   const on = (name: VariableName) => {
@@ -94,7 +168,9 @@ export function readSettings(env: NodeJS.ProcessEnv, note: (line: string) => voi
     return spec.fallback;
   };
   return {
-    cacheDir: text('DEEPLAB_STREAM_CACHE') ?? path.join(env['XDG_CACHE_HOME'] || path.join(os.homedir(), '.cache'), 'deeplab-stream'),
+    cacheDir:
+      text('DEEPLAB_STREAM_CACHE') ??
+      path.join(env['XDG_CACHE_HOME'] || path.join(os.homedir(), '.cache'), 'deeplab-stream'),
     modelMirror: text('DEEPLAB_STREAM_MODEL_MIRROR'),
     ffmpegPath: text('FFMPEG_PATH'),
     ffprobePath: text('FFPROBE_PATH'),

@@ -5,7 +5,12 @@ import { type Transferable, Worker } from 'node:worker_threads';
  * built package; `.ts` when running from source (tests), where tsx's loader is registered inside
  * the worker first (a worker does not inherit the parent's loader hooks).
  */
-export function startWorker(importMetaUrl: string, moduleName: string, workerData: unknown, transferList: readonly Transferable[] = []): Worker {
+export function startWorker(
+  importMetaUrl: string,
+  moduleName: string,
+  workerData: unknown,
+  transferList: readonly Transferable[] = [],
+): Worker {
   const fromSource = importMetaUrl.endsWith('.ts');
   const url = new URL(`./${moduleName}${fromSource ? '.ts' : '.js'}`, importMetaUrl);
   if (!fromSource) return new Worker(url, { workerData, transferList: [...transferList] });

@@ -11,7 +11,9 @@ import type { Worker } from 'node:worker_threads';
 import { type ErrorEnvelope, fromErrorEnvelope, WorkerLostError } from './errors.js';
 
 /** A worker's answer to job `id`; messages without a numeric id (a handshake) are not replies. */
-export type PoolReply = { readonly id: number; readonly ok: true } | { readonly id: number; readonly ok: false; readonly error: ErrorEnvelope };
+export type PoolReply =
+  | { readonly id: number; readonly ok: true }
+  | { readonly id: number; readonly ok: false; readonly error: ErrorEnvelope };
 
 export interface WorkerPoolOptions {
   /** What the workers do, for messages: 'inference', 'CRF'. */
@@ -65,7 +67,10 @@ export class WorkerPool {
   send<Reply>(worker: Worker, job: object, transfer: readonly ArrayBuffer[], what: string): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error(`the ${this.options.label} workers are closed`));
-    if (!this.workers.includes(worker)) return Promise.reject(new WorkerLostError(`${this.article()} ${this.options.label} worker had stopped; ${what} lost`));
+    if (!this.workers.includes(worker))
+      return Promise.reject(
+        new WorkerLostError(`${this.article()} ${this.options.label} worker had stopped; ${what} lost`),
+      );
     const id = this.nextId++;
     return new Promise<Reply>((resolve, reject) => {
       this.pending.set(id, { worker, what, resolve, reject });
@@ -105,12 +110,18 @@ export class WorkerPool {
     for (const [id, p] of this.pending) {
       if (p.worker !== worker) continue;
       this.pending.delete(id);
-      p.reject(new WorkerLostError(`${this.article()} ${this.options.label} worker stopped (${reason}); ${p.what} lost`));
+      p.reject(
+        new WorkerLostError(`${this.article()} ${this.options.label} worker stopped (${reason}); ${p.what} lost`),
+      );
     }
     this.options.onWorkerLost?.(reason, worker);
     const { maxReplacements = 5 } = this.options;
     if (this.replacements >= maxReplacements) {
-      this.fail(new WorkerLostError(`${this.options.label} workers keep stopping (${this.replacements} replaced; the last: ${reason}); giving up`));
+      this.fail(
+        new WorkerLostError(
+          `${this.options.label} workers keep stopping (${this.replacements} replaced; the last: ${reason}); giving up`,
+        ),
+      );
       this.options.onReplaced?.(worker, null);
       return;
     }

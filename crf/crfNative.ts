@@ -54,8 +54,21 @@ interface CrfNativeAddon {
   bindKernels(view: Uint8Array): NativeKernels | null;
   /** Only where the CPU has AVX2. */
   crfImage?(
-    rgb: Uint8Array, width: number, height: number, classes: number, path: string, dataOffset: number, iterations: number, prune: number,
-    positionWeight: number, positionXy: number, bilateralWeight: number, bilateralXy: number, bilateralRgb: number, wantQ: boolean, threads: number,
+    rgb: Uint8Array,
+    width: number,
+    height: number,
+    classes: number,
+    path: string,
+    dataOffset: number,
+    iterations: number,
+    prune: number,
+    positionWeight: number,
+    positionXy: number,
+    bilateralWeight: number,
+    bilateralXy: number,
+    bilateralRgb: number,
+    wantQ: boolean,
+    threads: number,
   ): Promise<NativeImageResult>;
 }
 
@@ -130,9 +143,12 @@ export function withNativeKernels(exports: CrfExports, memory: WebAssembly.Memor
     neighboursOf: (...args) => native.neighboursOf(...args, bytes()),
     linkVertices: (...args) => native.linkVertices(...args, bytes()),
     movePoints: (...args) => native.movePoints(...args, bytes()),
-    splatChange: (...args) => (args[10] <= NATIVE_ROW_FLOATS ? native.splatChange(...args, bytes()) : wasmSplatChange(...args)),
-    splatListed: (...args) => (args[3] <= NATIVE_ROW_FLOATS ? native.splatListed(...args, bytes()) : wasmSplatListed(...args)),
-    sliceUpdate: (...args) => (args[4] <= NATIVE_ROW_FLOATS ? native.sliceUpdate(...args, bytes()) : wasmSliceUpdate(...args)),
+    splatChange: (...args) =>
+      args[10] <= NATIVE_ROW_FLOATS ? native.splatChange(...args, bytes()) : wasmSplatChange(...args),
+    splatListed: (...args) =>
+      args[3] <= NATIVE_ROW_FLOATS ? native.splatListed(...args, bytes()) : wasmSplatListed(...args),
+    sliceUpdate: (...args) =>
+      args[4] <= NATIVE_ROW_FLOATS ? native.sliceUpdate(...args, bytes()) : wasmSliceUpdate(...args),
   };
 }
 
@@ -152,7 +168,6 @@ export interface NativeImageCrf {
   readonly inferenceMs: number;
 }
 
-
 /** Statuses from crf/native/oneImage.c. */
 const IMAGE_STATUS = { done: 0, badProbability: 1, readFailed: 3 } as const;
 
@@ -168,21 +183,60 @@ const IMAGE_STATUS = { done: 0, badProbability: 1, readFailed: 3 } as const;
  * const refined = await nativeImageCrf(image.rgb, 500, 375, { path: 'p.npy', offset: 128, name: 'p.npy', width: 500 }, 21, params, false, 2);
  * if (refined) writeFileSync('labels.png', encodeGreyPng(refined.labels, 500, 375));
  */
-export async function nativeImageCrf(rgb: Uint8Array, width: number, height: number, probabilities: ProbabilityFile, classes: number, params: CrfParams, wantQ: boolean, threads = 2): Promise<NativeImageCrf | null> {
+export async function nativeImageCrf(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  probabilities: ProbabilityFile,
+  classes: number,
+  params: CrfParams,
+  wantQ: boolean,
+  threads = 2,
+): Promise<NativeImageCrf | null> {
   const off = !settings().crf.native || !settings().crf.nativeImage;
   const crfImage = off ? undefined : loadAddon()?.crfImage;
   const { gaussian, bilateral } = params;
-  if (!crfImage || classes > NATIVE_ROW_FLOATS /* Q's rows: the labels in play, rounded up to 4 */ || params.normalization !== 'after' || params.scale !== 1 || (gaussian.weight === 0 && bilateral.weight === 0)) return null;
-  const result = await crfImage(rgb, width, height, classes, probabilities.path, probabilities.offset, params.iterations, params.pruneBelow, gaussian.weight, gaussian.xy, bilateral.weight, bilateral.xy, bilateral.rgb, wantQ, threads);
+  if (
+    !crfImage ||
+    classes > NATIVE_ROW_FLOATS /* Q's rows: the labels in play, rounded up to 4 */ ||
+    params.normalization !== 'after' ||
+    params.scale !== 1 ||
+    (gaussian.weight === 0 && bilateral.weight === 0)
+  )
+    return null;
+  const result = await crfImage(
+    rgb,
+    width,
+    height,
+    classes,
+    probabilities.path,
+    probabilities.offset,
+    params.iterations,
+    params.pruneBelow,
+    gaussian.weight,
+    gaussian.xy,
+    bilateral.weight,
+    bilateral.xy,
+    bilateral.rgb,
+    wantQ,
+    threads,
+  );
   if (result.status === IMAGE_STATUS.done && result.labels) {
-    return { labels: result.labels, q: result.q ?? null, activeLabels: result.activeLabels, setupMs: result.msSetup, inferenceMs: result.msInference };
+    return {
+      labels: result.labels,
+      q: result.q ?? null,
+      activeLabels: result.activeLabels,
+      setupMs: result.msSetup,
+      inferenceMs: result.msInference,
+    };
   }
   if (result.status === IMAGE_STATUS.badProbability) {
     const values = new Uint8Array(width * height * classes * 4);
     readProbabilityFile(probabilities, values);
     throw probabilityProblem(result.problem, new Float32Array(values.buffer), classes, probabilities);
   }
-  if (result.status === IMAGE_STATUS.readFailed) throw new InputError(`cannot read ${probabilities.name}: a read failed`);
+  if (result.status === IMAGE_STATUS.readFailed)
+    throw new InputError(`cannot read ${probabilities.name}: a read failed`);
   // Truncated: the worker's read says by how much.
   return null;
 }

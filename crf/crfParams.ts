@@ -44,7 +44,10 @@ export function crfParamsFor(settings: CrfSettings, tuned?: CrfKernels): { param
   const flagged = Object.keys(settings.bilateral ?? {}).length + Object.keys(settings.gaussian ?? {}).length > 0;
   const origin = `${tuned ? "the model's tuned kernels" : "DeepLab's VOC kernels"}${flagged ? ', changed by flags' : ''}`;
   const { bilateral: b, gaussian: g } = params;
-  return { params, description: `CRF w1 ${b.weight} σα ${b.xy} σβ ${b.rgb}, w2 ${g.weight} σγ ${g.xy}, ${params.iterations} iterations at scale ${params.scale} (${origin})` };
+  return {
+    params,
+    description: `CRF w1 ${b.weight} σα ${b.xy} σβ ${b.rgb}, w2 ${g.weight} σγ ${g.xy}, ${params.iterations} iterations at scale ${params.scale} (${origin})`,
+  };
 }
 
 /** DeepLab-LargeFOV's PASCAL VOC setting. */

@@ -18,7 +18,12 @@ export class CrfRunner {
   private readonly streamWorker = new Map<string, Worker>();
   private readonly workers: WorkerPool;
 
-  private constructor(workers: Worker[], private readonly helpers: Worker[], threads: number, onWorkerLost: ((reason: string) => void) | undefined) {
+  private constructor(
+    workers: Worker[],
+    private readonly helpers: Worker[],
+    threads: number,
+    onWorkerLost: ((reason: string) => void) | undefined,
+  ) {
     this.workers = new WorkerPool(workers, {
       label: 'CRF',
       start: () => Promise.resolve(startWorker(import.meta.url, 'crfWorker', { threads })),
@@ -35,7 +40,11 @@ export class CrfRunner {
    * shared out, so one worker on two cores runs every frame on both). A worker that stops (crash,
    * out of memory) fails only the frame it held, is replaced, and its streams start cold.
    */
-  static start(workers = 1, threadsPerWorker = Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers))), onWorkerLost?: (reason: string) => void): CrfRunner {
+  static start(
+    workers = 1,
+    threadsPerWorker = Math.max(1, Math.floor(os.availableParallelism() / Math.max(1, workers))),
+    onWorkerLost?: (reason: string) => void,
+  ): CrfRunner {
     const threads = Math.min(2, threadsPerWorker);
     const helpers: Worker[] = [];
     const started = Array.from({ length: Math.max(1, workers) }, () => {
@@ -78,7 +87,8 @@ export class CrfRunner {
     const pinned = streamId === undefined ? undefined : this.streamWorker.get(streamId);
     if (pinned && this.workers.workers.includes(pinned)) return pinned;
     let idlest: Worker | undefined;
-    for (const w of this.workers.workers) if (!idlest || this.workers.jobsOn(w) < this.workers.jobsOn(idlest)) idlest = w;
+    for (const w of this.workers.workers)
+      if (!idlest || this.workers.jobsOn(w) < this.workers.jobsOn(idlest)) idlest = w;
     if (idlest && streamId !== undefined) this.streamWorker.set(streamId, idlest);
     return idlest;
   }

@@ -41,15 +41,29 @@ port.on('message', (job: CrfJob) => {
       ...(warmStart ? { warmStart } : {}),
     });
     const reply: CrfReply = {
-      id: job.id, ok: true, labels: result.labels, setupMs: result.setupMs, inferenceMs: result.inferenceMs,
-      activeLabels: result.activeLabels, iterations: result.iterations, warm: result.warm, activePixels: result.activePixels, points: result.points,
+      id: job.id,
+      ok: true,
+      labels: result.labels,
+      setupMs: result.setupMs,
+      inferenceMs: result.inferenceMs,
+      activeLabels: result.activeLabels,
+      iterations: result.iterations,
+      warm: result.warm,
+      activePixels: result.activePixels,
+      points: result.points,
       ...(job.wantQ && result.q ? { q: result.q } : {}),
     };
-    port.postMessage(reply, [result.labels.buffer as ArrayBuffer, ...(job.wantQ && result.q ? [result.q.buffer as ArrayBuffer] : [])]);
+    port.postMessage(reply, [
+      result.labels.buffer as ArrayBuffer,
+      ...(job.wantQ && result.q ? [result.q.buffer as ArrayBuffer] : []),
+    ]);
   } catch (error) {
-    const tooLarge = error instanceof CrfMemoryLimitError
-      ? new UsageError(`a ${job.width}x${job.height} frame with ${job.classes} labels is too large for the CRF (${error.message}): run it at reduced resolution (--crf-scale 0.5 or lower)`)
-      : null;
+    const tooLarge =
+      error instanceof CrfMemoryLimitError
+        ? new UsageError(
+            `a ${job.width}x${job.height} frame with ${job.classes} labels is too large for the CRF (${error.message}): run it at reduced resolution (--crf-scale 0.5 or lower)`,
+          )
+        : null;
     port.postMessage({ id: job.id, ok: false, error: toErrorEnvelope(tooLarge ?? error) } satisfies CrfReply);
   }
 });

@@ -48,30 +48,56 @@ export class DenseCrf {
    * Builds both kernels' permutohedral lattices for an image (rgb24, HWC). With a workspace (video),
    * the position-only lattice and the WebAssembly memory are kept from frame to frame.
    */
-  static forImage(image: Uint8Array, width: number, height: number, params: CrfParams = DEEPLAB_VOC_PARAMS, workspace?: CrfWorkspace): DenseCrf {
+  static forImage(
+    image: Uint8Array,
+    width: number,
+    height: number,
+    params: CrfParams = DEEPLAB_VOC_PARAMS,
+    workspace?: CrfWorkspace,
+  ): DenseCrf {
     const started = performance.now();
     const wasm = wasmModuleFor(params);
-    if (!wasm) return new DenseCrf(width, height, params, ReferenceMeanField.forImage(image, width, height, params), performance.now() - started);
+    if (!wasm)
+      return new DenseCrf(
+        width,
+        height,
+        params,
+        ReferenceMeanField.forImage(image, width, height, params),
+        performance.now() - started,
+      );
     const { gaussian, bilateral } = params;
     const engine = workspace
       ? workspace.engineFor(wasm, width, height, gaussian)
-      : new WasmMeanField(wasm, width * height, gaussian.weight !== 0 ? [{ pixels: { width, xy: gaussian.xy }, weight: gaussian.weight }] : []);
-    if (bilateral.weight !== 0) engine.addKernel({ pixels: { width, xy: bilateral.xy, image, rgb: bilateral.rgb }, weight: bilateral.weight });
+      : new WasmMeanField(
+          wasm,
+          width * height,
+          gaussian.weight !== 0 ? [{ pixels: { width, xy: gaussian.xy }, weight: gaussian.weight }] : [],
+        );
+    if (bilateral.weight !== 0)
+      engine.addKernel({ pixels: { width, xy: bilateral.xy, image, rgb: bilateral.rgb }, weight: bilateral.weight });
     return new DenseCrf(width, height, params, engine, performance.now() - started);
   }
 
   /** Mean-field inference from probabilities (N×C, HWC, each pixel summing to 1; or a file of them, checked and normalised). */
   infer(source: ProbabilitySource, classes: number, options: InferOptions = {}): CrfResult {
-    return this.engine.infer(source, classes, this.params.pruneBelow, options.iterations ?? this.params.iterations, { initialQ: options.initialQ, onIteration: options.onIteration });
+    return this.engine.infer(source, classes, this.params.pruneBelow, options.iterations ?? this.params.iterations, {
+      initialQ: options.initialQ,
+      onIteration: options.onIteration,
+    });
   }
 
   /**
    * The labels only: the same mean field as `infer`, without handing the N×C marginals out of
    * WebAssembly memory (what video and `segment --crf on` need).
    */
-  labels(source: ProbabilitySource, classes: number, options: Pick<InferOptions, 'iterations'> = {}): Omit<CrfResult, 'q'> {
+  labels(
+    source: ProbabilitySource,
+    classes: number,
+    options: Pick<InferOptions, 'iterations'> = {},
+  ): Omit<CrfResult, 'q'> {
     const iterations = options.iterations ?? this.params.iterations;
-    if (this.engine instanceof WasmMeanField) return this.engine.infer(source, classes, this.params.pruneBelow, iterations, { withQ: false });
+    if (this.engine instanceof WasmMeanField)
+      return this.engine.infer(source, classes, this.params.pruneBelow, iterations, { withQ: false });
     const { labels, activeLabels } = this.engine.infer(source, classes, this.params.pruneBelow, iterations);
     return { labels, activeLabels };
   }

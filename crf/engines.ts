@@ -31,7 +31,13 @@ export interface MeanFieldOptions {
 
 /** Mean field over one image's kernels, from the network's probabilities. */
 export interface MeanFieldEngine {
-  infer(source: ProbabilitySource, classes: number, pruneBelow: number, iterations: number, options?: MeanFieldOptions): CrfResult;
+  infer(
+    source: ProbabilitySource,
+    classes: number,
+    pruneBelow: number,
+    iterations: number,
+    options?: MeanFieldOptions,
+  ): CrfResult;
 }
 
 /**

@@ -6,7 +6,9 @@
 /** The labels of an N×classes probability map whose peak reaches the threshold. */
 export function activeLabels(probabilities: Float32Array, n: number, classes: number, threshold: number): number[] {
   const peak = new Float32Array(classes);
-  for (let p = 0; p < n; p++) for (let c = 0; c < classes; c++) if (probabilities[p * classes + c]! > peak[c]!) peak[c] = probabilities[p * classes + c]!;
+  for (let p = 0; p < n; p++)
+    for (let c = 0; c < classes; c++)
+      if (probabilities[p * classes + c]! > peak[c]!) peak[c] = probabilities[p * classes + c]!;
   return activeFromPeaks(peak, threshold);
 }
 

@@ -35,7 +35,15 @@ interface BlurBuffers {
 export type KernelSource =
   | { readonly lattice: PermutohedralLattice; readonly weight: number }
   | { readonly features: Float32Array; readonly d: number; readonly weight: number }
-  | { readonly pixels: { readonly width: number; readonly xy: number; readonly image?: Uint8Array; readonly rgb?: number }; readonly weight: number };
+  | {
+      readonly pixels: {
+        readonly width: number;
+        readonly xy: number;
+        readonly image?: Uint8Array;
+        readonly rgb?: number;
+      };
+      readonly weight: number;
+    };
 
 /** Where the kernels added so far end: `release` drops everything added after it. */
 export interface EngineMark {
@@ -53,7 +61,12 @@ export interface EngineMark {
 export class WasmMeanField extends WasmEngine {
   private readonly lattices: PlacedLattice[] = [];
 
-  constructor(module: WebAssembly.Module, points: number, kernels: readonly KernelSource[] = [], options: { readonly threads?: number } = {}) {
+  constructor(
+    module: WebAssembly.Module,
+    points: number,
+    kernels: readonly KernelSource[] = [],
+    options: { readonly threads?: number } = {},
+  ) {
     super(module, points, options);
     for (const kernel of kernels) this.addKernel(kernel);
   }
@@ -89,14 +102,21 @@ export class WasmMeanField extends WasmEngine {
     new Int32Array(memory, offsets, lattice.offsets.length).set(lattice.offsets);
     new Float32Array(memory, weights, lattice.weights.length).set(lattice.weights);
     new Int32Array(memory, neighbours, lattice.neighbours.length).set(lattice.neighbours);
-    return { lattice: { d: lattice.d, vertices: lattice.vertices, rows: lattice.vertices, offsets, weights, neighbours }, scale: 0, weight };
+    return {
+      lattice: { d: lattice.d, vertices: lattice.vertices, rows: lattice.vertices, offsets, weights, neighbours },
+      scale: 0,
+      weight,
+    };
   }
 
   /** Builds a lattice in place; the hash table and keys are scratch, released afterwards. */
   private build(kernel: Exclude<KernelSource, { lattice: PermutohedralLattice }>): PlacedLattice {
     const n = this.points;
     const { weight } = kernel;
-    const { pixels, features, d } = 'pixels' in kernel ? { pixels: kernel.pixels, features: null, d: kernel.pixels.image ? 5 : 2 } : { pixels: null, features: kernel.features, d: kernel.d };
+    const { pixels, features, d } =
+      'pixels' in kernel
+        ? { pixels: kernel.pixels, features: null, d: kernel.pixels.image ? 5 : 2 }
+        : { pixels: null, features: kernel.features, d: kernel.d };
     const d1 = d + 1;
     // An image's pixels are copied in once, their features computed here.
     const image = pixels?.image ? this.alloc(n * 3) : 0;
@@ -117,7 +137,11 @@ export class WasmMeanField extends WasmEngine {
     const bytes = d1 * vertices * 2 * 4;
     new Uint8Array(this.memory.buffer).copyWithin(keys, neighbours, neighbours + bytes);
     this.top = (keys + bytes + 15) & ~15;
-    return { lattice: { d, vertices, rows: vertices, offsets: tables.offsets, weights: tables.weights, neighbours: keys }, scale: 0, weight };
+    return {
+      lattice: { d, vertices, rows: vertices, offsets: tables.offsets, weights: tables.weights, neighbours: keys },
+      scale: 0,
+      weight,
+    };
   }
 
   /** Splat and blur `width`-channel values at `from` through a kernel's lattice; returns where the result is. */
@@ -150,18 +174,32 @@ export class WasmMeanField extends WasmEngine {
     const h = n >> 1;
     const gain = sliceGain(d);
     if (this.helper) {
-      this.both(OP.splatOnes, [n - h, d1, offsets + h * d1 * 4, weights + h * d1 * 4, a2, floats], () => splatOnes(h, d1, offsets, weights, a, floats));
+      this.both(OP.splatOnes, [n - h, d1, offsets + h * d1 * 4, weights + h * d1 * 4, a2, floats], () =>
+        splatOnes(h, d1, offsets, weights, a, floats),
+      );
       const m = (floats >> 1) & ~3;
       this.both(OP.addInto, [a + m * 4, a2 + m * 4, floats - m], () => addInto(a, a2, m));
     } else splatOnes(n, d1, offsets, weights, a, floats);
     const blurred = this.blurLattice(lattice, 4, a, b, a);
-    if (this.helper) this.both(OP.normaliseAll, [h, n, d1, offsets, weights, blurred, gain, kernel.scale], () => normaliseAll(0, h, d1, offsets, weights, blurred, gain, kernel.scale), [6]);
+    if (this.helper)
+      this.both(
+        OP.normaliseAll,
+        [h, n, d1, offsets, weights, blurred, gain, kernel.scale],
+        () => normaliseAll(0, h, d1, offsets, weights, blurred, gain, kernel.scale),
+        [6],
+      );
     else normaliseAll(0, n, d1, offsets, weights, blurred, gain, kernel.scale);
     this.top = mark;
   }
 
   /** Runs `iterations` updates from q0 (N×channels, already restricted to the labels in play); returns Q. */
-  run(unary: Float32Array, q0: Float32Array, channels: number, iterations: number, onIteration?: (iteration: number, q: Float32Array) => void): Float32Array {
+  run(
+    unary: Float32Array,
+    q0: Float32Array,
+    channels: number,
+    iterations: number,
+    onIteration?: (iteration: number, q: Float32Array) => void,
+  ): Float32Array {
     const n = this.points;
     const mark = this.top; // buffers of this run are released at its end
     const buffers = this.runBuffers(channels);
@@ -188,7 +226,11 @@ export class WasmMeanField extends WasmEngine {
     classes: number,
     pruneBelow: number,
     iterations: number,
-    options: { readonly initialQ?: Float32Array | undefined; readonly onIteration?: ((iteration: number, q: Float32Array, active: readonly number[]) => void) | undefined; readonly withQ?: WithQ } = {},
+    options: {
+      readonly initialQ?: Float32Array | undefined;
+      readonly onIteration?: ((iteration: number, q: Float32Array, active: readonly number[]) => void) | undefined;
+      readonly withQ?: WithQ;
+    } = {},
   ): { q: WithQ extends false ? null : Float32Array; labels: Uint8Array; activeLabels: number[] } {
     const { initialQ, onIteration } = options;
     const withQ = options.withQ !== false;
@@ -208,7 +250,11 @@ export class WasmMeanField extends WasmEngine {
         this.both(OP.readFile, [fd, pIn + half, n * row - half, probabilities.offset + half], first);
         return this.helperResult();
       };
-      readProbabilityFile(probabilities, new Uint8Array(this.memory.buffer, pIn, n * row), this.helper ? split : undefined);
+      readProbabilityFile(
+        probabilities,
+        new Uint8Array(this.memory.buffer, pIn, n * row),
+        this.helper ? split : undefined,
+      );
       const problem = this.normaliseProbabilities(classes, pIn);
       if (problem !== -1) throw probabilityProblem(problem, this.f32(pIn, n * classes), classes, probabilities);
     }
@@ -228,15 +274,36 @@ export class WasmMeanField extends WasmEngine {
     const mine = Math.floor((qBytes * 0.4) / 4096) * 4096;
     if (this.helper) this.both(OP.touchPages, [buffers.q + mine, qBytes - mine], prepare);
     else prepare();
-    const q = this.iterate(buffers, m, iterations, onIteration ? (it, current) => onIteration(it, current, active) : undefined);
+    const q = this.iterate(
+      buffers,
+      m,
+      iterations,
+      onIteration ? (it, current) => onIteration(it, current, active) : undefined,
+    );
     const full = withQ ? this.alloc(n * classes * 4) : 0;
     const labels = this.alloc(n);
-    const expand = (from: number, count: number) => [count, m, stride, q + from * stride * 4, classes, list, full ? full + from * classes * 4 : 0, labels + from];
-    if (this.helper) this.both(OP.expand, expand(h, n - h), () => this.exports.expand(...(expand(0, h) as Parameters<CrfExports['expand']>)));
+    const expand = (from: number, count: number) => [
+      count,
+      m,
+      stride,
+      q + from * stride * 4,
+      classes,
+      list,
+      full ? full + from * classes * 4 : 0,
+      labels + from,
+    ];
+    if (this.helper)
+      this.both(OP.expand, expand(h, n - h), () =>
+        this.exports.expand(...(expand(0, h) as Parameters<CrfExports['expand']>)),
+      );
     else this.exports.expand(...(expand(0, n) as Parameters<CrfExports['expand']>));
     // The marginals leave WebAssembly memory only when asked for (a copy of N×classes floats).
     const marginals = (withQ ? this.f32(full, n * classes).slice() : null) as WithQ extends false ? null : Float32Array;
-    const result = { q: marginals, labels: new Uint8Array(this.memory.buffer, labels, n).slice(), activeLabels: active };
+    const result = {
+      q: marginals,
+      labels: new Uint8Array(this.memory.buffer, labels, n).slice(),
+      activeLabels: active,
+    };
     this.top = mark;
     return result;
   }
@@ -248,7 +315,11 @@ export class WasmMeanField extends WasmEngine {
     if (!this.helper) return normaliseProbabilities(n, classes, at);
     const h = n >> 1;
     let first = -1;
-    this.both(OP.normaliseProbabilities, [n - h, classes, at + h * classes * 4], () => void (first = normaliseProbabilities(h, classes, at)));
+    this.both(
+      OP.normaliseProbabilities,
+      [n - h, classes, at + h * classes * 4],
+      () => void (first = normaliseProbabilities(h, classes, at)),
+    );
     const second = this.helperResult();
     // The second half's finding, in whole-image numbering: a value's index, or −2 − its pixel.
     return first !== -1 || second === -1 ? first : second >= 0 ? second + h * classes : second - h;
@@ -278,7 +349,13 @@ export class WasmMeanField extends WasmEngine {
     const stride = (channels + 3) & ~3;
     // Each kernel's splat/blur buffers, and the kernels' descriptions for sliceUpdate.
     const blur = this.lattices.map((kernel) => this.blurBuffers(kernel, stride));
-    return { stride, u: unary ?? this.alloc(n * stride * 4), q: this.alloc(n * stride * 4), blur, kernels: this.alloc(2 * KERNEL_BYTES) };
+    return {
+      stride,
+      u: unary ?? this.alloc(n * stride * 4),
+      q: this.alloc(n * stride * 4),
+      blur,
+      kernels: this.alloc(2 * KERNEL_BYTES),
+    };
   }
 
   private unpad(at: number, channels: number, stride: number): Float32Array {
@@ -290,11 +367,19 @@ export class WasmMeanField extends WasmEngine {
   }
 
   /** The mean-field iterations over prepared buffers; returns where the final Q is. */
-  private iterate(buffers: ReturnType<WasmMeanField['runBuffers']>, channels: number, iterations: number, onIteration?: (iteration: number, q: Float32Array) => void): number {
+  private iterate(
+    buffers: ReturnType<WasmMeanField['runBuffers']>,
+    channels: number,
+    iterations: number,
+    onIteration?: (iteration: number, q: Float32Array) => void,
+  ): number {
     const n = this.points;
     const { stride, u, q, blur, kernels } = buffers;
     for (let it = 0; it < iterations; it++) {
-      const sliced = this.lattices.map((kernel, k) => ({ ...kernel, blurred: this.splatBlur(kernel, q, stride, blur[k]!) }));
+      const sliced = this.lattices.map((kernel, k) => ({
+        ...kernel,
+        blurred: this.splatBlur(kernel, q, stride, blur[k]!),
+      }));
       this.sliceUpdate(sliced, kernels, n, 0, channels, stride, u, q);
       if (onIteration) onIteration(it, this.unpad(q, channels, stride));
     }
@@ -331,13 +416,20 @@ export class CrfWorkspace {
    * arrives — a worker does it while its caller is still reading that frame.
    */
   startThreads(module: WebAssembly.Module): void {
-    if (this.threads > 1 && !this.engine) this.engine = new WasmMeanField(module, MIN_POINTS_FOR_TWO_THREADS, [], { threads: this.threads });
+    if (this.threads > 1 && !this.engine)
+      this.engine = new WasmMeanField(module, MIN_POINTS_FOR_TWO_THREADS, [], { threads: this.threads });
   }
 
-  engineFor(module: WebAssembly.Module, width: number, height: number, gaussian: { readonly xy: number; readonly weight: number }): WasmMeanField {
+  engineFor(
+    module: WebAssembly.Module,
+    width: number,
+    height: number,
+    gaussian: { readonly xy: number; readonly weight: number },
+  ): WasmMeanField {
     const key = `${width}x${height}:${gaussian.xy}:${gaussian.weight}`;
     const position = () => {
-      if (gaussian.weight !== 0) this.engine!.addKernel({ pixels: { width, xy: gaussian.xy }, weight: gaussian.weight });
+      if (gaussian.weight !== 0)
+        this.engine!.addKernel({ pixels: { width, xy: gaussian.xy }, weight: gaussian.weight });
       this.base = this.engine!.mark();
     };
     if (!this.engine || key !== this.key) {

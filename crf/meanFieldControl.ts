@@ -18,7 +18,13 @@ export type ControlOp = 0 | 1 | 2 | 3 | 4 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13 | 
 export const READ_FILE = 14;
 
 /** An export the helper may run, with its argument count checked against the module's own declaration. */
-type HelperExport = { [Name in keyof CrfExports]: { readonly name: Name; readonly argc: Parameters<CrfExports[Name]>['length']; readonly floatArgs: readonly number[] } }[keyof CrfExports];
+type HelperExport = {
+  [Name in keyof CrfExports]: {
+    readonly name: Name;
+    readonly argc: Parameters<CrfExports[Name]>['length'];
+    readonly floatArgs: readonly number[];
+  };
+}[keyof CrfExports];
 
 /** `floatArgs`: the arguments that are f32 in the kernel (they travel as their bits). */
 export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0 | typeof READ_FILE>, HelperExport> = {
@@ -38,7 +44,24 @@ export const HELPER_EXPORTS: Record<Exclude<ControlOp, 0 | typeof READ_FILE>, He
   16: { name: 'peaks', argc: 4, floatArgs: [] },
 };
 
-export const OP = { exit: 0, splat: 1, addInto: 2, blurDirection: 3, sliceUpdate: 4, expand: 6, neighboursOf: 7, buildLattice: 8, prepareListed: 9, selectActive: 10, splatOnes: 11, normaliseAll: 12, touchPages: 13, readFile: READ_FILE, normaliseProbabilities: 15, peaks: 16 } as const;
+export const OP = {
+  exit: 0,
+  splat: 1,
+  addInto: 2,
+  blurDirection: 3,
+  sliceUpdate: 4,
+  expand: 6,
+  neighboursOf: 7,
+  buildLattice: 8,
+  prepareListed: 9,
+  selectActive: 10,
+  splatOnes: 11,
+  normaliseAll: 12,
+  touchPages: 13,
+  readFile: READ_FILE,
+  normaliseProbabilities: 15,
+  peaks: 16,
+} as const;
 
 /** How long each side of a hand-over spins before it sleeps (`DEEPLAB_STREAM_CRF_SPIN_US`, 0: never). */
 export const SPIN_MICROS = settings().crf.spinMicros;

@@ -22,12 +22,18 @@ export type ProbabilitySource = Float32Array | ProbabilityFile;
  * included). `split`, given: runs `first` (this thread's read of the first `half` bytes) while
  * another thread reads the rest from the same descriptor, and returns the bytes that one got.
  */
-export function readProbabilityFile(file: ProbabilityFile, into: Uint8Array, split?: (fd: number, half: number, first: () => void) => number): void {
+export function readProbabilityFile(
+  file: ProbabilityFile,
+  into: Uint8Array,
+  split?: (fd: number, half: number, first: () => void) => number,
+): void {
   let fd: number;
   try {
     fd = openSync(file.path, 'r');
   } catch (error) {
-    throw new InputError(`cannot read ${file.name}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new InputError(
+      `cannot read ${file.name}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
   try {
     const half = split ? (into.byteLength >> 13) << 12 : into.byteLength; // about half, on a page boundary
@@ -36,7 +42,10 @@ export function readProbabilityFile(file: ProbabilityFile, into: Uint8Array, spl
     const second = split ? split(fd, half, read) : (read(), 0);
     if (first < 0 || second < 0) throw new InputError(`cannot read ${file.name}: a read failed`);
     const missing = into.byteLength - first - second;
-    if (missing > 0) throw new InputError(`${file.name} is truncated: it ended ${missing} bytes early (did it change while being read?)`);
+    if (missing > 0)
+      throw new InputError(
+        `${file.name} is truncated: it ended ${missing} bytes early (did it change while being read?)`,
+      );
   } finally {
     closeSync(fd);
   }
@@ -67,7 +76,12 @@ export function probabilityArray(source: ProbabilitySource, points: number, clas
 }
 
 /** Checks each pixel's probabilities and makes them sum to 1, in place; the first problem is one line naming the pixel. */
-export function normaliseProbabilities(probabilities: Float32Array, width: number, classes: number, name: string): void {
+export function normaliseProbabilities(
+  probabilities: Float32Array,
+  width: number,
+  classes: number,
+  name: string,
+): void {
   const n = probabilities.length / classes;
   for (let p = 0, row = 0; p < n; p++, row += classes) {
     let sum = 0;
@@ -87,7 +101,12 @@ export function normaliseProbabilities(probabilities: Float32Array, width: numbe
  * The error for what WebAssembly's check found (`problem`: p·classes + c for a bad value, −2 − p
  * for a pixel summing to 0); `probabilities` as they were read.
  */
-export function probabilityProblem(problem: number, probabilities: Float32Array, classes: number, { name, width }: ProbabilityFile): InputError {
+export function probabilityProblem(
+  problem: number,
+  probabilities: Float32Array,
+  classes: number,
+  { name, width }: ProbabilityFile,
+): InputError {
   if (problem <= -2) return zeroPixel(name, -2 - problem, width);
   const p = Math.floor(problem / classes);
   return badProbability(name, probabilities, p * classes, classes, p % width, Math.floor(p / width));
@@ -98,11 +117,21 @@ function zeroPixel(name: string, p: number, width: number): InputError {
 }
 
 /** The first value at one pixel that is not a probability, and what to do about it. */
-function badProbability(name: string, probabilities: Float32Array, row: number, classes: number, x: number, y: number): InputError {
+function badProbability(
+  name: string,
+  probabilities: Float32Array,
+  row: number,
+  classes: number,
+  x: number,
+  y: number,
+): InputError {
   const c = probabilities.subarray(row, row + classes).findIndex((v) => !(v >= 0 && v < Infinity));
   const v = probabilities[row + c]!;
   const what = Number.isNaN(v) ? 'NaN' : v === Infinity ? 'infinity' : 'a negative value';
   // A negative value is most likely a logit; NaN and infinity, a softmax that overflowed.
-  const hint = v < 0 ? 'pass probabilities (a softmax), not logits' : 'pass finite probabilities (a softmax of the logits, computed stably)';
+  const hint =
+    v < 0
+      ? 'pass probabilities (a softmax), not logits'
+      : 'pass finite probabilities (a softmax of the logits, computed stably)';
   return new InputError(`${name} holds ${what} at pixel (${x}, ${y}), label ${c}: ${hint}`);
 }

@@ -15,7 +15,14 @@ import type { WarmStartSettings } from './crfProtocol.js';
 import { type WarmStartState, warmStartFor } from './warmStart.js';
 
 /** Bilinear (half-pixel) resize of interleaved values: W×H×C → outW×outH×C. */
-export function resizeInterleaved(values: ArrayLike<number>, channels: number, width: number, height: number, outWidth: number, outHeight: number): Float32Array {
+export function resizeInterleaved(
+  values: ArrayLike<number>,
+  channels: number,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+): Float32Array {
   const xs = cachedTaps(width, outWidth);
   const ys = cachedTaps(height, outHeight);
   const out = new Float32Array(outWidth * outHeight * channels);
@@ -41,7 +48,13 @@ export function resizeInterleaved(values: ArrayLike<number>, channels: number, w
 }
 
 /** Bilinear resize of an rgb24 image, rounded to bytes. */
-export function resizeImage(image: Uint8Array, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
+export function resizeImage(
+  image: Uint8Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+): Uint8Array {
   const resized = resizeInterleaved(image, 3, width, height, outWidth, outHeight);
   const out = new Uint8Array(resized.length);
   for (let i = 0; i < resized.length; i++) out[i] = resized[i]! + 0.5; // Uint8Array truncates: +0.5 rounds
@@ -74,14 +87,24 @@ export interface RunCrfOptions {
 
 /** The size the CRF runs at for a frame of this size at this scale (the probabilities it wants). */
 export function crfSize(width: number, height: number, scale: number): [width: number, height: number] {
-  return scale > 0 && scale < 1 ? [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))] : [width, height];
+  return scale > 0 && scale < 1
+    ? [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))]
+    : [width, height];
 }
 
 /**
  * The CRF on one image at `params.scale` of its size: everything but the final Q and labels happens
  * at that size — including the warm start's blend and scene-cut test.
  */
-export function runCrf(image: Uint8Array, width: number, height: number, source: ProbabilitySource, classes: number, params: CrfParams, options: RunCrfOptions = {}): CrfRun {
+export function runCrf(
+  image: Uint8Array,
+  width: number,
+  height: number,
+  source: ProbabilitySource,
+  classes: number,
+  params: CrfParams,
+  options: RunCrfOptions = {},
+): CrfRun {
   const started = performance.now();
   const scale = params.scale > 0 && params.scale < 1 ? params.scale : 1;
   const [sw, sh] = crfSize(width, height, scale);
@@ -92,16 +115,42 @@ export function runCrf(image: Uint8Array, width: number, height: number, source:
   const smallImage = scale < 1 ? resizeImage(image, width, height, sw, sh) : image;
   // Probabilities come at the CRF's size (inferBatches makes them so) or at the frame's.
   const atCrfSize = probabilities.length === sw * sh * classes;
-  if (!atCrfSize && probabilities.length !== width * height * classes) throw new RangeError(`probabilities of ${probabilities.length} values fit neither ${width}x${height} nor ${sw}x${sh} with ${classes} classes`);
+  if (!atCrfSize && probabilities.length !== width * height * classes)
+    throw new RangeError(
+      `probabilities of ${probabilities.length} values fit neither ${width}x${height} nor ${sw}x${sh} with ${classes} classes`,
+    );
   const smallP = atCrfSize ? probabilities : resizeInterleaved(probabilities, classes, width, height, sw, sh);
-  const smallParams: CrfParams = scale < 1 ? { ...params, bilateral: { ...params.bilateral, xy: params.bilateral.xy * scale }, gaussian: { ...params.gaussian, xy: params.gaussian.xy * scale } } : params;
+  const smallParams: CrfParams =
+    scale < 1
+      ? {
+          ...params,
+          bilateral: { ...params.bilateral, xy: params.bilateral.xy * scale },
+          gaussian: { ...params.gaussian, xy: params.gaussian.xy * scale },
+        }
+      : params;
   if (options.warmStart) {
     const engine = videoEngineFor(options.warmStart.state, sw, sh, smallParams, options.workspace?.threads ?? 1);
     if (engine) {
       // Incremental: the stream's lattice, Q and splats are kept; warm frames recompute what changed.
-      const frame = engine.frame(smallImage, smallP, classes, options.warmStart.settings, scale < 1 || !options.labelsOnly);
+      const frame = engine.frame(
+        smallImage,
+        smallP,
+        classes,
+        options.warmStart.settings,
+        scale < 1 || !options.labelsOnly,
+      );
       const iterations = frame.warm ? options.warmStart.settings.iterations : params.iterations;
-      return finish({ q: frame.q!, labels: frame.labels, activeLabels: frame.activeLabels }, { activeLabels: frame.activeLabels, setupMs: frame.setupMs, iterations, warm: frame.warm, activePixels: frame.activePixels, points: sw * sh });
+      return finish(
+        { q: frame.q!, labels: frame.labels, activeLabels: frame.activeLabels },
+        {
+          activeLabels: frame.activeLabels,
+          setupMs: frame.setupMs,
+          iterations,
+          warm: frame.warm,
+          activePixels: frame.activePixels,
+          points: sw * sh,
+        },
+      );
     }
   }
   return oneImage(smallImage, smallP, smallParams);
@@ -117,16 +166,33 @@ export function runCrf(image: Uint8Array, width: number, height: number, source:
     const crf = DenseCrf.forImage(smallImage, sw, sh, smallParams, options.workspace);
     // Labels alone at full size need no marginals out of the engine (the warm start keeps them).
     const wantQ = scale < 1 || !options.labelsOnly || options.warmStart !== undefined;
-    const small = wantQ ? crf.infer(smallP, classes, { iterations, ...(warm ? { initialQ: warm } : {}) }) : { ...crf.labels(smallP, classes, { iterations }), q: null };
-    if (previous && small.q) previous.state.previous = { q: small.q, probabilities: smallP === source ? (smallP as Float32Array).slice() : (smallP as Float32Array) };
-    return finish(small, { activeLabels: small.activeLabels, setupMs: crf.setupMs, iterations, warm: Boolean(warm), activePixels: sw * sh, points: sw * sh });
+    const small = wantQ
+      ? crf.infer(smallP, classes, { iterations, ...(warm ? { initialQ: warm } : {}) })
+      : { ...crf.labels(smallP, classes, { iterations }), q: null };
+    if (previous && small.q)
+      previous.state.previous = {
+        q: small.q,
+        probabilities: smallP === source ? (smallP as Float32Array).slice() : (smallP as Float32Array),
+      };
+    return finish(small, {
+      activeLabels: small.activeLabels,
+      setupMs: crf.setupMs,
+      iterations,
+      warm: Boolean(warm),
+      activePixels: sw * sh,
+      points: sw * sh,
+    });
   }
 
   /** The small result brought to full size: as it is at scale 1, else labels (and Q) upsampled. */
-  function finish(small: { readonly q: Float32Array | null; readonly labels: Uint8Array; readonly activeLabels: readonly number[] }, common: Omit<CrfRun, 'q' | 'labels' | 'inferenceMs'>): CrfRun {
+  function finish(
+    small: { readonly q: Float32Array | null; readonly labels: Uint8Array; readonly activeLabels: readonly number[] },
+    common: Omit<CrfRun, 'q' | 'labels' | 'inferenceMs'>,
+  ): CrfRun {
     const inferenceMs = performance.now() - started - common.setupMs;
     if (scale === 1) return { ...common, q: small.q, labels: small.labels, inferenceMs };
-    if (options.labelsOnly) return { ...common, q: null, labels: upsampledArgmax(small.q!, classes, sw, sh, width, height), inferenceMs };
+    if (options.labelsOnly)
+      return { ...common, q: null, labels: upsampledArgmax(small.q!, classes, sw, sh, width, height), inferenceMs };
     const q = resizeInterleaved(small.q!, classes, sw, sh, width, height);
     const labels = new Uint8Array(width * height);
     for (let p = 0; p < labels.length; p++) {
@@ -142,7 +208,13 @@ export function runCrf(image: Uint8Array, width: number, height: number, source:
  * The stream's incremental engine for this size and these parameters (made, or remade when they
  * change), or null where the WebAssembly module is not built or the normalisation is not DeepLab's.
  */
-function videoEngineFor(state: WarmStartState, width: number, height: number, params: CrfParams, threads: number): VideoMeanField | null {
+function videoEngineFor(
+  state: WarmStartState,
+  width: number,
+  height: number,
+  params: CrfParams,
+  threads: number,
+): VideoMeanField | null {
   const module = videoModuleFor(params);
   if (!module) return null;
   const key = `${width}x${height}:${JSON.stringify(params)}:${threads}`;
@@ -158,7 +230,14 @@ function videoEngineFor(state: WarmStartState, width: number, height: number, pa
  * needs). Where the four source pixels share their argmax k, the interpolated argmax is k too
  * (Q(k) − Q(j) is a sum of non-negative terms), so only pixels on a label boundary interpolate.
  */
-function upsampledArgmax(q: Float32Array, classes: number, width: number, height: number, outWidth: number, outHeight: number): Uint8Array {
+function upsampledArgmax(
+  q: Float32Array,
+  classes: number,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+): Uint8Array {
   const xs = cachedTaps(width, outWidth);
   const ys = cachedTaps(height, outHeight);
   const smallLabels = new Uint8Array(width * height);
@@ -184,7 +263,8 @@ function upsampledArgmax(q: Float32Array, classes: number, width: number, height
       let best = 0;
       let bestValue = -Infinity;
       for (let j = 0; j < classes; j++) {
-        const value = wa * q[a * classes + j]! + wb * q[b * classes + j]! + wc * q[c * classes + j]! + wd * q[d * classes + j]!;
+        const value =
+          wa * q[a * classes + j]! + wb * q[b * classes + j]! + wc * q[c * classes + j]! + wd * q[d * classes + j]!;
         if (value > bestValue) {
           bestValue = value;
           best = j;

@@ -35,7 +35,8 @@ export class NormalizedFilter implements PixelFilter {
     if (this.mode === 'symmetric') {
       if (this.buffer.length < n * channels) this.buffer = new Float32Array(n * channels);
       input = this.buffer;
-      for (let p = 0; p < n; p++) for (let c = 0; c < channels; c++) input[p * channels + c] = values[p * channels + c]! * this.scale[p]!;
+      for (let p = 0; p < n; p++)
+        for (let c = 0; c < channels; c++) input[p * channels + c] = values[p * channels + c]! * this.scale[p]!;
     }
     this.raw.filter(input, channels, out);
     for (let p = 0; p < n; p++) for (let c = 0; c < channels; c++) out[p * channels + c]! *= this.scale[p]!;
@@ -44,7 +45,12 @@ export class NormalizedFilter implements PixelFilter {
 }
 
 /** Per-pixel features: (x/σ, y/σ) and, with colours, (r/σc, g/σc, b/σc). */
-export function pixelFeatures(width: number, height: number, xy: number, rgb?: { image: Uint8Array; sigma: number }): Float32Array {
+export function pixelFeatures(
+  width: number,
+  height: number,
+  xy: number,
+  rgb?: { image: Uint8Array; sigma: number },
+): Float32Array {
   const d = rgb ? 5 : 2;
   const f = new Float32Array(width * height * d);
   for (let y = 0, p = 0; y < height; y++) {
@@ -83,13 +89,22 @@ export class ReferenceMeanField implements MeanFieldEngine {
     const bilateralFeatures = pixelFeatures(width, height, params.bilateral.xy, { image, sigma: params.bilateral.rgb });
     const bilateral = PermutohedralLattice.build(bilateralFeatures, n, 5);
     const gaussian = positionLattice(width, height, params.gaussian.xy);
-    return new ReferenceMeanField(n, [
-      { weight: params.bilateral.weight, filter: new NormalizedFilter(bilateral, n, params.normalization) },
-      { weight: params.gaussian.weight, filter: new NormalizedFilter(gaussian, n, params.normalization) },
-    ].filter((k) => k.weight !== 0));
+    return new ReferenceMeanField(
+      n,
+      [
+        { weight: params.bilateral.weight, filter: new NormalizedFilter(bilateral, n, params.normalization) },
+        { weight: params.gaussian.weight, filter: new NormalizedFilter(gaussian, n, params.normalization) },
+      ].filter((k) => k.weight !== 0),
+    );
   }
 
-  infer(source: ProbabilitySource, classes: number, pruneBelow: number, iterations: number, options: MeanFieldOptions = {}): CrfResult {
+  infer(
+    source: ProbabilitySource,
+    classes: number,
+    pruneBelow: number,
+    iterations: number,
+    options: MeanFieldOptions = {},
+  ): CrfResult {
     const n = this.points;
     const probabilities = probabilityArray(source, n, classes);
     const active = activeLabels(probabilities, n, classes, pruneBelow);

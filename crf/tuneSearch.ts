@@ -24,7 +24,10 @@ export const PAPER_GRID: KernelGrid = { w1: [3, 4, 5, 6], xy: [30, 50, 70, 100],
 export const FIXED_SMOOTHNESS = { weight: 3, xy: 3 } as const;
 
 const key = (k: CrfKernels) => `${k.bilateral.weight}/${k.bilateral.xy}/${k.bilateral.rgb}`;
-const kernelsOf = (w1: number, xy: number, rgb: number): CrfKernels => ({ bilateral: { weight: w1, xy, rgb }, gaussian: FIXED_SMOOTHNESS });
+const kernelsOf = (w1: number, xy: number, rgb: number): CrfKernels => ({
+  bilateral: { weight: w1, xy, rgb },
+  gaussian: FIXED_SMOOTHNESS,
+});
 
 /** Neighbours around a coarse value: half the distance to the coarse grid's neighbours either side. */
 function around(values: readonly number[], at: number): number[] {
@@ -38,7 +41,14 @@ function around(values: readonly number[], at: number): number[] {
  * Every coarse point, then the fine points around the best coarse one (each point once). Ties keep
  * the point tried first. `onTrial` sees each result as it comes (progress, a table).
  */
-export async function searchKernels(score: (kernels: CrfKernels) => Promise<number>, options: { grid?: KernelGrid; onTrial?: (trial: KernelTrial, done: number, total: number) => void; signal?: AbortSignal } = {}): Promise<{ best: KernelTrial; tried: KernelTrial[] }> {
+export async function searchKernels(
+  score: (kernels: CrfKernels) => Promise<number>,
+  options: {
+    grid?: KernelGrid;
+    onTrial?: (trial: KernelTrial, done: number, total: number) => void;
+    signal?: AbortSignal;
+  } = {},
+): Promise<{ best: KernelTrial; tried: KernelTrial[] }> {
   const grid = options.grid ?? PAPER_GRID;
   const tried: KernelTrial[] = [];
   const seen = new Set<string>();
@@ -56,7 +66,9 @@ export async function searchKernels(score: (kernels: CrfKernels) => Promise<numb
   };
   for (const kernels of coarse) await run(kernels, 'coarse');
   const { weight, xy, rgb } = best!.kernels.bilateral;
-  const fine = around(grid.w1, weight).flatMap((w1) => around(grid.xy, xy).flatMap((x) => around(grid.rgb, rgb).map((r) => kernelsOf(w1, x, r))));
+  const fine = around(grid.w1, weight).flatMap((w1) =>
+    around(grid.xy, xy).flatMap((x) => around(grid.rgb, rgb).map((r) => kernelsOf(w1, x, r))),
+  );
   total = coarse.length + fine.filter((k) => !seen.has(key(k))).length;
   for (const kernels of fine) await run(kernels, 'fine');
   return { best: best!, tried };

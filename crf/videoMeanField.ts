@@ -75,7 +75,15 @@ interface VideoKernel extends LatticeView {
   readonly b: number;
   readonly a2: number;
   /** Bilateral only: the hash table, keys and the splat of ones (stride 4) with its blur buffers. */
-  readonly table?: { readonly keys: number; readonly table: number; readonly tableCapacity: number; readonly ones: number; readonly onesA: number; readonly onesB: number; builtVertices: number };
+  readonly table?: {
+    readonly keys: number;
+    readonly table: number;
+    readonly tableCapacity: number;
+    readonly ones: number;
+    readonly onesA: number;
+    readonly onesB: number;
+    builtVertices: number;
+  };
 }
 
 /** What a cold frame builds and warm frames update: byte offsets in the engine's memory. */
@@ -137,18 +145,34 @@ export class VideoMeanField extends WasmEngine {
   }
 
   /** One frame: image rgb24 and probabilities N×classes (HWC), at the size this engine was made for. */
-  frame(image: Uint8Array, probabilities: Float32Array, classes: number, settings: WarmStartSettings, wantQ = false): VideoCrfResult {
+  frame(
+    image: Uint8Array,
+    probabilities: Float32Array,
+    classes: number,
+    settings: WarmStartSettings,
+    wantQ = false,
+  ): VideoCrfResult {
     const started = performance.now();
     const state = this.state;
     if (state && state.classes === classes) {
       const warm = this.warmFrame(state, image, probabilities, settings);
-      if (warm !== null) return this.finish(state, warm.active, warm.moved, true, settings.iterations, wantQ, 0, started);
+      if (warm !== null)
+        return this.finish(state, warm.active, warm.moved, true, settings.iterations, wantQ, 0, started);
     }
     const cold = this.coldFrame(image, probabilities, classes);
     return this.finish(cold.state, this.points, 0, false, this.params.iterations, wantQ, cold.setupMs, started);
   }
 
-  private finish(state: KeptState, activePixels: number, movedPixels: number, warm: boolean, iterations: number, wantQ: boolean, setupMs: number, started: number): VideoCrfResult {
+  private finish(
+    state: KeptState,
+    activePixels: number,
+    movedPixels: number,
+    warm: boolean,
+    iterations: number,
+    wantQ: boolean,
+    setupMs: number,
+    started: number,
+  ): VideoCrfResult {
     const n = this.points;
     const labels = new Uint8Array(this.memory.buffer, state.labels, n).slice();
     let q: Float32Array | null = null;
@@ -160,11 +184,25 @@ export class VideoMeanField extends WasmEngine {
       q = this.f32(full, n * state.classes).slice();
       this.top = mark;
     }
-    return { labels, q, activeLabels: state.active, warm, iterations, activePixels, movedPixels, setupMs, inferenceMs: performance.now() - started - setupMs };
+    return {
+      labels,
+      q,
+      activeLabels: state.active,
+      warm,
+      iterations,
+      activePixels,
+      movedPixels,
+      setupMs,
+      inferenceMs: performance.now() - started - setupMs,
+    };
   }
 
   /** Builds everything from this frame and runs the full mean field over all pixels. */
-  private coldFrame(image: Uint8Array, probabilities: Float32Array, classes: number): { state: KeptState; setupMs: number } {
+  private coldFrame(
+    image: Uint8Array,
+    probabilities: Float32Array,
+    classes: number,
+  ): { state: KeptState; setupMs: number } {
     const started = performance.now();
     const n = this.points;
     this.top = this.base;
@@ -181,7 +219,9 @@ export class VideoMeanField extends WasmEngine {
     new Int32Array(this.memory.buffer, activeIndex, m).set(active);
     const limits = this.alloc(((classes + 3) & ~3) * 4);
     const threshold = this.params.pruneBelow > 0 ? this.params.pruneBelow * ARRIVAL_MARGIN : Infinity;
-    this.f32(limits, (classes + 3) & ~3).set(Array.from({ length: (classes + 3) & ~3 }, (_, c) => (active.includes(c) || c >= classes ? Infinity : threshold)));
+    this.f32(limits, (classes + 3) & ~3).set(
+      Array.from({ length: (classes + 3) & ~3 }, (_, c) => (active.includes(c) || c >= classes ? Infinity : threshold)),
+    );
     const imageAt = this.alloc(n * 3);
     new Uint8Array(this.memory.buffer, imageAt, n * 3).set(image);
     const colours = this.alloc(n * 3);
@@ -196,13 +236,39 @@ export class VideoMeanField extends WasmEngine {
     const scratch = this.alloc(1024);
     const { gaussian, bilateral } = this.params;
     const kernels: VideoKernel[] = [];
-    if (gaussian.weight !== 0) kernels.push(this.buildKernel({ xy: gaussian.xy, image: 0, rgb: 1 }, gaussian.weight, stride));
-    if (bilateral.weight !== 0) kernels.push(this.buildKernel({ xy: bilateral.xy, image: imageAt, rgb: bilateral.rgb }, bilateral.weight, stride));
+    if (gaussian.weight !== 0)
+      kernels.push(this.buildKernel({ xy: gaussian.xy, image: 0, rgb: 1 }, gaussian.weight, stride));
+    if (bilateral.weight !== 0)
+      kernels.push(
+        this.buildKernel({ xy: bilateral.xy, image: imageAt, rgb: bilateral.rgb }, bilateral.weight, stride),
+      );
     const state: KeptState = {
-      classes, active, m, stride, kernels, activeIndex, limits, probabilities: probabilitiesAt, reference, image: imageAt, colours,
-      q: this.alloc(n * stride * 4), next: this.alloc(n * stride * 4), unary: this.alloc(n * stride * 4), labels: this.alloc(n), top: this.alloc(n * 4),
-      activeList: this.alloc(n * 4), allList: all, movedList: this.alloc(n * 4), counts: this.alloc(16),
-      helperLists: this.helper ? { active: this.alloc((n - (n >> 1)) * 4), moved: this.alloc((n - (n >> 1)) * 4), counts: this.alloc(16) } : null, describe: this.alloc(2 * KERNEL_BYTES), onesRow, scratch,
+      classes,
+      active,
+      m,
+      stride,
+      kernels,
+      activeIndex,
+      limits,
+      probabilities: probabilitiesAt,
+      reference,
+      image: imageAt,
+      colours,
+      q: this.alloc(n * stride * 4),
+      next: this.alloc(n * stride * 4),
+      unary: this.alloc(n * stride * 4),
+      labels: this.alloc(n),
+      top: this.alloc(n * 4),
+      activeList: this.alloc(n * 4),
+      allList: all,
+      movedList: this.alloc(n * 4),
+      counts: this.alloc(16),
+      helperLists: this.helper
+        ? { active: this.alloc((n - (n >> 1)) * 4), moved: this.alloc((n - (n >> 1)) * 4), counts: this.alloc(16) }
+        : null,
+      describe: this.alloc(2 * KERNEL_BYTES),
+      onesRow,
+      scratch,
     };
     for (const kernel of kernels) this.normalise(state, kernel, n, true);
     const setupMs = performance.now() - started;
@@ -222,11 +288,18 @@ export class VideoMeanField extends WasmEngine {
    * A kernel's lattice from all pixels' features, with buffers for `rows` vertices (the
    * bilateral one keeps its hash table and room to grow); its blur buffers' vertex slot 0 is zero.
    */
-  private buildKernel(pixels: { readonly xy: number; readonly image: number; readonly rgb: number }, weight: number, stride: number): VideoKernel {
+  private buildKernel(
+    pixels: { readonly xy: number; readonly image: number; readonly rgb: number },
+    weight: number,
+    stride: number,
+  ): VideoKernel {
     const d = pixels.image ? 5 : 2;
     const growable = pixels.image !== 0; // the position lattice never changes
-    const { offsets, weights, keys, table, tableCapacity, capacity, vertices, scratchStart } = this.buildLattice(d, (input) =>
-      this.exports.pixelFeatures(0, this.points, this.width, pixels.image, pixels.xy, pixels.rgb, input), growable ? MAX_GROWTH : 1);
+    const { offsets, weights, keys, table, tableCapacity, capacity, vertices, scratchStart } = this.buildLattice(
+      d,
+      (input) => this.exports.pixelFeatures(0, this.points, this.width, pixels.image, pixels.xy, pixels.rgb, input),
+      growable ? MAX_GROWTH : 1,
+    );
     this.top = scratchStart;
     const scratch = this.alloc(1024);
     // A fixed lattice needs rows for its vertices only; a growable one room to grow to the size at
@@ -242,9 +315,31 @@ export class VideoMeanField extends WasmEngine {
       return at;
     };
     return {
-      d, weight, offsets, weights, neighbours, rows, vertices, scale: this.alloc(this.points * 4),
-      kept: buffer(stride), a: buffer(stride), b: buffer(stride), a2: this.helper ? buffer(stride) : 0,
-      ...(growable ? { table: { keys, table, tableCapacity, ones: buffer(4), onesA: buffer(4), onesB: buffer(4), builtVertices: vertices } } : {}),
+      d,
+      weight,
+      offsets,
+      weights,
+      neighbours,
+      rows,
+      vertices,
+      scale: this.alloc(this.points * 4),
+      kept: buffer(stride),
+      a: buffer(stride),
+      b: buffer(stride),
+      a2: this.helper ? buffer(stride) : 0,
+      ...(growable
+        ? {
+            table: {
+              keys,
+              table,
+              tableCapacity,
+              ones: buffer(4),
+              onesA: buffer(4),
+              onesB: buffer(4),
+              builtVertices: vertices,
+            },
+          }
+        : {}),
     };
   }
 
@@ -257,11 +352,34 @@ export class VideoMeanField extends WasmEngine {
     const mark = this.top;
     // The position kernel never moves: its splat of ones is needed once, in scratch buffers.
     const width = (kernel.rows + 1) * 4;
-    const [ones, a, b] = kernel.table ? [kernel.table.ones, kernel.table.onesA, kernel.table.onesB] : [this.alloc(width * 4), this.alloc(width * 4), this.alloc(width * 4)];
+    const [ones, a, b] = kernel.table
+      ? [kernel.table.ones, kernel.table.onesA, kernel.table.onesB]
+      : [this.alloc(width * 4), this.alloc(width * 4), this.alloc(width * 4)];
     if (!kernel.table) for (const at of [ones, a, b]) this.f32(at, width).fill(0);
-    if (fresh) this.exports.splatListed(state.allList, this.points, d1, 4, kernel.offsets, kernel.weights, state.onesRow, 0, ones, 1);
+    if (fresh)
+      this.exports.splatListed(
+        state.allList,
+        this.points,
+        d1,
+        4,
+        kernel.offsets,
+        kernel.weights,
+        state.onesRow,
+        0,
+        ones,
+        1,
+      );
     const blurred = this.blurLattice(kernel, 4, ones, a, b);
-    this.exports.normaliseListed(fresh ? state.allList : state.activeList, count, d1, kernel.offsets, kernel.weights, blurred, sliceGain(kernel.d), kernel.scale);
+    this.exports.normaliseListed(
+      fresh ? state.allList : state.activeList,
+      count,
+      d1,
+      kernel.offsets,
+      kernel.weights,
+      blurred,
+      sliceGain(kernel.d),
+      kernel.scale,
+    );
     this.top = mark;
   }
 
@@ -272,7 +390,12 @@ export class VideoMeanField extends WasmEngine {
 
   /** Blurs each kernel's kept splat and runs slice + update for `count` pixels (the active list, or all when `list` is 0) into `next`. */
   private update(state: KeptState, count: number, list: number): void {
-    const kernels = state.kernels.map((kernel) => ({ lattice: kernel, blurred: this.blurLattice(kernel, state.stride, kernel.kept, kernel.a, kernel.b), scale: kernel.scale, weight: kernel.weight }));
+    const kernels = state.kernels.map((kernel) => ({
+      lattice: kernel,
+      blurred: this.blurLattice(kernel, state.stride, kernel.kept, kernel.a, kernel.b),
+      scale: kernel.scale,
+      weight: kernel.weight,
+    }));
     this.sliceUpdate(kernels, state.describe, count, list, state.m, state.stride, state.unary, state.next, MIN_SPLIT);
   }
 
@@ -281,11 +404,30 @@ export class VideoMeanField extends WasmEngine {
     const [ka, kb] = [state.kernels[0], state.kernels[1]];
     const none = { d: -1, offsets: 0, weights: 0, kept: 0 };
     const [a, b] = [ka ?? none, kb ?? none];
-    this.exports.splatChange(state.activeList, count, a.d + 1, a.offsets, a.weights, a.kept, b.d + 1, b.offsets, b.weights, b.kept, state.stride, state.q, state.next);
+    this.exports.splatChange(
+      state.activeList,
+      count,
+      a.d + 1,
+      a.offsets,
+      a.weights,
+      a.kept,
+      b.d + 1,
+      b.offsets,
+      b.weights,
+      b.kept,
+      state.stride,
+      state.q,
+      state.next,
+    );
   }
 
   /** Returns the pixels recomputed and re-embedded, or null when this frame must start cold. */
-  private warmFrame(state: KeptState, image: Uint8Array, probabilities: Float32Array, settings: WarmStartSettings): { active: number; moved: number } | null {
+  private warmFrame(
+    state: KeptState,
+    image: Uint8Array,
+    probabilities: Float32Array,
+    settings: WarmStartSettings,
+  ): { active: number; moved: number } | null {
     const n = this.points;
     const { classes, m, stride } = state;
     const memory = this.memory.buffer;
@@ -307,9 +449,39 @@ export class VideoMeanField extends WasmEngine {
     // Start: unary and blended Q for the active pixels, into the kept splats.
     const { activeList, activeIndex, reference, q, unary, next } = state;
     const h = count >> 1;
-    const prepare = (from: number, to: number) => [from, to, activeList, classes, activeIndex, m, stride, state.probabilities, reference, q, unary, next];
-    if (this.helper && count >= MIN_SPLIT) this.both(OP.prepareListed, prepare(h, count), () => this.exports.prepareListed(...(prepare(0, h) as Parameters<CrfExports['prepareListed']>)));
-    else this.exports.prepareListed(0, count, activeList, classes, activeIndex, m, stride, state.probabilities, reference, q, unary, next);
+    const prepare = (from: number, to: number) => [
+      from,
+      to,
+      activeList,
+      classes,
+      activeIndex,
+      m,
+      stride,
+      state.probabilities,
+      reference,
+      q,
+      unary,
+      next,
+    ];
+    if (this.helper && count >= MIN_SPLIT)
+      this.both(OP.prepareListed, prepare(h, count), () =>
+        this.exports.prepareListed(...(prepare(0, h) as Parameters<CrfExports['prepareListed']>)),
+      );
+    else
+      this.exports.prepareListed(
+        0,
+        count,
+        activeList,
+        classes,
+        activeIndex,
+        m,
+        stride,
+        state.probabilities,
+        reference,
+        q,
+        unary,
+        next,
+      );
     this.exports.remember(activeList, count, classes, state.probabilities, reference, 0, 0);
     this.commit(state, count);
     for (let it = 0; it < settings.iterations; it++) {
@@ -323,10 +495,33 @@ export class VideoMeanField extends WasmEngine {
   }
 
   /** The active and moved lists of a warm frame (selectActive over both halves of the image, on two threads). */
-  private select(state: KeptState, settings: WarmStartSettings): { count: number; moved: number; meanTv: number; arrived: boolean } {
+  private select(
+    state: KeptState,
+    settings: WarmStartSettings,
+  ): { count: number; moved: number; meanTv: number; arrived: boolean } {
     const n = this.points;
     const args = (first: number, last: number, lists: { active: number; moved: number; counts: number }) =>
-      [first, last, state.classes, state.probabilities, state.reference, state.limits, state.image, state.colours, state.top, settings.tv ?? 0.1, settings.rgb ?? Math.round(this.params.bilateral.rgb), settings.sure ?? 0.9, lists.active, lists.moved, lists.counts, state.q, state.activeIndex, state.m, state.stride] as Parameters<CrfExports['selectActive']>;
+      [
+        first,
+        last,
+        state.classes,
+        state.probabilities,
+        state.reference,
+        state.limits,
+        state.image,
+        state.colours,
+        state.top,
+        settings.tv ?? 0.1,
+        settings.rgb ?? Math.round(this.params.bilateral.rgb),
+        settings.sure ?? 0.9,
+        lists.active,
+        lists.moved,
+        lists.counts,
+        state.q,
+        state.activeIndex,
+        state.m,
+        state.stride,
+      ] as Parameters<CrfExports['selectActive']>;
     const ours = { active: state.activeList, moved: state.movedList, counts: state.counts };
     const words = (at: number) => {
       const [moved, , arrived] = new Int32Array(this.memory.buffer, at, 3);
@@ -340,16 +535,26 @@ export class VideoMeanField extends WasmEngine {
     }
     const h = n >> 1;
     let count = 0;
-    this.both(OP.selectActive, args(h, n, theirs), () => {
-      count = this.exports.selectActive(...args(0, h, ours));
-    }, [9, 11]);
+    this.both(
+      OP.selectActive,
+      args(h, n, theirs),
+      () => {
+        count = this.exports.selectActive(...args(0, h, ours));
+      },
+      [9, 11],
+    );
     const [a, b] = [words(state.counts), words(theirs.counts)];
     const extra = this.helperResult();
     // The helper's lists follow ours (both in pixel order).
     const bytes = new Uint8Array(this.memory.buffer);
     bytes.copyWithin(state.activeList + count * 4, theirs.active, theirs.active + extra * 4);
     bytes.copyWithin(state.movedList + a.moved * 4, theirs.moved, theirs.moved + b.moved * 4);
-    return { count: count + extra, moved: a.moved + b.moved, meanTv: (a.tv + b.tv) / n, arrived: a.arrived || b.arrived };
+    return {
+      count: count + extra,
+      moved: a.moved + b.moved,
+      meanTv: (a.tv + b.tv) / n,
+      arrived: a.arrived || b.arrived,
+    };
   }
 
   /**
@@ -365,7 +570,16 @@ export class VideoMeanField extends WasmEngine {
       const floats = (kernel.vertices + 1) * state.stride;
       const mark = this.top;
       const fresh = this.alloc(floats * 4);
-      this.exports.splat(this.points, kernel.d + 1, state.stride, kernel.offsets, kernel.weights, state.q, fresh, floats);
+      this.exports.splat(
+        this.points,
+        kernel.d + 1,
+        state.stride,
+        kernel.offsets,
+        kernel.weights,
+        state.q,
+        fresh,
+        floats,
+      );
       const [a, b] = [this.f32(kernel.kept, floats), this.f32(fresh, floats)];
       let [largest, difference] = [0, 0];
       for (let i = 0; i < floats; i++) {
@@ -388,20 +602,31 @@ export class VideoMeanField extends WasmEngine {
     const n = this.points;
     const { bilateral } = this.params;
     const used = (kernel.vertices + 1) * 4;
-    for (const at of [kernel.kept, kernel.a, kernel.b, kernel.a2]) if (at) this.f32(at, used * (state.stride / 4)).fill(0);
+    for (const at of [kernel.kept, kernel.a, kernel.b, kernel.a2])
+      if (at) this.f32(at, used * (state.stride / 4)).fill(0);
     for (const at of [table.ones, table.onesA, table.onesB]) this.f32(at, used).fill(0);
     // Built as a cold frame builds it (on both cores with the helper), into the lattice's own tables.
     const mark = this.top;
     const input = this.alloc(n * 5 * 4);
     this.exports.pixelFeatures(0, n, this.width, state.image, bilateral.xy, bilateral.rgb, input);
-    const tables = { offsets: kernel.offsets, weights: kernel.weights, keys: table.keys, table: table.table, tableCapacity: table.tableCapacity, capacity: kernel.rows, scratch: state.scratch };
+    const tables = {
+      offsets: kernel.offsets,
+      weights: kernel.weights,
+      keys: table.keys,
+      table: table.table,
+      tableCapacity: table.tableCapacity,
+      capacity: kernel.rows,
+      scratch: state.scratch,
+    };
     const vertices = this.buildLatticeInto(5, input, tables);
     this.top = mark;
     if (vertices < 0) return false;
     this.linkLattice(5, vertices, kernel.rows, tables, kernel.neighbours);
     kernel.vertices = vertices;
     table.builtVertices = vertices;
-    new Uint8Array(this.memory.buffer, state.colours, n * 3).set(new Uint8Array(this.memory.buffer, state.image, n * 3));
+    new Uint8Array(this.memory.buffer, state.colours, n * 3).set(
+      new Uint8Array(this.memory.buffer, state.image, n * 3),
+    );
     this.splatAll(state, kernel);
     this.normalise(state, kernel, n, true);
     this.rebuilds += 1;
@@ -425,9 +650,35 @@ export class VideoMeanField extends WasmEngine {
     takeOut(-1);
     const { bilateral } = this.params;
     const before = kernel.vertices;
-    const after = movePoints(movedList, moved, this.width, state.image, bilateral.xy, bilateral.rgb, kernel.offsets, kernel.weights, table.keys, kernel.rows, table.table, table.tableCapacity, before, state.scratch);
+    const after = movePoints(
+      movedList,
+      moved,
+      this.width,
+      state.image,
+      bilateral.xy,
+      bilateral.rgb,
+      kernel.offsets,
+      kernel.weights,
+      table.keys,
+      kernel.rows,
+      table.table,
+      table.tableCapacity,
+      before,
+      state.scratch,
+    );
     if (after < 0 || after > table.builtVertices * MAX_GROWTH) return false; // the moved points' splat is rebuilt with the lattice
-    if (after > before) linkVertices(before, after, kernel.rows, kernel.d, table.keys, table.table, table.tableCapacity, kernel.neighbours, state.scratch);
+    if (after > before)
+      linkVertices(
+        before,
+        after,
+        kernel.rows,
+        kernel.d,
+        table.keys,
+        table.table,
+        table.tableCapacity,
+        kernel.neighbours,
+        state.scratch,
+      );
     kernel.vertices = after;
     takeOut(1);
     remember(movedList, moved, state.classes, 0, 0, state.image, state.colours);

@@ -27,7 +27,12 @@ export function restartStream(state: WarmStartState): void {
  * start; where they did — something moved — only the new probabilities are. Per pixel:
  *   Q0 = w·Q_prev + (1 − w)·p,  w = exp(−TV(p_prev, p) / 0.1)
  */
-export function warmStartQ(previousQ: Float32Array, previousP: Float32Array, p: Float32Array, classes: number): Float32Array {
+export function warmStartQ(
+  previousQ: Float32Array,
+  previousP: Float32Array,
+  p: Float32Array,
+  classes: number,
+): Float32Array {
   const q0 = new Float32Array(p.length);
   for (let i = 0; i < p.length; i += classes) {
     let tv = 0;
@@ -46,7 +51,12 @@ export function meanTotalVariation(a: Float32Array, b: Float32Array, classes: nu
 }
 
 /** The starting Q for this frame, or null when it must start cold (first frame, new size, scene cut). */
-export function warmStartFor(state: WarmStartState, probabilities: Float32Array, classes: number, settings: WarmStartSettings): Float32Array | null {
+export function warmStartFor(
+  state: WarmStartState,
+  probabilities: Float32Array,
+  classes: number,
+  settings: WarmStartSettings,
+): Float32Array | null {
   const last = state.previous;
   if (!last || last.probabilities.length !== probabilities.length) return null;
   if (meanTotalVariation(last.probabilities, probabilities, classes) > settings.sceneCut) return null;

@@ -54,7 +54,10 @@ const HEAP_BASE = 65536;
 export function latticeModule(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
   // Beside this file in dist/; from source (tests) the build's copy in dist/.
-  const candidates = [new URL('./lattice.wasm', import.meta.url), new URL('../dist/crf/lattice.wasm', import.meta.url)].map((u) => fileURLToPath(u));
+  const candidates = [
+    new URL('./lattice.wasm', import.meta.url),
+    new URL('../dist/crf/lattice.wasm', import.meta.url),
+  ].map((u) => fileURLToPath(u));
   const file = candidates.find((f) => existsSync(f));
   if (file) {
     // Optimised code from the first call: the baseline tier (Liftoff) would run each kernel's first
@@ -122,7 +125,12 @@ export class WasmEngine {
   protected readonly memory: WebAssembly.Memory;
   protected top = HEAP_BASE;
   /** The second thread and the control block it watches, when running on two cores. */
-  protected helper: { readonly thread: Worker | MessagePort; readonly words: Int32Array; readonly floats: Float32Array; seq: number } | null = null;
+  protected helper: {
+    readonly thread: Worker | MessagePort;
+    readonly words: Int32Array;
+    readonly floats: Float32Array;
+    seq: number;
+  } | null = null;
 
   /** Where allocations start: after the module's data and the helper's control block. */
   private readonly floor: number;
@@ -136,7 +144,10 @@ export class WasmEngine {
   ) {
     this.memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
     this.hugePageBoundary = adviseHugePages(this.memory, MAX_PAGES * 65536);
-    this.exports = withNativeKernels(new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as CrfExports, this.memory);
+    this.exports = withNativeKernels(
+      new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as CrfExports,
+      this.memory,
+    );
     if (this.wantsHelper(points)) this.startHelper();
     this.floor = this.top;
   }
@@ -168,7 +179,10 @@ export class WasmEngine {
     thread.unref();
     thread.postMessage({ module: this.module, memory: this.memory, control });
     this.helper = { thread, words, floats: new Float32Array(this.memory.buffer, control, CONTROL_WORDS), seq: 0 };
-    if (Atomics.wait(words, CONTROL.READY, 0, HELPER_READY_TIMEOUT_MS) === 'timed-out' && Atomics.load(words, CONTROL.READY) === 0) {
+    if (
+      Atomics.wait(words, CONTROL.READY, 0, HELPER_READY_TIMEOUT_MS) === 'timed-out' &&
+      Atomics.load(words, CONTROL.READY) === 0
+    ) {
       this.dispose();
       throw new Error('the CRF helper thread did not start');
     }
@@ -259,17 +273,37 @@ export class WasmEngine {
    */
   protected buildLatticeInto(d: number, input: number, t: Omit<LatticeTables, 'vertices' | 'scratchStart'>): number {
     if (this.helper) return this.buildInHalves(d, input, t);
-    return this.exports.buildLattice(this.points, d, input, t.offsets, t.weights, t.keys, t.capacity, t.table, t.tableCapacity, t.scratch);
+    return this.exports.buildLattice(
+      this.points,
+      d,
+      input,
+      t.offsets,
+      t.weights,
+      t.keys,
+      t.capacity,
+      t.table,
+      t.tableCapacity,
+      t.scratch,
+    );
   }
 
   /** Each vertex's neighbours along each direction, `rows` the table's row stride (two threads with the helper). */
-  protected linkLattice(d: number, vertices: number, rows: number, t: Pick<LatticeTables, 'keys' | 'table' | 'tableCapacity' | 'scratch'>, neighbours: number): void {
+  protected linkLattice(
+    d: number,
+    vertices: number,
+    rows: number,
+    t: Pick<LatticeTables, 'keys' | 'table' | 'tableCapacity' | 'scratch'>,
+    neighbours: number,
+  ): void {
     const { keys, table, tableCapacity, scratch } = t;
-    if (!this.helper) return this.exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, neighbours, scratch);
+    if (!this.helper)
+      return this.exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, neighbours, scratch);
     const half = vertices >> 1;
     const mark = this.top;
     const scratch2 = this.alloc(1024);
-    this.both(OP.neighboursOf, [half, vertices, rows, d, keys, table, tableCapacity, neighbours, scratch2], () => this.exports.neighboursOf(0, half, rows, d, keys, table, tableCapacity, neighbours, scratch));
+    this.both(OP.neighboursOf, [half, vertices, rows, d, keys, table, tableCapacity, neighbours, scratch2], () =>
+      this.exports.neighboursOf(0, half, rows, d, keys, table, tableCapacity, neighbours, scratch),
+    );
     this.top = mark;
   }
 
@@ -287,9 +321,35 @@ export class WasmEngine {
     const tableB = this.alloc(a.tableCapacity * 4);
     const scratchB = this.alloc(1024);
     let countA = 0;
-    this.both(OP.buildLattice, [n - h, d, input + h * d * 4, a.offsets + h * d1 * 4, a.weights + h * d1 * 4, keysB, a.capacity, tableB, a.tableCapacity, scratchB], () => {
-      countA = this.exports.buildLattice(h, d, input, a.offsets, a.weights, a.keys, a.capacity, a.table, a.tableCapacity, a.scratch);
-    });
+    this.both(
+      OP.buildLattice,
+      [
+        n - h,
+        d,
+        input + h * d * 4,
+        a.offsets + h * d1 * 4,
+        a.weights + h * d1 * 4,
+        keysB,
+        a.capacity,
+        tableB,
+        a.tableCapacity,
+        scratchB,
+      ],
+      () => {
+        countA = this.exports.buildLattice(
+          h,
+          d,
+          input,
+          a.offsets,
+          a.weights,
+          a.keys,
+          a.capacity,
+          a.table,
+          a.tableCapacity,
+          a.scratch,
+        );
+      },
+    );
     const countB = this.helperResult();
     if (countA < 0 || countB < 0) return -1;
     const remap = this.alloc(countB * 4);
@@ -312,7 +372,11 @@ export class WasmEngine {
     if (!this.helper) return splat(this.points, d1, width, offsets, weights, values, into, floats);
     const h = this.points >> 1;
     const tail = (base: number, perPoint: number) => base + h * perPoint * 4;
-    this.both(OP.splat, [this.points - h, d1, width, tail(offsets, d1), tail(weights, d1), tail(values, width), helperInto, floats], () => splat(h, d1, width, offsets, weights, values, into, floats));
+    this.both(
+      OP.splat,
+      [this.points - h, d1, width, tail(offsets, d1), tail(weights, d1), tail(values, width), helperInto, floats],
+      () => splat(h, d1, width, offsets, weights, values, into, floats),
+    );
     const m = (floats >> 1) & ~3;
     this.both(OP.addInto, [into + m * 4, helperInto + m * 4, floats - m], () => addInto(into, helperInto, m));
   }
@@ -330,7 +394,10 @@ export class WasmEngine {
     let [src, dst] = [from, first];
     for (let j = 0; j <= lattice.d; j++) {
       const [s, t] = [src, dst];
-      if (this.helper) this.both(OP.blurDirection, [j, half, vertices, rows, width, neighbours, s, t], () => blurDirection(j, 0, half, rows, width, neighbours, s, t));
+      if (this.helper)
+        this.both(OP.blurDirection, [j, half, vertices, rows, width, neighbours, s, t], () =>
+          blurDirection(j, 0, half, rows, width, neighbours, s, t),
+        );
       else blurDirection(j, 0, vertices, rows, width, neighbours, s, t);
       [src, dst] = [t, t === first ? second : first];
     }
@@ -341,7 +408,17 @@ export class WasmEngine {
    * Slice + update for `count` pixels (list[0..count), or all when `list` is 0) into `next`, the
    * kernels described at `describe` (2 · KERNEL_BYTES); the helper takes half from `minPoints` up.
    */
-  protected sliceUpdate(kernels: readonly SlicedKernel[], describe: number, count: number, list: number, channels: number, stride: number, unary: number, next: number, minPoints = 0): void {
+  protected sliceUpdate(
+    kernels: readonly SlicedKernel[],
+    describe: number,
+    count: number,
+    list: number,
+    channels: number,
+    stride: number,
+    unary: number,
+    next: number,
+    minPoints = 0,
+  ): void {
     const words = new Int32Array(this.memory.buffer, describe, (2 * KERNEL_BYTES) / 4);
     const floats = new Float32Array(this.memory.buffer, describe, (2 * KERNEL_BYTES) / 4);
     kernels.forEach(({ lattice, blurred, scale, weight }, k) => {
@@ -351,7 +428,10 @@ export class WasmEngine {
     });
     const n = kernels.length;
     const h = count >> 1;
-    if (this.helper && count >= minPoints) this.both(OP.sliceUpdate, [h, count, list, channels, stride, unary, next, describe, n], () => this.exports.sliceUpdate(0, h, list, channels, stride, unary, next, describe, n));
+    if (this.helper && count >= minPoints)
+      this.both(OP.sliceUpdate, [h, count, list, channels, stride, unary, next, describe, n], () =>
+        this.exports.sliceUpdate(0, h, list, channels, stride, unary, next, describe, n),
+      );
     else this.exports.sliceUpdate(0, count, list, channels, stride, unary, next, describe, n);
   }
 
@@ -362,7 +442,8 @@ export class WasmEngine {
     if (top > MAX_PAGES * 65536) throw new CrfMemoryLimitError(top);
     const memory = this.memory;
     if (top > memory.buffer.byteLength) {
-      const end = this.hugePageBoundary === null ? top : hugePageAlignedEnd(top, this.hugePageBoundary, MAX_PAGES * 65536);
+      const end =
+        this.hugePageBoundary === null ? top : hugePageAlignedEnd(top, this.hugePageBoundary, MAX_PAGES * 65536);
       try {
         memory.grow(Math.ceil((end - memory.buffer.byteLength) / 65536));
       } catch {

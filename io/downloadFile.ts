@@ -66,15 +66,23 @@ export async function downloadFile(request: DownloadRequest): Promise<void> {
   const cancelled = () => signal?.aborted === true;
   try {
     armStallTimer();
-    const { body, declared } = url.startsWith('file:') ? openLocal(url, aborted) : await openRemote(url, aborted, () => (cancelled() ? 'interrupted' : stall.signal.aborted ? `no answer in ${stallMs / 1000} s` : null));
-    if (declared !== null && declared !== bytes) throw new DownloadError(`the server offers ${declared} bytes, the published file has ${bytes}: it is another file`);
+    const { body, declared } = url.startsWith('file:')
+      ? openLocal(url, aborted)
+      : await openRemote(url, aborted, () =>
+          cancelled() ? 'interrupted' : stall.signal.aborted ? `no answer in ${stallMs / 1000} s` : null,
+        );
+    if (declared !== null && declared !== bytes)
+      throw new DownloadError(
+        `the server offers ${declared} bytes, the published file has ${bytes}: it is another file`,
+      );
     const hash = createHash('sha256');
     let received = 0;
     const count = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         armStallTimer();
         received += chunk.length;
-        if (received > bytes) return done(new DownloadError(`the server sent more than the ${bytes} bytes of the published file`));
+        if (received > bytes)
+          return done(new DownloadError(`the server sent more than the ${bytes} bytes of the published file`));
         hash.update(chunk);
         onProgress?.(received, bytes);
         done(null, chunk);
@@ -85,9 +93,11 @@ export async function downloadFile(request: DownloadRequest): Promise<void> {
     } catch (error) {
       if (error instanceof DownloadError) throw error;
       if (cancelled()) throw new DownloadError('interrupted');
-      if (stall.signal.aborted) throw new DownloadError(`stalled: no data for ${stallMs / 1000} s after ${received} of ${bytes} bytes`);
+      if (stall.signal.aborted)
+        throw new DownloadError(`stalled: no data for ${stallMs / 1000} s after ${received} of ${bytes} bytes`);
       const code = (error as NodeJS.ErrnoException).code;
-      if (code && /^E[A-Z]+$/.test(code) && code !== 'ECONNRESET') throw new DownloadError(`cannot write ${partial} (${ioReason(error)})`);
+      if (code && /^E[A-Z]+$/.test(code) && code !== 'ECONNRESET')
+        throw new DownloadError(`cannot write ${partial} (${ioReason(error)})`);
       throw new DownloadError(`the connection broke after ${received} of ${bytes} bytes (${networkReason(error)})`);
     }
     if (received !== bytes) throw new DownloadError(`the connection ended after ${received} of ${bytes} bytes`);
@@ -103,7 +113,11 @@ export async function downloadFile(request: DownloadRequest): Promise<void> {
 }
 
 /** An HTTP(S) body; `interrupted` names why a failed request failed when that was the caller's doing. */
-async function openRemote(url: string, signal: AbortSignal, interrupted: () => string | null): Promise<{ body: Readable; declared: number | null }> {
+async function openRemote(
+  url: string,
+  signal: AbortSignal,
+  interrupted: () => string | null,
+): Promise<{ body: Readable; declared: number | null }> {
   let response: Response;
   try {
     response = await fetch(url, { signal, redirect: 'follow' });
@@ -111,7 +125,10 @@ async function openRemote(url: string, signal: AbortSignal, interrupted: () => s
     throw new DownloadError(interrupted() ?? networkReason(error));
   }
   if (!response.ok || !response.body) throw new DownloadError(`HTTP ${response.status} ${response.statusText}`.trim());
-  return { body: Readable.fromWeb(response.body as WebReadableStream<Uint8Array>, { signal }), declared: Number(response.headers.get('content-length')) || null };
+  return {
+    body: Readable.fromWeb(response.body as WebReadableStream<Uint8Array>, { signal }),
+    declared: Number(response.headers.get('content-length')) || null,
+  };
 }
 
 /** A file:// URL (a mirror on a file share, for air-gapped sites): read as a download is, checked the same way. */

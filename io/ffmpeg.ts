@@ -12,7 +12,8 @@ import { EnvironmentError, InputError } from '../core/errors.js';
 import { isSequencePattern } from './sequencePath.js';
 import { settings } from '../core/settings.js';
 
-const INSTALL_HINT = 'install it (Debian/Ubuntu: `sudo apt-get install ffmpeg`; macOS: `brew install ffmpeg`) or set FFMPEG_PATH to an ffmpeg binary';
+const INSTALL_HINT =
+  'install it (Debian/Ubuntu: `sudo apt-get install ffmpeg`; macOS: `brew install ffmpeg`) or set FFMPEG_PATH to an ffmpeg binary';
 
 function onPath(binary: string): string | null {
   try {
@@ -43,7 +44,8 @@ let located: FfmpegBinaries | null = null;
 export function locateFfmpeg(): FfmpegBinaries {
   if (located) return located;
   const fromEnv = settings().ffmpegPath;
-  if (fromEnv && !existsSync(fromEnv)) throw new EnvironmentError(`FFMPEG_PATH=${fromEnv} does not exist: ${INSTALL_HINT}`);
+  if (fromEnv && !existsSync(fromEnv))
+    throw new EnvironmentError(`FFMPEG_PATH=${fromEnv} does not exist: ${INSTALL_HINT}`);
   const ffmpegPath = fromEnv || onPath('ffmpeg') || fromNpmPackage();
   if (!ffmpegPath) throw new EnvironmentError(`ffmpeg was not found: ${INSTALL_HINT}`);
   const sibling = path.join(path.dirname(ffmpegPath), 'ffprobe');
@@ -83,23 +85,35 @@ export function ffmpegReason(error: unknown): string {
   const lines = text
     .split('\n')
     .map((l) => l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, '').trim())
-    .filter((l) => l && !/^ffmpeg exited with code|^ffprobe exited with code|^Error while opening|^Conversion failed/.test(l));
+    .filter(
+      (l) => l && !/^ffmpeg exited with code|^ffprobe exited with code|^Error while opening|^Conversion failed/.test(l),
+    );
   // An OS error (a full disk, permissions) is the reason even when ffmpeg's last words are vaguer.
   const osError = lines.find((l) => OS_ERROR.test(l));
   if (osError) return OS_ERROR.exec(osError)![0];
   return lines.at(-1) ?? text.split('\n')[0]!;
 }
 
-const OS_ERROR = /No space left on device|Disk quota exceeded|Read-only file system|Permission denied|File too large|Input\/output error/;
+const OS_ERROR =
+  /No space left on device|Disk quota exceeded|Read-only file system|Permission denied|File too large|Input\/output error/;
 
 export async function probeInput(input: string): Promise<InputInfo> {
   locateFfmpeg();
   if (!isSequencePattern(input)) {
     if (!existsSync(input)) throw new InputError(`input not found: ${input}`);
     const stat = statSync(input);
-    if (stat.isDirectory()) throw new InputError(`input ${input} is a directory: pass a video, an image, or an image sequence pattern such as ${path.join(input, 'frame_%05d.png')}`);
-    if (stat.isFIFO()) throw new InputError(`input ${input} is a named pipe (FIFO): segment probes its input before reading it, so save the video to a file first`);
-    if (!stat.isFile()) throw new InputError(`input ${input} is a device or socket, not a video file: pass a file (cameras go to \`deeplab-stream serve camera:N\`)`);
+    if (stat.isDirectory())
+      throw new InputError(
+        `input ${input} is a directory: pass a video, an image, or an image sequence pattern such as ${path.join(input, 'frame_%05d.png')}`,
+      );
+    if (stat.isFIFO())
+      throw new InputError(
+        `input ${input} is a named pipe (FIFO): segment probes its input before reading it, so save the video to a file first`,
+      );
+    if (!stat.isFile())
+      throw new InputError(
+        `input ${input} is a device or socket, not a video file: pass a file (cameras go to \`deeplab-stream serve camera:N\`)`,
+      );
     if (stat.size === 0) throw new InputError(`input ${input} is empty (0 bytes)`);
   }
   const data = await new Promise<ffmpeg.FfprobeData>((resolve, reject) =>
@@ -114,9 +128,24 @@ export async function probeInput(input: string): Promise<InputInfo> {
   const declared = Number(video.nb_frames);
   const fps = parseRate(video.avg_frame_rate) || parseRate(video.r_frame_rate) || 25;
   const duration = Number(video.duration ?? data.format.duration);
-  const frameCount = isImage ? 1 : Number.isFinite(declared) && declared > 0 ? declared : Number.isFinite(duration) && duration > 0 ? Math.round(duration * fps) : null;
+  const frameCount = isImage
+    ? 1
+    : Number.isFinite(declared) && declared > 0
+      ? declared
+      : Number.isFinite(duration) && duration > 0
+        ? Math.round(duration * fps)
+        : null;
   const frameCountDeclared = !isImage && Number.isFinite(declared) && declared > 0;
   const [average, nominal] = [parseRate(video.avg_frame_rate), parseRate(video.r_frame_rate)];
   const variableFrameRate = !isImage && average > 0 && nominal > 0 && Math.abs(average - nominal) / nominal > 0.01;
-  return { path: input, width: video.width!, height: video.height!, fps, frameCount, frameCountDeclared, isStillImage: isImage, variableFrameRate };
+  return {
+    path: input,
+    width: video.width!,
+    height: video.height!,
+    fps,
+    frameCount,
+    frameCountDeclared,
+    isStillImage: isImage,
+    variableFrameRate,
+  };
 }

@@ -50,5 +50,10 @@ export function encodeGreyPng(pixels: Uint8Array, width: number, height: number)
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header[8] = 8; // bit depth; colour type 0 (greyscale), deflate, adaptive filtering, no interlace
-  return Buffer.concat([SIGNATURE, chunk('IHDR', header), chunk('IDAT', deflateSync(filtered, { level: 9, strategy: constants.Z_RLE })), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    SIGNATURE,
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(filtered, { level: 9, strategy: constants.Z_RLE })),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }

@@ -16,7 +16,13 @@ export interface LabelImage {
 
 export function readLabelPng(file: string): LabelImage {
   // What pngjs returns at run time (its typings say `palette: boolean` and omit colour type 3).
-  let png: { width: number; height: number; data: Buffer | Uint16Array; palette?: number[][] | boolean; colorType?: number };
+  let png: {
+    width: number;
+    height: number;
+    data: Buffer | Uint16Array;
+    palette?: number[][] | boolean;
+    colorType?: number;
+  };
   try {
     // skipRescale: a 1-bit mask's 1 stays 1 (not 255 = ignored), a 16-bit map's 7 stays 7 (not 0).
     png = PNG.sync.read(readFileSync(file), { skipRescale: true });
@@ -32,12 +38,15 @@ export function readLabelPng(file: string): LabelImage {
       const key = (entry[0]! << 16) | (entry[1]! << 8) | entry[2]!;
       if (!index.has(key)) index.set(key, i);
     });
-    for (let p = 0; p < labels.length; p++) labels[p] = index.get((data[p * 4]! << 16) | (data[p * 4 + 1]! << 8) | data[p * 4 + 2]!) ?? 255;
+    for (let p = 0; p < labels.length; p++)
+      labels[p] = index.get((data[p * 4]! << 16) | (data[p * 4 + 1]! << 8) | data[p * 4 + 2]!) ?? 255;
   } else if (png.colorType === 0 || png.colorType === 4) {
     for (let p = 0; p < labels.length; p++) {
       const value = data[p * 4]!;
       if (value > 255 && value !== 65535) {
-        throw new InputError(`${file} holds the value ${value} at pixel (${p % width}, ${Math.floor(p / width)}): label maps hold class indices 0–254 and 255 (or 65535) for "ignore"`);
+        throw new InputError(
+          `${file} holds the value ${value} at pixel (${p % width}, ${Math.floor(p / width)}): label maps hold class indices 0–254 and 255 (or 65535) for "ignore"`,
+        );
       }
       labels[p] = value === 65535 ? 255 : value;
     }

@@ -9,7 +9,10 @@
 
 /** An EBML element: its ID bytes, an 8-byte size, the payload. */
 function element(id: number, payload: Uint8Array): Buffer {
-  const idBytes = Buffer.from(id.toString(16).padStart(id > 0xffffff ? 8 : id > 0xffff ? 6 : id > 0xff ? 4 : 2, '0'), 'hex');
+  const idBytes = Buffer.from(
+    id.toString(16).padStart(id > 0xffffff ? 8 : id > 0xffff ? 6 : id > 0xff ? 4 : 2, '0'),
+    'hex',
+  );
   const size = Buffer.alloc(8);
   size.writeBigUInt64BE(BigInt(payload.length) | (1n << 56n)); // VINT of length 8: marker bit 0x01 in the first byte
   return Buffer.concat([idBytes, size, payload]);
@@ -28,10 +31,32 @@ const group = (id: number, ...children: Buffer[]) => element(id, Buffer.concat(c
 const TIMESTAMP_SCALE_NS = 1000;
 
 export function matroskaHeader(width: number, height: number): Buffer {
-  const ebml = group(0x1a45dfa3, uint(0x4286, 1), uint(0x42f7, 1), uint(0x42f2, 4), uint(0x42f3, 8), text(0x4282, 'matroska'), uint(0x4287, 4), uint(0x4285, 2));
-  const info = group(0x1549a966, uint(0x2ad7b1, TIMESTAMP_SCALE_NS), text(0x4d80, 'deeplab-stream'), text(0x5741, 'deeplab-stream'));
-  const video = group(0xe0, uint(0xb0, width), uint(0xba, height), element(0x2eb524, Buffer.from([0x52, 0x47, 0x42, 24]))); // ColourSpace 'RGB' 24: rgb24
-  const tracks = group(0x1654ae6b, group(0xae, uint(0xd7, 1), uint(0x73c5, 1), uint(0x83, 1), text(0x86, 'V_UNCOMPRESSED'), video));
+  const ebml = group(
+    0x1a45dfa3,
+    uint(0x4286, 1),
+    uint(0x42f7, 1),
+    uint(0x42f2, 4),
+    uint(0x42f3, 8),
+    text(0x4282, 'matroska'),
+    uint(0x4287, 4),
+    uint(0x4285, 2),
+  );
+  const info = group(
+    0x1549a966,
+    uint(0x2ad7b1, TIMESTAMP_SCALE_NS),
+    text(0x4d80, 'deeplab-stream'),
+    text(0x5741, 'deeplab-stream'),
+  );
+  const video = group(
+    0xe0,
+    uint(0xb0, width),
+    uint(0xba, height),
+    element(0x2eb524, Buffer.from([0x52, 0x47, 0x42, 24])),
+  ); // ColourSpace 'RGB' 24: rgb24
+  const tracks = group(
+    0x1654ae6b,
+    group(0xae, uint(0xd7, 1), uint(0x73c5, 1), uint(0x83, 1), text(0x86, 'V_UNCOMPRESSED'), video),
+  );
   const segmentUnknownSize = Buffer.from([0x18, 0x53, 0x80, 0x67, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
   return Buffer.concat([ebml, segmentUnknownSize, info, tracks]);
 }
@@ -46,5 +71,12 @@ export function matroskaFrame(ptsMicros: number, rgb: Uint8Array): Buffer[] {
   const clusterSize = Buffer.alloc(8);
   clusterSize.writeBigUInt64BE(BigInt(timestamp.length + block.length + blockHeader.length + rgb.length) | (1n << 56n));
   // The frame itself is passed through, not copied into a new buffer.
-  return [Buffer.from([0x1f, 0x43, 0xb6, 0x75]), clusterSize, timestamp, block, blockHeader, Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength)];
+  return [
+    Buffer.from([0x1f, 0x43, 0xb6, 0x75]),
+    clusterSize,
+    timestamp,
+    block,
+    blockHeader,
+    Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength),
+  ];
 }

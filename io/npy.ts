@@ -24,7 +24,8 @@ export interface NpyLayout {
  * writes), `fileBytes` the file's size — checked to hold every value the header promises.
  */
 export function readNpyHeader(bytes: Uint8Array, name: string, fileBytes: number): NpyLayout {
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new InputError(`${name} is not a .npy file (no \\x93NUMPY header)`);
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b))
+    throw new InputError(`${name} is not a .npy file (no \\x93NUMPY header)`);
   const major = bytes[6]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
@@ -34,13 +35,22 @@ export function readNpyHeader(bytes: Uint8Array, name: string, fileBytes: number
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (!descr || !fortran || shapeText === undefined) throw new InputError(`${name} has a malformed .npy header`);
-  if (descr !== '<f4' && descr !== '|f4') throw new InputError(`${name} holds ${descr} values; the CRF needs float32 ('<f4'): save it with .astype(np.float32)`);
+  if (descr !== '<f4' && descr !== '|f4')
+    throw new InputError(
+      `${name} holds ${descr} values; the CRF needs float32 ('<f4'): save it with .astype(np.float32)`,
+    );
   if (fortran === 'True') throw new InputError(`${name} is in Fortran order; save it with np.ascontiguousarray(...)`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new InputError(`${name} has a malformed .npy header: shape (${shapeText.trim()}) is not a list of sizes ≥ 0`);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0))
+    throw new InputError(`${name} has a malformed .npy header: shape (${shapeText.trim()}) is not a list of sizes ≥ 0`);
   const count = shape.reduce((a, b) => a * b, 1);
   const dataOffset = headerStart + headerLength;
-  if (fileBytes - dataOffset < count * 4) throw new InputError(`${name} is truncated: its header promises ${count} values`);
+  if (fileBytes - dataOffset < count * 4)
+    throw new InputError(`${name} is truncated: its header promises ${count} values`);
   return { shape, dataOffset };
 }
 
@@ -51,7 +61,8 @@ export function readNpyFloat32(bytes: Uint8Array, name: string): NpyArray {
   // A view where the bytes own their whole buffer and the data is aligned (NumPy pads the header to
   // 64 bytes); a copy otherwise (a pooled Buffer's memory is shared with others).
   const at = bytes.byteOffset + start;
-  if (bytes.byteLength === bytes.buffer.byteLength && at % 4 === 0) return { shape, data: new Float32Array(bytes.buffer, at, count) };
+  if (bytes.byteLength === bytes.buffer.byteLength && at % 4 === 0)
+    return { shape, data: new Float32Array(bytes.buffer, at, count) };
   const data = new Float32Array(count);
   new Uint8Array(data.buffer).set(bytes.subarray(start, start + count * 4));
   return { shape, data };

@@ -2,7 +2,11 @@ import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs'
 import { type DeeplabStreamError, InputError } from '../core/errors.js';
 
 /** Reads a file the user named; a missing or unreadable one becomes one clear error naming `what`. */
-export function readInputFile(file: string, what: string, toError: (message: string) => DeeplabStreamError = (m) => new InputError(m)): Buffer {
+export function readInputFile(
+  file: string,
+  what: string,
+  toError: (message: string) => DeeplabStreamError = (m) => new InputError(m),
+): Buffer {
   try {
     return readFileSync(file);
   } catch (error) {
@@ -26,7 +30,12 @@ export function readInputFileStart(file: string, what: string, bytes: number): {
   }
 }
 
-function unreadable(error: unknown, file: string, what: string, toError: (message: string) => DeeplabStreamError): DeeplabStreamError {
+function unreadable(
+  error: unknown,
+  file: string,
+  what: string,
+  toError: (message: string) => DeeplabStreamError,
+): DeeplabStreamError {
   const code = (error as NodeJS.ErrnoException).code;
   return toError(code === 'ENOENT' ? `${what} not found: ${file}` : `cannot read ${what} ${file} (${code})`);
 }

@@ -19,7 +19,9 @@ export function formatSequencePath(pattern: string, index: number): string {
     if (spec === '%') return '%';
     const digits = String(Math.abs(index));
     const sign = index < 0 ? '-' : '';
-    const padded = zero ? sign + digits.padStart(Number(width || 0) - sign.length, '0') : (sign + digits).padStart(Number(width || 0), ' ');
+    const padded = zero
+      ? sign + digits.padStart(Number(width || 0) - sign.length, '0')
+      : (sign + digits).padStart(Number(width || 0), ' ');
     return padded;
   });
 }

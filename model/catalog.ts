@@ -63,7 +63,11 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     classCount: 21,
     inputSize: [257, 257],
     licence: 'Apache-2.0',
-    source: published('https://storage.googleapis.com/download.tensorflow.org/models/tflite/gpu/deeplabv3_257_mv_gpu.tflite', '68a539782c2c6a72f8aac3724600124a85ed977162b44e84cbae5db717c933c6', 2_779_264),
+    source: published(
+      'https://storage.googleapis.com/download.tensorflow.org/models/tflite/gpu/deeplabv3_257_mv_gpu.tflite',
+      '68a539782c2c6a72f8aac3724600124a85ed977162b44e84cbae5db717c933c6',
+      2_779_264,
+    ),
     normalize: 'tensorflow',
     msPerFrame: 10,
     // `crf-tune` on the 12 VOC photos of ../shared/voc-train (BENCHMARKS.md): 50.31 mIoU, against
@@ -74,12 +78,17 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
   // input is uint8 pixels as they are; a final ARG_MAX is cut, so the scores come out.
   {
     name: 'deeplabv3-voc-513',
-    description: 'DeepLab v3, MobileNetV2, PASCAL VOC 2012 at 513×513, int8 (Google Coral; 74.3% VOC val mIoU): VOC objects — people, animals, vehicles, furniture',
+    description:
+      'DeepLab v3, MobileNetV2, PASCAL VOC 2012 at 513×513, int8 (Google Coral; 74.3% VOC val mIoU): VOC objects — people, animals, vehicles, furniture',
     classes: 'voc',
     classCount: 21,
     inputSize: [513, 513],
     licence: 'Apache-2.0',
-    source: coral('coral_deeplabv3_mnv2_pascal_quant.tflite', '350af47fd346ea6d74b58833a351f583ba860e9806ec5bd292ff8d8f1f249398', 2_193_224),
+    source: coral(
+      'coral_deeplabv3_mnv2_pascal_quant.tflite',
+      '350af47fd346ea6d74b58833a351f583ba860e9806ec5bd292ff8d8f1f249398',
+      2_193_224,
+    ),
     normalize: 'tensorflow',
     // `crf-tune` on the 12 VOC photos of ../shared/voc-train (BENCHMARKS.md): 72.75 mIoU, against
     // 71.89 without the CRF and 68.75 with DeepLab's VOC set (too wide for these coarse scores).
@@ -93,7 +102,11 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     classCount: 21,
     inputSize: [513, 513],
     licence: 'Apache-2.0',
-    source: coral('coral_deeplabv3_mnv2_dm05_pascal_quant.tflite', '0470d2a782aa54eeeb99d32e7b6b3fb7722905c7c4f5d26bd957ec861366d48b', 760_904),
+    source: coral(
+      'coral_deeplabv3_mnv2_dm05_pascal_quant.tflite',
+      '0470d2a782aa54eeeb99d32e7b6b3fb7722905c7c4f5d26bd957ec861366d48b',
+      760_904,
+    ),
     normalize: 'tensorflow',
     // `crf-tune` on the same photos: 68.11 mIoU, against 62.97 without the CRF and 65.54 with DeepLab's VOC set.
     crf: { bilateral: { weight: 4.5, xy: 50, rgb: 4 }, gaussian: { weight: 3, xy: 3 } },
@@ -101,41 +114,62 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
   },
   {
     name: 'deeplab-cityscapes',
-    description: 'EdgeTPU-DeepLab-slim, Cityscapes at 513×513, int8 (Google Coral): street cameras — road, sidewalk, person, rider, car, pole …',
+    description:
+      'EdgeTPU-DeepLab-slim, Cityscapes at 513×513, int8 (Google Coral): street cameras — road, sidewalk, person, rider, car, pole …',
     classes: 'cityscapes',
     classCount: 19,
     inputSize: [513, 513],
     licence: 'Apache-2.0',
-    source: coral('coral_deeplab_mobilenet_edgetpu_slim_cityscapes_quant.tflite', '322fe29945cb1693f426952f2a330ab67ea5678545ddee6f2548e0cfd0ca03e5', 2_157_328),
+    source: coral(
+      'coral_deeplab_mobilenet_edgetpu_slim_cityscapes_quant.tflite',
+      '322fe29945cb1693f426952f2a330ab67ea5678545ddee6f2548e0cfd0ca03e5',
+      2_157_328,
+    ),
     normalize: 'tensorflow',
     msPerFrame: 15,
   },
   {
     name: 'deeplabv3plus-ade20k',
-    description: 'DeepLab v3+, MobileNetV2, ADE20K at 513×513, float with int8 weights (TensorFlow Hub): everyday scenes, 150 classes + "other"',
+    description:
+      'DeepLab v3+, MobileNetV2, ADE20K at 513×513, float with int8 weights (TensorFlow Hub): everyday scenes, 150 classes + "other"',
     classes: 'ade20k-151',
     classCount: 151,
     inputSize: [513, 513],
     licence: 'Apache-2.0',
-    source: published('https://tfhub.dev/sayakpaul/lite-model/deeplabv3-mobilenetv2-ade20k/1/default/1?lite-format=tflite', '9476784566f88bf0bdc3169f0012fb7d08857b325811d8c1aaf5ada1c0d4e4f9', 2_415_896, 'lite-model_deeplabv3-mobilenetv2-ade20k_1_default_1.tflite'),
+    source: published(
+      'https://tfhub.dev/sayakpaul/lite-model/deeplabv3-mobilenetv2-ade20k/1/default/1?lite-format=tflite',
+      '9476784566f88bf0bdc3169f0012fb7d08857b325811d8c1aaf5ada1c0d4e4f9',
+      2_415_896,
+      'lite-model_deeplabv3-mobilenetv2-ade20k_1_default_1.tflite',
+    ),
     normalize: 'tensorflow',
     msPerFrame: 263,
   },
   {
     name: 'deeplabv3plus-ade20k-32',
-    description: 'DeepLab v3+, MobileNetV2, ADE20K\'s first 31 classes + "other" at 512×512, int8 (MLPerf Mobile): everyday scenes, coarse — wall, floor, road, grass, person, car …',
+    description:
+      'DeepLab v3+, MobileNetV2, ADE20K\'s first 31 classes + "other" at 512×512, int8 (MLPerf Mobile): everyday scenes, coarse — wall, floor, road, grass, person, car …',
     classes: 'ade20k-32',
     classCount: 32,
     inputSize: [512, 512],
     licence: 'Apache-2.0',
-    source: published('https://github.com/mlcommons/mobile_models/raw/main/v0_7/tflite/deeplabv3_mnv2_ade20k_uint8.tflite', '2d58c681d81b5e181816b81cc815b82edf3daad905b4d7d35afade80aee93b5f', 2_348_952),
+    source: published(
+      'https://github.com/mlcommons/mobile_models/raw/main/v0_7/tflite/deeplabv3_mnv2_ade20k_uint8.tflite',
+      '2d58c681d81b5e181816b81cc815b82edf3daad905b4d7d35afade80aee93b5f',
+      2_348_952,
+    ),
     normalize: 'tensorflow',
     msPerFrame: 55,
   },
 ];
 
 /** A TFLite file published at `url`; `file` is its name (what a mirror serves), the URL's last part unless given. */
-function published(url: string, sha256: string, bytes: number, file = url.slice(url.lastIndexOf('/') + 1)): DownloadSource {
+function published(
+  url: string,
+  sha256: string,
+  bytes: number,
+  file = url.slice(url.lastIndexOf('/') + 1),
+): DownloadSource {
   return { kind: 'download', url, file, sha256, bytes, format: 'tflite' };
 }
 

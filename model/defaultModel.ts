@@ -21,7 +21,9 @@ export function defaultModelSource(): { tflite: string; version: string } {
     const version = (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
     return { tflite: path.join(path.dirname(manifest), 'selfie_segmentation.tflite'), version };
   } catch {
-    throw new EnvironmentError(`the default model's package ${PACKAGE} is not installed: run \`npm install\`, or pass --model`);
+    throw new EnvironmentError(
+      `the default model's package ${PACKAGE} is not installed: run \`npm install\`, or pass --model`,
+    );
   }
 }
 

@@ -62,7 +62,11 @@ export const TENSORFLOW_NORMALIZATION: Normalization = { mean: [0.5, 0.5, 0.5], 
 /** MediaPipe: x / 255. */
 export const UNIT_NORMALIZATION: Normalization = { mean: [0, 0, 0], std: [1, 1, 1] };
 
-export const PRESET_NORMALIZATION = { torchvision: IMAGENET_NORMALIZATION, tensorflow: TENSORFLOW_NORMALIZATION, mediapipe: UNIT_NORMALIZATION } as const;
+export const PRESET_NORMALIZATION = {
+  torchvision: IMAGENET_NORMALIZATION,
+  tensorflow: TENSORFLOW_NORMALIZATION,
+  mediapipe: UNIT_NORMALIZATION,
+} as const;
 
 type DimValue = number | null;
 
@@ -98,14 +102,25 @@ const INTEGER_LABEL_TYPES: readonly number[] = [ONNX_ELEMENT.UINT8, ONNX_ELEMENT
 export class UnknownClassAxisError extends ModelError {
   constructor(
     label: string,
-    readonly probe: { readonly inputName: string; readonly outputName: string; readonly inputLayout: Layout; readonly inputType: 'float32' | 'uint8'; readonly inputWidth: number | null; readonly inputHeight: number | null },
+    readonly probe: {
+      readonly inputName: string;
+      readonly outputName: string;
+      readonly inputLayout: Layout;
+      readonly inputType: 'float32' | 'uint8';
+      readonly inputWidth: number | null;
+      readonly inputHeight: number | null;
+    },
   ) {
     super(`${label}: output "${probe.outputName}" has no fixed class axis (N×C×H×W or N×H×W×C)`);
   }
 }
 
 /** `classAxis`: the class count when the graph leaves it symbolic (measured by one run, `probeClassAxis`). */
-export function describeModel(bytes: Uint8Array, label = 'model', options: { readonly classAxis?: number } = {}): ModelDescriptor {
+export function describeModel(
+  bytes: Uint8Array,
+  label = 'model',
+  options: { readonly classAxis?: number } = {},
+): ModelDescriptor {
   const model = parseOnnx(bytes, label);
   const graph = model.graph!;
   const initializerNames = new Set((graph.initializer ?? []).map((t) => t.name));
@@ -118,27 +133,45 @@ export function describeModel(bytes: Uint8Array, label = 'model', options: { rea
   if (!output) throw new ModelError(`${label} has no output`);
   const inType = input.type?.tensorType?.elemType;
   if (inType !== ONNX_ELEMENT.FLOAT && inType !== ONNX_ELEMENT.UINT8) {
-    throw new ModelError(`${label}: input "${input.name}" has element type ${inType}; supported image inputs are float32 and uint8`);
+    throw new ModelError(
+      `${label}: input "${input.name}" has element type ${inType}; supported image inputs are float32 and uint8`,
+    );
   }
   const inDims = dimsOf(input);
   if (!inDims || inDims.length !== 4) {
     throw new ModelError(`${label}: input "${input.name}" is not a 4-D image tensor (N×C×H×W or N×H×W×C)`);
   }
-  const inputLayout: Layout = inDims[1] === 3 ? 'NCHW' : inDims[3] === 3 ? 'NHWC' : fail(`${label}: input "${input.name}" has no 3-channel axis; expected N×3×H×W or N×H×W×3`);
+  const inputLayout: Layout =
+    inDims[1] === 3
+      ? 'NCHW'
+      : inDims[3] === 3
+        ? 'NHWC'
+        : fail(`${label}: input "${input.name}" has no 3-channel axis; expected N×3×H×W or N×H×W×3`);
   const [inH, inW] = inputLayout === 'NCHW' ? [inDims[2]!, inDims[3]!] : [inDims[1]!, inDims[2]!];
   const outType = output.type?.tensorType?.elemType ?? ONNX_ELEMENT.FLOAT;
   const outDims = dimsOf(output);
-  const notAMap = () => fail(`${label}: output "${output.name}" is not a segmentation map (expected N×C×H×W or N×H×W×C scores, N×H×W labels or a one-channel mask), it has shape ${outDims ? `[${outDims.map((d) => d ?? '?').join(', ')}]` : 'unknown'}`);
+  const notAMap = () =>
+    fail(
+      `${label}: output "${output.name}" is not a segmentation map (expected N×C×H×W or N×H×W×C scores, N×H×W labels or a one-channel mask), it has shape ${outDims ? `[${outDims.map((d) => d ?? '?').join(', ')}]` : 'unknown'}`,
+    );
   if (!outDims || (outDims.length !== 4 && outDims.length !== 3)) notAMap();
   if (outType !== ONNX_ELEMENT.FLOAT && !INTEGER_LABEL_TYPES.includes(outType)) {
-    throw new ModelError(`${label}: output "${output.name}" has element type ${outType}; supported outputs are float32 scores or integer labels`);
+    throw new ModelError(
+      `${label}: output "${output.name}" has element type ${outType}; supported outputs are float32 scores or integer labels`,
+    );
   }
   // Class scores sit on the axis the input keeps its channels on; 3-D outputs have none.
   const outputLayout = inputLayout;
-  const channels = outDims!.length === 3 ? 1 : (outputLayout === 'NCHW' ? outDims![1] : outDims![3]) ?? options.classAxis;
+  const channels =
+    outDims!.length === 3 ? 1 : ((outputLayout === 'NCHW' ? outDims![1] : outDims![3]) ?? options.classAxis);
   if (channels === null || channels === undefined) {
     throw new UnknownClassAxisError(label, {
-      inputName: input.name ?? '', outputName: output.name ?? '', inputLayout, inputType: inType === ONNX_ELEMENT.UINT8 ? 'uint8' : 'float32', inputWidth: inW, inputHeight: inH,
+      inputName: input.name ?? '',
+      outputName: output.name ?? '',
+      inputLayout,
+      inputType: inType === ONNX_ELEMENT.UINT8 ? 'uint8' : 'float32',
+      inputWidth: inW,
+      inputHeight: inH,
     });
   }
   if (channels > 256) throw new ModelError(`${label}: ${channels} classes do not fit an 8-bit label map (at most 256)`);
@@ -166,7 +199,9 @@ export function describeModel(bytes: Uint8Array, label = 'model', options: { rea
     normalization: PRESET_NORMALIZATION[preset],
     classNames: outputKind === 'mask' ? PERSON_CLASSES : defaultClassNames(classes),
     palette: outputKind === 'mask' ? PERSON_PALETTE : vocPalette(classes),
-    ...((model.metadataProps ?? []).some((p) => p.key === SCORES_METADATA_KEY && p.value === 'align-corners') ? { scoresAlignCorners: true } : {}),
+    ...((model.metadataProps ?? []).some((p) => p.key === SCORES_METADATA_KEY && p.value === 'align-corners')
+      ? { scoresAlignCorners: true }
+      : {}),
   };
 }
 
@@ -191,7 +226,11 @@ function fail(message: string): never {
  * torchvision resizes the shorter side to 520; TensorFlow DeepLab fits the longer side into its
  * 513 crop, each side a multiple of 8 plus one (its output stride).
  */
-export function modelInputSize(d: ModelDescriptor, frameWidth: number, frameHeight: number): [width: number, height: number] {
+export function modelInputSize(
+  d: ModelDescriptor,
+  frameWidth: number,
+  frameHeight: number,
+): [width: number, height: number] {
   if (d.inputWidth !== null && d.inputHeight !== null) return [d.inputWidth, d.inputHeight];
   if (d.preset === 'torchvision') {
     const scale = 520 / Math.min(frameWidth, frameHeight);
@@ -219,5 +258,8 @@ export interface InputSpec {
  */
 export function planInputs(base: readonly [number, number], scales: readonly number[], flip: boolean): InputSpec[] {
   const sizes = scales.map((s) => (s === 1 ? base : ([eightPlusOne(base[0] * s), eightPlusOne(base[1] * s)] as const)));
-  return sizes.flatMap(([width, height]) => [{ width, height, flipped: false }, ...(flip ? [{ width, height, flipped: true }] : [])]);
+  return sizes.flatMap(([width, height]) => [
+    { width, height, flipped: false },
+    ...(flip ? [{ width, height, flipped: true }] : []),
+  ]);
 }

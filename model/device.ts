@@ -8,7 +8,9 @@ export type Device = { kind: 'auto' } | { kind: 'cpu' } | { kind: 'cuda'; device
 
 /** The one line `--device auto` prints when it falls back to the CPU: why, shortly, and where the way to a GPU is written. */
 export function cpuFallbackNote(reason: string): string {
-  const why = /failed to load shared library/i.test(reason) ? 'no CUDA provider installed' : `CUDA failed: ${reason.split('\n')[0]!.slice(0, 80)}`;
+  const why = /failed to load shared library/i.test(reason)
+    ? 'no CUDA provider installed'
+    : `CUDA failed: ${reason.split('\n')[0]!.slice(0, 80)}`;
   return `note: running on CPU: ${why} (README "CUDA")`;
 }
 

@@ -7,7 +7,14 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { fromErrorEnvelope } from '../core/errors.js';
-import type { BatchRequest, CloseRequest, FrameInputs, FrameLabels, WorkerInit, WorkerReply } from './inferenceProtocol.js';
+import type {
+  BatchRequest,
+  CloseRequest,
+  FrameInputs,
+  FrameLabels,
+  WorkerInit,
+  WorkerReply,
+} from './inferenceProtocol.js';
 import type { ModelDescriptor } from './descriptor.js';
 import type { Device } from './device.js';
 import { startWorker } from '../core/startWorker.js';
@@ -91,12 +98,23 @@ export class InferencePool {
   }
 
   /** A pool for a described model: the worker settings follow from the descriptor. */
-  static forModel(d: ModelDescriptor, options: { modelPath: string; device: Device; workers: number; threads: number }, events: InferencePoolEvents = {}): Promise<InferencePool> {
+  static forModel(
+    d: ModelDescriptor,
+    options: { modelPath: string; device: Device; workers: number; threads: number },
+    events: InferencePoolEvents = {},
+  ): Promise<InferencePool> {
     return InferencePool.start(
       {
         ...options,
-        inputName: d.inputName, outputName: d.outputName, inputLayout: d.inputLayout, outputLayout: d.outputLayout,
-        outputKind: d.outputKind, maskThreshold: d.maskThreshold, inputType: d.inputType, classes: d.classes, dynamicBatch: d.batchSize === null,
+        inputName: d.inputName,
+        outputName: d.outputName,
+        inputLayout: d.inputLayout,
+        outputLayout: d.outputLayout,
+        outputKind: d.outputKind,
+        maskThreshold: d.maskThreshold,
+        inputType: d.inputType,
+        classes: d.classes,
+        dynamicBatch: d.batchSize === null,
         ...(d.scoresAlignCorners ? { scoresAlignCorners: true } : {}),
       },
       events,
@@ -129,7 +147,12 @@ export class InferencePool {
     const n = batch.frames.length;
     const transfer = batch.frames.flatMap((f) => f.inputs.map((i) => i.data.buffer as ArrayBuffer));
     try {
-      return await this.workers.send<BatchResult>(worker, { type: 'run', ...batch } satisfies Omit<BatchRequest, 'id'>, transfer, `the ${n} frame${n === 1 ? ' it held was' : 's it held were'}`);
+      return await this.workers.send<BatchResult>(
+        worker,
+        { type: 'run', ...batch } satisfies Omit<BatchRequest, 'id'>,
+        transfer,
+        `the ${n} frame${n === 1 ? ' it held was' : 's it held were'}`,
+      );
     } finally {
       // The slot is free again, unless its worker is gone (its slots went with it).
       if (this.workers.workers.includes(worker)) this.release(worker);

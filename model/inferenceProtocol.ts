@@ -59,5 +59,12 @@ export interface FrameLabels {
 export type WorkerReply =
   | { readonly type: 'ready'; readonly provider: 'cpu' | 'cuda'; readonly fallbackReason?: string }
   | { readonly type: 'init-error'; readonly error: ErrorEnvelope }
-  | { readonly type: 'result'; readonly id: number; readonly ok: true; readonly frames: readonly FrameLabels[]; readonly inferMs: number; readonly postprocessMs: number }
+  | {
+      readonly type: 'result';
+      readonly id: number;
+      readonly ok: true;
+      readonly frames: readonly FrameLabels[];
+      readonly inferMs: number;
+      readonly postprocessMs: number;
+    }
   | { readonly type: 'run-error'; readonly id: number; readonly ok: false; readonly error: ErrorEnvelope };

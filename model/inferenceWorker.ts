@@ -11,7 +11,13 @@ import type { BatchRequest, CloseRequest, FrameLabels, WorkerInit, WorkerReply }
 import { crfSize } from '../crf/reducedResolution.js';
 import { averageScores, onInputGrid } from './multiScale.js';
 import { blendWindows } from './tiles.js';
-import { labelsFromIndices, labelsFromMask, labelsFromScores, probabilitiesFromScores, type ScoreMap } from './postprocess.js';
+import {
+  labelsFromIndices,
+  labelsFromMask,
+  labelsFromScores,
+  probabilitiesFromScores,
+  type ScoreMap,
+} from './postprocess.js';
 import { openSession } from './session.js';
 
 const init = workerData as WorkerInit;
@@ -66,7 +72,12 @@ function batchTensor(inputs: readonly ModelInput[]): ort.Tensor {
 /** Frame i's labels from an argmaxed output ([N,H,W] or with a singleton channel axis). */
 function indexLabels(output: ort.Tensor, i: number, width: number, height: number): FrameLabels {
   const dims = output.dims.map(Number);
-  const [h, w] = dims.length === 3 ? [dims[1]!, dims[2]!] : init.outputLayout === 'NCHW' ? [dims[2]!, dims[3]!] : [dims[1]!, dims[2]!];
+  const [h, w] =
+    dims.length === 3
+      ? [dims[1]!, dims[2]!]
+      : init.outputLayout === 'NCHW'
+        ? [dims[2]!, dims[3]!]
+        : [dims[1]!, dims[2]!];
   return labelsFromIndices(output.data as ArrayLike<number | bigint>, i * h * w, h, w, init.classes, width, height);
 }
 
@@ -74,9 +85,19 @@ function indexLabels(output: ort.Tensor, i: number, width: number, height: numbe
 function scoreMap(output: ort.Tensor, i: number, input: { readonly width: number; readonly height: number }): ScoreMap {
   const dims = output.dims.map(Number);
   // A 3-D float output is a one-channel mask without its channel axis.
-  const [classes, height, width] = dims.length === 3 ? [1, dims[1]!, dims[2]!] : init.outputLayout === 'NCHW' ? [dims[1]!, dims[2]!, dims[3]!] : [dims[3]!, dims[1]!, dims[2]!];
+  const [classes, height, width] =
+    dims.length === 3
+      ? [1, dims[1]!, dims[2]!]
+      : init.outputLayout === 'NCHW'
+        ? [dims[1]!, dims[2]!, dims[3]!]
+        : [dims[3]!, dims[1]!, dims[2]!];
   return {
-    data: output.data as Float32Array, offset: i * classes * height * width, classes, height, width, layout: init.outputLayout,
+    data: output.data as Float32Array,
+    offset: i * classes * height * width,
+    classes,
+    height,
+    width,
+    layout: init.outputLayout,
     ...(init.scoresAlignCorners ? { alignedTo: { width: input.width, height: input.height } } : {}),
   };
 }
@@ -93,11 +114,20 @@ async function main(): Promise<void> {
     opened = await openSession(init.modelPath, { device: init.device, threads: init.threads }, init.modelPath);
   } catch (error) {
     // A model that cannot load is the user's to fix (a ModelError, unless it says otherwise).
-    post({ type: 'init-error', error: toErrorEnvelope(isUserError(error) ? error : new ModelError(error instanceof Error ? error.message : String(error))) });
+    post({
+      type: 'init-error',
+      error: toErrorEnvelope(
+        isUserError(error) ? error : new ModelError(error instanceof Error ? error.message : String(error)),
+      ),
+    });
     return;
   }
   const { session } = opened;
-  post({ type: 'ready', provider: opened.provider, ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}) });
+  post({
+    type: 'ready',
+    provider: opened.provider,
+    ...(opened.fallbackReason ? { fallbackReason: opened.fallbackReason } : {}),
+  });
 
   port.on('message', async (request: BatchRequest | CloseRequest) => {
     if (request.type === 'close') {
@@ -114,7 +144,9 @@ async function main(): Promise<void> {
       for (const run of runs) {
         // onnxruntime's own errors (shapes, types, kernels) are the model's; ours below are bugs.
         const result = await session.run({ [init.inputName]: batchTensor(run) }).catch((error: unknown) => {
-          throw new ModelError(`inference failed: ${error instanceof Error ? error.message.split('\n')[0]! : String(error)}`);
+          throw new ModelError(
+            `inference failed: ${error instanceof Error ? error.message.split('\n')[0]! : String(error)}`,
+          );
         });
         outputs.push(result[init.outputName]!);
       }
@@ -129,17 +161,30 @@ async function main(): Promise<void> {
           return { scores: single ? scores : onInputGrid(scores), flipped: input.flipped, window: input.window };
         });
         const windows = maps.every((m) => m.window) ? maps.map((m) => ({ scores: m.scores, window: m.window! })) : null;
-        const combined = windows ? (blended = blendWindows(windows, blended?.data)) : maps.length === 1 && !maps[0]!.flipped ? maps[0]!.scores : averageScores(maps);
+        const combined = windows
+          ? (blended = blendWindows(windows, blended?.data))
+          : maps.length === 1 && !maps[0]!.flipped
+            ? maps[0]!.scores
+            : averageScores(maps);
         const result = labels(combined, f.width, f.height);
         if (!request.withProbabilities) return result;
         const mask = init.outputKind === 'mask' ? { threshold: init.maskThreshold } : undefined;
         const [pw, ph] = crfSize(f.width, f.height, request.probabilitiesScale ?? 1);
-        return { ...result, probabilities: probabilitiesFromScores(combined, pw, ph, mask, { pruneBelow: request.probabilitiesPrune ?? 0 }) };
+        return {
+          ...result,
+          probabilities: probabilitiesFromScores(combined, pw, ph, mask, {
+            pruneBelow: request.probabilitiesPrune ?? 0,
+          }),
+        };
       });
       const postprocessMs = performance.now() - t1;
       post(
         { type: 'result', id: request.id, ok: true, frames, inferMs: t1 - t0, postprocessMs },
-        frames.flatMap((f) => [f.labels.buffer as ArrayBuffer, f.classPixels.buffer as ArrayBuffer, ...(f.probabilities ? [f.probabilities.buffer as ArrayBuffer] : [])]),
+        frames.flatMap((f) => [
+          f.labels.buffer as ArrayBuffer,
+          f.classPixels.buffer as ArrayBuffer,
+          ...(f.probabilities ? [f.probabilities.buffer as ArrayBuffer] : []),
+        ]),
       );
     } catch (error) {
       post({ type: 'run-error', id: request.id, ok: false, error: toErrorEnvelope(error) });

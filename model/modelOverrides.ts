@@ -40,18 +40,28 @@ function isTriple(v: unknown): v is [number, number, number] {
 
 /** Checks a parsed sidecar or flag value; `where` names its origin in errors. */
 export function parseOverrides(value: unknown, where: string): ModelOverrides {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ModelError(`${where} must be a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new ModelError(`${where} must be a JSON object`);
   const raw = value as Record<string, unknown>;
   const unknownKeys = Object.keys(raw).filter((k) => !KNOWN_KEYS.includes(k));
-  if (unknownKeys.length) throw new ModelError(`${where}: unknown key "${unknownKeys[0]}" (known: ${KNOWN_KEYS.join(', ')})`);
+  if (unknownKeys.length)
+    throw new ModelError(`${where}: unknown key "${unknownKeys[0]}" (known: ${KNOWN_KEYS.join(', ')})`);
   let normalize: ModelOverrides['normalize'];
   if (raw['normalize'] !== undefined) {
     const n = raw['normalize'];
     if (typeof n === 'string' && (PRESETS as string[]).includes(n)) normalize = n as PresetName;
-    else if (typeof n === 'object' && n !== null && isTriple((n as Normalization).mean) && isTriple((n as Normalization).std) && (n as Normalization).std.every((x) => x > 0)) {
+    else if (
+      typeof n === 'object' &&
+      n !== null &&
+      isTriple((n as Normalization).mean) &&
+      isTriple((n as Normalization).std) &&
+      (n as Normalization).std.every((x) => x > 0)
+    ) {
       normalize = { mean: (n as Normalization).mean, std: (n as Normalization).std };
     } else {
-      throw new ModelError(`${where}: "normalize" must be one of ${PRESETS.join(', ')} or { "mean": [r,g,b], "std": [r,g,b] } with std > 0`);
+      throw new ModelError(
+        `${where}: "normalize" must be one of ${PRESETS.join(', ')} or { "mean": [r,g,b], "std": [r,g,b] } with std > 0`,
+      );
     }
   }
   let classes: ModelOverrides['classes'];
@@ -65,7 +75,9 @@ export function parseOverrides(value: unknown, where: string): ModelOverrides {
   if (raw['crf'] !== undefined) {
     const parsed = CRF_KERNELS.safeParse(raw['crf']);
     if (!parsed.success) {
-      throw new ModelError(`${where}: "crf" must be { "bilateral": { "weight": w ≥ 0, "xy": σ ≥ ${MIN_KERNEL_SIGMA}, "rgb": σ ≥ ${MIN_KERNEL_SIGMA} }, "gaussian": { "weight": w ≥ 0, "xy": σ ≥ ${MIN_KERNEL_SIGMA} } } (${parsed.error.issues[0]?.path.join('.') || 'crf'}: ${parsed.error.issues[0]?.message})`);
+      throw new ModelError(
+        `${where}: "crf" must be { "bilateral": { "weight": w ≥ 0, "xy": σ ≥ ${MIN_KERNEL_SIGMA}, "rgb": σ ≥ ${MIN_KERNEL_SIGMA} }, "gaussian": { "weight": w ≥ 0, "xy": σ ≥ ${MIN_KERNEL_SIGMA} } } (${parsed.error.issues[0]?.path.join('.') || 'crf'}: ${parsed.error.issues[0]?.message})`,
+      );
     }
     crf = parsed.data;
   }
@@ -87,11 +99,14 @@ export function readSidecar(modelPath: string): ModelOverrides {
 
 export function applyOverrides(d: ModelDescriptor, o: ModelOverrides): ModelDescriptor {
   let out = d;
-  if (o.normalize) out = { ...out, normalization: typeof o.normalize === 'string' ? PRESET_NORMALIZATION[o.normalize] : o.normalize };
+  if (o.normalize)
+    out = { ...out, normalization: typeof o.normalize === 'string' ? PRESET_NORMALIZATION[o.normalize] : o.normalize };
   if (o.classes) {
     const set: ClassSet = typeof o.classes === 'string' ? namedClassSet(o.classes) : customClassSet(o.classes);
     if (set.names.length !== d.classes) {
-      throw new ModelError(`the model has ${d.classes} classes but the class list names ${set.names.length}: choose a list that matches the model`);
+      throw new ModelError(
+        `the model has ${d.classes} classes but the class list names ${set.names.length}: choose a list that matches the model`,
+      );
     }
     out = { ...out, classNames: set.names, palette: set.palette };
   }

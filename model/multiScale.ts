@@ -8,7 +8,14 @@
 import { type ScoreMap, scoreTaps } from './postprocess.js';
 
 /** Adds weight × (src resampled to outW×outH, mirrored if `flipped`) into `into` (NCHW, C×outH×outW). */
-export function accumulateScores(src: ScoreMap, outWidth: number, outHeight: number, flipped: boolean, weight: number, into: Float32Array): void {
+export function accumulateScores(
+  src: ScoreMap,
+  outWidth: number,
+  outHeight: number,
+  flipped: boolean,
+  weight: number,
+  into: Float32Array,
+): void {
   const { data, offset, classes, height, width, layout } = src;
   const { xs, ys } = scoreTaps(src, outWidth, outHeight);
   const classStride = layout === 'NCHW' ? height * width : 1;
@@ -48,7 +55,9 @@ export function onInputGrid(scores: ScoreMap): ScoreMap {
 
 /** The average of several score maps on the grid of the largest one. */
 export function averageScores(maps: readonly { scores: ScoreMap; flipped: boolean }[]): ScoreMap {
-  const largest = maps.reduce((a, b) => (b.scores.width * b.scores.height > a.scores.width * a.scores.height ? b : a)).scores;
+  const largest = maps.reduce((a, b) =>
+    b.scores.width * b.scores.height > a.scores.width * a.scores.height ? b : a,
+  ).scores;
   const { classes, width, height } = largest;
   const sum = new Float32Array(classes * width * height);
   for (const { scores, flipped } of maps) accumulateScores(scores, width, height, flipped, 1 / maps.length, sum);

@@ -93,7 +93,12 @@ export class OnnxGraphBuilder {
   /** A float32 constant tensor. */
   constantFloat(values: Float32Array, dims: readonly number[], prefix = 'const'): string {
     const name = this.fresh(prefix);
-    this.initializers.push({ name, dims: [...dims], dataType: ONNX_FLOAT, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+    this.initializers.push({
+      name,
+      dims: [...dims],
+      dataType: ONNX_FLOAT,
+      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    });
     return name;
   }
 
@@ -101,7 +106,12 @@ export class OnnxGraphBuilder {
   constantInts(values: Uint8Array | Int8Array | Int32Array, dims: readonly number[], prefix = 'q'): string {
     const name = this.fresh(prefix);
     const dataType = values instanceof Uint8Array ? ONNX_UINT8 : values instanceof Int8Array ? ONNX_INT8 : ONNX_INT32;
-    this.initializers.push({ name, dims: [...dims], dataType, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+    this.initializers.push({
+      name,
+      dims: [...dims],
+      dataType,
+      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    });
     return name;
   }
 
@@ -121,9 +131,22 @@ export class OnnxGraphBuilder {
     return this.constantFloat(values, dims, prefix);
   }
 
-  node(opType: string, inputs: readonly string[], attributes: Record<string, unknown>[] = [], outputCount = 1, domain = ''): string[] {
+  node(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Record<string, unknown>[] = [],
+    outputCount = 1,
+    domain = '',
+  ): string[] {
     const outputs = Array.from({ length: outputCount }, () => this.fresh(opType.toLowerCase()));
-    this.nodes.push({ opType, input: [...inputs], output: outputs, attribute: attributes, name: this.fresh(`${opType}_node`), domain });
+    this.nodes.push({
+      opType,
+      input: [...inputs],
+      output: outputs,
+      attribute: attributes,
+      name: this.fresh(`${opType}_node`),
+      domain,
+    });
     return outputs;
   }
 
@@ -151,7 +174,14 @@ export class OnnxGraphBuilder {
     const perGroup = inChannels / group;
     const weights = this.randomWeights([out, perGroup, kernel, kernel], perGroup * kernel * kernel, 'w');
     const inputs = [x, weights];
-    if (bias) inputs.push(this.constantFloat(new Float32Array(out).map(() => (this.random() - 0.5) * 0.2), [out], 'b'));
+    if (bias)
+      inputs.push(
+        this.constantFloat(
+          new Float32Array(out).map(() => (this.random() - 0.5) * 0.2),
+          [out],
+          'b',
+        ),
+      );
     const pad = (dilation * (kernel - 1)) >> 1;
     const y = this.node1('Conv', inputs, [
       OnnxGraphBuilder.ints('kernel_shape', [kernel, kernel]),
@@ -177,7 +207,11 @@ export class OnnxGraphBuilder {
 
   /** Clip(0, 6), MobileNet's activation. */
   relu6(x: string): string {
-    const y = this.node1('Clip', [x, this.constantFloat(new Float32Array([0]), []), this.constantFloat(new Float32Array([6]), [])]);
+    const y = this.node1('Clip', [
+      x,
+      this.constantFloat(new Float32Array([0]), []),
+      this.constantFloat(new Float32Array([6]), []),
+    ]);
     this.channels.set(y, this.channelsOf(x));
     return y;
   }
@@ -190,7 +224,10 @@ export class OnnxGraphBuilder {
 
   concat(xs: readonly string[], axis = 1): string {
     const y = this.node1('Concat', xs, [OnnxGraphBuilder.int('axis', axis)]);
-    this.channels.set(y, xs.reduce((sum, x) => sum + this.channelsOf(x), 0));
+    this.channels.set(
+      y,
+      xs.reduce((sum, x) => sum + this.channelsOf(x), 0),
+    );
     return y;
   }
 
@@ -216,10 +253,14 @@ export class OnnxGraphBuilder {
 
   /** Bilinear resize of `x` to the spatial size of `like` (half-pixel, as TF/PyTorch align_corners=false). */
   resizeBilinearLike(x: string, like: string): string {
-    const y = this.node1('Resize', [x, '', '', this.shapeWithSpatialOf(x, like)], [
-      OnnxGraphBuilder.string('mode', 'linear'),
-      OnnxGraphBuilder.string('coordinate_transformation_mode', 'half_pixel'),
-    ]);
+    const y = this.node1(
+      'Resize',
+      [x, '', '', this.shapeWithSpatialOf(x, like)],
+      [
+        OnnxGraphBuilder.string('mode', 'linear'),
+        OnnxGraphBuilder.string('coordinate_transformation_mode', 'half_pixel'),
+      ],
+    );
     this.channels.set(y, this.channelsOf(x));
     return y;
   }

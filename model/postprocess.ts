@@ -27,8 +27,15 @@ export interface ScoreMap {
 }
 
 /** Output taps of a score map along x and y: its own geometry, whatever the output size. */
-export function scoreTaps(scores: ScoreMap, outWidth: number, outHeight: number): { readonly xs: AxisTaps; readonly ys: AxisTaps } {
-  return { xs: cachedTaps(scores.width, outWidth, scores.alignedTo?.width), ys: cachedTaps(scores.height, outHeight, scores.alignedTo?.height) };
+export function scoreTaps(
+  scores: ScoreMap,
+  outWidth: number,
+  outHeight: number,
+): { readonly xs: AxisTaps; readonly ys: AxisTaps } {
+  return {
+    xs: cachedTaps(scores.width, outWidth, scores.alignedTo?.width),
+    ys: cachedTaps(scores.height, outHeight, scores.alignedTo?.height),
+  };
 }
 
 export interface LabelMap {
@@ -100,7 +107,11 @@ class CellCandidates {
   /** The labels considered at all (default: every one). */
   private readonly labels: Int32Array;
 
-  constructor(private readonly scores: ScoreMap, private readonly margin = 0, labels?: Int32Array) {
+  constructor(
+    private readonly scores: ScoreMap,
+    private readonly margin = 0,
+    labels?: Int32Array,
+  ) {
     const cells = scores.height * scores.width;
     this.labels = labels ?? Int32Array.from({ length: scores.classes }, (_, c) => c);
     this.list = new Uint8Array(cells * scores.classes);
@@ -281,7 +292,15 @@ export function labelsFromScores(scores: ScoreMap, outWidth: number, outHeight: 
  * A one-channel mask → labels: bilinear upsampling of the value, then foreground (1) where it
  * exceeds `threshold`. Same result as two-class argmax with a constant background score.
  */
-export function labelsFromMask(values: Float32Array, offset: number, height: number, width: number, threshold: number, outWidth: number, outHeight: number): LabelMap {
+export function labelsFromMask(
+  values: Float32Array,
+  offset: number,
+  height: number,
+  width: number,
+  threshold: number,
+  outWidth: number,
+  outHeight: number,
+): LabelMap {
   const xs = cachedTaps(width, outWidth);
   const ys = cachedTaps(height, outHeight);
   const labels = new Uint8Array(outWidth * outHeight);
@@ -307,7 +326,15 @@ export function labelsFromMask(values: Float32Array, offset: number, height: num
 }
 
 /** An argmaxed label output (any integer type) → labels at frame size, nearest neighbour. */
-export function labelsFromIndices(values: ArrayLike<number | bigint>, offset: number, height: number, width: number, classes: number, outWidth: number, outHeight: number): LabelMap {
+export function labelsFromIndices(
+  values: ArrayLike<number | bigint>,
+  offset: number,
+  height: number,
+  width: number,
+  classes: number,
+  outWidth: number,
+  outHeight: number,
+): LabelMap {
   const labels = new Uint8Array(outWidth * outHeight);
   const classPixels = new Uint32Array(classes);
   for (let y = 0; y < outHeight; y++) {
@@ -315,7 +342,10 @@ export function labelsFromIndices(values: ArrayLike<number | bigint>, offset: nu
     for (let x = 0; x < outWidth; x++) {
       const sx = Math.min(width - 1, Math.floor(((x + 0.5) * width) / outWidth));
       const label = Number(values[offset + sy * width + sx]);
-      if (!(label >= 0 && label < classes)) throw new RangeError(`the model output label ${label}, but only ${classes} classes are named: pass --classes with the model's class list`);
+      if (!(label >= 0 && label < classes))
+        throw new RangeError(
+          `the model output label ${label}, but only ${classes} classes are named: pass --classes with the model's class list`,
+        );
       labels[y * outWidth + x] = label;
       classPixels[label]! += 1;
     }
@@ -334,7 +364,13 @@ const OUT_OF_PLAY = Math.log(1e-4);
  * and is 0; with `pruneBelow` (the CRF's), so is every label that never comes near it anywhere. Scores that are already probabilities go through the softmax too, as DeepLab feeds the CRF
  * from its logits; a one-channel mask becomes [1 − p, p] (p = sigmoid of a logit).
  */
-export function probabilitiesFromScores(scores: ScoreMap, outWidth: number, outHeight: number, mask?: { threshold: number }, options: { readonly pruneBelow?: number } = {}): Float32Array {
+export function probabilitiesFromScores(
+  scores: ScoreMap,
+  outWidth: number,
+  outHeight: number,
+  mask?: { threshold: number },
+  options: { readonly pruneBelow?: number } = {},
+): Float32Array {
   const { data, offset, classes, height, width, layout } = scores;
   const { xs, ys } = scoreTaps(scores, outWidth, outHeight);
   const runs = columnRuns(xs.low);
@@ -345,7 +381,11 @@ export function probabilitiesFromScores(scores: ScoreMap, outWidth: number, outH
   // Labels the CRF will prune anyway (never reaching `pruneBelow`) are left at 0: a margin of e²
   // keeps those that approach it between the low-resolution points.
   const pruneBelow = options.pruneBelow ?? 0;
-  const inPlay = new CellCandidates(scores, OUT_OF_PLAY, !mask && pruneBelow > 0 ? labelsWithin(scores, Math.log(pruneBelow) - 2) : undefined);
+  const inPlay = new CellCandidates(
+    scores,
+    OUT_OF_PLAY,
+    !mask && pruneBelow > 0 ? labelsWithin(scores, Math.log(pruneBelow) - 2) : undefined,
+  );
   // Per label in play of the current cell: its scores at the four corners.
   const k00 = new Float64Array(classes);
   const k01 = new Float64Array(classes);

@@ -60,7 +60,12 @@ export function preprocessRgb(
 }
 
 /** Mirrors a prepared input left-right in place (test-time flip). */
-export function mirrorHorizontally<T extends Float32Array | Uint8Array>(data: T, width: number, height: number, layout: Layout): T {
+export function mirrorHorizontally<T extends Float32Array | Uint8Array>(
+  data: T,
+  width: number,
+  height: number,
+  layout: Layout,
+): T {
   const [planes, step] = layout === 'NCHW' ? [3, 1] : [1, 3];
   const rowLength = width * step;
   for (let plane = 0; plane < planes; plane++) {
@@ -81,8 +86,18 @@ export function mirrorHorizontally<T extends Float32Array | Uint8Array>(data: T,
 }
 
 /** Resized raw pixels for models that take uint8 input (they normalise in the graph). */
-export function resizeRgbUint8(rgb: Uint8Array, width: number, height: number, outWidth: number, outHeight: number, layout: Layout): Uint8Array {
-  const values = preprocessRgb(rgb, width, height, outWidth, outHeight, layout, { mean: [0, 0, 0], std: [1 / 255, 1 / 255, 1 / 255] });
+export function resizeRgbUint8(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+  layout: Layout,
+): Uint8Array {
+  const values = preprocessRgb(rgb, width, height, outWidth, outHeight, layout, {
+    mean: [0, 0, 0],
+    std: [1 / 255, 1 / 255, 1 / 255],
+  });
   const out = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) out[i] = Math.min(255, Math.max(0, Math.round(values[i]!)));
   return out;
@@ -115,5 +130,11 @@ export function prepareModelInput(
     inputType === 'uint8'
       ? resizeRgbUint8(rgb, width, height, spec.width, spec.height, layout)
       : preprocessRgb(rgb, width, height, spec.width, spec.height, layout, normalization);
-  return { data: spec.flipped ? mirrorHorizontally(data, spec.width, spec.height, layout) : data, width: spec.width, height: spec.height, flipped: spec.flipped, ...(window ? { window } : {}) };
+  return {
+    data: spec.flipped ? mirrorHorizontally(data, spec.width, spec.height, layout) : data,
+    width: spec.width,
+    height: spec.height,
+    flipped: spec.flipped,
+    ...(window ? { window } : {}),
+  };
 }

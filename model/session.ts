@@ -21,15 +21,27 @@ export interface OpenedSession {
 }
 
 function baseOptions(threads: number): ort.InferenceSession.SessionOptions {
-  return { graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' };
+  return {
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+  };
 }
 
 function firstLine(error: unknown): string {
-  return String(error instanceof Error ? error.message : error).split('\n')[0]!.trim();
+  return String(error instanceof Error ? error.message : error)
+    .split('\n')[0]!
+    .trim();
 }
 
-async function create(model: string | Uint8Array, options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
-  return typeof model === 'string' ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+async function create(
+  model: string | Uint8Array,
+  options: ort.InferenceSession.SessionOptions,
+): Promise<ort.InferenceSession> {
+  return typeof model === 'string'
+    ? ort.InferenceSession.create(model, options)
+    : ort.InferenceSession.create(model, options);
 }
 
 async function createOnCpu(model: string | Uint8Array, threads: number, label: string): Promise<ort.InferenceSession> {
@@ -40,18 +52,27 @@ async function createOnCpu(model: string | Uint8Array, threads: number, label: s
   }
 }
 
-export async function openSession(model: string | Uint8Array, options: SessionOptions, label = 'model'): Promise<OpenedSession> {
+export async function openSession(
+  model: string | Uint8Array,
+  options: SessionOptions,
+  label = 'model',
+): Promise<OpenedSession> {
   ort.env.logLevel = 'fatal'; // onnxruntime's own warnings would flood stderr; errors still reach us.
   const { device, threads } = options;
   if (device.kind === 'cpu') return { session: await createOnCpu(model, threads, label), provider: 'cpu' };
   const deviceId = device.kind === 'cuda' ? device.deviceId : 0;
   try {
-    const session = await create(model, { ...baseOptions(threads), executionProviders: [{ name: 'cuda', deviceId }, 'cpu'] });
+    const session = await create(model, {
+      ...baseOptions(threads),
+      executionProviders: [{ name: 'cuda', deviceId }, 'cpu'],
+    });
     return { session, provider: 'cuda' };
   } catch (error) {
     const reason = firstLine(error);
     if (device.kind === 'cuda') {
-      throw new EnvironmentError(`--device cuda:${deviceId} is not available (${reason}); ${CUDA_HOWTO}, or use --device cpu`);
+      throw new EnvironmentError(
+        `--device cuda:${deviceId} is not available (${reason}); ${CUDA_HOWTO}, or use --device cpu`,
+      );
     }
     return { session: await createOnCpu(model, threads, label), provider: 'cpu', fallbackReason: reason };
   }

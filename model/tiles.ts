@@ -20,7 +20,13 @@ function countFor(frame: number, native: number, overlap: number): number {
 }
 
 /** The grid `auto` chooses: windows about the model's input size, `overlap` shared; 1×1 when the frame is no larger than the model's input. */
-export function autoGrid(frameWidth: number, frameHeight: number, modelWidth: number, modelHeight: number, overlap: number): { cols: number; rows: number } {
+export function autoGrid(
+  frameWidth: number,
+  frameHeight: number,
+  modelWidth: number,
+  modelHeight: number,
+  overlap: number,
+): { cols: number; rows: number } {
   return { cols: countFor(frameWidth, modelWidth, overlap), rows: countFor(frameHeight, modelHeight, overlap) };
 }
 
@@ -32,7 +38,12 @@ function axisWindows(size: number, count: number, overlap: number): { start: num
   return Array.from({ length: count }, (_, i) => ({ start: Math.round(i * step), length }));
 }
 
-export function tileWindows(frameWidth: number, frameHeight: number, grid: { cols: number; rows: number }, overlap: number): FrameWindow[] {
+export function tileWindows(
+  frameWidth: number,
+  frameHeight: number,
+  grid: { cols: number; rows: number },
+  overlap: number,
+): FrameWindow[] {
   const xs = axisWindows(frameWidth, grid.cols, overlap);
   const ys = axisWindows(frameHeight, grid.rows, overlap);
   return ys.flatMap((y) => xs.map((x) => ({ x: x.start, y: y.start, width: x.length, height: y.length })));
@@ -55,7 +66,10 @@ function tent(t: number): number {
  * from it like a single output's. `reuse`: a buffer from the previous frame to write into (no fresh
  * 40 MB to fault in per frame).
  */
-export function blendWindows(maps: readonly { readonly scores: ScoreMap; readonly window: FrameWindow }[], reuse?: Float32Array): ScoreMap {
+export function blendWindows(
+  maps: readonly { readonly scores: ScoreMap; readonly window: FrameWindow }[],
+  reuse?: Float32Array,
+): ScoreMap {
   const first = maps[0]!.scores;
   const { classes, width: sw, height: sh } = first;
   // Grid points per frame pixel: the windows share one size and one output size.
@@ -86,7 +100,15 @@ function normalisedTents(origins: readonly number[], length: number, extent: num
 }
 
 /** Adds one window's weighted scores into the grid (NHWC) at (gx0, gy0). */
-function accumulateWindow(scores: ScoreMap, gx0: number, gy0: number, gridWidth: number, wx: Float32Array, wy: Float32Array, sum: Float32Array): void {
+function accumulateWindow(
+  scores: ScoreMap,
+  gx0: number,
+  gy0: number,
+  gridWidth: number,
+  wx: Float32Array,
+  wy: Float32Array,
+  sum: Float32Array,
+): void {
   const { data, offset, classes, height: sh, width: sw, layout } = scores;
   // NHWC (TensorFlow's exports) reads each pixel's classes in a row; NCHW strides by a plane.
   const classStride = layout === 'NCHW' ? sh * sw : 1;

@@ -11,7 +11,8 @@ import { Observable, type OperatorFunction } from 'rxjs';
  * prepared$.pipe(batchFrames(4, 20), inferBatches(model.pool)) // up to 4 frames per run, none waits over 20 ms
  */
 export function batchFrames<T>(maxSize: number, maxWaitMs: number): OperatorFunction<T, T[]> {
-  if (!Number.isInteger(maxSize) || maxSize < 1) throw new RangeError(`batch size must be a positive integer, got ${maxSize}`);
+  if (!Number.isInteger(maxSize) || maxSize < 1)
+    throw new RangeError(`batch size must be a positive integer, got ${maxSize}`);
   return (source) =>
     new Observable<T[]>((subscriber) => {
       let batch: T[] = [];

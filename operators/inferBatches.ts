@@ -37,11 +37,18 @@ export function inferBatches(
   return mergeMap((batch) => {
     const sentAt = performance.now();
     const sizes = (p: PreparedFrame) => p.inputs.map((i) => `${i.width}x${i.height}`).join();
-    if (batch.some((p) => sizes(p) !== sizes(batch[0]!))) throw new RangeError('a batch must share its model input sizes');
+    if (batch.some((p) => sizes(p) !== sizes(batch[0]!)))
+      throw new RangeError('a batch must share its model input sizes');
     const { withProbabilities } = options;
     const request: BatchInput = {
       frames: batch.map((p) => ({ inputs: p.inputs, width: p.frame.width, height: p.frame.height })),
-      ...((typeof withProbabilities === 'function' ? withProbabilities(batch) : withProbabilities) ? { withProbabilities: true, probabilitiesScale: options.probabilitiesScale ?? 1, probabilitiesPrune: options.probabilitiesPrune ?? 0 } : {}),
+      ...((typeof withProbabilities === 'function' ? withProbabilities(batch) : withProbabilities)
+        ? {
+            withProbabilities: true,
+            probabilitiesScale: options.probabilitiesScale ?? 1,
+            probabilitiesPrune: options.probabilitiesPrune ?? 0,
+          }
+        : {}),
     };
     return from(
       runner.run(request).then((result) => {

@@ -26,7 +26,17 @@ export function preprocessFrames(options: PreprocessOptions): OperatorFunction<F
     const started = performance.now();
     const inputs = options
       .inputsFor(frame.width, frame.height)
-      .map((spec) => prepareModelInput(frame.rgb, frame.width, frame.height, spec, options.layout, options.normalization, options.inputType ?? 'float32'));
+      .map((spec) =>
+        prepareModelInput(
+          frame.rgb,
+          frame.width,
+          frame.height,
+          spec,
+          options.layout,
+          options.normalization,
+          options.inputType ?? 'float32',
+        ),
+      );
     const preparedAt = performance.now();
     return { frame, inputs, preprocessMs: preparedAt - started, preparedAt };
   });

@@ -45,7 +45,10 @@ export interface RefineOptions {
  * const runner = CrfRunner.start();
  * segmentations$.pipe(refineWithCrf(runner, { params: DEEPLAB_VOC_PARAMS, classes: 21, warmStart: { iterations: 3, sceneCut: 0.3 } }))
  */
-export function refineWithCrf(backend: CrfBackend, options: RefineOptions): OperatorFunction<Segmentation, Segmentation> {
+export function refineWithCrf(
+  backend: CrfBackend,
+  options: RefineOptions,
+): OperatorFunction<Segmentation, Segmentation> {
   return (source) =>
     defer(() => {
       // Per subscription: a resubscribed pipeline starts every stream cold.
@@ -100,6 +103,13 @@ function refineFrame(backend: CrfBackend, options: RefineOptions, restart: Set<s
     for (const label of result.labels) classPixels[label]! += 1;
     // The CRF's own time; waiting behind other frames shows in the end-to-end latency instead.
     const crf = { warm: result.warm, activeShare: result.activePixels / result.points };
-    return { frame, ...rest, labels: result.labels, classPixels, crf, timings: { ...segmentation.timings, crf: result.setupMs + result.inferenceMs } };
+    return {
+      frame,
+      ...rest,
+      labels: result.labels,
+      classPixels,
+      crf,
+      timings: { ...segmentation.timings, crf: result.setupMs + result.inferenceMs },
+    };
   };
 }

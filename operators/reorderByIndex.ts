@@ -31,7 +31,10 @@ export function reorderByIndex<T>(indexOf: (item: T) => number, firstIndex = 0):
         },
         error: (error) => subscriber.error(error),
         complete() {
-          if (held.size > 0) subscriber.error(new Error(`reorderByIndex: completed waiting for index ${expected} with ${held.size} items held`));
+          if (held.size > 0)
+            subscriber.error(
+              new Error(`reorderByIndex: completed waiting for index ${expected} with ${held.size} items held`),
+            );
           else subscriber.complete();
         },
       });

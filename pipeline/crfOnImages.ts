@@ -47,13 +47,21 @@ const PATTERN = /%0?\d*d/;
  * One probability map against its image: H×W×C goes to the CRF worker as the file's data (read
  * there, checked and normalised there); C×H×W is read, transposed and normalised here.
  */
-export function probabilitiesFor(file: string, width: number, height: number, chw: boolean): { probabilities: ProbabilitySource; classes: number } {
+export function probabilitiesFor(
+  file: string,
+  width: number,
+  height: number,
+  chw: boolean,
+): { probabilities: ProbabilitySource; classes: number } {
   const { start, size } = readInputFileStart(file, 'probabilities', 65536);
   const { shape, dataOffset } = readNpyHeader(start, file, size);
-  if (shape.length !== 3) throw new InputError(`${file} has shape (${shape.join(', ')}); expected ${chw ? 'C×H×W' : 'H×W×C'} (3 axes)`);
+  if (shape.length !== 3)
+    throw new InputError(`${file} has shape (${shape.join(', ')}); expected ${chw ? 'C×H×W' : 'H×W×C'} (3 axes)`);
   const [h, w, classes] = chw ? [shape[1]!, shape[2]!, shape[0]!] : [shape[0]!, shape[1]!, shape[2]!];
   if (h !== height || w !== width) {
-    throw new InputError(`${file} is ${w}x${h} (${chw ? 'C×H×W' : 'H×W×C'} shape ${shape.join('×')}) but the image is ${width}x${height}${chw ? '' : '; if it is C×H×W, pass --chw'}`);
+    throw new InputError(
+      `${file} is ${w}x${h} (${chw ? 'C×H×W' : 'H×W×C'} shape ${shape.join('×')}) but the image is ${width}x${height}${chw ? '' : '; if it is C×H×W, pass --chw'}`,
+    );
   }
   if (classes < 1) throw new InputError(`${file} has no labels`);
   if (classes > 256) throw new InputError(`${file} has ${classes} labels; the 8-bit label PNG holds at most 256`);
@@ -61,7 +69,8 @@ export function probabilitiesFor(file: string, width: number, height: number, ch
   const { data } = readNpyFloat32(readInputFile(file, 'probabilities'), file);
   const n = width * height;
   const probabilities = new Float32Array(n * classes);
-  for (let c = 0; c < classes; c++) for (let p = 0, from = c * n; p < n; p++) probabilities[p * classes + c] = data[from + p]!;
+  for (let c = 0; c < classes; c++)
+    for (let p = 0, from = c * n; p < n; p++) probabilities[p * classes + c] = data[from + p]!;
   normaliseProbabilities(probabilities, width, classes, file);
   return { probabilities, classes };
 }
@@ -93,26 +102,57 @@ export async function refineFiles(
   worker: () => CrfRunner,
   files: CrfFiles,
   params: CrfParams,
-  options: { readonly warmStart?: CrfJob['warmStart']; readonly onRefined?: () => void; readonly threads?: number } = {},
+  options: {
+    readonly warmStart?: CrfJob['warmStart'];
+    readonly onRefined?: () => void;
+    readonly threads?: number;
+  } = {},
 ): Promise<RefinedTimes> {
   const image = readRgbImage(files.image);
   const { probabilities, classes } = probabilitiesFor(files.probs, image.width, image.height, files.chw);
   const wantQ = Boolean(files.qOut);
-  const native = options.warmStart || probabilities instanceof Float32Array ? null : await oneImageOnNative(image.rgb, image.width, image.height, probabilities, classes, params, wantQ, options.threads ?? 2);
-  const result = native ?? (await worker().run({ image: image.rgb, width: image.width, height: image.height, probabilities, classes, params, wantQ, ...(options.warmStart ? { warmStart: options.warmStart } : {}) }));
+  const native =
+    options.warmStart || probabilities instanceof Float32Array
+      ? null
+      : await oneImageOnNative(
+          image.rgb,
+          image.width,
+          image.height,
+          probabilities,
+          classes,
+          params,
+          wantQ,
+          options.threads ?? 2,
+        );
+  const result =
+    native ??
+    (await worker().run({
+      image: image.rgb,
+      width: image.width,
+      height: image.height,
+      probabilities,
+      classes,
+      params,
+      wantQ,
+      ...(options.warmStart ? { warmStart: options.warmStart } : {}),
+    }));
   options.onRefined?.();
   writeFileAtomically(files.out, encodeGreyPng(result.labels, image.width, image.height), 'labels');
-  if (files.qOut) writeFileAtomically(files.qOut, writeNpyFloat32([image.height, image.width, classes], result.q!), 'Q');
+  if (files.qOut)
+    writeFileAtomically(files.qOut, writeNpyFloat32([image.height, image.width, classes], result.q!), 'Q');
   return result;
 }
 
 export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSummary> {
   const sequence = [o.image, o.probs, o.out].some((p) => PATTERN.test(p));
   if (sequence && !o.frames) throw new UsageError('the paths are printf patterns: give --frames N');
-  if (!sequence && (o.frames ?? 1) > 1) throw new UsageError('--frames needs printf patterns in --image, --probs and --out (frame_%05d.png)');
-  if (o.warmStart && !sequence) throw new UsageError('--warm-start carries Q across the frames of a sequence: use patterns and --frames');
+  if (!sequence && (o.frames ?? 1) > 1)
+    throw new UsageError('--frames needs printf patterns in --image, --probs and --out (frame_%05d.png)');
+  if (o.warmStart && !sequence)
+    throw new UsageError('--warm-start carries Q across the frames of a sequence: use patterns and --frames');
   const frames = sequence ? o.frames! : 1;
-  const at = (pattern: string | undefined, i: number) => (pattern && sequence ? formatSequencePath(pattern, i) : pattern);
+  const at = (pattern: string | undefined, i: number) =>
+    pattern && sequence ? formatSequencePath(pattern, i) : pattern;
   const started = performance.now();
   // A CRF worker only where the native addon does not take an image (no worker to boot otherwise).
   let runner = null as CrfRunner | null; // set by the closures below (a plain `null` would narrow to never)
@@ -122,19 +162,43 @@ export async function runCrfCommand(o: CrfCommandOptions): Promise<CrfCommandSum
   let inference = 0;
   try {
     for (let i = 0; i < frames; i++) {
-      const result = await refineFiles(worker, { image: at(o.image, i)!, probs: at(o.probs, i)!, out: at(o.out, i)!, ...(o.qOut ? { qOut: at(o.qOut, i)! } : {}), chw: o.chw ?? false }, o.params, {
-        ...(o.threads ? { threads: o.threads } : {}),
-        // Warm start: the worker begins from the previous frame's Q where the probabilities held still.
-        ...(o.warmStart ? { warmStart: { streamId: 'sequence', restart: i === 0, iterations: o.warmIterations ?? WARM_START_ITERATIONS, sceneCut: 0.3 } } : {}),
-        // Nothing more to refine after the last frame: the threads wind down while its files are written.
-        ...(i === frames - 1 ? { onRefined: () => void (closing = runner?.close() ?? null) } : {}),
-      });
+      const result = await refineFiles(
+        worker,
+        {
+          image: at(o.image, i)!,
+          probs: at(o.probs, i)!,
+          out: at(o.out, i)!,
+          ...(o.qOut ? { qOut: at(o.qOut, i)! } : {}),
+          chw: o.chw ?? false,
+        },
+        o.params,
+        {
+          ...(o.threads ? { threads: o.threads } : {}),
+          // Warm start: the worker begins from the previous frame's Q where the probabilities held still.
+          ...(o.warmStart
+            ? {
+                warmStart: {
+                  streamId: 'sequence',
+                  restart: i === 0,
+                  iterations: o.warmIterations ?? WARM_START_ITERATIONS,
+                  sceneCut: 0.3,
+                },
+              }
+            : {}),
+          // Nothing more to refine after the last frame: the threads wind down while its files are written.
+          ...(i === frames - 1 ? { onRefined: () => void (closing = runner?.close() ?? null) } : {}),
+        },
+      );
       setup += result.setupMs;
       inference += result.inferenceMs;
     }
   } finally {
     await (closing ?? runner?.close());
   }
-  return { frames, ms_setup: round(setup), ms_inference: round(inference), ms_total: round(performance.now() - started) };
+  return {
+    frames,
+    ms_setup: round(setup),
+    ms_inference: round(inference),
+    ms_total: round(performance.now() - started),
+  };
 }
-

@@ -21,7 +21,13 @@ const CRF_REQUEST = z.strictObject({
 
 /** The answer to one `crf --stdin` line, in the order the lines came. */
 export type CrfServiceReply =
-  | { readonly ok: true; readonly out: string; readonly ms: number; readonly ms_setup: number; readonly ms_inference: number }
+  | {
+      readonly ok: true;
+      readonly out: string;
+      readonly ms: number;
+      readonly ms_setup: number;
+      readonly ms_inference: number;
+    }
   | { readonly ok: false; readonly error: string };
 
 /** The longest request line served (a path pair is far shorter); a longer one is answered and skipped. */
@@ -37,7 +43,10 @@ export interface TooLongLine {
  * skipped to its newline and reported by its length, so a caller cannot make the service buffer
  * without bound.
  */
-export async function* requestLines(input: AsyncIterable<Buffer | string>, maxBytes = MAX_REQUEST_BYTES): AsyncGenerator<string | TooLongLine> {
+export async function* requestLines(
+  input: AsyncIterable<Buffer | string>,
+  maxBytes = MAX_REQUEST_BYTES,
+): AsyncGenerator<string | TooLongLine> {
   let pending: Buffer[] = [];
   let size = 0;
   let skipped = 0; // bytes of an over-long line so far (0: not skipping)
@@ -47,7 +56,10 @@ export async function* requestLines(input: AsyncIterable<Buffer | string>, maxBy
     for (let newline = bytes.indexOf(10); newline !== -1; newline = bytes.indexOf(10, start)) {
       const piece = bytes.subarray(start, newline);
       if (skipped > 0 || size + piece.length > maxBytes) yield { tooLong: skipped + size + piece.length };
-      else yield Buffer.concat([...pending, piece]).toString('utf8').replace(/\r$/, '');
+      else
+        yield Buffer.concat([...pending, piece])
+          .toString('utf8')
+          .replace(/\r$/, '');
       [pending, size, skipped, start] = [[], 0, 0, newline + 1];
     }
     const rest = bytes.subarray(start);
@@ -81,17 +93,42 @@ export async function runCrfService(o: CrfServiceOptions): Promise<{ served: num
       if (typeof line === 'string' && line.trim() === '') continue;
       const started = performance.now();
       try {
-        if (typeof line !== 'string') throw new InputError(`a request line of ${line.tooLong} bytes is longer than the ${MAX_REQUEST_BYTES} bytes a request may have: send one {"image", "probs", "out"} per line`);
+        if (typeof line !== 'string')
+          throw new InputError(
+            `a request line of ${line.tooLong} bytes is longer than the ${MAX_REQUEST_BYTES} bytes a request may have: send one {"image", "probs", "out"} per line`,
+          );
         const request = parseCrfRequest(line);
-        const files = { image: request.image, probs: request.probs, out: request.out, ...(request.q_out ? { qOut: request.q_out } : {}), chw: request.chw ?? false };
-        const result = await refineFiles(() => (runner ??= CrfRunner.start(1, o.threads)), files, o.params, o.threads ? { threads: o.threads } : {});
+        const files = {
+          image: request.image,
+          probs: request.probs,
+          out: request.out,
+          ...(request.q_out ? { qOut: request.q_out } : {}),
+          chw: request.chw ?? false,
+        };
+        const result = await refineFiles(
+          () => (runner ??= CrfRunner.start(1, o.threads)),
+          files,
+          o.params,
+          o.threads ? { threads: o.threads } : {},
+        );
         served += 1;
-        o.reply({ ok: true, out: request.out, ms: round(performance.now() - started), ms_setup: round(result.setupMs), ms_inference: round(result.inferenceMs) });
+        o.reply({
+          ok: true,
+          out: request.out,
+          ms: round(performance.now() - started),
+          ms_setup: round(result.setupMs),
+          ms_inference: round(result.inferenceMs),
+        });
       } catch (error) {
         // Workers that keep failing end the service; anything else is this line's alone.
         if (runner?.failed) throw runner.failed;
         failed += 1;
-        o.reply({ ok: false, error: isUserError(error) ? error.message : `${error instanceof Error ? error.message : String(error)} (an internal error)` });
+        o.reply({
+          ok: false,
+          error: isUserError(error)
+            ? error.message
+            : `${error instanceof Error ? error.message : String(error)} (an internal error)`,
+        });
       }
     }
   } finally {
@@ -105,12 +142,16 @@ function parseCrfRequest(line: string): z.infer<typeof CRF_REQUEST> {
   try {
     json = JSON.parse(line);
   } catch {
-    throw new InputError(`not a JSON object: ${line.length > 80 ? `${line.slice(0, 80)}…` : line}; send one {"image", "probs", "out"} per line`);
+    throw new InputError(
+      `not a JSON object: ${line.length > 80 ? `${line.slice(0, 80)}…` : line}; send one {"image", "probs", "out"} per line`,
+    );
   }
   const parsed = CRF_REQUEST.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new InputError(`a request needs "image", "probs" and "out" (strings; "q_out" and "chw" optional): ${issue.path.join('.') || 'the line'}: ${issue.message}`);
+    throw new InputError(
+      `a request needs "image", "probs" and "out" (strings; "q_out" and "chw" optional): ${issue.path.join('.') || 'the line'}: ${issue.message}`,
+    );
   }
   return parsed.data;
 }

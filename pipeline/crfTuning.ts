@@ -37,7 +37,11 @@ export interface CrfTuneSummary {
   readonly baseline: number;
   readonly vocKernels: number;
   readonly best: { readonly kernels: CrfKernels; readonly mIoU: number };
-  readonly tried: readonly { readonly kernels: CrfKernels; readonly mIoU: number; readonly stage: KernelTrial['stage'] }[];
+  readonly tried: readonly {
+    readonly kernels: CrfKernels;
+    readonly mIoU: number;
+    readonly stage: KernelTrial['stage'];
+  }[];
   /** Where the best kernels were written, or null. */
   readonly sidecar: string | null;
   readonly seconds: number;
@@ -57,7 +61,9 @@ export function writeSidecarKernels(modelPath: string, kernels: CrfKernels): str
     try {
       current = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
     } catch (error) {
-      throw new ModelError(`${file} is not valid JSON (${(error as Error).message}): fix or remove it, or pass --no-write`);
+      throw new ModelError(
+        `${file} is not valid JSON (${(error as Error).message}): fix or remove it, or pass --no-write`,
+      );
     }
   }
   const next = { ...current, crf: kernels };
@@ -74,7 +80,12 @@ export async function crfTune(options: CrfTuneOptions): Promise<CrfTuneSummary> 
   for (const note of plan.notes) options.onNote?.(note);
   const kept: Kept[] = [];
   const plain = new ConfusionMatrix(d.classes);
-  const pool = await InferencePool.forModel(d, { workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device });
+  const pool = await InferencePool.forModel(d, {
+    workers: 1,
+    threads: options.threads,
+    modelPath: options.modelPath,
+    device: options.device,
+  });
   try {
     await inferLabelledImages(plan, pool, items, true, async ({ frame, truth, labels, probabilities }, index) => {
       options.signal?.throwIfAborted();
@@ -91,11 +102,20 @@ export async function crfTune(options: CrfTuneOptions): Promise<CrfTuneSummary> 
     const mIoU = async (kernels: CrfKernels): Promise<number> => {
       const params: CrfParams = { ...DEEPLAB_VOC_PARAMS, ...kernels, iterations: options.iterations };
       const confusion = new ConfusionMatrix(d.classes);
-      await Promise.all(kept.map(async ({ frame, truth, probabilities }) => {
-        // The worker takes the buffer it is given: each run gets its own copy.
-        const refined = await crf.run({ image: frame.rgb, width: frame.width, height: frame.height, probabilities: probabilities.slice(), classes: d.classes, params });
-        confusion.add(truth, refined.labels);
-      }));
+      await Promise.all(
+        kept.map(async ({ frame, truth, probabilities }) => {
+          // The worker takes the buffer it is given: each run gets its own copy.
+          const refined = await crf.run({
+            image: frame.rgb,
+            width: frame.width,
+            height: frame.height,
+            probabilities: probabilities.slice(),
+            classes: d.classes,
+            params,
+          });
+          confusion.add(truth, refined.labels);
+        }),
+      );
       if (options.signal?.aborted) throw new CancelledError('interrupted: nothing written');
       return confusion.scores(d.classNames).mIoU;
     };

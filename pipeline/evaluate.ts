@@ -124,7 +124,13 @@ export interface InferredImage {
  * result is handed to `onImage` (awaited) and the next image is pulled only then, a few in flight.
  * A label map whose size differs from its image is an input error.
  */
-export async function inferLabelledImages(plan: RunPlan, pool: InferencePool, items: readonly LabelledImage[], withProbabilities: boolean, onImage: (result: InferredImage, index: number) => Promise<void>): Promise<void> {
+export async function inferLabelledImages(
+  plan: RunPlan,
+  pool: InferencePool,
+  items: readonly LabelledImage[],
+  withProbabilities: boolean,
+  onImage: (result: InferredImage, index: number) => Promise<void>,
+): Promise<void> {
   const credits = new FrameCredits(pool.size + 1);
   const scored$ = pullFrames(new StillImageSource(items.map((i) => i.image)), credits).pipe(
     segmentFrames(plan, pool, { batchWaitMs: 0, order: { kind: 'lossless' }, withProbabilities }),
@@ -132,7 +138,9 @@ export async function inferLabelledImages(plan: RunPlan, pool: InferencePool, it
       const item = items[frame.index]!;
       const truth = readLabelPng(item.label);
       if (truth.width !== frame.width || truth.height !== frame.height) {
-        throw new InputError(`${item.label} is ${truth.width}x${truth.height} but ${item.image} is ${frame.width}x${frame.height}`);
+        throw new InputError(
+          `${item.label} is ${truth.width}x${truth.height} but ${item.image} is ${frame.width}x${frame.height}`,
+        );
       }
       await onImage({ frame, truth: truth.labels, labels, ...(probabilities ? { probabilities } : {}) }, frame.index);
       credits.release();
@@ -143,7 +151,10 @@ export async function inferLabelledImages(plan: RunPlan, pool: InferencePool, it
 
 /** The images of a labelled set with their label maps (same base name, .png); every one checked to exist. */
 export function labelledImages(imagesDir: string, labelsDir: string): LabelledImage[] {
-  for (const [flag, dir] of [['--images', imagesDir], ['--labels', labelsDir]] as const) {
+  for (const [flag, dir] of [
+    ['--images', imagesDir],
+    ['--labels', labelsDir],
+  ] as const) {
     if (!existsSync(dir)) throw new InputError(`${flag} ${dir} does not exist`);
   }
   const found = readdirSync(imagesDir)
@@ -171,20 +182,42 @@ export async function evaluate(options: EvalOptions): Promise<EvalSummary> {
   const mapped = (labels: Uint8Array) => (toVoc ? labels.map((l) => toVoc[l]!) : labels);
   const confusion = new ConfusionMatrix(names.length);
   const crfConfusion = options.crf ? new ConfusionMatrix(names.length) : null;
-  const pool = await InferencePool.forModel(d, { workers: 1, threads: options.threads, modelPath: options.modelPath, device: options.device });
+  const pool = await InferencePool.forModel(d, {
+    workers: 1,
+    threads: options.threads,
+    modelPath: options.modelPath,
+    device: options.device,
+  });
   const crf = options.crf ? CrfRunner.start() : null;
   try {
-    await inferLabelledImages(plan, pool, items, Boolean(crf), async ({ frame, truth, labels, probabilities }, index) => {
-      confusion.add(truth, mapped(labels));
-      if (crf && crfConfusion && probabilities) {
-        const refined = await crf.run({ image: frame.rgb, width: frame.width, height: frame.height, probabilities, classes: d.classes, params: crfParams! });
-        crfConfusion.add(truth, mapped(refined.labels));
-      }
-      options.onImage?.(index + 1, items.length);
-    });
+    await inferLabelledImages(
+      plan,
+      pool,
+      items,
+      Boolean(crf),
+      async ({ frame, truth, labels, probabilities }, index) => {
+        confusion.add(truth, mapped(labels));
+        if (crf && crfConfusion && probabilities) {
+          const refined = await crf.run({
+            image: frame.rgb,
+            width: frame.width,
+            height: frame.height,
+            probabilities,
+            classes: d.classes,
+            params: crfParams!,
+          });
+          crfConfusion.add(truth, mapped(refined.labels));
+        }
+        options.onImage?.(index + 1, items.length);
+      },
+    );
   } finally {
     await pool.close();
     await crf?.close();
   }
-  return { images: items.length, ...confusion.scores(names), ...(crfConfusion ? { crf: crfConfusion.scores(names) } : {}) };
+  return {
+    images: items.length,
+    ...confusion.scores(names),
+    ...(crfConfusion ? { crf: crfConfusion.scores(names) } : {}),
+  };
 }

@@ -34,7 +34,12 @@ export interface LivePipelineOptions {
   readonly batchSize: number;
   readonly batchWaitMs: number;
   /** The CRF for the streams `enabledFor` says (switchable per stream); none where the model has no scores. */
-  readonly crf: { readonly params: CrfParams; readonly enabledFor: (streamId: string) => boolean; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
+  readonly crf: {
+    readonly params: CrfParams;
+    readonly enabledFor: (streamId: string) => boolean;
+    readonly warmStart?: { readonly iterations: number; readonly sceneCut: number };
+    readonly workers?: number;
+  };
   readonly sink: SegmentationSink;
   readonly onPublished: (segmentation: Segmentation) => void;
   readonly onDropped: (streamId: string, place: DropPlace, count: number) => void;
@@ -68,7 +73,11 @@ export async function startLivePipeline(streams: readonly LiveStream[], o: LiveP
     { workers: o.workers, modelPath: plan.modelPath, device: o.device, threads: o.threadsPerWorker },
     { onWorkerLost: (reason) => log(`an inference worker stopped (${reason}); starting a new one`) },
   );
-  const crfRunner = crfAvailable ? CrfRunner.start(o.crf.workers, undefined, (reason) => log(`a CRF worker stopped (${reason}); starting a new one, its streams start cold`)) : null;
+  const crfRunner = crfAvailable
+    ? CrfRunner.start(o.crf.workers, undefined, (reason) =>
+        log(`a CRF worker stopped (${reason}); starting a new one, its streams start cold`),
+      )
+    : null;
   // One worker gets one batch waiting (or it would idle while the next is prepared); with two or
   // more, one batch each: a worker's idle moment is covered by the others, and a waiting frame
   // only ages (the real DeepLab, 2 workers: p95 147 → 123–141 ms at the same 26 fps; BENCHMARKS.md).
@@ -90,7 +99,9 @@ export async function startLivePipeline(streams: readonly LiveStream[], o: LiveP
           o.onDropped(frame.streamId, 'error', 1);
           credits.release();
         }
-        log(`dropped ${batch.length} frame${batch.length === 1 ? '' : 's'}: ${error instanceof Error ? error.message : String(error)}`);
+        log(
+          `dropped ${batch.length} frame${batch.length === 1 ? '' : 's'}: ${error instanceof Error ? error.message : String(error)}`,
+        );
       },
       order: {
         kind: 'latest',
@@ -104,8 +115,14 @@ export async function startLivePipeline(streams: readonly LiveStream[], o: LiveP
             crf: {
               backend: crfRunner,
               options: {
-                params: o.crf.params, classes: descriptor.classes, enabledFor: o.crf.enabledFor, ...(o.crf.warmStart ? { warmStart: o.crf.warmStart } : {}),
-                onError: (error: unknown, { frame }: Segmentation) => logOnce(`stream ${frame.streamId}: frames shown without the CRF (${error instanceof Error ? error.message : String(error)})`),
+                params: o.crf.params,
+                classes: descriptor.classes,
+                enabledFor: o.crf.enabledFor,
+                ...(o.crf.warmStart ? { warmStart: o.crf.warmStart } : {}),
+                onError: (error: unknown, { frame }: Segmentation) =>
+                  logOnce(
+                    `stream ${frame.streamId}: frames shown without the CRF (${error instanceof Error ? error.message : String(error)})`,
+                  ),
               },
             },
           }
@@ -119,7 +136,10 @@ export async function startLivePipeline(streams: readonly LiveStream[], o: LiveP
   );
   const ending: { resolve?: () => void; reject?: (error: unknown) => void } = {};
   const finished = new Promise<void>((resolve, reject) => Object.assign(ending, { resolve, reject }));
-  const subscription = run$.subscribe({ error: (error: unknown) => ending.reject!(error), complete: () => ending.resolve!() });
+  const subscription = run$.subscribe({
+    error: (error: unknown) => ending.reject!(error),
+    complete: () => ending.resolve!(),
+  });
   for (const stream of streams) stream.start();
   return {
     provider: pool.provider,

@@ -38,19 +38,34 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
     // frame finishing after a newer one would be dropped as stale, so such a run uses one.
     const lossless = inputs.filter((i) => !i.latestWins);
     const workers = lossless.length > 0 ? 1 : options.workers;
-    const threadsPerWorker = lossless.length > 0 ? options.workers * options.threadsPerWorker : options.threadsPerWorker;
+    const threadsPerWorker =
+      lossless.length > 0 ? options.workers * options.threadsPerWorker : options.threadsPerWorker;
     if (lossless.length > 0 && options.workers > 1) {
-      log(`note: ${lossless.map((i) => i.id).join(', ')} keep${lossless.length === 1 ? 's' : ''} every frame (no --realtime): one inference worker, on ${threadsPerWorker} threads`);
+      log(
+        `note: ${lossless.map((i) => i.id).join(', ')} keep${lossless.length === 1 ? 's' : ''} every frame (no --realtime): one inference worker, on ${threadsPerWorker} threads`,
+      );
     }
     const closeStreams = () => streams.forEach((s) => s.close());
     let pipeline;
     try {
       pipeline = await startLivePipeline(streams, {
-        plan, device: options.device, workers, threadsPerWorker, batchSize: options.batchSize, batchWaitMs: options.batchWaitMs ?? 5,
-        crf: { params: crfParams, enabledFor: (id) => crfOn.has(id), ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}), ...(options.crf.workers ? { workers: options.crf.workers } : {}) },
+        plan,
+        device: options.device,
+        workers,
+        threadsPerWorker,
+        batchSize: options.batchSize,
+        batchWaitMs: options.batchWaitMs ?? 5,
+        crf: {
+          params: crfParams,
+          enabledFor: (id) => crfOn.has(id),
+          ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}),
+          ...(options.crf.workers ? { workers: options.crf.workers } : {}),
+        },
         sink: new ViewerSink(hub, (error, segmentation) => {
           metrics.framesDropped(segmentation.frame.streamId, 'error');
-          logOnce(`stream ${segmentation.frame.streamId}: a frame could not be encoded for the viewers (${error instanceof Error ? error.message : String(error)})`);
+          logOnce(
+            `stream ${segmentation.frame.streamId}: a frame could not be encoded for the viewers (${error instanceof Error ? error.message : String(error)})`,
+          );
         }),
         onPublished: (segmentation) => metrics.framePublished(segmentation),
         onDropped: (stream, place, count) => metrics.framesDropped(stream, place, count),
@@ -62,12 +77,24 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
     }
     const running = pipeline;
     return {
-      classes, crfAvailable: plan.crfAvailable, provider: running.provider, fallbackReason: running.fallbackReason,
+      classes,
+      crfAvailable: plan.crfAvailable,
+      provider: running.provider,
+      fallbackReason: running.fallbackReason,
       streamIds: inputs.map((i) => i.id),
-      describeStreams: () => streams.map((s) => ({
-        id: s.id, input: s.input.shown, kind: s.input.kind, status: s.status, ...(s.statusMessage ? { message: s.statusMessage } : {}),
-        width: s.width, height: s.height, crf: crfOn.has(s.id), dropped: s.dropped, fps: metrics.streamFps(s.id),
-      })),
+      describeStreams: () =>
+        streams.map((s) => ({
+          id: s.id,
+          input: s.input.shown,
+          kind: s.input.kind,
+          status: s.status,
+          ...(s.statusMessage ? { message: s.statusMessage } : {}),
+          width: s.width,
+          height: s.height,
+          crf: crfOn.has(s.id),
+          dropped: s.dropped,
+          fps: metrics.streamFps(s.id),
+        })),
       setCrf: (id, on) => {
         if (!plan.crfAvailable || !streams.some((s) => s.id === id)) return false;
         if (on) crfOn.add(id);

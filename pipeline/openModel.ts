@@ -47,8 +47,24 @@ export interface SegmentationModel {
 
 export async function openModel(model: string, options: OpenModelOptions = {}): Promise<SegmentationModel> {
   const path = await resolveModel(model, options.fetch);
-  const plan = await planRun({ modelPath: path, ...(options.overrides ? { modelOverrides: options.overrides } : {}), ...(options.inputSize ? { inputSize: options.inputSize } : {}) });
+  const plan = await planRun({
+    modelPath: path,
+    ...(options.overrides ? { modelOverrides: options.overrides } : {}),
+    ...(options.inputSize ? { inputSize: options.inputSize } : {}),
+  });
   const device: Device = parseDevice(options.device ?? 'auto');
-  const pool = await InferencePool.forModel(plan.descriptor, { modelPath: path, device, workers: options.workers ?? 1, threads: options.threads ?? 1 }, options.events);
-  return { path, descriptor: plan.descriptor, notes: plan.notes, provider: pool.provider, pool, preprocess: plan.preprocess, close: () => pool.close() };
+  const pool = await InferencePool.forModel(
+    plan.descriptor,
+    { modelPath: path, device, workers: options.workers ?? 1, threads: options.threads ?? 1 },
+    options.events,
+  );
+  return {
+    path,
+    descriptor: plan.descriptor,
+    notes: plan.notes,
+    provider: pool.provider,
+    pool,
+    preprocess: plan.preprocess,
+    close: () => pool.close(),
+  };
 }

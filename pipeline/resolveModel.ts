@@ -10,7 +10,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CancelledError, ModelError } from '../core/errors.js';
-import { type CatalogEntry, catalogEntry, type DownloadSource, looksLikeModelName, MODEL_CATALOG } from '../model/catalog.js';
+import {
+  type CatalogEntry,
+  catalogEntry,
+  type DownloadSource,
+  looksLikeModelName,
+  MODEL_CATALOG,
+} from '../model/catalog.js';
 import { defaultModelPath } from '../model/defaultModel.js';
 import { settings } from '../core/settings.js';
 import { importTflite } from '../model/tflite/importTflite.js';
@@ -47,9 +53,12 @@ export async function resolveModel(value: string | undefined, options: ResolveMo
   if (value === undefined) return defaultModelPath();
   if (existsSync(value)) return value;
   const entry = catalogEntry(value);
-  if (entry) return entry.source.kind === 'package' ? defaultModelPath() : fetchCatalogModel(entry, entry.source, options);
+  if (entry)
+    return entry.source.kind === 'package' ? defaultModelPath() : fetchCatalogModel(entry, entry.source, options);
   if (looksLikeModelName(value)) {
-    throw new ModelError(`there is no model file "${value}" and no model of that name: known names are ${MODEL_CATALOG.map((e) => e.name).join(', ')} (deeplab-stream models lists them)`);
+    throw new ModelError(
+      `there is no model file "${value}" and no model of that name: known names are ${MODEL_CATALOG.map((e) => e.name).join(', ')} (deeplab-stream models lists them)`,
+    );
   }
   return value; // a path that is not there: opening it says so
 }
@@ -59,31 +68,48 @@ function mirrorUrl(mirror: string, file: string): string {
   try {
     base = new URL(mirror);
   } catch {
-    throw new ModelError(`${MIRROR_VARIABLE}="${mirror}" is not a URL: give a base such as http://mirror.example/models/ or file:///srv/models/`);
+    throw new ModelError(
+      `${MIRROR_VARIABLE}="${mirror}" is not a URL: give a base such as http://mirror.example/models/ or file:///srv/models/`,
+    );
   }
-  if (!['http:', 'https:', 'file:'].includes(base.protocol)) throw new ModelError(`${MIRROR_VARIABLE}="${mirror}" is not an http(s) or file URL: give a base such as http://mirror.example/models/ or file:///srv/models/`);
+  if (!['http:', 'https:', 'file:'].includes(base.protocol))
+    throw new ModelError(
+      `${MIRROR_VARIABLE}="${mirror}" is not an http(s) or file URL: give a base such as http://mirror.example/models/ or file:///srv/models/`,
+    );
   return new URL(file, base.href.endsWith('/') ? base.href : `${base.href}/`).href;
 }
 
-async function fetchCatalogModel(entry: CatalogEntry, source: DownloadSource, options: ResolveModelOptions): Promise<string> {
+async function fetchCatalogModel(
+  entry: CatalogEntry,
+  source: DownloadSource,
+  options: ResolveModelOptions,
+): Promise<string> {
   const { onnx, source: file } = cachedFiles(entry.name, source);
   if (existsSync(onnx)) return onnx;
   const byHand = `put ${source.file} (sha256 ${source.sha256}, from ${source.url}) at ${file} by hand, or set ${MIRROR_VARIABLE} to a server that has it`;
   try {
     mkdirSync(path.dirname(file), { recursive: true });
   } catch (error) {
-    throw new ModelError(`cannot create the model cache ${path.dirname(file)} (${(error as Error).message}): set DEEPLAB_STREAM_CACHE to a writable directory`);
+    throw new ModelError(
+      `cannot create the model cache ${path.dirname(file)} (${(error as Error).message}): set DEEPLAB_STREAM_CACHE to a writable directory`,
+    );
   }
   if (existsSync(file)) {
     const actual = createHash('sha256').update(readFileSync(file)).digest('hex');
-    if (actual !== source.sha256) throw new ModelError(`${file} is not ${entry.name}'s published file (sha256 ${actual}, expected ${source.sha256}): delete it, or ${byHand}`);
+    if (actual !== source.sha256)
+      throw new ModelError(
+        `${file} is not ${entry.name}'s published file (sha256 ${actual}, expected ${source.sha256}): delete it, or ${byHand}`,
+      );
   } else {
     const mirror = options.mirror ?? settings().modelMirror;
     const url = mirror ? mirrorUrl(mirror, source.file) : source.url;
     const started = performance.now();
     try {
       await downloadFile({
-        url, destination: file, sha256: source.sha256, bytes: source.bytes,
+        url,
+        destination: file,
+        sha256: source.sha256,
+        bytes: source.bytes,
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.stallMs ? { stallMs: options.stallMs } : {}),
@@ -93,7 +119,9 @@ async function fetchCatalogModel(entry: CatalogEntry, source: DownloadSource, op
       if (options.signal?.aborted) throw new CancelledError('interrupted: the partial download was removed');
       throw new ModelError(`could not fetch ${entry.name} from ${url} (${error.reason}): ${byHand}`);
     }
-    options.onNote?.(`fetched ${entry.name} (${(source.bytes / 1e6).toFixed(1)} MB, sha256 checked) from ${url} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    options.onNote?.(
+      `fetched ${entry.name} (${(source.bytes / 1e6).toFixed(1)} MB, sha256 checked) from ${url} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    );
   }
   const sidecar = { normalize: entry.normalize, classes: entry.classes, ...(entry.crf ? { crf: entry.crf } : {}) };
   // The sidecar lands first: a cached model is never seen without what its graph cannot say.

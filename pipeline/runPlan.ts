@@ -8,7 +8,14 @@
  *     → { descriptor, inputSizeFor(w, h), inputsFor(w, h), preprocess, crfAvailable, … }
  */
 import { ModelError, UsageError } from '../core/errors.js';
-import { describeModel, type InputSpec, type ModelDescriptor, modelInputSize, planInputs, UnknownClassAxisError } from '../model/descriptor.js';
+import {
+  describeModel,
+  type InputSpec,
+  type ModelDescriptor,
+  modelInputSize,
+  planInputs,
+  UnknownClassAxisError,
+} from '../model/descriptor.js';
 import { applyOverrides, type ModelOverrides, readSidecar } from '../model/modelOverrides.js';
 import { probeClassAxis } from '../model/probeClassAxis.js';
 import { autoGrid, type TileGrid, tileWindows } from '../model/tiles.js';
@@ -34,7 +41,15 @@ export interface PlanOptions {
 
 /** The plan fields of a run's options, and nothing else of them. */
 export function planFields(o: PlanOptions): PlanOptions {
-  return { modelPath: o.modelPath, modelOverrides: o.modelOverrides, inputSize: o.inputSize, scales: o.scales, flip: o.flip, tiles: o.tiles, tileOverlap: o.tileOverlap };
+  return {
+    modelPath: o.modelPath,
+    modelOverrides: o.modelOverrides,
+    inputSize: o.inputSize,
+    scales: o.scales,
+    flip: o.flip,
+    tiles: o.tiles,
+    tileOverlap: o.tileOverlap,
+  };
 }
 
 export interface RunPlanOptions extends PlanOptions {
@@ -69,7 +84,11 @@ export interface RunPlan {
  * The model's descriptor: the graph first, then the optional sidecar beside the model, then flags.
  * A class axis the graph leaves open is measured by one run (`notes` says so).
  */
-export async function loadModelDescriptor(modelPath: string, overrides: ModelOverrides = {}, notes: string[] = []): Promise<ModelDescriptor> {
+export async function loadModelDescriptor(
+  modelPath: string,
+  overrides: ModelOverrides = {},
+  notes: string[] = [],
+): Promise<ModelDescriptor> {
   const bytes = readInputFile(modelPath, 'model', (message) => new ModelError(message));
   let described: ModelDescriptor;
   try {
@@ -77,7 +96,9 @@ export async function loadModelDescriptor(modelPath: string, overrides: ModelOve
   } catch (error) {
     if (!(error instanceof UnknownClassAxisError)) throw error;
     const { classes, input } = await probeClassAxis(bytes, error.probe, modelPath);
-    notes.push(`${modelPath}: the graph leaves the class axis open; one run on a ${input.join('x')} input gives ${classes} classes`);
+    notes.push(
+      `${modelPath}: the graph leaves the class axis open; one run on a ${input.join('x')} input gives ${classes} classes`,
+    );
     described = describeModel(bytes, modelPath, { classAxis: classes });
   }
   return applyOverrides(applyOverrides(described, readSidecar(modelPath)), overrides);
@@ -88,31 +109,49 @@ export async function planRun(options: RunPlanOptions): Promise<RunPlan> {
   const scales = options.scales ?? [1];
   const notes: string[] = [];
   const descriptor = await loadModelDescriptor(modelPath, options.modelOverrides, notes);
-  const fixed = descriptor.inputWidth !== null && descriptor.inputHeight !== null ? `${descriptor.inputWidth}x${descriptor.inputHeight}` : null;
-  if (inputSize && fixed && inputSize.join('x') !== fixed) throw new UsageError(`--input-size ${inputSize.join('x')} does not fit ${modelPath}, which takes exactly ${fixed}`);
+  const fixed =
+    descriptor.inputWidth !== null && descriptor.inputHeight !== null
+      ? `${descriptor.inputWidth}x${descriptor.inputHeight}`
+      : null;
+  if (inputSize && fixed && inputSize.join('x') !== fixed)
+    throw new UsageError(`--input-size ${inputSize.join('x')} does not fit ${modelPath}, which takes exactly ${fixed}`);
   const multiScale = scales.length > 1 || scales[0] !== 1;
   if (multiScale && (descriptor.inputWidth !== null || descriptor.inputHeight !== null)) {
-    throw new UsageError(`--scales needs a model with a dynamic input size; ${modelPath} takes exactly ${descriptor.inputWidth}x${descriptor.inputHeight} (--flip alone works)`);
+    throw new UsageError(
+      `--scales needs a model with a dynamic input size; ${modelPath} takes exactly ${descriptor.inputWidth}x${descriptor.inputHeight} (--flip alone works)`,
+    );
   }
   const crfAvailable = descriptor.outputKind !== 'labels';
-  if (options.crf && !crfAvailable) throw new UsageError(`--crf on needs class scores, but ${modelPath} outputs labels already argmaxed`);
-  if ((multiScale || flip) && !crfAvailable) throw new UsageError(`--scales and --flip average scores, but ${modelPath} outputs labels already argmaxed`);
-  if (descriptor.batchSize !== null && descriptor.batchSize !== batchSize) throw new UsageError(`the model takes batches of exactly ${descriptor.batchSize}: use --batch ${descriptor.batchSize}`);
+  if (options.crf && !crfAvailable)
+    throw new UsageError(`--crf on needs class scores, but ${modelPath} outputs labels already argmaxed`);
+  if ((multiScale || flip) && !crfAvailable)
+    throw new UsageError(`--scales and --flip average scores, but ${modelPath} outputs labels already argmaxed`);
+  if (descriptor.batchSize !== null && descriptor.batchSize !== batchSize)
+    throw new UsageError(
+      `the model takes batches of exactly ${descriptor.batchSize}: use --batch ${descriptor.batchSize}`,
+    );
   if (options.mixedSizes && batchSize > 1 && !inputSize && !fixed) {
-    throw new UsageError('--batch above 1 batches frames of different streams together: give --input-size WxH so they share one model input size');
+    throw new UsageError(
+      '--batch above 1 batches frames of different streams together: give --input-size WxH so they share one model input size',
+    );
   }
   const { tiles, tileOverlap = 0.25 } = options;
   if (tiles) {
     if (multiScale || flip) throw new UsageError('--tiles cannot be combined with --scales or --flip: choose one');
     if (!crfAvailable) throw new UsageError(`--tiles blends scores, but ${modelPath} outputs labels already argmaxed`);
-    if (!(tileOverlap >= 0 && tileOverlap < 1)) throw new UsageError(`--tile-overlap takes a share of a window from 0 to below 1, got ${tileOverlap}`);
+    if (!(tileOverlap >= 0 && tileOverlap < 1))
+      throw new UsageError(`--tile-overlap takes a share of a window from 0 to below 1, got ${tileOverlap}`);
   }
   const inputSizeFor = (width: number, height: number) => inputSize ?? modelInputSize(descriptor, width, height);
   const tilesFor = (width: number, height: number) => {
     if (!tiles) return { cols: 1, rows: 1 };
     if (tiles !== 'auto') return tiles;
     // Windows at about the model's native size: its fixed input, else what it would run a window at.
-    const [mw, mh] = inputSize ?? (fixed ? [descriptor.inputWidth!, descriptor.inputHeight!] : modelInputSize(descriptor, Math.min(width, height), Math.min(width, height)));
+    const [mw, mh] =
+      inputSize ??
+      (fixed
+        ? [descriptor.inputWidth!, descriptor.inputHeight!]
+        : modelInputSize(descriptor, Math.min(width, height), Math.min(width, height)));
     return autoGrid(width, height, mw, mh, tileOverlap);
   };
   const plans = new Map<string, InputSpec[]>();
@@ -121,19 +160,37 @@ export async function planRun(options: RunPlanOptions): Promise<RunPlan> {
     let plan = plans.get(key);
     if (!plan) {
       const grid = tilesFor(width, height);
-      if (grid.cols > width || grid.rows > height) throw new UsageError(`--tiles ${grid.cols}x${grid.rows} cuts a ${width}x${height} frame into windows under a pixel: choose fewer`);
-      plan = grid.cols * grid.rows === 1
-        ? planInputs(inputSizeFor(width, height), scales, flip)
-        : tileWindows(width, height, grid, tileOverlap).map((window) => {
-            const [w, h] = inputSizeFor(window.width, window.height);
-            return { width: w, height: h, flipped: false, window };
-          });
+      if (grid.cols > width || grid.rows > height)
+        throw new UsageError(
+          `--tiles ${grid.cols}x${grid.rows} cuts a ${width}x${height} frame into windows under a pixel: choose fewer`,
+        );
+      plan =
+        grid.cols * grid.rows === 1
+          ? planInputs(inputSizeFor(width, height), scales, flip)
+          : tileWindows(width, height, grid, tileOverlap).map((window) => {
+              const [w, h] = inputSizeFor(window.width, window.height);
+              return { width: w, height: h, flipped: false, window };
+            });
       plans.set(key, plan);
     }
     return plan;
   };
   return {
-    modelPath, descriptor, notes, crfAvailable, scales, flip, batchSize, inputSizeFor, inputsFor, tilesFor,
-    preprocess: { layout: descriptor.inputLayout, normalization: descriptor.normalization, inputType: descriptor.inputType, inputsFor },
+    modelPath,
+    descriptor,
+    notes,
+    crfAvailable,
+    scales,
+    flip,
+    batchSize,
+    inputSizeFor,
+    inputsFor,
+    tilesFor,
+    preprocess: {
+      layout: descriptor.inputLayout,
+      normalization: descriptor.normalization,
+      inputType: descriptor.inputType,
+      inputsFor,
+    },
   };
 }

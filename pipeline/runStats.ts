@@ -4,7 +4,15 @@ export type StageName = keyof StageTimings;
 
 /** Sums per-stage milliseconds over a run and reports means per frame. */
 export class RunStats {
-  private readonly totals: Record<StageName, number> = { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, crf: 0, write: 0 };
+  private readonly totals: Record<StageName, number> = {
+    decode: 0,
+    preprocess: 0,
+    queue: 0,
+    infer: 0,
+    postprocess: 0,
+    crf: 0,
+    write: 0,
+  };
   framesOut = 0;
   readonly startedAt = performance.now();
 
@@ -23,6 +31,8 @@ export class RunStats {
 
   meanMsPerStage(): Record<StageName, number> {
     const n = Math.max(this.framesOut, 1);
-    return Object.fromEntries(Object.entries(this.totals).map(([k, v]) => [k, Math.round((v / n) * 100) / 100])) as Record<StageName, number>;
+    return Object.fromEntries(
+      Object.entries(this.totals).map(([k, v]) => [k, Math.round((v / n) * 100) / 100]),
+    ) as Record<StageName, number>;
   }
 }

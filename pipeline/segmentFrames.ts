@@ -23,7 +23,8 @@ export interface SegmentFramesOptions {
   /** How long a partial batch waits for more frames. */
   readonly batchWaitMs: number;
   /** Offline: lossless, in index order. Live: the newest of each stream; older ones go to `onStale`. */
-  readonly order: { readonly kind: 'lossless' } | { readonly kind: 'latest'; readonly onStale: (segmentation: Segmentation) => void };
+  readonly order:
+    { readonly kind: 'lossless' } | { readonly kind: 'latest'; readonly onStale: (segmentation: Segmentation) => void };
   /** Keep per-pixel probabilities for the CRF: always, or per batch (the streams whose CRF is on). */
   readonly withProbabilities?: boolean | ((batch: readonly PreparedFrame[]) => boolean);
   /** Live: a batch whose worker was lost is told here and skipped (offline it ends the run). */
@@ -32,7 +33,11 @@ export interface SegmentFramesOptions {
   readonly crf?: { readonly backend: CrfBackend; readonly options: RefineOptions };
 }
 
-export function segmentFrames(plan: RunPlan, runner: BatchRunner, options: SegmentFramesOptions): OperatorFunction<Frame, Segmentation> {
+export function segmentFrames(
+  plan: RunPlan,
+  runner: BatchRunner,
+  options: SegmentFramesOptions,
+): OperatorFunction<Frame, Segmentation> {
   const { order } = options;
   return pipe(
     preprocessFrames(plan.preprocess),
@@ -40,7 +45,12 @@ export function segmentFrames(plan: RunPlan, runner: BatchRunner, options: Segme
     inferBatches(runner, {
       ...(options.withProbabilities !== undefined ? { withProbabilities: options.withProbabilities } : {}),
       // The CRF's resolution: the probabilities are made at its size, never at the frame's.
-      ...(options.crf ? { probabilitiesScale: options.crf.options.params.scale, probabilitiesPrune: options.crf.options.params.pruneBelow } : {}),
+      ...(options.crf
+        ? {
+            probabilitiesScale: options.crf.options.params.scale,
+            probabilitiesPrune: options.crf.options.params.pruneBelow,
+          }
+        : {}),
       ...(options.onBatchError ? { onBatchError: options.onBatchError } : {}),
     }),
     order.kind === 'lossless' ? reorderByIndex((s: Segmentation) => s.frame.index) : dropStaleFrames(order.onStale),

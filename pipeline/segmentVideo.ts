@@ -40,7 +40,11 @@ export interface SegmentOptions extends PlanOptions {
   readonly threadsPerWorker: number;
   readonly opacity?: number;
   /** Refine the labels with the dense CRF (on a worker thread), optionally warm-started frame to frame. */
-  readonly crf?: { readonly params: CrfSettings; readonly warmStart?: { readonly iterations: number; readonly sceneCut: number }; readonly workers?: number };
+  readonly crf?: {
+    readonly params: CrfSettings;
+    readonly warmStart?: { readonly iterations: number; readonly sceneCut: number };
+    readonly workers?: number;
+  };
   /** x264 preset of the overlay video (speed against file size). */
   readonly encoderPreset?: string;
   /** Refuse an input with any decode error (default: a few broken frames are skipped, with a warning). */
@@ -87,7 +91,8 @@ export function planSegmentRun(options: PlanOptions & Pick<SegmentOptions, 'batc
 
 export async function segmentVideo(options: SegmentOptions): Promise<SegmentSummary> {
   const { batchSize, workers, batchWaitMs = 20, opacity = 0.55, signal } = options;
-  if (!options.outputPath && !options.masksDir && !options.framesJsonPath) throw new UsageError('nothing to write: give -o, --masks or --frames-json');
+  if (!options.outputPath && !options.masksDir && !options.framesJsonPath)
+    throw new UsageError('nothing to write: give -o, --masks or --frames-json');
   const info = await probeInput(options.input);
   // Every check of flags against the model before any worker starts.
   const plan = await planSegmentRun(options);
@@ -103,23 +108,44 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
   const crfRunner = options.crf ? CrfRunner.start(options.crf.workers) : null;
   try {
     if (options.outputPath) {
-      sinks.push(new OverlayVideoSink({
-        outputPath: options.outputPath, width: info.width, height: info.height, fps: info.fps, frameCount: info.frameCount,
-        palette: descriptor.palette, alphas: classAlphas(descriptor.classNames, opacity),
-        ...(options.encoderPreset ? { preset: options.encoderPreset } : {}),
-        ...(info.variableFrameRate ? { variableFrameRate: true } : {}),
-      }));
+      sinks.push(
+        new OverlayVideoSink({
+          outputPath: options.outputPath,
+          width: info.width,
+          height: info.height,
+          fps: info.fps,
+          frameCount: info.frameCount,
+          palette: descriptor.palette,
+          alphas: classAlphas(descriptor.classNames, opacity),
+          ...(options.encoderPreset ? { preset: options.encoderPreset } : {}),
+          ...(info.variableFrameRate ? { variableFrameRate: true } : {}),
+        }),
+      );
     }
     if (options.masksDir) sinks.push(new MaskPngSink(options.masksDir));
     if (options.framesJsonPath) sinks.push(new FrameStatsSink(options.framesJsonPath, descriptor.classNames));
 
-    pool = options.poolFor ? await options.poolFor(plan) : await InferencePool.forModel(descriptor, { workers, modelPath: options.modelPath, device: options.device, threads: options.threadsPerWorker });
+    pool = options.poolFor
+      ? await options.poolFor(plan)
+      : await InferencePool.forModel(descriptor, {
+          workers,
+          modelPath: options.modelPath,
+          device: options.device,
+          threads: options.threadsPerWorker,
+        });
     if (signal?.aborted) throw new CancelledError();
-    options.onStart?.({ totalFrames: info.frameCount, provider: pool.provider, ...(pool.fallbackReason ? { fallbackReason: pool.fallbackReason } : {}) });
+    options.onStart?.({
+      totalFrames: info.frameCount,
+      provider: pool.provider,
+      ...(pool.fallbackReason ? { fallbackReason: pool.fallbackReason } : {}),
+    });
 
     // Enough credits for every batch slot of the pool to be full while the next batch fills.
     const credits = new FrameCredits(batchSize * (pool.size + 1) + 2);
-    const source = new FfmpegFrameSource(info, 'file', { ...(options.strict ? { strict: true } : {}), ...(options.onWarning ? { onWarning: options.onWarning } : {}) });
+    const source = new FfmpegFrameSource(info, 'file', {
+      ...(options.strict ? { strict: true } : {}),
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    });
     const stats = new RunStats();
     const run$ = pullFrames(source, credits).pipe(
       segmentFrames(plan, pool, {
@@ -127,7 +153,16 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
         order: { kind: 'lossless' },
         withProbabilities: Boolean(crfRunner),
         ...(crfRunner && options.crf
-          ? { crf: { backend: crfRunner, options: { params: crfParams!, classes: descriptor.classes, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) } } }
+          ? {
+              crf: {
+                backend: crfRunner,
+                options: {
+                  params: crfParams!,
+                  classes: descriptor.classes,
+                  ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}),
+                },
+              },
+            }
           : {}),
       }),
       writeToSinks(sinks),
@@ -152,14 +187,23 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
         path: options.modelPath,
         inputName: descriptor.inputName,
         layout: descriptor.inputLayout,
-        inputShape: descriptor.inputLayout === 'NCHW' ? [batchSize, 3, inputHeight, inputWidth] : [batchSize, inputHeight, inputWidth, 3],
+        inputShape:
+          descriptor.inputLayout === 'NCHW'
+            ? [batchSize, 3, inputHeight, inputWidth]
+            : [batchSize, inputHeight, inputWidth, 3],
         classes: descriptor.classes,
         scales,
         flip: options.flip ?? false,
       },
-      crf: crfParams ? { iterations: crfParams.iterations, warmStartIterations: options.crf?.warmStart?.iterations ?? null } : null,
+      crf: crfParams
+        ? { iterations: crfParams.iterations, warmStartIterations: options.crf?.warmStart?.iterations ?? null }
+        : null,
       msPerStage: stats.meanMsPerStage(),
-      outputs: { ...(options.outputPath ? { video: options.outputPath } : {}), ...(options.masksDir ? { masks: options.masksDir } : {}), ...(options.framesJsonPath ? { framesJson: options.framesJsonPath } : {}) },
+      outputs: {
+        ...(options.outputPath ? { video: options.outputPath } : {}),
+        ...(options.masksDir ? { masks: options.masksDir } : {}),
+        ...(options.framesJsonPath ? { framesJson: options.framesJsonPath } : {}),
+      },
     };
   } catch (error) {
     await Promise.all(sinks.map((sink) => sink.abort()));

@@ -54,7 +54,8 @@ const CONTENT_TYPES: Record<string, string> = {
 export function hasToken(request: IncomingMessage, token: string | undefined): boolean {
   if (!token) return true;
   const url = new URL(request.url ?? '/', 'http://localhost');
-  const given = url.searchParams.get('token') ?? /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
+  const given =
+    url.searchParams.get('token') ?? /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
   const a = Buffer.from(given);
   const b = Buffer.from(token);
   return a.length === b.length && timingSafeEqual(a, b);
@@ -93,7 +94,8 @@ function hostName(header: string | undefined): string | null {
 export function allowedHost(header: string | undefined, listenHost: string, allowed: readonly string[] = []): boolean {
   const name = hostName(header);
   if (name === null) return false;
-  if (isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || name === listenHost.toLowerCase()) return true;
+  if (isIP(name) !== 0 || name === 'localhost' || name.endsWith('.localhost') || name === listenHost.toLowerCase())
+    return true;
   return allowed.some((entry) => {
     const a = entry.toLowerCase();
     return a.startsWith('.') ? name === a.slice(1) || name.endsWith(a) : name === a;
@@ -165,7 +167,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
-    response.writeHead(200, { 'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+    response.writeHead(200, {
+      'content-type': CONTENT_TYPES[path.extname(file)] ?? 'application/octet-stream',
+      'cache-control': 'no-cache',
+    });
     if (request.method === 'HEAD') response.end();
     else createReadStream(file).pipe(response);
   }
@@ -173,14 +178,20 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     const refuse = (status: string, body = '') => {
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
     };
-    if (!allowedHost(request.headers.host, options.host, options.allowedHosts)) return refuse('403 Forbidden', hostRefusal(request));
+    if (!allowedHost(request.headers.host, options.host, options.allowedHosts))
+      return refuse('403 Forbidden', hostRefusal(request));
     if (new URL(request.url ?? '/', 'http://localhost').pathname !== '/ws') return refuse('404 Not Found');
     if (!sameOrigin(request)) return refuse('403 Forbidden', 'a page of another origin may not open this WebSocket\n');
     if (!hasToken(request, options.token)) return refuse('401 Unauthorized', 'missing or wrong token\n');
     if (options.hub.viewerCount + upgrading >= maxViewers) {
-      return refuse('503 Service Unavailable', `too many viewers (${maxViewers}): close one, or start serve with a higher --max-viewers\n`);
+      return refuse(
+        '503 Service Unavailable',
+        `too many viewers (${maxViewers}): close one, or start serve with a higher --max-viewers\n`,
+      );
     }
     // ws answers a malformed handshake itself and never calls back: the socket's close settles it.
     let counted = true;

@@ -21,7 +21,11 @@ export interface LiveServerOptions {
   readonly allowedHosts?: readonly string[];
   /** WebSocket viewers at most (default 64). */
   readonly maxViewers?: number;
-  readonly viewers?: { readonly maxQueuedFrames?: number; readonly maxBufferedBytes?: number; readonly heartbeatMs?: number };
+  readonly viewers?: {
+    readonly maxQueuedFrames?: number;
+    readonly maxBufferedBytes?: number;
+    readonly heartbeatMs?: number;
+  };
   /** One line per event worth telling (stream status changes). */
   readonly log?: (line: string) => void;
 }
@@ -54,7 +58,13 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
   const metrics = new LiveMetrics(() => hub.pendingBytes);
   const hub = new ViewerHub({
     ...options.viewers,
-    hello: () => ({ type: 'hello', serverTime: Date.now(), classes: backend?.classes ?? [], crfAvailable: backend?.crfAvailable ?? false, streams: describeStreams() }),
+    hello: () => ({
+      type: 'hello',
+      serverTime: Date.now(),
+      classes: backend?.classes ?? [],
+      crfAvailable: backend?.crfAvailable ?? false,
+      streams: describeStreams(),
+    }),
   });
   const streamsChanged = () => hub.broadcast({ type: 'streams', streams: describeStreams() });
   const viewersNow = (n: number, changed: boolean) => {
@@ -82,7 +92,11 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
   };
   try {
     backend = await options.backend({ hub, metrics, streamsChanged, log });
-    http = await listen(options, hub, metrics, () => ({ status: 'ok', viewers: hub.viewerCount, streams: describeStreams() }));
+    http = await listen(options, hub, metrics, () => ({
+      status: 'ok',
+      viewers: hub.viewerCount,
+      streams: describeStreams(),
+    }));
   } catch (error) {
     await close();
     throw error;
@@ -92,7 +106,12 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
 }
 
 /** The HTTP server: viewer page, WebSocket, /metrics, /healthz; a port or host that cannot be had is a usage error. */
-async function listen(options: LiveServerOptions, hub: ViewerHub, metrics: LiveMetrics, health: () => Record<string, unknown>): Promise<RunningHttpServer> {
+async function listen(
+  options: LiveServerOptions,
+  hub: ViewerHub,
+  metrics: LiveMetrics,
+  health: () => Record<string, unknown>,
+): Promise<RunningHttpServer> {
   return startHttpServer({
     host: options.host,
     port: options.port,
@@ -104,9 +123,12 @@ async function listen(options: LiveServerOptions, hub: ViewerHub, metrics: LiveM
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     health,
   }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'EADDRINUSE') throw new UsageError(`port ${options.port} on ${options.host} is in use: pick another with --port`);
-    if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') throw new UsageError(`cannot listen on ${options.host}: not an address of this machine (--host)`);
-    if (error.code === 'EACCES') throw new UsageError(`not allowed to listen on port ${options.port}: use one above 1023`);
+    if (error.code === 'EADDRINUSE')
+      throw new UsageError(`port ${options.port} on ${options.host} is in use: pick another with --port`);
+    if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND')
+      throw new UsageError(`cannot listen on ${options.host}: not an address of this machine (--host)`);
+    if (error.code === 'EACCES')
+      throw new UsageError(`not allowed to listen on port ${options.port}: use one above 1023`);
     throw error;
   });
 }

@@ -14,7 +14,14 @@ const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075,
 export type DropPlace = 'source' | 'stale' | 'viewer' | 'error';
 
 /** The stages a relayed frame's times are kept for (a live source's decode time is its wait, not latency). */
-const RELAYED_STAGES = ['preprocess', 'queue', 'infer', 'postprocess', 'crf', 'write'] as const satisfies readonly (keyof StageTimings)[];
+const RELAYED_STAGES = [
+  'preprocess',
+  'queue',
+  'infer',
+  'postprocess',
+  'crf',
+  'write',
+] as const satisfies readonly (keyof StageTimings)[];
 
 export class LiveMetrics {
   readonly registry = new Registry();
@@ -42,21 +49,56 @@ export class LiveMetrics {
         this.set(pendingBytes());
       },
     });
-    this.stageSeconds = new Histogram({ name: 'deeplab_stage_seconds', help: 'Time per frame in each pipeline stage', labelNames: ['stage'], buckets: LATENCY_BUCKETS_S, registers });
+    this.stageSeconds = new Histogram({
+      name: 'deeplab_stage_seconds',
+      help: 'Time per frame in each pipeline stage',
+      labelNames: ['stage'],
+      buckets: LATENCY_BUCKETS_S,
+      registers,
+    });
     this.endToEndSeconds = new Histogram({
       name: 'deeplab_end_to_end_seconds',
-      help: 'From leaving the decoder to being handed to the viewers\' sockets',
+      help: "From leaving the decoder to being handed to the viewers' sockets",
       labelNames: ['stream'],
       buckets: LATENCY_BUCKETS_S,
       registers,
     });
-    this.frames = new Counter({ name: 'deeplab_frames_total', help: 'Frames segmented and published', labelNames: ['stream'], registers });
-    this.droppedFrames = new Counter({ name: 'deeplab_frames_dropped_total', help: 'Frames dropped: at the source (inference behind), stale (finished out of order), at a slow viewer, or error (lost with a worker that stopped)', labelNames: ['stream', 'place'], registers });
-    this.outages = new Counter({ name: 'deeplab_source_outages_total', help: 'Times a live source was lost (and reconnected)', labelNames: ['stream'], registers });
+    this.frames = new Counter({
+      name: 'deeplab_frames_total',
+      help: 'Frames segmented and published',
+      labelNames: ['stream'],
+      registers,
+    });
+    this.droppedFrames = new Counter({
+      name: 'deeplab_frames_dropped_total',
+      help: 'Frames dropped: at the source (inference behind), stale (finished out of order), at a slow viewer, or error (lost with a worker that stopped)',
+      labelNames: ['stream', 'place'],
+      registers,
+    });
+    this.outages = new Counter({
+      name: 'deeplab_source_outages_total',
+      help: 'Times a live source was lost (and reconnected)',
+      labelNames: ['stream'],
+      registers,
+    });
     this.viewers = new Gauge({ name: 'deeplab_viewers_connected', help: 'Connected WebSocket viewers', registers });
-    this.ignoredClusterMessages = new Counter({ name: 'deeplab_cluster_messages_ignored_total', help: 'Messages from the broker (serve --nats) ignored: for a stream this server does not show, or malformed', labelNames: ['reason'], registers });
-    this.rejectedMessages = new Counter({ name: 'deeplab_viewer_messages_rejected_total', help: 'Control messages from viewers refused as malformed (not JSON, binary, or not the declared shape)', registers });
-    this.crfFrames = new Counter({ name: 'deeplab_crf_frames_total', help: 'Frames refined by the dense CRF: started cold, or warm (incremental, from the stream\'s previous frame)', labelNames: ['stream', 'start'], registers });
+    this.ignoredClusterMessages = new Counter({
+      name: 'deeplab_cluster_messages_ignored_total',
+      help: 'Messages from the broker (serve --nats) ignored: for a stream this server does not show, or malformed',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.rejectedMessages = new Counter({
+      name: 'deeplab_viewer_messages_rejected_total',
+      help: 'Control messages from viewers refused as malformed (not JSON, binary, or not the declared shape)',
+      registers,
+    });
+    this.crfFrames = new Counter({
+      name: 'deeplab_crf_frames_total',
+      help: "Frames refined by the dense CRF: started cold, or warm (incremental, from the stream's previous frame)",
+      labelNames: ['stream', 'start'],
+      registers,
+    });
     this.crfActiveShare = new Histogram({
       name: 'deeplab_crf_active_share',
       help: 'Share of the pixels a warm CRF frame recomputed (the others kept their labels)',
@@ -96,7 +138,10 @@ export class LiveMetrics {
    * A frame segmented elsewhere (a cluster worker), told here by its result: its stage times, and
    * its age from capture (epoch milliseconds, the worker's clock) to now.
    */
-  frameRelayed(stream: string, header: { readonly capturedAt: number; readonly stageMs: Partial<Record<keyof StageTimings, number>> }): void {
+  frameRelayed(
+    stream: string,
+    header: { readonly capturedAt: number; readonly stageMs: Partial<Record<keyof StageTimings, number>> },
+  ): void {
     const now = performance.now();
     // Only the stages there are: a label per name another machine makes up would grow without end.
     for (const stage of RELAYED_STAGES) {

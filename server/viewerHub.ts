@@ -98,7 +98,16 @@ export class ViewerHub extends EventEmitter<ViewerHubEvents> {
   }
 
   add(socket: WebSocket): void {
-    const viewer: Viewer = { socket, subscribed: '*', paused: false, awaitedPong: null, queue: [], pendingText: null, badMessages: 0, dropped: 0 };
+    const viewer: Viewer = {
+      socket,
+      subscribed: '*',
+      paused: false,
+      awaitedPong: null,
+      queue: [],
+      pendingText: null,
+      badMessages: 0,
+      dropped: 0,
+    };
     this.viewers.add(viewer);
     socket.on('pong', (data) => {
       if (viewer.awaitedPong?.equals(data)) viewer.awaitedPong = null;
@@ -195,7 +204,11 @@ export class ViewerHub extends EventEmitter<ViewerHubEvents> {
         if (viewer.paused) viewer.queue.length = 0;
         break;
       case 'ping':
-        this.sendText(viewer, JSON.stringify({ type: 'pong', t0: message.t0, serverTime: Date.now() } satisfies ServerMessage), 'drop');
+        this.sendText(
+          viewer,
+          JSON.stringify({ type: 'pong', t0: message.t0, serverTime: Date.now() } satisfies ServerMessage),
+          'drop',
+        );
         break;
       case 'crf':
         this.emit('control', message);

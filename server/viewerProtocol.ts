@@ -18,17 +18,25 @@ const MAX_SUBSCRIBED_STREAMS = 64;
 const streamId = z.string().min(1).max(MAX_STREAM_ID_LENGTH);
 
 const clientMessageSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('subscribe'), streams: z.union([z.literal('*'), z.array(streamId).max(MAX_SUBSCRIBED_STREAMS)]) }),
+  z.strictObject({
+    type: z.literal('subscribe'),
+    streams: z.union([z.literal('*'), z.array(streamId).max(MAX_SUBSCRIBED_STREAMS)]),
+  }),
   z.strictObject({ type: z.literal('crf'), streamId, on: z.boolean() }),
   z.strictObject({ type: z.literal('pause'), paused: z.boolean() }),
   z.strictObject({ type: z.literal('ping'), t0: z.number().finite() }),
 ]);
 
-export type ParsedClientMessage = { readonly ok: true; readonly message: ClientMessage } | { readonly ok: false; readonly reason: string };
+export type ParsedClientMessage =
+  { readonly ok: true; readonly message: ClientMessage } | { readonly ok: false; readonly reason: string };
 
 export function parseClientMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): ParsedClientMessage {
   if (isBinary) return { ok: false, reason: 'binary messages are not accepted: control messages are JSON text' };
-  const text = Buffer.isBuffer(data) ? data.toString('utf8') : Array.isArray(data) ? Buffer.concat(data).toString('utf8') : Buffer.from(data).toString('utf8');
+  const text = Buffer.isBuffer(data)
+    ? data.toString('utf8')
+    : Array.isArray(data)
+      ? Buffer.concat(data).toString('utf8')
+      : Buffer.from(data).toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -39,5 +47,8 @@ export function parseClientMessage(data: Buffer | ArrayBuffer | Buffer[], isBina
   if (result.success) return { ok: true, message: result.data };
   const issue = result.error.issues[0];
   const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
-  return { ok: false, reason: `malformed control message (${where}${issue?.message ?? 'invalid'}); see docs/live.md "Wire format"` };
+  return {
+    ok: false,
+    reason: `malformed control message (${where}${issue?.message ?? 'invalid'}); see docs/live.md "Wire format"`,
+  };
 }

@@ -65,7 +65,13 @@ export interface ClassDescription {
 }
 
 export type ServerMessage =
-  | { readonly type: 'hello'; readonly serverTime: number; readonly classes: readonly ClassDescription[]; readonly crfAvailable: boolean; readonly streams: readonly StreamDescription[] }
+  | {
+      readonly type: 'hello';
+      readonly serverTime: number;
+      readonly classes: readonly ClassDescription[];
+      readonly crfAvailable: boolean;
+      readonly streams: readonly StreamDescription[];
+    }
   | { readonly type: 'streams'; readonly streams: readonly StreamDescription[] }
   | { readonly type: 'pong'; readonly t0: number; readonly serverTime: number }
   | { readonly type: 'error'; readonly message: string };
@@ -84,10 +90,15 @@ export function epochMs(performanceNow: number): number {
 }
 
 /** Encodes one segmented frame: JPEG and DEFLATE run on libuv's thread pool, not the event loop. */
-export async function encodeFrameMessage(segmentation: Segmentation, options: { jpegQuality?: number } = {}): Promise<Buffer> {
+export async function encodeFrameMessage(
+  segmentation: Segmentation,
+  options: { jpegQuality?: number } = {},
+): Promise<Buffer> {
   const { frame, labels, classPixels, timings } = segmentation;
   const [jpeg, packedLabels] = await Promise.all([
-    sharp(frame.rgb, { raw: { width: frame.width, height: frame.height, channels: 3 } }).jpeg({ quality: options.jpegQuality ?? 80 }).toBuffer(),
+    sharp(frame.rgb, { raw: { width: frame.width, height: frame.height, channels: 3 } })
+      .jpeg({ quality: options.jpegQuality ?? 80 })
+      .toBuffer(),
     deflateRawAsync(labels, { level: 1 }),
   ]);
   const classesPresent: number[] = [];
@@ -116,5 +127,7 @@ export async function encodeFrameMessage(segmentation: Segmentation, options: { 
 }
 
 function roundTimings(timings: StageTimings): StageTimings {
-  return Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 100) / 100])) as unknown as StageTimings;
+  return Object.fromEntries(
+    Object.entries(timings).map(([k, v]) => [k, Math.round(v * 100) / 100]),
+  ) as unknown as StageTimings;
 }

@@ -20,7 +20,10 @@ export class FrameStatsSink implements SegmentationSink {
   ) {
     this.partial = createPartialFile(filePath, '--frames-json file');
     this.stream = createWriteStream(this.partial);
-    this.stream.on('error', (error) => (this.failure ??= new OutputError(`cannot write --frames-json ${filePath} (${ioReason(error)})`)));
+    this.stream.on(
+      'error',
+      (error) => (this.failure ??= new OutputError(`cannot write --frames-json ${filePath} (${ioReason(error)})`)),
+    );
   }
 
   async write({ frame, classPixels }: Segmentation): Promise<void> {
@@ -29,7 +32,13 @@ export class FrameStatsSink implements SegmentationSink {
     classPixels.forEach((count, c) => {
       if (count > 0) pixels[this.classNames[c] ?? `class_${c}`] = count;
     });
-    const line = JSON.stringify({ index: frame.index, ptsMs: Math.round(frame.ptsMs * 1000) / 1000, width: frame.width, height: frame.height, pixels });
+    const line = JSON.stringify({
+      index: frame.index,
+      ptsMs: Math.round(frame.ptsMs * 1000) / 1000,
+      width: frame.width,
+      height: frame.height,
+      pixels,
+    });
     if (!this.stream.write(`${line}\n`)) await this.drained();
   }
 
@@ -52,7 +61,11 @@ export class FrameStatsSink implements SegmentationSink {
   async flush(): Promise<void> {
     if (this.failure) throw this.failure;
     await new Promise<void>((resolve, reject) =>
-      this.stream.end((error?: Error | null) => (error ? reject(this.failure ?? new OutputError(`cannot write --frames-json ${this.filePath} (${ioReason(error)})`)) : resolve())),
+      this.stream.end((error?: Error | null) =>
+        error
+          ? reject(this.failure ?? new OutputError(`cannot write --frames-json ${this.filePath} (${ioReason(error)})`))
+          : resolve(),
+      ),
     );
   }
 

@@ -9,7 +9,13 @@ import { pipeline } from 'node:stream/promises';
 import { PNG } from 'pngjs';
 import { OutputError } from '../core/errors.js';
 import type { Segmentation } from '../core/frames.js';
-import { commitPartial, commitPartialFiles, createPartialDirectory, discardPartial, ioReason } from '../io/partialFile.js';
+import {
+  commitPartial,
+  commitPartialFiles,
+  createPartialDirectory,
+  discardPartial,
+  ioReason,
+} from '../io/partialFile.js';
 import type { SegmentationSink } from '../core/sink.js';
 
 export function maskFileName(index: number): string {
@@ -40,11 +46,21 @@ export class MaskPngSink implements SegmentationSink {
 
   async write({ frame, labels }: Segmentation): Promise<void> {
     // One filter for every row (Sub: label runs become zeros); pngjs's default tries all five per row on the main thread, 10× slower.
-    const png = new PNG({ width: frame.width, height: frame.height, colorType: 0, inputColorType: 0, inputHasAlpha: false, bitDepth: 8, filterType: 1 });
-    png.data = Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength);
-    await pipeline(png.pack(), createWriteStream(path.join(this.partialDir, maskFileName(frame.index)))).catch((error: unknown) => {
-      throw new OutputError(`cannot write --masks ${this.dir} (${ioReason(error)})`);
+    const png = new PNG({
+      width: frame.width,
+      height: frame.height,
+      colorType: 0,
+      inputColorType: 0,
+      inputHasAlpha: false,
+      bitDepth: 8,
+      filterType: 1,
     });
+    png.data = Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength);
+    await pipeline(png.pack(), createWriteStream(path.join(this.partialDir, maskFileName(frame.index)))).catch(
+      (error: unknown) => {
+        throw new OutputError(`cannot write --masks ${this.dir} (${ioReason(error)})`);
+      },
+    );
   }
 
   /** Every PNG is written by the time its write() resolved. */

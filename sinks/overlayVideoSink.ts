@@ -15,7 +15,13 @@ import { isSequencePattern } from '../io/sequencePath.js';
 import type { Segmentation } from '../core/frames.js';
 import { overlayLabels } from './overlay.js';
 import { matroskaFrame, matroskaHeader } from '../io/matroskaRawVideo.js';
-import { commitPartial, commitPartialFiles, createPartialDirectory, createPartialFile, discardPartial } from '../io/partialFile.js';
+import {
+  commitPartial,
+  commitPartialFiles,
+  createPartialDirectory,
+  createPartialFile,
+  discardPartial,
+} from '../io/partialFile.js';
 import type { SegmentationSink } from '../core/sink.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff']);
@@ -41,11 +47,36 @@ function encoderOptions(ext: string, preset: string): string[] {
   const even = ['-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2'];
   switch (ext) {
     case '.webm':
-      return [...even, '-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '0', '-crf', '32', '-pix_fmt', 'yuv420p'];
+      return [
+        ...even,
+        '-c:v',
+        'libvpx-vp9',
+        '-deadline',
+        'realtime',
+        '-cpu-used',
+        '8',
+        '-b:v',
+        '0',
+        '-crf',
+        '32',
+        '-pix_fmt',
+        'yuv420p',
+      ];
     case '.avi':
       return ['-c:v', 'mjpeg', '-q:v', '3'];
     default:
-      return [...even, '-c:v', 'libx264', '-preset', preset, '-crf', '20', '-pix_fmt', 'yuv420p', ...(ext === '.mkv' ? [] : ['-movflags', '+faststart'])];
+      return [
+        ...even,
+        '-c:v',
+        'libx264',
+        '-preset',
+        preset,
+        '-crf',
+        '20',
+        '-pix_fmt',
+        'yuv420p',
+        ...(ext === '.mkv' ? [] : ['-movflags', '+faststart']),
+      ];
   }
 }
 
@@ -69,17 +100,32 @@ export class OverlayVideoSink implements SegmentationSink {
     const ext = path.extname(outputPath).toLowerCase();
     const isImage = IMAGE_EXTENSIONS.has(ext);
     if (!isImage && !VIDEO_EXTENSIONS.has(ext)) {
-      throw new UsageError(`-o ${outputPath}: unknown output type "${ext || '(none)'}"; use .mp4, .mkv, .mov, .webm, .avi, or .png/.jpg for images`);
+      throw new UsageError(
+        `-o ${outputPath}: unknown output type "${ext || '(none)'}"; use .mp4, .mkv, .mov, .webm, .avi, or .png/.jpg for images`,
+      );
     }
     if (isImage && !isSequencePattern(outputPath) && frameCount !== 1) {
-      throw new UsageError(`-o ${outputPath} is a single image but the input has ${frameCount ?? 'many'} frames: use a video (.mp4) or a pattern such as out_%05d.png`);
+      throw new UsageError(
+        `-o ${outputPath} is a single image but the input has ${frameCount ?? 'many'} frames: use a video (.mp4) or a pattern such as out_%05d.png`,
+      );
     }
     // A pattern writes many images: into a partial directory, moved beside their final names at the end.
     this.pattern = isSequencePattern(outputPath);
-    this.partial = this.pattern ? createPartialDirectory(path.join(path.dirname(outputPath), path.basename(outputPath).replace(/%/g, '_')), 'output') : createPartialFile(outputPath, 'output');
-    const outputOptions = isImage ? (isSequencePattern(outputPath) ? ['-f', 'image2'] : ['-frames:v', '1', '-update', '1', '-f', 'image2']) : encoderOptions(ext, preset);
+    this.partial = this.pattern
+      ? createPartialDirectory(
+          path.join(path.dirname(outputPath), path.basename(outputPath).replace(/%/g, '_')),
+          'output',
+        )
+      : createPartialFile(outputPath, 'output');
+    const outputOptions = isImage
+      ? isSequencePattern(outputPath)
+        ? ['-f', 'image2']
+        : ['-frames:v', '1', '-update', '1', '-f', 'image2']
+      : encoderOptions(ext, preset);
     this.timed = Boolean(options.variableFrameRate) && !isImage && ext !== '.avi';
-    const inputOptions = this.timed ? ['-f', 'matroska'] : ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-framerate', String(fps)];
+    const inputOptions = this.timed
+      ? ['-f', 'matroska']
+      : ['-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${width}x${height}`, '-framerate', String(fps)];
     if (this.timed) this.input.write(matroskaHeader(width, height));
     this.command = ffmpeg(this.input)
       .inputOptions(['-nostdin', '-v', 'error', ...inputOptions])
@@ -91,7 +137,9 @@ export class OverlayVideoSink implements SegmentationSink {
     this.exited = new Promise((resolve) => {
       this.command.on('end', () => resolve(null));
       this.command.on('error', (error: Error, _stdout: string | null, stderr: string | null) => {
-        this.failure = new OutputError(`the encoder for ${outputPath} failed (${ffmpegReason(stderr?.trim() ? stderr : error)})`);
+        this.failure = new OutputError(
+          `the encoder for ${outputPath} failed (${ffmpegReason(stderr?.trim() ? stderr : error)})`,
+        );
         resolve(this.failure);
       });
     });
@@ -107,7 +155,9 @@ export class OverlayVideoSink implements SegmentationSink {
       // Timestamps must grow for the muxer; a damaged stream's may repeat or step back.
       const pts = Math.max(frame.ptsMs * 1000, this.lastPtsMicros + 1000);
       this.lastPtsMicros = pts;
-      room = matroskaFrame(pts, composed).map((part) => this.input.write(part)).at(-1)!;
+      room = matroskaFrame(pts, composed)
+        .map((part) => this.input.write(part))
+        .at(-1)!;
     } else {
       room = this.input.write(composed);
     }

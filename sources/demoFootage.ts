@@ -45,8 +45,26 @@ function run(command: string, args: readonly string[], cwd: string): Promise<voi
     const child = spawn(command, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (error: NodeJS.ErrnoException) => reject(new Error(error.code === 'ENOENT' ? `${command} is not installed (a Debian or Ubuntu system has it)` : error.message)));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(stderr.trim().split('\n').filter((l) => !l.startsWith('W:')).at(-1) ?? `${command} exited with ${code}`))));
+    child.on('error', (error: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          error.code === 'ENOENT' ? `${command} is not installed (a Debian or Ubuntu system has it)` : error.message,
+        ),
+      ),
+    );
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new Error(
+              stderr
+                .trim()
+                .split('\n')
+                .filter((l) => !l.startsWith('W:'))
+                .at(-1) ?? `${command} exited with ${code}`,
+            ),
+          ),
+    );
   });
 }
 
@@ -61,8 +79,13 @@ async function extractMember(deb: string, member: string, destination: string): 
   }
   dpkg.stdout.pipe(tar.stdin);
   tar.stdin.on('error', () => {}); // tar may stop reading once it has the member
-  const exited = (child: ReturnType<typeof spawn>) => new Promise<number | null>((resolve) => child.on('close', resolve));
-  const [, , tarCode] = await Promise.all([pipeline(tar.stdout, createWriteStream(destination)), exited(dpkg), exited(tar)]);
+  const exited = (child: ReturnType<typeof spawn>) =>
+    new Promise<number | null>((resolve) => child.on('close', resolve));
+  const [, , tarCode] = await Promise.all([
+    pipeline(tar.stdout, createWriteStream(destination)),
+    exited(dpkg),
+    exited(tar),
+  ]);
   if (tarCode !== 0) throw new Error(errors.trim().split('\n').at(-1) || `tar exited with ${tarCode}`);
 }
 
@@ -76,21 +99,33 @@ export async function demoFootage(footage: Footage = VTEST_AVI, options: Footage
   try {
     let deb = options.debFile;
     if (!deb) {
-      options.onNote?.(`fetching Debian's ${footage.debianPackage} package for its ${path.basename(footage.member)} (${footage.licence}); only that file is kept`);
+      options.onNote?.(
+        `fetching Debian's ${footage.debianPackage} package for its ${path.basename(footage.member)} (${footage.licence}); only that file is kept`,
+      );
       try {
         await run('apt-get', ['download', footage.debianPackage], work);
       } catch (error) {
-        throw new EnvironmentError(`could not download Debian's ${footage.debianPackage} package (${(error as Error).message}): run \`sudo apt-get update\` and try again, ${INSTEAD}`);
+        throw new EnvironmentError(
+          `could not download Debian's ${footage.debianPackage} package (${(error as Error).message}): run \`sudo apt-get update\` and try again, ${INSTEAD}`,
+        );
       }
-      deb = path.join(work, readdirSync(work).find((f) => f.endsWith('.deb'))!);
+      deb = path.join(
+        work,
+        readdirSync(work).find((f) => f.endsWith('.deb'))!,
+      );
     }
     try {
       await extractMember(deb, footage.member, partial);
     } catch (error) {
-      throw new EnvironmentError(`could not take ${footage.member} out of ${path.basename(deb)} (${(error as Error).message}), ${INSTEAD}`);
+      throw new EnvironmentError(
+        `could not take ${footage.member} out of ${path.basename(deb)} (${(error as Error).message}), ${INSTEAD}`,
+      );
     }
     const actual = createHash('sha256').update(readFileSync(partial)).digest('hex');
-    if (actual !== footage.sha256) throw new EnvironmentError(`${path.basename(footage.member)} from ${path.basename(deb)} is not the expected file (sha256 ${actual}), ${INSTEAD}`);
+    if (actual !== footage.sha256)
+      throw new EnvironmentError(
+        `${path.basename(footage.member)} from ${path.basename(deb)} is not the expected file (sha256 ${actual}), ${INSTEAD}`,
+      );
     commitPartial(partial, file, 'the demo footage');
     return file;
   } finally {

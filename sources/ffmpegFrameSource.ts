@@ -78,8 +78,24 @@ export class FfmpegFrameSource implements FrameSource {
     this.frameBytes = info.width * info.height * 3;
     this.filling = Buffer.allocUnsafe(this.frameBytes);
     const args = [
-      '-nostdin', '-hide_banner', '-nostats', '-loglevel', 'level+info', ...inputArgs,
-      '-vf', 'showinfo=checksum=0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-fps_mode', 'passthrough', '-an', '-sn', '-dn', 'pipe:1',
+      '-nostdin',
+      '-hide_banner',
+      '-nostats',
+      '-loglevel',
+      'level+info',
+      ...inputArgs,
+      '-vf',
+      'showinfo=checksum=0',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-fps_mode',
+      'passthrough',
+      '-an',
+      '-sn',
+      '-dn',
+      'pipe:1',
     ];
     this.child = spawn(locateFfmpeg().ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -154,14 +170,18 @@ export class FfmpegFrameSource implements FrameSource {
     }
     if (this.ready.length < READ_AHEAD_FRAMES) this.child.stdout.resume();
     // The pts line is written before the frame, but the two pipes may be read in either order.
-    while (this.ptsQueue.length === 0 && !this.stderrEnded && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
+    while (this.ptsQueue.length === 0 && !this.stderrEnded && !this.closed)
+      await new Promise<void>((resolve) => (this.wake = resolve));
     const pts = this.ptsQueue.shift() ?? Number.NaN;
     if (this.firstPts === null && Number.isFinite(pts)) this.firstPts = pts;
     const now = performance.now();
     const frame: Frame = {
       streamId: this.streamId,
       index: this.index,
-      ptsMs: Number.isFinite(pts) && this.firstPts !== null ? Math.round((pts - this.firstPts) * 1e6) / 1e3 : (this.index * 1000) / this.fps,
+      ptsMs:
+        Number.isFinite(pts) && this.firstPts !== null
+          ? Math.round((pts - this.firstPts) * 1e6) / 1e3
+          : (this.index * 1000) / this.fps,
       width: this.width,
       height: this.height,
       rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
@@ -179,21 +199,36 @@ export class FfmpegFrameSource implements FrameSource {
   private async checkEnd(): Promise<void> {
     const { code, signal } = await this.exited;
     const name = this.info.path;
-    if (signal !== null) throw new InputError(`${name}: the decoder (ffmpeg) was killed by ${signal} before the end; run again (is the machine out of memory?)`);
-    if (code !== 0) throw new InputError(`${name} could not be decoded (${ffmpegReason(this.stderrLines.join('\n') || `ffmpeg failed with exit code ${code}`)})`);
+    if (signal !== null)
+      throw new InputError(
+        `${name}: the decoder (ffmpeg) was killed by ${signal} before the end; run again (is the machine out of memory?)`,
+      );
+    if (code !== 0)
+      throw new InputError(
+        `${name} could not be decoded (${ffmpegReason(this.stderrLines.join('\n') || `ffmpeg failed with exit code ${code}`)})`,
+      );
     if (this.index === 0) throw new InputError(`${name} contains no decodable video frames`);
     const expected = this.info.frameCountDeclared ? this.info.frameCount : null;
     const missing = expected !== null ? Math.max(0, expected - this.index) : 0;
     if (this.stderrLines.length === 0 && (missing === 0 || !this.options.strict)) return;
     // The decoder's first complaint names the damage; later lines are its consequences (dts, muxer).
-    const reason = ffmpegReason(this.stderrLines.find((l) => !/monotonic/i.test(l)) ?? this.stderrLines[0] ?? 'no error reported');
+    const reason = ffmpegReason(
+      this.stderrLines.find((l) => !/monotonic/i.test(l)) ?? this.stderrLines[0] ?? 'no error reported',
+    );
     const tolerated = expected !== null && missing <= Math.max(1, Math.floor(expected * DAMAGED_FRAMES_TOLERATED));
     if (missing > 0 && !tolerated) {
-      throw new InputError(`${name} is truncated or damaged: decoded ${this.index} of ${expected} frames (${reason}); re-download or re-encode it`);
+      throw new InputError(
+        `${name} is truncated or damaged: decoded ${this.index} of ${expected} frames (${reason}); re-download or re-encode it`,
+      );
     }
-    if (this.options.strict) throw new InputError(`${name} has decode errors (${reason}${missing > 0 ? `; decoded ${this.index} of ${expected} frames` : ''}) and --strict refuses them`);
+    if (this.options.strict)
+      throw new InputError(
+        `${name} has decode errors (${reason}${missing > 0 ? `; decoded ${this.index} of ${expected} frames` : ''}) and --strict refuses them`,
+      );
     const decoded = expected !== null ? `decoded ${this.index} of ${expected} frames` : `decoded ${this.index} frames`;
-    this.options.onWarning?.(`${name} is slightly damaged: ${decoded} (${reason}); the rest were processed — --strict refuses such files`);
+    this.options.onWarning?.(
+      `${name} is slightly damaged: ${decoded} (${reason}); the rest were processed — --strict refuses such files`,
+    );
   }
 
   close(): void {

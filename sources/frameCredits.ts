@@ -9,7 +9,8 @@ export class FrameCredits {
   private cancelled = false;
 
   constructor(readonly limit: number) {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`credit limit must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`credit limit must be a positive integer, got ${limit}`);
     this.available = limit;
   }
 

@@ -17,7 +17,12 @@ import type { FrameCredits } from './frameCredits.js';
 import { FfmpegFrameSource, type FfmpegFrameSourceOptions } from './ffmpegFrameSource.js';
 import { pullFrames } from './pullFrames.js';
 
-export function fromVideoFile(path: string, options: { readonly credits: FrameCredits } & Pick<FfmpegFrameSourceOptions, 'strict' | 'onWarning'>): Observable<Frame> {
+export function fromVideoFile(
+  path: string,
+  options: { readonly credits: FrameCredits } & Pick<FfmpegFrameSourceOptions, 'strict' | 'onWarning'>,
+): Observable<Frame> {
   const { credits, ...decoding } = options;
-  return from(probeInput(path)).pipe(switchMap((info) => pullFrames(new FfmpegFrameSource(info, 'file', decoding), credits)));
+  return from(probeInput(path)).pipe(
+    switchMap((info) => pullFrames(new FfmpegFrameSource(info, 'file', decoding), credits)),
+  );
 }

@@ -22,9 +22,24 @@ export async function generateClip(outputPath: string, options: ClipOptions): Pr
   const { width, height, fps, frames, pattern = 'testsrc2' } = options;
   const codecArgs = options.codecArgs ?? ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p'];
   try {
-    await run(ffmpeg, ['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', `${pattern}=size=${width}x${height}:rate=${fps}`, '-frames:v', String(frames), ...codecArgs, outputPath]);
+    await run(ffmpeg, [
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      `${pattern}=size=${width}x${height}:rate=${fps}`,
+      '-frames:v',
+      String(frames),
+      ...codecArgs,
+      outputPath,
+    ]);
   } catch (error) {
-    throw new InputError(`could not generate a ${pattern} clip at ${outputPath}: ${(error as Error).message.split('\n').at(-2) ?? ''}`);
+    throw new InputError(
+      `could not generate a ${pattern} clip at ${outputPath}: ${(error as Error).message.split('\n').at(-2) ?? ''}`,
+    );
   }
   return outputPath;
 }

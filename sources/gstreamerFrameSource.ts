@@ -38,7 +38,7 @@ export function gstreamerBinding(): GstBinding | null {
 }
 
 export const GSTREAMER_HOWTO =
-  'install GStreamer\'s development files and rebuild the optional binding: `sudo apt-get install libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev && npm rebuild gstreamer-superficial`';
+  "install GStreamer's development files and rebuild the optional binding: `sudo apt-get install libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev && npm rebuild gstreamer-superficial`";
 
 const SINK = 'videoconvert ! video/x-raw,format=RGB ! appsink name=deeplab_sink max-buffers=2 drop=true sync=false';
 const FIRST_FRAME_TIMEOUT_MS = 10_000;
@@ -71,26 +71,41 @@ export class GstFrameSource implements FrameSource {
    */
   static open(description: string, streamId: string, shown: string): Promise<GstFrameSource> {
     const gst = gstreamerBinding();
-    if (!gst) return Promise.reject(new SourceError(`${shown}: GStreamer inputs need the optional gstreamer-superficial binding: ${GSTREAMER_HOWTO}`));
+    if (!gst)
+      return Promise.reject(
+        new SourceError(
+          `${shown}: GStreamer inputs need the optional gstreamer-superficial binding: ${GSTREAMER_HOWTO}`,
+        ),
+      );
     let pipeline: GstPipeline;
     try {
       pipeline = new gst.Pipeline(`${description} ! ${SINK}`);
     } catch (error) {
-      return Promise.reject(new SourceError(`${shown}: GStreamer cannot build the pipeline (${(error as Error).message})`));
+      return Promise.reject(
+        new SourceError(`${shown}: GStreamer cannot build the pipeline (${(error as Error).message})`),
+      );
     }
     const sink = pipeline.findChild('deeplab_sink')!;
     return new Promise<GstFrameSource>((resolve, reject) => {
       let caps: Record<string, unknown> | undefined;
       const timer = setTimeout(() => {
         pipeline.stop();
-        reject(new SourceError(`${shown}: no frame from GStreamer within ${FIRST_FRAME_TIMEOUT_MS / 1000} s (is the device busy or unplugged?)`));
+        reject(
+          new SourceError(
+            `${shown}: no frame from GStreamer within ${FIRST_FRAME_TIMEOUT_MS / 1000} s (is the device busy or unplugged?)`,
+          ),
+        );
       }, FIRST_FRAME_TIMEOUT_MS);
       const onFirst = (buffer: Buffer | undefined, newCaps: Record<string, unknown> | undefined) => {
         if (newCaps && 'width' in newCaps) caps = newCaps;
         if (!buffer) {
           clearTimeout(timer);
           pipeline.stop();
-          reject(new SourceError(`${shown}: GStreamer ended before the first frame (no such device, busy, or nothing to play)`));
+          reject(
+            new SourceError(
+              `${shown}: GStreamer ended before the first frame (no such device, busy, or nothing to play)`,
+            ),
+          );
           return;
         }
         clearTimeout(timer);
@@ -101,7 +116,9 @@ export class GstFrameSource implements FrameSource {
           reject(new SourceError(`${shown}: GStreamer gave a frame without its size`));
           return;
         }
-        const [num, den] = String(caps?.['framerate'] ?? '30/1').split('/').map(Number);
+        const [num, den] = String(caps?.['framerate'] ?? '30/1')
+          .split('/')
+          .map(Number);
         const fps = den && num ? num / den : 30;
         resolve(new GstFrameSource(pipeline, sink, streamId, width, height, fps, buffer));
       };
@@ -140,7 +157,16 @@ export class GstFrameSource implements FrameSource {
       for (let y = 0; y < this.height; y++) rgb.set(buffer.subarray(y * stride, y * stride + row), y * row);
     }
     const now = performance.now();
-    this.waiting.push({ streamId: this.streamId, index: this.index++, ptsMs: ((this.index - 1) * 1000) / this.fps, width: this.width, height: this.height, rgb, capturedAt: now, decodeMs: now - this.lastAt });
+    this.waiting.push({
+      streamId: this.streamId,
+      index: this.index++,
+      ptsMs: ((this.index - 1) * 1000) / this.fps,
+      width: this.width,
+      height: this.height,
+      rgb,
+      capturedAt: now,
+      decodeMs: now - this.lastAt,
+    });
     this.lastAt = now;
     if (this.waiting.length > 2) this.waiting.shift(); // the appsink drops too; this only bounds a stalled reader
     this.notify();
@@ -153,7 +179,8 @@ export class GstFrameSource implements FrameSource {
   }
 
   async next(): Promise<Frame | null> {
-    while (this.waiting.length === 0 && !this.ended && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
+    while (this.waiting.length === 0 && !this.ended && !this.closed)
+      await new Promise<void>((resolve) => (this.wake = resolve));
     if (this.closed) return null;
     return this.waiting.shift() ?? null; // null: the pipeline ended
   }

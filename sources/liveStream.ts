@@ -106,7 +106,15 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
     const stallMs = Math.max(this.options.stallMs ?? 5000, this.fps > 0 ? 5000 / this.fps : 0);
     let timer: NodeJS.Timeout | undefined;
     const stalled = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new SourceError(`no frame for ${(stallMs / 1000).toFixed(1)} s: the source stalled (connected, but sending nothing)`)), stallMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new SourceError(
+              `no frame for ${(stallMs / 1000).toFixed(1)} s: the source stalled (connected, but sending nothing)`,
+            ),
+          ),
+        stallMs,
+      );
     });
     try {
       return await Promise.race([next, stalled]);
@@ -157,7 +165,9 @@ export class LiveStream extends EventEmitter<LiveStreamEvents> {
         problem = 'the stream ended';
       } catch (error) {
         if (this.closed) return;
-        problem = isUserError(error) ? error.message : `internal error: ${error instanceof Error ? error.message : String(error)}`;
+        problem = isUserError(error)
+          ? error.message
+          : `internal error: ${error instanceof Error ? error.message : String(error)}`;
         if (!this.input.reconnects || !isUserError(error)) {
           this.setStatus('failed', problem);
           this.emit('frame');

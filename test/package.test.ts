@@ -25,12 +25,20 @@ function readmeExample(): string {
 describe('the published package', () => {
   it('installs from its tarball and runs the README example by package name, typed', async () => {
     // The suite's build is already in dist/: pack it as is (prepare would build again).
-    const tarball = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', tmp.dir], { cwd: repoRoot, encoding: 'utf8' }).trim().split('\n').at(-1)!;
+    const tarball = execFileSync('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', tmp.dir], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')
+      .at(-1)!;
     const app = path.join(tmp.dir, 'app');
     const installed = path.join(app, 'node_modules', 'deeplab-stream');
     mkdirSync(installed, { recursive: true });
     execFileSync('tar', ['xzf', path.join(tmp.dir, tarball), '-C', installed, '--strip-components', '1']);
-    const manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(path.join(installed, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
     for (const dependency of Object.keys(manifest.dependencies)) {
       const link = path.join(app, 'node_modules', dependency);
       mkdirSync(path.dirname(link), { recursive: true });
@@ -48,14 +56,37 @@ describe('the published package', () => {
     await writeClip(app, 'clip.mp4', { width: 160, height: 96, frames: 6 });
     const example = readmeExample();
     writeFileSync(path.join(app, 'example.mjs'), example);
-    const out = execFileSync(process.execPath, ['example.mjs'], { cwd: app, encoding: 'utf8', env: { ...process.env, DEEPLAB_STREAM_CACHE: path.join(tmp.dir, 'cache') } });
+    const out = execFileSync(process.execPath, ['example.mjs'], {
+      cwd: app,
+      encoding: 'utf8',
+      env: { ...process.env, DEEPLAB_STREAM_CACHE: path.join(tmp.dir, 'cache') },
+    });
     const lines = out.trim().split('\n');
     expect(lines).toHaveLength(6);
     lines.forEach((line, i) => expect(line).toMatch(new RegExp(`^frame ${i} at ${i * 40} ms: \\d+ person pixels$`)));
 
     // The same code as TypeScript against the package's declarations.
     writeFileSync(path.join(app, 'example.ts'), example);
-    writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, noUncheckedIndexedAccess: true }, files: ['example.ts'] }));
-    expect(() => execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', app], { cwd: app, encoding: 'utf8' })).not.toThrow();
+    writeFileSync(
+      path.join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          noUncheckedIndexedAccess: true,
+        },
+        files: ['example.ts'],
+      }),
+    );
+    expect(() =>
+      execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', app], {
+        cwd: app,
+        encoding: 'utf8',
+      }),
+    ).not.toThrow();
   });
 });

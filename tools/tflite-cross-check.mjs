@@ -21,7 +21,9 @@ import { importTflite } from '../dist/model/tflite/importTflite.js';
 const [modelPath, ...images] = process.argv.slice(2);
 const bindingDir = process.env.TFLITE_NODE;
 if (!modelPath || images.length === 0 || !bindingDir) {
-  process.stderr.write('usage: TFLITE_NODE=<path to tfjs-tflite-node> node tools/tflite-cross-check.mjs MODEL.tflite IMAGE...\n');
+  process.stderr.write(
+    'usage: TFLITE_NODE=<path to tfjs-tflite-node> node tools/tflite-cross-check.mjs MODEL.tflite IMAGE...\n',
+  );
   process.exit(64);
 }
 const { loadTFLiteModel } = await import(pathToFileURL(path.join(bindingDir, 'dist', 'index.js')).href);
@@ -30,7 +32,13 @@ const runner = tflite.modelRunner;
 const tfIn = runner.getInputs()[0];
 const tfOut = runner.getOutputs()[0];
 ort.env.logLevel = 'fatal';
-const session = await ort.InferenceSession.create(Buffer.from(importTflite(readFileSync(modelPath), modelPath, { keepScoreResize: true })), { graphOptimizationLevel: process.env.ORT_LEVEL ?? 'all', intraOpNumThreads: 2 });
+const session = await ort.InferenceSession.create(
+  Buffer.from(importTflite(readFileSync(modelPath), modelPath, { keepScoreResize: true })),
+  {
+    graphOptimizationLevel: process.env.ORT_LEVEL ?? 'all',
+    intraOpNumThreads: 2,
+  },
+);
 const inputName = session.inputNames[0];
 const outputName = session.outputNames[0];
 const shape = tfIn.shape.split(',').map(Number); // N,H,W,C
@@ -67,4 +75,6 @@ for (const image of images) {
   total += pixels;
   process.stdout.write(`${path.basename(image)}: ${((100 * same) / pixels).toFixed(2)}% of ${pixels} pixels agree\n`);
 }
-process.stdout.write(`${path.basename(modelPath)}: ${((100 * agreeing) / total).toFixed(3)}% of ${total} pixels agree over ${images.length} images\n`);
+process.stdout.write(
+  `${path.basename(modelPath)}: ${((100 * agreeing) / total).toFixed(3)}% of ${total} pixels agree over ${images.length} images\n`,
+);

@@ -30,7 +30,14 @@ const state = {
 };
 
 /** What the tests and the benchmark (and a curious user in the console) can read. */
-window.viewerStats = { framesDrawn: 0, fps: 0, latencyMs: null, lastIndex: null, connected: false, recentLatencies: [] };
+window.viewerStats = {
+  framesDrawn: 0,
+  fps: 0,
+  latencyMs: null,
+  lastIndex: null,
+  connected: false,
+  recentLatencies: [],
+};
 
 function connect() {
   const token = new URLSearchParams(location.search).get('token');
@@ -52,7 +59,10 @@ function connect() {
   };
   socket.onclose = (event) => {
     window.viewerStats.connected = false;
-    setConnection('down', event.code === 1006 ? 'disconnected (refused or lost) — retrying' : `closed (${event.code}) — retrying`);
+    setConnection(
+      'down',
+      event.code === 1006 ? 'disconnected (refused or lost) — retrying' : `closed (${event.code}) — retrying`,
+    );
     setTimeout(connect, state.reconnectMs);
     state.reconnectMs = Math.min(10_000, state.reconnectMs * 2);
   };
@@ -158,7 +168,11 @@ function renderStreams() {
   for (const id of shown) {
     const t = tile(id);
     t.canvas.classList.toggle('selected', state.grid && id === state.selected);
-    if (!t.last) drawStatus(t.canvas, state.streams.find((s) => s.id === id));
+    if (!t.last)
+      drawStatus(
+        t.canvas,
+        state.streams.find((s) => s.id === id),
+      );
   }
   const current = state.streams.find((s) => s.id === state.selected);
   const crf = $('crf');
@@ -209,7 +223,10 @@ async function drawPending(t) {
       const data = t.pending;
       t.pending = null;
       const { header, jpeg, packedLabels } = splitFrameMessage(data);
-      const [image, labels] = await Promise.all([createImageBitmap(new Blob([jpeg], { type: 'image/jpeg' })), inflateLabels(packedLabels, header.width, header.height)]);
+      const [image, labels] = await Promise.all([
+        createImageBitmap(new Blob([jpeg], { type: 'image/jpeg' })),
+        inflateLabels(packedLabels, header.width, header.height),
+      ]);
       t.last?.image.close();
       t.last = { header, image, labels };
       redraw(t);
@@ -229,7 +246,9 @@ function drawStatus(canvas, stream) {
   context.fillRect(0, 0, canvas.width, canvas.height);
   context.fillStyle = '#ccc';
   context.font = '20px system-ui, sans-serif';
-  const words = `${stream?.id ?? ''}: ${stream?.status ?? ''}${stream?.message ? ` — ${stream.message}` : ''}`.split(' ');
+  const words = `${stream?.id ?? ''}: ${stream?.status ?? ''}${stream?.message ? ` — ${stream.message}` : ''}`.split(
+    ' ',
+  );
   let line = '';
   let y = 40;
   for (const word of words) {
@@ -297,7 +316,8 @@ function noteDrawn(header) {
   $('latency').textContent = String(stats.latencyMs);
   $('frame-index').textContent = String(header.index);
   const present = new Set(header.classesPresent);
-  for (const item of $('legend').children) item.className = present.has(Number(item.dataset.classIndex)) ? 'present' : 'absent';
+  for (const item of $('legend').children)
+    item.className = present.has(Number(item.dataset.classIndex)) ? 'present' : 'absent';
 }
 
 $('opacity').addEventListener('input', (event) => {

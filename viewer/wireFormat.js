@@ -13,7 +13,8 @@ export function splitFrameMessage(data) {
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + headerLength)));
   const jpegStart = 4 + headerLength;
   const labelStart = jpegStart + header.jpegBytes;
-  if (labelStart + header.labelBytes !== bytes.length) throw new Error(`frame message is ${bytes.length} bytes, header says ${labelStart + header.labelBytes}`);
+  if (labelStart + header.labelBytes !== bytes.length)
+    throw new Error(`frame message is ${bytes.length} bytes, header says ${labelStart + header.labelBytes}`);
   return { header, jpeg: bytes.subarray(jpegStart, labelStart), packedLabels: bytes.subarray(labelStart) };
 }
 
@@ -30,7 +31,13 @@ export const MAX_FRAME_PIXELS = 7680 * 4320;
  * @returns {Promise<Uint8Array>}
  */
 export async function inflateLabels(packedLabels, width, height) {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width * height > MAX_FRAME_PIXELS) {
+  if (
+    !Number.isInteger(width) ||
+    !Number.isInteger(height) ||
+    width < 1 ||
+    height < 1 ||
+    width * height > MAX_FRAME_PIXELS
+  ) {
     throw new Error(`frame size ${width}x${height} is not one the viewer draws`);
   }
   const expected = width * height;

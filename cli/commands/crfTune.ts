@@ -9,7 +9,16 @@ import type { TileGrid } from '../../model/tiles.js';
 import type { CrfTuneSummary } from '../../pipeline/crfTuning.js';
 import type { Progress } from '../progress.js';
 import { reportFailure, type SetExitCode } from '../failure.js';
-import { classesFlag, deviceOption, modelOverridesFrom, normalizeFlag, positiveInt, tileOptions, tileOverlap, tilesFlag } from '../flags.js';
+import {
+  classesFlag,
+  deviceOption,
+  modelOverridesFrom,
+  normalizeFlag,
+  positiveInt,
+  tileOptions,
+  tileOverlap,
+  tilesFlag,
+} from '../flags.js';
 import { resolveModelFlag } from '../modelFlag.js';
 
 interface CrfTuneFlags {
@@ -31,24 +40,43 @@ const pct = (v: number) => `${(v * 100).toFixed(2)}`;
 
 function printTable(summary: CrfTuneSummary): void {
   const rows = [...summary.tried].sort((a, b) => b.mIoU - a.mIoU);
-  const line = (r: CrfTuneSummary['tried'][number]) => `${String(r.kernels.bilateral.weight).padStart(4)} ${String(r.kernels.bilateral.xy).padStart(6)} ${String(r.kernels.bilateral.rgb).padStart(5)}  ${pct(r.mIoU).padStart(6)}  ${r.stage}`;
+  const line = (r: CrfTuneSummary['tried'][number]) =>
+    `${String(r.kernels.bilateral.weight).padStart(4)} ${String(r.kernels.bilateral.xy).padStart(6)} ${String(r.kernels.bilateral.rgb).padStart(5)}  ${pct(r.mIoU).padStart(6)}  ${r.stage}`;
   const shown = rows.slice(0, 12);
-  process.stdout.write(`  w1     σα    σβ   mIoU %  stage   (w2 3, σγ 3; ${rows.length} sets tried, best first${rows.length > shown.length ? `, ${shown.length} shown; --json lists all` : ''})\n`);
+  process.stdout.write(
+    `  w1     σα    σβ   mIoU %  stage   (w2 3, σγ 3; ${rows.length} sets tried, best first${rows.length > shown.length ? `, ${shown.length} shown; --json lists all` : ''})\n`,
+  );
   process.stdout.write(`${shown.map(line).join('\n')}\n\n`);
   const { bilateral: b, gaussian: g } = summary.best.kernels;
-  process.stdout.write(`best: w1 ${b.weight} σα ${b.xy} σβ ${b.rgb}, w2 ${g.weight} σγ ${g.xy}: mIoU ${pct(summary.best.mIoU)} % (no CRF ${pct(summary.baseline)} %, DeepLab's VOC kernels ${pct(summary.vocKernels)} %; ${summary.images} images, ${summary.seconds} s)\n`);
-  process.stdout.write(summary.sidecar ? `written to ${summary.sidecar} (key crf): segment, serve and eval use it with --crf on\n` : 'not written (--no-write)\n');
+  process.stdout.write(
+    `best: w1 ${b.weight} σα ${b.xy} σβ ${b.rgb}, w2 ${g.weight} σγ ${g.xy}: mIoU ${pct(summary.best.mIoU)} % (no CRF ${pct(summary.baseline)} %, DeepLab's VOC kernels ${pct(summary.vocKernels)} %; ${summary.images} images, ${summary.seconds} s)\n`,
+  );
+  process.stdout.write(
+    summary.sidecar
+      ? `written to ${summary.sidecar} (key crf): segment, serve and eval use it with --crf on\n`
+      : 'not written (--no-write)\n',
+  );
 }
 
 export function registerCrfTune(program: Command, setExitCode: SetExitCode): void {
   program
     .command('crf-tune')
-    .description("search the dense CRF's kernels (w1, σα, σβ; coarse to fine, as the DeepLab paper) for a model on labelled images, and write the best into its sidecar")
+    .description(
+      "search the dense CRF's kernels (w1, σα, σβ; coarse to fine, as the DeepLab paper) for a model on labelled images, and write the best into its sidecar",
+    )
     .requiredOption('--images <dir>', 'images (png, jpg, ...)')
-    .requiredOption('--labels <dir>', 'label maps with the same base names, .png (palette or greyscale; pixel = class, 255 ignored)')
+    .requiredOption(
+      '--labels <dir>',
+      'label maps with the same base names, .png (palette or greyscale; pixel = class, 255 ignored)',
+    )
     .option('--model <name|path>', 'a catalogue model by name or an ONNX file (default: the embedded default model)')
     .addOption(deviceOption())
-    .option('--threads <n>', 'intra-op threads of the model', positiveInt('--threads'), Math.max(1, os.availableParallelism()))
+    .option(
+      '--threads <n>',
+      'intra-op threads of the model',
+      positiveInt('--threads'),
+      Math.max(1, os.availableParallelism()),
+    )
     .option('--crf-iters <n>', 'mean-field iterations', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
     .option('--normalize <how>', 'input normalisation (default: from the graph)', normalizeFlag)
     .option('--classes <set>', `class names: ${CLASS_SET_NAMES.join(' | ')} | names.txt`, classesFlag)
@@ -62,7 +90,10 @@ export function registerCrfTune(program: Command, setExitCode: SetExitCode): voi
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       const tty = Boolean(process.stderr.isTTY) && !flags.json;
-      const [{ crfTune }, { createProgress }] = await Promise.all([import('../../pipeline/crfTuning.js'), import('../progress.js')]);
+      const [{ crfTune }, { createProgress }] = await Promise.all([
+        import('../../pipeline/crfTuning.js'),
+        import('../progress.js'),
+      ]);
       let progress: Progress = createProgress(tty, 'infer', 'images');
       try {
         const modelPath = await resolveModelFlag(flags.model, flags.json);

@@ -23,16 +23,35 @@ interface DemoFlags extends SegmentFlags {
 async function cut(input: string, seconds: number, output: string): Promise<string> {
   try {
     const { locateFfmpeg } = await import('../../io/ffmpeg.js');
-    await promisify(execFile)(locateFfmpeg().ffmpeg, ['-nostdin', '-v', 'error', '-y', '-i', input, '-t', String(seconds), '-map', '0:v:0', '-c', 'copy', output]);
+    await promisify(execFile)(locateFfmpeg().ffmpeg, [
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-i',
+      input,
+      '-t',
+      String(seconds),
+      '-map',
+      '0:v:0',
+      '-c',
+      'copy',
+      output,
+    ]);
   } catch (error) {
-    throw new InputError(`could not read ${input} (${(error as Error).message.trim().split('\n').at(-1)}): give a video ffmpeg can decode`);
+    throw new InputError(
+      `could not read ${input} (${(error as Error).message.trim().split('\n').at(-1)}): give a video ffmpeg can decode`,
+    );
   }
   return output;
 }
 
 /** What the run found: each class but the first (background), in how many frames and at what mean share of the picture. */
 function findings(framesJson: string): string {
-  const lines = readFileSync(framesJson, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { width: number; height: number; pixels: Record<string, number> });
+  const lines = readFileSync(framesJson, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { width: number; height: number; pixels: Record<string, number> });
   const seen = new Map<string, { frames: number; share: number }>();
   for (const { width, height, pixels } of lines) {
     for (const [name, count] of Object.entries(pixels)) {
@@ -42,14 +61,22 @@ function findings(framesJson: string): string {
   }
   const found = [...seen].filter(([name]) => name !== 'background').sort((a, b) => b[1].share - a[1].share);
   if (found.length === 0) return `nothing but background in ${lines.length} frames`;
-  return found.slice(0, 4).map(([name, { frames, share }]) => `${name} in ${frames} of ${lines.length} frames (${((100 * share) / lines.length).toFixed(1)}% of the picture on average)`).join('; ');
+  return found
+    .slice(0, 4)
+    .map(
+      ([name, { frames, share }]) =>
+        `${name} in ${frames} of ${lines.length} frames (${((100 * share) / lines.length).toFixed(1)}% of the picture on average)`,
+    )
+    .join('; ');
 }
 
 export function registerDemo(program: Command, setExitCode: SetExitCode): void {
   segmentOptions(
     program
       .command('demo')
-      .description("segment real footage with the default model: OpenCV's vtest.avi (fetched once from Debian's opencv-doc) or --input")
+      .description(
+        "segment real footage with the default model: OpenCV's vtest.avi (fetched once from Debian's opencv-doc) or --input",
+      )
       .option('--out-dir <dir>', 'where the clip and results go', 'out')
       .option('--input <video>', 'a video of your own instead of vtest.avi')
       .option('--seconds <s>', 'how much of the video', positive('--seconds'), 30),
@@ -57,7 +84,8 @@ export function registerDemo(program: Command, setExitCode: SetExitCode): void {
     try {
       mkdirSync(flags.outDir, { recursive: true });
       const { demoFootage } = await import('../../sources/demoFootage.js');
-      const source = flags.input ?? (await demoFootage(undefined, { onNote: (m) => process.stderr.write(`note: ${m}\n`) }));
+      const source =
+        flags.input ?? (await demoFootage(undefined, { onNote: (m) => process.stderr.write(`note: ${m}\n`) }));
       // The clip is cut beside its final name and put there only when the run succeeded: a failed demo leaves the last one's files as they were.
       const clipName = path.join(flags.outDir, `demo-input${path.extname(source) || '.mkv'}`);
       const partialClip = path.join(flags.outDir, `.demo-input.partial-${process.pid}${path.extname(clipName)}`);
@@ -66,7 +94,12 @@ export function registerDemo(program: Command, setExitCode: SetExitCode): void {
       try {
         const clip = await cut(source, flags.seconds, partialClip);
         // People in surveillance footage are small: windows at the model's size find them (--tiles to change).
-        summary = await runSegment(clip, { ...flags, tiles: flags.tiles ?? 'auto', output: path.join(flags.outDir, 'demo.seg.mp4'), framesJson });
+        summary = await runSegment(clip, {
+          ...flags,
+          tiles: flags.tiles ?? 'auto',
+          output: path.join(flags.outDir, 'demo.seg.mp4'),
+          framesJson,
+        });
         renameSync(partialClip, clipName);
       } finally {
         rmSync(partialClip, { force: true });

@@ -54,22 +54,41 @@ export function registerModels(program: Command, setExitCode: SetExitCode): void
     .option('--json', 'print one JSON object per model')
     .action(async (flags: { json?: boolean }) => {
       try {
-        const [{ defaultModelSource }, { cachedDownload, MIRROR_VARIABLE }] = await Promise.all([import('../../model/defaultModel.js'), import('../../pipeline/resolveModel.js')]);
+        const [{ defaultModelSource }, { cachedDownload, MIRROR_VARIABLE }] = await Promise.all([
+          import('../../model/defaultModel.js'),
+          import('../../pipeline/resolveModel.js'),
+        ]);
         const rows = MODEL_CATALOG.map((entry) => row(entry, { cachedDownload, defaultModelSource }));
         if (flags.json) {
           process.stdout.write(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
           return;
         }
         const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
-        const table = [['name', 'classes', 'input', 'ms/frame*', 'size', 'licence', 'cached', 'source'], ...rows.map((r) => [
-          `${r.name}${r.default ? ' (default)' : ''}`, `${r.classes} ${r.classNames}`, r.inputSize, String(r.msPerFrame), mb(r.bytes), r.licence, r.cached ? 'yes' : 'no', r.source,
-        ])];
+        const table = [
+          ['name', 'classes', 'input', 'ms/frame*', 'size', 'licence', 'cached', 'source'],
+          ...rows.map((r) => [
+            `${r.name}${r.default ? ' (default)' : ''}`,
+            `${r.classes} ${r.classNames}`,
+            r.inputSize,
+            String(r.msPerFrame),
+            mb(r.bytes),
+            r.licence,
+            r.cached ? 'yes' : 'no',
+            r.source,
+          ]),
+        ];
         const widths = table[0]!.map((_, i) => Math.max(...table.map((cells) => cells[i]!.length)));
-        const lines = table.map((cells) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  '));
+        const lines = table.map((cells) =>
+          cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  '),
+        );
         process.stdout.write(`${lines.join('\n')}\n\n`);
-        process.stdout.write('* the model alone (session.run) on two cores of the project\'s 2-core machine; the whole pipeline adds decoding and upsampling (BENCHMARKS.md)\n\n');
+        process.stdout.write(
+          "* the model alone (session.run) on two cores of the project's 2-core machine; the whole pipeline adds decoding and upsampling (BENCHMARKS.md)\n\n",
+        );
         process.stdout.write(`${rows.map((r) => `${r.name}: ${r.description}`).join('\n')}\n\n`);
-        process.stdout.write(`--model NAME fetches a model once (sha256 checked) and caches it; ${MIRROR_VARIABLE}=<base URL> (http(s):// or file://) fetches <base URL>/<file name> instead.\n`);
+        process.stdout.write(
+          `--model NAME fetches a model once (sha256 checked) and caches it; ${MIRROR_VARIABLE}=<base URL> (http(s):// or file://) fetches <base URL>/<file name> instead.\n`,
+        );
       } catch (error) {
         setExitCode(reportFailure(error, false));
       }

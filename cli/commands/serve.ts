@@ -10,7 +10,18 @@ import { resolveModelFlag } from '../modelFlag.js';
 import { redactSecrets } from '../../core/redact.js';
 import { natsSecurityOptions, natsTargetFrom } from '../natsFlags.js';
 import type { NatsSecurityFlags } from '../../cluster/natsSecurity.js';
-import { LIVE_CRF_PRUNE, crfKernelOptions, crfSwitch, tileOptions, crfParams, modelOptions, modelOverridesFrom, positiveInt, type RunFlags, scaleFraction } from '../flags.js';
+import {
+  LIVE_CRF_PRUNE,
+  crfKernelOptions,
+  crfSwitch,
+  tileOptions,
+  crfParams,
+  modelOptions,
+  modelOverridesFrom,
+  positiveInt,
+  type RunFlags,
+  scaleFraction,
+} from '../flags.js';
 import { settings } from '../../core/settings.js';
 import type { LiveStreamsOptions } from '../../pipeline/liveStreams.js';
 import type { LiveBackendFactory } from '../../server/liveBackend.js';
@@ -28,25 +39,38 @@ interface ServeFlags extends RunFlags, NatsSecurityFlags {
 }
 
 function hostList(value: string): string[] {
-  const hosts = value.split(',').map((h) => h.trim()).filter(Boolean);
+  const hosts = value
+    .split(',')
+    .map((h) => h.trim())
+    .filter(Boolean);
   if (hosts.length === 0 || hosts.some((h) => !/^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/.test(h))) {
-    throw new InvalidArgumentError(`takes host names separated by commas (a leading dot allows subdomains: .example.com), got "${value}"`);
+    throw new InvalidArgumentError(
+      `takes host names separated by commas (a leading dot allows subdomains: .example.com), got "${value}"`,
+    );
   }
   return hosts;
 }
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`takes a port number 0–65535, got "${value}"`);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError(`takes a port number 0–65535, got "${value}"`);
   return n;
 }
 
 /** What runs the streams: this process, or the workers of a cluster (`--nats`). */
 async function streamsBackend(streams: LiveStreamsOptions, flags: ServeFlags): Promise<LiveBackendFactory> {
   if (!flags.nats) return (await import('../../pipeline/localLiveBackend.js')).localLiveBackend(streams);
-  const [{ clusterLiveBackend }, { readInputKey }] = await Promise.all([import('../../cluster/clusterLiveBackend.js'), import('../../cluster/sealedInput.js')]);
+  const [{ clusterLiveBackend }, { readInputKey }] = await Promise.all([
+    import('../../cluster/clusterLiveBackend.js'),
+    import('../../cluster/sealedInput.js'),
+  ]);
   const keyFile = flags.inputKey ?? settings().flags.inputKey;
-  return clusterLiveBackend({ ...streams, nats: natsTargetFrom(flags.nats, flags), ...(keyFile ? { inputKey: readInputKey(keyFile) } : {}) });
+  return clusterLiveBackend({
+    ...streams,
+    nats: natsTargetFrom(flags.nats, flags),
+    ...(keyFile ? { inputKey: readInputKey(keyFile) } : {}),
+  });
 }
 
 /** Serves until Ctrl-C / SIGTERM; one line per stream event on stderr. */
@@ -64,9 +88,17 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     batchSize: flags.batch,
     ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
     ...tileOptions(flags),
-    crf: { on: flags.crf, params: { pruneBelow: LIVE_CRF_PRUNE, ...crfParams(flags) }, warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 }, workers: flags.crfWorkers },
+    crf: {
+      on: flags.crf,
+      params: { pruneBelow: LIVE_CRF_PRUNE, ...crfParams(flags) },
+      warmStart: { iterations: flags.crfWarmIters, sceneCut: 0.3 },
+      workers: flags.crfWorkers,
+    },
   };
-  const [{ startLiveServer }, backend] = await Promise.all([import('../../server/liveServer.js'), streamsBackend(streams, flags)]);
+  const [{ startLiveServer }, backend] = await Promise.all([
+    import('../../server/liveServer.js'),
+    streamsBackend(streams, flags),
+  ]);
   const server = await startLiveServer({
     backend,
     host: flags.host,
@@ -95,34 +127,84 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
     .option('--port <n>', 'HTTP port (0: any free one)', port, 8080)
     .option('--host <address>', 'address to listen on (0.0.0.0 opens it to the network)', '127.0.0.1')
     .option('--token <secret>', 'require ?token=SECRET (or Authorization: Bearer) for /ws and /metrics')
-    .option('--allowed-hosts <names>', 'host names the server answers to besides IP addresses, localhost and --host (comma-separated; .example.com allows subdomains)', hostList)
-    .option('--max-viewers <n>', 'WebSocket viewers at most; more are refused with 503', positiveInt('--max-viewers'), 64)
+    .option(
+      '--allowed-hosts <names>',
+      'host names the server answers to besides IP addresses, localhost and --host (comma-separated; .example.com allows subdomains)',
+      hostList,
+    )
+    .option(
+      '--max-viewers <n>',
+      'WebSocket viewers at most; more are refused with 503',
+      positiveInt('--max-viewers'),
+      64,
+    )
     .option('--realtime', 'play files at their frame rate, dropping frames when behind (default: every frame)')
-    .option('--config <file>', 'read the streams ("inputs") and any of these flags from a JSON or YAML file (keys as the flags in camelCase; a flag given here wins)');
+    .option(
+      '--config <file>',
+      'read the streams ("inputs") and any of these flags from a JSON or YAML file (keys as the flags in camelCase; a flag given here wins)',
+    );
   modelOptions(command)
-    .option('--batch <n>', 'frames per inference call (frames of all streams batch together)', positiveInt('--batch'), 1)
-    .option('--workers <n>', 'inference worker threads shared by all streams (default: 2 on 2+ cores, one thread each: more frames and less latency than one worker on both cores)', positiveInt('--workers'), Math.min(2, os.availableParallelism()))
+    .option(
+      '--batch <n>',
+      'frames per inference call (frames of all streams batch together)',
+      positiveInt('--batch'),
+      1,
+    )
+    .option(
+      '--workers <n>',
+      'inference worker threads shared by all streams (default: 2 on 2+ cores, one thread each: more frames and less latency than one worker on both cores)',
+      positiveInt('--workers'),
+      Math.min(2, os.availableParallelism()),
+    )
     .option('--threads <n>', 'intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
     .optionsGroup('CRF:')
     .addOption(crfSwitch('start every stream with the dense CRF on (viewers can switch it per stream)'))
-    .option('--crf-iters <n>', 'CRF mean-field iterations of a cold start', positiveInt('--crf-iters'), DEEPLAB_VOC_PARAMS.iterations)
-    .option('--crf-warm-iters <n>', 'CRF iterations of a frame warm-started from the previous one', positiveInt('--crf-warm-iters'), WARM_START_ITERATIONS)
-    .option('--crf-scale <s>', 'run the CRF at this fraction of the resolution, labels from Q upsampled (default: 0.5 for a two-label model, 0.25 above: the CRF costs more per label)', scaleFraction('--crf-scale'))
-    .option('--crf-workers <n>', 'CRF workers shared by the streams (each stream stays on one; one worker runs each frame on two cores)', positiveInt('--crf-workers'), 1);
+    .option(
+      '--crf-iters <n>',
+      'CRF mean-field iterations of a cold start',
+      positiveInt('--crf-iters'),
+      DEEPLAB_VOC_PARAMS.iterations,
+    )
+    .option(
+      '--crf-warm-iters <n>',
+      'CRF iterations of a frame warm-started from the previous one',
+      positiveInt('--crf-warm-iters'),
+      WARM_START_ITERATIONS,
+    )
+    .option(
+      '--crf-scale <s>',
+      'run the CRF at this fraction of the resolution, labels from Q upsampled (default: 0.5 for a two-label model, 0.25 above: the CRF costs more per label)',
+      scaleFraction('--crf-scale'),
+    )
+    .option(
+      '--crf-workers <n>',
+      'CRF workers shared by the streams (each stream stays on one; one worker runs each frame on two cores)',
+      positiveInt('--crf-workers'),
+      1,
+    );
   crfKernelOptions(command)
     .optionsGroup('Cluster (NATS):')
-    .option('--nats <url>', 'run the streams on the workers of a NATS JetStream cluster (deeplab-stream worker --nats URL); this server shows them');
+    .option(
+      '--nats <url>',
+      'run the streams on the workers of a NATS JetStream cluster (deeplab-stream worker --nats URL); this server shows them',
+    );
   natsSecurityOptions(command)
-    .option('--input-key <file>', 'with --nats: seal inputs\' credentials (rtsp://user:pw@…) with this secret for the workers, which need the same file [env DEEPLAB_STREAM_INPUT_KEY]')
+    .option(
+      '--input-key <file>',
+      "with --nats: seal inputs' credentials (rtsp://user:pw@…) with this secret for the workers, which need the same file [env DEEPLAB_STREAM_INPUT_KEY]",
+    )
     .optionsGroup('Options:')
     .option('--verbose', 'print stack traces of internal errors')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   deeplab-stream serve                                        the moving test pattern, viewer at http://127.0.0.1:8080/
   deeplab-stream serve vtest.avi --realtime --model deeplabv3-voc --tiles auto --crf on
   deeplab-stream serve rtsp://user:pw@10.0.0.7/live camera:0 --host 0.0.0.0 --token SECRET
   deeplab-stream serve rtsp://10.0.0.7/live --nats nats://broker:4222   (run by: deeplab-stream worker --nats …)
-  deeplab-stream serve --config serve.yaml                    inputs: [rtsp://10.0.0.7/live], port: 8080, model: deeplab-cityscapes`)
+  deeplab-stream serve --config serve.yaml                    inputs: [rtsp://10.0.0.7/live], port: 8080, model: deeplab-cityscapes`,
+    )
     .action(async (inputs: string[], flags: ServeFlags) => {
       try {
         await runServe(inputs, flags);

@@ -22,7 +22,12 @@ export interface Atrous {
  * (`alignedScores`: the descriptor reads it from the metadata), a 4-byte score per input pixel and
  * class less to make, copy and argmax.
  */
-export function scoreOutputs(operators: readonly TfliteOperator[], inputs: readonly number[], graphOutputs: readonly number[], keepScoreResize: boolean): { outputs: number[]; cut: Set<TfliteOperator>; alignedScores: boolean } {
+export function scoreOutputs(
+  operators: readonly TfliteOperator[],
+  inputs: readonly number[],
+  graphOutputs: readonly number[],
+  keepScoreResize: boolean,
+): { outputs: number[]; cut: Set<TfliteOperator>; alignedScores: boolean } {
   const producers = new Map(operators.flatMap((op) => op.outputs.map((o) => [o, op] as const)));
   const consumers = new Map<number, number>();
   for (const op of operators) for (const i of op.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
@@ -33,7 +38,16 @@ export function scoreOutputs(operators: readonly TfliteOperator[], inputs: reado
     if (producer?.builtin !== Op.ARG_MAX || inputs.includes(producer.inputs[0]!)) return index;
     cut.add(producer);
     let scores = producer.inputs[0]!;
-    for (let resize = producers.get(scores); !keepScoreResize && resize?.builtin === Op.RESIZE_BILINEAR && resize.options?.bool(8, false) && !resize.options.bool(10, false) && consumers.get(scores) === 1 && !inputs.includes(resize.inputs[0]!); resize = producers.get(scores)) {
+    for (
+      let resize = producers.get(scores);
+      !keepScoreResize &&
+      resize?.builtin === Op.RESIZE_BILINEAR &&
+      resize.options?.bool(8, false) &&
+      !resize.options.bool(10, false) &&
+      consumers.get(scores) === 1 &&
+      !inputs.includes(resize.inputs[0]!);
+      resize = producers.get(scores)
+    ) {
       cut.add(resize);
       scores = resize.inputs[0]!;
       alignedScores = true;
@@ -50,17 +64,27 @@ export function scoreOutputs(operators: readonly TfliteOperator[], inputs: reado
  * than rearranging the batch); anything else takes the general path below.
  */
 export function findAtrous(operators: readonly TfliteOperator[], t: TfliteTensors): Map<TfliteOperator, Atrous> {
-const atrous = new Map<TfliteOperator, Atrous>();
+  const atrous = new Map<TfliteOperator, Atrous>();
   const consumers = new Map<number, TfliteOperator[]>();
   for (const op of operators) for (const i of op.inputs) consumers.set(i, [...(consumers.get(i) ?? []), op]);
   const only = (tensor: number) => (consumers.get(tensor)?.length === 1 ? consumers.get(tensor)![0]! : null);
   for (const s2b of operators) {
     if (s2b.builtin !== Op.SPACE_TO_BATCH_ND || t.kept(s2b.outputs[0]!)) continue;
     const conv = only(s2b.outputs[0]!);
-    if (!conv || (conv.builtin !== Op.CONV_2D && conv.builtin !== Op.DEPTHWISE_CONV_2D) || conv.inputs[0] !== s2b.outputs[0] || !conv.options) continue;
+    if (
+      !conv ||
+      (conv.builtin !== Op.CONV_2D && conv.builtin !== Op.DEPTHWISE_CONV_2D) ||
+      conv.inputs[0] !== s2b.outputs[0] ||
+      !conv.options
+    )
+      continue;
     const depthwise = conv.builtin === Op.DEPTHWISE_CONV_2D;
     const o = conv.options;
-    const plain = o.int8(4, 0) === 1 && o.int32(6, 1) === 1 && o.int32(8, 1) === 1 && (depthwise ? o.int32(14, 1) === 1 && o.int32(16, 1) === 1 : o.int32(12, 1) === 1 && o.int32(14, 1) === 1);
+    const plain =
+      o.int8(4, 0) === 1 &&
+      o.int32(6, 1) === 1 &&
+      o.int32(8, 1) === 1 &&
+      (depthwise ? o.int32(14, 1) === 1 && o.int32(16, 1) === 1 : o.int32(12, 1) === 1 && o.int32(14, 1) === 1);
     const b2s = only(conv.outputs[0]!);
     if (!plain || !b2s || b2s.builtin !== Op.BATCH_TO_SPACE_ND || t.tensor(s2b.inputs[0]!).shape[0] !== 1) continue;
     const block = t.constInts(s2b.inputs[1]!);

@@ -52,7 +52,10 @@ export class FlatTable {
     const o = this.at(slot);
     if (!o) return [];
     const start = this.bb.__vector(this.pos + o);
-    return Array.from({ length: this.bb.__vector_len(this.pos + o) }, (_, i) => new FlatTable(this.bb, this.bb.__indirect(start + i * 4)));
+    return Array.from(
+      { length: this.bb.__vector_len(this.pos + o) },
+      (_, i) => new FlatTable(this.bb, this.bb.__indirect(start + i * 4)),
+    );
   }
   float32s(slot: number): number[] {
     const o = this.at(slot);
@@ -64,7 +67,9 @@ export class FlatTable {
     const o = this.at(slot);
     if (!o) return [];
     const start = this.bb.__vector(this.pos + o);
-    return Array.from({ length: this.bb.__vector_len(this.pos + o) }, (_, i) => Number(this.bb.readInt64(start + i * 8)));
+    return Array.from({ length: this.bb.__vector_len(this.pos + o) }, (_, i) =>
+      Number(this.bb.readInt64(start + i * 8)),
+    );
   }
   int32s(slot: number): number[] {
     const o = this.at(slot);
@@ -153,12 +158,20 @@ export function readTflite(bytes: Uint8Array): TfliteModel {
     custom: c.string(6),
   }));
   const subgraphs = root.tables(8).map((g) => ({
-    tensors: g.tables(4).map((t, index) => ({ index, name: t.string(10) ?? `tensor_${index}`, shape: t.int32s(4), type: t.int8(6, 0), buffer: t.uint32(8, 0), quantization: quantizationOf(t.table(12)) })),
+    tensors: g.tables(4).map((t, index) => ({
+      index,
+      name: t.string(10) ?? `tensor_${index}`,
+      shape: t.int32s(4),
+      type: t.int8(6, 0),
+      buffer: t.uint32(8, 0),
+      quantization: quantizationOf(t.table(12)),
+    })),
     inputs: g.int32s(6),
     outputs: g.int32s(8),
     operators: g.tables(10).map((op, index) => {
       const code = codes[op.uint32(4, 0)];
-      if (!code) throw new RangeError(`operator ${index} names opcode ${op.uint32(4, 0)}, which the model does not define`);
+      if (!code)
+        throw new RangeError(`operator ${index} names opcode ${op.uint32(4, 0)}, which the model does not define`);
       return {
         index,
         builtin: code.builtin,

@@ -24,7 +24,11 @@ function halfToFloat(h: number): number {
 export type QuantizedData = Uint8Array | Int8Array | Int32Array;
 
 /** Permutes a row-major tensor (float or quantized integers). */
-export function transpose<T extends Float32Array | QuantizedData>(data: T, shape: readonly number[], perm: readonly number[]): T {
+export function transpose<T extends Float32Array | QuantizedData>(
+  data: T,
+  shape: readonly number[],
+  perm: readonly number[],
+): T {
   const outShape = perm.map((p) => shape[p]!);
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
   const out = new (data.constructor as new (length: number) => T)(data.length);
@@ -69,7 +73,8 @@ export class TfliteTensors {
     if (folded) return folded;
     const t = this.tensor(index);
     const raw = this.model.buffers[t.buffer];
-    if (!raw || raw.length === 0) throw new ModelError(`TFLite tensor "${t.name}" is expected to be a constant but has no data`);
+    if (!raw || raw.length === 0)
+      throw new ModelError(`TFLite tensor "${t.name}" is expected to be a constant but has no data`);
     const aligned = new Uint8Array(raw); // a copy (Buffer#slice would be a view): flatbuffer data need not be aligned
     switch (t.type) {
       case TensorType.FLOAT32:
@@ -83,9 +88,13 @@ export class TfliteTensors {
       case TensorType.UINT8:
       case TensorType.INT8:
         if (t.quantization) return dequantized(this.rawInts(index), t.shape, t.quantization);
-        throw new ModelError(`TFLite tensor "${t.name}" holds ${t.type === TensorType.UINT8 ? 'uint8' : 'int8'} data without a scale and zero point: not a quantized tensor the importer can read`);
+        throw new ModelError(
+          `TFLite tensor "${t.name}" holds ${t.type === TensorType.UINT8 ? 'uint8' : 'int8'} data without a scale and zero point: not a quantized tensor the importer can read`,
+        );
       default:
-        throw new ModelError(`TFLite tensor "${t.name}" has type ${typeName(t.type)}; supported constants are float32, float16, int32, int64, and quantized uint8 and int8`);
+        throw new ModelError(
+          `TFLite tensor "${t.name}" has type ${typeName(t.type)}; supported constants are float32, float16, int32, int64, and quantized uint8 and int8`,
+        );
     }
   }
 
@@ -93,7 +102,8 @@ export class TfliteTensors {
   rawInts(index: number): QuantizedData {
     const t = this.tensor(index);
     const raw = this.model.buffers[t.buffer];
-    if (!raw || raw.length === 0) throw new ModelError(`TFLite tensor "${t.name}" is expected to be a constant but has no data`);
+    if (!raw || raw.length === 0)
+      throw new ModelError(`TFLite tensor "${t.name}" is expected to be a constant but has no data`);
     const copy = new Uint8Array(raw);
     if (t.type === TensorType.UINT8) return copy;
     if (t.type === TensorType.INT8) return new Int8Array(copy.buffer);
@@ -116,7 +126,9 @@ export class TfliteTensors {
   quantParams(q: TfliteQuantization, like: QuantizedData): [string, string] {
     const perChannel = q.scale.length > 1;
     const dims = perChannel ? [q.scale.length] : [];
-    const zero = new (like.constructor as new (values: number[]) => QuantizedData)(q.zeroPoint.length === q.scale.length ? [...q.zeroPoint] : q.scale.map(() => 0));
+    const zero = new (like.constructor as new (values: number[]) => QuantizedData)(
+      q.zeroPoint.length === q.scale.length ? [...q.zeroPoint] : q.scale.map(() => 0),
+    );
     return [this.g.constantFloat(Float32Array.from(q.scale), dims, 'scale'), this.g.constantInts(zero, dims, 'zero')];
   }
 
@@ -131,18 +143,29 @@ export class TfliteTensors {
     // onnxruntime takes its uint8×int8 kernels, the ones with VNNI, not the slower uint8×uint8 path.
     const shifted = stored instanceof Uint8Array && perm !== null;
     const raw = shifted ? Int8Array.from(stored, (v) => v - 128) : stored;
-    const q = shifted ? { ...t.quantization!, zeroPoint: t.quantization!.zeroPoint.map((z) => z - 128) } : t.quantization!;
+    const q = shifted
+      ? { ...t.quantization!, zeroPoint: t.quantization!.zeroPoint.map((z) => z - 128) }
+      : t.quantization!;
     const data = perm ? transpose(raw, t.shape, perm) : raw;
     const shape = dims ?? (perm ? perm.map((p) => t.shape[p]!) : t.shape);
     const [scale, zero] = this.quantParams(q, raw);
     const axis = perm ? perm.indexOf(q.axis) : q.axis;
-    return this.g.node('DequantizeLinear', [this.g.constantInts(data, shape, 'q'), scale, zero], q.scale.length > 1 ? [int('axis', axis)] : [])[0]!;
+    return this.g.node(
+      'DequantizeLinear',
+      [this.g.constantInts(data, shape, 'q'), scale, zero],
+      q.scale.length > 1 ? [int('axis', axis)] : [],
+    )[0]!;
   }
 
   /** Whether a constant keeps its integer data in the graph (QDQ) rather than being folded to float. */
   isQuantizedConstant(index: number): boolean {
     const t = this.tensor(index);
-    return this.keepQuantization && !this.folded.has(index) && t.quantization !== null && (t.type === TensorType.UINT8 || t.type === TensorType.INT8 || t.type === TensorType.INT32);
+    return (
+      this.keepQuantization &&
+      !this.folded.has(index) &&
+      t.quantization !== null &&
+      (t.type === TensorType.UINT8 || t.type === TensorType.INT8 || t.type === TensorType.INT32)
+    );
   }
 
   /** QuantizeLinear→DequantizeLinear of a float value with a tensor's quantization (an activation of a quantized graph). */
@@ -151,7 +174,8 @@ export class TfliteTensors {
     const q = t.quantization!;
     const like = t.type === TensorType.UINT8 ? new Uint8Array(0) : new Int8Array(0);
     const [scale, zero] = this.quantParams(q, like);
-    const axis = q.scale.length > 1 ? [int('axis', nchw && t.shape.length === 4 ? NHWC_TO_NCHW_AXIS[q.axis]! : q.axis)] : [];
+    const axis =
+      q.scale.length > 1 ? [int('axis', nchw && t.shape.length === 4 ? NHWC_TO_NCHW_AXIS[q.axis]! : q.axis)] : [];
     const [quantized] = this.g.node('QuantizeLinear', [x, scale, zero], axis);
     return this.g.node('DequantizeLinear', [quantized!, scale, zero], axis)[0]!;
   }
@@ -176,7 +200,11 @@ export class TfliteTensors {
 }
 
 export function typeName(type: number): string {
-  return Object.entries(TensorType).find(([, v]) => v === type)?.[0].toLowerCase() ?? `type ${type}`;
+  return (
+    Object.entries(TensorType)
+      .find(([, v]) => v === type)?.[0]
+      .toLowerCase() ?? `type ${type}`
+  );
 }
 
 /** Integer data to real values: scale · (q − zero point), per tensor or per channel along the quantized axis. */

@@ -26,13 +26,24 @@ async function run(argv: string[]): Promise<{ code: number; stderr: string; stdo
 
 describe('main(argv)', () => {
   it('resolves with the exit code and prints one line for a user mistake', async () => {
-    const missing = await run(['segment', path.join(tmp.dir, 'absent.mp4'), '--frames-json', path.join(tmp.dir, 'f.jsonl')]);
-    expect(missing).toEqual({ code: 2, stdout: '', stderr: `error: input not found: ${path.join(tmp.dir, 'absent.mp4')}\n` });
+    const missing = await run([
+      'segment',
+      path.join(tmp.dir, 'absent.mp4'),
+      '--frames-json',
+      path.join(tmp.dir, 'f.jsonl'),
+    ]);
+    expect(missing).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `error: input not found: ${path.join(tmp.dir, 'absent.mp4')}\n`,
+    });
     const badFlag = await run(['segment', 'x.mp4', '--batch', 'zero']);
     expect(badFlag.code).toBe(64);
     expect(badFlag.stderr).toMatch(/^error: .*--batch takes a positive whole number, got "zero"\n$/);
     expect((await run(['no-such-command'])).code).toBe(64);
-    expect((await run(['crf', '--image', 'a.png', '--probs', 'p.npy', '--out', 'x.png', '--frames', '3'])).stderr).toMatch(/^error: --frames needs printf patterns/);
+    expect(
+      (await run(['crf', '--image', 'a.png', '--probs', 'p.npy', '--out', 'x.png', '--frames', '3'])).stderr,
+    ).toMatch(/^error: --frames needs printf patterns/);
   });
 
   it('prints the help with no arguments and the version with --version, both exit 0', async () => {
@@ -42,7 +53,9 @@ describe('main(argv)', () => {
     expect(bare.stdout).toMatch(/^Usage: deeplab-stream \[options\] \[command\]/);
     expect(bare.stdout).toMatch(/\nExamples:\n {2}deeplab-stream demo /);
     const version = await run(['--version']);
-    const { version: packaged } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    const { version: packaged } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      version: string;
+    };
     expect(version).toEqual({ code: 0, stderr: '', stdout: `${packaged}\n` });
   });
 

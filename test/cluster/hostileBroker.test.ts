@@ -12,12 +12,29 @@ import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import { Objm } from '@nats-io/obj';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { encode, LIVE_BUCKET, type LiveTask, OBJECT_BUCKET, streamToken, type StreamStatus } from '../../cluster/protocol.js';
+import {
+  encode,
+  LIVE_BUCKET,
+  type LiveTask,
+  OBJECT_BUCKET,
+  streamToken,
+  type StreamStatus,
+} from '../../cluster/protocol.js';
 import { runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
 import { type ServeProcess, startServe } from '../helpers/liveServer.js';
-import { NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
+import {
+  NATS_SERVER,
+  type NatsServer,
+  startNatsServer,
+  killWorkers,
+  startWorker,
+  type WorkerProcess,
+} from '../helpers/natsServer.js';
 
-if (!NATS_SERVER) console.warn('skipping the hostile-broker tests: nats-server is not installed (bash .ci/install installs it from Debian)');
+if (!NATS_SERVER)
+  console.warn(
+    'skipping the hostile-broker tests: nats-server is not installed (bash .ci/install installs it from Debian)',
+  );
 
 describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
   const { dir, cleanup } = tempDir('dls-hostile-');
@@ -33,7 +50,10 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
   beforeAll(async () => {
     model = writeModel(dir, { classes: 3, seed: 4 });
     modelObject = `models/${createHash('sha256').update(readFileSync(model)).digest('hex')}.onnx`;
-    clip = await writeClip(dir, 'clip.mp4', { frames: 100, codecArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p'] });
+    clip = await writeClip(dir, 'clip.mp4', {
+      frames: 100,
+      codecArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p'],
+    });
   }, 60_000);
 
   afterEach(async () => {
@@ -46,7 +66,15 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
   afterAll(cleanup);
 
   const task = (stream: string, input: string, extra: Partial<LiveTask> = {}): LiveTask => ({
-    stream, input, realtime: true, model: { object: modelObject }, run: { batchSize: 1 }, crfOn: false, watched: true, server: 'stranger:1', ...extra,
+    stream,
+    input,
+    realtime: true,
+    model: { object: modelObject },
+    run: { batchSize: 1 },
+    crfOn: false,
+    watched: true,
+    server: 'stranger:1',
+    ...extra,
   });
 
   /** Puts live tasks in the bucket by hand, as anyone on the broker could; resolves with each stream's first status. */
@@ -72,7 +100,10 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
       until: async (check: () => boolean, what: string, timeoutMs = 20_000) => {
         const end = Date.now() + timeoutMs;
         while (!check()) {
-          if (Date.now() > end) throw new Error(`never: ${what}; statuses ${JSON.stringify([...statuses.values()])}; workers:\n${workers.map((w) => w.log()).join('\n')}`);
+          if (Date.now() > end)
+            throw new Error(
+              `never: ${what}; statuses ${JSON.stringify([...statuses.values()])}; workers:\n${workers.map((w) => w.log()).join('\n')}`,
+            );
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
       },
@@ -103,7 +134,9 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
     expect(message('shadow')).toBe('refused: inputs of kind file are not allowed on this worker');
     expect(message('cache')).toBe('refused: inputs of kind file are not allowed on this worker');
     expect(message('camera')).toBe('refused: inputs of kind camera are not allowed on this worker');
-    expect(message('huge')).toMatch(/^refused: the run asks for more than this worker allows: input size 8192x8192 .*batch 64 \(cap 16, --max-batch\)$/);
+    expect(message('huge')).toMatch(
+      /^refused: the run asks for more than this worker allows: input size 8192x8192 .*batch 64 \(cap 16, --max-batch\)$/,
+    );
     expect(seen.framesSeen()).toBe(0);
     expect(workers[0]!.log()).not.toMatch(/taken|\/etc\/|cache:tcp/);
   }, 60_000);
@@ -128,8 +161,12 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
     ]);
     await seen.until(() => seen.statuses.has('lying') && seen.statuses.has('big'), 'refusals of both models');
     seen.stop();
-    expect(seen.statuses.get('lying')?.message).toMatch(/^cannot run it here \(models\/[0-9a-f]{64}\.onnx in the object store does not match its name \(sha256 [0-9a-f]{64}\)\)$/);
-    expect(seen.statuses.get('big')?.message).toBe("cannot run it here (the model is 2.0 MiB, over this worker's cap of 1.0 MiB (--max-model-mb))");
+    expect(seen.statuses.get('lying')?.message).toMatch(
+      /^cannot run it here \(models\/[0-9a-f]{64}\.onnx in the object store does not match its name \(sha256 [0-9a-f]{64}\)\)$/,
+    );
+    expect(seen.statuses.get('big')?.message).toBe(
+      "cannot run it here (the model is 2.0 MiB, over this worker's cap of 1.0 MiB (--max-model-mb))",
+    );
     expect(seen.statuses.has('badname')).toBe(false); // not even a task: its model's name is malformed
     expect(readdirSync(path.join(cache, 'cluster'))).toEqual([]);
     expect(workers[0]!.log()).not.toMatch(/: taken/);
@@ -143,9 +180,14 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
     await workers[0]!.waitFor(/waiting for chunks/);
     stranger = await connect({ servers: server.url });
     const seen = await putTasks(stranger, [task('inside', clip), task('outside', outside)]);
-    await seen.until(() => seen.framesSeen() >= 3 && seen.statuses.has('outside'), 'frames of the allowed file and a refusal of the other');
+    await seen.until(
+      () => seen.framesSeen() >= 3 && seen.statuses.has('outside'),
+      'frames of the allowed file and a refusal of the other',
+    );
     seen.stop();
-    expect(seen.statuses.get('outside')?.message).toBe('refused: this file is outside the directories allowed on this worker');
+    expect(seen.statuses.get('outside')?.message).toBe(
+      'refused: this file is outside the directories allowed on this worker',
+    );
     expect(workers[0]!.log()).toMatch(/stream inside: taken/);
   }, 60_000);
 
@@ -161,16 +203,39 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
         const job = m.subject.split('.')[2]!;
         // A failure for every chunk of the job, before any worker could answer, and garbage where the NATS server's advisories go.
         for (let chunk = 0; chunk < 4; chunk++) {
-          nc.publish(`deeplab.done.${job}`, encode({ ok: false, job, chunk, worker: 'stranger:1', error: { kind: 'InputError', message: 'forged' } }));
+          nc.publish(
+            `deeplab.done.${job}`,
+            encode({ ok: false, job, chunk, worker: 'stranger:1', error: { kind: 'InputError', message: 'forged' } }),
+          );
           forged += 1;
         }
         nc.publish('$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.DEEPLAB_CHUNKS.deeplab-workers', 'not json');
-        nc.publish('$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.DEEPLAB_CHUNKS.deeplab-workers', JSON.stringify({ stream: 'DEEPLAB_CHUNKS', consumer: 'deeplab-workers' }));
+        nc.publish(
+          '$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.DEEPLAB_CHUNKS.deeplab-workers',
+          JSON.stringify({ stream: 'DEEPLAB_CHUNKS', consumer: 'deeplab-workers' }),
+        );
         nc.publish(`deeplab.done.${job}`, 'not json');
       }
     })();
     const out = path.join(dir, 'forged');
-    const r = await runCli(['segment', clip, '--model', model, '--nats', server.url, '--chunk-seconds', '1', '--frames-json', `${out}.jsonl`, '--json'], { env });
+    const r = await runCli(
+      [
+        'segment',
+        clip,
+        '--model',
+        model,
+        '--nats',
+        server.url,
+        '--chunk-seconds',
+        '1',
+        '--frames-json',
+        `${out}.jsonl`,
+        '--json',
+      ],
+      {
+        env,
+      },
+    );
     chunks.unsubscribe();
     expect(r.code, r.stderr).toBe(0);
     expect(forged).toBeGreaterThanOrEqual(4);
@@ -179,12 +244,30 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
     expect(r.stderr).toMatch(/were not this job's results and were ignored/);
   }, 90_000);
 
-  it('still fails a job in one line on a genuine failure: a run over the worker\'s caps', async () => {
+  it("still fails a job in one line on a genuine failure: a run over the worker's caps", async () => {
     server = await startNatsServer();
     workers.push(startWorker(server.url, env, ['--max-batch', '2']));
-    const r = await runCli(['segment', clip, '--model', model, '--nats', server.url, '--chunk-seconds', '1', '--batch', '4', '--frames-json', path.join(dir, 'over.jsonl')], { env });
+    const r = await runCli(
+      [
+        'segment',
+        clip,
+        '--model',
+        model,
+        '--nats',
+        server.url,
+        '--chunk-seconds',
+        '1',
+        '--batch',
+        '4',
+        '--frames-json',
+        path.join(dir, 'over.jsonl'),
+      ],
+      { env },
+    );
     expect(r.code).not.toBe(0);
-    expect(r.stderr.trim()).toMatch(/^error: .*refused: the run asks for more than this worker allows: batch 4 \(cap 2, --max-batch\)$/);
+    expect(r.stderr.trim()).toMatch(
+      /^error: .*refused: the run asks for more than this worker allows: batch 4 \(cap 2, --max-batch\)$/,
+    );
   }, 60_000);
 
   it('cannot feed a server frames, statuses or results of streams it does not show, nor inflate its drop count', async () => {
@@ -196,7 +279,10 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
     stranger.publish('deeplab.live.other', new Uint8Array(16));
     stranger.publish('deeplab.results.other', encode({ stream: 'other' } as never));
     stranger.publish('deeplab.results.testsrc', 'not json');
-    stranger.publish('deeplab.status.testsrc', encode({ stream: 'testsrc', worker: 'stranger:1', status: 'live', width: 160, height: 96, dropped: 1e12 }));
+    stranger.publish(
+      'deeplab.status.testsrc',
+      encode({ stream: 'testsrc', worker: 'stranger:1', status: 'live', width: 160, height: 96, dropped: 1e12 }),
+    );
     await stranger.flush();
     await new Promise((resolve) => setTimeout(resolve, 500));
     const metrics = await (await fetch(`${serve.url}/metrics`)).text();
@@ -212,7 +298,9 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
     const camera = 'rtsp://admin:hunter2@127.0.0.1:9/live';
     const refused = await runCli(['serve', camera, '--model', model, '--nats', server.url, '--port', '0'], { env });
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toMatch(/^error: rtsp:\/\/\*\*\*@127\.0\.0\.1:9\/live: its credentials would travel .*--input-key FILE/m);
+    expect(refused.stderr).toMatch(
+      /^error: rtsp:\/\/\*\*\*@127\.0\.0\.1:9\/live: its credentials would travel .*--input-key FILE/m,
+    );
     expect(refused.stderr).not.toContain('hunter2');
 
     const key = path.join(dir, 'input.key');
@@ -220,7 +308,9 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
     const keyless = startWorker(server.url, env);
     workers.push(keyless);
     serve = await startServe([camera, '--model', model, '--nats', server.url, '--input-key', key], env);
-    await keyless.waitFor(/stream 127\.0\.0\.1-9-live: refused: the input's credentials are sealed with a key this worker was not given/);
+    await keyless.waitFor(
+      /stream 127\.0\.0\.1-9-live: refused: the input's credentials are sealed with a key this worker was not given/,
+    );
     const keyed = startWorker(server.url, env, ['--input-key', key]);
     workers.push(keyed);
     // It has the key: it opens the camera (there is none on port 9) and says why it cannot, address redacted.
@@ -238,8 +328,12 @@ describe.skipIf(!NATS_SERVER)('a stranger on the broker', () => {
   it('gives a stream id to one server: a second asking for it is refused in one line', async () => {
     server = await startNatsServer();
     serve = await startServe(['testsrc:160x96@10', '--model', model, '--nats', server.url], env);
-    const second = await runCli(['serve', 'testsrc:160x96@10', '--model', model, '--nats', server.url, '--port', '0'], { env });
+    const second = await runCli(['serve', 'testsrc:160x96@10', '--model', model, '--nats', server.url, '--port', '0'], {
+      env,
+    });
     expect(second.code).not.toBe(0);
-    expect(second.stderr.trim()).toMatch(/^error: stream testsrc is already served on the cluster by serve [^ ]+:\d+: stop that server first \(a server killed outright lets go of it within 4\.5 s\)$/);
+    expect(second.stderr.trim()).toMatch(
+      /^error: stream testsrc is already served on the cluster by serve [^ ]+:\d+: stop that server first \(a server killed outright lets go of it within 4\.5 s\)$/,
+    );
   }, 60_000);
 });

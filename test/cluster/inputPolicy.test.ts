@@ -16,18 +16,39 @@ describe('worker input rules', () => {
   const byDefault = parseInputRules(DEFAULT_INPUT_RULES);
 
   it('by default takes network streams and testsrc, nothing local', () => {
-    for (const spec of ['rtsp://10.0.0.7/live', 'rtsps://cam/x', 'http://cam/x.mjpeg', 'https://cdn/x.m3u8', 'testsrc:320x240@10']) expect(checkInput(spec, byDefault)).toEqual({ allowed: true });
-    expect(checkInput('/etc/passwd', byDefault)).toEqual({ refused: 'refused: inputs of kind file are not allowed on this worker' });
-    expect(checkInput('file:///etc/shadow', byDefault)).toEqual({ refused: 'refused: inputs of kind file are not allowed on this worker' });
-    expect(checkInput('camera:0', byDefault)).toEqual({ refused: 'refused: inputs of kind camera are not allowed on this worker' });
-    expect(checkInput('/dev/video0', byDefault)).toEqual({ refused: 'refused: inputs of kind camera are not allowed on this worker' });
-    expect(checkInput('gst:videotestsrc ! filesink location=/tmp/x', byDefault)).toEqual({ refused: 'refused: GStreamer pipelines are not allowed on this worker' });
+    for (const spec of [
+      'rtsp://10.0.0.7/live',
+      'rtsps://cam/x',
+      'http://cam/x.mjpeg',
+      'https://cdn/x.m3u8',
+      'testsrc:320x240@10',
+    ])
+      expect(checkInput(spec, byDefault)).toEqual({ allowed: true });
+    expect(checkInput('/etc/passwd', byDefault)).toEqual({
+      refused: 'refused: inputs of kind file are not allowed on this worker',
+    });
+    expect(checkInput('file:///etc/shadow', byDefault)).toEqual({
+      refused: 'refused: inputs of kind file are not allowed on this worker',
+    });
+    expect(checkInput('camera:0', byDefault)).toEqual({
+      refused: 'refused: inputs of kind camera are not allowed on this worker',
+    });
+    expect(checkInput('/dev/video0', byDefault)).toEqual({
+      refused: 'refused: inputs of kind camera are not allowed on this worker',
+    });
+    expect(checkInput('gst:videotestsrc ! filesink location=/tmp/x', byDefault)).toEqual({
+      refused: 'refused: GStreamer pipelines are not allowed on this worker',
+    });
   });
 
   it('takes a scheme check bypass as a file, and refuses it', () => {
-    expect(checkInput('cache:tcp://10.0.0.1:80/a%d.png', byDefault)).toEqual({ refused: 'refused: inputs of kind file are not allowed on this worker' });
+    expect(checkInput('cache:tcp://10.0.0.1:80/a%d.png', byDefault)).toEqual({
+      refused: 'refused: inputs of kind file are not allowed on this worker',
+    });
     const files = parseInputRules(`testsrc,file:${allowedDir}`);
-    expect(checkInput('cache:tcp://10.0.0.1:80/a%d.png', files)).toEqual({ refused: 'refused: this file is outside the directories allowed on this worker' });
+    expect(checkInput('cache:tcp://10.0.0.1:80/a%d.png', files)).toEqual({
+      refused: 'refused: this file is outside the directories allowed on this worker',
+    });
   });
 
   it('takes files only under the directories named, after resolving .. and links, and never says whether one exists', () => {
@@ -52,7 +73,9 @@ describe('worker input rules', () => {
     const notListed = { refused: "refused: the input's host is not on the allowed list on this worker" };
     expect(checkInput('http://169.254.169.254/latest/meta-data', hosts)).toEqual(notListed);
     expect(checkInput('rtsp://evilcams.example.com/x', hosts)).toEqual(notListed);
-    expect(checkInput('https://cam1.example.com/x', hosts)).toEqual({ refused: 'refused: inputs of kind https are not allowed on this worker' });
+    expect(checkInput('https://cam1.example.com/x', hosts)).toEqual({
+      refused: 'refused: inputs of kind https are not allowed on this worker',
+    });
   });
 
   it('says in one line what is wrong with the rules', () => {

@@ -9,12 +9,29 @@ import { connect } from '@nats-io/transport-node';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Kvm } from '@nats-io/kv';
-import { encode, LIVE_BUCKET, parseLiveTask, RESULTS_STREAM, streamToken, type FrameResult } from '../../cluster/protocol.js';
+import {
+  encode,
+  LIVE_BUCKET,
+  parseLiveTask,
+  RESULTS_STREAM,
+  streamToken,
+  type FrameResult,
+} from '../../cluster/protocol.js';
 import { tempDir, writeModel } from '../helpers/fixtures.js';
 import { type ServeProcess, startServe, TestViewer } from '../helpers/liveServer.js';
-import { NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
+import {
+  NATS_SERVER,
+  type NatsServer,
+  startNatsServer,
+  killWorkers,
+  startWorker,
+  type WorkerProcess,
+} from '../helpers/natsServer.js';
 
-if (!NATS_SERVER) console.warn('skipping the live cluster tests: nats-server is not installed (bash .ci/install installs it from Debian)');
+if (!NATS_SERVER)
+  console.warn(
+    'skipping the live cluster tests: nats-server is not installed (bash .ci/install installs it from Debian)',
+  );
 
 describe.skipIf(!NATS_SERVER)('serve --nats: live streams on worker processes', () => {
   const { dir, cleanup } = tempDir('dls-cluster-live-');
@@ -58,7 +75,9 @@ describe.skipIf(!NATS_SERVER)('serve --nats: live streams on worker processes', 
     expect(workers.filter((w) => /stream testsrc: taken/.test(w.log()))).toHaveLength(1);
     const metrics = await (await fetch(`${serve.url}/metrics`)).text();
     expect(Number(/deeplab_frames_total\{stream="testsrc"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(5);
-    const health = (await (await fetch(`${serve.url}/healthz`)).json()) as { streams: { id: string; status: string; width: number }[] };
+    const health = (await (await fetch(`${serve.url}/healthz`)).json()) as {
+      streams: { id: string; status: string; width: number }[];
+    };
     expect(health.streams[0]).toMatchObject({ id: 'testsrc', status: 'live', width: 160 });
 
     const nc = await connect({ servers: server.url });
@@ -84,7 +103,10 @@ describe.skipIf(!NATS_SERVER)('serve --nats: live streams on worker processes', 
         await counting;
         return n;
       };
-      const [frames, resultsSeen] = await Promise.all([count('deeplab.live.testsrc'), count('deeplab.results.testsrc')]);
+      const [frames, resultsSeen] = await Promise.all([
+        count('deeplab.live.testsrc'),
+        count('deeplab.results.testsrc'),
+      ]);
       expect(frames).toBe(0);
       expect(resultsSeen).toBeGreaterThan(5);
     } finally {

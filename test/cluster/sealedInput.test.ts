@@ -18,7 +18,15 @@ describe('sealed inputs', () => {
   const other = readInputKey(keyFile('b.key', 'e'.repeat(64)));
   const spec = 'rtsp://admin:hunter2@10.0.0.7/live';
   const task = (input: string, sealedInput?: string): LiveTask => ({
-    stream: 's', input, ...(sealedInput ? { sealedInput } : {}), realtime: true, model: { object: 'models/x.onnx' }, run: { batchSize: 1 }, crfOn: false, watched: false, server: 'h:1',
+    stream: 's',
+    input,
+    ...(sealedInput ? { sealedInput } : {}),
+    realtime: true,
+    model: { object: 'models/x.onnx' },
+    run: { batchSize: 1 },
+    crfOn: false,
+    watched: false,
+    server: 'h:1',
   });
 
   it('seals and opens an address; the sealed text holds no part of the password', () => {
@@ -33,7 +41,9 @@ describe('sealed inputs', () => {
 
   it('refuses without the key, with another key, or when shown and sealed addresses differ', () => {
     const sealed = sealInput(spec, key);
-    expect(() => openSealedInput(task('rtsp://***@10.0.0.7/live', sealed), undefined)).toThrow(/^refused: .*was not given \(--input-key\)$/);
+    expect(() => openSealedInput(task('rtsp://***@10.0.0.7/live', sealed), undefined)).toThrow(
+      /^refused: .*was not given \(--input-key\)$/,
+    );
     expect(() => openSealedInput(task('rtsp://***@10.0.0.7/live', sealed), other)).toThrow(/another key/);
     expect(() => openSealedInput(task('rtsp://***@10.9.9.9/live', sealed), key)).toThrow(/does not match/);
     const flipped = sealed.slice(0, -2) + (sealed.endsWith('A') ? 'B' : 'A') + sealed.slice(-1);

@@ -14,11 +14,26 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { encode, LIVE_BUCKET } from '../../cluster/protocol.js';
 import { repoRoot, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
 import { type ServeProcess, startServe, TestViewer } from '../helpers/liveServer.js';
-import { makeCertificates, NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
+import {
+  makeCertificates,
+  NATS_SERVER,
+  type NatsServer,
+  startNatsServer,
+  killWorkers,
+  startWorker,
+  type WorkerProcess,
+} from '../helpers/natsServer.js';
 
-if (!NATS_SERVER) console.warn('skipping the secured-broker tests: nats-server is not installed (bash .ci/install installs it from Debian)');
+if (!NATS_SERVER)
+  console.warn(
+    'skipping the secured-broker tests: nats-server is not installed (bash .ci/install installs it from Debian)',
+  );
 
-const passwords = { DEEPLAB_CLIENT_PASSWORD: 'client-pw-1', DEEPLAB_WORKER_PASSWORD: 'worker-pw-2', DEEPLAB_SERVER_PASSWORD: 'server-pw-3' };
+const passwords = {
+  DEEPLAB_CLIENT_PASSWORD: 'client-pw-1',
+  DEEPLAB_WORKER_PASSWORD: 'worker-pw-2',
+  DEEPLAB_SERVER_PASSWORD: 'server-pw-3',
+};
 const withUser = (url: string, user: string, password: string) => url.replace('nats://', `nats://${user}:${password}@`);
 
 describe.skipIf(!NATS_SERVER)('a secured broker', () => {
@@ -33,7 +48,10 @@ describe.skipIf(!NATS_SERVER)('a secured broker', () => {
 
   beforeAll(async () => {
     model = writeModel(dir, { classes: 3, seed: 6 });
-    clip = await writeClip(dir, 'clip.mp4', { frames: 50, codecArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p'] });
+    clip = await writeClip(dir, 'clip.mp4', {
+      frames: 50,
+      codecArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p'],
+    });
   }, 60_000);
 
   afterEach(async () => {
@@ -50,24 +68,69 @@ describe.skipIf(!NATS_SERVER)('a secured broker', () => {
     server = await startNatsServer({ config: path.join(repoRoot, 'deploy', 'nats-server.conf'), env: passwords });
     const env = { DEEPLAB_STREAM_LEASE_TTL: '1.5' };
     workers.push(startWorker(withUser(server.url, 'worker', passwords.DEEPLAB_WORKER_PASSWORD), env));
-    const job = await runCli(['segment', clip, '--model', model, '--nats', withUser(server.url, 'client', passwords.DEEPLAB_CLIENT_PASSWORD), '--chunk-seconds', '1', '--frames-json', path.join(dir, 'job.jsonl'), '--json'], { env });
+    const job = await runCli(
+      [
+        'segment',
+        clip,
+        '--model',
+        model,
+        '--nats',
+        withUser(server.url, 'client', passwords.DEEPLAB_CLIENT_PASSWORD),
+        '--chunk-seconds',
+        '1',
+        '--frames-json',
+        path.join(dir, 'job.jsonl'),
+        '--json',
+      ],
+      { env },
+    );
     expect(job.code, job.stderr).toBe(0);
     expect((JSON.parse(job.stdout) as { framesOut: number }).framesOut).toBe(50);
 
-    serve = await startServe(['testsrc:160x96@10', '--model', model, '--nats', withUser(server.url, 'server', passwords.DEEPLAB_SERVER_PASSWORD)], env);
+    serve = await startServe(
+      [
+        'testsrc:160x96@10',
+        '--model',
+        model,
+        '--nats',
+        withUser(server.url, 'server', passwords.DEEPLAB_SERVER_PASSWORD),
+      ],
+      env,
+    );
     viewer = await TestViewer.connect(`${serve.url}/ws`);
     await viewer.until((v) => v.frames.length >= 3, 30_000, 'frames through the secured broker');
     for (const text of [serve.stderr(), workers[0]!.log(), job.stderr]) expect(text).not.toMatch(/pw-\d/);
 
-    client = await connect({ servers: server.url, user: 'client', pass: passwords.DEEPLAB_CLIENT_PASSWORD, inboxPrefix: '_INBOX_client' });
+    client = await connect({
+      servers: server.url,
+      user: 'client',
+      pass: passwords.DEEPLAB_CLIENT_PASSWORD,
+      inboxPrefix: '_INBOX_client',
+    });
     const js = jetstream(client, { timeout: 2000 });
-    const task = encode({ stream: 'evil', input: 'file:///etc/passwd', realtime: true, model: { object: 'models/x.onnx' }, run: { batchSize: 1 }, crfOn: false, watched: true, server: 'x:1' });
+    const task = encode({
+      stream: 'evil',
+      input: 'file:///etc/passwd',
+      realtime: true,
+      model: { object: 'models/x.onnx' },
+      run: { batchSize: 1 },
+      crfOn: false,
+      watched: true,
+      server: 'x:1',
+    });
     await expect(new Kvm(js).open(LIVE_BUCKET).then((kv) => kv.put('evil', task))).rejects.toThrow();
     await expect(js.publish('$KV.deeplab-live.evil', task)).rejects.toThrow();
     await expect(new Kvm(js).open(LIVE_BUCKET).then((kv) => kv.get('testsrc'))).rejects.toThrow();
-    await expect(client.request('$JS.API.DIRECT.GET.KV_deeplab-live.$KV.deeplab-live.testsrc', '', { timeout: 2000 })).rejects.toThrow();
+    await expect(
+      client.request('$JS.API.DIRECT.GET.KV_deeplab-live.$KV.deeplab-live.testsrc', '', { timeout: 2000 }),
+    ).rejects.toThrow();
     // The same calls as the server user (the control): its task is there to read.
-    const asServer = await connect({ servers: server.url, user: 'server', pass: passwords.DEEPLAB_SERVER_PASSWORD, inboxPrefix: '_INBOX_server' });
+    const asServer = await connect({
+      servers: server.url,
+      user: 'server',
+      pass: passwords.DEEPLAB_SERVER_PASSWORD,
+      inboxPrefix: '_INBOX_server',
+    });
     try {
       const entry = await (await new Kvm(jetstream(asServer, { timeout: 2000 })).open(LIVE_BUCKET)).get('testsrc');
       expect(new TextDecoder().decode(entry!.value)).toContain('"stream":"testsrc"');
@@ -81,7 +144,9 @@ describe.skipIf(!NATS_SERVER)('a secured broker', () => {
     const worker = startWorker(withUser(server.url, 'worker', 'wrong-password'));
     workers.push(worker);
     expect(await worker.exited).not.toBe(0);
-    expect(worker.log().trim()).toMatch(/^error: the NATS server at nats:\/\/\*\*\*@127\.0\.0\.1:\d+ refused this user \(.*\): check the URL's user and password, --nats-creds, --nats-nkey or --nats-token$/);
+    expect(worker.log().trim()).toMatch(
+      /^error: the NATS server at nats:\/\/\*\*\*@127\.0\.0\.1:\d+ refused this user \(.*\): check the URL's user and password, --nats-creds, --nats-nkey or --nats-token$/,
+    );
     expect(worker.log()).not.toContain('wrong-password');
   }, 30_000);
 
@@ -97,12 +162,16 @@ describe.skipIf(!NATS_SERVER)('a secured broker', () => {
 
     const untrusted = await runCli(['worker', '--nats', tlsUrl, '--threads', '1']);
     expect(untrusted.code).not.toBe(0);
-    expect(untrusted.stderr.trim()).toMatch(/^error: the NATS server at tls:\/\/127\.0\.0\.1:\d+ showed a certificate this process does not trust \(.*\): pass the CA that signed it with --nats-ca$/);
+    expect(untrusted.stderr.trim()).toMatch(
+      /^error: the NATS server at tls:\/\/127\.0\.0\.1:\d+ showed a certificate this process does not trust \(.*\): pass the CA that signed it with --nats-ca$/,
+    );
     await server.stop();
 
     server = await startNatsServer();
     const plain = await runCli(['worker', '--nats', server.url, '--threads', '1', '--nats-tls-required']);
     expect(plain.code).not.toBe(0);
-    expect(plain.stderr.trim()).toMatch(/^error: the NATS server at nats:\/\/127\.0\.0\.1:\d+ offers no TLS, and TLS is required here/);
+    expect(plain.stderr.trim()).toMatch(
+      /^error: the NATS server at nats:\/\/127\.0\.0\.1:\d+ offers no TLS, and TLS is required here/,
+    );
   }, 60_000);
 });

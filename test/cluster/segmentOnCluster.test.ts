@@ -12,9 +12,17 @@ import { Objm } from '@nats-io/obj';
 import { connect } from '@nats-io/transport-node';
 import { CHUNK_STREAM, OBJECT_BUCKET } from '../../cluster/protocol.js';
 import { countFrames, runCli, tempDir, writeClip, writeModel } from '../helpers/fixtures.js';
-import { NATS_SERVER, type NatsServer, startNatsServer, killWorkers, startWorker, type WorkerProcess } from '../helpers/natsServer.js';
+import {
+  NATS_SERVER,
+  type NatsServer,
+  startNatsServer,
+  killWorkers,
+  startWorker,
+  type WorkerProcess,
+} from '../helpers/natsServer.js';
 
-if (!NATS_SERVER) console.warn('skipping the cluster tests: nats-server is not installed (bash .ci/install installs it from Debian)');
+if (!NATS_SERVER)
+  console.warn('skipping the cluster tests: nats-server is not installed (bash .ci/install installs it from Debian)');
 
 describe.skipIf(!NATS_SERVER)('segment --nats with worker processes on a real NATS JetStream server', () => {
   const { dir, cleanup } = tempDir('dls-cluster-');
@@ -26,8 +34,28 @@ describe.skipIf(!NATS_SERVER)('segment --nats with worker processes on a real NA
   /** Short deadlines, so that a dead worker's chunk comes back within the test. */
   const env = { DEEPLAB_STREAM_ACK_WAIT: '1.5' };
 
-  const masksOf = (masks: string) => new Map(readdirSync(masks).sort().map((f) => [f, readFileSync(path.join(masks, f)).toString('base64')]));
-  const segmentArgs = (out: string, url: string) => ['segment', clip, '--model', model, '--nats', url, '--chunk-seconds', '1', '--frames-json', `${out}.jsonl`, '--masks', `${out}-masks`, '-o', `${out}.mp4`];
+  const masksOf = (masks: string) =>
+    new Map(
+      readdirSync(masks)
+        .sort()
+        .map((f) => [f, readFileSync(path.join(masks, f)).toString('base64')]),
+    );
+  const segmentArgs = (out: string, url: string) => [
+    'segment',
+    clip,
+    '--model',
+    model,
+    '--nats',
+    url,
+    '--chunk-seconds',
+    '1',
+    '--frames-json',
+    `${out}.jsonl`,
+    '--masks',
+    `${out}-masks`,
+    '-o',
+    `${out}.mp4`,
+  ];
   const expectLocalOutputs = async (out: string) => {
     expect(readFileSync(`${out}.jsonl`, 'utf8')).toBe(local.frames);
     expect(masksOf(`${out}-masks`)).toEqual(local.masks);
@@ -37,10 +65,25 @@ describe.skipIf(!NATS_SERVER)('segment --nats with worker processes on a real NA
   beforeAll(async () => {
     model = writeModel(dir, { classes: 4, seed: 5 });
     // Four seconds with a keyframe every second: four chunks of about a second.
-    clip = await writeClip(dir, 'clip.mp4', { frames: 100, codecArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p'] });
-    const r = await runCli(['segment', clip, '--model', model, '--frames-json', path.join(dir, 'local.jsonl'), '--masks', path.join(dir, 'local-masks')]);
+    clip = await writeClip(dir, 'clip.mp4', {
+      frames: 100,
+      codecArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p'],
+    });
+    const r = await runCli([
+      'segment',
+      clip,
+      '--model',
+      model,
+      '--frames-json',
+      path.join(dir, 'local.jsonl'),
+      '--masks',
+      path.join(dir, 'local-masks'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
-    local = { frames: readFileSync(path.join(dir, 'local.jsonl'), 'utf8'), masks: masksOf(path.join(dir, 'local-masks')) };
+    local = {
+      frames: readFileSync(path.join(dir, 'local.jsonl'), 'utf8'),
+      masks: masksOf(path.join(dir, 'local-masks')),
+    };
     expect(local.masks.size).toBe(100);
   }, 60_000);
 
@@ -127,7 +170,12 @@ describe.skipIf(!NATS_SERVER)('segment --nats with worker processes on a real NA
     server = null;
     const r = await run;
     expect(r.code).toBe(69);
-    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('error:'))).toHaveLength(1);
+    expect(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('error:')),
+    ).toHaveLength(1);
     expect(r.stderr).toMatch(/error: lost the NATS server at nats:\/\/127\.0\.0\.1:\d+/);
     expect(readdirSync(dir).filter((f) => f.includes('broker-lost'))).toEqual([]);
   }, 60_000);
@@ -135,7 +183,9 @@ describe.skipIf(!NATS_SERVER)('segment --nats with worker processes on a real NA
   it('says in one line when there is no broker to reach', async () => {
     const r = await runCli(segmentArgs(path.join(dir, 'nobody'), 'nats://127.0.0.1:9'));
     expect(r.code).toBe(69);
-    expect(r.stderr).toMatch(/^error: cannot reach the NATS server at nats:\/\/127\.0\.0\.1:9 .*start one with JetStream/m);
+    expect(r.stderr).toMatch(
+      /^error: cannot reach the NATS server at nats:\/\/127\.0\.0\.1:9 .*start one with JetStream/m,
+    );
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(path.join(dir, 'nobody.jsonl'))).toBe(false);
   }, 30_000);
@@ -149,7 +199,11 @@ describe.skipIf(!NATS_SERVER)('segment --nats with worker processes on a real NA
     const nc = await connect({ servers: server.url });
     try {
       const jsm = await jetstreamManager(nc);
-      const queued = async () => jsm.streams.info(CHUNK_STREAM).then((i) => i.state.messages, () => 0);
+      const queued = async () =>
+        jsm.streams.info(CHUNK_STREAM).then(
+          (i) => i.state.messages,
+          () => 0,
+        );
       for (let i = 0; i < 100 && (await queued()) < 4; i++) await new Promise((resolve) => setTimeout(resolve, 100));
       expect(await queued()).toBe(4);
       process.kill(pid, 'SIGKILL');
@@ -167,7 +221,16 @@ describe.skipIf(!NATS_SERVER)('segment --nats with worker processes on a real NA
   it('refuses a still image with --nats in one line', async () => {
     const png = path.join(dir, 'still.png');
     await writeClip(dir, 'still.png', { frames: 1, codecArgs: [] });
-    const r = await runCli(['segment', png, '--model', model, '--nats', 'nats://127.0.0.1:9', '--frames-json', path.join(dir, 'still.jsonl')]);
+    const r = await runCli([
+      'segment',
+      png,
+      '--model',
+      model,
+      '--nats',
+      'nats://127.0.0.1:9',
+      '--frames-json',
+      path.join(dir, 'still.jsonl'),
+    ]);
     expect(r.code).toBe(64);
     expect(r.stderr).toMatch(/error: --nats cuts a video file into chunks; .* is a still image: run it without --nats/);
   }, 30_000);

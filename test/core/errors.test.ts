@@ -1,12 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { fromErrorEnvelope, isUserError, ModelError, SourceError, toErrorEnvelope, UsageError } from '../../core/errors.js';
+import {
+  fromErrorEnvelope,
+  isUserError,
+  ModelError,
+  SourceError,
+  toErrorEnvelope,
+  UsageError,
+} from '../../core/errors.js';
 
 /** What postMessage does to a value: the structured clone. */
 const acrossThreads = <T>(value: T): T => structuredClone(value);
 
 describe('error envelopes across a worker boundary', () => {
   it('keeps a user error its class and its one line', () => {
-    for (const original of [new UsageError('use --crf-scale 0.5'), new ModelError('not ONNX'), new SourceError('camera:1 is busy')]) {
+    for (const original of [
+      new UsageError('use --crf-scale 0.5'),
+      new ModelError('not ONNX'),
+      new SourceError('camera:1 is busy'),
+    ]) {
       const back = fromErrorEnvelope(acrossThreads(toErrorEnvelope(original)), 'CRF failed');
       expect(back).toBeInstanceOf(original.constructor);
       expect(back.message).toBe(original.message);

@@ -10,7 +10,12 @@ describe('settings', () => {
   it('takes defaults from an empty environment', () => {
     const read = readSettings({});
     expect(read.cacheDir).toMatch(/\/\.cache\/deeplab-stream$/);
-    expect(read.cluster).toEqual({ jobTtlMs: 6 * 3600_000, ackWaitMs: 30_000, leaseTtlMs: 3000, storeBytes: 10 * 1024 * 1024 * 1024 });
+    expect(read.cluster).toEqual({
+      jobTtlMs: 6 * 3600_000,
+      ackWaitMs: 30_000,
+      leaseTtlMs: 3000,
+      storeBytes: 10 * 1024 * 1024 * 1024,
+    });
     expect(read.crf).toEqual({ native: true, nativeImage: true, wasm: true, hugePages: true, spinMicros: 200 });
     expect(readSettings({ XDG_CACHE_HOME: '/x' }).cacheDir).toBe('/x/deeplab-stream');
     expect(readSettings({ DEEPLAB_STREAM_CACHE: '/c', XDG_CACHE_HOME: '/x' }).cacheDir).toBe('/c');
@@ -18,7 +23,16 @@ describe('settings', () => {
 
   it('clamps numbers to their ranges and refuses unknown switch values, one line each', () => {
     const notes: string[] = [];
-    const read = readSettings({ DEEPLAB_STREAM_LEASE_TTL: '1e10', DEEPLAB_STREAM_ACK_WAIT: 'soon', DEEPLAB_STREAM_JOB_TTL: '0.001', DEEPLAB_STREAM_CRF_NATIVE: 'maybe', DEEPLAB_STREAM_GSTREAMER: 'off' }, (line) => notes.push(line));
+    const read = readSettings(
+      {
+        DEEPLAB_STREAM_LEASE_TTL: '1e10',
+        DEEPLAB_STREAM_ACK_WAIT: 'soon',
+        DEEPLAB_STREAM_JOB_TTL: '0.001',
+        DEEPLAB_STREAM_CRF_NATIVE: 'maybe',
+        DEEPLAB_STREAM_GSTREAMER: 'off',
+      },
+      (line) => notes.push(line),
+    );
     expect(read.cluster.leaseTtlMs).toBe(300_000);
     expect(read.cluster.ackWaitMs).toBe(30_000);
     expect(read.cluster.jobTtlMs).toBe(1000);
@@ -35,7 +49,7 @@ describe('settings', () => {
   it("follows this process's environment, and says each note once", () => {
     const written: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((text: string) => (written.push(String(text)), true));
+    process.stderr.write = (text: string) => (written.push(String(text)), true);
     try {
       process.env['DEEPLAB_STREAM_LEASE_TTL'] = '7';
       expect(settings().cluster.leaseTtlMs).toBe(7000);
@@ -53,7 +67,26 @@ describe('settings', () => {
 
   it('is where every variable the product reads is named', async () => {
     const { spawnSync } = await import('node:child_process');
-    const found = spawnSync('grep', ['-rhoE', "process\\.env(\\[['\"][A-Z_]+|\\.[A-Z_]+)", 'index.ts', 'core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'server', 'pipeline', 'cluster', 'cli'], { encoding: 'utf8' }).stdout;
+    const found = spawnSync(
+      'grep',
+      [
+        '-rhoE',
+        'process\\.env(\\[[\'"][A-Z_]+|\\.[A-Z_]+)',
+        'index.ts',
+        'core',
+        'io',
+        'crf',
+        'model',
+        'operators',
+        'sources',
+        'sinks',
+        'server',
+        'pipeline',
+        'cluster',
+        'cli',
+      ],
+      { encoding: 'utf8' },
+    ).stdout;
     // Only this module reads the environment (process.env itself may be passed on to child processes).
     expect(found.trim()).toBe('');
     expect(Object.keys(ENVIRONMENT).length).toBeGreaterThan(20);

@@ -4,7 +4,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deeplabLikeCase, movingShapesSequence } from '../../bench/crfCases.js';
 import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
-import { HUGE_PAGE_BYTES, hugePageAlignedEnd, nativeImageCrf, nativeKernelsAvailable, withNativeKernels } from '../../crf/crfNative.js';
+import {
+  HUGE_PAGE_BYTES,
+  hugePageAlignedEnd,
+  nativeImageCrf,
+  nativeKernelsAvailable,
+  withNativeKernels,
+} from '../../crf/crfNative.js';
 import { probabilitiesFor } from '../../pipeline/crfOnImages.js';
 import { writeNpyFloat32 } from '../../io/npy.js';
 import type { CrfExports } from '../../crf/latticeExports.js';
@@ -24,7 +30,11 @@ const thpMode = (() => {
     return 'none';
   }
 })();
-const skipWhy = !existsSync(addon) ? 'crfNative.node was not built (no C compiler at build time)' : thpMode === 'never' || thpMode === 'none' ? `transparent huge pages are ${thpMode} on this system` : '';
+const skipWhy = !existsSync(addon)
+  ? 'crfNative.node was not built (no C compiler at build time)'
+  : thpMode === 'never' || thpMode === 'none'
+    ? `transparent huge pages are ${thpMode} on this system`
+    : '';
 if (skipWhy) console.warn(`hugePages: the huge-page checks skip: ${skipWhy}`);
 
 /**
@@ -73,36 +83,62 @@ function nativeSetTo<T>(native: boolean, run: () => T): T {
 }
 
 /** Q and labels of one CRF in WebAssembly alone (`native` false) or with the native kernels (from `source` when given, else the case's probabilities). */
-function crfWith(native: boolean, width: number, height: number, classes: number, threads: number, source?: ProbabilitySource) {
+function crfWith(
+  native: boolean,
+  width: number,
+  height: number,
+  classes: number,
+  threads: number,
+  source?: ProbabilitySource,
+) {
   return nativeSetTo(native, () => {
     const workspace = new CrfWorkspace({ threads });
     try {
       workspace.startThreads(latticeModule()!);
       const scene = deeplabLikeCase(width, height, classes, classes);
-      return DenseCrf.forImage(scene.image, width, height, DEEPLAB_VOC_PARAMS, workspace).infer(source ?? scene.probabilities, classes, { iterations: 4 });
+      return DenseCrf.forImage(scene.image, width, height, DEEPLAB_VOC_PARAMS, workspace).infer(
+        source ?? scene.probabilities,
+        classes,
+        {
+          iterations: 4,
+        },
+      );
     } finally {
       workspace.dispose();
     }
   });
 }
 
-const noKernels = !nativeKernelsAvailable() ? 'the native kernels are not available here (addon not built, or no AVX2)' : '';
+const noKernels = !nativeKernelsAvailable()
+  ? 'the native kernels are not available here (addon not built, or no AVX2)'
+  : '';
 if (noKernels) console.warn(`crfNative: the kernel checks skip: ${noKernels}`);
 
 describe('native kernels', () => {
   // Rows of 4 (a four-lane tail alone), 8, 12 (8 + 4), 20, 24 and 32 floats (wider: sliceUpdate
   // stays in WebAssembly, the splat runs four lanes at a time); one thread and two.
   it.skipIf(Boolean(noKernels)).each([
-    [2, 1], [6, 1], [11, 2], [19, 1], [21, 2], [30, 2],
-  ])('give bit-identical marginals to WebAssembly: %i labels, %i thread(s)', (classes, threads) => {
-    const [width, height] = threads === 2 ? [320, 240] : [96, 64];
-    const wasm = crfWith(false, width, height, classes, threads);
-    const native = crfWith(true, width, height, classes, threads);
-    expect(native.activeLabels).toEqual(wasm.activeLabels);
-    expect(Buffer.from(native.labels).equals(Buffer.from(wasm.labels))).toBe(true);
-    const differing = new Uint32Array(native.q.buffer, native.q.byteOffset, native.q.length).filter((bits, i) => bits !== new Uint32Array(wasm.q.buffer, wasm.q.byteOffset, wasm.q.length)[i]).length;
-    expect(differing).toBe(0);
-  }, 60_000);
+    [2, 1],
+    [6, 1],
+    [11, 2],
+    [19, 1],
+    [21, 2],
+    [30, 2],
+  ])(
+    'give bit-identical marginals to WebAssembly: %i labels, %i thread(s)',
+    (classes, threads) => {
+      const [width, height] = threads === 2 ? [320, 240] : [96, 64];
+      const wasm = crfWith(false, width, height, classes, threads);
+      const native = crfWith(true, width, height, classes, threads);
+      expect(native.activeLabels).toEqual(wasm.activeLabels);
+      expect(Buffer.from(native.labels).equals(Buffer.from(wasm.labels))).toBe(true);
+      const differing = new Uint32Array(native.q.buffer, native.q.byteOffset, native.q.length).filter(
+        (bits, i) => bits !== new Uint32Array(wasm.q.buffer, wasm.q.byteOffset, wasm.q.length)[i],
+      ).length;
+      expect(differing).toBe(0);
+    },
+    60_000,
+  );
 });
 
 describe('native kernels on a warm-started video', () => {
@@ -123,14 +159,22 @@ describe('native kernels on a warm-started video', () => {
   }
 
   // splatChange, the neighbour links of moved pixels' new vertices and the blurs of the kept splats.
-  it.skipIf(Boolean(noKernels))('give WebAssembly\'s labels and Q on every frame, byte for byte', () => {
-    const [wasm, native] = [videoWith(false), videoWith(true)];
-    expect(native.filter((f) => f.warm).length).toBeGreaterThanOrEqual(3);
-    native.forEach((frame, i) => {
-      expect(Buffer.from(frame.labels).equals(Buffer.from(wasm[i]!.labels))).toBe(true);
-      expect(Buffer.from(frame.q.buffer, frame.q.byteOffset, frame.q.byteLength).equals(Buffer.from(wasm[i]!.q.buffer, wasm[i]!.q.byteOffset, wasm[i]!.q.byteLength))).toBe(true);
-    });
-  }, 60_000);
+  it.skipIf(Boolean(noKernels))(
+    "give WebAssembly's labels and Q on every frame, byte for byte",
+    () => {
+      const [wasm, native] = [videoWith(false), videoWith(true)];
+      expect(native.filter((f) => f.warm).length).toBeGreaterThanOrEqual(3);
+      native.forEach((frame, i) => {
+        expect(Buffer.from(frame.labels).equals(Buffer.from(wasm[i]!.labels))).toBe(true);
+        expect(
+          Buffer.from(frame.q.buffer, frame.q.byteOffset, frame.q.byteLength).equals(
+            Buffer.from(wasm[i]!.q.buffer, wasm[i]!.q.byteOffset, wasm[i]!.q.byteLength),
+          ),
+        ).toBe(true);
+      });
+    },
+    60_000,
+  );
 });
 
 describe('one image whole in the addon', () => {
@@ -148,159 +192,322 @@ describe('one image whole in the addon', () => {
 
   // 96×64 runs on one thread, 320×240 on two (from 65,536 pixels, as the worker's engine).
   it.skipIf(Boolean(noKernels)).each([
-    [96, 64, 6, 1], [320, 240, 21, 2], [320, 240, 3, 2],
-  ])('gives the worker engine\'s labels and Q, byte for byte: %ix%i, %i labels, %i thread(s)', async (width, height, classes, threads) => {
-    const { scene, source, cleanup } = npyCase(width, height, classes);
-    try {
-      const native = await nativeImageCrf(scene.image, width, height, source, classes, { ...DEEPLAB_VOC_PARAMS, iterations: 4 }, true, threads);
-      const engine = crfWith(true, width, height, classes, threads, source);
-      expect(native).not.toBeNull();
-      expect(native!.activeLabels).toEqual(engine.activeLabels);
-      expect(Buffer.from(native!.labels).equals(Buffer.from(engine.labels))).toBe(true);
-      expect(Buffer.from(native!.q!.buffer).equals(Buffer.from(engine.q.buffer, engine.q.byteOffset, engine.q.byteLength))).toBe(true);
-      expect(native!.setupMs).toBeGreaterThan(0);
-    } finally {
-      cleanup();
-    }
-  }, 60_000);
-
-  it.skipIf(Boolean(noKernels))('runs several images at once, each on its own threads and memory, with the results of one at a time', async () => {
-    const sizes = [[320, 240, 21], [256, 256, 5], [96, 64, 8]] as const;
-    const cases = sizes.map(([width, height, classes]) => ({ width, height, classes, ...npyCase(width, height, classes) }));
-    try {
-      const params = { ...DEEPLAB_VOC_PARAMS, iterations: 3 };
-      const run = (c: (typeof cases)[number]) => nativeImageCrf(c.scene.image, c.width, c.height, c.source, c.classes, params, true);
-      const together = await Promise.all(cases.map(run));
-      for (const [i, c] of cases.entries()) {
-        const alone = await run(c);
-        expect(Buffer.from(together[i]!.labels).equals(Buffer.from(alone!.labels))).toBe(true);
-        expect(Buffer.from(together[i]!.q!.buffer).equals(Buffer.from(alone!.q!.buffer))).toBe(true);
+    [96, 64, 6, 1],
+    [320, 240, 21, 2],
+    [320, 240, 3, 2],
+  ])(
+    "gives the worker engine's labels and Q, byte for byte: %ix%i, %i labels, %i thread(s)",
+    async (width, height, classes, threads) => {
+      const { scene, source, cleanup } = npyCase(width, height, classes);
+      try {
+        const native = await nativeImageCrf(
+          scene.image,
+          width,
+          height,
+          source,
+          classes,
+          { ...DEEPLAB_VOC_PARAMS, iterations: 4 },
+          true,
+          threads,
+        );
+        const engine = crfWith(true, width, height, classes, threads, source);
+        expect(native).not.toBeNull();
+        expect(native!.activeLabels).toEqual(engine.activeLabels);
+        expect(Buffer.from(native!.labels).equals(Buffer.from(engine.labels))).toBe(true);
+        expect(
+          Buffer.from(native!.q!.buffer).equals(Buffer.from(engine.q.buffer, engine.q.byteOffset, engine.q.byteLength)),
+        ).toBe(true);
+        expect(native!.setupMs).toBeGreaterThan(0);
+      } finally {
+        cleanup();
       }
-    } finally {
-      for (const c of cases) c.cleanup();
-    }
-  }, 60_000);
+    },
+    60_000,
+  );
 
-  it.skipIf(Boolean(noKernels))('says which value is not a probability, as the worker does, and leaves more than 24 labels to the worker', async () => {
-    const bad = npyCase(96, 64, 4, (p) => void (p[(5 * 96 + 7) * 4 + 1] = Number.NaN));
-    try {
-      await expect(nativeImageCrf(bad.scene.image, 96, 64, bad.source, 4, DEEPLAB_VOC_PARAMS, false)).rejects.toThrow(/NaN at pixel \(7, 5\), label 1/);
-    } finally {
-      bad.cleanup();
-    }
-    const wide = npyCase(96, 64, 30);
-    try {
-      expect(await nativeImageCrf(wide.scene.image, 96, 64, wide.source, 30, DEEPLAB_VOC_PARAMS, false)).toBeNull();
-    } finally {
-      wide.cleanup();
-    }
-  });
+  it.skipIf(Boolean(noKernels))(
+    'runs several images at once, each on its own threads and memory, with the results of one at a time',
+    async () => {
+      const sizes = [
+        [320, 240, 21],
+        [256, 256, 5],
+        [96, 64, 8],
+      ] as const;
+      const cases = sizes.map(([width, height, classes]) => ({
+        width,
+        height,
+        classes,
+        ...npyCase(width, height, classes),
+      }));
+      try {
+        const params = { ...DEEPLAB_VOC_PARAMS, iterations: 3 };
+        const run = (c: (typeof cases)[number]) =>
+          nativeImageCrf(c.scene.image, c.width, c.height, c.source, c.classes, params, true);
+        const together = await Promise.all(cases.map(run));
+        for (const [i, c] of cases.entries()) {
+          const alone = await run(c);
+          expect(Buffer.from(together[i]!.labels).equals(Buffer.from(alone!.labels))).toBe(true);
+          expect(Buffer.from(together[i]!.q!.buffer).equals(Buffer.from(alone!.q!.buffer))).toBe(true);
+        }
+      } finally {
+        for (const c of cases) c.cleanup();
+      }
+    },
+    60_000,
+  );
+
+  it.skipIf(Boolean(noKernels))(
+    'says which value is not a probability, as the worker does, and leaves more than 24 labels to the worker',
+    async () => {
+      const bad = npyCase(96, 64, 4, (p) => void (p[(5 * 96 + 7) * 4 + 1] = Number.NaN));
+      try {
+        await expect(nativeImageCrf(bad.scene.image, 96, 64, bad.source, 4, DEEPLAB_VOC_PARAMS, false)).rejects.toThrow(
+          /NaN at pixel \(7, 5\), label 1/,
+        );
+      } finally {
+        bad.cleanup();
+      }
+      const wide = npyCase(96, 64, 30);
+      try {
+        expect(await nativeImageCrf(wide.scene.image, 96, 64, wide.source, 30, DEEPLAB_VOC_PARAMS, false)).toBeNull();
+      } finally {
+        wide.cleanup();
+      }
+    },
+  );
 });
 
 describe('native kernels, bounds', () => {
   /** The native kernels over a fresh 4-page (256 KiB) memory, as an engine gets them. */
-  function kernels(pages = 4): { exports: CrfExports; wasm: CrfExports; memory: WebAssembly.Memory; i32: Int32Array; f32: Float32Array } {
+  function kernels(pages = 4): {
+    exports: CrfExports;
+    wasm: CrfExports;
+    memory: WebAssembly.Memory;
+    i32: Int32Array;
+    f32: Float32Array;
+  } {
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     const wasm = new WebAssembly.Instance(latticeModule()!, { env: { memory } }).exports as unknown as CrfExports;
-    return { exports: withNativeKernels(wasm, memory), wasm, memory, i32: new Int32Array(memory.buffer), f32: new Float32Array(memory.buffer) };
+    return {
+      exports: withNativeKernels(wasm, memory),
+      wasm,
+      memory,
+      i32: new Int32Array(memory.buffer),
+      f32: new Float32Array(memory.buffer),
+    };
   }
   const MEMORY = 4 * 65536;
 
-  it.skipIf(Boolean(noKernels))('refuse a corner, neighbour or listed pixel outside the memory, as WebAssembly traps, and write nothing past it', () => {
-    const { exports, i32, f32 } = kernels();
-    // One point with one corner at vertex 1: offsets at 64 KiB, weights after, values after, lattice after.
-    const [offsets, weights, values, lattice] = [65536, 65540, 65544, 65664];
-    i32[offsets / 4] = 1;
-    f32[weights / 4] = 1;
-    f32.fill(2, values / 4, values / 4 + 4);
-    exports.splat(1, 1, 4, offsets, weights, values, lattice, 8);
-    expect(Array.from(f32.subarray(lattice / 4 + 4, lattice / 4 + 8))).toEqual([2, 2, 2, 2]);
-    // A corner past the lattice it was given, and one far past the memory.
-    i32[offsets / 4] = 5;
-    expect(() => exports.splat(1, 1, 4, offsets, weights, values, lattice, 8)).toThrow(RangeError);
-    i32[offsets / 4] = 2 ** 30;
-    expect(() => exports.splat(1, 1, 4, offsets, weights, values, lattice, 8)).toThrow(RangeError);
-    // Arrays that run past the memory.
-    expect(() => exports.splat(10_000, 6, 24, offsets, weights, values, lattice, 8)).toThrow(RangeError);
-    expect(() => exports.addInto(MEMORY - 16, 0, 8)).toThrow(RangeError);
-    // A neighbour index past the memory.
-    const neighbours = 70_000;
-    i32[neighbours / 4] = 2 ** 29;
-    expect(() => exports.blurDirection(0, 0, 1, 1, 4, neighbours, lattice, lattice + 64)).toThrow(RangeError);
-    // A listed pixel past the memory (kernel descriptions zeroed: no kernels).
-    const [list, describe] = [80_000, 80_016];
-    i32.fill(0, describe / 4, describe / 4 + 12);
-    i32[list / 4] = 1 << 24;
-    expect(() => exports.sliceUpdate(0, 1, list, 4, 4, 96_000, 100_000, describe, 0)).toThrow(RangeError);
-    i32[list / 4] = 0;
-    f32.fill(0, 96_000 / 4, 96_000 / 4 + 4);
-    exports.sliceUpdate(0, 1, list, 4, 4, 96_000, 100_000, describe, 0);
-    expect(Array.from(f32.subarray(100_000 / 4, 100_000 / 4 + 4))).toEqual([0.25, 0.25, 0.25, 0.25]);
-    expect(f32[MEMORY / 4 - 1]).toBe(0);
-  });
+  it.skipIf(Boolean(noKernels))(
+    'refuse a corner, neighbour or listed pixel outside the memory, as WebAssembly traps, and write nothing past it',
+    () => {
+      const { exports, i32, f32 } = kernels();
+      // One point with one corner at vertex 1: offsets at 64 KiB, weights after, values after, lattice after.
+      const [offsets, weights, values, lattice] = [65536, 65540, 65544, 65664];
+      i32[offsets / 4] = 1;
+      f32[weights / 4] = 1;
+      f32.fill(2, values / 4, values / 4 + 4);
+      exports.splat(1, 1, 4, offsets, weights, values, lattice, 8);
+      expect(Array.from(f32.subarray(lattice / 4 + 4, lattice / 4 + 8))).toEqual([2, 2, 2, 2]);
+      // A corner past the lattice it was given, and one far past the memory.
+      i32[offsets / 4] = 5;
+      expect(() => exports.splat(1, 1, 4, offsets, weights, values, lattice, 8)).toThrow(RangeError);
+      i32[offsets / 4] = 2 ** 30;
+      expect(() => exports.splat(1, 1, 4, offsets, weights, values, lattice, 8)).toThrow(RangeError);
+      // Arrays that run past the memory.
+      expect(() => exports.splat(10_000, 6, 24, offsets, weights, values, lattice, 8)).toThrow(RangeError);
+      expect(() => exports.addInto(MEMORY - 16, 0, 8)).toThrow(RangeError);
+      // A neighbour index past the memory.
+      const neighbours = 70_000;
+      i32[neighbours / 4] = 2 ** 29;
+      expect(() => exports.blurDirection(0, 0, 1, 1, 4, neighbours, lattice, lattice + 64)).toThrow(RangeError);
+      // A listed pixel past the memory (kernel descriptions zeroed: no kernels).
+      const [list, describe] = [80_000, 80_016];
+      i32.fill(0, describe / 4, describe / 4 + 12);
+      i32[list / 4] = 1 << 24;
+      expect(() => exports.sliceUpdate(0, 1, list, 4, 4, 96_000, 100_000, describe, 0)).toThrow(RangeError);
+      i32[list / 4] = 0;
+      f32.fill(0, 96_000 / 4, 96_000 / 4 + 4);
+      exports.sliceUpdate(0, 1, list, 4, 4, 96_000, 100_000, describe, 0);
+      expect(Array.from(f32.subarray(100_000 / 4, 100_000 / 4 + 4))).toEqual([0.25, 0.25, 0.25, 0.25]);
+      expect(f32[MEMORY / 4 - 1]).toBe(0);
+    },
+  );
 
-  it.skipIf(Boolean(noKernels))('find the same lattice neighbours as WebAssembly, and refuse a hash table that points outside the memory', () => {
-    // A 5-d lattice over 3000 random points (16 MiB memory): offsets, weights, keys, table, features.
-    const { exports, wasm, i32, f32 } = kernels(256);
-    const [points, d, capacity, tableCapacity] = [3000, 5, 3000 * 6, 65536];
-    const [offsets, weights, keys, table, features, scratch] = [1 << 20, 2 << 20, 3 << 20, 4 << 20, 5 << 20, 6 << 20];
-    const random = (() => { let x = 7; return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32); })();
-    for (let i = 0; i < points * d; i++) f32[features / 4 + i] = random() * 4;
-    const vertices = wasm.buildLattice(points, d, features, offsets, weights, keys, capacity, table, tableCapacity, scratch);
-    expect(vertices).toBeGreaterThan(1000);
-    const rows = vertices + 100;
-    const tableOf = (at: number) => Array.from(i32.subarray(at / 4, at / 4 + (d + 1) * rows * 2));
-    const [fromWasm, fromNative] = [8 << 20, 10 << 20];
-    wasm.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, fromWasm, scratch);
-    exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, fromNative, scratch);
-    expect(tableOf(fromNative)).toEqual(tableOf(fromWasm));
-    expect(tableOf(fromNative).filter((v) => v > 0).length).toBeGreaterThan(vertices); // some vertices do have neighbours
-    // Vertices added later linked both ways (a warm frame's moved points): the first half linked, then the rest.
-    const half = vertices >> 1;
-    for (const [link, at] of [[wasm, fromWasm], [exports, fromNative]] as const) {
-      i32.fill(0, at / 4, at / 4 + (d + 1) * rows * 2);
-      link.neighboursOf(0, half, rows, d, keys, table, tableCapacity, at, scratch);
-      link.linkVertices(half, vertices, rows, d, keys, table, tableCapacity, at, scratch);
-    }
-    expect(tableOf(fromNative)).toEqual(tableOf(fromWasm));
-    // A table slot naming a vertex whose key lies past the memory.
-    const slot = i32.subarray(table / 4, table / 4 + tableCapacity).findIndex((entry) => entry > 0);
-    i32[table / 4 + slot] = 2 ** 30;
-    expect(() => exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, fromNative, scratch)).toThrow(RangeError);
-  });
+  it.skipIf(Boolean(noKernels))(
+    'find the same lattice neighbours as WebAssembly, and refuse a hash table that points outside the memory',
+    () => {
+      // A 5-d lattice over 3000 random points (16 MiB memory): offsets, weights, keys, table, features.
+      const { exports, wasm, i32, f32 } = kernels(256);
+      const [points, d, capacity, tableCapacity] = [3000, 5, 3000 * 6, 65536];
+      const [offsets, weights, keys, table, features, scratch] = [1 << 20, 2 << 20, 3 << 20, 4 << 20, 5 << 20, 6 << 20];
+      const random = (() => {
+        let x = 7;
+        return () => (x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32;
+      })();
+      for (let i = 0; i < points * d; i++) f32[features / 4 + i] = random() * 4;
+      const vertices = wasm.buildLattice(
+        points,
+        d,
+        features,
+        offsets,
+        weights,
+        keys,
+        capacity,
+        table,
+        tableCapacity,
+        scratch,
+      );
+      expect(vertices).toBeGreaterThan(1000);
+      const rows = vertices + 100;
+      const tableOf = (at: number) => Array.from(i32.subarray(at / 4, at / 4 + (d + 1) * rows * 2));
+      const [fromWasm, fromNative] = [8 << 20, 10 << 20];
+      wasm.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, fromWasm, scratch);
+      exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, fromNative, scratch);
+      expect(tableOf(fromNative)).toEqual(tableOf(fromWasm));
+      expect(tableOf(fromNative).filter((v) => v > 0).length).toBeGreaterThan(vertices); // some vertices do have neighbours
+      // Vertices added later linked both ways (a warm frame's moved points): the first half linked, then the rest.
+      const half = vertices >> 1;
+      for (const [link, at] of [
+        [wasm, fromWasm],
+        [exports, fromNative],
+      ] as const) {
+        i32.fill(0, at / 4, at / 4 + (d + 1) * rows * 2);
+        link.neighboursOf(0, half, rows, d, keys, table, tableCapacity, at, scratch);
+        link.linkVertices(half, vertices, rows, d, keys, table, tableCapacity, at, scratch);
+      }
+      expect(tableOf(fromNative)).toEqual(tableOf(fromWasm));
+      // A table slot naming a vertex whose key lies past the memory.
+      const slot = i32.subarray(table / 4, table / 4 + tableCapacity).findIndex((entry) => entry > 0);
+      i32[table / 4 + slot] = 2 ** 30;
+      expect(() => exports.neighboursOf(0, vertices, rows, d, keys, table, tableCapacity, fromNative, scratch)).toThrow(
+        RangeError,
+      );
+    },
+  );
 
-  it.skipIf(Boolean(noKernels))('move points as WebAssembly does (the same vertices, keys, table and corners), say when out of room, and refuse a pixel outside the memory', () => {
-    // A 64×48 image's bilateral lattice (16 MiB memory), then a third of its pixels recoloured and moved.
-    const { exports, wasm, memory, i32 } = kernels(256);
-    const [width, height, d, tableCapacity] = [64, 48, 5, 65536];
-    const points = width * height;
-    const capacity = 40_000; // keys for 40,000 vertices fit below the table
-    const [image, features, offsets, weights, keys, table, list, scratch] = [1 << 20, 2 << 20, 3 << 20, 4 << 20, 5 << 20, 6 << 20, 7 << 20, 8 << 20];
-    const bytes = new Uint8Array(memory.buffer);
-    const random = (() => { let x = 11; return () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32); })();
-    for (let i = 0; i < points * 3; i++) bytes[image + i] = (i % 3) * 60 + Math.floor(random() * 40);
-    wasm.pixelFeatures(0, points, width, image, 4, 8, features);
-    const vertices = wasm.buildLattice(points, d, features, offsets, weights, keys, capacity, table, tableCapacity, scratch);
-    const moved = Array.from({ length: points }, (_, p) => p).filter((p) => p % 3 === 0);
-    i32.set(moved, list / 4);
-    for (const p of moved) for (let c = 0; c < 3; c++) bytes[image + p * 3 + c] = Math.floor(random() * 256);
-    const before = bytes.slice();
-    const afterWasm = wasm.movePoints(list, moved.length, width, image, 4, 8, offsets, weights, keys, capacity, table, tableCapacity, vertices, scratch);
-    const fromWasm = bytes.slice();
-    bytes.set(before);
-    const afterNative = exports.movePoints(list, moved.length, width, image, 4, 8, offsets, weights, keys, capacity, table, tableCapacity, vertices, scratch);
-    expect(afterWasm).toBeGreaterThan(vertices);
-    expect(afterNative).toBe(afterWasm);
-    // Scratch aside (WebAssembly's working space), the memory is the same byte for byte.
-    expect(Buffer.from(bytes.subarray(0, scratch)).equals(Buffer.from(fromWasm.subarray(0, scratch)))).toBe(true);
-    // Out of room: the capacity there is now.
-    bytes.set(before);
-    expect(exports.movePoints(list, moved.length, width, image, 4, 8, offsets, weights, keys, vertices + 1, table, tableCapacity, vertices, scratch)).toBe(-1);
-    // A listed pixel past the memory.
-    bytes.set(before);
-    i32[list / 4] = 2 ** 28;
-    expect(() => exports.movePoints(list, moved.length, width, image, 4, 8, offsets, weights, keys, capacity, table, tableCapacity, vertices, scratch)).toThrow(RangeError);
-  });
+  it.skipIf(Boolean(noKernels))(
+    'move points as WebAssembly does (the same vertices, keys, table and corners), say when out of room, and refuse a pixel outside the memory',
+    () => {
+      // A 64×48 image's bilateral lattice (16 MiB memory), then a third of its pixels recoloured and moved.
+      const { exports, wasm, memory, i32 } = kernels(256);
+      const [width, height, d, tableCapacity] = [64, 48, 5, 65536];
+      const points = width * height;
+      const capacity = 40_000; // keys for 40,000 vertices fit below the table
+      const [image, features, offsets, weights, keys, table, list, scratch] = [
+        1 << 20,
+        2 << 20,
+        3 << 20,
+        4 << 20,
+        5 << 20,
+        6 << 20,
+        7 << 20,
+        8 << 20,
+      ];
+      const bytes = new Uint8Array(memory.buffer);
+      const random = (() => {
+        let x = 11;
+        return () => (x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32;
+      })();
+      for (let i = 0; i < points * 3; i++) bytes[image + i] = (i % 3) * 60 + Math.floor(random() * 40);
+      wasm.pixelFeatures(0, points, width, image, 4, 8, features);
+      const vertices = wasm.buildLattice(
+        points,
+        d,
+        features,
+        offsets,
+        weights,
+        keys,
+        capacity,
+        table,
+        tableCapacity,
+        scratch,
+      );
+      const moved = Array.from({ length: points }, (_, p) => p).filter((p) => p % 3 === 0);
+      i32.set(moved, list / 4);
+      for (const p of moved) for (let c = 0; c < 3; c++) bytes[image + p * 3 + c] = Math.floor(random() * 256);
+      const before = bytes.slice();
+      const afterWasm = wasm.movePoints(
+        list,
+        moved.length,
+        width,
+        image,
+        4,
+        8,
+        offsets,
+        weights,
+        keys,
+        capacity,
+        table,
+        tableCapacity,
+        vertices,
+        scratch,
+      );
+      const fromWasm = bytes.slice();
+      bytes.set(before);
+      const afterNative = exports.movePoints(
+        list,
+        moved.length,
+        width,
+        image,
+        4,
+        8,
+        offsets,
+        weights,
+        keys,
+        capacity,
+        table,
+        tableCapacity,
+        vertices,
+        scratch,
+      );
+      expect(afterWasm).toBeGreaterThan(vertices);
+      expect(afterNative).toBe(afterWasm);
+      // Scratch aside (WebAssembly's working space), the memory is the same byte for byte.
+      expect(Buffer.from(bytes.subarray(0, scratch)).equals(Buffer.from(fromWasm.subarray(0, scratch)))).toBe(true);
+      // Out of room: the capacity there is now.
+      bytes.set(before);
+      expect(
+        exports.movePoints(
+          list,
+          moved.length,
+          width,
+          image,
+          4,
+          8,
+          offsets,
+          weights,
+          keys,
+          vertices + 1,
+          table,
+          tableCapacity,
+          vertices,
+          scratch,
+        ),
+      ).toBe(-1);
+      // A listed pixel past the memory.
+      bytes.set(before);
+      i32[list / 4] = 2 ** 28;
+      expect(() =>
+        exports.movePoints(
+          list,
+          moved.length,
+          width,
+          image,
+          4,
+          8,
+          offsets,
+          weights,
+          keys,
+          capacity,
+          table,
+          tableCapacity,
+          vertices,
+          scratch,
+        ),
+      ).toThrow(RangeError);
+    },
+  );
 });
 
 describe('hugePages', () => {
@@ -312,11 +519,15 @@ describe('hugePages', () => {
     expect(hugePageAlignedEnd(2 ** 31 - 10, 327680, 2 ** 31)).toBe(2 ** 31);
   });
 
-  it.skipIf(Boolean(skipWhy))('backs the CRF memory of a fresh process with huge pages, and not with DEEPLAB_STREAM_HUGE_PAGES=0', () => {
-    // ~25 MB of lattice, unary and Q at 256×256×21.
-    const on = hugeKiBAfterCrf({});
-    const off = hugeKiBAfterCrf({ DEEPLAB_STREAM_HUGE_PAGES: '0' });
-    expect(on * 1024).toBeGreaterThanOrEqual(16 * MiB);
-    expect(off * 1024).toBeLessThan(4 * MiB);
-  }, 60_000);
+  it.skipIf(Boolean(skipWhy))(
+    'backs the CRF memory of a fresh process with huge pages, and not with DEEPLAB_STREAM_HUGE_PAGES=0',
+    () => {
+      // ~25 MB of lattice, unary and Q at 256×256×21.
+      const on = hugeKiBAfterCrf({});
+      const off = hugeKiBAfterCrf({ DEEPLAB_STREAM_HUGE_PAGES: '0' });
+      expect(on * 1024).toBeGreaterThanOrEqual(16 * MiB);
+      expect(off * 1024).toBeLessThan(4 * MiB);
+    },
+    60_000,
+  );
 });

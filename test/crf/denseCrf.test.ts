@@ -39,7 +39,8 @@ function scene(width: number, height: number, classes: number, noise: number) {
       const label = x + (y % 3) < width / 2 ? 0 : 1;
       truth[p] = label;
       const colour = label === 0 ? [150, 30, 40] : [60, 140, 220];
-      for (let c = 0; c < 3; c++) image[p * 3 + c] = Math.max(0, Math.min(255, colour[c]! + Math.round((random() - 0.5) * 30)));
+      for (let c = 0; c < 3; c++)
+        image[p * 3 + c] = Math.max(0, Math.min(255, colour[c]! + Math.round((random() - 0.5) * 30)));
       let sum = 0;
       for (let c = 0; c < classes; c++) {
         const v = Math.exp((c === label ? 1 : 0) + noise * (random() * 2 - 1));
@@ -55,13 +56,38 @@ function scene(width: number, height: number, classes: number, noise: number) {
 function exactCrf(image: Uint8Array, width: number, height: number, params: CrfParams): DenseCrf {
   const n = width * height;
   const kernels = [
-    { weight: params.bilateral.weight, filter: new NormalizedFilter(new ExactGaussian(pixelFeatures(width, height, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), n, 5), n, params.normalization) },
-    { weight: params.gaussian.weight, filter: new NormalizedFilter(new ExactGaussian(pixelFeatures(width, height, params.gaussian.xy), n, 2), n, params.normalization) },
+    {
+      weight: params.bilateral.weight,
+      filter: new NormalizedFilter(
+        new ExactGaussian(
+          pixelFeatures(width, height, params.bilateral.xy, { image, sigma: params.bilateral.rgb }),
+          n,
+          5,
+        ),
+        n,
+        params.normalization,
+      ),
+    },
+    {
+      weight: params.gaussian.weight,
+      filter: new NormalizedFilter(
+        new ExactGaussian(pixelFeatures(width, height, params.gaussian.xy), n, 2),
+        n,
+        params.normalization,
+      ),
+    },
   ];
   return new DenseCrf(width, height, params, new ReferenceMeanField(n, kernels));
 }
 
-const small: CrfParams = { iterations: 10, bilateral: { weight: 4, xy: 8, rgb: 13 }, gaussian: { weight: 3, xy: 2 }, normalization: 'after', pruneBelow: 0, scale: 1 };
+const small: CrfParams = {
+  iterations: 10,
+  bilateral: { weight: 4, xy: 8, rgb: 13 },
+  gaussian: { weight: 3, xy: 2 },
+  normalization: 'after',
+  pruneBelow: 0,
+  scale: 1,
+};
 
 describe('permutohedral lattice', () => {
   for (const d of [2, 5]) {
@@ -69,8 +95,16 @@ describe('permutohedral lattice', () => {
       const n = 600;
       const f = Float32Array.from({ length: n * d }, () => random() * 3);
       const values = Float32Array.from({ length: n * 2 }, () => random());
-      const lattice = new NormalizedFilter(PermutohedralLattice.build(f, n, d), n, 'after').apply(values, 2, new Float32Array(n * 2));
-      const exact = new NormalizedFilter(new ExactGaussian(f, n, d), n, 'after').apply(values, 2, new Float32Array(n * 2));
+      const lattice = new NormalizedFilter(PermutohedralLattice.build(f, n, d), n, 'after').apply(
+        values,
+        2,
+        new Float32Array(n * 2),
+      );
+      const exact = new NormalizedFilter(new ExactGaussian(f, n, d), n, 'after').apply(
+        values,
+        2,
+        new Float32Array(n * 2),
+      );
       let num = 0;
       let den = 0;
       for (let i = 0; i < n * 2; i++) {
@@ -102,9 +136,16 @@ describe('dense CRF mean field', () => {
     const params: CrfParams = { ...small, normalization: 'symmetric' };
     const n = w * h;
     const kernels = [
-      { weight: params.bilateral.weight, features: pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), d: 5 },
+      {
+        weight: params.bilateral.weight,
+        features: pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }),
+        d: 5,
+      },
       { weight: params.gaussian.weight, features: pixelFeatures(w, h, params.gaussian.xy), d: 2 },
-    ].map((k) => ({ weight: k.weight, filter: new NormalizedFilter(new ExactGaussian(k.features, n, k.d), n, 'symmetric') }));
+    ].map((k) => ({
+      weight: k.weight,
+      filter: new NormalizedFilter(new ExactGaussian(k.features, n, k.d), n, 'symmetric'),
+    }));
     const unary = probs.map((p) => -Math.log(Math.max(p, 1e-8)));
     // F(Q) = Σ Q·U − ½ Σ_k w_k Σ_l Q_lᵀ K̃_k Q_l + Σ Q log Q
     const energy = (q: Float32Array) => {
@@ -117,10 +158,13 @@ describe('dense CRF mean field', () => {
       return f;
     };
     const energies: number[] = [];
-    new DenseCrf(w, h, params, new ReferenceMeanField(w * h, kernels)).infer(probs, c, { onIteration: (_, q) => energies.push(energy(q)) });
+    new DenseCrf(w, h, params, new ReferenceMeanField(w * h, kernels)).infer(probs, c, {
+      onIteration: (_, q) => energies.push(energy(q)),
+    });
     expect(energies).toHaveLength(10);
     // Q is float32: allow its rounding (1e-6 relative) once converged.
-    for (let i = 1; i < energies.length; i++) expect(energies[i]!).toBeLessThanOrEqual(energies[i - 1]! + 1e-6 * Math.abs(energies[i - 1]!));
+    for (let i = 1; i < energies.length; i++)
+      expect(energies[i]!).toBeLessThanOrEqual(energies[i - 1]! + 1e-6 * Math.abs(energies[i - 1]!));
     expect(energies.at(-1)!).toBeLessThan(energies[0]!);
   });
 
@@ -160,7 +204,7 @@ describe('dense CRF mean field', () => {
 
 describe('WebAssembly SIMD mean field', () => {
   // Label counts: padding lanes (1, 5), none (8), a row longer than the 24 channels kept in registers (30).
-  it.each([5, 1, 8, 30])('is built, and gives the TypeScript mean field\'s results with %i labels', async (c) => {
+  it.each([5, 1, 8, 30])("is built, and gives the TypeScript mean field's results with %i labels", async (c) => {
     const { WasmMeanField } = await import('../../crf/latticeWasm.js');
     const { latticeModule } = await import('../../crf/wasmEngine.js');
     const module = latticeModule();
@@ -169,24 +213,54 @@ describe('WebAssembly SIMD mean field', () => {
     const { image, probs } = scene(w, h, c, 1.4);
     const n = w * h;
     const params: CrfParams = { ...small, pruneBelow: 0 };
-    const bilateral = PermutohedralLattice.build(pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), n, 5);
+    const bilateral = PermutohedralLattice.build(
+      pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }),
+      n,
+      5,
+    );
     const gaussian = PermutohedralLattice.build(pixelFeatures(w, h, params.gaussian.xy), n, 2);
-    const typescriptCrf = () => new DenseCrf(w, h, params, new ReferenceMeanField(n, [
-      { weight: params.bilateral.weight, filter: new NormalizedFilter(bilateral, n, 'after') },
-      { weight: params.gaussian.weight, filter: new NormalizedFilter(gaussian, n, 'after') },
-    ]));
+    const typescriptCrf = () =>
+      new DenseCrf(
+        w,
+        h,
+        params,
+        new ReferenceMeanField(n, [
+          { weight: params.bilateral.weight, filter: new NormalizedFilter(bilateral, n, 'after') },
+          { weight: params.gaussian.weight, filter: new NormalizedFilter(gaussian, n, 'after') },
+        ]),
+      );
     const typescript = typescriptCrf().infer(probs, c);
-    const wasm = new DenseCrf(w, h, params, new WasmMeanField(module!, n, [{ lattice: bilateral, weight: params.bilateral.weight }, { lattice: gaussian, weight: params.gaussian.weight }])).infer(probs, c);
+    const wasm = new DenseCrf(
+      w,
+      h,
+      params,
+      new WasmMeanField(module!, n, [
+        { lattice: bilateral, weight: params.bilateral.weight },
+        { lattice: gaussian, weight: params.gaussian.weight },
+      ]),
+    ).infer(probs, c);
     let worst = 0;
     for (let i = 0; i < n * c; i++) worst = Math.max(worst, Math.abs(wasm.q[i]! - typescript.q[i]!));
     expect(worst).toBeLessThan(1e-4);
     expect(Buffer.compare(Buffer.from(wasm.labels), Buffer.from(typescript.labels))).toBe(0);
     // Labels without the marginals: the same labels.
-    const labelsOnly = new DenseCrf(w, h, params, new WasmMeanField(module!, n, [{ lattice: bilateral, weight: params.bilateral.weight }, { lattice: gaussian, weight: params.gaussian.weight }])).labels(probs, c);
+    const labelsOnly = new DenseCrf(
+      w,
+      h,
+      params,
+      new WasmMeanField(module!, n, [
+        { lattice: bilateral, weight: params.bilateral.weight },
+        { lattice: gaussian, weight: params.gaussian.weight },
+      ]),
+    ).labels(probs, c);
     expect(Buffer.compare(Buffer.from(labelsOnly.labels), Buffer.from(wasm.labels))).toBe(0);
     // Lattices built inside WebAssembly give the same answer as the TypeScript-built ones.
     const kernels = [
-      { features: pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }), d: 5, weight: params.bilateral.weight },
+      {
+        features: pixelFeatures(w, h, params.bilateral.xy, { image, sigma: params.bilateral.rgb }),
+        d: 5,
+        weight: params.bilateral.weight,
+      },
       { features: pixelFeatures(w, h, params.gaussian.xy), d: 2, weight: params.gaussian.weight },
     ];
     const built = new DenseCrf(w, h, params, new WasmMeanField(module!, n, kernels)).infer(probs, c);
@@ -194,7 +268,10 @@ describe('WebAssembly SIMD mean field', () => {
     // Started from a given Q (a warm start) instead of the probabilities: the same on both.
     const initialQ = probs.map((_, i) => ((i * 7) % 11) + 1);
     const fromTs = typescriptCrf().infer(probs, c, { iterations: 2, initialQ });
-    const fromWasm = new DenseCrf(w, h, params, new WasmMeanField(module!, n, kernels)).infer(probs, c, { iterations: 2, initialQ });
+    const fromWasm = new DenseCrf(w, h, params, new WasmMeanField(module!, n, kernels)).infer(probs, c, {
+      iterations: 2,
+      initialQ,
+    });
     let worstStart = 0;
     for (let i = 0; i < n * c; i++) worstStart = Math.max(worstStart, Math.abs(fromWasm.q[i]! - fromTs.q[i]!));
     expect(worstStart).toBeLessThan(1e-4);
@@ -227,7 +304,11 @@ describe('mean field on two threads', () => {
     const { image, probs } = scene(w, h, c, 1.3);
     const n = w * h;
     const kernels = [
-      { features: pixelFeatures(w, h, small.bilateral.xy, { image, sigma: small.bilateral.rgb }), d: 5, weight: small.bilateral.weight },
+      {
+        features: pixelFeatures(w, h, small.bilateral.xy, { image, sigma: small.bilateral.rgb }),
+        d: 5,
+        weight: small.bilateral.weight,
+      },
       { features: pixelFeatures(w, h, small.gaussian.xy), d: 2, weight: small.gaussian.weight },
     ];
     const unary = probs.map((p) => -Math.log(Math.max(p, 1e-8)));
@@ -240,7 +321,8 @@ describe('mean field on two threads', () => {
       let worst = 0;
       for (let i = 0; i < q1.length; i++) worst = Math.max(worst, Math.abs(q1[i]! - q2[i]!));
       expect(worst).toBeLessThan(1e-5);
-      const argmax = (q: Float32Array, p: number) => q.subarray(p * c, p * c + c).indexOf(Math.max(...q.subarray(p * c, p * c + c)));
+      const argmax = (q: Float32Array, p: number) =>
+        q.subarray(p * c, p * c + c).indexOf(Math.max(...q.subarray(p * c, p * c + c)));
       let differ = 0;
       for (let p = 0; p < n; p++) differ += argmax(q1, p) === argmax(q2, p) ? 0 : 1;
       expect(differ).toBeLessThanOrEqual(2); // exact ties only

@@ -11,13 +11,15 @@ import { repoRoot } from '../helpers/fixtures.js';
  * writes beside the module (`npm run build:wasm`), read here.
  */
 function parameterTypes(declarations: string, name: string): string[] {
-  const doc = new RegExp(`/\\*\\*\\s*\\n\\s*\\* crf/wasm/\\w+\\.as/${name}\\n([\\s\\S]*?)\\*/\\s*\\n\\s*export function ${name}\\(`).exec(declarations);
+  const doc = new RegExp(
+    `/\\*\\*\\s*\\n\\s*\\* crf/wasm/\\w+\\.as/${name}\\n([\\s\\S]*?)\\*/\\s*\\n\\s*export function ${name}\\(`,
+  ).exec(declarations);
   if (!doc) throw new Error(`${name} is not declared in lattice.d.ts`);
   return [...doc[1]!.matchAll(/@param \w+ `(\w+)`/g)].map((m) => m[1]!);
 }
 
-describe('the helper thread\'s table of kernels', () => {
-  it('passes as floats exactly the arguments that are f32 in each kernel\'s signature', () => {
+describe("the helper thread's table of kernels", () => {
+  it("passes as floats exactly the arguments that are f32 in each kernel's signature", () => {
     const declarations = readFileSync(path.join(repoRoot, 'dist/crf/lattice.d.ts'), 'utf8');
     for (const { name, argc, floatArgs } of Object.values(HELPER_EXPORTS)) {
       const types = parameterTypes(declarations, name);

@@ -39,7 +39,8 @@ describe('CRF at reduced resolution', () => {
     const state: WarmStartState = { previous: null };
     const settings = { iterations: 3, sceneCut: 0.3 };
     const params = { ...DEEPLAB_VOC_PARAMS, scale: 0.5 };
-    const run = (scene: typeof a) => runCrf(scene.image, 96, 64, scene.probabilities, 4, params, { warmStart: { settings, state } });
+    const run = (scene: typeof a) =>
+      runCrf(scene.image, 96, 64, scene.probabilities, 4, params, { warmStart: { settings, state } });
     expect(run(a)).toMatchObject({ warm: false, iterations: 10 });
     expect(state.video).toBeDefined(); // the stream's incremental engine (WebAssembly is built for tests)
     expect(run(a)).toMatchObject({ warm: true, iterations: 3 });
@@ -51,7 +52,10 @@ describe('CRF at reduced resolution', () => {
     const cut = deeplabLikeCase(48, 32, 4, 12);
     const state: WarmStartState = { previous: null };
     const params = { ...DEEPLAB_VOC_PARAMS, normalization: 'symmetric' as const };
-    const run = (scene: typeof a) => runCrf(scene.image, 48, 32, scene.probabilities, 4, params, { warmStart: { settings: { iterations: 3, sceneCut: 0.3 }, state } });
+    const run = (scene: typeof a) =>
+      runCrf(scene.image, 48, 32, scene.probabilities, 4, params, {
+        warmStart: { settings: { iterations: 3, sceneCut: 0.3 }, state },
+      });
     const first = run(a);
     expect(first).toMatchObject({ warm: false, iterations: 10 });
     expect(state.video).toBeUndefined();

@@ -33,7 +33,7 @@ const agreement = (a: Uint8Array, b: Uint8Array, where: (p: number) => boolean =
 };
 
 describe('VideoMeanField (incremental CRF for a video stream)', () => {
-  it.each([1, 2])('gives the dense CRF\'s labels and marginals on a cold frame (%i threads)', (threads) => {
+  it.each([1, 2])("gives the dense CRF's labels and marginals on a cold frame (%i threads)", (threads) => {
     const [w, h] = threads === 1 ? [96, 64] : [320, 240]; // two threads from 65,536 pixels
     const scene = deeplabLikeCase(w, h, 5, 3);
     const engine = engineFor(w, h, threads);
@@ -70,26 +70,30 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     }
   });
 
-  it.each([1, 2])('rebuilds the lattice (keeping Q, no cold frame) when moved colours have grown it by half, and still agrees with cold runs (%i threads)', (threads) => {
-    const [w, h, classes] = threads === 1 ? [160, 120, 4] : [320, 240, 4];
-    const frames = movingShapesSequence(w, h, classes, 10, 5);
-    const random = seededRandom(5);
-    // The square gets new random colours every frame: its pixels keep creating lattice vertices.
-    for (const frame of frames) {
-      for (let p = 0; p < w * h; p++) if (frame.truth[p] === classes - 1) frame.image.set([random() * 256, random() * 256, random() * 256], p * 3);
-    }
-    const engine = engineFor(w, h, threads);
-    expect(engine.threads).toBe(threads);
-    for (const [f, frame] of frames.entries()) {
-      const result = engine.frame(frame.image, frame.probabilities, classes, settings);
-      expect(result.warm).toBe(f > 0);
-      expect(agreement(result.labels, cold(frame).labels)).toBeGreaterThan(0.99);
-      expect(engine.keptSplatError()).toBeLessThan(1e-4); // the splats kept across frames stay exact
-    }
-    expect(engine.rebuilds).toBeGreaterThan(0);
-  });
+  it.each([1, 2])(
+    'rebuilds the lattice (keeping Q, no cold frame) when moved colours have grown it by half, and still agrees with cold runs (%i threads)',
+    (threads) => {
+      const [w, h, classes] = threads === 1 ? [160, 120, 4] : [320, 240, 4];
+      const frames = movingShapesSequence(w, h, classes, 10, 5);
+      const random = seededRandom(5);
+      // The square gets new random colours every frame: its pixels keep creating lattice vertices.
+      for (const frame of frames) {
+        for (let p = 0; p < w * h; p++)
+          if (frame.truth[p] === classes - 1) frame.image.set([random() * 256, random() * 256, random() * 256], p * 3);
+      }
+      const engine = engineFor(w, h, threads);
+      expect(engine.threads).toBe(threads);
+      for (const [f, frame] of frames.entries()) {
+        const result = engine.frame(frame.image, frame.probabilities, classes, settings);
+        expect(result.warm).toBe(f > 0);
+        expect(agreement(result.labels, cold(frame).labels)).toBeGreaterThan(0.99);
+        expect(engine.keptSplatError()).toBeLessThan(1e-4); // the splats kept across frames stay exact
+      }
+      expect(engine.rebuilds).toBeGreaterThan(0);
+    },
+  );
 
-  it('starts cold, with a bigger lattice, when one frame\'s new colours outgrow the room the lattice kept', () => {
+  it("starts cold, with a bigger lattice, when one frame's new colours outgrow the room the lattice kept", () => {
     const [w, h, classes] = [160, 120, 4];
     const base = deeplabLikeCase(w, h, classes, 9);
     const flat = new Uint8Array(w * h * 3);
@@ -112,8 +116,18 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
   // 30 noisy labels leave few pixels sure or still at the default thresholds: looser ones there.
   it.each([
     ['30 labels (rows longer than the 24 channels kept in registers)', 30, DEEPLAB_VOC_PARAMS, { tv: 0.3, sure: 0.5 }],
-    ['the smoothness kernel alone', 3, { ...DEEPLAB_VOC_PARAMS, bilateral: { ...DEEPLAB_VOC_PARAMS.bilateral, weight: 0 } }, {}],
-    ['the appearance kernel alone', 3, { ...DEEPLAB_VOC_PARAMS, gaussian: { ...DEEPLAB_VOC_PARAMS.gaussian, weight: 0 } }, {}],
+    [
+      'the smoothness kernel alone',
+      3,
+      { ...DEEPLAB_VOC_PARAMS, bilateral: { ...DEEPLAB_VOC_PARAMS.bilateral, weight: 0 } },
+      {},
+    ],
+    [
+      'the appearance kernel alone',
+      3,
+      { ...DEEPLAB_VOC_PARAMS, gaussian: { ...DEEPLAB_VOC_PARAMS.gaussian, weight: 0 } },
+      {},
+    ],
   ] as const)('runs warm frames with %s and agrees with cold runs', (_, classes, params, thresholds) => {
     const [w, h] = [96, 64];
     const frames = movingShapesSequence(w, h, classes, 4, 4);
@@ -139,7 +153,8 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
       warm.push(engine.frame(frame.image, frame.probabilities, classes, settings).labels);
       colds.push(cold(frame).labels);
     }
-    const flicker = (labels: Uint8Array[]) => labels.slice(1).reduce((n, l, i) => n + l.reduce((k, v, p) => k + (v === labels[i]![p] ? 0 : 1), 0), 0);
+    const flicker = (labels: Uint8Array[]) =>
+      labels.slice(1).reduce((n, l, i) => n + l.reduce((k, v, p) => k + (v === labels[i]![p] ? 0 : 1), 0), 0);
     expect(flicker(warm)).toBeLessThanOrEqual(flicker(colds));
     for (let f = 1; f < noisy.length; f++) expect(agreement(warm[f]!, colds[f]!)).toBeGreaterThan(0.99);
   });
@@ -162,7 +177,8 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     let scoresMoved = 0;
     for (let p = 0; p < w * h; p++) {
       let variation = 0;
-      for (let c = 0; c < classes; c++) variation += Math.abs(probabilities[p * classes + c]! - first!.probabilities[p * classes + c]!) / 2;
+      for (let c = 0; c < classes; c++)
+        variation += Math.abs(probabilities[p * classes + c]! - first!.probabilities[p * classes + c]!) / 2;
       if (variation > 0.1) scoresMoved += 1;
     }
     const result = engine.frame(second!.image, probabilities, classes, settings);
@@ -192,7 +208,9 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     }
     // The old rule (re-embed beyond σβ) on the same clip finds nearly every pixel moved: cold frames.
     const strict = engineFor(w, h);
-    const warmth = frames.map((frame) => strict.frame(frame.image, frame.probabilities, classes, { ...settings, rgb: 5 }).warm);
+    const warmth = frames.map(
+      (frame) => strict.frame(frame.image, frame.probabilities, classes, { ...settings, rgb: 5 }).warm,
+    );
     expect(warmth.slice(1).filter(Boolean).length).toBeLessThanOrEqual(1);
   });
 
@@ -232,12 +250,27 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     }
     // A compressed stream: 60% of the samples copied (equal), the rest coded with noise σ 2 — read
     // from the coded ones; a noise-free picture with a tenth of it moving stays at 0.
-    const coded = (σ: number) => { const next = noisy(σ); return base.map((v, i) => (i % 10 < 6 ? v : next[i]!)); };
+    const coded = (σ: number) => {
+      const next = noisy(σ);
+      return base.map((v, i) => (i % 10 < 6 ? v : next[i]!));
+    };
     expect(frameDifferenceSigma(base, coded(2), 3)).toBeGreaterThan(2 * 0.85);
     expect(frameDifferenceSigma(base, coded(2), 3)).toBeLessThan(2 * 1.3);
-    expect(frameDifferenceSigma(base, base.map((v, i) => (i < 9_000 ? 255 - v : v)), 3)).toBe(0);
+    expect(
+      frameDifferenceSigma(
+        base,
+        base.map((v, i) => (i < 9_000 ? 255 - v : v)),
+        3,
+      ),
+    ).toBe(0);
     // 40% of a still, noise-free picture recoloured: content, not coding noise.
-    expect(frameDifferenceSigma(base, base.map((v, i) => (i % 10 < 4 ? 255 - v : v)), 3)).toBe(0);
+    expect(
+      frameDifferenceSigma(
+        base,
+        base.map((v, i) => (i % 10 < 4 ? 255 - v : v)),
+        3,
+      ),
+    ).toBe(0);
     // A third of the picture changing wholesale (motion) leaves the estimate with the noise.
     const moving = noisy(6).map((v, i) => (i < 30_000 ? 255 - v : v));
     expect(frameDifferenceSigma(noisy(6), moving)).toBeLessThan(6 * Math.SQRT2 * 1.6);

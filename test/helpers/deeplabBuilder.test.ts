@@ -14,7 +14,9 @@ describe('buildDeepLab', () => {
 
   it('upsamples to the input size when asked', async () => {
     const session = await ort.InferenceSession.create(buildDeepLab({ variant: 'tiny', classes: 3, upsample: true }));
-    const { logits } = await session.run({ image: new ort.Tensor('float32', new Float32Array(3 * 40 * 56), [1, 3, 40, 56]) });
+    const { logits } = await session.run({
+      image: new ort.Tensor('float32', new Float32Array(3 * 40 * 56), [1, 3, 40, 56]),
+    });
     expect(logits!.dims).toEqual([1, 3, 40, 56]);
   });
 

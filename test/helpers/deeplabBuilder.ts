@@ -89,11 +89,12 @@ function backbone(variant: DeepLabVariant): { blocks: Block[]; aspp: number } {
       return {
         blocks: [
           (g, x) => g.relu(g.conv(x, { out: 64, kernel: 7, stride: 2 })),
-          (g, x) => g.unary('MaxPool', x, [
-            OnnxGraphBuilder.ints('kernel_shape', [3, 3]),
-            OnnxGraphBuilder.ints('strides', [2, 2]),
-            OnnxGraphBuilder.ints('pads', [1, 1, 1, 1]),
-          ]),
+          (g, x) =>
+            g.unary('MaxPool', x, [
+              OnnxGraphBuilder.ints('kernel_shape', [3, 3]),
+              OnnxGraphBuilder.ints('strides', [2, 2]),
+              OnnxGraphBuilder.ints('pads', [1, 1, 1, 1]),
+            ]),
           ...repeat(3, bottleneck(64, 1, 1), bottleneck(64, 1, 1)),
           ...repeat(4, bottleneck(128, 2, 1), bottleneck(128, 1, 1)),
           ...repeat(6, bottleneck(256, 1, 2), bottleneck(256, 1, 2)),

@@ -34,7 +34,15 @@ export interface CliResult {
 }
 
 /** Runs the built CLI as a user would; `onSpawn` gets the child (to send it signals). */
-export function runCli(args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; onSpawn?: (child: ReturnType<typeof spawn>) => void; stdin?: boolean } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  options: {
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    onSpawn?: (child: ReturnType<typeof spawn>) => void;
+    stdin?: boolean;
+  } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cliPath, ...args], {
       cwd: options.cwd ?? repoRoot,
@@ -54,7 +62,18 @@ export function runCli(args: readonly string[], options: { cwd?: string; env?: N
 /** Frames in a video as ffprobe counts them by decoding. */
 export async function countFrames(file: string): Promise<number> {
   const out = await new Promise<string>((resolve, reject) => {
-    const child = spawn('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', file]);
+    const child = spawn('ffprobe', [
+      '-v',
+      'error',
+      '-count_frames',
+      '-select_streams',
+      'v:0',
+      '-show_entries',
+      'stream=nb_read_frames',
+      '-of',
+      'csv=p=0',
+      file,
+    ]);
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     child.on('error', reject);

@@ -14,18 +14,27 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-export async function hubOnServer(options: Omit<ViewerHubOptions, 'hello'> = {}, serverOptions: Partial<Pick<HttpServerOptions, 'maxViewers'>> = {}): Promise<HubServer> {
+export async function hubOnServer(
+  options: Omit<ViewerHubOptions, 'hello'> = {},
+  serverOptions: Partial<Pick<HttpServerOptions, 'maxViewers'>> = {},
+): Promise<HubServer> {
   const { dir, cleanup } = tempDir();
   mkdirSync(path.join(dir, 'viewer'));
   writeFileSync(path.join(dir, 'viewer', 'index.html'), '');
   const hub = new ViewerHub({ ...options, hello: () => ({ type: 'streams', streams: [] }) });
   const server = await startHttpServer({
-    host: '127.0.0.1', port: 0, viewerDir: path.join(dir, 'viewer'), hub, ...serverOptions,
+    host: '127.0.0.1',
+    port: 0,
+    viewerDir: path.join(dir, 'viewer'),
+    hub,
+    ...serverOptions,
     metrics: async () => ({ contentType: 'text/plain', body: '' }),
     health: () => ({ status: 'ok', viewers: hub.viewerCount }),
   });
   return {
-    hub, server, wsUrl: `${server.url.replace('http', 'ws')}/ws`,
+    hub,
+    server,
+    wsUrl: `${server.url.replace('http', 'ws')}/ws`,
     close: async () => {
       await server.close();
       cleanup();
@@ -40,11 +49,19 @@ export interface RawViewer {
 }
 
 /** A viewer; with `keepFrames: false` it keeps only each frame's first byte (for big-message tests). */
-export async function connect(url: string, options: WebSocket.ClientOptions = {}, keepFrames = true): Promise<RawViewer> {
+export async function connect(
+  url: string,
+  options: WebSocket.ClientOptions = {},
+  keepFrames = true,
+): Promise<RawViewer> {
   const socket = new WebSocket(url, options);
   const frames: Buffer[] = [];
   const texts: { type: string }[] = [];
-  socket.on('message', (data: Buffer, isBinary) => (isBinary ? frames.push(keepFrames ? data : Buffer.from(data.subarray(0, 1))) : texts.push(JSON.parse(data.toString()) as { type: string })));
+  socket.on('message', (data: Buffer, isBinary) =>
+    isBinary
+      ? frames.push(keepFrames ? data : Buffer.from(data.subarray(0, 1)))
+      : texts.push(JSON.parse(data.toString()) as { type: string }),
+  );
   await once(socket, 'open');
   return { socket, frames, texts };
 }

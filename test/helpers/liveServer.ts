@@ -73,8 +73,15 @@ export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv
 
 export interface DecodedFrame {
   header: {
-    streamId: string; index: number; width: number; height: number;
-    capturedAt: number; inferredAt: number; sentAt: number; crf: boolean; classesPresent: number[];
+    streamId: string;
+    index: number;
+    width: number;
+    height: number;
+    capturedAt: number;
+    inferredAt: number;
+    sentAt: number;
+    crf: boolean;
+    classesPresent: number[];
     stageMs: Record<string, number>;
   };
   jpeg: Uint8Array;
@@ -128,7 +135,11 @@ export class TestViewer {
       };
       const timer = setTimeout(() => {
         this.waiters.delete(check);
-        reject(new Error(`timed out waiting for ${what} (${this.frames.length} frames, last messages ${JSON.stringify(this.messages.slice(-2))})`));
+        reject(
+          new Error(
+            `timed out waiting for ${what} (${this.frames.length} frames, last messages ${JSON.stringify(this.messages.slice(-2))})`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.add(check);
       check();

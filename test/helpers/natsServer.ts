@@ -42,8 +42,20 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   if (!NATS_SERVER) throw new Error('nats-server is not installed (bash .ci/install installs it)');
   const port = await freePort();
   const store = mkdtempSync(path.join(os.tmpdir(), 'dls-nats-'));
-  const args = [...(options.config ? ['-c', options.config] : []), '-js', '-sd', store, '-a', '127.0.0.1', '-p', String(port)];
-  const child = spawn(NATS_SERVER, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...options.env } });
+  const args = [
+    ...(options.config ? ['-c', options.config] : []),
+    '-js',
+    '-sd',
+    store,
+    '-a',
+    '127.0.0.1',
+    '-p',
+    String(port),
+  ];
+  const child = spawn(NATS_SERVER, args, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, ...options.env },
+  });
   let log = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`nats-server did not start: ${log}`)), 10_000);
@@ -125,9 +137,50 @@ export function startWorker(url: string, env: NodeJS.ProcessEnv = {}, args: read
 export function makeCertificates(dir: string): { readonly ca: string; readonly cert: string; readonly key: string } {
   const file = (name: string) => path.join(dir, name);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=deeplab-stream test CA', '-keyout', file('ca-key.pem'), '-out', file('ca.pem'));
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', file('server-key.pem'), '-out', file('server.csr'));
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=deeplab-stream test CA',
+    '-keyout',
+    file('ca-key.pem'),
+    '-out',
+    file('ca.pem'),
+  );
+  openssl(
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-keyout',
+    file('server-key.pem'),
+    '-out',
+    file('server.csr'),
+  );
   writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl('x509', '-req', '-in', file('server.csr'), '-CA', file('ca.pem'), '-CAkey', file('ca-key.pem'), '-CAcreateserial', '-days', '2', '-extfile', file('san.ext'), '-out', file('server.pem'));
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    file('server.csr'),
+    '-CA',
+    file('ca.pem'),
+    '-CAkey',
+    file('ca-key.pem'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    file('san.ext'),
+    '-out',
+    file('server.pem'),
+  );
   return { ca: file('ca.pem'), cert: file('server.pem'), key: file('server-key.pem') };
 }

@@ -5,10 +5,17 @@ export interface Nhwc {
   data: Float32Array;
 }
 
-export const at = (t: Nhwc, n: number, y: number, x: number, c: number) => t.data[((n * t.shape[1] + y) * t.shape[2] + x) * t.shape[3] + c]!;
+export const at = (t: Nhwc, n: number, y: number, x: number, c: number) =>
+  t.data[((n * t.shape[1] + y) * t.shape[2] + x) * t.shape[3] + c]!;
 
 /** TF SAME / VALID output size and pad-before. */
-export function geometry(input: number, kernel: number, stride: number, dilation: number, same: boolean): { out: number; before: number } {
+export function geometry(
+  input: number,
+  kernel: number,
+  stride: number,
+  dilation: number,
+  same: boolean,
+): { out: number; before: number } {
   const effective = (kernel - 1) * dilation + 1;
   if (!same) return { out: Math.floor((input - effective) / stride) + 1, before: 0 };
   const out = Math.ceil(input / stride);
@@ -23,7 +30,12 @@ export function activation(v: number, fused: number): number {
 }
 
 /** CONV_2D / DEPTHWISE_CONV_2D: weights OHWI (conv) or 1HW(C·M) (depthwise). */
-export function conv2d(x: Nhwc, w: { shape: number[]; data: Float32Array }, bias: Float32Array | null, o: { stride: number[]; dilation: number[]; same: boolean; depthwise: boolean; fused: number }): Nhwc {
+export function conv2d(
+  x: Nhwc,
+  w: { shape: number[]; data: Float32Array },
+  bias: Float32Array | null,
+  o: { stride: number[]; dilation: number[]; same: boolean; depthwise: boolean; fused: number },
+): Nhwc {
   const [n, h, wd, c] = x.shape;
   const [kh, kw] = [w.shape[1]!, w.shape[2]!];
   const gy = geometry(h, kh, o.stride[0]!, o.dilation[0]!, o.same);
@@ -41,8 +53,11 @@ export function conv2d(x: Nhwc, w: { shape: number[]; data: Float32Array }, bias
               const iy = y * o.stride[0]! - gy.before + ky * o.dilation[0]!;
               const ix = xx * o.stride[1]! - gx.before + kx * o.dilation[1]!;
               if (iy < 0 || ix < 0 || iy >= h || ix >= wd) continue;
-              if (o.depthwise) sum += at(x, b, iy, ix, Math.floor(oc / multiplier)) * w.data[(ky * kw + kx) * outC + oc]!;
-              else for (let ic = 0; ic < c; ic++) sum += at(x, b, iy, ix, ic) * w.data[((oc * kh + ky) * kw + kx) * c + ic]!;
+              if (o.depthwise)
+                sum += at(x, b, iy, ix, Math.floor(oc / multiplier)) * w.data[(ky * kw + kx) * outC + oc]!;
+              else
+                for (let ic = 0; ic < c; ic++)
+                  sum += at(x, b, iy, ix, ic) * w.data[((oc * kh + ky) * kw + kx) * c + ic]!;
             }
           out.data[((b * gy.out + y) * gx.out + xx) * outC + oc] = activation(sum, o.fused);
         }
@@ -104,7 +119,14 @@ export function resizeBilinear(x: Nhwc, outH: number, outW: number, mode: 'half'
 }
 
 /** Convolution2DTransposeBias / TRANSPOSE_CONV with SAME padding: weights OHWI. */
-export function transposeConv(x: Nhwc, w: { shape: number[]; data: Float32Array }, bias: Float32Array | null, stride: number[], outH: number, outW: number): Nhwc {
+export function transposeConv(
+  x: Nhwc,
+  w: { shape: number[]; data: Float32Array },
+  bias: Float32Array | null,
+  stride: number[],
+  outH: number,
+  outW: number,
+): Nhwc {
   const [n, h, wd, c] = x.shape;
   const [oc, kh, kw] = [w.shape[0]!, w.shape[1]!, w.shape[2]!];
   const padY = Math.floor(Math.max((h - 1) * stride[0]! + kh - outH, 0) / 2);

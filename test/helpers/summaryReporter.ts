@@ -18,6 +18,8 @@ export default class SummaryReporter implements Reporter {
     count(files, tally);
     // A file that failed to load has no tests but did fail.
     tally.failed += files.filter((f) => f.result?.state === 'fail' && f.tasks.length === 0).length + errors.length;
-    process.stdout.write(`\n${tally.passed} passed, ${tally.failed} failed${tally.skipped ? `, ${tally.skipped} skipped` : ''}\n`);
+    process.stdout.write(
+      `\n${tally.passed} passed, ${tally.failed} failed${tally.skipped ? `, ${tally.skipped} skipped` : ''}\n`,
+    );
   }
 }

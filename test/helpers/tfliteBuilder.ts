@@ -52,7 +52,10 @@ function table(b: Builder, fields: number, fill: (b: Builder) => void): number {
 }
 
 /** Options table from [slot index, kind, value] triples. */
-export function options(fields: number, values: [slot: number, kind: 'i8' | 'i32' | 'bool' | 'f32' | 'ints', value: number | number[]][]): (b: Builder) => number {
+export function options(
+  fields: number,
+  values: [slot: number, kind: 'i8' | 'i32' | 'bool' | 'f32' | 'ints', value: number | number[]][],
+): (b: Builder) => number {
   return (b) => {
     const vectors = values.map(([, kind, value]) => (kind === 'ints' ? intVector(b, value as number[]) : 0));
     return table(b, fields, () => {

@@ -6,9 +6,15 @@ import { seededRandom } from '../../model/onnxGraph.js';
 describe('encodeGreyPng', () => {
   it('writes an 8-bit greyscale PNG that pngjs reads back pixel for pixel', () => {
     const random = seededRandom(3);
-    for (const [width, height] of [[1, 1], [7, 3], [500, 375]] as const) {
+    for (const [width, height] of [
+      [1, 1],
+      [7, 3],
+      [500, 375],
+    ] as const) {
       // Label-like runs with noise, and every byte value somewhere.
-      const pixels = Uint8Array.from({ length: width * height }, (_, i) => (random() < 0.1 ? Math.floor(random() * 256) : (i >> 5) % 21));
+      const pixels = Uint8Array.from({ length: width * height }, (_, i) =>
+        random() < 0.1 ? Math.floor(random() * 256) : (i >> 5) % 21,
+      );
       const png = PNG.sync.read(encodeGreyPng(pixels, width, height));
       expect([png.width, png.height]).toEqual([width, height]);
       // pngjs hands back RGBA: the grey value in R, G and B.

@@ -29,7 +29,13 @@ function chunk(type: string, data: Uint8Array): Buffer {
 }
 
 /** A PNG at any bit depth (pngjs writes only 8 and 16): greyscale (0) or palette (3), rows packed MSB first. */
-function png(width: number, height: number, bitDepth: 1 | 2 | 4 | 8 | 16, values: number[], palette?: [number, number, number][]): string {
+function png(
+  width: number,
+  height: number,
+  bitDepth: 1 | 2 | 4 | 8 | 16,
+  values: number[],
+  palette?: [number, number, number][],
+): string {
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
@@ -49,13 +55,16 @@ function png(width: number, height: number, bitDepth: 1 | 2 | 4 | 8 | 16, values
     }
   }
   const file = path.join(tmp.dir, `${palette ? 'p' : 'g'}${bitDepth}-${values.join('_').slice(0, 40)}.png`);
-  writeFileSync(file, Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    ...(palette ? [chunk('PLTE', Buffer.from(palette.flat()))] : []),
-    chunk('IDAT', deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]));
+  writeFileSync(
+    file,
+    Buffer.concat([
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      chunk('IHDR', header),
+      ...(palette ? [chunk('PLTE', Buffer.from(palette.flat()))] : []),
+      chunk('IDAT', deflateSync(raw)),
+      chunk('IEND', Buffer.alloc(0)),
+    ]),
+  );
   return file;
 }
 
@@ -70,12 +79,22 @@ describe('readLabelPng', () => {
     ];
     for (const [depth, stored, expected] of cases) {
       const read = readLabelPng(png(3, 2, depth, stored));
-      expect({ depth, labels: [...read.labels], width: read.width, height: read.height }).toEqual({ depth, labels: expected, width: 3, height: 2 });
+      expect({ depth, labels: [...read.labels], width: read.width, height: read.height }).toEqual({
+        depth,
+        labels: expected,
+        width: 3,
+        height: 2,
+      });
     }
   });
 
   it('reads palette label maps at low bit depths by palette index, as VOC stores them', () => {
-    const palette: [number, number, number][] = [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]];
+    const palette: [number, number, number][] = [
+      [0, 0, 0],
+      [128, 0, 0],
+      [0, 128, 0],
+      [128, 128, 0],
+    ];
     expect([...readLabelPng(png(4, 1, 2, [3, 0, 1, 2], palette)).labels]).toEqual([3, 0, 1, 2]);
     expect([...readLabelPng(png(4, 1, 4, [2, 2, 1, 0], palette)).labels]).toEqual([2, 2, 1, 0]);
   });

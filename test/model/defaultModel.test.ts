@@ -14,11 +14,40 @@ afterAll(() => tmp.cleanup());
 
 async function segment(image: string): Promise<{ width: number; height: number; mask: Buffer; personShare: number }> {
   const out = path.join(tmp.dir, path.basename(image, '.png'));
-  const r = await runCli(['segment', path.join(media, image), '--device', 'cpu', '--masks', out, '--frames-json', `${out}.jsonl`, '--json']);
+  const r = await runCli([
+    'segment',
+    path.join(media, image),
+    '--device',
+    'cpu',
+    '--masks',
+    out,
+    '--frames-json',
+    `${out}.jsonl`,
+    '--json',
+  ]);
   expect(r.code, r.stderr).toBe(0);
-  const stats = JSON.parse(readFileSync(`${out}.jsonl`, 'utf8').trim()) as { width: number; height: number; pixels: Record<string, number> };
-  const mask = execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(out, 'frame_000000.png'), '-f', 'rawvideo', '-pix_fmt', 'gray', '-']);
-  return { width: stats.width, height: stats.height, mask, personShare: (stats.pixels['person'] ?? 0) / (stats.width * stats.height) };
+  const stats = JSON.parse(readFileSync(`${out}.jsonl`, 'utf8').trim()) as {
+    width: number;
+    height: number;
+    pixels: Record<string, number>;
+  };
+  const mask = execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-i',
+    path.join(out, 'frame_000000.png'),
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'gray',
+    '-',
+  ]);
+  return {
+    width: stats.width,
+    height: stats.height,
+    mask,
+    personShare: (stats.pixels['person'] ?? 0) / (stats.width * stats.height),
+  };
 }
 
 describe('default model', () => {
@@ -35,7 +64,18 @@ describe('default model', () => {
 
   it('finds no person in a blank grey frame (a selfie model still marks any salient object, so a cup would not do)', async () => {
     const gray = path.join(tmp.dir, 'gray.png');
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=0x808080:s=320x240', '-frames:v', '1', gray]);
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=0x808080:s=320x240',
+      '-frames:v',
+      '1',
+      gray,
+    ]);
     const out = path.join(tmp.dir, 'gray-out');
     const r = await runCli(['segment', gray, '--device', 'cpu', '--frames-json', `${out}.jsonl`]);
     expect(r.code, r.stderr).toBe(0);

@@ -8,7 +8,15 @@ import { ModelError } from '../../core/errors.js';
 describe('describeModel', () => {
   it('reads a dynamic-size NCHW DeepLab graph', () => {
     const d = describeModel(buildDeepLab({ variant: 'tiny', classes: 21 }));
-    expect(d).toMatchObject({ inputName: 'image', outputName: 'logits', inputLayout: 'NCHW', inputHeight: null, inputWidth: null, batchSize: null, classes: 21 });
+    expect(d).toMatchObject({
+      inputName: 'image',
+      outputName: 'logits',
+      inputLayout: 'NCHW',
+      inputHeight: null,
+      inputWidth: null,
+      batchSize: null,
+      classes: 21,
+    });
     expect(d.classNames[15]).toBe('person');
     expect(Array.from(d.palette.slice(15 * 3, 15 * 3 + 3))).toEqual([192, 128, 128]);
   });
@@ -35,12 +43,20 @@ describe('describeModel', () => {
     const x = g.input('pixels', [1, 64, 64, 3], 1, 3);
     g.rename(g.unary('Relu', x), 'scores');
     g.output('scores', [1, 64, 64, 3]);
-    expect(describeModel(g.toBytes('nhwc'))).toMatchObject({ inputLayout: 'NHWC', inputHeight: 64, inputWidth: 64, batchSize: 1, classes: 3 });
+    expect(describeModel(g.toBytes('nhwc'))).toMatchObject({
+      inputLayout: 'NHWC',
+      inputHeight: 64,
+      inputWidth: 64,
+      batchSize: 1,
+      classes: 3,
+    });
   });
 
   it('rejects bytes that are not ONNX with a clear error', () => {
     expect(() => describeModel(new TextEncoder().encode('this is not a model'), 'notes.txt')).toThrow(ModelError);
-    expect(() => describeModel(new TextEncoder().encode('this is not a model'), 'notes.txt')).toThrow(/notes.txt is not an ONNX model/);
+    expect(() => describeModel(new TextEncoder().encode('this is not a model'), 'notes.txt')).toThrow(
+      /notes.txt is not an ONNX model/,
+    );
   });
 
   it('rejects an output that is not a score map', () => {
@@ -49,13 +65,21 @@ describe('describeModel', () => {
     const [flat] = g.node('Flatten', [x]);
     g.rename(flat!, 'out');
     g.output('out', [1, 192]);
-    expect(() => describeModel(g.toBytes('flat'))).toThrow(/output "out" is not a segmentation map .* it has shape \[1, 192\]/);
+    expect(() => describeModel(g.toBytes('flat'))).toThrow(
+      /output "out" is not a segmentation map .* it has shape \[1, 192\]/,
+    );
   });
 });
 
 describe('describeModel: inputs and outputs of other exports', () => {
   it('reads a uint8 image input and an argmaxed int64 label output (as TF DeepLab exports)', () => {
-    expect(describeModel(argmaxModelBytes())).toMatchObject({ inputType: 'uint8', inputLayout: 'NHWC', outputKind: 'labels', classes: 21, preset: 'tensorflow' });
+    expect(describeModel(argmaxModelBytes())).toMatchObject({
+      inputType: 'uint8',
+      inputLayout: 'NHWC',
+      outputKind: 'labels',
+      classes: 21,
+      preset: 'tensorflow',
+    });
   });
 
   it('reads a float N×H×W output as a one-channel mask', () => {
@@ -72,7 +96,9 @@ describe('describeModel: inputs and outputs of other exports', () => {
     const x = g.input('image', [1, 3, 8, 8], ONNX_INT64);
     g.rename(x, 'out');
     g.output('out', [1, 3, 8, 8], ONNX_INT64);
-    expect(() => describeModel(g.toBytes('int-input'), 'int.onnx')).toThrow(/int\.onnx: input "image" has element type 7; supported image inputs are float32 and uint8/);
+    expect(() => describeModel(g.toBytes('int-input'), 'int.onnx')).toThrow(
+      /int\.onnx: input "image" has element type 7; supported image inputs are float32 and uint8/,
+    );
   });
 
   it('rejects integer outputs with several channels', () => {

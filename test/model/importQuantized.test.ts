@@ -42,7 +42,9 @@ function real(data: Ints | Int32Array, q: QuantSpec, shape: readonly number[]): 
 /** Real values rounded to a per-tensor grid, as a quantized output holds them. */
 function onGrid(values: Float32Array, q: QuantSpec, type: number): Float32Array {
   const [lo, hi] = range(type);
-  return values.map((v) => q.scale[0]! * (Math.min(hi, Math.max(lo, Math.round(v / q.scale[0]!) + q.zeroPoint[0]!)) - q.zeroPoint[0]!));
+  return values.map(
+    (v) => q.scale[0]! * (Math.min(hi, Math.max(lo, Math.round(v / q.scale[0]!) + q.zeroPoint[0]!)) - q.zeroPoint[0]!),
+  );
 }
 
 /**
@@ -50,13 +52,18 @@ function onGrid(values: Float32Array, q: QuantSpec, type: number): Float32Array 
  * itself) and with every optimisation on (onnxruntime's fused int8 kernels, which read some
  * attributes their own way). Both come back, for the same check.
  */
-async function run(spec: ModelSpec, input: Float32Array | Uint8Array, options: ImportOptions = {}): Promise<{ data: Float32Array; dims: number[] }[]> {
+async function run(
+  spec: ModelSpec,
+  input: Float32Array | Uint8Array,
+  options: ImportOptions = {},
+): Promise<{ data: Float32Array; dims: number[] }[]> {
   const onnx = importTflite(buildTflite(spec), 'model.tflite', options);
   const shape = spec.tensors[spec.inputs[0]!]!.shape;
   const results = [];
   for (const graphOptimizationLevel of ['disabled', 'all'] as const) {
     const session = await ort.InferenceSession.create(onnx, { graphOptimizationLevel });
-    const tensor = input instanceof Uint8Array ? new ort.Tensor('uint8', input, shape) : new ort.Tensor('float32', input, shape);
+    const tensor =
+      input instanceof Uint8Array ? new ort.Tensor('uint8', input, shape) : new ort.Tensor('float32', input, shape);
     const out = (await session.run({ [session.inputNames[0]!]: tensor }))[session.outputNames[0]!]!;
     results.push({ data: out.data as Float32Array, dims: out.dims.map(Number) });
   }
@@ -71,8 +78,25 @@ function expectWithinSteps(actual: Float32Array, expected: Float32Array, step: n
   expect(worst / step).toBeLessThanOrEqual(steps + 1e-3);
 }
 
-const conv2dOptions = (fused: number, stride = 1, same = true) => options(6, [[0, 'i8', same ? 0 : 1], [1, 'i32', stride], [2, 'i32', stride], [3, 'i8', fused], [4, 'i32', 1], [5, 'i32', 1]]);
-const depthwiseOptions = (fused: number) => options(7, [[0, 'i8', 0], [1, 'i32', 1], [2, 'i32', 1], [3, 'i32', 1], [4, 'i8', fused], [5, 'i32', 1], [6, 'i32', 1]]);
+const conv2dOptions = (fused: number, stride = 1, same = true) =>
+  options(6, [
+    [0, 'i8', same ? 0 : 1],
+    [1, 'i32', stride],
+    [2, 'i32', stride],
+    [3, 'i8', fused],
+    [4, 'i32', 1],
+    [5, 'i32', 1],
+  ]);
+const depthwiseOptions = (fused: number) =>
+  options(7, [
+    [0, 'i8', 0],
+    [1, 'i32', 1],
+    [2, 'i32', 1],
+    [3, 'i32', 1],
+    [4, 'i8', fused],
+    [5, 'i32', 1],
+    [6, 'i32', 1],
+  ]);
 
 describe('importTflite: quantized graphs in QDQ form', () => {
   it('CONV_2D uint8 (per-tensor weights, int32 bias, fused RELU6) from a uint8 input: the Coral form', async () => {
@@ -84,7 +108,12 @@ describe('importTflite: quantized graphs in QDQ form', () => {
     const biasScale = inQ.scale[0]! * wQ.scale[0]!;
     const bias = Int32Array.from({ length: 4 }, () => Math.round((random() - 0.5) * 400));
     const xs: Nhwc = { shape: [1, 9, 10, 3], data: real(x, inQ, [1, 9, 10, 3]) };
-    const reference = conv2d(xs, { shape: [4, 3, 3, 3], data: real(w, wQ, [4, 3, 3, 3]) }, Float32Array.from(bias, (b) => b * biasScale), { stride: [2, 2], dilation: [1, 1], same: true, depthwise: false, fused: 3 });
+    const reference = conv2d(
+      xs,
+      { shape: [4, 3, 3, 3], data: real(w, wQ, [4, 3, 3, 3]) },
+      Float32Array.from(bias, (b) => b * biasScale),
+      { stride: [2, 2], dilation: [1, 1], same: true, depthwise: false, fused: 3 },
+    );
     const spec: ModelSpec = {
       tensors: [
         { shape: [1, 9, 10, 3], type: T.UINT8, quantization: inQ },
@@ -92,7 +121,8 @@ describe('importTflite: quantized graphs in QDQ form', () => {
         { shape: [4], type: T.INT32, data: bias, quantization: { scale: [biasScale], zeroPoint: [0] } },
         { shape: reference.shape, type: T.UINT8, quantization: outQ },
       ],
-      inputs: [0], outputs: [3],
+      inputs: [0],
+      outputs: [3],
       operators: [{ builtin: 3, inputs: [0, 1, 2], outputs: [3], optionsType: 1, options: conv2dOptions(3, 2) }],
     };
     for (const out of await run(spec, x)) {
@@ -111,7 +141,13 @@ describe('importTflite: quantized graphs in QDQ form', () => {
     const bias = Int32Array.from({ length: 4 }, () => Math.round((random() - 0.5) * 300));
     const biasQ: QuantSpec = { scale: wQ.scale.map((s) => s * inQ.scale[0]!), zeroPoint: [0, 0, 0, 0] };
     const xs: Nhwc = { shape, data: onGrid(input, inQ, T.INT8) };
-    const reference = conv2d(xs, { shape: [1, 3, 3, 4], data: real(w, wQ, [1, 3, 3, 4]) }, real(bias, biasQ, [4]), { stride: [1, 1], dilation: [1, 1], same: true, depthwise: true, fused: 0 });
+    const reference = conv2d(xs, { shape: [1, 3, 3, 4], data: real(w, wQ, [1, 3, 3, 4]) }, real(bias, biasQ, [4]), {
+      stride: [1, 1],
+      dilation: [1, 1],
+      same: true,
+      depthwise: true,
+      fused: 0,
+    });
     const spec: ModelSpec = {
       tensors: [
         { shape },
@@ -121,14 +157,16 @@ describe('importTflite: quantized graphs in QDQ form', () => {
         { shape: reference.shape, type: T.INT8, quantization: outQ },
         { shape: reference.shape },
       ],
-      inputs: [0], outputs: [5],
+      inputs: [0],
+      outputs: [5],
       operators: [
         { builtin: 114, inputs: [0], outputs: [1] },
         { builtin: 4, inputs: [1, 2, 3], outputs: [4], optionsType: 2, options: depthwiseOptions(0) },
         { builtin: 6, inputs: [4], outputs: [5] },
       ],
     };
-    for (const out of await run(spec, input)) expectWithinSteps(out.data, onGrid(reference.data, outQ, T.INT8), outQ.scale[0]!);
+    for (const out of await run(spec, input))
+      expectWithinSteps(out.data, onGrid(reference.data, outQ, T.INT8), outQ.scale[0]!);
   });
 
   it('ADD of uint8 tensors at different scales with a fused RELU whose zero point is not 0 (the clamp inside the grid)', async () => {
@@ -145,7 +183,8 @@ describe('importTflite: quantized graphs in QDQ form', () => {
         { shape, type: T.UINT8, data: b, quantization: bQ },
         { shape, type: T.UINT8, quantization: outQ },
       ],
-      inputs: [0], outputs: [2],
+      inputs: [0],
+      outputs: [2],
       operators: [{ builtin: 0, inputs: [0, 1], outputs: [2], optionsType: 11, options: options(1, [[0, 'i8', 1]]) }],
     };
     for (const out of await run(spec, a)) {
@@ -160,7 +199,12 @@ describe('importTflite: quantized graphs in QDQ form', () => {
     const xs: Nhwc = { shape: [1, 6, 6, 3], data: real(x, q, [1, 6, 6, 3]) };
     const pooled = onGrid(pool(xs, { kernel: [6, 6], stride: [1, 1], same: false, max: false }).data, q, T.UINT8);
     const tiled = Float32Array.from({ length: 6 * 6 * 3 }, (_, i) => pooled[i % 3]!);
-    const joined: Nhwc = { shape: [1, 6, 6, 6], data: Float32Array.from({ length: 6 * 6 * 6 }, (_, i) => (i % 6 < 3 ? xs.data[Math.floor(i / 6) * 3 + (i % 6)]! : tiled[Math.floor(i / 6) * 3 + (i % 6) - 3]!)) };
+    const joined: Nhwc = {
+      shape: [1, 6, 6, 6],
+      data: Float32Array.from({ length: 6 * 6 * 6 }, (_, i) =>
+        i % 6 < 3 ? xs.data[Math.floor(i / 6) * 3 + (i % 6)]! : tiled[Math.floor(i / 6) * 3 + (i % 6) - 3]!,
+      ),
+    };
     const scores = onGrid(resizeBilinear(joined, 11, 11, 'align').data, q, T.UINT8);
     const spec: ModelSpec = {
       tensors: [
@@ -174,9 +218,22 @@ describe('importTflite: quantized graphs in QDQ form', () => {
         { shape: [1], type: T.INT32, data: Int32Array.from([3]) },
         { shape: [1, 11, 11], type: T.INT64 },
       ],
-      inputs: [0], outputs: [8],
+      inputs: [0],
+      outputs: [8],
       operators: [
-        { builtin: 1, inputs: [0], outputs: [1], optionsType: 5, options: options(7, [[0, 'i8', 1], [1, 'i32', 1], [2, 'i32', 1], [3, 'i32', 6], [4, 'i32', 6]]) },
+        {
+          builtin: 1,
+          inputs: [0],
+          outputs: [1],
+          optionsType: 5,
+          options: options(7, [
+            [0, 'i8', 1],
+            [1, 'i32', 1],
+            [2, 'i32', 1],
+            [3, 'i32', 6],
+            [4, 'i32', 6],
+          ]),
+        },
         { builtin: 69, inputs: [1, 2], outputs: [3] },
         { builtin: 2, inputs: [0, 3], outputs: [4], optionsType: 10, options: options(2, [[0, 'i32', 3]]) },
         { builtin: 23, inputs: [4, 5], outputs: [6], optionsType: 15, options: options(4, [[2, 'bool', 1]]) },
@@ -194,7 +251,9 @@ describe('importTflite: quantized graphs in QDQ form', () => {
       expectWithinSteps(out.data, joined.data, q.scale[0]!);
     }
     expect(describeModel(importTflite(buildTflite(spec))).scoresAlignCorners).toBe(true);
-    expect(describeModel(importTflite(buildTflite(spec), 'm', { keepScoreResize: true })).scoresAlignCorners).toBeUndefined();
+    expect(
+      describeModel(importTflite(buildTflite(spec), 'm', { keepScoreResize: true })).scoresAlignCorners,
+    ).toBeUndefined();
   });
 
   it('SPACE_TO_BATCH_ND → CONV_2D → BATCH_TO_SPACE_ND, how TF1 writes an atrous convolution, equals it', async () => {
@@ -214,7 +273,8 @@ describe('importTflite: quantized graphs in QDQ form', () => {
         { shape: [2, 2], type: T.INT32, data: Int32Array.from([0, 0, 0, 0]) },
         { shape: [1, 8, 8, 4] },
       ],
-      inputs: [0], outputs: [8],
+      inputs: [0],
+      outputs: [8],
       operators: [
         { builtin: 38, inputs: [0, 1, 2], outputs: [3] },
         { builtin: 3, inputs: [3, 4, 5], outputs: [6], optionsType: 1, options: conv2dOptions(0, 1, false) },
@@ -226,19 +286,42 @@ describe('importTflite: quantized graphs in QDQ form', () => {
     const withRelu: ModelSpec = {
       ...spec,
       tensors: [...spec.tensors, { shape: [4, 4, 4, 4] }],
-      operators: [spec.operators[0]!, spec.operators[1]!, { builtin: 19, inputs: [6], outputs: [9] }, { builtin: 37, inputs: [9, 1, 7], outputs: [8] }],
+      operators: [
+        spec.operators[0]!,
+        spec.operators[1]!,
+        { builtin: 19, inputs: [6], outputs: [9] },
+        { builtin: 37, inputs: [9, 1, 7], outputs: [8] },
+      ],
     };
-    for (const out of await run(withRelu, x.data)) expectWithinSteps(out.data, reference.data.map((v) => Math.max(0, v)), 1e-5, 1);
+    for (const out of await run(withRelu, x.data))
+      expectWithinSteps(
+        out.data,
+        reference.data.map((v) => Math.max(0, v)),
+        1e-5,
+        1,
+      );
   });
 
   it('int8 per-channel weights behind DEQUANTIZE in a float graph (dynamic-range quantized models) fold to float', async () => {
     const x: Nhwc = { shape: [1, 5, 5, 2], data: Float32Array.from({ length: 50 }, () => random() * 2 - 1) };
     const wQ: QuantSpec = { scale: [0.01, 0.03, 0.02], zeroPoint: [0, 0, 0], axis: 0 };
     const w = randomInts(3 * 3 * 3 * 2, T.INT8);
-    const reference = conv2d(x, { shape: [3, 3, 3, 2], data: real(w, wQ, [3, 3, 3, 2]) }, null, { stride: [1, 1], dilation: [1, 1], same: true, depthwise: false, fused: 0 });
+    const reference = conv2d(x, { shape: [3, 3, 3, 2], data: real(w, wQ, [3, 3, 3, 2]) }, null, {
+      stride: [1, 1],
+      dilation: [1, 1],
+      same: true,
+      depthwise: false,
+      fused: 0,
+    });
     const spec: ModelSpec = {
-      tensors: [{ shape: x.shape }, { shape: [3, 3, 3, 2], type: T.INT8, data: w, quantization: wQ }, { shape: [3, 3, 3, 2] }, { shape: reference.shape }],
-      inputs: [0], outputs: [3],
+      tensors: [
+        { shape: x.shape },
+        { shape: [3, 3, 3, 2], type: T.INT8, data: w, quantization: wQ },
+        { shape: [3, 3, 3, 2] },
+        { shape: reference.shape },
+      ],
+      inputs: [0],
+      outputs: [3],
       operators: [
         { builtin: 6, inputs: [1], outputs: [2] },
         { builtin: 3, inputs: [0, 2, -1], outputs: [3], optionsType: 1, options: conv2dOptions(0) },
@@ -250,14 +333,25 @@ describe('importTflite: quantized graphs in QDQ form', () => {
   it('names what it cannot take in one line: an int8 input, a quantized op it does not map (exit 3 from import)', async () => {
     const q: QuantSpec = { scale: [0.1], zeroPoint: [0] };
     const int8Input: ModelSpec = {
-      tensors: [{ shape: [1, 4, 4, 1], type: T.INT8, quantization: q }, { shape: [1, 4, 4, 1], type: T.INT8, quantization: q }],
-      inputs: [0], outputs: [1],
+      tensors: [
+        { shape: [1, 4, 4, 1], type: T.INT8, quantization: q },
+        { shape: [1, 4, 4, 1], type: T.INT8, quantization: q },
+      ],
+      inputs: [0],
+      outputs: [1],
       operators: [{ builtin: 19, inputs: [0], outputs: [1] }],
     };
-    expect(() => importTflite(buildTflite(int8Input))).toThrow(new ModelError('TFLite input "t0" is int8; supported inputs are float32 and quantized uint8'));
+    expect(() => importTflite(buildTflite(int8Input))).toThrow(
+      new ModelError('TFLite input "t0" is int8; supported inputs are float32 and quantized uint8'),
+    );
     const nearest: ModelSpec = {
-      tensors: [{ shape: [1, 4, 4, 1], type: T.UINT8, quantization: q }, { shape: [2], type: T.INT32, data: Int32Array.from([8, 8]) }, { shape: [1, 8, 8, 1], type: T.UINT8, quantization: q }],
-      inputs: [0], outputs: [2],
+      tensors: [
+        { shape: [1, 4, 4, 1], type: T.UINT8, quantization: q },
+        { shape: [2], type: T.INT32, data: Int32Array.from([8, 8]) },
+        { shape: [1, 8, 8, 1], type: T.UINT8, quantization: q },
+      ],
+      inputs: [0],
+      outputs: [2],
       operators: [{ builtin: 97, inputs: [0, 1], outputs: [2] }],
     };
     const { dir, cleanup } = tempDir('dls-quant-import-');
@@ -266,7 +360,9 @@ describe('importTflite: quantized graphs in QDQ form', () => {
       writeFileSync(file, buildTflite(nearest));
       const r = await runCli(['import', file, '-o', path.join(dir, 'nearest.onnx')]);
       expect(r.code).toBe(3);
-      expect(r.stderr.trim()).toMatch(/^error: unsupported TFLite op RESIZE_NEAREST_NEIGHBOR \(operator #0\); supported: .*QUANTIZE/);
+      expect(r.stderr.trim()).toMatch(
+        /^error: unsupported TFLite op RESIZE_NEAREST_NEIGHBOR \(operator #0\); supported: .*QUANTIZE/,
+      );
     } finally {
       cleanup();
     }

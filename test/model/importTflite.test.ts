@@ -28,14 +28,30 @@ async function runImported(spec: ModelSpec, input: Float32Array): Promise<Float3
 function expectClose(actual: Float32Array, expected: Float32Array, tolerance = 1e-4): void {
   expect(actual.length).toBe(expected.length);
   let worst = 0;
-  for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!) / Math.max(1, Math.abs(expected[i]!)));
+  for (let i = 0; i < actual.length; i++)
+    worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!) / Math.max(1, Math.abs(expected[i]!)));
   expect(worst).toBeLessThan(tolerance);
 }
 
 const conv2dOptions = (same: boolean, stride: number[], fused: number, dilation = [1, 1]) =>
-  options(6, [[0, 'i8', same ? 0 : 1], [1, 'i32', stride[1]!], [2, 'i32', stride[0]!], [3, 'i8', fused], [4, 'i32', dilation[1]!], [5, 'i32', dilation[0]!]]);
+  options(6, [
+    [0, 'i8', same ? 0 : 1],
+    [1, 'i32', stride[1]!],
+    [2, 'i32', stride[0]!],
+    [3, 'i8', fused],
+    [4, 'i32', dilation[1]!],
+    [5, 'i32', dilation[0]!],
+  ]);
 const depthwiseOptions = (same: boolean, stride: number[], multiplier: number, fused: number, dilation = [1, 1]) =>
-  options(7, [[0, 'i8', same ? 0 : 1], [1, 'i32', stride[1]!], [2, 'i32', stride[0]!], [3, 'i32', multiplier], [4, 'i8', fused], [5, 'i32', dilation[1]!], [6, 'i32', dilation[0]!]]);
+  options(7, [
+    [0, 'i8', same ? 0 : 1],
+    [1, 'i32', stride[1]!],
+    [2, 'i32', stride[0]!],
+    [3, 'i32', multiplier],
+    [4, 'i8', fused],
+    [5, 'i32', dilation[1]!],
+    [6, 'i32', dilation[0]!],
+  ]);
 
 describe('importTflite: each op against a reference on random data', () => {
   for (const [name, same, stride, dilation, fused] of [
@@ -47,11 +63,31 @@ describe('importTflite: each op against a reference on random data', () => {
       const x: Nhwc = { shape: [1, 10, 9, 3], data: rand(270) };
       const w = { shape: [4, 3, 3, 3], data: rand(108) };
       const bias = rand(4);
-      const expected = conv2d(x, w, bias, { stride: [...stride], dilation: [...dilation], same, depthwise: false, fused });
+      const expected = conv2d(x, w, bias, {
+        stride: [...stride],
+        dilation: [...dilation],
+        same,
+        depthwise: false,
+        fused,
+      });
       const spec: ModelSpec = {
-        tensors: [{ shape: x.shape }, { shape: w.shape, data: w.data }, { shape: [4], data: bias }, { shape: expected.shape }],
-        inputs: [0], outputs: [3],
-        operators: [{ builtin: 3, inputs: [0, 1, 2], outputs: [3], optionsType: 1, options: conv2dOptions(same, [...stride], fused, [...dilation]) }],
+        tensors: [
+          { shape: x.shape },
+          { shape: w.shape, data: w.data },
+          { shape: [4], data: bias },
+          { shape: expected.shape },
+        ],
+        inputs: [0],
+        outputs: [3],
+        operators: [
+          {
+            builtin: 3,
+            inputs: [0, 1, 2],
+            outputs: [3],
+            optionsType: 1,
+            options: conv2dOptions(same, [...stride], fused, [...dilation]),
+          },
+        ],
       };
       expectClose(await runImported(spec, x.data), expected.data);
     });
@@ -63,9 +99,23 @@ describe('importTflite: each op against a reference on random data', () => {
     const bias = rand(6);
     const expected = conv2d(x, w, bias, { stride: [1, 1], dilation: [2, 2], same: true, depthwise: true, fused: 0 });
     const spec: ModelSpec = {
-      tensors: [{ shape: x.shape }, { shape: w.shape, data: w.data }, { shape: [6], data: bias }, { shape: expected.shape }],
-      inputs: [0], outputs: [3],
-      operators: [{ builtin: 4, inputs: [0, 1, 2], outputs: [3], optionsType: 2, options: depthwiseOptions(true, [1, 1], 2, 0, [2, 2]) }],
+      tensors: [
+        { shape: x.shape },
+        { shape: w.shape, data: w.data },
+        { shape: [6], data: bias },
+        { shape: expected.shape },
+      ],
+      inputs: [0],
+      outputs: [3],
+      operators: [
+        {
+          builtin: 4,
+          inputs: [0, 1, 2],
+          outputs: [3],
+          optionsType: 2,
+          options: depthwiseOptions(true, [1, 1], 2, 0, [2, 2]),
+        },
+      ],
     };
     expectClose(await runImported(spec, x.data), expected.data);
   });
@@ -74,11 +124,26 @@ describe('importTflite: each op against a reference on random data', () => {
     const x: Nhwc = { shape: [1, 8, 8, 4], data: rand(256) };
     const weights = rand(36);
     const half = Uint16Array.from(weights, toHalf);
-    const w = { shape: [1, 3, 3, 4], data: Float32Array.from(half, (h) => new (class { v = 0 })().v + halfBack(h)) };
+    const w = {
+      shape: [1, 3, 3, 4],
+      data: Float32Array.from(
+        half,
+        (h) =>
+          new (class {
+            v = 0;
+          })().v + halfBack(h),
+      ),
+    };
     const expected = conv2d(x, w, null, { stride: [2, 2], dilation: [1, 1], same: true, depthwise: true, fused: 0 });
     const spec: ModelSpec = {
-      tensors: [{ shape: x.shape }, { shape: w.shape, type: T.FLOAT16, data: half }, { shape: w.shape }, { shape: expected.shape }],
-      inputs: [0], outputs: [3],
+      tensors: [
+        { shape: x.shape },
+        { shape: w.shape, type: T.FLOAT16, data: half },
+        { shape: w.shape },
+        { shape: expected.shape },
+      ],
+      inputs: [0],
+      outputs: [3],
       operators: [
         { builtin: 6, inputs: [1], outputs: [2] },
         { builtin: 4, inputs: [0, 2, -1], outputs: [3], optionsType: 2, options: depthwiseOptions(true, [2, 2], 1, 0) },
@@ -87,14 +152,32 @@ describe('importTflite: each op against a reference on random data', () => {
     expectClose(await runImported(spec, x.data), expected.data);
   });
 
-  for (const [op, builtin, max] of [['AVERAGE_POOL_2D', 1, false], ['MAX_POOL_2D', 17, true]] as const) {
+  for (const [op, builtin, max] of [
+    ['AVERAGE_POOL_2D', 1, false],
+    ['MAX_POOL_2D', 17, true],
+  ] as const) {
     it(`${op} SAME 3×3 stride 2 (padding excluded from the mean)`, async () => {
       const x: Nhwc = { shape: [1, 7, 8, 2], data: rand(112) };
       const expected = pool(x, { kernel: [3, 3], stride: [2, 2], same: true, max });
       const spec: ModelSpec = {
         tensors: [{ shape: x.shape }, { shape: expected.shape }],
-        inputs: [0], outputs: [1],
-        operators: [{ builtin, inputs: [0], outputs: [1], optionsType: 5, options: options(6, [[0, 'i8', 0], [1, 'i32', 2], [2, 'i32', 2], [3, 'i32', 3], [4, 'i32', 3]]) }],
+        inputs: [0],
+        outputs: [1],
+        operators: [
+          {
+            builtin,
+            inputs: [0],
+            outputs: [1],
+            optionsType: 5,
+            options: options(6, [
+              [0, 'i8', 0],
+              [1, 'i32', 2],
+              [2, 'i32', 2],
+              [3, 'i32', 3],
+              [4, 'i32', 3],
+            ]),
+          },
+        ],
       };
       expectClose(await runImported(spec, x.data), expected.data);
     });
@@ -106,8 +189,15 @@ describe('importTflite: each op against a reference on random data', () => {
     const gate = rand(4);
     const expected = Float32Array.from(x, (v, i) => Math.max(v + y[i]!, 0) * gate[i % 4]!);
     const spec: ModelSpec = {
-      tensors: [{ shape: [1, 2, 3, 4] }, { shape: [1, 2, 3, 4], data: y }, { shape: [1, 2, 3, 4] }, { shape: [1, 1, 1, 4], data: gate }, { shape: [1, 2, 3, 4] }],
-      inputs: [0], outputs: [4],
+      tensors: [
+        { shape: [1, 2, 3, 4] },
+        { shape: [1, 2, 3, 4], data: y },
+        { shape: [1, 2, 3, 4] },
+        { shape: [1, 1, 1, 4], data: gate },
+        { shape: [1, 2, 3, 4] },
+      ],
+      inputs: [0],
+      outputs: [4],
       operators: [
         { builtin: 0, inputs: [0, 1], outputs: [2], optionsType: 11, options: options(1, [[0, 'i8', 1]]) },
         { builtin: 18, inputs: [2, 3], outputs: [4], optionsType: 21, options: options(1, [[0, 'i8', 0]]) },
@@ -118,12 +208,21 @@ describe('importTflite: each op against a reference on random data', () => {
 
   it('MEAN over H and W with keep_dims, then LOGISTIC and HARD_SWISH', async () => {
     const x: Nhwc = { shape: [1, 3, 5, 2], data: rand(30, 3) };
-    const means = [0, 1].map((c) => Array.from({ length: 15 }, (_, p) => x.data[p * 2 + c]!).reduce((a, b) => a + b) / 15);
+    const means = [0, 1].map(
+      (c) => Array.from({ length: 15 }, (_, p) => x.data[p * 2 + c]!).reduce((a, b) => a + b) / 15,
+    );
     const hardSwish = (v: number) => (v * Math.min(Math.max(v + 3, 0), 6)) / 6;
     const expected = Float32Array.from(means, (m) => hardSwish(1 / (1 + Math.exp(-m))));
     const spec: ModelSpec = {
-      tensors: [{ shape: x.shape }, { shape: [2], type: T.INT32, data: Int32Array.from([1, 2]) }, { shape: [1, 1, 1, 2] }, { shape: [1, 1, 1, 2] }, { shape: [1, 1, 1, 2] }],
-      inputs: [0], outputs: [4],
+      tensors: [
+        { shape: x.shape },
+        { shape: [2], type: T.INT32, data: Int32Array.from([1, 2]) },
+        { shape: [1, 1, 1, 2] },
+        { shape: [1, 1, 1, 2] },
+        { shape: [1, 1, 1, 2] },
+      ],
+      inputs: [0],
+      outputs: [4],
       operators: [
         { builtin: 40, inputs: [0, 1], outputs: [2], optionsType: 27, options: options(1, [[0, 'bool', 1]]) },
         { builtin: 14, inputs: [2], outputs: [3] },
@@ -138,9 +237,25 @@ describe('importTflite: each op against a reference on random data', () => {
       const x: Nhwc = { shape: [1, 4, 5, 3], data: rand(60) };
       const expected = resizeBilinear(x, 8, 10, mode);
       const spec: ModelSpec = {
-        tensors: [{ shape: x.shape }, { shape: [2], type: T.INT32, data: Int32Array.from([8, 10]) }, { shape: expected.shape }],
-        inputs: [0], outputs: [2],
-        operators: [{ builtin: 23, inputs: [0, 1], outputs: [2], optionsType: 15, options: options(4, [[2, 'bool', mode === 'align' ? 1 : 0], [3, 'bool', mode === 'half' ? 1 : 0]]) }],
+        tensors: [
+          { shape: x.shape },
+          { shape: [2], type: T.INT32, data: Int32Array.from([8, 10]) },
+          { shape: expected.shape },
+        ],
+        inputs: [0],
+        outputs: [2],
+        operators: [
+          {
+            builtin: 23,
+            inputs: [0, 1],
+            outputs: [2],
+            optionsType: 15,
+            options: options(4, [
+              [2, 'bool', mode === 'align' ? 1 : 0],
+              [3, 'bool', mode === 'half' ? 1 : 0],
+            ]),
+          },
+        ],
       };
       expectClose(await runImported(spec, x.data), expected.data);
     });
@@ -157,11 +272,17 @@ describe('importTflite: each op against a reference on random data', () => {
     const expected = padded.map((v) => Math.max(v, 0));
     const spec: ModelSpec = {
       tensors: [
-        { shape: [1, 2, 2, 3] }, { shape: [1, 2, 2, 2], data: other }, { shape: [1, 2, 2, 5] },
-        { shape: [4, 2], type: T.INT32, data: Int32Array.from([0, 0, 1, 0, 0, 0, 0, 0]) }, { shape: [1, 3, 2, 5] },
-        { shape: [3], type: T.INT32, data: Int32Array.from([1, 3, 10]) }, { shape: [1, 3, 10] }, { shape: [1, 3, 10] },
+        { shape: [1, 2, 2, 3] },
+        { shape: [1, 2, 2, 2], data: other },
+        { shape: [1, 2, 2, 5] },
+        { shape: [4, 2], type: T.INT32, data: Int32Array.from([0, 0, 1, 0, 0, 0, 0, 0]) },
+        { shape: [1, 3, 2, 5] },
+        { shape: [3], type: T.INT32, data: Int32Array.from([1, 3, 10]) },
+        { shape: [1, 3, 10] },
+        { shape: [1, 3, 10] },
       ],
-      inputs: [0], outputs: [7],
+      inputs: [0],
+      outputs: [7],
       operators: [
         { builtin: 2, inputs: [0, 1], outputs: [2], optionsType: 10, options: options(2, [[0, 'i32', 3]]) },
         { builtin: 34, inputs: [2, 3], outputs: [4] },
@@ -177,8 +298,16 @@ describe('importTflite: each op against a reference on random data', () => {
     const k = Float32Array.from([0.5, -1, 2]);
     const expected = Float32Array.from(x, (v, i) => Math.min(1, Math.max(-1, Math.tanh((v - k[i % 3]!) / k[i % 3]!))));
     const spec: ModelSpec = {
-      tensors: [{ shape: [1, 2, 2, 3] }, { shape: [3], data: k }, { shape: [1, 2, 2, 3] }, { shape: [1, 2, 2, 3] }, { shape: [1, 2, 2, 3] }, { shape: [1, 2, 2, 3] }],
-      inputs: [0], outputs: [5],
+      tensors: [
+        { shape: [1, 2, 2, 3] },
+        { shape: [3], data: k },
+        { shape: [1, 2, 2, 3] },
+        { shape: [1, 2, 2, 3] },
+        { shape: [1, 2, 2, 3] },
+        { shape: [1, 2, 2, 3] },
+      ],
+      inputs: [0],
+      outputs: [5],
       operators: [
         { builtin: 41, inputs: [0, 1], outputs: [2], optionsType: 28, options: options(1, [[0, 'i8', 0]]) },
         { builtin: 42, inputs: [2, 1], outputs: [3], optionsType: 29, options: options(1, [[0, 'i8', 0]]) },
@@ -201,13 +330,19 @@ describe('importTflite: each op against a reference on random data', () => {
     }
     const softmaxSpec: ModelSpec = {
       tensors: [{ shape: [1, 3, 2, 4] }, { shape: [1, 3, 2, 4] }],
-      inputs: [0], outputs: [1],
+      inputs: [0],
+      outputs: [1],
       operators: [{ builtin: 25, inputs: [0], outputs: [1], optionsType: 9, options: options(1, [[0, 'f32', 2]]) }],
     };
     expectClose(await runImported(softmaxSpec, x), softmax);
     const argmaxSpec: ModelSpec = {
-      tensors: [{ shape: [1, 3, 2, 4] }, { shape: [1], type: T.INT32, data: Int32Array.from([3]) }, { shape: [1, 3, 2], type: T.INT32 }],
-      inputs: [0], outputs: [2],
+      tensors: [
+        { shape: [1, 3, 2, 4] },
+        { shape: [1], type: T.INT32, data: Int32Array.from([3]) },
+        { shape: [1, 3, 2], type: T.INT32 },
+      ],
+      inputs: [0],
+      outputs: [2],
       operators: [{ builtin: 56, inputs: [0, 1], outputs: [2] }],
     };
     const session = await ort.InferenceSession.create(importTflite(buildTflite(argmaxSpec)));
@@ -220,9 +355,27 @@ describe('importTflite: each op against a reference on random data', () => {
     const w = { shape: [3, 3, 3, 2], data: rand(54) };
     const expected = transposeConv(x, w, null, [2, 2], 6, 8);
     const spec: ModelSpec = {
-      tensors: [{ shape: [4], type: T.INT32, data: Int32Array.from(expected.shape) }, { shape: w.shape, data: w.data }, { shape: x.shape }, { shape: expected.shape }],
-      inputs: [2], outputs: [3],
-      operators: [{ builtin: 67, inputs: [0, 1, 2], outputs: [3], optionsType: 49, options: options(3, [[0, 'i8', 0], [1, 'i32', 2], [2, 'i32', 2]]) }],
+      tensors: [
+        { shape: [4], type: T.INT32, data: Int32Array.from(expected.shape) },
+        { shape: w.shape, data: w.data },
+        { shape: x.shape },
+        { shape: expected.shape },
+      ],
+      inputs: [2],
+      outputs: [3],
+      operators: [
+        {
+          builtin: 67,
+          inputs: [0, 1, 2],
+          outputs: [3],
+          optionsType: 49,
+          options: options(3, [
+            [0, 'i8', 0],
+            [1, 'i32', 2],
+            [2, 'i32', 2],
+          ]),
+        },
+      ],
     };
     expectClose(await runImported(spec, x.data), expected.data);
   });
@@ -234,9 +387,17 @@ describe('importTflite: each op against a reference on random data', () => {
     const expected = transposeConv(x, w, bias, [2, 2], 8, 10);
     const raw = new Uint8Array(new Int32Array([1, 2, 2]).buffer); // padding SAME (1 in this enum), stride_w, stride_h
     const spec: ModelSpec = {
-      tensors: [{ shape: x.shape }, { shape: w.shape, data: w.data }, { shape: [2], data: bias }, { shape: expected.shape }],
-      inputs: [0], outputs: [3],
-      operators: [{ builtin: 32, custom: 'Convolution2DTransposeBias', inputs: [0, 1, 2], outputs: [3], customOptions: raw }],
+      tensors: [
+        { shape: x.shape },
+        { shape: w.shape, data: w.data },
+        { shape: [2], data: bias },
+        { shape: expected.shape },
+      ],
+      inputs: [0],
+      outputs: [3],
+      operators: [
+        { builtin: 32, custom: 'Convolution2DTransposeBias', inputs: [0, 1, 2], outputs: [3], customOptions: raw },
+      ],
     };
     expectClose(await runImported(spec, x.data), expected.data);
   });
@@ -250,12 +411,22 @@ function halfBack(h: number): number {
 
 describe('importTflite: errors', () => {
   it('names an unsupported op', () => {
-    const spec: ModelSpec = { tensors: [{ shape: [1, 4] }, { shape: [1, 4] }], inputs: [0], outputs: [1], operators: [{ builtin: 98, inputs: [0], outputs: [1] }] };
+    const spec: ModelSpec = {
+      tensors: [{ shape: [1, 4] }, { shape: [1, 4] }],
+      inputs: [0],
+      outputs: [1],
+      operators: [{ builtin: 98, inputs: [0], outputs: [1] }],
+    };
     expect(() => importTflite(buildTflite(spec))).toThrow(/unsupported TFLite op LEAKY_RELU \(operator #0\)/);
   });
 
   it('names an unsupported custom op', () => {
-    const spec: ModelSpec = { tensors: [{ shape: [1, 4] }, { shape: [1, 4] }], inputs: [0], outputs: [1], operators: [{ builtin: 32, custom: 'MyMagic', inputs: [0], outputs: [1] }] };
+    const spec: ModelSpec = {
+      tensors: [{ shape: [1, 4] }, { shape: [1, 4] }],
+      inputs: [0],
+      outputs: [1],
+      operators: [{ builtin: 32, custom: 'MyMagic', inputs: [0], outputs: [1] }],
+    };
     expect(() => importTflite(buildTflite(spec))).toThrow(/custom op "MyMagic"/);
   });
 
@@ -266,13 +437,26 @@ describe('importTflite: errors', () => {
 
 describe('the MediaPipe selfie models from @mediapipe/selfie_segmentation', () => {
   const dir = path.dirname(createRequire(import.meta.url).resolve('@mediapipe/selfie_segmentation/package.json'));
-  for (const [file, shape] of [['selfie_segmentation.tflite', [1, 256, 256, 3]], ['selfie_segmentation_landscape.tflite', [1, 144, 256, 3]]] as const) {
+  for (const [file, shape] of [
+    ['selfie_segmentation.tflite', [1, 256, 256, 3]],
+    ['selfie_segmentation_landscape.tflite', [1, 144, 256, 3]],
+  ] as const) {
     it(`imports ${file} into a mask model onnxruntime runs`, async () => {
       const onnx = importTflite(readFileSync(path.join(dir, file)));
       const d = describeModel(onnx);
-      expect(d).toMatchObject({ inputLayout: 'NHWC', inputHeight: shape[1], inputWidth: shape[2], outputKind: 'mask', maskThreshold: 0.5, preset: 'mediapipe', classes: 2 });
+      expect(d).toMatchObject({
+        inputLayout: 'NHWC',
+        inputHeight: shape[1],
+        inputWidth: shape[2],
+        outputKind: 'mask',
+        maskThreshold: 0.5,
+        preset: 'mediapipe',
+        classes: 2,
+      });
       const session = await ort.InferenceSession.create(onnx);
-      const out = await session.run({ [d.inputName]: new ort.Tensor('float32', new Float32Array(size(shape)).fill(0.5), [...shape]) });
+      const out = await session.run({
+        [d.inputName]: new ort.Tensor('float32', new Float32Array(size(shape)).fill(0.5), [...shape]),
+      });
       const p = out[d.outputName]!.data as Float32Array;
       expect(p.length).toBe(shape[1] * shape[2]);
       expect(p.every((v) => v >= 0 && v <= 1)).toBe(true);

@@ -16,7 +16,10 @@ afterAll(() => tmp.cleanup());
 describe('model overrides', () => {
   it('switch the normalisation by preset name or explicit mean/std', () => {
     expect(applyOverrides(voc, { normalize: 'tensorflow' }).normalization).toEqual(TENSORFLOW_NORMALIZATION);
-    expect(applyOverrides(voc, { normalize: { mean: [0.1, 0.2, 0.3], std: [1, 2, 3] } }).normalization).toEqual({ mean: [0.1, 0.2, 0.3], std: [1, 2, 3] });
+    expect(applyOverrides(voc, { normalize: { mean: [0.1, 0.2, 0.3], std: [1, 2, 3] } }).normalization).toEqual({
+      mean: [0.1, 0.2, 0.3],
+      std: [1, 2, 3],
+    });
   });
 
   it('name the classes with a known set, with its colours', () => {
@@ -34,26 +37,43 @@ describe('model overrides', () => {
   });
 
   it('refuse a class list that does not match the model', () => {
-    expect(() => applyOverrides(voc, { classes: 'cityscapes' })).toThrow(/the model has 21 classes but the class list names 19/);
+    expect(() => applyOverrides(voc, { classes: 'cityscapes' })).toThrow(
+      /the model has 21 classes but the class list names 19/,
+    );
   });
 
   it('validate sidecar contents with errors naming the file', () => {
-    expect(() => parseOverrides({ normalize: 'imagenet' }, 'm.onnx.json')).toThrow(/m.onnx.json: "normalize" must be one of/);
+    expect(() => parseOverrides({ normalize: 'imagenet' }, 'm.onnx.json')).toThrow(
+      /m.onnx.json: "normalize" must be one of/,
+    );
     expect(() => parseOverrides({ normalize: { mean: [0, 0, 0], std: [1, 0, 1] } }, 'x')).toThrow(ModelError);
     expect(() => parseOverrides({ colours: [] }, 'x')).toThrow(/unknown key "colours"/);
     expect(parseOverrides({ classes: ['a', 'b'] }, 'x')).toEqual({ classes: ['a', 'b'] });
-    expect(() => parseOverrides({ crf: { bilateral: { weight: 4, xy: 0, rgb: 3 }, gaussian: { weight: 3, xy: 1 } } }, 'm.json')).toThrow(/^m.json: "crf" must be .*\(bilateral.xy: /);
-    expect(() => parseOverrides({ crf: { bilateral: { weight: 4, xy: 60, rgb: 3 } } }, 'm.json')).toThrow(/\(gaussian: /);
+    expect(() =>
+      parseOverrides({ crf: { bilateral: { weight: 4, xy: 0, rgb: 3 }, gaussian: { weight: 3, xy: 1 } } }, 'm.json'),
+    ).toThrow(/^m.json: "crf" must be .*\(bilateral.xy: /);
+    expect(() => parseOverrides({ crf: { bilateral: { weight: 4, xy: 60, rgb: 3 } } }, 'm.json')).toThrow(
+      /\(gaussian: /,
+    );
     // A σ so small the lattice's keys would overflow (the CRF failed with an internal error).
-    expect(() => parseOverrides({ crf: { bilateral: { weight: 4, xy: 1e-9, rgb: 3 }, gaussian: { weight: 3, xy: 1 } } }, 'm.json')).toThrow(/"xy": σ ≥ 0.01.*\(bilateral.xy: /);
-    expect(() => parseOverrides({ crf: { bilateral: { weight: 4, xy: 60, rgb: 3, extra: 1 }, gaussian: { weight: 3, xy: 1 } } }, 'm.json')).toThrow(ModelError);
+    expect(() =>
+      parseOverrides({ crf: { bilateral: { weight: 4, xy: 1e-9, rgb: 3 }, gaussian: { weight: 3, xy: 1 } } }, 'm.json'),
+    ).toThrow(/"xy": σ ≥ 0.01.*\(bilateral.xy: /);
+    expect(() =>
+      parseOverrides(
+        { crf: { bilateral: { weight: 4, xy: 60, rgb: 3, extra: 1 }, gaussian: { weight: 3, xy: 1 } } },
+        'm.json',
+      ),
+    ).toThrow(ModelError);
   });
 
-  it('fill the CRF parameters a run does not give from the model\'s tuned kernels, then DeepLab\'s VOC set, and say which', () => {
+  it("fill the CRF parameters a run does not give from the model's tuned kernels, then DeepLab's VOC set, and say which", () => {
     const tuned = { bilateral: { weight: 5, xy: 50, rgb: 4 }, gaussian: { weight: 2, xy: 1 } };
     const fromModel = crfParamsFor({ iterations: 10, scale: 1 }, tuned);
     expect(fromModel.params.bilateral).toEqual(tuned.bilateral);
-    expect(fromModel.description).toBe("CRF w1 5 σα 50 σβ 4, w2 2 σγ 1, 10 iterations at scale 1 (the model's tuned kernels)");
+    expect(fromModel.description).toBe(
+      "CRF w1 5 σα 50 σβ 4, w2 2 σγ 1, 10 iterations at scale 1 (the model's tuned kernels)",
+    );
     const flagged = crfParamsFor({ iterations: 5, scale: 0.5, bilateral: { rgb: 6 } }, tuned);
     expect(flagged.params.bilateral).toEqual({ weight: 5, xy: 50, rgb: 6 });
     expect(flagged.params.gaussian).toEqual(tuned.gaussian);

@@ -5,7 +5,12 @@ import type { ScoreMap } from '../../model/postprocess.js';
 
 const random = seededRandom(5);
 const map = (classes: number, height: number, width: number, layout: 'NCHW' | 'NHWC' = 'NCHW'): ScoreMap => ({
-  data: Float32Array.from({ length: classes * height * width }, () => random()), offset: 0, classes, height, width, layout,
+  data: Float32Array.from({ length: classes * height * width }, () => random()),
+  offset: 0,
+  classes,
+  height,
+  width,
+  layout,
 });
 
 describe('multi-scale score averaging', () => {
@@ -25,7 +30,10 @@ describe('multi-scale score averaging', () => {
   it('averages on the largest grid, reading NHWC as well', () => {
     const small = map(2, 2, 3, 'NHWC');
     const large = map(2, 4, 6);
-    const avg = averageScores([{ scores: small, flipped: false }, { scores: large, flipped: false }]);
+    const avg = averageScores([
+      { scores: small, flipped: false },
+      { scores: large, flipped: false },
+    ]);
     expect([avg.classes, avg.height, avg.width, avg.layout]).toEqual([2, 4, 6, 'NCHW']);
     const upsampled = new Float32Array(48);
     accumulateScores(small, 6, 4, false, 1, upsampled);

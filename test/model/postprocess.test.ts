@@ -5,8 +5,17 @@ import { seededRandom } from '../../model/onnxGraph.js';
 import type { Layout } from '../../model/preprocess.js';
 
 /** The plain definition: upsample every class bilinearly, then argmax. */
-function bruteForce(data: Float32Array, classes: number, h: number, w: number, layout: Layout, outW: number, outH: number): Uint8Array {
-  const at = (c: number, y: number, x: number) => (layout === 'NCHW' ? data[c * h * w + y * w + x]! : data[(y * w + x) * classes + c]!);
+function bruteForce(
+  data: Float32Array,
+  classes: number,
+  h: number,
+  w: number,
+  layout: Layout,
+  outW: number,
+  outH: number,
+): Uint8Array {
+  const at = (c: number, y: number, x: number) =>
+    layout === 'NCHW' ? data[c * h * w + y * w + x]! : data[(y * w + x) * classes + c]!;
   const xs = bilinearTaps(w, outW);
   const ys = bilinearTaps(h, outH);
   const labels = new Uint8Array(outW * outH);
@@ -42,7 +51,11 @@ describe('labelsFromScores', () => {
       const [classes, h, w, outW, outH] = [5, 9, 13, 101, 67];
       // Smooth fields give large uniform regions (the shortcut path); noise gives many boundaries.
       const data = new Float32Array(classes * h * w).map((_, i) => Math.sin(i * 0.37) * 2 + random());
-      const { labels, classPixels } = labelsFromScores({ data, offset: 0, classes, height: h, width: w, layout }, outW, outH);
+      const { labels, classPixels } = labelsFromScores(
+        { data, offset: 0, classes, height: h, width: w, layout },
+        outW,
+        outH,
+      );
       expect(Array.from(labels)).toEqual(Array.from(bruteForce(data, classes, h, w, layout, outW, outH)));
       expect(Array.from(classPixels)).toEqual(countLabels(labels, classes));
       expect(classPixels.filter((n) => n > 0).length).toBeGreaterThan(1);
@@ -53,7 +66,11 @@ describe('labelsFromScores', () => {
       // As DeepLab's 257² scores to 768×576: ~3 output rows per source row, boundaries here and there.
       const [classes, h, w, outW, outH] = [6, 17, 17, 97, 83];
       const data = new Float32Array(classes * h * w).map((_, i) => Math.sin(i * 0.05) * 3 + 0.3 * random());
-      const { labels, classPixels } = labelsFromScores({ data, offset: 0, classes, height: h, width: w, layout }, outW, outH);
+      const { labels, classPixels } = labelsFromScores(
+        { data, offset: 0, classes, height: h, width: w, layout },
+        outW,
+        outH,
+      );
       expect(Array.from(labels)).toEqual(Array.from(bruteForce(data, classes, h, w, layout, outW, outH)));
       expect(Array.from(classPixels)).toEqual(countLabels(labels, classes));
     });
@@ -89,7 +106,9 @@ describe('probabilitiesFromScores', () => {
     const random = seededRandom(5);
     const [classes, h, w] = [4, 5, 6];
     // Class 2 stays 12 logits below the others everywhere (its softmax < 1e-5); the others mix.
-    const data = Float32Array.from({ length: classes * h * w }, (_, i) => (Math.floor(i / (h * w)) === 2 ? -12 : random() * 3));
+    const data = Float32Array.from({ length: classes * h * w }, (_, i) =>
+      Math.floor(i / (h * w)) === 2 ? -12 : random() * 3,
+    );
     const probs = probabilitiesFromScores({ data, offset: 0, classes, height: h, width: w, layout: 'NCHW' }, w, h);
     for (let p = 0; p < w * h; p++) {
       const exps = Array.from({ length: classes }, (_, c) => Math.exp(data[c * h * w + p]!));
@@ -101,13 +120,30 @@ describe('probabilitiesFromScores', () => {
 
   it('turns a one-channel mask into [1 − p, p], through a sigmoid for logits', async () => {
     const { probabilitiesFromScores } = await import('../../model/postprocess.js');
-    const map = { data: Float32Array.from([0.2, 0.9]), offset: 0, classes: 1, height: 1, width: 2, layout: 'NHWC' as const };
-    expect(Array.from(probabilitiesFromScores(map, 2, 1, { threshold: 0.5 }))).toEqual([expect.closeTo(0.8, 6), expect.closeTo(0.2, 6), expect.closeTo(0.1, 6), expect.closeTo(0.9, 6)]);
+    const map = {
+      data: Float32Array.from([0.2, 0.9]),
+      offset: 0,
+      classes: 1,
+      height: 1,
+      width: 2,
+      layout: 'NHWC' as const,
+    };
+    expect(Array.from(probabilitiesFromScores(map, 2, 1, { threshold: 0.5 }))).toEqual([
+      expect.closeTo(0.8, 6),
+      expect.closeTo(0.2, 6),
+      expect.closeTo(0.1, 6),
+      expect.closeTo(0.9, 6),
+    ]);
     const logits = { ...map, data: Float32Array.from([0, 100]) };
-    expect(Array.from(probabilitiesFromScores(logits, 2, 1, { threshold: 0 }))).toEqual([expect.closeTo(0.5, 6), expect.closeTo(0.5, 6), expect.closeTo(0, 6), expect.closeTo(1, 6)]);
+    expect(Array.from(probabilitiesFromScores(logits, 2, 1, { threshold: 0 }))).toEqual([
+      expect.closeTo(0.5, 6),
+      expect.closeTo(0.5, 6),
+      expect.closeTo(0, 6),
+      expect.closeTo(1, 6),
+    ]);
   });
 
-  it('upsamples scores that align corners with their model input (DeepLab\'s geometry) to where that input puts them', () => {
+  it("upsamples scores that align corners with their model input (DeepLab's geometry) to where that input puts them", () => {
     // Two classes over 9 columns; class 1 wins from score column 0.5 on. With aligned corners over a
     // 33-pixel input, column 0.5 is input pixel 2, frame pixel 4.5 at 66 wide; read half-pixel it would be 6.8.
     const [w, h] = [9, 3];

@@ -33,12 +33,16 @@ describe('execution providers', () => {
     );
     if (outcome !== 'cuda available') {
       expect(outcome).toBeInstanceOf(EnvironmentError);
-      expect((outcome as Error).message).toMatch(/--device cuda:0 is not available .*ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/);
+      expect((outcome as Error).message).toMatch(
+        /--device cuda:0 is not available .*ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/,
+      );
     }
   });
 
   it('reports a model onnxruntime cannot load as a ModelError', async () => {
     const broken = buildDeepLab({ variant: 'tiny' }).slice(0, 2000);
-    await expect(openSession(broken, { device: { kind: 'cpu' }, threads: 1 }, 'broken.onnx')).rejects.toThrow(ModelError);
+    await expect(openSession(broken, { device: { kind: 'cpu' }, threads: 1 }, 'broken.onnx')).rejects.toThrow(
+      ModelError,
+    );
   });
 });

@@ -53,11 +53,15 @@ describe('blendWindows', () => {
 
   it('reads NCHW windows too, the same as NHWC', () => {
     const windows = tileWindows(6, 6, { cols: 2, rows: 2 }, 0.34);
-    const nhwc = windows.map((window, i) => ({ window, scores: flat([i, 10 - i, i * i], window.width, window.height) }));
+    const nhwc = windows.map((window, i) => ({
+      window,
+      scores: flat([i, 10 - i, i * i], window.width, window.height),
+    }));
     const nchw = nhwc.map(({ window, scores }) => {
       const { width, height, classes } = scores;
       const data = new Float32Array(scores.data.length);
-      for (let p = 0; p < width * height; p++) for (let c = 0; c < classes; c++) data[c * width * height + p] = scores.data[p * classes + c]!;
+      for (let p = 0; p < width * height; p++)
+        for (let c = 0; c < classes; c++) data[c * width * height + p] = scores.data[p * classes + c]!;
       return { window, scores: { ...scores, data, layout: 'NCHW' as const } };
     });
     expect(Array.from(blendWindows(nchw).data)).toEqual(Array.from(blendWindows(nhwc).data));

@@ -11,7 +11,9 @@ describe('batchFrames', () => {
   it('emits a partial batch when the wait runs out, and never an empty one', async () => {
     const input = new Subject<number>();
     const seen: number[][] = [];
-    const done = new Promise<void>((resolve) => input.pipe(batchFrames(4, 30)).subscribe({ next: (b) => seen.push(b), complete: resolve }));
+    const done = new Promise<void>((resolve) =>
+      input.pipe(batchFrames(4, 30)).subscribe({ next: (b) => seen.push(b), complete: resolve }),
+    );
     input.next(1);
     input.next(2);
     await new Promise((r) => setTimeout(r, 120));

@@ -9,14 +9,22 @@ describe('dropStaleFrames', () => {
   it('passes each stream in increasing index and hands older frames to onStale', async () => {
     const stale: string[] = [];
     const input = [seg('a', 4), seg('b', 1), seg('a', 6), seg('a', 5), seg('b', 0), seg('a', 7), seg('a', 7)];
-    const out = await lastValueFrom(from(input).pipe(dropStaleFrames((s) => stale.push(`${s.frame.streamId}:${s.frame.index}`)), toArray()));
+    const out = await lastValueFrom(
+      from(input).pipe(
+        dropStaleFrames((s) => stale.push(`${s.frame.streamId}:${s.frame.index}`)),
+        toArray(),
+      ),
+    );
     expect(out.map((s) => `${s.frame.streamId}:${s.frame.index}`)).toEqual(['a:4', 'b:1', 'a:6', 'a:7']);
     expect(stale).toEqual(['a:5', 'b:0', 'a:7']);
   });
 
   it('keeps the newest index per subscription: a resubscription (a restarted stream) starts afresh', async () => {
     const stale: string[] = [];
-    const restarted = from([seg('a', 0), seg('a', 1)]).pipe(dropStaleFrames((s) => stale.push(`${s.frame.streamId}:${s.frame.index}`)), toArray());
+    const restarted = from([seg('a', 0), seg('a', 1)]).pipe(
+      dropStaleFrames((s) => stale.push(`${s.frame.streamId}:${s.frame.index}`)),
+      toArray(),
+    );
     expect((await lastValueFrom(restarted)).length).toBe(2);
     expect((await lastValueFrom(restarted)).length).toBe(2);
     expect(stale).toEqual([]);

@@ -14,7 +14,9 @@ function prepared(index: number): PreparedFrame {
   const rgb = Uint8Array.from({ length: W * H * 3 }, (_, i) => (i * (index + 3) * 7) & 255);
   return {
     frame: { streamId: 's', index, ptsMs: index * 40, width: W, height: H, rgb, capturedAt: 0, decodeMs: 0 },
-    inputs: [{ data: preprocessRgb(rgb, W, H, IW, IH, 'NCHW', IMAGENET_NORMALIZATION), width: IW, height: IH, flipped: false }],
+    inputs: [
+      { data: preprocessRgb(rgb, W, H, IW, IH, 'NCHW', IMAGENET_NORMALIZATION), width: IW, height: IH, flipped: false },
+    ],
     preprocessMs: 0,
     preparedAt: performance.now(),
   };
@@ -25,7 +27,12 @@ describe('inferBatches on real onnxruntime workers', () => {
   let pool: InferencePool;
   beforeAll(async () => {
     const modelPath = writeModel(tmp.dir, { classes: 7 });
-    pool = await InferencePool.forModel(describeModel(readFileSync(modelPath)), { workers: 2, threads: 1, modelPath, device: { kind: 'cpu' } });
+    pool = await InferencePool.forModel(describeModel(readFileSync(modelPath)), {
+      workers: 2,
+      threads: 1,
+      modelPath,
+      device: { kind: 'cpu' },
+    });
   });
   afterAll(async () => {
     await pool.close();
@@ -33,8 +40,17 @@ describe('inferBatches on real onnxruntime workers', () => {
   });
 
   it('gives every frame a label map at frame size, the same whether batched or not', async () => {
-    const batched = await firstValueFrom(from([[0, 1, 2], [3, 4]].map((b) => b.map(prepared))).pipe(inferBatches(pool), toArray()));
-    const single = await firstValueFrom(from([0, 1, 2, 3, 4].map((i) => [prepared(i)])).pipe(inferBatches(pool), toArray()));
+    const batched = await firstValueFrom(
+      from(
+        [
+          [0, 1, 2],
+          [3, 4],
+        ].map((b) => b.map(prepared)),
+      ).pipe(inferBatches(pool), toArray()),
+    );
+    const single = await firstValueFrom(
+      from([0, 1, 2, 3, 4].map((i) => [prepared(i)])).pipe(inferBatches(pool), toArray()),
+    );
     expect(batched.map((s) => s.frame.index).sort()).toEqual([0, 1, 2, 3, 4]);
     for (const s of batched) {
       expect(s.labels.length).toBe(W * H);
@@ -56,14 +72,26 @@ describe('inferBatches on real onnxruntime workers', () => {
 
   it('with onBatchError: the frames of a batch whose worker stopped are reported and skipped, the rest go on', async () => {
     const modelPath = writeModel(tmp.dir, { classes: 7 }, 'crash.onnx');
-    const crashing = await InferencePool.forModel(describeModel(readFileSync(modelPath)), { workers: 1, threads: 1, modelPath, device: { kind: 'cpu' } });
+    const crashing = await InferencePool.forModel(describeModel(readFileSync(modelPath)), {
+      workers: 1,
+      threads: 1,
+      modelPath,
+      device: { kind: 'cpu' },
+    });
     try {
       const batches = new Subject<PreparedFrame[]>();
       const skipped: number[] = [];
       const emitted: number[] = [];
-      const done = firstValueFrom(batches.pipe(inferBatches(crashing, { onBatchError: (_error, batch) => skipped.push(...batch.map((p) => p.frame.index)) }), tap((s) => emitted.push(s.frame.index)), toArray()));
+      const done = firstValueFrom(
+        batches.pipe(
+          inferBatches(crashing, { onBatchError: (_error, batch) => skipped.push(...batch.map((p) => p.frame.index)) }),
+          tap((s) => emitted.push(s.frame.index)),
+          toArray(),
+        ),
+      );
       // The worker exits after batch 0 (its own close message) with batch 1 waiting in its queue.
-      const worker = () => (crashing as unknown as { workers: { workers: import('node:worker_threads').Worker[] } }).workers.workers[0]!;
+      const worker = () =>
+        (crashing as unknown as { workers: { workers: import('node:worker_threads').Worker[] } }).workers.workers[0]!;
       batches.next([prepared(0)]);
       await expect.poll(() => emitted).toEqual([0]);
       worker().postMessage({ type: 'close' });

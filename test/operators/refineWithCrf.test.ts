@@ -37,7 +37,8 @@ function movingSquare(index: number, streamId = 's'): { segmentation: Segmentati
       truth[p] = inSquare ? 2 : x < W / 2 ? 0 : 1;
       image.set(inSquare ? [230, 200, 40] : x < W / 2 ? [40, 60, 150] : [60, 150, 70], p * 3);
       // Borrow the noise of the generated case, around the true label.
-      for (let c = 0; c < C; c++) probabilities[p * C + c] = (c === truth[p] ? 1.2 : 0) + scene.probabilities[p * C + c]!;
+      for (let c = 0; c < C; c++)
+        probabilities[p * C + c] = (c === truth[p] ? 1.2 : 0) + scene.probabilities[p * C + c]!;
       const sum = probabilities.subarray(p * C, p * C + C).reduce((a, b) => a + b, 0);
       for (let c = 0; c < C; c++) probabilities[p * C + c]! /= sum;
     }
@@ -54,7 +55,7 @@ function movingSquare(index: number, streamId = 's'): { segmentation: Segmentati
       classPixels: new Uint32Array(C),
       probabilities,
       inferredAt: 0,
-    timings: { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, crf: 0, write: 0 },
+      timings: { decode: 0, preprocess: 0, queue: 0, infer: 0, postprocess: 0, crf: 0, write: 0 },
     },
   };
 }
@@ -62,7 +63,12 @@ function movingSquare(index: number, streamId = 's'): { segmentation: Segmentati
 describe('refineWithCrf', () => {
   it('refines every frame in order and counts the refined labels', async () => {
     const frames = [0, 1, 2].map((i) => movingSquare(i));
-    const out = await firstValueFrom(from(frames.map((f) => f.segmentation)).pipe(refineWithCrf(recording(), { params: DEEPLAB_VOC_PARAMS, classes: C }), toArray()));
+    const out = await firstValueFrom(
+      from(frames.map((f) => f.segmentation)).pipe(
+        refineWithCrf(recording(), { params: DEEPLAB_VOC_PARAMS, classes: C }),
+        toArray(),
+      ),
+    );
     expect(out.map((s) => s.frame.index)).toEqual([0, 1, 2]);
     out.forEach((s, i) => {
       const accuracy = (labels: Uint8Array) => labels.reduce((n, l, p) => n + (l === frames[i]!.truth[p] ? 1 : 0), 0);
@@ -77,9 +83,21 @@ describe('refineWithCrf', () => {
     const frames = [0, 1, 2, 3, 4].map((i) => movingSquare(i));
     const warmBackend = recording();
     const warm = await firstValueFrom(
-      from(frames.map((f) => movingSquare(f.segmentation.frame.index).segmentation)).pipe(refineWithCrf(warmBackend, { params: DEEPLAB_VOC_PARAMS, classes: C, warmStart: { iterations: 3, sceneCut: 0.3 } }), toArray()),
+      from(frames.map((f) => movingSquare(f.segmentation.frame.index).segmentation)).pipe(
+        refineWithCrf(warmBackend, {
+          params: DEEPLAB_VOC_PARAMS,
+          classes: C,
+          warmStart: { iterations: 3, sceneCut: 0.3 },
+        }),
+        toArray(),
+      ),
     );
-    const cold = await firstValueFrom(from(frames.map((f) => f.segmentation)).pipe(refineWithCrf(recording(), { params: DEEPLAB_VOC_PARAMS, classes: C }), toArray()));
+    const cold = await firstValueFrom(
+      from(frames.map((f) => f.segmentation)).pipe(
+        refineWithCrf(recording(), { params: DEEPLAB_VOC_PARAMS, classes: C }),
+        toArray(),
+      ),
+    );
     expect(warmBackend.iterations).toEqual([10, 3, 3, 3, 3]);
     // Each refined frame says how it started and how much of it was recomputed.
     expect(warm[0]!.crf).toEqual({ warm: false, activeShare: 1 });
@@ -99,9 +117,17 @@ describe('refineWithCrf', () => {
     const backend = recording();
     const a = movingSquare(0).segmentation;
     const b = movingSquare(1).segmentation;
-    const cut = { ...movingSquare(2).segmentation, probabilities: movingSquare(2).segmentation.probabilities!.map((_, i) => (i % C === 1 ? 0.98 : 0.01)) };
+    const cut = {
+      ...movingSquare(2).segmentation,
+      probabilities: movingSquare(2).segmentation.probabilities!.map((_, i) => (i % C === 1 ? 0.98 : 0.01)),
+    };
     const other = movingSquare(3, 'other').segmentation;
-    await firstValueFrom(from([a, b, cut, other]).pipe(refineWithCrf(backend, { params: DEEPLAB_VOC_PARAMS, classes: C, warmStart: { iterations: 3, sceneCut: 0.3 } }), toArray()));
+    await firstValueFrom(
+      from([a, b, cut, other]).pipe(
+        refineWithCrf(backend, { params: DEEPLAB_VOC_PARAMS, classes: C, warmStart: { iterations: 3, sceneCut: 0.3 } }),
+        toArray(),
+      ),
+    );
     expect(backend.iterations).toEqual([10, 3, 10, 10]);
   });
 
@@ -111,8 +137,12 @@ describe('refineWithCrf', () => {
     const tracking: CrfBackend = { run: (job) => (restarts.push(job.warmStart!.restart), backend.run(job)) };
     let next = 0;
     // A live source that goes on numbering across restarts, as LiveStream does.
-    const frames$ = defer(() => from([next, next + 1].map((i) => movingSquare(i).segmentation)).pipe(finalize(() => (next += 2))));
-    const refined$ = frames$.pipe(refineWithCrf(tracking, { params: DEEPLAB_VOC_PARAMS, classes: C, warmStart: { iterations: 3, sceneCut: 0.3 } }));
+    const frames$ = defer(() =>
+      from([next, next + 1].map((i) => movingSquare(i).segmentation)).pipe(finalize(() => (next += 2))),
+    );
+    const refined$ = frames$.pipe(
+      refineWithCrf(tracking, { params: DEEPLAB_VOC_PARAMS, classes: C, warmStart: { iterations: 3, sceneCut: 0.3 } }),
+    );
     const first = await firstValueFrom(refined$.pipe(toArray()));
     const second = await firstValueFrom(refined$.pipe(toArray()));
     expect(second.map((s) => s.frame.index)).toEqual([2, 3]);
@@ -120,11 +150,14 @@ describe('refineWithCrf', () => {
     expect([...first, ...second].map((s) => s.crf!.warm)).toEqual([false, true, false, true]);
   });
 
-  it('with two CRF workers: the same labels, in order, and each stream\'s warm start kept on its worker', async () => {
+  it("with two CRF workers: the same labels, in order, and each stream's warm start kept on its worker", async () => {
     const two = CrfRunner.start(2);
     try {
       expect(two.size).toBe(2);
-      const frames = [0, 1, 2, 3].flatMap((i) => [movingSquare(i, 'a').segmentation, movingSquare(i, 'b').segmentation]);
+      const frames = [0, 1, 2, 3].flatMap((i) => [
+        movingSquare(i, 'a').segmentation,
+        movingSquare(i, 'b').segmentation,
+      ]);
       const copy = () => frames.map((f) => ({ ...f, probabilities: f.probabilities!.slice() }));
       const iterations: string[] = [];
       const backend: CrfBackend = {
@@ -137,7 +170,9 @@ describe('refineWithCrf', () => {
       const options = { params: DEEPLAB_VOC_PARAMS, classes: C, warmStart: { iterations: 3, sceneCut: 0.3 } };
       const parallel = await firstValueFrom(from(copy()).pipe(refineWithCrf(backend, options), toArray()));
       const serial = await firstValueFrom(from(copy()).pipe(refineWithCrf(runner, options), toArray()));
-      expect(parallel.map((s) => `${s.frame.streamId}${s.frame.index}`)).toEqual(frames.map((s) => `${s.frame.streamId}${s.frame.index}`));
+      expect(parallel.map((s) => `${s.frame.streamId}${s.frame.index}`)).toEqual(
+        frames.map((s) => `${s.frame.streamId}${s.frame.index}`),
+      );
       expect(iterations.filter((i) => i.startsWith('a'))).toEqual(['a10', 'a3', 'a3', 'a3']);
       expect(iterations.filter((i) => i.startsWith('b'))).toEqual(['b10', 'b3', 'b3', 'b3']);
       parallel.forEach((s, i) => expect(Buffer.compare(Buffer.from(s.labels), Buffer.from(serial[i]!.labels))).toBe(0));

@@ -36,7 +36,9 @@ describe('writeToSinks', () => {
     const log: string[] = [];
     const a = { active: 0, maxActive: 0 };
     const b = { active: 0, maxActive: 0 };
-    const out = await firstValueFrom(from([0, 1, 2].map(segmentation)).pipe(writeToSinks([slowSink('a', log, a), slowSink('b', log, b)]), toArray()));
+    const out = await firstValueFrom(
+      from([0, 1, 2].map(segmentation)).pipe(writeToSinks([slowSink('a', log, a), slowSink('b', log, b)]), toArray()),
+    );
     expect(out.map((s) => s.frame.index)).toEqual([0, 1, 2]);
     expect(out.every((s) => s.timings.write >= 4)).toBe(true); // two 5 ms sinks, in parallel
     expect(a.maxActive).toBe(1);

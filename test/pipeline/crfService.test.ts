@@ -16,7 +16,11 @@ describe('requestLines', () => {
   });
 
   it('skips a line longer than the limit to its newline, reports its length, and goes on', async () => {
-    expect(await linesOf(['ok\n', 'x'.repeat(6), 'y'.repeat(6), '\nnext\n'], 10)).toEqual(['ok', { tooLong: 12 }, 'next']);
+    expect(await linesOf(['ok\n', 'x'.repeat(6), 'y'.repeat(6), '\nnext\n'], 10)).toEqual([
+      'ok',
+      { tooLong: 12 },
+      'next',
+    ]);
     expect(await linesOf(['x'.repeat(20)], 10)).toEqual([{ tooLong: 20 }]);
   });
 

@@ -43,11 +43,26 @@ afterAll(() => tmp.cleanup());
 
 describe('deeplab-stream eval', () => {
   it('computes the VOC-protocol mIoU of a labelled set', async () => {
-    const r = await runCli(['eval', '--images', images, '--labels', labels, '--model', model, '--device', 'cpu', '--json']);
+    const r = await runCli([
+      'eval',
+      '--images',
+      images,
+      '--labels',
+      labels,
+      '--model',
+      model,
+      '--device',
+      'cpu',
+      '--json',
+    ]);
     expect(r.stderr).toBe('');
     const summary = JSON.parse(r.stdout);
     expect(summary.images).toBe(2);
-    expect(summary.perClass.map((c: { iou: number }) => c.iou)).toEqual([expect.closeTo(1, 9), expect.closeTo(0.8, 9), expect.closeTo(0.5, 9)]);
+    expect(summary.perClass.map((c: { iou: number }) => c.iou)).toEqual([
+      expect.closeTo(1, 9),
+      expect.closeTo(0.8, 9),
+      expect.closeTo(0.5, 9),
+    ]);
     expect(summary.mIoU).toBeCloseTo(2.3 / 3, 9);
     expect(summary.pixelAccuracy).toBeCloseTo(108 / 124, 9);
     expect(summary.perClass.map((c: { pixels: number }) => c.pixels)).toEqual([28, 80, 16]);
@@ -56,25 +71,87 @@ describe('deeplab-stream eval', () => {
   it('prints a per-class table with class names from --classes', async () => {
     const names = path.join(tmp.dir, 'names.txt');
     writeFileSync(names, 'red\ngreen\nblue\n');
-    const r = await runCli(['eval', '--images', images, '--labels', labels, '--model', model, '--device', 'cpu', '--classes', names]);
+    const r = await runCli([
+      'eval',
+      '--images',
+      images,
+      '--labels',
+      labels,
+      '--model',
+      model,
+      '--device',
+      'cpu',
+      '--classes',
+      names,
+    ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/green\s+80\.00\s+80/);
     expect(r.stdout).toMatch(/mIoU\s+76\.67 %/);
   });
 
   it('with --crf on also scores the CRF-refined labels (confident, edge-aligned labels survive it)', async () => {
-    const r = await runCli(['eval', '--images', images, '--labels', labels, '--model', model, '--device', 'cpu', '--crf', 'on', '--json']);
+    const r = await runCli([
+      'eval',
+      '--images',
+      images,
+      '--labels',
+      labels,
+      '--model',
+      model,
+      '--device',
+      'cpu',
+      '--crf',
+      'on',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.mIoU).toBeCloseTo(2.3 / 3, 9);
-    expect(summary.crf.perClass.map((c: { iou: number }) => c.iou)).toEqual([expect.closeTo(1, 9), expect.closeTo(0.8, 9), expect.closeTo(0.5, 9)]);
-    const table = await runCli(['eval', '--images', images, '--labels', labels, '--model', model, '--device', 'cpu', '--crf', 'on']);
+    expect(summary.crf.perClass.map((c: { iou: number }) => c.iou)).toEqual([
+      expect.closeTo(1, 9),
+      expect.closeTo(0.8, 9),
+      expect.closeTo(0.5, 9),
+    ]);
+    const table = await runCli([
+      'eval',
+      '--images',
+      images,
+      '--labels',
+      labels,
+      '--model',
+      model,
+      '--device',
+      'cpu',
+      '--crf',
+      'on',
+    ]);
     expect(table.stdout).toMatch(/IoU % {2}\+CRF %/);
     expect(table.stdout).toMatch(/with CRF: mIoU\s+76\.67 %/);
   });
 
   it('passes the CRF kernel flags to the CRF: an overwhelming smoothness kernel washes the small class out', async () => {
-    const r = await runCli(['eval', '--images', images, '--labels', labels, '--model', model, '--device', 'cpu', '--crf', 'on', '--crf-pos-w', '1000', '--crf-pos-xy', '200', '--crf-bi-w', '0', '--crf-scale', '0.5', '--json']);
+    const r = await runCli([
+      'eval',
+      '--images',
+      images,
+      '--labels',
+      labels,
+      '--model',
+      model,
+      '--device',
+      'cpu',
+      '--crf',
+      'on',
+      '--crf-pos-w',
+      '1000',
+      '--crf-pos-xy',
+      '200',
+      '--crf-bi-w',
+      '0',
+      '--crf-scale',
+      '0.5',
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.mIoU).toBeCloseTo(2.3 / 3, 9); // the network's labels are unchanged

@@ -17,9 +17,16 @@ import { repoRoot, runCli, tempDir } from '../helpers/fixtures.js';
 
 const shared = path.resolve(repoRoot, '../shared');
 /** Published file name → the copy in ../shared/models (MLPerf's is kept under a longer name there). */
-const SHARED_NAMES: Record<string, string> = { 'deeplabv3_mnv2_ade20k_uint8.tflite': 'mlperf_deeplabv3_mnv2_ade20k_uint8.tflite' };
-const haveShared = existsSync(path.join(shared, 'models', 'coral_deeplabv3_mnv2_pascal_quant.tflite')) && existsSync(path.join(shared, 'media', 'vtest.avi'));
-if (!haveShared) console.warn(`skipping the quantized catalogue models: ${shared}/models and /media are absent (the team's shared folder beside the repository)`);
+const SHARED_NAMES: Record<string, string> = {
+  'deeplabv3_mnv2_ade20k_uint8.tflite': 'mlperf_deeplabv3_mnv2_ade20k_uint8.tflite',
+};
+const haveShared =
+  existsSync(path.join(shared, 'models', 'coral_deeplabv3_mnv2_pascal_quant.tflite')) &&
+  existsSync(path.join(shared, 'media', 'vtest.avi'));
+if (!haveShared)
+  console.warn(
+    `skipping the quantized catalogue models: ${shared}/models and /media are absent (the team's shared folder beside the repository)`,
+  );
 
 /** Connected regions of `label` in a label map (4-neighbour) with at least `minPixels` pixels. */
 function regions(labels: Uint8Array, width: number, label: number, minPixels: number): number {
@@ -64,7 +71,17 @@ describe.skipIf(!haveShared)('the quantized DeepLabs by name', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     frame300 = path.join(dir, 'vtest300.png');
-    execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(shared, 'media', 'vtest.avi'), '-vf', 'select=eq(n\\,300)', '-frames:v', '1', frame300]);
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-i',
+      path.join(shared, 'media', 'vtest.avi'),
+      '-vf',
+      'select=eq(n\\,300)',
+      '-frames:v',
+      '1',
+      frame300,
+    ]);
   });
   afterAll(async () => {
     await new Promise((resolve) => server.close(resolve));
@@ -74,9 +91,15 @@ describe.skipIf(!haveShared)('the quantized DeepLabs by name', () => {
   /** `segment IMAGE --model NAME` through the mirror: the frame's class pixel counts and its label map. */
   const segment = async (model: string, image: string) => {
     const out = path.join(dir, `${model}-${path.basename(image, '.png')}`);
-    const r = await runCli(['segment', image, '--model', model, '--frames-json', `${out}.jsonl`, '--masks', out], { env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: mirror } });
+    const r = await runCli(['segment', image, '--model', model, '--frames-json', `${out}.jsonl`, '--masks', out], {
+      env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: mirror },
+    });
     expect(r.code, r.stderr).toBe(0);
-    const frame = JSON.parse(readFileSync(`${out}.jsonl`, 'utf8')) as { width: number; height: number; pixels: Record<string, number> };
+    const frame = JSON.parse(readFileSync(`${out}.jsonl`, 'utf8')) as {
+      width: number;
+      height: number;
+      pixels: Record<string, number>;
+    };
     const png = PNG.sync.read(readFileSync(path.join(out, 'frame_000000.png')));
     const labels = Uint8Array.from({ length: png.width * png.height }, (_, i) => png.data[i * 4]!);
     return { ...frame, labels };
@@ -92,10 +115,14 @@ describe.skipIf(!haveShared)('the quantized DeepLabs by name', () => {
     expect(existsSync(path.join(cache, source.file))).toBe(true);
   }, 60_000);
 
-  it.each(['deeplabv3-voc-513', 'deeplabv3-voc-513-small'])('%s sees the cat', async (model) => {
-    const { pixels, width, height } = await segment(model, path.join(shared, 'media', 'chelsea.png'));
-    expect((pixels['cat'] ?? 0) / (width * height)).toBeGreaterThan(0.6);
-  }, 60_000);
+  it.each(['deeplabv3-voc-513', 'deeplabv3-voc-513-small'])(
+    '%s sees the cat',
+    async (model) => {
+      const { pixels, width, height } = await segment(model, path.join(shared, 'media', 'chelsea.png'));
+      expect((pixels['cat'] ?? 0) / (width * height)).toBeGreaterThan(0.6);
+    },
+    60_000,
+  );
 
   it('the ADE20K models give their classes: people and road on the street frame', async () => {
     const coarse = await segment('deeplabv3plus-ade20k-32', frame300);
@@ -107,7 +134,21 @@ describe.skipIf(!haveShared)('the quantized DeepLabs by name', () => {
 
   it('eval scores a model of another label set on the VOC photos through a class map', async () => {
     const voc = path.join(shared, 'voc-train');
-    const r = await runCli(['eval', '--images', path.join(voc, 'images'), '--labels', path.join(voc, 'labels'), '--model', 'deeplab-cityscapes', '--class-map', 'cityscapes', '--json'], { env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: mirror } });
+    const r = await runCli(
+      [
+        'eval',
+        '--images',
+        path.join(voc, 'images'),
+        '--labels',
+        path.join(voc, 'labels'),
+        '--model',
+        'deeplab-cityscapes',
+        '--class-map',
+        'cityscapes',
+        '--json',
+      ],
+      { env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: mirror } },
+    );
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout) as { perClass: { name: string; iou: number | null }[] };
     expect(summary.perClass.map((c) => c.name)).toEqual([...VOC_CLASSES]);

@@ -18,7 +18,10 @@ const entry = catalogEntry('deeplabv3-voc')!;
 const source = entry.source as DownloadSource;
 const realFile = path.resolve(repoRoot, '../shared/models', source.file);
 const haveReal = existsSync(realFile);
-if (!haveReal) console.warn(`skipping the successful fetches: ${realFile} is absent (the team's shared folder beside the repository)`);
+if (!haveReal)
+  console.warn(
+    `skipping the successful fetches: ${realFile} is absent (the team's shared folder beside the repository)`,
+  );
 
 const tmp = tempDir('dls-fetch-');
 let server: http.Server;
@@ -67,36 +70,79 @@ function freshCache(name: string): string {
 const visibleFiles = (dir: string) => readdirSync(dir);
 
 describe('--model NAME', () => {
-  it.skipIf(!haveReal)('fetches once through the mirror, imports with a sidecar, then runs from the cache with no network', async () => {
-    const cache = freshCache('ok');
-    const image = path.resolve(repoRoot, '../shared/media/chelsea.png');
-    const before = served;
-    const first = await runCli(['segment', image, '--model', 'deeplabv3-voc', '--device', 'cpu', '--frames-json', path.join(tmp.dir, 'cat1.jsonl')], {
-      env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: `${base}/ok/` },
-    });
-    expect(first.code, first.stderr).toBe(0);
-    expect(first.stderr).toMatch(/note: fetched deeplabv3-voc \(2\.8 MB, sha256 checked\) from http:\/\/127\.0\.0\.1:\d+\/ok\/deeplabv3_257_mv_gpu\.tflite/);
-    expect(served).toBe(before + 1);
-    const stats = JSON.parse(readFileSync(path.join(tmp.dir, 'cat1.jsonl'), 'utf8')) as { pixels: Record<string, number> };
-    expect(Object.keys(stats.pixels).sort()).toEqual(['background', 'cat']);
-    expect(visibleFiles(cache).sort()).toEqual(['deeplabv3-voc-68a53978.onnx', 'deeplabv3-voc-68a53978.onnx.json', source.file]);
-    const sidecar = JSON.parse(readFileSync(path.join(cache, 'deeplabv3-voc-68a53978.onnx.json'), 'utf8')) as { classes: string; crf: unknown };
-    expect(sidecar.classes).toBe('voc');
-    expect(sidecar.crf).toEqual(entry.crf);
+  it.skipIf(!haveReal)(
+    'fetches once through the mirror, imports with a sidecar, then runs from the cache with no network',
+    async () => {
+      const cache = freshCache('ok');
+      const image = path.resolve(repoRoot, '../shared/media/chelsea.png');
+      const before = served;
+      const first = await runCli(
+        [
+          'segment',
+          image,
+          '--model',
+          'deeplabv3-voc',
+          '--device',
+          'cpu',
+          '--frames-json',
+          path.join(tmp.dir, 'cat1.jsonl'),
+        ],
+        {
+          env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: `${base}/ok/` },
+        },
+      );
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stderr).toMatch(
+        /note: fetched deeplabv3-voc \(2\.8 MB, sha256 checked\) from http:\/\/127\.0\.0\.1:\d+\/ok\/deeplabv3_257_mv_gpu\.tflite/,
+      );
+      expect(served).toBe(before + 1);
+      const stats = JSON.parse(readFileSync(path.join(tmp.dir, 'cat1.jsonl'), 'utf8')) as {
+        pixels: Record<string, number>;
+      };
+      expect(Object.keys(stats.pixels).sort()).toEqual(['background', 'cat']);
+      expect(visibleFiles(cache).sort()).toEqual([
+        'deeplabv3-voc-68a53978.onnx',
+        'deeplabv3-voc-68a53978.onnx.json',
+        source.file,
+      ]);
+      const sidecar = JSON.parse(readFileSync(path.join(cache, 'deeplabv3-voc-68a53978.onnx.json'), 'utf8')) as {
+        classes: string;
+        crf: unknown;
+      };
+      expect(sidecar.classes).toBe('voc');
+      expect(sidecar.crf).toEqual(entry.crf);
 
-    // The mirror now points nowhere: the cache alone serves.
-    const second = await runCli(['segment', image, '--model', 'deeplabv3-voc', '--device', 'cpu', '--frames-json', path.join(tmp.dir, 'cat2.jsonl')], {
-      env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: deadMirror },
-    });
-    expect(second.code, second.stderr).toBe(0);
-    expect(second.stderr).not.toMatch(/fetched/);
-    expect(readFileSync(path.join(tmp.dir, 'cat2.jsonl'), 'utf8')).toBe(readFileSync(path.join(tmp.dir, 'cat1.jsonl'), 'utf8'));
+      // The mirror now points nowhere: the cache alone serves.
+      const second = await runCli(
+        [
+          'segment',
+          image,
+          '--model',
+          'deeplabv3-voc',
+          '--device',
+          'cpu',
+          '--frames-json',
+          path.join(tmp.dir, 'cat2.jsonl'),
+        ],
+        {
+          env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: deadMirror },
+        },
+      );
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stderr).not.toMatch(/fetched/);
+      expect(readFileSync(path.join(tmp.dir, 'cat2.jsonl'), 'utf8')).toBe(
+        readFileSync(path.join(tmp.dir, 'cat1.jsonl'), 'utf8'),
+      );
 
-    const listed = await runCli(['models', '--json'], { env: { DEEPLAB_STREAM_CACHE: cache } });
-    const rows = listed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; cached: boolean; default: boolean });
-    expect(rows.find((r) => r.name === 'deeplabv3-voc')?.cached).toBe(true);
-    expect(rows.filter((r) => r.default).map((r) => r.name)).toEqual(['mediapipe-selfie']);
-  });
+      const listed = await runCli(['models', '--json'], { env: { DEEPLAB_STREAM_CACHE: cache } });
+      const rows = listed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { name: string; cached: boolean; default: boolean });
+      expect(rows.find((r) => r.name === 'deeplabv3-voc')?.cached).toBe(true);
+      expect(rows.filter((r) => r.default).map((r) => r.name)).toEqual(['mediapipe-selfie']);
+    },
+  );
 
   it.skipIf(!haveReal)('uses a file put in the cache by hand, without the network', async () => {
     const cache = freshCache('by-hand');
@@ -106,20 +152,27 @@ describe('--model NAME', () => {
     expect(existsSync(`${model}.json`)).toBe(true);
   });
 
-  it.skipIf(!haveReal)('fetches from a file:// mirror (a file share of an air-gapped site), checked the same way', async () => {
-    const cache = freshCache('file-mirror');
-    const share = path.join(tmp.dir, 'share');
-    mkdirSync(share, { recursive: true });
-    copyFileSync(realFile, path.join(share, source.file));
-    const model = await withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: `file://${share}` }));
-    expect(model).toBe(path.join(cache, 'deeplabv3-voc-68a53978.onnx'));
-  });
+  it.skipIf(!haveReal)(
+    'fetches from a file:// mirror (a file share of an air-gapped site), checked the same way',
+    async () => {
+      const cache = freshCache('file-mirror');
+      const share = path.join(tmp.dir, 'share');
+      mkdirSync(share, { recursive: true });
+      copyFileSync(realFile, path.join(share, source.file));
+      const model = await withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: `file://${share}` }));
+      expect(model).toBe(path.join(cache, 'deeplabv3-voc-68a53978.onnx'));
+    },
+  );
 
   it('says where to place the file by hand when a file:// mirror lacks it', async () => {
     const cache = freshCache('file-mirror-empty');
-    const r = await runCli(['segment', 'whatever.mp4', '--model', 'deeplabv3-voc', '--device', 'cpu'], { env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: `file://${tmp.dir}/nothing-here/` } });
+    const r = await runCli(['segment', 'whatever.mp4', '--model', 'deeplabv3-voc', '--device', 'cpu'], {
+      env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: `file://${tmp.dir}/nothing-here/` },
+    });
     expect(r.code).toBe(3);
-    expect(r.stderr.trim()).toMatch(/^error: could not fetch deeplabv3-voc from file:\/\/.*nothing-here\/deeplabv3_257_mv_gpu\.tflite \(cannot read .*\): put deeplabv3_257_mv_gpu\.tflite .* by hand/);
+    expect(r.stderr.trim()).toMatch(
+      /^error: could not fetch deeplabv3-voc from file:\/\/.*nothing-here\/deeplabv3_257_mv_gpu\.tflite \(cannot read .*\): put deeplabv3_257_mv_gpu\.tflite .* by hand/,
+    );
     expect(visibleFiles(cache)).toEqual([]);
   });
 
@@ -133,11 +186,15 @@ describe('--model NAME', () => {
     it(`${what}: one line saying what happened and where to put the file by hand, exit 3, nothing cached`, async () => {
       const cache = freshCache(`fault-${mode.replace(/\W/g, '')}`);
       const mirror = mode === 'dead' ? deadMirror : `${base}/${mode}/`;
-      const r = await runCli(['segment', 'whatever.mp4', '--model', 'deeplabv3-voc', '--device', 'cpu'], { env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: mirror } });
+      const r = await runCli(['segment', 'whatever.mp4', '--model', 'deeplabv3-voc', '--device', 'cpu'], {
+        env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: mirror },
+      });
       expect(r.code).toBe(3);
       const lines = r.stderr.trim().split('\n');
       expect(lines, r.stderr).toHaveLength(1);
-      expect(lines[0]).toMatch(/^error: could not fetch deeplabv3-voc from http:\/\/127\.0\.0\.1:\d+\/.*deeplabv3_257_mv_gpu\.tflite \(/);
+      expect(lines[0]).toMatch(
+        /^error: could not fetch deeplabv3-voc from http:\/\/127\.0\.0\.1:\d+\/.*deeplabv3_257_mv_gpu\.tflite \(/,
+      );
       expect(lines[0]).toMatch(reason);
       expect(lines[0]).toContain(`at ${path.join(cache, source.file)} by hand`);
       expect(visibleFiles(cache)).toEqual([]);
@@ -147,9 +204,13 @@ describe('--model NAME', () => {
   it('draws a download bar on a terminal', async () => {
     const cache = freshCache('tty');
     // `script` gives the CLI a pseudo-terminal; the corrupt mirror sends all 2.8 MB, then the sha256 fails.
-    const command = [process.execPath, cliPath, 'segment', 'x.mp4', '--model', 'deeplabv3-voc'].map((a) => `'${a}'`).join(' ');
+    const command = [process.execPath, cliPath, 'segment', 'x.mp4', '--model', 'deeplabv3-voc']
+      .map((a) => `'${a}'`)
+      .join(' ');
     // Not spawnSync: this process serves the download.
-    const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: `${base}/corrupt/` } });
+    const child = spawn('script', ['-qec', command, '/dev/null'], {
+      env: { ...process.env, DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: `${base}/corrupt/` },
+    });
     let text = '';
     child.stdout.on('data', (d: Buffer) => (text += d.toString()));
     await new Promise((resolve) => child.on('close', resolve));
@@ -161,7 +222,9 @@ describe('--model NAME', () => {
   it('a stalled download fails after its stall time and leaves nothing', async () => {
     const cache = freshCache('stall');
     const started = performance.now();
-    const error = await withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: `${base}/stall/`, stallMs: 400 })).catch((e: unknown) => e);
+    const error = await withCacheDirectory(cache, () =>
+      resolveModel('deeplabv3-voc', { mirror: `${base}/stall/`, stallMs: 400 }),
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ModelError);
     expect((error as Error).message).toMatch(/stalled: no data for 0.4 s after 100000 of 2779264 bytes/);
     expect(performance.now() - started).toBeLessThan(10_000);
@@ -171,7 +234,9 @@ describe('--model NAME', () => {
   it('Ctrl-C during a download removes the partial file', async () => {
     const cache = freshCache('abort');
     const controller = new AbortController();
-    const pending = withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: `${base}/stall/`, signal: controller.signal }));
+    const pending = withCacheDirectory(cache, () =>
+      resolveModel('deeplabv3-voc', { mirror: `${base}/stall/`, signal: controller.signal }),
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     controller.abort();
     await expect(pending).rejects.toThrow(/interrupted: the partial download was removed/);
@@ -181,11 +246,17 @@ describe('--model NAME', () => {
   it('a name that is no model and no file lists the known names; a bad mirror is told', async () => {
     const r = await runCli(['segment', 'x.mp4', '--model', 'deeplabv4-voc']);
     expect(r.code).toBe(3);
-    expect(r.stderr.trim()).toBe('error: there is no model file "deeplabv4-voc" and no model of that name: known names are mediapipe-selfie, deeplabv3-voc, deeplabv3-voc-513, deeplabv3-voc-513-small, deeplab-cityscapes, deeplabv3plus-ade20k, deeplabv3plus-ade20k-32 (deeplab-stream models lists them)');
+    expect(r.stderr.trim()).toBe(
+      'error: there is no model file "deeplabv4-voc" and no model of that name: known names are mediapipe-selfie, deeplabv3-voc, deeplabv3-voc-513, deeplabv3-voc-513-small, deeplab-cityscapes, deeplabv3plus-ade20k, deeplabv3plus-ade20k-32 (deeplab-stream models lists them)',
+    );
     const cache = freshCache('bad-mirror');
-    const m = await runCli(['eval', '--images', '.', '--labels', '.', '--model', 'deeplabv3-voc'], { env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: 'ftp://mirror/' } });
+    const m = await runCli(['eval', '--images', '.', '--labels', '.', '--model', 'deeplabv3-voc'], {
+      env: { DEEPLAB_STREAM_CACHE: cache, DEEPLAB_STREAM_MODEL_MIRROR: 'ftp://mirror/' },
+    });
     expect(m.code).toBe(3);
-    expect(m.stderr.trim()).toBe('error: DEEPLAB_STREAM_MODEL_MIRROR="ftp://mirror/" is not an http(s) or file URL: give a base such as http://mirror.example/models/ or file:///srv/models/');
+    expect(m.stderr.trim()).toBe(
+      'error: DEEPLAB_STREAM_MODEL_MIRROR="ftp://mirror/" is not an http(s) or file URL: give a base such as http://mirror.example/models/ or file:///srv/models/',
+    );
     expect(visibleFiles(cache)).toEqual([]);
   });
 
@@ -193,9 +264,14 @@ describe('--model NAME', () => {
     const cache = freshCache('wrong-by-hand');
     const wrong = path.join(cache, source.file);
     writeFileSync(wrong, 'not a model');
-    const error = await withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: deadMirror })).catch((e: unknown) => e);
-    expect((error as Error).message).toMatch(new RegExp(`^${wrong.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not deeplabv3-voc's published file \\(sha256 [0-9a-f]{64}, expected 68a5`));
+    const error = await withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: deadMirror })).catch(
+      (e: unknown) => e,
+    );
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `^${wrong.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not deeplabv3-voc's published file \\(sha256 [0-9a-f]{64}, expected 68a5`,
+      ),
+    );
     expect(visibleFiles(cache)).toEqual([source.file]);
   });
 });
-

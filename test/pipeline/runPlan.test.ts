@@ -28,7 +28,9 @@ describe('planRun', () => {
     const plan = await planRun({ modelPath: model });
     expect(plan.descriptor.classes).toBe(5);
     expect(plan.descriptor.outputKind).toBe('scores');
-    expect(plan.notes).toEqual([`${model}: the graph leaves the class axis open; one run on a 65x65 input gives 5 classes`]);
+    expect(plan.notes).toEqual([
+      `${model}: the graph leaves the class axis open; one run on a 65x65 input gives 5 classes`,
+    ]);
     // As a user runs it: segment works and tells what it inferred.
     const clip = await writeClip(tmp.dir, 'clip.mp4', { width: 96, height: 64, frames: 3 });
     const out = path.join(tmp.dir, 'f.jsonl');
@@ -42,10 +44,16 @@ describe('planRun', () => {
   it('checks flags against the model before anything runs', async () => {
     const fixed = writeModel(tmp.dir, { classes: 4, inputSize: [65, 49] }, 'fixed.onnx');
     await expect(planRun({ modelPath: fixed, inputSize: [33, 33] })).rejects.toThrow(UsageError);
-    await expect(planRun({ modelPath: fixed, inputSize: [33, 33] })).rejects.toThrow(/^--input-size 33x33 does not fit .*fixed\.onnx, which takes exactly (65x49|49x65)$/);
-    await expect(planRun({ modelPath: fixed, scales: [0.5, 1] })).rejects.toThrow(/--scales needs a model with a dynamic input size/);
+    await expect(planRun({ modelPath: fixed, inputSize: [33, 33] })).rejects.toThrow(
+      /^--input-size 33x33 does not fit .*fixed\.onnx, which takes exactly (65x49|49x65)$/,
+    );
+    await expect(planRun({ modelPath: fixed, scales: [0.5, 1] })).rejects.toThrow(
+      /--scales needs a model with a dynamic input size/,
+    );
     const dynamic = writeModel(tmp.dir, { classes: 4 }, 'dynamic.onnx');
-    await expect(planRun({ modelPath: dynamic, batchSize: 2, mixedSizes: true })).rejects.toThrow(/--batch above 1 batches frames of different streams together/);
+    await expect(planRun({ modelPath: dynamic, batchSize: 2, mixedSizes: true })).rejects.toThrow(
+      /--batch above 1 batches frames of different streams together/,
+    );
     const plan = await planRun({ modelPath: dynamic, scales: [0.5, 1], flip: true });
     expect(plan.inputsFor(640, 360).map((s) => `${s.width}x${s.height}${s.flipped ? 'f' : ''}`)).toHaveLength(4);
   });

@@ -9,12 +9,19 @@ import { ViewerHub } from '../../server/viewerHub.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 /** A GET with the path sent exactly as written (no URL normalisation on the client side). */
-function rawGet(base: string, rawPath: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+function rawGet(
+  base: string,
+  rawPath: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   const { hostname, port } = new URL(base);
   return new Promise((resolve, reject) => {
     const req = request({ hostname, port, path: rawPath, method: 'GET', headers }, (res) => {
       let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body }));
+      res
+        .setEncoding('utf8')
+        .on('data', (c: string) => (body += c))
+        .on('end', () => resolve({ status: res.statusCode!, body }));
     });
     req.on('error', reject).end();
   });
@@ -50,7 +57,11 @@ describe('startHttpServer', () => {
     writeFileSync(path.join(dir, 'secret.txt'), 'SECRET');
     symlinkSync(path.join(dir, 'secret.txt'), path.join(viewerDir, 'link.txt'));
     server = await startHttpServer({
-      host: '127.0.0.1', port: 0, token: 's3cret', viewerDir, hub,
+      host: '127.0.0.1',
+      port: 0,
+      token: 's3cret',
+      viewerDir,
+      hub,
       metrics: async () => ({ contentType: 'text/plain', body: 'metric 1\n' }),
       health: () => ({ status: 'ok' }),
     });
@@ -72,8 +83,17 @@ describe('startHttpServer', () => {
 
   it('never serves a file outside the viewer folder', async () => {
     const attempts = [
-      '/../secret.txt', '/sub/../../secret.txt', '/%2e%2e/secret.txt', '/%2E%2E%2Fsecret.txt', '/sub/..%2f..%2fsecret.txt',
-      '/..%5csecret.txt', '/%2e%2e%5csecret.txt', '/link.txt', '/secret.txt%00.html', '//etc/passwd', '/%c0%ae%c0%ae/secret.txt',
+      '/../secret.txt',
+      '/sub/../../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/%2E%2E%2Fsecret.txt',
+      '/sub/..%2f..%2fsecret.txt',
+      '/..%5csecret.txt',
+      '/%2e%2e%5csecret.txt',
+      '/link.txt',
+      '/secret.txt%00.html',
+      '//etc/passwd',
+      '/%c0%ae%c0%ae/secret.txt',
       `/${'../'.repeat(8)}etc/passwd`,
     ];
     for (const attempt of attempts) {
@@ -131,7 +151,12 @@ describe('startHttpServer limits', () => {
   beforeAll(async () => {
     writeFileSync(path.join(dir, 'index.html'), '<p>viewer</p>');
     server = await startHttpServer({
-      host: '127.0.0.1', port: 0, viewerDir: dir, hub, maxViewers: 2, allowedHosts: ['cams.example.org', '.lan.example'],
+      host: '127.0.0.1',
+      port: 0,
+      viewerDir: dir,
+      hub,
+      maxViewers: 2,
+      allowedHosts: ['cams.example.org', '.lan.example'],
       metrics: async () => ({ contentType: 'text/plain', body: '' }),
       health: () => ({ status: 'ok' }),
     });
@@ -143,8 +168,17 @@ describe('startHttpServer limits', () => {
 
   it('answers host names given in allowedHosts, and their subdomains for a leading dot', async () => {
     const { port } = new URL(server.url);
-    for (const [host, status] of [['cams.example.org', 200], ['x.cams.example.org', 403], ['lan.example', 200], ['a.b.lan.example', 200], ['evil-lan.example', 403]] as const) {
-      expect({ host, status: (await rawGet(server.url, '/', { host: `${host}:${port}` })).status }).toEqual({ host, status });
+    for (const [host, status] of [
+      ['cams.example.org', 200],
+      ['x.cams.example.org', 403],
+      ['lan.example', 200],
+      ['a.b.lan.example', 200],
+      ['evil-lan.example', 403],
+    ] as const) {
+      expect({ host, status: (await rawGet(server.url, '/', { host: `${host}:${port}` })).status }).toEqual({
+        host,
+        status,
+      });
     }
   });
 
@@ -157,7 +191,10 @@ describe('startHttpServer limits', () => {
       const third = new WebSocket(ws);
       third.on('unexpected-response', (_req, res) => {
         let body = '';
-        res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body }));
+        res
+          .setEncoding('utf8')
+          .on('data', (c: string) => (body += c))
+          .on('end', () => resolve({ status: res.statusCode!, body }));
       });
       third.on('error', () => {});
     });

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServe, TestViewer, type ServeProcess } from '../helpers/liveServer.js';
 
-const metric = async (url: string, pattern: RegExp) => Number(pattern.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN);
+const metric = async (url: string, pattern: RegExp) =>
+  Number(pattern.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? NaN);
 const rss = (url: string) => metric(url, /^process_resident_memory_bytes (\d+)/m);
 const pending = (url: string) => metric(url, /^deeplab_viewer_pending_bytes (\d+)/m);
-const viewerDrops = (url: string) => metric(url, /^deeplab_frames_dropped_total\{stream="testsrc",place="viewer"\} (\d+)/m);
+const viewerDrops = (url: string) =>
+  metric(url, /^deeplab_frames_dropped_total\{stream="testsrc",place="viewer"\} (\d+)/m);
 
 describe('a viewer that stops reading', () => {
   let serve: ServeProcess;
@@ -16,7 +18,7 @@ describe('a viewer that stops reading', () => {
     await serve.stop();
   });
 
-  it('leaves the server\'s memory bounded while frames to it are dropped, and the other viewers keep receiving', async () => {
+  it("leaves the server's memory bounded while frames to it are dropped, and the other viewers keep receiving", async () => {
     const slow = await TestViewer.connect(`${serve.url}/ws`);
     const healthy = await TestViewer.connect(`${serve.url}/ws`);
     await healthy.until((v) => v.frames.length >= 3, 60_000, 'first frames');

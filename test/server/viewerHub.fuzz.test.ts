@@ -46,14 +46,38 @@ describe('ViewerHub under hostile viewers', () => {
     const messages = fc.sample(
       fc.oneof(
         fc.jsonValue(),
-        fc.record({ type: fc.constantFrom('subscribe', 'crf', 'pause', 'ping'), streams: fc.jsonValue(), streamId: fc.jsonValue(), on: fc.jsonValue(), paused: fc.jsonValue(), t0: fc.jsonValue() }, { requiredKeys: ['type'] }),
+        fc.record(
+          {
+            type: fc.constantFrom('subscribe', 'crf', 'pause', 'ping'),
+            streams: fc.jsonValue(),
+            streamId: fc.jsonValue(),
+            on: fc.jsonValue(),
+            paused: fc.jsonValue(),
+            t0: fc.jsonValue(),
+          },
+          { requiredKeys: ['type'] },
+        ),
       ),
       { numRuns: 500, seed: 20261201 },
     );
     for (const message of messages) hostile.socket.send(JSON.stringify(message) ?? 'undefined');
-    for (const raw of ['null', '{"type":"subscribe","streams":5}', '{"type":"subscribe","streams":{}}', '{"type":"subscribe","streams":true}', 'not json', '\u0000\uffff']) hostile.socket.send(raw);
+    for (const raw of [
+      'null',
+      '{"type":"subscribe","streams":5}',
+      '{"type":"subscribe","streams":{}}',
+      '{"type":"subscribe","streams":true}',
+      'not json',
+      '\u0000\uffff',
+    ])
+      hostile.socket.send(raw);
     hostile.socket.send(Buffer.from([1, 2, 3]), { binary: true });
-    await until(() => hostile.texts.filter((t) => t.type === 'error' || t.type === 'pong').length >= rejected.length && rejected.length >= 8, 10_000, 'replies to every message');
+    await until(
+      () =>
+        hostile.texts.filter((t) => t.type === 'error' || t.type === 'pong').length >= rejected.length &&
+        rejected.length >= 8,
+      10_000,
+      'replies to every message',
+    );
     expect(hostile.socket.readyState).toBe(WebSocket.OPEN);
     // Its last valid subscribe/pause may have muted it: put it back, then check everyone is served.
     hostile.socket.send(JSON.stringify({ type: 'pause', paused: false }));
@@ -122,21 +146,23 @@ describe('ViewerHub under hostile viewers', () => {
   it('survives a connection storm beyond --max-viewers: the extra ones get 503, the rest are served', async () => {
     const running = await hubOnServer({}, 20);
     const outcomes = await Promise.all(
-      Array.from({ length: 120 }, () =>
-        new Promise<string>((resolve) => {
-          const socket = new WebSocket(running.wsUrl);
-          socket.on('unexpected-response', (_req, res) => {
-            resolve(String(res.statusCode));
-            socket.terminate();
-          });
-          socket.on('open', () => {
-            resolve('open');
-            // Half leave at once without a closing handshake, half close politely.
-            if (Math.random() < 0.5) socket.terminate();
-            else socket.close();
-          });
-          socket.on('error', () => resolve('error'));
-        }),
+      Array.from(
+        { length: 120 },
+        () =>
+          new Promise<string>((resolve) => {
+            const socket = new WebSocket(running.wsUrl);
+            socket.on('unexpected-response', (_req, res) => {
+              resolve(String(res.statusCode));
+              socket.terminate();
+            });
+            socket.on('open', () => {
+              resolve('open');
+              // Half leave at once without a closing handshake, half close politely.
+              if (Math.random() < 0.5) socket.terminate();
+              else socket.close();
+            });
+            socket.on('error', () => resolve('error'));
+          }),
       ),
     );
     expect(outcomes.filter((o) => o === 'open').length).toBeGreaterThanOrEqual(20);
@@ -145,7 +171,11 @@ describe('ViewerHub under hostile viewers', () => {
     // Half-open TCP connections that never finish a handshake do not count as viewers either.
     const { port } = new URL(running.server.url);
     const { connect: tcp } = await import('node:net');
-    const halfOpen = Array.from({ length: 30 }, () => tcp(Number(port), '127.0.0.1').on('error', () => {}).end('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'));
+    const halfOpen = Array.from({ length: 30 }, () =>
+      tcp(Number(port), '127.0.0.1')
+        .on('error', () => {})
+        .end('GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+    );
     await new Promise((r) => setTimeout(r, 200));
     for (const socket of halfOpen) socket.destroy();
     await stillServing(running);

@@ -27,7 +27,9 @@ describe('finishSinks', () => {
 
   it('commits nothing and aborts every sink when one flush fails', async () => {
     const log: string[] = [];
-    await expect(finishSinks([sink('masks', log), sink('video', log, true), sink('json', log)])).rejects.toThrow(/video failed/);
+    await expect(finishSinks([sink('masks', log), sink('video', log, true), sink('json', log)])).rejects.toThrow(
+      /video failed/,
+    );
     expect(log.filter((l) => l.startsWith('commit'))).toEqual([]);
     expect(log.filter((l) => l.startsWith('abort')).sort()).toEqual(['abort json', 'abort masks', 'abort video']);
   });

@@ -19,7 +19,14 @@ describe('FfmpegFrameSource (real ffmpeg)', () => {
 
   it('decodes every frame as rgb24 with its index, in order', async () => {
     const info = await probeInput(clip);
-    expect(info).toMatchObject({ width: 96, height: 64, fps: 25, frameCount: 17, frameCountDeclared: true, isStillImage: false });
+    expect(info).toMatchObject({
+      width: 96,
+      height: 64,
+      fps: 25,
+      frameCount: 17,
+      frameCountDeclared: true,
+      isStillImage: false,
+    });
     const source = new FfmpegFrameSource(info);
     const indices: number[] = [];
     for (let f = await source.next(); f; f = await source.next()) {
@@ -44,7 +51,12 @@ describe('FfmpegFrameSource (real ffmpeg)', () => {
   });
 
   it('rejects a truncated mp4 whose index survives: decoded fewer frames than declared', async () => {
-    const faststart = await writeClip(tmp.dir, 'fast.mp4', { width: 96, height: 64, frames: 40, codecArgs: ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart'] });
+    const faststart = await writeClip(tmp.dir, 'fast.mp4', {
+      width: 96,
+      height: 64,
+      frames: 40,
+      codecArgs: ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart'],
+    });
     const bytes = readFileSync(faststart);
     const cut = path.join(tmp.dir, 'cut.mp4');
     writeFileSync(cut, bytes.subarray(0, Math.floor(bytes.length * 0.5)));

@@ -9,7 +9,11 @@ describe('GstFrameSource (gstreamer-superficial, installed by .ci/install)', () 
   });
 
   it('reads RGB frames with the size and rate from the caps, rows unpadded (322 wide = 968-byte rows)', async () => {
-    const source = await GstFrameSource.open('videotestsrc is-live=true pattern=solid-color foreground-color=0xff336699 num-buffers=5 ! video/x-raw,width=322,height=240,framerate=25/1', 'solid', 'gst:solid');
+    const source = await GstFrameSource.open(
+      'videotestsrc is-live=true pattern=solid-color foreground-color=0xff336699 num-buffers=5 ! video/x-raw,width=322,height=240,framerate=25/1',
+      'solid',
+      'gst:solid',
+    );
     try {
       expect([source.width, source.height, source.fps]).toEqual([322, 240, 25]);
       const frames: Frame[] = [];
@@ -27,11 +31,15 @@ describe('GstFrameSource (gstreamer-superficial, installed by .ci/install)', () 
   });
 
   it('says what is wrong with a pipeline it cannot build', async () => {
-    await expect(GstFrameSource.open('nosuchelement', 'x', 'gst:nosuchelement')).rejects.toThrow(/^gst:nosuchelement: GStreamer cannot build the pipeline \(no element "nosuchelement"\)/);
+    await expect(GstFrameSource.open('nosuchelement', 'x', 'gst:nosuchelement')).rejects.toThrow(
+      /^gst:nosuchelement: GStreamer cannot build the pipeline \(no element "nosuchelement"\)/,
+    );
   });
 
   it('serves a gst: input to viewers', async () => {
-    const serve = await startServe(['gst:videotestsrc is-live=true pattern=ball ! video/x-raw,width=322,height=180,framerate=15/1']);
+    const serve = await startServe([
+      'gst:videotestsrc is-live=true pattern=ball ! video/x-raw,width=322,height=180,framerate=15/1',
+    ]);
     const viewer = await TestViewer.connect(`${serve.url}/ws`);
     try {
       await viewer.until((v) => v.frames.length >= 3, 30_000, 'frames from GStreamer');

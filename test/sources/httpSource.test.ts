@@ -32,7 +32,9 @@ describe('serve http://', () => {
       expect(viewer.frames[0]!.header.streamId).toBe(`127.0.0.1-${port}-clip.mp4`);
       expect(viewer.frames[0]!.labels.length).toBe(160 * 96);
       await serve.waitForLog(/: outage: the stream ended; retrying in/, 30_000);
-      await expect.poll(() => serve!.stderr().match(/: live\n/g)?.length ?? 0, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+      await expect
+        .poll(() => serve!.stderr().match(/: live\n/g)?.length ?? 0, { timeout: 30_000 })
+        .toBeGreaterThanOrEqual(2);
       const seen = viewer.frames.length;
       await viewer.until((v) => v.frames.length > seen, 30_000, 'frames after reopening');
       expect(requests).toBeGreaterThanOrEqual(3); // the probe, the first play, the replay
@@ -43,7 +45,12 @@ describe('serve http://', () => {
 
   it('reports a server that stops sending with the connection open as an outage, reopens it, and never shows the password', async () => {
     // MPEG-TS sent up to its middle, then nothing: the connection stays open, as a hung server's does.
-    const clip = await writeClip(dir, 'stall.ts', { width: 160, height: 96, frames: 400, codecArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-f', 'mpegts'] });
+    const clip = await writeClip(dir, 'stall.ts', {
+      width: 160,
+      height: 96,
+      frames: 400,
+      codecArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-f', 'mpegts'],
+    });
     const bytes = readFileSync(clip);
     const hung: import('node:http').ServerResponse[] = [];
     let requests = 0;
@@ -61,12 +68,15 @@ describe('serve http://', () => {
       await viewer.until((v) => v.frames.length >= 1, 30_000, 'frames before the stall');
       const outage = await stalling.waitForLog(/: outage: no frame for [\d.]+ s: the source stalled/, 30_000);
       expect(outage).toContain('127.0.0.1');
-      await expect.poll(() => stalling.stderr().match(/: live\n/g)?.length ?? 0, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
+      await expect
+        .poll(() => stalling.stderr().match(/: live\n/g)?.length ?? 0, { timeout: 30_000 })
+        .toBeGreaterThanOrEqual(2);
       expect(requests).toBeGreaterThanOrEqual(3); // the probe, the first play, the reopening
       const health = await (await fetch(`${stalling.url}/healthz`)).text();
       expect(health).toContain('127.0.0.1');
       expect(health).toContain('***@');
-      for (const text of [health, stalling.stderr(), JSON.stringify(viewer.messages)]) expect(text).not.toContain('hunter2');
+      for (const text of [health, stalling.stderr(), JSON.stringify(viewer.messages)])
+        expect(text).not.toContain('hunter2');
     } finally {
       viewer.close();
       await stalling.stop();

@@ -27,13 +27,32 @@ afterEach(() => {
 describe('parseLiveInput', () => {
   it('names each kind of input and gives repeated ids a suffix', () => {
     const taken = new Set(['testsrc']);
-    expect(parseLiveInput('testsrc:320x180@15', { takenIds: taken })).toMatchObject({ id: 'testsrc-2', kind: 'testsrc', latestWins: true, reconnects: false });
-    expect(parseLiveInput('rtsp://user:pw@cam.local:8554/live/1')).toMatchObject({ id: 'cam.local-8554-live-1', kind: 'rtsp', latestWins: true, reconnects: true });
+    expect(parseLiveInput('testsrc:320x180@15', { takenIds: taken })).toMatchObject({
+      id: 'testsrc-2',
+      kind: 'testsrc',
+      latestWins: true,
+      reconnects: false,
+    });
+    expect(parseLiveInput('rtsp://user:pw@cam.local:8554/live/1')).toMatchObject({
+      id: 'cam.local-8554-live-1',
+      kind: 'rtsp',
+      latestWins: true,
+      reconnects: true,
+    });
     expect(parseLiveInput('https://example.com/cam.mjpg')).toMatchObject({ kind: 'http', reconnects: true });
     expect(parseLiveInput('camera:2')).toMatchObject({ id: 'camera2', kind: 'camera' });
     expect(parseLiveInput('/dev/video2')).toMatchObject({ id: 'camera2', kind: 'camera' });
-    expect(parseLiveInput('videos/street.mp4')).toMatchObject({ id: 'street', kind: 'file', latestWins: false, reconnects: false });
-    expect(parseLiveInput('file:videos/street.mp4', { realtime: true })).toMatchObject({ id: 'street', kind: 'file', latestWins: true });
+    expect(parseLiveInput('videos/street.mp4')).toMatchObject({
+      id: 'street',
+      kind: 'file',
+      latestWins: false,
+      reconnects: false,
+    });
+    expect(parseLiveInput('file:videos/street.mp4', { realtime: true })).toMatchObject({
+      id: 'street',
+      kind: 'file',
+      latestWins: true,
+    });
   });
 
   it('refuses a testsrc size out of range and unknown schemes', () => {
@@ -43,10 +62,19 @@ describe('parseLiveInput', () => {
 });
 
 describe('describeOpenFailure', () => {
-  it('turns ffmpeg\'s reasons into what to do', () => {
-    expect(describeOpenFailure('Cannot open video device /dev/video0: Device or resource busy', '/dev/video0')).toBe('/dev/video0 is busy: another program is using it (close it, then the stream reconnects)');
-    expect(describeOpenFailure('Connection to tcp://10.0.0.7:554?timeout=0 failed: Connection refused', 'rtsp://10.0.0.7/live')).toMatch(/^connection refused .*is the server at rtsp:\/\/10.0.0.7\/live running\?$/);
-    expect(describeOpenFailure('method DESCRIBE failed: 401 Unauthorized', 'rtsp://cam/live')).toMatch(/put user:password@ in the URL/);
+  it("turns ffmpeg's reasons into what to do", () => {
+    expect(describeOpenFailure('Cannot open video device /dev/video0: Device or resource busy', '/dev/video0')).toBe(
+      '/dev/video0 is busy: another program is using it (close it, then the stream reconnects)',
+    );
+    expect(
+      describeOpenFailure(
+        'Connection to tcp://10.0.0.7:554?timeout=0 failed: Connection refused',
+        'rtsp://10.0.0.7/live',
+      ),
+    ).toMatch(/^connection refused .*is the server at rtsp:\/\/10.0.0.7\/live running\?$/);
+    expect(describeOpenFailure('method DESCRIBE failed: 401 Unauthorized', 'rtsp://cam/live')).toMatch(
+      /put user:password@ in the URL/,
+    );
   });
 });
 
@@ -97,7 +125,13 @@ describe('pullLiveStreams', () => {
     const slow = startStream('testsrc:64x48@15');
     const credits = new FrameCredits(1);
     // "Inference" takes 100 ms: both streams always have a frame waiting when a credit comes back.
-    const frames = await firstValueFrom(pullLiveStreams([fast, slow], credits).pipe(tap(() => setTimeout(() => credits.release(), 100)), take(10), toArray()));
+    const frames = await firstValueFrom(
+      pullLiveStreams([fast, slow], credits).pipe(
+        tap(() => setTimeout(() => credits.release(), 100)),
+        take(10),
+        toArray(),
+      ),
+    );
     const fromSlow = frames.filter((f) => f.streamId === slow.id).length;
     // Arrival order alone would give the slow stream 1 in 5.
     expect(fromSlow).toBeGreaterThanOrEqual(4);

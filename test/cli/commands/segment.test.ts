@@ -33,17 +33,47 @@ describe('deeplab-stream segment', () => {
     const results: { lines: { index: number; pixels: Record<string, number> }[]; masks: Buffer[] }[] = [];
     for (const run of runs) {
       const out = dir(run.name);
-      const r = await runCli(['segment', clip, '--model', model, ...fast, ...run.flags, '-o', path.join(out, 'seg.mp4'), '--masks', path.join(out, 'masks'), '--frames-json', path.join(out, 'frames.jsonl'), '--json']);
+      const r = await runCli([
+        'segment',
+        clip,
+        '--model',
+        model,
+        ...fast,
+        ...run.flags,
+        '-o',
+        path.join(out, 'seg.mp4'),
+        '--masks',
+        path.join(out, 'masks'),
+        '--frames-json',
+        path.join(out, 'frames.jsonl'),
+        '--json',
+      ]);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       const summary = JSON.parse(r.stdout);
-      expect(summary).toMatchObject({ framesIn: 23, framesOut: 23, model: { inputShape: [Number(run.flags[1]), 3, 49, 81], classes: 21 } });
-      expect(Object.keys(summary.msPerStage)).toEqual(expect.arrayContaining(['decode', 'preprocess', 'infer', 'postprocess', 'write']));
-      const lines = readFileSync(path.join(out, 'frames.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(summary).toMatchObject({
+        framesIn: 23,
+        framesOut: 23,
+        model: { inputShape: [Number(run.flags[1]), 3, 49, 81], classes: 21 },
+      });
+      expect(Object.keys(summary.msPerStage)).toEqual(
+        expect.arrayContaining(['decode', 'preprocess', 'infer', 'postprocess', 'write']),
+      );
+      const lines = readFileSync(path.join(out, 'frames.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines.map((l) => l.index)).toEqual(Array.from({ length: 23 }, (_, i) => i));
-      expect(readdirSync(path.join(out, 'masks')).sort()).toEqual(Array.from({ length: 23 }, (_, i) => `frame_${String(i).padStart(6, '0')}.png`));
+      expect(readdirSync(path.join(out, 'masks')).sort()).toEqual(
+        Array.from({ length: 23 }, (_, i) => `frame_${String(i).padStart(6, '0')}.png`),
+      );
       expect(await countFrames(path.join(out, 'seg.mp4'))).toBe(23);
-      results.push({ lines, masks: readdirSync(path.join(out, 'masks')).sort().map((f) => readFileSync(path.join(out, 'masks', f))) });
+      results.push({
+        lines,
+        masks: readdirSync(path.join(out, 'masks'))
+          .sort()
+          .map((f) => readFileSync(path.join(out, 'masks', f))),
+      });
     }
     // The clip moves, so per-frame results differ; identical sequences across runs prove the order.
     expect(new Set(results[0]!.lines.map((l) => JSON.stringify(l.pixels))).size).toBeGreaterThan(5);
@@ -57,23 +87,90 @@ describe('deeplab-stream segment', () => {
     const out = dir('vfr');
     const vfr = path.join(tmp.dir, 'vfr.mp4');
     // 10 frames 40 ms apart, then 10 frames 200 ms apart: a nominal rate fits neither.
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=160x96:rate=25', '-vf', "setpts='if(lt(N,10),N*0.04,0.4+(N-10)*0.2)/TB'", '-fps_mode', 'vfr', '-frames:v', '20', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', vfr]);
-    const frameTimes = (file: string) => execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', file], { encoding: 'utf8' }).split('\n').filter((t) => t.trim() !== '').map((t) => Math.round(Number(t.replace(/,.*$/, '')) * 1000));
-    const expected = [...Array.from({ length: 10 }, (_, i) => i * 40), ...Array.from({ length: 10 }, (_, i) => 400 + i * 200)];
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=160x96:rate=25',
+      '-vf',
+      "setpts='if(lt(N,10),N*0.04,0.4+(N-10)*0.2)/TB'",
+      '-fps_mode',
+      'vfr',
+      '-frames:v',
+      '20',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      vfr,
+    ]);
+    const frameTimes = (file: string) =>
+      execFileSync(
+        'ffprobe',
+        ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'frame=pts_time', '-of', 'csv=p=0', file],
+        {
+          encoding: 'utf8',
+        },
+      )
+        .split('\n')
+        .filter((t) => t.trim() !== '')
+        .map((t) => Math.round(Number(t.replace(/,.*$/, '')) * 1000));
+    const expected = [
+      ...Array.from({ length: 10 }, (_, i) => i * 40),
+      ...Array.from({ length: 10 }, (_, i) => 400 + i * 200),
+    ];
     expect(frameTimes(vfr)).toEqual(expected);
-    const r = await runCli(['segment', vfr, '--model', model, ...fast, '-o', path.join(out, 'vfr.seg.mp4'), '--frames-json', path.join(out, 'f.jsonl')]);
+    const r = await runCli([
+      'segment',
+      vfr,
+      '--model',
+      model,
+      ...fast,
+      '-o',
+      path.join(out, 'vfr.seg.mp4'),
+      '--frames-json',
+      path.join(out, 'f.jsonl'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
-    const lines = readFileSync(path.join(out, 'f.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { ptsMs: number });
+    const lines = readFileSync(path.join(out, 'f.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { ptsMs: number });
     expect(lines.map((l) => l.ptsMs)).toEqual(expected);
     expect(frameTimes(path.join(out, 'vfr.seg.mp4'))).toEqual(expected);
   });
 
   it('writes mask PNGs whose pixel values are the class indices', async () => {
     const out = dir('maskvalues');
-    const r = await runCli(['segment', clip, '--model', model, ...fast, '--masks', out, '--frames-json', path.join(out, 'f.jsonl')]);
+    const r = await runCli([
+      'segment',
+      clip,
+      '--model',
+      model,
+      ...fast,
+      '--masks',
+      out,
+      '--frames-json',
+      path.join(out, 'f.jsonl'),
+    ]);
     expect(r.code).toBe(0);
     const first = JSON.parse(readFileSync(path.join(out, 'f.jsonl'), 'utf8').split('\n')[0]!);
-    const gray = execFileSync('ffmpeg', ['-v', 'error', '-i', path.join(out, 'frame_000000.png'), '-f', 'rawvideo', '-pix_fmt', 'gray', '-']);
+    const gray = execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-i',
+      path.join(out, 'frame_000000.png'),
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'gray',
+      '-',
+    ]);
     const counts = new Map<number, number>();
     for (const v of gray) counts.set(v, (counts.get(v) ?? 0) + 1);
     const { VOC_CLASSES } = await import('../../../model/palette.js');
@@ -82,7 +179,12 @@ describe('deeplab-stream segment', () => {
   });
 
   it('handles odd frame sizes (the encoder pads to even)', async () => {
-    const odd = await writeClip(tmp.dir, 'odd.mp4', { width: 161, height: 91, frames: 7, codecArgs: ['-c:v', 'libx264', '-pix_fmt', 'yuv444p'] });
+    const odd = await writeClip(tmp.dir, 'odd.mp4', {
+      width: 161,
+      height: 91,
+      frames: 7,
+      codecArgs: ['-c:v', 'libx264', '-pix_fmt', 'yuv444p'],
+    });
     const out = path.join(dir('odd'), 'odd.mp4');
     const r = await runCli(['segment', odd, '--model', model, ...fast, '-o', out]);
     expect(r.code).toBe(0);
@@ -93,22 +195,59 @@ describe('deeplab-stream segment', () => {
     const seqDir = dir('seq');
     await writeClip(seqDir, 'img_%03d.png', { width: 64, height: 48, frames: 5, codecArgs: [] });
     const out = dir('stills');
-    const still = await runCli(['segment', path.join(seqDir, 'img_001.png'), '--model', model, ...fast, '-o', path.join(out, 'one.png'), '--json']);
+    const still = await runCli([
+      'segment',
+      path.join(seqDir, 'img_001.png'),
+      '--model',
+      model,
+      ...fast,
+      '-o',
+      path.join(out, 'one.png'),
+      '--json',
+    ]);
     expect(still.code).toBe(0);
     expect(JSON.parse(still.stdout).framesOut).toBe(1);
     expect(existsSync(path.join(out, 'one.png'))).toBe(true);
-    const seq = await runCli(['segment', path.join(seqDir, 'img_%03d.png'), '--model', model, ...fast, '--frames-json', path.join(out, 'seq.jsonl'), '--json']);
+    const seq = await runCli([
+      'segment',
+      path.join(seqDir, 'img_%03d.png'),
+      '--model',
+      model,
+      ...fast,
+      '--frames-json',
+      path.join(out, 'seq.jsonl'),
+      '--json',
+    ]);
     expect(seq.code).toBe(0);
     expect(JSON.parse(seq.stdout).framesOut).toBe(5);
     const pattern = dir('pattern-out');
-    const images = await runCli(['segment', path.join(seqDir, 'img_%03d.png'), '--model', model, ...fast, '-o', path.join(pattern, 'seg_%03d.png')]);
+    const images = await runCli([
+      'segment',
+      path.join(seqDir, 'img_%03d.png'),
+      '--model',
+      model,
+      ...fast,
+      '-o',
+      path.join(pattern, 'seg_%03d.png'),
+    ]);
     expect(images.code).toBe(0);
-    expect(readdirSync(pattern).sort()).toEqual(['seg_001.png', 'seg_002.png', 'seg_003.png', 'seg_004.png', 'seg_005.png']);
+    expect(readdirSync(pattern).sort()).toEqual([
+      'seg_001.png',
+      'seg_002.png',
+      'seg_003.png',
+      'seg_004.png',
+      'seg_005.png',
+    ]);
   });
 });
 
 /** What a user mistake must look like: one line, non-zero, no stack, nothing left behind. */
-async function expectCleanFailure(args: string[], outDir: string, message: RegExp, env: NodeJS.ProcessEnv = {}): Promise<void> {
+async function expectCleanFailure(
+  args: string[],
+  outDir: string,
+  message: RegExp,
+  env: NodeJS.ProcessEnv = {},
+): Promise<void> {
   const r = await runCli(args, { env });
   expect(r.code).not.toBe(0);
   expect(r.code).not.toBeNull();
@@ -123,17 +262,49 @@ async function expectCleanFailure(args: string[], outDir: string, message: RegEx
 describe('deeplab-stream segment --crf on', () => {
   it('refines every frame with the dense CRF, in order, warm-started', async () => {
     const out = dir('crf');
-    const r = await runCli(['segment', clip, '--model', model, ...fast, '--crf', 'on', '--crf-warm-start', '--crf-iters', '5', '--frames-json', path.join(out, 'f.jsonl'), '--json']);
+    const r = await runCli([
+      'segment',
+      clip,
+      '--model',
+      model,
+      ...fast,
+      '--crf',
+      'on',
+      '--crf-warm-start',
+      '--crf-iters',
+      '5',
+      '--frames-json',
+      path.join(out, 'f.jsonl'),
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
-    expect(summary).toMatchObject({ framesIn: 23, framesOut: 23, crf: { iterations: 5, warmStartIterations: WARM_START_ITERATIONS } });
+    expect(summary).toMatchObject({
+      framesIn: 23,
+      framesOut: 23,
+      crf: { iterations: 5, warmStartIterations: WARM_START_ITERATIONS },
+    });
     expect(summary.msPerStage.crf).toBeGreaterThan(0);
-    const lines = readFileSync(path.join(out, 'f.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(path.join(out, 'f.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.index)).toEqual(Array.from({ length: 23 }, (_, i) => i));
     // The CRF smooths: fewer distinct labels survive than in the raw random-weight output.
-    const plain = await runCli(['segment', clip, '--model', model, ...fast, '--frames-json', path.join(out, 'g.jsonl')]);
+    const plain = await runCli([
+      'segment',
+      clip,
+      '--model',
+      model,
+      ...fast,
+      '--frames-json',
+      path.join(out, 'g.jsonl'),
+    ]);
     expect(plain.code).toBe(0);
-    const raw = readFileSync(path.join(out, 'g.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const raw = readFileSync(path.join(out, 'g.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const classesIn = (rows: { pixels: object }[]) => rows.reduce((n, row) => n + Object.keys(row.pixels).length, 0);
     expect(classesIn(lines)).toBeLessThan(classesIn(raw));
   });
@@ -142,14 +313,22 @@ describe('deeplab-stream segment --crf on', () => {
 describe('bad input: one clear line, non-zero exit, no output left', () => {
   it('missing input file', async () => {
     const out = dir('err-missing');
-    await expectCleanFailure(['segment', path.join(tmp.dir, 'absent.mp4'), '--model', model, '-o', path.join(out, 'x.mp4')], out, /input not found/);
+    await expectCleanFailure(
+      ['segment', path.join(tmp.dir, 'absent.mp4'), '--model', model, '-o', path.join(out, 'x.mp4')],
+      out,
+      /input not found/,
+    );
   });
 
   it('a file that is not a video', async () => {
     const out = dir('err-text');
     const text = path.join(tmp.dir, 'readme.mp4');
     writeFileSync(text, 'hello\n');
-    await expectCleanFailure(['segment', text, '--model', model, '-o', path.join(out, 'x.mp4')], out, /not a video or image/);
+    await expectCleanFailure(
+      ['segment', text, '--model', model, '-o', path.join(out, 'x.mp4')],
+      out,
+      /not a video or image/,
+    );
   });
 
   it('a truncated mp4', async () => {
@@ -158,21 +337,47 @@ describe('bad input: one clear line, non-zero exit, no output left', () => {
     const cut = path.join(tmp.dir, 'cut.mp4');
     const bytes = readFileSync(whole);
     writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
-    await expectCleanFailure(['segment', cut, '--model', model, ...fast, '-o', path.join(out, 'x.mp4'), '--masks', path.join(out, 'm')], out, /cut\.mp4/);
+    await expectCleanFailure(
+      ['segment', cut, '--model', model, ...fast, '-o', path.join(out, 'x.mp4'), '--masks', path.join(out, 'm')],
+      out,
+      /cut\.mp4/,
+    );
   });
 
   it('a truncated mp4 with its index up front fails mid-run and removes what it wrote', async () => {
     const out = dir('err-trunc-fs');
-    const whole = await writeClip(tmp.dir, 'whole-fs.mp4', { width: 160, height: 96, frames: 40, codecArgs: ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart'] });
+    const whole = await writeClip(tmp.dir, 'whole-fs.mp4', {
+      width: 160,
+      height: 96,
+      frames: 40,
+      codecArgs: ['-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-movflags', '+faststart'],
+    });
     const cut = path.join(tmp.dir, 'cut-fs.mp4');
     const bytes = readFileSync(whole);
     writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
-    await expectCleanFailure(['segment', cut, '--model', model, ...fast, '-o', path.join(out, 'x.mp4'), '--masks', path.join(out, 'm'), '--frames-json', path.join(out, 'f.jsonl')], out, /truncated or damaged/);
+    await expectCleanFailure(
+      [
+        'segment',
+        cut,
+        '--model',
+        model,
+        ...fast,
+        '-o',
+        path.join(out, 'x.mp4'),
+        '--masks',
+        path.join(out, 'm'),
+        '--frames-json',
+        path.join(out, 'f.jsonl'),
+      ],
+      out,
+      /truncated or damaged/,
+    );
   });
 
   it('a real, slightly damaged H.264 file (box.mp4: one broken frame): processed with one warning; refused with --strict', async (context) => {
     const box = path.resolve(repoRoot, '../shared/media/box.mp4');
-    if (!existsSync(box)) return context.skip(`${box} is absent: the real damaged clip lives in the team's shared folder`);
+    if (!existsSync(box))
+      return context.skip(`${box} is absent: the real damaged clip lives in the team's shared folder`);
     const out = dir('box');
     const r = await runCli(['segment', box, '--model', model, ...fast, '--frames-json', path.join(out, 'f.jsonl')]);
     expect(r.code, r.stderr).toBe(0);
@@ -181,7 +386,11 @@ describe('bad input: one clear line, non-zero exit, no output left', () => {
     expect(warnings[0]).toMatch(/box\.mp4 is slightly damaged: decoded 455 of 456 frames \(.+\).*--strict/);
     expect(readFileSync(path.join(out, 'f.jsonl'), 'utf8').trim().split('\n')).toHaveLength(455);
     const strict = dir('box-strict');
-    await expectCleanFailure(['segment', box, '--model', model, ...fast, '--strict', '--frames-json', path.join(strict, 'f.jsonl')], strict, /box\.mp4 has decode errors .* --strict refuses them/);
+    await expectCleanFailure(
+      ['segment', box, '--model', model, ...fast, '--strict', '--frames-json', path.join(strict, 'f.jsonl')],
+      strict,
+      /box\.mp4 has decode errors .* --strict refuses them/,
+    );
   });
 
   it('outputs onto a full disk: the documented output error (4), never a hang, nothing left behind', async (context) => {
@@ -199,7 +408,11 @@ describe('bad input: one clear line, non-zero exit, no output left', () => {
         // dd stops with "No space left on device": the disk is full, as wanted.
       }
       const hidden = () => readdirSync(full).filter((f) => f !== '.filler');
-      for (const [flag, target] of [['--frames-json', 'f.jsonl'], ['--masks', 'm'], ['-o', 'x.mp4']] as const) {
+      for (const [flag, target] of [
+        ['--frames-json', 'f.jsonl'],
+        ['--masks', 'm'],
+        ['-o', 'x.mp4'],
+      ] as const) {
         const started = Date.now();
         const r = await runCli(['segment', clip, '--model', model, ...fast, flag, path.join(full, target)]);
         expect({ flag, code: r.code }).toEqual({ flag, code: 4 });
@@ -221,44 +434,97 @@ describe('bad input: one clear line, non-zero exit, no output left', () => {
     mkdirSync(path.join(out, `.m.partial-${deadPid}`));
     writeFileSync(path.join(out, `.m.partial-${deadPid}`, 'frame_000000.png'), 'x');
     writeFileSync(path.join(out, `.other.partial-${deadPid}.jsonl`), 'not ours to remove\n');
-    const r = await runCli(['segment', clip, '--model', model, ...fast, '--frames-json', path.join(out, 'f.jsonl'), '--masks', path.join(out, 'm')]);
+    const r = await runCli([
+      'segment',
+      clip,
+      '--model',
+      model,
+      ...fast,
+      '--frames-json',
+      path.join(out, 'f.jsonl'),
+      '--masks',
+      path.join(out, 'm'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual([`.other.partial-${deadPid}.jsonl`, 'f.jsonl', 'm']);
   });
 
   it('a model path that does not exist', async () => {
     const out = dir('err-model');
-    await expectCleanFailure(['segment', clip, '--model', path.join(tmp.dir, 'nope.onnx'), '-o', path.join(out, 'x.mp4')], out, /model not found/);
+    await expectCleanFailure(
+      ['segment', clip, '--model', path.join(tmp.dir, 'nope.onnx'), '-o', path.join(out, 'x.mp4')],
+      out,
+      /model not found/,
+    );
   });
 
   it('a model file that is not ONNX', async () => {
     const out = dir('err-notonnx');
     const fake = path.join(tmp.dir, 'fake.onnx');
     writeFileSync(fake, 'definitely not protobuf');
-    await expectCleanFailure(['segment', clip, '--model', fake, '-o', path.join(out, 'x.mp4')], out, /not an ONNX model/);
+    await expectCleanFailure(
+      ['segment', clip, '--model', fake, '-o', path.join(out, 'x.mp4')],
+      out,
+      /not an ONNX model/,
+    );
   });
 
   it('an output path that cannot be written', async () => {
     const out = dir('err-output');
-    await expectCleanFailure(['segment', clip, '--model', model, '-o', path.join(out, 'no', 'such', 'dir', 'x.mp4')], out, /cannot write output/);
+    await expectCleanFailure(
+      ['segment', clip, '--model', model, '-o', path.join(out, 'no', 'such', 'dir', 'x.mp4')],
+      out,
+      /cannot write output/,
+    );
     const locked = dir('err-output-locked');
     chmodSync(locked, 0o500);
     const asRoot = process.getuid?.() === 0; // root ignores directory permissions
-    if (!asRoot) await expectCleanFailure(['segment', clip, '--model', model, '-o', path.join(locked, 'x.mp4')], locked, /permission denied/);
+    if (!asRoot)
+      await expectCleanFailure(
+        ['segment', clip, '--model', model, '-o', path.join(locked, 'x.mp4')],
+        locked,
+        /permission denied/,
+      );
     chmodSync(locked, 0o700);
   });
 
   it('no ffmpeg: says how to install it', async () => {
     const out = dir('err-ffmpeg');
-    await expectCleanFailure(['segment', clip, '--model', model, '-o', path.join(out, 'x.mp4')], out, /ffmpeg was not found: install it/, { PATH: '/nonexistent' });
-    await expectCleanFailure(['segment', clip, '--model', model, '-o', path.join(out, 'x.mp4')], out, /FFMPEG_PATH=\/no\/ffmpeg does not exist/, { FFMPEG_PATH: '/no/ffmpeg' });
+    await expectCleanFailure(
+      ['segment', clip, '--model', model, '-o', path.join(out, 'x.mp4')],
+      out,
+      /ffmpeg was not found: install it/,
+      {
+        PATH: '/nonexistent',
+      },
+    );
+    await expectCleanFailure(
+      ['segment', clip, '--model', model, '-o', path.join(out, 'x.mp4')],
+      out,
+      /FFMPEG_PATH=\/no\/ffmpeg does not exist/,
+      {
+        FFMPEG_PATH: '/no/ffmpeg',
+      },
+    );
   });
 
   it('an unknown output type and a bad flag value', async () => {
     const out = dir('err-flags');
-    await expectCleanFailure(['segment', clip, '--model', model, '-o', path.join(out, 'x.xyz')], out, /unknown output type/);
-    await expectCleanFailure(['segment', clip, '--model', model, '--batch', '0', '-o', path.join(out, 'x.mp4')], out, /--batch takes a positive whole number/);
-    await expectCleanFailure(['segment', clip, '--model', model, '--device', 'tpu', '-o', path.join(out, 'x.mp4')], out, /--device tpu/);
+    await expectCleanFailure(
+      ['segment', clip, '--model', model, '-o', path.join(out, 'x.xyz')],
+      out,
+      /unknown output type/,
+    );
+    await expectCleanFailure(
+      ['segment', clip, '--model', model, '--batch', '0', '-o', path.join(out, 'x.mp4')],
+      out,
+      /--batch takes a positive whole number/,
+    );
+    await expectCleanFailure(
+      ['segment', clip, '--model', model, '--device', 'tpu', '-o', path.join(out, 'x.mp4')],
+      out,
+      /--device tpu/,
+    );
   });
 });
 
@@ -266,8 +532,23 @@ describe('progress', () => {
   it('draws a progress bar with frames, fps and ETA on a terminal', async () => {
     const out = dir('tty');
     // `script` gives the CLI a pseudo-terminal, as a user's shell would.
-    const command = [process.execPath, cliPath, 'segment', clip, '--model', model, ...fast, '--frames-json', path.join(out, 'f.jsonl')].map((a) => `'${a}'`).join(' ');
-    const text = execFileSync('script', ['-qec', command, '/dev/null'], { env: { ...process.env, DEEPLAB_STREAM_CACHE: tmp.dir }, encoding: 'utf8' });
+    const command = [
+      process.execPath,
+      cliPath,
+      'segment',
+      clip,
+      '--model',
+      model,
+      ...fast,
+      '--frames-json',
+      path.join(out, 'f.jsonl'),
+    ]
+      .map((a) => `'${a}'`)
+      .join(' ');
+    const text = execFileSync('script', ['-qec', command, '/dev/null'], {
+      env: { ...process.env, DEEPLAB_STREAM_CACHE: tmp.dir },
+      encoding: 'utf8',
+    });
     expect(text).toMatch(/23\/23 frames \| [\d.]+ fps \| ETA/);
   });
 });
@@ -277,23 +558,44 @@ describe('Ctrl-C', () => {
     const long = await writeClip(tmp.dir, 'long.mp4', { width: 320, height: 240, frames: 3000, fps: 30 });
     const out = dir('sigint');
     let pid = 0;
-    const result = await runCli(['segment', long, '--model', model, '--device', 'cpu', '-o', path.join(out, 'x.mp4'), '--masks', path.join(out, 'm'), '--frames-json', path.join(out, 'f.jsonl')], {
-      onSpawn: (child) => {
-        pid = child.pid!;
-        // Interrupt once masks are being written: the run is well under way.
-        const poll = setInterval(() => {
-          const partial = readdirSync(out).find((f) => f.includes('partial') && !f.endsWith('.mp4') && !f.endsWith('.jsonl'));
-          if (partial && readdirSync(path.join(out, partial)).length > 3) {
-            clearInterval(poll);
-            child.kill('SIGINT');
-          }
-        }, 20);
+    const result = await runCli(
+      [
+        'segment',
+        long,
+        '--model',
+        model,
+        '--device',
+        'cpu',
+        '-o',
+        path.join(out, 'x.mp4'),
+        '--masks',
+        path.join(out, 'm'),
+        '--frames-json',
+        path.join(out, 'f.jsonl'),
+      ],
+      {
+        onSpawn: (child) => {
+          pid = child.pid!;
+          // Interrupt once masks are being written: the run is well under way.
+          const poll = setInterval(() => {
+            const partial = readdirSync(out).find(
+              (f) => f.includes('partial') && !f.endsWith('.mp4') && !f.endsWith('.jsonl'),
+            );
+            if (partial && readdirSync(path.join(out, partial)).length > 3) {
+              clearInterval(poll);
+              child.kill('SIGINT');
+            }
+          }, 20);
+        },
       },
-    });
+    );
     expect(result.code, `signal ${result.signal}, stderr: ${result.stderr}`).toBe(130);
     expect(result.stderr.trim()).toMatch(/^error: interrupted/);
     expect(readdirSync(out)).toEqual([]);
-    const ffmpegLeft = execFileSync('ps', ['-eo', 'args']).toString().split('\n').filter((l) => l.includes('ffmpeg') && l.includes(out));
+    const ffmpegLeft = execFileSync('ps', ['-eo', 'args'])
+      .toString()
+      .split('\n')
+      .filter((l) => l.includes('ffmpeg') && l.includes(out));
     expect(ffmpegLeft).toEqual([]);
     expect(pid).toBeGreaterThan(0);
   });

@@ -23,11 +23,16 @@ function textureModel(): string {
   const x = g.input('image', [1, 3, 32, 32]);
   const kernel = new Float32Array(12);
   for (let c = 0; c < 3; c++) kernel.set([1, -1, -1, 1], c * 4);
-  const response = g.node1('Conv', [x, g.constantFloat(kernel, [1, 3, 2, 2], 'checker')], [
-    OnnxGraphBuilder.ints('kernel_shape', [2, 2]), OnnxGraphBuilder.ints('pads', [0, 0, 1, 1]),
-  ]);
+  const response = g.node1(
+    'Conv',
+    [x, g.constantFloat(kernel, [1, 3, 2, 2], 'checker')],
+    [OnnxGraphBuilder.ints('kernel_shape', [2, 2]), OnnxGraphBuilder.ints('pads', [0, 0, 1, 1])],
+  );
   const texture = g.node1('Abs', [response]);
-  const one = g.node1('Add', [g.node1('Mul', [texture, g.constantFloat(new Float32Array([0]), [1], 'zero')]), g.constantFloat(new Float32Array([1]), [1], 'one')]);
+  const one = g.node1('Add', [
+    g.node1('Mul', [texture, g.constantFloat(new Float32Array([0]), [1], 'zero')]),
+    g.constantFloat(new Float32Array([1]), [1], 'one'),
+  ]);
   g.rename(g.node1('Concat', [one, texture], [OnnxGraphBuilder.int('axis', 1)]), 'scores');
   g.output('scores', [1, 2, 32, 32]);
   const file = path.join(tmp.dir, 'texture.onnx');
@@ -41,7 +46,8 @@ function textureModel(): string {
  */
 function patchImage(): string {
   const rgb = Buffer.alloc(128 * 128 * 3, 128);
-  for (let y = 41; y < 55; y++) for (let x = 69; x < 83; x++) rgb.fill((x + y) % 2 ? 255 : 0, (y * 128 + x) * 3, (y * 128 + x) * 3 + 3);
+  for (let y = 41; y < 55; y++)
+    for (let x = 69; x < 83; x++) rgb.fill((x + y) % 2 ? 255 : 0, (y * 128 + x) * 3, (y * 128 + x) * 3 + 3);
   const raw = path.join(tmp.dir, 'patch.rgb');
   writeFileSync(raw, rgb);
   const png = path.join(tmp.dir, 'patch.png');
@@ -56,7 +62,21 @@ describe('--tiles', () => {
   async function segment(extra: string[], name: string): Promise<{ texture: number; labels: Uint8Array }> {
     const masks = path.join(tmp.dir, name);
     const json = `${masks}.jsonl`;
-    const r = await runCli(['segment', image, '--model', model, '--device', 'cpu', '--classes', path.join(tmp.dir, 'names.txt'), '--masks', masks, '--frames-json', json, ...extra]);
+    const r = await runCli([
+      'segment',
+      image,
+      '--model',
+      model,
+      '--device',
+      'cpu',
+      '--classes',
+      path.join(tmp.dir, 'names.txt'),
+      '--masks',
+      masks,
+      '--frames-json',
+      json,
+      ...extra,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const stats = JSON.parse(readFileSync(json, 'utf8')) as { pixels: Record<string, number> };
     return { texture: stats.pixels['texture'] ?? 0, labels: readLabelPng(path.join(masks, 'frame_000000.png')).labels };
@@ -71,7 +91,8 @@ describe('--tiles', () => {
     // Where: on the patch (a pixel or two of blur at its border), nowhere else.
     for (let y = 0; y < 128; y++) {
       for (let x = 0; x < 128; x++) {
-        if (tiled.labels[y * 128 + x] === 1) expect(x >= 67 && x < 85 && y >= 39 && y < 57, `texture at (${x}, ${y})`).toBe(true);
+        if (tiled.labels[y * 128 + x] === 1)
+          expect(x >= 67 && x < 85 && y >= 39 && y < 57, `texture at (${x}, ${y})`).toBe(true);
       }
     }
     const grid = await segment(['--tiles', '4x4', '--tile-overlap', '0'], 'grid');
@@ -86,7 +107,17 @@ describe('--tiles', () => {
       [['--tiles', 'auto', '--flip'], /--tiles cannot be combined with --scales or --flip/],
     ];
     for (const [flags, message] of cases) {
-      const r = await runCli(['segment', image, '--model', model, '--device', 'cpu', '--frames-json', path.join(tmp.dir, 'x.jsonl'), ...flags]);
+      const r = await runCli([
+        'segment',
+        image,
+        '--model',
+        model,
+        '--device',
+        'cpu',
+        '--frames-json',
+        path.join(tmp.dir, 'x.jsonl'),
+        ...flags,
+      ]);
       expect(r.code, flags.join(' ')).toBe(64);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(message);

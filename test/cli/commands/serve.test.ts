@@ -17,7 +17,8 @@ describe('deeplab-stream serve', () => {
     const viewer = await TestViewer.connect(`${serve.url}/ws`);
     try {
       await viewer.until((v) => v.frames.length >= 10, 30_000, '10 frames');
-      const hello = viewer.messages.find((m) => m.type === 'hello') as { classes: { name: string }[]; streams: { id: string }[] } | undefined;
+      const hello = viewer.messages.find((m) => m.type === 'hello') as
+        { classes: { name: string }[]; streams: { id: string }[] } | undefined;
       expect(hello?.classes.map((c) => c.name)).toEqual(['background', 'person']);
       expect(hello?.streams.map((s) => s.id)).toEqual(['testsrc', 'camera9']);
       const frames = viewer.frames.map((f) => f.header);
@@ -39,14 +40,16 @@ describe('deeplab-stream serve', () => {
   it('reports the missing camera in one line and keeps serving the other stream', async () => {
     const line = await serve.waitForLog(/camera9/);
     expect(line).toMatch(/there is no \/dev\/video9/);
-    const health = (await (await fetch(`${serve.url}/healthz`)).json()) as { streams: { id: string; status: string; fps: number }[] };
+    const health = (await (await fetch(`${serve.url}/healthz`)).json()) as {
+      streams: { id: string; status: string; fps: number }[];
+    };
     const byId = Object.fromEntries(health.streams.map((s) => [s.id, s]));
     expect(byId['camera9']!.status).toMatch(/outage|connecting/);
     expect(byId['testsrc']!.status).toBe('live');
     expect(serve.stderr()).not.toMatch(/\n\s+at /); // no stack trace
   });
 
-  it('switches the CRF per stream on a viewer\'s control message and says so in each frame', async () => {
+  it("switches the CRF per stream on a viewer's control message and says so in each frame", async () => {
     const viewer = await TestViewer.connect(`${serve.url}/ws`);
     try {
       await viewer.until((v) => v.frames.length >= 2, 30_000, 'frames');
@@ -63,7 +66,16 @@ describe('deeplab-stream serve', () => {
       expect(metrics).toMatch(/deeplab_crf_frames_total\{stream="testsrc",start="warm"\} [1-9]/);
       expect(metrics).toMatch(/deeplab_crf_active_share_count [1-9]/);
       viewer.send({ type: 'crf', streamId: 'testsrc', on: false });
-      await viewer.until((v) => v.messages.some((m) => m.type === 'streams' && (m['streams'] as { id: string; crf: boolean }[]).find((s) => s.id === 'testsrc')?.crf === false), 10_000, 'CRF off');
+      await viewer.until(
+        (v) =>
+          v.messages.some(
+            (m) =>
+              m.type === 'streams' &&
+              (m['streams'] as { id: string; crf: boolean }[]).find((s) => s.id === 'testsrc')?.crf === false,
+          ),
+        10_000,
+        'CRF off',
+      );
     } finally {
       viewer.close();
     }
@@ -75,8 +87,13 @@ describe('deeplab-stream serve', () => {
       new Promise<{ status: number; body: string }>((resolve, reject) => {
         request({ hostname: '127.0.0.1', port, path: '/healthz', headers: { host } }, (res) => {
           let body = '';
-          res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode!, body }));
-        }).on('error', reject).end();
+          res
+            .setEncoding('utf8')
+            .on('data', (c: string) => (body += c))
+            .on('end', () => resolve({ status: res.statusCode!, body }));
+        })
+          .on('error', reject)
+          .end();
       });
     const rebound = await get(`evil.example:${port}`);
     expect(rebound.status).toBe(403);
@@ -125,7 +142,11 @@ describe('deeplab-stream serve, bad input', () => {
   });
 
   it('refuses malformed --allowed-hosts and --max-viewers in one line, exit 64, and never echoes a password', async () => {
-    for (const args of [['--allowed-hosts', 'a b'], ['--allowed-hosts', ','], ['--max-viewers', '0']]) {
+    for (const args of [
+      ['--allowed-hosts', 'a b'],
+      ['--allowed-hosts', ','],
+      ['--max-viewers', '0'],
+    ]) {
       const result = await runCli(['serve', 'testsrc', '--port', '0', ...args]);
       expect({ args, code: result.code }).toEqual({ args, code: 64 });
       expect(result.stderr.trim().split('\n')).toHaveLength(1);
@@ -174,7 +195,9 @@ describe('deeplab-stream serve, bad input', () => {
       expect(final).toMatch(/deeplab_frames_total\{stream="clip"\} 12\n/);
       expect(final).not.toMatch(/deeplab_frames_dropped_total\{stream="clip"/);
       // Out-of-order completion would drop frames as stale: a lossless file runs on one inference worker.
-      expect(serve.stderr()).toMatch(/note: clip keeps every frame \(no --realtime\): one inference worker, on \d+ threads/);
+      expect(serve.stderr()).toMatch(
+        /note: clip keeps every frame \(no --realtime\): one inference worker, on \d+ threads/,
+      );
     } finally {
       await serve.stop();
       cleanup();
