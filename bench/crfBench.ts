@@ -9,22 +9,12 @@ import { createInterface } from 'node:readline';
 import { DenseCrf } from '../crf/denseCrf.js';
 import { DEEPLAB_VOC_PARAMS } from '../crf/crfParams.js';
 import { runCrf } from '../crf/reducedResolution.js';
-import { CrfWorkspace } from '../crf/latticeWasm.js';
+import { CrfWorkspace } from '../crf/crfWorkspace.js';
 import { nativeKernelsAvailable } from '../crf/crfNative.js';
 import { writeNpyFloat32 } from '../io/npy.js';
 import { median, runMeasured } from './benchUtil.js';
 import { deeplabLikeCase } from './crfCases.js';
-import { crfVideoBenches } from './crfVideoBench.js';
-
-export interface CrfBenchContext {
-  readonly root: string;
-  readonly cli: string;
-  readonly work: string;
-  readonly quick: boolean;
-  readonly say: (line: string) => void;
-  readonly results: Record<string, unknown>;
-  readonly clip: (name: string, width: number, height: number, fps: number, frames: number) => Promise<string>;
-}
+import { type CrfBenchContext, crfVideoBenches } from './crfVideoBench.js';
 
 export function crfBenches(context: CrfBenchContext) {
   const { cli, work, quick, say, results } = context;

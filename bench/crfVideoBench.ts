@@ -10,15 +10,24 @@ import type { Segmentation } from '../core/frames.js';
 import { CrfRunner } from '../crf/crfRunner.js';
 import { DEEPLAB_VOC_PARAMS } from '../crf/crfParams.js';
 import { WARM_START_ITERATIONS } from '../crf/crfProtocol.js';
-import { CrfWorkspace } from '../crf/latticeWasm.js';
+import { CrfWorkspace } from '../crf/crfWorkspace.js';
 import { runCrf } from '../crf/reducedResolution.js';
 import type { WarmStartState } from '../crf/warmStart.js';
 import { locateFfmpeg } from '../io/ffmpeg.js';
 import { refineWithCrf } from '../operators/refineWithCrf.js';
 import { median, runMeasured } from './benchUtil.js';
-import type { CrfBenchContext } from './crfBench.js';
 import { type CrfCase, movingShapesSequence } from './crfCases.js';
 import { realMaterial } from './realModelBench.js';
+
+export interface CrfBenchContext {
+  readonly root: string;
+  readonly cli: string;
+  readonly work: string;
+  readonly quick: boolean;
+  readonly say: (line: string) => void;
+  readonly results: Record<string, unknown>;
+  readonly clip: (name: string, width: number, height: number, fps: number, frames: number) => Promise<string>;
+}
 
 export function crfVideoBenches({ root, cli, work, quick, say, results, clip }: CrfBenchContext) {
   function toSegmentation(c: CrfCase, index: number): Segmentation {

@@ -7,8 +7,8 @@
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import type { CrfJob, CrfReply } from './crfProtocol.js';
 import { toErrorEnvelope, UsageError } from '../core/errors.js';
-import { CrfWorkspace } from './latticeWasm.js';
-import { CrfMemoryLimitError, latticeModule, offerHelper } from './wasmEngine.js';
+import { CrfWorkspace } from './crfWorkspace.js';
+import { CrfMemoryLimitError, latticeModule, offerHelper } from './wasmModule.js';
 import { runCrf, type RunCrfOptions } from './reducedResolution.js';
 import { restartStream, type WarmStartState } from './warmStart.js';
 

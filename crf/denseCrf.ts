@@ -15,7 +15,8 @@
 import type { CrfParams } from './crfParams.js';
 import { DEEPLAB_VOC_PARAMS } from './crfParams.js';
 import { type CrfResult, type MeanFieldEngine, wasmModuleFor } from './engines.js';
-import { type CrfWorkspace, WasmMeanField } from './latticeWasm.js';
+import type { CrfWorkspace } from './crfWorkspace.js';
+import { WasmMeanField } from './latticeWasm.js';
 import type { ProbabilitySource } from './probabilities.js';
 import { ReferenceMeanField } from './referenceMeanField.js';
 

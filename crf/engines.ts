@@ -12,7 +12,7 @@
  */
 import type { CrfParams } from './crfParams.js';
 import type { ProbabilitySource } from './probabilities.js';
-import { latticeModule } from './wasmEngine.js';
+import { latticeModule } from './wasmModule.js';
 
 export interface CrfResult {
   /** N×C marginals, HWC (pruned labels are 0). */

@@ -7,7 +7,7 @@
 import { cachedTaps } from '../core/bilinearTaps.js';
 import { DenseCrf } from './denseCrf.js';
 import { type CrfParams } from './crfParams.js';
-import type { CrfWorkspace } from './latticeWasm.js';
+import type { CrfWorkspace } from './crfWorkspace.js';
 import { VideoMeanField } from './videoMeanField.js';
 import { probabilityArray, type ProbabilitySource } from './probabilities.js';
 import { videoModuleFor } from './engines.js';

@@ -4,7 +4,8 @@
  * re-embedded, the lattice rebuilt from the current colours once it has grown by half.
  */
 import type { CrfParams } from './crfParams.js';
-import { type LatticeView, sliceGain, WasmEngine } from './wasmEngine.js';
+import { WasmEngine } from './wasmEngine.js';
+import { type LatticeView, sliceGain } from './wasmModule.js';
 
 /** Rebuild the lattice when it has grown by this factor since it was built (vertices left empty). */
 const MAX_GROWTH = 1.5;

@@ -28,7 +28,7 @@ import type { WarmStartSettings } from './crfProtocol.js';
 import { frameDifferenceSigma, NOISE_FADE, NOISE_Z } from './cameraNoise.js';
 import type { CrfExports } from './latticeExports.js';
 import { type KeptState, type VideoKernel, VideoLattice } from './videoLattice.js';
-import { KERNEL_BYTES } from './wasmEngine.js';
+import { KERNEL_BYTES } from './wasmModule.js';
 
 export interface VideoCrfResult {
   readonly labels: Uint8Array;
@@ -377,5 +377,4 @@ export class VideoMeanField extends VideoLattice {
       arrived: a.arrived || b.arrived,
     };
   }
-
 }

@@ -1,119 +1,31 @@
 /**
- * The CRF's WebAssembly module (`crf/wasm/lattice.as.ts`, compiled by AssemblyScript at build
- * time) and what every engine over it shares: an instance over its own shared memory, a bump
+ * What every engine over the CRF's WebAssembly module (wasmModule.ts) shares: an instance over its own shared memory, a bump
  * allocator in that memory, and optionally a helper thread (meanFieldHelper.ts) that instantiates
  * the module over the same memory and runs half of each step, so one frame uses two cores.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import v8 from 'node:v8';
 import type { MessagePort, Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
 import { startWorker } from '../core/startWorker.js';
 import type { CrfExports } from './latticeExports.js';
 import { adviseHugePages, hugePageAlignedEnd, withNativeKernels } from './crfNative.js';
 import { CONTROL, CONTROL_WORDS, OP, spinWhile, SPIN_MICROS } from './meanFieldControl.js';
-import { settings } from '../core/settings.js';
+import {
+  CrfMemoryLimitError,
+  type LatticeTables,
+  type LatticeView,
+  MIN_POINTS_FOR_TWO_THREADS,
+  sliceGain,
+  type SlicedKernel,
+  KERNEL_BYTES,
+  takeSpareHelper,
+} from './wasmModule.js';
 
-/** The module's exports (pointers are byte offsets into the engine's memory). */
 /** 64 KiB pages the shared memory may grow to (2 GiB: a 1280×720, 21-label CRF needs ~600 MB). */
 const MAX_PAGES = 32768;
-
-/** A frame whose CRF needs more than the WebAssembly memory can hold (2 GiB, 32-bit addresses). */
-export class CrfMemoryLimitError extends Error {
-  constructor(bytes: number) {
-    super(`the CRF would need ${(bytes / 2 ** 30).toFixed(1)} GiB of its 2 GiB of memory`);
-  }
-}
 const HELPER_READY_TIMEOUT_MS = 10_000;
 /** One step is milliseconds even at 4K: a helper silent this long is gone. */
 const HELPER_STEP_TIMEOUT_MS = 30_000;
-/**
- * Below this many pixels a second thread costs more than it saves (about twenty hand-overs per
- * iteration): 160×90 took 9.8 ms on one thread and 11.7 on two, 320×180 30.9 / 29.0, 640×360 117.7 / 99.2.
- */
-export const MIN_POINTS_FOR_TWO_THREADS = 65_536;
-
-let compiled: WebAssembly.Module | null | undefined;
-
-/** A helper thread started ahead of time (by a CRF runner), waiting for the first engine that wants one. */
-let spareHelper: MessagePort | null = null;
-
-/**
- * Hands this thread a helper thread already booted elsewhere, reached through `port`: the first
- * engine that runs on two cores takes it instead of starting one (a thread takes ~50 ms to boot).
- */
-export function offerHelper(port: MessagePort): void {
-  spareHelper?.close();
-  spareHelper = port;
-}
-
 /** The module's own static data (Mathf.exp's tables) sits in the first page: allocate after it. */
 const HEAP_BASE = 65536;
-
-/** The compiled module, or null where it was not built (then the TypeScript filter is used). */
-export function latticeModule(): WebAssembly.Module | null {
-  if (compiled !== undefined) return compiled;
-  // Beside this file in dist/; from source (tests) the build's copy in dist/.
-  const candidates = [
-    new URL('./lattice.wasm', import.meta.url),
-    new URL('../dist/crf/lattice.wasm', import.meta.url),
-  ].map((u) => fileURLToPath(u));
-  const file = candidates.find((f) => existsSync(f));
-  if (file) {
-    // Optimised code from the first call: the baseline tier (Liftoff) would run each kernel's first
-    // call, over a whole image, at a fraction of the speed — +0.3 s on a one-shot 1280×720 CRF.
-    // Process-wide, and this is the process's only WebAssembly.
-    v8.setFlagsFromString('--no-liftoff');
-  }
-  compiled = file && settings().crf.wasm ? new WebAssembly.Module(readFileSync(file)) : null;
-  return compiled;
-}
-
-/**
- * A lattice laid out in an engine's memory: per point d+1 offsets (vertex+1) and weights, and each
- * vertex's neighbours along each direction in a table `rows` vertices wide (its vertices, or more
- * where it grows).
- */
-export interface LatticeView {
-  readonly d: number;
-  readonly vertices: number;
-  readonly rows: number;
-  readonly offsets: number;
-  readonly weights: number;
-  readonly neighbours: number;
-}
-
-/** A kernel for `sliceUpdate`: its lattice, blurred values, per-pixel normalisation and weight. */
-export interface SlicedKernel {
-  readonly lattice: LatticeView;
-  readonly blurred: number;
-  readonly scale: number;
-  readonly weight: number;
-}
-
-/** Bytes of one kernel's description for the module's sliceUpdate (six 32-bit words). */
-export const KERNEL_BYTES = 24;
-
-/** The slice's factor 1/(1 + 2^−d): the lattice's blur leaves a constant gain. */
-export function sliceGain(d: number): number {
-  return 1 / (1 + 2 ** -d);
-}
-
-/** A lattice built by `WasmEngine.buildLattice`: byte offsets in the engine's memory. */
-export interface LatticeTables {
-  readonly offsets: number;
-  readonly weights: number;
-  readonly keys: number;
-  readonly table: number;
-  readonly tableCapacity: number;
-  /** Vertices the keys and table have room for. */
-  readonly capacity: number;
-  readonly vertices: number;
-  /** 1 KiB the module's builders use. */
-  readonly scratch: number;
-  /** Where the scratch begins (the caller may release from here). */
-  readonly scratchStart: number;
-}
 
 /**
  * An instance of the module over its own shared memory, with a bump allocator (`alloc`, released
@@ -174,8 +86,7 @@ export class WasmEngine {
     const control = this.alloc(CONTROL_WORDS * 4);
     const words = new Int32Array(this.memory.buffer, control, CONTROL_WORDS).fill(0);
     // The spare helper if there is one (its owner ends the thread), else one of our own.
-    const thread = spareHelper ?? startWorker(import.meta.url, 'meanFieldHelper', null);
-    spareHelper = null;
+    const thread = takeSpareHelper() ?? startWorker(import.meta.url, 'meanFieldHelper', null);
     thread.unref();
     thread.postMessage({ module: this.module, memory: this.memory, control });
     this.helper = { thread, words, floats: new Float32Array(this.memory.buffer, control, CONTROL_WORDS), seq: 0 };

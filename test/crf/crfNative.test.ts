@@ -16,8 +16,8 @@ import { writeNpyFloat32 } from '../../io/npy.js';
 import type { CrfExports } from '../../crf/latticeExports.js';
 import type { ProbabilitySource } from '../../crf/probabilities.js';
 import { DenseCrf } from '../../crf/denseCrf.js';
-import { CrfWorkspace } from '../../crf/latticeWasm.js';
-import { latticeModule } from '../../crf/wasmEngine.js';
+import { CrfWorkspace } from '../../crf/crfWorkspace.js';
+import { latticeModule } from '../../crf/wasmModule.js';
 import { VideoMeanField } from '../../crf/videoMeanField.js';
 import { repoRoot, tempDir } from '../helpers/fixtures.js';
 
@@ -44,8 +44,8 @@ if (skipWhy) console.warn(`hugePages: the huge-page checks skip: ${skipWhy}`);
 function hugeKiBAfterCrf(env: Record<string, string>): number {
   const script = `
     const { DenseCrf } = await import(${JSON.stringify(path.join(repoRoot, 'dist/crf/denseCrf.js'))});
-    const { CrfWorkspace } = await import(${JSON.stringify(path.join(repoRoot, 'dist/crf/latticeWasm.js'))});
-    const { latticeModule } = await import(${JSON.stringify(path.join(repoRoot, 'dist/crf/wasmEngine.js'))});
+    const { CrfWorkspace } = await import(${JSON.stringify(path.join(repoRoot, 'dist/crf/crfWorkspace.js'))});
+    const { latticeModule } = await import(${JSON.stringify(path.join(repoRoot, 'dist/crf/wasmModule.js'))});
     const { deeplabLikeCase } = await import(${JSON.stringify(path.join(repoRoot, 'dist/bench/crfCases.js'))});
     const { DEEPLAB_VOC_PARAMS } = await import(${JSON.stringify(path.join(repoRoot, 'dist/crf/crfParams.js'))});
     const c = deeplabLikeCase(256, 256, 21);

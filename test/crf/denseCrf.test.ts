@@ -206,7 +206,7 @@ describe('WebAssembly SIMD mean field', () => {
   // Label counts: padding lanes (1, 5), none (8), a row longer than the 24 channels kept in registers (30).
   it.each([5, 1, 8, 30])("is built, and gives the TypeScript mean field's results with %i labels", async (c) => {
     const { WasmMeanField } = await import('../../crf/latticeWasm.js');
-    const { latticeModule } = await import('../../crf/wasmEngine.js');
+    const { latticeModule } = await import('../../crf/wasmModule.js');
     const module = latticeModule();
     expect(module).not.toBeNull(); // `npm run build` compiles it; CI builds before testing
     const [w, h] = [40, 30];
@@ -280,7 +280,7 @@ describe('WebAssembly SIMD mean field', () => {
 
 describe('CrfWorkspace', () => {
   it('keeps the position kernel across frames and gives the same marginals as a fresh CRF, also after a size change', async () => {
-    const { CrfWorkspace } = await import('../../crf/latticeWasm.js');
+    const { CrfWorkspace } = await import('../../crf/crfWorkspace.js');
     const workspaces = [new CrfWorkspace(), new CrfWorkspace({ keepPositionLattice: false })];
     const frames = [scene(40, 30, 4, 1.1), scene(40, 30, 4, 1.7), scene(24, 20, 4, 1.3), scene(40, 30, 4, 0.9)];
     for (const [i, { image, probs }] of frames.entries()) {
@@ -299,7 +299,7 @@ describe('CrfWorkspace', () => {
 describe('mean field on two threads', () => {
   it('gives the one-thread marginals (summation order aside) and the same labels', async () => {
     const { WasmMeanField } = await import('../../crf/latticeWasm.js');
-    const { latticeModule } = await import('../../crf/wasmEngine.js');
+    const { latticeModule } = await import('../../crf/wasmModule.js');
     const [w, h, c] = [320, 240, 5]; // 76,800 pixels: above the two-thread threshold
     const { image, probs } = scene(w, h, c, 1.3);
     const n = w * h;

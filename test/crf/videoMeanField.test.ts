@@ -5,7 +5,7 @@ import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
 import { frameDifferenceSigma } from '../../crf/cameraNoise.js';
 import { VideoMeanField } from '../../crf/videoMeanField.js';
 import { seededRandom } from '../../model/onnxGraph.js';
-import { latticeModule } from '../../crf/wasmEngine.js';
+import { latticeModule } from '../../crf/wasmModule.js';
 
 const engines: VideoMeanField[] = [];
 afterEach(() => {
