@@ -1,4 +1,4 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { asyncScheduler, Observable, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 
 /**
  * Groups items into batches of up to `maxSize`, emitting a batch when it is full or `maxWaitMs`
@@ -7,18 +7,24 @@ import { Observable, type OperatorFunction } from 'rxjs';
  *
  *   a b c d e | (maxSize 2)  →  [a,b] [c,d] [e] |
  *
+ * The wait runs on `scheduler` (RxJS's async one: marble tests run it on virtual time).
+ *
  * @example
  * prepared$.pipe(batchFrames(4, 20), inferBatches(model.pool)) // up to 4 frames per run, none waits over 20 ms
  */
-export function batchFrames<T>(maxSize: number, maxWaitMs: number): OperatorFunction<T, T[]> {
+export function batchFrames<T>(
+  maxSize: number,
+  maxWaitMs: number,
+  scheduler: SchedulerLike = asyncScheduler,
+): OperatorFunction<T, T[]> {
   if (!Number.isInteger(maxSize) || maxSize < 1)
     throw new RangeError(`batch size must be a positive integer, got ${maxSize}`);
   return (source) =>
     new Observable<T[]>((subscriber) => {
       let batch: T[] = [];
-      let timer: ReturnType<typeof setTimeout> | null = null;
+      let timer: Subscription | null = null;
       const flush = () => {
-        if (timer) clearTimeout(timer);
+        timer?.unsubscribe();
         timer = null;
         if (batch.length === 0) return;
         const full = batch;
@@ -29,10 +35,10 @@ export function batchFrames<T>(maxSize: number, maxWaitMs: number): OperatorFunc
         next(item) {
           batch.push(item);
           if (batch.length >= maxSize) flush();
-          else if (!timer) timer = setTimeout(flush, maxWaitMs);
+          else if (!timer) timer = scheduler.schedule(flush, maxWaitMs);
         },
         error(error) {
-          if (timer) clearTimeout(timer);
+          timer?.unsubscribe();
           subscriber.error(error);
         },
         complete() {
@@ -41,7 +47,7 @@ export function batchFrames<T>(maxSize: number, maxWaitMs: number): OperatorFunc
         },
       });
       return () => {
-        if (timer) clearTimeout(timer);
+        timer?.unsubscribe();
         subscription.unsubscribe();
       };
     });

@@ -1,4 +1,5 @@
-import { Subject, firstValueFrom, from, toArray } from 'rxjs';
+import { firstValueFrom, from, toArray } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { batchFrames } from '../../operators/batchFrames.js';
 
@@ -8,20 +9,18 @@ describe('batchFrames', () => {
     expect(batches).toEqual([[1, 2, 3], [4, 5, 6], [7]]);
   });
 
-  it('emits a partial batch when the wait runs out, and never an empty one', async () => {
-    const input = new Subject<number>();
-    const seen: number[][] = [];
-    const done = new Promise<void>((resolve) =>
-      input.pipe(batchFrames(4, 30)).subscribe({ next: (b) => seen.push(b), complete: resolve }),
-    );
-    input.next(1);
-    input.next(2);
-    await new Promise((r) => setTimeout(r, 120));
-    expect(seen).toEqual([[1, 2]]);
-    input.next(3);
-    input.complete();
-    await done;
-    expect(seen).toEqual([[1, 2], [3]]);
+  it('emits a partial batch when the wait runs out, and never an empty one (marbles, virtual time)', () => {
+    new TestScheduler((actual, expected) => expect(actual).toEqual(expected)).run(({ hot, expectObservable }) => {
+      // a, b arrive; 30 ms after a the pair goes; c alone waits its 30 ms; d e f g fill a batch at once.
+      const input = hot('  a b 50ms c 40ms (defg) h |');
+      // x at 30 ms (a + 30), y at 82 (c + 30), z at 93 (full at once), h when the input completes at 100.
+      expectObservable(input.pipe(batchFrames(4, 30))).toBe('30ms x 51ms y 10ms z 6ms (h|)', {
+        x: ['a', 'b'],
+        y: ['c'],
+        z: ['d', 'e', 'f', 'g'],
+        h: ['h'],
+      });
+    });
   });
 
   it('rejects a batch size that is not a positive integer', () => {

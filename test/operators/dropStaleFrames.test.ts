@@ -1,4 +1,5 @@
 import { from, lastValueFrom, Subject, toArray } from 'rxjs';
+import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { dropStaleFrames } from '../../operators/dropStaleFrames.js';
 import type { Segmentation } from '../../core/frames.js';
@@ -6,6 +7,19 @@ import type { Segmentation } from '../../core/frames.js';
 const seg = (streamId: string, index: number) => ({ frame: { streamId, index } }) as unknown as Segmentation;
 
 describe('dropStaleFrames', () => {
+  it('drops a frame that finishes after a newer one of its stream, at the moment it arrives (marbles)', () => {
+    const stale: string[] = [];
+    new TestScheduler((actual, expected) => expect(actual).toEqual(expected)).run(({ hot, expectObservable }) => {
+      const frames = { p: seg('a', 4), q: seg('a', 6), r: seg('a', 5), s: seg('b', 1), t: seg('a', 7) };
+      const input = hot('  p 4ms q 4ms r 4ms s 4ms t |', frames);
+      const expected = '   p 4ms q 4ms - 4ms s 4ms t |';
+      const onStale = (x: Segmentation) => stale.push(`${x.frame.streamId}:${x.frame.index}`);
+      expectObservable(input.pipe(dropStaleFrames(onStale))).toBe(expected, frames);
+    });
+    // run() flushed the virtual time: the stale frame was handed over when it arrived.
+    expect(stale).toEqual(['a:5']);
+  });
+
   it('passes each stream in increasing index and hands older frames to onStale', async () => {
     const stale: string[] = [];
     const input = [seg('a', 4), seg('b', 1), seg('a', 6), seg('a', 5), seg('b', 0), seg('a', 7), seg('a', 7)];
