@@ -79,9 +79,9 @@ export interface CrfFlags {
 }
 
 /**
- * Live runs leave out of the CRF the labels that never reach 0.2 anywhere in the frame: on the 12
- * VOC photos with the real DeepLab, mIoU after the CRF is 50.03 at 0.001 and 0.2 alike, and a frame
- * of street footage keeps ~4 labels of 21 instead of ~15 (BENCHMARKS.md).
+ * Live runs leave out of the CRF the labels that never reach 0.2 anywhere in the frame: the CRF's
+ * cost grows with the labels in play, and a label that weak nowhere wins a pixel after the CRF
+ * either (the same mIoU on VOC photos as at 0.001; docs/benchmark-history.md).
  */
 export const LIVE_CRF_PRUNE = 0.2;
 

@@ -3,7 +3,7 @@
  * WebAssembly cannot cut: page faults and vector width.
  *
  * - Huge pages: each process's first image faults in tens to hundreds of MB of fresh memory, and a
- *   first-touched 4 KiB page costs 11–14 µs on this project's VMs (170 ms of a 500×375 one-shot).
+ *   first-touched 4 KiB page costs far more on a VM than a 2 MiB one does per byte.
  * - Kernels: the mean field's hot loops in AVX2 (eight lanes; WebAssembly SIMD has four), over the
  *   same memory with the same arguments and bit-identical results.
  *
@@ -173,7 +173,7 @@ const IMAGE_STATUS = { done: 0, badProbability: 1, readFailed: 3 } as const;
 
 /**
  * The CRF of one image from its .npy probabilities, whole in the addon: on a libuv pool thread and
- * one more, with no worker thread to boot (a one-image `crf` process starts ~100 ms sooner). The same
+ * one more, with no worker thread to boot (a worker's boot is a large share of a one-image process). The same
  * labels and Q as the worker's engine. Null where it does not apply — no addon or AVX2, more than 24
  * labels, another normalisation or a reduced scale, out of room, `DEEPLAB_STREAM_CRF_NATIVE=0`, or
  * `DEEPLAB_STREAM_CRF_NATIVE_IMAGE=0` (the worker with the native kernels) — and the caller runs the

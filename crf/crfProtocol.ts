@@ -41,10 +41,8 @@ export type CrfReply =
 
 /**
  * Iterations of a warm-started frame by default. A warm frame starts from the previous frame's Q, so
- * each frame adds an iteration to what earlier frames converged: on vtest.avi with the real DeepLab
- * the agreement with cold frames is 99.63% after 1, 99.57% after 2 and 99.54% after 3 (label changes
- * between frames 58,122 / 53,542 / 51,287; argmax's 156,910); on the noisy generated clip 99.997%
- * after 1. BENCHMARKS.md, sessions 9 and 10.
+ * each frame adds an iteration to what earlier frames converged: more iterations per frame bring
+ * the labels no closer to a cold frame's (docs/benchmark-history.md, the warm start on real footage).
  */
 export const WARM_START_ITERATIONS = 1;
 

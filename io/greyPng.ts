@@ -1,6 +1,6 @@
 /**
  * 8-bit greyscale PNGs (label maps) written without pngjs: importing pngjs costs a one-image `crf`
- * process ~21 ms of its ~300 (measured), the encoding itself a few. Every row is filtered with Sub
+ * process far more than the encoding itself. Every row is filtered with Sub
  * (label runs become zeros) and deflated with zlib's RLE strategy at level 9, as pngjs did for us.
  *
  * @example

@@ -70,8 +70,8 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     ),
     normalize: 'tensorflow',
     msPerFrame: 10,
-    // `crf-tune` on the 12 VOC photos of ../shared/voc-train (BENCHMARKS.md): 50.31 mIoU, against
-    // 48.92 with DeepLab's VOC set and 45.72 without the CRF.
+    // Found by `crf-tune` on VOC photos (docs/crf.md): a narrower colour kernel than DeepLab's VOC set
+    // suits this model's coarse scores.
     crf: { bilateral: { weight: 6, xy: 50, rgb: 3 }, gaussian: { weight: 3, xy: 3 } },
   },
   // The quantized DeepLabs (uint8, imported into QDQ form: onnxruntime runs them in int8). Their
@@ -90,8 +90,8 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
       2_193_224,
     ),
     normalize: 'tensorflow',
-    // `crf-tune` on the 12 VOC photos of ../shared/voc-train (BENCHMARKS.md): 72.75 mIoU, against
-    // 71.89 without the CRF and 68.75 with DeepLab's VOC set (too wide for these coarse scores).
+    // Found by `crf-tune` on VOC photos (docs/crf.md): DeepLab's VOC set is too wide for these
+    // coarse scores and loses to no CRF at all.
     crf: { bilateral: { weight: 3, xy: 40, rgb: 3.5 }, gaussian: { weight: 3, xy: 3 } },
     msPerFrame: 17,
   },

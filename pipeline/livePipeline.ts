@@ -55,9 +55,8 @@ export interface LivePipeline {
 }
 
 /**
- * The live CRF's resolution when not given: half for a two-label model (640×360 at 30 fps on 2
- * cores), a quarter above — the CRF's cost grows with the labels in play (the real DeepLab on
- * 640×360: 11 fps drawn at 0.5, 15 at 0.25; BENCHMARKS.md).
+ * The live CRF's resolution when not given: half for a two-label model (it keeps a camera's rate at
+ * half), a quarter above — the CRF's cost grows with the labels in play.
  */
 export function liveCrfScale(classes: number): number {
   return classes <= 2 ? 0.5 : 0.25;
@@ -80,7 +79,7 @@ export async function startLivePipeline(streams: readonly LiveStream[], o: LiveP
     : null;
   // One worker gets one batch waiting (or it would idle while the next is prepared); with two or
   // more, one batch each: a worker's idle moment is covered by the others, and a waiting frame
-  // only ages (the real DeepLab, 2 workers: p95 147 → 123–141 ms at the same 26 fps; BENCHMARKS.md).
+  // only ages (the latency grows, the frame rate does not).
   const credits = new FrameCredits(batchSize * (pool.workerCount > 1 ? pool.workerCount : 2));
   /** The same trouble of a stream is told once, not once per frame. */
   const told = new Set<string>();

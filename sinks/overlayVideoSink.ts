@@ -4,7 +4,7 @@
  * encoder's `drain`, so a slow encoder slows the pipeline rather than filling memory. A
  * variable-frame-rate input's frames go with their own timestamps (fed to ffmpeg as Matroska,
  * `matroskaRawVideo.ts`), so the output keeps its timing; evenly spaced ones go as plain raw frames
- * at the rate (Matroska's demuxer costs ~1 ms a frame); AVI (fixed rate only) and images likewise.
+ * at the rate (Matroska's demuxer adds work to every frame); AVI (fixed rate only) and images likewise.
  */
 import path from 'node:path';
 import { PassThrough } from 'node:stream';

@@ -1,8 +1,8 @@
 /**
  * Frames from anything ffmpeg reads — a video file, still image, image sequence, or a live input
  * (testsrc, rtsp://, http://, a v4l2 camera; see liveInputs.ts) — decoded to rgb24 and read
- * from its stdout. Bytes are copied straight into per-frame buffers (measured 1.5x the fps of
- * reading through a Node stream with `read(n)`), and stdout is paused as soon as one whole frame
+ * from its stdout. Bytes are copied straight into per-frame buffers (a Node stream's `read(n)`
+ * copies each frame again), and stdout is paused as soon as one whole frame
  * waits unclaimed: ffmpeg then blocks on the full pipe, so memory stays at about three frames plus
  * the pipe buffer however long the input is.
  *

@@ -1,7 +1,6 @@
 /**
  * Frames from a GStreamer pipeline in this process, through the optional native binding
- * `gstreamer-superficial` (no pipe, no child: ~380 fps of 720p measured on this machine's
- * videotestsrc). Used for cameras (`v4l2src`) when the binding is installed, and for `gst:` inputs.
+ * `gstreamer-superficial` (no pipe, no child process: frames never cross a pipe). Used for cameras (`v4l2src`) when the binding is installed, and for `gst:` inputs.
  * The pipeline gets `videoconvert ! video/x-raw,format=RGB ! appsink` appended; the appsink keeps
  * at most two buffers and drops older ones, so a slow reader never backs the camera up.
  */

@@ -1,7 +1,7 @@
 /*
  * One image, whole, in this addon: what a CRF worker and its helper thread do for a one-image
  * `crf` (latticeWasm.ts's order over lattice.as.ts's functions), on a libuv pool thread and one
- * pthread, with no JavaScript thread to boot (~100 ms of a one-image process). 
+ * pthread, with no JavaScript thread to boot (a large share of a one-image process).
  *
  * Same results as the WebAssembly engine: the same two-thread split wherever a sum depends on it
  * (each half of the points splatted apart, then added), the lattice built from the same f64
