@@ -13,10 +13,10 @@ import os from 'node:os';
 import path from 'node:path';
 import type { JsMsg } from '@nats-io/jetstream';
 import { CancelledError, ClusterError, isUserError, toErrorEnvelope } from '../core/errors.js';
-import { parseOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/device.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { RunPlan } from '../pipeline/runPlan.js';
+import { planOptionsOf } from './runSettings.js';
 import { segmentVideo } from '../pipeline/segmentVideo.js';
 import { bundleFiles } from './maskBundle.js';
 import { redactSecrets } from '../core/redact.js';
@@ -259,8 +259,8 @@ async function segmentChunk(
     let framesOut: number;
     try {
       const summary = await segmentVideo({
+        ...planOptionsOf(run, modelPath, "the job's model settings"),
         input,
-        modelPath,
         device: options.device,
         framesJsonPath: out.frames,
         ...(task.outputs.masks ? { masksDir: out.masks } : {}),
@@ -269,11 +269,6 @@ async function segmentChunk(
         batchSize: run.batchSize,
         workers: Math.min(2, options.threads),
         threadsPerWorker: Math.max(1, Math.floor(options.threads / Math.min(2, options.threads))),
-        ...(run.inputSize ? { inputSize: run.inputSize } : {}),
-        ...(run.tiles ? { tiles: run.tiles } : {}),
-        ...(run.tileOverlap !== undefined ? { tileOverlap: run.tileOverlap } : {}),
-        ...(run.scales ? { scales: run.scales } : {}),
-        ...(run.flip ? { flip: true } : {}),
         ...(run.opacity !== undefined ? { opacity: run.opacity } : {}),
         ...(run.encoderPreset ? { encoderPreset: run.encoderPreset } : {}),
         ...(run.crf
@@ -284,9 +279,6 @@ async function segmentChunk(
                 workers: run.crf.warmStart ? 1 : Math.min(2, options.threads),
               },
             }
-          : {}),
-        ...(run.modelOverrides !== undefined
-          ? { modelOverrides: parseOverrides(run.modelOverrides, "the job's model settings") }
           : {}),
         ...(run.strict ? { strict: true } : {}),
         signal: options.signal,

@@ -16,11 +16,11 @@ import type { Segmentation } from '../core/frames.js';
 import { redactSecrets } from '../core/redact.js';
 import type { SegmentationSink } from '../core/sink.js';
 import { crfParamsFor } from '../crf/crfParams.js';
-import { parseOverrides } from '../model/modelOverrides.js';
 import type { Device } from '../model/device.js';
 import { encodeFrameMessage, epochMs } from '../server/wireFormat.js';
 import { liveCrfScale, type LivePipeline, startLivePipeline } from '../pipeline/livePipeline.js';
 import { planRun, type RunPlan } from '../pipeline/runPlan.js';
+import { planOptionsOf } from './runSettings.js';
 import { type LiveInput, type OpenedInput, parseLiveInput } from '../sources/liveInputs.js';
 import { LiveStream } from '../sources/liveStream.js';
 import { checkInput, type InputPolicy } from './inputPolicy.js';
@@ -282,16 +282,12 @@ export class LiveClaims {
     try {
       const { run } = task;
       const modelPath = await this.o.modelFile(task.model);
-      const modelOverrides =
-        run.modelOverrides !== undefined
-          ? parseOverrides(run.modelOverrides, "the stream's model settings")
-          : undefined;
+      const planned = planOptionsOf(run, modelPath, "the stream's model settings");
+      // A live stream runs one scale, unflipped, whatever its task says.
       const plan = await planRun({
-        modelPath,
-        modelOverrides,
-        inputSize: run.inputSize,
-        tiles: run.tiles,
-        tileOverlap: run.tileOverlap,
+        ...planned,
+        scales: undefined,
+        flip: undefined,
         batchSize: run.batchSize,
         mixedSizes: true,
         crf: Boolean(run.crf),

@@ -2,7 +2,7 @@
  * A run's settings as a task carries them to a worker (`segment --nats`, `serve --nats`): the
  * flags, and the model sidecar's settings too — the worker's copy of the model has no sidecar.
  */
-import { readSidecar } from '../model/modelOverrides.js';
+import { parseOverrides, readSidecar } from '../model/modelOverrides.js';
 import type { PlanOptions } from '../pipeline/runPlan.js';
 import type { SegmentOptions } from '../pipeline/segmentVideo.js';
 import type { RunSettings } from './protocol.js';
@@ -26,5 +26,18 @@ export function runSettingsFor(o: RunSettingsSource): RunSettings {
     ...(o.crf ? { crf: { params: o.crf.params, ...(o.crf.warmStart ? { warmStart: o.crf.warmStart } : {}) } } : {}),
     ...(Object.keys(overrides).length ? { modelOverrides: overrides } : {}),
     ...(o.strict ? { strict: true } : {}),
+  };
+}
+
+/** The plan a task's settings stand for, on the worker's copy of the model (`what` names the task in errors). */
+export function planOptionsOf(run: RunSettings, modelPath: string, what: string): PlanOptions {
+  return {
+    modelPath,
+    modelOverrides: run.modelOverrides !== undefined ? parseOverrides(run.modelOverrides, what) : undefined,
+    inputSize: run.inputSize,
+    tiles: run.tiles,
+    tileOverlap: run.tileOverlap,
+    scales: run.scales,
+    flip: run.flip,
   };
 }
