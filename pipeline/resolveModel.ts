@@ -33,12 +33,17 @@ export interface ResolveModelOptions {
   readonly signal?: AbortSignal;
   /** Overrides `DEEPLAB_STREAM_MODEL_MIRROR`. */
   readonly mirror?: string;
+  /** Overrides `DEEPLAB_STREAM_CACHE`: where fetched models and their imports are kept. */
+  readonly cacheDir?: string;
   readonly stallMs?: number;
 }
 
 /** Where a downloaded catalogue model's files live in the cache: the imported ONNX and the published file. */
-export function cachedFiles(name: string, source: DownloadSource): { onnx: string; source: string } {
-  const dir = settings().cacheDir;
+export function cachedFiles(
+  name: string,
+  source: DownloadSource,
+  dir = settings().cacheDir,
+): { onnx: string; source: string } {
   return { onnx: path.join(dir, `${name}-${source.sha256.slice(0, 8)}.onnx`), source: path.join(dir, source.file) };
 }
 
@@ -84,7 +89,7 @@ async function fetchCatalogModel(
   source: DownloadSource,
   options: ResolveModelOptions,
 ): Promise<string> {
-  const { onnx, source: file } = cachedFiles(entry.name, source);
+  const { onnx, source: file } = cachedFiles(entry.name, source, options.cacheDir);
   if (existsSync(onnx)) return onnx;
   const byHand = `put ${source.file} (sha256 ${source.sha256}, from ${source.url}) at ${file} by hand, or set ${MIRROR_VARIABLE} to a server that has it`;
   try {

@@ -161,6 +161,11 @@ describe('--model NAME', () => {
       copyFileSync(realFile, path.join(share, source.file));
       const model = await withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: `file://${share}` }));
       expect(model).toBe(path.join(cache, 'deeplabv3-voc-68a53978.onnx'));
+      // The library takes the cache as an option too (DEEPLAB_STREAM_CACHE's default for it).
+      const elsewhere = freshCache('file-mirror-option');
+      const there = await resolveModel('deeplabv3-voc', { mirror: `file://${share}`, cacheDir: elsewhere });
+      expect(there).toBe(path.join(elsewhere, 'deeplabv3-voc-68a53978.onnx'));
+      expect(existsSync(there)).toBe(true);
     },
   );
 
