@@ -10,6 +10,7 @@ import type { ModelOverrides } from '../model/modelOverrides.js';
 import { CLASS_SET_NAMES, type ClassSetName } from '../model/palette.js';
 import { parseDevice } from '../model/device.js';
 import type { TileGrid } from '../model/tiles.js';
+import type { OverlayStyle } from '../sinks/overlay.js';
 
 export function positiveInt(flag: string) {
   return (value: string): number => {
@@ -248,6 +249,8 @@ export interface SegmentFlags extends RunFlags {
   scales?: number[];
   flip?: boolean;
   opacity: number;
+  overlay: OverlayStyle;
+  legend: boolean;
   encoderPreset?: string;
   crfWarmStart?: boolean;
   strict?: boolean;

@@ -270,6 +270,8 @@ async function segmentChunk(
         workers: Math.min(2, options.threads),
         threadsPerWorker: Math.max(1, Math.floor(options.threads / Math.min(2, options.threads))),
         ...(run.opacity !== undefined ? { opacity: run.opacity } : {}),
+        ...(run.overlayStyle ? { overlayStyle: run.overlayStyle } : {}),
+        ...(run.legend !== undefined ? { legend: run.legend } : {}),
         ...(run.encoderPreset ? { encoderPreset: run.encoderPreset } : {}),
         ...(run.crf
           ? {

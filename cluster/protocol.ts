@@ -95,6 +95,8 @@ const RUN_SETTINGS = z.strictObject({
   scales: z.array(positive.max(4)).min(1).max(8).optional(),
   flip: z.boolean().optional(),
   opacity: fraction.optional(),
+  overlayStyle: z.enum(['fill', 'outline', 'both']).optional(),
+  legend: z.boolean().optional(),
   encoderPreset: z
     .string()
     .regex(/^[a-z]{1,12}$/)

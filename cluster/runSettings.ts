@@ -8,7 +8,7 @@ import type { SegmentOptions } from '../pipeline/segmentVideo.js';
 import type { RunSettings } from './protocol.js';
 
 export type RunSettingsSource = PlanOptions &
-  Pick<SegmentOptions, 'batchSize' | 'opacity' | 'encoderPreset' | 'strict'> & {
+  Pick<SegmentOptions, 'batchSize' | 'opacity' | 'overlayStyle' | 'legend' | 'encoderPreset' | 'strict'> & {
     readonly crf?: Pick<NonNullable<SegmentOptions['crf']>, 'params' | 'warmStart'> | undefined;
   };
 
@@ -22,6 +22,8 @@ export function runSettingsFor(o: RunSettingsSource): RunSettings {
     ...(o.scales ? { scales: [...o.scales] } : {}),
     ...(o.flip ? { flip: true } : {}),
     ...(o.opacity !== undefined ? { opacity: o.opacity } : {}),
+    ...(o.overlayStyle ? { overlayStyle: o.overlayStyle } : {}),
+    ...(o.legend !== undefined ? { legend: o.legend } : {}),
     ...(o.encoderPreset ? { encoderPreset: o.encoderPreset } : {}),
     ...(o.crf ? { crf: { params: o.crf.params, ...(o.crf.warmStart ? { warmStart: o.crf.warmStart } : {}) } } : {}),
     ...(Object.keys(overrides).length ? { modelOverrides: overrides } : {}),

@@ -15,7 +15,7 @@ import { writeToSinks } from '../operators/writeToSinks.js';
 import { CancelledError, UsageError } from '../core/errors.js';
 import { probeInput } from '../io/ffmpeg.js';
 import { FrameCredits } from '../sources/frameCredits.js';
-import { classAlphas } from '../sinks/overlay.js';
+import { classAlphas, type OverlayStyle } from '../sinks/overlay.js';
 import { RunStats, type StageName } from './runStats.js';
 import { FrameStatsSink } from '../sinks/frameStatsSink.js';
 import { MaskPngSink } from '../sinks/maskPngSink.js';
@@ -39,6 +39,10 @@ export interface SegmentOptions extends PlanOptions {
   readonly workers: number;
   readonly threadsPerWorker: number;
   readonly opacity?: number;
+  /** How the overlay draws classes: blended areas (default), 2-px contours, or both. */
+  readonly overlayStyle?: OverlayStyle;
+  /** A key of the classes in each frame in the overlay's corner (default true). */
+  readonly legend?: boolean;
   /** Refine the labels with the dense CRF (on a worker thread), optionally warm-started frame to frame. */
   readonly crf?: {
     readonly params: CrfSettings;
@@ -117,6 +121,8 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
           frameCount: info.frameCount,
           palette: descriptor.palette,
           alphas: classAlphas(descriptor.classNames, opacity),
+          style: options.overlayStyle ?? 'fill',
+          ...(options.legend === false ? {} : { legend: descriptor.classNames }),
           ...(options.encoderPreset ? { preset: options.encoderPreset } : {}),
           ...(info.variableFrameRate ? { variableFrameRate: true } : {}),
         }),

@@ -13,7 +13,8 @@ import { OutputError, UsageError } from '../core/errors.js';
 import { ffmpegReason } from '../io/ffmpeg.js';
 import { isSequencePattern } from '../io/sequencePath.js';
 import type { Segmentation } from '../core/frames.js';
-import { overlayLabels } from './overlay.js';
+import { drawLegend, legendEntries } from './legend.js';
+import { type OverlayStyle, outlineLabels, overlayLabels } from './overlay.js';
 import { matroskaFrame, matroskaHeader } from '../io/matroskaRawVideo.js';
 import {
   commitPartial,
@@ -36,6 +37,10 @@ export interface OverlayVideoOptions {
   readonly frameCount: number | null;
   readonly palette: Uint8Array;
   readonly alphas: Float32Array;
+  /** How classes are drawn: blended areas (default), their contours, or both. */
+  readonly style?: OverlayStyle;
+  /** The model's class names: a key of the classes in each frame is drawn in its corner. Absent: no key. */
+  readonly legend?: readonly string[];
   /** x264 preset: speed against file size. */
   readonly preset?: string;
   /** Frames are not evenly spaced: feed each with its timestamp (costs ~1 ms a frame at 768x576). */
@@ -149,7 +154,12 @@ export class OverlayVideoSink implements SegmentationSink {
   async write(segmentation: Segmentation): Promise<void> {
     if (this.failure) throw this.failure;
     const { frame, labels } = segmentation;
-    const composed = overlayLabels(frame.rgb, labels, this.options.palette, this.options.alphas);
+    const { palette, alphas, style = 'fill', legend } = this.options;
+    const composed =
+      style === 'outline' ? new Uint8Array(frame.rgb) : overlayLabels(frame.rgb, labels, palette, alphas);
+    if (style !== 'fill') outlineLabels(composed, labels, frame.width, frame.height, palette, alphas);
+    if (legend)
+      drawLegend(composed, frame.width, frame.height, legendEntries(segmentation.classPixels, legend, palette, alphas));
     let room: boolean;
     if (this.timed) {
       // Timestamps must grow for the muxer; a damaged stream's may repeat or step back.

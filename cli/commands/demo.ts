@@ -46,28 +46,34 @@ async function cut(input: string, seconds: number, output: string): Promise<stri
   return output;
 }
 
-/** What the run found: each class but the first (background), in how many frames and at what mean share of the picture. */
+/**
+ * What the run found: every class but background, one line each — in how many frames, its mean
+ * share of the picture and its largest in one frame — so that a false class is seen, not hidden.
+ */
 function findings(framesJson: string): string {
   const lines = readFileSync(framesJson, 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { width: number; height: number; pixels: Record<string, number> });
-  const seen = new Map<string, { frames: number; share: number }>();
+  const seen = new Map<string, { frames: number; share: number; most: number }>();
   for (const { width, height, pixels } of lines) {
     for (const [name, count] of Object.entries(pixels)) {
-      const entry = seen.get(name) ?? { frames: 0, share: 0 };
-      seen.set(name, { frames: entry.frames + 1, share: entry.share + count / (width * height) });
+      const entry = seen.get(name) ?? { frames: 0, share: 0, most: 0 };
+      const share = count / (width * height);
+      seen.set(name, { frames: entry.frames + 1, share: entry.share + share, most: Math.max(entry.most, share) });
     }
   }
   const found = [...seen].filter(([name]) => name !== 'background').sort((a, b) => b[1].share - a[1].share);
-  if (found.length === 0) return `nothing but background in ${lines.length} frames`;
-  return found
-    .slice(0, 4)
-    .map(
-      ([name, { frames, share }]) =>
-        `${name} in ${frames} of ${lines.length} frames (${((100 * share) / lines.length).toFixed(1)}% of the picture on average)`,
-    )
-    .join('; ');
+  if (found.length === 0) return `found: nothing but background in ${lines.length} frames`;
+  const width = Math.max(...found.map(([name]) => name.length));
+  const percent = (share: number) => `${(100 * share).toFixed(share < 0.001 ? 2 : 1)}%`;
+  return [
+    `found in ${lines.length} frames:`,
+    ...found.map(
+      ([name, { frames, share, most }]) =>
+        `  ${name.padEnd(width)}  in ${frames} of ${lines.length} frames, ${percent(share / lines.length)} of the picture on average, ${percent(most)} at most`,
+    ),
+  ].join('\n');
 }
 
 export function registerDemo(program: Command, setExitCode: SetExitCode): void {
@@ -105,7 +111,7 @@ export function registerDemo(program: Command, setExitCode: SetExitCode): void {
         rmSync(partialClip, { force: true });
       }
       report(summary, flags.json);
-      if (!flags.json) process.stderr.write(`found: ${findings(framesJson)}\n`);
+      if (!flags.json) process.stderr.write(`${findings(framesJson)}\n`);
     } catch (error) {
       setExitCode(reportFailure(error, Boolean(flags.verbose)));
     }

@@ -1,13 +1,14 @@
 /** `segment`: a video, image or sequence → overlay video, masks, JSON lines. */
 import os from 'node:os';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
 import { WARM_START_ITERATIONS } from '../../crf/crfProtocol.js';
 import { cpuFallbackNote } from '../../model/device.js';
 import type { SegmentSummary } from '../../pipeline/segmentVideo.js';
 import type { ClusterSegmentSummary } from '../../cluster/segmentOnCluster.js';
 import { isSequencePattern } from '../../io/sequencePath.js';
+import { DEFAULT_OVERLAY_STYLE } from '../../sinks/overlay.js';
 import { reportFailure, type SetExitCode } from '../failure.js';
 import { resolveModelFlag } from '../modelFlag.js';
 import { natsSecurityOptions, natsTargetFrom } from '../natsFlags.js';
@@ -20,6 +21,7 @@ import {
   fraction,
   modelOptions,
   modelOverridesFrom,
+  onOff,
   positive,
   positiveInt,
   scaleFraction,
@@ -56,6 +58,8 @@ async function runOptions(input: string, flags: SegmentFlags) {
     ...(flags.scales ? { scales: flags.scales } : {}),
     ...(flags.flip ? { flip: true } : {}),
     opacity: flags.opacity,
+    overlayStyle: flags.overlay,
+    legend: flags.legend,
     ...(flags.encoderPreset ? { encoderPreset: flags.encoderPreset } : {}),
     modelOverrides: modelOverridesFrom(flags),
     ...(flags.strict ? { strict: true } : {}),
@@ -217,6 +221,19 @@ export function segmentOptions(command: Command): Command {
     );
   return crfKernelOptions(command)
     .option('--opacity <alpha>', 'overlay opacity, 0..1', fraction, 0.55)
+    .addOption(
+      new Option(
+        '--overlay <style>',
+        'how the overlay draws classes: fill (blended areas), outline (2-px contours), both',
+      )
+        .choices(['fill', 'outline', 'both'])
+        .default(DEFAULT_OVERLAY_STYLE),
+    )
+    .addOption(
+      new Option('--legend <on|off>', "a key of the classes in each frame in the overlay's corner")
+        .argParser(onOff)
+        .default(true, 'on'),
+    )
     .option(
       '--encoder-preset <preset>',
       'overlay video x264 speed: ultrafast … veryslow (default: veryfast)',

@@ -76,7 +76,9 @@ describe('demo', () => {
     expect(readdirSync(out).sort()).toEqual(['demo-input.mp4', 'demo.frames.jsonl', 'demo.seg.mp4']);
     const frames = readFileSync(path.join(out, 'demo.frames.jsonl'), 'utf8').trim().split('\n');
     expect(frames).toHaveLength(10);
-    expect(r.stderr).toMatch(/^found: (nothing but background in 10 frames|person in \d+ of 10 frames)/m);
+    expect(r.stderr).toMatch(
+      /^(found: nothing but background in 10 frames|found in 10 frames:\n {2}person {2}in \d+ of 10 frames, [\d.]+% of the picture on average, [\d.]+% at most)$/m,
+    );
     const bad = await runCli(['demo', '--input', path.join(tmp.dir, 'none.mp4'), '--out-dir', out, '--device', 'cpu']);
     expect(bad.code).toBe(2);
     expect(bad.stderr.trim()).toMatch(/^error: could not read .*none\.mp4 .*: give a video ffmpeg can decode$/);
