@@ -238,6 +238,7 @@ export interface RunFlags extends CrfFlags {
   classes?: ModelOverrides['classes'];
   tiles?: TileGrid;
   tileOverlap?: number;
+  classesShown?: string[];
   verbose?: boolean;
 }
 
@@ -297,7 +298,12 @@ export function modelOptions(command: Command): Command {
       "sliding-window inference: auto (windows about the model's input size; 1x1 when the frame is no larger) or COLSxROWS",
       tilesFlag,
     )
-    .option('--tile-overlap <f>', 'share of a window its neighbours overlap, 0 to 0.9 (default: 0.25)', tileOverlap);
+    .option('--tile-overlap <f>', 'share of a window its neighbours overlap, 0 to 0.9 (default: 0.25)', tileOverlap)
+    .option(
+      '--classes-shown <names>',
+      "the argmax over these classes and background only, comma-separated (the model's other classes never win a pixel: labels, masks and JSON change)",
+      classNameList,
+    );
 }
 
 export function tilesFlag(value: string): TileGrid {
@@ -317,12 +323,23 @@ export function tileOverlap(value: string): number {
 }
 
 /** What the tile flags ask of planRun. */
-export function tileOptions(flags: { tiles?: TileGrid; tileOverlap?: number }): {
+/** What the model flags say about how frames become labels: windows, and the classes the argmax runs over. */
+export function planFlags(flags: { tiles?: TileGrid; tileOverlap?: number; classesShown?: string[] }): {
   tiles?: TileGrid;
   tileOverlap?: number;
+  classesShown?: string[];
 } {
   return {
     ...(flags.tiles ? { tiles: flags.tiles } : {}),
     ...(flags.tileOverlap !== undefined ? { tileOverlap: flags.tileOverlap } : {}),
+    ...(flags.classesShown ? { classesShown: flags.classesShown } : {}),
   };
+}
+
+/** `--classes-shown person,car`: class names, comma-separated (checked against the model when the run is planned). */
+export function classNameList(value: string): string[] {
+  return value
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name.length > 0);
 }

@@ -96,6 +96,7 @@ const RUN_SETTINGS = z.strictObject({
   flip: z.boolean().optional(),
   opacity: fraction.optional(),
   overlayStyle: z.enum(['fill', 'outline', 'both']).optional(),
+  classesShown: z.array(z.string().max(200)).max(1024).optional(),
   legend: z.boolean().optional(),
   encoderPreset: z
     .string()

@@ -23,6 +23,7 @@ export function runSettingsFor(o: RunSettingsSource): RunSettings {
     ...(o.flip ? { flip: true } : {}),
     ...(o.opacity !== undefined ? { opacity: o.opacity } : {}),
     ...(o.overlayStyle ? { overlayStyle: o.overlayStyle } : {}),
+    ...(o.classesShown ? { classesShown: [...o.classesShown] } : {}),
     ...(o.legend !== undefined ? { legend: o.legend } : {}),
     ...(o.encoderPreset ? { encoderPreset: o.encoderPreset } : {}),
     ...(o.crf ? { crf: { params: o.crf.params, ...(o.crf.warmStart ? { warmStart: o.crf.warmStart } : {}) } } : {}),
@@ -41,5 +42,6 @@ export function planOptionsOf(run: RunSettings, modelPath: string, what: string)
     tileOverlap: run.tileOverlap,
     scales: run.scales,
     flip: run.flip,
+    classesShown: run.classesShown,
   };
 }

@@ -50,6 +50,11 @@ export interface ModelDescriptor {
    * the importer cut (metadata `deeplab-stream.scores` = `align-corners`). Otherwise half-pixel.
    */
   readonly scoresAlignCorners?: boolean;
+  /**
+   * `--classes-shown`: the classes the argmax runs over (background always among them); the others
+   * never win a pixel. Absent: every class.
+   */
+  readonly shownClasses?: readonly number[];
 }
 
 /** The ONNX metadata key by which an imported graph says its scores align corners with its input. */

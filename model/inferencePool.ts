@@ -116,6 +116,7 @@ export class InferencePool {
         classes: d.classes,
         dynamicBatch: d.batchSize === null,
         ...(d.scoresAlignCorners ? { scoresAlignCorners: true } : {}),
+        ...(d.shownClasses ? { shownClasses: d.shownClasses } : {}),
       },
       events,
     );

@@ -21,6 +21,8 @@ export interface WorkerInit {
   readonly dynamicBatch: boolean;
   /** The scores align corners with the model input (ModelDescriptor.scoresAlignCorners). */
   readonly scoresAlignCorners?: boolean;
+  /** The classes the argmax runs over (ModelDescriptor.shownClasses); absent: all. */
+  readonly shownClasses?: readonly number[];
 }
 
 /**

@@ -11,13 +11,8 @@ import type { BatchRequest, CloseRequest, FrameLabels, WorkerInit, WorkerReply }
 import { crfSize } from '../crf/reducedResolution.js';
 import { averageScores, onInputGrid } from './multiScale.js';
 import { blendWindows } from './tiles.js';
-import {
-  labelsFromIndices,
-  labelsFromMask,
-  labelsFromScores,
-  probabilitiesFromScores,
-  type ScoreMap,
-} from './postprocess.js';
+import { labelsFromScores, keepClasses, probabilitiesFromScores, type ScoreMap } from './postprocess.js';
+import { labelsFromIndices, labelsFromMask } from './labelOutputs.js';
 import { openSession } from './session.js';
 
 const init = workerData as WorkerInit;
@@ -161,11 +156,12 @@ async function main(): Promise<void> {
           return { scores: single ? scores : onInputGrid(scores), flipped: input.flipped, window: input.window };
         });
         const windows = maps.every((m) => m.window) ? maps.map((m) => ({ scores: m.scores, window: m.window! })) : null;
-        const combined = windows
+        const merged = windows
           ? (blended = blendWindows(windows, blended?.data))
           : maps.length === 1 && !maps[0]!.flipped
             ? maps[0]!.scores
             : averageScores(maps);
+        const combined = init.shownClasses ? keepClasses(merged, init.shownClasses) : merged;
         const result = labels(combined, f.width, f.height);
         if (!request.withProbabilities) return result;
         const mask = init.outputKind === 'mask' ? { threshold: init.maskThreshold } : undefined;

@@ -38,6 +38,26 @@ export function scoreTaps(
   };
 }
 
+/**
+ * Scores of the classes not in `shown` pushed far below any other (in place, this map's cells only):
+ * they never win a pixel, upsampled or averaged, and their softmax is 0. Finite, so bilinear weights
+ * of 0 stay 0.
+ *
+ *   C×h×w (or h×w×C) scores, shown [0, 15]  →  every other channel at −1e30
+ */
+export function keepClasses(scores: ScoreMap, shown: readonly number[]): ScoreMap {
+  const keep = new Uint8Array(scores.classes);
+  for (const c of shown) keep[c] = 1;
+  const cells = scores.width * scores.height;
+  const { data, offset } = scores;
+  for (let c = 0; c < scores.classes; c++) {
+    if (keep[c]) continue;
+    if (scores.layout === 'NCHW') data.fill(-1e30, offset + c * cells, offset + (c + 1) * cells);
+    else for (let p = 0; p < cells; p++) data[offset + p * scores.classes + c] = -1e30;
+  }
+  return scores;
+}
+
 export interface LabelMap {
   readonly labels: Uint8Array;
   readonly classPixels: Uint32Array;
@@ -284,71 +304,6 @@ export function labelsFromScores(scores: ScoreMap, outWidth: number, outHeight: 
       boundaryRun(r, y0, y1, fy, outRow);
     }
     for (let c = 0; c < classes; c++) classPixels[c]! += interiorPixels[c]!;
-  }
-  return { labels, classPixels };
-}
-
-/**
- * A one-channel mask → labels: bilinear upsampling of the value, then foreground (1) where it
- * exceeds `threshold`. Same result as two-class argmax with a constant background score.
- */
-export function labelsFromMask(
-  values: Float32Array,
-  offset: number,
-  height: number,
-  width: number,
-  threshold: number,
-  outWidth: number,
-  outHeight: number,
-): LabelMap {
-  const xs = cachedTaps(width, outWidth);
-  const ys = cachedTaps(height, outHeight);
-  const labels = new Uint8Array(outWidth * outHeight);
-  let foreground = 0;
-  for (let y = 0; y < outHeight; y++) {
-    const r0 = offset + ys.low[y]! * width;
-    const r1 = offset + ys.high[y]! * width;
-    const fy = ys.weight[y]!;
-    const outRow = y * outWidth;
-    for (let x = 0; x < outWidth; x++) {
-      const x0 = xs.low[x]!;
-      const x1 = xs.high[x]!;
-      const fx = xs.weight[x]!;
-      const top = values[r0 + x0]! + (values[r0 + x1]! - values[r0 + x0]!) * fx;
-      const bottom = values[r1 + x0]! + (values[r1 + x1]! - values[r1 + x0]!) * fx;
-      if (top + (bottom - top) * fy > threshold) {
-        labels[outRow + x] = 1;
-        foreground += 1;
-      }
-    }
-  }
-  return { labels, classPixels: Uint32Array.from([labels.length - foreground, foreground]) };
-}
-
-/** An argmaxed label output (any integer type) → labels at frame size, nearest neighbour. */
-export function labelsFromIndices(
-  values: ArrayLike<number | bigint>,
-  offset: number,
-  height: number,
-  width: number,
-  classes: number,
-  outWidth: number,
-  outHeight: number,
-): LabelMap {
-  const labels = new Uint8Array(outWidth * outHeight);
-  const classPixels = new Uint32Array(classes);
-  for (let y = 0; y < outHeight; y++) {
-    const sy = Math.min(height - 1, Math.floor(((y + 0.5) * height) / outHeight));
-    for (let x = 0; x < outWidth; x++) {
-      const sx = Math.min(width - 1, Math.floor(((x + 0.5) * width) / outWidth));
-      const label = Number(values[offset + sy * width + sx]);
-      if (!(label >= 0 && label < classes))
-        throw new RangeError(
-          `the model output label ${label}, but only ${classes} classes are named: pass --classes with the model's class list`,
-        );
-      labels[y * outWidth + x] = label;
-      classPixels[label]! += 1;
-    }
   }
   return { labels, classPixels };
 }

@@ -37,6 +37,8 @@ export interface PlanOptions {
   readonly tiles?: TileGrid | undefined;
   /** Share of a window its neighbours overlap (default 0.25). */
   readonly tileOverlap?: number | undefined;
+  /** `--classes-shown`: the argmax over these classes and background only (names of the model's classes). */
+  readonly classesShown?: readonly string[] | undefined;
 }
 
 /** The plan fields of a run's options, and nothing else of them. */
@@ -49,6 +51,7 @@ export function planFields(o: PlanOptions): PlanOptions {
     flip: o.flip,
     tiles: o.tiles,
     tileOverlap: o.tileOverlap,
+    classesShown: o.classesShown,
   };
 }
 
@@ -108,7 +111,8 @@ export async function planRun(options: RunPlanOptions): Promise<RunPlan> {
   const { modelPath, inputSize, batchSize = 1, flip = false } = options;
   const scales = options.scales ?? [1];
   const notes: string[] = [];
-  const descriptor = await loadModelDescriptor(modelPath, options.modelOverrides, notes);
+  const loaded = await loadModelDescriptor(modelPath, options.modelOverrides, notes);
+  const descriptor = options.classesShown ? withClassesShown(loaded, options.classesShown, modelPath) : loaded;
   const fixed =
     descriptor.inputWidth !== null && descriptor.inputHeight !== null
       ? `${descriptor.inputWidth}x${descriptor.inputHeight}`
@@ -193,4 +197,28 @@ export async function planRun(options: RunPlanOptions): Promise<RunPlan> {
       inputsFor,
     },
   };
+}
+
+/**
+ * The descriptor with `--classes-shown` applied: the argmax runs over those classes and background.
+ * Names the model lacks, an empty list, a model without a background class or one that outputs
+ * labels already argmaxed: one line naming what it has.
+ */
+function withClassesShown(d: ModelDescriptor, names: readonly string[], modelPath: string): ModelDescriptor {
+  const known = `its classes: ${d.classNames.join(', ')}`;
+  if (names.length === 0) throw new UsageError(`--classes-shown needs at least one class name (${known})`);
+  if (d.outputKind === 'labels')
+    throw new UsageError(`--classes-shown needs class scores, but ${modelPath} outputs labels already argmaxed`);
+  const background = d.classNames.indexOf('background');
+  if (background < 0)
+    throw new UsageError(
+      `--classes-shown leaves the other classes to background, but ${modelPath} has no class named background (${known})`,
+    );
+  const unknown = names.filter((n) => !d.classNames.includes(n));
+  if (unknown.length > 0)
+    throw new UsageError(
+      `--classes-shown: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not a class of ${modelPath} (${known})`,
+    );
+  const shown = [...new Set([background, ...names.map((n) => d.classNames.indexOf(n))])].sort((a, b) => a - b);
+  return { ...d, shownClasses: shown };
 }

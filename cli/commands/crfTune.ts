@@ -15,7 +15,7 @@ import {
   modelOverridesFrom,
   normalizeFlag,
   positiveInt,
-  tileOptions,
+  planFlags,
   tileOverlap,
   tilesFlag,
 } from '../flags.js';
@@ -105,7 +105,7 @@ export function registerCrfTune(program: Command, setExitCode: SetExitCode): voi
           device: flags.device,
           threads: flags.threads,
           iterations: flags.crfIters,
-          ...tileOptions(flags),
+          ...planFlags(flags),
           write: flags.write,
           signal: controller.signal,
           onNote: (message) => process.stderr.write(`note: ${message}\n`),

@@ -9,7 +9,7 @@ import { reportFailure, type SetExitCode } from '../failure.js';
 import { resolveModelFlag } from '../modelFlag.js';
 import type { TileGrid } from '../../model/tiles.js';
 import {
-  tileOptions,
+  planFlags,
   type CrfFlags,
   crfKernelOptions,
   crfParams,
@@ -71,6 +71,7 @@ export function registerEval(program: Command, setExitCode: SetExitCode): void {
           inputSize?: [number, number];
           tiles?: TileGrid;
           tileOverlap?: number;
+          classesShown?: string[];
           normalize?: ModelOverrides['normalize'];
           classes?: ModelOverrides['classes'];
           crf: boolean;
@@ -95,7 +96,7 @@ export function registerEval(program: Command, setExitCode: SetExitCode): void {
             device: flags.device,
             threads: flags.threads,
             ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
-            ...tileOptions(flags),
+            ...planFlags(flags),
             modelOverrides: modelOverridesFrom(flags),
             ...(flags.crf ? { crf: crfParams(flags) } : {}),
             ...(flags.classMap ? { classMap: flags.classMap } : {}),

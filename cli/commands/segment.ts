@@ -16,7 +16,7 @@ import type { NatsSecurityFlags } from '../../cluster/natsSecurity.js';
 import {
   crfKernelOptions,
   crfSwitch,
-  tileOptions,
+  planFlags,
   crfParams,
   fraction,
   modelOptions,
@@ -54,7 +54,7 @@ async function runOptions(input: string, flags: SegmentFlags) {
     modelPath: await resolveModelFlag(flags.model, flags.json),
     batchSize: flags.batch,
     ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
-    ...tileOptions(flags),
+    ...planFlags(flags),
     ...(flags.scales ? { scales: flags.scales } : {}),
     ...(flags.flip ? { flip: true } : {}),
     opacity: flags.opacity,

@@ -14,7 +14,7 @@ import {
   LIVE_CRF_PRUNE,
   crfKernelOptions,
   crfSwitch,
-  tileOptions,
+  planFlags,
   crfParams,
   modelOptions,
   modelOverridesFrom,
@@ -87,7 +87,7 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     threadsPerWorker: threads,
     batchSize: flags.batch,
     ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
-    ...tileOptions(flags),
+    ...planFlags(flags),
     crf: {
       on: flags.crf,
       params: { pruneBelow: LIVE_CRF_PRUNE, ...crfParams(flags) },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bilinearTaps } from '../../core/bilinearTaps.js';
-import { labelsFromScores } from '../../model/postprocess.js';
+import { keepClasses, labelsFromScores } from '../../model/postprocess.js';
 import { seededRandom } from '../../model/onnxGraph.js';
 import type { Layout } from '../../model/preprocess.js';
 
@@ -153,5 +153,23 @@ describe('probabilitiesFromScores', () => {
     const firstWinner = (labels: Uint8Array) => labels.subarray(0, 66).indexOf(1);
     expect(firstWinner(labelsFromScores({ ...scores, alignedTo: { width: 33, height: 33 } }, 66, 10).labels)).toBe(5);
     expect(firstWinner(labelsFromScores(scores, 66, 10).labels)).toBe(7);
+  });
+});
+
+describe('keepClasses', () => {
+  it('leaves the shown classes to win, in either layout, and only within its own map', () => {
+    // 3 classes × 2×2 cells; class 2 wins everywhere until it is not shown.
+    const nchw = Float32Array.from([0, 0, 0, 0, 1, 0.5, 1, 0.5, 5, 5, 5, 5]);
+    const padded = new Float32Array(16);
+    padded.set(nchw, 4);
+    const map = { data: padded, offset: 4, classes: 3, width: 2, height: 2, layout: 'NCHW' as const };
+    keepClasses(map, [0, 1]);
+    expect(Array.from(padded.subarray(0, 4))).toEqual([0, 0, 0, 0]); // another frame's cells untouched
+    expect(Array.from(labelsFromScores(map, 2, 2).labels)).toEqual([1, 1, 1, 1]);
+    const nhwc = Float32Array.from([0, 1, 5, 0, 0.5, 5, 0, 1, 5, 0, 0.5, 5]);
+    const hwc = { data: nhwc, offset: 0, classes: 3, width: 2, height: 2, layout: 'NHWC' as const };
+    keepClasses(hwc, [0, 1]);
+    expect(Array.from(labelsFromScores(hwc, 2, 2).labels)).toEqual([1, 1, 1, 1]);
+    expect(nhwc[2]).toBe(Math.fround(-1e30));
   });
 });

@@ -24,55 +24,6 @@ afterAll(() => tmp.cleanup());
 const fast = ['--device', 'cpu', '--input-size', '81x49'];
 
 describe('deeplab-stream segment', () => {
-  it('draws the overlay as asked — both (default), fill, outline; a legend unless --legend off — with the same labels', async () => {
-    const out = dir('overlay-styles');
-    const styles: Record<string, string[]> = {
-      both: [],
-      fill: ['--overlay', 'fill'],
-      outline: ['--overlay', 'outline'],
-      plain: ['--legend', 'off'],
-    };
-    const first: Record<string, Buffer> = {};
-    const frames: Record<string, string> = {};
-    for (const [tag, args] of Object.entries(styles)) {
-      const json = path.join(out, `${tag}.jsonl`);
-      const r = await runCli([
-        'segment',
-        clip,
-        '--model',
-        model,
-        ...fast,
-        ...args,
-        '--frames-json',
-        json,
-        '-o',
-        path.join(out, `${tag}_%03d.png`),
-      ]);
-      expect(r.code, r.stderr).toBe(0);
-      first[tag] = readFileSync(path.join(out, `${tag}_001.png`));
-      frames[tag] = readFileSync(json, 'utf8');
-    }
-    for (const tag of Object.keys(styles)) expect(frames[tag]).toBe(frames['both']);
-    const tags = Object.keys(styles);
-    for (const a of tags)
-      for (const b of tags) if (a < b) expect(first[a]!.equals(first[b]!), `${a} vs ${b}`).toBe(false);
-    const bad = await runCli([
-      'segment',
-      clip,
-      '--model',
-      model,
-      ...fast,
-      '--overlay',
-      'dots',
-      '-o',
-      path.join(out, 'x.mp4'),
-    ]);
-    expect(bad.code).toBe(64);
-    expect(bad.stderr).toMatch(
-      /^error: option '--overlay <style>' argument 'dots' is invalid\. Allowed choices are fill, outline, both\.$/m,
-    );
-  });
-
   it('is lossless and ordered for any batch size and worker count', async () => {
     const runs = [
       { name: 'b1w1', flags: ['--batch', '1', '--workers', '1'] },
