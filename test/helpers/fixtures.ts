@@ -1,10 +1,9 @@
 /** Small real inputs for tests: lavfi clips from ffmpeg and generated ONNX models in a temp dir. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
 import { buildDeepLab, type DeepLabOptions } from './deeplabBuilder.js';
 import { ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../../model/onnxGraph.js';
 import { generateClip, type ClipOptions } from '../../sources/generateClip.js';
@@ -104,22 +103,4 @@ export async function withCacheDirectory<T>(cache: string, run: () => Promise<T>
     if (previous === undefined) delete process.env['DEEPLAB_STREAM_CACHE'];
     else process.env['DEEPLAB_STREAM_CACHE'] = previous;
   }
-}
-
-/** What a user mistake must look like: one line, non-zero, no stack, nothing left behind. */
-export async function expectCleanFailure(
-  args: string[],
-  outDir: string,
-  message: RegExp,
-  env: NodeJS.ProcessEnv = {},
-): Promise<void> {
-  const r = await runCli(args, { env });
-  expect(r.code).not.toBe(0);
-  expect(r.code).not.toBeNull();
-  const lines = r.stderr.trim().split('\n');
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^error: /);
-  expect(lines[0]).toMatch(message);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-  expect(readdirSync(outDir)).toEqual([]);
 }

@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectCleanFailure, repoRoot, runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
+import { repoRoot, runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
+import { expectCleanFailure } from '../../helpers/cliAssertions.js';
 
 const tmp = tempDir('dls-cli-');
 let model: string;
