@@ -2,26 +2,16 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot, runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useSegmentFixture } from '../../helpers/segmentFixture.js';
+import { repoRoot, runCli, writeClip } from '../../helpers/fixtures.js';
 import { expectCleanFailure } from '../../helpers/cliAssertions.js';
 
-const tmp = tempDir('dls-cli-');
+const fixture = useSegmentFixture();
+const { tmp, dir, fast } = fixture;
 let model: string;
 let clip: string;
-const dir = (name: string) => {
-  const d = path.join(tmp.dir, name);
-  mkdirSync(d, { recursive: true });
-  return d;
-};
-
-beforeAll(async () => {
-  model = writeModel(tmp.dir, { classes: 21 });
-  clip = await writeClip(tmp.dir, 'clip23.mp4', { width: 160, height: 96, frames: 23 }); // not a multiple of the batch
-});
-afterAll(() => tmp.cleanup());
-
-const fast = ['--device', 'cpu', '--input-size', '81x49'];
+beforeAll(() => ({ model, clip } = fixture));
 
 describe('bad input: one clear line, non-zero exit, no output left', () => {
   it('missing input file', async () => {

@@ -1,25 +1,15 @@
 /** `segment`'s labels and their drawing: `--classes-shown`, `--overlay`, `--legend`. */
-import { readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useSegmentFixture } from '../../helpers/segmentFixture.js';
+import { runCli } from '../../helpers/fixtures.js';
 
-const tmp = tempDir('dls-cli-');
+const fixture = useSegmentFixture();
+const { dir, fast } = fixture;
 let model: string;
 let clip: string;
-const dir = (name: string) => {
-  const d = path.join(tmp.dir, name);
-  mkdirSync(d, { recursive: true });
-  return d;
-};
-
-beforeAll(async () => {
-  model = writeModel(tmp.dir, { classes: 21 });
-  clip = await writeClip(tmp.dir, 'clip23.mp4', { width: 160, height: 96, frames: 23 }); // not a multiple of the batch
-});
-afterAll(() => tmp.cleanup());
-
-const fast = ['--device', 'cpu', '--input-size', '81x49'];
+beforeAll(() => ({ model, clip } = fixture));
 
 describe('deeplab-stream segment, classes and overlays', () => {
   it('--classes-shown runs the argmax over those classes and background: the others never win a pixel', async () => {

@@ -1,27 +1,17 @@
 /** The `segment` command end to end: the built CLI, real ffmpeg, real onnxruntime workers. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliPath, countFrames, runCli, tempDir, writeClip, writeModel } from '../../helpers/fixtures.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useSegmentFixture } from '../../helpers/segmentFixture.js';
+import { cliPath, countFrames, runCli, writeClip } from '../../helpers/fixtures.js';
 import { WARM_START_ITERATIONS } from '../../../crf/crfProtocol.js';
 
-const tmp = tempDir('dls-cli-');
+const fixture = useSegmentFixture();
+const { tmp, dir, fast } = fixture;
 let model: string;
 let clip: string;
-const dir = (name: string) => {
-  const d = path.join(tmp.dir, name);
-  mkdirSync(d, { recursive: true });
-  return d;
-};
-
-beforeAll(async () => {
-  model = writeModel(tmp.dir, { classes: 21 });
-  clip = await writeClip(tmp.dir, 'clip23.mp4', { width: 160, height: 96, frames: 23 }); // not a multiple of the batch
-});
-afterAll(() => tmp.cleanup());
-
-const fast = ['--device', 'cpu', '--input-size', '81x49'];
+beforeAll(() => ({ model, clip } = fixture));
 
 describe('deeplab-stream segment', () => {
   it('is lossless and ordered for any batch size and worker count', async () => {
