@@ -6,7 +6,10 @@
  * 1, 10, 1, 10 so drift on this shared machine hits both alike).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { inflateRawSync } from 'node:zlib';
+import { PNG } from 'pngjs';
 import { once } from 'node:events';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
@@ -64,12 +67,73 @@ export interface LiveRow {
   readonly p50Ms: number;
   readonly p95Ms: number;
   readonly samples: number;
+  /** What the viewers were sent against offline `segment`'s masks of the same frames (cases that ask). */
+  readonly agreement?: LabelAgreement;
+}
+
+export interface LabelAgreement {
+  readonly frames: number;
+  /** Share of pixels with the same label. */
+  readonly pixels: number;
+  /** IoU of the person classes (person, rider). */
+  readonly personIoU: number;
+}
+
+export interface LiveCase {
+  readonly label: string;
+  readonly args: readonly string[];
+  /** Compare the labels sent with these offline masks (`frame_NNNNNN.png`, one per input frame). */
+  readonly offlineMasks?: string;
+}
+
+/** A plain WebSocket viewer that keeps every frame message, to compare the labels sent with offline masks. */
+async function labelWatcher(url: string) {
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}/ws`, { headers: { origin: url } });
+  const frames: Buffer[] = [];
+  let classes: string[] = [];
+  socket.on('message', (data: Buffer, binary: boolean) => {
+    if (binary) frames.push(data);
+    else {
+      const message = JSON.parse(data.toString()) as { type: string; classes?: { name: string }[] };
+      if (message.type === 'hello') classes = (message.classes ?? []).map((c) => c.name);
+    }
+  });
+  await once(socket, 'open');
+  return {
+    /** Stops watching and compares every frame received with its offline mask. */
+    compare(masksDir: string): LabelAgreement {
+      socket.terminate();
+      const person = ['person', 'rider'].map((n) => classes.indexOf(n)).filter((i) => i >= 0);
+      let [same, all, inter, union, compared] = [0, 0, 0, 0, 0];
+      for (const data of frames) {
+        const headerLength = data.readUInt32LE(0);
+        const header = JSON.parse(data.subarray(4, 4 + headerLength).toString()) as {
+          index: number;
+          jpegBytes: number;
+        };
+        const file = path.join(masksDir, `frame_${String(header.index).padStart(6, '0')}.png`);
+        if (!existsSync(file)) continue;
+        const sent = inflateRawSync(data.subarray(4 + headerLength + header.jpegBytes));
+        const offline = PNG.sync.read(readFileSync(file)).data;
+        compared += 1;
+        for (let p = 0; p < sent.length; p++) {
+          const [a, b] = [sent[p]!, offline[p * 4]!];
+          all += 1;
+          if (a === b) same += 1;
+          const [pa, pb] = [person.includes(a), person.includes(b)];
+          if (pa && pb) inter += 1;
+          if (pa || pb) union += 1;
+        }
+      }
+      return { frames: compared, pixels: all ? same / all : NaN, personIoU: union ? inter / union : NaN };
+    },
+  };
 }
 
 /** Each case: `serve ARGS` watched by one Chromium page (the first stream) for `seconds` after a warm-up. */
 export async function measureLiveCases(
   cli: string,
-  cases: readonly { label: string; args: readonly string[] }[],
+  cases: readonly LiveCase[],
   seconds: number,
   say: (line: string) => void,
 ): Promise<LiveRow[]> {
@@ -87,7 +151,7 @@ export async function measureLiveCases(
   });
   const rows: LiveRow[] = [];
   try {
-    for (const { label, args } of cases) {
+    for (const { label, args, offlineMasks } of cases) {
       const serve = await startServe(cli, args);
       try {
         const page = await browser.newPage();
@@ -107,8 +171,10 @@ export async function measureLiveCases(
           await counter(serve.url, 'deeplab_frames_total{'),
           await counter(serve.url, 'deeplab_frames_dropped_total{'),
         ];
+        const watcher = offlineMasks ? await labelWatcher(serve.url) : null;
         const started = performance.now();
         await sleep(seconds * 1000);
+        const agreement = watcher?.compare(offlineMasks!);
         const after = await read();
         const elapsed = (performance.now() - started) / 1000;
         const [published1, dropped1] = [
@@ -126,10 +192,11 @@ export async function measureLiveCases(
           p50Ms: Math.round(percentile(latencies, 50)),
           p95Ms: Math.round(percentile(latencies, 95)),
           samples: latencies.length,
+          ...(agreement ? { agreement } : {}),
         };
         rows.push(row);
         say(
-          `  ${label}: drawn ${row.deliveredFps} fps (published ${row.publishedFps}, all streams), dropped ${row.droppedPerSecond}/s, latency p50 ${row.p50Ms} ms, p95 ${row.p95Ms} ms (${row.samples} frames)`,
+          `  ${label}: drawn ${row.deliveredFps} fps (published ${row.publishedFps}, all streams), dropped ${row.droppedPerSecond}/s, latency p50 ${row.p50Ms} ms, p95 ${row.p95Ms} ms (${row.samples} frames)${agreement ? `; labels sent = offline segment's on ${(agreement.pixels * 100).toFixed(2)}% of pixels, person IoU ${agreement.personIoU.toFixed(3)} (${agreement.frames} frames)` : ''}`,
         );
         await page.close();
       } finally {

@@ -17,7 +17,7 @@ import { preprocessRgb } from '../model/preprocess.js';
 import { importTflite } from '../model/tflite/importTflite.js';
 import { median, runMeasured, sessionRunsPerSecond } from './benchUtil.js';
 import { catalogueModelFile } from './catalogueBench.js';
-import { type LiveRow, measureLiveCases } from './liveBench.js';
+import { type LiveCase, type LiveRow, measureLiveCases } from './liveBench.js';
 
 export interface RealModelBenchOptions {
   readonly root: string;
@@ -174,7 +174,7 @@ export async function benchLiveRealModel(
   if (!material) return null;
   const { model, video } = material;
   const m = ['--model', model, '--device', 'cpu'];
-  const cases = [
+  const cases: LiveCase[] = [
     { label: 'testsrc 640x360@30, CRF off', args: ['testsrc:640x360@30', ...m] },
     { label: 'testsrc 640x360@30, CRF on (live defaults)', args: ['testsrc:640x360@30', ...m, '--crf', 'on'] },
     {
@@ -193,10 +193,29 @@ export async function benchLiveRealModel(
   ];
   // The street model (issue 26's first road): one 513×513 run a frame finds every pedestrian.
   const street = catalogueModelFile(root, work, catalogEntry('deeplab-cityscapes')!);
-  if (street)
+  if (street) {
+    // What the viewers are sent must be what offline `segment` gives with the live CRF's settings.
+    const offlineMasks = path.join(work, 'vtest-street-live-crf-masks');
+    if (!existsSync(offlineMasks)) {
+      const run = await runMeasured(process.execPath, [
+        cli,
+        'segment',
+        video,
+        '--model',
+        street,
+        '--device',
+        'cpu',
+        ...['--crf', 'on', '--crf-scale', '0.25', '--crf-warm-start', '--crf-prune', '0.2'],
+        '--masks',
+        offlineMasks,
+      ]);
+      if (run.code !== 0) throw new Error(`segment of the street model failed: ${run.stderr}`);
+    }
     cases.push({
       label: 'vtest.avi --realtime (10 fps), deeplab-cityscapes, CRF on',
       args: [video, '--realtime', '--model', street, '--device', 'cpu', '--crf', 'on'],
+      offlineMasks,
     });
+  }
   return measureLiveCases(cli, cases, seconds, say);
 }
