@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { EnvironmentError } from '../core/errors.js';
-import { importTflite } from './tflite/importTflite.js';
+import { IMPORTER_VERSION, importTflite } from './tflite/importTflite.js';
 import { settings } from '../core/settings.js';
 
 const PACKAGE = '@mediapipe/selfie_segmentation';
@@ -30,7 +30,8 @@ export function defaultModelSource(): { tflite: string; version: string } {
 export function defaultModelPath(): string {
   const { tflite, version } = defaultModelSource();
   const dir = settings().cacheDir;
-  const file = path.join(dir, `mediapipe-selfie-segmentation-${version}.onnx`);
+  // The package's version and the importer's: a new importer makes the import again.
+  const file = path.join(dir, `mediapipe-selfie-segmentation-${version}-i${IMPORTER_VERSION}.onnx`);
   if (existsSync(file)) return file;
   mkdirSync(dir, { recursive: true });
   const partial = `${file}.partial-${process.pid}`;

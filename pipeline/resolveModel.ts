@@ -7,7 +7,7 @@
  *   await resolveModel('deeplabv3-voc', { onProgress }) → '~/.cache/deeplab-stream/deeplabv3-voc-68a53978.onnx'
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { CancelledError, ModelError } from '../core/errors.js';
 import {
@@ -19,7 +19,7 @@ import {
 } from '../model/catalog.js';
 import { defaultModelPath } from '../model/defaultModel.js';
 import { settings } from '../core/settings.js';
-import { importTflite } from '../model/tflite/importTflite.js';
+import { IMPORTER_VERSION, importTflite } from '../model/tflite/importTflite.js';
 import { DownloadError, downloadFile } from '../io/downloadFile.js';
 import { writeFileAtomically } from '../io/partialFile.js';
 
@@ -40,17 +40,37 @@ export interface ResolveModelOptions {
 
 /** Where a downloaded catalogue model's files live in the cache: the imported ONNX and the published file. */
 export function cachedFiles(
-  name: string,
+  entry: CatalogEntry,
   source: DownloadSource,
   dir = settings().cacheDir,
 ): { onnx: string; source: string } {
-  return { onnx: path.join(dir, `${name}-${source.sha256.slice(0, 8)}.onnx`), source: path.join(dir, source.file) };
+  return {
+    onnx: path.join(dir, `${entry.name}-${source.sha256.slice(0, 8)}-${importRecipe(entry)}.onnx`),
+    source: path.join(dir, source.file),
+  };
+}
+
+/** What a catalogue model's graph cannot say: written beside its import. */
+function sidecarOf(entry: CatalogEntry): object {
+  return { normalize: entry.normalize, classes: entry.classes, ...(entry.crf ? { crf: entry.crf } : {}) };
+}
+
+/**
+ * The import's own version: the importer's and the catalogue's settings for the model. A cached
+ * import made by another importer, or with other class names or CRF kernels, is made again (from
+ * the cached published file: nothing is fetched twice).
+ */
+function importRecipe(entry: CatalogEntry): string {
+  return createHash('sha256')
+    .update(`${IMPORTER_VERSION}:${JSON.stringify(sidecarOf(entry))}`)
+    .digest('hex')
+    .slice(0, 8);
 }
 
 /** A downloaded model's cached import, or null (not fetched yet, or a packaged model: nothing to fetch). */
 export function cachedDownload(entry: CatalogEntry): string | null {
   if (entry.source.kind === 'package') return null;
-  const { onnx } = cachedFiles(entry.name, entry.source);
+  const { onnx } = cachedFiles(entry, entry.source);
   return existsSync(onnx) ? onnx : null;
 }
 
@@ -89,7 +109,7 @@ async function fetchCatalogModel(
   source: DownloadSource,
   options: ResolveModelOptions,
 ): Promise<string> {
-  const { onnx, source: file } = cachedFiles(entry.name, source, options.cacheDir);
+  const { onnx, source: file } = cachedFiles(entry, source, options.cacheDir);
   if (existsSync(onnx)) return onnx;
   const byHand = `put ${source.file} (sha256 ${source.sha256}, from ${source.url}) at ${file} by hand, or set ${MIRROR_VARIABLE} to a server that has it`;
   try {
@@ -128,10 +148,25 @@ async function fetchCatalogModel(
       `fetched ${entry.name} (${(source.bytes / 1e6).toFixed(1)} MB, sha256 checked) from ${url} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
   }
-  const sidecar = { normalize: entry.normalize, classes: entry.classes, ...(entry.crf ? { crf: entry.crf } : {}) };
   // The sidecar lands first: a cached model is never seen without what its graph cannot say.
-  writeFileAtomically(`${onnx}.json`, Buffer.from(`${JSON.stringify(sidecar, null, 2)}\n`), 'the model sidecar');
+  writeFileAtomically(
+    `${onnx}.json`,
+    Buffer.from(`${JSON.stringify(sidecarOf(entry), null, 2)}\n`),
+    'the model sidecar',
+  );
   writeFileAtomically(onnx, importTflite(readFileSync(file), file), 'the imported model');
+  removeOlderImports(path.dirname(onnx), entry.name, onnx);
   options.onNote?.(`${entry.name} imported and cached at ${onnx}`);
   return onnx;
+}
+
+/** Imports of the model made by another importer or recipe (and their sidecars): superseded, removed. */
+function removeOlderImports(dir: string, name: string, current: string): void {
+  const older = new RegExp(
+    `^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-[0-9a-f]{8}(-[0-9a-f]{8})?\\.onnx(\\.json)?$`,
+  );
+  for (const file of readdirSync(dir)) {
+    const full = path.join(dir, file);
+    if (older.test(file) && full !== current && full !== `${current}.json`) rmSync(full, { force: true });
+  }
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../../core/errors.js';
 import { catalogEntry, type DownloadSource } from '../../model/catalog.js';
-import { resolveModel } from '../../pipeline/resolveModel.js';
+import { cachedFiles, resolveModel } from '../../pipeline/resolveModel.js';
 import { cliPath, repoRoot, runCli, tempDir, withCacheDirectory } from '../helpers/fixtures.js';
 
 const entry = catalogEntry('deeplabv3-voc')!;
@@ -100,12 +100,10 @@ describe('--model NAME', () => {
         pixels: Record<string, number>;
       };
       expect(Object.keys(stats.pixels).sort()).toEqual(['background', 'cat']);
-      expect(visibleFiles(cache).sort()).toEqual([
-        'deeplabv3-voc-68a53978.onnx',
-        'deeplabv3-voc-68a53978.onnx.json',
-        source.file,
-      ]);
-      const sidecar = JSON.parse(readFileSync(path.join(cache, 'deeplabv3-voc-68a53978.onnx.json'), 'utf8')) as {
+      const imported = path.basename(cachedFiles(entry, source, cache).onnx);
+      expect(imported).toMatch(/^deeplabv3-voc-68a53978-[0-9a-f]{8}\.onnx$/);
+      expect(visibleFiles(cache).sort()).toEqual([imported, `${imported}.json`, source.file]);
+      const sidecar = JSON.parse(readFileSync(path.join(cache, `${imported}.json`), 'utf8')) as {
         classes: string;
         crf: unknown;
       };
@@ -147,9 +145,15 @@ describe('--model NAME', () => {
   it.skipIf(!haveReal)('uses a file put in the cache by hand, without the network', async () => {
     const cache = freshCache('by-hand');
     copyFileSync(realFile, path.join(cache, source.file));
+    // An import an older importer made (another name): not used, made again from the file, removed.
+    writeFileSync(path.join(cache, 'deeplabv3-voc-68a53978.onnx'), 'an older import');
+    writeFileSync(path.join(cache, 'deeplabv3-voc-68a53978.onnx.json'), '{}');
     const model = await withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: deadMirror }));
-    expect(model).toBe(path.join(cache, 'deeplabv3-voc-68a53978.onnx'));
+    expect(model).toBe(cachedFiles(entry, source, cache).onnx);
     expect(existsSync(`${model}.json`)).toBe(true);
+    expect(visibleFiles(cache).sort()).toEqual(
+      [path.basename(model), `${path.basename(model)}.json`, source.file].sort(),
+    );
   });
 
   it.skipIf(!haveReal)(
@@ -160,11 +164,11 @@ describe('--model NAME', () => {
       mkdirSync(share, { recursive: true });
       copyFileSync(realFile, path.join(share, source.file));
       const model = await withCacheDirectory(cache, () => resolveModel('deeplabv3-voc', { mirror: `file://${share}` }));
-      expect(model).toBe(path.join(cache, 'deeplabv3-voc-68a53978.onnx'));
+      expect(model).toBe(cachedFiles(entry, source, cache).onnx);
       // The library takes the cache as an option too (DEEPLAB_STREAM_CACHE's default for it).
       const elsewhere = freshCache('file-mirror-option');
       const there = await resolveModel('deeplabv3-voc', { mirror: `file://${share}`, cacheDir: elsewhere });
-      expect(there).toBe(path.join(elsewhere, 'deeplabv3-voc-68a53978.onnx'));
+      expect(there).toBe(cachedFiles(entry, source, elsewhere).onnx);
       expect(existsSync(there)).toBe(true);
     },
   );
