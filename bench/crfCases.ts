@@ -131,3 +131,45 @@ export function movingShapesSequence(
     };
   });
 }
+
+/**
+ * The frames with wrong labels that flicker in, as a real DeepLab's output has: the `labels` are
+ * nowhere likely (their probability moved to background), except for `lasting` frames out of every
+ * `every`, when a disc of one of them (the next each time, radius `radius`, somewhere else each
+ * time) wins with 0.85. The truth is unchanged.
+ */
+export function withTransientBlobs(
+  frames: readonly CrfCase[],
+  labels: readonly number[],
+  every = 6,
+  lasting = 2,
+  radius = 20,
+): CrfCase[] {
+  return frames.map((frame, f) => {
+    const { width, height, classes } = frame;
+    const probabilities = frame.probabilities.slice();
+    for (let p = 0; p < width * height; p++) {
+      for (const label of labels) {
+        probabilities[p * classes] = probabilities[p * classes]! + probabilities[p * classes + label]!;
+        probabilities[p * classes + label] = 0;
+      }
+    }
+    if (f % every >= every - lasting) {
+      const episode = Math.floor(f / every);
+      const label = labels[episode % labels.length]!;
+      const [cx, cy] = [
+        ((episode * 197) % (width - 2 * radius)) + radius,
+        ((episode * 89) % (height - 2 * radius)) + radius,
+      ];
+      for (let y = cy - radius; y <= cy + radius; y++) {
+        for (let x = cx - radius; x <= cx + radius; x++) {
+          if ((x - cx) ** 2 + (y - cy) ** 2 > radius ** 2) continue;
+          const p = y * width + x;
+          for (let c = 0; c < classes; c++) probabilities[p * classes + c] = probabilities[p * classes + c]! * 0.15;
+          probabilities[p * classes + label] = 0.85;
+        }
+      }
+    }
+    return { ...frame, probabilities };
+  });
+}

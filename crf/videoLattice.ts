@@ -9,6 +9,8 @@ import { type LatticeView, sliceGain } from './wasmModule.js';
 
 /** Rebuild the lattice when it has grown by this factor since it was built (vertices left empty). */
 const MAX_GROWTH = 1.5;
+/** Label-set growths between cold frames at most (each takes new buffers from the engine's memory). */
+const MAX_GROWTHS = 4;
 
 /** One kernel's lattice and the buffers kept with it (`rows`: vertex rows allocated). */
 export interface VideoKernel extends LatticeView {
@@ -73,6 +75,8 @@ export abstract class VideoLattice extends WasmEngine {
   /** The camera noise (σ of a frame-to-frame difference, levels) the colour test allows for. */
   protected noise = 0;
   protected readonly base: number;
+  /** Label-set growths since the last cold frame. */
+  protected growths = 0;
 
   constructor(
     module: WebAssembly.Module,
@@ -315,5 +319,69 @@ export abstract class VideoLattice extends WasmEngine {
     takeOut(1);
     remember(movedList, moved, state.classes, 0, 0, state.image, state.colours);
     return true;
+  }
+
+  /**
+   * The label set of the warm state grown by the labels that came into play, without a cold frame:
+   * Q's rows laid out again (the new labels at 0, as the kept splats already are), the kept splats
+   * made afresh over the same lattices at the new row width. Null when the rows would pass 24
+   * labels, or after a few growths since the last cold frame (each takes new buffers from the engine's
+   * memory, which a cold frame gives back).
+   */
+  protected growLabels(state: KeptState, arrived: readonly number[]): KeptState | null {
+    if (this.growths >= MAX_GROWTHS) return null;
+    const active = [...new Set([...state.active, ...arrived])].sort((a, b) => a - b);
+    const m = active.length;
+    const stride = (m + 3) & ~3;
+    if (stride > 24) return null;
+    this.growths += 1;
+    const n = this.points;
+    const at = state.active.map((c) => active.indexOf(c));
+    const relaid = (from: number) => {
+      const to = this.alloc(n * stride * 4);
+      const [src, dst] = [this.f32(from, n * state.stride), this.f32(to, n * stride).fill(0)];
+      for (let p = 0; p < n; p++) for (let k = 0; k < state.m; k++) dst[p * stride + at[k]!] = src[p * state.stride + k]!;
+      return to;
+    };
+    const activeIndex = this.alloc(m * 4);
+    new Int32Array(this.memory.buffer, activeIndex, m).set(active);
+    const limits = this.f32(state.limits, (state.classes + 3) & ~3);
+    for (const c of active) limits[c] = Infinity;
+    const buffer = (rows: number) => {
+      const at = this.alloc((rows + 1) * stride * 4);
+      this.f32(at, (rows + 1) * stride).fill(0);
+      return at;
+    };
+    const kernels = state.kernels.map((k) => ({
+      ...k,
+      kept: buffer(k.rows),
+      a: buffer(k.rows),
+      b: buffer(k.rows),
+      a2: this.helper ? buffer(k.rows) : 0,
+    }));
+    const grown: KeptState = {
+      ...state,
+      active,
+      m,
+      stride,
+      activeIndex,
+      kernels,
+      q: relaid(state.q),
+      next: relaid(state.next),
+      unary: this.alloc(n * stride * 4),
+    };
+    for (const kernel of kernels) this.splatAll(grown, kernel);
+    this.state = grown;
+    return grown;
+  }
+
+  /** The labels not in play whose probability passes their limit somewhere in this frame. */
+  protected arrivedLabels(state: KeptState): number[] {
+    const { classes } = state;
+    const peak = state.scratch;
+    this.exports.peaks(this.points, classes, state.probabilities, peak);
+    const peaks = this.f32(peak, classes);
+    const limits = this.f32(state.limits, classes);
+    return Array.from({ length: classes }, (_, c) => c).filter((c) => peaks[c]! > limits[c]!);
   }
 }

@@ -81,8 +81,9 @@ export class VideoMeanField extends VideoLattice {
     const state = this.state;
     if (state && state.classes === classes) {
       const warm = this.warmFrame(state, image, probabilities, settings);
+      // this.state: the warm frame may have grown the label set.
       if (warm !== null)
-        return this.finish(state, warm.active, warm.moved, true, settings.iterations, wantQ, 0, started);
+        return this.finish(this.state!, warm.active, warm.moved, true, settings.iterations, wantQ, 0, started);
     }
     const cold = this.coldFrame(image, probabilities, classes);
     return this.finish(cold.state, this.points, 0, false, this.params.iterations, wantQ, cold.setupMs, started);
@@ -132,6 +133,7 @@ export class VideoMeanField extends VideoLattice {
     const n = this.points;
     this.top = this.base;
     this.state = null;
+    this.growths = 0;
     const probabilitiesAt = this.alloc(n * classes * 4 + 16); // + 16: prepare reads whole vectors
     this.f32(probabilitiesAt, n * classes).set(probabilities);
     const peak = this.alloc(classes * 4);
@@ -250,7 +252,7 @@ export class VideoMeanField extends VideoLattice {
     settings: WarmStartSettings,
   ): { active: number; moved: number } | null {
     const n = this.points;
-    const { classes, m, stride } = state;
+    const { classes } = state;
     const memory = this.memory.buffer;
     this.f32(state.probabilities, n * classes).set(probabilities);
     const previous = new Uint8Array(memory, state.image, n * 3);
@@ -259,9 +261,17 @@ export class VideoMeanField extends VideoLattice {
     this.noise = Math.max(frameDifferenceSigma(previous, image, this.params.bilateral.rgb), this.noise * NOISE_FADE);
     const rgb = settings.rgb ?? Math.max(Math.round(this.params.bilateral.rgb), Math.ceil(NOISE_Z * this.noise));
     previous.set(image);
-    const { count, moved, meanTv, arrived } = this.select(state, { ...settings, rgb });
-    // A label newly in play needs a cold frame (Q is laid out over the labels in play).
+    let { count, moved, meanTv, arrived } = this.select(state, { ...settings, rgb });
+    if (arrived && meanTv <= settings.sceneCut) {
+      // Labels newly in play join the warm state (Q laid out again over them); the pixels where they
+      // matter are selected with them in play.
+      const grown = this.growLabels(state, this.arrivedLabels(state));
+      if (!grown) return null;
+      state = grown;
+      ({ count, moved, meanTv, arrived } = this.select(state, { ...settings, rgb }));
+    }
     if (arrived || meanTv > settings.sceneCut || count > n * MAX_ACTIVE_SHARE) return null;
+    const { m, stride } = state;
     const lattice = state.kernels.find((k) => k.table);
     if (lattice && moved > 0 && !this.movePixels(state, lattice, moved)) {
       // Too many vertices left empty by moved pixels: the lattice is rebuilt from this image (not a cold frame: Q is kept).

@@ -276,7 +276,7 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     expect(frameDifferenceSigma(noisy(6), moving)).toBeLessThan(6 * Math.SQRT2 * 1.6);
   });
 
-  it('starts cold on a scene cut, on a label newly in play, on a new label count and after restart()', () => {
+  it('starts cold on a scene cut, on a new label count and after restart(); a label newly in play joins warm', () => {
     const [w, h] = [96, 64];
     const a = deeplabLikeCase(w, h, 4, 21);
     const engine = engineFor(w, h);
@@ -296,7 +296,14 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     expect(run({ ...b, probabilities: pruned })).toBe(true);
     const patch = pruned.slice();
     for (let p = 0; p < 40; p++) patch.set([0, 0, 0, 1], p * 4);
-    expect(run({ ...b, probabilities: patch })).toBe(false);
+    // The label comes into play on 40 pixels: the warm state grows by it, and still agrees with a cold run.
+    const grown = engine.frame(b.image, patch, 4, settings);
+    expect(grown.warm).toBe(true);
+    expect(grown.activeLabels).toContain(3);
+    expect(grown.activePixels).toBeLessThan((w * h) / 2);
+    expect(agreement(grown.labels, cold({ ...b, probabilities: patch }).labels)).toBeGreaterThan(0.99);
+    expect(Array.from(grown.labels.subarray(0, 40)).every((l) => l === 3)).toBe(true);
+    expect(engine.keptSplatError()).toBeLessThan(1e-4); // the kept splats were made afresh at the new width
     // A label hovering around the pruning threshold (0.001) makes no cold frame until it passes 10× it.
     const hovering = (peak: number) => {
       const p = pruned.slice();
@@ -308,7 +315,7 @@ describe('VideoMeanField (incremental CRF for a video stream)', () => {
     expect(run(hovering(0.0008))).toBe(false);
     expect(run(hovering(0.0015))).toBe(true); // left out on the cold frame (under 0.001), nowhere near winning a pixel
     expect(run(hovering(0.0009))).toBe(true);
-    expect(run(hovering(0.02))).toBe(false); // now it comes into play
+    expect(run(hovering(0.02))).toBe(true); // now it comes into play: the warm state grows by it
     expect(run(hovering(0.0009))).toBe(true);
     const five = deeplabLikeCase(w, h, 5, 23);
     expect(run(five)).toBe(false);
