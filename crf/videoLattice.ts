@@ -340,7 +340,8 @@ export abstract class VideoLattice extends WasmEngine {
     const relaid = (from: number) => {
       const to = this.alloc(n * stride * 4);
       const [src, dst] = [this.f32(from, n * state.stride), this.f32(to, n * stride).fill(0)];
-      for (let p = 0; p < n; p++) for (let k = 0; k < state.m; k++) dst[p * stride + at[k]!] = src[p * state.stride + k]!;
+      for (let p = 0; p < n; p++)
+        for (let k = 0; k < state.m; k++) dst[p * stride + at[k]!] = src[p * state.stride + k]!;
       return to;
     };
     const activeIndex = this.alloc(m * 4);
