@@ -368,7 +368,8 @@ export abstract class VideoLattice extends WasmEngine {
       activeIndex,
       kernels,
       q: relaid(state.q),
-      next: relaid(state.next),
+      // `next` is written before it is read, and only for the pixels a frame recomputes.
+      next: this.alloc(n * stride * 4),
       unary: this.alloc(n * stride * 4),
     };
     for (const kernel of kernels) this.splatAll(grown, kernel);
