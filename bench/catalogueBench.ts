@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { type CatalogEntry, MODEL_CATALOG } from '../model/catalog.js';
+import { type CatalogEntry, catalogSidecar, MODEL_CATALOG } from '../model/catalog.js';
 import { PRESET_NORMALIZATION } from '../model/descriptor.js';
 import { preprocessRgb, resizeRgbUint8 } from '../model/preprocess.js';
 import { importTflite } from '../model/tflite/importTflite.js';
@@ -37,10 +37,7 @@ export function catalogueModelFile(root: string, work: string, entry: CatalogEnt
   if (!existsSync(tflite)) return null;
   const model = path.join(work, `${entry.name}.onnx`);
   writeFileSync(model, importTflite(readFileSync(tflite), tflite));
-  writeFileSync(
-    `${model}.json`,
-    JSON.stringify({ normalize: entry.normalize, classes: entry.classes, ...(entry.crf ? { crf: entry.crf } : {}) }),
-  );
+  writeFileSync(`${model}.json`, JSON.stringify(catalogSidecar(entry)));
   return model;
 }
 

@@ -13,6 +13,7 @@ import { PNG } from 'pngjs';
 import { once } from 'node:events';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
+import { splitFrameMessage } from '../server/wireFormat.js';
 import { median } from './benchUtil.js';
 
 interface Serve {
@@ -106,14 +107,12 @@ async function labelWatcher(url: string) {
       const person = ['person', 'rider'].map((n) => classes.indexOf(n)).filter((i) => i >= 0);
       let [same, all, inter, union, compared] = [0, 0, 0, 0, 0];
       for (const data of frames) {
-        const headerLength = data.readUInt32LE(0);
-        const header = JSON.parse(data.subarray(4, 4 + headerLength).toString()) as {
-          index: number;
-          jpegBytes: number;
-        };
+        const message = splitFrameMessage(data);
+        if (!message) continue;
+        const { header, packedLabels } = message;
         const file = path.join(masksDir, `frame_${String(header.index).padStart(6, '0')}.png`);
         if (!existsSync(file)) continue;
-        const sent = inflateRawSync(data.subarray(4 + headerLength + header.jpegBytes));
+        const sent = inflateRawSync(packedLabels);
         const offline = PNG.sync.read(readFileSync(file)).data;
         compared += 1;
         for (let p = 0; p < sent.length; p++) {

@@ -16,6 +16,7 @@ import { ClusterError, UsageError } from '../core/errors.js';
 import { redactSecrets } from '../core/redact.js';
 import type { LiveMetrics } from '../server/metrics.js';
 import type { ViewerHub } from '../server/viewerHub.js';
+import { splitFrameMessage } from '../server/wireFormat.js';
 import type { LiveInput } from '../sources/liveInputs.js';
 import { type Cluster, openCluster } from './natsCluster.js';
 import type { NatsTarget } from './natsSecurity.js';
@@ -61,19 +62,6 @@ export interface LiveRelay {
   /** The first viewer came or the last one left: the workers start or stop sending frames. */
   viewersChanged(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** The frame message's JSON header (u32 LE length, then UTF-8 JSON): its stream, or null when malformed. */
-function frameHeader(bytes: Uint8Array): { streamId: string } | null {
-  if (bytes.length < 4) return null;
-  const length = Buffer.from(bytes.buffer, bytes.byteOffset, 4).readUInt32LE(0);
-  if (length > 65536 || 4 + length > bytes.length) return null;
-  try {
-    const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length))) as { streamId?: unknown };
-    return typeof header.streamId === 'string' ? { streamId: header.streamId } : null;
-  } catch {
-    return null;
-  }
 }
 
 /** A FrameResult as checked (a malformed one is null). */
@@ -185,7 +173,7 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
           ignored('unknown_stream');
           continue;
         }
-        const header = frameHeader(message.data);
+        const header = splitFrameMessage(message.data)?.header;
         // Workers are trusted no further than their frame's header: a stream of ours, well formed.
         if (!header || header.streamId !== id) ignored('malformed');
         else o.hub.publish(id, Buffer.from(message.data));

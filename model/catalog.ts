@@ -186,3 +186,8 @@ export function catalogEntry(name: string): CatalogEntry | undefined {
 export function looksLikeModelName(value: string): boolean {
   return /^[a-z0-9][a-z0-9._-]*$/i.test(value) && !/\.(onnx|tflite|ort|pb)$/i.test(value);
 }
+
+/** What a catalogue model's graph cannot say, as the sidecar beside its import holds it. */
+export function catalogSidecar(entry: CatalogEntry): Pick<CatalogEntry, 'normalize' | 'classes' | 'crf'> {
+  return { normalize: entry.normalize, classes: entry.classes, ...(entry.crf ? { crf: entry.crf } : {}) };
+}

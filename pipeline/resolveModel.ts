@@ -13,6 +13,7 @@ import { CancelledError, ModelError } from '../core/errors.js';
 import {
   type CatalogEntry,
   catalogEntry,
+  catalogSidecar,
   type DownloadSource,
   looksLikeModelName,
   MODEL_CATALOG,
@@ -50,11 +51,6 @@ export function cachedFiles(
   };
 }
 
-/** What a catalogue model's graph cannot say: written beside its import. */
-function sidecarOf(entry: CatalogEntry): object {
-  return { normalize: entry.normalize, classes: entry.classes, ...(entry.crf ? { crf: entry.crf } : {}) };
-}
-
 /**
  * The import's own version: the importer's and the catalogue's settings for the model. A cached
  * import made by another importer, or with other class names or CRF kernels, is made again (from
@@ -62,7 +58,7 @@ function sidecarOf(entry: CatalogEntry): object {
  */
 function importRecipe(entry: CatalogEntry): string {
   return createHash('sha256')
-    .update(`${IMPORTER_VERSION}:${JSON.stringify(sidecarOf(entry))}`)
+    .update(`${IMPORTER_VERSION}:${JSON.stringify(catalogSidecar(entry))}`)
     .digest('hex')
     .slice(0, 8);
 }
@@ -151,7 +147,7 @@ async function fetchCatalogModel(
   // The sidecar lands first: a cached model is never seen without what its graph cannot say.
   writeFileAtomically(
     `${onnx}.json`,
-    Buffer.from(`${JSON.stringify(sidecarOf(entry), null, 2)}\n`),
+    Buffer.from(`${JSON.stringify(catalogSidecar(entry), null, 2)}\n`),
     'the model sidecar',
   );
   writeFileAtomically(onnx, importTflite(readFileSync(file), file), 'the imported model');

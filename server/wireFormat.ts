@@ -131,3 +131,34 @@ function roundTimings(timings: StageTimings): StageTimings {
     Object.entries(timings).map(([k, v]) => [k, Math.round(v * 100) / 100]),
   ) as unknown as StageTimings;
 }
+
+/** A frame message's header is at most this long: anything longer is not one of ours. */
+const MAX_HEADER_BYTES = 65536;
+
+/**
+ * A frame message split into its parts (encodeFrameMessage's inverse, as the relay and the
+ * benchmarks read what workers and servers send); null when it is not one — too short, a header
+ * that is not JSON, over 64 KiB or without a stream, or parts that do not add up to the message.
+ */
+export function splitFrameMessage(
+  bytes: Uint8Array,
+): { header: FrameHeader; jpeg: Uint8Array; packedLabels: Uint8Array } | null {
+  if (bytes.length < 4) return null;
+  const length = Buffer.from(bytes.buffer, bytes.byteOffset, 4).readUInt32LE(0);
+  if (length > MAX_HEADER_BYTES || 4 + length > bytes.length) return null;
+  let header: Partial<FrameHeader>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + length))) as Partial<FrameHeader>;
+  } catch {
+    return null;
+  }
+  const { streamId, jpegBytes, labelBytes } = header;
+  if (typeof streamId !== 'string' || !Number.isInteger(jpegBytes) || !Number.isInteger(labelBytes)) return null;
+  const labelsAt = 4 + length + jpegBytes!;
+  if (jpegBytes! < 0 || labelBytes! < 0 || labelsAt + labelBytes! !== bytes.length) return null;
+  return {
+    header: header as FrameHeader,
+    jpeg: bytes.subarray(4 + length, labelsAt),
+    packedLabels: bytes.subarray(labelsAt),
+  };
+}
