@@ -278,8 +278,9 @@ async function collect(
       arrived.set(done.chunk, done);
       workers.add(done.worker);
       for (let ready = arrived.get(next); ready; ready = arrived.get(next)) {
-        arrived.delete(next);
+        // Still in `arrived` while it is written: a forged failure checked meanwhile must find it settled.
         frames += await outputs.append(cluster, ready, frames, chunks[next]!.startSeconds - chunks[0]!.startSeconds);
+        arrived.delete(next);
         next += 1;
         o.onChunkDone?.(next, chunks.length);
       }
