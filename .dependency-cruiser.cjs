@@ -10,6 +10,7 @@ const PRODUCT = [
   'operators',
   'sources',
   'sinks',
+  'zones',
   'server',
   'pipeline',
   'cluster',
@@ -24,11 +25,12 @@ const MAY_IMPORT = {
   operators: ['core', 'crf', 'model'],
   sources: ['core', 'io'],
   sinks: ['core', 'io', 'model'],
-  server: ['core', 'model'],
-  pipeline: ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'server'],
-  cluster: ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'server', 'pipeline'],
-  cli: ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'server', 'pipeline', 'cluster'],
-  'index\\.ts': ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'server', 'pipeline', 'cluster'],
+  zones: ['core'],
+  server: ['core', 'model', 'zones'],
+  pipeline: ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'zones', 'server'],
+  cluster: ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'zones', 'server', 'pipeline'],
+  cli: ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'zones', 'server', 'pipeline', 'cluster'],
+  'index\\.ts': ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'zones', 'server', 'pipeline', 'cluster'],
 };
 const folder = (name) => (name.endsWith('.ts') ? `^${name}$` : `^${name}/`);
 const layer = (name) => ({

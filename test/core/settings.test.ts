@@ -80,6 +80,7 @@ describe('settings', () => {
         'operators',
         'sources',
         'sinks',
+        'zones',
         'server',
         'pipeline',
         'cluster',
