@@ -20,7 +20,7 @@ import { planOptionsOf } from './runSettings.js';
 import { segmentVideo } from '../pipeline/segmentVideo.js';
 import { bundleFiles } from './maskBundle.js';
 import { redactSecrets } from '../core/redact.js';
-import { DEFAULT_INPUT_RULES, type InputPolicy, parseInputRules } from './inputPolicy.js';
+import { DEFAULT_INPUT_RULES, type InputPolicy, parseInputRules } from '../sources/inputPolicy.js';
 import { LiveClaims } from './liveClaims.js';
 import { cachedModel, DEFAULT_MODEL_CACHE_LIMITS, type ModelCacheLimits } from './modelCache.js';
 import { checkRunLimits, DEFAULT_RUN_LIMITS, type RunLimits } from './runLimits.js';

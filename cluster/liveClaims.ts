@@ -23,7 +23,7 @@ import { planRun, type RunPlan } from '../pipeline/runPlan.js';
 import { planOptionsOf } from './runSettings.js';
 import { type LiveInput, type OpenedInput, parseLiveInput } from '../sources/liveInputs.js';
 import { LiveStream } from '../sources/liveStream.js';
-import { checkInput, type InputPolicy } from './inputPolicy.js';
+import { checkInput, type InputPolicy } from '../sources/inputPolicy.js';
 import type { Cluster } from './natsCluster.js';
 import {
   encode,

@@ -118,7 +118,7 @@ Examples:
         ] = await Promise.all([
           import('../../cluster/clusterWorker.js'),
           import('../../cluster/modelCache.js'),
-          import('../../cluster/inputPolicy.js'),
+          import('../../sources/inputPolicy.js'),
           import('../../cluster/runLimits.js'),
           import('../../cluster/sealedInput.js'),
         ]);

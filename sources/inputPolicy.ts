@@ -1,6 +1,7 @@
 /**
- * What a worker opens for a live task from the broker: its operator decides, never the task
- * (`worker --allow-inputs RULES`). Rules, separated by commas:
+ * What a worker opens for a live task from the broker, or a server for a stream added over its API:
+ * its operator decides, never the task or the request (`worker --allow-inputs RULES`, `serve
+ * --allow-inputs RULES`). Rules, separated by commas:
  *
  *   rtsp rtsps http https testsrc   these kinds of input (the default is exactly these)
  *   camera                          local cameras (camera:N, /dev/videoN)
@@ -16,7 +17,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { filePathOf, parseLiveInput } from '../sources/liveInputs.js';
+import { filePathOf, parseLiveInput } from './liveInputs.js';
 
 type NetworkScheme = 'rtsp' | 'rtsps' | 'http' | 'https';
 type RuleKind = NetworkScheme | 'testsrc' | 'camera' | 'file';
@@ -80,12 +81,16 @@ function realFile(file: string): string {
   return path.join(existsSync(dir) ? realpathSync(dir) : dir, path.basename(resolved));
 }
 
-/** The task's input if this worker may open it, else the one status line that says why not. */
+/**
+ * The input if `place` may open it (a worker for a task from the broker, a server for a stream added
+ * over its API), else the one line that says why not.
+ */
 export function checkInput(
   spec: string,
   policy: InputPolicy,
+  place = 'this worker',
 ): { readonly allowed: true } | { readonly refused: string } {
-  const refuse = (what: string) => ({ refused: `refused: ${what} on this worker` });
+  const refuse = (what: string) => ({ refused: `refused: ${what} on ${place}` });
   let kind: RuleKind;
   let host: string | undefined;
   if (spec.startsWith('gst:')) return refuse('GStreamer pipelines are not allowed');
@@ -102,7 +107,7 @@ export function checkInput(
     }
   } catch {
     return {
-      refused: 'refused: the input is not one a worker can open (a file, testsrc, rtsp://, http(s):// or camera:N)',
+      refused: `refused: the input is not one ${place} can open (a file, testsrc, rtsp://, http(s):// or camera:N)`,
     };
   }
   if (!policy.kinds.has(kind)) return refuse(`inputs of kind ${kind} are not allowed`);

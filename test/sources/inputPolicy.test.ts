@@ -2,7 +2,7 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkInput, DEFAULT_INPUT_RULES, parseInputRules } from '../../cluster/inputPolicy.js';
+import { checkInput, DEFAULT_INPUT_RULES, parseInputRules } from '../../sources/inputPolicy.js';
 import { tempDir } from '../helpers/fixtures.js';
 
 describe('worker input rules', () => {
