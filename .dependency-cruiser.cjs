@@ -30,7 +30,19 @@ const MAY_IMPORT = {
   pipeline: ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'zones', 'server'],
   cluster: ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'zones', 'server', 'pipeline'],
   cli: ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'zones', 'server', 'pipeline', 'cluster'],
-  'index\\.ts': ['core', 'io', 'crf', 'model', 'operators', 'sources', 'sinks', 'zones', 'server', 'pipeline', 'cluster'],
+  'index\\.ts': [
+    'core',
+    'io',
+    'crf',
+    'model',
+    'operators',
+    'sources',
+    'sinks',
+    'zones',
+    'server',
+    'pipeline',
+    'cluster',
+  ],
 };
 const folder = (name) => (name.endsWith('.ts') ? `^${name}$` : `^${name}/`);
 const layer = (name) => ({

@@ -1,7 +1,7 @@
 /**
  * `--config FILE` for the long-running commands (`serve`, `worker`): a deployment in one file, JSON
  * or YAML, whose keys are the command's flags in camelCase (`maxViewers`, `natsCreds`, `crf`) and,
- * for `serve`, `inputs` (its streams). The file becomes the flags it stands for, placed before the
+ * for `serve`, `inputs` (its streams) and `zones` (per stream id, as `--zones` takes them). The file becomes the flags it stands for, placed before the
  * command line's own, so each value passes the flag's own check and a flag given on the command
  * line wins; `inputs` count only where the command line names none.
  *
@@ -89,8 +89,11 @@ function flagTokens(option: Option, value: unknown, what: string): string[] {
   const long = option.long!;
   if (option.isBoolean()) {
     if (typeof value !== 'boolean') throw new UsageError(`${what}: expected true or false`);
-    return value ? [long] : [];
+    // `--no-x` stands for x: false.
+    return value !== option.negate ? [long] : [];
   }
+  // An object (serve's zones) is passed as JSON text, which the flag parses and checks.
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) return [long, JSON.stringify(value)];
   if (typeof value === 'string' || typeof value === 'number') return [long, String(value)];
   if (typeof value === 'boolean') return [long, value ? 'on' : 'off'];
   if (Array.isArray(value) && value.every((v) => typeof v === 'string' || typeof v === 'number'))

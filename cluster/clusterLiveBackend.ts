@@ -5,7 +5,8 @@
  *   serve ─LiveTask─▶ KV ◀─lease─ worker ─frames─▶ relay ─▶ ViewerHub (the server's)
  */
 import { redactSecrets } from '../core/redact.js';
-import { type LiveStreamsOptions, planLiveStreams } from '../pipeline/liveStreams.js';
+import { liveInputFor, type LiveStreamsOptions, planLiveStreams } from '../pipeline/liveStreams.js';
+import type { ZoneSpec } from '../zones/zoneSpec.js';
 import type { LiveBackend, LiveBackendFactory } from '../server/liveBackend.js';
 import type { StreamDescription } from '../server/wireFormat.js';
 import type { LiveInput } from '../sources/liveInputs.js';
@@ -21,9 +22,10 @@ export interface ClusterLiveOptions extends LiveStreamsOptions {
 }
 
 export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFactory {
-  return async ({ hub, metrics, streamsChanged, log }): Promise<LiveBackend> => {
+  return async ({ hub, metrics, streamsChanged, log, zonesMeasured }): Promise<LiveBackend> => {
     // The workers open the inputs, on their machines: nothing is opened here.
     const { inputs, plan, classes, crfOn } = await planLiveStreams(options, log, false);
+    const zones = new Map<string, readonly ZoneSpec[]>();
     const relay = await startLiveRelay({
       nats: options.nats,
       inputs,
@@ -34,12 +36,21 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
         crf: { params: options.crf.params, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) },
       }),
       crfOn: (id) => crfOn.has(id),
+      zonesOf: (id) => zones.get(id) ?? [],
+      onZones: zonesMeasured,
       hub,
       metrics,
       log,
       onStatus: streamsChanged,
       ...(options.inputKey ? { inputKey: options.inputKey } : {}),
     });
+    /** The stream's task again, for its worker to read within a lease tick. */
+    const retell = (id: string, what: string) =>
+      void relay
+        .update(id)
+        .catch((error: unknown) =>
+          log(`stream ${id}: ${what} did not reach the cluster (${(error as Error).message})`),
+        );
     const describe = (input: LiveInput): StreamDescription => {
       const status = relay.status(input.id);
       const message = status?.stale ? `its worker ${status.worker} stopped; waiting for another` : status?.message;
@@ -61,17 +72,42 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
       crfAvailable: plan.crfAvailable,
       provider: `workers of ${redactSecrets(options.nats.url)}`,
       fallbackReason: undefined,
-      streamIds: inputs.map((i) => i.id),
-      describeStreams: () => inputs.map(describe),
+      get streamIds() {
+        return relay.inputs.map((i) => i.id);
+      },
+      describeStreams: () => relay.inputs.map(describe),
+      inputOf: (id) => relay.inputs.find((i) => i.id === id)?.spec,
+      addStream: async (request) => {
+        // The workers open it: only its form is checked here, and its kind against their rules there.
+        const input = liveInputFor(request, new Set(relay.inputs.map((i) => i.id)), true);
+        if (request.crf ?? options.crf.on) crfOn.add(input.id);
+        else crfOn.delete(input.id);
+        await relay.add(input);
+        log(`stream ${input.id}: asked of the cluster (${input.shown})`);
+        streamsChanged();
+        return describe(input);
+      },
+      removeStream: async (id) => {
+        if (!(await relay.remove(id))) return false;
+        crfOn.delete(id);
+        zones.delete(id);
+        metrics.streamRemoved(id);
+        log(`stream ${id}: removed`);
+        streamsChanged();
+        return true;
+      },
+      setZones: (id, list) => {
+        if (!relay.inputs.some((i) => i.id === id)) return false;
+        zones.set(id, list);
+        retell(id, 'the zones');
+        return true;
+      },
+      publishEvent: (event) => relay.publishEvent(event),
       setCrf: (id, on) => {
-        if (!plan.crfAvailable || !inputs.some((i) => i.id === id)) return false;
+        if (!plan.crfAvailable || !relay.inputs.some((i) => i.id === id)) return false;
         if (on) crfOn.add(id);
         else crfOn.delete(id);
-        relay
-          .setCrf(id)
-          .catch((error: unknown) =>
-            log(`stream ${id}: the CRF switch did not reach the cluster (${(error as Error).message})`),
-          );
+        retell(id, 'the CRF switch');
         return true;
       },
       // A cluster's workers encode frames only while someone watches.

@@ -23,7 +23,10 @@ import { planRun, type RunPlan } from '../pipeline/runPlan.js';
 import { planOptionsOf } from './runSettings.js';
 import { type LiveInput, type OpenedInput, parseLiveInput } from '../sources/liveInputs.js';
 import { LiveStream } from '../sources/liveStream.js';
+import { LiveStreamSet } from '../sources/liveStreamSet.js';
 import { checkInput, type InputPolicy } from '../sources/inputPolicy.js';
+import { zoneMeasure } from '../zones/zoneShares.js';
+import { parseZones } from '../zones/zoneSpec.js';
 import type { Cluster } from './natsCluster.js';
 import {
   encode,
@@ -57,12 +60,18 @@ export interface LiveClaimsOptions {
 
 const REFUSED_RETRY_MS = 30_000;
 
+type ZoneMeasure = ReturnType<typeof zoneMeasure>;
+
 interface OwnedStream {
   readonly task: LiveTask;
   /** The lease's revision as this worker last wrote it: every update and delete is conditional on it. */
   revision: number;
   crfOn: boolean;
   watched: boolean;
+  /** The task's zones as JSON (to see them change) and their measure (null: none, or not valid for this model). */
+  zonesKey: string;
+  zones: ZoneMeasure | null;
+  readonly classNames: readonly string[];
   /** Set once the pipeline runs (the lease is renewed from the moment it is taken). */
   running: {
     readonly stream: LiveStream;
@@ -88,6 +97,8 @@ class ClusterFrameSink implements SegmentationSink {
     private readonly classNames: readonly string[],
     /** Whether the server has viewers: the JPEG and the frame message are skipped otherwise. */
     private readonly watched: () => boolean,
+    /** The stream's zones, measured on every frame and sent with its result. */
+    private readonly zones: () => ZoneMeasure | null,
     private readonly onLost: (error: unknown) => void,
   ) {}
 
@@ -113,6 +124,8 @@ class ClusterFrameSink implements SegmentationSink {
       ),
       worker: this.worker,
     };
+    const measure = this.zones();
+    if (measure) result.zones = measure(segmentation.labels, frame.width, frame.height);
     // A result the broker did not take (it is away for a moment) is lost, not the stream.
     await this.cluster.js
       .publish(resultsSubject(frame.streamId), encode(result))
@@ -210,6 +223,7 @@ export class LiveClaims {
           throw new Error('it asks for another input or model now');
         owned.crfOn = current.crfOn;
         owned.watched = current.watched;
+        this.takeZones(owned, current);
       } catch (error) {
         this.o.log(`stream ${owned.task.stream}: its task changed (${(error as Error).message}); stopped`);
         await this.release(key, leases);
@@ -312,7 +326,17 @@ export class LiveClaims {
       );
       return; // another worker took it while this one prepared
     }
-    const owned: OwnedStream = { task, revision, crfOn: task.crfOn, watched: task.watched, running: null };
+    const owned: OwnedStream = {
+      task,
+      revision,
+      crfOn: task.crfOn,
+      watched: task.watched,
+      zonesKey: '',
+      zones: null,
+      classNames: plan.descriptor.classNames,
+      running: null,
+    };
+    this.takeZones(owned, task);
     this.owned.set(key, owned);
     try {
       const { run } = task;
@@ -328,7 +352,7 @@ export class LiveClaims {
           );
         toldLost = true;
       };
-      const pipeline = await startLivePipeline([stream], {
+      const pipeline = await startLivePipeline(new LiveStreamSet([stream]), {
         plan,
         device: this.o.device,
         workers: 1,
@@ -346,6 +370,7 @@ export class LiveClaims {
           this.o.id,
           descriptor.classNames,
           () => owned.watched,
+          () => owned.zones,
           (error) => lostResults(error),
         ),
         onPublished: () => {},
@@ -382,6 +407,21 @@ export class LiveClaims {
     } catch (error) {
       this.refuse(key, task, `cannot run it here (${redactSecrets((error as Error).message)})`);
       await this.release(key, leases);
+    }
+  }
+
+  /** The task's zones, when they changed: measured from the next frame on (a list this model cannot measure is told, and none are). */
+  private takeZones(owned: OwnedStream, task: LiveTask): void {
+    const key = JSON.stringify(task.zones ?? []);
+    if (key === owned.zonesKey) return;
+    owned.zonesKey = key;
+    owned.zones = null;
+    const { classNames } = owned;
+    if (!task.zones || task.zones.length === 0) return;
+    try {
+      owned.zones = zoneMeasure(parseZones(task.zones, classNames, `stream ${task.stream}`), classNames);
+    } catch (error) {
+      this.o.log(`${(error as Error).message}; its zones are not measured`);
     }
   }
 

@@ -22,6 +22,7 @@ import { type Cluster, openCluster } from './natsCluster.js';
 import type { NatsTarget } from './natsSecurity.js';
 import {
   encode,
+  eventsSubject,
   type FrameResult,
   leaseTtlMs,
   type LiveTask,
@@ -33,6 +34,9 @@ import {
   type StreamStatus,
 } from './protocol.js';
 import { hasCredentials, type InputKey, sealInput } from './sealedInput.js';
+import type { ZoneShares } from '../zones/zoneShares.js';
+import type { ZoneSpec } from '../zones/zoneSpec.js';
+import type { ZoneEvent } from '../zones/zoneTracker.js';
 
 export interface LiveRelayOptions {
   readonly nats: NatsTarget;
@@ -41,6 +45,10 @@ export interface LiveRelayOptions {
   readonly modelPath: string;
   readonly run: RunSettings;
   readonly crfOn: (streamId: string) => boolean;
+  /** The zones the stream's worker measures (checked by the server; [] for none). */
+  readonly zonesOf: (streamId: string) => readonly ZoneSpec[];
+  /** A frame's zone shares, as its worker measured them. */
+  readonly onZones: (stream: string, frame: number, capturedAt: number, shares: readonly ZoneShares[]) => void;
   /** Seals inputs with credentials for the workers (required when an input has any). */
   readonly inputKey?: InputKey;
   readonly hub: ViewerHub;
@@ -56,9 +64,17 @@ export interface RemoteStatus extends StreamStatus {
 }
 
 export interface LiveRelay {
+  /** The streams asked for now. */
+  readonly inputs: readonly LiveInput[];
   status(streamId: string): RemoteStatus | undefined;
-  /** A viewer switched the stream's CRF: its worker reads the task again within a lease tick. */
-  setCrf(streamId: string): Promise<void>;
+  /** Asks the cluster for one more stream: UsageError when another server holds its id. */
+  add(input: LiveInput): Promise<void>;
+  /** Stops asking for a stream; false when this relay has none by that id. */
+  remove(streamId: string): Promise<boolean>;
+  /** The stream's task again (CRF, zones): its worker reads it within a lease tick. */
+  update(streamId: string): Promise<void>;
+  /** A zone event on deeplab.events.<stream>. */
+  publishEvent(event: ZoneEvent): void;
   /** The first viewer came or the last one left: the workers start or stop sending frames. */
   viewersChanged(): Promise<void>;
   close(): Promise<void>;
@@ -87,19 +103,13 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
   const statuses = new Map<string, { status: StreamStatus; at: number }>();
   const server = `${os.hostname()}:${process.pid}`;
   try {
+    const inputs: LiveInput[] = [];
     const sealed = new Map<string, string>();
-    for (const input of o.inputs) {
-      if (!hasCredentials(input.spec)) continue;
-      if (!o.inputKey)
-        throw new UsageError(
-          `${input.shown}: its credentials would travel to the workers readable by every client of the broker; give serve and its workers the same --input-key FILE (any secret: openssl rand -hex 32 > input.key)`,
-        );
-      sealed.set(input.id, sealInput(input.spec, o.inputKey));
-    }
     const model = await cluster.putModel(o.modelPath);
     const { tasks } = await cluster.liveStores();
     const taskFor = (input: LiveInput): LiveTask => {
       const sealedInput = sealed.get(input.id);
+      const zones = o.zonesOf(input.id);
       return {
         stream: input.id,
         input: input.shown,
@@ -110,6 +120,7 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         crfOn: o.crfOn(input.id),
         watched: o.hub.viewerCount > 0,
         server,
+        ...(zones.length > 0 ? { zones: [...zones] } : {}),
       };
     };
     // Each task is this server's alone: created where there is none, then updated at the revision it wrote.
@@ -124,19 +135,32 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         return 'an unknown process';
       }
     };
-    for (const input of o.inputs) {
+    const byToken = new Map<string, string>();
+    const add = async (input: LiveInput) => {
+      if (hasCredentials(input.spec)) {
+        if (!o.inputKey)
+          throw new UsageError(
+            `${input.shown}: its credentials would travel to the workers readable by every client of the broker; give serve and its workers the same --input-key FILE (any secret: openssl rand -hex 32 > input.key)`,
+          );
+        sealed.set(input.id, sealInput(input.spec, o.inputKey));
+      }
       const key = streamToken(input.id);
       try {
         revisions.set(input.id, await tasks.create(key, encode(taskFor(input))));
       } catch {
         const holder = await holderOf(key);
-        if (holder === null) revisions.set(input.id, await tasks.create(key, encode(taskFor(input))));
-        else
+        if (holder !== null) {
+          sealed.delete(input.id);
           throw new UsageError(
             `stream ${input.id} is already served on the cluster by serve ${holder}: stop that server first (a server killed outright lets go of it within ${(3 * leaseTtlMs()) / 1000} s)`,
           );
+        }
+        revisions.set(input.id, await tasks.create(key, encode(taskFor(input))));
       }
-    }
+      inputs.push(input);
+      byToken.set(key, input.id);
+    };
+    for (const input of o.inputs) await add(input);
     const update = async (input: LiveInput) => {
       const revision = revisions.get(input.id);
       if (revision === undefined) return;
@@ -149,10 +173,9 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         );
       }
     };
-    const updateAll = () => Promise.all(o.inputs.map(update));
+    const updateAll = () => Promise.all(inputs.map(update));
     // The tasks expire unless put again: renewed every lease lifetime while this server runs.
     const renewal = setInterval(() => void updateAll(), leaseTtlMs());
-    const byToken = new Map(o.inputs.map((i) => [streamToken(i.id), i.id]));
     const ignored = (reason: string) => o.metrics.clusterMessageIgnored(reason);
     // Anyone on the broker may publish on these subjects: what is not one of this server's streams,
     // or not well formed, is ignored and counted (deeplab_cluster_messages_ignored_total).
@@ -225,14 +248,34 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         }
       }
     })();
+    const remove = async (id: string) => {
+      const at = inputs.findIndex((i) => i.id === id);
+      if (at < 0) return false;
+      inputs.splice(at, 1);
+      byToken.delete(streamToken(id));
+      sealed.delete(id);
+      statuses.delete(id);
+      const revision = revisions.get(id);
+      revisions.delete(id);
+      // Its worker stops it at its next lease tick. Only a task still this server's.
+      if (revision !== undefined) await tasks.delete(streamToken(id), { previousSeq: revision }).catch(() => undefined);
+      return true;
+    };
     return {
+      inputs,
+      add,
+      remove,
+      update: async (id) => {
+        const input = inputs.find((i) => i.id === id);
+        if (input) await update(input);
+      },
+      publishEvent: (event) => {
+        if (byToken.has(streamToken(event.stream)))
+          cluster.connection.publish(eventsSubject(event.stream), encode(event));
+      },
       status: (id) => {
         const known = statuses.get(id);
         return known ? { ...known.status, stale: Date.now() - known.at > 2 * leaseTtlMs() } : undefined;
-      },
-      setCrf: async (id) => {
-        const input = o.inputs.find((i) => i.id === id);
-        if (input) await update(input);
       },
       viewersChanged: async () => {
         await updateAll();
@@ -240,12 +283,8 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
       close: async () => {
         clearInterval(renewal);
         for (const s of subscriptions) s.unsubscribe();
-        // Streams no longer asked for: their workers stop them at their next lease tick. Only tasks still this server's.
-        for (const input of o.inputs) {
-          const revision = revisions.get(input.id);
-          if (revision !== undefined)
-            await tasks.delete(streamToken(input.id), { previousSeq: revision }).catch(() => undefined);
-        }
+        // Streams no longer asked for: their workers stop them at their next lease tick.
+        for (const input of [...inputs]) await remove(input.id);
         await cluster.close();
       },
     };

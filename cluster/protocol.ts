@@ -16,6 +16,8 @@
  */
 import { z } from 'zod';
 import { settings } from '../core/settings.js';
+import { MAX_ZONES_PER_STREAM } from '../zones/zoneSpec.js';
+import type { ZoneEvent } from '../zones/zoneTracker.js';
 
 export const CHUNK_STREAM = 'DEEPLAB_CHUNKS';
 export const DONE_STREAM = 'DEEPLAB_DONE';
@@ -57,6 +59,8 @@ export const streamToken = (id: string) =>
 export const liveSubject = (id: string) => `deeplab.live.${streamToken(id)}`;
 export const statusSubject = (id: string) => `deeplab.status.${streamToken(id)}`;
 export const resultsSubject = (id: string) => `deeplab.results.${streamToken(id)}`;
+/** Zone events of a stream (`serve --nats`), for dashboards on the broker. */
+export const eventsSubject = (id: string) => `deeplab.events.${streamToken(id)}`;
 
 /** Deliveries of one chunk before it is given up (each one a worker that died or failed on it). */
 export const MAX_DELIVERIES = 5;
@@ -196,6 +200,8 @@ const LIVE_TASK = z.strictObject({
   watched: z.boolean(),
   /** The serve process that asked (host:pid). */
   server: z.string().max(200),
+  /** Zones whose shares the worker measures on every frame (checked against its model by parseZones). */
+  zones: z.array(z.unknown()).max(MAX_ZONES_PER_STREAM).optional(),
 });
 export type LiveTask = z.infer<typeof LIVE_TASK>;
 
@@ -226,6 +232,19 @@ const FRAME_RESULT = z.strictObject({
     .record(z.string().max(40), z.number().finite().min(0))
     .refine((s) => Object.keys(s).length <= 32, 'at most 32 stages'),
   worker: z.string().max(200),
+  /** Each zone's shares on this frame (streams with zones only). */
+  zones: z
+    .array(
+      z.strictObject({
+        zone: z.string().max(64),
+        share: fraction,
+        shares: z
+          .record(z.string().max(200), fraction)
+          .refine((s) => Object.keys(s).length <= 64, 'at most 64 classes'),
+      }),
+    )
+    .max(MAX_ZONES_PER_STREAM)
+    .optional(),
 });
 /** What dashboards read on deeplab.results.<stream>: one per segmented frame. */
 export type FrameResult = z.infer<typeof FRAME_RESULT>;
@@ -246,5 +265,6 @@ export const parseStreamStatus = (bytes: Uint8Array): StreamStatus => parse(STRE
 
 export const parseChunkTask = (bytes: Uint8Array): ChunkTask => parse(CHUNK_TASK, bytes, 'a chunk task');
 export const parseChunkDone = (bytes: Uint8Array): ChunkDone => parse(CHUNK_DONE, bytes, 'a chunk result');
-export const encode = (message: ChunkTask | ChunkDone | LiveTask | StreamStatus | FrameResult): Uint8Array =>
-  new TextEncoder().encode(JSON.stringify(message));
+export const encode = (
+  message: ChunkTask | ChunkDone | LiveTask | StreamStatus | FrameResult | ZoneEvent,
+): Uint8Array => new TextEncoder().encode(JSON.stringify(message));

@@ -39,6 +39,9 @@ export class UsageError extends DeeplabStreamError {
   readonly exitCode = 64;
 }
 
+/** A name that must be unique is taken (a stream id asked for twice). */
+export class ConflictError extends UsageError {}
+
 /** The NATS server (`--nats`) cannot be reached, was lost, or refused what was asked of it. */
 export class ClusterError extends DeeplabStreamError {
   readonly exitCode = 69;

@@ -96,6 +96,7 @@ export const ENVIRONMENT = {
   },
   DEEPLAB_STREAM_NATS: { kind: 'text', about: '`worker`: the NATS URL when --nats is not given' },
   DEEPLAB_STREAM_INPUT_KEY: { kind: 'text', about: '`serve`, `worker`: the --input-key file' },
+  DEEPLAB_STREAM_WEBHOOK_SECRET: { kind: 'text', about: '`serve`: --webhook-secret (flags show in `ps`)' },
   DEEPLAB_STREAM_NATS_CREDS: { kind: 'text', about: '--nats-creds' },
   DEEPLAB_STREAM_NATS_NKEY: { kind: 'text', about: '--nats-nkey' },
   DEEPLAB_STREAM_NATS_TOKEN: { kind: 'text', about: '--nats-token' },
@@ -130,6 +131,7 @@ export interface Settings {
   readonly flags: {
     readonly nats: string | undefined;
     readonly inputKey: string | undefined;
+    readonly webhookSecret: string | undefined;
     readonly natsCreds: string | undefined;
     readonly natsNkey: string | undefined;
     readonly natsToken: string | undefined;
@@ -191,6 +193,7 @@ export function readSettings(env: NodeJS.ProcessEnv, note: (line: string) => voi
     flags: {
       nats: text('DEEPLAB_STREAM_NATS'),
       inputKey: text('DEEPLAB_STREAM_INPUT_KEY'),
+      webhookSecret: text('DEEPLAB_STREAM_WEBHOOK_SECRET'),
       natsCreds: text('DEEPLAB_STREAM_NATS_CREDS'),
       natsNkey: text('DEEPLAB_STREAM_NATS_NKEY'),
       natsToken: text('DEEPLAB_STREAM_NATS_TOKEN'),

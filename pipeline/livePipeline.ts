@@ -23,7 +23,7 @@ import type { DropPlace } from '../server/metrics.js';
 import { FrameCredits } from '../sources/frameCredits.js';
 import type { RunPlan } from './runPlan.js';
 import { segmentFrames } from './segmentFrames.js';
-import type { LiveStream } from '../sources/liveStream.js';
+import type { LiveStreamSet } from '../sources/liveStreamSet.js';
 import { pullLiveStreams } from '../sources/pullLiveStreams.js';
 
 export interface LivePipelineOptions {
@@ -63,7 +63,7 @@ export function liveCrfScale(classes: number): number {
 }
 
 /** Starts the workers, then the streams. */
-export async function startLivePipeline(streams: readonly LiveStream[], o: LivePipelineOptions): Promise<LivePipeline> {
+export async function startLivePipeline(streams: LiveStreamSet, o: LivePipelineOptions): Promise<LivePipeline> {
   const { plan, batchSize, log } = o;
   const { descriptor, crfAvailable } = plan;
   // A worker that stops is replaced: the frames it held are dropped (counted), the streams go on.
@@ -139,14 +139,14 @@ export async function startLivePipeline(streams: readonly LiveStream[], o: LiveP
     error: (error: unknown) => ending.reject!(error),
     complete: () => ending.resolve!(),
   });
-  for (const stream of streams) stream.start();
+  streams.start();
   return {
     provider: pool.provider,
     fallbackReason: pool.fallbackReason,
     finished,
     close: async () => {
       subscription.unsubscribe();
-      for (const stream of streams) stream.close();
+      streams.close();
       await pool.close();
       await crfRunner?.close();
     },

@@ -9,7 +9,8 @@ import type { ClassDescription } from '../server/wireFormat.js';
 import { parseLiveInput, type LiveInput } from '../sources/liveInputs.js';
 import { liveCrfScale } from './livePipeline.js';
 import { type PlanOptions, planFields, planRun, type RunPlan } from './runPlan.js';
-import { UsageError } from '../core/errors.js';
+import { ConflictError, UsageError } from '../core/errors.js';
+import type { StreamRequest } from '../server/liveBackend.js';
 
 export interface LiveStreamsOptions extends Omit<PlanOptions, 'scales' | 'flip'> {
   readonly inputs: readonly string[];
@@ -38,17 +39,30 @@ export interface PlannedLiveStreams {
   readonly crfOn: Set<string>;
 }
 
+const STREAM_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+/**
+ * A stream's input parsed and named: the id asked for (ConflictError when taken), or one made
+ * from the input as on the command line (`cam.mp4` → `cam`, a second → `cam-2`).
+ */
+export function liveInputFor(request: StreamRequest, taken: ReadonlySet<string>, realtime = false): LiveInput {
+  if (request.id !== undefined && !STREAM_ID.test(request.id))
+    throw new UsageError(`stream id ${JSON.stringify(request.id.slice(0, 120))}: 1 to 100 letters, digits, . _ or -`);
+  if (request.id !== undefined && taken.has(request.id))
+    throw new ConflictError(`there is already a stream ${request.id}: remove it first, or pick another id`);
+  const input = parseLiveInput(request.input, { takenIds: taken, ...(realtime ? { realtime: true } : {}) });
+  return request.id === undefined ? input : { ...input, id: request.id };
+}
+
 /** Parses and checks; `openFiles`: open file inputs now (a missing file is a mistake on the command line). */
 export async function planLiveStreams(
   options: LiveStreamsOptions,
   log: (line: string) => void,
   openFiles: boolean,
 ): Promise<PlannedLiveStreams> {
-  if (options.inputs.length === 0)
-    throw new UsageError('serve needs at least one input (a file, testsrc, rtsp://…, http(s)://… or camera:N)');
   const taken = new Set<string>();
   const inputs: LiveInput[] = options.inputs.map((spec) => {
-    const input = parseLiveInput(spec, { takenIds: taken, ...(options.realtime ? { realtime: true } : {}) });
+    const input = liveInputFor({ input: spec }, taken, options.realtime);
     taken.add(input.id);
     return input;
   });

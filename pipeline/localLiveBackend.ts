@@ -1,32 +1,45 @@
 /**
- * The live back end that runs its streams in this process: one LiveStream per input, the live
- * pipeline (livePipeline.ts: credits, batches across streams, shared workers, latest wins, CRF per
- * stream) and a ViewerSink into the server's hub.
+ * The live back end that runs its streams in this process: one LiveStream per input in a set that
+ * may change while it runs (the server's API), the live pipeline (livePipeline.ts: credits,
+ * batches across streams, shared workers, latest wins, CRF per stream), a ViewerSink into the
+ * server's hub, and each stream's zones measured on its label maps as they are published.
  *
- *   LiveStream × N ─▶ startLivePipeline ─▶ ViewerSink ─▶ ViewerHub (the server's)
+ *   LiveStreamSet ─▶ startLivePipeline ─▶ ViewerSink ─▶ ViewerHub (the server's)
+ *                                      └▶ zone shares ─▶ the server's zone trackers
  */
-import type { LiveBackend, LiveBackendFactory } from '../server/liveBackend.js';
+import { ConflictError } from '../core/errors.js';
+import type { Segmentation } from '../core/frames.js';
+import type { LiveBackend, LiveBackendFactory, StreamRequest } from '../server/liveBackend.js';
 import { ViewerSink } from '../server/viewerSink.js';
+import { epochMs, type StreamDescription } from '../server/wireFormat.js';
+import type { LiveInput } from '../sources/liveInputs.js';
 import { LiveStream, type LiveStreamOptions } from '../sources/liveStream.js';
+import { LiveStreamSet } from '../sources/liveStreamSet.js';
+import { zoneMeasure } from '../zones/zoneShares.js';
 import { startLivePipeline } from './livePipeline.js';
-import { type LiveStreamsOptions, planLiveStreams } from './liveStreams.js';
+import { liveInputFor, type LiveStreamsOptions, planLiveStreams } from './liveStreams.js';
 
 export interface LocalLiveOptions extends LiveStreamsOptions {
   readonly reconnect?: LiveStreamOptions;
 }
 
 export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory {
-  return async ({ hub, metrics, streamsChanged, log }): Promise<LiveBackend> => {
+  return async ({ hub, metrics, streamsChanged, log, zonesMeasured }): Promise<LiveBackend> => {
     const { inputs, plan, crfParams, classes, crfOn } = await planLiveStreams(options, log, true);
-    const streams = inputs.map((input) => new LiveStream(input, options.reconnect));
-    for (const stream of streams) {
+    const { classNames } = plan.descriptor;
+    const measures = new Map<string, ReturnType<typeof zoneMeasure>>();
+    const streamFor = (input: LiveInput) => {
+      const stream = new LiveStream(input, options.reconnect);
       stream.on('dropped', () => metrics.framesDropped(stream.id, 'source'));
       stream.on('status', (status, message) => {
         if (status === 'outage') metrics.sourceOutage(stream.id);
         log(`stream ${stream.id}: ${status}${message ? `: ${message}` : ''}`);
         streamsChanged();
       });
-    }
+      return stream;
+    };
+    // A server with no stream at the start is there to take them over its API: it waits for them.
+    const streams = new LiveStreamSet(inputs.map(streamFor), inputs.length === 0);
     /** The same trouble of a stream is told once, not once per frame. */
     const told = new Set<string>();
     const logOnce = (line: string) => {
@@ -45,7 +58,17 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
         `note: ${lossless.map((i) => i.id).join(', ')} keep${lossless.length === 1 ? 's' : ''} every frame (no --realtime): one inference worker, on ${threadsPerWorker} threads`,
       );
     }
-    const closeStreams = () => streams.forEach((s) => s.close());
+    const measureZones = (segmentation: Segmentation) => {
+      const { frame, labels } = segmentation;
+      const measure = measures.get(frame.streamId);
+      if (measure)
+        zonesMeasured(
+          frame.streamId,
+          frame.index,
+          epochMs(frame.capturedAt),
+          measure(labels, frame.width, frame.height),
+        );
+    };
     let pipeline;
     try {
       pipeline = await startLivePipeline(streams, {
@@ -67,36 +90,73 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
             `stream ${segmentation.frame.streamId}: a frame could not be encoded for the viewers (${error instanceof Error ? error.message : String(error)})`,
           );
         }),
-        onPublished: (segmentation) => metrics.framePublished(segmentation),
+        onPublished: (segmentation) => {
+          metrics.framePublished(segmentation);
+          measureZones(segmentation);
+        },
         onDropped: (stream, place, count) => metrics.framesDropped(stream, place, count),
         log,
       });
     } catch (error) {
-      closeStreams();
+      streams.close();
       throw error;
     }
     const running = pipeline;
+    const describe = (s: LiveStream): StreamDescription => ({
+      id: s.id,
+      input: s.input.shown,
+      kind: s.input.kind,
+      status: s.status,
+      ...(s.statusMessage ? { message: s.statusMessage } : {}),
+      width: s.width,
+      height: s.height,
+      crf: crfOn.has(s.id),
+      dropped: s.dropped,
+      fps: metrics.streamFps(s.id),
+    });
     return {
       classes,
       crfAvailable: plan.crfAvailable,
       provider: running.provider,
       fallbackReason: running.fallbackReason,
-      streamIds: inputs.map((i) => i.id),
-      describeStreams: () =>
-        streams.map((s) => ({
-          id: s.id,
-          input: s.input.shown,
-          kind: s.input.kind,
-          status: s.status,
-          ...(s.statusMessage ? { message: s.statusMessage } : {}),
-          width: s.width,
-          height: s.height,
-          crf: crfOn.has(s.id),
-          dropped: s.dropped,
-          fps: metrics.streamFps(s.id),
-        })),
+      get streamIds() {
+        return streams.streams.map((s) => s.id);
+      },
+      describeStreams: () => streams.streams.map(describe),
+      inputOf: (id) => streams.get(id)?.input.spec,
+      addStream: async (request: StreamRequest) => {
+        // Streams asked for while serving are live: files are paced at their rate and drop frames when behind.
+        const input = liveInputFor(request, new Set(streams.streams.map((s) => s.id)), true);
+        if (input.kind === 'file') await input.open();
+        // Checked again: another request may have taken the id while the file opened.
+        if (streams.get(input.id)) throw new ConflictError(`there is already a stream ${input.id}: remove it first`);
+        if (request.crf ?? options.crf.on) crfOn.add(input.id);
+        else crfOn.delete(input.id);
+        const stream = streamFor(input);
+        streams.keepOpen();
+        streams.add(stream);
+        log(`stream ${input.id}: added (${input.shown})`);
+        streamsChanged();
+        return describe(stream);
+      },
+      removeStream: async (id) => {
+        streams.keepOpen();
+        if (!streams.remove(id)) return false;
+        crfOn.delete(id);
+        measures.delete(id);
+        metrics.streamRemoved(id);
+        log(`stream ${id}: removed`);
+        streamsChanged();
+        return true;
+      },
+      setZones: (id, zones) => {
+        if (!streams.get(id)) return false;
+        if (zones.length === 0) measures.delete(id);
+        else measures.set(id, zoneMeasure(zones, classNames));
+        return true;
+      },
       setCrf: (id, on) => {
-        if (!plan.crfAvailable || !streams.some((s) => s.id === id)) return false;
+        if (!plan.crfAvailable || !streams.get(id)) return false;
         if (on) crfOn.add(id);
         else crfOn.delete(id);
         return true;
@@ -105,7 +165,7 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
       finished: running.finished,
       close: async () => {
         await running.close();
-        closeStreams();
+        streams.close();
       },
     };
   };

@@ -1,8 +1,8 @@
 /**
- * The HTTP side of `serve`: the viewer's files at `/`, `/healthz`, `/metrics`, and the WebSocket at
- * `/ws`. With a token, `/ws` and `/metrics` need it (`?token=T`, or `Authorization: Bearer T`):
+ * The HTTP side of `serve`: the viewer's files at `/`, `/healthz`, `/metrics`, the dashboard's API
+ * under `/api/`, and the WebSocket at `/ws`. With a token, `/ws`, `/api/` and `/metrics` need it (`?token=T`, or `Authorization: Bearer T`):
  * a WebSocket without it is answered `401` before the upgrade, so no socket is ever opened for it.
- * A WebSocket opened by a page of another origin is answered `403`.
+ * A WebSocket or API request sent by a page of another origin is answered `403`.
  *
  * DNS rebinding: a page on a domain the attacker controls can re-point that domain at 127.0.0.1 and
  * then talk to this server as its own origin. Every request whose `Host` is not this server's
@@ -32,6 +32,8 @@ export interface HttpServerOptions {
   readonly hub: ViewerHub;
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
   readonly health: () => object;
+  /** Requests under /api/ (streamsApi.ts), after the token and Origin checks. */
+  readonly api?: (request: IncomingMessage, response: ServerResponse) => Promise<void>;
 }
 
 export interface RunningHttpServer {
@@ -145,6 +147,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       return;
     }
     const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith('/api/') && options.api) {
+      // A page of another origin may send a POST without asking (a "simple" request): refused here, as /ws is.
+      if (!sameOrigin(request)) {
+        response
+          .writeHead(403, { 'content-type': 'application/json' })
+          .end(`${JSON.stringify({ error: 'a page of another origin may not use this API' })}\n`);
+        return;
+      }
+      if (!hasToken(request, options.token)) {
+        response
+          .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
+          .end(`${JSON.stringify({ error: 'missing or wrong token (?token=T or Authorization: Bearer T)' })}\n`);
+        return;
+      }
+      await options.api(request, response);
+      return;
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.writeHead(405, { allow: 'GET, HEAD' }).end('only GET and HEAD\n');
       return;

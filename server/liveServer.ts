@@ -5,12 +5,20 @@
  *   back end ─frames─▶ ViewerHub ─▶ sockets        viewers ─control─▶ ViewerHub ─▶ back end (CRF switch)
  */
 import { existsSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
+import { parseZones } from '../zones/zoneSpec.js';
+import { EventStream } from './eventStream.js';
 import { startHttpServer, type RunningHttpServer } from './httpServer.js';
 import type { LiveBackend, LiveBackendFactory } from './liveBackend.js';
 import { LiveMetrics } from './metrics.js';
+import { readState, StateWriter } from './stateFile.js';
+import { streamsApi } from './streamsApi.js';
 import { ViewerHub } from './viewerHub.js';
+import type { StreamDescription } from './wireFormat.js';
+import { WebhookSender } from './webhookSender.js';
+import { ZoneBoard } from './zoneBoard.js';
 
 export interface LiveServerOptions {
   readonly backend: LiveBackendFactory;
@@ -28,6 +36,15 @@ export interface LiveServerOptions {
   };
   /** One line per event worth telling (stream status changes). */
   readonly log?: (line: string) => void;
+  /** Why an input asked for over the API may not be opened here; absent: any may. */
+  readonly refuseInput?: (spec: string) => string | undefined;
+  /** Zones per stream id at the start (`--zones`), checked against the model. */
+  readonly zones?: Readonly<Record<string, unknown>>;
+  /** Keeps the streams added over the API and every stream's zones across restarts (`--state`). */
+  readonly stateFile?: string;
+  /** Zone events POSTed here too (`--webhook`, `--webhook-secret`). */
+  readonly webhook?: { readonly url: string; readonly secret?: string };
+  readonly events?: { readonly maxBufferedBytes?: number; readonly heartbeatMs?: number };
 }
 
 export interface LiveServer {
@@ -37,6 +54,7 @@ export interface LiveServer {
   readonly streamIds: readonly string[];
   readonly hub: ViewerHub;
   readonly metrics: LiveMetrics;
+  readonly zones: ZoneBoard;
   /** Rejects if the pipeline fails (a worker crash); resolves when every input has ended. */
   readonly finished: Promise<void>;
   close(): Promise<void>;
@@ -54,8 +72,26 @@ function viewerDir(): string {
 export async function startLiveServer(options: LiveServerOptions): Promise<LiveServer> {
   const log = options.log ?? (() => {});
   let backend: LiveBackend | null = null;
-  const describeStreams = () => backend?.describeStreams() ?? [];
+  const describeStreams = (): StreamDescription[] =>
+    (backend?.describeStreams() ?? []).map((s) => ({ ...s, zones: board.states(s.id) }));
   const metrics = new LiveMetrics(() => hub.pendingBytes);
+  const board = new ZoneBoard(metrics);
+  const events = new EventStream({ ...options.events, onDropped: (n) => metrics.eventsDroppedBy('sse', n) });
+  const webhook = options.webhook
+    ? new WebhookSender({
+        ...options.webhook,
+        onDropped: (n) => metrics.eventsDroppedBy('webhook', n),
+        log,
+      })
+    : null;
+  board.on('event', (event) => {
+    log(
+      `stream ${event.stream}: zone ${event.zone} ${event.type === 'zone.occupied' ? 'occupied' : 'free'} (share ${event.share.toFixed(3)}, frame ${event.frame})`,
+    );
+    events.publish(event);
+    webhook?.send(event);
+    backend?.publishEvent?.(event);
+  });
   const hub = new ViewerHub({
     ...options.viewers,
     hello: () => ({
@@ -87,22 +123,92 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
   let http: RunningHttpServer | null = null;
   const close = async () => {
     clearInterval(statsTimer);
+    events.close();
+    webhook?.close();
     await backend?.close();
     await http?.close();
   };
+  const state = options.stateFile ? new StateWriter(options.stateFile, log) : null;
+  /** Streams named on the command line: the state file keeps their zones, not the streams. */
+  let commandLine = new Set<string>();
+  const saveState = () => {
+    if (!state || !backend) return;
+    const running = backend.describeStreams();
+    void state.write({
+      version: 1,
+      streams: running.map((s) => ({
+        id: s.id,
+        input: backend!.inputOf(s.id) ?? s.input,
+        added: !commandLine.has(s.id),
+        crf: s.crf,
+        zones: board.zonesOf(s.id),
+      })),
+    });
+  };
   try {
-    backend = await options.backend({ hub, metrics, streamsChanged, log });
-    http = await listen(options, hub, metrics, () => ({
-      status: 'ok',
-      viewers: hub.viewerCount,
-      streams: describeStreams(),
-    }));
+    const saved = options.stateFile ? readState(options.stateFile) : null;
+    backend = await options.backend({
+      hub,
+      metrics,
+      streamsChanged,
+      log,
+      zonesMeasured: (stream, frame, capturedAt, shares) => board.measured(stream, frame, capturedAt, shares),
+    });
+    const running = backend;
+    commandLine = new Set(running.streamIds);
+    const classNames = running.classes.map((c) => c.name);
+    const applyZones = (stream: string, value: unknown, what: string) => {
+      const zones = parseZones(value, classNames, what);
+      board.set(stream, zones);
+      running.setZones(stream, zones);
+    };
+    for (const [stream, zones] of Object.entries(options.zones ?? {})) {
+      if (!commandLine.has(stream))
+        throw new UsageError(
+          `--zones: there is no stream ${stream} (the streams: ${[...commandLine].join(', ') || 'none'})`,
+        );
+      applyZones(stream, zones, `--zones ${stream}`);
+    }
+    // What the state file says comes back; a stream that cannot is told and left out, the rest start.
+    for (const saved_ of saved?.streams ?? []) {
+      try {
+        if (saved_.added && !running.streamIds.includes(saved_.id))
+          await running.addStream({
+            id: saved_.id,
+            input: saved_.input,
+            ...(saved_.crf !== undefined ? { crf: saved_.crf } : {}),
+          });
+        if (running.streamIds.includes(saved_.id) && saved_.zones !== undefined && !options.zones?.[saved_.id])
+          applyZones(saved_.id, saved_.zones, `--state ${options.stateFile} ${saved_.id}`);
+      } catch (error) {
+        log(`--state: stream ${saved_.id} not restored (${(error as Error).message})`);
+      }
+    }
+    http = await listen(
+      options,
+      hub,
+      metrics,
+      () => ({
+        status: 'ok',
+        viewers: hub.viewerCount,
+        streams: describeStreams(),
+      }),
+      streamsApi({
+        backend: () => running,
+        board,
+        events,
+        refuseInput: options.refuseInput ?? (() => undefined),
+        changed: saveState,
+        log,
+      }),
+    );
+    saveState();
   } catch (error) {
     await close();
     throw error;
   }
   const { provider, fallbackReason, streamIds, finished } = backend;
-  return { url: http.url, provider, fallbackReason, streamIds, hub, metrics, finished, close };
+  return { url: http.url, provider, fallbackReason, streamIds, hub, metrics, zones: board, finished, close };
 }
 
 /** The HTTP server: viewer page, WebSocket, /metrics, /healthz; a port or host that cannot be had is a usage error. */
@@ -111,6 +217,7 @@ async function listen(
   hub: ViewerHub,
   metrics: LiveMetrics,
   health: () => Record<string, unknown>,
+  api: (request: IncomingMessage, response: ServerResponse) => Promise<void>,
 ): Promise<RunningHttpServer> {
   return startHttpServer({
     host: options.host,
@@ -122,6 +229,7 @@ async function listen(
     hub,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     health,
+    api,
   }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'EADDRINUSE')
       throw new UsageError(`port ${options.port} on ${options.host} is in use: pick another with --port`);

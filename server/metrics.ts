@@ -2,16 +2,19 @@
  * What `/metrics` reports, in Prometheus' text format (prom-client, a registry of our own so two
  * servers in one process do not mix): per-stage latency histograms, end-to-end latency up to the
  * hand-over to the sockets, frames and fps per stream, frames dropped and where, source outages,
- * CRF frames started warm or cold and the share of pixels a warm one recomputed,
- * connected viewers and the bytes held for them, and Node's process metrics (memory, event-loop lag).
+ * CRF frames started warm or cold and the share of pixels a warm one recomputed, each zone's
+ * share per class and its state, events and the events consumers missed, connected viewers and the bytes held for them, and Node's process metrics (memory, event-loop lag).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Segmentation, StageTimings } from '../core/frames.js';
+import type { ZoneSpec } from '../zones/zoneSpec.js';
+import type { ZoneEvent, ZoneState } from '../zones/zoneTracker.js';
 
 const LATENCY_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5];
 
 /** Where a frame can be dropped: at the source (inference behind), out of order, at a slow viewer, or lost with a worker. */
-export type DropPlace = 'source' | 'stale' | 'viewer' | 'error';
+const DROP_PLACES = ['source', 'stale', 'viewer', 'error'] as const;
+export type DropPlace = (typeof DROP_PLACES)[number];
 
 /** The stages a relayed frame's times are kept for (a live source's decode time is its wait, not latency). */
 const RELAYED_STAGES = [
@@ -35,6 +38,12 @@ export class LiveMetrics {
   private readonly crfFrames: Counter<'stream' | 'start'>;
   private readonly crfActiveShare: Histogram;
   private readonly ignoredClusterMessages: Counter<'reason'>;
+  private readonly zoneShare: Gauge<'stream' | 'zone' | 'class'>;
+  private readonly zoneOccupied: Gauge<'stream' | 'zone'>;
+  private readonly zoneEvents: Counter<'stream' | 'type'>;
+  private readonly eventsDropped: Counter<'consumer'>;
+  /** The zone series each stream has, so that a zone or stream removed takes its series along. */
+  private readonly zoneSeries = new Map<string, { zone: string; classes: readonly string[] }[]>();
   /** Frame times of the last second, per stream, for the fps gauge. */
   private readonly recent = new Map<string, number[]>();
 
@@ -116,7 +125,73 @@ export class LiveMetrics {
         for (const [stream, times] of recent) this.set({ stream }, times.filter((t) => now - t <= 1000).length);
       },
     });
+    this.zoneShare = new Gauge({
+      name: 'deeplab_zone_share',
+      help: "Share of the zone's pixels labelled the class, on the stream's latest frame (exact, from the label map)",
+      labelNames: ['stream', 'zone', 'class'],
+      registers,
+    });
+    this.zoneOccupied = new Gauge({
+      name: 'deeplab_zone_occupied',
+      help: '1 while the zone is occupied (its classes above minShare for minSeconds), else 0',
+      labelNames: ['stream', 'zone'],
+      registers,
+    });
+    this.zoneEvents = new Counter({
+      name: 'deeplab_zone_events_total',
+      help: 'zone.occupied and zone.free events',
+      labelNames: ['stream', 'type'],
+      registers,
+    });
+    this.eventsDropped = new Counter({
+      name: 'deeplab_events_dropped_total',
+      help: 'Events a consumer did not get: an SSE client too slow to read, a webhook that failed every retry or whose queue was full',
+      labelNames: ['consumer'],
+      registers,
+    });
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** A stream's zones as the latest frame left them. */
+  zonesMeasured(stream: string, zones: readonly ZoneState[], specs: readonly ZoneSpec[]): void {
+    zones.forEach((zone, z) => {
+      this.zoneOccupied.set({ stream, zone: zone.name }, zone.occupied ? 1 : 0);
+      for (const c of specs[z]?.classes ?? [])
+        this.zoneShare.set({ stream, zone: zone.name, class: c }, zone.shares[c] ?? 0);
+    });
+  }
+
+  /** The stream's zones are now these: the series of the others go. */
+  zonesChanged(stream: string, specs: readonly ZoneSpec[]): void {
+    for (const { zone, classes } of this.zoneSeries.get(stream) ?? []) {
+      this.zoneOccupied.remove({ stream, zone });
+      for (const c of classes) this.zoneShare.remove({ stream, zone, class: c });
+    }
+    this.zoneSeries.set(
+      stream,
+      specs.map((s) => ({ zone: s.name, classes: s.classes })),
+    );
+  }
+
+  zoneEvent(event: ZoneEvent): void {
+    this.zoneEvents.inc({ stream: event.stream, type: event.type });
+  }
+
+  eventsDroppedBy(consumer: 'sse' | 'webhook' | 'nats', count = 1): void {
+    this.eventsDropped.inc({ consumer }, count);
+  }
+
+  /** A stream removed while serving: its series go, so that /metrics does not grow with every stream ever added. */
+  streamRemoved(stream: string): void {
+    this.zonesChanged(stream, []);
+    this.zoneSeries.delete(stream);
+    this.recent.delete(stream);
+    this.frames.remove({ stream });
+    this.endToEndSeconds.remove({ stream });
+    this.outages.remove({ stream });
+    for (const place of DROP_PLACES) this.droppedFrames.remove({ stream, place });
+    for (const start of ['warm', 'cold']) this.crfFrames.remove({ stream, start });
+    for (const type of ['zone.occupied', 'zone.free']) this.zoneEvents.remove({ stream, type });
   }
 
   framePublished(segmentation: Segmentation): void {

@@ -18,6 +18,7 @@ import { promisify } from 'node:util';
 import { deflateRaw } from 'node:zlib';
 import sharp from 'sharp';
 import type { Segmentation, StageTimings } from '../core/frames.js';
+import type { ZoneState } from '../zones/zoneTracker.js';
 
 const deflateRawAsync = promisify(deflateRaw);
 // libvips caches recent operations (up to 50 MB by default); no frame is ever encoded twice.
@@ -56,6 +57,8 @@ export interface StreamDescription {
   readonly dropped: number;
   /** Frames published per second, over the last second. */
   readonly fps: number;
+  /** Its zones' latest shares and states (the server adds them). */
+  readonly zones?: readonly ZoneState[];
 }
 
 export interface ClassDescription {

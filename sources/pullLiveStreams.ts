@@ -2,16 +2,20 @@
  * Several live streams as one Observable, fair to each: whenever the pipeline has room (a credit),
  * the next stream in round-robin order that has a frame waiting gives it up. A stream that is
  * always ready cannot starve a slower one, and every stream's newest frame is the one inferred.
+ * Streams added to the set while it runs join the round; removed ones leave it.
  *
- *   pullLiveStreams([LiveStream, …], credits): Observable<Frame>  — frames of all streams, each
- *   stream's in increasing index; completes when every stream has finished; unsubscribing closes them.
+ *   pullLiveStreams(LiveStreamSet, credits): Observable<Frame>  — frames of all streams, each
+ *   stream's in increasing index; completes when the set is finished; unsubscribing closes it.
+ *
+ * @example
+ *   pullLiveStreams(new LiveStreamSet([camera, file]), new FrameCredits(4)).pipe(segmentFrames(plan, pool))
  */
 import { Observable } from 'rxjs';
 import type { FrameCredits } from './frameCredits.js';
 import type { Frame } from '../core/frames.js';
-import type { LiveStream } from './liveStream.js';
+import type { LiveStreamSet } from './liveStreamSet.js';
 
-export function pullLiveStreams(streams: readonly LiveStream[], credits: FrameCredits): Observable<Frame> {
+export function pullLiveStreams(set: LiveStreamSet, credits: FrameCredits): Observable<Frame> {
   return new Observable<Frame>((subscriber) => {
     let stopped = false;
     let wake: (() => void) | null = null;
@@ -20,11 +24,12 @@ export function pullLiveStreams(streams: readonly LiveStream[], credits: FrameCr
       wake = null;
       resume?.();
     };
-    for (const stream of streams) stream.on('frame', onFrame);
+    set.on('frame', onFrame);
     let cursor = 0;
     const nextFrame = (): Frame | null => {
+      const streams = set.streams;
       for (let tried = 0; tried < streams.length; tried++) {
-        const stream = streams[cursor]!;
+        const stream = streams[cursor % streams.length]!;
         cursor = (cursor + 1) % streams.length;
         const frame = stream.take();
         if (frame) return frame;
@@ -35,7 +40,7 @@ export function pullLiveStreams(streams: readonly LiveStream[], credits: FrameCr
       for (;;) {
         await credits.acquire();
         let frame = nextFrame();
-        while (!frame && !stopped && !streams.every((s) => s.finished)) {
+        while (!frame && !stopped && !set.finished) {
           await new Promise<void>((resolve) => (wake = resolve));
           frame = nextFrame();
         }
@@ -49,10 +54,8 @@ export function pullLiveStreams(streams: readonly LiveStream[], credits: FrameCr
       stopped = true;
       onFrame();
       credits.cancel();
-      for (const stream of streams) {
-        stream.off('frame', onFrame);
-        stream.close();
-      }
+      set.off('frame', onFrame);
+      set.close();
     };
   });
 }

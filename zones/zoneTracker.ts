@@ -5,12 +5,12 @@
  * flips it, and a person standing still keeps it occupied. Time is the frames' capture time, so a
  * stream that drops frames keeps the same clock.
  *
- *   const tracker = new ZoneTracker('cam', zones, classNames);
- *   tracker.observe(labels, width, height, frameIndex, capturedAtMs) → ZoneEvent[] (usually [])
+ *   const tracker = new ZoneTracker('cam', zones);
+ *   tracker.observe(zoneMeasure(zones, classNames)(labels, w, h), frameIndex, capturedAtMs) → ZoneEvent[] (usually [])
  *   tracker.states() → [{ name, occupied, share, shares, since }]
  */
 import type { ZoneSpec } from './zoneSpec.js';
-import { zoneMeasure, type ZoneShares } from './zoneShares.js';
+import type { ZoneShares } from './zoneShares.js';
 
 export interface ZoneEvent {
   readonly type: 'zone.occupied' | 'zone.free';
@@ -48,15 +48,12 @@ interface Tracked {
 
 export class ZoneTracker {
   private tracked: Tracked[] = [];
-  private measure: ReturnType<typeof zoneMeasure>;
   private lastFrame = { index: -1, atMs: 0 };
 
   constructor(
     readonly stream: string,
     zones: readonly ZoneSpec[],
-    private readonly classNames: readonly string[],
   ) {
-    this.measure = zoneMeasure(zones, classNames);
     this.tracked = zones.map((spec) => ({ spec, occupied: false, disagreeingSince: null, since: null, last: null }));
   }
 
@@ -64,14 +61,17 @@ export class ZoneTracker {
     return this.tracked.map((t) => t.spec);
   }
 
-  /** Measures one frame and returns the zones that changed state on it. */
-  observe(labels: Uint8Array, width: number, height: number, frame: number, atMs: number): ZoneEvent[] {
-    if (this.tracked.length === 0) return [];
+  /**
+   * One frame's shares (by zone name: a measure of zones since replaced is matched where the names
+   * still are); returns the zones that changed state on it.
+   */
+  observe(measured: readonly ZoneShares[], frame: number, atMs: number): ZoneEvent[] {
+    if (atMs < this.lastFrame.atMs) return []; // an older frame, finished late: the state has moved on
     this.lastFrame = { index: frame, atMs };
-    const measured = this.measure(labels, width, height);
     const events: ZoneEvent[] = [];
-    measured.forEach((shares, z) => {
-      const t = this.tracked[z]!;
+    measured.forEach((shares) => {
+      const t = this.tracked.find((candidate) => candidate.spec.name === shares.zone);
+      if (!t) return;
       t.last = shares;
       const above = shares.share >= t.spec.minShare;
       if (above === t.occupied) {
@@ -107,7 +107,6 @@ export class ZoneTracker {
     );
     const events = this.end(this.tracked.filter((t) => !next.includes(t)));
     this.tracked = next;
-    this.measure = zoneMeasure(zones, this.classNames);
     return events;
   }
 

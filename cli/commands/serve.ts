@@ -1,5 +1,7 @@
 /** `serve`: live inputs segmented and shown in browsers, until Ctrl-C. */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { parse as parseYaml } from 'yaml';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
@@ -25,6 +27,7 @@ import {
 import { settings } from '../../core/settings.js';
 import type { LiveStreamsOptions } from '../../pipeline/liveStreams.js';
 import type { LiveBackendFactory } from '../../server/liveBackend.js';
+import { checkInput, DEFAULT_INPUT_RULES, parseInputRules } from '../../sources/inputPolicy.js';
 
 interface ServeFlags extends RunFlags, NatsSecurityFlags {
   port: number;
@@ -36,6 +39,46 @@ interface ServeFlags extends RunFlags, NatsSecurityFlags {
   workers: number;
   nats?: string;
   inputKey?: string;
+  allowInputs: string;
+  state?: string;
+  zones?: Record<string, unknown>;
+  webhook?: string;
+  webhookSecret?: string;
+  testPattern: boolean;
+}
+
+/** `--zones FILE` or `--zones '{"cam": [...]}'`: zones per stream id, checked against the model once it is loaded. */
+function zonesFlag(value: string): Record<string, unknown> {
+  let text = value;
+  const inline = value.trimStart().startsWith('{');
+  if (!inline) {
+    try {
+      text = readFileSync(value, 'utf8');
+    } catch (error) {
+      throw new InvalidArgumentError(`cannot read ${value} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  let parsed: unknown;
+  try {
+    parsed = /\.json$/i.test(value) || inline ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new InvalidArgumentError(`not JSON or YAML (${(error as Error).message.split('\n')[0]})`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new InvalidArgumentError('takes zones per stream id: {"cam": [{"name": …, "polygon": […], "classes": […]}]}');
+  return parsed as Record<string, unknown>;
+}
+
+function webhookUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`takes an http:// or https:// URL, got "${redactSecrets(value)}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InvalidArgumentError(`takes an http:// or https:// URL, got a ${url.protocol} one`);
+  return value;
 }
 
 function hostList(value: string): string[] {
@@ -74,7 +117,11 @@ async function streamsBackend(streams: LiveStreamsOptions, flags: ServeFlags): P
 }
 
 /** Serves until Ctrl-C / SIGTERM; one line per stream event on stderr. */
-async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
+async function runServe(given: string[], flags: ServeFlags): Promise<void> {
+  // No inputs: the moving test pattern, unless the streams come from the state file or the API.
+  const inputs = given.length === 0 && flags.testPattern && !flags.state ? ['testsrc'] : given;
+  const policy = parseInputRules(flags.allowInputs);
+  const webhookSecret = flags.webhookSecret ?? settings().flags.webhookSecret;
   const threads = flags.threads ?? Math.max(1, Math.floor(os.availableParallelism() / flags.workers));
   const log = (line: string) => process.stderr.write(`${redactSecrets(line)}\n`);
   const streams = {
@@ -107,10 +154,18 @@ async function runServe(inputs: string[], flags: ServeFlags): Promise<void> {
     ...(flags.allowedHosts ? { allowedHosts: flags.allowedHosts } : {}),
     maxViewers: flags.maxViewers,
     log,
+    refuseInput: (spec) => {
+      const verdict = checkInput(spec, policy, 'this server (serve --allow-inputs)');
+      return 'refused' in verdict ? verdict.refused : undefined;
+    },
+    ...(flags.zones ? { zones: flags.zones } : {}),
+    ...(flags.state ? { stateFile: flags.state } : {}),
+    ...(flags.webhook ? { webhook: { url: flags.webhook, ...(webhookSecret ? { secret: webhookSecret } : {}) } } : {}),
   });
   if (server.fallbackReason) process.stderr.write(`${cpuFallbackNote(server.fallbackReason)}\n`);
   const shown = flags.token ? `${server.url}/?token=${encodeURIComponent(flags.token)}` : `${server.url}/`;
-  process.stderr.write(`serving ${server.streamIds.join(', ')} on ${shown} (${server.provider})\n`);
+  const streamsNow = server.streamIds.length > 0 ? server.streamIds.join(', ') : 'no stream yet (POST /api/streams)';
+  process.stderr.write(`serving ${streamsNow} on ${shown} (${server.provider})\n`);
   await new Promise<void>((resolve, reject) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
@@ -123,7 +178,10 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
   const command = program
     .command('serve')
     .description('segment live inputs and show them in a browser: the viewer at /, /healthz, /metrics, WebSocket /ws')
-    .argument('[inputs...]', 'files, testsrc[:WxH[@fps]], rtsp://…, http(s)://…, camera:N or /dev/videoN', ['testsrc'])
+    .argument(
+      '[inputs...]',
+      'files, testsrc[:WxH[@fps]], rtsp://…, http(s)://…, camera:N or /dev/videoN (none: the moving test pattern)',
+    )
     .option('--port <n>', 'HTTP port (0: any free one)', port, 8080)
     .option('--host <address>', 'address to listen on (0.0.0.0 opens it to the network)', '127.0.0.1')
     .option('--token <secret>', 'require ?token=SECRET (or Authorization: Bearer) for /ws and /metrics')
@@ -139,6 +197,27 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
       64,
     )
     .option('--realtime', 'play files at their frame rate, dropping frames when behind (default: every frame)')
+    .option('--no-test-pattern', 'with no inputs, start with no stream (add them with POST /api/streams)')
+    .optionsGroup('Dashboard (docs/dashboard.md):')
+    .option(
+      '--allow-inputs <rules>',
+      'what streams added over the API may open: rtsp, rtsps, http, https, testsrc, camera, file:DIR, host:NAME, comma-separated',
+      DEFAULT_INPUT_RULES,
+    )
+    .option(
+      '--zones <file|json>',
+      'zones per stream id, JSON or YAML: {"cam": [{"name": "crossing", "polygon": [[x,y],…], "classes": ["person"]}]}',
+      zonesFlag,
+    )
+    .option(
+      '--state <file>',
+      "keep the streams added over the API and every stream's zones in this file, and start from it (no test pattern then)",
+    )
+    .option('--webhook <url>', 'POST every zone event here (JSON, retried with backoff)', webhookUrl)
+    .option(
+      '--webhook-secret <secret>',
+      'sign webhook bodies: x-deeplab-signature: sha256=HMAC(secret, body) [env DEEPLAB_STREAM_WEBHOOK_SECRET]',
+    )
     .option(
       '--config <file>',
       'read the streams ("inputs") and any of these flags from a JSON or YAML file (keys as the flags in camelCase; a flag given here wins)',
@@ -203,7 +282,8 @@ Examples:
   deeplab-stream serve vtest.avi --realtime --model deeplabv3-voc --tiles auto --crf on
   deeplab-stream serve rtsp://user:pw@10.0.0.7/live camera:0 --host 0.0.0.0 --token SECRET
   deeplab-stream serve rtsp://10.0.0.7/live --nats nats://broker:4222   (run by: deeplab-stream worker --nats …)
-  deeplab-stream serve --config serve.yaml                    inputs: [rtsp://10.0.0.7/live], port: 8080, model: deeplab-cityscapes`,
+  deeplab-stream serve --config serve.yaml                    inputs: [rtsp://10.0.0.7/live], port: 8080, model: deeplab-cityscapes
+  deeplab-stream serve --no-test-pattern --state dash.json --webhook http://127.0.0.1:9000/hook   streams and zones over /api`,
     )
     .action(async (inputs: string[], flags: ServeFlags) => {
       try {

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FrameCredits } from '../../sources/frameCredits.js';
 import { describeOpenFailure, parseLiveInput } from '../../sources/liveInputs.js';
 import { LiveStream } from '../../sources/liveStream.js';
+import { LiveStreamSet } from '../../sources/liveStreamSet.js';
 import { pullLiveStreams } from '../../sources/pullLiveStreams.js';
 import { tempDir, writeClip } from '../helpers/fixtures.js';
 
@@ -126,7 +127,7 @@ describe('pullLiveStreams', () => {
     const credits = new FrameCredits(1);
     // "Inference" takes 100 ms: both streams always have a frame waiting when a credit comes back.
     const frames = await firstValueFrom(
-      pullLiveStreams([fast, slow], credits).pipe(
+      pullLiveStreams(new LiveStreamSet([fast, slow]), credits).pipe(
         tap(() => setTimeout(() => credits.release(), 100)),
         take(10),
         toArray(),

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { zoneMeasure } from '../../zones/zoneShares.js';
 import { ZoneTracker, type ZoneEvent } from '../../zones/zoneTracker.js';
 import type { ZoneSpec } from '../../zones/zoneSpec.js';
 
@@ -48,9 +49,10 @@ function scene(): { labels: Uint8Array; atMs: number }[] {
 
 describe('ZoneTracker', () => {
   it('tells occupied once after minSeconds above minShare, free once after as long below, and no blip either way', () => {
-    const tracker = new ZoneTracker('cam', [crossing], classes);
+    const tracker = new ZoneTracker('cam', [crossing]);
+    const measure = zoneMeasure([crossing], classes);
     const events: ZoneEvent[] = [];
-    scene().forEach(({ labels, atMs }, i) => events.push(...tracker.observe(labels, W, H, i, atMs)));
+    scene().forEach(({ labels, atMs }, i) => events.push(...tracker.observe(measure(labels, W, H), i, atMs)));
     expect(events.map((e) => [e.type, e.frame])).toEqual([
       // 5% of the zone's 1200 pixels is 5 columns of the 12-pixel person: from frame 33 on, occupied 1 s (10 frames) later;
       // gone after frame 59, free 1 s later. Neither the blip at 5 nor the miss at 52 changes anything.
@@ -67,9 +69,9 @@ describe('ZoneTracker', () => {
   });
 
   it('keeps an unchanged zone’s state across a replace, and tells an occupied zone free when it is removed', () => {
-    const tracker = new ZoneTracker('cam', [crossing], classes);
-    const full = frame({ x: 40, y: 30, size: 30 }, 1);
-    for (let i = 0; i <= 10; i++) tracker.observe(full, W, H, i, i * 100);
+    const tracker = new ZoneTracker('cam', [crossing]);
+    const full = zoneMeasure([crossing], classes)(frame({ x: 40, y: 30, size: 30 }, 1), W, H);
+    for (let i = 0; i <= 10; i++) tracker.observe(full, i, i * 100);
     expect(tracker.states()[0]!.occupied).toBe(true);
     expect(tracker.replace([crossing, { ...crossing, name: 'other' }])).toEqual([]);
     expect(tracker.states().map((s) => s.occupied)).toEqual([true, false]);
