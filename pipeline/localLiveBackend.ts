@@ -91,6 +91,8 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
           );
         }),
         onPublished: (segmentation) => {
+          // A frame of a stream removed while it was in flight: its series are gone and stay gone.
+          if (!streams.get(segmentation.frame.streamId)) return;
           metrics.framePublished(segmentation);
           measureZones(segmentation);
         },

@@ -38,6 +38,7 @@ export class LiveMetrics {
   private readonly crfFrames: Counter<'stream' | 'start'>;
   private readonly crfActiveShare: Histogram;
   private readonly ignoredClusterMessages: Counter<'reason'>;
+  private readonly fps: Gauge<'stream'>;
   private readonly zoneShare: Gauge<'stream' | 'zone' | 'class'>;
   private readonly zoneOccupied: Gauge<'stream' | 'zone'>;
   private readonly zoneEvents: Counter<'stream' | 'type'>;
@@ -115,7 +116,7 @@ export class LiveMetrics {
       registers,
     });
     const recent = this.recent;
-    new Gauge({
+    this.fps = new Gauge({
       name: 'deeplab_stream_fps',
       help: 'Frames published per second, over the last second',
       labelNames: ['stream'],
@@ -186,6 +187,7 @@ export class LiveMetrics {
     this.zonesChanged(stream, []);
     this.zoneSeries.delete(stream);
     this.recent.delete(stream);
+    this.fps.remove({ stream });
     this.frames.remove({ stream });
     this.endToEndSeconds.remove({ stream });
     this.outages.remove({ stream });

@@ -1,0 +1,159 @@
+/**
+ * A scene whose zone events are known: a model that labels each pixel by its strongest colour
+ * channel (red "background", green "person", blue "car"), and a clip on a red ground where a green
+ * square stands in the lower right from 1.5 s to 3.5 s — with a one-frame green blip there at 0.5 s
+ * (DeepLab's flicker) and H.264's block noise. Plus the two ends a dashboard talks to: an SSE reader
+ * and a webhook receiver, both real, on 127.0.0.1.
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { ONNX_UINT8, OnnxGraphBuilder } from '../../model/onnxGraph.js';
+
+export const SCENE = { width: 160, height: 96, fps: 10, seconds: 6, enter: 1.5, leave: 3.5, blip: 0.5 };
+
+/** The zone the square stands in: the lower-right quarter. */
+export const LOWER_RIGHT: [number, number][] = [
+  [0.5, 0.5],
+  [1, 0.5],
+  [1, 1],
+  [0.5, 1],
+];
+
+/** Scores = the pixel's colour channels (uint8 NHWC in, float NHWC out): argmax is its strongest channel. */
+function colourModelBytes(): Uint8Array {
+  const g = new OnnxGraphBuilder();
+  const x = g.input('ImageTensor', [1, 'height', 'width', 3], ONNX_UINT8, 3);
+  const [scores] = g.node('Cast', [x], [OnnxGraphBuilder.int('to', 1)]);
+  g.rename(scores!, 'scores');
+  g.output('scores', [1, 'height', 'width', 3]);
+  return g.toBytes('colours');
+}
+
+export function writeColourModel(dir: string): string {
+  const file = path.join(dir, 'colours.onnx');
+  writeFileSync(file, colourModelBytes());
+  writeFileSync(`${file}.json`, JSON.stringify({ classes: ['background', 'person', 'car'] }));
+  return file;
+}
+
+export async function writeZoneClip(dir: string, name = 'scene.mp4'): Promise<string> {
+  const file = path.join(dir, name);
+  const { width, height, fps, seconds, enter, leave, blip } = SCENE;
+  const filter = [
+    `color=c=0xC02020:s=${width}x${height}:r=${fps}:d=${seconds}[ground]`,
+    `color=c=0x20C020:s=40x40:r=${fps}:d=${seconds}[square]`,
+    `[ground][square]overlay=x=${width - 60}:y=${height - 44}:enable='between(t,${enter},${leave - 0.01})+between(t,${blip},${blip + 0.05})'`,
+  ].join(';');
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('ffmpeg', [
+      '-nostdin',
+      '-v',
+      'error',
+      '-y',
+      '-filter_complex',
+      filter,
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      '-g',
+      String(fps),
+      file,
+    ]);
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg: ${stderr}`))));
+  });
+  return file;
+}
+
+export interface ReceivedEvent {
+  readonly type: string;
+  readonly stream: string;
+  readonly zone: string;
+  readonly share: number;
+  readonly at: string;
+  readonly frame: number;
+  readonly receivedAt: number;
+}
+
+/** Reads /api/events as a browser's EventSource would; `events` grows as they come. */
+export async function readEvents(url: string): Promise<{ events: ReceivedEvent[]; close: () => void }> {
+  const controller = new AbortController();
+  const response = await fetch(url, { signal: controller.signal });
+  if (response.status !== 200) throw new Error(`GET ${url}: ${response.status} ${await response.text()}`);
+  const events: ReceivedEvent[] = [];
+  void (async () => {
+    let buffer = '';
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = block
+            .split('\n')
+            .filter((l) => l.startsWith('data: '))
+            .map((l) => l.slice(6))
+            .join('\n');
+          if (data) events.push({ ...(JSON.parse(data) as Omit<ReceivedEvent, 'receivedAt'>), receivedAt: Date.now() });
+        }
+      }
+    } catch {
+      // closed
+    }
+  })();
+  return { events, close: () => controller.abort() };
+}
+
+export interface WebhookReceiver {
+  readonly url: string;
+  readonly received: { body: string; headers: IncomingMessage['headers'] }[];
+  /** How it answers: 'ok' (204), 'fail' (500), 'hang' (never). */
+  mode: 'ok' | 'fail' | 'hang';
+  /** Requests answered 500 or left hanging. */
+  refused: number;
+  close(): Promise<void>;
+}
+
+export async function startWebhookReceiver(): Promise<WebhookReceiver> {
+  const receiver: WebhookReceiver = {
+    url: '',
+    received: [],
+    mode: 'ok',
+    refused: 0,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (c: Buffer) => chunks.push(c));
+    request.on('end', () => {
+      if (receiver.mode === 'hang') {
+        receiver.refused += 1;
+        return;
+      }
+      if (receiver.mode === 'fail') {
+        receiver.refused += 1;
+        response.writeHead(500).end('no');
+        return;
+      }
+      receiver.received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: request.headers });
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  Object.assign(receiver, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook` });
+  return receiver;
+}

@@ -1,0 +1,206 @@
+/**
+ * The dashboard's API end to end: a real `serve`, a real clip where a shape enters a zone, a real
+ * SSE reader and a real webhook receiver on 127.0.0.1.
+ */
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/fixtures.js';
+import { type ServeProcess, startServe } from '../helpers/liveServer.js';
+import {
+  LOWER_RIGHT,
+  readEvents,
+  SCENE,
+  startWebhookReceiver,
+  type WebhookReceiver,
+  writeColourModel,
+  writeZoneClip,
+} from '../helpers/zoneScene.js';
+
+const { dir, cleanup } = tempDir('dls-dashboard-');
+let model: string;
+let clip: string;
+let serve: ServeProcess | null = null;
+let receiver: WebhookReceiver | null = null;
+
+beforeAll(async () => {
+  model = writeColourModel(dir);
+  clip = await writeZoneClip(dir);
+});
+afterEach(async () => {
+  await serve?.stop();
+  serve = null;
+  await receiver?.close();
+  receiver = null;
+});
+afterAll(cleanup);
+
+const corner = { name: 'corner', polygon: LOWER_RIGHT, classes: ['person'], minShare: 0.1, minSeconds: 0.5 };
+
+async function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : null };
+}
+
+async function until(what: string, ok: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('the dashboard API (serve, real clip, SSE and webhook receivers)', () => {
+  it('tells a shape entering a zone once and its leaving once, on SSE and signed at the webhook, at the frames it happened', async () => {
+    receiver = await startWebhookReceiver();
+    serve = await startServe(
+      ['--no-test-pattern', '--model', model, '--allow-inputs', `file:${dir}`, '--webhook', receiver.url],
+      { DEEPLAB_STREAM_WEBHOOK_SECRET: 'a shared secret' },
+    );
+    const sse = await readEvents(`${serve.url}/api/events`);
+    const added = await call('POST', `${serve.url}/api/streams`, { id: 'door', input: clip, zones: [corner] });
+    expect(added.status, JSON.stringify(added.json)).toBe(201);
+    expect(added.json).toMatchObject({ id: 'door', kind: 'file' });
+    await until('both events', () => sse.events.length >= 2 && receiver!.received.length >= 2);
+    await serve.waitForLog(/stream door: ended/);
+    await new Promise((r) => setTimeout(r, 300)); // nothing more may come
+    sse.close();
+    expect(sse.events.map((e) => [e.type, e.stream, e.zone])).toEqual([
+      ['zone.occupied', 'door', 'corner'],
+      ['zone.free', 'door', 'corner'],
+    ]);
+    const [occupied, free] = sse.events;
+    // The square is 1600 of the zone's 3840 pixels; the 0.5 s blip never counts.
+    expect(occupied!.share).toBeGreaterThan(0.35);
+    expect(free!.share).toBeLessThan(0.1);
+    const frameAt = (seconds: number) => seconds * SCENE.fps;
+    expect(occupied!.frame).toBeGreaterThanOrEqual(frameAt(SCENE.enter + corner.minSeconds) - 1);
+    expect(occupied!.frame).toBeLessThanOrEqual(frameAt(SCENE.enter + corner.minSeconds) + 3);
+    expect(free!.frame).toBeGreaterThanOrEqual(frameAt(SCENE.leave + corner.minSeconds) - 1);
+    expect(free!.frame).toBeLessThanOrEqual(frameAt(SCENE.leave + corner.minSeconds) + 3);
+    expect(Date.parse(free!.at) - Date.parse(occupied!.at)).toBeGreaterThan(1500);
+    // The webhook: the same events, in order, each signed over its exact body.
+    expect(receiver.received.map((r) => JSON.parse(r.body) as { type: string; frame: number })).toEqual(
+      sse.events.map(({ receivedAt: _, ...event }) => event),
+    );
+    for (const { body, headers } of receiver.received) {
+      expect(headers['x-deeplab-signature']).toBe(
+        `sha256=${createHmac('sha256', 'a shared secret').update(body).digest('hex')}`,
+      );
+      expect(headers['content-type']).toBe('application/json');
+    }
+    const metrics = await (await fetch(`${serve.url}/metrics`)).text();
+    expect(metrics).toMatch(/deeplab_zone_events_total\{stream="door",type="zone.occupied"\} 1/);
+    expect(metrics).toMatch(/deeplab_zone_occupied\{stream="door",zone="corner"\} 0/);
+    expect((await call('DELETE', `${serve.url}/api/streams/door`)).status).toBe(204);
+    expect((await call('GET', `${serve.url}/api/streams`)).json).toEqual({ streams: [] });
+    const after = await (await fetch(`${serve.url}/metrics`)).text();
+    expect(after.split('\n').filter((l) => l.includes(`stream="door"`))).toEqual([]);
+  }, 60_000);
+
+  it('answers hostile requests with one line each, and keeps serving', async () => {
+    serve = await startServe(['--model', model, '--allow-inputs', `testsrc,file:${dir}`, '--token', 'tok']);
+    const api = `${serve.url}/api`;
+    const auth = { authorization: 'Bearer tok' };
+    const refusal = async (method: string, url: string, body?: unknown, headers: Record<string, string> = auth) => {
+      const r = await call(method, url, body, headers);
+      expect(Object.keys(r.json ?? {})).toEqual(['error']);
+      expect(String(r.json!['error'])).not.toContain('\n');
+      return { status: r.status, error: String(r.json!['error']) };
+    };
+    expect(await refusal('GET', `${api}/streams`, undefined, {})).toMatchObject({ status: 401 });
+    expect(
+      await refusal('POST', `${api}/streams`, { input: 'testsrc' }, { ...auth, origin: 'http://evil.example' }),
+    ).toMatchObject({ status: 403 });
+    expect(await refusal('POST', `${api}/streams`, '{"input": ')).toEqual({
+      status: 400,
+      error: 'the body is not JSON',
+    });
+    expect(await refusal('POST', `${api}/streams`, { input: 42 })).toMatchObject({ status: 400, error: /^input: / });
+    expect(await refusal('POST', `${api}/streams`, { input: 'testsrc', extra: 1 })).toMatchObject({ status: 400 });
+    expect(await refusal('POST', `${api}/streams`, { input: 'testsrc', id: '../../x' })).toMatchObject({
+      status: 400,
+      error: /letters, digits/,
+    });
+    expect(await refusal('POST', `${api}/streams`, { input: '/etc/passwd' })).toMatchObject({
+      status: 403,
+      error: /outside the directories allowed on this server/,
+    });
+    expect(await refusal('POST', `${api}/streams`, { input: 'rtsp://10.0.0.1/x' })).toMatchObject({ status: 403 });
+    expect(await refusal('POST', `${api}/streams`, { input: 'gst:videotestsrc ! fakesink' })).toMatchObject({
+      status: 403,
+    });
+    expect(await refusal('POST', `${api}/streams`, { input: path.join(dir, 'missing.mp4') })).toMatchObject({
+      status: 400,
+    });
+    expect(await refusal('POST', `${api}/streams`, { input: 'testsrc', id: 'testsrc' })).toMatchObject({ status: 409 });
+    const zones = `${api}/streams/testsrc/zones`;
+    const million = Array.from({ length: 1_000_000 }, (_, i) => [i / 1e6, 0.5]);
+    expect(await refusal('PUT', zones, [{ name: 'a', polygon: million, classes: ['person'] }])).toMatchObject({
+      status: 413,
+    });
+    const many = Array.from({ length: 10_000 }, (_, i) => ({ name: `z${i}`, polygon: LOWER_RIGHT, classes: ['car'] }));
+    expect((await refusal('PUT', zones, many)).status).toBeGreaterThanOrEqual(400);
+    expect(await refusal('PUT', zones, '[{"name":"a","polygon":[[0,0],[NaN,1],[1,1]],"classes":["person"]}]')).toEqual({
+      status: 400,
+      error: 'the body is not JSON',
+    });
+    expect(
+      await refusal('PUT', zones, [
+        {
+          name: 'a',
+          polygon: [
+            [0, 0],
+            [1e308, 1],
+            [1, 1],
+          ],
+          classes: ['person'],
+        },
+      ]),
+    ).toMatchObject({ status: 400, error: /zone 1 \(a\): polygon\.1\.0/ });
+    expect(await refusal('PUT', zones, [{ name: 'a', polygon: LOWER_RIGHT, classes: ['unicorn'] }])).toMatchObject({
+      status: 400,
+      error: /"unicorn" is not a class of the model \(its classes: background, person, car\)/,
+    });
+    expect(await refusal('PUT', `${api}/streams/nope/zones`, [])).toMatchObject({ status: 404 });
+    expect(await refusal('DELETE', `${api}/streams/..%2F..%2Fetc`)).toMatchObject({ status: 404 });
+    expect(await refusal('GET', `${api}/clips/..%2F..%2Fetc%2Fpasswd`)).toMatchObject({ status: 404 });
+    expect(await refusal('PATCH', `${api}/streams`)).toMatchObject({ status: 405 });
+    expect(await refusal('GET', `${api}/streams/%E0%A4%A`)).toMatchObject({ status: 400 });
+    // Still serving, the stream untouched, and a valid zone list taken.
+    const ok = await call('PUT', zones, [{ name: 'sky', polygon: LOWER_RIGHT, classes: ['car'] }], auth);
+    expect(ok.status).toBe(200);
+    const health = (await (await fetch(`${serve.url}/healthz`)).json()) as {
+      streams: { id: string; status: string }[];
+    };
+    expect(health.streams.map((s) => s.id)).toEqual(['testsrc']);
+    expect(serve.stderr()).not.toMatch(/at .*\.js:\d+|internal error/);
+  }, 60_000);
+
+  it('keeps the streams added and every zone across a restart (--state), written whole', async () => {
+    const state = path.join(dir, 'state.json');
+    serve = await startServe(['--model', model, '--allow-inputs', 'testsrc', '--state', state]);
+    expect(
+      (await call('POST', `${serve.url}/api/streams`, { id: 'extra', input: 'testsrc:64x48@5', crf: false })).status,
+    ).toBe(201);
+    expect((await call('PUT', `${serve.url}/api/streams/extra/zones`, [corner])).status).toBe(200);
+    await until('the state written', () => {
+      try {
+        return readFileSync(state, 'utf8').includes('corner');
+      } catch {
+        return false;
+      }
+    });
+    await serve.stop();
+    serve = await startServe(['--model', model, '--state', state]);
+    const listed = (await call('GET', `${serve.url}/api/streams`)).json as { streams: { id: string }[] };
+    expect(listed.streams.map((s) => s.id)).toEqual(['extra']); // no test pattern: the state says what runs
+    expect((await call('GET', `${serve.url}/api/streams/extra/zones`)).json).toMatchObject({ zones: [corner] });
+  }, 60_000);
+});
