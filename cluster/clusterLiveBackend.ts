@@ -29,7 +29,6 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
     const relay = await startLiveRelay({
       nats: options.nats,
       inputs,
-      realtime: Boolean(options.realtime),
       modelPath: options.modelPath,
       run: runSettingsFor({
         ...options,

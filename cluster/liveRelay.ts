@@ -41,7 +41,6 @@ import type { ZoneEvent } from '../zones/zoneTracker.js';
 export interface LiveRelayOptions {
   readonly nats: NatsTarget;
   readonly inputs: readonly LiveInput[];
-  readonly realtime: boolean;
   readonly modelPath: string;
   readonly run: RunSettings;
   readonly crfOn: (streamId: string) => boolean;
@@ -114,7 +113,8 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         stream: input.id,
         input: input.shown,
         ...(sealedInput ? { sealedInput } : {}),
-        realtime: o.realtime,
+        // Files named on serve's command line follow --realtime; those added over its API are always live.
+        realtime: input.latestWins,
         model,
         run: o.run,
         crfOn: o.crfOn(input.id),
@@ -208,7 +208,10 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         const result = id === undefined ? null : frameResult(message.data);
         if (id === undefined) ignored('unknown_stream');
         else if (!result || result.stream !== id) ignored('malformed');
-        else o.metrics.frameRelayed(id, result);
+        else {
+          o.metrics.frameRelayed(id, result);
+          if (result.zones) o.onZones(id, result.index, result.capturedAt, result.zones);
+        }
       }
     })();
     void (async () => {

@@ -39,9 +39,13 @@ export function writeColourModel(dir: string): string {
   return file;
 }
 
-export async function writeZoneClip(dir: string, name = 'scene.mp4'): Promise<string> {
+export async function writeZoneClip(
+  dir: string,
+  name = 'scene.mp4',
+  timing: Partial<Pick<typeof SCENE, 'seconds' | 'enter' | 'leave'>> = {},
+): Promise<string> {
   const file = path.join(dir, name);
-  const { width, height, fps, seconds, enter, leave, blip } = SCENE;
+  const { width, height, fps, seconds, enter, leave, blip } = { ...SCENE, ...timing };
   const filter = [
     `color=c=0xC02020:s=${width}x${height}:r=${fps}:d=${seconds}[ground]`,
     `color=c=0x20C020:s=40x40:r=${fps}:d=${seconds}[square]`,
