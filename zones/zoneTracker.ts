@@ -10,22 +10,10 @@
  *   tracker.states() → [{ name, occupied, share, shares, since }]
  */
 import type { ZoneSpec } from './zoneSpec.js';
+import type { ZoneEvent } from './zoneEvent.js';
 import type { ZoneShares } from './zoneShares.js';
 
-export interface ZoneEvent {
-  readonly type: 'zone.occupied' | 'zone.free';
-  readonly stream: string;
-  readonly zone: string;
-  readonly classes: readonly string[];
-  /** The listed classes' share of the zone on the frame that decided it. */
-  readonly share: number;
-  /** When that frame was captured (ISO 8601). */
-  readonly at: string;
-  /** That frame's index in its stream. */
-  readonly frame: number;
-  /** The event clip's name, when clips are kept (`GET /api/clips/<name>`). */
-  readonly clip?: string;
-}
+export type { ZoneEvent } from './zoneEvent.js';
 
 export interface ZoneState {
   readonly name: string;
