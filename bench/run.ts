@@ -3,7 +3,7 @@
  * and noisy): each pair alternates its two sides and reports medians.
  *
  *   npm run bench                        all benchmarks
- *   npm run bench -- pipeline decode     a selection (real, pipeline, decode, rss, models, crf, live; soak)
+ *   npm run bench -- pipeline decode     a selection (real, pipeline, decode, rss, models, crf, live, zones; soak)
  *   BENCH_QUICK=1 npm run bench          shorter inputs, for a smoke run
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +25,7 @@ import { benchSoak } from './soakBench.js';
 import { benchCatalogue } from './catalogueBench.js';
 import { benchCluster } from './clusterBench.js';
 import { crfBenches } from './crfBench.js';
+import { benchZones } from './zonesBench.js';
 import { median, runMeasured } from './benchUtil.js';
 
 const quick = process.env['BENCH_QUICK'] === '1';
@@ -370,6 +371,8 @@ const all: Record<string, () => Promise<void>> = {
   'live-real': benchLiveReal,
   soak: benchSoakServe,
   cluster: benchClusterRuns,
+  zones: async () =>
+    void (results['zones'] = await benchZones({ cli, seconds: quick ? 3 : 6, rounds: quick ? 2 : 3, say })),
 };
 const byDefault = Object.keys(all).filter((name) => name !== 'soak');
 const chosen = process.argv.slice(2).filter((a) => a in all);

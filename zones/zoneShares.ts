@@ -59,6 +59,11 @@ export function zoneRuns(polygon: readonly (readonly [number, number])[], width:
 /**
  * The measure of a stream's zones: rasterises each zone at the first frame of a size and keeps the
  * runs while the size holds. Classes are looked up by name once.
+ *
+ * How it counts, cheapest first (bench zones): a class that the zones with few classes cover more
+ * than a quarter of the frame with is counted once along the frame, up to every place a run starts
+ * or ends, and then costs each zone one subtraction per run; other classes of such zones are counted by comparing along the
+ * zone's runs; a zone listing many classes counts all labels in one pass over its runs.
  */
 export function zoneMeasure(
   zones: readonly ZoneSpec[],
@@ -67,23 +72,82 @@ export function zoneMeasure(
   const listed = zones.map((z) => z.classes.map((name) => classNames.indexOf(name)));
   let size = '';
   let runs: ZoneRuns[] = [];
+  /**
+   * Classes counted cumulatively, and where: `cuts` are the frame positions where a run of a zone
+   * with few classes starts or ends (sorted), `runCuts[z]` each run's start and end as indices into
+   * them, and `at.get(c)[k]` the pixels of class c before `cuts[k]` — one read per pixel per such
+   * class, one subtraction per run per zone.
+   */
+  let cuts = new Int32Array(0);
+  let runCuts: Int32Array[] = [];
+  let at = new Map<number, Uint32Array>();
   const counts = new Uint32Array(256);
+  const few = (z: number) => listed[z]!.length <= 3;
   return (labels, width, height) => {
     if (`${width}x${height}` !== size) {
       size = `${width}x${height}`;
       runs = zones.map((z) => zoneRuns(z.polygon, width, height));
+      const demand = new Map<number, number>();
+      zones.forEach((_, z) => {
+        if (few(z)) for (const c of listed[z]!) if (c >= 0) demand.set(c, (demand.get(c) ?? 0) + runs[z]!.pixels);
+      });
+      const cumulative = [...demand].filter(([, pixels]) => pixels > (width * height) / 4).map(([c]) => c);
+      const positions = new Set<number>();
+      zones.forEach((_, z) => {
+        if (!few(z)) return;
+        const { starts, lengths } = runs[z]!;
+        for (let r = 0; r < starts.length; r++) positions.add(starts[r]!).add(starts[r]! + lengths[r]!);
+      });
+      cuts = Int32Array.from([...positions].sort((a, b) => a - b));
+      const cutOf = new Map(Array.from(cuts, (position, k) => [position, k]));
+      runCuts = zones.map((_, z) => {
+        const { starts, lengths } = runs[z]!;
+        if (!few(z)) return new Int32Array(0);
+        return Int32Array.from({ length: starts.length * 2 }, (_, k) =>
+          cutOf.get(k % 2 === 0 ? starts[k >> 1]! : starts[k >> 1]! + lengths[k >> 1]!)!,
+        );
+      });
+      at = new Map(cumulative.map((c) => [c, new Uint32Array(cuts.length)]));
+    }
+    for (const [c, before] of at) {
+      let n = 0;
+      let i = cuts[0] ?? 0;
+      for (let k = 0; k < cuts.length; k++) {
+        const stop = cuts[k]!;
+        for (; i < stop; i++) n += labels[i] === c ? 1 : 0;
+        before[k] = n;
+      }
     }
     return zones.map((zone, z) => {
       const { starts, lengths, pixels } = runs[z]!;
+      const classes = listed[z]!;
       counts.fill(0);
-      for (let r = 0; r < starts.length; r++) {
-        const end = starts[r]! + lengths[r]!;
-        for (let i = starts[r]!; i < end; i++) counts[labels[i]!]! += 1;
+      if (few(z)) {
+        for (const c of classes) {
+          if (c < 0) continue;
+          let n = 0;
+          const before = at.get(c);
+          if (before) {
+            const rc = runCuts[z]!;
+            for (let k = 0; k < rc.length; k += 2) n += before[rc[k + 1]!]! - before[rc[k]!]!;
+          } else {
+            for (let r = 0; r < starts.length; r++) {
+              const end = starts[r]! + lengths[r]!;
+              for (let i = starts[r]!; i < end; i++) n += labels[i] === c ? 1 : 0;
+            }
+          }
+          counts[c] = n;
+        }
+      } else {
+        for (let r = 0; r < starts.length; r++) {
+          const end = starts[r]! + lengths[r]!;
+          for (let i = starts[r]!; i < end; i++) counts[labels[i]!]! += 1;
+        }
       }
       const shares: Record<string, number> = {};
       let covered = 0;
       zone.classes.forEach((name, k) => {
-        const c = listed[z]![k]!;
+        const c = classes[k]!;
         const n = c < 0 ? 0 : counts[c]!;
         covered += n;
         shares[name] = pixels > 0 ? n / pixels : 0;

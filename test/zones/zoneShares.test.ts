@@ -100,4 +100,22 @@ describe('zoneMeasure', () => {
     expect(right!.share).toBe(100 / 2500);
     expect(middle!.share).toBe(0.5);
   });
+
+  it('counts as exactly with many classes listed (one counting pass) as with few (a pass per class)', () => {
+    const labels = Uint8Array.from({ length: 30 * 20 }, (_, i) => (i * 7919) % 6);
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const polygon: [number, number][] = [
+      [0.1, 0.1],
+      [0.9, 0.3],
+      [0.4, 0.95],
+    ];
+    const [many] = zoneMeasure([zone('many', polygon, ['b', 'c', 'd', 'e'])], names)(labels, 30, 20);
+    const few = ['b', 'c', 'd', 'e'].map((c) => zoneMeasure([zone('one', polygon, [c])], names)(labels, 30, 20)[0]!);
+    expect(Object.values(many!.shares)).toEqual(few.map((f) => f.share));
+    expect(many!.share).toBeCloseTo(
+      few.reduce((a, f) => a + f.share, 0),
+      12,
+    );
+    expect(many!.share).toBeGreaterThan(0.5);
+  });
 });
