@@ -246,6 +246,7 @@ export interface SegmentFlags extends RunFlags {
   output?: string;
   masks?: string;
   framesJson?: string;
+  masksRle?: boolean;
   workers?: number;
   scales?: number[];
   flip?: boolean;

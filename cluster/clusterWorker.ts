@@ -263,6 +263,7 @@ async function segmentChunk(
         input,
         device: options.device,
         framesJsonPath: out.frames,
+        ...(run.masksRle ? { masksRle: true } : {}),
         ...(task.outputs.masks ? { masksDir: out.masks } : {}),
         ...(task.outputs.video ? { outputPath: out.video } : {}),
         // The cores split as `segment` splits them: inference workers side by side, one thread each on two cores.

@@ -26,6 +26,7 @@ import { LiveStream } from '../sources/liveStream.js';
 import { LiveStreamSet } from '../sources/liveStreamSet.js';
 import { checkInput, type InputPolicy } from '../sources/inputPolicy.js';
 import { zoneMeasure } from '../zones/zoneShares.js';
+import { labelsToCocoRle } from '../io/cocoRle.js';
 import { parseZones } from '../zones/zoneSpec.js';
 import type { Cluster } from './natsCluster.js';
 import {
@@ -34,6 +35,7 @@ import {
   leaseTtlMs,
   liveSubject,
   type LiveTask,
+  MAX_MESSAGE_BYTES,
   parseLiveTask,
   resultsSubject,
   statusSubject,
@@ -99,6 +101,8 @@ class ClusterFrameSink implements SegmentationSink {
     private readonly watched: () => boolean,
     /** The stream's zones, measured on every frame and sent with its result. */
     private readonly zones: () => ZoneMeasure | null,
+    /** The frame's labels as COCO RLE in its result. */
+    private readonly masksRle: boolean,
     private readonly onLost: (error: unknown) => void,
   ) {}
 
@@ -124,6 +128,11 @@ class ClusterFrameSink implements SegmentationSink {
       ),
       worker: this.worker,
     };
+    if (this.masksRle) {
+      const masks = labelsToCocoRle(segmentation.labels, frame.width, frame.height, this.classNames);
+      // A label map of noise would not fit a message: that frame's result goes without its masks.
+      if (Object.values(masks).reduce((n, m) => n + m.counts.length, 0) < MAX_MESSAGE_BYTES / 2) result.masks = masks;
+    }
     const measure = this.zones();
     if (measure) result.zones = measure(segmentation.labels, frame.width, frame.height);
     // A result the broker did not take (it is away for a moment) is lost, not the stream.
@@ -371,6 +380,7 @@ export class LiveClaims {
           descriptor.classNames,
           () => owned.watched,
           () => owned.zones,
+          Boolean(run.masksRle),
           (error) => lostResults(error),
         ),
         onPublished: () => {},

@@ -102,6 +102,8 @@ const RUN_SETTINGS = z.strictObject({
   overlayStyle: z.enum(['fill', 'outline', 'both']).optional(),
   classesShown: z.array(z.string().max(200)).max(1024).optional(),
   legend: z.boolean().optional(),
+  /** Each frame's labels as COCO RLE in the frames JSON (segment) or the results (serve). */
+  masksRle: z.boolean().optional(),
   encoderPreset: z
     .string()
     .regex(/^[a-z]{1,12}$/)
@@ -232,6 +234,11 @@ const FRAME_RESULT = z.strictObject({
     .record(z.string().max(40), z.number().finite().min(0))
     .refine((s) => Object.keys(s).length <= 32, 'at most 32 stages'),
   worker: z.string().max(200),
+  /** The frame's labels as COCO RLE per class present (`--masks-rle`); left out of a result that would be too large. */
+  masks: z
+    .record(z.string().max(200), z.strictObject({ size: z.tuple([count, count]), counts: z.string().max(MAX_MESSAGE_BYTES) }))
+    .refine((m) => Object.keys(m).length <= 1024, 'at most 1024 classes')
+    .optional(),
   /** Each zone's shares on this frame (streams with zones only). */
   zones: z
     .array(

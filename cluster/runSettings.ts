@@ -8,7 +8,7 @@ import type { SegmentOptions } from '../pipeline/segmentVideo.js';
 import type { RunSettings } from './protocol.js';
 
 export type RunSettingsSource = PlanOptions &
-  Pick<SegmentOptions, 'batchSize' | 'opacity' | 'overlayStyle' | 'legend' | 'encoderPreset' | 'strict'> & {
+  Pick<SegmentOptions, 'batchSize' | 'opacity' | 'overlayStyle' | 'legend' | 'encoderPreset' | 'strict' | 'masksRle'> & {
     readonly crf?: Pick<NonNullable<SegmentOptions['crf']>, 'params' | 'warmStart'> | undefined;
   };
 
@@ -29,6 +29,7 @@ export function runSettingsFor(o: RunSettingsSource): RunSettings {
     ...(o.crf ? { crf: { params: o.crf.params, ...(o.crf.warmStart ? { warmStart: o.crf.warmStart } : {}) } } : {}),
     ...(Object.keys(overrides).length ? { modelOverrides: overrides } : {}),
     ...(o.strict ? { strict: true } : {}),
+    ...(o.masksRle ? { masksRle: true } : {}),
   };
 }
 

@@ -16,6 +16,8 @@ export interface LiveStreamsOptions extends Omit<PlanOptions, 'scales' | 'flip'>
   readonly inputs: readonly string[];
   /** Pace files at their frame rate and let them drop frames like live inputs. */
   readonly realtime?: boolean;
+  /** Each frame's labels as COCO RLE in the cluster's results (`serve --nats --masks-rle`). */
+  readonly masksRle?: boolean;
   readonly device: Device;
   readonly workers: number;
   readonly threadsPerWorker: number;

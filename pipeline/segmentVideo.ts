@@ -31,6 +31,8 @@ export interface SegmentOptions extends PlanOptions {
   readonly outputPath?: string;
   readonly masksDir?: string;
   readonly framesJsonPath?: string;
+  /** Each frame's labels as COCO RLE per class in the frames JSON (`--masks-rle`). */
+  readonly masksRle?: boolean;
   readonly device: Device;
   /** Frames per inference call. */
   readonly batchSize: number;
@@ -129,7 +131,7 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
       );
     }
     if (options.masksDir) sinks.push(new MaskPngSink(options.masksDir));
-    if (options.framesJsonPath) sinks.push(new FrameStatsSink(options.framesJsonPath, descriptor.classNames));
+    if (options.framesJsonPath) sinks.push(new FrameStatsSink(options.framesJsonPath, descriptor.classNames, Boolean(options.masksRle)));
 
     pool = options.poolFor
       ? await options.poolFor(plan)

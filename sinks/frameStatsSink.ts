@@ -1,12 +1,14 @@
 /**
  * JSON lines, one per frame: `{"index":0,"ptsMs":0,"width":640,"height":360,"pixels":{"person":1234,...}}`
- * (classes with no pixels are left out). Written to a partial file, renamed when complete.
+ * (classes with no pixels are left out), with `masksRle` also `"masks": {"person": {"size": [h, w],
+ * "counts": "…"}, …}` (COCO RLE, io/cocoRle.ts). Written to a partial file, renamed when complete.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { OutputError } from '../core/errors.js';
 import type { Segmentation } from '../core/frames.js';
 import { commitPartial, createPartialFile, discardPartial, ioReason } from '../io/partialFile.js';
 import type { SegmentationSink } from '../core/sink.js';
+import { labelsToCocoRle } from '../io/cocoRle.js';
 
 export class FrameStatsSink implements SegmentationSink {
   readonly name = 'frames-json';
@@ -17,6 +19,7 @@ export class FrameStatsSink implements SegmentationSink {
   constructor(
     private readonly filePath: string,
     private readonly classNames: readonly string[],
+    private readonly masksRle = false,
   ) {
     this.partial = createPartialFile(filePath, '--frames-json file');
     this.stream = createWriteStream(this.partial);
@@ -26,7 +29,7 @@ export class FrameStatsSink implements SegmentationSink {
     );
   }
 
-  async write({ frame, classPixels }: Segmentation): Promise<void> {
+  async write({ frame, classPixels, labels }: Segmentation): Promise<void> {
     if (this.failure) throw this.failure;
     const pixels: Record<string, number> = {};
     classPixels.forEach((count, c) => {
@@ -38,6 +41,7 @@ export class FrameStatsSink implements SegmentationSink {
       width: frame.width,
       height: frame.height,
       pixels,
+      ...(this.masksRle ? { masks: labelsToCocoRle(labels, frame.width, frame.height, this.classNames) } : {}),
     });
     if (!this.stream.write(`${line}\n`)) await this.drained();
   }

@@ -2,6 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { type Command, Option } from 'commander';
+import { UsageError } from '../../core/errors.js';
 import { DEEPLAB_VOC_PARAMS } from '../../crf/crfParams.js';
 import { WARM_START_ITERATIONS } from '../../crf/crfProtocol.js';
 import { cpuFallbackNote } from '../../model/device.js';
@@ -44,6 +45,8 @@ function defaultOutput(input: string): string {
 
 /** What a run takes from the flags, on this machine or the cluster's. */
 async function runOptions(input: string, flags: SegmentFlags) {
+  if (flags.masksRle && !flags.framesJson)
+    throw new UsageError("--masks-rle writes each frame's masks into the frames JSON: give --frames-json FILE too");
   const wantsAny = flags.output || flags.masks || flags.framesJson;
   const outputPath = flags.output ?? (wantsAny ? undefined : defaultOutput(input));
   return {
@@ -51,6 +54,7 @@ async function runOptions(input: string, flags: SegmentFlags) {
     ...(outputPath ? { outputPath } : {}),
     ...(flags.masks ? { masksDir: flags.masks } : {}),
     ...(flags.framesJson ? { framesJsonPath: flags.framesJson } : {}),
+    ...(flags.masksRle ? { masksRle: true } : {}),
     modelPath: await resolveModelFlag(flags.model, flags.json),
     batchSize: flags.batch,
     ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
@@ -251,6 +255,7 @@ export function registerSegment(program: Command, setExitCode: SetExitCode): voi
     .option('-o, --output <file>', 'overlay video (.mp4 .mkv .mov .webm .avi) or image (.png .jpg, or a %d pattern)')
     .option('--masks <dir>', 'write one 8-bit PNG of class indices per frame into DIR')
     .option('--frames-json <file>', 'write one JSON line per frame: index, pts, pixel count per class')
+    .option('--masks-rle', "with --frames-json: each frame's labels too, as COCO RLE per class (docs/offline.md)")
     .option(
       '--strict',
       'refuse an input with any decode error (default: a file missing at most 1% of its frames is processed with a warning)',

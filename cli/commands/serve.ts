@@ -10,6 +10,7 @@ import { cpuFallbackNote } from '../../model/device.js';
 import { reportFailure, type SetExitCode } from '../failure.js';
 import { resolveModelFlag } from '../modelFlag.js';
 import { redactSecrets } from '../../core/redact.js';
+import { UsageError } from '../../core/errors.js';
 import { natsSecurityOptions, natsTargetFrom } from '../natsFlags.js';
 import type { NatsSecurityFlags } from '../../cluster/natsSecurity.js';
 import {
@@ -45,6 +46,7 @@ interface ServeFlags extends RunFlags, NatsSecurityFlags {
   webhook?: string;
   webhookSecret?: string;
   testPattern: boolean;
+  masksRle?: boolean;
 }
 
 /** `--zones FILE` or `--zones '{"cam": [...]}'`: zones per stream id, checked against the model once it is loaded. */
@@ -121,12 +123,17 @@ async function runServe(given: string[], flags: ServeFlags): Promise<void> {
   // No inputs: the moving test pattern, unless the streams come from the state file or the API.
   const inputs = given.length === 0 && flags.testPattern && !flags.state ? ['testsrc'] : given;
   const policy = parseInputRules(flags.allowInputs);
+  if (flags.masksRle && !flags.nats)
+    throw new UsageError(
+      "--masks-rle puts each frame's masks in the cluster's results (deeplab.results.<stream>): it needs --nats",
+    );
   const webhookSecret = flags.webhookSecret ?? settings().flags.webhookSecret;
   const threads = flags.threads ?? Math.max(1, Math.floor(os.availableParallelism() / flags.workers));
   const log = (line: string) => process.stderr.write(`${redactSecrets(line)}\n`);
   const streams = {
     inputs,
     realtime: Boolean(flags.realtime),
+    ...(flags.masksRle ? { masksRle: true } : {}),
     modelPath: await resolveModelFlag(flags.model),
     modelOverrides: modelOverridesFrom(flags),
     device: flags.device,
@@ -268,6 +275,10 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
       'run the streams on the workers of a NATS JetStream cluster (deeplab-stream worker --nats URL); this server shows them',
     );
   natsSecurityOptions(command)
+    .option(
+      '--masks-rle',
+      "with --nats: each frame's labels as COCO RLE per class in deeplab.results.<stream> (docs/dashboard.md)",
+    )
     .option(
       '--input-key <file>',
       "with --nats: seal inputs' credentials (rtsp://user:pw@…) with this secret for the workers, which need the same file [env DEEPLAB_STREAM_INPUT_KEY]",

@@ -5,6 +5,8 @@
  */
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { FrameResult } from '../../cluster/protocol.js';
+import { decodeCocoRle } from '../../io/cocoRle.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { type ServeProcess, startServe } from '../helpers/liveServer.js';
 import {
@@ -43,7 +45,7 @@ describe.skipIf(!NATS_SERVER)('the dashboard API on a cluster (serve --nats, wor
     server = await startNatsServer();
     workers.push(startWorker(server.url, env, ['--allow-inputs', `file:${dir}`, '--model', model]));
     serve = await startServe(
-      ['--no-test-pattern', '--model', model, '--nats', server.url, '--allow-inputs', `file:${dir}`],
+      ['--no-test-pattern', '--model', model, '--nats', server.url, '--allow-inputs', `file:${dir}`, '--masks-rle'],
       env,
     );
     const nc = await connect({ servers: server.url });
@@ -53,6 +55,11 @@ describe.skipIf(!NATS_SERVER)('the dashboard API on a cluster (serve --nats, wor
       for await (const m of subscription) onBroker.push(m.json());
     })();
     const sse = await readEvents(`${serve.url}/api/events`);
+    const results: FrameResult[] = [];
+    const resultSubscription = nc.subscribe('deeplab.results.door');
+    void (async () => {
+      for await (const m of resultSubscription) results.push(m.json());
+    })();
 
     try {
       const zone = { name: 'corner', polygon: LOWER_RIGHT, classes: ['person'], minShare: 0.1, minSeconds: 0.5 };
@@ -72,11 +79,17 @@ describe.skipIf(!NATS_SERVER)('the dashboard API on a cluster (serve --nats, wor
       expect(workers[0]!.log()).toMatch(/stream door: taken/);
       await new Promise((r) => setTimeout(r, 200));
       expect(onBroker.map((e) => [e.type, e.frame])).toEqual(sse.events.map((e) => [e.type, e.frame]));
+      // The results carry the zone's shares and, with --masks-rle, the masks: they decode to the pixel counts.
+      const withPerson = results.find((r) => r.pixels['person'])!;
+      expect(withPerson.zones![0]!.share).toBeGreaterThan(0.35);
+      for (const [name, rle] of Object.entries(withPerson.masks!))
+        expect(decodeCocoRle(rle).reduce((a, b) => a + b, 0)).toBe(withPerson.pixels[name]);
       expect((await fetch(`${serve.url}/api/streams/door`, { method: 'DELETE' })).status).toBe(204);
       await workers[0]!.waitFor(/stream door: no longer asked for; stopped/);
     } finally {
       sse.close();
       subscription.unsubscribe();
+      resultSubscription.unsubscribe();
       await nc.close();
     }
   }, 60_000);
