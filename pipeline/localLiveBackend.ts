@@ -16,11 +16,23 @@ import type { LiveInput } from '../sources/liveInputs.js';
 import { LiveStream, type LiveStreamOptions } from '../sources/liveStream.js';
 import { LiveStreamSet } from '../sources/liveStreamSet.js';
 import { zoneMeasure } from '../zones/zoneShares.js';
+import type { ZoneEvent } from '../zones/zoneEvent.js';
+import { EventClips } from '../sinks/eventClips.js';
+import { classAlphas } from '../sinks/overlay.js';
 import { startLivePipeline } from './livePipeline.js';
 import { liveInputFor, type LiveStreamsOptions, planLiveStreams } from './liveStreams.js';
 
 export interface LocalLiveOptions extends LiveStreamsOptions {
   readonly reconnect?: LiveStreamOptions;
+  /** Event clips with pre-roll (`--clips DIR`): recorded for streams with zones. */
+  readonly clips?: {
+    readonly dir: string;
+    readonly preSeconds: number;
+    readonly postSeconds: number;
+    readonly maxBytes: number;
+    /** Burn the classes into the clips. */
+    readonly overlay: boolean;
+  };
 }
 
 export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory {
@@ -28,6 +40,17 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
     const { inputs, plan, crfParams, classes, crfOn } = await planLiveStreams(options, log, true);
     const { classNames } = plan.descriptor;
     const measures = new Map<string, ReturnType<typeof zoneMeasure>>();
+    const { palette } = plan.descriptor;
+    const clips = options.clips
+      ? new EventClips({
+          dir: options.clips.dir,
+          preSeconds: options.clips.preSeconds,
+          postSeconds: options.clips.postSeconds,
+          maxBytes: options.clips.maxBytes,
+          ...(options.clips.overlay ? { overlay: { palette, alphas: classAlphas(classNames, 0.55) } } : {}),
+          log,
+        })
+      : null;
     const streamFor = (input: LiveInput) => {
       const stream = new LiveStream(input, options.reconnect);
       stream.on('dropped', () => metrics.framesDropped(stream.id, 'source'));
@@ -61,13 +84,9 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
     const measureZones = (segmentation: Segmentation) => {
       const { frame, labels } = segmentation;
       const measure = measures.get(frame.streamId);
-      if (measure)
-        zonesMeasured(
-          frame.streamId,
-          frame.index,
-          epochMs(frame.capturedAt),
-          measure(labels, frame.width, frame.height),
-        );
+      if (!measure) return;
+      clips?.push(segmentation);
+      zonesMeasured(frame.streamId, frame.index, epochMs(frame.capturedAt), measure(labels, frame.width, frame.height));
     };
     let pipeline;
     try {
@@ -146,6 +165,7 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
         if (!streams.remove(id)) return false;
         crfOn.delete(id);
         measures.delete(id);
+        await clips?.removeStream(id);
         metrics.streamRemoved(id);
         log(`stream ${id}: removed`);
         streamsChanged();
@@ -163,11 +183,19 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
         else crfOn.delete(id);
         return true;
       },
+      ...(clips
+        ? {
+            clipFor: (event: ZoneEvent) =>
+              clips.clipFor(event.stream, event.zone, Date.parse(event.at) - performance.timeOrigin, event.at),
+            clipPending: (name: string) => clips.readyAt(name) !== undefined,
+          }
+        : {}),
       watchedChanged: () => {},
       finished: running.finished,
       close: async () => {
         await running.close();
         streams.close();
+        await clips?.close();
       },
     };
   };

@@ -131,7 +131,8 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
       );
     }
     if (options.masksDir) sinks.push(new MaskPngSink(options.masksDir));
-    if (options.framesJsonPath) sinks.push(new FrameStatsSink(options.framesJsonPath, descriptor.classNames, Boolean(options.masksRle)));
+    if (options.framesJsonPath)
+      sinks.push(new FrameStatsSink(options.framesJsonPath, descriptor.classNames, Boolean(options.masksRle)));
 
     pool = options.poolFor
       ? await options.poolFor(plan)

@@ -58,6 +58,10 @@ export interface LiveBackend {
   removeStream(id: string): Promise<boolean>;
   /** The zones measured on every frame of the stream from now on ([]: none); false when there is no such stream. */
   setZones(id: string, zones: readonly ZoneSpec[]): boolean;
+  /** Starts the event's clip (`--clips`): its name, or undefined when there is none to make. */
+  clipFor?(event: ZoneEvent): string | undefined;
+  /** Whether a clip of that name is being recorded (not written yet). */
+  clipPending?(name: string): boolean;
   /** A zone event, for consumers only this back end has (the cluster's subjects). */
   publishEvent?(event: ZoneEvent): void;
   /** The first viewer came or the last one left. */

@@ -45,6 +45,8 @@ export interface LiveServerOptions {
   /** Zone events POSTed here too (`--webhook`, `--webhook-secret`). */
   readonly webhook?: { readonly url: string; readonly secret?: string };
   readonly events?: { readonly maxBufferedBytes?: number; readonly heartbeatMs?: number };
+  /** Where the back end writes event clips (`--clips`): served at /api/clips/<name>. */
+  readonly clipsDir?: string;
 }
 
 export interface LiveServer {
@@ -84,7 +86,9 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
         log,
       })
     : null;
-  board.on('event', (event) => {
+  board.on('event', (told) => {
+    const clip = told.type === 'zone.occupied' ? backend?.clipFor?.(told) : undefined;
+    const event = clip ? { ...told, clip } : told;
     log(
       `stream ${event.stream}: zone ${event.zone} ${event.type === 'zone.occupied' ? 'occupied' : 'free'} (share ${event.share.toFixed(3)}, frame ${event.frame})`,
     );
@@ -198,6 +202,7 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
         board,
         events,
         refuseInput: options.refuseInput ?? (() => undefined),
+        ...(options.clipsDir ? { clipsDir: options.clipsDir } : {}),
         changed: saveState,
         log,
       }),

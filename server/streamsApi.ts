@@ -7,15 +7,19 @@
  *   GET    /api/streams/<id>/zones      → 200 {"zones": [...], "states": [...]}
  *   PUT    /api/streams/<id>/zones      [zone, …] → 200 {"zones": [...]}
  *   GET    /api/events                  → Server-Sent Events (zone.occupied, zone.free)
+ *   GET    /api/clips/<name>            → video/mp4 (Range requests too); 503 while it is recorded
  *
  * Every request is untrusted: bodies are capped (413), parsed as JSON and checked in full (400),
  * inputs pass the operator's rules (`--allow-inputs`) and the same checks as on the command line;
  * unknown ids are 404, taken ones 409. Every error is `{"error": "one line"}`; nothing a request
  * sends can stop the server. The token, Host and Origin checks happen before (httpServer.ts).
  */
+import { createReadStream, promises as fs } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
 import { z } from 'zod';
 import { ConflictError, isUserError } from '../core/errors.js';
+import { CLIP_NAME } from '../zones/zoneEvent.js';
 import { parseZones, type ZoneSpec } from '../zones/zoneSpec.js';
 import type { EventStream } from './eventStream.js';
 import type { LiveBackend } from './liveBackend.js';
@@ -30,6 +34,8 @@ export interface StreamsApiOptions {
   readonly events: EventStream;
   /** Why an input may not be opened here (`serve --allow-inputs`), or undefined when it may. */
   readonly refuseInput: (spec: string) => string | undefined;
+  /** Where event clips are (`--clips`); absent: /api/clips answers 404. */
+  readonly clipsDir?: string;
   /** Streams or zones changed (the state file is written). */
   readonly changed: () => void;
   readonly log: (line: string) => void;
@@ -48,6 +54,7 @@ class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -145,6 +152,40 @@ export function streamsApi(
     );
   };
 
+  const sendClip = async (request: IncomingMessage, response: ServerResponse, name: string) => {
+    const missing = () => new ApiError(404, `there is no clip ${name.slice(0, 100)}`);
+    if (!o.clipsDir || !CLIP_NAME.test(name)) throw missing();
+    const file = path.join(o.clipsDir, name);
+    const stat = await fs.stat(file).catch(() => null);
+    if (!stat?.isFile()) {
+      if (o.backend().clipPending?.(name))
+        throw new ApiError(503, `clip ${name} is being recorded: ask again in a few seconds`, { 'retry-after': '5' });
+      throw missing();
+    }
+    // One byte range (a <video> element seeks with them); anything else gets the whole file.
+    const range = /^bytes=(\d*)-(\d*)$/.exec(request.headers.range ?? '');
+    let start = 0;
+    let end = stat.size - 1;
+    if (range && (range[1] || range[2])) {
+      start = range[1] ? Number(range[1]) : Math.max(0, stat.size - Number(range[2]));
+      end = range[1] && range[2] ? Math.min(end, Number(range[2])) : end;
+      if (start > end || start >= stat.size) {
+        response.writeHead(416, { 'content-range': `bytes */${stat.size}` }).end();
+        return;
+      }
+    }
+    const partial = Boolean(range && (range[1] || range[2]));
+    response.writeHead(partial ? 206 : 200, {
+      'content-type': 'video/mp4',
+      'content-length': String(end - start + 1),
+      'accept-ranges': 'bytes',
+      'cache-control': 'no-cache',
+      ...(partial ? { 'content-range': `bytes ${start}-${end}/${stat.size}` } : {}),
+    });
+    if (request.method === 'HEAD') response.end();
+    else createReadStream(file, { start, end }).pipe(response);
+  };
+
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').slice(2); // ['streams', id?, 'zones'?]
@@ -157,6 +198,11 @@ export function streamsApi(
       id = parts[1] === undefined ? undefined : decodeURIComponent(parts[1]);
     } catch {
       throw new ApiError(400, 'the stream id in the path is not valid percent-encoding');
+    }
+    if (parts[0] === 'clips' && parts.length === 2) {
+      only('GET', 'HEAD');
+      await sendClip(request, response, id ?? '');
+      return;
     }
     if (parts[0] === 'events' && parts.length === 1) {
       only('GET');
@@ -211,9 +257,12 @@ export function streamsApi(
               : 500;
       if (status === 500)
         o.log(`API: ${request.method} ${request.url?.slice(0, 100)} failed (${(error as Error).message})`);
-      send(response, status, {
-        error: status === 500 ? 'internal error: see the server log' : (error as Error).message,
-      });
+      send(
+        response,
+        status,
+        { error: status === 500 ? 'internal error: see the server log' : (error as Error).message },
+        error instanceof ApiError ? error.headers : {},
+      );
     }
   };
 }

@@ -29,6 +29,9 @@ export const zoneEventSchema = z
 
 export type ZoneEvent = z.infer<typeof zoneEventSchema>;
 
+/** What an event clip's name may be (`GET /api/clips/<name>`): no path, nothing hidden. */
+export const CLIP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.mp4$/;
+
 /** The JSON Schema of a zone event, as published in docs/. */
 export function zoneEventJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(zoneEventSchema);

@@ -47,6 +47,21 @@ interface ServeFlags extends RunFlags, NatsSecurityFlags {
   webhookSecret?: string;
   testPattern: boolean;
   masksRle?: boolean;
+  clips?: string;
+  clipPre: number;
+  clipPost: number;
+  clipOverlay?: boolean;
+  clipsMaxGb: number;
+}
+
+/** A number of seconds or gigabytes within a range. */
+function amount(flag: string, min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${flag} takes ${min}–${max}, got "${value}"`);
+    return n;
+  };
 }
 
 /** `--zones FILE` or `--zones '{"cam": [...]}'`: zones per stream id, checked against the model once it is loaded. */
@@ -105,7 +120,21 @@ function port(value: string): number {
 
 /** What runs the streams: this process, or the workers of a cluster (`--nats`). */
 async function streamsBackend(streams: LiveStreamsOptions, flags: ServeFlags): Promise<LiveBackendFactory> {
-  if (!flags.nats) return (await import('../../pipeline/localLiveBackend.js')).localLiveBackend(streams);
+  if (!flags.nats)
+    return (await import('../../pipeline/localLiveBackend.js')).localLiveBackend({
+      ...streams,
+      ...(flags.clips
+        ? {
+            clips: {
+              dir: flags.clips,
+              preSeconds: flags.clipPre,
+              postSeconds: flags.clipPost,
+              maxBytes: flags.clipsMaxGb * 1024 ** 3,
+              overlay: Boolean(flags.clipOverlay),
+            },
+          }
+        : {}),
+    });
   const [{ clusterLiveBackend }, { readInputKey }] = await Promise.all([
     import('../../cluster/clusterLiveBackend.js'),
     import('../../cluster/sealedInput.js'),
@@ -123,6 +152,10 @@ async function runServe(given: string[], flags: ServeFlags): Promise<void> {
   // No inputs: the moving test pattern, unless the streams come from the state file or the API.
   const inputs = given.length === 0 && flags.testPattern && !flags.state ? ['testsrc'] : given;
   const policy = parseInputRules(flags.allowInputs);
+  if (flags.clips && flags.nats)
+    throw new UsageError(
+      '--clips records where the frames are, and with --nats they are on the workers: not both yet (use --clips without --nats)',
+    );
   if (flags.masksRle && !flags.nats)
     throw new UsageError(
       "--masks-rle puts each frame's masks in the cluster's results (deeplab.results.<stream>): it needs --nats",
@@ -167,6 +200,7 @@ async function runServe(given: string[], flags: ServeFlags): Promise<void> {
     },
     ...(flags.zones ? { zones: flags.zones } : {}),
     ...(flags.state ? { stateFile: flags.state } : {}),
+    ...(flags.clips ? { clipsDir: flags.clips } : {}),
     ...(flags.webhook ? { webhook: { url: flags.webhook, ...(webhookSecret ? { secret: webhookSecret } : {}) } } : {}),
   });
   if (server.fallbackReason) process.stderr.write(`${cpuFallbackNote(server.fallbackReason)}\n`);
@@ -221,6 +255,19 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
       "keep the streams added over the API and every stream's zones in this file, and start from it (no test pattern then)",
     )
     .option('--webhook <url>', 'POST every zone event here (JSON, retried with backoff)', webhookUrl)
+    .option(
+      '--clips <dir>',
+      'write a clip per zone.occupied event here, from --clip-pre seconds before to --clip-post after (GET /api/clips/<name>)',
+    )
+    .option('--clip-pre <s>', 'seconds of video before the event', amount('--clip-pre', 0, 60), 5)
+    .option('--clip-post <s>', 'seconds of video after the event', amount('--clip-post', 0, 300), 10)
+    .option('--clip-overlay', 'burn the classes into the clips')
+    .option(
+      '--clips-max-gb <gb>',
+      'disk the clips may take; the oldest are removed first',
+      amount('--clips-max-gb', 0.001, 100_000),
+      10,
+    )
     .option(
       '--webhook-secret <secret>',
       'sign webhook bodies: x-deeplab-signature: sha256=HMAC(secret, body) [env DEEPLAB_STREAM_WEBHOOK_SECRET]',

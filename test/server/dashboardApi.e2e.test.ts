@@ -2,6 +2,7 @@
  * The dashboard's API end to end: a real `serve`, a real clip where a shape enters a zone, a real
  * SSE reader and a real webhook receiver on 127.0.0.1.
  */
+import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -46,6 +47,53 @@ async function call(method: string, url: string, body?: unknown, headers: Record
   });
   const text = await response.text();
   return { status: response.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : null };
+}
+
+function probe(args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ffprobe', ['-v', 'error', ...args]);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => resolve(out.trim()));
+  });
+}
+
+/** The clip's frame at `seconds`, as rgb24 at the scene's size. */
+function frameAt(file: string, seconds: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ffmpeg', [
+      '-v',
+      'error',
+      '-ss',
+      String(seconds),
+      '-i',
+      file,
+      '-frames:v',
+      '1',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-',
+    ]);
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => chunks.push(d));
+    child.on('error', reject);
+    child.on('close', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+/** Whether the lower-right zone of a scene frame is mostly green (the square) rather than red. */
+function greenInCorner(rgb: Buffer): boolean {
+  let green = 0;
+  let n = 0;
+  for (let y = SCENE.height - 40; y < SCENE.height - 8; y++)
+    for (let x = SCENE.width - 56; x < SCENE.width - 24; x++, n++) {
+      const p = (y * SCENE.width + x) * 3;
+      if (rgb[p + 1]! > rgb[p]!) green += 1;
+    }
+  return n > 0 && green / n > 0.8;
 }
 
 async function until(what: string, ok: () => boolean, timeoutMs = 20_000): Promise<void> {
@@ -102,6 +150,53 @@ describe('the dashboard API (serve, real clip, SSE and webhook receivers)', () =
     expect((await call('GET', `${serve.url}/api/streams`)).json).toEqual({ streams: [] });
     const after = await (await fetch(`${serve.url}/metrics`)).text();
     expect(after.split('\n').filter((l) => l.includes(`stream="door"`))).toEqual([]);
+  }, 60_000);
+
+  it('writes a clip per occupied event from --clip-pre before it to --clip-post after, served with ranges', async () => {
+    const clips = path.join(dir, 'clips');
+    serve = await startServe([
+      '--no-test-pattern',
+      '--model',
+      model,
+      '--allow-inputs',
+      `file:${dir}`,
+      '--clips',
+      clips,
+      '--clip-pre',
+      '1',
+      '--clip-post',
+      '1',
+    ]);
+    const sse = await readEvents(`${serve.url}/api/events`);
+    expect((await call('POST', `${serve.url}/api/streams`, { id: 'door', input: clip, zones: [corner] })).status).toBe(
+      201,
+    );
+    await until('the occupied event', () => sse.events.length >= 1);
+    sse.close();
+    const name = (sse.events[0] as unknown as { clip?: string }).clip!;
+    expect(name).toMatch(/^door-corner-\d{8}T\d{6}Z\.mp4$/);
+    const url = `${serve.url}/api/clips/${name}`;
+    let status = 0;
+    for (let tries = 0; tries < 100 && status !== 200; tries++) {
+      const r = await fetch(url, { method: 'HEAD' });
+      status = r.status;
+      if (status !== 200) {
+        expect(status).toBe(503); // being recorded, never a half-written file
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    expect(status).toBe(200);
+    const whole = Buffer.from(await (await fetch(url)).arrayBuffer());
+    const part = await fetch(url, { headers: { range: 'bytes=0-99' } });
+    expect(part.status).toBe(206);
+    expect(Buffer.from(await part.arrayBuffer())).toEqual(whole.subarray(0, 100));
+    const file = path.join(clips, name);
+    const seconds = Number(await probe(['-show_entries', 'format=duration', '-of', 'csv=p=0', file]));
+    expect(seconds).toBeGreaterThan(1.8);
+    expect(seconds).toBeLessThan(2.3);
+    // The event came 0.5 s after the square entered: 0.2 s into the clip it is not there yet, 1.2 s in it is.
+    expect(greenInCorner(await frameAt(file, 0.2))).toBe(false);
+    expect(greenInCorner(await frameAt(file, 1.2))).toBe(true);
   }, 60_000);
 
   it('answers hostile requests with one line each, and keeps serving', async () => {
