@@ -5,7 +5,10 @@
  * none, 20, …) so that drift on this shared machine hits both alike. An SSE reader and the /metrics
  * scrape run throughout. Beside it, the measure's own time per frame (20 zones on a 768×576 label map).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { once } from 'node:events';
 import { zoneMeasure } from '../zones/zoneShares.js';
 import type { ZoneSpec } from '../zones/zoneSpec.js';
@@ -37,6 +40,45 @@ export function twentyZones(): ZoneSpec[] {
 async function frames(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return Number(/deeplab_frames_total\{stream="testsrc"\} (\d+)/.exec(text)?.[1] ?? 0);
+}
+
+/** The ring buffer of event clips for one stream: its encoder's memory and the disk its segments take. */
+async function clipRingCost(cli: string, say: (line: string) => void) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dls-bench-clips-'));
+  const zones = JSON.stringify({ testsrc: twentyZones().slice(0, 1) });
+  const child = spawn(
+    process.execPath,
+    [cli, 'serve', 'testsrc:768x576@25', '--port', '0', '--clips', dir, '--clip-pre', '5', '--zones', zones],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  try {
+    let stderr = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+        stderr += text;
+        if (/^serving /m.test(stderr)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`serve exited (${code}): ${stderr}`)));
+    });
+    await sleep(15_000);
+    const encoders = execFileSync('pgrep', ['-P', String(child.pid), '-f', 'segment_list'], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .filter(Boolean);
+    const rssMb = encoders
+      .map((pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024)
+      .reduce((a, b) => a + b, 0);
+    const diskMb = Number(execFileSync('du', ['-sk', dir], { encoding: 'utf8' }).split('\t')[0]) / 1024;
+    const result = { encoders: encoders.length, encoderRssMb: Math.round(rssMb), diskMb: Math.round(diskMb * 10) / 10 };
+    say(
+      `  clip ring (768x576 at 25 fps, --clip-pre 5): ${result.encoders} encoder, ${result.encoderRssMb} MB resident, ${result.diskMb} MB of segments on disk`,
+    );
+    return result;
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export async function benchZones(options: {
@@ -107,6 +149,7 @@ export async function benchZones(options: {
       eventBytes,
       rounds: fps,
     };
+    Object.assign(result, { clipRing: await clipRingCost(cli, say) });
     say(
       `  ${result.fpsNoZones} fps without zones, ${result.fpsTwentyZones} fps with 20 (cost ${(result.cost * 100).toFixed(1)}%; goal ≤ 3%); the measure alone ${result.measureMsPerFrame} ms a frame`,
     );

@@ -236,7 +236,10 @@ const FRAME_RESULT = z.strictObject({
   worker: z.string().max(200),
   /** The frame's labels as COCO RLE per class present (`--masks-rle`); left out of a result that would be too large. */
   masks: z
-    .record(z.string().max(200), z.strictObject({ size: z.tuple([count, count]), counts: z.string().max(MAX_MESSAGE_BYTES) }))
+    .record(
+      z.string().max(200),
+      z.strictObject({ size: z.tuple([count, count]), counts: z.string().max(MAX_MESSAGE_BYTES) }),
+    )
     .refine((m) => Object.keys(m).length <= 1024, 'at most 1024 classes')
     .optional(),
   /** Each zone's shares on this frame (streams with zones only). */

@@ -8,7 +8,10 @@ import type { SegmentOptions } from '../pipeline/segmentVideo.js';
 import type { RunSettings } from './protocol.js';
 
 export type RunSettingsSource = PlanOptions &
-  Pick<SegmentOptions, 'batchSize' | 'opacity' | 'overlayStyle' | 'legend' | 'encoderPreset' | 'strict' | 'masksRle'> & {
+  Pick<
+    SegmentOptions,
+    'batchSize' | 'opacity' | 'overlayStyle' | 'legend' | 'encoderPreset' | 'strict' | 'masksRle'
+  > & {
     readonly crf?: Pick<NonNullable<SegmentOptions['crf']>, 'params' | 'warmStart'> | undefined;
   };
 
