@@ -27,8 +27,10 @@ export interface HttpServerOptions {
   readonly allowedHosts?: readonly string[];
   /** WebSocket viewers at most; more are answered `503` before the upgrade. */
   readonly maxViewers?: number;
-  /** The folder served at `/` (viewer/); nothing outside it is ever served. */
+  /** The folder served at `/` (viewer/); nothing outside it is ever served but `vendorFiles`. */
   readonly viewerDir: string;
+  /** Files of the viewer's libraries by URL path (`/vendor/uPlot.iife.min.js` → the package's file). */
+  readonly vendorFiles?: Readonly<Record<string, string>>;
   readonly hub: ViewerHub;
   readonly metrics: () => Promise<{ contentType: string; body: string }>;
   readonly health: () => object;
@@ -181,7 +183,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       response.writeHead(200, { 'content-type': contentType }).end(body);
       return;
     }
-    const file = await resolveStaticPath(options.viewerDir, url.pathname);
+    const vendor = Object.hasOwn(options.vendorFiles ?? {}, url.pathname)
+      ? options.vendorFiles![url.pathname]
+      : undefined;
+    const file = vendor ?? (await resolveStaticPath(options.viewerDir, url.pathname));
     if (!file) {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;

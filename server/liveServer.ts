@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
 import { parseZones } from '../zones/zoneSpec.js';
@@ -60,6 +61,15 @@ export interface LiveServer {
   /** Rejects if the pipeline fails (a worker crash); resolves when every input has ended. */
   readonly finished: Promise<void>;
   close(): Promise<void>;
+}
+
+/** The viewer's libraries, from their packages: nothing to build, nothing fetched from elsewhere. */
+function vendorFiles(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  return {
+    '/vendor/uPlot.iife.min.js': require.resolve('uplot/dist/uPlot.iife.min.js'),
+    '/vendor/uPlot.min.css': require.resolve('uplot/dist/uPlot.min.css'),
+  };
 }
 
 /** viewer/ beside server/ in the source tree, or two levels up from dist/server/. */
@@ -231,6 +241,7 @@ async function listen(
     ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
     ...(options.maxViewers ? { maxViewers: options.maxViewers } : {}),
     viewerDir: viewerDir(),
+    vendorFiles: vendorFiles(),
     hub,
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     health,

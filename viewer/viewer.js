@@ -2,6 +2,7 @@
 // grid — with its label overlay composed here (so opacity and hidden classes need nothing from the
 // server), and shows fps and end-to-end latency (captured on the server → drawn here) of the
 // selected stream. Plain ES module, no build step.
+import * as dashboard from './dashboard.js';
 import { inflateLabels, splitFrameMessage } from './wireFormat.js';
 
 const $ = (id) => document.getElementById(id);
@@ -83,6 +84,7 @@ function onControl(message) {
     case 'hello':
       state.classes = message.classes;
       state.crfAvailable = message.crfAvailable;
+      dashboard.onHello(message.classes);
       renderLegend();
       onStreams(message.streams);
       break;
@@ -102,6 +104,7 @@ function onControl(message) {
 
 function onStreams(streams) {
   state.streams = streams;
+  dashboard.onStreams(streams);
   for (const id of state.tiles.keys()) if (!streams.some((s) => s.id === id)) state.tiles.delete(id);
   if (!streams.some((s) => s.id === state.selected)) select(streams[0]?.id ?? null);
   renderStreams();
@@ -109,6 +112,7 @@ function onStreams(streams) {
 
 function select(id) {
   state.selected = id;
+  dashboard.onSelect(id);
   state.drawnTimes = [];
   state.latencies = [];
   subscribe();
@@ -135,7 +139,11 @@ function tile(id) {
     canvas.height = 360;
     canvas.dataset.streamId = id;
     canvas.setAttribute('aria-label', `segmented video of ${id}`);
-    canvas.onclick = () => {
+    canvas.onclick = (event) => {
+      if (id === state.selected && !state.grid && dashboard.onCanvasClick(canvas, event)) {
+        redraw(tile(id));
+        return;
+      }
       select(id);
       if (state.grid) setGrid(false);
     };
@@ -161,6 +169,7 @@ function renderStreams() {
       return item;
     }),
   );
+  dashboard.decorateStreams(list);
   const shown = state.grid ? state.streams.map((s) => s.id) : state.selected === null ? [] : [state.selected];
   const view = $('view');
   view.className = state.grid ? 'grid' : 'single';
@@ -230,7 +239,10 @@ async function drawPending(t) {
       t.last?.image.close();
       t.last = { header, image, labels };
       redraw(t);
-      if (header.streamId === state.selected) noteDrawn(header);
+      if (header.streamId === state.selected) {
+        noteDrawn(header);
+        dashboard.onLabels(header.streamId, labels);
+      }
     }
   } catch (error) {
     console.error('could not draw a frame:', error);
@@ -294,6 +306,7 @@ function redraw(t) {
   for (let i = 0; i < labels.length; i++) rgba[i] = colours[labels[i]];
   overlayContext.putImageData(overlay, 0, 0);
   context.drawImage(overlayCanvas, 0, 0);
+  dashboard.drawZones(canvas, header.streamId);
 }
 
 function noteDrawn(header) {
