@@ -3,10 +3,9 @@
  * lines, each under a partial name, filled chunk by chunk in order as the workers' results arrive,
  * and renamed into place only when every chunk is in (the chunks' videos joined by ffmpeg).
  */
-import { spawn } from 'node:child_process';
 import { appendFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { locateFfmpeg } from '../io/ffmpeg.js';
+import { runFfmpeg } from '../io/ffmpeg.js';
 import { commitPartial, createPartialFile, discardPartial, ioReason } from '../io/partialFile.js';
 import { commitMasks, maskFileName, openMasksDirectory } from '../sinks/maskPngSink.js';
 import { ClusterError, OutputError } from '../core/errors.js';
@@ -144,41 +143,10 @@ export class ClusterOutputs {
   }
 }
 
-function joinVideos(list: string, out: string): Promise<void> {
-  const { ffmpeg } = locateFfmpeg();
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      ffmpeg,
-      [
-        '-v',
-        'error',
-        '-nostdin',
-        '-y',
-        '-f',
-        'concat',
-        '-safe',
-        '0',
-        '-i',
-        list,
-        '-c',
-        'copy',
-        '-movflags',
-        '+faststart',
-        out,
-      ],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
-    let text = '';
-    child.stderr.on('data', (d: Buffer) => (text = (text + d.toString()).slice(-2000)));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0
-        ? resolve()
-        : reject(
-            new OutputError(`cannot join the chunks' videos into ${out}: ${text.trim().split('\n').pop() ?? code}`),
-          ),
-    );
-  });
+async function joinVideos(list: string, out: string): Promise<void> {
+  await runFfmpeg(['-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', '-movflags', '+faststart', out]).catch(
+    (error: unknown) => {
+      throw new OutputError(`cannot join the chunks' videos into ${out}: ${(error as Error).message}`);
+    },
+  );
 }

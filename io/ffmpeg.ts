@@ -3,14 +3,17 @@
  * (and FFPROBE_PATH) override it; an ffmpeg shipped by the optional npm package
  * `@ffmpeg-installer/ffmpeg` is used when there is no system one.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import ffmpeg from 'fluent-ffmpeg';
 import { EnvironmentError, InputError } from '../core/errors.js';
 import { isSequencePattern } from './sequencePath.js';
 import { settings } from '../core/settings.js';
+
+const execFileAsync = promisify(execFile);
 
 const INSTALL_HINT =
   'install it (Debian/Ubuntu: `sudo apt-get install ffmpeg`; macOS: `brew install ffmpeg`) or set FFMPEG_PATH to an ffmpeg binary';
@@ -92,6 +95,16 @@ export function ffmpegReason(error: unknown): string {
   const osError = lines.find((l) => OS_ERROR.test(l));
   if (osError) return OS_ERROR.exec(osError)![0];
   return lines.at(-1) ?? text.split('\n')[0]!;
+}
+
+/** Runs ffmpeg (quiet, no stdin) to its end; rejects with its reason (`ffmpegReason`) when it fails. */
+export async function runFfmpeg(args: readonly string[]): Promise<void> {
+  const { ffmpeg } = locateFfmpeg();
+  try {
+    await execFileAsync(ffmpeg, ['-nostdin', '-v', 'error', ...args], { maxBuffer: 1 << 20 });
+  } catch (error) {
+    throw new Error(ffmpegReason(error));
+  }
 }
 
 const OS_ERROR =

@@ -16,7 +16,7 @@ import { mkdirSync, promises as fs, rmSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Segmentation } from '../core/frames.js';
-import { locateFfmpeg } from '../io/ffmpeg.js';
+import { locateFfmpeg, runFfmpeg } from '../io/ffmpeg.js';
 import { matroskaFrame, matroskaHeader } from '../io/matroskaRawVideo.js';
 import { outlineLabels, overlayLabels } from './overlay.js';
 
@@ -215,10 +215,7 @@ export class ClipRing {
     try {
       await fs.writeFile(list, parts.map((s) => `file '${s.file.replace(/'/g, "'\\''")}'\n`).join(''));
       const offset = Math.max(0, clip.from - parts[0]!.start);
-      await run(locateFfmpeg().ffmpeg, [
-        '-nostdin',
-        '-v',
-        'error',
+      await runFfmpeg([
         '-f',
         'concat',
         '-safe',
@@ -250,16 +247,4 @@ export class ClipRing {
       await fs.rm(list, { force: true });
     }
   }
-}
-
-function run(command: string, args: readonly string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new Error(stderr.trim().split('\n').at(-1) || `ffmpeg exited ${code}`)),
-    );
-  });
 }
