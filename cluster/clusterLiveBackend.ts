@@ -6,6 +6,7 @@
  */
 import { redactSecrets } from '../core/redact.js';
 import { liveInputFor, type LiveStreamsOptions, planLiveStreams } from '../pipeline/liveStreams.js';
+import { shownClassIndices } from '../pipeline/runPlan.js';
 import type { ZoneSpec } from '../zones/zoneSpec.js';
 import type { LiveBackend, LiveBackendFactory } from '../server/liveBackend.js';
 import type { StreamDescription } from '../server/wireFormat.js';
@@ -26,14 +27,20 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
     // The workers open the inputs, on their machines: nothing is opened here.
     const { inputs, plan, classes, crfOn } = await planLiveStreams(options, log, false);
     const zones = new Map<string, readonly ZoneSpec[]>();
+    /** Streams added over the API with their own classes shown. */
+    const classesShown = new Map<string, readonly string[]>();
+    const run = runSettingsFor({
+      ...options,
+      crf: { params: options.crf.params, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) },
+    });
     const relay = await startLiveRelay({
       nats: options.nats,
       inputs,
       modelPath: options.modelPath,
-      run: runSettingsFor({
-        ...options,
-        crf: { params: options.crf.params, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) },
-      }),
+      runOf: (id) => {
+        const shown = classesShown.get(id);
+        return shown ? { ...run, classesShown: [...shown] } : run;
+      },
       crfOn: (id) => crfOn.has(id),
       zonesOf: (id) => zones.get(id) ?? [],
       onZones: zonesMeasured,
@@ -62,6 +69,7 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
         width: status?.width ?? 0,
         height: status?.height ?? 0,
         crf: crfOn.has(input.id),
+        ...(classesShown.has(input.id) ? { classesShown: classesShown.get(input.id)! } : {}),
         dropped: status?.dropped ?? 0,
         fps: metrics.streamFps(input.id),
       };
@@ -79,6 +87,10 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
       addStream: async (request) => {
         // The workers open it: only its form is checked here, and its kind against their rules there.
         const input = liveInputFor(request, new Set(relay.inputs.map((i) => i.id)), true);
+        if (request.classesShown) {
+          shownClassIndices(plan.descriptor, request.classesShown, options.modelPath);
+          classesShown.set(input.id, request.classesShown);
+        } else classesShown.delete(input.id);
         if (request.crf ?? options.crf.on) crfOn.add(input.id);
         else crfOn.delete(input.id);
         await relay.add(input);
@@ -90,6 +102,7 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
         if (!(await relay.remove(id))) return false;
         crfOn.delete(id);
         zones.delete(id);
+        classesShown.delete(id);
         metrics.streamRemoved(id);
         log(`stream ${id}: removed`);
         streamsChanged();

@@ -42,7 +42,8 @@ export interface LiveRelayOptions {
   readonly nats: NatsTarget;
   readonly inputs: readonly LiveInput[];
   readonly modelPath: string;
-  readonly run: RunSettings;
+  /** The run settings of a stream's task (the server's, with the stream's own classes shown). */
+  readonly runOf: (streamId: string) => RunSettings;
   readonly crfOn: (streamId: string) => boolean;
   /** The zones the stream's worker measures (checked by the server; [] for none). */
   readonly zonesOf: (streamId: string) => readonly ZoneSpec[];
@@ -116,7 +117,7 @@ export async function startLiveRelay(o: LiveRelayOptions): Promise<LiveRelay> {
         // Files named on serve's command line follow --realtime; those added over its API are always live.
         realtime: input.latestWins,
         model,
-        run: o.run,
+        run: o.runOf(input.id),
         crfOn: o.crfOn(input.id),
         watched: o.hub.viewerCount > 0,
         server,

@@ -33,6 +33,8 @@ export interface FrameInputs {
   readonly inputs: readonly ModelInput[];
   readonly width: number;
   readonly height: number;
+  /** This frame's stream shows only these classes (and background); absent: the model's `shownClasses`. */
+  readonly shownClasses?: readonly number[];
 }
 
 export interface BatchRequest {

@@ -161,7 +161,8 @@ async function main(): Promise<void> {
           : maps.length === 1 && !maps[0]!.flipped
             ? maps[0]!.scores
             : averageScores(maps);
-        const combined = init.shownClasses ? keepClasses(merged, init.shownClasses) : merged;
+        const shown = f.shownClasses ?? init.shownClasses;
+        const combined = shown ? keepClasses(merged, shown) : merged;
         const result = labels(combined, f.width, f.height);
         if (!request.withProbabilities) return result;
         const mask = init.outputKind === 'mask' ? { threshold: init.maskThreshold } : undefined;

@@ -32,6 +32,8 @@ export function inferBatches(
     probabilitiesScale?: number;
     probabilitiesPrune?: number;
     onBatchError?: (error: unknown, batch: readonly PreparedFrame[]) => void;
+    /** The classes a stream shows (its own `classes-shown`); undefined: the model's. */
+    shownClassesOf?: (streamId: string) => readonly number[] | undefined;
   } = {},
 ): OperatorFunction<readonly PreparedFrame[], Segmentation> {
   return mergeMap((batch) => {
@@ -41,7 +43,15 @@ export function inferBatches(
       throw new RangeError('a batch must share its model input sizes');
     const { withProbabilities } = options;
     const request: BatchInput = {
-      frames: batch.map((p) => ({ inputs: p.inputs, width: p.frame.width, height: p.frame.height })),
+      frames: batch.map((p) => {
+        const shownClasses = options.shownClassesOf?.(p.frame.streamId);
+        return {
+          inputs: p.inputs,
+          width: p.frame.width,
+          height: p.frame.height,
+          ...(shownClasses ? { shownClasses } : {}),
+        };
+      }),
       ...((typeof withProbabilities === 'function' ? withProbabilities(batch) : withProbabilities)
         ? {
             withProbabilities: true,

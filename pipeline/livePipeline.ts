@@ -41,6 +41,8 @@ export interface LivePipelineOptions {
     readonly workers?: number;
   };
   readonly sink: SegmentationSink;
+  /** The classes a stream shows where it has its own list (class indices, background among them). */
+  readonly shownClassesOf?: (streamId: string) => readonly number[] | undefined;
   readonly onPublished: (segmentation: Segmentation) => void;
   readonly onDropped: (streamId: string, place: DropPlace, count: number) => void;
   readonly log: (line: string) => void;
@@ -92,6 +94,7 @@ export async function startLivePipeline(streams: LiveStreamSet, o: LivePipelineO
     segmentFrames(plan, pool, {
       batchWaitMs: o.batchWaitMs,
       withProbabilities: (batch) => crfAvailable && batch.some((p) => o.crf.enabledFor(p.frame.streamId)),
+      ...(o.shownClassesOf ? { shownClassesOf: o.shownClassesOf } : {}),
       onBatchError: (error, batch) => {
         if (pool.failed) throw pool.failed; // no workers left: the run cannot go on
         for (const { frame } of batch) {

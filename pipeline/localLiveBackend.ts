@@ -21,6 +21,7 @@ import { EventClips } from '../sinks/eventClips.js';
 import { classAlphas } from '../sinks/overlay.js';
 import { startLivePipeline } from './livePipeline.js';
 import { liveInputFor, type LiveStreamsOptions, planLiveStreams } from './liveStreams.js';
+import { shownClassIndices } from './runPlan.js';
 
 export interface LocalLiveOptions extends LiveStreamsOptions {
   readonly reconnect?: LiveStreamOptions;
@@ -40,6 +41,8 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
     const { inputs, plan, crfParams, classes, crfOn } = await planLiveStreams(options, log, true);
     const { classNames } = plan.descriptor;
     const measures = new Map<string, ReturnType<typeof zoneMeasure>>();
+    /** Streams added over the API with their own classes shown. */
+    const shownClasses = new Map<string, readonly number[]>();
     const { palette } = plan.descriptor;
     const clips = options.clips
       ? new EventClips({
@@ -103,6 +106,7 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
           ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}),
           ...(options.crf.workers ? { workers: options.crf.workers } : {}),
         },
+        shownClassesOf: (id) => shownClasses.get(id),
         sink: new ViewerSink(hub, (error, segmentation) => {
           metrics.framesDropped(segmentation.frame.streamId, 'error');
           logOnce(
@@ -132,6 +136,14 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
       width: s.width,
       height: s.height,
       crf: crfOn.has(s.id),
+      ...(shownClasses.has(s.id)
+        ? {
+            classesShown: shownClasses
+              .get(s.id)!
+              .map((c) => classNames[c]!)
+              .filter((n) => n !== 'background'),
+          }
+        : {}),
       dropped: s.dropped,
       fps: metrics.streamFps(s.id),
     });
@@ -148,11 +160,16 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
       addStream: async (request: StreamRequest) => {
         // Streams asked for while serving are live: files are paced at their rate and drop frames when behind.
         const input = liveInputFor(request, new Set(streams.streams.map((s) => s.id)), true);
+        const shown = request.classesShown
+          ? shownClassIndices(plan.descriptor, request.classesShown, options.modelPath)
+          : undefined;
         if (input.kind === 'file') await input.open();
         // Checked again: another request may have taken the id while the file opened.
         if (streams.get(input.id)) throw new ConflictError(`there is already a stream ${input.id}: remove it first`);
         if (request.crf ?? options.crf.on) crfOn.add(input.id);
         else crfOn.delete(input.id);
+        if (shown) shownClasses.set(input.id, shown);
+        else shownClasses.delete(input.id);
         const stream = streamFor(input);
         streams.keepOpen();
         streams.add(stream);
@@ -164,6 +181,7 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
         streams.keepOpen();
         if (!streams.remove(id)) return false;
         crfOn.delete(id);
+        shownClasses.delete(id);
         measures.delete(id);
         await clips?.removeStream(id);
         metrics.streamRemoved(id);

@@ -205,6 +205,11 @@ export async function planRun(options: RunPlanOptions): Promise<RunPlan> {
  * labels already argmaxed: one line naming what it has.
  */
 function withClassesShown(d: ModelDescriptor, names: readonly string[], modelPath: string): ModelDescriptor {
+  return { ...d, shownClasses: shownClassIndices(d, names, modelPath) };
+}
+
+/** The class indices `--classes-shown NAMES` stands for (background first among them), or one line saying why not. */
+export function shownClassIndices(d: ModelDescriptor, names: readonly string[], modelPath: string): number[] {
   const known = `its classes: ${d.classNames.join(', ')}`;
   if (names.length === 0) throw new UsageError(`--classes-shown needs at least one class name (${known})`);
   if (d.outputKind === 'labels')
@@ -219,6 +224,5 @@ function withClassesShown(d: ModelDescriptor, names: readonly string[], modelPat
     throw new UsageError(
       `--classes-shown: ${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not a class of ${modelPath} (${known})`,
     );
-  const shown = [...new Set([background, ...names.map((n) => d.classNames.indexOf(n))])].sort((a, b) => a - b);
-  return { ...d, shownClasses: shown };
+  return [...new Set([background, ...names.map((n) => d.classNames.indexOf(n))])].sort((a, b) => a - b);
 }

@@ -31,6 +31,8 @@ export interface SegmentFramesOptions {
   readonly onBatchError?: (error: unknown, batch: readonly PreparedFrame[]) => void;
   /** Refine with the dense CRF on this back end. */
   readonly crf?: { readonly backend: CrfBackend; readonly options: RefineOptions };
+  /** Live: the classes a stream shows, where it has its own (`classesShown` per stream). */
+  readonly shownClassesOf?: (streamId: string) => readonly number[] | undefined;
 }
 
 export function segmentFrames(
@@ -44,6 +46,7 @@ export function segmentFrames(
     batchFrames(plan.batchSize, options.batchWaitMs),
     inferBatches(runner, {
       ...(options.withProbabilities !== undefined ? { withProbabilities: options.withProbabilities } : {}),
+      ...(options.shownClassesOf ? { shownClassesOf: options.shownClassesOf } : {}),
       // The CRF's resolution: the probabilities are made at its size, never at the frame's.
       ...(options.crf
         ? {

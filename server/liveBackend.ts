@@ -32,6 +32,8 @@ export interface StreamRequest {
   readonly input: string;
   /** The CRF's state to start in; absent: the server's --crf. */
   readonly crf?: boolean;
+  /** The classes this stream shows (the others become background); absent: the server's --classes-shown. */
+  readonly classesShown?: readonly string[];
 }
 
 export interface LiveBackend {

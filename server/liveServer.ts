@@ -155,6 +155,7 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
         input: backend!.inputOf(s.id) ?? s.input,
         added: !commandLine.has(s.id),
         crf: s.crf,
+        ...(s.classesShown ? { classesShown: [...s.classesShown] } : {}),
         zones: board.zonesOf(s.id),
       })),
     });
@@ -191,6 +192,7 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
             id: saved_.id,
             input: saved_.input,
             ...(saved_.crf !== undefined ? { crf: saved_.crf } : {}),
+            ...(saved_.classesShown ? { classesShown: saved_.classesShown } : {}),
           });
         if (running.streamIds.includes(saved_.id) && saved_.zones !== undefined && !options.zones?.[saved_.id])
           applyZones(saved_.id, saved_.zones, `--state ${options.stateFile} ${saved_.id}`);

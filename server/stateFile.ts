@@ -23,6 +23,7 @@ const stateSchema = z.strictObject({
         /** Added over the API (true), or named on the command line (its zones only are kept). */
         added: z.boolean(),
         crf: z.boolean().optional(),
+        classesShown: z.array(z.string().max(200)).max(256).optional(),
         zones: z.unknown().optional(),
       }),
     )

@@ -47,7 +47,7 @@ const streamRequestSchema = z.strictObject({
   crf: z.boolean().optional(),
   zones: z.unknown().optional(),
   tiles: z.unknown().optional(),
-  classesShown: z.unknown().optional(),
+  classesShown: z.array(z.string().min(1).max(200)).min(1).max(256).optional(),
 });
 
 class ApiError extends Error {
@@ -125,12 +125,8 @@ export function streamsApi(
       );
     }
     const body = parsed.data;
-    for (const key of ['tiles', 'classesShown'] as const)
-      if (body[key] !== undefined)
-        throw new ApiError(
-          400,
-          `${key} is set for every stream by serve's own --${key === 'tiles' ? 'tiles' : 'classes-shown'}, not per stream yet`,
-        );
+    if (body.tiles !== undefined)
+      throw new ApiError(400, "tiles are set for every stream by serve's own --tiles, not per stream yet");
     const refused = o.refuseInput(body.input);
     if (refused) throw new ApiError(403, refused);
     const zones = body.zones === undefined ? [] : zonesFor(body.zones, 'zones');
@@ -138,6 +134,7 @@ export function streamsApi(
       input: body.input,
       ...(body.id !== undefined ? { id: body.id } : {}),
       ...(body.crf !== undefined ? { crf: body.crf } : {}),
+      ...(body.classesShown ? { classesShown: body.classesShown } : {}),
     });
     if (zones.length > 0) {
       o.board.set(added.id, zones);

@@ -57,6 +57,8 @@ export interface StreamDescription {
   readonly dropped: number;
   /** Frames published per second, over the last second. */
   readonly fps: number;
+  /** The classes it shows, where it has its own list (added over the API with `classesShown`). */
+  readonly classesShown?: readonly string[];
   /** Its zones' latest shares and states (the server adds them). */
   readonly zones?: readonly ZoneState[];
 }

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/fixtures.js';
-import { type ServeProcess, startServe } from '../helpers/liveServer.js';
+import { type ServeProcess, startServe, TestViewer } from '../helpers/liveServer.js';
 import {
   LOWER_RIGHT,
   readEvents,
@@ -197,6 +197,36 @@ describe('the dashboard API (serve, real clip, SSE and webhook receivers)', () =
     // The event came 0.5 s after the square entered: 0.2 s into the clip it is not there yet, 1.2 s in it is.
     expect(greenInCorner(await frameAt(file, 0.2))).toBe(false);
     expect(greenInCorner(await frameAt(file, 1.2))).toBe(true);
+  }, 60_000);
+
+  it('shows a stream only the classes it asks for (classesShown per stream), beside one that shows all', async () => {
+    serve = await startServe(['--no-test-pattern', '--model', model, '--allow-inputs', `file:${dir}`]);
+    const viewer = await TestViewer.connect(`${serve.url}/ws`);
+    try {
+      const refused = await call('POST', `${serve.url}/api/streams`, { input: clip, classesShown: ['unicorn'] });
+      expect(refused.status).toBe(400);
+      expect(refused.json!['error']).toMatch(/unicorn is not a class of .* \(its classes: background, person, car\)$/);
+      const carsOnly = await call('POST', `${serve.url}/api/streams`, {
+        id: 'cars',
+        input: clip,
+        classesShown: ['car'],
+      });
+      expect(carsOnly.status).toBe(201);
+      expect(carsOnly.json).toMatchObject({ classesShown: ['car'] });
+      expect((await call('POST', `${serve.url}/api/streams`, { id: 'all', input: clip })).status).toBe(201);
+      // Until the square has been seen on the stream that shows everything.
+      await viewer.until(
+        (v) => v.frames.some((f) => f.header.streamId === 'all' && f.labels.includes(1)),
+        20_000,
+        'the square as person on the stream showing all classes',
+      );
+      await viewer.until((v) => v.frames.filter((f) => f.header.streamId === 'cars').length >= 30, 20_000, '30 frames');
+      const cars = viewer.frames.filter((f) => f.header.streamId === 'cars');
+      // The square's pixels go to the next best of background and car: never person.
+      expect(cars.some((f) => f.labels.includes(1))).toBe(false);
+    } finally {
+      viewer.close();
+    }
   }, 60_000);
 
   it('answers hostile requests with one line each, and keeps serving', async () => {
