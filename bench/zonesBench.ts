@@ -54,7 +54,7 @@ async function clipRingCost(cli: string, say: (line: string) => void) {
   try {
     let stderr = '';
     await new Promise<void>((resolve, reject) => {
-      child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+      child.stderr.setEncoding('utf8').on('data', (text: string) => {
         stderr += text;
         if (/^serving /m.test(stderr)) resolve();
       });

@@ -167,10 +167,10 @@ export class ClipRing {
     );
     this.encoder = encoder;
     let stderr = '';
-    encoder.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
-    encoder.stdin!.on('error', () => {}); // told by 'close' below
-    encoder.stdin!.write(matroskaHeader(width, height));
-    createInterface({ input: encoder.stdout! }).on('line', (line) => {
+    encoder.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
+    encoder.stdin.on('error', () => {}); // told by 'close' below
+    encoder.stdin.write(matroskaHeader(width, height));
+    createInterface({ input: encoder.stdout }).on('line', (line) => {
       const [file, start, end] = line.split(',');
       if (!file || start === undefined || end === undefined) return;
       this.segments.push({ file: path.join(this.o.ringDir, file), start: Number(start), end: Number(end) });

@@ -105,13 +105,30 @@ describe('--config FILE', () => {
     expect(unknown.stderr).toMatch(/^error: --config .*unknown\.yaml: colour: not a setting of serve/);
   });
 
-  it('runs a deployment from one file', async () => {
-    const file = write('deploy.yaml', 'inputs: ["testsrc:96x64@5"]\nhost: 127.0.0.1\nmaxViewers: 2\n');
+  it('runs a deployment from one file, zones included', async () => {
+    const file = write(
+      'deploy.yaml',
+      [
+        'inputs: ["testsrc:96x64@5"]',
+        'host: 127.0.0.1',
+        'maxViewers: 2',
+        'zones:',
+        '  testsrc:',
+        '    - name: door',
+        '      polygon: [[0, 0], [0.5, 0], [0.5, 0.5]]',
+        '      classes: [person]',
+        '',
+      ].join('\n'),
+    );
     const server = await startServe(['--config', file]);
     try {
       await server.waitForLog(/^serving testsrc on http:\/\/127\.0\.0\.1:\d+\//);
       const health = (await (await fetch(`${server.url}/healthz`)).json()) as { streams: { id: string }[] };
       expect(health.streams.map((s) => s.id)).toEqual(['testsrc']);
+      const zones = (await (await fetch(`${server.url}/api/streams/testsrc/zones`)).json()) as {
+        zones: { name: string }[];
+      };
+      expect(zones.zones.map((z) => z.name)).toEqual(['door']);
     } finally {
       await server.stop();
     }
