@@ -11,9 +11,9 @@ import { readEvents } from '../helpers/zoneScene.js';
 const event = (frame: number): ZoneEvent => ({
   type: 'zone.occupied',
   stream: 'cam',
-  // A long zone name makes each event about 1 KiB, so that a stalled reader's socket fills fast.
+  // Many classes make each event about 10 KiB, so that a stalled reader's socket fills fast.
   zone: 'z'.repeat(60),
-  classes: Array.from({ length: 40 }, (_, i) => `class-${i}`),
+  classes: Array.from({ length: 400 }, (_, i) => `a-class-of-the-model-${i}`),
   share: 0.5,
   at: new Date(frame).toISOString(),
   frame,
@@ -25,7 +25,7 @@ afterEach(() => closers.splice(0).forEach((close) => close()));
 describe('EventStream', () => {
   it('drops events for a reader that stopped reading, and only for it; the other gets every one', async () => {
     let dropped = 0;
-    const events = new EventStream({ maxBufferedBytes: 64 * 1024, onDropped: (n) => (dropped += n) });
+    const events = new EventStream({ maxBufferedBytes: 256 * 1024, onDropped: (n) => (dropped += n) });
     const server = createServer((request, response) => events.add(request, response));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     closers.push(() => {
@@ -46,7 +46,11 @@ describe('EventStream', () => {
     const total = 3000;
     for (let i = 0; i < total; i++) {
       events.publish(event(i));
-      if (i % 100 === 99) await new Promise((r) => setTimeout(r, 5)); // let the live reader drain
+      // The live reader keeps up (it has read everything so far every 10 events, 100 KiB); the stalled one never reads.
+      if (i % 10 === 9) {
+        const until = Date.now() + 5000;
+        while (reader.events.length < i + 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 1));
+      }
     }
     const end = Date.now() + 10_000;
     while (reader.events.length < total && Date.now() < end) await new Promise((r) => setTimeout(r, 20));

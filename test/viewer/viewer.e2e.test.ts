@@ -1,7 +1,7 @@
+/** The viewer in Chromium (playwright-core): several streams and the grid, and --token. Its controls run in both browsers: viewerControls.e2e.test.ts. */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../helpers/browser.js';
-import { tempDir, writeModel } from '../helpers/fixtures.js';
 import { startServe, type ServeProcess } from '../helpers/liveServer.js';
 
 type Stats = { framesDrawn: number; fps: number; latencyMs: number | null; connected: boolean };
@@ -17,84 +17,6 @@ const canvasDigest = (page: Page, streamId?: string) =>
     for (let i = 0; i < data.length; i += 7) digest = (digest * 31 + data[i]!) % 1_000_000_007;
     return digest;
   }, streamId);
-
-describe('the viewer in Chromium', () => {
-  const { dir, cleanup } = tempDir();
-  let browser: Awaited<ReturnType<typeof launchBrowser>>;
-  let serve: ServeProcess;
-
-  beforeAll(async () => {
-    // A random-weight DeepLab: 21 VOC classes, several of them present in every frame.
-    serve = await startServe(['testsrc:320x180@30', '--model', writeModel(dir)]);
-    browser = await launchBrowser();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await serve?.stop();
-    cleanup();
-  });
-
-  it('draws live frames with the legend, fps and latency; opacity, hidden classes, CRF and pause work', async () => {
-    const page = await browser.context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    await page.goto(`${serve.url}/`);
-    await page.waitForFunction(
-      () => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn >= 5,
-      undefined,
-      {
-        timeout: 30_000,
-      },
-    );
-
-    const first = await canvasDigest(page);
-    await page.waitForFunction(
-      (n) => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn >= n,
-      (await stats(page)).framesDrawn + 3,
-    );
-    expect(await canvasDigest(page)).not.toBe(first); // the pattern moves
-
-    const legend = await page.locator('#legend li').allTextContents();
-    expect(legend).toHaveLength(21);
-    expect(legend.slice(0, 3)).toEqual(['background', 'aeroplane', 'bicycle']);
-    await page.waitForFunction(() => Number(document.getElementById('fps')!.textContent) > 0);
-    const now = await stats(page);
-    expect(now.fps).toBeGreaterThan(0);
-    expect(now.latencyMs).toBeGreaterThan(0);
-    expect(now.latencyMs).toBeLessThan(5000);
-    expect(await page.locator('#streams li').first().getAttribute('data-stream-id')).toBe('testsrc');
-
-    // Paused, the last frame stays: what changes now is the overlay alone.
-    await page.click('#pause');
-    await expect.poll(() => page.locator('#pause').textContent()).toBe('Resume');
-    await new Promise((r) => setTimeout(r, 300));
-    const present = await page.locator('#legend li.present').count();
-    expect(present).toBeGreaterThan(1); // background and at least one drawn class
-    await page.locator('#opacity').fill('0');
-    const bare = await canvasDigest(page);
-    await page.locator('#opacity').fill('1');
-    const covered = await canvasDigest(page);
-    expect(covered).not.toBe(bare);
-    expect(await canvasDigest(page)).toBe(covered); // paused: nothing else changes it
-    // Hiding every class present leaves the picture as at opacity 0.
-    for (const box of await page.locator('#legend li.present input').all()) await box.uncheck();
-    expect(await canvasDigest(page)).toBe(bare);
-
-    await page.check('#crf');
-    await serve.waitForLog(/stream testsrc: CRF on/);
-    await page.click('#pause');
-    const drawn = (await stats(page)).framesDrawn;
-    await page.waitForFunction(
-      (n) => (window as unknown as { viewerStats: Stats }).viewerStats.framesDrawn > n,
-      drawn,
-      {
-        timeout: 30_000,
-      },
-    );
-    expect(errors).toEqual([]);
-    await page.close();
-  });
-});
 
 describe('the viewer with several streams', () => {
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
