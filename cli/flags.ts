@@ -323,7 +323,6 @@ export function tileOverlap(value: string): number {
   return n;
 }
 
-/** What the tile flags ask of planRun. */
 /** What the model flags say about how frames become labels: windows, and the classes the argmax runs over. */
 export function planFlags(flags: { tiles?: TileGrid; tileOverlap?: number; classesShown?: string[] }): {
   tiles?: TileGrid;

@@ -6,9 +6,9 @@
  */
 import { redactSecrets } from '../core/redact.js';
 import { liveInputFor, type LiveStreamsOptions, planLiveStreams } from '../pipeline/liveStreams.js';
-import { shownClassIndices } from '../pipeline/runPlan.js';
+import { planFields, planRun, shownClassIndices } from '../pipeline/runPlan.js';
 import type { ZoneSpec } from '../zones/zoneSpec.js';
-import type { LiveBackend, LiveBackendFactory } from '../server/liveBackend.js';
+import type { LiveBackend, LiveBackendFactory, StreamTiles } from '../server/liveBackend.js';
 import type { StreamDescription } from '../server/wireFormat.js';
 import type { LiveInput } from '../sources/liveInputs.js';
 import { startLiveRelay } from './liveRelay.js';
@@ -29,6 +29,7 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
     const zones = new Map<string, readonly ZoneSpec[]>();
     /** Streams added over the API with their own classes shown. */
     const classesShown = new Map<string, readonly string[]>();
+    const ownTiles = new Map<string, StreamTiles>();
     const run = runSettingsFor({
       ...options,
       crf: { params: options.crf.params, ...(options.crf.warmStart ? { warmStart: options.crf.warmStart } : {}) },
@@ -39,7 +40,12 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
       modelPath: options.modelPath,
       runOf: (id) => {
         const shown = classesShown.get(id);
-        return shown ? { ...run, classesShown: [...shown] } : run;
+        const tiles = ownTiles.get(id);
+        return {
+          ...run,
+          ...(shown ? { classesShown: [...shown] } : {}),
+          ...(tiles ? { tiles: tiles === 'auto' ? 'auto' : { cols: tiles.cols, rows: tiles.rows } } : {}),
+        };
       },
       crfOn: (id) => crfOn.has(id),
       zonesOf: (id) => zones.get(id) ?? [],
@@ -70,6 +76,7 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
         height: status?.height ?? 0,
         crf: crfOn.has(input.id),
         ...(classesShown.has(input.id) ? { classesShown: classesShown.get(input.id)! } : {}),
+        ...(ownTiles.has(input.id) ? { tiles: ownTiles.get(input.id)! } : {}),
         dropped: status?.dropped ?? 0,
         fps: metrics.streamFps(input.id),
       };
@@ -91,6 +98,17 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
           shownClassIndices(plan.descriptor, request.classesShown, options.modelPath);
           classesShown.set(input.id, request.classesShown);
         } else classesShown.delete(input.id);
+        // Its own windows: checked against the model here as --tiles would be; its worker plans them.
+        if (request.tiles) {
+          await planRun({
+            ...planFields(options),
+            tiles: request.tiles,
+            batchSize: options.batchSize,
+            mixedSizes: true,
+            crf: options.crf.on,
+          });
+          ownTiles.set(input.id, request.tiles);
+        } else ownTiles.delete(input.id);
         if (request.crf ?? options.crf.on) crfOn.add(input.id);
         else crfOn.delete(input.id);
         await relay.add(input);
@@ -103,6 +121,7 @@ export function clusterLiveBackend(options: ClusterLiveOptions): LiveBackendFact
         crfOn.delete(id);
         zones.delete(id);
         classesShown.delete(id);
+        ownTiles.delete(id);
         metrics.streamRemoved(id);
         log(`stream ${id}: removed`);
         streamsChanged();

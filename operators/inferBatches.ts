@@ -19,6 +19,9 @@ export interface BatchRunner {
  *   frame size — the CRF's own, so no full-size volume is made; a function decides per batch,
  *   e.g. only for the streams whose CRF is switched on)
  *
+ * Frames of one batch whose model inputs differ (a stream with its own tiles beside one without)
+ * run as one request per kind of input.
+ *
  * A batch that fails (a worker lost) errors the whole stream — offline nothing may go missing —
  * unless `onBatchError` is given: then it is told, and that batch's frames are skipped (live).
  *
@@ -36,57 +39,67 @@ export function inferBatches(
     shownClassesOf?: (streamId: string) => readonly number[] | undefined;
   } = {},
 ): OperatorFunction<readonly PreparedFrame[], Segmentation> {
-  return mergeMap((batch) => {
-    const sentAt = performance.now();
-    const sizes = (p: PreparedFrame) => p.inputs.map((i) => `${i.width}x${i.height}`).join();
-    if (batch.some((p) => sizes(p) !== sizes(batch[0]!)))
-      throw new RangeError('a batch must share its model input sizes');
-    const { withProbabilities } = options;
-    const request: BatchInput = {
-      frames: batch.map((p) => {
-        const shownClasses = options.shownClassesOf?.(p.frame.streamId);
-        return {
-          inputs: p.inputs,
-          width: p.frame.width,
-          height: p.frame.height,
-          ...(shownClasses ? { shownClasses } : {}),
-        };
-      }),
-      ...((typeof withProbabilities === 'function' ? withProbabilities(batch) : withProbabilities)
-        ? {
-            withProbabilities: true,
-            probabilitiesScale: options.probabilitiesScale ?? 1,
-            probabilitiesPrune: options.probabilitiesPrune ?? 0,
-          }
-        : {}),
-    };
-    return from(
-      runner.run(request).then((result) => {
-        const inferredAt = performance.now();
-        return batch.map((prepared, i): Segmentation => ({
-          frame: prepared.frame,
-          inferredAt,
-          labels: result.frames[i]!.labels,
-          classPixels: result.frames[i]!.classPixels,
-          ...(result.frames[i]!.probabilities ? { probabilities: result.frames[i]!.probabilities } : {}),
-          timings: {
-            decode: prepared.frame.decodeMs,
-            preprocess: prepared.preprocessMs,
-            queue: sentAt - prepared.preparedAt,
-            infer: result.inferMs / batch.length,
-            postprocess: result.postprocessMs / batch.length,
-            crf: 0,
-            write: 0,
-          },
-        }));
-      }),
-    ).pipe(
-      mergeMap((segmentations) => segmentations),
-      catchError((error: unknown) => {
-        if (!options.onBatchError) throw error;
-        options.onBatchError(error, batch);
-        return EMPTY;
-      }),
-    );
-  }, runner.size);
+  const sizes = (p: PreparedFrame) => p.inputs.map((i) => `${i.width}x${i.height}`).join();
+  /** The batch as groups of frames with the same model inputs, in their order. */
+  const groups = (batch: readonly PreparedFrame[]): (readonly PreparedFrame[])[] => {
+    const bySizes = new Map<string, PreparedFrame[]>();
+    for (const p of batch) bySizes.set(sizes(p), [...(bySizes.get(sizes(p)) ?? []), p]);
+    return [...bySizes.values()];
+  };
+  return mergeMap(
+    (mixed: readonly PreparedFrame[]) =>
+      from(groups(mixed)).pipe(
+        mergeMap((batch) => {
+          const sentAt = performance.now();
+          const { withProbabilities } = options;
+          const request: BatchInput = {
+            frames: batch.map((p) => {
+              const shownClasses = options.shownClassesOf?.(p.frame.streamId);
+              return {
+                inputs: p.inputs,
+                width: p.frame.width,
+                height: p.frame.height,
+                ...(shownClasses ? { shownClasses } : {}),
+              };
+            }),
+            ...((typeof withProbabilities === 'function' ? withProbabilities(batch) : withProbabilities)
+              ? {
+                  withProbabilities: true,
+                  probabilitiesScale: options.probabilitiesScale ?? 1,
+                  probabilitiesPrune: options.probabilitiesPrune ?? 0,
+                }
+              : {}),
+          };
+          return from(
+            runner.run(request).then((result) => {
+              const inferredAt = performance.now();
+              return batch.map((prepared, i): Segmentation => ({
+                frame: prepared.frame,
+                inferredAt,
+                labels: result.frames[i]!.labels,
+                classPixels: result.frames[i]!.classPixels,
+                ...(result.frames[i]!.probabilities ? { probabilities: result.frames[i]!.probabilities } : {}),
+                timings: {
+                  decode: prepared.frame.decodeMs,
+                  preprocess: prepared.preprocessMs,
+                  queue: sentAt - prepared.preparedAt,
+                  infer: result.inferMs / batch.length,
+                  postprocess: result.postprocessMs / batch.length,
+                  crf: 0,
+                  write: 0,
+                },
+              }));
+            }),
+          ).pipe(
+            mergeMap((segmentations) => segmentations),
+            catchError((error: unknown) => {
+              if (!options.onBatchError) throw error;
+              options.onBatchError(error, batch);
+              return EMPTY;
+            }),
+          );
+        }, runner.size),
+      ),
+    runner.size,
+  );
 }

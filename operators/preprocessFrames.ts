@@ -8,8 +8,8 @@ export interface PreprocessOptions {
   readonly normalization: Normalization;
   /** uint8 models get raw resized pixels (no normalisation). */
   readonly inputType?: 'float32' | 'uint8';
-  /** The model inputs to make of a frame of the given size (one, or several scales and flips). */
-  readonly inputsFor: (frameWidth: number, frameHeight: number) => readonly InputSpec[];
+  /** The model inputs to make of a frame of the given size (one, or several scales, flips or windows). */
+  readonly inputsFor: (frameWidth: number, frameHeight: number, streamId: string) => readonly InputSpec[];
 }
 
 /**
@@ -25,7 +25,7 @@ export function preprocessFrames(options: PreprocessOptions): OperatorFunction<F
   return map((frame) => {
     const started = performance.now();
     const inputs = options
-      .inputsFor(frame.width, frame.height)
+      .inputsFor(frame.width, frame.height, frame.streamId)
       .map((spec) =>
         prepareModelInput(
           frame.rgb,

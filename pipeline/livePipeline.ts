@@ -41,6 +41,8 @@ export interface LivePipelineOptions {
     readonly workers?: number;
   };
   readonly sink: SegmentationSink;
+  /** The model inputs of a stream's frames where it has its own windows (`tiles` per stream). */
+  readonly inputsOf?: (streamId: string) => RunPlan['preprocess']['inputsFor'] | undefined;
   /** The classes a stream shows where it has its own list (class indices, background among them). */
   readonly shownClassesOf?: (streamId: string) => readonly number[] | undefined;
   readonly onPublished: (segmentation: Segmentation) => void;
@@ -95,6 +97,7 @@ export async function startLivePipeline(streams: LiveStreamSet, o: LivePipelineO
       batchWaitMs: o.batchWaitMs,
       withProbabilities: (batch) => crfAvailable && batch.some((p) => o.crf.enabledFor(p.frame.streamId)),
       ...(o.shownClassesOf ? { shownClassesOf: o.shownClassesOf } : {}),
+      ...(o.inputsOf ? { inputsOf: o.inputsOf } : {}),
       onBatchError: (error, batch) => {
         if (pool.failed) throw pool.failed; // no workers left: the run cannot go on
         for (const { frame } of batch) {

@@ -9,7 +9,7 @@
  */
 import { ConflictError } from '../core/errors.js';
 import type { Segmentation } from '../core/frames.js';
-import type { LiveBackend, LiveBackendFactory, StreamRequest } from '../server/liveBackend.js';
+import type { LiveBackend, LiveBackendFactory, StreamRequest, StreamTiles } from '../server/liveBackend.js';
 import { ViewerSink } from '../server/viewerSink.js';
 import { epochMs, type StreamDescription } from '../server/wireFormat.js';
 import type { LiveInput } from '../sources/liveInputs.js';
@@ -21,7 +21,7 @@ import { EventClips } from '../sinks/eventClips.js';
 import { classAlphas } from '../sinks/overlay.js';
 import { startLivePipeline } from './livePipeline.js';
 import { liveInputFor, type LiveStreamsOptions, planLiveStreams } from './liveStreams.js';
-import { shownClassIndices } from './runPlan.js';
+import { planFields, planRun, type RunPlan, shownClassIndices } from './runPlan.js';
 
 export interface LocalLiveOptions extends LiveStreamsOptions {
   readonly reconnect?: LiveStreamOptions;
@@ -41,8 +41,9 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
     const { inputs, plan, crfParams, classes, crfOn } = await planLiveStreams(options, log, true);
     const { classNames } = plan.descriptor;
     const measures = new Map<string, ReturnType<typeof zoneMeasure>>();
-    /** Streams added over the API with their own classes shown. */
+    /** Streams added over the API with their own classes shown, or their own windows. */
     const shownClasses = new Map<string, readonly number[]>();
+    const ownTiles = new Map<string, { readonly tiles: StreamTiles; readonly inputsFor: RunPlan['inputsFor'] }>();
     const { palette } = plan.descriptor;
     const clips = options.clips
       ? new EventClips({
@@ -107,6 +108,7 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
           ...(options.crf.workers ? { workers: options.crf.workers } : {}),
         },
         shownClassesOf: (id) => shownClasses.get(id),
+        inputsOf: (id) => ownTiles.get(id)?.inputsFor,
         sink: new ViewerSink(hub, (error, segmentation) => {
           metrics.framesDropped(segmentation.frame.streamId, 'error');
           logOnce(
@@ -144,6 +146,7 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
               .filter((n) => n !== 'background'),
           }
         : {}),
+      ...(ownTiles.has(s.id) ? { tiles: ownTiles.get(s.id)!.tiles } : {}),
       dropped: s.dropped,
       fps: metrics.streamFps(s.id),
     });
@@ -163,6 +166,16 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
         const shown = request.classesShown
           ? shownClassIndices(plan.descriptor, request.classesShown, options.modelPath)
           : undefined;
+        // Its own windows: planned as --tiles would be, every check against the model included.
+        const tiled = request.tiles
+          ? await planRun({
+              ...planFields(options),
+              tiles: request.tiles,
+              batchSize: options.batchSize,
+              mixedSizes: true,
+              crf: options.crf.on,
+            })
+          : undefined;
         if (input.kind === 'file') await input.open();
         // Checked again: another request may have taken the id while the file opened.
         if (streams.get(input.id)) throw new ConflictError(`there is already a stream ${input.id}: remove it first`);
@@ -170,6 +183,8 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
         else crfOn.delete(input.id);
         if (shown) shownClasses.set(input.id, shown);
         else shownClasses.delete(input.id);
+        if (tiled && request.tiles) ownTiles.set(input.id, { tiles: request.tiles, inputsFor: tiled.inputsFor });
+        else ownTiles.delete(input.id);
         const stream = streamFor(input);
         streams.keepOpen();
         streams.add(stream);
@@ -182,6 +197,7 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
         if (!streams.remove(id)) return false;
         crfOn.delete(id);
         shownClasses.delete(id);
+        ownTiles.delete(id);
         measures.delete(id);
         await clips?.removeStream(id);
         metrics.streamRemoved(id);

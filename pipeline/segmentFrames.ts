@@ -14,7 +14,7 @@ import type { Frame, PreparedFrame, Segmentation } from '../core/frames.js';
 import { batchFrames } from '../operators/batchFrames.js';
 import { dropStaleFrames } from '../operators/dropStaleFrames.js';
 import { type BatchRunner, inferBatches } from '../operators/inferBatches.js';
-import { preprocessFrames } from '../operators/preprocessFrames.js';
+import { preprocessFrames, type PreprocessOptions } from '../operators/preprocessFrames.js';
 import { type CrfBackend, refineWithCrf, type RefineOptions } from '../operators/refineWithCrf.js';
 import { reorderByIndex } from '../operators/reorderByIndex.js';
 import type { RunPlan } from './runPlan.js';
@@ -31,6 +31,8 @@ export interface SegmentFramesOptions {
   readonly onBatchError?: (error: unknown, batch: readonly PreparedFrame[]) => void;
   /** Refine with the dense CRF on this back end. */
   readonly crf?: { readonly backend: CrfBackend; readonly options: RefineOptions };
+  /** Live: the model inputs of a stream's frames, where it has its own windows (`tiles` per stream). */
+  readonly inputsOf?: (streamId: string) => PreprocessOptions['inputsFor'] | undefined;
   /** Live: the classes a stream shows, where it has its own (`classesShown` per stream). */
   readonly shownClassesOf?: (streamId: string) => readonly number[] | undefined;
 }
@@ -42,7 +44,15 @@ export function segmentFrames(
 ): OperatorFunction<Frame, Segmentation> {
   const { order } = options;
   return pipe(
-    preprocessFrames(plan.preprocess),
+    preprocessFrames(
+      options.inputsOf
+        ? {
+            ...plan.preprocess,
+            inputsFor: (width, height, streamId) =>
+              (options.inputsOf!(streamId) ?? plan.preprocess.inputsFor)(width, height, streamId),
+          }
+        : plan.preprocess,
+    ),
     batchFrames(plan.batchSize, options.batchWaitMs),
     inferBatches(runner, {
       ...(options.withProbabilities !== undefined ? { withProbabilities: options.withProbabilities } : {}),

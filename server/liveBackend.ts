@@ -34,7 +34,11 @@ export interface StreamRequest {
   readonly crf?: boolean;
   /** The classes this stream shows (the others become background); absent: the server's --classes-shown. */
   readonly classesShown?: readonly string[];
+  /** This stream's windows (`auto` or `CxR`, as `--tiles`); absent: the server's --tiles. */
+  readonly tiles?: StreamTiles;
 }
+
+export type StreamTiles = 'auto' | { readonly cols: number; readonly rows: number };
 
 export interface LiveBackend {
   /** The model's classes and whether the CRF can be switched on: the viewers' first message. */

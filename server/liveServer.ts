@@ -15,7 +15,7 @@ import { startHttpServer, type RunningHttpServer } from './httpServer.js';
 import type { LiveBackend, LiveBackendFactory } from './liveBackend.js';
 import { LiveMetrics } from './metrics.js';
 import { readState, StateWriter } from './stateFile.js';
-import { streamsApi } from './streamsApi.js';
+import { streamsApi, tilesOf } from './streamsApi.js';
 import { ViewerHub } from './viewerHub.js';
 import type { StreamDescription } from './wireFormat.js';
 import { WebhookSender } from './webhookSender.js';
@@ -156,6 +156,7 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
         added: !commandLine.has(s.id),
         crf: s.crf,
         ...(s.classesShown ? { classesShown: [...s.classesShown] } : {}),
+        ...(s.tiles ? { tiles: s.tiles === 'auto' ? 'auto' : `${s.tiles.cols}x${s.tiles.rows}` } : {}),
         zones: board.zonesOf(s.id),
       })),
     });
@@ -193,6 +194,7 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
             input: saved_.input,
             ...(saved_.crf !== undefined ? { crf: saved_.crf } : {}),
             ...(saved_.classesShown ? { classesShown: saved_.classesShown } : {}),
+            ...(saved_.tiles ? { tiles: tilesOf(saved_.tiles) } : {}),
           });
         if (running.streamIds.includes(saved_.id) && saved_.zones !== undefined && !options.zones?.[saved_.id])
           applyZones(saved_.id, saved_.zones, `--state ${options.stateFile} ${saved_.id}`);

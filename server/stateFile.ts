@@ -24,6 +24,10 @@ const stateSchema = z.strictObject({
         added: z.boolean(),
         crf: z.boolean().optional(),
         classesShown: z.array(z.string().max(200)).max(256).optional(),
+        tiles: z
+          .string()
+          .regex(/^(auto|\d{1,2}x\d{1,2})$/)
+          .optional(),
         zones: z.unknown().optional(),
       }),
     )

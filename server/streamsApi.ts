@@ -22,7 +22,7 @@ import { ConflictError, isUserError } from '../core/errors.js';
 import { CLIP_NAME } from '../zones/zoneEvent.js';
 import { parseZones, type ZoneSpec } from '../zones/zoneSpec.js';
 import type { EventStream } from './eventStream.js';
-import type { LiveBackend } from './liveBackend.js';
+import type { LiveBackend, StreamTiles } from './liveBackend.js';
 import type { ZoneBoard } from './zoneBoard.js';
 
 /** Bodies larger than this are refused unread (a zone list of 64 zones × 256 corners fits in a tenth of it). */
@@ -46,9 +46,21 @@ const streamRequestSchema = z.strictObject({
   input: z.string().min(1).max(2000),
   crf: z.boolean().optional(),
   zones: z.unknown().optional(),
-  tiles: z.unknown().optional(),
+  tiles: z
+    .union([
+      z.literal('auto'),
+      z.string().regex(/^([1-9]|1[0-6])x([1-9]|1[0-6])$/, 'auto, or COLSxROWS from 1x1 to 16x16 such as "3x2"'),
+    ])
+    .optional(),
   classesShown: z.array(z.string().min(1).max(200)).min(1).max(256).optional(),
 });
+
+/** `"auto"` or `"3x2"` as the stream's windows. */
+export function tilesOf(text: string): StreamTiles {
+  if (text === 'auto') return 'auto';
+  const [cols, rows] = text.split('x').map(Number) as [number, number];
+  return { cols, rows };
+}
 
 class ApiError extends Error {
   constructor(
@@ -121,12 +133,10 @@ export function streamsApi(
       const issue = parsed.error.issues[0]!;
       throw new ApiError(
         400,
-        `${issue.path.join('.') || 'body'}: ${issue.message} (expected {"input": "…", "id"?: "…", "crf"?: true, "zones"?: [...]})`,
+        `${issue.path.join('.') || 'body'}: ${issue.message} (expected {"input": "…", "id"?: "…", "crf"?: true, "tiles"?: "3x2", "classesShown"?: [...], "zones"?: [...]})`,
       );
     }
     const body = parsed.data;
-    if (body.tiles !== undefined)
-      throw new ApiError(400, "tiles are set for every stream by serve's own --tiles, not per stream yet");
     const refused = o.refuseInput(body.input);
     if (refused) throw new ApiError(403, refused);
     const zones = body.zones === undefined ? [] : zonesFor(body.zones, 'zones');
@@ -135,6 +145,7 @@ export function streamsApi(
       ...(body.id !== undefined ? { id: body.id } : {}),
       ...(body.crf !== undefined ? { crf: body.crf } : {}),
       ...(body.classesShown ? { classesShown: body.classesShown } : {}),
+      ...(body.tiles ? { tiles: tilesOf(body.tiles) } : {}),
     });
     if (zones.length > 0) {
       o.board.set(added.id, zones);

@@ -57,6 +57,8 @@ export interface StreamDescription {
   readonly dropped: number;
   /** Frames published per second, over the last second. */
   readonly fps: number;
+  /** Its own windows, where it has them (added over the API with `tiles`). */
+  readonly tiles?: 'auto' | { readonly cols: number; readonly rows: number };
   /** The classes it shows, where it has its own list (added over the API with `classesShown`). */
   readonly classesShown?: readonly string[];
   /** Its zones' latest shares and states (the server adds them). */

@@ -39,6 +39,25 @@ describe('inferBatches on real onnxruntime workers', () => {
     tmp.cleanup();
   });
 
+  it('runs a batch whose frames have different model inputs (a stream with its own tiles) as one request per kind', async () => {
+    /** The frame as two windows (left and right halves) instead of one input. */
+    const windowed = (index: number): PreparedFrame => {
+      const p = prepared(index);
+      const half = { x: 0, y: 0, width: W / 2, height: H };
+      const input = (x: number) => ({ ...p.inputs[0]!, data: p.inputs[0]!.data.slice(), window: { ...half, x } });
+      return { ...p, inputs: [input(0), input(W / 2)] };
+    };
+    const mixed = await firstValueFrom(
+      from([[prepared(0), windowed(1), prepared(2), windowed(3)]]).pipe(inferBatches(pool), toArray()),
+    );
+    expect(mixed.map((s) => s.frame.index).sort()).toEqual([0, 1, 2, 3]);
+    const alone = await firstValueFrom(from([[prepared(0)], [windowed(1)]]).pipe(inferBatches(pool), toArray()));
+    for (const s of alone) {
+      const inMixed = mixed.find((m) => m.frame.index === s.frame.index)!;
+      expect(Buffer.compare(Buffer.from(s.labels), Buffer.from(inMixed.labels))).toBe(0);
+    }
+  });
+
   it('gives every frame a label map at frame size, the same whether batched or not', async () => {
     const batched = await firstValueFrom(
       from(

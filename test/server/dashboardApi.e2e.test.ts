@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/fixtures.js';
+import { tempDir, writeModel } from '../helpers/fixtures.js';
 import { type ServeProcess, startServe, TestViewer } from '../helpers/liveServer.js';
 import {
   LOWER_RIGHT,
@@ -224,6 +224,36 @@ describe('the dashboard API (serve, real clip, SSE and webhook receivers)', () =
       const cars = viewer.frames.filter((f) => f.header.streamId === 'cars');
       // The square's pixels go to the next best of background and car: never person.
       expect(cars.some((f) => f.labels.includes(1))).toBe(false);
+    } finally {
+      viewer.close();
+    }
+  }, 60_000);
+
+  it('runs a stream with its own tiles beside two without: the same frames, other labels only where tiled', async () => {
+    // A random DeepLab: its labels depend on where a pixel is in the model's input, so windows change them.
+    serve = await startServe(['--no-test-pattern', '--model', writeModel(dir, { classes: 5, seed: 3 })]);
+    const viewer = await TestViewer.connect(`${serve.url}/ws`);
+    try {
+      expect((await call('POST', `${serve.url}/api/streams`, { input: 'testsrc', tiles: '17x2' })).status).toBe(400);
+      const tiled = await call('POST', `${serve.url}/api/streams`, {
+        id: 'tiled',
+        input: 'testsrc:160x96@5',
+        tiles: '2x2',
+      });
+      expect(tiled.status, JSON.stringify(tiled.json)).toBe(201);
+      expect(tiled.json).toMatchObject({ tiles: { cols: 2, rows: 2 } });
+      for (const id of ['plain', 'plain2'])
+        expect((await call('POST', `${serve.url}/api/streams`, { id, input: 'testsrc:160x96@5' })).status).toBe(201);
+      const byIndex = (id: string) =>
+        new Map(viewer.frames.filter((f) => f.header.streamId === id).map((f) => [f.header.index, f]));
+      const common = () => {
+        const [a, b, c] = [byIndex('tiled'), byIndex('plain'), byIndex('plain2')];
+        return [...a.keys()].filter((i) => b.has(i) && c.has(i)).map((i) => [a.get(i)!, b.get(i)!, c.get(i)!] as const);
+      };
+      await viewer.until(() => common().length >= 5, 30_000, 'five frames of the same index on all three streams');
+      const same = (x: Uint8Array, y: Uint8Array) => x.every((v, i) => v === y[i]);
+      for (const [, plain, plain2] of common()) expect(same(plain.labels, plain2.labels)).toBe(true);
+      expect(common().filter(([t, plain]) => !same(t.labels, plain.labels)).length).toBeGreaterThan(0);
     } finally {
       viewer.close();
     }
