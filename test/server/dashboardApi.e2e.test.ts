@@ -2,9 +2,9 @@
  * The dashboard's API end to end: a real `serve`, a real clip where a shape enters a zone, a real
  * SSE reader and a real webhook receiver on 127.0.0.1.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, writeModel } from '../helpers/fixtures.js';
@@ -197,6 +197,61 @@ describe('the dashboard API (serve, real clip, SSE and webhook receivers)', () =
     // The event came 0.5 s after the square entered: 0.2 s into the clip it is not there yet, 1.2 s in it is.
     expect(greenInCorner(await frameAt(file, 0.2))).toBe(false);
     expect(greenInCorner(await frameAt(file, 1.2))).toBe(true);
+  }, 60_000);
+
+  it('loses the clip, never the stream, when the clips folder is full', async (context) => {
+    const full = path.join(dir, 'full-clips');
+    mkdirSync(full, { recursive: true });
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', full], { stdio: 'ignore' });
+    } catch {
+      return context.skip('needs a small tmpfs to fill (mount, as root): not available here');
+    }
+    try {
+      serve = await startServe([
+        '--no-test-pattern',
+        '--model',
+        model,
+        '--allow-inputs',
+        `file:${dir}`,
+        '--clips',
+        full,
+        '--clip-pre',
+        '1',
+        '--clip-post',
+        '1',
+      ]);
+      const sse = await readEvents(`${serve.url}/api/events`);
+      expect(
+        (await call('POST', `${serve.url}/api/streams`, { id: 'door', input: clip, zones: [corner] })).status,
+      ).toBe(201);
+      await serve.waitForLog(/stream door: live/);
+      // Full to the last block before the square comes.
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${path.join(full, 'filler')}`, 'bs=4k'], { stdio: 'ignore' });
+      } catch {
+        // "No space left on device": full, as wanted.
+      }
+      await until('both events', () => sse.events.length >= 2);
+      sse.close();
+      expect(sse.events.map((e) => e.type)).toEqual(['zone.occupied', 'zone.free']);
+      const name = (sse.events[0] as unknown as { clip?: string }).clip;
+      if (name) {
+        let status = 503;
+        for (let tries = 0; tries < 50 && status === 503; tries++) {
+          status = (await fetch(`${serve.url}/api/clips/${name}`, { method: 'HEAD' })).status;
+          if (status === 503) await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+        expect(status).toBe(404); // absent, never half-written
+      }
+      await serve.waitForLog(/stream door: (clips: .* not written|clips: the stream's encoder stopped)/);
+      await serve.waitForLog(/stream door: ended/);
+      expect(readdirSync(full).filter((f) => f !== 'filler' && !f.startsWith('.rings-'))).toEqual([]);
+    } finally {
+      await serve?.stop();
+      serve = null;
+      execFileSync('umount', [full]);
+    }
   }, 60_000);
 
   it('shows a stream only the classes it asks for (classesShown per stream), beside one that shows all', async () => {
