@@ -32,6 +32,23 @@ function colourModelBytes(): Uint8Array {
   return g.toBytes('colours');
 }
 
+/** `serve` with no stream yet, the colour model, files under `dir` allowed, and clips of 1 s before and after into `clipsDir`. */
+export function clipsServeArgs(model: string, dir: string, clipsDir: string): string[] {
+  return [
+    '--no-test-pattern',
+    '--model',
+    model,
+    '--allow-inputs',
+    `file:${dir}`,
+    '--clips',
+    clipsDir,
+    '--clip-pre',
+    '1',
+    '--clip-post',
+    '1',
+  ];
+}
+
 export function writeColourModel(dir: string): string {
   const file = path.join(dir, 'colours.onnx');
   writeFileSync(file, colourModelBytes());

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, writeModel } from '../helpers/fixtures.js';
 import { type ServeProcess, startServe, TestViewer } from '../helpers/liveServer.js';
 import {
+  clipsServeArgs,
   LOWER_RIGHT,
   readEvents,
   SCENE,
@@ -154,19 +155,7 @@ describe('the dashboard API (serve, real clip, SSE and webhook receivers)', () =
 
   it('writes a clip per occupied event from --clip-pre before it to --clip-post after, served with ranges', async () => {
     const clips = path.join(dir, 'clips');
-    serve = await startServe([
-      '--no-test-pattern',
-      '--model',
-      model,
-      '--allow-inputs',
-      `file:${dir}`,
-      '--clips',
-      clips,
-      '--clip-pre',
-      '1',
-      '--clip-post',
-      '1',
-    ]);
+    serve = await startServe(clipsServeArgs(model, dir, clips));
     const sse = await readEvents(`${serve.url}/api/events`);
     expect((await call('POST', `${serve.url}/api/streams`, { id: 'door', input: clip, zones: [corner] })).status).toBe(
       201,
@@ -208,19 +197,7 @@ describe('the dashboard API (serve, real clip, SSE and webhook receivers)', () =
       return context.skip('needs a small tmpfs to fill (mount, as root): not available here');
     }
     try {
-      serve = await startServe([
-        '--no-test-pattern',
-        '--model',
-        model,
-        '--allow-inputs',
-        `file:${dir}`,
-        '--clips',
-        full,
-        '--clip-pre',
-        '1',
-        '--clip-post',
-        '1',
-      ]);
+      serve = await startServe(clipsServeArgs(model, dir, full));
       const sse = await readEvents(`${serve.url}/api/events`);
       expect(
         (await call('POST', `${serve.url}/api/streams`, { id: 'door', input: clip, zones: [corner] })).status,

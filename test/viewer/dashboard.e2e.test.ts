@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROWSERS, launch } from '../helpers/browsers.js';
 import { tempDir } from '../helpers/fixtures.js';
 import { type ServeProcess, startServe } from '../helpers/liveServer.js';
-import { writeColourModel, writeZoneClip } from '../helpers/zoneScene.js';
+import { clipsServeArgs, writeColourModel, writeZoneClip } from '../helpers/zoneScene.js';
 
 for (const kind of BROWSERS)
   if (!kind.executable)
@@ -26,19 +26,7 @@ describe.each(BROWSERS.filter((b) => b.executable))('the dashboard in $name', (k
     const model = writeColourModel(dir);
     // The square comes at 6 s: time to draw the zone first.
     clip = await writeZoneClip(dir, 'page.mp4', { seconds: 11, enter: 6, leave: 8 });
-    serve = await startServe([
-      '--no-test-pattern',
-      '--model',
-      model,
-      '--allow-inputs',
-      `file:${dir}`,
-      '--clips',
-      path.join(dir, 'clips'),
-      '--clip-pre',
-      '1',
-      '--clip-post',
-      '1',
-    ]);
+    serve = await startServe(clipsServeArgs(model, dir, path.join(dir, 'clips')));
     browser = await launch(kind);
   }, 60_000);
   afterAll(async () => {
