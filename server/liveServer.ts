@@ -46,6 +46,8 @@ export interface LiveServerOptions {
   /** Zone events POSTed here too (`--webhook`, `--webhook-secret`). */
   readonly webhook?: { readonly url: string; readonly secret?: string };
   readonly events?: { readonly maxBufferedBytes?: number; readonly heartbeatMs?: number };
+  /** Streams at most, counting those added over the API (default 32). */
+  readonly maxStreams?: number;
   /** Where the back end writes event clips (`--clips`): served at /api/clips/<name>. */
   readonly clipsDir?: string;
 }
@@ -216,6 +218,7 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
         board,
         events,
         refuseInput: options.refuseInput ?? (() => undefined),
+        maxStreams: options.maxStreams ?? 32,
         ...(options.clipsDir ? { clipsDir: options.clipsDir } : {}),
         changed: saveState,
         log,

@@ -34,6 +34,8 @@ export interface StreamsApiOptions {
   readonly events: EventStream;
   /** Why an input may not be opened here (`serve --allow-inputs`), or undefined when it may. */
   readonly refuseInput: (spec: string) => string | undefined;
+  /** Streams this server runs at most; a POST beyond is 429 (each stream is a decoder and a share of the workers). */
+  readonly maxStreams: number;
   /** Where event clips are (`--clips`); absent: /api/clips answers 404. */
   readonly clipsDir?: string;
   /** Streams or zones changed (the state file is written). */
@@ -137,6 +139,11 @@ export function streamsApi(
       );
     }
     const body = parsed.data;
+    if (streamIds().length >= o.maxStreams)
+      throw new ApiError(
+        429,
+        `this server runs ${streamIds().length} streams, its cap (serve --max-streams ${o.maxStreams}): remove one first`,
+      );
     const refused = o.refuseInput(body.input);
     if (refused) throw new ApiError(403, refused);
     const zones = body.zones === undefined ? [] : zonesFor(body.zones, 'zones');

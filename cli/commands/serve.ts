@@ -46,6 +46,7 @@ interface ServeFlags extends RunFlags, NatsSecurityFlags {
   webhook?: string;
   webhookSecret?: string;
   testPattern: boolean;
+  maxStreams: number;
   masksRle?: boolean;
   clips?: string;
   clipPre: number;
@@ -200,6 +201,7 @@ async function runServe(given: string[], flags: ServeFlags): Promise<void> {
     },
     ...(flags.zones ? { zones: flags.zones } : {}),
     ...(flags.state ? { stateFile: flags.state } : {}),
+    maxStreams: flags.maxStreams,
     ...(flags.clips ? { clipsDir: flags.clips } : {}),
     ...(flags.webhook ? { webhook: { url: flags.webhook, ...(webhookSecret ? { secret: webhookSecret } : {}) } } : {}),
   });
@@ -244,6 +246,12 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
       '--allow-inputs <rules>',
       'what streams added over the API may open: rtsp, rtsps, http, https, testsrc, camera, file:DIR, host:NAME, comma-separated',
       DEFAULT_INPUT_RULES,
+    )
+    .option(
+      '--max-streams <n>',
+      'streams at most, counting those added over the API (a POST beyond is answered 429)',
+      positiveInt('--max-streams'),
+      32,
     )
     .option(
       '--zones <file|json>',

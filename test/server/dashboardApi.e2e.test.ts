@@ -292,7 +292,16 @@ describe('the dashboard API (serve, real clip, SSE and webhook receivers)', () =
   }, 60_000);
 
   it('answers hostile requests with one line each, and keeps serving', async () => {
-    serve = await startServe(['--model', model, '--allow-inputs', `testsrc,file:${dir}`, '--token', 'tok']);
+    serve = await startServe([
+      '--model',
+      model,
+      '--allow-inputs',
+      `testsrc,file:${dir}`,
+      '--token',
+      'tok',
+      '--max-streams',
+      '2',
+    ]);
     const api = `${serve.url}/api`;
     const auth = { authorization: 'Bearer tok' };
     const refusal = async (method: string, url: string, body?: unknown, headers: Record<string, string> = auth) => {
@@ -327,6 +336,12 @@ describe('the dashboard API (serve, real clip, SSE and webhook receivers)', () =
       status: 400,
     });
     expect(await refusal('POST', `${api}/streams`, { input: 'testsrc', id: 'testsrc' })).toMatchObject({ status: 409 });
+    expect((await call('POST', `${api}/streams`, { input: 'testsrc:64x48@5', id: 'second' }, auth)).status).toBe(201);
+    expect(await refusal('POST', `${api}/streams`, { input: 'testsrc:64x48@5', id: 'third' })).toEqual({
+      status: 429,
+      error: 'this server runs 2 streams, its cap (serve --max-streams 2): remove one first',
+    });
+    expect((await call('DELETE', `${api}/streams/second`, undefined, auth)).status).toBe(204);
     const zones = `${api}/streams/testsrc/zones`;
     const million = Array.from({ length: 1_000_000 }, (_, i) => [i / 1e6, 0.5]);
     expect(await refusal('PUT', zones, [{ name: 'a', polygon: million, classes: ['person'] }])).toMatchObject({
