@@ -118,7 +118,18 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
       streams: describeStreams(),
     }),
   });
-  const streamsChanged = () => hub.broadcast({ type: 'streams', streams: describeStreams() });
+  /** Streams seen ended or failed: their occupied zones were told free once. */
+  const over = new Set<string>();
+  const streamsChanged = () => {
+    const streams = describeStreams();
+    for (const s of streams) {
+      const ended = s.status === 'ended' || s.status === 'failed';
+      if (ended && !over.has(s.id)) board.ended(s.id);
+      if (ended) over.add(s.id);
+      else over.delete(s.id);
+    }
+    hub.broadcast({ type: 'streams', streams });
+  };
   const viewersNow = (n: number, changed: boolean) => {
     metrics.viewersConnected(n);
     if (changed) backend?.watchedChanged(n > 0);

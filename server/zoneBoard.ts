@@ -53,6 +53,11 @@ export class ZoneBoard extends EventEmitter<ZoneBoardEvents> {
     for (const event of tracker?.close() ?? []) this.tell(event);
   }
 
+  /** The stream ended: its occupied zones are told free. */
+  ended(stream: string): void {
+    for (const event of this.trackers.get(stream)?.ended() ?? []) this.tell(event);
+  }
+
   measured(stream: string, frame: number, capturedAt: number, shares: readonly ZoneShares[]): void {
     const tracker = this.trackers.get(stream);
     if (!tracker) return;

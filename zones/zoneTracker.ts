@@ -105,6 +105,15 @@ export class ZoneTracker {
     return events;
   }
 
+  /** The stream ended (nothing more will be seen): its occupied zones are told free, and are. */
+  ended(): ZoneEvent[] {
+    const events = this.end(this.tracked);
+    const atMs = Math.max(Date.now(), this.lastFrame.atMs);
+    for (const t of this.tracked.filter((t) => t.occupied))
+      Object.assign(t, { occupied: false, disagreeingSince: null, since: atMs });
+    return events;
+  }
+
   states(): ZoneState[] {
     return this.tracked.map((t) => ({
       name: t.spec.name,

@@ -291,6 +291,21 @@ describe('the dashboard API (serve, real clip, SSE and webhook receivers)', () =
     }
   }, 60_000);
 
+  it('tells an occupied zone free once when its stream ends with the shape still in it', async () => {
+    const staying = await writeZoneClip(dir, 'staying.mp4', { seconds: 3, enter: 1, leave: 3.5 });
+    serve = await startServe(['--no-test-pattern', '--model', model, '--allow-inputs', `file:${dir}`]);
+    const sse = await readEvents(`${serve.url}/api/events`);
+    expect(
+      (await call('POST', `${serve.url}/api/streams`, { id: 'door', input: staying, zones: [corner] })).status,
+    ).toBe(201);
+    await serve.waitForLog(/stream door: ended/);
+    await until('the free event', () => sse.events.length >= 2);
+    await new Promise((r) => setTimeout(r, 300));
+    sse.close();
+    expect(sse.events.map((e) => e.type)).toEqual(['zone.occupied', 'zone.free']);
+    expect(sse.events[1]!.share).toBeGreaterThan(0.35); // still there on the last frame: it ended, it did not leave
+  }, 60_000);
+
   it('answers hostile requests with one line each, and keeps serving', async () => {
     serve = await startServe([
       '--model',

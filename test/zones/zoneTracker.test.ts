@@ -79,6 +79,15 @@ describe('ZoneTracker', () => {
     expect(ended.map((e) => [e.type, e.zone, e.frame])).toEqual([['zone.free', 'crossing', 10]]);
     expect(tracker.close()).toEqual([]);
   });
+
+  it('tells an occupied zone free once when its stream ends, and keeps the zone', () => {
+    const tracker = new ZoneTracker('cam', [crossing]);
+    const full = zoneMeasure([crossing], classes)(frame({ x: 40, y: 30, size: 30 }, 1), W, H);
+    for (let i = 0; i <= 10; i++) tracker.observe(full, i, i * 100);
+    expect(tracker.ended().map((e) => [e.type, e.zone, e.frame])).toEqual([['zone.free', 'crossing', 10]]);
+    expect(tracker.ended()).toEqual([]);
+    expect(tracker.states()).toMatchObject([{ name: 'crossing', occupied: false }]);
+  });
 });
 
 function share(labels: Uint8Array): number {
