@@ -11,7 +11,7 @@ import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { once } from 'node:events';
-import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
 import WebSocket from 'ws';
 import { splitFrameMessage } from '../server/wireFormat.js';
 import { median } from './benchUtil.js';
@@ -138,8 +138,10 @@ export async function measureLiveCases(
 ): Promise<LiveRow[]> {
   const executablePath = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
   if (!executablePath) throw new Error('the live benchmark needs Chromium (bash .ci/install installs it)');
-  const browser = await chromium.launch({
+  const browser = await puppeteer.launch({
+    browser: 'chrome',
     executablePath,
+    headless: true,
     args: [
       '--headless',
       '--no-sandbox',
@@ -157,10 +159,7 @@ export async function measureLiveCases(
         await page.goto(`${serve.url}/`);
         await page.waitForFunction(
           () => (globalThis as unknown as { viewerStats: { framesDrawn: number } }).viewerStats.framesDrawn > 10,
-          undefined,
-          {
-            timeout: 90_000,
-          },
+          { timeout: 90_000 },
         );
         await sleep(3000); // warm-up: JIT, CRF warm start
         type Stats = { framesDrawn: number; recentLatencies: number[] };

@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import puppeteer, { type Browser } from 'puppeteer-core';
-import { CHROMIUM } from './browser.js';
 
 export interface BrowserKind {
   readonly name: 'Chromium' | 'Firefox';
@@ -13,7 +12,12 @@ export interface BrowserKind {
 }
 
 export const BROWSERS: readonly BrowserKind[] = [
-  { name: 'Chromium', executable: CHROMIUM },
+  {
+    name: 'Chromium',
+    executable:
+      process.env['CHROMIUM_PATH'] ??
+      ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => existsSync(p)),
+  },
   {
     name: 'Firefox',
     executable: process.env['FIREFOX_PATH'] ?? ['/usr/bin/firefox-esr', '/usr/bin/firefox'].find((p) => existsSync(p)),
