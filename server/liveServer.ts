@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
-import { parseZones } from '../zones/zoneSpec.js';
+import { parseZones, type ZoneSpec } from '../zones/zoneSpec.js';
 import { EventStream } from './eventStream.js';
 import { startHttpServer, type RunningHttpServer } from './httpServer.js';
 import type { LiveBackend, LiveBackendFactory } from './liveBackend.js';
@@ -186,11 +186,12 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
     const running = backend;
     commandLine = new Set(running.streamIds);
     const classNames = running.classes.map((c) => c.name);
-    const applyZones = (stream: string, value: unknown, what: string) => {
-      const zones = parseZones(value, classNames, what);
+    const setZones = (stream: string, zones: readonly ZoneSpec[]) => {
       board.set(stream, zones);
       running.setZones(stream, zones);
     };
+    const applyZones = (stream: string, value: unknown, what: string) =>
+      setZones(stream, parseZones(value, classNames, what));
     for (const [stream, zones] of Object.entries(options.zones ?? {})) {
       if (!commandLine.has(stream))
         throw new UsageError(
@@ -227,6 +228,8 @@ export async function startLiveServer(options: LiveServerOptions): Promise<LiveS
       streamsApi({
         backend: () => running,
         board,
+        describeStreams,
+        setZones,
         events,
         refuseInput: options.refuseInput ?? (() => undefined),
         maxStreams: options.maxStreams ?? 32,

@@ -23,6 +23,7 @@ import { CLIP_NAME } from '../zones/zoneEvent.js';
 import { parseZones, type ZoneSpec } from '../zones/zoneSpec.js';
 import type { EventStream } from './eventStream.js';
 import type { LiveBackend, StreamTiles } from './liveBackend.js';
+import type { StreamDescription } from './wireFormat.js';
 import type { ZoneBoard } from './zoneBoard.js';
 
 /** Bodies larger than this are refused unread (a zone list of 64 zones × 256 corners fits in a tenth of it). */
@@ -31,6 +32,10 @@ export const MAX_API_BODY_BYTES = 1 << 20;
 export interface StreamsApiOptions {
   readonly backend: () => LiveBackend;
   readonly board: ZoneBoard;
+  /** The streams as /healthz shows them, each with its zones' states. */
+  readonly describeStreams: () => StreamDescription[];
+  /** A stream's zones are now these: its tracker and its back end's measure both. */
+  readonly setZones: (stream: string, zones: readonly ZoneSpec[]) => void;
   readonly events: EventStream;
   /** Why an input may not be opened here (`serve --allow-inputs`), or undefined when it may. */
   readonly refuseInput: (spec: string) => string | undefined;
@@ -123,11 +128,6 @@ export function streamsApi(
       o.backend().classes.map((c) => c.name),
       what,
     );
-  const describe = () =>
-    o
-      .backend()
-      .describeStreams()
-      .map((s) => ({ ...s, zones: o.board.states(s.id) }));
 
   const addStream = async (request: IncomingMessage, response: ServerResponse) => {
     const parsed = streamRequestSchema.safeParse(await readJson(request));
@@ -154,17 +154,11 @@ export function streamsApi(
       ...(body.classesShown ? { classesShown: body.classesShown } : {}),
       ...(body.tiles ? { tiles: tilesOf(body.tiles) } : {}),
     });
-    if (zones.length > 0) {
-      o.board.set(added.id, zones);
-      o.backend().setZones(added.id, zones);
-    }
+    if (zones.length > 0) o.setZones(added.id, zones);
     o.changed();
-    send(
-      response,
-      201,
-      { ...added, zones: o.board.states(added.id) },
-      { location: `/api/streams/${encodeURIComponent(added.id)}` },
-    );
+    send(response, 201, o.describeStreams().find((s) => s.id === added.id) ?? added, {
+      location: `/api/streams/${encodeURIComponent(added.id)}`,
+    });
   };
 
   const sendClip = async (request: IncomingMessage, response: ServerResponse, name: string) => {
@@ -228,7 +222,7 @@ export function streamsApi(
       throw new ApiError(404, `no such API: ${url.pathname.slice(0, 100)} (see docs/dashboard.md)`);
     if (id === undefined || (parts.length === 2 && id === '')) {
       only('GET', 'POST');
-      if (method === 'GET') send(response, 200, { streams: describe() });
+      if (method === 'GET') send(response, 200, { streams: o.describeStreams() });
       else await addStream(request, response);
       return;
     }
@@ -248,8 +242,7 @@ export function streamsApi(
       return;
     }
     const zones = zonesFor(await readJson(request), `PUT /api/streams/${id}/zones`);
-    o.board.set(id, zones);
-    o.backend().setZones(id, zones);
+    o.setZones(id, zones);
     o.changed();
     send(response, 200, { zones: o.board.zonesOf(id) });
   };
