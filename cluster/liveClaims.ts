@@ -12,12 +12,9 @@
  * deeplab.status.<stream>, its per-frame results to deeplab.results.<stream>.
  */
 import type { KV } from '@nats-io/kv';
-import type { Segmentation } from '../core/frames.js';
 import { redactSecrets } from '../core/redact.js';
-import type { SegmentationSink } from '../core/sink.js';
 import { crfParamsFor } from '../crf/crfParams.js';
 import type { Device } from '../model/device.js';
-import { encodeFrameMessage, epochMs } from '../server/wireFormat.js';
 import { liveCrfScale, type LivePipeline, startLivePipeline } from '../pipeline/livePipeline.js';
 import { planRun, type RunPlan } from '../pipeline/runPlan.js';
 import { planOptionsOf } from './runSettings.js';
@@ -26,21 +23,10 @@ import { LiveStream } from '../sources/liveStream.js';
 import { LiveStreamSet } from '../sources/liveStreamSet.js';
 import { checkInput, type InputPolicy } from '../sources/inputPolicy.js';
 import { zoneMeasure } from '../zones/zoneShares.js';
-import { labelsToCocoRle } from '../io/cocoRle.js';
 import { parseZones } from '../zones/zoneSpec.js';
 import type { Cluster } from './natsCluster.js';
-import {
-  encode,
-  type FrameResult,
-  leaseTtlMs,
-  liveSubject,
-  type LiveTask,
-  MAX_MESSAGE_BYTES,
-  parseLiveTask,
-  resultsSubject,
-  statusSubject,
-  type StreamStatus,
-} from './protocol.js';
+import { ClusterFrameSink, type ZoneMeasure } from './clusterFrameSink.js';
+import { encode, leaseTtlMs, type LiveTask, parseLiveTask, statusSubject, type StreamStatus } from './protocol.js';
 import { checkRunLimits, type RunLimits } from './runLimits.js';
 import { openSealedInput, type InputKey } from './sealedInput.js';
 
@@ -61,8 +47,6 @@ export interface LiveClaimsOptions {
 }
 
 const REFUSED_RETRY_MS = 30_000;
-
-type ZoneMeasure = ReturnType<typeof zoneMeasure>;
 
 interface OwnedStream {
   readonly task: LiveTask;
@@ -87,63 +71,6 @@ interface PreparedStream {
   readonly task: LiveTask;
   readonly plan: RunPlan;
   readonly input: LiveInput;
-}
-
-/** Publishes each segmented frame for the server's viewers (while it has any), and its class counts for dashboards. */
-class ClusterFrameSink implements SegmentationSink {
-  readonly name = 'cluster';
-
-  constructor(
-    private readonly cluster: Cluster,
-    private readonly worker: string,
-    private readonly classNames: readonly string[],
-    /** Whether the server has viewers: the JPEG and the frame message are skipped otherwise. */
-    private readonly watched: () => boolean,
-    /** The stream's zones, measured on every frame and sent with its result. */
-    private readonly zones: () => ZoneMeasure | null,
-    /** The frame's labels as COCO RLE in its result. */
-    private readonly masksRle: boolean,
-    private readonly onLost: (error: unknown) => void,
-  ) {}
-
-  async write(segmentation: Segmentation): Promise<void> {
-    const { frame } = segmentation;
-    if (this.watched())
-      this.cluster.connection.publish(liveSubject(frame.streamId), await encodeFrameMessage(segmentation));
-    const pixels: Record<string, number> = {};
-    segmentation.classPixels.forEach((count, c) => {
-      if (count > 0) pixels[this.classNames[c] ?? `class_${c}`] = count;
-    });
-    const result: FrameResult = {
-      stream: frame.streamId,
-      index: frame.index,
-      capturedAt: epochMs(frame.capturedAt),
-      inferredAt: epochMs(segmentation.inferredAt),
-      width: frame.width,
-      height: frame.height,
-      crf: segmentation.crf !== undefined,
-      pixels,
-      stageMs: Object.fromEntries(
-        Object.entries(segmentation.timings).map(([stage, ms]) => [stage, Math.round(ms * 100) / 100]),
-      ),
-      worker: this.worker,
-    };
-    if (this.masksRle) {
-      const masks = labelsToCocoRle(segmentation.labels, frame.width, frame.height, this.classNames);
-      // A label map of noise would not fit a message: that frame's result goes without its masks.
-      if (Object.values(masks).reduce((n, m) => n + m.counts.length, 0) < MAX_MESSAGE_BYTES / 2) result.masks = masks;
-    }
-    const measure = this.zones();
-    if (measure) result.zones = measure(segmentation.labels, frame.width, frame.height);
-    // A result the broker did not take (it is away for a moment) is lost, not the stream.
-    await this.cluster.js
-      .publish(resultsSubject(frame.streamId), encode(result))
-      .catch((error: unknown) => this.onLost(error));
-  }
-
-  async flush(): Promise<void> {}
-  commit(): void {}
-  async abort(): Promise<void> {}
 }
 
 /** An input opened once to probe it: the stream's first open takes that, later ones (reconnects) open anew. */
