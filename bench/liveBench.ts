@@ -5,6 +5,7 @@
  * fps with 1 and with 10 WebSocket viewers (plain ws clients that read every byte, alternated
  * 1, 10, 1, 10 so drift on this shared machine hits both alike).
  */
+import { NEAR_FRAME_300, pedestriansMarked } from './vtestPedestrians.js';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -78,6 +79,8 @@ export interface LabelAgreement {
   readonly pixels: number;
   /** IoU of the person classes (person, rider). */
   readonly personIoU: number;
+  /** vtest.avi: frame 300's six pedestrians marked in each frame sent near it (bench/vtestPedestrians.ts). */
+  readonly pedestriansNear300?: readonly number[];
 }
 
 export interface LiveCase {
@@ -85,6 +88,8 @@ export interface LiveCase {
   readonly args: readonly string[];
   /** Compare the labels sent with these offline masks (`frame_NNNNNN.png`, one per input frame). */
   readonly offlineMasks?: string;
+  /** Measure until the viewer has drawn past this frame index (vtest.avi: its pedestrians at 300), not `seconds`. */
+  readonly untilFrame?: number;
 }
 
 /** A plain WebSocket viewer that keeps every frame message, to compare the labels sent with offline masks. */
@@ -106,6 +111,7 @@ async function labelWatcher(url: string) {
       socket.terminate();
       const person = ['person', 'rider'].map((n) => classes.indexOf(n)).filter((i) => i >= 0);
       let [same, all, inter, union, compared] = [0, 0, 0, 0, 0];
+      const pedestrians: number[] = [];
       for (const data of frames) {
         const message = splitFrameMessage(data);
         if (!message) continue;
@@ -113,6 +119,8 @@ async function labelWatcher(url: string) {
         const file = path.join(masksDir, `frame_${String(header.index).padStart(6, '0')}.png`);
         if (!existsSync(file)) continue;
         const sent = inflateRawSync(packedLabels);
+        if (header.width === 768 && header.height === 576 && Math.abs(header.index - 300) <= NEAR_FRAME_300)
+          pedestrians.push(pedestriansMarked(sent, header.width, person));
         const offline = PNG.sync.read(readFileSync(file)).data;
         compared += 1;
         for (let p = 0; p < sent.length; p++) {
@@ -124,7 +132,12 @@ async function labelWatcher(url: string) {
           if (pa || pb) union += 1;
         }
       }
-      return { frames: compared, pixels: all ? same / all : NaN, personIoU: union ? inter / union : NaN };
+      return {
+        frames: compared,
+        pixels: all ? same / all : NaN,
+        personIoU: union ? inter / union : NaN,
+        ...(pedestrians.length > 0 ? { pedestriansNear300: pedestrians } : {}),
+      };
     },
   };
 }
@@ -152,7 +165,7 @@ export async function measureLiveCases(
   });
   const rows: LiveRow[] = [];
   try {
-    for (const { label, args, offlineMasks } of cases) {
+    for (const { label, args, offlineMasks, untilFrame } of cases) {
       const serve = await startServe(cli, args);
       try {
         const page = await browser.newPage();
@@ -171,7 +184,15 @@ export async function measureLiveCases(
         ];
         const watcher = offlineMasks ? await labelWatcher(serve.url) : null;
         const started = performance.now();
-        await sleep(seconds * 1000);
+        if (untilFrame === undefined) await sleep(seconds * 1000);
+        else
+          await page.waitForFunction(
+            (last: number) =>
+              ((globalThis as unknown as { viewerStats: { lastIndex: number | null } }).viewerStats.lastIndex ?? 0) >
+              last,
+            { timeout: 300_000, polling: 200 },
+            untilFrame,
+          );
         const agreement = watcher?.compare(offlineMasks!);
         const after = await read();
         const elapsed = (performance.now() - started) / 1000;
@@ -194,7 +215,7 @@ export async function measureLiveCases(
         };
         rows.push(row);
         say(
-          `  ${label}: drawn ${row.deliveredFps} fps (published ${row.publishedFps}, all streams), dropped ${row.droppedPerSecond}/s, latency p50 ${row.p50Ms} ms, p95 ${row.p95Ms} ms (${row.samples} frames)${agreement ? `; labels sent = offline segment's on ${(agreement.pixels * 100).toFixed(2)}% of pixels, person IoU ${agreement.personIoU.toFixed(3)} (${agreement.frames} frames)` : ''}`,
+          `  ${label}: drawn ${row.deliveredFps} fps (published ${row.publishedFps}, all streams), dropped ${row.droppedPerSecond}/s, latency p50 ${row.p50Ms} ms, p95 ${row.p95Ms} ms (${row.samples} frames)${agreement ? `; labels sent = offline segment's on ${(agreement.pixels * 100).toFixed(2)}% of pixels, person IoU ${agreement.personIoU.toFixed(3)} (${agreement.frames} frames)${agreement.pedestriansNear300 ? `; pedestrians of frame 300 marked (of 6) in the frames sent near it: ${agreement.pedestriansNear300.join(', ')}` : ''}` : ''}`,
         );
         await page.close();
       } finally {

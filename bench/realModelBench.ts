@@ -14,10 +14,11 @@ import * as ort from 'onnxruntime-node';
 import { catalogEntry } from '../model/catalog.js';
 import { TENSORFLOW_NORMALIZATION } from '../model/descriptor.js';
 import { preprocessRgb } from '../model/preprocess.js';
-import { importTflite } from '../model/tflite/importTflite.js';
+import { IMPORTER_VERSION, importTflite } from '../model/tflite/importTflite.js';
 import { median, runMeasured, sessionRunsPerSecond } from './benchUtil.js';
 import { catalogueModelFile } from './catalogueBench.js';
 import { type LiveCase, type LiveRow, measureLiveCases } from './liveBench.js';
+import { NEAR_FRAME_300 } from './vtestPedestrians.js';
 
 export interface RealModelBenchOptions {
   readonly root: string;
@@ -45,7 +46,8 @@ export function realMaterial(
     say(`skipped: ${existsSync(tflite) ? video : tflite} is absent (the team's shared folder beside the repository)`);
     return null;
   }
-  const model = path.join(work, 'deeplabv3-voc.onnx');
+  // Named by the importer's version: a kept import of an older importer is made again.
+  const model = path.join(work, `deeplabv3-voc-i${IMPORTER_VERSION}.onnx`);
   if (!existsSync(model)) writeFileSync(model, importTflite(readFileSync(tflite), tflite));
   // The sidecar `--model deeplabv3-voc` caches with it: classes, normalisation, tuned CRF kernels.
   const entry = catalogEntry('deeplabv3-voc')!;
@@ -162,6 +164,32 @@ export async function benchRealModel(options: RealModelBenchOptions): Promise<Re
 }
 
 /**
+ * Offline `segment`'s masks of a clip with the live CRF's settings (`serve --crf on`): what the
+ * viewers are sent is compared with them. Made once per clip, model and importer.
+ */
+async function offlineMasksOf(
+  cli: string,
+  work: string,
+  clip: string,
+  args: readonly string[],
+  name: string,
+): Promise<string> {
+  const masks = path.join(work, `${path.basename(clip)}-${name}-i${IMPORTER_VERSION}-live-crf-masks`);
+  if (existsSync(masks)) return masks;
+  const run = await runMeasured(process.execPath, [
+    cli,
+    'segment',
+    clip,
+    ...args,
+    ...['--crf', 'on', '--crf-scale', '0.25', '--crf-warm-start', '--crf-prune', '0.2'],
+    '--masks',
+    masks,
+  ]);
+  if (run.code !== 0) throw new Error(`segment ${clip} ${args.join(' ')} failed: ${run.stderr}`);
+  return masks;
+}
+
+/**
  * `serve` with the real DeepLab, watched in Chromium: one 640×360 stream with the CRF off and on
  * (live defaults), two streams, and vtest.avi `--realtime --tiles auto`.
  */
@@ -186,11 +214,20 @@ export async function benchLiveRealModel(
       args: ['testsrc:640x360@30', 'testsrc:640x360@30', ...m, '--crf', 'on'],
     },
     { label: 'vtest.avi --realtime (10 fps), CRF on', args: [video, '--realtime', ...m, '--crf', 'on'] },
-    {
-      label: 'vtest.avi --realtime (10 fps) --tiles auto, CRF on',
-      args: [video, '--realtime', ...m, '--tiles', 'auto', '--crf', 'on'],
-    },
   ];
+  // Tiles at the camera's rate (issue 26's second road) against every window of every frame, both
+  // watched past frame 300 and compared with offline `segment --tiles auto` (the live CRF's settings).
+  const tiledMasks = await offlineMasksOf(cli, work, video, [...m, '--tiles', 'auto'], 'voc-tiles');
+  for (const [age, what] of [
+    ['1', 'the windows that changed (default)'],
+    ['0', 'every window, every frame'],
+  ] as const)
+    cases.push({
+      label: `vtest.avi --realtime (10 fps) --tiles auto --tile-max-age ${age}: ${what}, CRF on`,
+      args: [video, '--realtime', ...m, '--tiles', 'auto', '--tile-max-age', age, '--crf', 'on'],
+      offlineMasks: tiledMasks,
+      untilFrame: 300 + NEAR_FRAME_300,
+    });
   // The street model (issue 26's first road): one 513×513 run a frame finds every pedestrian.
   const street = catalogueModelFile(root, work, catalogEntry('deeplab-cityscapes')!);
   if (street) {
@@ -205,26 +242,12 @@ export async function benchLiveRealModel(
       [city, 'cityCC0.mpg --realtime (25 fps, 720x405)'],
     ] as const) {
       if (!existsSync(clip)) continue;
-      const offlineMasks = path.join(work, `${path.basename(clip)}-street-live-crf-masks`);
-      if (!existsSync(offlineMasks)) {
-        const run = await runMeasured(process.execPath, [
-          cli,
-          'segment',
-          clip,
-          '--model',
-          street,
-          '--device',
-          'cpu',
-          ...['--crf', 'on', '--crf-scale', '0.25', '--crf-warm-start', '--crf-prune', '0.2'],
-          '--masks',
-          offlineMasks,
-        ]);
-        if (run.code !== 0) throw new Error(`segment of the street model failed: ${run.stderr}`);
-      }
+      const offlineMasks = await offlineMasksOf(cli, work, clip, ['--model', street, '--device', 'cpu'], 'street');
       cases.push({
         label: `${label}, deeplab-cityscapes, CRF on`,
         args: [clip, '--realtime', '--model', street, '--device', 'cpu', '--crf', 'on'],
         offlineMasks,
+        ...(clip === video ? { untilFrame: 300 + NEAR_FRAME_300 } : {}),
       });
     }
   }

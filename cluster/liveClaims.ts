@@ -295,6 +295,7 @@ export class LiveClaims {
         threadsPerWorker: this.o.threads,
         batchSize: run.batchSize,
         batchWaitMs: 5,
+        ...(run.tileRefresh ? { windowRefresh: run.tileRefresh } : {}),
         crf: {
           params,
           enabledFor: () => owned.crfOn,

@@ -96,6 +96,13 @@ const RUN_SETTINGS = z.strictObject({
     ])
     .optional(),
   tileOverlap: fraction.max(0.9).optional(),
+  /** Live tiles at the camera's rate (`serve --tile-max-age`, `--tile-budget`). */
+  tileRefresh: z
+    .strictObject({
+      maxAgeMs: z.number().finite().min(1).max(60_000),
+      budget: z.number().int().min(1).max(256).optional(),
+    })
+    .optional(),
   scales: z.array(positive.max(4)).min(1).max(8).optional(),
   flip: z.boolean().optional(),
   opacity: fraction.optional(),

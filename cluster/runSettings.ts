@@ -5,6 +5,7 @@
 import { parseOverrides, readSidecar } from '../model/modelOverrides.js';
 import type { PlanOptions } from '../pipeline/runPlan.js';
 import type { SegmentOptions } from '../pipeline/segmentVideo.js';
+import type { WindowRefreshOptions } from '../model/windowRefresh.js';
 import type { RunSettings } from './protocol.js';
 
 export type RunSettingsSource = PlanOptions &
@@ -13,6 +14,7 @@ export type RunSettingsSource = PlanOptions &
     'batchSize' | 'opacity' | 'overlayStyle' | 'legend' | 'encoderPreset' | 'strict' | 'masksRle'
   > & {
     readonly crf?: Pick<NonNullable<SegmentOptions['crf']>, 'params' | 'warmStart'> | undefined;
+    readonly tileRefresh?: WindowRefreshOptions | undefined;
   };
 
 export function runSettingsFor(o: RunSettingsSource): RunSettings {
@@ -22,6 +24,7 @@ export function runSettingsFor(o: RunSettingsSource): RunSettings {
     ...(o.inputSize ? { inputSize: [o.inputSize[0], o.inputSize[1]] as [number, number] } : {}),
     ...(o.tiles ? { tiles: o.tiles === 'auto' ? 'auto' : { cols: o.tiles.cols, rows: o.tiles.rows } } : {}),
     ...(o.tileOverlap !== undefined ? { tileOverlap: o.tileOverlap } : {}),
+    ...(o.tileRefresh ? { tileRefresh: { ...o.tileRefresh } } : {}),
     ...(o.scales ? { scales: [...o.scales] } : {}),
     ...(o.flip ? { flip: true } : {}),
     ...(o.opacity !== undefined ? { opacity: o.opacity } : {}),

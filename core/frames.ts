@@ -19,6 +19,29 @@ export interface ModelInput {
   readonly window?: FrameWindow;
 }
 
+/** A tensor's axes: classes (or channels) first, or last. */
+export type TensorLayout = 'NCHW' | 'NHWC';
+
+/** One input's scores as the model gave them: a view into a batch output, or a copy (offset 0). */
+export interface ScoreMap {
+  readonly data: Float32Array;
+  /** Offset of this frame's scores in `data` (batch outputs share one buffer). */
+  readonly offset: number;
+  readonly classes: number;
+  readonly height: number;
+  readonly width: number;
+  readonly layout: TensorLayout;
+  /** The model input these scores sample with aligned corners (DeepLab's geometry); absent: half-pixel. */
+  readonly alignedTo?: { readonly width: number; readonly height: number };
+}
+
+/** One window's scores (tiled inference): `input` is the size its pixels were resized to. */
+export interface WindowScores {
+  readonly scores: ScoreMap;
+  readonly window: FrameWindow;
+  readonly input: { readonly width: number; readonly height: number };
+}
+
 /** One decoded picture: rgb24, HWC, rows not padded. */
 export interface Frame {
   readonly streamId: string;
@@ -39,6 +62,14 @@ export interface PreparedFrame {
   readonly frame: Frame;
   /** One input, or one per scale (and its mirror image) for multi-scale inference. */
   readonly inputs: readonly ModelInput[];
+  /** Tiles at the camera's rate: `inputs` are the windows that run; the others reuse these scores. */
+  readonly refresh?: {
+    readonly reused: readonly WindowScores[];
+    /** The frame's windows, run and reused. */
+    readonly windows: number;
+    /** Age of the oldest reused scores (capture time). */
+    readonly oldestMs: number;
+  };
   readonly preprocessMs: number;
   /** performance.now() when preprocessing finished (queue time starts here). */
   readonly preparedAt: number;
@@ -74,5 +105,7 @@ export interface Segmentation {
    * (incremental) or cold, and the share of the pixels it recomputed (1 when cold).
    */
   readonly crf?: { readonly warm: boolean; readonly activeShare: number };
+  /** Tiles at the camera's rate: how many of the frame's windows ran, and the oldest scores it is made of. */
+  readonly scoresAge?: { readonly oldestMs: number; readonly windowsRun: number; readonly windows: number };
   readonly timings: StageTimings;
 }

@@ -1,6 +1,6 @@
 /** Messages between the main thread and an inference worker (structured clone; buffers transferred). */
 import type { ErrorEnvelope } from '../core/errors.js';
-import type { ModelInput } from '../core/frames.js';
+import type { ModelInput, WindowScores } from '../core/frames.js';
 import type { Device } from './device.js';
 import type { Layout } from './preprocess.js';
 
@@ -35,6 +35,10 @@ export interface FrameInputs {
   readonly height: number;
   /** This frame's stream shows only these classes (and background); absent: the model's `shownClasses`. */
   readonly shownClasses?: readonly number[];
+  /** Tiles at the camera's rate: the windows not run this frame, their cached scores blended with the fresh ones. */
+  readonly reused?: readonly WindowScores[];
+  /** Send the fresh windows' scores back (to be cached). */
+  readonly keepWindows?: boolean;
 }
 
 export interface BatchRequest {
@@ -58,6 +62,8 @@ export interface FrameLabels {
   readonly classPixels: Uint32Array;
   /** N×C probabilities at frame size, when asked for. */
   readonly probabilities?: Float32Array;
+  /** The fresh windows' scores (copies), when `keepWindows`. */
+  readonly windows?: readonly WindowScores[];
 }
 
 export type WorkerReply =

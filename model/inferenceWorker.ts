@@ -18,8 +18,6 @@ import { openSession } from './session.js';
 const init = workerData as WorkerInit;
 const port = parentPort!;
 const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []) => port.postMessage(reply, transfer);
-/** The last frame's blended windows: its buffer is written over by the next (it never leaves the worker). */
-let blended: ScoreMap | undefined;
 
 /** Where one frame's k-th input went: which run's output, and its place in that run's batch. */
 interface Placed {
@@ -97,6 +95,12 @@ function scoreMap(output: ort.Tensor, i: number, input: { readonly width: number
   };
 }
 
+/** One input's scores on their own (a batch output's view copied), to keep past this batch. */
+function copyOf(scores: ScoreMap): ScoreMap {
+  const size = scores.classes * scores.height * scores.width;
+  return { ...scores, data: scores.data.slice(scores.offset, scores.offset + size), offset: 0 };
+}
+
 function labels(scores: ScoreMap, width: number, height: number): FrameLabels {
   return init.outputKind === 'mask'
     ? labelsFromMask(scores.data, scores.offset, scores.height, scores.width, init.maskThreshold, width, height)
@@ -149,21 +153,22 @@ async function main(): Promise<void> {
       const frames: FrameLabels[] = request.frames.map((f, i) => {
         const at = placed[i]!;
         if (init.outputKind === 'labels') return indexLabels(outputs[at[0]!.output]!, at[0]!.index, f.width, f.height);
-        const single = f.inputs.length === 1 && !f.inputs[0]!.flipped && !f.inputs[0]!.window;
-        // One map goes straight to the frame in its own geometry; several (scales, flips, windows) meet on their input grids.
-        const maps = f.inputs.map((input, k) => {
-          const scores = scoreMap(outputs[at[k]!.output]!, at[k]!.index, input);
-          return { scores: single ? scores : onInputGrid(scores), flipped: input.flipped, window: input.window };
-        });
-        const windows = maps.every((m) => m.window) ? maps.map((m) => ({ scores: m.scores, window: m.window! })) : null;
-        const merged = windows
-          ? (blended = blendWindows(windows, blended?.data))
-          : maps.length === 1 && !maps[0]!.flipped
-            ? maps[0]!.scores
-            : averageScores(maps);
+        const scores = f.inputs.map((input, k) => scoreMap(outputs[at[k]!.output]!, at[k]!.index, input));
+        const fresh = f.inputs.map((input, k) => ({ scores: scores[k]!, window: input.window!, input }));
+        const merged = f.inputs.every((input) => input.window)
+          ? // Windows are sampled in their own geometry onto one grid over the frame.
+            blendWindows([...fresh, ...(f.reused ?? [])], f.width, f.height)
+          : f.inputs.length === 1 && !f.inputs[0]!.flipped
+            ? // One map goes straight to the frame in its own geometry.
+              scores[0]!
+            : // Scales and flips meet on their input grids.
+              averageScores(scores.map((s, k) => ({ scores: onInputGrid(s), flipped: f.inputs[k]!.flipped })));
         const shown = f.shownClasses ?? init.shownClasses;
         const combined = shown ? keepClasses(merged, shown) : merged;
-        const result = labels(combined, f.width, f.height);
+        const result = {
+          ...labels(combined, f.width, f.height),
+          ...(f.keepWindows ? { windows: fresh.map((w) => ({ ...w, scores: copyOf(w.scores) })) } : {}),
+        };
         if (!request.withProbabilities) return result;
         const mask = init.outputKind === 'mask' ? { threshold: init.maskThreshold } : undefined;
         const [pw, ph] = crfSize(f.width, f.height, request.probabilitiesScale ?? 1);
@@ -181,6 +186,7 @@ async function main(): Promise<void> {
           f.labels.buffer as ArrayBuffer,
           f.classPixels.buffer as ArrayBuffer,
           ...(f.probabilities ? [f.probabilities.buffer as ArrayBuffer] : []),
+          ...(f.windows ?? []).map((w) => w.scores.data.buffer as ArrayBuffer),
         ]),
       );
     } catch (error) {

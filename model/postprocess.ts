@@ -12,19 +12,9 @@
  *   low-resolution cell only the few remaining candidates are interpolated.
  */
 import { type AxisTaps, cachedTaps } from '../core/bilinearTaps.js';
-import type { Layout } from './preprocess.js';
+import type { ScoreMap } from '../core/frames.js';
 
-export interface ScoreMap {
-  readonly data: Float32Array;
-  /** Offset of this frame's scores in `data` (batch outputs share one buffer). */
-  readonly offset: number;
-  readonly classes: number;
-  readonly height: number;
-  readonly width: number;
-  readonly layout: Layout;
-  /** The model input these scores sample with aligned corners (DeepLab's geometry); absent: half-pixel. */
-  readonly alignedTo?: { readonly width: number; readonly height: number };
-}
+export type { ScoreMap } from '../core/frames.js';
 
 /** Output taps of a score map along x and y: its own geometry, whatever the output size. */
 export function scoreTaps(

@@ -6,9 +6,9 @@
  *   value = (pixel / 255 − mean[c]) / std[c]
  */
 import { cachedTaps } from '../core/bilinearTaps.js';
-import type { FrameWindow, ModelInput } from '../core/frames.js';
+import type { FrameWindow, ModelInput, TensorLayout } from '../core/frames.js';
 
-export type Layout = 'NCHW' | 'NHWC';
+export type Layout = TensorLayout;
 
 export interface Normalization {
   readonly mean: readonly [number, number, number];

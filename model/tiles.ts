@@ -6,10 +6,9 @@
  * argmaxed once like a single output.
  *
  *   tileWindows(768, 576, { cols: 4, rows: 3 }, 0.25) → 12 windows of 236×230 px, 25% overlap
- *   blendWindows([{ scores, window }, …]) → ScoreMap (NHWC) over the whole frame
+ *   blendWindows([{ scores, window, input }, …], 768, 576) → ScoreMap (NHWC) over the whole frame
  */
-import type { FrameWindow } from '../core/frames.js';
-import type { ScoreMap } from './postprocess.js';
+import type { FrameWindow, ScoreMap, WindowScores } from '../core/frames.js';
 
 export type TileGrid = 'auto' | { readonly cols: number; readonly rows: number };
 
@@ -57,70 +56,124 @@ function tent(t: number): number {
   return Math.max(1e-3, 1 - Math.abs(2 * t - 1));
 }
 
+/** Along one axis, the grid points a window covers: each one's score taps and its tent weight. */
+interface WindowAxis {
+  readonly first: number;
+  readonly low: Int32Array;
+  readonly high: Int32Array;
+  readonly frac: Float32Array;
+  readonly weight: Float32Array;
+}
+
 /**
- * The windows' scores blended onto one grid over the whole frame, at the windows' own output
- * resolution: each window's score map is laid on the grid as it is (its origin rounded to the nearest
- * grid point, so never resampled), and each grid point is the tent-weighted mean of the windows
- * covering it. The windows form a grid, so the weights' sum is a product of two sums along the axes,
- * and each axis' tents are normalised once up front. The grid spans the frame; labels are upsampled
- * from it like a single output's. `reuse`: a buffer from the previous frame to write into (no fresh
- * 40 MB to fault in per frame).
+ * Grid point g of `points` over `frame` pixels sits at frame coordinate (g + ½)·frame/points − ½
+ * (half-pixel); the window [start, start + length) takes the points inside it, resized to `input`
+ * pixels (half-pixel) whose scores (`scores` of them) align corners with the input or not.
  */
-export function blendWindows(
-  maps: readonly { readonly scores: ScoreMap; readonly window: FrameWindow }[],
-  reuse?: Float32Array,
-): ScoreMap {
-  const first = maps[0]!.scores;
-  const { classes, width: sw, height: sh } = first;
-  // Grid points per frame pixel: the windows share one size and one output size.
-  const scaleX = sw / maps[0]!.window.width;
-  const scaleY = sh / maps[0]!.window.height;
-  const originsX = maps.map(({ window }) => Math.round(window.x * scaleX));
-  const originsY = maps.map(({ window }) => Math.round(window.y * scaleY));
-  const width = Math.max(...originsX) + sw;
-  const height = Math.max(...originsY) + sh;
-  const size = classes * width * height;
-  const sum = reuse && reuse.length >= size ? reuse.subarray(0, size).fill(0) : new Float32Array(size);
-  const normalX = normalisedTents([...new Set(originsX)], sw, width);
-  const normalY = normalisedTents([...new Set(originsY)], sh, height);
-  for (let i = 0; i < maps.length; i++) {
-    const gx0 = originsX[i]!;
-    const gy0 = originsY[i]!;
-    accumulateWindow(maps[i]!.scores, gx0, gy0, width, normalX.get(gx0)!, normalY.get(gy0)!, sum);
+function windowAxis(
+  points: number,
+  frame: number,
+  start: number,
+  length: number,
+  input: number,
+  scores: number,
+  aligned: boolean,
+): WindowAxis {
+  const step = frame / points;
+  const first = Math.max(0, Math.ceil(start / step - 0.5));
+  const last = Math.min(points - 1, Math.ceil((start + length) / step - 0.5) - 1);
+  const n = Math.max(0, last - first + 1);
+  const axis = {
+    first,
+    low: new Int32Array(n),
+    high: new Int32Array(n),
+    frac: new Float32Array(n),
+    weight: new Float32Array(n),
+  };
+  for (let i = 0; i < n; i++) {
+    const x = (first + i + 0.5) * step - 0.5;
+    const u = Math.min(input - 1, Math.max(0, (x - start + 0.5) * (input / length) - 0.5));
+    const raw = aligned ? (input > 1 ? (u * (scores - 1)) / (input - 1) : 0) : (u + 0.5) * (scores / input) - 0.5;
+    const s = Math.min(scores - 1, Math.max(0, raw));
+    const low = Math.floor(s);
+    axis.low[i] = low;
+    axis.high[i] = Math.min(low + 1, scores - 1);
+    axis.frac[i] = s - low;
+    axis.weight[i] = tent((x - start + 0.5) / length);
+  }
+  return axis;
+}
+
+/**
+ * Blend-grid points per score step of a window: the grid resamples scores that are upsampled again
+ * to the frame, and each resampling smooths small objects away — at 2, a pedestrian's pixels agree
+ * with a blend at frame resolution to an IoU of 0.97 (0.92 at 1).
+ */
+const BLEND_DENSITY = 2;
+
+/**
+ * The windows' scores blended onto one grid over the whole frame, at twice the windows' own score
+ * density (a 33×33 map of a 236-pixel window: a point every 3.6 pixels): each window is sampled
+ * (bilinear, in its own geometry: frame → input half-pixel, input → scores aligned or half-pixel)
+ * at the grid points inside it, and each point is the tent-weighted mean of the windows covering
+ * it. The grid is a half-pixel map of the frame: labels are upsampled from it like a single output.
+ */
+export function blendWindows(maps: readonly WindowScores[], frameWidth: number, frameHeight: number): ScoreMap {
+  const { scores: first, window: firstWindow } = maps[0]!;
+  const { classes } = first;
+  const width = Math.min(frameWidth, Math.ceil((BLEND_DENSITY * frameWidth * first.width) / firstWindow.width));
+  const height = Math.min(frameHeight, Math.ceil((BLEND_DENSITY * frameHeight * first.height) / firstWindow.height));
+  const sum = new Float32Array(classes * width * height);
+  const total = new Float32Array(width * height);
+  for (const { scores, window, input } of maps) {
+    const aligned = scores.alignedTo !== undefined;
+    const xs = windowAxis(width, frameWidth, window.x, window.width, input.width, scores.width, aligned);
+    const ys = windowAxis(height, frameHeight, window.y, window.height, input.height, scores.height, aligned);
+    accumulateWindow(scores, xs, ys, width, sum, total);
+  }
+  for (let p = 0; p < width * height; p++) {
+    const w = total[p]!;
+    for (let c = 0; c < classes; c++) sum[p * classes + c]! /= w;
   }
   return { data: sum, offset: 0, classes, height, width, layout: 'NHWC' };
 }
 
-/** Per window origin along an axis: its tent over its `length` points divided by all windows' tents there (they sum to 1 at every point). */
-function normalisedTents(origins: readonly number[], length: number, extent: number): Map<number, Float32Array> {
-  const tents = Float32Array.from({ length }, (_, i) => tent((i + 0.5) / length));
-  const total = new Float32Array(extent);
-  for (const origin of origins) for (let i = 0; i < length; i++) total[origin + i]! += tents[i]!;
-  return new Map(origins.map((origin) => [origin, tents.map((t, i) => t / total[origin + i]!)]));
-}
-
-/** Adds one window's weighted scores into the grid (NHWC) at (gx0, gy0). */
+/** Adds one window's weighted, resampled scores (and its weights) into the grid (NHWC). */
 function accumulateWindow(
   scores: ScoreMap,
-  gx0: number,
-  gy0: number,
+  xs: WindowAxis,
+  ys: WindowAxis,
   gridWidth: number,
-  wx: Float32Array,
-  wy: Float32Array,
   sum: Float32Array,
+  total: Float32Array,
 ): void {
   const { data, offset, classes, height: sh, width: sw, layout } = scores;
   // NHWC (TensorFlow's exports) reads each pixel's classes in a row; NCHW strides by a plane.
   const classStride = layout === 'NCHW' ? sh * sw : 1;
   const pixelStride = layout === 'NCHW' ? 1 : classes;
-  for (let y = 0; y < sh; y++) {
-    const row = (gy0 + y) * gridWidth + gx0;
-    for (let x = 0; x < sw; x++) {
-      const w = wx[x]! * wy[y]!;
-      const out = (row + x) * classes;
-      const from = offset + (y * sw + x) * pixelStride;
-      if (classStride === 1) for (let c = 0; c < classes; c++) sum[out + c]! += w * data[from + c]!;
-      else for (let c = 0; c < classes; c++) sum[out + c]! += w * data[from + c * classStride]!;
+  for (let j = 0; j < ys.low.length; j++) {
+    const r0 = offset + ys.low[j]! * sw * pixelStride;
+    const r1 = offset + ys.high[j]! * sw * pixelStride;
+    const fy = ys.frac[j]!;
+    const row = (ys.first + j) * gridWidth + xs.first;
+    for (let i = 0; i < xs.low.length; i++) {
+      const w = xs.weight[i]! * ys.weight[j]!;
+      const fx = xs.frac[i]!;
+      const w00 = w * (1 - fx) * (1 - fy);
+      const w01 = w * fx * (1 - fy);
+      const w10 = w * (1 - fx) * fy;
+      const w11 = w * fx * fy;
+      const a = r0 + xs.low[i]! * pixelStride;
+      const b = r0 + xs.high[i]! * pixelStride;
+      const d = r1 + xs.low[i]! * pixelStride;
+      const e = r1 + xs.high[i]! * pixelStride;
+      const point = row + i;
+      total[point]! += w;
+      const out = point * classes;
+      for (let c = 0; c < classes; c++) {
+        const k = c * classStride;
+        sum[out + c]! += w00 * data[a + k]! + w01 * data[b + k]! + w10 * data[d + k]! + w11 * data[e + k]!;
+      }
     }
   }
 }

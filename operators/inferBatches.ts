@@ -1,6 +1,6 @@
 import { EMPTY, catchError, from, mergeMap, type OperatorFunction } from 'rxjs';
 import type { BatchInput, BatchResult } from '../model/inferencePool.js';
-import type { PreparedFrame, Segmentation } from '../core/frames.js';
+import type { Frame, PreparedFrame, Segmentation, WindowScores } from '../core/frames.js';
 
 /** What inferBatches needs of an inference back end (the worker pool implements it). */
 export interface BatchRunner {
@@ -37,6 +37,8 @@ export function inferBatches(
     onBatchError?: (error: unknown, batch: readonly PreparedFrame[]) => void;
     /** The classes a stream shows (its own `classes-shown`); undefined: the model's. */
     shownClassesOf?: (streamId: string) => readonly number[] | undefined;
+    /** Live tiles: the scores of the windows a frame ran, to be reused by later frames. */
+    onFreshWindows?: (frame: Frame, windows: readonly WindowScores[]) => void;
   } = {},
 ): OperatorFunction<readonly PreparedFrame[], Segmentation> {
   const sizes = (p: PreparedFrame) => p.inputs.map((i) => `${i.width}x${i.height}`).join();
@@ -60,6 +62,7 @@ export function inferBatches(
                 width: p.frame.width,
                 height: p.frame.height,
                 ...(shownClasses ? { shownClasses } : {}),
+                ...(p.refresh ? { reused: p.refresh.reused, keepWindows: true } : {}),
               };
             }),
             ...((typeof withProbabilities === 'function' ? withProbabilities(batch) : withProbabilities)
@@ -73,22 +76,36 @@ export function inferBatches(
           return from(
             runner.run(request).then((result) => {
               const inferredAt = performance.now();
-              return batch.map((prepared, i): Segmentation => ({
-                frame: prepared.frame,
-                inferredAt,
-                labels: result.frames[i]!.labels,
-                classPixels: result.frames[i]!.classPixels,
-                ...(result.frames[i]!.probabilities ? { probabilities: result.frames[i]!.probabilities } : {}),
-                timings: {
-                  decode: prepared.frame.decodeMs,
-                  preprocess: prepared.preprocessMs,
-                  queue: sentAt - prepared.preparedAt,
-                  infer: result.inferMs / batch.length,
-                  postprocess: result.postprocessMs / batch.length,
-                  crf: 0,
-                  write: 0,
-                },
-              }));
+              return batch.map((prepared, i): Segmentation => {
+                const { windows } = result.frames[i]!;
+                if (windows && options.onFreshWindows) options.onFreshWindows(prepared.frame, windows);
+                const { refresh } = prepared;
+                return {
+                  frame: prepared.frame,
+                  inferredAt,
+                  labels: result.frames[i]!.labels,
+                  classPixels: result.frames[i]!.classPixels,
+                  ...(result.frames[i]!.probabilities ? { probabilities: result.frames[i]!.probabilities } : {}),
+                  ...(refresh
+                    ? {
+                        scoresAge: {
+                          oldestMs: refresh.oldestMs,
+                          windowsRun: prepared.inputs.length,
+                          windows: refresh.windows,
+                        },
+                      }
+                    : {}),
+                  timings: {
+                    decode: prepared.frame.decodeMs,
+                    preprocess: prepared.preprocessMs,
+                    queue: sentAt - prepared.preparedAt,
+                    infer: result.inferMs / batch.length,
+                    postprocess: result.postprocessMs / batch.length,
+                    crf: 0,
+                    write: 0,
+                  },
+                };
+              });
             }),
           ).pipe(
             mergeMap((segmentations) => segmentations),

@@ -1,5 +1,5 @@
 import { map, type OperatorFunction } from 'rxjs';
-import type { Frame, PreparedFrame } from '../core/frames.js';
+import type { Frame, PreparedFrame, WindowScores } from '../core/frames.js';
 import type { InputSpec } from '../model/descriptor.js';
 import { prepareModelInput, type Layout, type Normalization } from '../model/preprocess.js';
 
@@ -10,6 +10,14 @@ export interface PreprocessOptions {
   readonly inputType?: 'float32' | 'uint8';
   /** The model inputs to make of a frame of the given size (one, or several scales, flips or windows). */
   readonly inputsFor: (frameWidth: number, frameHeight: number, streamId: string) => readonly InputSpec[];
+  /**
+   * Live tiles: which of a frame's windows run; the others' cached scores are reused
+   * (model/windowRefresh.ts). Absent: every window runs.
+   */
+  readonly chooseWindows?: (
+    frame: Frame,
+    windows: readonly InputSpec[],
+  ) => { readonly run: readonly InputSpec[]; readonly reused: readonly WindowScores[]; readonly oldestMs: number };
 }
 
 /**
@@ -24,20 +32,27 @@ export interface PreprocessOptions {
 export function preprocessFrames(options: PreprocessOptions): OperatorFunction<Frame, PreparedFrame> {
   return map((frame) => {
     const started = performance.now();
-    const inputs = options
-      .inputsFor(frame.width, frame.height, frame.streamId)
-      .map((spec) =>
-        prepareModelInput(
-          frame.rgb,
-          frame.width,
-          frame.height,
-          spec,
-          options.layout,
-          options.normalization,
-          options.inputType ?? 'float32',
-        ),
-      );
+    const specs = options.inputsFor(frame.width, frame.height, frame.streamId);
+    const tiled = specs.length > 1 && specs.every((spec) => spec.window);
+    const choice = tiled && options.chooseWindows ? options.chooseWindows(frame, specs) : null;
+    const inputs = (choice?.run ?? specs).map((spec) =>
+      prepareModelInput(
+        frame.rgb,
+        frame.width,
+        frame.height,
+        spec,
+        options.layout,
+        options.normalization,
+        options.inputType ?? 'float32',
+      ),
+    );
     const preparedAt = performance.now();
-    return { frame, inputs, preprocessMs: preparedAt - started, preparedAt };
+    return {
+      frame,
+      inputs,
+      ...(choice ? { refresh: { reused: choice.reused, windows: specs.length, oldestMs: choice.oldestMs } } : {}),
+      preprocessMs: preparedAt - started,
+      preparedAt,
+    };
   });
 }

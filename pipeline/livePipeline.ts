@@ -18,6 +18,7 @@ import { CrfRunner } from '../crf/crfRunner.js';
 import type { CrfParams } from '../crf/crfParams.js';
 import { InferencePool } from '../model/inferencePool.js';
 import type { Device } from '../model/device.js';
+import { WindowRefresh, type WindowRefreshOptions } from '../model/windowRefresh.js';
 import { writeToSinks } from '../operators/writeToSinks.js';
 import type { DropPlace } from '../server/metrics.js';
 import { FrameCredits } from '../sources/frameCredits.js';
@@ -45,6 +46,8 @@ export interface LivePipelineOptions {
   readonly inputsOf?: (streamId: string) => RunPlan['preprocess']['inputsFor'] | undefined;
   /** The classes a stream shows where it has its own list (class indices, background among them). */
   readonly shownClassesOf?: (streamId: string) => readonly number[] | undefined;
+  /** Tiled streams run only the windows whose picture changed, within these bounds (`--tile-max-age`, `--tile-budget`). */
+  readonly windowRefresh?: WindowRefreshOptions;
   readonly onPublished: (segmentation: Segmentation) => void;
   readonly onDropped: (streamId: string, place: DropPlace, count: number) => void;
   readonly log: (line: string) => void;
@@ -92,8 +95,11 @@ export async function startLivePipeline(streams: LiveStreamSet, o: LivePipelineO
     told.add(line);
     log(line);
   };
+  const windowRefresh = o.windowRefresh ? new WindowRefresh(o.windowRefresh) : undefined;
+  if (windowRefresh) streams.on('removed', (id) => windowRefresh.forget(id));
   const run$ = pullLiveStreams(streams, credits).pipe(
     segmentFrames(plan, pool, {
+      ...(windowRefresh ? { windowRefresh } : {}),
       batchWaitMs: o.batchWaitMs,
       withProbabilities: (batch) => crfAvailable && batch.some((p) => o.crf.enabledFor(p.frame.streamId)),
       ...(o.shownClassesOf ? { shownClassesOf: o.shownClassesOf } : {}),

@@ -5,6 +5,7 @@
  */
 import { type CrfSettings, crfParamsFor, type CrfParams } from '../crf/crfParams.js';
 import type { Device } from '../model/device.js';
+import type { WindowRefreshOptions } from '../model/windowRefresh.js';
 import type { ClassDescription } from '../server/wireFormat.js';
 import { parseLiveInput, type LiveInput } from '../sources/liveInputs.js';
 import { liveCrfScale } from './livePipeline.js';
@@ -23,6 +24,8 @@ export interface LiveStreamsOptions extends Omit<PlanOptions, 'scales' | 'flip'>
   readonly threadsPerWorker: number;
   readonly batchSize: number;
   readonly batchWaitMs?: number;
+  /** Tiled streams run only the windows whose picture changed (`serve --tile-max-age`, `--tile-budget`). */
+  readonly tileRefresh?: WindowRefreshOptions;
   /** CRF parameters for streams whose CRF is on; `on` is the state each stream starts in. */
   readonly crf: {
     readonly on: boolean;

@@ -101,6 +101,7 @@ export function localLiveBackend(options: LocalLiveOptions): LiveBackendFactory 
         threadsPerWorker,
         batchSize: options.batchSize,
         batchWaitMs: options.batchWaitMs ?? 5,
+        ...(options.tileRefresh ? { windowRefresh: options.tileRefresh } : {}),
         crf: {
           params: crfParams,
           enabledFor: (id) => crfOn.has(id),

@@ -10,13 +10,14 @@
  * frames$.pipe(segmentFrames(plan, pool, { batchWaitMs: 20, order: { kind: 'lossless' } }), writeToSinks(sinks))
  */
 import { identity, type OperatorFunction, pipe } from 'rxjs';
-import type { Frame, PreparedFrame, Segmentation } from '../core/frames.js';
+import type { Frame, PreparedFrame, Segmentation, WindowScores } from '../core/frames.js';
 import { batchFrames } from '../operators/batchFrames.js';
 import { dropStaleFrames } from '../operators/dropStaleFrames.js';
 import { type BatchRunner, inferBatches } from '../operators/inferBatches.js';
 import { preprocessFrames, type PreprocessOptions } from '../operators/preprocessFrames.js';
 import { type CrfBackend, refineWithCrf, type RefineOptions } from '../operators/refineWithCrf.js';
 import { reorderByIndex } from '../operators/reorderByIndex.js';
+import type { WindowRefresh } from '../model/windowRefresh.js';
 import type { RunPlan } from './runPlan.js';
 
 export interface SegmentFramesOptions {
@@ -35,6 +36,8 @@ export interface SegmentFramesOptions {
   readonly inputsOf?: (streamId: string) => PreprocessOptions['inputsFor'] | undefined;
   /** Live: the classes a stream shows, where it has its own (`classesShown` per stream). */
   readonly shownClassesOf?: (streamId: string) => readonly number[] | undefined;
+  /** Live tiles at the camera's rate: a frame runs only the windows this chooses and reuses the rest. */
+  readonly windowRefresh?: WindowRefresh;
 }
 
 export function segmentFrames(
@@ -42,17 +45,18 @@ export function segmentFrames(
   runner: BatchRunner,
   options: SegmentFramesOptions,
 ): OperatorFunction<Frame, Segmentation> {
-  const { order } = options;
+  const { order, windowRefresh } = options;
   return pipe(
-    preprocessFrames(
-      options.inputsOf
+    preprocessFrames({
+      ...plan.preprocess,
+      ...(options.inputsOf
         ? {
-            ...plan.preprocess,
-            inputsFor: (width, height, streamId) =>
+            inputsFor: (width: number, height: number, streamId: string) =>
               (options.inputsOf!(streamId) ?? plan.preprocess.inputsFor)(width, height, streamId),
           }
-        : plan.preprocess,
-    ),
+        : {}),
+      ...(windowRefresh ? { chooseWindows: windowRefresh.choose.bind(windowRefresh) } : {}),
+    }),
     batchFrames(plan.batchSize, options.batchWaitMs),
     inferBatches(runner, {
       ...(options.withProbabilities !== undefined ? { withProbabilities: options.withProbabilities } : {}),
@@ -65,6 +69,12 @@ export function segmentFrames(
           }
         : {}),
       ...(options.onBatchError ? { onBatchError: options.onBatchError } : {}),
+      ...(windowRefresh
+        ? {
+            onFreshWindows: (frame: Frame, windows: readonly WindowScores[]) =>
+              windowRefresh.store(frame.streamId, frame.capturedAt, windows),
+          }
+        : {}),
     }),
     order.kind === 'lossless' ? reorderByIndex((s: Segmentation) => s.frame.index) : dropStaleFrames(order.onStale),
     options.crf ? refineWithCrf(options.crf.backend, options.crf.options) : identity,

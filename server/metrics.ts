@@ -37,6 +37,7 @@ export class LiveMetrics {
   private readonly rejectedMessages: Counter;
   private readonly crfFrames: Counter<'stream' | 'start'>;
   private readonly crfActiveShare: Histogram;
+  private readonly scoresAge: Gauge<'stream'>;
   private readonly ignoredClusterMessages: Counter<'reason'>;
   private readonly fps: Gauge<'stream'>;
   private readonly zoneShare: Gauge<'stream' | 'zone' | 'class'>;
@@ -107,6 +108,12 @@ export class LiveMetrics {
       name: 'deeplab_crf_frames_total',
       help: "Frames refined by the dense CRF: started cold, or warm (incremental, from the stream's previous frame)",
       labelNames: ['stream', 'start'],
+      registers,
+    });
+    this.scoresAge = new Gauge({
+      name: 'deeplab_scores_age_seconds',
+      help: "Tiles at the camera's rate: the oldest window scores in the stream's last frame (capture time; 0 when every window ran)",
+      labelNames: ['stream'],
       registers,
     });
     this.crfActiveShare = new Histogram({
@@ -190,6 +197,7 @@ export class LiveMetrics {
     this.fps.remove({ stream });
     this.frames.remove({ stream });
     this.endToEndSeconds.remove({ stream });
+    this.scoresAge.remove({ stream });
     this.outages.remove({ stream });
     for (const place of DROP_PLACES) this.droppedFrames.remove({ stream, place });
     for (const start of ['warm', 'cold']) this.crfFrames.remove({ stream, start });
@@ -208,6 +216,7 @@ export class LiveMetrics {
       this.crfFrames.inc({ stream, start: segmentation.crf.warm ? 'warm' : 'cold' });
       if (segmentation.crf.warm) this.crfActiveShare.observe(segmentation.crf.activeShare);
     }
+    if (segmentation.scoresAge) this.scoresAge.set({ stream }, segmentation.scoresAge.oldestMs / 1000);
     this.counted(stream, now);
   }
 

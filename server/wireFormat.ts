@@ -39,6 +39,12 @@ export interface FrameHeader {
   readonly classesPresent: readonly number[];
   /** Milliseconds per pipeline stage for this frame. */
   readonly stageMs: StageTimings;
+  /**
+   * Tiles at the camera's rate: the oldest scores this frame's labels are made of (ms of capture
+   * time; 0 when every window ran), and how many of its windows ran.
+   */
+  readonly scoresAgeMs?: number;
+  readonly windowsRun?: readonly [run: number, of: number];
   readonly jpegBytes: number;
   readonly labelBytes: number;
 }
@@ -122,6 +128,12 @@ export async function encodeFrameMessage(
     inferredAt: epochMs(segmentation.inferredAt),
     sentAt: epochMs(performance.now()),
     crf: segmentation.crf !== undefined,
+    ...(segmentation.scoresAge
+      ? {
+          scoresAgeMs: Math.round(segmentation.scoresAge.oldestMs),
+          windowsRun: [segmentation.scoresAge.windowsRun, segmentation.scoresAge.windows] as const,
+        }
+      : {}),
     classesPresent,
     stageMs: roundTimings(timings),
     jpegBytes: jpeg.length,

@@ -14,6 +14,8 @@ import type { LiveStream } from './liveStream.js';
 export interface LiveStreamSetEvents {
   /** A stream has a frame waiting, or the set changed (a reader waiting for frames looks again). */
   frame: [];
+  /** A stream left the set (what was kept for it can go). */
+  removed: [id: string];
 }
 
 export class LiveStreamSet extends EventEmitter<LiveStreamSetEvents> {
@@ -67,6 +69,7 @@ export class LiveStreamSet extends EventEmitter<LiveStreamSetEvents> {
     stream.off('frame', this.onFrame);
     stream.close();
     this.emit('frame');
+    this.emit('removed', id);
     return true;
   }
 

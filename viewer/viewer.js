@@ -38,6 +38,8 @@ window.viewerStats = {
   lastIndex: null,
   connected: false,
   recentLatencies: [],
+  /** Tiles at the camera's rate: the last frame's oldest window scores (ms); null without. */
+  scoresAgeMs: null,
 };
 
 function connect() {
@@ -328,6 +330,13 @@ function noteDrawn(header) {
   $('fps').textContent = String(stats.fps);
   $('latency').textContent = String(stats.latencyMs);
   $('frame-index').textContent = String(header.index);
+  // Tiles at the camera's rate: how stale the oldest window's scores in this frame are.
+  $('scores-age-stat').hidden = header.scoresAgeMs === undefined;
+  if (header.scoresAgeMs !== undefined) {
+    stats.scoresAgeMs = header.scoresAgeMs;
+    $('scores-age').textContent = String(header.scoresAgeMs);
+    $('windows-run').textContent = `${header.windowsRun[0]} of ${header.windowsRun[1]}`;
+  }
   const present = new Set(header.classesPresent);
   for (const item of $('legend').children)
     item.className = present.has(Number(item.dataset.classIndex)) ? 'present' : 'absent';

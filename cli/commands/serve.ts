@@ -53,6 +53,8 @@ interface ServeFlags extends RunFlags, NatsSecurityFlags {
   clipPost: number;
   clipOverlay?: boolean;
   clipsMaxGb: number;
+  tileMaxAge: number;
+  tileBudget?: number;
 }
 
 /** A number of seconds or gigabytes within a range. */
@@ -176,6 +178,11 @@ async function runServe(given: string[], flags: ServeFlags): Promise<void> {
     batchSize: flags.batch,
     ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
     ...planFlags(flags),
+    ...(flags.tileMaxAge > 0
+      ? {
+          tileRefresh: { maxAgeMs: flags.tileMaxAge * 1000, ...(flags.tileBudget ? { budget: flags.tileBudget } : {}) },
+        }
+      : {}),
     crf: {
       on: flags.crf,
       params: { pruneBelow: LIVE_CRF_PRUNE, ...crfParams(flags) },
@@ -298,6 +305,17 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
       Math.min(2, os.availableParallelism()),
     )
     .option('--threads <n>', 'intra-op threads per worker (default: cores / workers)', positiveInt('--threads'))
+    .option(
+      '--tile-max-age <s>',
+      "with --tiles: a frame runs the windows whose picture changed and reuses the others' scores, none older than this (0: every window, every frame)",
+      amount('--tile-max-age', 0, 60),
+      1,
+    )
+    .option(
+      '--tile-budget <n>',
+      'with --tiles: windows a frame runs at most, besides those reaching --tile-max-age (default: a third of them)',
+      positiveInt('--tile-budget'),
+    )
     .optionsGroup('CRF:')
     .addOption(crfSwitch('start every stream with the dense CRF on (viewers can switch it per stream)'))
     .option(

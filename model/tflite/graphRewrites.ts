@@ -17,7 +17,8 @@ export interface Atrous {
 /**
  * The outputs a graph gives once its endings are cut: a graph that ends in ARG_MAX gives the scores
  * before it (an ARG_MAX of the graph's own input has none: kept), and, unless `keepScoreResize`,
- * the score maps before DeepLab's align-corners upsampling to the input size — the pipeline then
+ * the score maps before DeepLab's align-corners upsampling to the input size, whether an ARG_MAX
+ * follows it or it is the graph's output (TensorFlow's float DeepLab v3) — the pipeline then
  * upsamples once, from the low-resolution scores straight to the frame, in the same geometry
  * (`alignedScores`: the descriptor reads it from the metadata), a 4-byte score per input pixel and
  * class less to make, copy and argmax.
@@ -35,16 +36,17 @@ export function scoreOutputs(
   let alignedScores = false;
   const outputs = graphOutputs.map((index) => {
     const producer = producers.get(index);
-    if (producer?.builtin !== Op.ARG_MAX || inputs.includes(producer.inputs[0]!)) return index;
-    cut.add(producer);
-    let scores = producer.inputs[0]!;
+    const argMax = producer?.builtin === Op.ARG_MAX && !inputs.includes(producer.inputs[0]!);
+    if (argMax) cut.add(producer);
+    let scores = argMax ? producer.inputs[0]! : index;
     for (
       let resize = producers.get(scores);
       !keepScoreResize &&
       resize?.builtin === Op.RESIZE_BILINEAR &&
       resize.options?.bool(8, false) &&
       !resize.options.bool(10, false) &&
-      consumers.get(scores) === 1 &&
+      // Nothing else reads the upsampled scores (a graph output has no reader, an ARG_MAX's is it).
+      (consumers.get(scores) ?? 0) === (scores === index ? 0 : 1) &&
       !inputs.includes(resize.inputs[0]!);
       resize = producers.get(scores)
     ) {

@@ -1,0 +1,168 @@
+/**
+ * Tiles at the camera's rate (live): a frame runs the model on the windows where its picture
+ * changed, not on all of them, and reuses the other windows' last scores. Each stream keeps, per
+ * window, the scores it last got and a luma sketch of the pixels they were made from.
+ *
+ *   choose(frame, 12 windows) → run: the windows whose pixels moved most since their latest run
+ *                                    (at most `budget`; where it has room, still windows past half
+ *                                    `maxAgeMs`, oldest first), plus any whose scores reached `maxAgeMs`
+ *                               reused: every other window's cached scores, with their age
+ *   store(segmentation's fresh windows) → the cache, newest scores only
+ *
+ * The bound: no pixel's scores are older than `maxAgeMs` (plus the frames in flight) — a window
+ * that reaches it runs whatever the budget. A window where nothing moved keeps scores of the same
+ * picture; a window still waiting for its first scores always runs.
+ */
+import type { Frame, FrameWindow, WindowScores } from '../core/frames.js';
+import type { InputSpec } from './descriptor.js';
+
+export interface WindowRefreshOptions {
+  /** The oldest a window's scores may get, in ms of capture time. */
+  readonly maxAgeMs: number;
+  /** Windows a frame runs at most, besides those at `maxAgeMs` or without scores (default: a third of them). */
+  readonly budget?: number;
+}
+
+/** A window's cached scores, and how old they are for the frame that reuses them. */
+export interface ReusedWindow extends WindowScores {
+  readonly ageMs: number;
+}
+
+export interface WindowChoice {
+  readonly run: readonly InputSpec[];
+  readonly reused: readonly ReusedWindow[];
+  /** The oldest scores the frame is made of (0: all fresh). */
+  readonly oldestMs: number;
+}
+
+/** Luma sampled every SKETCH_STEP pixels: a window's change is the share of its samples that moved. */
+const SKETCH_STEP = 4;
+/** A sample moved when its luma changed by more than this (compression's block noise stays below). */
+const MOVED_LUMA = 24;
+/** A window changed when at least this share of its samples moved (one walking pedestrian in a window is more). */
+const CHANGED_SHARE = 0.002;
+
+interface CachedWindow {
+  scores: WindowScores | null;
+  /** Capture time of the frame the cached scores were made from. */
+  madeAt: number;
+  /** The luma sketch of that frame, inside this window. */
+  sketch: Uint8Array | null;
+  /** Runs chosen for frames and not stored yet: each frame's capture time and sketch. */
+  pending: { at: number; sketch: Uint8Array }[];
+}
+
+/** The luma samples of a frame inside a window, row by row (every SKETCH_STEP pixels). */
+function sketchOf(frame: Frame, window: FrameWindow): Uint8Array {
+  const { rgb, width } = frame;
+  const cols = Math.ceil(window.width / SKETCH_STEP);
+  const rows = Math.ceil(window.height / SKETCH_STEP);
+  const out = new Uint8Array(cols * rows);
+  for (let r = 0; r < rows; r++) {
+    const row = (window.y + r * SKETCH_STEP) * width;
+    for (let c = 0; c < cols; c++) {
+      const p = (row + window.x + c * SKETCH_STEP) * 3;
+      out[r * cols + c] = (rgb[p]! * 77 + rgb[p + 1]! * 150 + rgb[p + 2]! * 29) >> 8;
+    }
+  }
+  return out;
+}
+
+/** The share of samples whose luma moved by more than MOVED_LUMA. */
+function movedShare(a: Uint8Array, b: Uint8Array): number {
+  let moved = 0;
+  for (let i = 0; i < a.length; i++) if (Math.abs(a[i]! - b[i]!) > MOVED_LUMA) moved++;
+  return moved / a.length;
+}
+
+const keyOf = (w: FrameWindow) => `${w.x},${w.y},${w.width},${w.height}`;
+
+export class WindowRefresh {
+  /** Per stream: its windows' cache, and the frame size and window count it was made for. */
+  private readonly streams = new Map<string, { layout: string; windows: Map<string, CachedWindow> }>();
+
+  constructor(private readonly options: WindowRefreshOptions) {}
+
+  /** Which of a frame's windows run, and the cached scores of the rest. `specs`: every window of the frame. */
+  choose(frame: Frame, specs: readonly InputSpec[]): WindowChoice {
+    // A stream whose frames changed size (a camera reconnected at another resolution) starts afresh.
+    const layout = `${frame.width}x${frame.height}:${specs.length}`;
+    let stream = this.streams.get(frame.streamId);
+    if (stream?.layout !== layout) this.streams.set(frame.streamId, (stream = { layout, windows: new Map() }));
+    const cache = stream.windows;
+    const now = frame.capturedAt;
+    const { maxAgeMs } = this.options;
+    const budget = this.options.budget ?? Math.ceil(specs.length / 3);
+    type Candidate = { spec: InputSpec; entry: CachedWindow; sketch: Uint8Array; priority: number; due: boolean };
+    /** Run whatever the budget: no scores yet, or scores at the age bound with none on their way. */
+    const must: Candidate[] = [];
+    /** The picture moved since the window's latest run (made or on its way): the most moved first. */
+    const changed: Candidate[] = [];
+    /** Still, and past half the age bound: refreshed ahead of the bound where the budget has room. */
+    const ageing: Candidate[] = [];
+    for (const spec of specs) {
+      const window = spec.window!;
+      let entry = cache.get(keyOf(window));
+      if (!entry) cache.set(keyOf(window), (entry = { scores: null, madeAt: 0, sketch: null, pending: [] }));
+      // A run whose scores never came (its frame was lost) stops counting once it would be too old.
+      entry.pending = entry.pending.filter((p) => now - p.at < maxAgeMs);
+      const sketch = sketchOf(frame, window);
+      if (!entry.scores || !entry.sketch) {
+        must.push({ spec, entry, sketch, priority: Infinity, due: true });
+        continue;
+      }
+      const age = now - entry.madeAt;
+      const due = age >= maxAgeMs && entry.pending.length === 0;
+      // Against the latest run's picture: a run still on its way counts, so a moving window runs every frame.
+      const moved = movedShare(sketch, entry.pending.at(-1)?.sketch ?? entry.sketch);
+      if (moved >= CHANGED_SHARE) changed.push({ spec, entry, sketch, priority: moved * (1 + age / maxAgeMs), due });
+      else if (due) must.push({ spec, entry, sketch, priority: age, due });
+      else if (age >= maxAgeMs / 2 && entry.pending.length === 0)
+        ageing.push({ spec, entry, sketch, priority: age, due: false });
+    }
+    changed.sort((a, b) => b.priority - a.priority);
+    ageing.sort((a, b) => b.priority - a.priority);
+    const moving = changed.slice(0, budget);
+    const chosen = [
+      ...must,
+      ...moving,
+      // A window that moved beyond the budget still runs at the age bound.
+      ...changed.slice(budget).filter((c) => c.due),
+      ...ageing.slice(0, Math.max(0, budget - moving.length)),
+    ];
+    for (const c of chosen) c.entry.pending.push({ at: now, sketch: c.sketch });
+    const running = new Set(chosen.map((c) => c.spec));
+    const reused: ReusedWindow[] = [];
+    let oldestMs = 0;
+    for (const spec of specs) {
+      if (running.has(spec)) continue;
+      const entry = cache.get(keyOf(spec.window!))!;
+      if (!entry.scores) continue;
+      const ageMs = Math.max(0, now - entry.madeAt);
+      oldestMs = Math.max(oldestMs, ageMs);
+      reused.push({ ...entry.scores, ageMs });
+    }
+    return { run: specs.filter((s) => running.has(s)), reused, oldestMs };
+  }
+
+  /** Keeps a frame's fresh windows (scores made from the frame captured at `capturedAt`), unless newer ones are kept. */
+  store(streamId: string, capturedAt: number, windows: readonly WindowScores[]): void {
+    const cache = this.streams.get(streamId)?.windows;
+    if (!cache) return;
+    for (const scores of windows) {
+      const entry = cache.get(keyOf(scores.window));
+      if (!entry || capturedAt < entry.madeAt) continue;
+      const run = entry.pending.find((p) => p.at === capturedAt);
+      if (!run) continue; // not a run this window waits for
+      entry.scores = scores;
+      entry.madeAt = capturedAt;
+      entry.sketch = run.sketch;
+      entry.pending = entry.pending.filter((p) => p.at > capturedAt);
+    }
+  }
+
+  /** A stream that ended or left: its cache goes. */
+  forget(streamId: string): void {
+    this.streams.delete(streamId);
+  }
+}
