@@ -69,6 +69,8 @@ export interface PreparedFrame {
     readonly windows: number;
     /** Age of the oldest reused scores (capture time). */
     readonly oldestMs: number;
+    /** The fresh windows' scores are wanted back, to be reused. */
+    readonly keep: boolean;
   };
   readonly preprocessMs: number;
   /** performance.now() when preprocessing finished (queue time starts here). */

@@ -33,6 +33,8 @@ export interface WindowChoice {
   readonly reused: readonly ReusedWindow[];
   /** The oldest scores the frame is made of (0: all fresh). */
   readonly oldestMs: number;
+  /** The fresh windows' scores are wanted back (to be cached). */
+  readonly keep: boolean;
 }
 
 /** Luma sampled every SKETCH_STEP pixels: a window's change is the share of its samples that moved. */
@@ -41,6 +43,12 @@ const SKETCH_STEP = 4;
 const MOVED_LUMA = 24;
 /** A window changed when at least this share of its samples moved (one walking pedestrian in a window is more). */
 const CHANGED_SHARE = 0.002;
+/**
+ * A window's scores are cached up to this many values (4 MB): DeepLab's low-resolution scores are
+ * ~23k (33×33×21) to ~640k (65×65×151). A model that gives full-resolution scores (257×257×21 is
+ * 1.4M) would copy more per frame than its windows cost: its windows all run, every frame.
+ */
+const MAX_CACHED_SCORES = 1 << 20;
 
 interface CachedWindow {
   scores: WindowScores | null;
@@ -79,7 +87,10 @@ const keyOf = (w: FrameWindow) => `${w.x},${w.y},${w.width},${w.height}`;
 
 export class WindowRefresh {
   /** Per stream: its windows' cache, and the frame size and window count it was made for. */
-  private readonly streams = new Map<string, { layout: string; windows: Map<string, CachedWindow> }>();
+  private readonly streams = new Map<
+    string,
+    { layout: string; windows: Map<string, CachedWindow>; tooLarge: boolean }
+  >();
 
   constructor(private readonly options: WindowRefreshOptions) {}
 
@@ -88,7 +99,9 @@ export class WindowRefresh {
     // A stream whose frames changed size (a camera reconnected at another resolution) starts afresh.
     const layout = `${frame.width}x${frame.height}:${specs.length}`;
     let stream = this.streams.get(frame.streamId);
-    if (stream?.layout !== layout) this.streams.set(frame.streamId, (stream = { layout, windows: new Map() }));
+    if (stream?.layout !== layout)
+      this.streams.set(frame.streamId, (stream = { layout, windows: new Map(), tooLarge: false }));
+    if (stream.tooLarge) return { run: specs, reused: [], oldestMs: 0, keep: false };
     const cache = stream.windows;
     const now = frame.capturedAt;
     const { maxAgeMs } = this.options;
@@ -142,13 +155,19 @@ export class WindowRefresh {
       oldestMs = Math.max(oldestMs, ageMs);
       reused.push({ ...entry.scores, ageMs });
     }
-    return { run: specs.filter((s) => running.has(s)), reused, oldestMs };
+    return { run: specs.filter((s) => running.has(s)), reused, oldestMs, keep: true };
   }
 
   /** Keeps a frame's fresh windows (scores made from the frame captured at `capturedAt`), unless newer ones are kept. */
   store(streamId: string, capturedAt: number, windows: readonly WindowScores[]): void {
-    const cache = this.streams.get(streamId)?.windows;
-    if (!cache) return;
+    const stream = this.streams.get(streamId);
+    if (!stream) return;
+    if (windows.some((w) => w.scores.classes * w.scores.width * w.scores.height > MAX_CACHED_SCORES)) {
+      stream.tooLarge = true;
+      stream.windows.clear();
+      return;
+    }
+    const cache = stream.windows;
     for (const scores of windows) {
       const entry = cache.get(keyOf(scores.window));
       if (!entry || capturedAt < entry.madeAt) continue;

@@ -62,7 +62,7 @@ export function inferBatches(
                 width: p.frame.width,
                 height: p.frame.height,
                 ...(shownClasses ? { shownClasses } : {}),
-                ...(p.refresh ? { reused: p.refresh.reused, keepWindows: true } : {}),
+                ...(p.refresh ? { reused: p.refresh.reused, keepWindows: p.refresh.keep } : {}),
               };
             }),
             ...((typeof withProbabilities === 'function' ? withProbabilities(batch) : withProbabilities)

@@ -17,7 +17,12 @@ export interface PreprocessOptions {
   readonly chooseWindows?: (
     frame: Frame,
     windows: readonly InputSpec[],
-  ) => { readonly run: readonly InputSpec[]; readonly reused: readonly WindowScores[]; readonly oldestMs: number };
+  ) => {
+    readonly run: readonly InputSpec[];
+    readonly reused: readonly WindowScores[];
+    readonly oldestMs: number;
+    readonly keep: boolean;
+  };
 }
 
 /**
@@ -50,7 +55,11 @@ export function preprocessFrames(options: PreprocessOptions): OperatorFunction<F
     return {
       frame,
       inputs,
-      ...(choice ? { refresh: { reused: choice.reused, windows: specs.length, oldestMs: choice.oldestMs } } : {}),
+      ...(choice
+        ? {
+            refresh: { reused: choice.reused, windows: specs.length, oldestMs: choice.oldestMs, keep: choice.keep },
+          }
+        : {}),
       preprocessMs: preparedAt - started,
       preparedAt,
     };

@@ -121,6 +121,26 @@ describe('WindowRefresh', () => {
     expect(kept.map((w) => w.ageMs)).toEqual(c.run.map(() => 100));
   });
 
+  it('runs every window of every frame for a model whose scores are too large to cache, and asks none back', () => {
+    const refresh = new WindowRefresh({ maxAgeMs: 1000, budget: 2 });
+    const first = refresh.choose(frame(0), specs);
+    expect(first.keep).toBe(true);
+    // Full-resolution scores (the dimensions are what counts: 1025×1024 values a window).
+    refresh.store(
+      'cam',
+      0,
+      first.run.map((spec) => ({
+        window: spec.window!,
+        input: { width: spec.width, height: spec.height },
+        scores: { data: new Float32Array(1), offset: 0, classes: 1, height: 1024, width: 1025, layout: 'NHWC' },
+      })),
+    );
+    const next = refresh.choose(frame(100), specs);
+    expect(next.run).toHaveLength(6);
+    expect(next.reused).toHaveLength(0);
+    expect(next.keep).toBe(false);
+  });
+
   it('starts a stream afresh when its frames change size, and forgets a stream that left', () => {
     const refresh = new WindowRefresh({ maxAgeMs: 1000, budget: 6 });
     refresh.store('cam', 0, scoresOf(refresh.choose(frame(0), specs).run, 1));
