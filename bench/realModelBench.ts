@@ -228,15 +228,21 @@ export async function benchLiveRealModel(
       offlineMasks: tiledMasks,
       untilFrame: 300 + NEAR_FRAME_300,
     });
+  // A 25 fps street clip beside it. cityCC0.mpg is 7.6 s: looped four times, so that it outlasts a measurement.
+  const cityClip = path.resolve(root, '../shared/media/cityCC0.mpg');
+  const city = path.join(work, 'cityCC0x4.mkv');
+  if (existsSync(cityClip) && !existsSync(city))
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '3', '-i', cityClip, '-c', 'copy', city]);
+  if (existsSync(city))
+    cases.push({
+      label: 'cityCC0.mpg --realtime (25 fps, 720x405) --tiles auto: the windows that changed, CRF on',
+      args: [city, '--realtime', ...m, '--tiles', 'auto', '--crf', 'on'],
+      offlineMasks: await offlineMasksOf(cli, work, city, [...m, '--tiles', 'auto'], 'voc-tiles'),
+    });
   // The street model (issue 26's first road): one 513×513 run a frame finds every pedestrian.
   const street = catalogueModelFile(root, work, catalogEntry('deeplab-cityscapes')!);
   if (street) {
     // What the viewers are sent must be what offline `segment` gives with the live CRF's settings.
-    // cityCC0.mpg is 7.6 s: looped four times, so that it outlasts a measurement.
-    const cityClip = path.resolve(root, '../shared/media/cityCC0.mpg');
-    const city = path.join(work, 'cityCC0x4.mkv');
-    if (existsSync(cityClip) && !existsSync(city))
-      execFileSync('ffmpeg', ['-v', 'error', '-y', '-stream_loop', '3', '-i', cityClip, '-c', 'copy', city]);
     for (const [clip, label] of [
       [video, 'vtest.avi --realtime (10 fps)'],
       [city, 'cityCC0.mpg --realtime (25 fps, 720x405)'],

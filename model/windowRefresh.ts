@@ -19,8 +19,13 @@ import type { InputSpec } from './descriptor.js';
 export interface WindowRefreshOptions {
   /** The oldest a window's scores may get, in ms of capture time. */
   readonly maxAgeMs: number;
-  /** Windows a frame runs at most, besides those at `maxAgeMs` or without scores (default: a third of them). */
+  /**
+   * Windows a frame runs at most, besides those at `maxAgeMs` or without scores. Default: what the
+   * inference workers keep up with at the cameras' rates (a third of the windows until measured).
+   */
   readonly budget?: number;
+  /** Inference workers running side by side (the measured budget's capacity). */
+  readonly workers?: number;
 }
 
 /** A window's cached scores, and how old they are for the frame that reuses them. */
@@ -49,6 +54,14 @@ const CHANGED_SHARE = 0.002;
  * 1.4M) would copy more per frame than its windows cost: its windows all run, every frame.
  */
 const MAX_CACHED_SCORES = 1 << 20;
+/**
+ * The measured budget spends this share of the workers' time on windows: the rest is for the CRF,
+ * the sinks and the other streams (at 0.6, vtest.avi's 12 windows at 10 fps run 4 a frame and keep
+ * the camera's rate with the CRF on).
+ */
+const WINDOW_SHARE = 0.6;
+/** A stream whose last frame is older than this is not counted in the demand. */
+const IDLE_MS = 5000;
 
 interface CachedWindow {
   scores: WindowScores | null;
@@ -89,8 +102,17 @@ export class WindowRefresh {
   /** Per stream: its windows' cache, and the frame size and window count it was made for. */
   private readonly streams = new Map<
     string,
-    { layout: string; windows: Map<string, CachedWindow>; tooLarge: boolean }
+    {
+      layout: string;
+      windows: Map<string, CachedWindow>;
+      tooLarge: boolean;
+      /** Its latest frame (capture time and index), and the camera's rate from index and time (frames/s). */
+      last: { at: number; index: number } | null;
+      rate: number | null;
+    }
   >();
+  /** Measured milliseconds a window takes on one worker (moving average). */
+  private msPerWindow: number | null = null;
 
   constructor(private readonly options: WindowRefreshOptions) {}
 
@@ -100,12 +122,22 @@ export class WindowRefresh {
     const layout = `${frame.width}x${frame.height}:${specs.length}`;
     let stream = this.streams.get(frame.streamId);
     if (stream?.layout !== layout)
-      this.streams.set(frame.streamId, (stream = { layout, windows: new Map(), tooLarge: false }));
+      this.streams.set(
+        frame.streamId,
+        (stream = { layout, windows: new Map(), tooLarge: false, last: null, rate: null }),
+      );
+    // The camera's rate, from the frames' indices: frames dropped before inference count, so a
+    // stream that falls behind does not look slower and get a larger budget.
+    if (stream.last && frame.capturedAt > stream.last.at && frame.index > stream.last.index) {
+      const rate = ((frame.index - stream.last.index) * 1000) / (frame.capturedAt - stream.last.at);
+      stream.rate = stream.rate === null ? rate : 0.9 * stream.rate + 0.1 * rate;
+    }
+    stream.last = { at: frame.capturedAt, index: frame.index };
     if (stream.tooLarge) return { run: specs, reused: [], oldestMs: 0, keep: false };
     const cache = stream.windows;
     const now = frame.capturedAt;
     const { maxAgeMs } = this.options;
-    const budget = this.options.budget ?? Math.ceil(specs.length / 3);
+    const budget = this.options.budget ?? this.measuredBudget(specs.length, now);
     type Candidate = { spec: InputSpec; entry: CachedWindow; sketch: Uint8Array; priority: number; due: boolean };
     /** Run whatever the budget: no scores yet, or scores at the age bound with none on their way. */
     const must: Candidate[] = [];
@@ -178,6 +210,21 @@ export class WindowRefresh {
       entry.sketch = run.sketch;
       entry.pending = entry.pending.filter((p) => p.at > capturedAt);
     }
+  }
+
+  /** How long the windows of a run took, each (a run's inference time over its windows). */
+  noteCost(msPerWindow: number): void {
+    if (!(msPerWindow > 0)) return;
+    this.msPerWindow = this.msPerWindow === null ? msPerWindow : 0.8 * this.msPerWindow + 0.2 * msPerWindow;
+  }
+
+  /** Windows a frame may run so that every tiled stream's camera rate fits WINDOW_SHARE of the workers. */
+  private measuredBudget(windows: number, now: number): number {
+    let demand = 0; // frames a second of every tiled stream
+    for (const s of this.streams.values()) if (s.rate !== null && s.last && now - s.last.at < IDLE_MS) demand += s.rate;
+    if (this.msPerWindow === null || demand === 0) return Math.ceil(windows / 3);
+    const capacity = ((this.options.workers ?? 1) * 1000) / this.msPerWindow; // windows a second
+    return Math.max(1, Math.min(windows, Math.floor((WINDOW_SHARE * capacity) / demand)));
   }
 
   /** A stream that ended or left: its cache goes. */

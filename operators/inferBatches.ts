@@ -37,8 +37,8 @@ export function inferBatches(
     onBatchError?: (error: unknown, batch: readonly PreparedFrame[]) => void;
     /** The classes a stream shows (its own `classes-shown`); undefined: the model's. */
     shownClassesOf?: (streamId: string) => readonly number[] | undefined;
-    /** Live tiles: the scores of the windows a frame ran, to be reused by later frames. */
-    onFreshWindows?: (frame: Frame, windows: readonly WindowScores[]) => void;
+    /** Live tiles: the scores of the windows a frame ran, to be reused by later frames, and what a window cost. */
+    onFreshWindows?: (frame: Frame, windows: readonly WindowScores[], msPerWindow: number) => void;
   } = {},
 ): OperatorFunction<readonly PreparedFrame[], Segmentation> {
   const sizes = (p: PreparedFrame) => p.inputs.map((i) => `${i.width}x${i.height}`).join();
@@ -76,9 +76,11 @@ export function inferBatches(
           return from(
             runner.run(request).then((result) => {
               const inferredAt = performance.now();
+              const inputs = batch.reduce((n, p) => n + p.inputs.length, 0);
               return batch.map((prepared, i): Segmentation => {
                 const { windows } = result.frames[i]!;
-                if (windows && options.onFreshWindows) options.onFreshWindows(prepared.frame, windows);
+                if (windows && options.onFreshWindows)
+                  options.onFreshWindows(prepared.frame, windows, inputs > 0 ? result.inferMs / inputs : 0);
                 const { refresh } = prepared;
                 return {
                   frame: prepared.frame,

@@ -95,7 +95,9 @@ export async function startLivePipeline(streams: LiveStreamSet, o: LivePipelineO
     told.add(line);
     log(line);
   };
-  const windowRefresh = o.windowRefresh ? new WindowRefresh(o.windowRefresh) : undefined;
+  const windowRefresh = o.windowRefresh
+    ? new WindowRefresh({ workers: pool.workerCount, ...o.windowRefresh })
+    : undefined;
   if (windowRefresh) streams.on('removed', (id) => windowRefresh.forget(id));
   const run$ = pullLiveStreams(streams, credits).pipe(
     segmentFrames(plan, pool, {

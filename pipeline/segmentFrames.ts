@@ -71,8 +71,10 @@ export function segmentFrames(
       ...(options.onBatchError ? { onBatchError: options.onBatchError } : {}),
       ...(windowRefresh
         ? {
-            onFreshWindows: (frame: Frame, windows: readonly WindowScores[]) =>
-              windowRefresh.store(frame.streamId, frame.capturedAt, windows),
+            onFreshWindows: (frame: Frame, windows: readonly WindowScores[], msPerWindow: number) => {
+              windowRefresh.store(frame.streamId, frame.capturedAt, windows);
+              if (windows.length > 0) windowRefresh.noteCost(msPerWindow);
+            },
           }
         : {}),
     }),

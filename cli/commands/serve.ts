@@ -313,7 +313,7 @@ export function registerServe(program: Command, setExitCode: SetExitCode): void 
     )
     .option(
       '--tile-budget <n>',
-      'with --tiles: windows a frame runs at most, besides those reaching --tile-max-age (default: a third of them)',
+      "with --tiles: windows a frame runs at most, besides those reaching --tile-max-age (default: as many as the inference workers keep up with at the cameras' rates, measured)",
       positiveInt('--tile-budget'),
     )
     .optionsGroup('CRF:')

@@ -141,6 +141,29 @@ describe('WindowRefresh', () => {
     expect(next.keep).toBe(false);
   });
 
+  it("measures its budget: what the workers keep up with at the camera's rate, frames dropped before it counted", () => {
+    /** Windows run per frame, once settled, when every window changes every frame. */
+    const settled = (intervalMs: number, indexStep: number) => {
+      const refresh = new WindowRefresh({ maxAgeMs: 60_000, workers: 2 });
+      refresh.noteCost(25); // two workers: 80 windows a second, 48 of them for windows
+      let runs = 0;
+      for (let i = 0; i < 30; i++) {
+        const at = i * intervalMs;
+        const picture = { ...frame(at, i % 2 ? [] : [{ x: 0, y: 0 }]), index: i * indexStep };
+        // Every window changes: the whole picture flips between two greys.
+        picture.rgb.fill(i % 2 ? 60 : 200);
+        const choice = refresh.choose(picture, specs);
+        runs = choice.run.length;
+        refresh.store('cam', at, scoresOf(choice.run, i));
+      }
+      return runs;
+    };
+    expect(settled(100, 1)).toBe(4); // 10 fps: 48 / 10
+    expect(settled(40, 1)).toBe(1); // 25 fps: 48 / 25
+    // Pulled at 10 fps from a 30 fps camera (two of three frames dropped before inference): 48 / 30.
+    expect(settled(100, 3)).toBe(1);
+  });
+
   it('starts a stream afresh when its frames change size, and forgets a stream that left', () => {
     const refresh = new WindowRefresh({ maxAgeMs: 1000, budget: 6 });
     refresh.store('cam', 0, scoresOf(refresh.choose(frame(0), specs).run, 1));
