@@ -113,6 +113,12 @@ export class WindowRefresh {
   >();
   /** Measured milliseconds a window takes on one worker (moving average). */
   private msPerWindow: number | null = null;
+  /**
+   * The share of the measured budget in use: cut by a sixth when a tiled stream's frame was dropped
+   * before inference (the CRF and the sinks took more of the cores than the estimate left them),
+   * grown back slowly while none is.
+   */
+  private pace = 1;
 
   constructor(private readonly options: WindowRefreshOptions) {}
 
@@ -131,6 +137,7 @@ export class WindowRefresh {
     if (stream.last && frame.capturedAt > stream.last.at && frame.index > stream.last.index) {
       const rate = ((frame.index - stream.last.index) * 1000) / (frame.capturedAt - stream.last.at);
       stream.rate = stream.rate === null ? rate : 0.9 * stream.rate + 0.1 * rate;
+      this.pace = frame.index - stream.last.index > 1 ? Math.max(0.1, this.pace * 0.85) : Math.min(1, this.pace + 0.02);
     }
     stream.last = { at: frame.capturedAt, index: frame.index };
     if (stream.tooLarge) return { run: specs, reused: [], oldestMs: 0, keep: false };
@@ -218,13 +225,16 @@ export class WindowRefresh {
     this.msPerWindow = this.msPerWindow === null ? msPerWindow : 0.8 * this.msPerWindow + 0.2 * msPerWindow;
   }
 
-  /** Windows a frame may run so that every tiled stream's camera rate fits WINDOW_SHARE of the workers. */
+  /**
+   * Windows a frame may run so that every tiled stream's camera rate fits WINDOW_SHARE of the
+   * workers, less while frames are being dropped.
+   */
   private measuredBudget(windows: number, now: number): number {
     let demand = 0; // frames a second of every tiled stream
     for (const s of this.streams.values()) if (s.rate !== null && s.last && now - s.last.at < IDLE_MS) demand += s.rate;
     if (this.msPerWindow === null || demand === 0) return Math.ceil(windows / 3);
     const capacity = ((this.options.workers ?? 1) * 1000) / this.msPerWindow; // windows a second
-    return Math.max(1, Math.min(windows, Math.floor((WINDOW_SHARE * capacity) / demand)));
+    return Math.max(1, Math.min(windows, Math.floor((this.pace * WINDOW_SHARE * capacity) / demand)));
   }
 
   /** A stream that ended or left: its cache goes. */
