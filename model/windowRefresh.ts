@@ -60,6 +60,11 @@ const MAX_CACHED_SCORES = 1 << 20;
  * the camera's rate with the CRF on).
  */
 const WINDOW_SHARE = 0.6;
+/**
+ * A frame's windows run on one worker, one after another: this much of its time at most, so that a
+ * frame's latency stays near the camera's frame time (vtest.avi's 12 windows of ~20 ms: 4 a frame).
+ */
+const WINDOWS_MS_PER_FRAME = 80;
 /** A stream whose last frame is older than this is not counted in the demand. */
 const IDLE_MS = 5000;
 
@@ -227,14 +232,16 @@ export class WindowRefresh {
 
   /**
    * Windows a frame may run so that every tiled stream's camera rate fits WINDOW_SHARE of the
-   * workers, less while frames are being dropped.
+   * workers (less while frames are being dropped), and a frame's windows take WINDOWS_MS_PER_FRAME.
    */
   private measuredBudget(windows: number, now: number): number {
     let demand = 0; // frames a second of every tiled stream
     for (const s of this.streams.values()) if (s.rate !== null && s.last && now - s.last.at < IDLE_MS) demand += s.rate;
     if (this.msPerWindow === null || demand === 0) return Math.ceil(windows / 3);
     const capacity = ((this.options.workers ?? 1) * 1000) / this.msPerWindow; // windows a second
-    return Math.max(1, Math.min(windows, Math.floor((this.pace * WINDOW_SHARE * capacity) / demand)));
+    const keepsUp = (this.pace * WINDOW_SHARE * capacity) / demand;
+    const inTime = WINDOWS_MS_PER_FRAME / this.msPerWindow;
+    return Math.max(1, Math.min(windows, Math.floor(Math.min(keepsUp, inTime))));
   }
 
   /** A stream that ended or left: its cache goes. */

@@ -30,10 +30,12 @@ describe.each(BROWSERS.filter((b) => b.executable))('the viewer in $name', (kind
   let browser: Browser;
   let several: ServeProcess;
   let guarded: ServeProcess;
+  let tiled: ServeProcess;
   beforeAll(async () => {
-    [several, guarded, browser] = await Promise.all([
+    [several, guarded, tiled, browser] = await Promise.all([
       startServe(['testsrc:160x96@15', 'testsrc:192x108@15']),
       startServe(['testsrc:160x96@15', '--token', 'let-me-in']),
+      startServe(['testsrc:160x96@15', '--tiles', '2x1']),
       launch(kind),
     ]);
   }, 60_000);
@@ -41,7 +43,26 @@ describe.each(BROWSERS.filter((b) => b.executable))('the viewer in $name', (kind
     await browser?.close();
     await several?.stop();
     await guarded?.stop();
+    await tiled?.stop();
   });
+
+  it("shows how old a tiled stream's scores are, and how many of its windows ran; nothing of it for an untiled one", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${tiled.url}/`);
+    await waitFor(page, 'window.viewerStats.framesDrawn >= 5');
+    await waitFor(page, `!document.getElementById('scores-age-stat').hidden`);
+    expect(await page.$eval('#scores-age', (b) => b.textContent)).toMatch(/^\d+$/);
+    expect(await page.$eval('#windows-run', (s) => s.textContent)).toMatch(/^[0-2] of 2$/);
+    expect(
+      typeof (await page.evaluate(
+        () => (window as unknown as { viewerStats: { scoresAgeMs: unknown } }).viewerStats.scoresAgeMs,
+      )),
+    ).toBe('number');
+    await page.goto(`${several.url}/`);
+    await waitFor(page, 'window.viewerStats.framesDrawn >= 3');
+    expect(await page.$eval('#scores-age-stat', (s) => (s as HTMLElement).hidden)).toBe(true);
+    await page.close();
+  }, 60_000);
 
   it('lists two streams, shows one, then both in a grid, and a click on a tile focuses it', async () => {
     const page = await browser.newPage();
