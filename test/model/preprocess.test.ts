@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bilinearTaps } from '../../core/bilinearTaps.js';
-import { preprocessRgb } from '../../model/preprocess.js';
+import { preprocessRgb, resizeRgbUint8 } from '../../model/preprocess.js';
 
 const identity = { mean: [0, 0, 0] as const, std: [1 / 255, 1 / 255, 1 / 255] as const }; // keeps pixel values
 
@@ -41,5 +41,19 @@ describe('preprocessRgb', () => {
     expect(taps.low[0]).toBe(0);
     expect(taps.weight[0]).toBe(0);
     expect(taps.high[7]).toBe(3);
+  });
+});
+
+describe('resizeRgbUint8', () => {
+  it.each([
+    [768, 576, 513, 513, 'NHWC'],
+    [237, 231, 257, 257, 'NHWC'],
+    [100, 80, 33, 61, 'NCHW'],
+  ] as const)('gives the float path rounded, byte for byte (%i×%i → %i×%i %s)', (w, h, ow, oh, layout) => {
+    let state = w * 31 + h;
+    const rgb = Uint8Array.from({ length: w * h * 3 }, () => (state = (state * 1103515245 + 12345) >>> 0) >>> 24);
+    const values = preprocessRgb(rgb, w, h, ow, oh, layout, { mean: [0, 0, 0], std: [1 / 255, 1 / 255, 1 / 255] });
+    const rounded = Uint8Array.from(values, (v) => Math.min(255, Math.max(0, Math.round(v))));
+    expect(Buffer.from(resizeRgbUint8(rgb, w, h, ow, oh, layout)).equals(Buffer.from(rounded))).toBe(true);
   });
 });
