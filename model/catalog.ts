@@ -69,7 +69,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
       2_779_264,
     ),
     normalize: 'tensorflow',
-    msPerFrame: 10,
+    msPerFrame: 6,
     // Found by `crf-tune` on VOC photos (docs/crf.md): a narrower colour kernel than DeepLab's VOC set
     // suits this model's coarse scores.
     crf: { bilateral: { weight: 6, xy: 50, rgb: 3 }, gaussian: { weight: 3, xy: 3 } },
@@ -93,7 +93,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
     // Found by `crf-tune` on VOC photos (docs/crf.md): DeepLab's VOC set is too wide for these
     // coarse scores and loses to no CRF at all.
     crf: { bilateral: { weight: 3, xy: 40, rgb: 3.5 }, gaussian: { weight: 3, xy: 3 } },
-    msPerFrame: 17,
+    msPerFrame: 16,
   },
   {
     name: 'deeplabv3-voc-513-small',
@@ -143,7 +143,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
       'lite-model_deeplabv3-mobilenetv2-ade20k_1_default_1.tflite',
     ),
     normalize: 'tensorflow',
-    msPerFrame: 263,
+    msPerFrame: 118,
   },
   {
     name: 'deeplabv3plus-ade20k-32',
@@ -159,7 +159,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
       2_348_952,
     ),
     normalize: 'tensorflow',
-    msPerFrame: 55,
+    msPerFrame: 56,
   },
 ];
 
