@@ -47,6 +47,7 @@ export class ClusterFrameSink implements SegmentationSink {
         Object.entries(segmentation.timings).map(([stage, ms]) => [stage, Math.round(ms * 100) / 100]),
       ),
       worker: this.worker,
+      ...(segmentation.scoresAge ? { scoresAgeMs: Math.round(segmentation.scoresAge.oldestMs) } : {}),
     };
     if (this.masksRle) {
       const masks = labelsToCocoRle(segmentation.labels, frame.width, frame.height, this.classNames);

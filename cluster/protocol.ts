@@ -241,6 +241,8 @@ const FRAME_RESULT = z.strictObject({
     .record(z.string().max(40), z.number().finite().min(0))
     .refine((s) => Object.keys(s).length <= 32, 'at most 32 stages'),
   worker: z.string().max(200),
+  /** Tiles at the camera's rate: the oldest window scores in this frame (ms of capture time). */
+  scoresAgeMs: z.number().finite().min(0).max(3_600_000).optional(),
   /** The frame's labels as COCO RLE per class present (`--masks-rle`); left out of a result that would be too large. */
   masks: z
     .record(

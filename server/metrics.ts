@@ -226,7 +226,11 @@ export class LiveMetrics {
    */
   frameRelayed(
     stream: string,
-    header: { readonly capturedAt: number; readonly stageMs: Partial<Record<keyof StageTimings, number>> },
+    header: {
+      readonly capturedAt: number;
+      readonly stageMs: Partial<Record<keyof StageTimings, number>>;
+      readonly scoresAgeMs?: number | undefined;
+    },
   ): void {
     const now = performance.now();
     // Only the stages there are: a label per name another machine makes up would grow without end.
@@ -235,6 +239,7 @@ export class LiveMetrics {
       if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) this.stageSeconds.observe({ stage }, ms / 1000);
     }
     this.endToEndSeconds.observe({ stream }, Math.max(0, Date.now() - header.capturedAt) / 1000);
+    if (header.scoresAgeMs !== undefined) this.scoresAge.set({ stream }, header.scoresAgeMs / 1000);
     this.counted(stream, now);
   }
 

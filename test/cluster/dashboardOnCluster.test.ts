@@ -65,7 +65,8 @@ describe.skipIf(!NATS_SERVER)('the dashboard API on a cluster (serve --nats, wor
       const zone = { name: 'corner', polygon: LOWER_RIGHT, classes: ['person'], minShare: 0.1, minSeconds: 0.5 };
       const added = await fetch(`${serve.url}/api/streams`, {
         method: 'POST',
-        body: JSON.stringify({ id: 'door', input: clip, zones: [zone] }),
+        // Its own windows: they run where the picture changed, on the worker too.
+        body: JSON.stringify({ id: 'door', input: clip, zones: [zone], tiles: '2x1' }),
       });
       expect(added.status, await added.clone().text()).toBe(201);
       const end = Date.now() + 30_000;
@@ -81,6 +82,10 @@ describe.skipIf(!NATS_SERVER)('the dashboard API on a cluster (serve --nats, wor
       expect(onBroker.map((e) => [e.type, e.frame])).toEqual(sse.events.map((e) => [e.type, e.frame]));
       // The results carry the zone's shares and, with --masks-rle, the masks: they decode to the pixel counts.
       const withPerson = results.find((r) => r.pixels['person'])!;
+      expect(results.every((r) => typeof r.scoresAgeMs === 'number')).toBe(true);
+      expect(await (await fetch(`${serve.url}/metrics`)).text()).toMatch(
+        /^deeplab_scores_age_seconds\{stream="door"\} /m,
+      );
       expect(withPerson.zones![0]!.share).toBeGreaterThan(0.35);
       for (const [name, rle] of Object.entries(withPerson.masks!))
         expect(decodeCocoRle(rle).reduce((a, b) => a + b, 0)).toBe(withPerson.pixels[name]);
