@@ -88,7 +88,8 @@ export function mirrorHorizontally<T extends Float32Array | Uint8Array>(
 /**
  * Resized raw pixels for models that take uint8 input (they normalise in the graph): the same
  * bilinear values as `preprocessRgb` with no normalisation, rounded — in one pass, written straight
- * into bytes (a float pass and a rounding pass took three times as long).
+ * into bytes (a float pass and a rounding pass took three times as long). Its loop repeats
+ * preprocessRgb's on purpose: one loop writing either array type ran 45–65% slower for bytes.
  */
 export function resizeRgbUint8(
   rgb: Uint8Array,
