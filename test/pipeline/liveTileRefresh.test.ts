@@ -73,14 +73,16 @@ describe('serve --tiles: the model runs where the picture changed', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('runs only the windows the square moves in, keeps every score younger than --tile-max-age, and marks the square', async () => {
-    const { frames, metrics } = await watch(model, clip, ['--tile-max-age', '2']);
+    // A fixed budget: the measured one (its own unit test) would follow this machine's load.
+    const { frames, metrics } = await watch(model, clip, ['--tile-max-age', '2', '--tile-budget', '3']);
     const headers = frames.map((f) => f.header as TiledHeader);
     expect(headers.every((h) => h.windowsRun?.[1] === 6)).toBe(true);
     // The square is in one or two of the bottom row's three windows, and moved from one or two:
     // besides a frame now and then whose windows reached two seconds, at most three run.
     const few = headers.filter((h) => h.windowsRun![0] <= 3);
     expect(few.length).toBeGreaterThanOrEqual(0.8 * headers.length);
-    expect(Math.max(...headers.map((h) => h.scoresAgeMs!))).toBeLessThanOrEqual(2000 + 300);
+    // The bound, plus runs in flight on a loaded machine; without it a still window would be reused for the whole clip.
+    expect(Math.max(...headers.map((h) => h.scoresAgeMs!))).toBeLessThanOrEqual(2000 + 1000);
     expect(Math.max(...headers.map((h) => h.scoresAgeMs!))).toBeGreaterThanOrEqual(500);
     expect(metrics).toMatch(/^deeplab_scores_age_seconds\{stream="square"\} \d/m);
     // Reused windows are where they belong: the square is marked where it is in every frame, no trail left.
