@@ -26,6 +26,8 @@ export interface WindowRefreshOptions {
   readonly budget?: number;
   /** Inference workers running side by side (the measured budget's capacity). */
   readonly workers?: number;
+  /** The streams it applies to (default: all); the others run every window of every frame. */
+  readonly appliesTo?: (streamId: string) => boolean;
 }
 
 /** A window's cached scores, and how old they are for the frame that reuses them. */
@@ -129,6 +131,7 @@ export class WindowRefresh {
 
   /** Which of a frame's windows run, and the cached scores of the rest. `specs`: every window of the frame. */
   choose(frame: Frame, specs: readonly InputSpec[]): WindowChoice {
+    if (this.options.appliesTo?.(frame.streamId) === false) return { run: specs, reused: [], oldestMs: 0, keep: false };
     // A stream whose frames changed size (a camera reconnected at another resolution) starts afresh.
     const layout = `${frame.width}x${frame.height}:${specs.length}`;
     let stream = this.streams.get(frame.streamId);

@@ -96,7 +96,12 @@ export async function startLivePipeline(streams: LiveStreamSet, o: LivePipelineO
     log(line);
   };
   const windowRefresh = o.windowRefresh
-    ? new WindowRefresh({ workers: pool.workerCount, ...o.windowRefresh })
+    ? new WindowRefresh({
+        workers: pool.workerCount,
+        // A stream that keeps every frame (a file without --realtime) is shown as `segment` makes it.
+        appliesTo: (id) => streams.get(id)?.input.latestWins !== false,
+        ...o.windowRefresh,
+      })
     : undefined;
   if (windowRefresh) streams.on('removed', (id) => windowRefresh.forget(id));
   const run$ = pullLiveStreams(streams, credits).pipe(

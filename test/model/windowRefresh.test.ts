@@ -164,6 +164,12 @@ describe('WindowRefresh', () => {
     expect(settled(100, 3)).toBe(1);
   });
 
+  it('runs every window of the streams it does not apply to', () => {
+    const refresh = new WindowRefresh({ maxAgeMs: 1000, budget: 1, appliesTo: (id) => id !== 'cam' });
+    refresh.store('cam', 0, scoresOf(refresh.choose(frame(0), specs).run, 1));
+    expect(refresh.choose(frame(100), specs)).toEqual({ run: specs, reused: [], oldestMs: 0, keep: false });
+  });
+
   it('starts a stream afresh when its frames change size, and forgets a stream that left', () => {
     const refresh = new WindowRefresh({ maxAgeMs: 1000, budget: 6 });
     refresh.store('cam', 0, scoresOf(refresh.choose(frame(0), specs).run, 1));
