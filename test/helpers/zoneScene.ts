@@ -5,11 +5,11 @@
  * (DeepLab's flicker) and H.264's block noise. Plus the two ends a dashboard talks to: an SSE reader
  * and a webhook receiver, both real, on 127.0.0.1.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { runFfmpeg } from '../../io/ffmpeg.js';
 import { ONNX_UINT8, OnnxGraphBuilder } from '../../model/onnxGraph.js';
 
 export const SCENE = { width: 160, height: 96, fps: 10, seconds: 6, enter: 1.5, leave: 3.5, blip: 0.5 };
@@ -56,42 +56,49 @@ export function writeColourModel(dir: string): string {
   return file;
 }
 
+/**
+ * A red ground with a green square on it (the colour model's background and "person"), H.264 with a
+ * keyframe a second: the square at `x`, `y` (ffmpeg overlay expressions), shown while `enable` holds.
+ */
+export async function writeSquareClip(
+  file: string,
+  o: {
+    width: number;
+    height: number;
+    fps: number;
+    seconds: number;
+    side: number;
+    x: string;
+    y: string;
+    enable?: string;
+  },
+): Promise<string> {
+  const filter = [
+    `color=c=0xC02020:s=${o.width}x${o.height}:r=${o.fps}:d=${o.seconds}[ground]`,
+    `color=c=0x20C020:s=${o.side}x${o.side}:r=${o.fps}:d=${o.seconds}[square]`,
+    `[ground][square]overlay=x='${o.x}':y='${o.y}'${o.enable ? `:enable='${o.enable}'` : ''}`,
+  ].join(';');
+  const encode = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', String(o.fps)];
+  await runFfmpeg(['-y', '-filter_complex', filter, ...encode, file]);
+  return file;
+}
+
 export async function writeZoneClip(
   dir: string,
   name = 'scene.mp4',
   timing: Partial<Pick<typeof SCENE, 'seconds' | 'enter' | 'leave'>> = {},
 ): Promise<string> {
-  const file = path.join(dir, name);
   const { width, height, fps, seconds, enter, leave, blip } = { ...SCENE, ...timing };
-  const filter = [
-    `color=c=0xC02020:s=${width}x${height}:r=${fps}:d=${seconds}[ground]`,
-    `color=c=0x20C020:s=40x40:r=${fps}:d=${seconds}[square]`,
-    `[ground][square]overlay=x=${width - 60}:y=${height - 44}:enable='between(t,${enter},${leave - 0.01})+between(t,${blip},${blip + 0.05})'`,
-  ].join(';');
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('ffmpeg', [
-      '-nostdin',
-      '-v',
-      'error',
-      '-y',
-      '-filter_complex',
-      filter,
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-pix_fmt',
-      'yuv420p',
-      '-g',
-      String(fps),
-      file,
-    ]);
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg: ${stderr}`))));
+  return writeSquareClip(path.join(dir, name), {
+    width,
+    height,
+    fps,
+    seconds,
+    side: 40,
+    x: String(width - 60),
+    y: String(height - 44),
+    enable: `between(t,${enter},${leave - 0.01})+between(t,${blip},${blip + 0.05})`,
   });
-  return file;
 }
 
 export interface ReceivedEvent {

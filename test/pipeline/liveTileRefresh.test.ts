@@ -3,34 +3,16 @@
  * picture; the model (scores = the pixels' colours, so the right labels are known) runs only the
  * windows it moves in, the others reuse their scores, and the labels still follow the square.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServe, TestViewer, type DecodedFrame } from '../helpers/liveServer.js';
-import { writeColourModel } from '../helpers/zoneScene.js';
+import { writeColourModel, writeSquareClip } from '../helpers/zoneScene.js';
 
 /** A 24-px square 4 px further right each frame, along the bottom row of windows (y 110–134 of 144). */
 const [WIDTH, HEIGHT, FPS, SECONDS, SIDE, Y] = [240, 144, 10, 5, 24, 110];
-
-async function writeMovingSquare(dir: string): Promise<string> {
-  const file = path.join(dir, 'square.mp4');
-  const filter = [
-    `color=c=0xC02020:s=${WIDTH}x${HEIGHT}:r=${FPS}:d=${SECONDS}[ground]`,
-    `color=c=0x20C020:s=${SIDE}x${SIDE}:r=${FPS}:d=${SECONDS}[square]`,
-    `[ground][square]overlay=x='8+4*n':y=${Y}`,
-  ].join(';');
-  const args = ['-nostdin', '-v', 'error', '-y', '-filter_complex', filter, '-c:v', 'libx264', '-pix_fmt', 'yuv420p'];
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn('ffmpeg', [...args, '-g', String(FPS), file]);
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg: ${stderr}`))));
-  });
-  return file;
-}
 
 /** IoU of the frame's "person" labels with its green pixels (the picture sent with them, decoded). */
 async function squareIoU({ labels, jpeg }: DecodedFrame): Promise<number> {
@@ -68,7 +50,11 @@ describe('serve --tiles: the model runs where the picture changed', () => {
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'dls-tile-refresh-'));
     model = writeColourModel(dir);
-    clip = await writeMovingSquare(dir);
+    clip = await writeSquareClip(path.join(dir, 'square.mp4'), {
+      ...{ width: WIDTH, height: HEIGHT, fps: FPS, seconds: SECONDS, side: SIDE },
+      x: '8+4*n',
+      y: String(Y),
+    });
   }, 30_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
