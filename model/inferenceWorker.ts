@@ -154,8 +154,11 @@ async function main(): Promise<void> {
         const at = placed[i]!;
         if (init.outputKind === 'labels') return indexLabels(outputs[at[0]!.output]!, at[0]!.index, f.width, f.height);
         const scores = f.inputs.map((input, k) => scoreMap(outputs[at[k]!.output]!, at[k]!.index, input));
-        const fresh = f.inputs.map((input, k) => ({ scores: scores[k]!, window: input.window!, input }));
-        const merged = f.inputs.every((input) => input.window)
+        // A tiled frame's windows (none run when every one is reused).
+        const fresh = f.inputs.every((input) => input.window)
+          ? f.inputs.map((input, k) => ({ scores: scores[k]!, window: input.window!, input }))
+          : null;
+        const merged = fresh
           ? // Windows are sampled in their own geometry onto one grid over the frame.
             blendWindows([...fresh, ...(f.reused ?? [])], f.width, f.height)
           : f.inputs.length === 1 && !f.inputs[0]!.flipped
@@ -167,7 +170,7 @@ async function main(): Promise<void> {
         const combined = shown ? keepClasses(merged, shown) : merged;
         const result = {
           ...labels(combined, f.width, f.height),
-          ...(f.keepWindows ? { windows: fresh.map((w) => ({ ...w, scores: copyOf(w.scores) })) } : {}),
+          ...(f.keepWindows && fresh ? { windows: fresh.map((w) => ({ ...w, scores: copyOf(w.scores) })) } : {}),
         };
         if (!request.withProbabilities) return result;
         const mask = init.outputKind === 'mask' ? { threshold: init.maskThreshold } : undefined;

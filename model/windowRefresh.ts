@@ -160,10 +160,13 @@ export class WindowRefresh {
     const changed: Candidate[] = [];
     /** Still, and past half the age bound: refreshed ahead of the bound where the budget has room. */
     const ageing: Candidate[] = [];
+    /** Each spec's cache entry, in order. */
+    const entries: CachedWindow[] = [];
     for (const spec of specs) {
       const window = spec.window!;
       let entry = cache.get(keyOf(window));
       if (!entry) cache.set(keyOf(window), (entry = { scores: null, madeAt: 0, sketch: null, pending: [] }));
+      entries.push(entry);
       // A run whose scores never came (its frame was lost) stops counting once it would be too old.
       entry.pending = entry.pending.filter((p) => now - p.at < maxAgeMs);
       const sketch = sketchOf(frame, window);
@@ -194,14 +197,13 @@ export class WindowRefresh {
     const running = new Set(chosen.map((c) => c.spec));
     const reused: ReusedWindow[] = [];
     let oldestMs = 0;
-    for (const spec of specs) {
-      if (running.has(spec)) continue;
-      const entry = cache.get(keyOf(spec.window!))!;
-      if (!entry.scores) continue;
+    specs.forEach((spec, i) => {
+      const entry = entries[i]!;
+      if (running.has(spec) || !entry.scores) return;
       const ageMs = Math.max(0, now - entry.madeAt);
       oldestMs = Math.max(oldestMs, ageMs);
       reused.push({ ...entry.scores, ageMs });
-    }
+    });
     return { run: specs.filter((s) => running.has(s)), reused, oldestMs, keep: true };
   }
 

@@ -11,14 +11,14 @@ import { mkdirSync, promises as fs, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { Segmentation } from '../core/frames.js';
 import { CLIP_NAME } from '../zones/zoneEvent.js';
-import { ClipRing } from './clipRing.js';
+import { ClipRing, type ClipRingOptions } from './clipRing.js';
 
 export interface EventClipsOptions {
   readonly dir: string;
   readonly preSeconds: number;
   readonly postSeconds: number;
   readonly maxBytes: number;
-  readonly overlay?: { readonly palette: Uint8Array; readonly alphas: Float32Array };
+  readonly overlay?: ClipRingOptions['overlay'];
   readonly log: (line: string) => void;
 }
 
