@@ -48,6 +48,9 @@ export function inferBatches(
     for (const p of batch) bySizes.set(sizes(p), [...(bySizes.get(sizes(p)) ?? []), p]);
     return [...bySizes.values()];
   };
+  // Read once: while a lost worker is being replaced the pool has no slots, and a concurrency of 0
+  // read then would hold a batch for ever. A batch's groups run side by side (the pool queues them).
+  const concurrency = Math.max(1, runner.size);
   return mergeMap(
     (mixed: readonly PreparedFrame[]) =>
       from(groups(mixed)).pipe(
@@ -117,8 +120,8 @@ export function inferBatches(
               return EMPTY;
             }),
           );
-        }, runner.size),
+        }),
       ),
-    runner.size,
+    concurrency,
   );
 }
