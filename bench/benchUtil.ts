@@ -63,3 +63,21 @@ export async function sessionRunsPerSecond(
   await session.release();
   return perSecond;
 }
+
+/** Runs of a session per second over about `seconds` (after 3 untimed runs; the session is released after). */
+export async function sessionRunsPerSecondFor(
+  session: { run(feeds: Record<string, unknown>): Promise<unknown>; release(): Promise<void> },
+  feeds: Record<string, unknown>,
+  seconds: number,
+): Promise<number> {
+  for (let i = 0; i < 3; i++) await session.run(feeds);
+  const t0 = performance.now();
+  let runs = 0;
+  while (performance.now() - t0 < seconds * 1000) {
+    await session.run(feeds);
+    runs++;
+  }
+  const perSecond = runs / ((performance.now() - t0) / 1000);
+  await session.release();
+  return perSecond;
+}

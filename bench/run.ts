@@ -307,7 +307,7 @@ async function benchRealDeepLab(): Promise<void> {
 
 /** `npm run bench -- catalogue`: every catalogue DeepLab in ../shared/models, bare vs pipeline, int8 vs float. */
 async function benchCatalogueModels(): Promise<void> {
-  const measured = await benchCatalogue({ root, cli, work, rounds: quick ? 1 : 3, say });
+  const measured = await benchCatalogue({ root, cli, work, rounds: quick ? 1 : 3, quick, say });
   if (measured) results['catalogue'] = measured;
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bilinearTaps } from '../../core/bilinearTaps.js';
-import { preprocessRgb, resizeRgbUint8 } from '../../model/preprocess.js';
+import { imageNative } from '../../model/imageNative.js';
+import { preprocessRgb, resizeRgbUint8, resizeRgbUint8InJavaScript } from '../../model/preprocess.js';
 
 const identity = { mean: [0, 0, 0] as const, std: [1 / 255, 1 / 255, 1 / 255] as const }; // keeps pixel values
 
@@ -45,15 +46,67 @@ describe('preprocessRgb', () => {
 });
 
 describe('resizeRgbUint8', () => {
-  it.each([
+  const noise = (w: number, h: number) => {
+    let state = w * 31 + h;
+    return Uint8Array.from({ length: w * h * 3 }, () => (state = (state * 1103515245 + 12345) >>> 0) >>> 24);
+  };
+  const sizes = [
     [768, 576, 513, 513, 'NHWC'],
     [237, 231, 257, 257, 'NHWC'],
     [100, 80, 33, 61, 'NCHW'],
-  ] as const)('gives the float path rounded, byte for byte (%i×%i → %i×%i %s)', (w, h, ow, oh, layout) => {
-    let state = w * 31 + h;
-    const rgb = Uint8Array.from({ length: w * h * 3 }, () => (state = (state * 1103515245 + 12345) >>> 0) >>> 24);
+    [5, 1, 9, 3, 'NCHW'],
+    [1, 1, 4, 4, 'NHWC'],
+  ] as const;
+
+  it.each(sizes)('is the float path within one level (%i×%i → %i×%i %s)', (w, h, ow, oh, layout) => {
+    const rgb = noise(w, h);
     const values = preprocessRgb(rgb, w, h, ow, oh, layout, { mean: [0, 0, 0], std: [1 / 255, 1 / 255, 1 / 255] });
-    const rounded = Uint8Array.from(values, (v) => Math.min(255, Math.max(0, Math.round(v))));
-    expect(Buffer.from(resizeRgbUint8(rgb, w, h, ow, oh, layout)).equals(Buffer.from(rounded))).toBe(true);
+    const fixed = resizeRgbUint8InJavaScript(rgb, w, h, ow, oh, layout);
+    let same = 0;
+    let worst = 0;
+    for (let i = 0; i < fixed.length; i++) {
+      worst = Math.max(worst, Math.abs(fixed[i]! - values[i]!));
+      if (fixed[i] === Math.round(values[i]!)) same++;
+    }
+    expect(worst).toBeLessThanOrEqual(1);
+    // Byte noise is the worst case for the 11-bit weights (a real frame: 99.87% the same).
+    expect(same / fixed.length).toBeGreaterThan(0.98);
+  });
+
+  const addon = imageNative();
+  it.skipIf(!addon).each(sizes)(
+    'native gives the JavaScript bytes, byte for byte (%i×%i → %i×%i %s)',
+    (w, h, ow, oh, layout) => {
+      const rgb = noise(w, h);
+      expect(
+        Buffer.from(resizeRgbUint8(rgb, w, h, ow, oh, layout)).equals(
+          Buffer.from(resizeRgbUint8InJavaScript(rgb, w, h, ow, oh, layout)),
+        ),
+      ).toBe(true);
+    },
+  );
+
+  it.skipIf(!addon)('native refuses taps outside the frame instead of reading past it', () => {
+    const taps = (n: number, at: number) => Int32Array.from({ length: n }, () => at);
+    const call = (xLow: number, yHigh: number) =>
+      addon!.resizeRgbUint8(
+        new Uint8Array(4 * 4 * 3),
+        4,
+        4,
+        new Uint8Array(2 * 2 * 3),
+        2,
+        2,
+        0,
+        taps(2, xLow),
+        taps(2, 0),
+        taps(2, 0),
+        taps(2, 0),
+        taps(2, yHigh),
+        taps(2, 1024),
+      );
+    expect(() => call(0, 3)).not.toThrow();
+    expect(() => call(12, 0)).toThrow(TypeError);
+    expect(() => call(1, 0)).toThrow(TypeError);
+    expect(() => call(0, 4)).toThrow(TypeError);
   });
 });
