@@ -33,7 +33,7 @@ export { SUPPORTED_TFLITE_OPS } from './tfliteOps.js';
  * The importer's output version: raised whenever a change makes it write a different ONNX for the
  * same TFLite file, so that cached imports (pipeline/resolveModel.ts) are made again.
  */
-export const IMPORTER_VERSION = 3;
+export const IMPORTER_VERSION = 4;
 
 const BINARY_OPS: Record<number, string> = { [Op.ADD]: 'Add', [Op.MUL]: 'Mul', [Op.SUB]: 'Sub', [Op.DIV]: 'Div' };
 const UNARY_OPS: Record<number, string> = {

@@ -330,6 +330,63 @@ describe('importTflite: quantized graphs in QDQ form', () => {
     for (const out of await run(spec, x.data)) expectWithinSteps(out.data, reference.data, 1e-5, 1);
   });
 
+  it("rounds a ReLU convolution's sums as TFLite's integer kernels do (two roundings), not once", async () => {
+    // A 1×1 uint8 conv whose multiplier sx·sw/sy = 0.26 has TFLite shift right by 1 after its
+    // fixed-point multiply: a value from 0.25 below a half rounds up. Computed here bit for bit.
+    const inQ: QuantSpec = { scale: [1 / 128], zeroPoint: [128] };
+    const wQ: QuantSpec = { scale: [0.05], zeroPoint: [120] };
+    const multiplier = 0.26;
+    const outQ: QuantSpec = { scale: [(inQ.scale[0]! * wQ.scale[0]!) / multiplier], zeroPoint: [0] };
+    const [pixels, inC, outC] = [24 * 24, 4, 8];
+    const x = Uint8Array.from({ length: pixels * inC }, () => 108 + Math.floor(random() * 41));
+    const w = Uint8Array.from({ length: outC * inC }, () => 117 + Math.floor(random() * 7));
+    const bias = Int32Array.from({ length: outC }, () => 200 + Math.floor(random() * 200));
+    // gemmlowp: QuantizeMultiplier, SaturatingRoundingDoublingHighMul, RoundingDivideByPOT.
+    const real = (inQ.scale[0]! * wQ.scale[0]!) / outQ.scale[0]!;
+    const shift = Math.ceil(Math.log2(real));
+    const fixed = BigInt(Math.round((real / 2 ** shift) * 2 ** 31));
+    const tflite = (acc: number) => {
+      const ab = BigInt(acc) * fixed;
+      const high = Number((ab + (ab >= 0n ? 1n << 30n : 1n - (1n << 30n))) / (1n << 31n));
+      const e = -shift;
+      const mask = (1 << e) - 1;
+      return (high >> e) + ((high & mask) > (mask >> 1) + (high < 0 ? 1 : 0) ? 1 : 0);
+    };
+    const accumulators = Array.from({ length: pixels * outC }, (_, i) => {
+      const [p, o] = [Math.floor(i / outC), i % outC];
+      let acc = bias[o]!;
+      for (let c = 0; c < inC; c++) acc += (x[p * inC + c]! - 128) * (w[o * inC + c]! - 120);
+      return acc;
+    });
+    const expected = accumulators.map((acc) => Math.min(255, Math.max(0, tflite(acc))));
+    const roundedOnce = accumulators.map((acc) => Math.min(255, Math.max(0, Math.round(acc * real))));
+    const spec: ModelSpec = {
+      tensors: [
+        { shape: [1, 24, 24, inC], type: T.UINT8, quantization: inQ },
+        { shape: [outC, 1, 1, inC], type: T.UINT8, data: w, quantization: wQ },
+        {
+          shape: [outC],
+          type: T.INT32,
+          data: bias,
+          quantization: { scale: [inQ.scale[0]! * wQ.scale[0]!], zeroPoint: [0] },
+        },
+        { shape: [1, 24, 24, outC], type: T.UINT8, quantization: outQ },
+      ],
+      inputs: [0],
+      outputs: [3],
+      operators: [{ builtin: 3, inputs: [0, 1, 2], outputs: [3], optionsType: 1, options: conv2dOptions(1) }],
+    };
+    const agreement = (values: ArrayLike<number>) =>
+      Array.from(values).filter((v, i) => v === expected[i]).length / expected.length;
+    // Rounding once parts from TFLite on about a quarter of the values: the case this is about.
+    expect(agreement(roundedOnce)).toBeLessThan(0.85);
+    for (const out of await run(spec, x)) {
+      const steps = Array.from(out.data, (v) => Math.round(v / outQ.scale[0]!));
+      expect(agreement(steps)).toBeGreaterThan(0.97);
+      expect(Math.max(...steps.map((v, i) => Math.abs(v - expected[i]!)))).toBeLessThanOrEqual(1);
+    }
+  });
+
   it('names what it cannot take in one line: an int8 input, a quantized op it does not map (exit 3 from import)', async () => {
     const q: QuantSpec = { scale: [0.1], zeroPoint: [0] };
     const int8Input: ModelSpec = {
