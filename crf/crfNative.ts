@@ -11,10 +11,8 @@
  * WebAssembly on 4 KiB pages; `DEEPLAB_STREAM_HUGE_PAGES=0` and `DEEPLAB_STREAM_CRF_NATIVE=0` turn
  * either part off (for measuring them).
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { InputError } from '../core/errors.js';
+import { loadNativeAddon } from '../core/nativeAddon.js';
 import type { CrfExports } from './latticeExports.js';
 import type { CrfParams } from './crfParams.js';
 import { type ProbabilityFile, probabilityProblem, readProbabilityFile } from './probabilities.js';
@@ -81,17 +79,7 @@ const NATIVE_ROW_FLOATS = 24;
 let addon: CrfNativeAddon | null | undefined;
 
 function loadAddon(): CrfNativeAddon | null {
-  if (addon !== undefined) return addon;
-  addon = null;
-  // Beside this file in dist/; from source (tests) the build's copy in dist/.
-  const file = [new URL('./crfNative.node', import.meta.url), new URL('../dist/crf/crfNative.node', import.meta.url)]
-    .map((u) => fileURLToPath(u))
-    .find((f) => existsSync(f));
-  try {
-    if (file) addon = createRequire(import.meta.url)(file) as CrfNativeAddon;
-  } catch {
-    addon = null; // built for another Node or platform: WebAssembly alone
-  }
+  if (addon === undefined) addon = loadNativeAddon<CrfNativeAddon>(import.meta.url, 'crf/crfNative.node');
   return addon;
 }
 

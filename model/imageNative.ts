@@ -3,9 +3,7 @@
  * was not built (no C compiler) or does not load here: model/preprocess.ts then runs the same
  * integer arithmetic in JavaScript, to the same bytes.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon } from '../core/nativeAddon.js';
 
 export interface ImageNativeAddon {
   /** See model/native/resize.c: x offsets are bytes into a source row, weights 0..2048 (the high tap's). */
@@ -29,19 +27,6 @@ export interface ImageNativeAddon {
 let addon: ImageNativeAddon | null | undefined;
 
 export function imageNative(): ImageNativeAddon | null {
-  if (addon !== undefined) return addon;
-  addon = null;
-  // Beside this file in dist/; from source (tests) the build's copy in dist/.
-  const file = [
-    new URL('./imageNative.node', import.meta.url),
-    new URL('../dist/model/imageNative.node', import.meta.url),
-  ]
-    .map((u) => fileURLToPath(u))
-    .find((f) => existsSync(f));
-  try {
-    if (file) addon = createRequire(import.meta.url)(file) as ImageNativeAddon;
-  } catch {
-    addon = null; // built for another Node or platform: JavaScript alone
-  }
+  if (addon === undefined) addon = loadNativeAddon<ImageNativeAddon>(import.meta.url, 'model/imageNative.node');
   return addon;
 }

@@ -111,6 +111,20 @@ function fixedTaps(taps: AxisTaps, step: 1 | 3): FixedTaps {
   return fixed;
 }
 
+/** The taps of a uint8 resize (x offsets in bytes) and the bytes it fills. */
+function fixedResize(
+  width: number,
+  height: number,
+  outWidth: number,
+  outHeight: number,
+): { xs: FixedTaps; ys: FixedTaps; out: Uint8Array } {
+  return {
+    xs: fixedTaps(cachedTaps(width, outWidth), 3),
+    ys: fixedTaps(cachedTaps(height, outHeight), 1),
+    out: new Uint8Array(3 * outWidth * outHeight),
+  };
+}
+
 /**
  * Resized raw pixels for models that take uint8 input (they normalise in the graph): the bilinear
  * resize of `preprocessRgb`, separable and in fixed point (11-bit weights, rounded half up; within
@@ -128,9 +142,7 @@ export function resizeRgbUint8(
 ): Uint8Array {
   const native = imageNative();
   if (!native) return resizeRgbUint8InJavaScript(rgb, width, height, outWidth, outHeight, layout);
-  const xs = fixedTaps(cachedTaps(width, outWidth), 3);
-  const ys = fixedTaps(cachedTaps(height, outHeight), 1);
-  const out = new Uint8Array(3 * outWidth * outHeight);
+  const { xs, ys, out } = fixedResize(width, height, outWidth, outHeight);
   native.resizeRgbUint8(
     rgb,
     width,
@@ -158,9 +170,7 @@ export function resizeRgbUint8InJavaScript(
   outHeight: number,
   layout: Layout,
 ): Uint8Array {
-  const xs = fixedTaps(cachedTaps(width, outWidth), 3);
-  const ys = fixedTaps(cachedTaps(height, outHeight), 1);
-  const out = new Uint8Array(3 * outWidth * outHeight);
+  const { xs, ys, out } = fixedResize(width, height, outWidth, outHeight);
   const rowLength = outWidth * 3;
   const rowBytes = width * 3;
   const plane = outWidth * outHeight;
