@@ -145,7 +145,7 @@ export const MODEL_CATALOG: readonly CatalogEntry[] = [
       'lite-model_deeplabv3-mobilenetv2-ade20k_1_default_1.tflite',
     ),
     normalize: 'tensorflow',
-    msPerFrame: 118,
+    msPerFrame: 85,
   },
   {
     name: 'deeplabv3plus-ade20k-32',

@@ -82,7 +82,10 @@ export class TfliteTensors {
       case TensorType.FLOAT16:
         return Float32Array.from(new Uint16Array(aligned.buffer, 0, aligned.length / 2), halfToFloat);
       case TensorType.INT32:
-        return Float32Array.from(new Int32Array(aligned.buffer, 0, aligned.length / 4));
+        // A quantized int32 (a bias) in real values; other int32 constants (shapes, axes) as they are.
+        return t.quantization
+          ? dequantized(this.rawInts(index), t.shape, t.quantization)
+          : Float32Array.from(new Int32Array(aligned.buffer, 0, aligned.length / 4));
       case TensorType.INT64:
         return Float32Array.from(new BigInt64Array(aligned.buffer, 0, aligned.length / 8), Number);
       case TensorType.UINT8:

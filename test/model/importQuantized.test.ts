@@ -129,6 +129,9 @@ describe('importTflite: quantized graphs in QDQ form', () => {
       expect(out.dims).toEqual(reference.shape);
       expectWithinSteps(out.data, onGrid(reference.data, outQ, T.UINT8), outQ.scale[0]!);
     }
+    // Dequantized to float (the bench's comparison): the int32 bias in real values too.
+    for (const out of await run(spec, x, { keepQuantization: false }))
+      expectWithinSteps(out.data, onGrid(reference.data, outQ, T.UINT8), outQ.scale[0]!);
   });
 
   it('DEPTHWISE_CONV_2D int8 with per-channel weights, behind QUANTIZE of a float input and before DEQUANTIZE', async () => {
@@ -385,6 +388,32 @@ describe('importTflite: quantized graphs in QDQ form', () => {
       expect(agreement(steps)).toBeGreaterThan(0.97);
       expect(Math.max(...steps.map((v, i) => Math.abs(v - expected[i]!)))).toBeLessThanOrEqual(1);
     }
+  });
+
+  it('int8 weights read straight by a float convolution (a hybrid graph) fold to float, which onnxruntime prepacks', async () => {
+    const x: Nhwc = { shape: [1, 5, 5, 2], data: Float32Array.from({ length: 50 }, () => random() * 2 - 1) };
+    const wQ: QuantSpec = { scale: [0.01, 0.03, 0.02], zeroPoint: [0, 0, 0], axis: 0 };
+    const w = randomInts(3 * 3 * 3 * 2, T.INT8);
+    const reference = conv2d(x, { shape: [3, 3, 3, 2], data: real(w, wQ, [3, 3, 3, 2]) }, null, {
+      stride: [1, 1],
+      dilation: [1, 1],
+      same: true,
+      depthwise: false,
+      fused: 0,
+    });
+    const spec: ModelSpec = {
+      tensors: [
+        { shape: x.shape },
+        { shape: [3, 3, 3, 2], type: T.INT8, data: w, quantization: wQ },
+        { shape: reference.shape },
+      ],
+      inputs: [0],
+      outputs: [2],
+      operators: [{ builtin: 3, inputs: [0, 1, -1], outputs: [2], optionsType: 1, options: conv2dOptions(0) }],
+    };
+    const onnx = Buffer.from(importTflite(buildTflite(spec), 'model.tflite'));
+    expect(onnx.includes('DequantizeLinear')).toBe(false);
+    for (const out of await run(spec, x.data)) expectWithinSteps(out.data, reference.data, 1e-5, 1);
   });
 
   it('names what it cannot take in one line: an int8 input, a quantized op it does not map (exit 3 from import)', async () => {
