@@ -1,7 +1,8 @@
 /**
- * The native frame resize (model/native/resize.c, built by `npm run build:native`), or null where it
- * was not built (no C compiler) or does not load here: model/preprocess.ts then runs the same
- * integer arithmetic in JavaScript, to the same bytes.
+ * The native image addon (model/native/: the uint8 frame resize and the labels from a score map,
+ * built by `npm run build:native`), or null where it was not built (no C compiler) or does not load
+ * here: model/preprocess.ts and model/postprocess.ts then run the same arithmetic in JavaScript, to
+ * the same bytes.
  */
 import { loadNativeAddon } from '../core/nativeAddon.js';
 
@@ -21,6 +22,25 @@ export interface ImageNativeAddon {
     yLow: Int32Array,
     yHigh: Int32Array,
     yWeight: Int32Array,
+  ): void;
+  /** See model/native/labels.c: model/postprocess.ts's labelsFromScores, the same bytes; fills `labels` and `classPixels`. */
+  labelsFromScores(
+    data: Float32Array,
+    offset: number,
+    classes: number,
+    height: number,
+    width: number,
+    planar: 0 | 1,
+    outWidth: number,
+    outHeight: number,
+    xLow: Int32Array,
+    xHigh: Int32Array,
+    xWeight: Float32Array,
+    yLow: Int32Array,
+    yHigh: Int32Array,
+    yWeight: Float32Array,
+    labels: Uint8Array,
+    classPixels: Uint32Array,
   ): void;
 }
 

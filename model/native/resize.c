@@ -1,6 +1,6 @@
 /*
- * The frame resize for uint8 models (an N-API addon, `npm run build:native`; model/preprocess.ts
- * does the same in JavaScript without it, to the same bytes):
+ * The frame resize for uint8 models (in the image addon, addon.c; model/preprocess.ts does the same
+ * in JavaScript without it, to the same bytes):
  *
  * resizeRgbUint8(rgb, width, height, out, outWidth, outHeight, planar, xLow, xHigh, xWeight, yLow,
  * yHigh, yWeight): bilinear, separable, in fixed point — each source row a frame needs is
@@ -9,23 +9,11 @@
  * its row, yLow/yHigh source rows; weights are the high tap's, 0..2048. Integer arithmetic, so the
  * JavaScript fallback gives the same bytes; 5x faster than it (768x576 -> 513x513: ~1 ms).
  */
-#include <node_api.h>
-#include <stdint.h>
 #include <stdlib.h>
+#include "napiArgs.h"
 
 #define WEIGHT_BITS 11
 #define WEIGHT_ONE (1 << WEIGHT_BITS)
-
-static int typed(napi_env env, napi_value value, napi_typedarray_type want, void **data, size_t *length) {
-  napi_typedarray_type type;
-  size_t offset;
-  napi_value buffer;
-  return napi_get_typedarray_info(env, value, &type, length, data, &buffer, &offset) == napi_ok && type == want;
-}
-
-static int int_arg(napi_env env, napi_value value, int32_t *out) {
-  return napi_get_value_int32(env, value, out) == napi_ok && *out > 0;
-}
 
 /* Every tap inside its source: the addon trusts no caller with raw offsets. */
 static int taps_ok(const int32_t *low, const int32_t *high, const int32_t *weight, size_t n, int32_t limit, int32_t step) {
@@ -109,10 +97,7 @@ static napi_value resize_rgb_uint8(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-NAPI_MODULE_INIT() {
+napi_value image_resize_function(napi_env env) {
   napi_value fn;
-  if (napi_create_function(env, "resizeRgbUint8", NAPI_AUTO_LENGTH, resize_rgb_uint8, NULL, &fn) != napi_ok ||
-      napi_set_named_property(env, exports, "resizeRgbUint8", fn) != napi_ok)
-    return NULL;
-  return exports;
+  return napi_create_function(env, "resizeRgbUint8", NAPI_AUTO_LENGTH, resize_rgb_uint8, NULL, &fn) == napi_ok ? fn : NULL;
 }

@@ -98,6 +98,21 @@ const depthwiseOptions = (fused: number) =>
     [6, 'i32', 1],
   ]);
 
+/** A float input, int8 per-channel weights and the float convolution they make: a dynamic-range graph's. */
+function floatConvWithInt8Weights() {
+  const x: Nhwc = { shape: [1, 5, 5, 2], data: Float32Array.from({ length: 50 }, () => random() * 2 - 1) };
+  const wQ: QuantSpec = { scale: [0.01, 0.03, 0.02], zeroPoint: [0, 0, 0], axis: 0 };
+  const w = randomInts(3 * 3 * 3 * 2, T.INT8);
+  const reference = conv2d(x, { shape: [3, 3, 3, 2], data: real(w, wQ, [3, 3, 3, 2]) }, null, {
+    stride: [1, 1],
+    dilation: [1, 1],
+    same: true,
+    depthwise: false,
+    fused: 0,
+  });
+  return { x, wQ, w, reference };
+}
+
 describe('importTflite: quantized graphs in QDQ form', () => {
   it('CONV_2D uint8 (per-tensor weights, int32 bias, fused RELU6) from a uint8 input: the Coral form', async () => {
     const inQ: QuantSpec = { scale: [1 / 128], zeroPoint: [128] };
@@ -306,16 +321,7 @@ describe('importTflite: quantized graphs in QDQ form', () => {
   });
 
   it('int8 per-channel weights behind DEQUANTIZE in a float graph (dynamic-range quantized models) fold to float', async () => {
-    const x: Nhwc = { shape: [1, 5, 5, 2], data: Float32Array.from({ length: 50 }, () => random() * 2 - 1) };
-    const wQ: QuantSpec = { scale: [0.01, 0.03, 0.02], zeroPoint: [0, 0, 0], axis: 0 };
-    const w = randomInts(3 * 3 * 3 * 2, T.INT8);
-    const reference = conv2d(x, { shape: [3, 3, 3, 2], data: real(w, wQ, [3, 3, 3, 2]) }, null, {
-      stride: [1, 1],
-      dilation: [1, 1],
-      same: true,
-      depthwise: false,
-      fused: 0,
-    });
+    const { x, wQ, w, reference } = floatConvWithInt8Weights();
     const spec: ModelSpec = {
       tensors: [
         { shape: x.shape },
@@ -391,16 +397,7 @@ describe('importTflite: quantized graphs in QDQ form', () => {
   });
 
   it('int8 weights read straight by a float convolution (a hybrid graph) fold to float, which onnxruntime prepacks', async () => {
-    const x: Nhwc = { shape: [1, 5, 5, 2], data: Float32Array.from({ length: 50 }, () => random() * 2 - 1) };
-    const wQ: QuantSpec = { scale: [0.01, 0.03, 0.02], zeroPoint: [0, 0, 0], axis: 0 };
-    const w = randomInts(3 * 3 * 3 * 2, T.INT8);
-    const reference = conv2d(x, { shape: [3, 3, 3, 2], data: real(w, wQ, [3, 3, 3, 2]) }, null, {
-      stride: [1, 1],
-      dilation: [1, 1],
-      same: true,
-      depthwise: false,
-      fused: 0,
-    });
+    const { x, wQ, w, reference } = floatConvWithInt8Weights();
     const spec: ModelSpec = {
       tensors: [
         { shape: x.shape },

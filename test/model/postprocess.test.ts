@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bilinearTaps } from '../../core/bilinearTaps.js';
-import { keepClasses, labelsFromScores } from '../../model/postprocess.js';
+import { imageNative } from '../../model/imageNative.js';
+import { keepClasses, labelsFromScores, labelsFromScoresInJavaScript } from '../../model/postprocess.js';
 import { seededRandom } from '../../model/onnxGraph.js';
 import type { Layout } from '../../model/preprocess.js';
 
@@ -44,7 +45,11 @@ function countLabels(labels: Uint8Array, classes: number): number[] {
   return counts;
 }
 
-describe('labelsFromScores', () => {
+// The addon's labels where it was built (the default), and the JavaScript ones.
+describe.each([
+  ['labelsFromScores', labelsFromScores],
+  ['labelsFromScores in JavaScript', labelsFromScoresInJavaScript],
+] as const)('%s', (_, labelsFromScores) => {
   for (const layout of ['NCHW', 'NHWC'] as const) {
     it(`matches upsample-then-argmax exactly (${layout}, smooth and noisy scores)`, () => {
       const random = seededRandom(3);
@@ -82,6 +87,65 @@ describe('labelsFromScores', () => {
     const batch = new Float32Array([...a, ...b]);
     const second = labelsFromScores({ data: batch, offset: 4, classes: 2, height: 1, width: 2, layout: 'NCHW' }, 2, 1);
     expect(Array.from(second.labels)).toEqual([0, 1]);
+  });
+});
+
+describe('labelsFromScores in C (model/native/labels.c)', () => {
+  const addon = imageNative();
+  it.skipIf(!addon).each([
+    ['NHWC', 19, 33, 33, 768, 576, true, 0.3],
+    ['NCHW', 21, 33, 33, 500, 375, true, 2],
+    ['NHWC', 151, 17, 23, 130, 97, false, 1],
+    ['NCHW', 3, 5, 4, 9, 7, false, 0],
+  ] as const)(
+    'gives the JavaScript labels and counts, byte for byte (%s, %i classes, %i×%i → %i×%i, aligned %s, noise %f)',
+    (layout, classes, h, w, outW, outH, aligned, noise) => {
+      const random = seededRandom(classes * 7 + h);
+      // Smooth fields, noise, and (noise 0) whole plateaus of tied scores: every branch, ties included.
+      const data = new Float32Array(2 + classes * h * w).map((_, i) =>
+        noise === 0 ? Math.round(Math.sin(i * 0.7)) : Math.sin(i * 0.05) * 3 + noise * random(),
+      );
+      const scores = {
+        data,
+        offset: 2,
+        classes,
+        height: h,
+        width: w,
+        layout,
+        ...(aligned ? { alignedTo: { width: 513, height: 513 } } : {}),
+      };
+      const native = labelsFromScores(scores, outW, outH);
+      const javascript = labelsFromScoresInJavaScript(scores, outW, outH);
+      expect(Buffer.from(native.labels).equals(Buffer.from(javascript.labels))).toBe(true);
+      expect(Array.from(native.classPixels)).toEqual(Array.from(javascript.classPixels));
+    },
+  );
+
+  it.skipIf(!addon)('refuses taps outside the score map instead of reading past it', () => {
+    const taps = (n: number, at: number) => Int32Array.from({ length: n }, () => at);
+    const weights = new Float32Array(2);
+    const call = (xHigh: number, classPixels = 2) =>
+      addon!.labelsFromScores(
+        new Float32Array(2 * 3 * 3),
+        0,
+        2,
+        3,
+        3,
+        0,
+        2,
+        2,
+        taps(2, 0),
+        taps(2, xHigh),
+        weights,
+        taps(2, 0),
+        taps(2, 0),
+        weights,
+        new Uint8Array(4),
+        new Uint32Array(classPixels),
+      );
+    expect(() => call(2)).not.toThrow();
+    expect(() => call(3)).toThrow(TypeError);
+    expect(() => call(2, 3)).toThrow(TypeError);
   });
 });
 
