@@ -49,31 +49,21 @@ export function runMeasured(
   });
 }
 
-/** Runs of a session per second: `warmup` runs first, then `runs` timed (the session is released after). */
+/**
+ * Runs of a session per second: `warmup` untimed runs first, then `runs` timed ones, or as many as
+ * fit in `seconds` (the session is released after).
+ */
 export async function sessionRunsPerSecond(
   session: { run(feeds: Record<string, unknown>): Promise<unknown>; release(): Promise<void> },
   feeds: Record<string, unknown>,
   warmup: number,
-  runs: number,
+  timed: { readonly runs: number } | { readonly seconds: number },
 ): Promise<number> {
   for (let i = 0; i < warmup; i++) await session.run(feeds);
   const t0 = performance.now();
-  for (let i = 0; i < runs; i++) await session.run(feeds);
-  const perSecond = runs / ((performance.now() - t0) / 1000);
-  await session.release();
-  return perSecond;
-}
-
-/** Runs of a session per second over about `seconds` (after 3 untimed runs; the session is released after). */
-export async function sessionRunsPerSecondFor(
-  session: { run(feeds: Record<string, unknown>): Promise<unknown>; release(): Promise<void> },
-  feeds: Record<string, unknown>,
-  seconds: number,
-): Promise<number> {
-  for (let i = 0; i < 3; i++) await session.run(feeds);
-  const t0 = performance.now();
   let runs = 0;
-  while (performance.now() - t0 < seconds * 1000) {
+  const more = () => ('runs' in timed ? runs < timed.runs : performance.now() - t0 < timed.seconds * 1000);
+  while (more()) {
     await session.run(feeds);
     runs++;
   }

@@ -19,7 +19,7 @@ import { type CatalogEntry, catalogSidecar, MODEL_CATALOG } from '../model/catal
 import { PRESET_NORMALIZATION } from '../model/descriptor.js';
 import { preprocessRgb, resizeRgbUint8 } from '../model/preprocess.js';
 import { importTflite } from '../model/tflite/importTflite.js';
-import { median, runMeasured, sessionRunsPerSecondFor } from './benchUtil.js';
+import { median, runMeasured, sessionRunsPerSecond } from './benchUtil.js';
 
 /** Seconds of each bare run. */
 const BARE_SECONDS = 8;
@@ -111,7 +111,7 @@ export async function benchCatalogue(o: CatalogueBenchOptions): Promise<Record<s
         typeof graph === 'string'
           ? await ort.InferenceSession.create(graph, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 })
           : await ort.InferenceSession.create(graph, { graphOptimizationLevel: 'all', intraOpNumThreads: 2 });
-      return sessionRunsPerSecondFor(s, { [s.inputNames[0]!]: input }, BARE_SECONDS * (quick ? 0.5 : 1));
+      return sessionRunsPerSecond(s, { [s.inputNames[0]!]: input }, 3, { seconds: BARE_SECONDS * (quick ? 0.5 : 1) });
     };
     const qdq: number[] = [await bare(model)];
     const float: number[] = [];

@@ -82,7 +82,7 @@ export async function benchRealModel(options: RealModelBenchOptions): Promise<Re
       preprocessRgb(rgb, 768, 576, 257, 257, 'NHWC', TENSORFLOW_NORMALIZATION),
       [1, 257, 257, 3],
     );
-    return sessionRunsPerSecond(session, { [session.inputNames[0]!]: tensor }, 5, 150);
+    return sessionRunsPerSecond(session, { [session.inputNames[0]!]: tensor }, 5, { runs: 150 });
   };
   const segment = async (
     input: string,

@@ -28,8 +28,8 @@ if (!modelPath || !image || !bindingDir) {
 }
 ort.env.logLevel = 'fatal';
 const bytes = new Uint8Array(readFileSync(modelPath));
-const graph = readTflite(bytes).subgraphs[0];
-const buffers = readTflite(bytes).buffers;
+const { subgraphs, buffers } = readTflite(bytes);
+const graph = subgraphs[0];
 const op = graph.operators[0];
 const [X, W, B] = op.inputs.map((i) => graph.tensors[i]);
 const Y = graph.tensors[op.outputs[0]];

@@ -165,7 +165,7 @@ export abstract class TfliteGraph {
     if (bias !== undefined && bias >= 0)
       inputs.push(
         quantizedOp && this.t.isQuantizedConstant(bias)
-          ? this.t.dequantizedConstant(bias, null, undefined, this.roundingNudge(op, fused))
+          ? this.t.dequantizedConstant(bias, null, this.roundingNudge(op, fused))
           : this.input(bias, false).name,
       );
     const [y] = this.g.node('Conv', inputs, [

@@ -138,18 +138,12 @@ export class TfliteTensors {
   /**
    * A quantized constant (weights, an int32 bias) as DequantizeLinear of its integer data,
    * permuted by `perm` (the channel axis follows); QDQ form, so onnxruntime runs the op in int8.
-   * `nudge`: integers added to an int32 constant's values.
+   * `nudge`: integers added to an int32 constant's values (a bias, TfliteGraph.roundingNudge).
    */
-  dequantizedConstant(
-    index: number,
-    perm: readonly number[] | null,
-    dims?: readonly number[],
-    nudge?: Int32Array,
-  ): string {
+  dequantizedConstant(index: number, perm: readonly number[] | null, nudge?: Int32Array): string {
     const t = this.tensor(index);
-    const data0 = this.rawInts(index);
-    // An int32 bias nudged by a step (TfliteGraph.roundingNudge) where it is asked.
-    const stored = nudge && data0 instanceof Int32Array ? data0.map((v, i) => v + nudge[i]!) : data0;
+    const integers = this.rawInts(index);
+    const stored = nudge && integers instanceof Int32Array ? integers.map((v, i) => v + (nudge[i] ?? 0)) : integers;
     // uint8 weights shifted to int8 (q − 128, zero point − 128: the same real values), so that
     // onnxruntime takes its uint8×int8 kernels, the ones with VNNI, not the slower uint8×uint8 path.
     const shifted = stored instanceof Uint8Array && perm !== null;
@@ -158,7 +152,7 @@ export class TfliteTensors {
       ? { ...t.quantization!, zeroPoint: t.quantization!.zeroPoint.map((z) => z - 128) }
       : t.quantization!;
     const data = perm ? transpose(raw, t.shape, perm) : raw;
-    const shape = dims ?? (perm ? perm.map((p) => t.shape[p]!) : t.shape);
+    const shape = perm ? perm.map((p) => t.shape[p]!) : t.shape;
     const [scale, zero] = this.quantParams(q, raw);
     const axis = perm ? perm.indexOf(q.axis) : q.axis;
     return this.g.node(
