@@ -115,10 +115,11 @@ export class OnnxGraphBuilder {
     return name;
   }
 
-  constantInt64(values: readonly number[], prefix = 'ints'): string {
+  /** An int64 constant: a 1-D list by default, or `dims` ([] for a scalar). */
+  constantInt64(values: readonly number[], prefix = 'ints', dims: readonly number[] = [values.length]): string {
     const name = this.fresh(prefix);
     const data = new BigInt64Array(values.map((v) => BigInt(v)));
-    this.initializers.push({ name, dims: [values.length], dataType: ONNX_INT64, rawData: new Uint8Array(data.buffer) });
+    this.initializers.push({ name, dims: [...dims], dataType: ONNX_INT64, rawData: new Uint8Array(data.buffer) });
     return name;
   }
 

@@ -1,5 +1,5 @@
 /** `deeplab-stream import`: a TFLite file in, an ONNX file out (written atomically). */
-import { importTflite } from '../model/tflite/importTflite.js';
+import { type ImportOptions, importTflite } from '../model/tflite/importTflite.js';
 import { readTflite } from '../model/tflite/tfliteSchema.js';
 import { readInputFile } from '../io/readInputFile.js';
 import { writeFileAtomically } from '../io/partialFile.js';
@@ -12,10 +12,10 @@ export interface ImportSummary {
   readonly ms: number;
 }
 
-export function importModelFile(input: string, output: string): ImportSummary {
+export function importModelFile(input: string, output: string, options: ImportOptions = {}): ImportSummary {
   const bytes = readInputFile(input, 'model');
   const started = performance.now();
-  const onnx = importTflite(bytes, input);
+  const onnx = importTflite(bytes, input, options);
   const ms = Math.round(performance.now() - started);
   writeFileAtomically(output, onnx, 'model');
   return { input, output, operators: readTflite(bytes).subgraphs[0]?.operators.length ?? 0, bytes: onnx.length, ms };

@@ -18,7 +18,10 @@ import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { importTflite } from '../dist/model/tflite/importTflite.js';
 
-const [modelPath, ...images] = process.argv.slice(2);
+const args = process.argv.slice(2);
+// --tflite-arithmetic: import with TFLite's own integer arithmetic (importTflite's tfliteArithmetic).
+const tfliteArithmetic = args.includes('--tflite-arithmetic');
+const [modelPath, ...images] = args.filter((a) => a !== '--tflite-arithmetic');
 const bindingDir = process.env.TFLITE_NODE;
 if (!modelPath || images.length === 0 || !bindingDir) {
   process.stderr.write(
@@ -33,7 +36,7 @@ const tfIn = runner.getInputs()[0];
 const tfOut = runner.getOutputs()[0];
 ort.env.logLevel = 'fatal';
 const session = await ort.InferenceSession.create(
-  Buffer.from(importTflite(readFileSync(modelPath), modelPath, { keepScoreResize: true })),
+  Buffer.from(importTflite(readFileSync(modelPath), modelPath, { keepScoreResize: true, tfliteArithmetic })),
   {
     graphOptimizationLevel: process.env.ORT_LEVEL ?? 'all',
     intraOpNumThreads: 2,

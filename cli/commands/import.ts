@@ -5,14 +5,18 @@ import { reportFailure, type SetExitCode } from '../failure.js';
 export function registerImport(program: Command, setExitCode: SetExitCode): void {
   program
     .command('import')
-    .description('convert a TFLite segmentation model to ONNX (float32 and float16 weights)')
+    .description('convert a TFLite segmentation model to ONNX (float, float16, and quantized uint8/int8 run in int8)')
     .argument('<model.tflite>', 'TFLite flatbuffer')
     .requiredOption('-o, --output <model.onnx>', 'where to write the ONNX model')
+    .option(
+      '--tflite-arithmetic',
+      "quantized operators in TFLite's own integer arithmetic, bit for bit: labels as TFLite's interpreter gives them, ~18× slower than the int8 kernels (for checking)",
+    )
     .option('--json', 'print a JSON summary on stdout')
-    .action(async (input: string, flags: { output: string; json?: boolean }) => {
+    .action(async (input: string, flags: { output: string; json?: boolean; tfliteArithmetic?: boolean }) => {
       try {
         const { importModelFile } = await import('../../pipeline/importModel.js');
-        const summary = importModelFile(input, flags.output);
+        const summary = importModelFile(input, flags.output, { tfliteArithmetic: flags.tfliteArithmetic === true });
         if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         else process.stderr.write(`${input} → ${flags.output} (${summary.operators} operators, ${summary.ms} ms)\n`);
       } catch (error) {

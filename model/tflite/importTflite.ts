@@ -36,6 +36,24 @@ export { SUPPORTED_TFLITE_OPS } from './tfliteOps.js';
 export const IMPORTER_VERSION = 4;
 
 const BINARY_OPS: Record<number, string> = { [Op.ADD]: 'Add', [Op.MUL]: 'Mul', [Op.SUB]: 'Sub', [Op.DIV]: 'Div' };
+/** Quantized operators that tfliteIntegerOps.ts computes as TFLite does, or that move codes without arithmetic. */
+const INTEGER_EXACT_OPS = new Set<number>([
+  Op.CONV_2D,
+  Op.DEPTHWISE_CONV_2D,
+  Op.AVERAGE_POOL_2D,
+  Op.MAX_POOL_2D,
+  Op.ADD,
+  Op.QUANTIZE,
+  Op.CONCATENATION,
+  Op.RESIZE_BILINEAR,
+  Op.RESHAPE,
+  Op.TILE,
+  Op.PAD,
+  Op.SPACE_TO_BATCH_ND,
+  Op.BATCH_TO_SPACE_ND,
+  Op.ARG_MAX,
+  Op.DEQUANTIZE,
+]);
 const UNARY_OPS: Record<number, string> = {
   [Op.LOGISTIC]: 'Sigmoid',
   [Op.RELU]: 'Relu',
@@ -55,8 +73,10 @@ class TfliteToOnnx extends TfliteGraph {
     keepQuantization: boolean,
     /** True: a graph ending in upsampling + ARG_MAX keeps the upsampling (scores at the input size). */
     private readonly keepScoreResize: boolean,
+    /** True: quantized operators in TFLite's integer arithmetic, bit for bit (tfliteIntegerOps.ts). */
+    tfliteArithmetic: boolean,
   ) {
-    super(model, tensors, keepQuantization);
+    super(model, tensors, keepQuantization, tfliteArithmetic);
   }
 
   /** Brings an operand to the other operand's layout for broadcasting (TFLite broadcasts NHWC). */
@@ -78,8 +98,11 @@ class TfliteToOnnx extends TfliteGraph {
   private binary(op: TfliteOperator, onnxOp: string, fusedSlot: number | null): void {
     const [a, b] = op.inputs as [number, number];
     const anyNchw = [a, b].some((i) => this.values.get(i)?.nchw);
-    const [y] = this.g.node(onnxOp, [this.broadcastOperand(a, anyNchw), this.broadcastOperand(b, anyNchw)]);
     const fused = fusedSlot !== null && op.options ? op.options.int8(fusedSlot, 0) : 0;
+    const [ra, rb] = [this.broadcastOperand(a, anyNchw), this.broadcastOperand(b, anyNchw)];
+    if (this.integer && onnxOp === 'Add' && this.t.kept(op.outputs[0]!))
+      return this.set(op.outputs[0]!, this.integer.add(ra, rb, a, b, op.outputs[0]!, fused), anyNchw);
+    const [y] = this.g.node(onnxOp, [ra, rb]);
     this.set(op.outputs[0]!, this.activation(y!, fused, op), anyNchw);
   }
 
@@ -110,6 +133,12 @@ class TfliteToOnnx extends TfliteGraph {
     const [h, w] = this.t.constInts(op.inputs[1]!);
     const alignCorners = op.options?.bool(8, false) ?? false;
     const halfPixel = op.options?.bool(10, false) ?? false;
+    if (this.integer && this.t.kept(op.outputs[0]!))
+      return this.set(
+        op.outputs[0]!,
+        this.integer.resizeBilinear(x.name, op.inputs[0]!, op.outputs[0]!, alignCorners, halfPixel),
+        true,
+      );
     const mode = alignCorners ? 'align_corners' : halfPixel ? 'half_pixel' : 'asymmetric';
     const [y] = this.g.node(
       'Resize',
@@ -125,12 +154,10 @@ class TfliteToOnnx extends TfliteGraph {
     const rank = this.t.tensor(op.inputs[0]!).shape.length;
     let axis = op.options?.int32(4, 0) ?? 0;
     if (axis < 0) axis += rank;
-    const inputs = op.inputs.map((i) => this.input(i, nchw));
-    const [y] = this.g.node(
-      'Concat',
-      inputs.map((v) => v.name),
-      [int('axis', nchw ? NHWC_TO_NCHW_AXIS[axis]! : axis)],
-    );
+    const rescaled = (v: Value, i: number) =>
+      this.integer && this.t.kept(op.outputs[0]!) ? this.integer.rescaled(v.name, i, op.outputs[0]!) : v.name;
+    const inputs = op.inputs.map((i) => rescaled(this.input(i, nchw), i));
+    const [y] = this.g.node('Concat', inputs, [int('axis', nchw ? NHWC_TO_NCHW_AXIS[axis]! : axis)]);
     this.set(op.outputs[0]!, this.activation(y!, op.options?.int8(6, 0) ?? 0, op), nchw);
   }
 
@@ -182,7 +209,10 @@ class TfliteToOnnx extends TfliteGraph {
 
   /** The value as it is; the output's own scale and zero point are applied after the op (fakeQuantized). */
   private quantize(op: TfliteOperator): void {
-    this.values.set(op.outputs[0]!, this.input(op.inputs[0]!));
+    const x = this.input(op.inputs[0]!);
+    if (this.integer && this.t.kept(op.inputs[0]!) && this.t.kept(op.outputs[0]!))
+      return this.set(op.outputs[0]!, this.integer.requantizeTensor(x.name, op.inputs[0]!, op.outputs[0]!), x.nchw);
+    this.values.set(op.outputs[0]!, x);
   }
 
   private tile(op: TfliteOperator): void {
@@ -193,6 +223,10 @@ class TfliteToOnnx extends TfliteGraph {
   }
 
   private operator(op: TfliteOperator): void {
+    if (this.integer && !INTEGER_EXACT_OPS.has(op.builtin) && op.outputs.some((i) => this.t.kept(i)))
+      throw new ModelError(
+        `TFLite's integer arithmetic for a quantized ${OP_NAMES[op.builtin] ?? op.builtin} (operator #${op.index}) is not implemented: import the graph without it`,
+      );
     const o = op.options;
     const need = (): FlatTable => {
       if (!o) throw new ModelError(`TFLite operator #${op.index} (${OP_NAMES[op.builtin]}) has no options`);
@@ -332,6 +366,12 @@ export interface ImportOptions {
    * comparisons with the original graph.
    */
   readonly keepScoreResize?: boolean;
+  /**
+   * Compute the quantized operators in TFLite's own integer arithmetic, bit for bit
+   * (tfliteIntegerOps.ts): labels as TFLite's interpreter gives them, several times slower than
+   * onnxruntime's int8 kernels. For checking an import or a deployment, not for streaming.
+   */
+  readonly tfliteArithmetic?: boolean;
 }
 
 export function importTflite(bytes: Uint8Array, label = 'model.tflite', options: ImportOptions = {}): Uint8Array {
@@ -350,5 +390,6 @@ export function importTflite(bytes: Uint8Array, label = 'model.tflite', options:
     graph.tensors,
     options.keepQuantization ?? true,
     options.keepScoreResize ?? false,
+    options.tfliteArithmetic ?? false,
   ).convert(graph.inputs, graph.outputs, graph.operators);
 }

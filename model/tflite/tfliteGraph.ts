@@ -15,6 +15,7 @@ import {
   type TfliteOperator,
   type TfliteTensor,
 } from './tfliteSchema.js';
+import { TfliteIntegerOps } from './tfliteIntegerOps.js';
 import { TfliteTensors, transpose } from './tfliteTensors.js';
 
 export const TO_NCHW = [0, 3, 1, 2];
@@ -44,9 +45,17 @@ export abstract class TfliteGraph {
   /** Convolutions between SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND, run as one dilated convolution: by conv operator. */
   protected atrous = new Map<TfliteOperator, Atrous>();
   protected readonly t: TfliteTensors;
+  /** TFLite's integer arithmetic bit for bit for quantized operators (ImportOptions.tfliteArithmetic); null: onnxruntime's int8 kernels. */
+  protected readonly integer: TfliteIntegerOps | null;
 
-  constructor(model: TfliteModel, tensors: readonly TfliteTensor[], keepQuantization: boolean) {
+  constructor(
+    model: TfliteModel,
+    tensors: readonly TfliteTensor[],
+    keepQuantization: boolean,
+    tfliteArithmetic: boolean,
+  ) {
     this.t = new TfliteTensors(model, tensors, this.g, keepQuantization);
+    this.integer = tfliteArithmetic && keepQuantization ? new TfliteIntegerOps(this.g, this.t) : null;
   }
 
   /** An op input as an ONNX value, with constants materialised as initializers in NCHW where 4-D. */
@@ -148,10 +157,39 @@ export abstract class TfliteGraph {
     const dilations = atrous ? atrous.dilation : dilation;
     // OHWI → OIHW; depthwise [1, H, W, C·M] → [C·M, 1, H, W] with one group per input channel.
     const perm = depthwise ? [3, 0, 1, 2] : [0, 3, 1, 2];
+    const quantizedOp = this.t.kept(op.inputs[0]!) !== null;
+    const bias = op.inputs[2];
+    const attributes = [
+      ints('kernel_shape', [kh, kw]),
+      ints('strides', stride),
+      ints('dilations', dilations),
+      ints('pads', atrous ? atrous.pads : this.pads(op, o.int8(4, 0), [kh, kw], stride, dilation)),
+      int('group', depthwise ? inChannels : 1),
+    ];
+    const output = atrous ? atrous.batchToSpace.outputs[0]! : op.outputs[0]!;
+    if (this.integer && quantizedOp && this.t.kept(op.outputs[0]!)) {
+      const input = atrous ? atrous.spaceToBatch.inputs[0]! : op.inputs[0]!;
+      const y = this.integer.conv(
+        x.name,
+        input,
+        op.inputs[1]!,
+        bias,
+        op.outputs[0]!,
+        perm,
+        attributes,
+        fused,
+        depthwise,
+      );
+      return this.set(output, y, true);
+    }
+    if (this.integer && !quantizedOp && this.t.quantized(op.inputs[1]!) && this.t.isConstant(op.inputs[1]!)) {
+      const biasValue = bias !== undefined && bias >= 0 ? this.biasNchw(bias) : undefined;
+      const y = this.integer.hybridConv(x.name, op.inputs[1]!, biasValue, perm, attributes);
+      return this.set(output, this.activation(y, fused, op), true);
+    }
     // Integer weights stay integer (QDQ) only beside a quantized input: with a float input (a
     // dynamic-range "hybrid" graph) they are folded to float, which onnxruntime prepacks once —
     // behind a DequantizeLinear it cannot (ADE20K's 150-class model: 113 → 82 ms a frame).
-    const quantizedOp = this.t.kept(op.inputs[0]!) !== null;
     const weights =
       quantizedOp && this.t.isQuantizedConstant(op.inputs[1]!)
         ? this.t.dequantizedConstant(op.inputs[1]!, perm)
@@ -161,21 +199,20 @@ export abstract class TfliteGraph {
             'w',
           );
     const inputs = [x.name, weights];
-    const bias = op.inputs[2];
     if (bias !== undefined && bias >= 0)
       inputs.push(
         quantizedOp && this.t.isQuantizedConstant(bias)
           ? this.t.dequantizedConstant(bias, null, this.roundingNudge(op, fused))
           : this.input(bias, false).name,
       );
-    const [y] = this.g.node('Conv', inputs, [
-      ints('kernel_shape', [kh, kw]),
-      ints('strides', stride),
-      ints('dilations', dilations),
-      ints('pads', atrous ? atrous.pads : this.pads(op, o.int8(4, 0), [kh, kw], stride, dilation)),
-      int('group', depthwise ? inChannels : 1),
-    ]);
-    this.set(atrous ? atrous.batchToSpace.outputs[0]! : op.outputs[0]!, this.activation(y!, fused, op), true);
+    const [y] = this.g.node('Conv', inputs, attributes);
+    this.set(output, this.activation(y!, fused, op), true);
+  }
+
+  /** A float bias as a [C, 1, 1] constant, to add to an NCHW value. */
+  private biasNchw(bias: number): string {
+    const data = this.t.constant(bias);
+    return this.g.constantFloat(data, [data.length, 1, 1], 'bias');
   }
 
   /**
@@ -204,10 +241,15 @@ export abstract class TfliteGraph {
     const x = this.input(op.inputs[0]!);
     const stride: [number, number] = [o.int32(8, 1), o.int32(6, 1)];
     const kernel: [number, number] = [o.int32(12, 1), o.int32(10, 1)];
+    const pads = this.pads(op, o.int8(4, 0), kernel, stride, [1, 1]);
+    if (this.integer && kind === 'AveragePool' && this.t.kept(op.outputs[0]!)) {
+      const y = this.integer.averagePool(x.name, op.inputs[0]!, op.outputs[0]!, kernel, stride, pads, o.int8(14, 0));
+      return this.set(op.outputs[0]!, y, true);
+    }
     const attributes: Record<string, unknown>[] = [
       ints('kernel_shape', kernel),
       ints('strides', stride),
-      ints('pads', this.pads(op, o.int8(4, 0), kernel, stride, [1, 1])),
+      ints('pads', pads),
     ];
     // TF's average pooling divides by the number of real (unpadded) pixels.
     if (kind === 'AveragePool') attributes.push(int('count_include_pad', 0));
