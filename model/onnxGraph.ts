@@ -16,6 +16,7 @@ export const ONNX_UINT8 = 2;
 export const ONNX_INT8 = 3;
 export const ONNX_INT32 = 6;
 export const ONNX_INT64 = 7;
+export const ONNX_DOUBLE = 11;
 
 export interface ConvOptions {
   /** Output channels. */
@@ -97,6 +98,18 @@ export class OnnxGraphBuilder {
       name,
       dims: [...dims],
       dataType: ONNX_FLOAT,
+      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+    });
+    return name;
+  }
+
+  /** A float64 constant tensor. */
+  constantDouble(values: Float64Array, dims: readonly number[], prefix = 'const'): string {
+    const name = this.fresh(prefix);
+    this.initializers.push({
+      name,
+      dims: [...dims],
+      dataType: ONNX_DOUBLE,
       rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
     });
     return name;

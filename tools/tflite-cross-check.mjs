@@ -79,5 +79,5 @@ for (const image of images) {
   process.stdout.write(`${path.basename(image)}: ${((100 * same) / pixels).toFixed(2)}% of ${pixels} pixels agree\n`);
 }
 process.stdout.write(
-  `${path.basename(modelPath)}: ${((100 * agreeing) / total).toFixed(3)}% of ${total} pixels agree over ${images.length} images\n`,
+  `${path.basename(modelPath)}: ${((100 * agreeing) / total).toFixed(3)}% of ${total} pixels agree over ${images.length} images (${total - agreeing} differ)\n`,
 );

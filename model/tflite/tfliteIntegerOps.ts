@@ -15,7 +15,7 @@
  * shifted by 128 with its zero point, the same real values — and gives real values back.
  */
 import { ModelError } from '../../core/errors.js';
-import { ONNX_FLOAT, ONNX_INT32, ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../onnxGraph.js';
+import { ONNX_DOUBLE, ONNX_FLOAT, ONNX_INT32, ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../onnxGraph.js';
 import { TensorType, type TfliteQuantization } from './tfliteSchema.js';
 import { type TfliteTensors, transpose } from './tfliteTensors.js';
 
@@ -244,9 +244,12 @@ export class TfliteIntegerOps {
   }
 
   /**
-   * int32 sums [N, C, H, W] → codes: MultiplyByQuantizedMultiplier per channel in int64, plus the
-   * output's zero point, clamped to [lo, hi]. Floor divisions are made truncating ones on values
-   * lifted above zero by 2^33 (onnxruntime's integer Div truncates, as C++ does).
+   * int32 sums [N, C, H, W] → codes: TFLite's MultiplyByQuantizedMultiplier per channel, plus the
+   * output's zero point, clamped to [lo, hi]. Its two roundings, for a shift right by r, are one
+   * floor: floor((s·M + 2^30 + 2^(30+r)) / 2^(31+r)) where halves go up, which float64 computes
+   * exactly while r ≤ 11 (the fraction it must see, 2^-(31+r), stays above its error on values
+   * near the grid). Halves away from zero (DEPTHWISE_CONV_2D) matter only below the zero point:
+   * where the range starts at or above it, they clamp as the others do.
    */
   private requantize(
     sums: string,
@@ -255,29 +258,58 @@ export class TfliteIntegerOps {
     zero: number,
     lo: number,
     hi: number,
-  ) {
+  ): string {
+    const right = (m: QuantizedMultiplier) => Math.max(-m.shift, 0);
+    const oneFloor = (rounding === 'up' || lo >= zero) && channels.every((m) => right(m) <= 11);
+    if (!oneFloor) return this.requantizeInt64(sums, channels, rounding, zero, lo, hi);
+    const perChannel = (f: (m: QuantizedMultiplier) => number) =>
+      this.g.constantDouble(Float64Array.from(channels, f), [channels.length, 1, 1]);
+    const wide = this.g.node1('Cast', [sums], [int('to', ONNX_DOUBLE)]);
+    const scaled = this.g.node1('Mul', [
+      wide,
+      perChannel((m) => (m.multiplier * 2 ** Math.max(m.shift, 0)) / 2 ** (31 + right(m))),
+    ]);
+    const offset = perChannel((m) => 2 ** -(right(m) + 1) + (right(m) > 0 ? 0.5 : 0) + zero);
+    const floored = this.g.node1('Floor', [this.g.node1('Add', [scaled, offset])]);
+    const double = (v: number) => this.g.constantDouble(Float64Array.from([v]), []);
+    const clamped = this.g.node1('Clip', [floored, double(lo), double(hi)]);
+    return this.g.node1('Cast', [clamped], [int('to', ONNX_UINT8)]);
+  }
+
+  /**
+   * The same in int64, for halves away from zero below the zero point (a linear DEPTHWISE_CONV_2D)
+   * and for shifts past 11: floor((s·M + 2^30) / 2^31), then floor((x + 2^(r−1) − [s < 0]) / 2^r).
+   * Values are lifted above zero first, so that onnxruntime's truncating Div floors.
+   */
+  private requantizeInt64(
+    sums: string,
+    channels: readonly QuantizedMultiplier[],
+    rounding: HalfRounding,
+    zero: number,
+    lo: number,
+    hi: number,
+  ): string {
     const perChannel = (f: (m: QuantizedMultiplier) => number) => this.int64(channels.map(f), [channels.length, 1, 1]);
     const right = (m: QuantizedMultiplier) => Math.max(-m.shift, 0);
     const half = (m: QuantizedMultiplier) => (right(m) > 0 ? 2 ** (right(m) - 1) : 0);
     const wide = this.g.node1('Cast', [sums], [int('to', ONNX_INT64)]);
-    const negative = this.g.node1('Less', [wide, this.int64([0], [])]);
     const product = this.g.node1('Mul', [wide, perChannel((m) => m.multiplier * 2 ** Math.max(m.shift, 0))]);
-    const nudged = this.g.node1('Add', [
-      product,
-      this.g.node1('Where', [negative, this.int64([1 - 2 ** 30], []), this.int64([2 ** 30], [])]),
+    // |s·M| < 2^62: + 2^62 makes it positive; the quotient comes out 2^31 high.
+    const high = this.g.node1('Div', [
+      this.g.node1('Add', [product, this.int64([2 ** 30 + 2 ** 62], [])]),
+      this.int64([2 ** 31], []),
     ]);
-    const high = this.g.node1('Div', [nudged, this.int64([2 ** 31], [])]);
-    // RoundingDivideByPOT: half away from zero, as floor((x + 2^(r−1) − [x < 0]) / 2^r).
+    const negative = this.g.node1('Less', [wide, this.int64([0], [])]);
     const lifted = this.g.node1('Add', [
       high,
       this.g.node1('Where', [
         negative,
-        perChannel((m) => half(m) + 2 ** 33 - (right(m) > 0 && rounding === 'away' ? 1 : 0)),
-        perChannel((m) => half(m) + 2 ** 33),
+        perChannel((m) => half(m) - (right(m) > 0 && rounding === 'away' ? 1 : 0)),
+        perChannel(half),
       ]),
     ]);
     const shifted = this.g.node1('Div', [lifted, perChannel((m) => 2 ** right(m))]);
-    const out = this.g.node1('Add', [shifted, perChannel((m) => zero - 2 ** (33 - right(m)))]);
+    const out = this.g.node1('Add', [shifted, perChannel((m) => zero - 2 ** (31 - right(m)))]);
     const clamped = this.g.node1('Clip', [out, this.int64([lo], []), this.int64([hi], [])]);
     return this.g.node1('Cast', [clamped], [int('to', ONNX_UINT8)]);
   }

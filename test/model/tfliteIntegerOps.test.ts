@@ -144,10 +144,11 @@ describe("importTflite with TFLite's integer arithmetic", () => {
     }
   });
 
-  it('int8 per-channel CONV_2D behind QUANTIZE: the multiplier per channel from a product in double', async () => {
+  it('int8 per-channel CONV_2D behind QUANTIZE: multipliers per channel from a product in double, one shifting right by 16', async () => {
     const [side, inC, outC] = [6, 3, 5];
     const inQ: QuantSpec = { scale: [f(0.02)], zeroPoint: [-3] };
-    const wQ: QuantSpec = { scale: [0.011, 0.007, 0.023, 0.004, 0.017].map(f), zeroPoint: [0, 0, 0, 0, 0], axis: 0 };
+    // 0.00002: a multiplier of 1.3·10^-5, past what float64 requantizes exactly (the int64 path).
+    const wQ: QuantSpec = { scale: [0.011, 0.007, 0.023, 0.00002, 0.017].map(f), zeroPoint: [0, 0, 0, 0, 0], axis: 0 };
     const outQ: QuantSpec = { scale: [f(0.03)], zeroPoint: [5] };
     const xCodes = Int8Array.from({ length: side * side * inC }, () => -128 + Math.floor(random() * 256));
     const x = Float32Array.from(xCodes, (q) => inQ.scale[0]! * (q - inQ.zeroPoint[0]!));
