@@ -1,5 +1,5 @@
 /**
- * The native image addon (model/native/: the uint8 frame resize and the labels from a score map,
+ * The native image addon (model/native/: the frame resize, uint8 or to a float input, and the labels from a score map,
  * built by `npm run build:native`), or null where it was not built (no C compiler) or does not load
  * here: model/preprocess.ts and model/postprocess.ts then run the same arithmetic in JavaScript, to
  * the same bytes.
@@ -22,6 +22,23 @@ export interface ImageNativeAddon {
     yLow: Int32Array,
     yHigh: Int32Array,
     yWeight: Int32Array,
+  ): void;
+  /** See model/native/normalize.c: preprocessRgbInJavaScript's arithmetic, the same bits; affine = [scale ×3, shift ×3]. */
+  preprocessRgb(
+    rgb: Uint8Array,
+    width: number,
+    height: number,
+    out: Float32Array,
+    outWidth: number,
+    outHeight: number,
+    planar: 0 | 1,
+    xLow: Int32Array,
+    xHigh: Int32Array,
+    xWeight: Float32Array,
+    yLow: Int32Array,
+    yHigh: Int32Array,
+    yWeight: Float32Array,
+    affine: Float64Array,
   ): void;
   /** See model/native/labels.c: model/postprocess.ts's labelsFromScores, the same bytes; fills `labels` and `classPixels`. */
   labelsFromScores(

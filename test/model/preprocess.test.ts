@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { bilinearTaps } from '../../core/bilinearTaps.js';
 import { imageNative } from '../../model/imageNative.js';
-import { preprocessRgb, resizeRgbUint8, resizeRgbUint8InJavaScript } from '../../model/preprocess.js';
+import {
+  preprocessRgb,
+  preprocessRgbInJavaScript,
+  resizeRgbUint8,
+  resizeRgbUint8InJavaScript,
+} from '../../model/preprocess.js';
 
 const identity = { mean: [0, 0, 0] as const, std: [1 / 255, 1 / 255, 1 / 255] as const }; // keeps pixel values
 
@@ -85,6 +90,41 @@ describe('resizeRgbUint8', () => {
       ).toBe(true);
     },
   );
+
+  it.skipIf(!addon).each(sizes)(
+    'native float input is the JavaScript one, bit for bit (%i×%i → %i×%i %s)',
+    (w, h, ow, oh, layout) => {
+      const rgb = noise(w, h);
+      const norm = { mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] } as const;
+      const native = preprocessRgb(rgb, w, h, ow, oh, layout, norm);
+      const script = preprocessRgbInJavaScript(rgb, w, h, ow, oh, layout, norm);
+      expect(Buffer.from(native.buffer).equals(Buffer.from(script.buffer))).toBe(true);
+    },
+  );
+
+  it.skipIf(!addon)('native float input refuses taps outside the frame and a wrong output size', () => {
+    const call = (xLow: number, outLength: number) =>
+      addon!.preprocessRgb(
+        new Uint8Array(4 * 4 * 3),
+        4,
+        4,
+        new Float32Array(outLength),
+        2,
+        2,
+        0,
+        Int32Array.from([xLow, 0]),
+        Int32Array.from([3, 3]),
+        Float32Array.from([0.5, 0.5]),
+        Int32Array.from([0, 1]),
+        Int32Array.from([1, 2]),
+        Float32Array.from([0.25, 0.75]),
+        Float64Array.from([1, 1, 1, 0, 0, 0]),
+      );
+    expect(() => call(0, 12)).not.toThrow();
+    expect(() => call(4, 12)).toThrow(TypeError);
+    expect(() => call(-1, 12)).toThrow(TypeError);
+    expect(() => call(0, 11)).toThrow(TypeError);
+  });
 
   it.skipIf(!addon)('native refuses taps outside the frame instead of reading past it', () => {
     const taps = (n: number, at: number) => Int32Array.from({ length: n }, () => at);
