@@ -17,6 +17,7 @@ import type {
 } from './inferenceProtocol.js';
 import type { ModelDescriptor } from './descriptor.js';
 import type { Device } from './device.js';
+import { recycleInputBuffer } from './inputBuffers.js';
 import { startWorker } from '../core/startWorker.js';
 import { WorkerPool } from '../core/workerPool.js';
 
@@ -148,12 +149,14 @@ export class InferencePool {
     const n = batch.frames.length;
     const transfer = batch.frames.flatMap((f) => f.inputs.map((i) => i.data.buffer as ArrayBuffer));
     try {
-      return await this.workers.send<BatchResult>(
+      const { inputBuffers, ...result } = await this.workers.send<BatchResult & { inputBuffers: ArrayBuffer[] }>(
         worker,
         { type: 'run', ...batch } satisfies Omit<BatchRequest, 'id'>,
         transfer,
         `the ${n} frame${n === 1 ? ' it held was' : 's it held were'}`,
       );
+      for (const buffer of inputBuffers) recycleInputBuffer(buffer);
+      return result;
     } finally {
       // The slot is free again, unless its worker is gone (its slots went with it).
       if (this.workers.workers.includes(worker)) this.release(worker);

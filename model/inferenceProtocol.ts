@@ -76,5 +76,7 @@ export type WorkerReply =
       readonly frames: readonly FrameLabels[];
       readonly inferMs: number;
       readonly postprocessMs: number;
+      /** The inputs' buffers, done with, for the next inputs (model/inputBuffers.ts). */
+      readonly inputBuffers: readonly ArrayBuffer[];
     }
   | { readonly type: 'run-error'; readonly id: number; readonly ok: false; readonly error: ErrorEnvelope };

@@ -8,6 +8,7 @@
 import { type AxisTaps, cachedTaps } from '../core/bilinearTaps.js';
 import type { FrameWindow, ModelInput, TensorLayout } from '../core/frames.js';
 import { imageNative } from './imageNative.js';
+import { takeInputBuffer } from './inputBuffers.js';
 
 export type Layout = TensorLayout;
 
@@ -154,11 +155,12 @@ function fixedResize(
   height: number,
   outWidth: number,
   outHeight: number,
+  out: Uint8Array = new Uint8Array(3 * outWidth * outHeight),
 ): { xs: FixedTaps; ys: FixedTaps; out: Uint8Array } {
   return {
     xs: fixedTaps(cachedTaps(width, outWidth), 3),
     ys: fixedTaps(cachedTaps(height, outHeight), 1),
-    out: new Uint8Array(3 * outWidth * outHeight),
+    out,
   };
 }
 
@@ -176,10 +178,11 @@ export function resizeRgbUint8(
   outWidth: number,
   outHeight: number,
   layout: Layout,
+  into?: Uint8Array,
 ): Uint8Array {
   const native = imageNative();
-  if (!native) return resizeRgbUint8InJavaScript(rgb, width, height, outWidth, outHeight, layout);
-  const { xs, ys, out } = fixedResize(width, height, outWidth, outHeight);
+  if (!native) return resizeRgbUint8InJavaScript(rgb, width, height, outWidth, outHeight, layout, into);
+  const { xs, ys, out } = fixedResize(width, height, outWidth, outHeight, into);
   native.resizeRgbUint8(
     rgb,
     width,
@@ -206,8 +209,9 @@ export function resizeRgbUint8InJavaScript(
   outWidth: number,
   outHeight: number,
   layout: Layout,
+  into?: Uint8Array,
 ): Uint8Array {
-  const { xs, ys, out } = fixedResize(width, height, outWidth, outHeight);
+  const { xs, ys, out } = fixedResize(width, height, outWidth, outHeight, into);
   const rowLength = outWidth * 3;
   const rowBytes = width * 3;
   const plane = outWidth * outHeight;
@@ -286,10 +290,21 @@ export function prepareModelInput(
   const { window } = spec;
   const rgb = window ? cropRgb(frameRgb, frameWidth, window) : frameRgb;
   const [width, height] = window ? [window.width, window.height] : [frameWidth, frameHeight];
+  const values = spec.width * spec.height * 3;
+  const recycled = takeInputBuffer(inputType === 'uint8' ? values : values * 4);
   const data =
     inputType === 'uint8'
-      ? resizeRgbUint8(rgb, width, height, spec.width, spec.height, layout)
-      : preprocessRgb(rgb, width, height, spec.width, spec.height, layout, normalization);
+      ? resizeRgbUint8(rgb, width, height, spec.width, spec.height, layout, recycled && new Uint8Array(recycled))
+      : preprocessRgb(
+          rgb,
+          width,
+          height,
+          spec.width,
+          spec.height,
+          layout,
+          normalization,
+          recycled ? new Float32Array(recycled) : undefined,
+        );
   return {
     data: spec.flipped ? mirrorHorizontally(data, spec.width, spec.height, layout) : data,
     width: spec.width,
