@@ -186,21 +186,20 @@ async function main(): Promise<void> {
       // Inputs go back to be filled again, but not those of kept windows (the reply carries them).
       const inputBuffers = [
         ...new Set(
-          request.frames.flatMap((f) => (f.keepWindows ? [] : f.inputs.map((input) => input.data.buffer as ArrayBuffer))),
+          request.frames.flatMap((f) =>
+            f.keepWindows ? [] : f.inputs.map((input) => input.data.buffer as ArrayBuffer),
+          ),
         ),
       ];
-      post(
-        { type: 'result', id: request.id, ok: true, frames, inferMs: t1 - t0, postprocessMs, inputBuffers },
-        [
-          ...inputBuffers,
-          ...frames.flatMap((f) => [
+      post({ type: 'result', id: request.id, ok: true, frames, inferMs: t1 - t0, postprocessMs, inputBuffers }, [
+        ...inputBuffers,
+        ...frames.flatMap((f) => [
           f.labels.buffer as ArrayBuffer,
           f.classPixels.buffer as ArrayBuffer,
           ...(f.probabilities ? [f.probabilities.buffer as ArrayBuffer] : []),
           ...(f.windows ?? []).map((w) => w.scores.data.buffer as ArrayBuffer),
-          ]),
-        ],
-      );
+        ]),
+      ]);
     } catch (error) {
       post({ type: 'run-error', id: request.id, ok: false, error: toErrorEnvelope(error) });
     }

@@ -74,6 +74,18 @@ export function multiplyByQuantizedMultiplier(
   return Math.floor(high / 2 ** right) + (remainder > threshold ? 1 : 0);
 }
 
+/** How sums become an output's codes: a multiplier per channel, the half rounding, the zero point, the clamp. */
+interface Requantization {
+  readonly channels: readonly QuantizedMultiplier[];
+  readonly rounding: HalfRounding;
+  readonly zero: number;
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/** The shift right after the fixed-point multiply (0 for multipliers of 1 and more). */
+const right = (m: QuantizedMultiplier) => Math.max(-m.shift, 0);
+
 /** TFLite's quantized activation range for a fused activation (CalculateActivationRangeQuantized), as codes. */
 function activationRange(q: TfliteQuantization, offset: number, fused: number): [number, number] {
   const zero = (q.zeroPoint[0] ?? 0) + offset;
@@ -198,7 +210,13 @@ export class TfliteIntegerOps {
     );
     const [lo, hi] = activationRange(qy, this.offset(output), fused);
     return this.real(
-      this.requantize(biased, multipliers, depthwise ? 'away' : 'up', this.codeZero(output), lo, hi),
+      this.requantize(biased, {
+        channels: multipliers,
+        rounding: depthwise ? 'away' : 'up',
+        zero: this.codeZero(output),
+        lo,
+        hi,
+      }),
       output,
     );
   }
@@ -251,17 +269,10 @@ export class TfliteIntegerOps {
    * near the grid). Halves away from zero (DEPTHWISE_CONV_2D) matter only below the zero point:
    * where the range starts at or above it, they clamp as the others do.
    */
-  private requantize(
-    sums: string,
-    channels: readonly QuantizedMultiplier[],
-    rounding: HalfRounding,
-    zero: number,
-    lo: number,
-    hi: number,
-  ): string {
-    const right = (m: QuantizedMultiplier) => Math.max(-m.shift, 0);
+  private requantize(sums: string, r: Requantization): string {
+    const { channels, rounding, zero, lo, hi } = r;
     const oneFloor = (rounding === 'up' || lo >= zero) && channels.every((m) => right(m) <= 11);
-    if (!oneFloor) return this.requantizeInt64(sums, channels, rounding, zero, lo, hi);
+    if (!oneFloor) return this.requantizeInt64(sums, r);
     const perChannel = (f: (m: QuantizedMultiplier) => number) =>
       this.g.constantDouble(Float64Array.from(channels, f), [channels.length, 1, 1]);
     const wide = this.g.node1('Cast', [sums], [int('to', ONNX_DOUBLE)]);
@@ -281,16 +292,8 @@ export class TfliteIntegerOps {
    * and for shifts past 11: floor((s·M + 2^30) / 2^31), then floor((x + 2^(r−1) − [s < 0]) / 2^r).
    * Values are lifted above zero first, so that onnxruntime's truncating Div floors.
    */
-  private requantizeInt64(
-    sums: string,
-    channels: readonly QuantizedMultiplier[],
-    rounding: HalfRounding,
-    zero: number,
-    lo: number,
-    hi: number,
-  ): string {
+  private requantizeInt64(sums: string, { channels, rounding, zero, lo, hi }: Requantization): string {
     const perChannel = (f: (m: QuantizedMultiplier) => number) => this.int64(channels.map(f), [channels.length, 1, 1]);
-    const right = (m: QuantizedMultiplier) => Math.max(-m.shift, 0);
     const half = (m: QuantizedMultiplier) => (right(m) > 0 ? 2 ** (right(m) - 1) : 0);
     const wide = this.g.node1('Cast', [sums], [int('to', ONNX_INT64)]);
     const product = this.g.node1('Mul', [wide, perChannel((m) => m.multiplier * 2 ** Math.max(m.shift, 0))]);
