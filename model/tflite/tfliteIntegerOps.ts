@@ -121,10 +121,27 @@ export class TfliteIntegerOps {
     );
   }
 
+  /** A tensor's quantization, its scales checked: the file is untrusted, and TFLite's arithmetic needs them positive. */
   private quantization(index: number): TfliteQuantization {
     const q = this.t.quantized(index);
-    if (!q) throw new ModelError(`TFLite tensor "${this.t.tensor(index).name}" is not quantized`);
+    const name = this.t.tensor(index).name;
+    if (!q) throw new ModelError(`TFLite tensor "${name}" is not quantized`);
+    const bad = q.scale.find((s) => !(s > 0 && Number.isFinite(s)));
+    if (bad !== undefined)
+      throw new ModelError(
+        `TFLite tensor "${name}" has scale ${bad}: TFLite's integer arithmetic needs positive, finite scales`,
+      );
     return q;
+  }
+
+  /** quantizeMultiplier, refusing what would overflow TFLite's 32-bit kernels (a multiplier of 2^31 or more). */
+  private multiplier(real: number, what: string): QuantizedMultiplier {
+    const m = quantizeMultiplier(real);
+    if (m.shift > 30)
+      throw new ModelError(
+        `${what} has a requantization multiplier of ${real}, past what TFLite's integer kernels hold`,
+      );
+    return m;
   }
 
   private codeZero(index: number): number {
@@ -206,7 +223,7 @@ export class TfliteIntegerOps {
     const product = (c: number) => qx.scale[0]! * (qw.scale.length > 1 ? qw.scale[c]! : qw.scale[0]!);
     const legacy = this.t.tensor(input).type === TensorType.UINT8;
     const multipliers = Array.from({ length: outChannels }, (_, c) =>
-      quantizeMultiplier((legacy ? Math.fround(product(c)) : product(c)) / qy.scale[0]!),
+      this.multiplier((legacy ? Math.fround(product(c)) : product(c)) / qy.scale[0]!, `TFLite tensor "${wt.name}"`),
     );
     const [lo, hi] = activationRange(qy, this.offset(output), fused);
     return this.real(
@@ -326,7 +343,7 @@ export class TfliteIntegerOps {
   /** QUANTIZE from one integer grid to another (TFLite's Requantize). */
   requantizeTensor(x: string, input: number, output: number): string {
     const [qi, qo] = [this.quantization(input), this.quantization(output)];
-    const m = quantizeMultiplier(qi.scale[0]! / qo.scale[0]!);
+    const m = this.multiplier(qi.scale[0]! / qo.scale[0]!, `TFLite tensor "${this.t.tensor(output).name}"`);
     const [zi, zo] = [this.codeZero(input), this.codeZero(output)];
     const table = Uint8Array.from({ length: 256 }, (_, c) =>
       Math.min(255, Math.max(0, multiplyByQuantizedMultiplier(c - zi, m) + zo)),
@@ -343,9 +360,10 @@ export class TfliteIntegerOps {
     ];
     const leftShift = 20;
     const twiceMax = 2 * Math.max(qa.scale[0]!, qb.scale[0]!);
-    const ma = quantizeMultiplier(qa.scale[0]! / twiceMax);
-    const mb = quantizeMultiplier(qb.scale[0]! / twiceMax);
-    const mo = quantizeMultiplier(twiceMax / (2 ** leftShift * qo.scale[0]!));
+    const what = `TFLite tensor "${this.t.tensor(output).name}"`;
+    const ma = this.multiplier(qa.scale[0]! / twiceMax, what);
+    const mb = this.multiplier(qb.scale[0]! / twiceMax, what);
+    const mo = this.multiplier(twiceMax / (2 ** leftShift * qo.scale[0]!), what);
     const [za, zb, zo] = [this.codeZero(inputA), this.codeZero(inputB), this.codeZero(output)];
     const [lo, hi] = activationRange(qo, this.offset(output), fused);
     const scaledA = Array.from({ length: 256 }, (_, c) => multiplyByQuantizedMultiplier((c - za) * 2 ** leftShift, ma));

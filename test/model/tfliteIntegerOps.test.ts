@@ -10,7 +10,10 @@ import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../core/errors.js';
 import { seededRandom } from '../../model/onnxGraph.js';
 import { type ImportOptions, importTflite } from '../../model/tflite/importTflite.js';
+import { runCli, tempDir } from '../helpers/fixtures.js';
 import { buildTflite, type ModelSpec, options, type QuantSpec, T } from '../helpers/tfliteBuilder.js';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 const random = seededRandom(41);
 const f = Math.fround;
@@ -336,5 +339,56 @@ describe("importTflite with TFLite's integer arithmetic", () => {
       ),
     );
     expect(() => importTflite(buildTflite(spec), 'm.tflite')).not.toThrow();
+    // A scale TFLite's arithmetic cannot take (the file is untrusted): one line, not a RangeError.
+    const zeroScale: ModelSpec = {
+      ...spec,
+      tensors: [spec.tensors[0]!, { ...spec.tensors[1]!, quantization: { scale: [0], zeroPoint: [0] } }],
+      operators: [{ builtin: 0, inputs: [0, 0], outputs: [1], optionsType: 11, options: options(1, [[0, 'i8', 0]]) }],
+    };
+    expect(() => importTflite(buildTflite(zeroScale), 'm.tflite', { tfliteArithmetic: true })).toThrow(
+      new ModelError(`TFLite tensor "t1" has scale 0: TFLite's integer arithmetic needs positive, finite scales`),
+    );
+  });
+
+  it('import --tflite-arithmetic writes the graph, and names what it cannot compute with exit 3', async () => {
+    const q: QuantSpec = { scale: [0.1], zeroPoint: [0] };
+    const tensors = [
+      { shape: [1, 4, 4, 1], type: T.UINT8, quantization: q },
+      { shape: [1, 4, 4, 1], type: T.UINT8, quantization: q },
+    ];
+    const { dir, cleanup } = tempDir('dls-tflite-arithmetic-');
+    try {
+      const write = (name: string, builtin: number) => {
+        const file = path.join(dir, `${name}.tflite`);
+        writeFileSync(
+          file,
+          buildTflite({ tensors, inputs: [0], outputs: [1], operators: [{ builtin, inputs: [0], outputs: [1] }] }),
+        );
+        return file;
+      };
+      const ok = await runCli([
+        'import',
+        write('quantize', 114),
+        '-o',
+        path.join(dir, 'q.onnx'),
+        '--tflite-arithmetic',
+      ]);
+      expect(ok.code).toBe(0);
+      expect(existsSync(path.join(dir, 'q.onnx'))).toBe(true);
+      const refused = await runCli([
+        'import',
+        write('logistic', 14),
+        '-o',
+        path.join(dir, 'l.onnx'),
+        '--tflite-arithmetic',
+      ]);
+      expect(refused.code).toBe(3);
+      expect(refused.stderr.trim()).toBe(
+        "error: TFLite's integer arithmetic for a quantized LOGISTIC (operator #0) is not implemented: import the graph without it",
+      );
+      expect(existsSync(path.join(dir, 'l.onnx'))).toBe(false);
+    } finally {
+      cleanup();
+    }
   });
 });
