@@ -152,6 +152,8 @@ export async function segmentVideo(options: SegmentOptions): Promise<SegmentSumm
     // Enough credits for every batch slot of the pool to be full while the next batch fills.
     const credits = new FrameCredits(batchSize * (pool.size + 1) + 2);
     const source = new FfmpegFrameSource(info, 'file', {
+      // Pixels are read only by the preprocessing unless an overlay is drawn or a CRF guided.
+      ...(!options.outputPath && !crfRunner ? { recycleFrames: { alive: credits.limit } } : {}),
       ...(options.strict ? { strict: true } : {}),
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });

@@ -39,6 +39,15 @@ export interface FfmpegFrameSourceOptions {
   readonly strict?: boolean;
   /** Told once, at the end, when a slightly damaged input lost frames or had decode errors. */
   readonly onWarning?: (message: string) => void;
+  /**
+   * Frames' buffers used again instead of a new one each (1.3 MB at 768×576): for a run in which
+   * at most `alive` frames are handed out and not yet done at once (its frame credits), done in
+   * order, and none read once done — sinks that never read pixels, no CRF. A frame's buffer is
+   * filled again once `alive` later frames have been handed out. On two cores the main thread's
+   * collector, started by that external memory, then runs 40% less often (VOC 257 on vtest.avi:
+   * 153/155 → 159/161 fps, alternating).
+   */
+  readonly recycleFrames?: { readonly alive: number };
 }
 
 export class FfmpegFrameSource implements FrameSource {
@@ -60,6 +69,9 @@ export class FfmpegFrameSource implements FrameSource {
   private readonly ready: Buffer[] = [];
   private filling: Buffer;
   private filled = 0;
+  /** recycleFrames: the buffers of frames handed out, oldest first, and those free to fill again. */
+  private readonly handedOut: Buffer[] = [];
+  private readonly freeBuffers: Buffer[] = [];
   private ended = false;
   private index = 0;
   private closed = false;
@@ -76,7 +88,7 @@ export class FfmpegFrameSource implements FrameSource {
     this.fps = info.fps;
     this.frameCount = info.frameCount;
     this.frameBytes = info.width * info.height * 3;
-    this.filling = Buffer.allocUnsafe(this.frameBytes);
+    this.filling = this.nextBuffer();
     const args = [
       '-nostdin',
       '-hide_banner',
@@ -123,6 +135,10 @@ export class FfmpegFrameSource implements FrameSource {
     return this.index;
   }
 
+  private nextBuffer(): Buffer {
+    return this.freeBuffers.pop() ?? Buffer.allocUnsafe(this.frameBytes);
+  }
+
   private onData(chunk: Buffer): void {
     let offset = 0;
     while (offset < chunk.length) {
@@ -132,7 +148,7 @@ export class FfmpegFrameSource implements FrameSource {
       offset += n;
       if (this.filled === this.frameBytes) {
         this.ready.push(this.filling);
-        this.filling = Buffer.allocUnsafe(this.frameBytes);
+        this.filling = this.nextBuffer();
         this.filled = 0;
       }
     }
@@ -167,6 +183,11 @@ export class FfmpegFrameSource implements FrameSource {
     if (!data) {
       await this.checkEnd();
       return null;
+    }
+    const recycle = this.options.recycleFrames;
+    if (recycle) {
+      this.handedOut.push(data);
+      if (this.handedOut.length > recycle.alive) this.freeBuffers.push(this.handedOut.shift()!);
     }
     if (this.ready.length < READ_AHEAD_FRAMES) this.child.stdout.resume();
     // The pts line is written before the frame, but the two pipes may be read in either order.

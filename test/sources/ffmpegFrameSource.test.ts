@@ -36,6 +36,26 @@ describe('FfmpegFrameSource (real ffmpeg)', () => {
     expect(indices).toEqual(Array.from({ length: 17 }, (_, i) => i));
   });
 
+  it('recycleFrames: a buffer is filled again only once `alive` later frames are out; the frames held are intact', async () => {
+    const info = await probeInput(clip);
+    const plain = new FfmpegFrameSource(info);
+    const expected: Buffer[] = [];
+    for (let f = await plain.next(); f; f = await plain.next()) expected.push(Buffer.from(f.rgb));
+    // Frames of 18 KB: one 64 KB chunk of ffmpeg's output completes several at once.
+    const alive = 3;
+    const source = new FfmpegFrameSource(info, 'file', { recycleFrames: { alive } });
+    const held: { index: number; rgb: Uint8Array }[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    for (let f = await source.next(); f; f = await source.next()) {
+      buffers.add(f.rgb.buffer);
+      held.push(f);
+      if (held.length > alive) held.shift(); // done, in order: its buffer may be filled again
+      for (const h of held) expect(Buffer.from(h.rgb).equals(expected[h.index]!)).toBe(true);
+    }
+    expect(held.at(-1)!.index).toBe(16);
+    expect(buffers.size).toBeLessThan(10); // 17 frames, a handful of buffers
+  });
+
   it('reads nothing ahead: with 3 credits and none returned, exactly 3 frames are decoded', async () => {
     const source = new FfmpegFrameSource(await probeInput(clip));
     const credits = new FrameCredits(3);
