@@ -91,34 +91,9 @@ export class OnnxGraphBuilder {
     this.outputs.push(valueInfo(name, elemType, dims));
   }
 
-  /** A float32 constant tensor. */
-  constantFloat(values: Float32Array, dims: readonly number[], prefix = 'const'): string {
+  /** A constant tensor: the typed array's bytes as they are, as `dataType`. */
+  private constant(values: ArrayBufferView, dims: readonly number[], dataType: number, prefix: string): string {
     const name = this.fresh(prefix);
-    this.initializers.push({
-      name,
-      dims: [...dims],
-      dataType: ONNX_FLOAT,
-      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
-    });
-    return name;
-  }
-
-  /** A float64 constant tensor. */
-  constantDouble(values: Float64Array, dims: readonly number[], prefix = 'const'): string {
-    const name = this.fresh(prefix);
-    this.initializers.push({
-      name,
-      dims: [...dims],
-      dataType: ONNX_DOUBLE,
-      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
-    });
-    return name;
-  }
-
-  /** An integer constant tensor of quantized data (uint8, int8, int32), its bytes as they are. */
-  constantInts(values: Uint8Array | Int8Array | Int32Array, dims: readonly number[], prefix = 'q'): string {
-    const name = this.fresh(prefix);
-    const dataType = values instanceof Uint8Array ? ONNX_UINT8 : values instanceof Int8Array ? ONNX_INT8 : ONNX_INT32;
     this.initializers.push({
       name,
       dims: [...dims],
@@ -128,12 +103,25 @@ export class OnnxGraphBuilder {
     return name;
   }
 
+  /** A float32 constant tensor. */
+  constantFloat(values: Float32Array, dims: readonly number[], prefix = 'const'): string {
+    return this.constant(values, dims, ONNX_FLOAT, prefix);
+  }
+
+  /** A float64 constant tensor. */
+  constantDouble(values: Float64Array, dims: readonly number[], prefix = 'const'): string {
+    return this.constant(values, dims, ONNX_DOUBLE, prefix);
+  }
+
+  /** An integer constant tensor of quantized data (uint8, int8, int32), its bytes as they are. */
+  constantInts(values: Uint8Array | Int8Array | Int32Array, dims: readonly number[], prefix = 'q'): string {
+    const dataType = values instanceof Uint8Array ? ONNX_UINT8 : values instanceof Int8Array ? ONNX_INT8 : ONNX_INT32;
+    return this.constant(values, dims, dataType, prefix);
+  }
+
   /** An int64 constant: a 1-D list by default, or `dims` ([] for a scalar). */
   constantInt64(values: readonly number[], prefix = 'ints', dims: readonly number[] = [values.length]): string {
-    const name = this.fresh(prefix);
-    const data = new BigInt64Array(values.map((v) => BigInt(v)));
-    this.initializers.push({ name, dims: [...dims], dataType: ONNX_INT64, rawData: new Uint8Array(data.buffer) });
-    return name;
+    return this.constant(new BigInt64Array(values.map((v) => BigInt(v))), dims, ONNX_INT64, prefix);
   }
 
   /** He-initialised weights (so activations neither vanish nor explode through many layers). */
