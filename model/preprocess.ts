@@ -17,7 +17,23 @@ export interface Normalization {
   readonly std: readonly [number, number, number];
 }
 
-/** Native where `npm run build:native` built model/native/normalize.c (the same bits, ~6× faster), else preprocessRgbInJavaScript. */
+type Affine = readonly [number, number, number, number, number, number];
+
+/**
+ * /255, −mean and /std folded into one multiply-add per channel: [scale0, scale1, scale2, shift0,
+ * shift1, shift2], the same doubles for the JavaScript and the native path.
+ */
+function normalizationAffine({ mean, std }: Normalization): Affine {
+  const scale = (c: 0 | 1 | 2) => 1 / (255 * std[c]);
+  const shift = (c: 0 | 1 | 2) => -mean[c] / std[c];
+  return [scale(0), scale(1), scale(2), shift(0), shift(1), shift(2)];
+}
+
+/**
+ * Native where `npm run build:native` built model/native/normalize.c (the same bits; 768×576 →
+ * 257×257: 0.45 vs 0.76 ms warm, 0.65 vs 1.25 ms a frame inside `segment`), else
+ * preprocessRgbInJavaScript.
+ */
 export function preprocessRgb(
   rgb: Uint8Array,
   width: number,
@@ -32,9 +48,6 @@ export function preprocessRgb(
   if (!native) return preprocessRgbInJavaScript(rgb, width, height, outWidth, outHeight, layout, norm, out);
   const xs = cachedTaps(width, outWidth);
   const ys = cachedTaps(height, outHeight);
-  const affine = Float64Array.from([0, 1, 2, 0, 1, 2], (c, i) =>
-    i < 3 ? 1 / (255 * norm.std[c]!) : -norm.mean[c]! / norm.std[c]!,
-  );
   native.preprocessRgb(
     rgb,
     width,
@@ -49,7 +62,7 @@ export function preprocessRgb(
     ys.low,
     ys.high,
     ys.weight,
-    affine,
+    Float64Array.from(normalizationAffine(norm)),
   );
   return out;
 }
@@ -66,9 +79,7 @@ export function preprocessRgbInJavaScript(
 ): Float32Array {
   const xs = cachedTaps(width, outWidth);
   const ys = cachedTaps(height, outHeight);
-  // Fold /255, −mean and /std into one multiply-add per channel.
-  const [s0, s1, s2] = [0, 1, 2].map((c) => 1 / (255 * norm.std[c]!)) as [number, number, number];
-  const [h0, h1, h2] = [0, 1, 2].map((c) => -norm.mean[c]! / norm.std[c]!) as [number, number, number];
+  const [s0, s1, s2, h0, h1, h2] = normalizationAffine(norm);
   const plane = outWidth * outHeight;
   const rowBytes = width * 3;
   // Where channel c of output pixel p goes: NCHW planes, or interleaved NHWC.
