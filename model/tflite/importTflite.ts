@@ -210,8 +210,14 @@ class TfliteToOnnx extends TfliteGraph {
   /** The value as it is; the output's own scale and zero point are applied after the op (fakeQuantized). */
   private quantize(op: TfliteOperator): void {
     const x = this.input(op.inputs[0]!);
-    if (this.integer && this.t.kept(op.inputs[0]!) && this.t.kept(op.outputs[0]!))
-      return this.set(op.outputs[0]!, this.integer.requantizeTensor(x.name, op.inputs[0]!, op.outputs[0]!), x.nchw);
+    if (this.integer && this.t.kept(op.outputs[0]!))
+      return this.set(
+        op.outputs[0]!,
+        this.t.kept(op.inputs[0]!)
+          ? this.integer.requantizeTensor(x.name, op.inputs[0]!, op.outputs[0]!)
+          : this.integer.quantizeFloat(x.name, op.outputs[0]!),
+        x.nchw,
+      );
     this.values.set(op.outputs[0]!, x);
   }
 

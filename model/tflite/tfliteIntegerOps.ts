@@ -340,6 +340,22 @@ export class TfliteIntegerOps {
     return this.g.node1('Gather', [this.g.constantInts(table, [table.length], 'table'), index]);
   }
 
+  /** QUANTIZE of a float tensor: round(x / scale) half away from zero, plus the zero point (TFLite's AffineQuantize). */
+  quantizeFloat(x: string, output: number): string {
+    const q = this.quantization(output);
+    const steps = this.g.node1('Div', [x, this.float([q.scale[0]!])]);
+    const rounded = this.g.node1('Mul', [
+      this.g.node1('Sign', [steps]),
+      this.g.node1('Floor', [this.g.node1('Add', [this.g.node1('Abs', [steps]), this.float([0.5])])]),
+    ]);
+    const codes = this.g.node1('Clip', [
+      this.g.node1('Add', [rounded, this.float([this.codeZero(output)])]),
+      this.float([0]),
+      this.float([255]),
+    ]);
+    return this.real(this.g.node1('Cast', [codes], [int('to', ONNX_UINT8)]), output);
+  }
+
   /** QUANTIZE from one integer grid to another (TFLite's Requantize). */
   requantizeTensor(x: string, input: number, output: number): string {
     const [qi, qo] = [this.quantization(input), this.quantization(output)];

@@ -180,6 +180,21 @@ describe("importTflite with TFLite's integer arithmetic", () => {
     for (const out of await run(spec, x)) expect(codes(out, outQ)).toEqual(expected);
   });
 
+  it('QUANTIZE of a float input rounds halves away from zero, as TFLite does (not to even)', async () => {
+    const outQ: QuantSpec = { scale: [0.5], zeroPoint: [-3] };
+    // Exact halves of a step, both signs, and a clamp at each end.
+    const x = Float32Array.from([0.25, 0.75, 1.25, -0.25, -0.75, -1.25, 0.1, -0.1, 100, -100, 63.25, -62.25]);
+    const expected = Array.from(x, (v) => clamp(roundHalfAway(v / 0.5) - 3, -128, 127));
+    expect(expected.slice(0, 6)).toEqual([-2, -1, 0, -4, -5, -6]); // half to even would give -3, -1, -1, -3, -5, -5
+    const spec: ModelSpec = {
+      tensors: [{ shape: [1, 1, 12, 1] }, { shape: [1, 1, 12, 1], type: T.INT8, quantization: outQ }],
+      inputs: [0],
+      outputs: [1],
+      operators: [{ builtin: 114, inputs: [0], outputs: [1] }],
+    };
+    for (const out of await run(spec, x)) expect(codes(out, outQ)).toEqual(expected);
+  });
+
   it('ADD: every pair of uint8 codes as TFLite adds them (20-bit left shift, three rescalings), with a fused RELU', async () => {
     const aQ: QuantSpec = { scale: [f(0.04)], zeroPoint: [128] };
     const bQ: QuantSpec = { scale: [f(0.07)], zeroPoint: [90] };
