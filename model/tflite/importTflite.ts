@@ -139,6 +139,11 @@ class TfliteToOnnx extends TfliteGraph {
         this.integer.resizeBilinear(x.name, op.inputs[0]!, op.outputs[0]!, alignCorners, halfPixel),
         true,
       );
+    if (this.floatOrder) {
+      const [, hi, wi] = this.t.tensor(op.inputs[0]!).shape as [number, number, number, number];
+      const y = this.floatOrder.resizeBilinear(x.name, [n!, c!, hi, wi], [h!, w!], alignCorners, halfPixel);
+      return this.set(op.outputs[0]!, y, true);
+    }
     const mode = alignCorners ? 'align_corners' : halfPixel ? 'half_pixel' : 'asymmetric';
     const [y] = this.g.node(
       'Resize',

@@ -15,6 +15,7 @@ import {
   type TfliteOperator,
   type TfliteTensor,
 } from './tfliteSchema.js';
+import { TfliteFloatOps, type WindowGeometry } from './tfliteFloatOps.js';
 import { TfliteIntegerOps } from './tfliteIntegerOps.js';
 import { TfliteTensors, transpose } from './tfliteTensors.js';
 
@@ -47,6 +48,8 @@ export abstract class TfliteGraph {
   protected readonly t: TfliteTensors;
   /** TFLite's integer arithmetic bit for bit for quantized operators (ImportOptions.tfliteArithmetic); null: onnxruntime's int8 kernels. */
   protected readonly integer: TfliteIntegerOps | null;
+  /** The same mode's float convolutions, pooling and resizing, summed in TFLite's order; null: onnxruntime's kernels. */
+  protected readonly floatOrder: TfliteFloatOps | null;
 
   constructor(
     model: TfliteModel,
@@ -56,6 +59,7 @@ export abstract class TfliteGraph {
   ) {
     this.t = new TfliteTensors(model, tensors, this.g, keepQuantization);
     this.integer = tfliteArithmetic && keepQuantization ? new TfliteIntegerOps(this.g, this.t) : null;
+    this.floatOrder = tfliteArithmetic && keepQuantization ? new TfliteFloatOps(this.g) : null;
   }
 
   /** An op input as an ONNX value, with constants materialised as initializers in NCHW where 4-D. */
@@ -159,11 +163,12 @@ export abstract class TfliteGraph {
     const perm = depthwise ? [3, 0, 1, 2] : [0, 3, 1, 2];
     const quantizedOp = this.t.kept(op.inputs[0]!) !== null;
     const bias = op.inputs[2];
+    const pads = atrous ? atrous.pads : this.pads(op, o.int8(4, 0), [kh, kw], stride, dilation);
     const attributes = [
       ints('kernel_shape', [kh, kw]),
       ints('strides', stride),
       ints('dilations', dilations),
-      ints('pads', atrous ? atrous.pads : this.pads(op, o.int8(4, 0), [kh, kw], stride, dilation)),
+      ints('pads', pads),
       int('group', depthwise ? inChannels : 1),
     ];
     const output = atrous ? atrous.batchToSpace.outputs[0]! : op.outputs[0]!;
@@ -185,6 +190,16 @@ export abstract class TfliteGraph {
     if (this.integer && !quantizedOp && this.t.quantized(op.inputs[1]!) && this.t.isConstant(op.inputs[1]!)) {
       const biasValue = bias !== undefined && bias >= 0 ? this.biasNchw(bias) : undefined;
       const y = this.integer.hybridConv(x.name, op.inputs[1]!, biasValue, perm, attributes);
+      return this.set(output, this.activation(y, fused, op), true);
+    }
+    if (this.floatOrder && !quantizedOp && this.t.isConstant(op.inputs[1]!)) {
+      const [, oh, ow] = this.t.tensor(output).shape as [number, number, number, number];
+      const geometry: WindowGeometry = { kernel: [kh, kw], stride, dilation: dilations, pads, output: [oh, ow] };
+      const weights = this.t.constant(op.inputs[1]!);
+      const biasValues = bias !== undefined && bias >= 0 ? this.t.constant(bias) : null;
+      const y = depthwise
+        ? this.floatOrder.depthwiseConv(x.name, weights, wt.shape, inChannels, biasValues, geometry)
+        : this.floatOrder.conv(x.name, weights, wt.shape, biasValues, geometry);
       return this.set(output, this.activation(y, fused, op), true);
     }
     // Integer weights stay integer (QDQ) only beside a quantized input: with a float input (a
@@ -245,6 +260,13 @@ export abstract class TfliteGraph {
     if (this.integer && kind === 'AveragePool' && this.t.kept(op.outputs[0]!)) {
       const y = this.integer.averagePool(x.name, op.inputs[0]!, op.outputs[0]!, kernel, stride, pads, o.int8(14, 0));
       return this.set(op.outputs[0]!, y, true);
+    }
+    if (this.floatOrder && kind === 'AveragePool') {
+      const [, h, w, c] = this.t.tensor(op.inputs[0]!).shape as [number, number, number, number];
+      const [, oh, ow] = this.t.tensor(op.outputs[0]!).shape as [number, number, number, number];
+      const geometry: WindowGeometry = { kernel, stride, dilation: [1, 1], pads, output: [oh, ow] };
+      const y = this.floatOrder.averagePool(x.name, c, [h, w], geometry);
+      return this.set(op.outputs[0]!, this.activation(y, o.int8(14, 0), op), true);
     }
     const attributes: Record<string, unknown>[] = [
       ints('kernel_shape', kernel),

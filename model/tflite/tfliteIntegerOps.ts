@@ -16,6 +16,7 @@
  */
 import { ModelError } from '../../core/errors.js';
 import { ONNX_DOUBLE, ONNX_FLOAT, ONNX_INT32, ONNX_INT64, ONNX_UINT8, OnnxGraphBuilder } from '../onnxGraph.js';
+import { bilinearCorners, cornerSum } from './tfliteFloatOps.js';
 import { TensorType, type TfliteQuantization } from './tfliteSchema.js';
 import { type TfliteTensors, transpose } from './tfliteTensors.js';
 
@@ -474,48 +475,13 @@ export class TfliteIntegerOps {
   resizeBilinear(x: string, input: number, output: number, alignCorners: boolean, halfPixel: boolean): string {
     if (this.t.tensor(input).type !== TensorType.UINT8)
       throw new ModelError(`TFLite's integer arithmetic for an int8 RESIZE_BILINEAR is not supported`);
-    const f = Math.fround;
     const [n, h, w, c] = this.t.tensor(input).shape as [number, number, number, number];
     const [, ho, wo] = this.t.tensor(output).shape as [number, number, number, number];
-    const scaleOf = (inSize: number, outSize: number) =>
-      alignCorners && outSize > 1 ? f((inSize - 1) / (outSize - 1)) : f(inSize / outSize);
-    const axis = (value: number, scale: number, size: number) => {
-      const at = halfPixel ? f(f(f(value + 0.5) * scale) - 0.5) : f(value * scale);
-      return { at, lower: Math.max(Math.floor(at), 0), upper: Math.min(Math.ceil(at), size - 1) };
-    };
-    const [sh, sw] = [scaleOf(h, ho), scaleOf(w, wo)];
-    const corners = Array.from({ length: 4 }, () => ({
-      index: new Int32Array(ho * wo),
-      weight: new Float32Array(ho * wo),
-    }));
-    for (let oy = 0; oy < ho; oy++) {
-      const ry = axis(oy, sh, h);
-      const dy = f(ry.at - ry.lower);
-      for (let ox = 0; ox < wo; ox++) {
-        const rx = axis(ox, sw, w);
-        const dx = f(rx.at - rx.lower);
-        const p = oy * wo + ox;
-        const set = (k: number, y: number, xx: number, weight: number) => {
-          corners[k]!.index[p] = y * w + xx;
-          corners[k]!.weight[p] = weight;
-        };
-        set(0, ry.lower, rx.lower, f(f(1 - dy) * f(1 - dx)));
-        set(1, ry.lower, rx.upper, f(f(1 - dy) * dx));
-        set(2, ry.upper, rx.lower, f(dy * f(1 - dx)));
-        set(3, ry.upper, rx.upper, f(dy * dx));
-      }
-    }
     const flat = this.g.node1('Reshape', [
       this.g.node1('Cast', [this.codes(x, input)], [int('to', ONNX_FLOAT)]),
       this.g.constantInt64([n, c, h * w]),
     ]);
-    const terms = corners.map(({ index, weight }) =>
-      this.g.node1('Mul', [
-        this.g.node1('Gather', [flat, this.g.constantInts(index, [ho * wo], 'corner')], [int('axis', 2)]),
-        this.g.constantFloat(weight, [ho * wo], 'weight'),
-      ]),
-    );
-    const summed = terms.slice(1).reduce((sum, term) => this.g.node1('Add', [sum, term]), terms[0]!);
+    const summed = cornerSum(this.g, flat, bilinearCorners([h, w], [ho, wo], alignCorners, halfPixel));
     const rounded = this.g.node1('Floor', [this.g.node1('Add', [summed, this.float([0.5])])]);
     const image = this.g.node1('Reshape', [rounded, this.g.constantInt64([n, c, ho, wo])]);
     return this.real(this.g.node1('Cast', [image], [int('to', ONNX_UINT8)]), output);
