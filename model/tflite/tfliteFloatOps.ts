@@ -21,7 +21,12 @@ const int = OnnxGraphBuilder.int;
 const str = OnnxGraphBuilder.string;
 
 /** An unrolled sum longer than this is refused rather than written as a graph of that many nodes. */
-const MAX_TERMS = 65_536;
+const MAX_TERMS = 262_144;
+
+const tooLong = (what: string) =>
+  new ModelError(
+    `${what} is too long a sum to take in TFLite's order (over ${MAX_TERMS} terms): import the graph without TFLite's arithmetic`,
+  );
 
 /** A convolution's or pool's geometry on NCHW: [height, width] pairs, pads [top, left, bottom, right]. */
 export interface WindowGeometry {
@@ -96,8 +101,7 @@ export class TfliteFloatOps {
     const { kernel, stride, dilation, output } = geometry;
     const input = this.padded(x, geometry.pads);
     const terms = kernel[0] * kernel[1];
-    if (terms > MAX_TERMS)
-      throw new ModelError(`a ${kernel[0]}×${kernel[1]} window is too large for TFLite's order of summation`);
+    if (terms > MAX_TERMS) throw tooLong(`a ${kernel[0]}×${kernel[1]} window`);
     const windows: string[] = [];
     for (let ky = 0; ky < kernel[0]; ky++)
       for (let kx = 0; kx < kernel[1]; kx++) {
@@ -128,10 +132,7 @@ export class TfliteFloatOps {
     geometry: WindowGeometry,
   ): string {
     const [outChannels, kh, kw, inChannels] = shape as [number, number, number, number];
-    if (kh * kw * inChannels > MAX_TERMS)
-      throw new ModelError(
-        `a convolution of ${kh * kw * inChannels} terms is too large for TFLite's order of summation`,
-      );
+    if (kh * kw * inChannels > MAX_TERMS) throw tooLong(`a convolution of ${kh * kw * inChannels} terms`);
     const products: string[] = [];
     this.taps(x, geometry).forEach((window, tap) => {
       const planes = inChannels > 1 ? this.g.node('Split', [window], [int('axis', 1)], inChannels) : [window];
@@ -159,7 +160,7 @@ export class TfliteFloatOps {
     bias: Float32Array | null,
     geometry: WindowGeometry,
   ): string {
-    const [, kh, kw, outChannels] = shape as [number, number, number, number];
+    const outChannels = shape[3]!;
     const multiplier = outChannels / inChannels;
     const widened =
       multiplier === 1
@@ -182,7 +183,6 @@ export class TfliteFloatOps {
         this.g.constantFloat(weights.slice(tap * outChannels, (tap + 1) * outChannels), [1, outChannels, 1, 1], 'w'),
       ]),
     );
-    if (kh * kw !== products.length) throw new ModelError('depthwise weights do not match the kernel');
     return addInOrder(
       this.g,
       bias ? [this.g.constantFloat(bias, [1, outChannels, 1, 1], 'bias'), ...products] : products,
@@ -208,7 +208,7 @@ export class TfliteFloatOps {
     const whole = output[0] === 1 && output[1] === 1 && kernel[0] >= h && kernel[1] >= w && pads.every((p) => p === 0);
     let sum: string;
     if (whole) {
-      if (h * w > MAX_TERMS) throw new ModelError(`a ${h}×${w} average is too large for TFLite's order of summation`);
+      if (h * w > MAX_TERMS) throw tooLong(`a ${h}×${w} average`);
       const flat = this.g.node1('Reshape', [x, this.g.constantInt64([0, channels, h * w])]);
       const pixels = h * w > 1 ? this.g.node('Split', [flat], [int('axis', 2)], h * w) : [flat];
       sum = this.g.node1('Reshape', [addInOrder(this.g, pixels), this.g.constantInt64([0, channels, 1, 1])]);
