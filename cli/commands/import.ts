@@ -10,7 +10,7 @@ export function registerImport(program: Command, setExitCode: SetExitCode): void
     .requiredOption('-o, --output <model.onnx>', 'where to write the ONNX model')
     .option(
       '--tflite-arithmetic',
-      "quantized operators in TFLite's own integer arithmetic, bit for bit: labels as TFLite's interpreter gives them, ~18× slower than the int8 kernels (for checking)",
+      "TFLite's own arithmetic: quantized operators bit for bit, float sums in its kernels' order — labels as TFLite's interpreter gives them, 6–20× slower (for checking)",
     )
     .option('--json', 'print a JSON summary on stdout')
     .action(async (input: string, flags: { output: string; json?: boolean; tfliteArithmetic?: boolean }) => {

@@ -379,8 +379,9 @@ export interface ImportOptions {
   readonly keepScoreResize?: boolean;
   /**
    * Compute the quantized operators in TFLite's own integer arithmetic, bit for bit
-   * (tfliteIntegerOps.ts): labels as TFLite's interpreter gives them, several times slower than
-   * onnxruntime's int8 kernels. For checking an import or a deployment, not for streaming.
+   * (tfliteIntegerOps.ts), and float convolutions, pooling and resizing in its kernels' order of
+   * summation (tfliteFloatOps.ts): labels as TFLite's interpreter gives them, several times slower
+   * than onnxruntime's kernels. For checking an import or a deployment, not for streaming.
    */
   readonly tfliteArithmetic?: boolean;
 }

@@ -7,8 +7,8 @@
  * values, and DeepLab's deep layers amplify that (Cityscapes: 93.5% of labels agree). This mode
  * computes what TFLite computes — ConvInteger and int64 requantization, lookup tables for ADD,
  * QUANTIZE and rescaling CONCATENATION, float32 steps in TFLite's own order for RESIZE_BILINEAR —
- * so that an import can be checked against the interpreter exactly. Several times slower than
- * the int8 kernels: for checking, not for streaming.
+ * so that an import can be checked against the interpreter exactly (the float operators beside
+ * them: tfliteFloatOps.ts). Several times slower than the int8 kernels: for checking, not for streaming.
  *
  * Quantized tensors travel between operators as real values (as in the QDQ import); each operator
  * here takes their integer codes (QuantizeLinear, exact on grid values) as uint8 — an int8 tensor
