@@ -104,8 +104,9 @@ export function applyOverrides(d: ModelDescriptor, o: ModelOverrides): ModelDesc
   if (o.classes) {
     const set: ClassSet = typeof o.classes === 'string' ? namedClassSet(o.classes) : customClassSet(o.classes);
     if (set.names.length !== d.classes) {
+      const fits = CLASS_SET_NAMES.filter((name) => namedClassSet(name).names.length === d.classes);
       throw new ModelError(
-        `the model has ${d.classes} classes but the class list names ${set.names.length}: choose a list that matches the model`,
+        `the model has ${d.classes} classes but the class list names ${set.names.length}: choose a list that matches the model${fits.length ? ` (${fits.join(', ')})` : ''}`,
       );
     }
     out = { ...out, classNames: set.names, palette: set.palette };

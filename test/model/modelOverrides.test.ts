@@ -36,10 +36,16 @@ describe('model overrides', () => {
     expect(applyOverrides(ade, { classes: 'ade20k' }).palette).toHaveLength(450);
   });
 
-  it('refuse a class list that does not match the model', () => {
+  it('refuse a class list that does not match the model, naming the lists that do', () => {
     expect(() => applyOverrides(voc, { classes: 'cityscapes' })).toThrow(
-      /the model has 21 classes but the class list names 19/,
+      new ModelError(
+        'the model has 21 classes but the class list names 19: choose a list that matches the model (voc)',
+      ),
     );
+    const ade151 = describeModel(buildDeepLab({ variant: 'tiny', classes: 151 }));
+    expect(() => applyOverrides(ade151, { classes: 'ade20k' })).toThrow(/names 150: .* \(ade20k-151\)$/);
+    const odd = describeModel(buildDeepLab({ variant: 'tiny', classes: 5 }));
+    expect(() => applyOverrides(odd, { classes: 'voc' })).toThrow(/choose a list that matches the model$/);
   });
 
   it('validate sidecar contents with errors naming the file', () => {
