@@ -69,6 +69,25 @@ export function options(
   };
 }
 
+/**
+ * A model of one operator: the graph input is tensor 0, the operator's other inputs (constants)
+ * follow in order, its output is last.
+ */
+export function oneOperatorModel(
+  input: TensorSpec,
+  constants: readonly TensorSpec[],
+  output: TensorSpec,
+  op: Omit<OpSpec, 'inputs' | 'outputs'>,
+): ModelSpec {
+  const last = constants.length + 1;
+  return {
+    tensors: [input, ...constants, output],
+    inputs: [0],
+    outputs: [last],
+    operators: [{ ...op, inputs: Array.from({ length: last }, (_, i) => i), outputs: [last] }],
+  };
+}
+
 /** QuantizationParameters: min 0, max 1, scale 2 ([float]), zero_point 3 ([long]), details 4/5, quantized_dimension 6. */
 function quantizationTable(b: Builder, q: QuantSpec): number {
   b.startVector(4, q.scale.length, 4);

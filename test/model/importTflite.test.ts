@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../model/onnxGraph.js';
 import { importTflite } from '../../model/tflite/importTflite.js';
 import { conv2d, type Nhwc, pool, resizeBilinear, toHalf, transposeConv } from '../helpers/nhwcReference.js';
-import { buildTflite, type ModelSpec, options, T } from '../helpers/tfliteBuilder.js';
+import { buildTflite, type ModelSpec, oneOperatorModel, options, T } from '../helpers/tfliteBuilder.js';
 
 const random = seededRandom(11);
 const rand = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (random() * 2 - 1) * scale);
@@ -230,27 +230,19 @@ describe('importTflite: each op against a reference on random data', () => {
     it(`RESIZE_BILINEAR ×2 (${mode})`, async () => {
       const x: Nhwc = { shape: [1, 4, 5, 3], data: rand(60) };
       const expected = resizeBilinear(x, 8, 10, mode);
-      const spec: ModelSpec = {
-        tensors: [
-          { shape: x.shape },
-          { shape: [2], type: T.INT32, data: Int32Array.from([8, 10]) },
-          { shape: expected.shape },
-        ],
-        inputs: [0],
-        outputs: [2],
-        operators: [
-          {
-            builtin: 23,
-            inputs: [0, 1],
-            outputs: [2],
-            optionsType: 15,
-            options: options(4, [
-              [2, 'bool', mode === 'align' ? 1 : 0],
-              [3, 'bool', mode === 'half' ? 1 : 0],
-            ]),
-          },
-        ],
-      };
+      const spec = oneOperatorModel(
+        { shape: x.shape },
+        [{ shape: [2], type: T.INT32, data: Int32Array.from([8, 10]) }],
+        { shape: expected.shape },
+        {
+          builtin: 23,
+          optionsType: 15,
+          options: options(4, [
+            [2, 'bool', mode === 'align' ? 1 : 0],
+            [3, 'bool', mode === 'half' ? 1 : 0],
+          ]),
+        },
+      );
       expectClose(await runImported(spec, x.data), expected.data);
     });
   }

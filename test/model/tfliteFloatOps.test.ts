@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../core/errors.js';
 import { seededRandom } from '../../model/onnxGraph.js';
 import { type ImportOptions, importTflite } from '../../model/tflite/importTflite.js';
-import { buildTflite, type ModelSpec, options, T } from '../helpers/tfliteBuilder.js';
+import { buildTflite, type ModelSpec, oneOperatorModel, options, T } from '../helpers/tfliteBuilder.js';
 
 const random = seededRandom(7);
 const f = Math.fround;
@@ -74,29 +74,23 @@ describe("importTflite with TFLite's order of float summation", () => {
     const expected = sums(false, false);
     expect(share(expected, sums(true, false))).toBeLessThan(0.9);
     expect(share(expected, sums(false, true))).toBeLessThan(0.9);
-    const spec: ModelSpec = {
-      tensors: [
-        { shape: [1, side, side, inC] },
+    const spec = oneOperatorModel(
+      { shape: [1, side, side, inC] },
+      [
         { shape: [outC, 3, 3, inC], data: w },
         { shape: [outC], data: bias },
-        { shape: [1, out, out, outC] },
       ],
-      inputs: [0],
-      outputs: [3],
-      operators: [
-        {
-          builtin: 3,
-          inputs: [0, 1, 2],
-          outputs: [3],
-          optionsType: 1,
-          options: options(6, [
-            [0, 'i8', 0],
-            [1, 'i32', 2],
-            [2, 'i32', 2],
-          ]),
-        },
-      ],
-    };
+      { shape: [1, out, out, outC] },
+      {
+        builtin: 3,
+        optionsType: 1,
+        options: options(6, [
+          [0, 'i8', 0],
+          [1, 'i32', 2],
+          [2, 'i32', 2],
+        ]),
+      },
+    );
     for (const got of await run(spec, x)) expect(Array.from(got)).toEqual(expected);
   });
 
@@ -118,33 +112,27 @@ describe("importTflite with TFLite's order of float summation", () => {
       });
     const expected = sums(true);
     expect(share(expected, sums(false))).toBeLessThan(0.9);
-    const spec: ModelSpec = {
-      tensors: [
-        { shape: [1, side, side, inC] },
+    const spec = oneOperatorModel(
+      { shape: [1, side, side, inC] },
+      [
         { shape: [1, 3, 3, outC], data: w },
         { shape: [outC], data: bias },
-        { shape: [1, side, side, outC] },
       ],
-      inputs: [0],
-      outputs: [3],
-      operators: [
-        {
-          builtin: 4,
-          inputs: [0, 1, 2],
-          outputs: [3],
-          optionsType: 2,
-          options: options(7, [
-            [0, 'i8', 0],
-            [1, 'i32', 1],
-            [2, 'i32', 1],
-            [3, 'i32', multiplier],
-            [4, 'i8', 3],
-            [5, 'i32', 2],
-            [6, 'i32', 2],
-          ]),
-        },
-      ],
-    };
+      { shape: [1, side, side, outC] },
+      {
+        builtin: 4,
+        optionsType: 2,
+        options: options(7, [
+          [0, 'i8', 0],
+          [1, 'i32', 1],
+          [2, 'i32', 1],
+          [3, 'i32', multiplier],
+          [4, 'i8', 3],
+          [5, 'i32', 2],
+          [6, 'i32', 2],
+        ]),
+      },
+    );
     for (const got of await run(spec, x)) expect(Array.from(got)).toEqual(expected);
   });
 
@@ -167,26 +155,22 @@ describe("importTflite with TFLite's order of float summation", () => {
     for (const { kernel, stride, pad, out, padding } of cases) {
       const expected = pool(kernel, stride, pad, out, false);
       expect(share(expected, pool(kernel, stride, pad, out, true))).toBeLessThan(0.95);
-      const spec: ModelSpec = {
-        tensors: [{ shape: [1, side, side, channels] }, { shape: [1, out, out, channels] }],
-        inputs: [0],
-        outputs: [1],
-        operators: [
-          {
-            builtin: 1,
-            inputs: [0],
-            outputs: [1],
-            optionsType: 5,
-            options: options(6, [
-              [0, 'i8', padding],
-              [1, 'i32', stride],
-              [2, 'i32', stride],
-              [3, 'i32', kernel],
-              [4, 'i32', kernel],
-            ]),
-          },
-        ],
-      };
+      const spec = oneOperatorModel(
+        { shape: [1, side, side, channels] },
+        [],
+        { shape: [1, out, out, channels] },
+        {
+          builtin: 1,
+          optionsType: 5,
+          options: options(6, [
+            [0, 'i8', padding],
+            [1, 'i32', stride],
+            [2, 'i32', stride],
+            [3, 'i32', kernel],
+            [4, 'i32', kernel],
+          ]),
+        },
+      );
       for (const got of await run(spec, x)) expect(Array.from(got)).toEqual(expected);
     }
   });
@@ -229,51 +213,39 @@ describe("importTflite with TFLite's order of float summation", () => {
       };
       const expected = resized(false);
       expect(share(expected, resized(true))).toBeLessThan(0.9);
-      const spec: ModelSpec = {
-        tensors: [
-          { shape: [1, side, side, channels] },
-          { shape: [2], type: T.INT32, data: Int32Array.from([out, out]) },
-          { shape: [1, out, out, channels] },
-        ],
-        inputs: [0],
-        outputs: [2],
-        operators: [
-          {
-            builtin: 23,
-            inputs: [0, 1],
-            outputs: [2],
-            optionsType: 15,
-            options: options(4, [
-              [2, 'bool', alignCorners ? 1 : 0],
-              [3, 'bool', halfPixel ? 1 : 0],
-            ]),
-          },
-        ],
-      };
+      const spec = oneOperatorModel(
+        { shape: [1, side, side, channels] },
+        [{ shape: [2], type: T.INT32, data: Int32Array.from([out, out]) }],
+        { shape: [1, out, out, channels] },
+        {
+          builtin: 23,
+          optionsType: 15,
+          options: options(4, [
+            [2, 'bool', alignCorners ? 1 : 0],
+            [3, 'bool', halfPixel ? 1 : 0],
+          ]),
+        },
+      );
       for (const got of await run(spec, x, { keepScoreResize: true })) expect(Array.from(got)).toEqual(expected);
     }
   });
 
   it('refuses, in one line, a sum too long to unroll', () => {
     const side = 600; // a global average of 360,000 pixels
-    const spec: ModelSpec = {
-      tensors: [{ shape: [1, side, side, 1] }, { shape: [1, 1, 1, 1] }],
-      inputs: [0],
-      outputs: [1],
-      operators: [
-        {
-          builtin: 1,
-          inputs: [0],
-          outputs: [1],
-          optionsType: 5,
-          options: options(6, [
-            [0, 'i8', 1],
-            [3, 'i32', side],
-            [4, 'i32', side],
-          ]),
-        },
-      ],
-    };
+    const spec = oneOperatorModel(
+      { shape: [1, side, side, 1] },
+      [],
+      { shape: [1, 1, 1, 1] },
+      {
+        builtin: 1,
+        optionsType: 5,
+        options: options(6, [
+          [0, 'i8', 1],
+          [3, 'i32', side],
+          [4, 'i32', side],
+        ]),
+      },
+    );
     expect(() => importTflite(buildTflite(spec), 'm.tflite', { tfliteArithmetic: true })).toThrow(
       new ModelError(
         `a 600×600 average is too long a sum to take in TFLite's order (over 262144 terms): import the graph without TFLite's arithmetic`,
