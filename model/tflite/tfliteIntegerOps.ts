@@ -122,16 +122,10 @@ export class TfliteIntegerOps {
     );
   }
 
-  /** A tensor's quantization, its scales checked: the file is untrusted, and TFLite's arithmetic needs them positive. */
+  /** A tensor's quantization (its scales and zero points checked as the file is read: TfliteTensors). */
   private quantization(index: number): TfliteQuantization {
     const q = this.t.quantized(index);
-    const name = this.t.tensor(index).name;
-    if (!q) throw new ModelError(`TFLite tensor "${name}" is not quantized`);
-    const bad = q.scale.find((s) => !(s > 0 && Number.isFinite(s)));
-    if (bad !== undefined)
-      throw new ModelError(
-        `TFLite tensor "${name}" has scale ${bad}: TFLite's integer arithmetic needs positive, finite scales`,
-      );
+    if (!q) throw new ModelError(`TFLite tensor "${this.t.tensor(index).name}" is not quantized`);
     return q;
   }
 

@@ -45,6 +45,35 @@ export function transpose<T extends Float32Array | QuantizedData>(
   return out;
 }
 
+/**
+ * A quantized tensor's parameters as TFLite requires them, checked because the file is untrusted:
+ * a zero or NaN scale, or a zero point outside the type, would otherwise reach onnxruntime as NaN
+ * or wrap silently in a uint8 constant.
+ */
+function checkQuantization(t: TfliteTensor): void {
+  const q = t.quantization;
+  const range: Partial<Record<number, [number, number]>> = {
+    [TensorType.UINT8]: [0, 255],
+    [TensorType.INT8]: [-128, 127],
+    [TensorType.INT32]: [-(2 ** 31), 2 ** 31 - 1],
+  };
+  const [lo, hi] = range[t.type] ?? [0, 0];
+  if (!q || hi === 0) return;
+  const what = `TFLite tensor "${t.name}"`;
+  const bad = q.scale.find((s) => !(s > 0 && Number.isFinite(s)));
+  if (bad !== undefined)
+    throw new ModelError(`${what} has scale ${bad}: a quantized tensor's scales must be positive and finite`);
+  if (q.zeroPoint.length !== q.scale.length)
+    throw new ModelError(`${what} has ${q.zeroPoint.length} zero points for ${q.scale.length} scales`);
+  const outside = q.zeroPoint.find((z) => !Number.isInteger(z) || z < lo || z > hi);
+  if (outside !== undefined)
+    throw new ModelError(`${what} (${typeName(t.type)}) has zero point ${outside}, outside ${lo}..${hi}`);
+  if (q.scale.length > 1 && t.shape[q.axis] !== q.scale.length)
+    throw new ModelError(
+      `${what} has ${q.scale.length} scales along axis ${q.axis}, which holds ${t.shape[q.axis] ?? 'nothing'}`,
+    );
+}
+
 export class TfliteTensors {
   /** Constant data by tensor index: from buffers, or folded (DEQUANTIZE). */
   readonly folded = new Map<number, Float32Array>();
@@ -55,7 +84,9 @@ export class TfliteTensors {
     private readonly g: OnnxGraphBuilder,
     /** False: a quantized graph becomes plain float (constants dequantized, no QDQ), for comparison. */
     private readonly keepQuantization: boolean,
-  ) {}
+  ) {
+    tensors.forEach(checkQuantization);
+  }
 
   tensor(index: number): TfliteTensor {
     const t = this.tensors[index];

@@ -13,7 +13,7 @@ import { type ImportOptions, importTflite } from '../../model/tflite/importTflit
 import { runCli, tempDir } from '../helpers/fixtures.js';
 import { activation, conv2d, type Nhwc, pool, resizeBilinear } from '../helpers/nhwcReference.js';
 import { buildTflite, type ModelSpec, options, type QuantSpec, T } from '../helpers/tfliteBuilder.js';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 const random = seededRandom(23);
@@ -446,6 +446,48 @@ describe('importTflite: quantized graphs in QDQ form', () => {
       expect(r.stderr.trim()).toMatch(
         /^error: unsupported TFLite op RESIZE_NEAREST_NEIGHBOR \(operator #0\); supported: .*QUANTIZE/,
       );
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('refuses a damaged quantization in one line (the file is untrusted): scales, zero points, per-channel lengths', async () => {
+    const withOutput = (quantization: QuantSpec, type: number = T.UINT8): ModelSpec => ({
+      tensors: [
+        { shape: [1, 4, 4, 2], type: T.UINT8, quantization: { scale: [0.1], zeroPoint: [0] } },
+        { shape: [1, 4, 4, 2], type, quantization },
+      ],
+      inputs: [0],
+      outputs: [1],
+      operators: [{ builtin: 114, inputs: [0], outputs: [1] }],
+    });
+    const cases: [QuantSpec, number, string][] = [
+      [{ scale: [0], zeroPoint: [0] }, T.UINT8, "has scale 0: a quantized tensor's scales must be positive and finite"],
+      [
+        { scale: [NaN], zeroPoint: [0] },
+        T.UINT8,
+        "has scale NaN: a quantized tensor's scales must be positive and finite",
+      ],
+      [{ scale: [0.1], zeroPoint: [300] }, T.UINT8, '(uint8) has zero point 300, outside 0..255'],
+      [{ scale: [0.1], zeroPoint: [-129] }, T.INT8, '(int8) has zero point -129, outside -128..127'],
+      [{ scale: [0.1, 0.2], zeroPoint: [0] }, T.UINT8, 'has 1 zero points for 2 scales'],
+      [{ scale: [0.1, 0.2, 0.3], zeroPoint: [0, 0, 0], axis: 3 }, T.UINT8, 'has 3 scales along axis 3, which holds 2'],
+    ];
+    for (const [quantization, type, message] of cases)
+      for (const tfliteArithmetic of [false, true])
+        expect(() =>
+          importTflite(buildTflite(withOutput(quantization, type)), 'm.tflite', { tfliteArithmetic }),
+        ).toThrow(new ModelError(`TFLite tensor "t1" ${message}`));
+    const { dir, cleanup } = tempDir('dls-quant-damaged-');
+    try {
+      const file = path.join(dir, 'nan.tflite');
+      writeFileSync(file, buildTflite(withOutput({ scale: [NaN], zeroPoint: [0] })));
+      const r = await runCli(['import', file, '-o', path.join(dir, 'nan.onnx')]);
+      expect([r.code, r.stderr.trim()]).toEqual([
+        3,
+        'error: TFLite tensor "t1" has scale NaN: a quantized tensor\'s scales must be positive and finite',
+      ]);
+      expect(existsSync(path.join(dir, 'nan.onnx'))).toBe(false);
     } finally {
       cleanup();
     }

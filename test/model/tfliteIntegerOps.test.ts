@@ -361,7 +361,7 @@ describe("importTflite with TFLite's integer arithmetic", () => {
       operators: [{ builtin: 0, inputs: [0, 0], outputs: [1], optionsType: 11, options: options(1, [[0, 'i8', 0]]) }],
     };
     expect(() => importTflite(buildTflite(zeroScale), 'm.tflite', { tfliteArithmetic: true })).toThrow(
-      new ModelError(`TFLite tensor "t1" has scale 0: TFLite's integer arithmetic needs positive, finite scales`),
+      new ModelError(`TFLite tensor "t1" has scale 0: a quantized tensor's scales must be positive and finite`),
     );
   });
 
