@@ -45,6 +45,13 @@ export function transpose<T extends Float32Array | QuantizedData>(
   return out;
 }
 
+/** Where a quantized tensor's zero point may lie, by its type. */
+const ZERO_POINT_RANGES: Partial<Record<number, readonly [number, number]>> = {
+  [TensorType.UINT8]: [0, 255],
+  [TensorType.INT8]: [-128, 127],
+  [TensorType.INT32]: [-(2 ** 31), 2 ** 31 - 1],
+};
+
 /**
  * A quantized tensor's parameters as TFLite requires them, checked because the file is untrusted:
  * a zero or NaN scale, or a zero point outside the type, would otherwise reach onnxruntime as NaN
@@ -52,13 +59,9 @@ export function transpose<T extends Float32Array | QuantizedData>(
  */
 function checkQuantization(t: TfliteTensor): void {
   const q = t.quantization;
-  const range: Partial<Record<number, [number, number]>> = {
-    [TensorType.UINT8]: [0, 255],
-    [TensorType.INT8]: [-128, 127],
-    [TensorType.INT32]: [-(2 ** 31), 2 ** 31 - 1],
-  };
-  const [lo, hi] = range[t.type] ?? [0, 0];
-  if (!q || hi === 0) return;
+  const range = ZERO_POINT_RANGES[t.type];
+  if (!q || !range) return; // the importer reads a quantization only on these types
+  const [lo, hi] = range;
   const what = `TFLite tensor "${t.name}"`;
   const bad = q.scale.find((s) => !(s > 0 && Number.isFinite(s)));
   if (bad !== undefined)
