@@ -36,12 +36,34 @@ describe('FfmpegFrameSource (real ffmpeg)', () => {
     expect(indices).toEqual(Array.from({ length: 17 }, (_, i) => i));
   });
 
+  it('reads through a pipe, frame for frame the same, where no Unix socket can be made (the temp folder refuses one)', async () => {
+    const info = await probeInput(clip);
+    const read = async () => {
+      const source = new FfmpegFrameSource(info);
+      const frames: Buffer[] = [];
+      for (let f = await source.next(); f; f = await source.next()) frames.push(Buffer.from(f.rgb));
+      return frames;
+    };
+    const throughSocket = await read();
+    const tmpdir = process.env.TMPDIR;
+    process.env.TMPDIR = '/nonexistent-deeplab-stream-dir';
+    let throughPipe: Buffer[];
+    try {
+      throughPipe = await read();
+    } finally {
+      if (tmpdir === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmpdir;
+    }
+    expect(throughSocket).toHaveLength(17);
+    expect(throughPipe.map((f, i) => f.equals(throughSocket[i]!))).toEqual(throughSocket.map(() => true));
+  });
+
   it('recycleFrames: a buffer is filled again only once `alive` later frames are out; the frames held are intact', async () => {
     const info = await probeInput(clip);
     const plain = new FfmpegFrameSource(info);
     const expected: Buffer[] = [];
     for (let f = await plain.next(); f; f = await plain.next()) expected.push(Buffer.from(f.rgb));
-    // Frames of 18 KB: one 64 KB chunk of ffmpeg's output completes several at once.
+    // Frames of 18 KB: one 64 KB chunk (through a pipe) completes several at once.
     const alive = 3;
     const source = new FfmpegFrameSource(info, 'file', { recycleFrames: { alive } });
     const held: { index: number; rgb: Uint8Array }[] = [];
