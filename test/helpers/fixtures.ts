@@ -93,14 +93,24 @@ export function argmaxModelBytes(): Uint8Array {
   return g.toBytes('tf_deeplab_like');
 }
 
-/** Runs `run` with DEEPLAB_STREAM_CACHE pointing at `cache` (in-process), then puts it back. */
-export async function withCacheDirectory<T>(cache: string, run: () => Promise<T>): Promise<T> {
-  const previous = process.env['DEEPLAB_STREAM_CACHE'];
-  process.env['DEEPLAB_STREAM_CACHE'] = cache;
+/** Runs `run` with one environment variable set (in-process), then puts it back. */
+export async function withEnvironment<T>(name: string, value: string, run: () => Promise<T>): Promise<T> {
+  const previous = process.env[name];
+  process.env[name] = value;
   try {
     return await run();
   } finally {
-    if (previous === undefined) delete process.env['DEEPLAB_STREAM_CACHE'];
-    else process.env['DEEPLAB_STREAM_CACHE'] = previous;
+    if (previous === undefined) delete process.env[name];
+    else process.env[name] = previous;
   }
+}
+
+/** Runs `run` with DEEPLAB_STREAM_CACHE pointing at `cache` (in-process), then puts it back. */
+export function withCacheDirectory<T>(cache: string, run: () => Promise<T>): Promise<T> {
+  return withEnvironment('DEEPLAB_STREAM_CACHE', cache, run);
+}
+
+/** A temp folder that cannot hold a socket or file: os.tmpdir() while `run` runs. */
+export function withUnusableTempFolder<T>(run: () => Promise<T>): Promise<T> {
+  return withEnvironment('TMPDIR', '/nonexistent-deeplab-stream-dir', run);
 }

@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { socketPair } from '../../io/socketPair.js';
+import { withUnusableTempFolder } from '../helpers/fixtures.js';
 
 describe('socketPair', () => {
   it("reads a child's stdout straight into the caller's buffers, and sees its end once the parent's copy is closed", async () => {
@@ -32,14 +33,9 @@ describe('socketPair', () => {
   });
 
   it('fails, without leaving a socket file, where the temp folder cannot hold one', async () => {
-    const tmpdir = process.env.TMPDIR;
-    process.env.TMPDIR = '/nonexistent-deeplab-stream-dir';
-    try {
+    await withUnusableTempFolder(async () => {
       await expect(socketPair({ buffer: Buffer.alloc(16), callback: () => true })).rejects.toThrow(/^listen E[A-Z]+/);
-      expect(existsSync('/nonexistent-deeplab-stream-dir')).toBe(false);
-    } finally {
-      if (tmpdir === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = tmpdir;
-    }
+      expect(existsSync(os.tmpdir())).toBe(false);
+    });
   });
 });

@@ -7,7 +7,7 @@ import { probeInput } from '../../io/ffmpeg.js';
 import { FrameCredits } from '../../sources/frameCredits.js';
 import { pullFrames } from '../../sources/pullFrames.js';
 import { FfmpegFrameSource } from '../../sources/ffmpegFrameSource.js';
-import { tempDir, writeClip } from '../helpers/fixtures.js';
+import { tempDir, withUnusableTempFolder, writeClip } from '../helpers/fixtures.js';
 
 describe('FfmpegFrameSource (real ffmpeg)', () => {
   const tmp = tempDir();
@@ -45,15 +45,7 @@ describe('FfmpegFrameSource (real ffmpeg)', () => {
       return frames;
     };
     const throughSocket = await read();
-    const tmpdir = process.env.TMPDIR;
-    process.env.TMPDIR = '/nonexistent-deeplab-stream-dir';
-    let throughPipe: Buffer[];
-    try {
-      throughPipe = await read();
-    } finally {
-      if (tmpdir === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = tmpdir;
-    }
+    const throughPipe = await withUnusableTempFolder(read);
     expect(throughSocket).toHaveLength(17);
     expect(throughPipe.map((f, i) => f.equals(throughSocket[i]!))).toEqual(throughSocket.map(() => true));
   });
