@@ -227,6 +227,7 @@ export function device(value: string) {
 /** Flags segment and serve share: the model, where it runs, and the CRF. */
 export interface RunFlags extends CrfFlags {
   model?: string;
+  tfliteArithmetic?: boolean;
   device: ReturnType<typeof parseDevice>;
   batch: number;
   threads?: number;
@@ -281,6 +282,10 @@ export function modelOptions(command: Command): Command {
     .option(
       '--model <name|path>',
       'a catalogue model by name (deeplab-stream models lists them; fetched once, then cached) or an ONNX file (default: mediapipe-selfie, embedded)',
+    )
+    .option(
+      '--tflite-arithmetic',
+      "a catalogue model imported in TensorFlow Lite's own arithmetic: its labels exactly as TFLite's, 6–20× slower (for checking)",
     )
     .addOption(deviceOption())
     .option('--input-size <WxH>', 'model input size for models with a dynamic size (default: longer side 513)', size)

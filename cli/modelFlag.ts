@@ -4,7 +4,11 @@
  * file and ends the command with 130.
  */
 
-export async function resolveModelFlag(value: string | undefined, quiet = false): Promise<string> {
+export async function resolveModelFlag(
+  value: string | undefined,
+  quiet = false,
+  tfliteArithmetic = false,
+): Promise<string> {
   const [{ createByteProgress }, { resolveModel }] = await Promise.all([
     import('./progress.js'),
     import('../pipeline/resolveModel.js'),
@@ -22,6 +26,7 @@ export async function resolveModelFlag(value: string | undefined, quiet = false)
         process.stderr.write(`note: ${message}\n`);
       },
       signal: controller.signal,
+      ...(tfliteArithmetic ? { tfliteArithmetic: true } : {}),
     });
   } finally {
     bar.stop();

@@ -37,16 +37,26 @@ export interface ResolveModelOptions {
   /** Overrides `DEEPLAB_STREAM_CACHE`: where fetched models and their imports are kept. */
   readonly cacheDir?: string;
   readonly stallMs?: number;
+  /**
+   * A catalogue model imported in TFLite's own arithmetic (ImportOptions.tfliteArithmetic: its labels
+   * exactly as TFLite's interpreter gives them, several times slower), cached beside the default import.
+   */
+  readonly tfliteArithmetic?: boolean;
 }
+
+/** The file-name mark of an import in TFLite's arithmetic. */
+const TFLITE_ARITHMETIC_MARK = '.tflite-arithmetic';
 
 /** Where a downloaded catalogue model's files live in the cache: the imported ONNX and the published file. */
 export function cachedFiles(
   entry: CatalogEntry,
   source: DownloadSource,
   dir = settings().cacheDir,
+  tfliteArithmetic = false,
 ): { onnx: string; source: string } {
+  const mark = tfliteArithmetic ? TFLITE_ARITHMETIC_MARK : '';
   return {
-    onnx: path.join(dir, `${entry.name}-${source.sha256.slice(0, 8)}-${importRecipe(entry)}.onnx`),
+    onnx: path.join(dir, `${entry.name}-${source.sha256.slice(0, 8)}-${importRecipe(entry)}${mark}.onnx`),
     source: path.join(dir, source.file),
   };
 }
@@ -71,9 +81,17 @@ export function cachedDownload(entry: CatalogEntry): string | null {
 }
 
 export async function resolveModel(value: string | undefined, options: ResolveModelOptions = {}): Promise<string> {
+  const entry = value === undefined || existsSync(value) ? undefined : catalogEntry(value);
+  if (options.tfliteArithmetic && entry?.source.kind !== 'download')
+    throw new ModelError(
+      `${value ?? 'the default model'} is not a catalogue model fetched by name: TFLite's arithmetic (--tflite-arithmetic) is for ${MODEL_CATALOG.filter(
+        (e) => e.source.kind === 'download',
+      )
+        .map((e) => e.name)
+        .join(', ')}; for a .tflite file of your own, run deeplab-stream import FILE -o OUT.onnx --tflite-arithmetic`,
+    );
   if (value === undefined) return defaultModelPath();
   if (existsSync(value)) return value;
-  const entry = catalogEntry(value);
   if (entry)
     return entry.source.kind === 'package' ? defaultModelPath() : fetchCatalogModel(entry, entry.source, options);
   if (looksLikeModelName(value)) {
@@ -105,7 +123,8 @@ async function fetchCatalogModel(
   source: DownloadSource,
   options: ResolveModelOptions,
 ): Promise<string> {
-  const { onnx, source: file } = cachedFiles(entry, source, options.cacheDir);
+  const arithmetic = options.tfliteArithmetic === true;
+  const { onnx, source: file } = cachedFiles(entry, source, options.cacheDir, arithmetic);
   if (existsSync(onnx)) return onnx;
   const byHand = `put ${source.file} (sha256 ${source.sha256}, from ${source.url}) at ${file} by hand, or set ${MIRROR_VARIABLE} to a server that has it`;
   try {
@@ -150,17 +169,20 @@ async function fetchCatalogModel(
     Buffer.from(`${JSON.stringify(catalogSidecar(entry), null, 2)}\n`),
     'the model sidecar',
   );
-  writeFileAtomically(onnx, importTflite(readFileSync(file), file), 'the imported model');
-  removeOlderImports(path.dirname(onnx), entry.name, onnx);
+  writeFileAtomically(
+    onnx,
+    importTflite(readFileSync(file), file, { tfliteArithmetic: arithmetic }),
+    'the imported model',
+  );
+  removeOlderImports(path.dirname(onnx), entry.name, onnx, arithmetic ? TFLITE_ARITHMETIC_MARK : '');
   options.onNote?.(`${entry.name} imported and cached at ${onnx}`);
   return onnx;
 }
 
-/** Imports of the model made by another importer or recipe (and their sidecars): superseded, removed. */
-function removeOlderImports(dir: string, name: string, current: string): void {
-  const older = new RegExp(
-    `^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-[0-9a-f]{8}(-[0-9a-f]{8})?\\.onnx(\\.json)?$`,
-  );
+/** Imports of the model (of the same arithmetic) made by another importer or recipe, and their sidecars: superseded, removed. */
+function removeOlderImports(dir: string, name: string, current: string, mark: string): void {
+  const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const older = new RegExp(`^${escape(name)}-[0-9a-f]{8}(-[0-9a-f]{8})?${escape(mark)}\\.onnx(\\.json)?$`);
   for (const file of readdirSync(dir)) {
     const full = path.join(dir, file);
     if (older.test(file) && full !== current && full !== `${current}.json`) rmSync(full, { force: true });

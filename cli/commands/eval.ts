@@ -66,6 +66,7 @@ export function registerEval(program: Command, setExitCode: SetExitCode): void {
           images: string;
           labels: string;
           model?: string;
+          tfliteArithmetic?: boolean;
           device: Device;
           threads: number;
           inputSize?: [number, number];
@@ -92,7 +93,7 @@ export function registerEval(program: Command, setExitCode: SetExitCode): void {
             onNote: (message) => process.stderr.write(`note: ${message}\n`),
             imagesDir: flags.images,
             labelsDir: flags.labels,
-            modelPath: await resolveModelFlag(flags.model, flags.json),
+            modelPath: await resolveModelFlag(flags.model, flags.json, flags.tfliteArithmetic),
             device: flags.device,
             threads: flags.threads,
             ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),

@@ -55,7 +55,7 @@ async function runOptions(input: string, flags: SegmentFlags) {
     ...(flags.masks ? { masksDir: flags.masks } : {}),
     ...(flags.framesJson ? { framesJsonPath: flags.framesJson } : {}),
     ...(flags.masksRle ? { masksRle: true } : {}),
-    modelPath: await resolveModelFlag(flags.model, flags.json),
+    modelPath: await resolveModelFlag(flags.model, flags.json, flags.tfliteArithmetic),
     batchSize: flags.batch,
     ...(flags.inputSize ? { inputSize: flags.inputSize } : {}),
     ...planFlags(flags),

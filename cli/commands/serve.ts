@@ -170,7 +170,7 @@ async function runServe(given: string[], flags: ServeFlags): Promise<void> {
     inputs,
     realtime: Boolean(flags.realtime),
     ...(flags.masksRle ? { masksRle: true } : {}),
-    modelPath: await resolveModelFlag(flags.model),
+    modelPath: await resolveModelFlag(flags.model, false, flags.tfliteArithmetic),
     modelOverrides: modelOverridesFrom(flags),
     device: flags.device,
     workers: flags.workers,

@@ -269,6 +269,46 @@ describe('--model NAME', () => {
     expect(visibleFiles(cache)).toEqual([]);
   });
 
+  it.skipIf(!haveReal)(
+    "--tflite-arithmetic: the catalogue model imported in TFLite's arithmetic, cached beside the default import",
+    async () => {
+      const cache = freshCache('tflite-arithmetic');
+      const mirror = `${base}/ok/`;
+      const exact = await resolveModel('deeplabv3-voc', { cacheDir: cache, mirror, tfliteArithmetic: true });
+      const plain = await resolveModel('deeplabv3-voc', { cacheDir: cache, mirror });
+      expect(exact).toBe(cachedFiles(entry, source, cache, true).onnx);
+      expect(path.basename(exact)).toMatch(/^deeplabv3-voc-68a53978-[0-9a-f]{8}\.tflite-arithmetic\.onnx$/);
+      expect(plain).toBe(cachedFiles(entry, source, cache).onnx);
+      // Neither import removes the other; both carry the catalogue's sidecar.
+      expect(visibleFiles(cache).sort()).toEqual(
+        [
+          path.basename(plain),
+          `${path.basename(plain)}.json`,
+          path.basename(exact),
+          `${path.basename(exact)}.json`,
+          source.file,
+        ].sort(),
+      );
+      expect(readFileSync(`${exact}.json`, 'utf8')).toBe(readFileSync(`${plain}.json`, 'utf8'));
+      // The float graph's convolutions as sums in TFLite's order: a graph of another make.
+      expect(readFileSync(exact).equals(readFileSync(plain))).toBe(false);
+      expect(await resolveModel('deeplabv3-voc', { cacheDir: cache, mirror: deadMirror, tfliteArithmetic: true })).toBe(
+        exact,
+      );
+    },
+  );
+
+  it('--tflite-arithmetic on a file or the default model: one line naming the models it is for, exit 3', async () => {
+    const r = await runCli(['segment', 'x.mp4', '--tflite-arithmetic']);
+    expect([r.code, r.stderr.trim()]).toEqual([
+      3,
+      "error: the default model is not a catalogue model fetched by name: TFLite's arithmetic (--tflite-arithmetic) is for deeplabv3-voc, deeplabv3-voc-513, deeplabv3-voc-513-small, deeplab-cityscapes, deeplabv3plus-ade20k, deeplabv3plus-ade20k-32; for a .tflite file of your own, run deeplab-stream import FILE -o OUT.onnx --tflite-arithmetic",
+    ]);
+    await expect(resolveModel(cliPath, { tfliteArithmetic: true })).rejects.toThrow(
+      new RegExp(`^${cliPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is not a catalogue model fetched by name`),
+    );
+  });
+
   it('a wrong file put in the cache by hand is told apart, not used', async () => {
     const cache = freshCache('wrong-by-hand');
     const wrong = path.join(cache, source.file);
