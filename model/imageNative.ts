@@ -61,6 +61,24 @@ export interface ImageNativeAddon {
   ): void;
 }
 
+/** One axis's resampling taps: source offsets below and above each output position, and the high tap's weight. */
+interface AxisTaps<W> {
+  readonly low: Int32Array;
+  readonly high: Int32Array;
+  readonly weight: W;
+}
+
+/** The addon's six tap arguments (xLow … yWeight), in its order. */
+export function tapArguments<W>(
+  xs: AxisTaps<W>,
+  ys: AxisTaps<W>,
+): [Int32Array, Int32Array, W, Int32Array, Int32Array, W] {
+  return [xs.low, xs.high, xs.weight, ys.low, ys.high, ys.weight];
+}
+
+/** The addon's `planar` argument: 1 for channel-first (NCHW) data. */
+export const planar = (layout: string): 0 | 1 => (layout === 'NCHW' ? 1 : 0);
+
 let addon: ImageNativeAddon | null | undefined;
 
 export function imageNative(): ImageNativeAddon | null {

@@ -13,7 +13,7 @@
  */
 import { type AxisTaps, cachedTaps } from '../core/bilinearTaps.js';
 import type { ScoreMap } from '../core/frames.js';
-import { imageNative } from './imageNative.js';
+import { imageNative, planar, tapArguments } from './imageNative.js';
 
 export type { ScoreMap } from '../core/frames.js';
 
@@ -204,15 +204,10 @@ export function labelsFromScores(scores: ScoreMap, outWidth: number, outHeight: 
     classes,
     height,
     width,
-    layout === 'NCHW' ? 1 : 0,
+    planar(layout),
     outWidth,
     outHeight,
-    xs.low,
-    xs.high,
-    xs.weight,
-    ys.low,
-    ys.high,
-    ys.weight,
+    ...tapArguments(xs, ys),
     labels,
     classPixels,
   );

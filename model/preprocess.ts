@@ -7,7 +7,7 @@
  */
 import { type AxisTaps, cachedTaps } from '../core/bilinearTaps.js';
 import type { FrameWindow, ModelInput, TensorLayout } from '../core/frames.js';
-import { imageNative } from './imageNative.js';
+import { imageNative, planar, tapArguments } from './imageNative.js';
 import { takeInputBuffer } from './inputBuffers.js';
 
 export type Layout = TensorLayout;
@@ -55,13 +55,8 @@ export function preprocessRgb(
     out,
     outWidth,
     outHeight,
-    layout === 'NCHW' ? 1 : 0,
-    xs.low,
-    xs.high,
-    xs.weight,
-    ys.low,
-    ys.high,
-    ys.weight,
+    planar(layout),
+    ...tapArguments(xs, ys),
     Float64Array.from(normalizationAffine(norm)),
   );
   return out;
@@ -194,21 +189,7 @@ export function resizeRgbUint8(
   const native = imageNative();
   if (!native) return resizeRgbUint8InJavaScript(rgb, width, height, outWidth, outHeight, layout, into);
   const { xs, ys, out } = fixedResize(width, height, outWidth, outHeight, into);
-  native.resizeRgbUint8(
-    rgb,
-    width,
-    height,
-    out,
-    outWidth,
-    outHeight,
-    layout === 'NCHW' ? 1 : 0,
-    xs.low,
-    xs.high,
-    xs.weight,
-    ys.low,
-    ys.high,
-    ys.weight,
-  );
+  native.resizeRgbUint8(rgb, width, height, out, outWidth, outHeight, planar(layout), ...tapArguments(xs, ys));
   return out;
 }
 
