@@ -69,6 +69,20 @@ export function options(
   };
 }
 
+/** Pool2DOptions (union type 5): padding (0 SAME, 1 VALID), a square stride and window. */
+export function poolOptions(padding: 0 | 1, stride: number, window: number): Pick<OpSpec, 'optionsType' | 'options'> {
+  return {
+    optionsType: 5,
+    options: options(6, [
+      [0, 'i8', padding],
+      [1, 'i32', stride],
+      [2, 'i32', stride],
+      [3, 'i32', window],
+      [4, 'i32', window],
+    ]),
+  };
+}
+
 /**
  * A model of one operator: the graph input is tensor 0, the operator's other inputs (constants)
  * follow in order, its output is last.

@@ -12,7 +12,15 @@ import { describeModel } from '../../model/descriptor.js';
 import { type ImportOptions, importTflite } from '../../model/tflite/importTflite.js';
 import { runCli, tempDir } from '../helpers/fixtures.js';
 import { activation, conv2d, type Nhwc, pool, resizeBilinear } from '../helpers/nhwcReference.js';
-import { buildTflite, type ModelSpec, options, type QuantSpec, T } from '../helpers/tfliteBuilder.js';
+import {
+  buildTflite,
+  type ModelSpec,
+  oneOperatorModel,
+  options,
+  poolOptions,
+  type QuantSpec,
+  T,
+} from '../helpers/tfliteBuilder.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -195,16 +203,12 @@ describe('importTflite: quantized graphs in QDQ form', () => {
     const a = randomInts(size(shape), T.UINT8) as Uint8Array;
     const b = randomInts(size(shape), T.UINT8);
     const sum = real(a, aQ, shape).map((v, i) => activation(v + real(b, bQ, shape)[i]!, 1));
-    const spec: ModelSpec = {
-      tensors: [
-        { shape, type: T.UINT8, quantization: aQ },
-        { shape, type: T.UINT8, data: b, quantization: bQ },
-        { shape, type: T.UINT8, quantization: outQ },
-      ],
-      inputs: [0],
-      outputs: [2],
-      operators: [{ builtin: 0, inputs: [0, 1], outputs: [2], optionsType: 11, options: options(1, [[0, 'i8', 1]]) }],
-    };
+    const spec = oneOperatorModel(
+      { shape, type: T.UINT8, quantization: aQ },
+      [{ shape, type: T.UINT8, data: b, quantization: bQ }],
+      { shape, type: T.UINT8, quantization: outQ },
+      { builtin: 0, optionsType: 11, options: options(1, [[0, 'i8', 1]]) }, // ADD with a fused RELU
+    );
     for (const out of await run(spec, a)) {
       expectWithinSteps(out.data, onGrid(sum, outQ, T.UINT8), outQ.scale[0]!);
       expect(Math.min(...out.data)).toBeGreaterThanOrEqual(0);
@@ -243,14 +247,7 @@ describe('importTflite: quantized graphs in QDQ form', () => {
           builtin: 1,
           inputs: [0],
           outputs: [1],
-          optionsType: 5,
-          options: options(7, [
-            [0, 'i8', 1],
-            [1, 'i32', 1],
-            [2, 'i32', 1],
-            [3, 'i32', 6],
-            [4, 'i32', 6],
-          ]),
+          ...poolOptions(1, 1, 6),
         },
         { builtin: 69, inputs: [1, 2], outputs: [3] },
         { builtin: 2, inputs: [0, 3], outputs: [4], optionsType: 10, options: options(2, [[0, 'i32', 3]]) },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../model/onnxGraph.js';
 import { importTflite } from '../../model/tflite/importTflite.js';
 import { conv2d, type Nhwc, pool, resizeBilinear, toHalf, transposeConv } from '../helpers/nhwcReference.js';
-import { buildTflite, type ModelSpec, oneOperatorModel, options, T } from '../helpers/tfliteBuilder.js';
+import { buildTflite, type ModelSpec, oneOperatorModel, options, poolOptions, T } from '../helpers/tfliteBuilder.js';
 
 const random = seededRandom(11);
 const rand = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (random() * 2 - 1) * scale);
@@ -162,14 +162,7 @@ describe('importTflite: each op against a reference on random data', () => {
             builtin,
             inputs: [0],
             outputs: [1],
-            optionsType: 5,
-            options: options(6, [
-              [0, 'i8', 0],
-              [1, 'i32', 2],
-              [2, 'i32', 2],
-              [3, 'i32', 3],
-              [4, 'i32', 3],
-            ]),
+            ...poolOptions(0, 2, 3),
           },
         ],
       };

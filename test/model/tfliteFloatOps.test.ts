@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ModelError } from '../../core/errors.js';
 import { seededRandom } from '../../model/onnxGraph.js';
 import { type ImportOptions, importTflite } from '../../model/tflite/importTflite.js';
-import { buildTflite, type ModelSpec, oneOperatorModel, options, T } from '../helpers/tfliteBuilder.js';
+import { buildTflite, type ModelSpec, oneOperatorModel, options, poolOptions, T } from '../helpers/tfliteBuilder.js';
 
 const random = seededRandom(7);
 const f = Math.fround;
@@ -149,8 +149,8 @@ describe("importTflite with TFLite's order of float summation", () => {
         return f(sum / taps.length);
       });
     const cases = [
-      { kernel: side, stride: 1, pad: 0, out: 1, padding: 1 }, // the whole image (VALID)
-      { kernel: 3, stride: 2, pad: 1, out: 4, padding: 0 }, // SAME: corner windows hold 4 pixels
+      { kernel: side, stride: 1, pad: 0, out: 1, padding: 1 as const }, // the whole image (VALID)
+      { kernel: 3, stride: 2, pad: 1, out: 4, padding: 0 as const }, // SAME: corner windows hold 4 pixels
     ];
     for (const { kernel, stride, pad, out, padding } of cases) {
       const expected = pool(kernel, stride, pad, out, false);
@@ -161,14 +161,7 @@ describe("importTflite with TFLite's order of float summation", () => {
         { shape: [1, out, out, channels] },
         {
           builtin: 1,
-          optionsType: 5,
-          options: options(6, [
-            [0, 'i8', padding],
-            [1, 'i32', stride],
-            [2, 'i32', stride],
-            [3, 'i32', kernel],
-            [4, 'i32', kernel],
-          ]),
+          ...poolOptions(padding, stride, kernel),
         },
       );
       for (const got of await run(spec, x)) expect(Array.from(got)).toEqual(expected);
@@ -238,12 +231,7 @@ describe("importTflite with TFLite's order of float summation", () => {
       { shape: [1, 1, 1, 1] },
       {
         builtin: 1,
-        optionsType: 5,
-        options: options(6, [
-          [0, 'i8', 1],
-          [3, 'i32', side],
-          [4, 'i32', side],
-        ]),
+        ...poolOptions(1, 1, side),
       },
     );
     expect(() => importTflite(buildTflite(spec), 'm.tflite', { tfliteArithmetic: true })).toThrow(

@@ -11,7 +11,15 @@ import { ModelError } from '../../core/errors.js';
 import { seededRandom } from '../../model/onnxGraph.js';
 import { type ImportOptions, importTflite } from '../../model/tflite/importTflite.js';
 import { runCli, tempDir } from '../helpers/fixtures.js';
-import { buildTflite, type ModelSpec, options, type QuantSpec, T } from '../helpers/tfliteBuilder.js';
+import {
+  buildTflite,
+  type ModelSpec,
+  oneOperatorModel,
+  options,
+  poolOptions,
+  type QuantSpec,
+  T,
+} from '../helpers/tfliteBuilder.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -209,16 +217,12 @@ describe("importTflite with TFLite's integer arithmetic", () => {
       return clamp(out, 100, 255); // RELU: from the zero point up
     });
     const shape = [1, 256, 256, 1];
-    const spec: ModelSpec = {
-      tensors: [
-        { shape, type: T.UINT8, quantization: aQ },
-        { shape, type: T.UINT8, data: b, quantization: bQ },
-        { shape, type: T.UINT8, quantization: outQ },
-      ],
-      inputs: [0],
-      outputs: [2],
-      operators: [{ builtin: 0, inputs: [0, 1], outputs: [2], optionsType: 11, options: options(1, [[0, 'i8', 1]]) }],
-    };
+    const spec = oneOperatorModel(
+      { shape, type: T.UINT8, quantization: aQ },
+      [{ shape, type: T.UINT8, data: b, quantization: bQ }],
+      { shape, type: T.UINT8, quantization: outQ },
+      { builtin: 0, optionsType: 11, options: options(1, [[0, 'i8', 1]]) }, // ADD with a fused RELU
+    );
     for (const out of await run(spec, a)) expect(codes(out, outQ)).toEqual(expected);
   });
 
@@ -290,14 +294,7 @@ describe("importTflite with TFLite's integer arithmetic", () => {
           builtin: 1,
           inputs: [1],
           outputs: [2],
-          optionsType: 5,
-          options: options(7, [
-            [0, 'i8', 0],
-            [1, 'i32', 1],
-            [2, 'i32', 1],
-            [3, 'i32', 3],
-            [4, 'i32', 3],
-          ]),
+          ...poolOptions(0, 1, 3),
         },
         { builtin: 2, inputs: [0, 2], outputs: [3], optionsType: 10, options: options(2, [[0, 'i32', 3]]) },
         { builtin: 23, inputs: [3, 4], outputs: [5], optionsType: 15, options: options(4, [[2, 'bool', 1]]) },
@@ -381,27 +378,17 @@ describe("importTflite with TFLite's integer arithmetic", () => {
         );
         return file;
       };
-      const ok = await runCli([
-        'import',
-        write('quantize', 114),
-        '-o',
-        path.join(dir, 'q.onnx'),
-        '--tflite-arithmetic',
-      ]);
+      const importOf = (name: string, builtin: number) =>
+        runCli(['import', write(name, builtin), '-o', path.join(dir, `${name}.onnx`), '--tflite-arithmetic']);
+      const ok = await importOf('quantize', 114);
       expect(ok.code).toBe(0);
-      expect(existsSync(path.join(dir, 'q.onnx'))).toBe(true);
-      const refused = await runCli([
-        'import',
-        write('logistic', 14),
-        '-o',
-        path.join(dir, 'l.onnx'),
-        '--tflite-arithmetic',
-      ]);
+      expect(existsSync(path.join(dir, 'quantize.onnx'))).toBe(true);
+      const refused = await importOf('logistic', 14);
       expect(refused.code).toBe(3);
       expect(refused.stderr.trim()).toBe(
         "error: TFLite's integer arithmetic for a quantized LOGISTIC (operator #0) is not implemented: import the graph without it",
       );
-      expect(existsSync(path.join(dir, 'l.onnx'))).toBe(false);
+      expect(existsSync(path.join(dir, 'logistic.onnx'))).toBe(false);
     } finally {
       cleanup();
     }
