@@ -1,6 +1,6 @@
 /**
- * Two connected Unix-domain sockets, made through a listening socket in the temp folder that is
- * closed (and its path removed) once they are joined. `reader` reads with `onread`: straight into
+ * Two connected Unix-domain sockets, made through a listening socket in a private folder under the
+ * temp folder, closed (and the folder removed) once they are joined. `reader` reads with `onread`: straight into
  * the buffer its `buffer()` hands out, no chunk allocated per read; `writer` is for a child
  * process's stdout (spawn's stdio duplicates it; close the parent's copy after spawning, or the
  * reader never sees the end).
@@ -8,7 +8,7 @@
  *   const pair = await socketPair({ buffer: () => frame.subarray(filled), callback: (n) => … });
  *   spawn('ffmpeg', args, { stdio: ['ignore', pair.writer, 'pipe'] }); pair.writer.destroy();
  */
-import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,8 +18,18 @@ export interface SocketPair {
   readonly writer: net.Socket;
 }
 
-export function socketPair(onread: net.OnReadOpts): Promise<SocketPair> {
-  const address = path.join(os.tmpdir(), `deeplab-stream-${process.pid}-${randomBytes(6).toString('hex')}.sock`);
+export async function socketPair(onread: net.OnReadOpts): Promise<SocketPair> {
+  // A folder of our own (mode 0700): no other user can connect to the socket before we do and be
+  // handed ffmpeg's output. Removed with the socket once the two ends are joined.
+  const folder = await mkdtemp(path.join(os.tmpdir(), `deeplab-stream-${process.pid}-`));
+  try {
+    return await join(path.join(folder, 'frames.sock'), onread);
+  } finally {
+    await rm(folder, { recursive: true, force: true });
+  }
+}
+
+function join(address: string, onread: net.OnReadOpts): Promise<SocketPair> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

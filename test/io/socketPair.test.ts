@@ -21,7 +21,7 @@ describe('socketPair', () => {
         return true;
       },
     });
-    // The listening socket is gone once the two ends are joined.
+    // The listening socket and its private folder are gone once the two ends are joined.
     expect(readdirSync(os.tmpdir()).filter((f) => f.startsWith(`deeplab-stream-${process.pid}-`))).toEqual([]);
     const child = spawn('head', ['-c', '250000', '/dev/urandom'], { stdio: ['ignore', pair.writer, 'inherit'] });
     pair.writer.destroy();
@@ -34,7 +34,7 @@ describe('socketPair', () => {
 
   it('fails, without leaving a socket file, where the temp folder cannot hold one', async () => {
     await withUnusableTempFolder(async () => {
-      await expect(socketPair({ buffer: Buffer.alloc(16), callback: () => true })).rejects.toThrow(/^listen E[A-Z]+/);
+      await expect(socketPair({ buffer: Buffer.alloc(16), callback: () => true })).rejects.toThrow(/E(NOENT|ACCES)/);
       expect(existsSync(os.tmpdir())).toBe(false);
     });
   });
